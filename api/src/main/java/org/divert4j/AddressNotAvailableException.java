@@ -1,0 +1,34 @@
+package org.divert4j;
+
+import java.net.Inet4Address;
+
+/**
+ * A send named an interface address that belongs to no interface of the host (SEMANTICS.md S36).
+ * Only the zero address (outbound) or a local interface address (inbound) may be used.
+ */
+public final class AddressNotAvailableException extends DivertException {
+  private static final long serialVersionUID = 1L;
+
+  private final Inet4Address address;
+
+  /**
+   * @param address the address that is not local
+   */
+  public AddressNotAvailableException(Inet4Address address) {
+    super(
+        "address not available: "
+            + address.getHostAddress()
+            + " is not an address of this host; use the zero address to inject outbound or a"
+            + " local interface address to inject inbound",
+        NO_ERRNO,
+        null);
+    this.address = address;
+  }
+
+  /**
+   * @return the address that was refused
+   */
+  public Inet4Address address() {
+    return address;
+  }
+}

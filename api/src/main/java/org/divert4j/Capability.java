@@ -1,0 +1,21 @@
+package org.divert4j;
+
+/**
+ * What a backend can do beyond the rules every backend must meet. A rule of SEMANTICS.md marked
+ * {@code [cap: X]} applies only to backends that declare X, and a declared capability is a promise:
+ * the TCK fails a backend that declares one and then breaks its rule.
+ */
+public enum Capability {
+  /** The host forwards packets between interfaces, so the forward chain sees traffic (S4, S44). */
+  FORWARD,
+  /** A rule installed by one program can be served by a socket bound in another (S3). */
+  SHARED_RULES,
+  /** A packet injected inbound is seen as arriving on exactly the named interface (S33). */
+  EXACT_INBOUND_INTERFACE,
+  /** The host has two interfaces whose MTUs can differ, so per-interface limits apply (S30). */
+  MULTIPLE_INTERFACES,
+  /** The test bed runs on a virtual clock: timeouts pass without waiting. */
+  VIRTUAL_TIME,
+  /** Several reader queues for one port ({@link HostOptions#parallelism()} above 1). */
+  PARALLELISM
+}

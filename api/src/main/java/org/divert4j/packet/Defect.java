@@ -1,0 +1,39 @@
+package org.divert4j.packet;
+
+/** What is wrong with a malformed IPv4 packet (SEMANTICS.md S47). */
+public enum Defect {
+  /** Fewer than 20 bytes: no room for an IPv4 header. */
+  TOO_SHORT("shorter than the 20-byte IPv4 header"),
+  /** The version field is not 4. */
+  BAD_VERSION("IP version is not 4"),
+  /** The header length field (IHL) is under 5 words. */
+  BAD_HEADER_LENGTH("header length (IHL) is under 5 words"),
+  /** The header length field points past the end of the packet. */
+  HEADER_PAST_END("header length (IHL) points past the end of the packet"),
+  /** The total length field is larger than the bytes present. */
+  TOTAL_LENGTH_PAST_END("total length is larger than the packet"),
+  /** The total length field is smaller than the header. */
+  TOTAL_LENGTH_TOO_SHORT("total length is shorter than the header"),
+  /** Fragment offset plus payload length exceeds 65535 bytes. */
+  FRAGMENT_PAST_MAXIMUM("fragment offset plus length exceeds 65535 bytes"),
+  /**
+   * The fragment fields contradict each other or the length: DF with MF or an offset, or MF with a
+   * payload that is not a multiple of 8 bytes.
+   */
+  FRAGMENT_FLAGS_INCONSISTENT("fragment flags are inconsistent with the offset or length"),
+  /** The reserved (evil) bit of the flags is set. */
+  RESERVED_FLAG_SET("the reserved flag bit is set");
+
+  private final String description;
+
+  Defect(String description) {
+    this.description = description;
+  }
+
+  /**
+   * @return a short English description of the defect
+   */
+  public String description() {
+    return description;
+  }
+}

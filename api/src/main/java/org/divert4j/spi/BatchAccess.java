@@ -1,0 +1,107 @@
+package org.divert4j.spi;
+
+import java.nio.ByteBuffer;
+import org.divert4j.Chain;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertException;
+import org.divert4j.PacketBatch;
+
+/**
+ * Backend access to a {@link PacketBatch}'s slots, so that backends can fill and read batches
+ * without allocating and without that access being part of the user API. Stateless; thread safety
+ * is that of the batch (none).
+ */
+public abstract class BatchAccess {
+  private static volatile BatchAccess instance;
+
+  /** For {@link PacketBatch} only. */
+  protected BatchAccess() {}
+
+  /**
+   * Called once by {@link PacketBatch}'s initialiser.
+   *
+   * @param access the implementation
+   */
+  public static void install(BatchAccess access) {
+    if (instance != null) {
+      throw new IllegalStateException("BatchAccess is installed already");
+    }
+    instance = access;
+  }
+
+  /**
+   * @return the accessor
+   */
+  public static BatchAccess get() {
+    BatchAccess a = instance;
+    if (a == null) {
+      try {
+        Class.forName(PacketBatch.class.getName(), true, PacketBatch.class.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new AssertionError(e);
+      }
+      a = instance;
+    }
+    return a;
+  }
+
+  /**
+   * @param b a batch
+   * @param i a slot index below its capacity
+   * @return the slot's buffer, whatever the batch size
+   */
+  public abstract ByteBuffer slot(PacketBatch b, int i);
+
+  /**
+   * Empties the batch before a receive.
+   *
+   * @param b a batch
+   */
+  public abstract void clearForReceive(PacketBatch b);
+
+  /**
+   * Records a received packet in a slot whose buffer already holds its bytes from 0.
+   *
+   * @param b a batch
+   * @param i a slot index below its capacity
+   * @param length the packet length; the slot's limit is set to it
+   * @param port the divert port
+   * @param chain the chain
+   * @param interfaceName the receiving interface (ignored for outbound)
+   * @param interfaceIndex its index (ignored for outbound)
+   * @param interfaceAddress its address bits (ignored for outbound)
+   * @param ruleId the rule id
+   * @param ticket the held packet's ticket
+   */
+  public abstract void setReceived(
+      PacketBatch b,
+      int i,
+      int length,
+      int port,
+      Chain chain,
+      String interfaceName,
+      int interfaceIndex,
+      int interfaceAddress,
+      int ruleId,
+      long ticket);
+
+  /**
+   * @param b a batch
+   * @param size the number of filled slots
+   */
+  public abstract void setSize(PacketBatch b, int size);
+
+  /**
+   * @param b a batch
+   * @param i a slot index below its size
+   * @param e why sending the slot failed
+   */
+  public abstract void setError(PacketBatch b, int i, DivertException e);
+
+  /**
+   * @param b a batch
+   * @param i a slot index below its size
+   * @return the address object given with {@link PacketBatch#add}, or null for a received slot
+   */
+  public abstract DivertAddress given(PacketBatch b, int i);
+}

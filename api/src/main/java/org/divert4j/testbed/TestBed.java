@@ -1,0 +1,101 @@
+package org.divert4j.testbed;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import org.divert4j.Capability;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
+
+/**
+ * A disposable network for tests: a host under diversion, a peer on one side, and optionally a far
+ * peer on the other side so that forwarding can be tested.
+ *
+ * <pre>
+ *   peer --(link A, peerMtu)-- host --(link B, farPeerMtu)-- farPeer
+ * </pre>
+ *
+ * <p>The TCK runs only through test beds, so it needs nothing backend-specific; programs use them
+ * the same way to test their own divert code, on the simulation first and on the kernel in CI.
+ *
+ * <p>Thread-safe. {@link #close()} removes everything the test bed made (namespaces, links, rules,
+ * processes), also when a test failed; it is idempotent.
+ */
+public interface TestBed extends AutoCloseable {
+  /**
+   * @return the backend's name
+   */
+  String backend();
+
+  /**
+   * @return the options the test bed was built with
+   */
+  TestBedOptions options();
+
+  /**
+   * @return the host under diversion, open with {@link TestBedOptions#host()}; closed by {@link
+   *     #close()}
+   */
+  DivertHost host();
+
+  /**
+   * @return the host's own IP stack, to send from it and receive on it
+   */
+  TestNode hostNode();
+
+  /**
+   * @return the peer on link A
+   */
+  TestNode peer();
+
+  /**
+   * @return the far peer on link B, present when asked for and the backend has {@link
+   *     Capability#FORWARD}
+   */
+  Optional<TestNode> farPeer();
+
+  /**
+   * @return the capabilities of the test bed's host
+   */
+  Set<Capability> capabilities();
+
+  /**
+   * @return how long to wait to be confident that something does not happen (zero on a simulation
+   *     that processes every packet before the call that sent it returns)
+   */
+  Duration settleTime();
+
+  /**
+   * Lets time pass: on a virtual clock it advances at once and runs what falls due (reassembly
+   * timeouts, hold timeouts); otherwise it sleeps.
+   *
+   * @param duration how much time passes
+   * @throws InterruptedException if interrupted while sleeping
+   */
+  void advance(Duration duration) throws InterruptedException;
+
+  /**
+   * Opens a second, independent host handle on the same host, as another program would (S3).
+   *
+   * @param options its options
+   * @return the handle; closed by the caller or by {@link #close()}
+   * @throws UnsupportedOperationException if the backend lacks {@link Capability#SHARED_RULES}
+   * @throws DivertException on failure
+   */
+  DivertHost openAnotherHost(HostOptions options) throws DivertException;
+
+  /**
+   * Opens the host the way a program lacking the privileges the backend needs would, to check S46.
+   * Expected to fail with {@link org.divert4j.PermissionException} naming what is missing.
+   *
+   * @param options host options
+   * @return the host, if the backend needs no privileges (then the caller closes it)
+   * @throws DivertException the permission error, or another failure
+   */
+  DivertHost openUnprivileged(HostOptions options) throws DivertException;
+
+  /** Removes everything the test bed made. Idempotent; never throws. */
+  @Override
+  void close();
+}

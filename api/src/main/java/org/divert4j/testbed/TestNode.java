@@ -1,0 +1,81 @@
+package org.divert4j.testbed;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import org.divert4j.NetInterface;
+
+/**
+ * One IP stack of a test bed (a peer, or the host's own stack): it sends and receives as an
+ * ordinary host would, and can capture what arrives on its interfaces. Thread-safe.
+ */
+public interface TestNode {
+  /**
+   * @return a short name, e.g. {@code peer}
+   */
+  String name();
+
+  /**
+   * @return the node's address on link A (for the far peer: on link B)
+   */
+  Inet4Address address();
+
+  /**
+   * @return the node's interfaces
+   */
+  List<NetInterface> interfaces();
+
+  /**
+   * Sends a UDP datagram through the node's own stack, which fragments it to the egress MTU (DF
+   * clear), as any program's datagram would be.
+   *
+   * @param destination the destination address
+   * @param sourcePort the UDP source port
+   * @param destinationPort the UDP destination port
+   * @param payload the UDP payload, up to 65507 bytes
+   * @throws IOException if the stack refuses it
+   */
+  void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+      throws IOException;
+
+  /**
+   * Sends one IP packet exactly as given (header included) from this node onto its link toward the
+   * destination, without fragmenting it; for crafted fragments and malformed traffic. The node's
+   * stack may fix the header checksum. The packet must fit the link MTU.
+   *
+   * @param packet the IP packet, from position to limit; not modified
+   * @throws IOException if the stack refuses it
+   */
+  void sendRaw(ByteBuffer packet) throws IOException;
+
+  /**
+   * Opens a UDP endpoint bound to a port on every address of this node.
+   *
+   * @param port the UDP port
+   * @return the endpoint; closed by the caller or when the test bed closes
+   * @throws IOException if the port cannot be bound
+   */
+  UdpEndpoint openUdp(int port) throws IOException;
+
+  /**
+   * Sends one ICMP echo request and waits for the reply.
+   *
+   * @param destination whom to ping
+   * @param payloadSize ICMP payload bytes (the datagram is 28 bytes more; large ones fragment)
+   * @param timeout how long to wait for the reply
+   * @return true if the reply arrived in time
+   * @throws IOException if the request cannot be sent
+   */
+  boolean ping(Inet4Address destination, int payloadSize, Duration timeout) throws IOException;
+
+  /**
+   * Starts capturing the IPv4 packets that arrive at this node's interfaces, as they are on the
+   * wire (each fragment on its own), from now until the capture is closed.
+   *
+   * @return the capture; closed by the caller or when the test bed closes
+   * @throws IOException if capturing is not possible
+   */
+  PacketCapture capture() throws IOException;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need (when root and missing), then runs every
+# test with Maven. CI (.ci/run) calls exactly this on a fresh Debian machine as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+if [ "$(id -u)" = 0 ] && have apt-get; then
+  have java || need+=(openjdk-17-jdk-headless)
+  have mvn || need+=(maven)
+  have ip || need+=(iproute2)
+  have iptables || need+=(iptables)
+  have ping || need+=(iputils-ping)
+  have tcpdump || need+=(tcpdump)
+  have gcc || need+=(gcc)
+  [ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need+=(libnetfilter-queue-dev)
+  ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8 libpcap0.8-dev)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  # nfnetlink_queue is needed by the kernel backend; load it if the kernel has it as a module.
+  modprobe nfnetlink_queue 2>/dev/null || true
+fi
+
+exec mvn -B verify "$@"
