@@ -118,7 +118,8 @@ final class DemoCommand implements Callable<Integer> {
   // ------------------------------------------------------------------------------- the story
 
   private void intro(TestBed bed) {
-    out.println("divert demo on the " + bed.backend() + " backend: " + provider.description());
+    out.println("divert demo on the " + bed.backend() + " backend");
+    out.println("  " + provider.description());
     out.println();
     out.println("The test bed: a host under diversion, a peer on one side and, when the host can");
     out.println("forward, a far peer on the other side.");
@@ -130,12 +131,13 @@ final class DemoCommand implements Callable<Integer> {
     }
     bed.farPeer().ifPresent(f -> sb.append(" --- far ").append(addr(f)));
     out.println(sb);
-    out.println(
-        "  link MTU "
-            + bed.options().peerMtu()
-            + "; the simulation runs to completion, so this output is the same on every run.");
-    if (!bed.backend().equals("sim")) {
-      out.println("  (on this backend the packets are real; IP ids and timing may differ.)");
+    out.println("  link MTU " + bed.options().peerMtu());
+    if (bed.settleTime().isZero()) {
+      out.println("  Every packet is handled before the call that sent it returns, so this output");
+      out.println("  is the same on every run.");
+    } else {
+      out.println(
+          "  The packets are real here: IP ids and the order of unrelated lines may differ.");
     }
   }
 
@@ -152,11 +154,8 @@ final class DemoCommand implements Callable<Integer> {
     out.println("  rule " + icmp.id() + ": " + icmp.rule());
     out.println("  rule " + udp.id() + ": " + udp.rule());
     out.println(
-        "  program: bound to divert port "
-            + PORT
-            + ", receiving batches on its own thread ("
-            + describe(host.options())
-            + ")");
+        "  program: bound to divert port " + PORT + ", receiving batches on its own thread");
+    out.println("  host options: " + describe(host.options()));
     TestNode peer = bed.peer();
     TestNode hostNode = bed.hostNode();
     Inet4Address hostAddr = hostNode.address();
@@ -223,8 +222,7 @@ final class DemoCommand implements Callable<Integer> {
       checkProgram(program);
       addRow("1", icmp, program, "");
       addRow("1", udp, program, "");
-      summary.add(
-          String.format(Locale.ROOT, "  %-3s socket %d: %s", "", PORT, socketLine(socket.stats())));
+      summary.add("        socket " + PORT + ": " + socketLine(socket.stats()));
     }
   }
 
@@ -249,9 +247,10 @@ final class DemoCommand implements Callable<Integer> {
       p.putShort(udp + 6, (short) newSum);
       return new DemoProgram.Decision(
           DemoProgram.Verdict.CHANGE,
+          "change, reinject",
           String.format(
               Locale.ROOT,
-              "change 'h' to 'H', UDP checksum %04x -> %04x, reinject",
+              "changed 'h' to 'H', fixed the UDP checksum (%04x -> %04x, Checksums.udp)",
               oldSum,
               newSum));
     }
@@ -345,7 +344,8 @@ final class DemoCommand implements Callable<Integer> {
         } catch (PacketTooLargeException e) {
           refused++;
           expect(e.mtu() == mtu, "error carries MTU " + e.mtu());
-          out.println("  inject " + (mtu + 1) + " bytes: refused: " + e.getMessage());
+          out.println("  inject " + (mtu + 1) + " bytes: refused:");
+          out.println("    " + e.getMessage());
         }
         Datagram none = sink.receive(wait(bed));
         expect(none == null, "nothing reached the peer");
@@ -438,8 +438,7 @@ final class DemoCommand implements Callable<Integer> {
         "Summary: what each rule showed",
         "(counts from the program, the socket and host statistics)");
     out.println(
-        String.format(
-                Locale.ROOT, ROW, "", "rule", "diverted", "reinjected", "dropped", "changed", "")
+        String.format(Locale.ROOT, ROW, "", "rule", "diverted", "reinjected", "dropped", "changed")
             .stripTrailing());
     for (String line : summary) {
       out.println(line);
@@ -484,7 +483,7 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private static final String ROW = "  %-3s %-32s %8s %10s %7s %7s  %s";
+  private static final String ROW = "  %-3s %-32s %8s %10s %7s %7s";
 
   private void addRow(String section, InstalledRule rule, DemoProgram program, String note) {
     long[] t = program.tally(rule.id());
@@ -498,8 +497,12 @@ final class DemoCommand implements Callable<Integer> {
         note);
   }
 
+  /** A summary row: section, rule, four counts, and a note printed on its own line. */
   private void row(String... cells) {
     summary.add(String.format(Locale.ROOT, ROW, (Object[]) cells).stripTrailing());
+    if (!cells[6].isEmpty()) {
+      summary.add("        " + cells[6]);
+    }
   }
 
   private static int ceilDiv(int a, int b) {

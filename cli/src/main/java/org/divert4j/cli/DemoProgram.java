@@ -32,14 +32,15 @@ final class DemoProgram implements AutoCloseable {
   /**
    * @param verdict what to do
    * @param note what to print after the packet's line
+   * @param detail what to print on a line of its own below it, or empty
    */
-  record Decision(Verdict verdict, String note) {
+  record Decision(Verdict verdict, String note, String detail) {
     static Decision reinject() {
-      return new Decision(Verdict.REINJECT, "reinject");
+      return new Decision(Verdict.REINJECT, "reinject", "");
     }
 
     static Decision drop() {
-      return new Decision(Verdict.DROP, "drop");
+      return new Decision(Verdict.DROP, "drop", "");
     }
   }
 
@@ -105,7 +106,12 @@ final class DemoProgram implements AutoCloseable {
           if (d.verdict() == Verdict.DROP) {
             batch.drop(i);
           }
-          lines[i] = "  " + described + "  -> " + d.note();
+          lines[i] =
+              "  "
+                  + described
+                  + "  -> "
+                  + d.note()
+                  + (d.detail().isEmpty() ? "" : "\n      " + d.detail());
           count(batch.ruleId(i), d.verdict());
         }
         socket.send(batch);

@@ -44,24 +44,30 @@ public final class Main {
    * @return the exit status
    */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
-    boolean debug = debugRequested(args);
-    CommandLine cl = commandLine();
-    cl.setOut(out);
-    cl.setErr(err);
-    cl.setParameterExceptionHandler((ex, a) -> usageError(ex, err, debug));
-    cl.setExecutionExceptionHandler(
-        (ex, cmd, parsed) -> executionError(ex, cmd.getCommandSpec().qualifiedName(), err, debug));
-    int status = cl.execute(args);
+    int status = commandLine(out, err, debugRequested(args)).execute(args);
     out.flush();
     err.flush();
     return status;
   }
 
-  static CommandLine commandLine() {
+  /**
+   * The command line with its error handling, not yet run.
+   *
+   * @param out standard output
+   * @param err standard error
+   * @param debug true to print stack traces with errors
+   * @return the command line
+   */
+  static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debug) {
     CommandLine cl = new CommandLine(new DivertCommand());
     cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setUsageHelpAutoWidth(false);
     cl.setUsageHelpWidth(100);
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setParameterExceptionHandler((ex, a) -> usageError(ex, err, debug));
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parsed) -> executionError(ex, cmd.getCommandSpec().qualifiedName(), err, debug));
     return cl;
   }
 
