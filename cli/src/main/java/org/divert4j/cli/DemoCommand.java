@@ -99,7 +99,7 @@ final class DemoCommand implements Callable<Integer> {
     provider = Backends.available(backend);
     HostOptions base = hostOptions.toHostOptions();
 
-    try (TestBed bed = open(base.toBuilder())) {
+    try (TestBed bed = open(base.toBuilder(), true)) {
       intro(bed);
       divertDropChangeReinject(bed);
     }
@@ -111,8 +111,9 @@ final class DemoCommand implements Callable<Integer> {
     return unexpected.isEmpty() ? ExitCodes.OK : ExitCodes.FAILURE;
   }
 
-  private TestBed open(HostOptions.Builder host) throws DivertException {
-    return provider.testBed(TestBedOptions.builder().host(host.build()).farPeer(true).build());
+  /** A test bed for one section; only the first needs the far peer (and forwarding). */
+  private TestBed open(HostOptions.Builder host, boolean farPeer) throws DivertException {
+    return provider.testBed(TestBedOptions.builder().host(host.build()).farPeer(farPeer).build());
   }
 
   // ------------------------------------------------------------------------------- the story
@@ -272,7 +273,7 @@ final class DemoCommand implements Callable<Integer> {
           "rules see them, so the program receives the whole datagram once (and the host would",
           "fragment it again on the way out if it had to leave by a smaller MTU).");
     }
-    try (TestBed bed = open(base.toBuilder().fragments(mode))) {
+    try (TestBed bed = open(base.toBuilder().fragments(mode), false)) {
       DivertHost host = bed.host();
       InstalledRule rule = host.addRule(DivertRule.parse("input -p udp -j DIVERT " + PORT));
       out.println("  host: fragments=" + HostOptionsMixin.spell(mode) + "; rule: " + rule.rule());
@@ -328,7 +329,7 @@ final class DemoCommand implements Callable<Integer> {
         "carries the MTU. With always-defragment the host fragments what the program injects.");
     long injected = 0;
     int refused = 0;
-    try (TestBed bed = open(base.toBuilder().fragments(FragmentMode.PER_FRAGMENT));
+    try (TestBed bed = open(base.toBuilder().fragments(FragmentMode.PER_FRAGMENT), false);
         UdpEndpoint sink = bed.peer().openUdp(UDP_PORT)) {
       int mtu = bed.options().peerMtu();
       out.println(
@@ -360,7 +361,7 @@ final class DemoCommand implements Callable<Integer> {
         injected += socket.stats().injected();
       }
     }
-    try (TestBed bed = open(base.toBuilder().fragments(FragmentMode.ALWAYS_DEFRAGMENT));
+    try (TestBed bed = open(base.toBuilder().fragments(FragmentMode.ALWAYS_DEFRAGMENT), false);
         UdpEndpoint sink = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
@@ -405,7 +406,7 @@ final class DemoCommand implements Callable<Integer> {
             + ", and nothing bound to port "
             + IDLE_PORT);
     for (NoListenerPolicy policy : NoListenerPolicy.values()) {
-      try (TestBed bed = open(base.toBuilder().noListener(policy))) {
+      try (TestBed bed = open(base.toBuilder().noListener(policy), false)) {
         InstalledRule rule =
             bed.host().addRule(DivertRule.parse("input -p icmp -j DIVERT " + IDLE_PORT));
         boolean reply = bed.peer().ping(bed.hostNode().address(), 56, wait(bed));

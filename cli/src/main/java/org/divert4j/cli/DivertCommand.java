@@ -18,7 +18,13 @@ import picocli.CommandLine.Spec;
       "",
       "Start with 'divert demo' (no privileges needed: it runs on the simulation backend)."
     },
-    subcommands = {DemoCommand.class, DumpCommand.class, BackendsCommand.class, RulesCommand.class},
+    subcommands = {
+      DemoCommand.class,
+      DumpCommand.class,
+      TckCommand.class,
+      BackendsCommand.class,
+      RulesCommand.class
+    },
     exitCodeListHeading = "%nExit status:%n",
     exitCodeList = {
       "0:Success.",

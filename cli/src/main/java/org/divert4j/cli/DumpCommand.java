@@ -198,23 +198,23 @@ final class DumpCommand implements Callable<Integer> {
     if (netns != null) {
       options.property("rawsocket.netns", netns);
     }
-    TestBed bed = null;
-    DivertHost host;
-    if (generate != null) {
-      bed = provider.testBed(TestBedOptions.builder().host(options.build()).build());
-      host = bed.host();
-    } else {
-      host = provider.open(options.build());
-      if (provider.name().equals("sim")) {
-        err.println(
-            "dump: the sim backend's host has no traffic of its own; add --generate N to send"
-                + " some");
-      }
-    }
-    closeOnStop = bed != null ? bed : host;
     Thread hook = new Thread(this::onSignal, "divert-dump-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    try (PcapWriter pcap = write == null ? null : new PcapWriter(write)) {
+    try (PcapWriter pcap = openPcap()) {
+      TestBed bed = null;
+      DivertHost host;
+      if (generate != null) {
+        bed = provider.testBed(TestBedOptions.builder().host(options.build()).build());
+        host = bed.host();
+      } else {
+        host = provider.open(options.build());
+        if (provider.name().equals("sim")) {
+          err.println(
+              "dump: the sim backend's host has no traffic of its own; add --generate N to send"
+                  + " some");
+        }
+      }
+      closeOnStop = bed != null ? bed : host;
+      Runtime.getRuntime().addShutdownHook(hook);
       for (DivertRule r : parsed) {
         host.addRule(r);
       }
@@ -564,10 +564,36 @@ final class DumpCommand implements Callable<Integer> {
 
   private static void removeHook(Thread hook) {
     try {
+      // Fails with IllegalArgumentException if it was never added (open failed): fine too.
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
       // The JVM is shutting down (Ctrl-C): the hook is running and waits for us.
+    } catch (IllegalArgumentException e) {
+      // Never added: the host did not open.
     }
+  }
+
+  /** Opens the pcap file first, so a bad path fails before anything is diverted. */
+  private PcapWriter openPcap() throws CliException {
+    if (write == null) {
+      return null;
+    }
+    try {
+      return new PcapWriter(write);
+    } catch (IOException e) {
+      throw new CliException(
+          ExitCodes.FAILURE, "cannot write the pcap file " + write + ": " + reason(e), e);
+    }
+  }
+
+  private static String reason(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such directory";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
   private static long epochMicros() {

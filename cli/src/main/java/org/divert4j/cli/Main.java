@@ -125,6 +125,9 @@ public final class Main {
     } else if (ex instanceof DivertException) {
       status = ExitCodes.FAILURE;
       message = ex.getMessage();
+    } else if (ex instanceof java.io.IOException) {
+      status = ExitCodes.FAILURE;
+      message = "I/O error: " + ex.getMessage();
     } else if (ex instanceof IllegalArgumentException) {
       status = ExitCodes.USAGE;
       message = ex.getMessage() + " (see '" + name + " --help')";

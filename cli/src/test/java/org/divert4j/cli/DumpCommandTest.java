@@ -138,6 +138,27 @@ class DumpCommandTest {
   }
 
   @Test
+  void anUnwritablePcapFileFailsBeforeAnythingIsDiverted(@TempDir Path dir) {
+    Path file = dir.resolve("no/such/dir/out.pcap");
+    Cli.Result r =
+        Cli.run(
+            "dump",
+            "--backend",
+            "sim",
+            "--rule",
+            "input",
+            "--generate",
+            "1",
+            "-w",
+            file.toString());
+    assertEquals(ExitCodes.FAILURE, r.status(), r::toString);
+    assertEquals(
+        List.of("divert dump: cannot write the pcap file " + file + ": no such directory"),
+        r.errLines());
+    assertEquals("", r.out());
+  }
+
+  @Test
   void withoutTrafficItEndsAfterTheDurationAndSaysWhy() {
     Cli.Result r =
         Cli.run("dump", "--backend", "sim", "--rule", "input icmp", "--duration", "150ms");
