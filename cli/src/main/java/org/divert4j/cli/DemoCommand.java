@@ -369,8 +369,10 @@ final class DemoCommand implements Callable<Integer> {
       socket.send(udpToPeer(bed, BIG_DATAGRAM), DivertAddress.OUTBOUND);
       Datagram got = sink.receive(wait(bed));
       int hostAddr = Ipv4.toInt(bed.hostNode().address());
+      int fragments = ceilDiv(BIG_DATAGRAM - 20, (bed.options().peerMtu() - 20) / 8 * 8);
       List<byte[]> frames =
-          wire.await(p -> p.length >= 20 && p[9] == 17 && bits(p, 12) == hostAddr, 1, wait(bed));
+          wire.await(
+              p -> p.length >= 20 && p[9] == 17 && bits(p, 12) == hostAddr, fragments, wait(bed));
       boolean intact = got != null && got.payload().length == BIG_DATAGRAM - 28;
       expect(intact && frames.size() > 1, "defragment-mode injection fragmented and delivered");
       out.println(
@@ -480,7 +482,10 @@ final class DemoCommand implements Callable<Integer> {
 
   private void checkProgram(DemoProgram program) {
     if (program.failure() != null) {
-      expect(false, "the program stopped: " + program.failure().getMessage());
+      Exception e = program.failure();
+      expect(
+          false,
+          "the program stopped: " + (e instanceof DivertException ? e.getMessage() : e.toString()));
     }
   }
 
