@@ -3,7 +3,6 @@ package org.divert4j.cli;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -149,18 +148,5 @@ final class Converters {
     private static String chop(String v) {
       return v.substring(0, v.length() - 1);
     }
-  }
-
-  /** Splits a comma-separated list, dropping blanks. */
-  static List<String> split(List<String> values) {
-    List<String> out = new ArrayList<>();
-    for (String v : values) {
-      for (String s : v.split(",")) {
-        if (!s.isBlank()) {
-          out.add(s.trim().toLowerCase(Locale.ROOT));
-        }
-      }
-    }
-    return out;
   }
 }

@@ -221,9 +221,13 @@ final class DemoProgram implements AutoCloseable {
 
   /** Stops the program: closes its socket, which wakes its receive, and waits for the thread. */
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     stopping = true;
     socket.close();
-    thread.join(TimeUnit.SECONDS.toMillis(5));
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
