@@ -470,6 +470,28 @@ class ReassemblerTest {
   }
 
   @Test
+  void steadyReassemblyAllocatesLittleMoreThanItsOutput() throws DivertException {
+    ByteBuffer d = datagram(8, 65515);
+    List<ByteBuffer> fs = fragments(d, 1500);
+    for (int i = 0; i < 3; i++) {
+      for (ByteBuffer f : fs) {
+        r.offer(f);
+      }
+    }
+    long before = Alloc.bytes();
+    ByteBuffer out = null;
+    for (int i = 0; i < 20; i++) {
+      for (ByteBuffer f : fs) {
+        ByteBuffer o = r.offer(f);
+        out = o == null ? out : o;
+      }
+    }
+    long perDatagram = (Alloc.bytes() - before) / 20;
+    assertEquals(toHex(d), toHex(out), "reused fragment arrays are overwritten");
+    assertTrue(perDatagram < 65535 + 2048, "allocated " + perDatagram + " bytes per datagram");
+  }
+
+  @Test
   void constructorChecksItsBounds() {
     assertThrows(IllegalArgumentException.class, () -> new Reassembler(0, 1, 1, () -> 0));
     assertThrows(IllegalArgumentException.class, () -> new Reassembler(1, 0, 1, () -> 0));
