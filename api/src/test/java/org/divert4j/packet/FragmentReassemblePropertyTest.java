@@ -16,7 +16,9 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.RandomDistribution;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.statistics.Statistics;
 import org.divert4j.DivertException;
 import org.divert4j.DropReason;
 
@@ -55,10 +57,25 @@ class FragmentReassemblePropertyTest {
             });
   }
 
+  /** Datagram sizes, uniform over 0..65535 (jqwik's default bias would favour tiny ones). */
+  @Provide
+  Arbitrary<Integer> sizes() {
+    return Arbitraries.integers().between(0, 65535).withDistribution(RandomDistribution.uniform());
+  }
+
+  /** MTUs over 68..9000, weighted towards the small and common ones that make many fragments. */
+  @Provide
+  Arbitrary<Integer> mtus() {
+    return Arbitraries.oneOf(
+        Arbitraries.integers().between(68, 9000).withDistribution(RandomDistribution.uniform()),
+        Arbitraries.integers().between(68, 600).withDistribution(RandomDistribution.uniform()),
+        Arbitraries.of(68, 576, 1280, 1500, 9000));
+  }
+
   @Property
   void fragmentThenReassembleGivesTheOriginal(
-      @ForAll @IntRange(min = 0, max = 65535) int size,
-      @ForAll @IntRange(min = 68, max = 9000) int mtu,
+      @ForAll("sizes") int size,
+      @ForAll("mtus") int mtu,
       @ForAll("options") byte[] options,
       @ForAll @IntRange(max = 20) int duplicates,
       @ForAll long seed)
@@ -80,6 +97,22 @@ class FragmentReassemblePropertyTest {
             .build();
 
     List<ByteBuffer> fs = Fragmenter.fragment(d, mtu);
+    int count = fs.size();
+    Statistics.label("fragments")
+        .collect(
+            count == 1
+                ? "1"
+                : count <= 10
+                    ? "2-10"
+                    : count <= 100 ? "11-100" : count <= 1000 ? "101-1000" : ">1000");
+    // Mostly real fragmentation (edge cases such as size 0 make some tries a single packet);
+    // edge cases also pair size 65535 with MTU 68, the 8189-fragment extreme.
+    Statistics.label("fragments").coverage(c -> c.check("1").percentage(p -> p < 50));
+    Statistics.label("size")
+        .collect(
+            d.limit() < 1000
+                ? "<1000"
+                : d.limit() < 20000 ? "<20000" : d.limit() < 60000 ? "<60000" : ">=60000");
     Ipv4View v = new Ipv4View();
     for (int i = 0; i < fs.size(); i++) {
       v.wrap(fs.get(i));
