@@ -26,12 +26,11 @@ final class ResolvedBackend {
   }
 
   /**
-   * Finds the backend: a {@link TckProviderSource} among the test class and its enclosing classes
-   * first, then a provider object handed over by {@link Tck}, then the provider named by {@value
-   * TckSettings#BACKEND}.
+   * Finds the backend: the {@link TckProviderSource} class if there is one (see {@link
+   * #providerSource}), then a provider object handed over by {@link Tck}, then the provider named
+   * by {@value TckSettings#BACKEND}.
    */
-  static ResolvedBackend resolve(Class<?> testClass, TckSettings settings) {
-    Class<?> source = providerSource(testClass);
+  static ResolvedBackend resolve(Class<?> source, TckSettings settings) {
     if (source != null) {
       return fromSource(source);
     }
@@ -67,11 +66,14 @@ final class ResolvedBackend {
   }
 
   /**
-   * @return the innermost class among {@code testClass} and its enclosing classes that implements
-   *     {@link TckProviderSource} and can be instantiated on its own, or null
+   * @param testClasses the test classes from the innermost (the test's own) outwards: for a
+   *     {@code @Nested} verification inherited from {@link TckSuite}, the nested class and then the
+   *     backend's subclass of the suite
+   * @return the innermost of them that implements {@link TckProviderSource} and can be instantiated
+   *     on its own, or null
    */
-  static Class<?> providerSource(Class<?> testClass) {
-    for (Class<?> c = testClass; c != null; c = c.getEnclosingClass()) {
+  static Class<?> providerSource(List<Class<?>> testClasses) {
+    for (Class<?> c : testClasses) {
       if (TckProviderSource.class.isAssignableFrom(c)
           && !Modifier.isAbstract(c.getModifiers())
           && (c.getEnclosingClass() == null || Modifier.isStatic(c.getModifiers()))) {

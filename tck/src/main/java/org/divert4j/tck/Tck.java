@@ -18,6 +18,7 @@ import org.junit.platform.launcher.EngineFilter;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.PostDiscoveryFilter;
+import org.junit.platform.launcher.core.LauncherConfig;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
@@ -197,10 +198,7 @@ public final class Tck {
             LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectors)
                 .filters(EngineFilter.includeEngines("junit-jupiter"))
-                .configurationParameters(parameters)
-                .configurationParameter(
-                    "junit.platform.execution.listeners.deactivate",
-                    TckSummaryListener.class.getName());
+                .configurationParameters(parameters);
         if (ref != null) {
           request.configurationParameter(TckSettings.PROVIDER_REF, ref);
           request.configurationParameter(TckSettings.BACKEND, provider.name());
@@ -223,7 +221,13 @@ public final class Tck {
         }
         LauncherDiscoveryRequest built = request.build();
         TckCollector collector = new TckCollector(listener);
-        Launcher launcher = LauncherFactory.create();
+        // Listeners found through the service loader (TckSummaryListener among them) stay out of
+        // this run: the caller gets the report and decides what to print.
+        Launcher launcher =
+            LauncherFactory.create(
+                LauncherConfig.builder()
+                    .enableTestExecutionListenerAutoRegistration(false)
+                    .build());
         launcher.execute(built, collector);
         return collector.report();
       } finally {

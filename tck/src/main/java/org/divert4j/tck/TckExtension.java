@@ -221,13 +221,16 @@ public final class TckExtension
   }
 
   static ResolvedBackend backend(ExtensionContext context, TckSettings settings) {
-    Class<?> testClass = context.getRequiredTestClass();
-    Class<?> source = ResolvedBackend.providerSource(testClass);
+    List<Class<?>> classes = new ArrayList<>();
+    for (ExtensionContext c = context; c != null; c = c.getParent().orElse(null)) {
+      c.getTestClass().ifPresent(classes::add);
+    }
+    Class<?> source = ResolvedBackend.providerSource(classes);
     String key = "backend:" + (source == null ? "" : source.getName());
     return context
         .getRoot()
         .getStore(NS)
         .getOrComputeIfAbsent(
-            key, k -> ResolvedBackend.resolve(testClass, settings), ResolvedBackend.class);
+            key, k -> ResolvedBackend.resolve(source, settings), ResolvedBackend.class);
   }
 }

@@ -20,7 +20,7 @@ import org.junit.platform.launcher.TestPlan;
  * without TCK tests print nothing. With {@value TckSettings#REPORT_DIR} set it also writes {@code
  * divert-tck-<backend>.txt}, {@code .json} and {@code .xml} there.
  *
- * <p>{@link Tck} deactivates it for its own runs (it returns the report instead).
+ * <p>{@link Tck} leaves it out of its own runs (it returns the report instead).
  */
 public final class TckSummaryListener implements TestExecutionListener {
   private final TckCollector collector = new TckCollector(TckListener.NONE);
