@@ -1,0 +1,131 @@
+package org.divert4j.sim.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Set;
+import java.util.TreeSet;
+import org.divert4j.sim.SimProvider;
+import org.divert4j.spi.DivertProvider;
+import org.divert4j.tck.Outcome;
+import org.divert4j.tck.Tck;
+import org.divert4j.tck.TckReport;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The TCK tests itself: the reference simulation passes it, and each deliberately broken backend
+ * ({@link BrokenEngines}) fails exactly the rules its fault breaks, no more and no fewer.
+ */
+class BrokenBackendsTest {
+  /**
+   * The simulation answers at once, so a short timeout keeps the broken runs (whose failing tests
+   * wait for packets that never come) fast without making any test flaky.
+   */
+  private static TckReport run(DivertProvider provider) {
+    return Tck.builder().provider(provider).timeout(Duration.ofMillis(200)).run();
+  }
+
+  private static void assertFailsExactly(DivertProvider provider, String... rules) {
+    TckReport report = run(provider);
+    String name = provider.name();
+    Set<String> expected = new TreeSet<>(Set.of(rules));
+    Set<String> failed = new TreeSet<>(report.rules(name, Outcome.FAILED));
+    assertEquals(expected, failed, "rules failed by " + name + ":\n" + report.toText());
+    assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+    assertEquals(Set.of(), report.rules(name, Outcome.ABORTED), report.toText());
+  }
+
+  @Test
+  void theReferenceSimulationPassesEveryRule() {
+    TckReport report = run(new SimProvider());
+    assertTrue(report.compatible("sim"), report.toText());
+    assertEquals(0, report.count("sim", Outcome.FAILED), report.toText());
+    assertEquals(0, report.count("sim", Outcome.SKIPPED), report.toText());
+    assertEquals(0, report.count("sim", Outcome.ABORTED), report.toText());
+    assertEquals(java.util.List.of(), report.rulesWithoutPass("sim"), report.toText());
+  }
+
+  @Test
+  void aBackendThatNeverDropsWithoutListenerFailsS11() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-never-drops", BrokenEngines.NeverDropsWithoutListener::new),
+        "S11",
+        "S13");
+  }
+
+  @Test
+  void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
+    assertFailsExactly(
+        BrokenEngines.provider(
+            "broken-reassembles", BrokenEngines.ReassemblesInPerFragmentMode::new),
+        "S7",
+        "S16",
+        "S17",
+        "S18");
+  }
+
+  @Test
+  void aBackendThatSendsOversizePacketsFailsS27AndS28() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-oversize", BrokenEngines.SendsOversizePackets::new),
+        "S27",
+        "S28",
+        "S29",
+        "S30");
+  }
+
+  @Test
+  void aBackendThatSkipsTheChecksumFixUpFailsS38() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-checksum", BrokenEngines.SkipsChecksumFixUp::new), "S38");
+  }
+
+  @Test
+  void aBackendThatLetsItsOwnInjectionsComeBackFailsS45() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-own-injections", BrokenEngines.RedivertsOwnInjections::new),
+        "S45");
+  }
+
+  /**
+   * A written-back packet is diverted again by the same rule, forever, so it never travels on: S43
+   * and S44 fail, and so does every rule whose test needs a written-back packet to arrive somewhere
+   * (S4 forward order, S7 non-first fragments, S8 taken-not-copied, ...). Rules whose tests never
+   * write a packet back (S1, S2, S5, S6, S9, S11, S14-S16, S18-S21, S24, S27-S31, S39 to S41, S46,
+   * S47, S49, S51-S53) must still pass.
+   */
+  @Test
+  void aBackendThatRedivertsItsReinjectionsFailsS43AndS44() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-loops", BrokenEngines.RedivertsReinjections::new),
+        "S4",
+        "S7",
+        "S8",
+        "S12",
+        "S13",
+        "S17",
+        "S22",
+        "S23",
+        "S25",
+        "S33",
+        "S35",
+        "S38",
+        "S42",
+        "S43",
+        "S44",
+        "S45",
+        "S50");
+  }
+
+  @Test
+  void aBackendThatNeverFragmentsInjectionsFailsS29() {
+    assertFailsExactly(
+        BrokenEngines.provider(
+            "broken-never-fragments", BrokenEngines.NeverFragmentsInjections::new),
+        "S23",
+        "S25",
+        "S29",
+        "S30");
+  }
+}
