@@ -336,11 +336,16 @@ final class Packets {
     return get32(p, 16);
   }
 
-  /** The bytes after the IP header, up to the total length (or the end of the array). */
+  /**
+   * The bytes after the IP header, up to the total length, or to the end of the array when the
+   * total length field is not plausible (a test of S40 may meet packets whose field is wrong).
+   */
   static byte[] ipPayload(byte[] p) {
-    int end = Math.min(p.length, Math.max(totalLength(p), ihl(p)));
-    byte[] out = new byte[end - ihl(p)];
-    System.arraycopy(p, ihl(p), out, 0, out.length);
+    int ihl = Math.min(ihl(p), p.length);
+    int total = totalLength(p);
+    int end = total >= ihl && total <= p.length ? total : p.length;
+    byte[] out = new byte[end - ihl];
+    System.arraycopy(p, ihl, out, 0, out.length);
     return out;
   }
 
@@ -362,7 +367,10 @@ final class Packets {
   /** The UDP data of a whole datagram. */
   static byte[] udpData(byte[] p) {
     byte[] seg = ipPayload(p);
-    byte[] out = new byte[Math.max(0, seg.length - 8)];
+    if (seg.length < 8) {
+      return new byte[0];
+    }
+    byte[] out = new byte[seg.length - 8];
     System.arraycopy(seg, 8, out, 0, out.length);
     return out;
   }

@@ -152,4 +152,105 @@ final class BrokenEngines {
       }
     }
   }
+
+  /** Leaves an IP ID of 0 as it is, like Linux raw sockets with DF set. Breaks S39. */
+  static final class KeepsZeroId extends DivertEngine {
+    KeepsZeroId(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected void fixUpHeader(ByteBuffer packet) {
+      boolean zero = packet.getShort(4) == 0;
+      super.fixUpHeader(packet);
+      if (zero) {
+        packet.putShort(4, (short) 0);
+        org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
+      }
+    }
+  }
+
+  /** Trusts the total length field instead of setting it. Breaks S40. */
+  static final class TrustsTotalLength extends DivertEngine {
+    TrustsTotalLength(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected void fixUpHeader(ByteBuffer packet) {
+      int length = packet.getShort(2);
+      super.fixUpHeader(packet);
+      packet.putShort(2, (short) length);
+      org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
+    }
+  }
+
+  /** "Helpfully" resets the TTL of what it sends to 64. Breaks S41. */
+  static final class ResetsTtl extends DivertEngine {
+    ResetsTtl(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected void fixUpHeader(ByteBuffer packet) {
+      packet.put(8, (byte) 64);
+      super.fixUpHeader(packet);
+    }
+  }
+
+  /** Refuses packets of exactly the MTU too (an off-by-one). Breaks S28. */
+  static final class MtuOffByOne extends DivertEngine {
+    MtuOffByOne(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected void checkMtu(int length, boolean dontFragment, NetInterface out)
+        throws org.divert4j.PacketTooLargeException {
+      if (length == out.mtu()
+          && (dontFragment || options.fragments() == org.divert4j.FragmentMode.PER_FRAGMENT)) {
+        throw new org.divert4j.PacketTooLargeException(length, out.mtu(), "off by one", 0);
+      }
+      super.checkMtu(length, dontFragment, out);
+    }
+  }
+
+  /** Drops for want of a listener whatever the policy. Breaks S12 (and S13's other half). */
+  static final class NeverPassesThrough extends DivertEngine {
+    NeverPassesThrough(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected boolean dropsWithoutListener(NoListenerPolicy policy) {
+      return true;
+    }
+  }
+
+  /** Never reassembles, even in ALWAYS_DEFRAGMENT mode. Breaks S21, S22 and S24. */
+  static final class NeverReassembles extends DivertEngine {
+    NeverReassembles(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected boolean reassemblesBeforeRules() {
+      return false;
+    }
+  }
+
+  /**
+   * Resumes a written-back packet after the end of its chain, like Linux NF_ACCEPT, which skips the
+   * rest of the table. Breaks S44.
+   */
+  static final class SkipsRestOfChain extends DivertEngine {
+    SkipsRestOfChain(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
+      super(b, h, c, o, e);
+    }
+
+    @Override
+    protected int resumeAfter(int ruleIndex) {
+      return Integer.MAX_VALUE;
+    }
+  }
 }
