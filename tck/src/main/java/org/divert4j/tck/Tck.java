@@ -83,6 +83,75 @@ public final class Tck {
   }
 
   /**
+   * Runs the TCK from a command line and prints the report: {@code java -cp ...
+   * org.divert4j.tck.Tck [--json FILE] [--xml FILE] [--rules S1,S27] BACKEND...}. With no backend
+   * named, runs every provider on the class path. Exits with 0 if every backend is compatible, 1 if
+   * one fails a required rule, 2 if one was not verified (most tests skipped), 64 on bad usage.
+   *
+   * @param args options and backend names
+   */
+  public static void main(String... args) {
+    System.exit(runMain(args, System.out));
+  }
+
+  static int runMain(String[] args, java.io.PrintStream out) {
+    List<String> backends = new ArrayList<>();
+    String json = null;
+    String xml = null;
+    List<String> ruleIds = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if ((a.equals("--json") || a.equals("--xml") || a.equals("--rules")) && i + 1 < args.length) {
+        String v = args[++i];
+        switch (a) {
+          case "--json" -> json = v;
+          case "--xml" -> xml = v;
+          default -> ruleIds.addAll(List.of(v.split(",")));
+        }
+      } else if (a.startsWith("-")) {
+        out.println(
+            "usage: org.divert4j.tck.Tck [--json FILE] [--xml FILE] [--rules S1,S27] [BACKEND...]");
+        return 64;
+      } else {
+        backends.add(a);
+      }
+    }
+    if (backends.isEmpty()) {
+      for (DivertProvider p : org.divert4j.Divert.providers()) {
+        backends.add(p.name());
+      }
+    }
+    List<TckReport> reports = new ArrayList<>();
+    for (String b : backends) {
+      out.println("divert4j TCK: verifying backend '" + b + "'...");
+      reports.add(builder().backend(b).rules(ruleIds.toArray(new String[0])).run());
+    }
+    TckReport report = TckReport.merge(reports);
+    out.println(report.toText());
+    try {
+      if (json != null) {
+        java.nio.file.Files.writeString(java.nio.file.Path.of(json), report.toJson());
+      }
+      if (xml != null) {
+        java.nio.file.Files.writeString(java.nio.file.Path.of(xml), report.toJUnitXml());
+      }
+    } catch (java.io.IOException e) {
+      out.println("divert4j TCK: could not write the report: " + e);
+      return 1;
+    }
+    int code = 0;
+    for (String b : report.backends()) {
+      if (report.count(b, Outcome.FAILED) > 0 || !report.errors().isEmpty()) {
+        return 1;
+      }
+      if (!report.compatible(b)) {
+        code = 2;
+      }
+    }
+    return report.backends().isEmpty() ? 2 : code;
+  }
+
+  /**
    * @return a builder for a run with more choices (a subset of rules, settings)
    */
   public static Builder builder() {
@@ -179,15 +248,13 @@ public final class Tck {
     }
 
     /**
-     * Runs the tests and waits for them.
+     * Runs the tests and waits for them. Without {@link #backend} or {@link #provider}, the backend
+     * comes from {@value TckSettings#BACKEND} (system property or environment), or from {@link
+     * TckProviderSource} test classes given to {@link #classes}.
      *
      * @return the report
-     * @throws IllegalStateException if neither a backend nor a provider was given
      */
     public TckReport run() {
-      if (backend == null && provider == null) {
-        throw new IllegalStateException("name a backend or give a provider");
-      }
       String ref = provider == null ? null : ProviderRegistry.register(provider);
       try {
         List<DiscoverySelector> selectors = new ArrayList<>();
@@ -202,7 +269,7 @@ public final class Tck {
         if (ref != null) {
           request.configurationParameter(TckSettings.PROVIDER_REF, ref);
           request.configurationParameter(TckSettings.BACKEND, provider.name());
-        } else {
+        } else if (backend != null) {
           request.configurationParameter(TckSettings.BACKEND, backend);
         }
         if (!rules.isEmpty()) {
