@@ -8,6 +8,7 @@ import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import javax.xml.parsers.DocumentBuilderFactory;
@@ -151,6 +152,22 @@ class TckMachineryTest {
         .newDocumentBuilder()
         .parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
     assertTrue(xml.contains("<failure message="), xml);
+  }
+
+  @Test
+  void aSingleVerificationCanBeSubclassedToo() {
+    TckReport report = Tck.builder().classes(FakeMtu.class).run();
+    assertFalse(report.results().isEmpty());
+    assertEquals(List.of("fake-single"), report.backends(), report.toText());
+    assertEquals("F", report.results().get(0).areaId());
+  }
+
+  /** One verification with its provider. */
+  static class FakeMtu extends MtuVerification implements TckProviderSource {
+    @Override
+    public org.divert4j.spi.DivertProvider provider() {
+      return new FakeProvider("fake-single", Availability.ok(), Set.of());
+    }
   }
 
   /** The subclass way, with a provider that has no test beds. */
