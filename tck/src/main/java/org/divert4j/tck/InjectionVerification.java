@@ -130,10 +130,10 @@ public class InjectionVerification extends TckVerification {
 
   /**
    * <b>S33</b> [cap: EXACT_INBOUND_INTERFACE]: the host sees an inbound injection as arriving on
-   * exactly the interface with that address. An input rule for that interface ({@code -i}) diverts
-   * the injected datagram to another port, whose address names the interface; written back, the
-   * datagram reaches the endpoint, which (if the test bed can tell) saw it arrive on that
-   * interface. With a far peer (FORWARD), the same holds for the second interface.
+   * exactly the interface with that address. An input rule for that interface only ({@code -i})
+   * diverts the injected datagram to another port; written back, the datagram reaches the endpoint,
+   * which (if the test bed can tell) saw it arrive on that interface. With a far peer (FORWARD),
+   * the same holds for the second interface.
    *
    * <p>If it fails: the backend injects through a different device (a TUN device, loopback) and
    * must not declare EXACT_INBOUND_INTERFACE.
@@ -157,9 +157,10 @@ public class InjectionVerification extends TckVerification {
             Inet4Address from = local.equals(p.host()) ? p.peer() : p.far().address();
             byte[] packet = Packets.udp(from, p.host(), SRC_PORT, UDP_PORT, data).build();
             injector.send(ByteBuffer.wrap(packet), DivertAddress.inbound(local));
+            // The observer's rule matches only packets arriving on this interface, so receiving
+            // the packet there shows where the host saw it arrive (the address it carries is S6's
+            // business, not checked here).
             Received r = p.receive(observer, "the injected datagram on input via " + iface);
-            assertEquals(iface.name(), r.address().interfaceName(), "interface of " + r);
-            assertEquals(iface.index(), r.address().interfaceIndex(), "interface of " + r);
             p.writeBack(observer, r);
             Datagram d = p.datagram(endpoint, data, "the injected datagram via " + iface);
             if (d.interfaceIndex() != 0) {

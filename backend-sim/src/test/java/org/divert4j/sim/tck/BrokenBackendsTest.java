@@ -190,4 +190,48 @@ class BrokenBackendsTest {
     assertFailsExactly(
         BrokenEngines.provider("broken-skips-rest", BrokenEngines.SkipsRestOfChain::new), "S44");
   }
+
+  // ---- faults outside the engine's hooks, expressed by decorators (Decorated)
+
+  @Test
+  void aBackendThatReportsTheWrongInterfaceFailsS6() {
+    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6");
+  }
+
+  @Test
+  void aBackendThatReinjectsPendingPacketsOnCloseFailsS14() {
+    assertFailsExactly(BrokenDecorators.reinjectsPendingOnClose(), "S14");
+  }
+
+  @Test
+  void aBackendThatInjectsOutboundForANonLocalAddressFailsS36() {
+    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36");
+  }
+
+  @Test
+  void aBackendThatDropsMalformedPacketsSilentlyFailsS47() {
+    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47");
+  }
+
+  @Test
+  void aBackendThatSwallowsNoRouteFailsS49() {
+    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49");
+  }
+
+  @Test
+  void aBackendWhoseClosedSocketAnswersNullFailsS51() {
+    assertFailsExactly(BrokenDecorators.closedReceiveReturnsNull(), "S51");
+  }
+
+  @Test
+  void aBackendThatLetsEpermEscapeFailsS46() {
+    assertFailsExactly(BrokenDecorators.rawPermissionError(), "S46");
+  }
+
+  @Test
+  void aBackendThatReordersDoesNotMeetS52ButPasses() {
+    DivertProvider p = BrokenDecorators.reorders();
+    assertOutcomes(p, Set.of(), Set.of("S52"));
+    assertTrue(run(p).compatible(p.name()), "a SHOULD rule not met must not fail the run");
+  }
 }
