@@ -234,4 +234,14 @@ class BrokenBackendsTest {
     assertOutcomes(p, Set.of(), Set.of("S52"));
     assertTrue(run(p).compatible(p.name()), "a SHOULD rule not met must not fail the run");
   }
+
+  @Test
+  void aBackendThatLimitsInboundInjectionToTheMtuFailsS53() {
+    assertFailsExactly(BrokenDecorators.limitsInboundInjectionToTheMtu(), "S53");
+  }
+
+  @Test
+  void aBackendThatTruncatesTo65535BytesFailsS31() {
+    assertFailsExactly(BrokenDecorators.truncatesTo65535(), "S31");
+  }
 }

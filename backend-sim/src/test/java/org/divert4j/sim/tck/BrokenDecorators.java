@@ -291,4 +291,56 @@ final class BrokenDecorators {
     b.get(out);
     return out;
   }
+
+  /**
+   * Limits new inbound injections to the interface MTU, like a backend that injects through a TUN
+   * device (written-back packets still pass, as with NF_ACCEPT). Breaks S53.
+   */
+  static DivertProvider limitsInboundInjectionToTheMtu() {
+    return Decorated.provider(
+        "broken-inbound-mtu",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    if (address.direction() == Direction.INBOUND && address.ticket() == 0) {
+                      for (org.divert4j.NetInterface i : host().interfaces()) {
+                        if (i.addressBits() == address.interfaceAddressBits()
+                            && packet.remaining() > i.mtu()) {
+                          throw new org.divert4j.PacketTooLargeException(
+                              packet.remaining(), i.mtu(), "tun0", 90);
+                        }
+                      }
+                    }
+                    super.send(packet, address);
+                  }
+                }));
+  }
+
+  /**
+   * Keeps only the first 65535 bytes of a longer packet instead of refusing it, as a 16-bit length
+   * would. Breaks S31.
+   */
+  static DivertProvider truncatesTo65535() {
+    return Decorated.provider(
+        "broken-65535",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    if (packet.remaining() > 65535) {
+                      ByteBuffer cut = packet.duplicate();
+                      cut.limit(cut.position() + 65535);
+                      super.send(cut, address);
+                      packet.position(packet.limit());
+                      return;
+                    }
+                    super.send(packet, address);
+                  }
+                }));
+  }
 }
