@@ -215,6 +215,38 @@ public class AlwaysDefragmentVerification extends TckVerification {
   }
 
   /**
+   * <b>S24</b> [cap: VIRTUAL_TIME]: the default reassembly timeout is 30 s. With default options, a
+   * datagram whose middle fragment comes after 29 s is delivered; one whose middle fragment comes
+   * after 31 s is not. Needs a virtual clock only so that the test does not wait a minute.
+   *
+   * <p>If it fails: the default differs from Linux {@code ipfrag_time} (30 s), which {@link
+   * HostOptions#DEFAULT_REASSEMBLY_TIMEOUT} promises.
+   */
+  @Test
+  @SpecRule(id = "S24", capabilities = Capability.VIRTUAL_TIME)
+  public void S24_defaultReassemblyTimeoutIsThirtySeconds(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment())) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        List<byte[]> a = fragments(p, 0x2431, 34);
+        List<byte[]> b = fragments(p, 0x2432, 35);
+        for (List<byte[]> d : List.of(a, b)) {
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(0)));
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(2)));
+        }
+        bed.advance(Duration.ofSeconds(29));
+        bed.peer().sendRaw(ByteBuffer.wrap(a.get(1)));
+        Received r = p.receive(socket, "the datagram completed after 29 s");
+        assertEquals(0x2431, Packets.id(r.bytes()), "the completed datagram: " + r);
+        bed.advance(Duration.ofSeconds(2));
+        bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
+        p.expectNothing(socket, "the other fragments were discarded at 30 s");
+      }
+    }
+  }
+
+  /**
    * <b>S24</b>: a datagram with overlapping fragments is discarded: two fragments that together
    * cover the whole datagram but overlap by 8 bytes are never delivered.
    *

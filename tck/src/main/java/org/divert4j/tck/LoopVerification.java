@@ -208,12 +208,11 @@ public class LoopVerification extends TckVerification {
           DivertSocket other = bed.host().bind(PORT2)) {
         byte[] out = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 3)).build();
         injector.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
-        List<Received> atOther = p.drain(other);
-        if (atOther.size() > 1) {
-          fail("the other port must receive the injected packet at most once: " + atOther);
-        }
-        for (Received r : atOther) {
-          p.writeBack(other, r);
+        // Waits the full timeout only on a backend that keeps injections from every port.
+        Received atOther = p.receive(other, p.timeout);
+        if (atOther != null) {
+          p.writeBack(other, atOther);
+          p.expectNothing(other, "the other port receives the injected packet at most once");
         }
         p.datagram(atPeer, Packets.udpData(out), "the injected packet at the peer");
         p.expectNothing(injector, "an injected packet never comes back to its port");
