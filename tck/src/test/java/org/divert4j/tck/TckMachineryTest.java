@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -15,6 +19,11 @@ import javax.xml.parsers.DocumentBuilderFactory;
 import org.divert4j.Capability;
 import org.divert4j.spi.Availability;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.launcher.core.LauncherConfig;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
 
 /** Checks how the TCK turns rules, capabilities and availability into outcomes and reports. */
 class TckMachineryTest {
@@ -152,6 +161,42 @@ class TckMachineryTest {
         .newDocumentBuilder()
         .parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
     assertTrue(xml.contains("<failure message="), xml);
+  }
+
+  @Test
+  void theSummaryListenerPrintsALoudVerdictAndWritesTheReports(@TempDir Path dir) throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    TckSummaryListener listener =
+        new TckSummaryListener(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    LauncherFactory.create(
+            LauncherConfig.builder().enableTestExecutionListenerAutoRegistration(false).build())
+        .execute(
+            LauncherDiscoveryRequestBuilder.request()
+                .selectors(DiscoverySelectors.selectClass(SocketsAndRulesVerification.class))
+                .configurationParameter(TckSettings.BACKEND, "tck-selftest-unavailable")
+                .configurationParameter(TckSettings.REPORT_DIR, dir.toString())
+                .build(),
+            listener);
+    String out = bytes.toString(StandardCharsets.UTF_8);
+    assertTrue(out.contains("NOT VERIFIED: backend 'tck-selftest-unavailable'"), out);
+    assertTrue(out.contains("12 x backend 'tck-selftest-unavailable' is unavailable"), out);
+    for (String ext : List.of("txt", "json", "xml")) {
+      assertTrue(
+          Files.exists(dir.resolve("divert-tck-tck-selftest-unavailable." + ext)), "." + ext);
+    }
+  }
+
+  @Test
+  void theSummaryListenerIsSilentWithoutTckTests() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    LauncherFactory.create(
+            LauncherConfig.builder().enableTestExecutionListenerAutoRegistration(false).build())
+        .execute(
+            LauncherDiscoveryRequestBuilder.request()
+                .selectors(DiscoverySelectors.selectClass(TckSettingsTest.class))
+                .build(),
+            new TckSummaryListener(new PrintStream(bytes, true, StandardCharsets.UTF_8)));
+    assertEquals("", bytes.toString(StandardCharsets.UTF_8));
   }
 
   @Test
