@@ -262,6 +262,45 @@ public class PerFragmentVerification extends TckVerification {
   }
 
   /**
+   * <b>S17</b>: fragments as they come are written back unchanged, including fragments that carry
+   * Don't Fragment: Linux emits such fragments when it refragments a reassembled DF datagram
+   * ({@code IPSKB_FRAG_PMTU}), so they occur on real wires. The peer sends a datagram as three
+   * fragments with DF set on each; the program writes each back; the host's endpoint receives the
+   * datagram.
+   *
+   * <p>If it fails with a malformed-packet error: the backend treats DF on a fragment as a defect.
+   * S47 calls malformed only what it lists (short, version, header length, a total length
+   * inconsistent with the fragment flags), and S41 leaves flags and offset to the program.
+   */
+  @Test
+  @SpecRule(id = "S17")
+  public void S17_fragmentsCarryingDontFragmentAreWrittenBackUnchanged(TckContext tck)
+      throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(LARGE, 13);
+        byte[] whole =
+            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, data)
+                .id(0x1717)
+                .flags(Packets.DF)
+                .build();
+        List<byte[]> sent = Packets.fragment(whole, 1500);
+        for (byte[] f : sent) {
+          bed.peer().sendRaw(ByteBuffer.wrap(f));
+        }
+        for (Received r : p.receiveExactly(socket, sent.size(), "DF fragment")) {
+          assertTrue(Packets.dontFragment(r.bytes()), "DF as on the wire: " + r);
+          p.writeBack(socket, r);
+        }
+        p.datagram(endpoint, data, "the datagram from DF fragments written back");
+      }
+    }
+  }
+
+  /**
    * <b>S18</b>: dropping one fragment loses the whole datagram. The middle fragment is dropped and
    * the others written back: the host's endpoint never receives the datagram.
    *
