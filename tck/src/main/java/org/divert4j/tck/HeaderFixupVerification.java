@@ -172,13 +172,14 @@ public class HeaderFixupVerification extends TckVerification {
   }
 
   /**
-   * <b>S41</b>: nothing else is changed. A packet with TTL 7, TOS 0xB8, DF, a 4-byte IP option, a
-   * valid header and a deliberately wrong UDP checksum crosses the wire byte-identical (so the
-   * transport checksum was not "fixed"); injected inbound with TTL 1 it passes the input chain
-   * byte-identical too.
+   * <b>S41</b>: nothing else is changed. A packet with TTL 7, TOS 0xB8, DF and the reserved flag, a
+   * 4-byte IP option, a valid header and a deliberately wrong UDP checksum crosses the wire
+   * byte-identical (so the transport checksum was not "fixed"); injected inbound with TTL 1 it
+   * passes the input chain byte-identical too.
    *
-   * <p>If it fails: compare the bytes: the backend decrements TTL, clears TOS or DF, strips
-   * options, or recomputes transport checksums, none of which it may do.
+   * <p>If it fails: compare the bytes: the backend decrements TTL, clears TOS or flags (even the
+   * reserved one, which RFC 791 wants zero: that is the program's business), strips options, or
+   * recomputes transport checksums, none of which it may do.
    */
   @Test
   @SpecRule(id = "S41")
@@ -193,7 +194,7 @@ public class HeaderFixupVerification extends TckVerification {
             Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(200, 41))
                 .ttl(7)
                 .tos(0xB8)
-                .flags(Packets.DF)
+                .flags(0x8000 | Packets.DF)
                 .options(new byte[] {1, 1, 1, 0})
                 .build();
         spoilUdpChecksum(out);

@@ -11,6 +11,7 @@ import org.divert4j.Capability;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertSocket;
+import org.divert4j.PacketBatch;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -59,6 +60,46 @@ public class LoopVerification extends TckVerification {
             5,
             p.settled(wire, Probe.udpTo(UDP_PORT)).size(),
             "each outbound datagram must cross the wire once");
+      }
+    }
+  }
+
+  /**
+   * <b>S43</b>: the same with batches, the way fast programs work: a program that receives with
+   * {@code receive(PacketBatch, ...)} and writes each batch back whole with {@code
+   * send(PacketBatch)} sees each of 20 datagrams once, and all 20 arrive.
+   *
+   * <p>If it fails: the batch paths differ from the single-packet ones (e.g. a batched verdict that
+   * does not carry the per-packet re-entry point, or a batch send that injects instead of writing
+   * back).
+   */
+  @Test
+  @SpecRule(id = "S43")
+  public void S43_batchReflectorSeesEachPacketOnce(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 20; i++) {
+          bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(64, i));
+        }
+        PacketBatch batch = PacketBatch.allocate(8);
+        int seen = 0;
+        int rounds = 0;
+        while (seen < 20 * 4 && rounds++ < 20 * 4) {
+          int n = socket.receive(batch, seen < 20 ? p.timeout : p.settle);
+          if (n == 0) {
+            break;
+          }
+          seen += n;
+          assertEquals(n, socket.send(batch), "every slot of the batch is written back");
+        }
+        assertEquals(20, seen, "each of the 20 datagrams must be received exactly once");
+        for (int i = 0; i < 20; i++) {
+          p.datagram(atPeer, "datagram " + i + " of 20 at the peer");
+        }
+        p.expectNoDatagram(atPeer, "each datagram arrives once");
       }
     }
   }
