@@ -6,17 +6,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import org.divert4j.Divert;
-import org.divert4j.cli.TckRunner.Outcome;
-import org.divert4j.cli.TckRunner.Result;
 import org.divert4j.spi.DivertProvider;
+import org.divert4j.tck.Outcome;
+import org.divert4j.tck.Tck;
+import org.divert4j.tck.TckListener;
+import org.divert4j.tck.TckReport;
+import org.divert4j.tck.TckResult;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -98,11 +101,18 @@ final class TckCommand implements Callable<Integer> {
           "Fail, instead of skip, the tests of a backend that is unavailable here (what CI wants).")
   boolean requireAvailable;
 
+  /** The providers the command can verify; tests add deliberately broken ones. */
+  Supplier<List<DivertProvider>> providers = Divert::providers;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<String> names = backendNames();
+    List<DivertProvider> chosen = chosenProviders();
+    List<String> names = new ArrayList<>();
+    for (DivertProvider p : chosen) {
+      names.add(p.name());
+    }
     Set<String> ruleIds = new LinkedHashSet<>();
     for (String r : rules) {
       String id = r.trim().toUpperCase(Locale.ROOT);
@@ -112,57 +122,62 @@ final class TckCommand implements Callable<Integer> {
       ruleIds.add(id);
     }
 
-    List<Result> all = new ArrayList<>();
-    Map<String, List<String>> errors = new LinkedHashMap<>();
-    for (int i = 0; i < names.size(); i++) {
-      String b = names.get(i);
-      err.println("tck: " + b + " (" + (i + 1) + " of " + names.size() + ")");
-      AreaProgress progress = new AreaProgress(err, b);
-      TckRunner.Run run = TckRunner.run(b, requireAvailable, ruleIds, progress::finished);
+    List<TckReport> reports = new ArrayList<>();
+    for (int i = 0; i < chosen.size(); i++) {
+      DivertProvider p = chosen.get(i);
+      err.println("tck: " + p.name() + " (" + (i + 1) + " of " + chosen.size() + ")");
+      AreaProgress progress = new AreaProgress(err);
+      reports.add(
+          Tck.builder()
+              .provider(p)
+              .listener(progress)
+              .requireAvailable(requireAvailable)
+              .rules(ruleIds.toArray(new String[0]))
+              .run());
       progress.done();
-      all.addAll(run.results());
-      errors.put(b, run.errors());
     }
-    if (all.isEmpty() && errors.values().stream().allMatch(List::isEmpty)) {
+    TckReport report = TckReport.merge(reports);
+    if (report.results().isEmpty() && report.errors().isEmpty()) {
       throw new CliException(
           ExitCodes.FAILURE,
-          "no TCK tests were found"
-              + (ruleIds.isEmpty() ? "" : " for rules " + String.join(", ", ruleIds))
-              + ": the class path has no verifications in "
-              + TckRunner.PACKAGE
-              + " (is the TCK module built?)");
+          "no TCK test ran"
+              + (ruleIds.isEmpty() ? "" : ": no test checks " + String.join(", ", ruleIds)));
     }
 
-    TckMatrix matrix = new TckMatrix(names, all, errors);
-    String report =
+    String text = TckMatrix.toText(report, names, ruleIds.isEmpty());
+    String formatted =
         switch (format) {
-          case TEXT -> matrix.toText();
-          case JSON -> matrix.toJson();
-          case JUNIT -> matrix.toJUnitXml();
+          case TEXT -> text;
+          case JSON -> report.toJson() + "\n";
+          case JUNIT -> report.toJUnitXml();
         };
     if (output != null) {
       try {
-        Files.writeString(output, report, StandardCharsets.UTF_8);
+        Files.writeString(output, formatted, StandardCharsets.UTF_8);
       } catch (IOException e) {
         throw new CliException(
             ExitCodes.FAILURE, "cannot write the report to " + output + ": " + e.getMessage(), e);
       }
-      out.print(matrix.toText());
+      out.print(text);
       err.println(
           "tck: wrote the " + format.name().toLowerCase(Locale.ROOT) + " report to " + output);
     } else {
-      out.print(report);
+      out.print(formatted);
     }
     out.flush();
 
-    if (matrix.anyRequiredFailure()) {
+    boolean failed = !report.errors().isEmpty();
+    for (String b : names) {
+      failed |= report.count(b, Outcome.FAILED) > 0;
+    }
+    if (failed) {
       return ExitCodes.FAILURE;
     }
     if (!backends.isEmpty()) {
-      // A backend the user named and that could not be verified here is not a success.
+      // A backend the user named that could not be verified here is not a success.
       for (String b : names) {
-        if (matrix.verdict(b) == TckMatrix.Verdict.NOT_VERIFIED) {
-          err.println("divert tck: " + matrix.verdictLine(b));
+        if (!report.compatible(b)) {
+          err.println("divert tck: " + report.verdict(b));
           return ExitCodes.UNAVAILABLE;
         }
       }
@@ -170,44 +185,57 @@ final class TckCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private List<String> backendNames() throws CliException {
-    List<String> names = new ArrayList<>();
+  private List<DivertProvider> chosenProviders() throws CliException {
+    List<DivertProvider> all = providers.get();
     if (backends.isEmpty()) {
-      for (DivertProvider p : Divert.providers()) {
-        names.add(p.name());
-      }
-      if (names.isEmpty()) {
+      if (all.isEmpty()) {
         throw new CliException(ExitCodes.FAILURE, "no divert backends on the class path");
       }
-      return names;
+      return all;
     }
+    List<DivertProvider> chosen = new ArrayList<>();
     for (String b : backends) {
-      String name = Backends.find(b).name();
-      if (!names.contains(name)) {
-        names.add(name);
+      String wanted = b.trim().toLowerCase(Locale.ROOT);
+      DivertProvider found = null;
+      for (DivertProvider p : all) {
+        if (p.name().equals(wanted)) {
+          found = p;
+        }
+      }
+      if (found == null) {
+        throw CliException.usage(
+            "unknown backend '"
+                + b
+                + "': the backends on the class path are "
+                + Backends.names(all)
+                + " (see 'divert backends')");
+      }
+      if (!chosen.contains(found)) {
+        chosen.add(found);
       }
     }
-    return names;
+    return chosen;
   }
 
   /** Prints one line per spec area to stderr as each finishes. */
-  private static final class AreaProgress {
+  private static final class AreaProgress implements TckListener {
     private final PrintWriter err;
-    private final String backend;
+    private String backend;
     private String area;
     private String title;
     private final int[] counts = new int[Outcome.values().length];
 
-    AreaProgress(PrintWriter err, String backend) {
+    AreaProgress(PrintWriter err) {
       this.err = err;
-      this.backend = backend;
     }
 
-    void finished(Result r) {
-      if (area != null && !area.equals(r.area())) {
+    @Override
+    public void testFinished(TckResult r) {
+      if (area != null && !area.equals(r.areaId())) {
         done();
       }
-      area = r.area();
+      backend = r.backend();
+      area = r.areaId();
       title = r.areaTitle();
       counts[r.outcome().ordinal()]++;
     }

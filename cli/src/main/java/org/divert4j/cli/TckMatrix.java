@@ -7,14 +7,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import org.divert4j.cli.TckRunner.Outcome;
-import org.divert4j.cli.TckRunner.Result;
+import org.divert4j.tck.Outcome;
+import org.divert4j.tck.TckReport;
+import org.divert4j.tck.TckResult;
 
 /**
- * The results of TCK runs on several backends, rendered as a compatibility matrix (spec areas by
- * backend), as JSON, or as JUnit XML; and the verdict per backend. A backend whose tests were
- * mostly skipped is "not verified", never green (STYLE.md: a run that skips most tests must not
- * look green). Immutable.
+ * The text form of {@code divert tck}: a compatibility matrix of spec areas by backend (each cell
+ * {@code passed/failed/aborted/skipped}), then per backend what failed, what was aborted and why
+ * tests were skipped, then the TCK's verdict per backend. The JSON and JUnit forms are the TCK's
+ * own ({@link TckReport#toJson()}, {@link TckReport#toJUnitXml()}). Stateless.
  */
 final class TckMatrix {
   /** Areas in specification order: A..J, then L (lifecycle) and anything else. */
@@ -22,45 +23,99 @@ final class TckMatrix {
       Comparator.comparingInt((String s) -> s.length() == 1 && s.charAt(0) <= 'J' ? 0 : 1)
           .thenComparing(Comparator.naturalOrder());
 
-  /** The verdict on one backend. */
-  enum Verdict {
-    COMPATIBLE,
-    NOT_COMPATIBLE,
-    NOT_VERIFIED;
+  private static final int AREA_WIDTH = 44;
 
-    String text() {
-      return name().replace('_', ' ');
-    }
-  }
-
-  private final List<String> backends;
-  private final List<Result> results;
-  private final Map<String, List<String>> errors;
+  private TckMatrix() {}
 
   /**
-   * @param backends the backends run, in order
-   * @param results every test's outcome
-   * @param errors per backend, verification classes that could not run
+   * @param report the merged report of every backend run
+   * @param backends the backends, in the order they ran (columns)
+   * @param allRules true if every rule was run, so rules without a passing test are worth listing
+   * @return the matrix and the details below it
    */
-  TckMatrix(List<String> backends, List<Result> results, Map<String, List<String>> errors) {
-    this.backends = List.copyOf(backends);
-    this.results = List.copyOf(results);
-    this.errors = new LinkedHashMap<>(errors);
-  }
+  static String toText(TckReport report, List<String> backends, boolean allRules) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("TCK compatibility matrix: passed/failed/aborted/skipped tests per spec area\n\n");
+    int width = 14;
+    for (String b : backends) {
+      width = Math.max(width, b.length() + 2);
+    }
+    String column = "%-" + width + "s";
+    String first = "%-" + AREA_WIDTH + "s";
+    sb.append(String.format(Locale.ROOT, first, "area"));
+    for (String b : backends) {
+      sb.append(String.format(Locale.ROOT, column, b));
+    }
+    trim(sb).append('\n');
+    for (Map.Entry<String, String> a : areas(report).entrySet()) {
+      String label = a.getKey() + "  " + a.getValue();
+      if (label.length() >= AREA_WIDTH) {
+        label = label.substring(0, AREA_WIDTH - 1);
+      }
+      sb.append(String.format(Locale.ROOT, first, label));
+      for (String b : backends) {
+        sb.append(String.format(Locale.ROOT, column, cell(inArea(report.results(b), a.getKey()))));
+      }
+      trim(sb).append('\n');
+    }
+    sb.append(String.format(Locale.ROOT, first, "total"));
+    for (String b : backends) {
+      sb.append(String.format(Locale.ROOT, column, cell(report.results(b))));
+    }
+    trim(sb).append("\n\n");
 
-  List<Result> results(String backend) {
-    List<Result> out = new ArrayList<>();
-    for (Result r : results) {
-      if (r.backend().equals(backend)) {
-        out.add(r);
+    for (String b : backends) {
+      List<TckResult> rs = report.results(b);
+      section(sb, b, rs, Outcome.FAILED, "failed (required rules broken)");
+      section(sb, b, rs, Outcome.ABORTED, "aborted (optional SHOULD rules not met)");
+      Map<String, Integer> skips = reasons(rs, Outcome.SKIPPED);
+      if (!skips.isEmpty()) {
+        sb.append(b).append(": skipped, by reason:\n");
+        for (Map.Entry<String, Integer> e : skips.entrySet()) {
+          sb.append("  ").append(e.getValue()).append(" x ").append(e.getKey()).append('\n');
+        }
       }
     }
-    return out;
+    for (String e : report.errors()) {
+      sb.append("error: ").append(Main.oneLine(e)).append('\n');
+    }
+    if (allRules) {
+      for (String b : backends) {
+        List<String> noPass = report.rulesWithoutPass(b);
+        if (!noPass.isEmpty() && !report.results(b).isEmpty()) {
+          sb.append(b).append(": rules with no passing test: ");
+          sb.append(String.join(", ", noPass)).append('\n');
+        }
+      }
+    }
+    sb.append("Verdicts:\n");
+    for (String b : backends) {
+      sb.append("  ").append(report.verdict(b)).append('\n');
+    }
+    return sb.toString();
   }
 
-  static int count(List<Result> rs, Outcome o) {
+  private static Map<String, String> areas(TckReport report) {
+    Map<String, String> areas = new TreeMap<>(AREA_ORDER);
+    for (TckResult r : report.results()) {
+      areas.putIfAbsent(r.areaId(), r.areaTitle());
+    }
+    return areas;
+  }
+
+  private static List<TckResult> inArea(List<TckResult> rs, String area) {
+    List<TckResult> in = new ArrayList<>();
+    for (TckResult r : rs) {
+      if (r.areaId().equals(area)) {
+        in.add(r);
+      }
+    }
+    return in;
+  }
+
+  static int count(List<TckResult> rs, Outcome o) {
     int n = 0;
-    for (Result r : rs) {
+    for (TckResult r : rs) {
       if (r.outcome() == o) {
         n++;
       }
@@ -68,72 +123,7 @@ final class TckMatrix {
     return n;
   }
 
-  Verdict verdict(String backend) {
-    List<Result> rs = results(backend);
-    if (count(rs, Outcome.FAILED) > 0 || !errors.getOrDefault(backend, List.of()).isEmpty()) {
-      return Verdict.NOT_COMPATIBLE;
-    }
-    if (rs.isEmpty() || count(rs, Outcome.SKIPPED) * 2 > rs.size()) {
-      return Verdict.NOT_VERIFIED;
-    }
-    return Verdict.COMPATIBLE;
-  }
-
-  /**
-   * @return true if some required rule failed, or a verification could not run, on any backend
-   */
-  boolean anyRequiredFailure() {
-    for (String b : backends) {
-      if (verdict(b) == Verdict.NOT_COMPATIBLE) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** One line per backend: its verdict and counts, and for a skipped backend the main reason. */
-  String verdictLine(String backend) {
-    List<Result> rs = results(backend);
-    Verdict v = verdict(backend);
-    StringBuilder sb = new StringBuilder(backend).append(": ").append(v.text());
-    if (rs.isEmpty()) {
-      sb.append(": no TCK test ran");
-      if (!errors.getOrDefault(backend, List.of()).isEmpty()) {
-        sb.append(" (").append(errors.get(backend).get(0)).append(')');
-      }
-      return sb.toString();
-    }
-    sb.append(" (").append(counts(rs)).append(')');
-    if (v == Verdict.NOT_COMPATIBLE && count(rs, Outcome.FAILED) > 0) {
-      sb.append(": rules ").append(String.join(", ", failedRules(rs)));
-    } else if (v == Verdict.NOT_VERIFIED) {
-      sb.append(": ").append(mainReason(rs, Outcome.SKIPPED));
-    }
-    return sb.toString();
-  }
-
-  private static List<String> failedRules(List<Result> rs) {
-    List<String> ids = new ArrayList<>();
-    for (Result r : rs) {
-      if (r.outcome() == Outcome.FAILED && !ids.contains(r.rule())) {
-        ids.add(r.rule());
-      }
-    }
-    return ids;
-  }
-
-  private static String counts(List<Result> rs) {
-    return count(rs, Outcome.PASSED)
-        + " passed, "
-        + count(rs, Outcome.FAILED)
-        + " failed, "
-        + count(rs, Outcome.ABORTED)
-        + " aborted, "
-        + count(rs, Outcome.SKIPPED)
-        + " skipped";
-  }
-
-  private static String cell(List<Result> rs) {
+  private static String cell(List<TckResult> rs) {
     if (rs.isEmpty()) {
       return "-";
     }
@@ -147,11 +137,12 @@ final class TckMatrix {
   }
 
   /** Reasons for an outcome, most frequent first. */
-  private static Map<String, Integer> reasons(List<Result> rs, Outcome o) {
+  private static Map<String, Integer> reasons(List<TckResult> rs, Outcome o) {
     Map<String, Integer> counts = new LinkedHashMap<>();
-    for (Result r : rs) {
+    for (TckResult r : rs) {
       if (r.outcome() == o) {
-        counts.merge(r.reason().isEmpty() ? "(no reason given)" : r.reason(), 1, Integer::sum);
+        String reason = r.reason().isEmpty() ? "(no reason given)" : Main.oneLine(r.reason());
+        counts.merge(reason, 1, Integer::sum);
       }
     }
     List<Map.Entry<String, Integer>> sorted = new ArrayList<>(counts.entrySet());
@@ -163,79 +154,20 @@ final class TckMatrix {
     return out;
   }
 
-  private static String mainReason(List<Result> rs, Outcome o) {
-    Map<String, Integer> r = reasons(rs, o);
-    return r.isEmpty() ? "" : r.keySet().iterator().next();
-  }
-
-  private Map<String, String> areaTitles() {
-    Map<String, String> areas = new TreeMap<>(AREA_ORDER);
-    for (Result r : results) {
-      areas.putIfAbsent(r.area(), r.areaTitle());
-    }
-    return areas;
-  }
-
-  // ------------------------------------------------------------------------------- text
-
-  /**
-   * @return the compatibility matrix, the failures, the skip reasons and the verdicts
-   */
-  String toText() {
-    StringBuilder sb = new StringBuilder();
-    sb.append("TCK compatibility matrix: passed/failed/aborted/skipped tests per spec area\n\n");
-    int width = 14;
-    for (String b : backends) {
-      width = Math.max(width, b.length() + 2);
-    }
-    String areaFormat = "%-44s";
-    sb.append(String.format(Locale.ROOT, areaFormat, "area"));
-    for (String b : backends) {
-      sb.append(String.format(Locale.ROOT, "%-" + width + "s", b));
-    }
-    trim(sb).append('\n');
-    for (Map.Entry<String, String> a : areaTitles().entrySet()) {
-      String label = a.getKey() + "  " + a.getValue();
-      sb.append(
-          String.format(
-              Locale.ROOT, areaFormat, label.length() > 43 ? label.substring(0, 43) : label));
-      for (String b : backends) {
-        List<Result> in = new ArrayList<>();
-        for (Result r : results(b)) {
-          if (r.area().equals(a.getKey())) {
-            in.add(r);
-          }
-        }
-        sb.append(String.format(Locale.ROOT, "%-" + width + "s", cell(in)));
+  private static void section(
+      StringBuilder sb, String backend, List<TckResult> rs, Outcome o, String title) {
+    boolean any = false;
+    for (TckResult r : rs) {
+      if (r.outcome() != o) {
+        continue;
       }
-      trim(sb).append('\n');
-    }
-    sb.append(String.format(Locale.ROOT, areaFormat, "total"));
-    for (String b : backends) {
-      sb.append(String.format(Locale.ROOT, "%-" + width + "s", cell(results(b))));
-    }
-    trim(sb).append("\n\n");
-
-    for (String b : backends) {
-      List<Result> rs = results(b);
-      section(sb, b, rs, Outcome.FAILED, "failed (required rules broken)");
-      section(sb, b, rs, Outcome.ABORTED, "aborted (optional SHOULD rules not met)");
-      Map<String, Integer> skips = reasons(rs, Outcome.SKIPPED);
-      if (!skips.isEmpty()) {
-        sb.append(b).append(": skipped, by reason:\n");
-        for (Map.Entry<String, Integer> e : skips.entrySet()) {
-          sb.append("  ").append(e.getValue()).append(" x ").append(e.getKey()).append('\n');
-        }
+      if (!any) {
+        sb.append(backend).append(": ").append(title).append(":\n");
+        any = true;
       }
-      for (String e : errors.getOrDefault(b, List.of())) {
-        sb.append(b).append(": ").append(e).append('\n');
-      }
+      sb.append("  ").append(r.testName()).append(" [").append(r.areaId()).append("] ");
+      sb.append(Main.oneLine(r.reason())).append('\n');
     }
-    sb.append("Verdicts:\n");
-    for (String b : backends) {
-      sb.append("  ").append(verdictLine(b)).append('\n');
-    }
-    return sb.toString();
   }
 
   private static StringBuilder trim(StringBuilder sb) {
@@ -245,188 +177,5 @@ final class TckMatrix {
     }
     sb.setLength(end);
     return sb;
-  }
-
-  private static void section(
-      StringBuilder sb, String b, List<Result> rs, Outcome o, String title) {
-    boolean any = false;
-    for (Result r : rs) {
-      if (r.outcome() != o) {
-        continue;
-      }
-      if (!any) {
-        sb.append(b).append(": ").append(title).append(":\n");
-        any = true;
-      }
-      sb.append("  ").append(r.test()).append(" [").append(r.area()).append("] ");
-      sb.append(r.reason()).append('\n');
-    }
-  }
-
-  // ------------------------------------------------------------------------------- JSON
-
-  /**
-   * @return {@code {"compatible":..., "backends":[{"name","verdict","counts","areas":{..},
-   *     "tests":[..],"errors":[..]}]}}
-   */
-  String toJson() {
-    StringBuilder sb = new StringBuilder("{\"compatible\":").append(!anyRequiredFailure());
-    sb.append(",\"backends\":[");
-    for (int i = 0; i < backends.size(); i++) {
-      String b = backends.get(i);
-      List<Result> rs = results(b);
-      sb.append(i == 0 ? "" : ",").append("{\"name\":").append(q(b));
-      sb.append(",\"verdict\":").append(q(verdict(b).name()));
-      sb.append(",\"summary\":").append(q(verdictLine(b)));
-      sb.append(",\"counts\":").append(jsonCounts(rs));
-      sb.append(",\"areas\":{");
-      boolean first = true;
-      for (Map.Entry<String, String> a : areaTitles().entrySet()) {
-        List<Result> in = new ArrayList<>();
-        for (Result r : rs) {
-          if (r.area().equals(a.getKey())) {
-            in.add(r);
-          }
-        }
-        if (in.isEmpty()) {
-          continue;
-        }
-        sb.append(first ? "" : ",").append(q(a.getKey())).append(":{\"title\":");
-        sb.append(q(a.getValue())).append(",\"counts\":").append(jsonCounts(in)).append('}');
-        first = false;
-      }
-      sb.append("},\"tests\":[");
-      for (int k = 0; k < rs.size(); k++) {
-        Result r = rs.get(k);
-        sb.append(k == 0 ? "" : ",");
-        sb.append("{\"name\":").append(q(r.test()));
-        sb.append(",\"class\":").append(q(r.testClass()));
-        sb.append(",\"area\":").append(q(r.area()));
-        sb.append(",\"rule\":").append(q(r.rule()));
-        sb.append(",\"level\":").append(q(r.level()));
-        sb.append(",\"outcome\":").append(q(r.outcome().name()));
-        sb.append(",\"reason\":").append(q(r.reason()));
-        sb.append(",\"millis\":").append(r.millis()).append('}');
-      }
-      sb.append("],\"errors\":[");
-      List<String> es = errors.getOrDefault(b, List.of());
-      for (int k = 0; k < es.size(); k++) {
-        sb.append(k == 0 ? "" : ",").append(q(es.get(k)));
-      }
-      sb.append("]}");
-    }
-    return sb.append("]}\n").toString();
-  }
-
-  private static String jsonCounts(List<Result> rs) {
-    return "{\"tests\":"
-        + rs.size()
-        + ",\"passed\":"
-        + count(rs, Outcome.PASSED)
-        + ",\"failed\":"
-        + count(rs, Outcome.FAILED)
-        + ",\"aborted\":"
-        + count(rs, Outcome.ABORTED)
-        + ",\"skipped\":"
-        + count(rs, Outcome.SKIPPED)
-        + "}";
-  }
-
-  static String q(String s) {
-    StringBuilder sb = new StringBuilder("\"");
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.append('"').toString();
-  }
-
-  // ------------------------------------------------------------------------------- JUnit XML
-
-  /**
-   * @return JUnit XML: one {@code testsuite} per backend and area ({@code divert4j-tck.<backend>.
-   *     <area>}); failed tests have a {@code failure}, aborted and skipped ones a {@code skipped}
-   *     element whose message starts with ABORTED or SKIPPED
-   */
-  String toJUnitXml() {
-    StringBuilder sb = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    sb.append("<testsuites name=\"divert4j-tck\" tests=\"").append(results.size());
-    sb.append("\" failures=\"").append(count(results, Outcome.FAILED));
-    sb.append("\" skipped=\"");
-    sb.append(count(results, Outcome.SKIPPED) + count(results, Outcome.ABORTED)).append("\">\n");
-    for (String b : backends) {
-      Map<String, List<Result>> byArea = new TreeMap<>(AREA_ORDER);
-      for (Result r : results(b)) {
-        byArea.computeIfAbsent(r.area(), k -> new ArrayList<>()).add(r);
-      }
-      for (Map.Entry<String, List<Result>> e : byArea.entrySet()) {
-        List<Result> rs = e.getValue();
-        long millis = 0;
-        for (Result r : rs) {
-          millis += r.millis();
-        }
-        sb.append("  <testsuite name=\"").append(x("divert4j-tck." + b + "." + e.getKey()));
-        sb.append("\" tests=\"").append(rs.size());
-        sb.append("\" failures=\"").append(count(rs, Outcome.FAILED));
-        sb.append("\" errors=\"0\" skipped=\"");
-        sb.append(count(rs, Outcome.SKIPPED) + count(rs, Outcome.ABORTED));
-        sb.append("\" time=\"").append(seconds(millis)).append("\">\n");
-        for (Result r : rs) {
-          sb.append("    <testcase classname=\"").append(x(r.testClass()));
-          sb.append("\" name=\"").append(x(r.test()));
-          sb.append("\" time=\"").append(seconds(r.millis())).append('"');
-          switch (r.outcome()) {
-            case PASSED -> sb.append("/>\n");
-            case FAILED ->
-                sb.append(">\n      <failure message=\"")
-                    .append(x(r.reason()))
-                    .append("\"/>\n    </testcase>\n");
-            default ->
-                sb.append(">\n      <skipped message=\"")
-                    .append(x(r.outcome() + ": " + r.reason()))
-                    .append("\"/>\n    </testcase>\n");
-          }
-        }
-        sb.append("  </testsuite>\n");
-      }
-    }
-    return sb.append("</testsuites>\n").toString();
-  }
-
-  private static String seconds(long millis) {
-    return String.format(Locale.ROOT, "%.3f", millis / 1000.0);
-  }
-
-  static String x(String s) {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '<' -> sb.append("&lt;");
-        case '>' -> sb.append("&gt;");
-        case '&' -> sb.append("&amp;");
-        case '"' -> sb.append("&quot;");
-        case '\n' -> sb.append("&#10;");
-        default -> {
-          if (c >= 0x20 || c == '\t') {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.toString();
   }
 }
