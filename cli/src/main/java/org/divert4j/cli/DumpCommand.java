@@ -200,6 +200,8 @@ final class DumpCommand implements Callable<Integer> {
     }
     Thread hook = new Thread(this::onSignal, "divert-dump-shutdown");
     try (PcapWriter pcap = openPcap()) {
+      // Before anything is opened: Ctrl-C during the open then ends the loop before it starts.
+      Runtime.getRuntime().addShutdownHook(hook);
       TestBed bed = null;
       DivertHost host;
       if (generate != null) {
@@ -214,7 +216,9 @@ final class DumpCommand implements Callable<Integer> {
         }
       }
       closeOnStop = bed != null ? bed : host;
-      Runtime.getRuntime().addShutdownHook(hook);
+      if (stopping) {
+        return ExitCodes.INTERRUPTED; // Ctrl-C came while it was opening; finally closes it
+      }
       for (DivertRule r : parsed) {
         host.addRule(r);
       }
