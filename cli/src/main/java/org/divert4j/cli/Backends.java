@@ -21,8 +21,17 @@ final class Backends {
    * @throws CliException with {@link ExitCodes#USAGE} if no provider has that name
    */
   static DivertProvider find(String name) throws CliException {
+    return find(name, Divert.providers());
+  }
+
+  /**
+   * @param name a provider name, as typed
+   * @param all the providers to look in
+   * @return the provider, available or not
+   * @throws CliException with {@link ExitCodes#USAGE} if none of them has that name
+   */
+  static DivertProvider find(String name, List<DivertProvider> all) throws CliException {
     String wanted = name.trim().toLowerCase(Locale.ROOT);
-    List<DivertProvider> all = Divert.providers();
     for (DivertProvider p : all) {
       if (p.name().equals(wanted)) {
         return p;

@@ -195,21 +195,7 @@ final class TckCommand implements Callable<Integer> {
     }
     List<DivertProvider> chosen = new ArrayList<>();
     for (String b : backends) {
-      String wanted = b.trim().toLowerCase(Locale.ROOT);
-      DivertProvider found = null;
-      for (DivertProvider p : all) {
-        if (p.name().equals(wanted)) {
-          found = p;
-        }
-      }
-      if (found == null) {
-        throw CliException.usage(
-            "unknown backend '"
-                + b
-                + "': the backends on the class path are "
-                + Backends.names(all)
-                + " (see 'divert backends')");
-      }
+      DivertProvider found = Backends.find(b, all);
       if (!chosen.contains(found)) {
         chosen.add(found);
       }
