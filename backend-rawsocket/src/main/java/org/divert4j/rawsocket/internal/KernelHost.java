@@ -748,7 +748,12 @@ public final class KernelHost implements DivertHost {
       throw new IllegalArgumentException("divert port must be 1..65535: " + port);
     }
     checkOpen();
-    if (sockets.containsKey(port)) {
+    KernelSocket existing = sockets.get(port);
+    if (existing != null && !existing.isOpen()) {
+      existing.awaitClosed(); // closed by another thread that has not finished yet
+      existing = sockets.get(port);
+    }
+    if (existing != null) {
       throw new PortInUseException(port, 0);
     }
     NfqChannel ch =

@@ -61,8 +61,8 @@ public final class KernelSocket implements DivertSocket {
   private final long scratchAddr = Native.address(scratch);
   private final ByteBuffer frag = Native.allocate(65536 + 64);
   private final long fragAddr = Native.address(frag);
+  private final ByteBuffer rxFrag = Native.allocate(65536 + 64);
   private final int[] runIds = new int[1024];
-  private final int[] splitIds;
 
   // receive state (rxLock)
   private boolean have;
@@ -92,6 +92,8 @@ public final class KernelSocket implements DivertSocket {
 
   private volatile boolean closed;
   private volatile SocketStats finalStats;
+  private final java.util.concurrent.CountDownLatch closeDone =
+      new java.util.concurrent.CountDownLatch(1);
 
   KernelSocket(KernelHost host, int port, NfqChannel ch) {
     this.host = host;
@@ -103,7 +105,6 @@ public final class KernelSocket implements DivertSocket {
     this.perFragment = host.options().fragments() == FragmentMode.PER_FRAGMENT;
     Duration hold = host.options().holdTimeout();
     this.holdNanos = hold.isZero() ? 0 : hold.toNanos();
-    this.splitIds = new int[1];
   }
 
   void setQueuedBaseline(long b) {
@@ -291,10 +292,10 @@ public final class KernelSocket implements DivertSocket {
       } finally {
         ringLock.unlock();
       }
-      int keep = dst.position();
-      dst.position(at);
-      Ip4.writeFragment(rx, off, pkt.payloadLength, splitPos, splitChunk, dst);
-      dst.position(keep);
+      // our helpers write little-endian buffers; the caller's may be big-endian: copy bytes
+      rxFrag.clear();
+      Ip4.writeFragment(rx, off, pkt.payloadLength, splitPos, splitChunk, rxFrag);
+      dst.put(at, rxFrag, 0, len);
       splitPos += splitChunk;
       if (splitPos >= pkt.payloadLength - Ip4.headerLength(rx, off)) {
         have = false;
@@ -833,7 +834,6 @@ public final class KernelSocket implements DivertSocket {
             (r, slot) -> {
               drops[DropReason.HOLD_EXPIRED.ordinal()]++;
               if (r.kind(slot) == TicketRing.KERNEL) {
-                splitIds[0] = r.kernelId(slot);
                 if (txLen + NfqCodec.VERDICT_SIZE + 64 > NfqChannel.TX_SIZE) {
                   return; // the next flush carries the rest; the kernel drops on close anyway
                 }
@@ -938,6 +938,16 @@ public final class KernelSocket implements DivertSocket {
       rxLock.unlock();
     }
     host.socketClosed(this);
+    closeDone.countDown();
+  }
+
+  /** Waits until a close started by another thread has released the queue (at most 5 s). */
+  void awaitClosed() {
+    try {
+      closeDone.await(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   NfqChannel channel() {
