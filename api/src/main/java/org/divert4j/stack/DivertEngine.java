@@ -1,0 +1,730 @@
+package org.divert4j.stack;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.divert4j.AddressNotAvailableException;
+import org.divert4j.Capability;
+import org.divert4j.Chain;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DropReason;
+import org.divert4j.FragmentMode;
+import org.divert4j.HostOptions;
+import org.divert4j.HostStats;
+import org.divert4j.Ipv4;
+import org.divert4j.NetInterface;
+import org.divert4j.NoListenerPolicy;
+import org.divert4j.NoRouteException;
+import org.divert4j.PacketTooLargeException;
+import org.divert4j.packet.Checksums;
+import org.divert4j.packet.FragmentSink;
+import org.divert4j.packet.Fragmenter;
+import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Reassembler;
+
+/**
+ * A user-space IP stack layer that implements divert semantics (SEMANTICS.md) for backends that
+ * have no kernel firewall to lean on: the three chains with their ipchains meaning, DIVERT rules,
+ * the no-listener policy, both fragment modes, the MTU limit, header fix-ups and loop prevention.
+ * The simulation and the pcap backend run on it; a third-party backend may too.
+ *
+ * <p>The backend supplies a {@link StackEnvironment} (interfaces, routes, wire, local stack, clock,
+ * mutual exclusion) and feeds the engine with {@link #receive(ByteBuffer, int)} (a packet arrived
+ * on an interface) and {@link #originate(ByteBuffer)} (the host's own stack sends). Programs use
+ * the engine through {@link #openHost(HostOptions)}.
+ *
+ * <p>Packet path, as a forwarded packet sees it:
+ *
+ * <pre>
+ *   wire -> [reassemble if ALWAYS_DEFRAGMENT] -> input chain -> local? deliverLocal
+ *        -> (forwarding) TTL-1 -> forward chain -> [fragment to MTU if PER_FRAGMENT]
+ *        -> output chain -> [fragment to MTU if ALWAYS_DEFRAGMENT] -> wire
+ * </pre>
+ *
+ * A DIVERT rule that matches takes the packet to its socket's queue; a packet written back resumes
+ * after that rule (S43, S44). Locally generated packets enter at the output side.
+ *
+ * <p>Subclasses may override the protected hooks; the TCK's self-tests use that to build
+ * deliberately broken backends. Thread-safe: all processing runs inside the environment's exclusive
+ * section.
+ */
+public class DivertEngine {
+  /** Origin of packets that no divert socket injected. */
+  static final int NO_ORIGIN = 0;
+
+  private static final RuleEntry[] NO_RULES = new RuleEntry[0];
+
+  /** The engine-wide options (fragment mode and reassembly come from here). */
+  protected final HostOptions options;
+
+  /** The backend's side of the engine. */
+  protected final StackEnvironment env;
+
+  private final String backend;
+  private final String hostName;
+  private final Set<Capability> capabilities;
+  private final List<NetInterface> interfaces;
+  private final NetInterface[] byIndex;
+  private final String[] names;
+  private final Reassembler reassembler;
+  private final Fragmenter egressFragmenter = new Fragmenter();
+  private final Fragmenter transmitFragmenter = new Fragmenter();
+  private final Ipv4View view = new Ipv4View();
+  private final PacketPool pool = new PacketPool(64, 4);
+  private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
+  private final EngineSocket[] sockets = new EngineSocket[65536];
+  private final long[] drops = new long[DropReason.values().length];
+  private final List<EngineHost> handles = new ArrayList<>();
+  private long passedNoListener;
+  private long reassembledCount;
+  private int nextRuleId = 1;
+  private int nextSocketSerial = 1;
+  private int nextHandle = 1;
+  private int ipId;
+
+  // Scratch state for the fragment sinks (the engine is single-threaded inside its section).
+  private int sinkOutInterface;
+  private int sinkOrigin;
+  private final FragmentSink toOutputChain =
+      fragment -> output(fragment, sinkOutInterface, 0, sinkOrigin);
+  private final FragmentSink toWire;
+
+  /**
+   * Creates an engine.
+   *
+   * @param backend the backend's name, reported by hosts
+   * @param hostName the host's name
+   * @param capabilities what hosts of this engine can do
+   * @param options engine-wide options: fragment mode, reassembly limits, and the defaults for the
+   *     first handle
+   * @param env the backend's side
+   */
+  public DivertEngine(
+      String backend,
+      String hostName,
+      Set<Capability> capabilities,
+      HostOptions options,
+      StackEnvironment env) {
+    this.backend = Objects.requireNonNull(backend, "backend");
+    this.hostName = Objects.requireNonNull(hostName, "hostName");
+    this.capabilities = Set.copyOf(capabilities);
+    this.options = Objects.requireNonNull(options, "options");
+    this.env = Objects.requireNonNull(env, "env");
+    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface);
+    this.interfaces = List.copyOf(env.interfaces());
+    int max = 0;
+    for (NetInterface i : interfaces) {
+      max = Math.max(max, i.index());
+    }
+    this.byIndex = new NetInterface[max + 1];
+    this.names = new String[max + 1];
+    for (NetInterface i : interfaces) {
+      byIndex[i.index()] = i;
+      names[i.index()] = i.name();
+    }
+    this.reassembler =
+        new Reassembler(
+            options.reassemblyMemory(),
+            Math.max(64, (int) Math.min(65536, options.reassemblyMemory() / 1024)),
+            options.reassemblyTimeout().toNanos(),
+            env::nanoTime);
+    this.ipId = hostName.hashCode() & 0x7fff;
+  }
+
+  /**
+   * Opens a handle on this engine, as one program would: rules it adds carry its no-listener
+   * policy, sockets it binds its queue length, fail-open and hold time. The fragment mode and
+   * reassembly limits are the engine's, whatever the handle's options say.
+   *
+   * @param options the handle's options
+   * @return the handle; closing it removes its rules and sockets only
+   */
+  public DivertHost openHost(HostOptions options) {
+    env.enter();
+    try {
+      EngineHost h = new EngineHost(this, hostName + "#" + nextHandle++, options);
+      handles.add(h);
+      return h;
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
+   * A packet arrived on an interface. The engine may modify the buffer's contents.
+   *
+   * @param packet the packet, from position to limit; valid only during the call
+   * @param inInterface the index of the interface it arrived on
+   */
+  public void receive(ByteBuffer packet, int inInterface) {
+    env.enter();
+    try {
+      input(packet, inInterface, 0, NO_ORIGIN, true);
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
+   * The host's own stack sends a datagram: it is routed, and in PER_FRAGMENT mode fragmented to the
+   * egress MTU before the output chain sees it (S19). The engine may modify the buffer's contents.
+   *
+   * @param packet the datagram, from position to limit, headers complete; valid only during the
+   *     call
+   * @return false if there is no route to its destination (nothing was sent)
+   */
+  public boolean originate(ByteBuffer packet) {
+    env.enter();
+    try {
+      int out = env.route(packet.getInt(packet.position() + 16));
+      if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
+        return false;
+      }
+      egress(packet, out, NO_ORIGIN);
+      return true;
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
+   * Runs what falls due on the engine's clock: reassembly timeouts and held packets past their hold
+   * time. Backends with a virtual clock call it after advancing; others may call it periodically
+   * (the engine also does this lazily).
+   */
+  public void tick() {
+    env.enter();
+    try {
+      reassembler.expire();
+      long now = env.nanoTime();
+      for (EngineSocket s : sockets) {
+        if (s != null) {
+          s.expireHeld(now, true);
+        }
+      }
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
+   * @return the interfaces the engine serves
+   */
+  public List<NetInterface> interfaces() {
+    return interfaces;
+  }
+
+  /**
+   * @return the engine-wide options
+   */
+  public HostOptions options() {
+    return options;
+  }
+
+  // ---------------------------------------------------------------- hooks for subclasses
+
+  /**
+   * Whether fragments are reassembled before the input chain (S21). Default: in ALWAYS_DEFRAGMENT
+   * mode.
+   *
+   * @return true to reassemble
+   */
+  protected boolean reassemblesBeforeRules() {
+    return options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT;
+  }
+
+  /**
+   * What a matching rule does when its port has no socket (S11, S12).
+   *
+   * @param policy the rule's policy
+   * @return true to drop the packet, false to let it continue
+   */
+  protected boolean dropsWithoutListener(NoListenerPolicy policy) {
+    return policy == NoListenerPolicy.DROP;
+  }
+
+  /**
+   * Applies the header fix-ups of SEMANTICS.md section H to a packet about to be sent: total
+   * length, a non-zero ID, the header checksum.
+   *
+   * @param packet the engine's own copy, position 0
+   */
+  protected void fixUpHeader(ByteBuffer packet) {
+    int len = packet.remaining();
+    packet.putShort(2, (short) len); // S40
+    if (packet.getShort(4) == 0) {
+      packet.putShort(4, (short) nextIpId()); // S39, also with DF (Q12)
+    }
+    Checksums.fillIpv4Header(packet, 0); // S38
+  }
+
+  /**
+   * The MTU check on an outbound send (S27-S30). Default: refuse anything longer than the MTU in
+   * PER_FRAGMENT mode, and DF datagrams longer than it in ALWAYS_DEFRAGMENT mode.
+   *
+   * @param length the packet's length
+   * @param dontFragment its DF flag
+   * @param out the egress interface
+   * @throws PacketTooLargeException if it may not be sent
+   */
+  protected void checkMtu(int length, boolean dontFragment, NetInterface out)
+      throws PacketTooLargeException {
+    if (length <= out.mtu()) {
+      return;
+    }
+    if (options.fragments() == FragmentMode.PER_FRAGMENT) {
+      throw new PacketTooLargeException(
+          length, out.mtu(), "egress interface " + out.name() + ", PER_FRAGMENT mode", 0);
+    }
+    if (dontFragment) {
+      throw new PacketTooLargeException(
+          length, out.mtu(), "egress interface " + out.name() + ", DF set", 0);
+    }
+  }
+
+  /**
+   * Where a written-back packet resumes in its chain (S43, S44). Default: after the rule that
+   * diverted it.
+   *
+   * @param ruleIndex the position of that rule when the packet was diverted
+   * @return the position to resume at
+   */
+  protected int resumeAfter(int ruleIndex) {
+    return ruleIndex + 1;
+  }
+
+  /**
+   * Whether a rule may take a packet that a socket injected (S45). Default: never a packet injected
+   * by the socket of the rule's own port.
+   *
+   * @param rulePort the rule's divert port
+   * @param originPort the port of the socket that injected the packet, or 0
+   * @return true if the rule is skipped for this packet
+   */
+  protected boolean skipsOwnInjection(int rulePort, int originPort) {
+    return rulePort == originPort;
+  }
+
+  // ---------------------------------------------------------------- the packet path
+
+  private void input(ByteBuffer packet, int inIf, int start, int origin, boolean fresh) {
+    ByteBuffer p = packet;
+    if (fresh && reassemblesBeforeRules() && isFragment(p)) {
+      p = reassembler.offer(p);
+      if (p == null) {
+        return;
+      }
+      reassembledCount++;
+    }
+    if (traverse(Chain.INPUT, start, p, inIf, 0, origin)) {
+      return;
+    }
+    int base = p.position();
+    int dst = p.getInt(base + 16);
+    if (env.isLocal(dst)) {
+      env.deliverLocal(p, inIf);
+      return;
+    }
+    if (!env.forwarding()) {
+      return; // not for us and not a router: dropped, as by Linux with ip_forward=0
+    }
+    int out = env.route(dst);
+    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
+      return;
+    }
+    int ttl = p.get(base + 8) & 0xff;
+    if (ttl <= 1) {
+      return; // time exceeded
+    }
+    // RFC 1624 incremental update for TTL - 1 (the TTL is the high byte of its 16-bit word).
+    int oldWord = p.getShort(base + 8) & 0xffff;
+    p.put(base + 8, (byte) (ttl - 1));
+    int newWord = p.getShort(base + 8) & 0xffff;
+    p.putShort(
+        base + 10, (short) Checksums.adjust(p.getShort(base + 10) & 0xffff, oldWord, newWord));
+    forward(p, inIf, out, 0, origin);
+  }
+
+  private void forward(ByteBuffer p, int inIf, int out, int start, int origin) {
+    if (traverse(Chain.FORWARD, start, p, inIf, out, origin)) {
+      return;
+    }
+    egress(p, out, origin);
+  }
+
+  /** Before the output chain: in PER_FRAGMENT mode the output chain sees what goes on the wire. */
+  private void egress(ByteBuffer p, int out, int origin) {
+    NetInterface oi = byIndex[out];
+    if (options.fragments() == FragmentMode.PER_FRAGMENT && p.remaining() > oi.mtu()) {
+      if ((p.get(p.position() + 6) & 0x40) != 0) {
+        return; // DF: would be ICMP "fragmentation needed"; not modelled
+      }
+      int savedOut = sinkOutInterface;
+      int savedOrigin = sinkOrigin;
+      sinkOutInterface = out;
+      sinkOrigin = origin;
+      try {
+        egressFragmenter.fragment(p, oi.mtu(), toOutputChain);
+      } catch (DivertException e) {
+        throw new IllegalStateException(e);
+      } finally {
+        sinkOutInterface = savedOut;
+        sinkOrigin = savedOrigin;
+      }
+      return;
+    }
+    output(p, out, 0, origin);
+  }
+
+  private void output(ByteBuffer p, int out, int start, int origin) {
+    if (traverse(Chain.OUTPUT, start, p, 0, out, origin)) {
+      return;
+    }
+    toWire(p, out);
+  }
+
+  private void toWire(ByteBuffer p, int out) {
+    NetInterface oi = byIndex[out];
+    if (p.remaining() <= oi.mtu()) {
+      env.transmit(p, out);
+      return;
+    }
+    if ((p.get(p.position() + 6) & 0x40) != 0) {
+      return; // DF and too large: dropped
+    }
+    int savedOut = sinkOutInterface;
+    sinkOutInterface = out;
+    try {
+      transmitFragmenter.fragment(p, oi.mtu(), toWire); // S23, S25, S29
+    } catch (DivertException e) {
+      throw new IllegalStateException(e);
+    } finally {
+      sinkOutInterface = savedOut;
+    }
+  }
+
+  /**
+   * Runs a chain from a position.
+   *
+   * @return true if the packet was taken (diverted, or dropped)
+   */
+  private boolean traverse(Chain chain, int start, ByteBuffer p, int inIf, int outIf, int origin) {
+    RuleEntry[] rules = chains[chain.ordinal()];
+    String in = inIf > 0 && inIf < names.length ? names[inIf] : null;
+    String outName = outIf > 0 && outIf < names.length ? names[outIf] : null;
+    for (int i = Math.max(0, start); i < rules.length; i++) {
+      RuleEntry r = rules[i];
+      if (origin != NO_ORIGIN && skipsOwnInjection(r.port, origin)) {
+        continue;
+      }
+      if (!r.rule.matches(p, in, outName)) {
+        continue;
+      }
+      EngineSocket s = sockets[r.port];
+      if (s == null) {
+        if (dropsWithoutListener(r.noListener)) {
+          drops[DropReason.NO_LISTENER.ordinal()]++;
+          return true;
+        }
+        passedNoListener++;
+        continue; // S12: as if the rule were absent
+      }
+      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin)) {
+        case EngineSocket.QUEUED:
+          return true;
+        case EngineSocket.FAIL_OPEN:
+          continue; // S15 fail-open: as if not diverted
+        default:
+          return true; // dropped and counted: queue full
+      }
+    }
+    return false;
+  }
+
+  private static boolean isFragment(ByteBuffer p) {
+    return (p.getShort(p.position() + 6) & 0x3fff) != 0;
+  }
+
+  private int nextIpId() {
+    ipId = (ipId + 1) & 0xffff;
+    if (ipId == 0) {
+      ipId = 1;
+    }
+    return ipId;
+  }
+
+  // ---------------------------------------------------------------- socket side
+
+  /**
+   * Sends for a socket: writes a held packet back, or injects a new one (see {@link
+   * org.divert4j.DivertSocket#send}).
+   */
+  void send(EngineSocket s, ByteBuffer packet, long ticket, boolean inbound, int ifAddress)
+      throws DivertException {
+    int len = packet.remaining();
+    if (len > PacketTooLargeException.IPV4_MAX) {
+      throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0); // S31
+    }
+    env.enter();
+    try {
+      s.checkOpen();
+      view.wrap(packet).validateForSend(); // S47
+      ByteBuffer p = pool.copyOf(packet);
+      try {
+        fixUpHeader(p);
+        boolean df = (p.get(6) & 0x40) != 0;
+        EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
+        if (h != null) {
+          reinject(s, h, p, df);
+        } else if (!inbound || ifAddress == 0) {
+          int out = routeOrThrow(p);
+          checkMtu(len, df, byIndex[out]);
+          s.countInjected(len);
+          output(p, out, 0, s.port);
+        } else {
+          int in = interfaceWithAddress(ifAddress);
+          s.countInjected(len);
+          input(p, in, 0, s.port, true); // S33, S53: no MTU limit inbound
+        }
+      } finally {
+        pool.give(p);
+      }
+      packet.position(packet.limit());
+    } finally {
+      env.exit();
+    }
+  }
+
+  private void reinject(EngineSocket s, EngineSocket.Held h, ByteBuffer p, boolean df)
+      throws DivertException {
+    int len = p.remaining();
+    Chain chain = h.chain;
+    int resume = resumeIndex(chain, h.ruleId, h.ruleIndex);
+    switch (chain) {
+      case INPUT -> {
+        s.resolve(h, len);
+        input(p, h.inIf, resume, h.origin, false);
+      }
+      case FORWARD -> {
+        int out = routeOrThrow(p);
+        s.resolve(h, len);
+        forward(p, h.inIf, out, resume, h.origin);
+      }
+      case OUTPUT -> {
+        int out = routeOrThrow(p);
+        checkMtu(len, df, byIndex[out]);
+        s.resolve(h, len);
+        output(p, out, resume, h.origin);
+      }
+    }
+  }
+
+  /** The rule's current position plus one, or where it was if it has been removed since. */
+  private int resumeIndex(Chain chain, int ruleId, int ruleIndex) {
+    RuleEntry[] rules = chains[chain.ordinal()];
+    if (ruleIndex < rules.length && rules[ruleIndex].id == ruleId) {
+      return resumeAfter(ruleIndex);
+    }
+    for (int i = 0; i < rules.length; i++) {
+      if (rules[i].id == ruleId) {
+        return resumeAfter(i);
+      }
+    }
+    return Math.min(ruleIndex, rules.length);
+  }
+
+  private int routeOrThrow(ByteBuffer p) throws NoRouteException {
+    int dst = p.getInt(p.position() + 16);
+    int out = env.route(dst);
+    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
+      throw new NoRouteException(Ipv4.fromInt(dst), 0); // S49
+    }
+    return out;
+  }
+
+  private int interfaceWithAddress(int address) throws AddressNotAvailableException {
+    for (NetInterface i : interfaces) {
+      if (i.addressBits() == address) {
+        return i.index();
+      }
+    }
+    throw new AddressNotAvailableException(Ipv4.fromInt(address)); // S36
+  }
+
+  void drop(EngineSocket s, long ticket) throws DivertException {
+    env.enter();
+    try {
+      s.checkOpen();
+      EngineSocket.Held h = s.held(ticket);
+      if (h != null) {
+        s.dropHeld(h);
+      }
+    } finally {
+      env.exit();
+    }
+  }
+
+  // ---------------------------------------------------------------- host handles
+
+  EngineSocket bind(EngineHost owner, int port, HostOptions o) throws DivertException {
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("divert port must be 1..65535: " + port); // S2
+    }
+    env.enter();
+    try {
+      if (sockets[port] != null) {
+        throw new org.divert4j.PortInUseException(port, 0); // S2
+      }
+      EngineSocket s = new EngineSocket(this, owner, port, nextSocketSerial++ & 0xffff, o);
+      sockets[port] = s; // S13: diversion to it starts now
+      return s;
+    } finally {
+      env.exit();
+    }
+  }
+
+  void unbind(EngineSocket s) {
+    env.enter();
+    try {
+      if (sockets[s.port] == s) {
+        sockets[s.port] = null; // S13: no-listener behaviour from now on
+      }
+      s.closeInternal(); // S14
+    } finally {
+      env.exit();
+    }
+  }
+
+  RuleEntry addRule(EngineHost owner, int ownIndex, org.divert4j.DivertRule rule, HostOptions o) {
+    env.enter();
+    try {
+      int c = rule.chain().ordinal();
+      RuleEntry[] old = chains[c];
+      RuleEntry e = new RuleEntry(rule, nextRuleId++, o.noListener(), owner);
+      int at = old.length;
+      if (ownIndex >= 0) {
+        int seen = 0;
+        for (int i = 0; i < old.length; i++) {
+          if (old[i].owner == owner) {
+            if (seen == ownIndex) {
+              at = i;
+              break;
+            }
+            seen++;
+          }
+        }
+        if (at == old.length && seen < ownIndex) {
+          throw new IndexOutOfBoundsException(
+              "index "
+                  + ownIndex
+                  + " but this host has "
+                  + seen
+                  + " rules in "
+                  + rule.chain().keyword());
+        }
+      }
+      RuleEntry[] n = new RuleEntry[old.length + 1];
+      System.arraycopy(old, 0, n, 0, at);
+      n[at] = e;
+      System.arraycopy(old, at, n, at + 1, old.length - at);
+      chains[c] = n;
+      return e;
+    } finally {
+      env.exit();
+    }
+  }
+
+  void removeRule(RuleEntry e) {
+    env.enter();
+    try {
+      if (!e.installed) {
+        return;
+      }
+      e.installed = false;
+      int c = e.rule.chain().ordinal();
+      RuleEntry[] old = chains[c];
+      int at = Arrays.asList(old).indexOf(e);
+      if (at >= 0) {
+        RuleEntry[] n = new RuleEntry[old.length - 1];
+        System.arraycopy(old, 0, n, 0, at);
+        System.arraycopy(old, at + 1, n, at, old.length - at - 1);
+        chains[c] = n;
+      }
+    } finally {
+      env.exit();
+    }
+  }
+
+  List<RuleEntry> rulesOf(EngineHost owner) {
+    env.enter();
+    try {
+      List<RuleEntry> out = new ArrayList<>();
+      for (RuleEntry[] chain : chains) {
+        for (RuleEntry e : chain) {
+          if (e.owner == owner) {
+            out.add(e);
+          }
+        }
+      }
+      return out;
+    } finally {
+      env.exit();
+    }
+  }
+
+  void closed(EngineHost h) {
+    env.enter();
+    try {
+      handles.remove(h);
+    } finally {
+      env.exit();
+    }
+  }
+
+  HostStats stats() {
+    env.enter();
+    try {
+      long[] d = drops.clone();
+      for (DropReason r :
+          new DropReason[] {
+            DropReason.REASSEMBLY_TIMEOUT,
+            DropReason.REASSEMBLY_OVERLAP,
+            DropReason.REASSEMBLY_MEMORY,
+            DropReason.REASSEMBLY_INVALID
+          }) {
+        d[r.ordinal()] += reassembler.discarded(r);
+      }
+      return new HostStats(passedNoListener, reassembledCount, d);
+    } finally {
+      env.exit();
+    }
+  }
+
+  String backend() {
+    return backend;
+  }
+
+  Set<Capability> capabilities() {
+    return capabilities;
+  }
+
+  NetInterface interfaceAt(int index) {
+    return index > 0 && index < byIndex.length ? byIndex[index] : null;
+  }
+
+  long now() {
+    return env.nanoTime();
+  }
+
+  void enter() {
+    env.enter();
+  }
+
+  void exit() {
+    env.exit();
+  }
+}

@@ -1,0 +1,141 @@
+package org.divert4j.stack;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.divert4j.Capability;
+import org.divert4j.DivertClosedException;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.HostOptions;
+import org.divert4j.HostStats;
+import org.divert4j.InstalledRule;
+import org.divert4j.NetInterface;
+
+/**
+ * One program's handle on a {@link DivertEngine}: it owns the rules it added and the sockets it
+ * bound, and closing it removes exactly those (S51). Thread-safe.
+ */
+final class EngineHost implements DivertHost {
+  private final DivertEngine engine;
+  private final String name;
+  private final HostOptions options;
+  private final List<EngineSocket> sockets = new ArrayList<>();
+  private volatile boolean open = true;
+
+  EngineHost(DivertEngine engine, String name, HostOptions options) {
+    this.engine = engine;
+    this.name = name;
+    this.options = Objects.requireNonNull(options, "options");
+  }
+
+  @Override
+  public String backend() {
+    return engine.backend();
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public HostOptions options() {
+    return options;
+  }
+
+  @Override
+  public Set<Capability> capabilities() {
+    return engine.capabilities();
+  }
+
+  @Override
+  public List<NetInterface> interfaces() throws DivertException {
+    checkOpen();
+    return engine.interfaces();
+  }
+
+  @Override
+  public InstalledRule addRule(DivertRule rule) throws DivertException {
+    checkOpen();
+    return engine.addRule(this, -1, Objects.requireNonNull(rule, "rule"), options);
+  }
+
+  @Override
+  public InstalledRule insertRule(int index, DivertRule rule) throws DivertException {
+    checkOpen();
+    if (index < 0) {
+      throw new IndexOutOfBoundsException("negative rule index " + index);
+    }
+    return engine.addRule(this, index, Objects.requireNonNull(rule, "rule"), options);
+  }
+
+  @Override
+  public List<InstalledRule> rules() {
+    return List.copyOf(engine.rulesOf(this));
+  }
+
+  void remove(RuleEntry e) {
+    engine.removeRule(e);
+  }
+
+  @Override
+  public DivertSocket bind(int port) throws DivertException {
+    checkOpen();
+    EngineSocket s = engine.bind(this, port, options);
+    synchronized (sockets) {
+      sockets.add(s);
+    }
+    return s;
+  }
+
+  void forget(EngineSocket s) {
+    synchronized (sockets) {
+      sockets.remove(s);
+    }
+  }
+
+  @Override
+  public HostStats stats() {
+    return engine.stats();
+  }
+
+  @Override
+  public boolean isOpen() {
+    return open;
+  }
+
+  @Override
+  public void close() {
+    if (!open) {
+      return;
+    }
+    open = false;
+    List<EngineSocket> mine;
+    synchronized (sockets) {
+      mine = new ArrayList<>(sockets);
+      sockets.clear();
+    }
+    for (EngineSocket s : mine) {
+      engine.unbind(s);
+    }
+    for (RuleEntry e : engine.rulesOf(this)) {
+      engine.removeRule(e);
+    }
+    engine.closed(this);
+  }
+
+  private void checkOpen() throws DivertClosedException {
+    if (!open) {
+      throw new DivertClosedException("divert host " + name);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return engine.backend() + " host " + name + (open ? "" : " (closed)");
+  }
+}

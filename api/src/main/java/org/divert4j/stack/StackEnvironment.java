@@ -1,0 +1,72 @@
+package org.divert4j.stack;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.divert4j.NetInterface;
+
+/**
+ * What a {@link DivertEngine} needs from the backend that hosts it: the host's interfaces and
+ * routes, the wire, the local stack, a clock and mutual exclusion. The simulation implements it
+ * over simulated links; the pcap backend over two captured interfaces.
+ *
+ * <p>The engine calls every method with the exclusive section entered ({@link #enter()}), except
+ * {@link #enter()} itself. Buffers passed to {@link #deliverLocal} and {@link #transmit} are valid
+ * only during the call: copy what must outlive it.
+ */
+public interface StackEnvironment {
+  /**
+   * @return the host's interfaces (indices positive and unique); read once when the engine starts
+   */
+  List<NetInterface> interfaces();
+
+  /**
+   * @param destination a host-order IPv4 address
+   * @return the index of the interface a packet to it leaves by, or 0 when there is no route
+   */
+  int route(int destination);
+
+  /**
+   * @param address a host-order IPv4 address
+   * @return true if a packet to this address is for the host itself (after the input chain)
+   */
+  boolean isLocal(int address);
+
+  /**
+   * @return true if the host forwards packets that are not for itself
+   */
+  boolean forwarding();
+
+  /**
+   * Hands a packet that passed the input chain to the host's own stack. It may be a fragment (in
+   * PER_FRAGMENT mode): the local stack reassembles, as Linux's {@code ip_local_deliver} does.
+   *
+   * @param packet the packet, from position to limit; valid only during the call
+   * @param inInterface the index of the interface it arrived on
+   */
+  void deliverLocal(ByteBuffer packet, int inInterface);
+
+  /**
+   * Puts a packet on the wire. The engine has already made it fit the interface's MTU.
+   *
+   * @param packet the packet, from position to limit; valid only during the call
+   * @param outInterface the index of the interface it leaves by
+   */
+  void transmit(ByteBuffer packet, int outInterface);
+
+  /**
+   * @return the host's clock in nanoseconds (monotonic; virtual in the simulation)
+   */
+  long nanoTime();
+
+  /**
+   * Enters the exclusive section that serialises all packet processing of this host (and, in the
+   * simulation, of the whole simulated network). Reentrant.
+   */
+  void enter();
+
+  /**
+   * Leaves the exclusive section. The outermost exit may first process work queued meanwhile (the
+   * simulation delivers queued frames there).
+   */
+  void exit();
+}

@@ -1,0 +1,106 @@
+package org.divert4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.divert4j.spi.DivertProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class DivertSelectionTest {
+  @AfterEach
+  void clearProperty() {
+    System.clearProperty(Divert.BACKEND_PROPERTY);
+  }
+
+  private static DivertProvider named(String name) {
+    return Divert.providers().stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  @Test
+  void discoverySurvivesAProviderThatCannotLoad() {
+    List<DivertProvider> all = Divert.providers();
+    assertEquals(5, all.size(), all.toString());
+    DivertProvider broken =
+        all.stream().filter(p -> p.name().startsWith("unloadable:")).findFirst().orElseThrow();
+    assertFalse(broken.availability().available());
+    assertTrue(broken.availability().reason().contains("com/example/missing/Dependency"));
+    assertTrue(broken.name().contains("TestProviders$Unloadable"), broken.name());
+  }
+
+  @Test
+  void providersAreListedByDescendingPriority() {
+    List<DivertProvider> all = Divert.providers();
+    for (int i = 1; i < all.size(); i++) {
+      assertTrue(all.get(i - 1).priority() >= all.get(i).priority());
+    }
+  }
+
+  @Test
+  void automaticSelectionTakesTheBestAvailableAutoSelectableProvider() throws Exception {
+    // namedonly (100) is never auto-selected, unloadable (50), missinglib (30) and beta (20) are
+    // unavailable: alpha (10) wins.
+    assertEquals("alpha", Divert.select(Divert.providers(), null).name());
+  }
+
+  @Test
+  void aNamedOnlyProviderIsNeverSelectedAutomatically() {
+    List<DivertProvider> onlyNamed = List.of(named("namedonly"));
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, () -> Divert.select(onlyNamed, null));
+    assertTrue(e.getMessage().contains("never chosen automatically"), e.getMessage());
+    assertTrue(e.getMessage().contains("namedonly"), e.getMessage());
+  }
+
+  @Test
+  void selectionByName() throws Exception {
+    assertEquals("namedonly", Divert.provider("namedonly").name());
+    assertEquals("namedonly", Divert.provider(" NamedOnly ").name());
+  }
+
+  @Test
+  void selectionByProperty() throws Exception {
+    System.setProperty(Divert.BACKEND_PROPERTY, "namedonly");
+    assertEquals("namedonly", Divert.requestedBackend());
+    assertEquals("namedonly", Divert.provider().name());
+  }
+
+  @Test
+  void aNamedUnavailableProviderFailsWithEveryReason() {
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, () -> Divert.provider("beta"));
+    String m = e.getMessage();
+    assertTrue(m.contains("'beta' is unavailable: beta needs the beta kernel module"), m);
+    assertTrue(m.contains("missinglib (priority 30): unavailable: com.example.missing"), m);
+    assertTrue(m.contains("alpha (priority 10): available"), m);
+  }
+
+  @Test
+  void aProviderWithAMissingDependencyIsUnavailableWithWhy() {
+    DivertProvider p = named("missinglib");
+    assertFalse(p.availability().available());
+    assertTrue(p.availability().cause() instanceof ClassNotFoundException);
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, () -> Divert.provider("missinglib"));
+    assertTrue(e.getMessage().contains("NativeLib is not on the class path"), e.getMessage());
+  }
+
+  @Test
+  void aMissingProviderNameFailsListingTheOthers() {
+    System.setProperty(Divert.BACKEND_PROPERTY, "nosuch");
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, Divert::provider);
+    assertTrue(e.getMessage().contains("'nosuch' was not found"), e.getMessage());
+    assertTrue(e.getMessage().contains("alpha"), e.getMessage());
+  }
+
+  @Test
+  void noProvidersAtAll() {
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, () -> Divert.select(List.of(), null));
+    assertTrue(e.getMessage().contains("no providers were found"), e.getMessage());
+  }
+}

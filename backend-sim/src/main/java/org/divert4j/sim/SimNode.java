@@ -1,0 +1,505 @@
+package org.divert4j.sim;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.divert4j.Capability;
+import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
+import org.divert4j.Ipv4;
+import org.divert4j.NetInterface;
+import org.divert4j.packet.Checksums;
+import org.divert4j.packet.Ipv4Builder;
+import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Reassembler;
+import org.divert4j.stack.DivertEngine;
+import org.divert4j.stack.StackEnvironment;
+import org.divert4j.testbed.Datagram;
+import org.divert4j.testbed.PacketCapture;
+import org.divert4j.testbed.TestNode;
+import org.divert4j.testbed.UdpEndpoint;
+
+/**
+ * A simulated host: interfaces, a routing table, optional IP forwarding, a small local stack (UDP
+ * endpoints, ICMP echo) and a divert engine, so that any node can be put under diversion. It is
+ * also the {@link TestNode} of test beds. Thread-safe.
+ */
+public final class SimNode implements TestNode {
+  /** The loopback interface's index. */
+  static final int LOOPBACK = 1;
+
+  private static final Set<Capability> CAPABILITIES =
+      EnumSet.of(
+          Capability.FORWARD,
+          Capability.SHARED_RULES,
+          Capability.EXACT_INBOUND_INTERFACE,
+          Capability.MULTIPLE_INTERFACES,
+          Capability.VIRTUAL_TIME);
+
+  private final SimNetwork net;
+  private final String name;
+  private final HostOptions options;
+  private final List<Port> ports = new ArrayList<>();
+  private final List<int[]> routes = new ArrayList<>(); // {prefix, length, ifIndex}
+  private final Map<Integer, SimUdpEndpoint> udp = new HashMap<>();
+  private final Set<Long> echoReplies = new HashSet<>();
+  private final ReentrantLock echoLock = new ReentrantLock();
+  private final Condition echoArrived = echoLock.newCondition();
+  private final List<SimCapture> captures = new CopyOnWriteArrayList<>();
+  private final Ipv4View arrival = new Ipv4View();
+  private final Ipv4View local = new Ipv4View();
+  private volatile boolean forwarding;
+  private DivertEngine engine;
+  private Reassembler localReassembly;
+  private String engineBackend = "sim";
+  private SimProvider.EngineFactory engineFactory = DivertEngine::new;
+  private int nextId = 1;
+  private int nextEcho = 1;
+
+  /** One end of a link. */
+  static final class Port {
+    final NetInterface nif;
+    Port peer;
+    SimNode node;
+
+    Port(NetInterface nif, SimNode node) {
+      this.nif = nif;
+      this.node = node;
+    }
+  }
+
+  SimNode(SimNetwork net, String name, HostOptions options) {
+    this.net = net;
+    this.name = name;
+    this.options = options;
+    ports.add(new Port(new NetInterface("lo", LOOPBACK, Ipv4.parse("127.0.0.1"), 8, 65535), this));
+  }
+
+  Port addInterface(String addressWithPrefix, int mtu) {
+    if (engine != null) {
+      throw new IllegalStateException("add links before opening a host on " + name);
+    }
+    String[] parts = addressWithPrefix.split("/");
+    int len = parts.length > 1 ? Integer.parseInt(parts[1]) : 24;
+    int index = ports.size() + 1;
+    NetInterface nif = new NetInterface("eth" + (index - 2), index, Ipv4.parse(parts[0]), len, mtu);
+    Port p = new Port(nif, this);
+    ports.add(p);
+    return p;
+  }
+
+  /**
+   * Adds a static route.
+   *
+   * @param prefix e.g. {@code 10.0.2.0/24}
+   * @param interfaceName the interface it leaves by, e.g. {@code eth0}
+   */
+  public void addRoute(String prefix, String interfaceName) {
+    String[] parts = prefix.split("/");
+    int len = parts.length > 1 ? Integer.parseInt(parts[1]) : 32;
+    net.enter();
+    try {
+      for (Port p : ports) {
+        if (p.nif.name().equals(interfaceName)) {
+          int mask = len == 0 ? 0 : -1 << (32 - len);
+          routes.add(new int[] {Ipv4.parseInt(parts[0]) & mask, len, p.nif.index()});
+          return;
+        }
+      }
+      throw new IllegalArgumentException(name + " has no interface " + interfaceName);
+    } finally {
+      net.exit();
+    }
+  }
+
+  /**
+   * @param on true to forward packets not addressed to this node
+   */
+  public void setForwarding(boolean on) {
+    this.forwarding = on;
+  }
+
+  void useEngine(String backend, SimProvider.EngineFactory factory) {
+    this.engineBackend = backend;
+    this.engineFactory = factory;
+  }
+
+  /**
+   * Opens a divert host on this node, as a program would. The node's engine (with this node's
+   * options for fragment mode and reassembly) starts on first use; later hosts share it (S3).
+   *
+   * @param options the handle's options (no-listener policy, queue length, fail-open, hold time)
+   * @return the host; closing it removes its rules and sockets
+   */
+  public DivertHost openHost(HostOptions options) {
+    return engine().openHost(options);
+  }
+
+  DivertEngine engine() {
+    net.enter();
+    try {
+      if (engine == null) {
+        engine =
+            engineFactory.create(engineBackend, name, CAPABILITIES, options, new Environment());
+        localReassembly =
+            new Reassembler(
+                HostOptions.DEFAULT_REASSEMBLY_MEMORY,
+                4096,
+                HostOptions.DEFAULT_REASSEMBLY_TIMEOUT.toNanos(),
+                net::nanoTime);
+      }
+      return engine;
+    } finally {
+      net.exit();
+    }
+  }
+
+  void tick() {
+    if (engine != null) {
+      engine.tick();
+      localReassembly.expire();
+    }
+  }
+
+  static Set<Capability> capabilities() {
+    return CAPABILITIES;
+  }
+
+  // ---------------------------------------------------------------- the wire
+
+  /** A frame arrived on an interface; inside the network's section. */
+  void arrive(ByteBuffer b, int ifIndex) {
+    for (SimCapture c : captures) {
+      c.add(b);
+    }
+    // ip_rcv: a bad header or checksum is dropped before anything else sees the packet.
+    arrival.wrap(b);
+    if (arrival.check() != null || !Checksums.isIpv4HeaderValid(b, b.position())) {
+      return;
+    }
+    b.limit(b.position() + arrival.totalLength());
+    engine().receive(b, ifIndex);
+  }
+
+  private final class Environment implements StackEnvironment {
+    @Override
+    public List<NetInterface> interfaces() {
+      List<NetInterface> l = new ArrayList<>();
+      for (Port p : ports) {
+        l.add(p.nif);
+      }
+      return l;
+    }
+
+    @Override
+    public int route(int destination) {
+      if (isLocal(destination)) {
+        return LOOPBACK;
+      }
+      int best = 0;
+      int bestLen = -1;
+      for (Port p : ports) {
+        NetInterface n = p.nif;
+        if (n.index() == LOOPBACK) {
+          continue;
+        }
+        int len = n.prefixLength();
+        int mask = len == 0 ? 0 : -1 << (32 - len);
+        if ((destination & mask) == (n.addressBits() & mask) && len > bestLen) {
+          best = n.index();
+          bestLen = len;
+        }
+      }
+      for (int[] r : routes) {
+        int mask = r[1] == 0 ? 0 : -1 << (32 - r[1]);
+        if ((destination & mask) == r[0] && r[1] > bestLen) {
+          best = r[2];
+          bestLen = r[1];
+        }
+      }
+      return best;
+    }
+
+    @Override
+    public boolean isLocal(int address) {
+      if ((address >>> 24) == 127) {
+        return true;
+      }
+      for (Port p : ports) {
+        if (p.nif.addressBits() == address) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    @Override
+    public boolean forwarding() {
+      return forwarding;
+    }
+
+    @Override
+    public void deliverLocal(ByteBuffer packet, int inInterface) {
+      ByteBuffer whole = localReassembly.offer(packet); // ip_local_deliver reassembles
+      if (whole != null) {
+        receiveLocal(whole, inInterface);
+      }
+    }
+
+    @Override
+    public void transmit(ByteBuffer packet, int outInterface) {
+      Port p = ports.get(outInterface - 1);
+      if (outInterface == LOOPBACK) {
+        net.send(packet, SimNode.this, LOOPBACK);
+      } else if (p.peer != null) {
+        net.send(packet, p.peer.node, p.peer.nif.index());
+      }
+    }
+
+    @Override
+    public long nanoTime() {
+      return net.nanoTime();
+    }
+
+    @Override
+    public void enter() {
+      net.enter();
+    }
+
+    @Override
+    public void exit() {
+      net.exit();
+    }
+  }
+
+  // ---------------------------------------------------------------- the local stack
+
+  private void receiveLocal(ByteBuffer d, int inIf) {
+    local.wrap(d);
+    int base = d.position();
+    int proto = local.protocol();
+    if (!Checksums.isTransportValid(d, base)) {
+      return; // a bad UDP/ICMP checksum: the stack drops it (S41 relies on this)
+    }
+    int off = local.payloadOffset();
+    int plen = local.payloadLength();
+    if (proto == 17 && plen >= 8) {
+      int dport = d.getShort(off + 2) & 0xffff;
+      SimUdpEndpoint e = udp.get(dport);
+      if (e != null) {
+        byte[] payload = new byte[plen - 8];
+        d.get(off + 8, payload);
+        e.deliver(
+            new Datagram(Ipv4.fromInt(local.source()), d.getShort(off) & 0xffff, payload, inIf));
+      }
+    } else if (proto == 1 && plen >= 8) {
+      int type = d.get(off) & 0xff;
+      if (type == 8) {
+        byte[] body = new byte[plen - 8];
+        d.get(off + 8, body);
+        ByteBuffer reply =
+            Ipv4Builder.icmpEchoReply(d.getShort(off + 4) & 0xffff, d.getShort(off + 6) & 0xffff)
+                .source(local.destination())
+                .destination(local.source())
+                .identification(nextId())
+                .payload(body)
+                .build();
+        engine().originate(reply);
+      } else if (type == 0) {
+        long key = (long) (d.getShort(off + 4) & 0xffff) << 16 | (d.getShort(off + 6) & 0xffff);
+        echoLock.lock();
+        try {
+          echoReplies.add(key);
+          echoArrived.signalAll();
+        } finally {
+          echoLock.unlock();
+        }
+      }
+    }
+  }
+
+  private int nextId() {
+    nextId = (nextId + 1) & 0xffff;
+    return nextId == 0 ? (nextId = 1) : nextId;
+  }
+
+  // ---------------------------------------------------------------- TestNode
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public Inet4Address address() {
+    return ports.size() > 1 ? ports.get(1).nif.address() : ports.get(0).nif.address();
+  }
+
+  @Override
+  public List<NetInterface> interfaces() {
+    net.enter();
+    try {
+      List<NetInterface> l = new ArrayList<>();
+      for (Port p : ports) {
+        l.add(p.nif);
+      }
+      return l;
+    } finally {
+      net.exit();
+    }
+  }
+
+  @Override
+  public void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+      throws IOException {
+    if (payload.length > 65507) {
+      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
+    }
+    int dst = Ipv4.toInt(destination);
+    net.enter();
+    try {
+      int src = sourceFor(dst);
+      ByteBuffer d =
+          Ipv4Builder.udp(sourcePort, destinationPort)
+              .source(src)
+              .destination(dst)
+              .identification(nextId())
+              .payload(payload)
+              .build();
+      if (!engine().originate(d)) {
+        throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
+      }
+    } finally {
+      net.exit();
+    }
+  }
+
+  @Override
+  public void sendRaw(ByteBuffer packet) throws IOException {
+    int len = packet.remaining();
+    if (len < 20) {
+      throw new IOException("raw packet shorter than an IP header: " + len + " bytes");
+    }
+    ByteBuffer p = ByteBuffer.allocate(len);
+    p.put(0, packet, packet.position(), len);
+    // Like Linux raw IP_HDRINCL sockets (raw(7)): total length and checksum are filled in.
+    p.putShort(2, (short) len);
+    Checksums.fillIpv4Header(p, 0);
+    int dst = p.getInt(16);
+    net.enter();
+    try {
+      int out = new Environment().route(dst);
+      if (out == 0) {
+        throw new IOException("no route to " + Ipv4.toString(dst) + " from " + name);
+      }
+      int mtu = ports.get(out - 1).nif.mtu();
+      if (len > mtu) {
+        throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
+      }
+      engine().originate(p);
+    } finally {
+      net.exit();
+    }
+  }
+
+  private int sourceFor(int dst) throws IOException {
+    int out = new Environment().route(dst);
+    if (out == 0) {
+      throw new IOException("no route to " + Ipv4.toString(dst) + " from " + name);
+    }
+    return out == LOOPBACK ? dst : ports.get(out - 1).nif.addressBits();
+  }
+
+  @Override
+  public UdpEndpoint openUdp(int port) throws IOException {
+    net.enter();
+    try {
+      if (udp.containsKey(port)) {
+        throw new IOException("UDP port " + port + " is in use on " + name);
+      }
+      SimUdpEndpoint e = new SimUdpEndpoint(this, port);
+      udp.put(port, e);
+      return e;
+    } finally {
+      net.exit();
+    }
+  }
+
+  void closeUdp(SimUdpEndpoint e) {
+    net.enter();
+    try {
+      udp.remove(e.port(), e);
+    } finally {
+      net.exit();
+    }
+  }
+
+  @Override
+  public boolean ping(Inet4Address destination, int payloadSize, Duration timeout)
+      throws IOException {
+    int dst = Ipv4.toInt(destination);
+    int ident;
+    int seq;
+    net.enter();
+    try {
+      ident = 0x5100 + (name.hashCode() & 0xff);
+      seq = nextEcho++ & 0xffff;
+      byte[] body = new byte[payloadSize];
+      for (int i = 0; i < body.length; i++) {
+        body[i] = (byte) i;
+      }
+      ByteBuffer req =
+          Ipv4Builder.icmpEchoRequest(ident, seq)
+              .source(sourceFor(dst))
+              .destination(dst)
+              .identification(nextId())
+              .payload(body)
+              .build();
+      if (!engine().originate(req)) {
+        throw new IOException("no route to " + destination.getHostAddress());
+      }
+    } finally {
+      net.exit();
+    }
+    long key = (long) ident << 16 | seq;
+    long left = timeout.toNanos();
+    echoLock.lock();
+    try {
+      while (!echoReplies.remove(key)) {
+        if (left <= 0) {
+          return false;
+        }
+        left = echoArrived.awaitNanos(left);
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for an echo reply", e);
+    } finally {
+      echoLock.unlock();
+    }
+  }
+
+  @Override
+  public PacketCapture capture() {
+    SimCapture c = new SimCapture(captures);
+    captures.add(c);
+    return c;
+  }
+
+  @Override
+  public String toString() {
+    return "sim node " + name;
+  }
+}
