@@ -385,12 +385,13 @@ public final class KernelHost implements DivertHost {
                 b.put(0, (byte) 0x45);
                 b.putShort(2, Short.reverseBytes((short) 28));
                 b.putShort(4, Short.reverseBytes((short) id));
-                b.putShort(6, Short.reverseBytes((short) (k == 0 ? Ip4.FLAG_MF : 1)));
+                b.putShort(
+                    6, Short.reverseBytes((short) (k == 0 ? 0x2000 : 1))); // MF, then offset 8
                 b.put(8, (byte) 64);
                 b.put(9, (byte) 253);
                 b.putInt(12, Integer.reverseBytes(dst));
                 b.putInt(16, Integer.reverseBytes(dst));
-                b.putShort(10, Short.reverseBytes((short) Ip4.checksum(b, 0, 20)));
+                org.divert4j.packet.Checksums.fillIpv4Header(b, 0);
                 probe.send(addr, 28, dst, Marks.chainBits(Chain.OUTPUT));
               }
             } finally {

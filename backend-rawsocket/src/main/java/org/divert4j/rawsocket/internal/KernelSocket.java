@@ -22,6 +22,9 @@ import org.divert4j.NoRouteException;
 import org.divert4j.PacketBatch;
 import org.divert4j.PacketTooLargeException;
 import org.divert4j.SocketStats;
+import org.divert4j.packet.FragmentSink;
+import org.divert4j.packet.Fragmenter;
+import org.divert4j.packet.Ipv4View;
 import org.divert4j.spi.BatchAccess;
 
 /**
@@ -59,17 +62,27 @@ public final class KernelSocket implements DivertSocket {
   private final NfqCodec.Packet pkt = new NfqCodec.Packet();
   private final ByteBuffer scratch = Native.allocate(65536 + 64);
   private final long scratchAddr = Native.address(scratch);
-  private final ByteBuffer frag = Native.allocate(65536 + 64);
-  private final long fragAddr = Native.address(frag);
-  private final ByteBuffer rxFrag = Native.allocate(65536 + 64);
+  private final Ipv4View rxView = new Ipv4View();
+  private final Ipv4View txView = new Ipv4View();
+  private final Fragmenter rxFragmenter = new Fragmenter(true);
+  private final Fragmenter txFragmenter = new Fragmenter(true);
+  private final FragmentSink splitSink = this::keepFragment;
+  private final FragmentSink sendSink = this::sendFragment;
+  private ByteBuffer rxDup;
+  private ByteBuffer splitBuf;
+  private int[] splitOff = new int[64];
+  private int[] splitLen = new int[64];
+  private int splitCount;
+  private int splitUsed;
+  private int sendDst;
+  private int sendMark;
   private final int[] runIds = new int[1024];
 
   // receive state (rxLock)
   private boolean have;
   private Chain curChain;
   private int curTag;
-  private int splitPos = -1;
-  private int splitChunk;
+  private int splitIdx = -1;
 
   // transmit state (txLock)
   private int txLen;
@@ -205,33 +218,64 @@ public final class KernelSocket implements DivertSocket {
     }
     curChain = c;
     curTag = Marks.tagOf(pkt.mark, c);
-    splitPos = -1;
+    splitIdx = -1;
     if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0) {
       int off = pkt.payloadOffset;
       int len = pkt.payloadLength;
       int mtu = host.ifaces().knowing(pkt.outIndex).mtu(pkt.outIndex);
-      boolean df = (Ip4.fragmentField(rx, off) & Ip4.FLAG_DF) != 0;
-      if (mtu >= 68 && len > mtu && !df) {
+      Ipv4View v = rxView.wrap(rx, off, len);
+      if (mtu >= Fragmenter.MIN_MTU && len > mtu && !v.dontFragment()) {
         // S19: POSTROUTING runs before ip_fragment, so NFQUEUE sees the whole datagram; cut it
-        // here as ip_do_fragment would and deliver the fragments. The kernel's copy goes.
-        if (rx.getShort(off + 4) == 0) {
-          rx.putShort(off + 4, Short.reverseBytes((short) host.nextId()));
+        // here as ip_fragment would and deliver the fragments. The kernel's copy goes.
+        if (v.identification() == 0) {
+          v.setIdentification(host.nextId()); // one ID for all fragments
         }
-        splitPos = 0;
-        splitChunk = Ip4.fragmentPayload(Ip4.headerLength(rx, off), mtu);
-        verdictNow(pkt.id, NfqCodec.NF_DROP);
+        if (rxDup == null) {
+          rxDup = rx.duplicate();
+        }
+        rxDup.limit(off + len).position(off);
+        splitCount = 0;
+        splitUsed = 0;
+        try {
+          rxFragmenter.fragment(rxDup, mtu, splitSink);
+          splitIdx = 0;
+        } catch (DivertException e) {
+          splitIdx = -1; // not fragmentable after all: deliver it whole
+        } finally {
+          rxDup.clear();
+        }
+        if (splitIdx == 0) {
+          verdictNow(pkt.id, NfqCodec.NF_DROP);
+        }
       }
     }
     return true;
   }
 
-  private int currentLength() {
-    if (splitPos < 0) {
-      return pkt.payloadLength;
+  /** Keeps one fragment of a datagram cut for S19 (receive path). */
+  private void keepFragment(ByteBuffer f) {
+    int len = f.remaining();
+    if (splitBuf == null || splitUsed + len > splitBuf.capacity()) {
+      // grows once to the largest need seen (a 65535-byte datagram at MTU 68 makes 8190 headers)
+      ByteBuffer b = Native.allocate(Math.max(2 * 65536, splitUsed + len + 65536));
+      if (splitBuf != null) {
+        b.put(0, splitBuf, 0, splitUsed);
+      }
+      splitBuf = b;
     }
-    ByteBuffer rx = ch.rxBuffer();
-    int hl = Ip4.headerLength(rx, pkt.payloadOffset);
-    return hl + Math.min(splitChunk, pkt.payloadLength - hl - splitPos);
+    if (splitCount == splitOff.length) {
+      splitOff = java.util.Arrays.copyOf(splitOff, splitCount * 2);
+      splitLen = java.util.Arrays.copyOf(splitLen, splitCount * 2);
+    }
+    splitBuf.put(splitUsed, f, f.position(), len);
+    splitOff[splitCount] = splitUsed;
+    splitLen[splitCount] = len;
+    splitCount++;
+    splitUsed += len;
+  }
+
+  private int currentLength() {
+    return splitIdx < 0 ? pkt.payloadLength : splitLen[splitIdx];
   }
 
   /**
@@ -245,7 +289,7 @@ public final class KernelSocket implements DivertSocket {
     long deadline = holdNanos == 0 ? Long.MAX_VALUE : System.nanoTime() + holdNanos;
     long s;
     int len;
-    if (splitPos < 0) {
+    if (splitIdx < 0) {
       len = pkt.payloadLength;
       int flags = rx.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
       long h = Ip4.hash(rx, off, len);
@@ -274,7 +318,7 @@ public final class KernelSocket implements DivertSocket {
       }
       dst.put(at, rx, off, len);
     } else {
-      len = currentLength();
+      len = splitLen[splitIdx];
       ringLock.lock();
       try {
         s =
@@ -292,14 +336,10 @@ public final class KernelSocket implements DivertSocket {
       } finally {
         ringLock.unlock();
       }
-      // our helpers write little-endian buffers; the caller's may be big-endian: copy bytes
-      rxFrag.clear();
-      Ip4.writeFragment(rx, off, pkt.payloadLength, splitPos, splitChunk, rxFrag);
-      dst.put(at, rxFrag, 0, len);
-      splitPos += splitChunk;
-      if (splitPos >= pkt.payloadLength - Ip4.headerLength(rx, off)) {
+      dst.put(at, splitBuf, splitOff[splitIdx], len);
+      if (++splitIdx == splitCount) {
         have = false;
-        splitPos = -1;
+        splitIdx = -1;
       }
       if (s == 0) {
         drops[DropReason.QUEUE_FULL.ordinal()]++;
@@ -559,7 +599,7 @@ public final class KernelSocket implements DivertSocket {
       throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0);
     }
     scratch.put(0, packet, from, len);
-    Ip4.validateForSend(scratch, 0, len);
+    txView.wrap(scratch, 0, len).validateForSend();
     return len;
   }
 
@@ -675,7 +715,7 @@ public final class KernelSocket implements DivertSocket {
       int data = NfqCodec.payloadHeader(tx, p, len);
       tx.put(data, scratch, 0, len);
       // nfqnl_mangle copies the payload as is: the section-H fix-ups are ours (S38-S40)
-      Ip4.fixUp(tx, data, len, host.nextId());
+      Ip4.fixUp(txView.wrap(tx, data, len), host.nextId());
       txLen = NfqCodec.end(tx, txLen, data + len);
     }
     reinjected++;
@@ -692,7 +732,7 @@ public final class KernelSocket implements DivertSocket {
     if (mtu < 68 || len <= mtu) {
       return;
     }
-    boolean df = (Ip4.fragmentField(scratch, 0) & Ip4.FLAG_DF) != 0;
+    boolean df = txView.wrap(scratch, 0, len).dontFragment();
     if (perFragment ? strict : df) {
       throw new PacketTooLargeException(
           len, mtu, "egress interface " + snap.name(outIndex) + (perFragment ? "" : ", DF set"), 0);
@@ -706,18 +746,20 @@ public final class KernelSocket implements DivertSocket {
     if (tag != 0) {
       mark |= Marks.resume(c, tag);
     }
-    Ip4.fixUp(scratch, 0, len, host.nextId());
+    Ipv4View v = txView.wrap(scratch, 0, len);
+    Ip4.fixUp(v, host.nextId());
     flushRun();
     flushTx();
-    rawSend(len, Ip4.destination(scratch, 0), mark, false);
+    rawSend(len, v.destination(), mark, false);
     removeSlot(slot);
     reinjected++;
     sentBytes += len;
   }
 
   private void inject(int len, boolean inbound, int ifAddress) throws DivertException {
-    Ip4.fixUp(scratch, 0, len, host.nextId());
-    int dst = Ip4.destination(scratch, 0);
+    Ipv4View v = txView.wrap(scratch, 0, len);
+    Ip4.fixUp(v, host.nextId());
+    int dst = v.destination();
     int mark = Marks.injected(port);
     if (inbound) {
       Interfaces.Snapshot snap = host.ifaces().get();
@@ -748,8 +790,8 @@ public final class KernelSocket implements DivertSocket {
     }
     if (e == Errors.EMSGSIZE) {
       int mtu = host.routeMtu(dst, mark);
-      boolean df = (Ip4.fragmentField(scratch, 0) & Ip4.FLAG_DF) != 0;
-      if (!perFragment && mayFragment && !df && mtu >= 68 && len > mtu) {
+      boolean df = txView.wrap(scratch, 0, len).dontFragment();
+      if (!perFragment && mayFragment && !df && mtu >= Fragmenter.MIN_MTU && len > mtu) {
         sendFragmented(len, dst, mark, mtu);
         return;
       }
@@ -773,16 +815,23 @@ public final class KernelSocket implements DivertSocket {
 
   /** S29: ALWAYS_DEFRAGMENT injects datagrams above the MTU as fragments (DF clear). */
   private void sendFragmented(int len, int dst, int mark, int mtu) throws DivertException {
-    int hl = Ip4.headerLength(scratch, 0);
-    int chunk = Ip4.fragmentPayload(hl, mtu);
-    for (int at = 0; at < len - hl; at += chunk) {
-      frag.clear();
-      int flen = Ip4.writeFragment(scratch, 0, len, at, chunk, frag);
-      int e = host.raw().send(fragAddr, flen, dst, mark);
-      if (e != 0 && e != Errors.ENOBUFS) {
-        throw new DivertException(
-            "sending a fragment to " + Ipv4.toString(dst) + " failed: " + Errors.name(e), e, null);
-      }
+    sendDst = dst;
+    sendMark = mark;
+    scratch.limit(len).position(0);
+    try {
+      txFragmenter.fragment(scratch, mtu, sendSink);
+    } finally {
+      scratch.clear();
+    }
+  }
+
+  private void sendFragment(ByteBuffer f) throws DivertException {
+    int e = host.raw().send(Native.address(f) + f.position(), f.remaining(), sendDst, sendMark);
+    if (e != 0 && e != Errors.ENOBUFS) {
+      throw new DivertException(
+          "sending a fragment to " + Ipv4.toString(sendDst) + " failed: " + Errors.name(e),
+          e,
+          null);
     }
   }
 
