@@ -370,4 +370,35 @@ class KernelDivertTest {
     reply.join();
     assertTrue(s2.stats().dropped(org.divert4j.DropReason.CLOSED) >= 1);
   }
+
+  @Test
+  void theLargestPacketIsDeliveredWholeThoughNfqueueCopiesAtMost65531Bytes() throws Exception {
+    bed(TestBedOptions.builder().peerMtu(65535).build());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    try (var ep = bed.hostNode().openUdp(7000)) {
+      byte[] data = new byte[65535 - 28];
+      for (int i = 0; i < data.length; i++) {
+        data[i] = (byte) (i * 13 + 1);
+      }
+      bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, data);
+      org.divert4j.BufferTooSmallException e =
+          assertThrows(
+              org.divert4j.BufferTooSmallException.class,
+              () -> s.receive(ByteBuffer.allocate(1500), Duration.ofSeconds(3)));
+      assertEquals(65535, e.required());
+      ByteBuffer b = ByteBuffer.allocate(65535);
+      DivertAddress a = s.receive(b, Duration.ofSeconds(1));
+      assertNotNull(a);
+      b.flip();
+      assertEquals(65535, b.remaining());
+      byte[] got = new byte[data.length];
+      b.get(28, got);
+      assertTrue(java.util.Arrays.equals(data, got), "S8: the tail beyond 65531 bytes is there");
+      s.send(b, a);
+      var d = ep.receive(Duration.ofSeconds(2));
+      assertNotNull(d);
+      assertTrue(java.util.Arrays.equals(data, d.payload()));
+    }
+  }
 }

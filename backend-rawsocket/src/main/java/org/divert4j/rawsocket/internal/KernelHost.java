@@ -62,6 +62,7 @@ public final class KernelHost implements DivertHost {
   private final NsThread ns;
   private final Interfaces ifaces;
   private final RawSender raw;
+  private final JumboTap jumboTap;
   private final RuleSet rules;
   private final int batch;
   private final int rcvbuf;
@@ -81,6 +82,7 @@ public final class KernelHost implements DivertHost {
       NsThread ns,
       Interfaces ifaces,
       RawSender raw,
+      JumboTap jumboTap,
       RuleSet rules) {
     this.backend = backend;
     this.capabilities = capabilities;
@@ -90,6 +92,7 @@ public final class KernelHost implements DivertHost {
     this.ns = ns;
     this.ifaces = ifaces;
     this.raw = raw;
+    this.jumboTap = jumboTap;
     this.rules = rules;
     this.batch = intProperty(options, "rawsocket.batch", 32, 1, 1024);
     this.rcvbuf = intProperty(options, "rawsocket.rcvbuf", 8 << 20, 65536, 1 << 30);
@@ -160,6 +163,7 @@ public final class KernelHost implements DivertHost {
     NsThread ns = NsThread.start(nsPath, label);
     Interfaces ifaces = null;
     RawSender raw = null;
+    JumboTap tap = null;
     KernelHost host = null;
     try {
       Object[] made =
@@ -180,17 +184,27 @@ public final class KernelHost implements DivertHost {
                   }
                   throw Errors.generic("cannot open the raw injection socket", e);
                 }
+                JumboTap jt;
                 try {
-                  return new Object[] {Interfaces.open(), r};
+                  jt = JumboTap.open();
                 } catch (ErrnoException e) {
+                  jt = null; // S8 above 65531 bytes then fails with NO_BUFFER; nothing else
+                }
+                try {
+                  return new Object[] {Interfaces.open(), r, jt};
+                } catch (ErrnoException e) {
+                  if (jt != null) {
+                    jt.close();
+                  }
                   r.close();
                   throw Errors.generic("cannot read the interfaces over rtnetlink", e);
                 }
               });
       ifaces = (Interfaces) made[0];
       raw = (RawSender) made[1];
+      tap = (JumboTap) made[2];
       RuleSet rules = new RuleSet(ipt, ns.nsPath(), ns.inode());
-      host = new KernelHost(backend, capabilities, options, label, ns, ifaces, raw, rules);
+      host = new KernelHost(backend, capabilities, options, label, ns, ifaces, raw, tap, rules);
       host.init();
       return host;
     } catch (DivertException | RuntimeException | Error e) {
@@ -199,6 +213,9 @@ public final class KernelHost implements DivertHost {
       } else {
         if (raw != null) {
           raw.close();
+        }
+        if (tap != null) {
+          tap.close();
         }
         if (ifaces != null) {
           ifaces.close();
@@ -440,6 +457,10 @@ public final class KernelHost implements DivertHost {
 
   RawSender raw() {
     return raw;
+  }
+
+  JumboTap jumboTap() {
+    return jumboTap;
   }
 
   int nextId() {
@@ -905,6 +926,9 @@ public final class KernelHost implements DivertHost {
     }
     finalStats = last;
     raw.close();
+    if (jumboTap != null) {
+      jumboTap.close();
+    }
     ifaces.close();
     ns.close();
     if (failure != null) {

@@ -69,6 +69,11 @@ public final class KernelSocket implements DivertSocket {
   private final FragmentSink splitSink = this::keepFragment;
   private final FragmentSink sendSink = this::sendFragment;
   private ByteBuffer rxDup;
+  private ByteBuffer rxDupOf;
+  private ByteBuffer jumbo;
+  private ByteBuffer srcBuf;
+  private int srcOff;
+  private int srcLen;
   private ByteBuffer splitBuf;
   private int[] splitOff = new int[64];
   private int[] splitLen = new int[64];
@@ -209,29 +214,41 @@ public final class KernelSocket implements DivertSocket {
       verdictNow(pkt.id, NfqCodec.NF_ACCEPT);
       return false;
     }
+    srcBuf = rx;
+    srcOff = pkt.payloadOffset;
+    srcLen = pkt.payloadLength;
     if (pkt.truncated()) {
-      // nla_len is 16 bits: the kernel cannot hand over more than 65531 bytes
-      // (NFQNL_MAX_COPY_RANGE)
-      verdictNow(pkt.id, NfqCodec.NF_DROP);
-      drops[DropReason.NO_BUFFER.ordinal()]++;
-      return false;
+      // nla_len is 16 bits: NFQUEUE hands over at most 65531 bytes (NFQNL_MAX_COPY_RANGE); the
+      // tap has the tail of packets that came in through an interface (S8)
+      JumboTap tap = host.jumboTap();
+      if (c == Chain.OUTPUT
+          || tap == null
+          || !tap.complete(rx, pkt.payloadOffset, pkt.payloadLength, pkt.capturedLength, jumbo())) {
+        verdictNow(pkt.id, NfqCodec.NF_DROP);
+        drops[DropReason.NO_BUFFER.ordinal()]++;
+        return false;
+      }
+      srcBuf = jumbo;
+      srcOff = 0;
+      srcLen = pkt.capturedLength;
     }
     curChain = c;
     curTag = Marks.tagOf(pkt.mark, c);
     splitIdx = -1;
     if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0) {
-      int off = pkt.payloadOffset;
-      int len = pkt.payloadLength;
+      int off = srcOff;
+      int len = srcLen;
       int mtu = host.ifaces().knowing(pkt.outIndex).mtu(pkt.outIndex);
-      Ipv4View v = rxView.wrap(rx, off, len);
+      Ipv4View v = rxView.wrap(srcBuf, off, len);
       if (mtu >= Fragmenter.MIN_MTU && len > mtu && !v.dontFragment()) {
         // S19: POSTROUTING runs before ip_fragment, so NFQUEUE sees the whole datagram; cut it
         // here as ip_fragment would and deliver the fragments. The kernel's copy goes.
         if (v.identification() == 0) {
           v.setIdentification(host.nextId()); // one ID for all fragments
         }
-        if (rxDup == null) {
-          rxDup = rx.duplicate();
+        if (rxDup == null || rxDupOf != srcBuf) {
+          rxDup = srcBuf.duplicate();
+          rxDupOf = srcBuf;
         }
         rxDup.limit(off + len).position(off);
         splitCount = 0;
@@ -274,8 +291,15 @@ public final class KernelSocket implements DivertSocket {
     splitUsed += len;
   }
 
+  private ByteBuffer jumbo() {
+    if (jumbo == null) {
+      jumbo = Native.allocate(65536);
+    }
+    return jumbo;
+  }
+
   private int currentLength() {
-    return splitIdx < 0 ? pkt.payloadLength : splitLen[splitIdx];
+    return splitIdx < 0 ? srcLen : splitLen[splitIdx];
   }
 
   /**
@@ -284,13 +308,13 @@ public final class KernelSocket implements DivertSocket {
    * @return the ticket, or 0 if the packet could not be held (counted, skipped)
    */
   private long deliver(ByteBuffer dst, int at) throws DivertException {
-    ByteBuffer rx = ch.rxBuffer();
-    int off = pkt.payloadOffset;
+    ByteBuffer rx = srcBuf;
+    int off = srcOff;
     long deadline = holdNanos == 0 ? Long.MAX_VALUE : System.nanoTime() + holdNanos;
     long s;
     int len;
     if (splitIdx < 0) {
-      len = pkt.payloadLength;
+      len = srcLen;
       int flags = rx.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
       long h = Ip4.hash(rx, off, len);
       ringLock.lock();
@@ -705,6 +729,24 @@ public final class KernelSocket implements DivertSocket {
     int mark = ring.mark(slot) | Marks.R_BIT;
     long seq = ring.seq(slot);
     int id = ring.kernelId(slot);
+    if (changed && len > NfqCodec.MAX_COPY_RANGE) {
+      // a verdict payload cannot exceed 65531 bytes either: drop the queued packet and send the
+      // new one through the raw socket, resuming after the rule that diverted it
+      int m = ring.mark(slot) & ~Marks.STATE_MASK;
+      if (tag != 0) {
+        m |= Marks.resume(c, tag);
+      }
+      removeSlot(slot);
+      addToRun(seq, id, NfqCodec.NF_DROP, false, 0);
+      Ipv4View v = txView.wrap(scratch, 0, len);
+      Ip4.fixUp(v, host.nextId());
+      flushRun();
+      flushTx();
+      rawSend(len, v.destination(), m, false);
+      reinjected++;
+      sentBytes += len;
+      return;
+    }
     removeSlot(slot);
     if (!changed) {
       addToRun(seq, id, verdict, tag != 0, mark);

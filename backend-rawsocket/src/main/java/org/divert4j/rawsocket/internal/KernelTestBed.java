@@ -134,9 +134,17 @@ public final class KernelTestBed implements TestBed {
     if (ho.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
       long secs = Math.max(1, (ho.reassemblyTimeout().toMillis() + 999) / 1000);
       hostNs.sysctl("net.ipv4.ipfrag_time", Long.toString(secs));
+      // low <= high is enforced on every write, so lower "low" first when shrinking
       long high = Math.max(65536, ho.reassemblyMemory());
-      hostNs.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
-      hostNs.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(high * 3 / 4));
+      long low = high * 3 / 4;
+      long currentHigh = Long.parseLong(hostNs.sysctl("net.ipv4.ipfrag_high_thresh"));
+      if (high < currentHigh) {
+        hostNs.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+        hostNs.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+      } else {
+        hostNs.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+        hostNs.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+      }
     }
     peer =
         new KernelTestNode(

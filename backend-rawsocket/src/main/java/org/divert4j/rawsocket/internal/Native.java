@@ -42,6 +42,7 @@ public final class Native {
   public static final int SO_SNDBUFFORCE = 32;
   public static final int SO_RCVBUFFORCE = 33;
   public static final int SO_MARK = 36;
+  public static final int SO_ATTACH_FILTER = 26;
   public static final int IP_HDRINCL = 3;
   public static final int IP_PKTINFO = 8;
   public static final int IP_MTU_DISCOVER = 10;
@@ -232,6 +233,23 @@ public final class Native {
     ByteBuffer b = allocate(4);
     b.putInt(0, value);
     if (c().setsockopt(fd, level, name, address(b), 4) < 0) {
+      throw fail("setsockopt(" + level + "," + name + ")");
+    }
+  }
+
+  /**
+   * setsockopt(2) with a value in a direct buffer.
+   *
+   * @param fd descriptor
+   * @param level level
+   * @param name option
+   * @param value the value, from index 0
+   * @param len its length
+   * @throws ErrnoException on failure
+   */
+  public static void setOption(int fd, int level, int name, ByteBuffer value, int len)
+      throws ErrnoException {
+    if (c().setsockopt(fd, level, name, address(value), len) < 0) {
       throw fail("setsockopt(" + level + "," + name + ")");
     }
   }

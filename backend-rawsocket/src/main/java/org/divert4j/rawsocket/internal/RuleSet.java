@@ -524,7 +524,7 @@ public final class RuleSet {
           continue;
         }
         for (Line l : e.getValue()) {
-          if (!l.rule.contains("NFQUEUE")) {
+          if (RuleText.NO_LISTENER.equals(l.comment)) {
             n += l.packets();
           }
         }

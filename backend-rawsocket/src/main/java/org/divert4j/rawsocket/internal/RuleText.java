@@ -19,9 +19,10 @@ import org.divert4j.NoListenerPolicy;
  *
  * The port chain ({@code DIVERT4J-D<P>} for DROP rules, {@code DIVERT4J-P<P>} for PASS_THROUGH)
  * holds {@code NFQUEUE --queue-num P} while a socket is bound to P, and the no-listener action
- * otherwise: DROP, or for pass-through a phase flip that makes line C resume after the rule, so
- * later rules of the chain still apply (S12). Each line carries the comment {@code
- * divert4j:<host>:<pid>:<tag>} naming its owner. Stateless.
+ * otherwise (counted): NFQUEUE with nobody listening, which drops silently, or for pass-through a
+ * phase flip that makes line C resume after the rule, so later rules of the chain still apply
+ * (S12). Each line carries the comment {@code divert4j:<host>:<pid>:<tag>} naming its owner.
+ * Stateless.
  */
 public final class RuleText {
   /** The comment of shared lines (jumps, chain ends, port chains). */
@@ -29,6 +30,9 @@ public final class RuleText {
 
   /** The comment of port chain lines. */
   public static final String PORT = "divert4j:port";
+
+  /** The comment of the port chain line that counts packets no listener took. */
+  public static final String NO_LISTENER = "divert4j:nolistener";
 
   /** The prefix of every divert4j chain. */
   public static final String CHAIN_PREFIX = "DIVERT4J-";
@@ -121,19 +125,24 @@ public final class RuleText {
     int dash = rest.indexOf('-');
     int port = Integer.parseInt(dash < 0 ? rest.substring(1) : rest.substring(1, dash));
     int queues = dash < 0 ? 1 : Integer.parseInt(rest.substring(dash + 1));
-    String c = "-m comment --comment \"" + PORT + "\" ";
-    String noListener =
-        drop ? c + "-j DROP" : c + "-j MARK --set-xmark " + hex(Marks.R_BIT) + "/0x0";
-    if (!armed) {
-      return List.of(noListener);
-    }
     String target =
         queues > 1
             ? "-j NFQUEUE --queue-balance " + port + ":" + (port + queues - 1)
             : "-j NFQUEUE --queue-num " + port;
+    String c = "-m comment --comment \"" + NO_LISTENER + "\" ";
+    // DROP: NFQUEUE without a listener frees the packet silently, as a DENY would, and a local
+    // sender sees no error (an iptables DROP would make its send fail with EPERM); a socket that
+    // binds before the chain is re-armed gets the packet at once. PASS_THROUGH: the phase flip
+    // makes line C resume after the rule.
+    String noListener = drop ? c + target : c + "-j MARK --set-xmark " + hex(Marks.R_BIT) + "/0x0";
+    if (!armed) {
+      return List.of(noListener);
+    }
     // NFQUEUE is terminal; the no-listener line stays after it so its counter survives re-arming.
     // With PASS_THROUGH, --queue-bypass covers a listener that died without disarming (crash).
-    return List.of(c + target + (drop ? "" : " --queue-bypass"), noListener);
+    return List.of(
+        "-m comment --comment \"" + PORT + "\" " + target + (drop ? "" : " --queue-bypass"),
+        noListener);
   }
 
   /**

@@ -52,15 +52,15 @@ class RuleTextTest {
   @Test
   void portChainsArmAndDisarm() {
     assertEquals(
-        List.of("-m comment --comment \"divert4j:port\" -j DROP"),
+        List.of("-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
         RuleText.portChainLines("DIVERT4J-D7", false));
     assertEquals(
         List.of(
             "-m comment --comment \"divert4j:port\" -j NFQUEUE --queue-num 7",
-            "-m comment --comment \"divert4j:port\" -j DROP"),
+            "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
         RuleText.portChainLines("DIVERT4J-D7", true));
     assertEquals(
-        List.of("-m comment --comment \"divert4j:port\" -j MARK --set-xmark 0x4000000/0x0"),
+        List.of("-m comment --comment \"divert4j:nolistener\" -j MARK --set-xmark 0x4000000/0x0"),
         RuleText.portChainLines("DIVERT4J-P7", false));
     assertTrue(
         RuleText.portChainLines("DIVERT4J-P7-4", true)
