@@ -550,28 +550,42 @@ public final class KernelHost implements DivertHost {
     }
   }
 
-  /** Ip: ReasmTimeout, ReasmOKs, ReasmFails of the namespace (/proc/thread-self/net/snmp). */
+  /**
+   * ReasmTimeout, ReasmOKs, ReasmFails (Ip in /proc/thread-self/net/snmp) and ReasmOverlaps (IpExt
+   * in .../netstat) of the namespace.
+   */
   private long[] snmp() {
     try {
       return ns.call(
           () -> {
-            List<String> lines = Files.readAllLines(Path.of("/proc/thread-self/net/snmp"));
-            for (int i = 0; i + 1 < lines.size(); i++) {
-              if (lines.get(i).startsWith("Ip:") && lines.get(i + 1).startsWith("Ip:")) {
-                List<String> k = List.of(lines.get(i).split("\\s+"));
-                String[] v = lines.get(i + 1).split("\\s+");
-                return new long[] {
-                  Long.parseLong(v[k.indexOf("ReasmTimeout")]),
-                  Long.parseLong(v[k.indexOf("ReasmOKs")]),
-                  Long.parseLong(v[k.indexOf("ReasmFails")])
-                };
-              }
-            }
-            return new long[3];
+            long[] r = new long[4];
+            long[] ip =
+                counters(
+                    "/proc/thread-self/net/snmp", "Ip:", "ReasmTimeout", "ReasmOKs", "ReasmFails");
+            System.arraycopy(ip, 0, r, 0, 3);
+            r[3] = counters("/proc/thread-self/net/netstat", "IpExt:", "ReasmOverlaps")[0];
+            return r;
           });
     } catch (DivertException | RuntimeException e) {
-      return new long[3];
+      return new long[4];
     }
+  }
+
+  private static long[] counters(String file, String prefix, String... names) throws IOException {
+    long[] out = new long[names.length];
+    List<String> lines = Files.readAllLines(Path.of(file));
+    for (int i = 0; i + 1 < lines.size(); i++) {
+      if (lines.get(i).startsWith(prefix) && lines.get(i + 1).startsWith(prefix)) {
+        List<String> k = List.of(lines.get(i).split("\\s+"));
+        String[] v = lines.get(i + 1).split("\\s+");
+        for (int n = 0; n < names.length; n++) {
+          int at = k.indexOf(names[n]);
+          out[n] = at > 0 && at < v.length ? Long.parseLong(v[at]) : 0;
+        }
+        return out;
+      }
+    }
+    return out;
   }
 
   void socketClosed(KernelSocket s) {
@@ -863,12 +877,17 @@ public final class KernelHost implements DivertHost {
       // counters unknown
     }
     if (options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
+      // namespace-wide IP reassembly counters since the host opened: timeouts (ip_expire) and
+      // overlaps are told apart; the other failures are almost always "reassembly memory full"
+      // (ip_find fails above ipfrag_high_thresh), with the rare invalid fragment among them
       long[] now = snmp();
-      long timeouts = now[0] - snmpAtOpen[0];
+      long timeouts = Math.max(0, now[0] - snmpAtOpen[0]);
+      long overlaps = Math.max(0, now[3] - snmpAtOpen[3]);
       reassembled = now[1] - snmpAtOpen[1];
-      d[DropReason.REASSEMBLY_TIMEOUT.ordinal()] = Math.max(0, timeouts);
-      d[DropReason.REASSEMBLY_INVALID.ordinal()] =
-          Math.max(0, now[2] - snmpAtOpen[2] - Math.max(0, timeouts));
+      d[DropReason.REASSEMBLY_TIMEOUT.ordinal()] = timeouts;
+      d[DropReason.REASSEMBLY_OVERLAP.ordinal()] = overlaps;
+      d[DropReason.REASSEMBLY_MEMORY.ordinal()] =
+          Math.max(0, now[2] - snmpAtOpen[2] - timeouts - overlaps);
     }
     return new HostStats(passed, Math.max(0, reassembled), d);
   }
