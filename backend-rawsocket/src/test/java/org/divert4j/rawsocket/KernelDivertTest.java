@@ -17,6 +17,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
+import org.divert4j.PacketBatch;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
 import org.junit.jupiter.api.AfterEach;
@@ -399,6 +400,112 @@ class KernelDivertTest {
       var d = ep.receive(Duration.ofSeconds(2));
       assertNotNull(d);
       assertTrue(java.util.Arrays.equals(data, d.payload()));
+    }
+  }
+
+  @Test
+  void heldPacketsExpireAfterTheHoldTimeout() throws Exception {
+    HostOptions h = HostOptions.builder().holdTimeout(Duration.ofMillis(300)).build();
+    bed(TestBedOptions.builder().host(h).build());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p icmp -j DIVERT 1234"));
+    Thread ping =
+        new Thread(
+            () -> {
+              try {
+                bed.peer().ping(bed.hostNode().address(), 56, Duration.ofSeconds(2));
+              } catch (Exception e) {
+                // measured through the socket
+              }
+            });
+    ping.start();
+    ByteBuffer b = ByteBuffer.allocate(65535);
+    DivertAddress a = s.receive(b, Duration.ofSeconds(2));
+    assertNotNull(a);
+    assertEquals(1, s.stats().held());
+    Thread.sleep(800);
+    assertEquals(0, s.stats().held());
+    assertEquals(1, s.stats().dropped(org.divert4j.DropReason.HOLD_EXPIRED));
+    // writing an expired packet back injects a new one (its ticket is stale), inbound
+    b.flip();
+    s.send(b, a);
+    assertEquals(1, s.stats().injected());
+    ping.join();
+  }
+
+  @Test
+  void eachInterfaceHasItsOwnMtu() throws Exception {
+    bed(TestBedOptions.builder().peerMtu(1500).farPeerMtu(1300).farPeer(true).build());
+    DivertSocket s = bed.host().bind(1234);
+    var host = bed.hostNode().address();
+    var far = bed.farPeer().orElseThrow().address();
+    s.send(udp(host, bed.peer().address(), 1500, 5, true));
+    org.divert4j.PacketTooLargeException e =
+        assertThrows(
+            org.divert4j.PacketTooLargeException.class,
+            () -> s.send(udp(host, far, 1301, 6, true)));
+    assertEquals(1300, e.mtu(), "S30: the MTU of the interface the route picks");
+    s.send(udp(host, far, 1300, 7, true));
+  }
+
+  @Test
+  void aFullQueueDropsAndCountsOrFailsOpen() throws Exception {
+    HostOptions h = HostOptions.builder().queueLength(2).build();
+    bed(TestBedOptions.builder().host(h).build());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    for (int i = 0; i < 10; i++) {
+      bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, new byte[] {(byte) i});
+    }
+    Thread.sleep(bed.settleTime().toMillis());
+    assertEquals(8, s.stats().dropped(org.divert4j.DropReason.QUEUE_FULL), "S15, S50");
+    s.close();
+    try (var open =
+            bed.openAnotherHost(HostOptions.builder().queueLength(2).failOpen(true).build());
+        var ep = bed.hostNode().openUdp(7000)) {
+      DivertSocket f = open.bind(1234);
+      for (int i = 0; i < 10; i++) {
+        bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, new byte[] {(byte) i});
+      }
+      int got = 0;
+      while (ep.receive(Duration.ofMillis(300)) != null) {
+        got++;
+      }
+      assertEquals(8, got, "S15: with failOpen the excess continues undiverted");
+      assertEquals(8, f.stats().failOpenAccepted());
+      assertEquals(2, f.stats().held() + (long) f.receive(PacketBatch.allocate(4), Duration.ZERO));
+    }
+  }
+
+  @Test
+  void batchesFlowInBothDirections() throws Exception {
+    bed(TestBedOptions.defaults());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    int n = 2000;
+    try (Reflector r = new Reflector(s);
+        var ep = bed.hostNode().openUdp(7000)) {
+      Thread sender =
+          new Thread(
+              () -> {
+                try {
+                  for (int i = 0; i < n; i++) {
+                    bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, new byte[64]);
+                  }
+                } catch (Exception e) {
+                  throw new RuntimeException(e);
+                }
+              });
+      sender.start();
+      int got = 0;
+      while (ep.receive(Duration.ofSeconds(2)) != null) {
+        got++;
+      }
+      sender.join();
+      assertEquals(n, r.seen().size());
+      assertEquals(n, got, "every reinjected datagram arrives once");
+      assertTrue(r.errors().isEmpty(), () -> r.errors().toString());
+      assertEquals(0, s.stats().held());
     }
   }
 }

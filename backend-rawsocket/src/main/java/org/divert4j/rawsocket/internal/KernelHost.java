@@ -141,6 +141,13 @@ public final class KernelHost implements DivertHost {
    */
   public static KernelHost open(String backend, Set<Capability> capabilities, HostOptions options)
       throws DivertException {
+    if (options.parallelism() > 1) {
+      // TODO(issue 7): n queues with --queue-balance and one channel per queue
+      throw new DivertException(
+          "rawsocket does not support parallelism above 1 yet (asked for "
+              + options.parallelism()
+              + "); it does not declare Capability.PARALLELISM");
+    }
     String prop = options.property("rawsocket.netns", null);
     String nsPath = null;
     if (prop != null && !prop.isBlank()) {
