@@ -105,7 +105,8 @@ public final class KernelSocket implements DivertSocket {
   private long reinjected;
   private long injected;
   private long sentBytes;
-  private final long[] drops = new long[DropReason.values().length];
+  private final java.util.concurrent.atomic.AtomicLongArray drops =
+      new java.util.concurrent.atomic.AtomicLongArray(DropReason.values().length);
   private long bQueuedAtBind = -1;
 
   private volatile boolean closed;
@@ -225,7 +226,7 @@ public final class KernelSocket implements DivertSocket {
           || tap == null
           || !tap.complete(rx, pkt.payloadOffset, pkt.payloadLength, pkt.capturedLength, jumbo())) {
         verdictNow(pkt.id, NfqCodec.NF_DROP);
-        drops[DropReason.NO_BUFFER.ordinal()]++;
+        drops.incrementAndGet(DropReason.NO_BUFFER.ordinal());
         return false;
       }
       srcBuf = jumbo;
@@ -337,7 +338,7 @@ public final class KernelSocket implements DivertSocket {
       have = false;
       if (s == 0) {
         verdictNow(pkt.id, NfqCodec.NF_DROP);
-        drops[DropReason.QUEUE_FULL.ordinal()]++;
+        drops.incrementAndGet(DropReason.QUEUE_FULL.ordinal());
         return 0;
       }
       dst.put(at, rx, off, len);
@@ -366,7 +367,7 @@ public final class KernelSocket implements DivertSocket {
         splitIdx = -1;
       }
       if (s == 0) {
-        drops[DropReason.QUEUE_FULL.ordinal()]++;
+        drops.incrementAndGet(DropReason.QUEUE_FULL.ordinal());
         return 0;
       }
     }
@@ -563,7 +564,7 @@ public final class KernelSocket implements DivertSocket {
             ch.flush(len);
           } catch (ErrnoException e) {
             // the kernel refused the datagram as a whole; the run is lost with it (counted)
-            drops[DropReason.NO_BUFFER.ordinal()] += runCount - i;
+            drops.addAndGet(DropReason.NO_BUFFER.ordinal(), runCount - i);
             runCount = 0;
             return;
           }
@@ -844,7 +845,7 @@ public final class KernelSocket implements DivertSocket {
       throw new NoRouteException(Ipv4.fromInt(dst), e);
     }
     if (e == Errors.ENOBUFS) {
-      drops[DropReason.NO_BUFFER.ordinal()]++;
+      drops.incrementAndGet(DropReason.NO_BUFFER.ordinal());
       return;
     }
     if (Errors.isPermission(e)) {
@@ -890,7 +891,7 @@ public final class KernelSocket implements DivertSocket {
     } else {
       removeSlot(slot);
     }
-    drops[DropReason.PROGRAM.ordinal()]++;
+    drops.incrementAndGet(DropReason.PROGRAM.ordinal());
   }
 
   @Override
@@ -923,10 +924,16 @@ public final class KernelSocket implements DivertSocket {
         ring.expire(
             System.nanoTime(),
             (r, slot) -> {
-              drops[DropReason.HOLD_EXPIRED.ordinal()]++;
+              drops.incrementAndGet(DropReason.HOLD_EXPIRED.ordinal());
               if (r.kind(slot) == TicketRing.KERNEL) {
                 if (txLen + NfqCodec.VERDICT_SIZE + 64 > NfqChannel.TX_SIZE) {
-                  return; // the next flush carries the rest; the kernel drops on close anyway
+                  int len = txLen;
+                  txLen = 0;
+                  try {
+                    ch.flush(len);
+                  } catch (ErrnoException e) {
+                    // lost with the datagram; the kernel drops what is left when the socket closes
+                  }
                 }
                 ByteBuffer tx = ch.txBuffer();
                 int p =
@@ -962,7 +969,10 @@ public final class KernelSocket implements DivertSocket {
   }
 
   private SocketStats snapshot(long[] proc, long queuedNow) {
-    long[] d = drops.clone();
+    long[] d = new long[drops.length()];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = drops.get(i);
+    }
     long heldKernel;
     ringLock.lock();
     try {
