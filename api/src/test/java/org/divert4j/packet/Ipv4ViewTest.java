@@ -326,12 +326,13 @@ class Ipv4ViewTest {
   }
 
   @Test
-  void dontFragmentWithMoreFragmentsOrOffsetIsRefusedOnSendOnly() {
+  void dontFragmentOnAFragmentIsAcceptedBothWays() {
+    // Linux refragments reassembled DF datagrams into DF fragments; S17 needs them to go back out.
     ByteBuffer p = udp(8); // payload 16: a multiple of 8
     new Ipv4View().wrap(p).setFlags(true, true);
-    expect(p, null, Defect.FRAGMENT_FLAGS_INCONSISTENT, "DF 1, MF 1, offset 0, payload 16");
+    expect(p, null, null, null);
     new Ipv4View().wrap(p).setFlags(true, false).setFragmentOffset(1480);
-    expect(p, null, Defect.FRAGMENT_FLAGS_INCONSISTENT, "DF 1, MF 0, offset 1480, payload 16");
+    expect(p, null, null, null);
   }
 
   @Test
@@ -368,6 +369,16 @@ class Ipv4ViewTest {
     // Exactly 65535 is allowed: offset 65528 plus 7 bytes.
     ByteBuffer q = Ipv4Builder.raw(17).payloadLength(7).fragmentOffset(65528).build();
     expect(q, null, null, null);
+  }
+
+  @Test
+  void aWholePacketOver65535BytesIsNotAFragmentDefect() {
+    // Too large is the sender's PacketTooLargeException (S31), not FRAGMENT_PAST_MAXIMUM.
+    ByteBuffer big = ByteBuffer.allocate(70_004); // payload 69984, a multiple of 8
+    big.put(0, udp(0), 0, 28);
+    expect(big, null, null, null);
+    new Ipv4View().wrap(big).setFlags(false, true);
+    expect(big, null, Defect.FRAGMENT_PAST_MAXIMUM, "DF 0, MF 1, offset 0, payload 69984");
   }
 
   @Test
