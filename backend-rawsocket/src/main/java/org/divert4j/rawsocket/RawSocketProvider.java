@@ -29,7 +29,11 @@ public final class RawSocketProvider implements DivertProvider {
 
   private static final Set<Capability> CAPABILITIES =
       Collections.unmodifiableSet(
-          EnumSet.of(Capability.FORWARD, Capability.SHARED_RULES, Capability.MULTIPLE_INTERFACES));
+          EnumSet.of(
+              Capability.FORWARD,
+              Capability.SHARED_RULES,
+              Capability.MULTIPLE_INTERFACES,
+              Capability.PARALLELISM));
 
   private static volatile Availability availability;
 

@@ -508,4 +508,68 @@ class KernelDivertTest {
       assertEquals(0, s.stats().held());
     }
   }
+
+  @Test
+  void parallelismSpreadsAPortOverQueuesAndOneReaderStillSeesThemAll() throws Exception {
+    HostOptions h = HostOptions.builder().parallelism(2).build();
+    bed(TestBedOptions.builder().host(h).build());
+    DivertSocket s = bed.host().bind(1234);
+    assertThrows(
+        org.divert4j.PortInUseException.class,
+        () -> bed.host().bind(1235),
+        "queue 1235 belongs to port 1234's second lane");
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 9999 -j DIVERT 1234"));
+    byte[] peer = bed.peer().address().getAddress();
+    try (var ep = bed.hostNode().openUdp(9999)) {
+      for (int round = 0; round < 2; round++) {
+        int readers = round + 1;
+        java.util.List<Reflector> rs = new java.util.ArrayList<>();
+        for (int i = 0; i < readers; i++) {
+          rs.add(new Reflector(s));
+        }
+        int sent = 0;
+        for (int src = 10; src < 26; src++) {
+          peer[3] = (byte) src; // queue-balance hashes addresses: spread the sources
+          ByteBuffer p =
+              udp(
+                  (java.net.Inet4Address) java.net.InetAddress.getByAddress(peer),
+                  bed.hostNode().address(),
+                  92,
+                  src,
+                  false);
+          org.divert4j.packet.Checksums.fillIpv4Header(p, 0);
+          bed.peer().sendRaw(p);
+          sent++;
+        }
+        int got = 0;
+        while (ep.receive(Duration.ofMillis(500)) != null) {
+          got++;
+        }
+        int seen = 0;
+        for (Reflector r : rs) {
+          seen += r.seen().size();
+          r.close();
+          assertTrue(r.errors().isEmpty(), () -> r.errors().toString());
+        }
+        assertEquals(sent, seen, readers + " reader(s) see every packet");
+        assertEquals(sent, got, "every packet written back arrives");
+      }
+      // both queues got packets (id_sequence, the 8th column, counts the ids each queue gave)
+      String proc =
+          org.divert4j.testbed.linux.Shell.check(
+              null,
+              Duration.ofSeconds(10),
+              org.divert4j.testbed.linux.Netns.inside(
+                  "/var/run/netns/" + bed.host().options().property("rawsocket.netns", ""),
+                  List.of("cat", "/proc/net/netfilter/nfnetlink_queue")));
+      int used = 0;
+      for (String line : proc.trim().split("\n")) {
+        String[] f = line.trim().split("\\s+");
+        if ((f[0].equals("1234") || f[0].equals("1235")) && Long.parseLong(f[7]) > 0) {
+          used++;
+        }
+      }
+      assertEquals(2, used, "--queue-balance used both queues: " + proc);
+    }
+  }
 }

@@ -141,13 +141,6 @@ public final class KernelHost implements DivertHost {
    */
   public static KernelHost open(String backend, Set<Capability> capabilities, HostOptions options)
       throws DivertException {
-    if (options.parallelism() > 1) {
-      // TODO(issue 7): n queues with --queue-balance and one channel per queue
-      throw new DivertException(
-          "rawsocket does not support parallelism above 1 yet (asked for "
-              + options.parallelism()
-              + "); it does not declare Capability.PARALLELISM");
-    }
     String prop = options.property("rawsocket.netns", null);
     String nsPath = null;
     if (prop != null && !prop.isBlank()) {
@@ -799,43 +792,31 @@ public final class KernelHost implements DivertHost {
     if (existing != null) {
       throw new PortInUseException(port, 0);
     }
-    NfqChannel ch =
-        ns.call(
-            () -> {
-              try {
-                return NfqChannel.open(port, batch, rcvbuf);
-              } catch (ErrnoException e) {
-                if (Errors.isPermission(e.errno())) {
-                  throw Errors.permission("open an NFQUEUE socket", "CAP_NET_ADMIN", e);
-                }
-                throw Errors.generic("cannot open an NFQUEUE socket", e);
-              }
-            });
-    try {
-      int flags = options.failOpen() ? NfqCodec.NFQA_CFG_F_FAIL_OPEN : 0;
-      ch.configure(
-          NfqCodec.NFQNL_CFG_CMD_BIND,
-          NfqCodec.MAX_COPY_RANGE,
-          options.queueLength(),
-          flags,
-          NfqCodec.NFQA_CFG_F_FAIL_OPEN);
-    } catch (ErrnoException e) {
-      ch.close();
-      // nfqnl_recv_config: EPERM when another socket owns the queue, EBUSY when we already do;
-      // EPERM is also the answer without CAP_NET_ADMIN, told apart by the thread's capabilities.
-      if (Errors.isPermission(e.errno())) {
-        List<String> missing = Errors.missingCapabilities();
-        if (!missing.isEmpty()) {
-          throw new PermissionException("bind divert port " + port, missing, e.errno(), e);
-        }
-        throw new PortInUseException(port, e.errno());
-      }
-      if (e.errno() == Errors.EBUSY) {
-        throw new PortInUseException(port, e.errno());
-      }
-      throw Errors.generic("cannot bind divert port " + port, e);
+    int queues = options.parallelism();
+    if (port + queues - 1 > 65535) {
+      throw new IllegalArgumentException(
+          "divert port "
+              + port
+              + " with parallelism "
+              + queues
+              + " needs queues up to "
+              + (port + queues - 1)
+              + ", above 65535");
     }
-    KernelSocket s = new KernelSocket(this, port, ch);
+    NfqChannel[] channels = new NfqChannel[queues];
+    try {
+      for (int i = 0; i < queues; i++) {
+        channels[i] = openChannel(port, port + i);
+      }
+    } catch (DivertException | RuntimeException e) {
+      for (NfqChannel c : channels) {
+        if (c != null) {
+          c.close();
+        }
+      }
+      throw e;
+    }
+    KernelSocket s = new KernelSocket(this, port, channels);
     if (sockets.putIfAbsent(port, s) != null) {
       s.close();
       throw new PortInUseException(port, 0);
@@ -851,6 +832,47 @@ public final class KernelHost implements DivertHost {
           "cannot arm the rules of port " + port + ": " + e.getMessage(), 0, e);
     }
     return s;
+  }
+
+  /** Opens and binds one NFQUEUE queue for divert port {@code port}. */
+  private NfqChannel openChannel(int port, int queue) throws DivertException {
+    NfqChannel ch =
+        ns.call(
+            () -> {
+              try {
+                return NfqChannel.open(queue, batch, rcvbuf);
+              } catch (ErrnoException e) {
+                if (Errors.isPermission(e.errno())) {
+                  throw Errors.permission("open an NFQUEUE socket", "CAP_NET_ADMIN", e);
+                }
+                throw Errors.generic("cannot open an NFQUEUE socket", e);
+              }
+            });
+    try {
+      int flags = options.failOpen() ? NfqCodec.NFQA_CFG_F_FAIL_OPEN : 0;
+      ch.configure(
+          NfqCodec.NFQNL_CFG_CMD_BIND,
+          NfqCodec.MAX_COPY_RANGE,
+          options.queueLength(),
+          flags,
+          NfqCodec.NFQA_CFG_F_FAIL_OPEN);
+      return ch;
+    } catch (ErrnoException e) {
+      ch.close();
+      // nfqnl_recv_config: EPERM when another socket owns the queue, EBUSY when we already do;
+      // EPERM is also the answer without CAP_NET_ADMIN, told apart by the thread's capabilities.
+      if (Errors.isPermission(e.errno())) {
+        List<String> missing = Errors.missingCapabilities();
+        if (!missing.isEmpty()) {
+          throw new PermissionException("bind divert port " + port, missing, e.errno(), e);
+        }
+        throw new PortInUseException(port, e.errno());
+      }
+      if (e.errno() == Errors.EBUSY) {
+        throw new PortInUseException(port, e.errno());
+      }
+      throw Errors.generic("cannot bind divert port " + port + " (queue " + queue + ")", e);
+    }
   }
 
   @Override

@@ -3,8 +3,11 @@ package org.divert4j.rawsocket.internal;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.AddressNotAvailableException;
 import org.divert4j.BufferTooSmallException;
@@ -28,102 +31,168 @@ import org.divert4j.packet.Ipv4View;
 import org.divert4j.spi.BatchAccess;
 
 /**
- * A divert socket on the kernel backend: one NFQUEUE queue (queue number = divert port) for
- * receiving and verdicts, and the host's raw socket for new packets.
+ * A divert socket on the kernel backend: NFQUEUE queues for receiving and verdicts (queue number =
+ * divert port; with {@code parallelism(n)} the queues port..port+n-1, which the rules spread
+ * packets over with {@code --queue-balance}, each a {@link Lane}), and the host's raw socket for
+ * new packets.
  *
- * <p>Receiving decodes packet messages straight from the channel's receive buffers into the
- * caller's buffer or batch, and records each packet in the {@link TicketRing}; nothing is allocated
- * per packet on the batch path. Writing a held packet back is a verdict: NF_REPEAT with the "resume
- * after this rule" mark ({@link Marks}), with the packet as payload only when it changed or needs
- * an IP ID (S39); a run of unchanged packets that are the oldest held becomes one
- * NFQNL_MSG_VERDICT_BATCH, and all verdicts of a batch go out in one system call.
+ * <p>Receiving decodes packet messages straight from a lane's receive buffers into the caller's
+ * buffer or batch and records each packet in the {@link TicketRing}; nothing is allocated per
+ * packet on the batch path. Writing a held packet back is a verdict on its lane: NF_REPEAT with the
+ * "resume after this rule" mark ({@link Marks}), with the packet as payload only when it changed or
+ * needs an IP ID (S39); unchanged packets with the same verdict become one NFQNL_MSG_VERDICT_BATCH
+ * when no other packet of that queue is held before them, and all verdicts of a call go out in one
+ * system call per lane.
  *
- * <p>Locks, always taken in this order: {@code rxLock} (receive state), {@code txLock} (verdict
- * buffer, scratch buffer), {@code ringLock} (the ticket ring).
+ * <p>Several threads may receive: each starts at its own lane (round robin over threads), takes any
+ * lane with packets waiting, and otherwise waits in {@code poll} on all of them. A batch holds
+ * packets of one lane, in order.
+ *
+ * <p>Locks, always in this order: a lane's {@code rxLock} (its receive state), {@code txLock}
+ * (verdict buffers, scratch buffer), {@code ringLock} (the ticket ring).
  */
 public final class KernelSocket implements DivertSocket {
   private static final AtomicLong SERIALS = new AtomicLong();
+  private static final AtomicInteger THREADS = new AtomicInteger();
+  private static final ThreadLocal<int[]> HOME = ThreadLocal.withInitial(() -> new int[] {-1});
   private static final long SEQ_MASK = (1L << 40) - 1;
   private static final long NOW = 0;
   private static final long FOREVER = -1;
   private static final BatchAccess BA = BatchAccess.get();
   private static final Chain[] CHAINS = Chain.values();
 
+  /** One NFQUEUE queue of the socket with its receive state and its verdict buffer. */
+  private final class Lane {
+    final int index;
+    final NfqChannel ch;
+    final ReentrantLock rxLock = new ReentrantLock();
+    final NfqCodec.Packet pkt = new NfqCodec.Packet();
+    final Ipv4View view = new Ipv4View();
+    final Fragmenter fragmenter = new Fragmenter(true);
+    final FragmentSink splitSink = this::keepFragment;
+    // receive state (rxLock)
+    boolean have;
+    ByteBuffer srcBuf;
+    int srcOff;
+    int srcLen;
+    Chain curChain;
+    int curTag;
+    ByteBuffer dup;
+    ByteBuffer dupOf;
+    ByteBuffer jumbo;
+    ByteBuffer splitBuf;
+    int[] splitOff = new int[64];
+    int[] splitLen = new int[64];
+    int splitCount;
+    int splitUsed;
+    int splitIdx = -1;
+    long kernelMessages;
+    // transmit state (txLock)
+    int txLen;
+    final int[] runIds = new int[1024];
+    int runCount;
+    long runLastSeq;
+    int runMaxId;
+    int runVerdict;
+    int runMark;
+    boolean runSetMark;
+
+    Lane(int index, NfqChannel ch) {
+      this.index = index;
+      this.ch = ch;
+    }
+
+    int currentLength() {
+      return splitIdx < 0 ? srcLen : splitLen[splitIdx];
+    }
+
+    ByteBuffer jumbo() {
+      if (jumbo == null) {
+        jumbo = Native.allocate(65536);
+      }
+      return jumbo;
+    }
+
+    /** Keeps one fragment of a datagram cut for S19. */
+    void keepFragment(ByteBuffer f) {
+      int len = f.remaining();
+      if (splitBuf == null || splitUsed + len > splitBuf.capacity()) {
+        // grows once to the largest need seen (65535 bytes at MTU 68 make 8190 headers)
+        ByteBuffer b = Native.allocate(Math.max(2 * 65536, splitUsed + len + 65536));
+        if (splitBuf != null) {
+          b.put(0, splitBuf, 0, splitUsed);
+        }
+        splitBuf = b;
+      }
+      if (splitCount == splitOff.length) {
+        splitOff = java.util.Arrays.copyOf(splitOff, splitCount * 2);
+        splitLen = java.util.Arrays.copyOf(splitLen, splitCount * 2);
+      }
+      splitBuf.put(splitUsed, f, f.position(), len);
+      splitOff[splitCount] = splitUsed;
+      splitLen[splitCount] = len;
+      splitCount++;
+      splitUsed += len;
+    }
+  }
+
   private final KernelHost host;
   private final int port;
   private final long serial;
-  private final NfqChannel ch;
+  private final Lane[] lanes;
   private final TicketRing ring;
   private final boolean perFragment;
   private final long holdNanos;
-  private final ReentrantLock rxLock = new ReentrantLock();
   private final ReentrantLock txLock = new ReentrantLock();
   private final ReentrantLock ringLock = new ReentrantLock();
-  private final NfqCodec.Packet pkt = new NfqCodec.Packet();
   private final ByteBuffer scratch = Native.allocate(65536 + 64);
   private final long scratchAddr = Native.address(scratch);
-  private final Ipv4View rxView = new Ipv4View();
   private final Ipv4View txView = new Ipv4View();
-  private final Fragmenter rxFragmenter = new Fragmenter(true);
   private final Fragmenter txFragmenter = new Fragmenter(true);
-  private final FragmentSink splitSink = this::keepFragment;
   private final FragmentSink sendSink = this::sendFragment;
-  private ByteBuffer rxDup;
-  private ByteBuffer rxDupOf;
-  private ByteBuffer jumbo;
-  private ByteBuffer srcBuf;
-  private int srcOff;
-  private int srcLen;
-  private ByteBuffer splitBuf;
-  private int[] splitOff = new int[64];
-  private int[] splitLen = new int[64];
-  private int splitCount;
-  private int splitUsed;
+  private final ThreadLocal<ByteBuffer> pollBuffers;
   private int sendDst;
   private int sendMark;
-  private final int[] runIds = new int[1024];
 
-  // receive state (rxLock)
-  private boolean have;
-  private Chain curChain;
-  private int curTag;
-  private int splitIdx = -1;
-
-  // transmit state (txLock)
-  private int txLen;
-  private int runCount;
-  private long runFirstSeq;
-  private long runLastSeq;
-  private int runVerdict;
-  private int runMark;
-  private boolean runSetMark;
-
-  // counters: written under the lock of their side, read racily by stats()
-  private long received;
-  private long receivedBytes;
-  private long kernelMessages;
+  // counters: rx ones under a lane lock, tx ones under txLock; read racily by stats()
+  private final AtomicLong received = new AtomicLong();
+  private final AtomicLong receivedBytes = new AtomicLong();
   private long reinjected;
   private long injected;
   private long sentBytes;
-  private final java.util.concurrent.atomic.AtomicLongArray drops =
-      new java.util.concurrent.atomic.AtomicLongArray(DropReason.values().length);
+  private final AtomicLongArray drops = new AtomicLongArray(DropReason.values().length);
   private long bQueuedAtBind = -1;
 
   private volatile boolean closed;
   private volatile SocketStats finalStats;
-  private final java.util.concurrent.CountDownLatch closeDone =
-      new java.util.concurrent.CountDownLatch(1);
+  private final CountDownLatch closeDone = new CountDownLatch(1);
 
-  KernelSocket(KernelHost host, int port, NfqChannel ch) {
+  KernelSocket(KernelHost host, int port, NfqChannel[] channels) {
     this.host = host;
     this.port = port;
     this.serial = SERIALS.incrementAndGet() & ((1L << 23) - 1);
-    this.ch = ch;
+    this.lanes = new Lane[channels.length];
+    for (int i = 0; i < channels.length; i++) {
+      lanes[i] = new Lane(i, channels[i]);
+    }
     int qlen = host.options().queueLength();
-    this.ring = new TicketRing(qlen, Math.max(qlen, 128));
+    this.ring = new TicketRing(qlen * channels.length, Math.max(qlen, 128));
     this.perFragment = host.options().fragments() == FragmentMode.PER_FRAGMENT;
     Duration hold = host.options().holdTimeout();
     this.holdNanos = hold.isZero() ? 0 : hold.toNanos();
+    int nfds = channels.length + 1;
+    this.pollBuffers =
+        ThreadLocal.withInitial(
+            () -> {
+              ByteBuffer b = Native.allocate(nfds * Native.SIZEOF_POLLFD);
+              for (int i = 0; i < channels.length; i++) {
+                b.putInt(i * 8, channels[i].fd());
+                b.putShort(i * 8 + 4, Native.POLLIN);
+              }
+              b.putInt(channels.length * 8, channels[0].wakeFd());
+              b.putShort(channels.length * 8 + 4, Native.POLLIN);
+              return b;
+            });
   }
 
   void setQueuedBaseline(long b) {
@@ -156,23 +225,24 @@ public final class KernelSocket implements DivertSocket {
   }
 
   /**
-   * Waits until a packet is decoded and ready to deliver ({@code have}), rxLock held.
+   * Waits until a packet of the lane is decoded and ready to deliver ({@code have}), its rxLock
+   * held.
    *
    * @param deadline NOW (only what is immediately available), FOREVER, or a System.nanoTime
    * @param mayFetch whether to receive from the kernel when nothing is buffered
    */
-  private boolean await(long deadline, boolean mayFetch) throws DivertException {
+  private boolean await(Lane l, long deadline, boolean mayFetch) throws DivertException {
     while (true) {
       if (closed) {
         throw closedException();
       }
-      if (have) {
+      if (l.have) {
         return true;
       }
-      if (ch.next(pkt)) {
-        kernelMessages++;
-        if (accept()) {
-          have = true;
+      if (l.ch.next(l.pkt)) {
+        l.kernelMessages++;
+        if (accept(l)) {
+          l.have = true;
           return true;
         }
         continue;
@@ -191,7 +261,7 @@ public final class KernelSocket implements DivertSocket {
       }
       boolean got;
       try {
-        got = ch.fetch(ms);
+        got = l.ch.fetch(ms);
       } catch (ErrnoException e) {
         if (closed) {
           throw closedException();
@@ -208,175 +278,147 @@ public final class KernelSocket implements DivertSocket {
   }
 
   /** Decides what to do with a freshly decoded packet; false if it is not for the program. */
-  private boolean accept() throws DivertException {
-    ByteBuffer rx = ch.rxBuffer();
+  private boolean accept(Lane l) throws DivertException {
+    NfqCodec.Packet pkt = l.pkt;
+    ByteBuffer rx = l.ch.rxBuffer();
     Chain c = chainOf(pkt.hook);
     if (c == null || pkt.payloadLength < 20) {
-      verdictNow(pkt.id, NfqCodec.NF_ACCEPT);
+      verdictNow(l, pkt.id, NfqCodec.NF_ACCEPT);
       return false;
     }
-    srcBuf = rx;
-    srcOff = pkt.payloadOffset;
-    srcLen = pkt.payloadLength;
+    l.srcBuf = rx;
+    l.srcOff = pkt.payloadOffset;
+    l.srcLen = pkt.payloadLength;
     if (pkt.truncated()) {
       // nla_len is 16 bits: NFQUEUE hands over at most 65531 bytes (NFQNL_MAX_COPY_RANGE); the
       // tap has the tail of packets that came in through an interface (S8)
       JumboTap tap = host.jumboTap();
       if (c == Chain.OUTPUT
           || tap == null
-          || !tap.complete(rx, pkt.payloadOffset, pkt.payloadLength, pkt.capturedLength, jumbo())) {
-        verdictNow(pkt.id, NfqCodec.NF_DROP);
+          || !tap.complete(
+              rx, pkt.payloadOffset, pkt.payloadLength, pkt.capturedLength, l.jumbo())) {
+        verdictNow(l, pkt.id, NfqCodec.NF_DROP);
         drops.incrementAndGet(DropReason.NO_BUFFER.ordinal());
         return false;
       }
-      srcBuf = jumbo;
-      srcOff = 0;
-      srcLen = pkt.capturedLength;
+      l.srcBuf = l.jumbo;
+      l.srcOff = 0;
+      l.srcLen = pkt.capturedLength;
     }
-    curChain = c;
-    curTag = Marks.tagOf(pkt.mark, c);
-    splitIdx = -1;
+    l.curChain = c;
+    l.curTag = Marks.tagOf(pkt.mark, c);
+    l.splitIdx = -1;
     if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0) {
-      int off = srcOff;
-      int len = srcLen;
+      int off = l.srcOff;
+      int len = l.srcLen;
       int mtu = host.ifaces().knowing(pkt.outIndex).mtu(pkt.outIndex);
-      Ipv4View v = rxView.wrap(srcBuf, off, len);
+      Ipv4View v = l.view.wrap(l.srcBuf, off, len);
       if (mtu >= Fragmenter.MIN_MTU && len > mtu && !v.dontFragment()) {
         // S19: POSTROUTING runs before ip_fragment, so NFQUEUE sees the whole datagram; cut it
         // here as ip_fragment would and deliver the fragments. The kernel's copy goes.
         if (v.identification() == 0) {
           v.setIdentification(host.nextId()); // one ID for all fragments
         }
-        if (rxDup == null || rxDupOf != srcBuf) {
-          rxDup = srcBuf.duplicate();
-          rxDupOf = srcBuf;
+        if (l.dup == null || l.dupOf != l.srcBuf) {
+          l.dup = l.srcBuf.duplicate();
+          l.dupOf = l.srcBuf;
         }
-        rxDup.limit(off + len).position(off);
-        splitCount = 0;
-        splitUsed = 0;
+        l.dup.limit(off + len).position(off);
+        l.splitCount = 0;
+        l.splitUsed = 0;
         try {
-          rxFragmenter.fragment(rxDup, mtu, splitSink);
-          splitIdx = 0;
+          l.fragmenter.fragment(l.dup, mtu, l.splitSink);
+          l.splitIdx = 0;
         } catch (DivertException e) {
-          splitIdx = -1; // not fragmentable after all: deliver it whole
+          l.splitIdx = -1; // not fragmentable after all: deliver it whole
         } finally {
-          rxDup.clear();
+          l.dup.clear();
         }
-        if (splitIdx == 0) {
-          verdictNow(pkt.id, NfqCodec.NF_DROP);
+        if (l.splitIdx == 0) {
+          verdictNow(l, pkt.id, NfqCodec.NF_DROP);
         }
       }
     }
     return true;
   }
 
-  /** Keeps one fragment of a datagram cut for S19 (receive path). */
-  private void keepFragment(ByteBuffer f) {
-    int len = f.remaining();
-    if (splitBuf == null || splitUsed + len > splitBuf.capacity()) {
-      // grows once to the largest need seen (a 65535-byte datagram at MTU 68 makes 8190 headers)
-      ByteBuffer b = Native.allocate(Math.max(2 * 65536, splitUsed + len + 65536));
-      if (splitBuf != null) {
-        b.put(0, splitBuf, 0, splitUsed);
-      }
-      splitBuf = b;
-    }
-    if (splitCount == splitOff.length) {
-      splitOff = java.util.Arrays.copyOf(splitOff, splitCount * 2);
-      splitLen = java.util.Arrays.copyOf(splitLen, splitCount * 2);
-    }
-    splitBuf.put(splitUsed, f, f.position(), len);
-    splitOff[splitCount] = splitUsed;
-    splitLen[splitCount] = len;
-    splitCount++;
-    splitUsed += len;
-  }
-
-  private ByteBuffer jumbo() {
-    if (jumbo == null) {
-      jumbo = Native.allocate(65536);
-    }
-    return jumbo;
-  }
-
-  private int currentLength() {
-    return splitIdx < 0 ? srcLen : splitLen[splitIdx];
-  }
-
   /**
-   * Copies the current packet to {@code dst} at {@code at}, records its ticket and moves on.
+   * Copies the lane's current packet to {@code dst} at {@code at}, records its ticket and moves on.
    *
    * @return the ticket, or 0 if the packet could not be held (counted, skipped)
    */
-  private long deliver(ByteBuffer dst, int at) throws DivertException {
-    ByteBuffer rx = srcBuf;
-    int off = srcOff;
+  private long deliver(Lane l, ByteBuffer dst, int at) throws DivertException {
+    NfqCodec.Packet pkt = l.pkt;
+    ByteBuffer src = l.srcBuf;
+    int off = l.srcOff;
     long deadline = holdNanos == 0 ? Long.MAX_VALUE : System.nanoTime() + holdNanos;
     long s;
     int len;
-    if (splitIdx < 0) {
-      len = srcLen;
-      int flags = rx.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
-      long h = Ip4.hash(rx, off, len);
+    if (l.splitIdx < 0) {
+      len = l.srcLen;
+      int flags = src.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
+      long h = Ip4.hash(src, off, len);
       ringLock.lock();
       try {
         s =
             ring.add(
                 TicketRing.KERNEL,
+                l.index,
                 pkt.id,
-                curChain.ordinal(),
+                l.curChain.ordinal(),
                 flags,
                 pkt.mark,
                 len,
                 pkt.outIndex,
-                curTag,
+                l.curTag,
                 h,
                 deadline);
       } finally {
         ringLock.unlock();
       }
-      have = false;
+      l.have = false;
       if (s == 0) {
-        verdictNow(pkt.id, NfqCodec.NF_DROP);
+        verdictNow(l, pkt.id, NfqCodec.NF_DROP);
         drops.incrementAndGet(DropReason.QUEUE_FULL.ordinal());
         return 0;
       }
-      dst.put(at, rx, off, len);
+      dst.put(at, src, off, len);
     } else {
-      len = splitLen[splitIdx];
+      len = l.splitLen[l.splitIdx];
       ringLock.lock();
       try {
         s =
             ring.add(
                 TicketRing.SYNTHETIC,
+                l.index,
                 0,
-                curChain.ordinal(),
+                l.curChain.ordinal(),
                 0,
                 pkt.mark,
                 len,
                 pkt.outIndex,
-                curTag,
+                l.curTag,
                 0,
                 deadline);
       } finally {
         ringLock.unlock();
       }
-      dst.put(at, splitBuf, splitOff[splitIdx], len);
-      if (++splitIdx == splitCount) {
-        have = false;
-        splitIdx = -1;
+      dst.put(at, l.splitBuf, l.splitOff[l.splitIdx], len);
+      if (++l.splitIdx == l.splitCount) {
+        l.have = false;
+        l.splitIdx = -1;
       }
       if (s == 0) {
         drops.incrementAndGet(DropReason.QUEUE_FULL.ordinal());
         return 0;
       }
     }
-    received++;
-    receivedBytes += len;
+    received.incrementAndGet();
+    receivedBytes.addAndGet(len);
     return (serial << 40) | s;
   }
 
-  private long deadlineOf(Duration timeout) {
+  private static long deadlineOf(Duration timeout) {
     if (timeout == null) {
       return FOREVER;
     }
@@ -387,20 +429,108 @@ public final class KernelSocket implements DivertSocket {
     return d == NOW || d == FOREVER ? d + 1 : d;
   }
 
-  private boolean lockRx(long deadline) throws DivertException {
+  private boolean lock(Lane l, long deadline) throws DivertException {
     if (closed) {
       throw closedException();
     }
     try {
       if (deadline == FOREVER) {
-        rxLock.lock();
+        l.rxLock.lock();
         return true;
       }
       long wait = deadline == NOW ? 0 : deadline - System.nanoTime();
-      return rxLock.tryLock(Math.max(0, wait), TimeUnit.NANOSECONDS);
+      return l.rxLock.tryLock(Math.max(0, wait), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new DivertException("interrupted while waiting to receive on port " + port);
+    }
+  }
+
+  /** The lane a thread starts from: threads are spread over the lanes round robin. */
+  private int home() {
+    int[] h = HOME.get();
+    if (h[0] < 0) {
+      h[0] = THREADS.getAndIncrement() & 0x7fffffff;
+    }
+    return h[0] % lanes.length;
+  }
+
+  /** What one receive call fills: a caller's buffer or a batch. */
+  private interface Filler {
+    /**
+     * @param l the lane, its rxLock held
+     * @param deadline how long to wait
+     * @param target the caller's buffer, batch or result holder
+     * @return packets delivered (0 if none was ready)
+     */
+    int fill(Lane l, long deadline, Object target) throws DivertException;
+  }
+
+  private final Filler batchFiller = (l, dl, t) -> fillBatch(l, (PacketBatch) t, dl);
+  private final Filler bufferFiller = (l, dl, t) -> fillBuffer(l, (Object[]) t, dl);
+
+  /**
+   * Runs a receive over the lanes. One lane: wait on it. Several: try each lane (from this thread's
+   * own), then wait in poll on all of them and take the first that has packets.
+   */
+  private int receiveOver(long deadline, Filler f, Object target) throws DivertException {
+    if (lanes.length == 1) {
+      Lane l = lanes[0];
+      if (!lock(l, deadline)) {
+        return 0;
+      }
+      try {
+        return f.fill(l, deadline, target);
+      } finally {
+        l.rxLock.unlock();
+      }
+    }
+    int h = home();
+    while (true) {
+      if (closed) {
+        throw closedException();
+      }
+      for (int k = 0; k < lanes.length; k++) {
+        Lane l = lanes[(h + k) % lanes.length];
+        if (l.rxLock.tryLock()) {
+          try {
+            int n = f.fill(l, NOW, target);
+            if (n > 0) {
+              return n;
+            }
+          } finally {
+            l.rxLock.unlock();
+          }
+        }
+      }
+      long left = deadline == FOREVER ? Long.MAX_VALUE : deadline - System.nanoTime();
+      if (deadline == NOW || left <= 0) {
+        return 0;
+      }
+      // wait until a queue has something; a short cap covers packets another thread left decoded
+      // in a lane's buffer (they do not make the descriptor readable)
+      ByteBuffer pf = pollBuffers.get();
+      for (int i = 0; i <= lanes.length; i++) {
+        pf.putShort(i * 8 + 6, (short) 0);
+      }
+      int ms = (int) Math.min(50, Math.max(1, left / 1_000_000));
+      Native.poll(Native.address(pf), lanes.length + 1, ms);
+      for (int i = 0; i < lanes.length; i++) {
+        if ((pf.getShort(i * 8 + 6) & Native.POLLIN) != 0) {
+          Lane l = lanes[i];
+          if (lock(l, deadline)) {
+            try {
+              int n = f.fill(l, NOW, target);
+              if (n > 0) {
+                return n;
+              }
+            } finally {
+              l.rxLock.unlock();
+            }
+          }
+          break;
+        }
+      }
     }
   }
 
@@ -412,37 +542,38 @@ public final class KernelSocket implements DivertSocket {
   @Override
   public DivertAddress receive(ByteBuffer dst, Duration timeout) throws DivertException {
     Objects.requireNonNull(dst, "dst");
-    long deadline = deadlineOf(timeout);
-    if (!lockRx(deadline)) {
-      return null;
-    }
-    try {
-      while (true) {
-        if (!await(deadline, true)) {
-          return null;
-        }
-        int len = currentLength();
-        if (dst.remaining() < len) {
-          throw new BufferTooSmallException(len, dst.remaining());
-        }
-        Chain c = curChain;
-        int tag = curTag;
-        int in = pkt.inIndex;
-        int pos = dst.position();
-        long ticket = deliver(dst, pos);
-        if (ticket == 0) {
-          continue;
-        }
-        dst.position(pos + len);
-        if (c.direction() == Direction.INBOUND) {
-          Interfaces.Snapshot snap = host.ifaces().knowing(in);
-          return DivertAddress.received(
-              port, c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
-        }
-        return DivertAddress.received(port, c, "", 0, 0, tag, ticket);
+    Object[] io = {dst, null};
+    receiveOver(deadlineOf(timeout), bufferFiller, io);
+    return (DivertAddress) io[1];
+  }
+
+  private int fillBuffer(Lane l, Object[] io, long deadline) throws DivertException {
+    ByteBuffer dst = (ByteBuffer) io[0];
+    while (true) {
+      if (!await(l, deadline, true)) {
+        return 0;
       }
-    } finally {
-      rxLock.unlock();
+      int len = l.currentLength();
+      if (dst.remaining() < len) {
+        throw new BufferTooSmallException(len, dst.remaining());
+      }
+      Chain c = l.curChain;
+      int tag = l.curTag;
+      int in = l.pkt.inIndex;
+      int pos = dst.position();
+      long ticket = deliver(l, dst, pos);
+      if (ticket == 0) {
+        continue;
+      }
+      dst.position(pos + len);
+      if (c.direction() == Direction.INBOUND) {
+        Interfaces.Snapshot snap = host.ifaces().knowing(in);
+        io[1] =
+            DivertAddress.received(port, c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
+      } else {
+        io[1] = DivertAddress.received(port, c, "", 0, 0, tag, ticket);
+      }
+      return 1;
     }
   }
 
@@ -450,15 +581,18 @@ public final class KernelSocket implements DivertSocket {
   public int receive(PacketBatch batch, Duration timeout) throws DivertException {
     Objects.requireNonNull(batch, "batch");
     BA.clearForReceive(batch);
-    long deadline = deadlineOf(timeout);
-    if (!lockRx(deadline)) {
-      return 0;
-    }
+    return receiveOver(deadlineOf(timeout), batchFiller, batch);
+  }
+
+  private int fillBatch(Lane l, PacketBatch batch, long deadline) throws DivertException {
     int n = 0;
     try {
       int cap = batch.capacity();
       while (n < cap) {
-        boolean ok = n == 0 ? await(deadline, true) : await(NOW, !ch.hasPending() && ch.lastFull());
+        boolean ok =
+            n == 0
+                ? await(l, deadline, true)
+                : await(l, NOW, !l.ch.hasPending() && l.ch.lastFull());
         if (!ok) {
           if (n == 0
               && deadline != NOW
@@ -467,7 +601,7 @@ public final class KernelSocket implements DivertSocket {
           }
           break;
         }
-        int len = currentLength();
+        int len = l.currentLength();
         ByteBuffer slot = BA.slot(batch, n);
         if (slot.capacity() < len) {
           if (n == 0) {
@@ -475,10 +609,10 @@ public final class KernelSocket implements DivertSocket {
           }
           break;
         }
-        Chain c = curChain;
-        int tag = curTag;
-        int in = pkt.inIndex;
-        long ticket = deliver(slot, 0);
+        Chain c = l.curChain;
+        int tag = l.curTag;
+        int in = l.pkt.inIndex;
+        long ticket = deliver(l, slot, 0);
         if (ticket == 0) {
           continue;
         }
@@ -493,7 +627,6 @@ public final class KernelSocket implements DivertSocket {
       }
     } finally {
       BA.setSize(batch, n);
-      rxLock.unlock();
     }
     return n;
   }
@@ -501,34 +634,34 @@ public final class KernelSocket implements DivertSocket {
   // ---------------------------------------------------------------- send
 
   /** Writes a verdict at once (receive path): takes txLock. */
-  private void verdictNow(int id, int verdict) throws DivertException {
+  private void verdictNow(Lane l, int id, int verdict) throws DivertException {
     txLock.lock();
     try {
       if (closed) {
         return;
       }
-      flushRun();
-      ensureRoom(NfqCodec.VERDICT_SIZE);
-      ByteBuffer tx = ch.txBuffer();
-      int p = NfqCodec.verdict(tx, txLen, false, ch.queue(), verdict, id, false, 0);
-      txLen = NfqCodec.end(tx, txLen, p);
-      flushTx();
+      flushRun(l);
+      ensureRoom(l, NfqCodec.VERDICT_SIZE);
+      ByteBuffer tx = l.ch.txBuffer();
+      int p = NfqCodec.verdict(tx, l.txLen, false, l.ch.queue(), verdict, id, false, 0);
+      l.txLen = NfqCodec.end(tx, l.txLen, p);
+      flushTx(l);
     } finally {
       txLock.unlock();
     }
   }
 
-  private void ensureRoom(int bytes) throws DivertException {
-    if (txLen + bytes + 64 > NfqChannel.TX_SIZE) {
-      flushTx();
+  private void ensureRoom(Lane l, int bytes) throws DivertException {
+    if (l.txLen + bytes + 64 > NfqChannel.TX_SIZE) {
+      flushTx(l);
     }
   }
 
-  private void flushTx() throws DivertException {
-    int len = txLen;
-    txLen = 0;
+  private void flushTx(Lane l) throws DivertException {
+    int len = l.txLen;
+    l.txLen = 0;
     try {
-      ch.flush(len);
+      l.ch.flush(len);
     } catch (ErrnoException e) {
       if (closed) {
         throw closedException();
@@ -537,64 +670,96 @@ public final class KernelSocket implements DivertSocket {
     }
   }
 
-  /** Emits the pending run of same-verdict, unchanged reinjections/drops (txLock held). */
-  private void flushRun() {
-    if (runCount == 0) {
+  /** Sends every lane's pending verdicts (txLock held). */
+  private void flushAll() throws DivertException {
+    DivertException first = null;
+    for (Lane l : lanes) {
+      flushRun(l);
+      if (l.txLen > 0) {
+        try {
+          flushTx(l);
+        } catch (DivertException e) {
+          first = first == null ? e : first;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** Emits a lane's pending run of same-verdict, unchanged reinjections or drops (txLock held). */
+  private void flushRun(Lane l) {
+    if (l.runCount == 0) {
       return;
     }
-    ByteBuffer tx = ch.txBuffer();
+    ByteBuffer tx = l.ch.txBuffer();
     boolean batchOk;
     ringLock.lock();
     try {
-      batchOk = runCount >= 2 && ring.noKernelEntryBefore(runFirstSeq, 4096);
+      // VERDICT_BATCH releases every queued packet of the queue with an id up to the highest:
+      // allowed only if no other held packet of this queue came before the run's last one
+      batchOk = l.runCount >= 2 && ring.noKernelEntryBefore(l.runLastSeq + 1, l.index, 4096);
     } finally {
       ringLock.unlock();
     }
     if (batchOk) {
       int p =
           NfqCodec.verdict(
-              tx, txLen, true, ch.queue(), runVerdict, runIds[runCount - 1], runSetMark, runMark);
-      txLen = NfqCodec.end(tx, txLen, p);
+              tx, l.txLen, true, l.ch.queue(), l.runVerdict, l.runMaxId, l.runSetMark, l.runMark);
+      l.txLen = NfqCodec.end(tx, l.txLen, p);
     } else {
-      for (int i = 0; i < runCount; i++) {
-        if (txLen + NfqCodec.VERDICT_SIZE + NfqCodec.MARK_SIZE + 64 > NfqChannel.TX_SIZE) {
-          int len = txLen;
-          txLen = 0;
+      for (int i = 0; i < l.runCount; i++) {
+        if (l.txLen + NfqCodec.VERDICT_SIZE + NfqCodec.MARK_SIZE + 64 > NfqChannel.TX_SIZE) {
+          int len = l.txLen;
+          l.txLen = 0;
           try {
-            ch.flush(len);
+            l.ch.flush(len);
           } catch (ErrnoException e) {
             // the kernel refused the datagram as a whole; the run is lost with it (counted)
-            drops.addAndGet(DropReason.NO_BUFFER.ordinal(), runCount - i);
-            runCount = 0;
+            drops.addAndGet(DropReason.NO_BUFFER.ordinal(), l.runCount - i);
+            l.runCount = 0;
             return;
           }
         }
         int p =
             NfqCodec.verdict(
-                tx, txLen, false, ch.queue(), runVerdict, runIds[i], runSetMark, runMark);
-        txLen = NfqCodec.end(tx, txLen, p);
+                tx,
+                l.txLen,
+                false,
+                l.ch.queue(),
+                l.runVerdict,
+                l.runIds[i],
+                l.runSetMark,
+                l.runMark);
+        l.txLen = NfqCodec.end(tx, l.txLen, p);
       }
     }
-    runCount = 0;
+    l.runCount = 0;
   }
 
-  private void addToRun(long seq, int id, int verdict, boolean setMark, int mark) {
-    if (runCount > 0
-        && (runCount == runIds.length
-            || seq != runLastSeq + 1
-            || verdict != runVerdict
-            || setMark != runSetMark
-            || mark != runMark)) {
-      flushRun();
+  private void addToRun(Lane l, long seq, int id, int verdict, boolean setMark, int mark) {
+    if (l.runCount > 0
+        && (l.runCount == l.runIds.length
+            || verdict != l.runVerdict
+            || setMark != l.runSetMark
+            || mark != l.runMark)) {
+      flushRun(l);
     }
-    if (runCount == 0) {
-      runFirstSeq = seq;
-      runVerdict = verdict;
-      runSetMark = setMark;
-      runMark = mark;
+    if (l.runCount == 0) {
+      l.runVerdict = verdict;
+      l.runSetMark = setMark;
+      l.runMark = mark;
+      l.runLastSeq = seq;
+      l.runMaxId = id;
     }
-    runIds[runCount++] = id;
-    runLastSeq = seq;
+    l.runIds[l.runCount++] = id;
+    if (seq > l.runLastSeq) {
+      l.runLastSeq = seq;
+    }
+    if ((id - l.runMaxId) > 0) { // nfq_id_after
+      l.runMaxId = id;
+    }
   }
 
   private int ticketSlot(long ticket) {
@@ -638,9 +803,8 @@ public final class KernelSocket implements DivertSocket {
         throw closedException();
       }
       int len = load(packet, packet.position(), packet.remaining());
-      sendLoaded(len, address.ticket(), address);
-      flushRun();
-      flushTx();
+      sendLoaded(len, address.ticket(), address, null, -1);
+      flushAll();
       packet.position(packet.limit());
     } finally {
       txLock.unlock();
@@ -667,8 +831,7 @@ public final class KernelSocket implements DivertSocket {
         ByteBuffer slot = BA.slot(batch, i);
         try {
           int len = load(slot, 0, slot.limit());
-          DivertAddress given = BA.given(batch, i);
-          sendLoaded(len, ticket, given != null ? given : null, batch, i);
+          sendLoaded(len, ticket, BA.given(batch, i), batch, i);
           sent++;
         } catch (DivertClosedException e) {
           throw e;
@@ -676,16 +839,11 @@ public final class KernelSocket implements DivertSocket {
           BA.setError(batch, i, e);
         }
       }
-      flushRun();
-      flushTx();
+      flushAll();
     } finally {
       txLock.unlock();
     }
     return sent;
-  }
-
-  private void sendLoaded(int len, long ticket, DivertAddress address) throws DivertException {
-    sendLoaded(len, ticket, address, null, -1);
   }
 
   /**
@@ -716,7 +874,8 @@ public final class KernelSocket implements DivertSocket {
   }
 
   private void reinjectKernel(int slot, int len) throws DivertException {
-    ByteBuffer tx = ch.txBuffer();
+    Lane l = lanes[ring.lane(slot)];
+    ByteBuffer tx = l.ch.txBuffer();
     boolean changed =
         len != ring.length(slot)
             || (ring.flags(slot) & TicketRing.F_ID_ZERO) != 0
@@ -738,11 +897,10 @@ public final class KernelSocket implements DivertSocket {
         m |= Marks.resume(c, tag);
       }
       removeSlot(slot);
-      addToRun(seq, id, NfqCodec.NF_DROP, false, 0);
+      addToRun(l, seq, id, NfqCodec.NF_DROP, false, 0);
       Ipv4View v = txView.wrap(scratch, 0, len);
       Ip4.fixUp(v, host.nextId());
-      flushRun();
-      flushTx();
+      flushAll();
       rawSend(len, v.destination(), m, false);
       reinjected++;
       sentBytes += len;
@@ -750,16 +908,16 @@ public final class KernelSocket implements DivertSocket {
     }
     removeSlot(slot);
     if (!changed) {
-      addToRun(seq, id, verdict, tag != 0, mark);
+      addToRun(l, seq, id, verdict, tag != 0, mark);
     } else {
-      flushRun();
-      ensureRoom(NfqCodec.VERDICT_SIZE + NfqCodec.MARK_SIZE + 4 + len);
-      int p = NfqCodec.verdict(tx, txLen, false, ch.queue(), verdict, id, tag != 0, mark);
+      flushRun(l);
+      ensureRoom(l, NfqCodec.VERDICT_SIZE + NfqCodec.MARK_SIZE + 4 + len);
+      int p = NfqCodec.verdict(tx, l.txLen, false, l.ch.queue(), verdict, id, tag != 0, mark);
       int data = NfqCodec.payloadHeader(tx, p, len);
       tx.put(data, scratch, 0, len);
       // nfqnl_mangle copies the payload as is: the section-H fix-ups are ours (S38-S40)
       Ip4.fixUp(txView.wrap(tx, data, len), host.nextId());
-      txLen = NfqCodec.end(tx, txLen, data + len);
+      l.txLen = NfqCodec.end(tx, l.txLen, data + len);
     }
     reinjected++;
     sentBytes += len;
@@ -791,8 +949,7 @@ public final class KernelSocket implements DivertSocket {
     }
     Ipv4View v = txView.wrap(scratch, 0, len);
     Ip4.fixUp(v, host.nextId());
-    flushRun();
-    flushTx();
+    flushAll();
     rawSend(len, v.destination(), mark, false);
     removeSlot(slot);
     reinjected++;
@@ -819,8 +976,7 @@ public final class KernelSocket implements DivertSocket {
         mark |= Marks.chainBits(Chain.OUTPUT);
       }
     }
-    flushRun();
-    flushTx();
+    flushAll();
     rawSend(len, dst, mark, true);
     injected++;
     sentBytes += len;
@@ -878,16 +1034,17 @@ public final class KernelSocket implements DivertSocket {
     }
   }
 
-  private void dropTicket(long ticket) throws DivertException {
+  private void dropTicket(long ticket) {
     int slot = ticketSlot(ticket);
     if (slot < 0) {
       return;
     }
     if (ring.kind(slot) == TicketRing.KERNEL) {
+      Lane l = lanes[ring.lane(slot)];
       long seq = ring.seq(slot);
       int id = ring.kernelId(slot);
       removeSlot(slot);
-      addToRun(seq, id, NfqCodec.NF_DROP, false, 0);
+      addToRun(l, seq, id, NfqCodec.NF_DROP, false, 0);
     } else {
       removeSlot(slot);
     }
@@ -903,8 +1060,7 @@ public final class KernelSocket implements DivertSocket {
         throw closedException();
       }
       dropTicket(address.ticket());
-      flushRun();
-      flushTx();
+      flushAll();
     } finally {
       txLock.unlock();
     }
@@ -926,28 +1082,35 @@ public final class KernelSocket implements DivertSocket {
             (r, slot) -> {
               drops.incrementAndGet(DropReason.HOLD_EXPIRED.ordinal());
               if (r.kind(slot) == TicketRing.KERNEL) {
-                if (txLen + NfqCodec.VERDICT_SIZE + 64 > NfqChannel.TX_SIZE) {
-                  int len = txLen;
-                  txLen = 0;
+                Lane l = lanes[r.lane(slot)];
+                if (l.txLen + NfqCodec.VERDICT_SIZE + 64 > NfqChannel.TX_SIZE) {
+                  int len = l.txLen;
+                  l.txLen = 0;
                   try {
-                    ch.flush(len);
+                    l.ch.flush(len);
                   } catch (ErrnoException e) {
                     // lost with the datagram; the kernel drops what is left when the socket closes
                   }
                 }
-                ByteBuffer tx = ch.txBuffer();
+                ByteBuffer tx = l.ch.txBuffer();
                 int p =
                     NfqCodec.verdict(
-                        tx, txLen, false, ch.queue(), NfqCodec.NF_DROP, r.kernelId(slot), false, 0);
-                txLen = NfqCodec.end(tx, txLen, p);
+                        tx,
+                        l.txLen,
+                        false,
+                        l.ch.queue(),
+                        NfqCodec.NF_DROP,
+                        r.kernelId(slot),
+                        false,
+                        0);
+                l.txLen = NfqCodec.end(tx, l.txLen, p);
               }
             });
       } finally {
         ringLock.unlock();
       }
-      flushRun();
       try {
-        flushTx();
+        flushAll();
       } catch (DivertException e) {
         // counted as expired either way; the kernel drops what is left when the socket closes
       }
@@ -958,14 +1121,30 @@ public final class KernelSocket implements DivertSocket {
 
   // ---------------------------------------------------------------- stats and close
 
+  /** Reads the /proc counters of every queue: {queue_total, queue_dropped, user_dropped}. */
+  private long[] procCounters() {
+    long[] sum = null;
+    for (Lane l : lanes) {
+      long[] c = host.queueCounters(l.ch.queue());
+      if (c != null) {
+        if (sum == null) {
+          sum = new long[3];
+        }
+        for (int i = 0; i < 3; i++) {
+          sum[i] += c[i];
+        }
+      }
+    }
+    return sum;
+  }
+
   @Override
   public SocketStats stats() {
     SocketStats f = finalStats;
     if (f != null) {
       return f;
     }
-    return snapshot(
-        host.queueCounters(port), host.options().failOpen() ? host.queuedPackets(port) : -1);
+    return snapshot(procCounters(), host.options().failOpen() ? host.queuedPackets(port) : -1);
   }
 
   private SocketStats snapshot(long[] proc, long queuedNow) {
@@ -974,28 +1153,41 @@ public final class KernelSocket implements DivertSocket {
       d[i] = drops.get(i);
     }
     long heldKernel;
+    long synthetic;
     ringLock.lock();
     try {
-      heldKernel = ring.size() - ring.syntheticSize();
+      synthetic = ring.syntheticSize();
+      heldKernel = ring.size() - synthetic;
     } finally {
       ringLock.unlock();
     }
-    long held = heldKernel + ring.syntheticSize();
+    long enobufs = 0;
+    long messages = 0;
+    for (Lane l : lanes) {
+      enobufs += l.ch.enobufs();
+      messages += l.kernelMessages;
+    }
     long failOpen = 0;
     if (proc != null) {
       // /proc/net/netfilter/nfnetlink_queue: queue_total, queue_dropped, user_dropped
       d[DropReason.QUEUE_FULL.ordinal()] += proc[1];
-      d[DropReason.NO_BUFFER.ordinal()] += Math.max(proc[2], ch.enobufs());
+      d[DropReason.NO_BUFFER.ordinal()] += Math.max(proc[2], enobufs);
       if (queuedNow >= 0 && bQueuedAtBind >= 0) {
         long inFlight = Math.max(0, proc[0] - heldKernel);
-        failOpen =
-            Math.max(0, queuedNow - bQueuedAtBind - kernelMessages - inFlight - proc[1] - proc[2]);
+        failOpen = Math.max(0, queuedNow - bQueuedAtBind - messages - inFlight - proc[1] - proc[2]);
       }
     } else {
-      d[DropReason.NO_BUFFER.ordinal()] += ch.enobufs();
+      d[DropReason.NO_BUFFER.ordinal()] += enobufs;
     }
     return new SocketStats(
-        received, receivedBytes, reinjected, injected, sentBytes, failOpen, held, d);
+        received.get(),
+        receivedBytes.get(),
+        reinjected,
+        injected,
+        sentBytes,
+        failOpen,
+        heldKernel + synthetic,
+        d);
   }
 
   @Override
@@ -1008,11 +1200,15 @@ public final class KernelSocket implements DivertSocket {
     if (closed) {
       return;
     }
-    long[] proc = host.queueCounters(port);
+    long[] proc = procCounters();
     long queuedNow = host.options().failOpen() ? host.queuedPackets(port) : -1;
     closed = true;
-    ch.shutdown();
-    rxLock.lock();
+    for (Lane l : lanes) {
+      l.ch.shutdown();
+    }
+    for (Lane l : lanes) {
+      l.rxLock.lock();
+    }
     txLock.lock();
     try {
       SocketStats s = snapshot(proc, queuedNow);
@@ -1033,16 +1229,20 @@ public final class KernelSocket implements DivertSocket {
               s.failOpenAccepted(),
               0,
               d);
-      ch.close();
+      for (Lane l : lanes) {
+        l.ch.close();
+      }
     } finally {
       txLock.unlock();
-      rxLock.unlock();
+      for (Lane l : lanes) {
+        l.rxLock.unlock();
+      }
     }
     host.socketClosed(this);
     closeDone.countDown();
   }
 
-  /** Waits until a close started by another thread has released the queue (at most 5 s). */
+  /** Waits until a close started by another thread has released the queues (at most 5 s). */
   void awaitClosed() {
     try {
       closeDone.await(5, TimeUnit.SECONDS);
@@ -1051,8 +1251,11 @@ public final class KernelSocket implements DivertSocket {
     }
   }
 
-  NfqChannel channel() {
-    return ch;
+  /**
+   * @return the number of queues (lanes)
+   */
+  int queues() {
+    return lanes.length;
   }
 
   @Override

@@ -128,6 +128,20 @@ public final class NfqChannel implements AutoCloseable {
   }
 
   /**
+   * @return the netlink descriptor (for polling several channels at once)
+   */
+  public int fd() {
+    return fd;
+  }
+
+  /**
+   * @return the eventfd that {@link #shutdown()} signals
+   */
+  public int wakeFd() {
+    return wakeFd;
+  }
+
+  /**
    * Sends a configuration message and waits for its ack, keeping any packet message that arrives
    * meanwhile for {@link #next}. Call with both locks held, before any receive.
    *

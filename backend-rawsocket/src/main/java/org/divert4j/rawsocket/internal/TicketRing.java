@@ -30,6 +30,7 @@ public final class TicketRing {
   private final byte[] kind;
   private final byte[] chain;
   private final byte[] flags;
+  private final byte[] lane;
   private final int[] kernelId;
   private final int[] mark;
   private final int[] length;
@@ -55,6 +56,7 @@ public final class TicketRing {
     kind = new byte[cap];
     chain = new byte[cap];
     flags = new byte[cap];
+    lane = new byte[cap];
     kernelId = new int[cap];
     mark = new int[cap];
     length = new int[cap];
@@ -96,6 +98,7 @@ public final class TicketRing {
    * Adds an entry.
    *
    * @param k {@link #KERNEL} or {@link #SYNTHETIC}
+   * @param ln the lane (queue index within the socket)
    * @param id the NFQUEUE packet id (kernel entries)
    * @param ch the chain ordinal
    * @param fl flags
@@ -108,7 +111,7 @@ public final class TicketRing {
    * @return the entry's sequence number, or 0 if the table is full
    */
   public long add(
-      byte k, int id, int ch, int fl, int mk, int len, int out, int rule, long h, long dl) {
+      byte k, int ln, int id, int ch, int fl, int mk, int len, int out, int rule, long h, long dl) {
     if (live >= capacity() - 1 || (k == SYNTHETIC && syntheticFull())) {
       return 0;
     }
@@ -119,6 +122,7 @@ public final class TicketRing {
     }
     seq[i] = s;
     kind[i] = k;
+    lane[i] = (byte) ln;
     kernelId[i] = id;
     chain[i] = (byte) ch;
     flags[i] = (byte) fl;
@@ -182,6 +186,7 @@ public final class TicketRing {
   private void move(int from, int to) {
     seq[to] = seq[from];
     kind[to] = kind[from];
+    lane[to] = lane[from];
     chain[to] = chain[from];
     flags[to] = flags[from];
     kernelId[to] = kernelId[from];
@@ -245,31 +250,37 @@ public final class TicketRing {
   }
 
   /**
-   * Whether a VERDICT_BATCH up to the kernel entry with sequence {@code first}'s run may be used:
-   * true if no live kernel entry is older than {@code first}. Scans at most {@code limit} sequence
-   * numbers; false if that is not enough to tell.
+   * Whether a VERDICT_BATCH ("every queued packet with an id up to N") may be used for a lane: true
+   * if no live kernel entry of that lane has a sequence number below {@code limit} (the caller has
+   * already removed the entries the batch is for). Scans at most {@code maxScan} sequence numbers;
+   * false if that is not enough to tell.
    *
-   * @param first the first sequence number of the run
-   * @param limit scan bound
-   * @return true if no older live kernel entry exists
+   * @param limit one past the highest sequence number the batch covers
+   * @param ln the lane
+   * @param maxScan scan bound
+   * @return true if the batch would release only the intended packets
    */
-  public boolean noKernelEntryBefore(long first, int limit) {
-    while (oldest < first && find(oldest) < 0) {
+  public boolean noKernelEntryBefore(long limit, int ln, int maxScan) {
+    while (oldest < limit && find(oldest) < 0) {
       oldest++;
     }
     long s = oldest;
     int scanned = 0;
-    while (s < first) {
-      if (++scanned > limit) {
+    while (s < limit) {
+      if (++scanned > maxScan) {
         return false;
       }
       int slot = find(s);
-      if (slot >= 0 && kind[slot] == KERNEL) {
+      if (slot >= 0 && kind[slot] == KERNEL && lane[slot] == ln) {
         return false;
       }
       s++;
     }
     return true;
+  }
+
+  public int lane(int slot) {
+    return lane[slot];
   }
 
   public byte kind(int slot) {

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class TicketRingTest {
   private static long add(TicketRing r, int id, long deadline) {
-    return r.add(TicketRing.KERNEL, id, 0, 0, id * 3, 100 + id, 0, 1, id * 7L, deadline);
+    return r.add(TicketRing.KERNEL, 0, id, 0, 0, id * 3, 100 + id, 0, 1, id * 7L, deadline);
   }
 
   @Test
@@ -38,9 +38,9 @@ class TicketRingTest {
   @Test
   void syntheticLimit() {
     TicketRing r = new TicketRing(2, 2);
-    assertTrue(r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE) > 0);
-    assertTrue(r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE) > 0);
-    assertEquals(0, r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE));
+    assertTrue(r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE) > 0);
+    assertTrue(r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE) > 0);
+    assertEquals(0, r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE));
     assertTrue(r.syntheticFull());
     assertTrue(add(r, 1, Long.MAX_VALUE) > 0, "kernel entries are not limited by synthetic ones");
   }
@@ -69,15 +69,22 @@ class TicketRingTest {
     long s1 = add(r, 1, Long.MAX_VALUE);
     long s2 = add(r, 2, Long.MAX_VALUE);
     long s3 = add(r, 3, Long.MAX_VALUE);
-    assertTrue(r.noKernelEntryBefore(s1, 100));
-    assertFalse(r.noKernelEntryBefore(s2, 100), "entry 1 is still held: a batch would take it");
-    r.remove(r.find(s1));
-    assertTrue(r.noKernelEntryBefore(s2, 100));
-    r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE);
-    long s5 = add(r, 5, Long.MAX_VALUE);
     r.remove(r.find(s2));
     r.remove(r.find(s3));
-    assertTrue(r.noKernelEntryBefore(s5, 100), "synthetic entries have no kernel counterpart");
+    assertFalse(
+        r.noKernelEntryBefore(s3 + 1, 0, 100), "entry 1 is still held: a batch would take it");
+    assertTrue(r.noKernelEntryBefore(s1, 0, 100));
+    r.remove(r.find(s1));
+    assertTrue(r.noKernelEntryBefore(s3 + 1, 0, 100));
+    r.add(TicketRing.SYNTHETIC, 0, 0, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE);
+    long other = r.add(TicketRing.KERNEL, 1, 9, 0, 0, 0, 1, 0, 0, 0, Long.MAX_VALUE);
+    long s6 = add(r, 6, Long.MAX_VALUE);
+    r.remove(r.find(s6));
+    assertTrue(
+        r.noKernelEntryBefore(s6 + 1, 0, 100),
+        "synthetic entries and other lanes' packets are not in this queue");
+    assertFalse(r.noKernelEntryBefore(s6 + 1, 1, 100));
+    assertTrue(r.find(other) >= 0);
   }
 
   @Test
