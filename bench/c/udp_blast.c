@@ -1,5 +1,5 @@
 /* udp_blast: send UDP datagrams of a fixed payload size as fast as possible for a while.
- * usage: udp_blast DST_IP DST_PORT PAYLOAD_BYTES SECONDS
+ * usage: udp_blast DST_IP DST_PORT PAYLOAD_BYTES SECONDS [SRC_IP]
  * Prints the number of datagrams sent. Uses sendmmsg with 64 messages per call. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -17,11 +17,19 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s DST_IP DST_PORT PAYLOAD_BYTES SECONDS\n", argv[0]);
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: %s DST_IP DST_PORT PAYLOAD_BYTES SECONDS [SRC_IP]\n", argv[0]);
     return 64;
   }
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (argc == 6) {
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    inet_pton(AF_INET, argv[5], &src.sin_addr);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+      perror("bind");
+      return 1;
+    }
+  }
   struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
   inet_pton(AF_INET, argv[1], &dst.sin_addr);
   if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0) {

@@ -39,8 +39,12 @@ import org.divert4j.testbed.linux.VethPair;
  * sink receives per second in a measuring window after a warm-up. Each mode runs several times; the
  * table shows medians and ratios.
  *
+ * <p>With {@code --parallel N} (N > 1) a fourth mode runs divert4j with {@code parallelism(N)} and
+ * N reader threads; then every mode uses N senders with N source addresses, because {@code
+ * --queue-balance} hashes addresses, so one sender would use one queue.
+ *
  * <p>Usage: {@code KernelBench --cdir DIR [--runs N] [--seconds S] [--warmup S] [--payload B]
- * [--batch N]}. Needs root. Run it with {@code bench/kernel-bench.sh}.
+ * [--batch N] [--parallel N]}. Needs root. Run it with {@code bench/kernel-bench.sh}.
  */
 public final class KernelBench {
   private static final int PORT = 9000;
@@ -52,9 +56,11 @@ public final class KernelBench {
   private final double warmup;
   private final int payload;
   private final int batch;
+  private final int parallel;
   private Netns peer;
   private Netns host;
   private String hostAddress;
+  private String peerNet;
 
   private KernelBench(Map<String, String> o) {
     this.cdir = Path.of(o.getOrDefault("cdir", "bench/target/c"));
@@ -63,6 +69,7 @@ public final class KernelBench {
     this.warmup = Double.parseDouble(o.getOrDefault("warmup", "1"));
     this.payload = Integer.parseInt(o.getOrDefault("payload", "64"));
     this.batch = Integer.parseInt(o.getOrDefault("batch", "64"));
+    this.parallel = Integer.parseInt(o.getOrDefault("parallel", "1"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -82,7 +89,10 @@ public final class KernelBench {
 
   private void run() throws Exception {
     Map<String, List<Double>> results = new LinkedHashMap<>();
-    String[] modes = {"no rule", "divert4j", "C nfq 1 verdict/pkt"};
+    String[] modes =
+        parallel > 1
+            ? new String[] {"no rule", "divert4j", "C nfq 1 verdict/pkt", "divert4j x" + parallel}
+            : new String[] {"no rule", "divert4j", "C nfq 1 verdict/pkt"};
     for (String m : modes) {
       results.put(m, new ArrayList<>());
     }
@@ -90,12 +100,14 @@ public final class KernelBench {
       setUp();
       System.out.printf(
           Locale.ROOT,
-          "kernel bench: UDP payload %d B, %d runs x %.1f s (+%.1f s warm-up), batch %d%n",
+          "kernel bench: UDP payload %d B, %d runs x %.1f s (+%.1f s warm-up), batch %d,"
+              + " %d sender(s)%n",
           payload,
           runs,
           seconds,
           warmup,
-          batch);
+          batch,
+          parallel);
       for (int r = 1; r <= runs; r++) {
         for (String m : modes) {
           double pps = measure(m);
@@ -125,6 +137,11 @@ public final class KernelBench {
     System.out.printf(Locale.ROOT, "divert4j / no rule            = %.2f%n", d4j / none);
     System.out.printf(Locale.ROOT, "divert4j / C nfq 1 verdict/pkt = %.2f%n", d4j / c);
     System.out.printf(Locale.ROOT, "C nfq 1 verdict/pkt / no rule = %.2f%n", c / none);
+    if (parallel > 1) {
+      double p = median(results.get(modes[3]));
+      System.out.printf(Locale.ROOT, "divert4j x%d / divert4j       = %.2f%n", parallel, p / d4j);
+      System.out.printf(Locale.ROOT, "divert4j x%d / no rule        = %.2f%n", parallel, p / none);
+    }
   }
 
   private static String fmt(List<Double> l) {
@@ -150,6 +167,10 @@ public final class KernelBench {
     String net = "10.199." + (pid % 250) + ".";
     VethPair link = VethPair.create(peer, "eth0", host, "eth0", 1500);
     link.a().addAddress(net + "1/24");
+    for (int i = 1; i < parallel; i++) {
+      link.a().addAddress(net + (10 + i) + "/24");
+    }
+    peerNet = net;
     link.b().addAddress(net + "2/24");
     hostAddress = net + "2";
     for (Netns ns : List.of(peer, host)) {
@@ -176,39 +197,44 @@ public final class KernelBench {
 
   private double measure(String mode) throws Exception {
     DivertHost dh = null;
-    Thread reflector = null;
+    List<Thread> reflectors = new ArrayList<>();
     Process nfq = null;
     boolean[] stop = {false};
     try {
-      if (mode.equals("divert4j")) {
+      if (mode.startsWith("divert4j")) {
+        int lanes = mode.equals("divert4j") ? 1 : parallel;
         dh =
             new RawSocketProvider()
                 .open(
                     HostOptions.builder()
                         .queueLength(8192)
+                        .parallelism(lanes)
                         .property("rawsocket.netns", host.name())
                         .property("rawsocket.batch", Integer.toString(batch))
                         .build());
         DivertSocket s = dh.bind(QUEUE);
         dh.addRule(DivertRule.parse("input -p udp --dport " + PORT + " -j DIVERT " + QUEUE));
-        reflector =
-            new Thread(
-                () -> {
-                  PacketBatch b = PacketBatch.allocate(batch, 2048, true);
-                  try {
-                    while (!stop[0]) {
-                      if (s.receive(b, Duration.ofMillis(100)) > 0) {
-                        s.send(b);
+        for (int t = 0; t < lanes; t++) {
+          Thread reflector =
+              new Thread(
+                  () -> {
+                    PacketBatch b = PacketBatch.allocate(batch, 2048, true);
+                    try {
+                      while (!stop[0]) {
+                        if (s.receive(b, Duration.ofMillis(100)) > 0) {
+                          s.send(b);
+                        }
+                      }
+                    } catch (Exception e) {
+                      if (!stop[0]) {
+                        e.printStackTrace();
                       }
                     }
-                  } catch (Exception e) {
-                    if (!stop[0]) {
-                      e.printStackTrace();
-                    }
-                  }
-                },
-                "bench-reflector");
-        reflector.start();
+                  },
+                  "bench-reflector-" + t);
+          reflector.start();
+          reflectors.add(reflector);
+        }
       } else if (mode.startsWith("C nfq")) {
         host.execChecked(
             "iptables",
@@ -243,17 +269,24 @@ public final class KernelBench {
       if (!line(sink).equals("ready")) {
         throw new IOException("udp_sink did not start");
       }
-      Process blast =
-          start(
-              peer,
-              "udp_blast",
-              hostAddress,
-              Integer.toString(PORT),
-              Integer.toString(payload),
-              Double.toString(warmup + seconds + 0.5));
+      List<Process> blasts = new ArrayList<>();
+      for (int i = 0; i < parallel; i++) {
+        String src = i == 0 ? peerNet + "1" : peerNet + (10 + i);
+        blasts.add(
+            start(
+                peer,
+                "udp_blast",
+                hostAddress,
+                Integer.toString(PORT),
+                Integer.toString(payload),
+                Double.toString(warmup + seconds + 0.5),
+                src));
+      }
       String result = line(sink);
       sink.waitFor(30, TimeUnit.SECONDS);
-      blast.waitFor(30, TimeUnit.SECONDS);
+      for (Process b : blasts) {
+        b.waitFor(30, TimeUnit.SECONDS);
+      }
       String[] f = result.split("\\s+");
       if (f.length < 2 || Double.parseDouble(f[1]) == 0) {
         return 0;
@@ -261,8 +294,8 @@ public final class KernelBench {
       return Long.parseLong(f[0]) / Double.parseDouble(f[1]);
     } finally {
       stop[0] = true;
-      if (reflector != null) {
-        reflector.join(2000);
+      for (Thread r : reflectors) {
+        r.join(2000);
       }
       if (dh != null) {
         dh.close();
