@@ -572,4 +572,35 @@ class KernelDivertTest {
       assertEquals(2, used, "--queue-balance used both queues: " + proc);
     }
   }
+
+  @Test
+  void socketBufferOverflowIsCountedAndNeverEndsTheReceiveLoop() throws Exception {
+    HostOptions h =
+        HostOptions.builder()
+            .queueLength(65535)
+            .property("rawsocket.rcvbuf", "65536")
+            .property("rawsocket.batch", "4")
+            .build();
+    bed(TestBedOptions.builder().host(h).build());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    byte[] big = new byte[1400];
+    for (int i = 0; i < 300; i++) {
+      bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, big);
+    }
+    Thread.sleep(bed.settleTime().toMillis());
+    PacketBatch b = PacketBatch.allocate(64);
+    int got = 0;
+    int n;
+    while ((n = s.receive(b, Duration.ofMillis(300))) > 0) {
+      got += n;
+      s.send(b);
+    }
+    long lost = s.stats().dropped(org.divert4j.DropReason.NO_BUFFER);
+    assertTrue(lost > 0, "S50: the overflow is counted: " + s.stats());
+    assertEquals(300, got + lost, "every packet is either delivered or counted");
+    // and the socket keeps working
+    bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, new byte[10]);
+    assertEquals(1, s.receive(b, Duration.ofSeconds(2)));
+  }
 }
