@@ -23,10 +23,10 @@ import org.divert4j.Chain;
 /**
  * The divert4j rules of one network namespace, shared by every host handle (in any process) that
  * works on it: read with iptables-save, changed in memory, written back with one iptables-restore
- * per table, under a lock file per namespace so concurrent processes never lose each other's
- * changes. Each write regenerates divert4j's own chains whole (declaring a chain to
- * iptables-restore {@code --noflush} flushes it), keeping the counters of unchanged lines; rules of
- * other software are never touched.
+ * per table, under a lock file ({@code /run/divert4j/rules.lock}) so concurrent processes never
+ * lose each other's changes. Each write regenerates divert4j's own chains whole (declaring a chain
+ * to iptables-restore {@code --noflush} flushes it), keeping the counters of unchanged lines; rules
+ * of other software are never touched.
  *
  * <p>Not thread-safe by itself: callers wrap every read-modify-write in {@link #locked}.
  */
@@ -238,7 +238,7 @@ public final class RuleSet {
   /**
    * @param iptables the iptables to use
    * @param nsPath the namespace, for nsenter
-   * @param nsInode the namespace's inode, naming its lock file
+   * @param nsInode the namespace's inode (for messages)
    */
   public RuleSet(Iptables iptables, String nsPath, String nsInode) {
     this.iptables = iptables;
@@ -249,7 +249,9 @@ public final class RuleSet {
     } catch (IOException e) {
       dir = Path.of(System.getProperty("java.io.tmpdir"));
     }
-    this.lockPath = dir.resolve("netns-" + nsInode + ".lock");
+    // one lock for every namespace: rule changes are rare (tens of milliseconds each), and a
+    // file per namespace would pile up in /run as namespaces come and go
+    this.lockPath = dir.resolve("rules.lock");
   }
 
   /** Work done under the namespace lock. */
