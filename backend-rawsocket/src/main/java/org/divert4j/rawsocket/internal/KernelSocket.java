@@ -612,6 +612,7 @@ public final class KernelSocket implements DivertSocket {
         Chain c = l.curChain;
         int tag = l.curTag;
         int in = l.pkt.inIndex;
+        slot.clear(); // the slot's limit is still the previous packet's length
         long ticket = deliver(l, slot, 0);
         if (ticket == 0) {
           continue;
