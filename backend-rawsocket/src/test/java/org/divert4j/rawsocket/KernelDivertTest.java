@@ -477,6 +477,24 @@ class KernelDivertTest {
     }
   }
 
+  /** A batch reused for a longer packet than its slot last held (a bug: IndexOutOfBounds). */
+  @Test
+  void aReusedBatchTakesALongerPacketThanItsSlotHeldBefore() throws Exception {
+    bed(TestBedOptions.defaults());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    PacketBatch batch = PacketBatch.allocate(4);
+    try (var ep = bed.hostNode().openUdp(7000)) {
+      for (int size : new int[] {10, 500}) {
+        bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, new byte[size]);
+        assertEquals(1, s.receive(batch, Duration.ofSeconds(3)));
+        assertEquals(28 + size, batch.packet(0).remaining());
+        assertEquals(1, s.send(batch));
+        assertEquals(size, ep.receive(Duration.ofSeconds(3)).payload().length);
+      }
+    }
+  }
+
   @Test
   void batchesFlowInBothDirections() throws Exception {
     bed(TestBedOptions.defaults());
