@@ -54,7 +54,8 @@ public final class Fragmenter {
   private static final int OPT_COPIED = 0x80;
 
   private final boolean direct;
-  private final Ipv4View view = new Ipv4View();
+  private final Ipv4View in = new Ipv4View();
+  private final Ipv4View out = new Ipv4View();
   private ByteBuffer scratch;
 
   /** A fragmenter whose scratch buffer is on the Java heap. */
@@ -94,7 +95,7 @@ public final class Fragmenter {
       throw new PacketTooLargeException(
           length, PacketTooLargeException.IPV4_MAX, "", DivertException.NO_ERRNO);
     }
-    Ipv4View v = view.wrap(datagram);
+    Ipv4View v = in.wrap(datagram);
     v.validateForSend();
     if (length <= mtu) {
       sink.accept(datagram);
@@ -108,7 +109,7 @@ public final class Fragmenter {
     int offset0 = v.fragmentOffset();
     boolean lastHasMf = v.moreFragments();
 
-    ByteBuffer out = scratch(Math.min(mtu, length));
+    ByteBuffer buf = scratch(Math.min(mtu, length));
     // Fragments after the first carry only the copied options, so their header may be shorter and
     // their payload share larger (RFC 791 fragmentation procedure, step 9).
     int laterHl = laterHeaderLength(datagram, base, hl);
@@ -122,22 +123,22 @@ public final class Fragmenter {
       int fhl = first ? hl : laterHl;
       int n = Math.min(first ? firstChunk : laterChunk, payload - done);
       boolean last = done + n == payload;
-      out.clear();
+      buf.clear();
       if (first) {
-        out.put(0, datagram, base, hl);
+        buf.put(0, datagram, base, hl);
       } else {
-        writeLaterHeader(datagram, base, hl, out, laterHl);
+        writeLaterHeader(datagram, base, hl, buf, laterHl);
       }
-      out.put(fhl, datagram, base + hl + done, n);
-      Ipv4View f = view.wrap(out, 0, fhl + n);
-      f.setTotalLength(fhl + n)
+      buf.put(fhl, datagram, base + hl + done, n);
+      out.wrap(buf, 0, fhl + n)
+          .setTotalLength(fhl + n)
           .setFlags(false, !last || lastHasMf)
           .setFragmentOffset(offset0 + done)
           .fillHeaderChecksum();
-      out.limit(fhl + n);
+      buf.limit(fhl + n);
       count++;
       done += n;
-      sink.accept(out);
+      sink.accept(buf);
     }
     return count;
   }

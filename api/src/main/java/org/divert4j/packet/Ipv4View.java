@@ -634,7 +634,9 @@ public final class Ipv4View {
     if (mf && (payload & 7) != 0) {
       return Defect.FRAGMENT_FLAGS_INCONSISTENT;
     }
-    if (offset + payload > MAX_LENGTH) {
+    // Only a fragment can reach past 65535 by its offset; a whole packet that long is simply too
+    // large (S31), which the sender reports as PacketTooLargeException, not as a defect.
+    if ((mf || offset != 0) && offset + payload > MAX_LENGTH) {
       return Defect.FRAGMENT_PAST_MAXIMUM;
     }
     return null;

@@ -68,9 +68,14 @@ import org.divert4j.DropReason;
  * header), and never exceeds {@code memoryBytes}: this is close to the real heap use, because each
  * fragment's payload is copied into an array of exactly its size. At most {@code maxDatagrams}
  * datagrams are in flight, and at most as many discarded keys are remembered, so the bookkeeping
- * (one small object per key, reused, and a hash table sized for them) is bounded too. A 65535-byte
- * datagram in 8-byte fragments needs 8189 fragments, about 590 KB by this count: the bound decides
- * whether such a datagram can be reassembled at all.
+ * outside that count is bounded by {@code maxDatagrams} too: up to {@code 2 * maxDatagrams} pooled
+ * key objects of about 300 bytes each (index arrays that grew past 64 fragments are dropped when a
+ * datagram ends) and a hash table of at most {@code 8 * maxDatagrams} references. Pick {@code
+ * maxDatagrams} with that in mind (Linux has no count bound, only memory). Freed fragment arrays
+ * are cached for reuse (at most 64 arrays and 256 KiB), so that steady traffic allocates little
+ * more than the datagrams it returns. A 65535-byte datagram in 8-byte fragments needs 8189
+ * fragments, about 590 KB by this count: the bound decides whether such a datagram can be
+ * reassembled at all.
  *
  * <p><b>Counting.</b> {@link #discarded(DropReason)} counts packets (fragments), like the drop
  * counters of {@link org.divert4j.HostStats}: a datagram discarded with three fragments held counts
@@ -91,6 +96,12 @@ public final class Reassembler {
   /** The largest {@code maxDatagrams} accepted. */
   public static final int MAX_DATAGRAMS_LIMIT = 1 << 24;
 
+  // Freed fragment arrays are kept for reuse by exact length: fragments cut to one MTU mostly share
+  // one length, so steady traffic stops allocating them, and an exact match keeps bytesHeld equal
+  // to the bytes really held. The cache is small and bounded on its own.
+  private static final int POOL_ARRAYS = 64;
+  private static final int POOL_BYTES = 256 << 10;
+
   private static final int TIMEOUT = DropReason.REASSEMBLY_TIMEOUT.ordinal();
   private static final int INVALID = DropReason.REASSEMBLY_INVALID.ordinal();
   private static final int DF = 0x4000;
@@ -102,6 +113,9 @@ public final class Reassembler {
   private final long seed = ThreadLocalRandom.current().nextLong();
   private final Ipv4View view = new Ipv4View();
   private final long[] drops = new long[DropReason.values().length];
+  private final byte[][] pool = new byte[POOL_ARRAYS][];
+  private int pooled;
+  private int pooledBytes;
 
   private long bytesHeld;
   private long duplicates;
@@ -222,7 +236,7 @@ public final class Reassembler {
       return null;
     }
 
-    byte[] data = new byte[len];
+    byte[] data = take(len);
     packet.get(v.payloadOffset(), data, 0, len);
     insert(e, i, off, end, data);
     if (off == 0) {
@@ -401,6 +415,9 @@ public final class Reassembler {
   /** Frees a datagram's fragments and resets its reassembly state (the key stays). */
   private void release(Entry e) {
     bytesHeld -= e.charged;
+    for (int k = 0; k < e.count; k++) {
+      give(e.data[k]);
+    }
     Arrays.fill(e.data, 0, e.count, null);
     e.count = 0;
     e.charged = 0;
@@ -415,6 +432,27 @@ public final class Reassembler {
       e.offs = new int[Entry.INITIAL_SLOTS];
       e.ends = new int[Entry.INITIAL_SLOTS];
       e.data = new byte[Entry.INITIAL_SLOTS][];
+    }
+  }
+
+  /** A fragment array of exactly {@code len} bytes, from the cache if one is there. */
+  private byte[] take(int len) {
+    for (int i = pooled - 1; i >= 0; i--) {
+      byte[] a = pool[i];
+      if (a.length == len) {
+        pool[i] = pool[--pooled];
+        pool[pooled] = null;
+        pooledBytes -= len;
+        return a;
+      }
+    }
+    return new byte[len];
+  }
+
+  private void give(byte[] a) {
+    if (pooled < POOL_ARRAYS && pooledBytes + a.length <= POOL_BYTES) {
+      pool[pooled++] = a;
+      pooledBytes += a.length;
     }
   }
 

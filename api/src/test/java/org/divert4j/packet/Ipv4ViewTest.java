@@ -371,6 +371,16 @@ class Ipv4ViewTest {
   }
 
   @Test
+  void aWholePacketOver65535BytesIsNotAFragmentDefect() {
+    // Too large is the sender's PacketTooLargeException (S31), not FRAGMENT_PAST_MAXIMUM.
+    ByteBuffer big = ByteBuffer.allocate(70_004); // payload 69984, a multiple of 8
+    big.put(0, udp(0), 0, 28);
+    expect(big, null, null, null);
+    new Ipv4View().wrap(big).setFlags(false, true);
+    expect(big, null, Defect.FRAGMENT_PAST_MAXIMUM, "DF 0, MF 1, offset 0, payload 69984");
+  }
+
+  @Test
   void reservedFlagIsReportedOnlyByCheckStrict() {
     ByteBuffer p = udp(4);
     new Ipv4View().wrap(p).setReservedFlag(true);

@@ -20,7 +20,7 @@ import net.jqwik.api.constraints.Size;
  * incremental updates after random edits equal a full recomputation. Tries come from {@code
  * jqwik.tries.default} (see src/test/resources/junit-platform.properties).
  */
-class ChecksumProperties {
+class ChecksumPropertyTest {
 
   /** RFC 1071 the slow, obvious way: 16-bit big-endian words, end-around carry. */
   static int referenceSum(byte[] data, int off, int len) {
