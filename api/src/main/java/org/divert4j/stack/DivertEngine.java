@@ -617,6 +617,7 @@ public class DivertEngine {
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("divert port must be 1..65535: " + port); // S2
     }
+    env.synchronize();
     env.enter();
     try {
       if (sockets[port] != null) {
@@ -634,6 +635,7 @@ public class DivertEngine {
   }
 
   void unbind(EngineSocket s) {
+    env.synchronize();
     env.enter();
     try {
       if (sockets[s.port] == s) {
@@ -654,6 +656,7 @@ public class DivertEngine {
   }
 
   RuleEntry addRule(EngineHost owner, int ownIndex, org.divert4j.DivertRule rule, HostOptions o) {
+    env.synchronize();
     env.enter();
     try {
       int c = rule.chain().ordinal();
@@ -693,6 +696,7 @@ public class DivertEngine {
   }
 
   void removeRule(RuleEntry e) {
+    env.synchronize();
     env.enter();
     try {
       if (!e.installed) {

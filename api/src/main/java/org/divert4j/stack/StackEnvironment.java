@@ -10,8 +10,9 @@ import org.divert4j.NetInterface;
  * over simulated links; the pcap backend over two captured interfaces.
  *
  * <p>The engine calls every method with the exclusive section entered ({@link #enter()}), except
- * {@link #enter()} itself and {@link #captureDrops()}. Buffers passed to {@link #deliverLocal} and
- * {@link #transmit} are valid only during the call: copy what must outlive it.
+ * {@link #enter()} itself, {@link #captureDrops()} and {@link #synchronize()}. Buffers passed to
+ * {@link #deliverLocal} and {@link #transmit} are valid only during the call: copy what must
+ * outlive it.
  */
 public interface StackEnvironment {
   /**
@@ -68,6 +69,16 @@ public interface StackEnvironment {
   default long captureDrops() {
     return 0;
   }
+
+  /**
+   * Called before a change of the host's configuration (binding or closing a socket, adding or
+   * removing a rule), outside the exclusive section. A backend whose packets reach the engine
+   * through buffers of its own (the pcap backend's capture threads) lets the engine process every
+   * packet that had arrived before the call, so that the change takes effect after the packets
+   * already on the wire, as it does on a kernel that queues packets as they arrive (S13, S14). May
+   * block briefly; must return even under a continuous flood. Default: nothing to wait for.
+   */
+  default void synchronize() {}
 
   /**
    * @return the host's clock in nanoseconds (monotonic; virtual in the simulation)

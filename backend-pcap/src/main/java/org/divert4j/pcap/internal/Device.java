@@ -55,6 +55,13 @@ abstract class Device implements StackEnvironment, AutoCloseable {
     return null;
   }
 
+  /**
+   * @return true if the calling thread is inside the engine's section
+   */
+  final boolean isHeldByCurrentThread() {
+    return lock.isHeldByCurrentThread();
+  }
+
   @Override
   public final void enter() {
     lock.lock();

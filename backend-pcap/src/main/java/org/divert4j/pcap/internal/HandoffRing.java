@@ -143,6 +143,13 @@ final class HandoffRing {
   }
 
   /**
+   * @return true if every published frame has been released by the consumer; any thread
+   */
+  boolean isDrained() {
+    return tail.get() == head.get();
+  }
+
+  /**
    * @return true if no frame is waiting (may race with the producer; a hint for idling)
    */
   boolean isEmpty() {

@@ -45,6 +45,8 @@ final class InlineSegment extends Device {
   private static final long TICK_NANOS = 20_000_000L;
   private static final long STATS_NANOS = 250_000_000L;
   private static final int BATCH = 64;
+  private static final long QUIET_NANOS = 50_000L;
+  private static final long SYNC_LIMIT_MILLIS = 20;
 
   private final String nsPath;
   private final String[] names;
@@ -61,6 +63,7 @@ final class InlineSegment extends Device {
   private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
   private final List<String> keys = new ArrayList<>();
   private final Thread[] captureThreads = new Thread[2];
+  private final CaptureState[] states = {new CaptureState(), new CaptureState()};
   private Thread processor;
   private volatile boolean running;
   private volatile boolean idle;
@@ -75,6 +78,12 @@ final class InlineSegment extends Device {
   private long oversizeDrops;
   private long noRouteDrops;
   private volatile String lastError;
+
+  /** What a capture thread is doing, for {@link #synchronize()}. Written by that thread only. */
+  private static final class CaptureState {
+    volatile boolean waiting;
+    volatile long returns;
+  }
 
   private InlineSegment(
       String name,
@@ -224,15 +233,20 @@ final class InlineSegment extends Device {
   private void capture(int side) {
     CaptureHandle h = handles[side];
     HandoffRing ring = rings[side];
+    CaptureState state = states[side];
     long nextStats = System.nanoTime() + STATS_NANOS;
     while (running) {
       int rc;
+      state.waiting = true;
       try {
         rc = h.next();
       } catch (IOException e) {
         lastError = e.toString();
         LockSupport.parkNanos(TICK_NANOS);
         continue;
+      } finally {
+        state.waiting = false;
+        state.returns = state.returns + 1;
       }
       if (rc == CaptureHandle.PACKET) {
         int len = Math.min(h.length(), CaptureHandle.MAX_FRAME);
@@ -259,6 +273,39 @@ final class InlineSegment extends Device {
     // ps_ifdrop comes from sysfs, which shows the JVM's namespace, not the capture's: only
     // meaningful when the interfaces are in the JVM's own namespace.
     return countInterfaceDrops ? h.drops() : h.droppedByKernel();
+  }
+
+  /**
+   * Waits until every frame that had reached the capture before the call went through the engine:
+   * both capture threads have been waiting in {@code pcap_next_ex} for a quiet period without
+   * returning (the kernel has nothing more for them) and both handoff rings are drained. Gives up
+   * after {@value #SYNC_LIMIT_MILLIS} ms under a continuous flood.
+   */
+  @Override
+  public void synchronize() {
+    if (!running || isHeldByCurrentThread() || Thread.currentThread() == processor) {
+      return;
+    }
+    long deadline = System.nanoTime() + SYNC_LIMIT_MILLIS * 1_000_000L;
+    while (System.nanoTime() - deadline < 0 && running) {
+      long r0 = states[OUTSIDE].returns;
+      long r1 = states[INSIDE].returns;
+      if (quiet()) {
+        LockSupport.parkNanos(QUIET_NANOS);
+        if (quiet() && r0 == states[OUTSIDE].returns && r1 == states[INSIDE].returns) {
+          return;
+        }
+      } else {
+        LockSupport.parkNanos(QUIET_NANOS / 2);
+      }
+    }
+  }
+
+  private boolean quiet() {
+    return states[OUTSIDE].waiting
+        && states[INSIDE].waiting
+        && rings[OUTSIDE].isDrained()
+        && rings[INSIDE].isDrained();
   }
 
   @Override

@@ -46,6 +46,13 @@ final class NamespaceNode implements TestNode, AutoCloseable {
   }
 
   /**
+   * @return the node's namespace
+   */
+  Netns netns() {
+    return netns;
+  }
+
+  /**
    * @return the thread inside the node's namespace
    */
   NetnsThread thread() {

@@ -33,9 +33,11 @@ import org.divert4j.testbed.linux.VethPair;
  * addresses and does not forward; IPv6 is off everywhere (no neighbour discovery noise); the nodes
  * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum
  * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
- * super-packets). Namespace names are {@code d4jp-<pid>-<n>-<role>} and the subnet 10.A.B.0/24 is
- * unique per test bed of a JVM. {@link #close()} removes the namespaces, and with them the veth
- * pairs, whatever happened; a JVM shutdown hook ({@link Netns}) removes any left open.
+ * super-packets). Peer and host know each other's MAC address in advance (permanent neighbour
+ * entries), so that a test's first packets are not held in an ARP queue and released in a burst.
+ * Namespace names are {@code d4jp-<pid>-<n>-<role>} and the subnet 10.A.B.0/24 is unique per test
+ * bed of a JVM. {@link #close()} removes the namespaces, and with them the veth pairs, whatever
+ * happened; a JVM shutdown hook ({@link Netns}) removes any left open.
  *
  * <p>No far peer (the segment does not route: no FORWARD). Another program cannot share the host's
  * rules (no SHARED_RULES), so {@link #openAnotherHost} is unsupported. Closing {@link #host()}
@@ -106,6 +108,21 @@ final class NamespaceTestBed implements TestBed {
       VethPair right = VethPair.create(bridgeNs, "in0", hostNs, "eth0", o.peerMtu());
       left.a().addAddress(peerAddr + "/24");
       right.b().addAddress(hostAddr + "/24");
+      // Static neighbours: a test's first packets are not held in an ARP queue and then released
+      // in a burst (which races with the test's next step). ARP still passes the segment
+      // untouched when a program flushes these entries.
+      peerNs.ip(
+          "neigh",
+          "replace",
+          hostAddr,
+          "lladdr",
+          mac(right.b()),
+          "dev",
+          "eth0",
+          "nud",
+          "permanent");
+      hostNs.ip(
+          "neigh", "replace", peerAddr, "lladdr", mac(left.a()), "dev", "eth0", "nud", "permanent");
       HostOptions device =
           o.host().toBuilder()
               .property(HostConfig.NETNS, bridgeNs.name())
@@ -138,6 +155,18 @@ final class NamespaceTestBed implements TestBed {
       cleanUp(bed, made);
       throw new DivertException("cannot build the pcap test bed: " + e.getMessage(), 0, e);
     }
+  }
+
+  private static String mac(VethPair.End end) throws IOException {
+    byte[] m = end.mac();
+    StringBuilder sb = new StringBuilder();
+    for (byte x : m) {
+      if (sb.length() > 0) {
+        sb.append(':');
+      }
+      sb.append(String.format("%02x", x & 0xff));
+    }
+    return sb.toString();
   }
 
   private static Netns make(List<Netns> made, String name) throws IOException {
