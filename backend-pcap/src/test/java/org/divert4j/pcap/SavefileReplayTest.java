@@ -420,6 +420,71 @@ class SavefileReplayTest {
   }
 
   @Test
+  void theReplayThreadAllocatesNothingPerPacket() throws Exception {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    assumeTrue(
+        mx instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemorySupported(),
+        "this JVM cannot count allocated bytes per thread");
+    com.sun.management.ThreadMXBean bean = (com.sun.management.ThreadMXBean) mx;
+    int n = 300_000;
+    List<Rec> recs = new ArrayList<>(n);
+    byte[] frame = new byte[14 + 60];
+    ByteBuffer f = ByteBuffer.wrap(frame);
+    f.putShort(12, (short) 0x0800);
+    ByteBuffer ip =
+        org.divert4j.packet.Ipv4Builder.udp(5000, 53)
+            .source("192.168.7.1")
+            .destination("192.168.7.2")
+            .identification(1)
+            .payload(new byte[32])
+            .build();
+    f.put(14, ip, 0, ip.remaining());
+    for (int i = 0; i < n; i++) {
+      recs.add(new Rec(1_700_000_000_000_000_000L + i * 1000L, frame));
+    }
+    Path in = dir.resolve("alloc.pcap");
+    Captures.write(in, Captures.DLT_EN10MB, recs);
+    recs.clear();
+    HostOptions o =
+        options()
+            .property(PcapProvider.INPUT, in.toString())
+            .property(PcapProvider.OUTPUT, dir.resolve("alloc-out.pcap").toString())
+            .build();
+    try (DivertHost host = new PcapProvider().open(o)) {
+      host.addRule(DivertRule.parse("input -j DIVERT 4000"));
+      PcapReplay replay = PcapReplay.of(host);
+      org.divert4j.PacketBatch batch = org.divert4j.PacketBatch.allocate(64, 2048, false);
+      long[] sample = new long[2];
+      long[] atRead = new long[2];
+      try (DivertSocket s = host.bind(PORT)) {
+        Thread replayThread = null;
+        while (!replay.isFinished()) {
+          if (s.receive(batch, Duration.ofMillis(20)) > 0) {
+            s.send(batch);
+          }
+          if (replayThread == null) {
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+              if (t.getName().startsWith("d4j-pcap-replay-")) {
+                replayThread = t;
+              }
+            }
+          }
+          long read = replay.packetsRead();
+          int k = sample[0] == 0 ? 0 : 1;
+          if (replayThread != null && read > (k == 0 ? 100_000 : 250_000) && sample[k] == 0) {
+            sample[k] = bean.getThreadAllocatedBytes(replayThread.getId());
+            atRead[k] = read;
+          }
+        }
+      }
+      assumeTrue(sample[1] > 0, "the replay was too fast to sample");
+      double perPacket = (double) (sample[1] - sample[0]) / (atRead[1] - atRead[0]);
+      System.out.println("replay thread: " + perPacket + " bytes allocated per packet");
+      assertTrue(perPacket < 4, "replay thread allocates " + perPacket + " bytes per packet");
+    }
+  }
+
+  @Test
   void badPropertiesAreNamed() {
     PcapProvider p = new PcapProvider();
     var e =

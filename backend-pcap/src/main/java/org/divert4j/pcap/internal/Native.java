@@ -30,6 +30,7 @@ final class Native {
   static final int IPPROTO_RAW = 255;
   static final int O_RDONLY = 0;
   static final int O_CLOEXEC = 0x80000;
+  static final int ENODEV = 19;
 
   static final long SIOCGIFINDEX = 0x8933;
   static final long SIOCGIFMTU = 0x8921;
@@ -216,6 +217,9 @@ final class Native {
       C.ioctl(fd, request, ifr);
       return ifr;
     } catch (LastErrorException e) {
+      if (e.getErrorCode() == ENODEV) {
+        throw new IOException("no interface named " + name + " in this network namespace", e);
+      }
       throw error("ioctl 0x" + Long.toHexString(request) + " on interface " + name, e);
     }
   }
