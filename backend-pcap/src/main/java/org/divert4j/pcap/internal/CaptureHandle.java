@@ -4,8 +4,10 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import java.io.EOFException;
 import java.io.IOException;
+import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.sql.Timestamp;
 import java.util.concurrent.TimeoutException;
 import org.pcap4j.core.NotOpenException;
@@ -43,15 +45,23 @@ final class CaptureHandle implements AutoCloseable {
 
   private static final Pointer ABSOLUTE = new Pointer(0);
   private static final Field HANDLE_FIELD = handleField();
+  private static final Constructor<PcapHandle> HANDLE_CONSTRUCTOR = handleConstructor();
 
   private final PcapHandle handle;
   private final String what;
   private final boolean nano;
   private final int linkType;
-  private final Pointer raw;
-  private final Memory headerRef = new Memory(8);
-  private final Memory dataRef = new Memory(8);
+  private final long raw; // the pcap_t, or 0 for the portable path
+  private final Memory refs = new Memory(16); // pcap_next_ex's two out-parameters
+  private final long headerRef = Pointer.nativeValue(refs);
+  private final long dataRef = headerRef + 8;
+  private final ByteBuffer refView = refs.getByteBuffer(0, 16).order(ByteOrder.nativeOrder());
+  private long headerAddress;
+  private ByteBuffer headerView;
+  private long lastData;
+  private ByteBuffer dataView;
   private Memory sendMemory;
+  private long sendAddress;
   private ByteBuffer sendView;
   private byte[] sendBytes;
 
@@ -66,7 +76,7 @@ final class CaptureHandle implements AutoCloseable {
     this.what = what;
     this.nano = nano;
     this.linkType = handle.getDlt().value();
-    this.raw = rawPointer(handle);
+    this.raw = rawAddress(handle);
   }
 
   private static Field handleField() {
@@ -79,13 +89,65 @@ final class CaptureHandle implements AutoCloseable {
     }
   }
 
-  private static Pointer rawPointer(PcapHandle h) {
-    if (HANDLE_FIELD == null) {
+  private static Constructor<PcapHandle> handleConstructor() {
+    try {
+      Constructor<PcapHandle> c =
+          PcapHandle.class.getDeclaredConstructor(
+              Pointer.class, PcapHandle.TimestampPrecision.class);
+      c.setAccessible(true);
+      return c;
+    } catch (ReflectiveOperationException | RuntimeException e) {
       return null;
     }
+  }
+
+  /**
+   * @param h a pcap4j handle
+   * @return the address of its {@code pcap_t}, or 0 if pcap4j does not let it be read
+   */
+  static long rawAddress(PcapHandle h) {
+    if (HANDLE_FIELD == null) {
+      return 0;
+    }
     try {
-      return (Pointer) HANDLE_FIELD.get(h);
+      Pointer p = (Pointer) HANDLE_FIELD.get(h);
+      return p == null ? 0 : Pointer.nativeValue(p);
     } catch (ReflectiveOperationException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * Opens a savefile through a {@code FILE *} with a large buffer ({@code
+   * pcap_fopen_offline_with_tstamp_precision}) and wraps it in a pcap4j handle, or returns null
+   * when pcap4j's handle cannot be built that way (the caller then uses {@code Pcaps.openOffline}).
+   *
+   * @param path the file
+   * @param nano nanosecond timestamps
+   * @return the handle, or null
+   * @throws IOException if libpcap cannot read the file
+   */
+  static PcapHandle openOfflineBuffered(String path, boolean nano) throws IOException {
+    if (HANDLE_CONSTRUCTOR == null || HANDLE_FIELD == null) {
+      return null;
+    }
+    long fp = Native.fopen(path, "rb");
+    byte[] err = new byte[256];
+    long p = Native.Pcap.pcap_fopen_offline_with_tstamp_precision(fp, nano ? 1 : 0, err);
+    if (p == 0) {
+      Native.C.fclose(fp);
+      int n = 0;
+      while (n < err.length && err[n] != 0) {
+        n++;
+      }
+      throw new IOException(new String(err, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+    }
+    try {
+      return HANDLE_CONSTRUCTOR.newInstance(
+          new Pointer(p),
+          nano ? PcapHandle.TimestampPrecision.NANO : PcapHandle.TimestampPrecision.MICRO);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      Native.Pcap.pcap_close(p); // closes the FILE too
       return null;
     }
   }
@@ -94,7 +156,7 @@ final class CaptureHandle implements AutoCloseable {
    * @return true if packets are read and sent without allocation (pcap4j's handle was reachable)
    */
   boolean fast() {
-    return raw != null;
+    return raw != 0;
   }
 
   /**
@@ -118,19 +180,26 @@ final class CaptureHandle implements AutoCloseable {
    * @throws IOException if libpcap reports an error
    */
   int next() throws IOException {
-    if (raw == null) {
+    if (raw == 0) {
       return nextPortable();
     }
     int rc = Native.Pcap.pcap_next_ex(raw, headerRef, dataRef);
     if (rc == 1) {
-      long h = address(headerRef);
-      data = address(dataRef);
+      // Read through ByteBuffer views rather than JNA getters (one JNI call each): libpcap
+      // returns the same header address every time (its pcap_header field), so the view is made
+      // once.
+      long h = address(0);
+      data = address(8);
+      if (h != headerAddress) {
+        headerAddress = h;
+        headerView = ABSOLUTE.getByteBuffer(h, 32).order(ByteOrder.nativeOrder());
+      }
       int l = com.sun.jna.Native.LONG_SIZE;
-      long sec = l == 8 ? ABSOLUTE.getLong(h) : ABSOLUTE.getInt(h);
-      long frac = l == 8 ? ABSOLUTE.getLong(h + 8) : ABSOLUTE.getInt(h + 4);
+      long sec = l == 8 ? headerView.getLong(0) : headerView.getInt(0);
+      long frac = l == 8 ? headerView.getLong(8) : headerView.getInt(4);
       timestamp = sec * 1_000_000_000L + (nano ? frac : frac * 1000);
-      length = ABSOLUTE.getInt(h + 2L * l);
-      wireLength = ABSOLUTE.getInt(h + 2L * l + 4);
+      length = headerView.getInt(2 * l);
+      wireLength = headerView.getInt(2 * l + 4);
       return PACKET;
     }
     if (rc == 0) {
@@ -142,8 +211,10 @@ final class CaptureHandle implements AutoCloseable {
     throw new IOException("pcap_next_ex on " + what + ": " + error());
   }
 
-  private static long address(Memory ref) {
-    return com.sun.jna.Native.POINTER_SIZE == 8 ? ref.getLong(0) : ref.getInt(0) & 0xffffffffL;
+  private long address(int offset) {
+    return com.sun.jna.Native.POINTER_SIZE == 8
+        ? refView.getLong(offset)
+        : refView.getInt(offset) & 0xffffffffL;
   }
 
   private int nextPortable() throws IOException {
@@ -199,8 +270,19 @@ final class CaptureHandle implements AutoCloseable {
    * @param count how many bytes, at most {@link #length()}
    */
   void copyTo(byte[] dst, int offset, int count) {
-    if (raw != null) {
-      ABSOLUTE.read(data, dst, offset, count);
+    if (raw != 0) {
+      if (data == lastData) {
+        // A savefile is read into one buffer again and again: copy through a view of it (no
+        // JNI call). Live captures point into the kernel ring, a new address every time.
+        if (dataView == null) {
+          dataView = ABSOLUTE.getByteBuffer(data, MAX_FRAME);
+        }
+        dataView.get(0, dst, offset, count);
+      } else {
+        lastData = data;
+        dataView = null;
+        ABSOLUTE.read(data, dst, offset, count);
+      }
     } else {
       System.arraycopy(portable, 0, dst, offset, count);
     }
@@ -212,9 +294,10 @@ final class CaptureHandle implements AutoCloseable {
    */
   ByteBuffer sendBuffer() {
     if (sendView == null) {
-      if (raw != null) {
+      if (raw != 0) {
         sendMemory = new Memory(MAX_FRAME);
-        sendView = sendMemory.getByteBuffer(0, MAX_FRAME).order(java.nio.ByteOrder.BIG_ENDIAN);
+        sendAddress = Pointer.nativeValue(sendMemory);
+        sendView = sendMemory.getByteBuffer(0, MAX_FRAME).order(ByteOrder.BIG_ENDIAN);
       } else {
         sendBytes = new byte[MAX_FRAME];
         sendView = ByteBuffer.wrap(sendBytes);
@@ -231,8 +314,8 @@ final class CaptureHandle implements AutoCloseable {
    * @throws IOException if libpcap refuses it (e.g. "Message too long" above the interface MTU)
    */
   void send(int count) throws IOException {
-    if (raw != null) {
-      if (Native.Pcap.pcap_sendpacket(raw, sendMemory, count) != 0) {
+    if (raw != 0) {
+      if (Native.Pcap.pcap_sendpacket(raw, sendAddress, count) != 0) {
         throw new IOException("pcap_sendpacket on " + what + ": " + error());
       }
       return;
@@ -296,8 +379,7 @@ final class CaptureHandle implements AutoCloseable {
   @Override
   public void close() {
     handle.close();
-    headerRef.close();
-    dataRef.close();
+    refs.close();
     if (sendMemory != null) {
       sendMemory.close();
     }
@@ -305,6 +387,6 @@ final class CaptureHandle implements AutoCloseable {
 
   @Override
   public String toString() {
-    return what + (raw != null ? "" : " (portable path)");
+    return what + (raw != 0 ? "" : " (portable path)");
   }
 }

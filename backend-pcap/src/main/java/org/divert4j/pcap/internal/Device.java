@@ -19,6 +19,8 @@ abstract class Device implements StackEnvironment, AutoCloseable {
   /** What pcap hosts can do beyond the required rules; see docs/backends.md for the others. */
   static final Set<Capability> CAPABILITIES = Set.of(Capability.EXACT_INBOUND_INTERFACE);
 
+  private static final int SPINS = 200;
+
   private final ReentrantLock lock = new ReentrantLock();
   final String name;
   final HostOptions options;
@@ -62,8 +64,23 @@ abstract class Device implements StackEnvironment, AutoCloseable {
     return lock.isHeldByCurrentThread();
   }
 
+  /**
+   * Enters the section, spinning briefly before parking: sections last about a microsecond, and
+   * parking a thread (a futex wait and a wake-up) costs far more than that, so with the replay or
+   * capture threads and a program's thread taking turns per packet, a short spin keeps both
+   * running.
+   */
   @Override
   public final void enter() {
+    if (lock.tryLock()) {
+      return;
+    }
+    for (int i = 0; i < SPINS; i++) {
+      Thread.onSpinWait();
+      if (lock.tryLock()) {
+        return;
+      }
+    }
     lock.lock();
   }
 

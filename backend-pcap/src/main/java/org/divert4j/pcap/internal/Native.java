@@ -73,9 +73,19 @@ final class Native {
     static native int capget(Pointer header, Pointer data) throws LastErrorException;
 
     static native int capset(Pointer header, Pointer data) throws LastErrorException;
+
+    static native long fopen(String path, String mode);
+
+    static native int setvbuf(long stream, long buffer, int mode, long size);
+
+    static native int fclose(long stream);
   }
 
-  /** The libpcap functions of the per-packet path, direct-mapped on the library pcap4j loads. */
+  /**
+   * The libpcap functions of the per-packet path, direct-mapped on the library pcap4j loads. Every
+   * pointer is passed as its address ({@code long}): an all-primitive signature is JNA's cheapest
+   * call, with no {@code Pointer} unwrapped per call.
+   */
   static final class Pcap {
     static {
       com.sun.jna.Native.register(NativeLibrary.getInstance(libraryName()));
@@ -83,13 +93,48 @@ final class Native {
 
     private Pcap() {}
 
-    static native int pcap_next_ex(Pointer p, Pointer header, Pointer data);
+    static native int pcap_next_ex(long p, long header, long data);
 
-    static native int pcap_sendpacket(Pointer p, Pointer buf, int size);
+    static native int pcap_sendpacket(long p, long buf, int size);
 
-    static native void pcap_dump(Pointer dumper, Pointer header, Pointer data);
+    static native void pcap_dump(long dumper, long header, long data);
 
-    static native int pcap_dump_flush(Pointer dumper);
+    static native int pcap_dump_flush(long dumper);
+
+    static native long pcap_dump_fopen(long p, long stream);
+
+    static native void pcap_dump_close(long dumper);
+
+    static native long pcap_fopen_offline_with_tstamp_precision(
+        long stream, int precision, byte[] errbuf);
+
+    static native void pcap_close(long p);
+  }
+
+  /** {@code _IOFBF} from {@code stdio.h} (glibc). */
+  static final int IOFBF = 0;
+
+  /**
+   * The stdio buffer of savefiles read and written: libc's default (4 KiB) costs a syscall per few
+   * dozen packets.
+   */
+  static final int FILE_BUFFER = 1 << 20;
+
+  /**
+   * Opens a file with a large stdio buffer.
+   *
+   * @param path the file
+   * @param mode {@code "rb"} or {@code "wb"}
+   * @return the {@code FILE *}
+   * @throws IOException if it cannot be opened
+   */
+  static long fopen(String path, String mode) throws IOException {
+    long fp = C.fopen(path, mode);
+    if (fp == 0) {
+      throw new IOException("cannot open " + path + " (" + mode + ")");
+    }
+    C.setvbuf(fp, 0, IOFBF, FILE_BUFFER);
+    return fp;
   }
 
   /**

@@ -9,7 +9,6 @@ import org.divert4j.DivertException;
 import org.divert4j.PermissionException;
 import org.pcap4j.core.BpfProgram;
 import org.pcap4j.core.NotOpenException;
-import org.pcap4j.core.PcapDumper;
 import org.pcap4j.core.PcapHandle;
 import org.pcap4j.core.PcapNativeException;
 import org.pcap4j.core.PcapNetworkInterface;
@@ -127,12 +126,15 @@ final class Pcap {
   static CaptureHandle openOffline(Path file) throws DivertException {
     boolean nano = isNanosecondFile(file);
     try {
-      PcapHandle h =
-          Pcaps.openOffline(
-              file.toString(),
-              nano ? PcapHandle.TimestampPrecision.NANO : PcapHandle.TimestampPrecision.MICRO);
+      PcapHandle h = CaptureHandle.openOfflineBuffered(file.toString(), nano);
+      if (h == null) {
+        h =
+            Pcaps.openOffline(
+                file.toString(),
+                nano ? PcapHandle.TimestampPrecision.NANO : PcapHandle.TimestampPrecision.MICRO);
+      }
       return new CaptureHandle(h, "input capture " + file, nano);
-    } catch (PcapNativeException e) {
+    } catch (PcapNativeException | IOException e) {
       throw new DivertException("cannot read the capture " + file + ": " + e.getMessage(), 0, e);
     }
   }
@@ -171,9 +173,8 @@ final class Pcap {
               DataLinkType.getInstance(linkType),
               SNAPLEN,
               nano ? PcapHandle.TimestampPrecision.NANO : PcapHandle.TimestampPrecision.MICRO);
-      PcapDumper d = dead.dumpOpen(file.toString());
-      return new DumpFile(dead, d, nano, file.toString());
-    } catch (PcapNativeException | NotOpenException e) {
+      return DumpFile.create(dead, nano, file.toString());
+    } catch (PcapNativeException | NotOpenException | IOException e) {
       if (dead != null) {
         dead.close();
       }
