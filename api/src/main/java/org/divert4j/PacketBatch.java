@@ -28,6 +28,8 @@ public final class PacketBatch {
   /** The largest IPv4 packet, and the default slot capacity, so nothing is truncated (S8). */
   public static final int MAX_PACKET = 65535;
 
+  private static final Chain[] CHAINS = Chain.values();
+
   static {
     BatchAccess.install(new Access());
   }
@@ -237,7 +239,7 @@ public final class PacketBatch {
    */
   public Chain chain(int i) {
     check(i);
-    return chain[i] < 0 ? null : Chain.values()[chain[i]];
+    return chain[i] < 0 ? null : CHAINS[chain[i]];
   }
 
   /**

@@ -17,8 +17,10 @@ public enum Defect {
   /** Fragment offset plus payload length exceeds 65535 bytes. */
   FRAGMENT_PAST_MAXIMUM("fragment offset plus length exceeds 65535 bytes"),
   /**
-   * The fragment fields contradict each other or the length: DF with MF or an offset, or MF with a
-   * payload that is not a multiple of 8 bytes.
+   * The fragment fields contradict the length: MF with a payload that is not a multiple of 8 bytes
+   * (the next fragment's offset could not be expressed). DF on a fragment is not a defect: Linux
+   * sends such fragments when it refragments a reassembled DF datagram, and S17 requires that
+   * fragments be written back unchanged.
    */
   FRAGMENT_FLAGS_INCONSISTENT("fragment flags are inconsistent with the offset or length"),
   /** The reserved (evil) bit of the flags is set. */

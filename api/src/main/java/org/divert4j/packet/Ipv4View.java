@@ -515,8 +515,8 @@ public final class Ipv4View {
    * <ul>
    *   <li>DF on a fragment. Linux itself sends such fragments when it refragments a datagram that
    *       it reassembled and that had DF set ({@code IPSKB_FRAG_PMTU} in {@code ip_output.c}), and
-   *       {@code ip_defrag} ignores DF. {@link #checkForSend()} does refuse DF with MF or an
-   *       offset.
+   *       {@code ip_defrag} ignores DF. {@link #checkForSend()} accepts them too, so that such
+   *       fragments can be written back unchanged (S17).
    *   <li>The reserved flag: Linux ignores it on receive and S8 delivers packets as they were on
    *       the wire. {@link #checkStrict()} reports it for programs that want RFC 791's "must be
    *       zero".
@@ -562,15 +562,14 @@ public final class Ipv4View {
    *
    * <p>Checked, in this order: at least 20 bytes ({@link Defect#TOO_SHORT}); version 4 ({@link
    * Defect#BAD_VERSION}); IHL at least 5 ({@link Defect#BAD_HEADER_LENGTH}); the header within the
-   * packet ({@link Defect#HEADER_PAST_END}); DF together with MF or a non-zero offset, or MF with a
-   * payload that is not a multiple of 8 ({@link Defect#FRAGMENT_FLAGS_INCONSISTENT}); fragment
-   * offset plus payload over 65535 ({@link Defect#FRAGMENT_PAST_MAXIMUM}). A packet over 65535
-   * bytes is not a defect here but a {@link org.divert4j.PacketTooLargeException} for the sender
-   * (S31). The reserved flag is sent as the program set it (S41).
+   * packet ({@link Defect#HEADER_PAST_END}); MF with a payload that is not a multiple of 8 ({@link
+   * Defect#FRAGMENT_FLAGS_INCONSISTENT}); fragment offset plus payload over 65535 ({@link
+   * Defect#FRAGMENT_PAST_MAXIMUM}). A packet over 65535 bytes is not a defect here but a {@link
+   * org.divert4j.PacketTooLargeException} for the sender (S31). The reserved flag is sent as the
+   * program set it (S41).
    *
-   * <p>Note: refusing DF on a fragment also refuses, unchanged, the DF fragments that Linux emits
-   * when it refragments a reassembled DF datagram (see {@link #check()}); S47 names DF with MF or
-   * an offset as inconsistent, so the send side follows the spec.
+   * <p>DF on a fragment is accepted, as on receive: Linux emits such fragments when it refragments
+   * a reassembled DF datagram, and S17 requires writing fragments back unchanged to work.
    *
    * @return null if the packet may be sent, else the first defect found
    */
@@ -628,9 +627,6 @@ public final class Ipv4View {
     boolean df = (w & FLAG_DF) != 0;
     boolean mf = (w & FLAG_MF) != 0;
     int offset = (w & OFFSET_MASK) << 3;
-    if (send && df && (mf || offset != 0)) {
-      return Defect.FRAGMENT_FLAGS_INCONSISTENT;
-    }
     if (mf && (payload & 7) != 0) {
       return Defect.FRAGMENT_FLAGS_INCONSISTENT;
     }

@@ -32,6 +32,7 @@ final class EngineSocket implements DivertSocket {
   static final int DROPPED = 2;
 
   private static final BatchAccess BATCH = BatchAccess.get();
+  private static final Chain[] CHAINS = Chain.values();
 
   final int port;
   private final DivertEngine engine;
@@ -419,7 +420,7 @@ final class EngineSocket implements DivertSocket {
     h.busy = true;
     h.ticket = ((long) serial << 48) | ((++generation & 0xffffffffL) << 16) | h.slot;
     h.since = engine.now();
-    h.chain = Chain.values()[wChain[i]];
+    h.chain = CHAINS[wChain[i]];
     h.ruleIndex = wRuleIndex[i];
     h.ruleId = wRuleId[i];
     h.inIf = wIn[i];

@@ -178,6 +178,33 @@ public final class SimNode implements TestNode {
 
   // ---------------------------------------------------------------- the wire
 
+  /**
+   * Delivers an IP packet to this node as if it had just arrived from the wire on an interface: it
+   * goes through the node's stack and divert engine exactly like a frame from a link. Useful to
+   * replay recorded traffic into a simulated host, and for benchmarks.
+   *
+   * @param packet the IP packet, from position to limit; copied, not modified
+   * @param interfaceName the receiving interface, e.g. {@code eth0}
+   * @throws IllegalArgumentException if the node has no such interface
+   */
+  public void receiveFrame(ByteBuffer packet, String interfaceName) {
+    int index = 0;
+    for (Port p : ports) {
+      if (p.nif.name().equals(interfaceName)) {
+        index = p.nif.index();
+      }
+    }
+    if (index == 0) {
+      throw new IllegalArgumentException(name + " has no interface " + interfaceName);
+    }
+    net.enter();
+    try {
+      net.send(packet, this, index);
+    } finally {
+      net.exit();
+    }
+  }
+
   /** A frame arrived on an interface; inside the network's section. */
   void arrive(ByteBuffer b, int ifIndex) {
     for (SimCapture c : captures) {

@@ -1,0 +1,286 @@
+package org.divert4j.sim.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Set;
+import java.util.TreeSet;
+import org.divert4j.sim.SimProvider;
+import org.divert4j.spi.DivertProvider;
+import org.divert4j.tck.Outcome;
+import org.divert4j.tck.Tck;
+import org.divert4j.tck.TckReport;
+import org.divert4j.tck.TckResult;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The TCK tests itself: the reference simulation passes it, and each deliberately broken backend
+ * ({@link BrokenEngines}, {@link BrokenDecorators}) fails exactly the rules its fault breaks, no
+ * more and no fewer.
+ *
+ * <p>Each broken backend is the simulation plus one fault, so its signature is measured against the
+ * reference run: the rules of the tests that fail (or abort) on the broken backend but not on the
+ * reference. That way a bug of the reference itself shows once, in {@link
+ * #theReferenceSimulationPassesEveryRule()}, instead of in every self-test.
+ */
+class BrokenBackendsTest {
+  private static TckReport reference;
+
+  /**
+   * The simulation answers at once, so a short timeout keeps the broken runs (whose failing tests
+   * wait for packets that never come) fast without making any test flaky.
+   */
+  private static TckReport run(DivertProvider provider) {
+    return Tck.builder().provider(provider).timeout(Duration.ofMillis(200)).run();
+  }
+
+  private static synchronized TckReport reference() {
+    if (reference == null) {
+      reference = run(new SimProvider());
+    }
+    return reference;
+  }
+
+  private static void assertFailsExactly(DivertProvider provider, String... rules) {
+    assertOutcomes(provider, Set.of(rules), Set.of());
+  }
+
+  /**
+   * Checks the rules whose tests fail, and those whose SHOULD tests abort, on the broken backend
+   * and not on the reference; and that nothing was skipped.
+   */
+  private static void assertOutcomes(
+      DivertProvider provider, Set<String> failedRules, Set<String> abortedRules) {
+    TckReport report = run(provider);
+    String name = provider.name();
+    assertEquals(
+        new TreeSet<>(failedRules),
+        newRules(report, name, Outcome.FAILED),
+        "rules failed by " + name + ":\n" + report.toText());
+    assertEquals(
+        new TreeSet<>(abortedRules),
+        newRules(report, name, Outcome.ABORTED),
+        "SHOULD rules not met by " + name + ":\n" + report.toText());
+    assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+  }
+
+  private static Set<String> newRules(TckReport report, String name, Outcome outcome) {
+    Set<String> onReference = new TreeSet<>();
+    for (TckResult r : reference().results("sim")) {
+      if (r.outcome() == outcome) {
+        onReference.add(r.testName());
+      }
+    }
+    Set<String> rules = new TreeSet<>();
+    for (TckResult r : report.results(name)) {
+      if (r.outcome() == outcome && !onReference.contains(r.testName())) {
+        rules.add(r.ruleId());
+      }
+    }
+    return rules;
+  }
+
+  /** The reference meets every rule; when it does not, the report says which test and why. */
+  @Test
+  void theReferenceSimulationPassesEveryRule() {
+    TckReport report = reference();
+    assertTrue(report.compatible("sim"), report.toText());
+    assertEquals(0, report.count("sim", Outcome.FAILED), report.toText());
+    assertEquals(0, report.count("sim", Outcome.SKIPPED), report.toText());
+    assertEquals(0, report.count("sim", Outcome.ABORTED), report.toText());
+    assertEquals(java.util.List.of(), report.rulesWithoutPass("sim"), report.toText());
+  }
+
+  @Test
+  void aBackendThatNeverDropsWithoutListenerFailsS11() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-never-drops", BrokenEngines.NeverDropsWithoutListener::new),
+        "S11",
+        "S13");
+  }
+
+  @Test
+  void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
+    assertFailsExactly(
+        BrokenEngines.provider(
+            "broken-reassembles", BrokenEngines.ReassemblesInPerFragmentMode::new),
+        "S7",
+        "S16",
+        "S17",
+        "S18");
+  }
+
+  @Test
+  void aBackendThatSendsOversizePacketsFailsS27AndS28() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-oversize", BrokenEngines.SendsOversizePackets::new),
+        "S27",
+        "S28",
+        "S29",
+        "S30");
+  }
+
+  @Test
+  void aBackendThatSkipsTheChecksumFixUpFailsS38() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-checksum", BrokenEngines.SkipsChecksumFixUp::new), "S38");
+  }
+
+  @Test
+  void aBackendThatLetsItsOwnInjectionsComeBackFailsS45() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-own-injections", BrokenEngines.RedivertsOwnInjections::new),
+        "S45");
+  }
+
+  /**
+   * A written-back packet is diverted again by the same rule, forever, so it never travels on: S43
+   * and S44 fail, and so does every rule whose test needs a written-back packet to arrive somewhere
+   * (S4 forward order, S7 non-first fragments, S8 taken-not-copied, ...). Rules whose tests never
+   * write a packet back (S1, S2, S5, S6, S9, S11, S14-S16, S18-S21, S24, S27-S31, S39 to S41, S46,
+   * S47, S49, S51-S53) must still pass.
+   */
+  @Test
+  void aBackendThatRedivertsItsReinjectionsFailsS43AndS44() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-loops", BrokenEngines.RedivertsReinjections::new),
+        "S4",
+        "S7",
+        "S8",
+        "S12",
+        "S13",
+        "S17",
+        "S22",
+        "S23",
+        "S25",
+        "S33",
+        "S35",
+        "S38",
+        "S42",
+        "S43",
+        "S44",
+        "S45",
+        "S50");
+  }
+
+  @Test
+  void aBackendThatNeverFragmentsInjectionsFailsS29() {
+    assertFailsExactly(
+        BrokenEngines.provider(
+            "broken-never-fragments", BrokenEngines.NeverFragmentsInjections::new),
+        "S23",
+        "S25",
+        "S29",
+        "S30");
+  }
+
+  @Test
+  void aBackendThatLeavesIdZeroFailsS39() {
+    assertFailsExactly(BrokenEngines.provider("broken-id", BrokenEngines.KeepsZeroId::new), "S39");
+  }
+
+  @Test
+  void aBackendThatTrustsTheTotalLengthFieldFailsS40() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-length", BrokenEngines.TrustsTotalLength::new), "S40");
+  }
+
+  @Test
+  void aBackendThatResetsTheTtlFailsS41() {
+    assertFailsExactly(BrokenEngines.provider("broken-ttl", BrokenEngines.ResetsTtl::new), "S41");
+  }
+
+  /** Refusing MTU-sized packets also refuses MTU-sized fragments written back (S17). */
+  @Test
+  void aBackendWithAnMtuOffByOneFailsS28() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-off-by-one", BrokenEngines.MtuOffByOne::new),
+        "S17",
+        "S28",
+        "S29",
+        "S30");
+  }
+
+  /** S12's SHOULD half (later rules of the chain) cannot be met without passing through. */
+  @Test
+  void aBackendThatNeverPassesThroughFailsS12() {
+    assertOutcomes(
+        BrokenEngines.provider("broken-no-pass", BrokenEngines.NeverPassesThrough::new),
+        Set.of("S12", "S13"),
+        Set.of("S12"));
+  }
+
+  @Test
+  void aBackendThatNeverReassemblesFailsS21ToS24() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-no-reassembly", BrokenEngines.NeverReassembles::new),
+        "S21",
+        "S22",
+        "S23",
+        "S24");
+  }
+
+  @Test
+  void aBackendThatSkipsTheRestOfTheChainFailsS44() {
+    assertFailsExactly(
+        BrokenEngines.provider("broken-skips-rest", BrokenEngines.SkipsRestOfChain::new), "S44");
+  }
+
+  // ---- faults outside the engine's hooks, expressed by decorators (Decorated)
+
+  @Test
+  void aBackendThatReportsTheWrongInterfaceFailsS6() {
+    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6");
+  }
+
+  @Test
+  void aBackendThatReinjectsPendingPacketsOnCloseFailsS14() {
+    assertFailsExactly(BrokenDecorators.reinjectsPendingOnClose(), "S14");
+  }
+
+  @Test
+  void aBackendThatInjectsOutboundForANonLocalAddressFailsS36() {
+    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36");
+  }
+
+  @Test
+  void aBackendThatDropsMalformedPacketsSilentlyFailsS47() {
+    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47");
+  }
+
+  @Test
+  void aBackendThatSwallowsNoRouteFailsS49() {
+    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49");
+  }
+
+  @Test
+  void aBackendWhoseClosedSocketAnswersNullFailsS51() {
+    assertFailsExactly(BrokenDecorators.closedReceiveReturnsNull(), "S51");
+  }
+
+  @Test
+  void aBackendThatLetsEpermEscapeFailsS46() {
+    assertFailsExactly(BrokenDecorators.rawPermissionError(), "S46");
+  }
+
+  @Test
+  void aBackendThatReordersDoesNotMeetS52ButPasses() {
+    DivertProvider p = BrokenDecorators.reorders();
+    assertOutcomes(p, Set.of(), Set.of("S52"));
+    assertEquals(
+        reference().count("sim", Outcome.FAILED),
+        run(p).count(p.name(), Outcome.FAILED),
+        "a SHOULD rule not met must not fail a test");
+  }
+
+  @Test
+  void aBackendThatLimitsInboundInjectionToTheMtuFailsS53() {
+    assertFailsExactly(BrokenDecorators.limitsInboundInjectionToTheMtu(), "S53");
+  }
+
+  @Test
+  void aBackendThatTruncatesTo65535BytesFailsS31() {
+    assertFailsExactly(BrokenDecorators.truncatesTo65535(), "S31");
+  }
+}

@@ -1,0 +1,346 @@
+package org.divert4j.sim.tck;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.divert4j.AddressNotAvailableException;
+import org.divert4j.Chain;
+import org.divert4j.Direction;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
+import org.divert4j.MalformedPacketException;
+import org.divert4j.NoRouteException;
+import org.divert4j.PermissionException;
+import org.divert4j.spi.DivertProvider;
+import org.divert4j.testbed.TestBed;
+
+/**
+ * Broken backends whose fault a decorator of the simulation can express: wrong divert addresses,
+ * pending packets reinjected on close, errors swallowed or disguised, a closed socket that answers
+ * null, reordering.
+ */
+final class BrokenDecorators {
+  private BrokenDecorators() {}
+
+  /**
+   * Reports a wrong interface for inbound packets, like a backend that reads the output instead of
+   * the input interface index. Breaks S6.
+   */
+  static DivertProvider wrongInterface() {
+    return Decorated.provider(
+        "broken-interface",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
+                      throws DivertException {
+                    return wrong(super.receive(dst, timeout));
+                  }
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
+                    return wrong(super.receive(dst));
+                  }
+                }));
+  }
+
+  private static DivertAddress wrong(DivertAddress a) {
+    if (a == null || a.direction() != Direction.INBOUND) {
+      return a;
+    }
+    Chain chain = a.chain().orElseThrow();
+    return DivertAddress.received(
+        a.port(),
+        chain,
+        "bogus0",
+        a.interfaceIndex() + 10,
+        a.interfaceAddressBits(),
+        a.ruleId(),
+        a.ticket());
+  }
+
+  /**
+   * Writes back every pending packet (held or still queued) when the socket closes, as WinDivert
+   * does, instead of dropping them. Breaks S14.
+   */
+  static DivertProvider reinjectsPendingOnClose() {
+    return Decorated.provider(
+        "broken-close",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  private final List<Object[]> held = new ArrayList<>();
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
+                      throws DivertException {
+                    int start = dst.position();
+                    DivertAddress a = super.receive(dst, timeout);
+                    remember(dst, start, a);
+                    return a;
+                  }
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
+                    int start = dst.position();
+                    DivertAddress a = super.receive(dst);
+                    remember(dst, start, a);
+                    return a;
+                  }
+
+                  private void remember(ByteBuffer dst, int start, DivertAddress a) {
+                    if (a != null) {
+                      byte[] b = new byte[dst.position() - start];
+                      dst.duplicate().position(start).get(b);
+                      held.add(new Object[] {b, a});
+                    }
+                  }
+
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    super.send(packet, address);
+                    held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
+                  }
+
+                  @Override
+                  public void drop(DivertAddress address) throws DivertException {
+                    super.drop(address);
+                    held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
+                  }
+
+                  @Override
+                  public void close() {
+                    try {
+                      if (isOpen()) {
+                        ByteBuffer buf = ByteBuffer.allocate(65535);
+                        while (receive(buf.clear(), Duration.ZERO) != null) {
+                          // everything queued is now held
+                        }
+                        for (Object[] h : new ArrayList<>(held)) {
+                          super.send(ByteBuffer.wrap((byte[]) h[0]), (DivertAddress) h[1]);
+                        }
+                      }
+                    } catch (DivertException e) {
+                      // best effort, as the fault would be
+                    }
+                    super.close();
+                  }
+                }));
+  }
+
+  /**
+   * Injects outbound when the injection address is not local, instead of refusing it. Breaks S36.
+   */
+  static DivertProvider fallsBackToOutbound() {
+    return Decorated.provider(
+        "broken-address",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    try {
+                      super.send(packet.duplicate(), address);
+                      packet.position(packet.limit());
+                    } catch (AddressNotAvailableException e) {
+                      super.send(packet, DivertAddress.OUTBOUND);
+                    }
+                  }
+                }));
+  }
+
+  /** Drops malformed packets silently instead of refusing them. Breaks S47. */
+  static DivertProvider dropsMalformedSilently() {
+    return Decorated.provider(
+        "broken-malformed",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    try {
+                      super.send(packet, address);
+                    } catch (MalformedPacketException e) {
+                      packet.position(packet.limit());
+                    }
+                  }
+                }));
+  }
+
+  /** Drops packets with no route silently instead of refusing them. Breaks S49. */
+  static DivertProvider swallowsNoRoute() {
+    return Decorated.provider(
+        "broken-no-route",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    try {
+                      super.send(packet, address);
+                    } catch (NoRouteException e) {
+                      packet.position(packet.limit());
+                    }
+                  }
+                }));
+  }
+
+  /**
+   * A closed socket's receive answers "nothing arrived" (null) instead of failing with "closed",
+   * and a receive blocked when it closes does the same. Breaks S51.
+   */
+  static DivertProvider closedReceiveReturnsNull() {
+    return Decorated.provider(
+        "broken-closed-receive",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
+                      throws DivertException {
+                    try {
+                      return super.receive(dst, timeout);
+                    } catch (org.divert4j.DivertClosedException e) {
+                      return null;
+                    }
+                  }
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
+                    try {
+                      return super.receive(dst);
+                    } catch (org.divert4j.DivertClosedException e) {
+                      return null;
+                    }
+                  }
+                }));
+  }
+
+  /** Lets EPERM escape as a generic error without naming the privileges. Breaks S46. */
+  static DivertProvider rawPermissionError() {
+    return Decorated.provider(
+        "broken-permission",
+        new Decorated.Fault() {
+          @Override
+          public DivertHost openUnprivileged(TestBed bed, HostOptions options)
+              throws DivertException {
+            try {
+              return bed.openUnprivileged(options);
+            } catch (PermissionException e) {
+              throw new DivertException("operation not permitted", 1, null);
+            }
+          }
+        });
+  }
+
+  /**
+   * Hands out packets of a socket in pairs, the second first, as a backend spreading one port over
+   * two queues might. Does not meet S52 (a SHOULD rule: aborted, not failed).
+   */
+  static DivertProvider reorders() {
+    return Decorated.provider(
+        "broken-order",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  private final Deque<Object[]> ready = new ArrayDeque<>();
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
+                      throws DivertException {
+                    if (ready.isEmpty()) {
+                      ByteBuffer b = ByteBuffer.allocate(65535);
+                      DivertAddress first = super.receive(b, timeout);
+                      if (first == null) {
+                        return null;
+                      }
+                      byte[] one = bytes(b.flip());
+                      DivertAddress second = super.receive(b.clear(), Duration.ZERO);
+                      if (second != null) {
+                        ready.add(new Object[] {bytes(b.flip()), second});
+                      }
+                      ready.add(new Object[] {one, first});
+                    }
+                    byte[] next = (byte[]) ready.peek()[0];
+                    if (dst.remaining() < next.length) {
+                      throw new org.divert4j.BufferTooSmallException(next.length, dst.remaining());
+                    }
+                    dst.put(next);
+                    return (DivertAddress) ready.poll()[1];
+                  }
+
+                  @Override
+                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
+                    return receive(dst, Duration.ofDays(1));
+                  }
+                }));
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
+  /**
+   * Limits new inbound injections to the interface MTU, like a backend that injects through a TUN
+   * device (written-back packets still pass, as with NF_ACCEPT). Breaks S53.
+   */
+  static DivertProvider limitsInboundInjectionToTheMtu() {
+    return Decorated.provider(
+        "broken-inbound-mtu",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    if (address.direction() == Direction.INBOUND && address.ticket() == 0) {
+                      for (org.divert4j.NetInterface i : host().interfaces()) {
+                        if (i.addressBits() == address.interfaceAddressBits()
+                            && packet.remaining() > i.mtu()) {
+                          throw new org.divert4j.PacketTooLargeException(
+                              packet.remaining(), i.mtu(), "tun0", 90);
+                        }
+                      }
+                    }
+                    super.send(packet, address);
+                  }
+                }));
+  }
+
+  /**
+   * Keeps only the first 65535 bytes of a longer packet instead of refusing it, as a 16-bit length
+   * would. Breaks S31.
+   */
+  static DivertProvider truncatesTo65535() {
+    return Decorated.provider(
+        "broken-65535",
+        Decorated.sockets(
+            s ->
+                new Decorated.Forwarding(s) {
+                  @Override
+                  public void send(ByteBuffer packet, DivertAddress address)
+                      throws DivertException {
+                    if (packet.remaining() > 65535) {
+                      ByteBuffer cut = packet.duplicate();
+                      cut.limit(cut.position() + 65535);
+                      super.send(cut, address);
+                      packet.position(packet.limit());
+                      return;
+                    }
+                    super.send(packet, address);
+                  }
+                }));
+  }
+}

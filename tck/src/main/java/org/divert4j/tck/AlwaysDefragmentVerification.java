@@ -1,0 +1,409 @@
+package org.divert4j.tck;
+
+import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import org.divert4j.Capability;
+import org.divert4j.DivertSocket;
+import org.divert4j.DropReason;
+import org.divert4j.FragmentMode;
+import org.divert4j.HostOptions;
+import org.divert4j.tck.Probe.Received;
+import org.divert4j.testbed.PacketCapture;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.TestNode;
+import org.divert4j.testbed.UdpEndpoint;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Area E of SEMANTICS.md: always-defragment mode (S21-S25). Hosts are opened with {@code fragments
+ * = ALWAYS_DEFRAGMENT}.
+ */
+@SpecArea(id = "E", title = "Always-defragment mode")
+public class AlwaysDefragmentVerification extends TckVerification {
+  /** For the JUnit engine and subclasses. */
+  public AlwaysDefragmentVerification() {}
+
+  private static HostOptions.Builder defrag() {
+    return host().fragments(FragmentMode.ALWAYS_DEFRAGMENT);
+  }
+
+  /**
+   * <b>S21</b>: fragments are reassembled before the rules see them. A 4000-byte payload sent over
+   * MTU 1500 is delivered exactly once, as one 4028-byte datagram with MF clear, offset 0, total
+   * length 4028 and a valid header checksum.
+   *
+   * <p>If it fails: several deliveries mean no reassembly (Linux: nf_defrag_ipv4 not enabled in the
+   * namespace, or the hook runs before -400); a bad checksum or length means the reassembled header
+   * was not rebuilt.
+   */
+  @Test
+  @SpecRule(id = "S21")
+  public void S21_fragmentedDatagramIsDeliveredWholeExactlyOnce(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment())) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(LARGE, 21);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receiveExactly(socket, 1, "reassembled datagram").get(0);
+        byte[] b = r.bytes();
+        assertEquals(LARGE + 28, b.length, "length of " + r);
+        assertEquals(LARGE + 28, Packets.totalLength(b), "total length field of " + r);
+        assertFalse(Packets.moreFragments(b), "MF must be clear: " + r);
+        assertEquals(0, Packets.fragmentOffset(b), "offset must be 0: " + r);
+        assertTrue(Packets.headerChecksumValid(b), "header checksum must be valid: " + r);
+        assertArrayEquals(data, Packets.udpData(b), "payload of " + r);
+      }
+    }
+  }
+
+  /**
+   * <b>S22</b>: rules see the whole datagram, so a port rule diverts the whole fragmented datagram:
+   * "UDP to 7000" gets one whole datagram and no fragment reaches the host's endpoint on its own.
+   * Written back (inbound, with its address) it reaches the endpoint.
+   *
+   * <p>If it fails: the rule was matched per fragment (as in S7) although the mode is
+   * ALWAYS_DEFRAGMENT, or the reassembled datagram cannot be reinjected inbound (S53).
+   */
+  @Test
+  @SpecRule(id = "S22")
+  public void S22_portRuleDivertsTheWholeFragmentedDatagram(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment());
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(LARGE, 22);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receiveExactly(socket, 1, "whole datagram").get(0);
+        assertEquals(LARGE + 28, r.bytes().length, "the port rule must divert it whole: " + r);
+        p.expectNoDatagram(endpoint, "the whole datagram is held by the program");
+        p.writeBack(socket, r);
+        p.datagram(endpoint, data, "the reassembled datagram written back inbound");
+      }
+    }
+  }
+
+  /**
+   * <b>S23</b>: a datagram larger than the egress MTU, seen whole on output and written back, is
+   * fragmented again: over a 1280-byte link every fragment on the wire is at most 1280 bytes and
+   * the peer receives the 4000-byte payload intact.
+   *
+   * <p>If it fails: the backend sends the reassembled datagram as one oversize frame, or refuses it
+   * as in S27 (that is the PER_FRAGMENT behaviour), or fragments to a stale size.
+   */
+  @Test
+  @SpecRule(id = "S23")
+  public void S23_wholeDatagramWrittenBackOutboundIsFragmentedToTheMtu(TckContext tck)
+      throws Exception {
+    try (TestBed bed = tck.testBed(options().peerMtu(1280).host(defrag().build()).build());
+        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
+        PacketCapture wire = bed.peer().capture()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(LARGE, 23);
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
+        assertEquals(LARGE + 28, r.bytes().length, "output must see the whole datagram: " + r);
+        p.writeBack(socket, r);
+        p.datagram(endpoint, data, "the datagram at the peer");
+        assertFragmentsWithin(p.settled(wire, Probe.udpBetween(p.host(), p.peer())), 1280, data);
+      }
+    }
+  }
+
+  /**
+   * <b>S23</b> [cap: FORWARD]: a forwarded datagram, reassembled on input and written back, is
+   * fragmented to the egress MTU of the far link (1280, smaller than the 1500 it arrived over), and
+   * the far peer receives it intact.
+   *
+   * <p>If it fails: the backend refragments to the original fragment sizes (Linux frag_max_size)
+   * instead of the egress MTU, or forwards one oversize frame.
+   */
+  @Test
+  @SpecRule(id = "S23", capabilities = Capability.FORWARD)
+  public void S23_forwardedDatagramIsRefragmentedToTheEgressMtu(TckContext tck) throws Exception {
+    TestBedOptions o = options().farPeer(true).farPeerMtu(1280).host(defrag().build()).build();
+    try (TestBed bed = tck.testBed(o)) {
+      Probe p = probe(bed, tck);
+      TestNode far = p.far();
+      bed.host()
+          .addRule(
+              rule("input -p udp -d " + far.address().getHostAddress() + " -j DIVERT " + PORT));
+      try (UdpEndpoint endpoint = far.openUdp(UDP_PORT);
+          PacketCapture wire = far.capture();
+          DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(LARGE, 24);
+        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receiveExactly(socket, 1, "reassembled forwarded datagram").get(0);
+        p.writeBack(socket, r);
+        p.datagram(endpoint, data, "the datagram at the far peer");
+        assertFragmentsWithin(
+            p.settled(wire, Probe.udpBetween(p.peer(), far.address())), 1280, data);
+      }
+    }
+  }
+
+  /**
+   * <b>S24</b>: an incomplete datagram is never delivered: the first and last of three fragments
+   * arrive, the middle one never does; nothing is delivered, before or after the reassembly timeout
+   * (2 s here), and nothing reaches the endpoint.
+   *
+   * <p>If it fails: the backend delivers partial datagrams or lone fragments in this mode.
+   */
+  @Test
+  @SpecRule(id = "S24")
+  public void S24_incompleteDatagramIsNeverDelivered(TckContext tck) throws Exception {
+    try (TestBed bed =
+            tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        List<byte[]> frags = fragments(p, 0x2401, 25);
+        bed.peer().sendRaw(ByteBuffer.wrap(frags.get(0)));
+        bed.peer().sendRaw(ByteBuffer.wrap(frags.get(2)));
+        p.expectNothing(socket, "the middle fragment never arrived");
+        bed.advance(Duration.ofSeconds(3));
+        p.expectNothing(socket, "the datagram timed out incomplete");
+        p.expectNoDatagram(endpoint, "the datagram is incomplete");
+      }
+    }
+  }
+
+  /**
+   * <b>S24</b>: fragments are discarded after the reassembly timeout, and not before. Two datagrams
+   * lose their middle fragment; with a 2 s timeout, the first one's middle fragment arrives after 1
+   * s and it is delivered whole; the second one's arrives after 3 s, when its other fragments are
+   * gone, and it is never delivered.
+   *
+   * <p>If it fails: the timeout is not applied (fragments kept forever), not configurable (the
+   * default 30 s used instead of {@code reassemblyTimeout}), or applied too early.
+   */
+  @Test
+  @SpecRule(id = "S24")
+  public void S24_fragmentsAreDiscardedAfterTheReassemblyTimeout(TckContext tck) throws Exception {
+    try (TestBed bed =
+        tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()))) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        List<byte[]> a = fragments(p, 0x2411, 26);
+        List<byte[]> b = fragments(p, 0x2412, 27);
+        for (List<byte[]> d : List.of(a, b)) {
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(0)));
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(2)));
+        }
+        bed.advance(Duration.ofSeconds(1));
+        bed.peer().sendRaw(ByteBuffer.wrap(a.get(1)));
+        Received r = p.receive(socket, "the datagram completed within the timeout");
+        assertEquals(0x2411, Packets.id(r.bytes()), "the completed datagram: " + r);
+        bed.advance(Duration.ofSeconds(2));
+        bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
+        p.expectNothing(socket, "the other fragments were discarded at the timeout");
+      }
+    }
+  }
+
+  /**
+   * <b>S24</b> [cap: VIRTUAL_TIME]: the default reassembly timeout is 30 s. With default options, a
+   * datagram whose middle fragment comes after 29 s is delivered; one whose middle fragment comes
+   * after 31 s is not. Needs a virtual clock only so that the test does not wait a minute.
+   *
+   * <p>If it fails: the default differs from Linux {@code ipfrag_time} (30 s), which {@link
+   * HostOptions#DEFAULT_REASSEMBLY_TIMEOUT} promises.
+   */
+  @Test
+  @SpecRule(id = "S24", capabilities = Capability.VIRTUAL_TIME)
+  public void S24_defaultReassemblyTimeoutIsThirtySeconds(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment())) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        List<byte[]> a = fragments(p, 0x2431, 34);
+        List<byte[]> b = fragments(p, 0x2432, 35);
+        for (List<byte[]> d : List.of(a, b)) {
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(0)));
+          bed.peer().sendRaw(ByteBuffer.wrap(d.get(2)));
+        }
+        bed.advance(Duration.ofSeconds(29));
+        bed.peer().sendRaw(ByteBuffer.wrap(a.get(1)));
+        Received r = p.receive(socket, "the datagram completed after 29 s");
+        assertEquals(0x2431, Packets.id(r.bytes()), "the completed datagram: " + r);
+        bed.advance(Duration.ofSeconds(2));
+        bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
+        p.expectNothing(socket, "the other fragments were discarded at 30 s");
+      }
+    }
+  }
+
+  /**
+   * <b>S24</b>: a datagram with overlapping fragments is discarded: two fragments that together
+   * cover the whole datagram but overlap by 8 bytes are never delivered.
+   *
+   * <p>If it fails: the reassembler accepts overlaps (CVE-2018-5391; Linux discards such datagrams
+   * since the fix).
+   */
+  @Test
+  @SpecRule(id = "S24")
+  public void S24_overlappingFragmentsDiscardTheDatagram(TckContext tck) throws Exception {
+    try (TestBed bed =
+            tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] whole =
+            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(2000, 28))
+                .id(0x2421)
+                .build();
+        byte[] first = slice(whole, 0, 1480, true);
+        byte[] second = slice(whole, 1472, Packets.totalLength(whole) - 20 - 1472, false);
+        bed.peer().sendRaw(ByteBuffer.wrap(first));
+        bed.peer().sendRaw(ByteBuffer.wrap(second));
+        p.expectNothing(socket, "its fragments overlap");
+        bed.advance(Duration.ofSeconds(3));
+        p.expectNothing(socket, "its fragments overlap");
+        p.expectNoDatagram(endpoint, "its fragments overlap");
+      }
+    }
+  }
+
+  /**
+   * <b>S24</b>: reassembly memory is bounded and discards are counted. With the smallest bound
+   * (65535 bytes), the first fragments of 100 datagrams (148 kB) cannot all be held: the host
+   * counts {@code REASSEMBLY_MEMORY} drops, nothing is delivered, and once the timeout has freed
+   * the memory a new datagram is reassembled and delivered.
+   *
+   * <p>If it fails: no counter means memory grows with the flood (or drops are silent); no delivery
+   * afterwards means memory is never released.
+   */
+  @Test
+  @SpecRule(id = "S24")
+  public void S24_reassemblyMemoryIsBoundedAndDiscardsAreCounted(TckContext tck) throws Exception {
+    HostOptions o =
+        defrag().reassemblyMemory(65535).reassemblyTimeout(Duration.ofSeconds(2)).build();
+    try (TestBed bed = tck.testBed(hostOptions(o))) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 100; i++) {
+          bed.peer().sendRaw(ByteBuffer.wrap(fragments(p, 0x3000 + i, i).get(0)));
+        }
+        bed.advance(p.settle);
+        assertTrue(
+            bed.host().stats().dropped(DropReason.REASSEMBLY_MEMORY) > 0,
+            "fragments beyond the reassembly memory must be counted: " + bed.host().stats());
+        p.expectNothing(socket, "every datagram is incomplete");
+        bed.advance(Duration.ofSeconds(3));
+        byte[] data = pattern(LARGE, 29);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receive(socket, "a complete datagram after the flood timed out");
+        assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
+      }
+    }
+  }
+
+  /**
+   * <b>S25</b>: the program may enlarge a whole datagram: the host's 4000-byte payload, seen whole
+   * on output, is rebuilt with a 6000-byte payload and written back with its address; the peer
+   * receives the 6000 bytes, in fragments of at most 1500 bytes.
+   *
+   * <p>If it fails: the backend refuses a changed size, keeps the old total length (S40), or does
+   * not fragment the larger datagram.
+   */
+  @Test
+  @SpecRule(id = "S25")
+  public void S25_enlargedDatagramIsFragmentedToTheMtu(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment());
+        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
+        PacketCapture wire = bed.peer().capture()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 30));
+        Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
+        byte[] bigger = pattern(6000, 31);
+        byte[] rebuilt =
+            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, bigger)
+                .id(Packets.id(r.bytes()))
+                .build();
+        socket.send(ByteBuffer.wrap(rebuilt), r.address());
+        p.datagram(endpoint, bigger, "the enlarged datagram at the peer");
+        assertFragmentsWithin(p.settled(wire, Probe.udpBetween(p.host(), p.peer())), 1500, bigger);
+      }
+    }
+  }
+
+  /**
+   * <b>S25</b>: the program may shrink a whole datagram: the 4000-byte payload rebuilt with 1000
+   * bytes is written back and crosses the link as one unfragmented packet.
+   *
+   * <p>If it fails: the backend keeps the original size or fragment layout.
+   */
+  @Test
+  @SpecRule(id = "S25")
+  public void S25_shrunkDatagramIsSentUnfragmented(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment());
+        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
+        PacketCapture wire = bed.peer().capture()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 32));
+        Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
+        byte[] smaller = pattern(1000, 33);
+        byte[] rebuilt =
+            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, smaller)
+                .id(Packets.id(r.bytes()))
+                .build();
+        socket.send(ByteBuffer.wrap(rebuilt), r.address());
+        p.datagram(endpoint, smaller, "the shrunk datagram at the peer");
+        List<byte[]> onWire = p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
+        assertEquals(1, onWire.size(), "one packet on the wire: " + Packets.describeAll(onWire));
+        assertFalse(Packets.isFragment(onWire.get(0)), "not a fragment: " + onWire);
+      }
+    }
+  }
+
+  /** Three crafted fragments (MTU 1500) of a datagram from the peer to the host. */
+  static List<byte[]> fragments(Probe p, int id, int seed) {
+    byte[] whole =
+        Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(LARGE, seed)).id(id).build();
+    return Packets.fragment(whole, 1500);
+  }
+
+  /** A fragment of {@code whole} with {@code length} payload bytes from {@code offset}. */
+  static byte[] slice(byte[] whole, int offset, int length, boolean more) {
+    byte[] f = new byte[20 + length];
+    System.arraycopy(whole, 0, f, 0, 20);
+    System.arraycopy(whole, 20 + offset, f, 20, length);
+    Packets.put16(f, 2, f.length);
+    Packets.put16(f, 6, (more ? Packets.MF : 0) | offset / 8);
+    Packets.fixHeaderChecksum(f);
+    return f;
+  }
+
+  static void assertFragmentsWithin(List<byte[]> onWire, int mtu, byte[] data) {
+    assertFalse(onWire.isEmpty(), "nothing of the datagram was captured on the wire");
+    for (byte[] f : onWire) {
+      assertTrue(
+          f.length <= mtu,
+          "a packet on the wire exceeds the MTU of " + mtu + ": " + Packets.describe(f));
+      assertTrue(Packets.headerChecksumValid(f), "bad header checksum on " + Packets.describe(f));
+    }
+    assertArrayEquals(
+        data,
+        Packets.udpData(Packets.reassemble(onWire)),
+        "the fragments on the wire do not reassemble into the datagram");
+  }
+}

@@ -1,0 +1,444 @@
+package org.divert4j.tck;
+
+import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.divert4j.BufferTooSmallException;
+import org.divert4j.Capability;
+import org.divert4j.Chain;
+import org.divert4j.Direction;
+import org.divert4j.DivertSocket;
+import org.divert4j.DropReason;
+import org.divert4j.InstalledRule;
+import org.divert4j.Ipv4;
+import org.divert4j.NetInterface;
+import org.divert4j.tck.Probe.Received;
+import org.divert4j.testbed.PacketCapture;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestNode;
+import org.divert4j.testbed.UdpEndpoint;
+import org.junit.jupiter.api.Test;
+
+/** Area B of SEMANTICS.md: delivery to a bound socket (S6, S8, S9, S15, S52; S14 is in L). */
+@SpecArea(id = "B", title = "Delivery")
+public class DeliveryVerification extends TckVerification {
+  /** For the JUnit engine and subclasses. */
+  public DeliveryVerification() {}
+
+  /**
+   * <b>S6</b>: a packet diverted on input carries its divert address: the port, chain INPUT,
+   * direction INBOUND, the receiving interface's name, index and first IPv4 address (as the host
+   * lists them in {@code interfaces()}), and the id of the rule that diverted it.
+   *
+   * <p>If it fails: compare the address fields with {@code host.interfaces()}; the kernel backend
+   * takes them from NFQA_IFINDEX_INDEV and the interface's first address.
+   */
+  @Test
+  @SpecRule(id = "S6")
+  public void S6_inboundPacketCarriesTheReceivingInterface(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      Probe p = probe(bed, tck);
+      InstalledRule installed =
+          bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        Received r = p.receive(socket, "the inbound datagram");
+        NetInterface iface = p.hostInterface(p.host());
+        assertEquals(PORT, r.address().port(), "port of " + r.address());
+        assertEquals(Chain.INPUT, r.address().chain().orElse(null), "chain of " + r.address());
+        assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
+        assertEquals(
+            iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
+        assertEquals(iface.index(), r.address().interfaceIndex(), "interface index, " + iface);
+        assertEquals(
+            iface.address(), r.address().interfaceAddress(), "interface address, " + iface);
+        assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
+      }
+    }
+  }
+
+  /**
+   * <b>S6</b>: a packet diverted on output carries chain OUTPUT, direction OUTBOUND and no
+   * interface address (0.0.0.0).
+   *
+   * <p>If it fails: outbound packets must not report an interface address; writing back with a
+   * non-zero address would inject inbound (S33).
+   */
+  @Test
+  @SpecRule(id = "S6")
+  public void S6_outboundPacketCarriesNoInterfaceAddress(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      Probe p = probe(bed, tck);
+      InstalledRule installed =
+          bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        Received r = p.receive(socket, "the outbound datagram");
+        assertEquals(PORT, r.address().port(), "port of " + r.address());
+        assertEquals(Chain.OUTPUT, r.address().chain().orElse(null), "chain of " + r.address());
+        assertEquals(Direction.OUTBOUND, r.address().direction(), "direction of " + r.address());
+        assertEquals(Ipv4.ANY, r.address().interfaceAddress(), "outbound: 0.0.0.0 expected");
+        assertEquals(0, r.address().interfaceAddressBits(), "outbound: 0.0.0.0 expected");
+        assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
+      }
+    }
+  }
+
+  /**
+   * <b>S6</b> [cap: FORWARD]: a packet diverted on forward is inbound and carries the interface it
+   * arrived on (the one facing the peer, not the far peer).
+   *
+   * <p>If it fails: the forward chain must report the ingress interface (NFQA_IFINDEX_INDEV), so
+   * that writing the packet back re-routes it inbound.
+   */
+  @Test
+  @SpecRule(id = "S6", capabilities = Capability.FORWARD)
+  public void S6_forwardedPacketCarriesItsIngressInterface(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(options().farPeer(true).build())) {
+      Probe p = probe(bed, tck);
+      TestNode far = p.far();
+      bed.host().addRule(rule("forward -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        Received r = p.receive(socket, "the forwarded datagram");
+        NetInterface iface = p.hostInterface(p.host());
+        assertEquals(Chain.FORWARD, r.address().chain().orElse(null), "chain of " + r.address());
+        assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
+        assertEquals(iface.name(), r.address().interfaceName(), "ingress interface " + iface);
+        assertEquals(iface.index(), r.address().interfaceIndex(), "ingress index " + iface);
+        assertEquals(iface.address(), r.address().interfaceAddress(), "ingress address " + iface);
+      }
+    }
+  }
+
+  /**
+   * <b>S8</b>: a received packet is one whole IP packet, starting at the IP header and
+   * byte-identical to what was on the wire. The peer sends a crafted datagram (known bytes, valid
+   * checksums); the divert socket on input receives exactly those bytes, with a valid header
+   * checksum and a total length equal to its size.
+   *
+   * <p>If it fails: the backend adds or strips a header (link layer, netlink), receives into a
+   * truncated buffer, or changes fields (TTL, checksum) before the divert point.
+   */
+  @Test
+  @SpecRule(id = "S8")
+  public void S8_inboundPacketIsReceivedByteIdentical(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] sent =
+            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
+                .id(0x4242)
+                .tos(0x10)
+                .build();
+        bed.peer().sendRaw(ByteBuffer.wrap(sent));
+        Received r = p.receive(socket, "the crafted datagram");
+        assertEquals(4, Packets.version(r.bytes()), "must start at the IPv4 header: " + r);
+        assertEquals(r.bytes().length, Packets.totalLength(r.bytes()), "one whole packet: " + r);
+        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
+        assertArrayEquals(
+            sent,
+            r.bytes(),
+            "received bytes differ from the wire: sent "
+                + Packets.describe(sent)
+                + ", received "
+                + r);
+      }
+    }
+  }
+
+  /**
+   * <b>S8</b>: on output, the received packet is what goes on the wire: the host's datagram,
+   * diverted on output and written back unchanged, arrives at the peer with exactly the bytes the
+   * program received, and those bytes have a valid header checksum.
+   *
+   * <p>If it fails: the backend hands out the packet before the stack completed it (checksum, ID,
+   * length), or changes it on reinjection.
+   */
+  @Test
+  @SpecRule(id = "S8")
+  public void S8_outboundPacketIsReceivedAsItGoesOnTheWire(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        PacketCapture wire = bed.peer().capture()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(222, 9);
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receive(socket, "the outbound datagram");
+        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
+        assertEquals(r.bytes().length, Packets.totalLength(r.bytes()), "one whole packet: " + r);
+        assertArrayEquals(data, Packets.udpData(r.bytes()), "UDP payload of " + r);
+        p.writeBack(socket, r);
+        byte[] onWire = p.await(wire, Probe.udpTo(UDP_PORT), 1, "the datagram at the peer").get(0);
+        assertArrayEquals(
+            r.bytes(),
+            onWire,
+            "what went on the wire ("
+                + Packets.describe(onWire)
+                + ") differs from what the program received ("
+                + r
+                + ")");
+      }
+    }
+  }
+
+  /**
+   * <b>S8</b>: a packet is taken out of the stack, not copied. A diverted datagram that the program
+   * holds does not reach the host's endpoint; once written back, it arrives exactly once.
+   *
+   * <p>If it fails: the backend copies packets (like pcap or a raw socket) instead of holding them
+   * until a verdict, or it reinjects a second copy.
+   */
+  @Test
+  @SpecRule(id = "S8")
+  public void S8_packetIsTakenOutOfTheStackNotCopied(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(100, 1);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        Received r = p.receive(socket, "the diverted datagram");
+        p.expectNoDatagram(endpoint, "the program holds the packet");
+        p.writeBack(socket, r);
+        p.datagram(endpoint, data, "the datagram once written back");
+        p.expectNoDatagram(endpoint, "it must arrive once");
+      }
+    }
+  }
+
+  /**
+   * <b>S8</b>: receive never truncates. On a link with MTU 65535 the peer sends a datagram of the
+   * largest size, 65535 bytes. A receive into a buffer that is too small fails with {@link
+   * BufferTooSmallException} (saying 65535 bytes are needed) and leaves the packet queued; a
+   * receive into a 65535-byte buffer then returns it whole.
+   *
+   * <p>If it fails: look for a fixed receive buffer or copy range below 65535 (NFQUEUE copy range,
+   * netlink buffer) or a silent truncation.
+   */
+  @Test
+  @SpecRule(id = "S8")
+  public void S8_receiveNeverTruncatesTheLargestPacket(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(options().peerMtu(65535).build())) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(65535 - 28, 11);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        ByteBuffer small = ByteBuffer.allocate(1500);
+        Duration wait = tck.timeout();
+        BufferTooSmallException e =
+            assertThrows(
+                BufferTooSmallException.class,
+                () -> socket.receive(small, wait),
+                "a receive into a 1500-byte buffer must not truncate a 65535-byte packet");
+        assertEquals(65535, e.required(), "the error must say how much room is needed");
+        Received r = p.receive(socket, "the 65535-byte datagram after the failed receive");
+        assertEquals(65535, r.bytes().length, "the packet must be whole: " + r);
+        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
+        assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
+      }
+    }
+  }
+
+  /**
+   * <b>S9</b>: a received packet that is dropped by the program is lost. Inbound, the host's
+   * endpoint never gets it; outbound, nothing reaches the peer's wire.
+   *
+   * <p>If it fails: the drop verdict is not applied (a default ACCEPT verdict, or a fail-open
+   * path).
+   */
+  @Test
+  @SpecRule(id = "S9")
+  public void S9_packetDroppedByTheProgramIsLost(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
+        PacketCapture wire = bed.peer().capture()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        socket.drop(p.receive(socket, "the inbound datagram").address());
+        p.expectNoDatagram(endpoint, "the program dropped it");
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 2));
+        socket.drop(p.receive(socket, "the outbound datagram").address());
+        p.expectNotCaptured(wire, Probe.udpTo(UDP_PORT), "the program dropped it");
+      }
+    }
+  }
+
+  /**
+   * <b>S9</b>: a received packet that is never written back is lost: after the hold timeout (1 s
+   * here) it has not reached the endpoint, and dropping it afterwards does nothing.
+   *
+   * <p>If it fails: the backend gives packets without a verdict a default ACCEPT (or reinjects them
+   * when the hold expires).
+   */
+  @Test
+  @SpecRule(id = "S9")
+  public void S9_packetNeverWrittenBackIsLost(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(hostOptions(host().holdTimeout(Duration.ofSeconds(1)).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        Received r = p.receive(socket, "the diverted datagram");
+        bed.advance(Duration.ofSeconds(3));
+        p.expectNoDatagram(endpoint, "the program never wrote it back");
+        socket.drop(r.address());
+        p.expectNoDatagram(endpoint, "the program never wrote it back");
+      }
+    }
+  }
+
+  /**
+   * <b>S15</b>: a socket's queue is bounded. With queue length 2 and a program that does not read,
+   * of five datagrams two are queued and three are dropped and counted as {@code QUEUE_FULL}; none
+   * reaches the endpoint (fail-closed is the default).
+   *
+   * <p>If it fails: check the queue limit (NFQUEUE maxlen), that overflow drops rather than
+   * accepts, and that the per-socket counter counts each drop.
+   */
+  @Test
+  @SpecRule(id = "S15")
+  public void S15_fullQueueDropsAndCountsFurtherPackets(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 5; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
+        }
+        bed.advance(p.settle);
+        p.receiveExactly(socket, 2, "queued datagram");
+        p.expectNoDatagram(endpoint, "overflow is dropped unless failOpen");
+        assertEquals(
+            3,
+            socket.stats().dropped(DropReason.QUEUE_FULL),
+            "queue-full drops must be counted: " + socket.stats());
+      }
+    }
+  }
+
+  /**
+   * <b>S15</b>: with {@code failOpen}, packets that find the queue full continue as if not
+   * diverted, and are counted. Queue length 2, five datagrams: two are queued for the program and
+   * three reach the host's endpoint; {@code failOpenAccepted} is 3.
+   *
+   * <p>If it fails: the fail-open flag (NFQA_CFG_F_FAIL_OPEN) is not set or not honoured, or
+   * accepted packets are not counted.
+   */
+  @Test
+  @SpecRule(id = "S15")
+  public void S15_failOpenAcceptsAndCountsPacketsWhenTheQueueIsFull(TckContext tck)
+      throws Exception {
+    try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).failOpen(true).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 5; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
+        }
+        for (int i = 0; i < 3; i++) {
+          p.datagram(endpoint, "datagram " + (i + 1) + " of 3 accepted by fail-open");
+        }
+        p.expectNoDatagram(endpoint, "two datagrams are queued for the program");
+        p.receiveExactly(socket, 2, "queued datagram");
+        assertEquals(
+            3,
+            socket.stats().failOpenAccepted(),
+            "fail-open accepts are counted: " + socket.stats());
+      }
+    }
+  }
+
+  /**
+   * <b>S15</b>: memory stays bounded whatever the offered load. Two hundred datagrams at a socket
+   * with queue length 8 that does not read: the program can then read exactly 8, and 192 are
+   * counted as dropped.
+   *
+   * <p>If it fails: the backend queues without bound somewhere (a user-space list in front of the
+   * kernel queue, a growing netlink buffer).
+   */
+  @Test
+  @SpecRule(id = "S15")
+  public void S15_queueStaysBoundedUnderLoad(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(hostOptions(host().queueLength(8).build()))) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 200; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
+        }
+        bed.advance(p.settle);
+        List<Received> got = p.drain(socket);
+        assertEquals(8, got.size(), "the queue holds 8 packets at most");
+        assertEquals(
+            192,
+            socket.stats().dropped(DropReason.QUEUE_FULL),
+            "every packet beyond the queue is counted: " + socket.stats());
+      }
+    }
+  }
+
+  /**
+   * <b>S52</b> (SHOULD): packets of one port and direction are received in arrival order by a
+   * single reader. Thirty numbered datagrams from the peer, and thirty from the host, arrive in the
+   * order sent.
+   *
+   * <p>If it is not met: the backend spreads one port over several queues or threads without
+   * keeping order; WinDivert documents such reordering.
+   */
+  @Test
+  @SpecRule(id = "S52", level = Level.SHOULD)
+  public void S52_singleReaderReceivesInArrivalOrder(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT2));
+      try (DivertSocket in = bed.host().bind(PORT);
+          DivertSocket out = bed.host().bind(PORT2)) {
+        for (int i = 0; i < 30; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, numbered(i));
+          bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, numbered(i));
+        }
+        assertInOrder(p, in, "inbound");
+        assertInOrder(p, out, "outbound");
+      }
+    }
+  }
+
+  private static byte[] numbered(int i) {
+    byte[] b = pattern(64, i);
+    ByteBuffer.wrap(b).putInt(i);
+    return b;
+  }
+
+  private static void assertInOrder(Probe p, DivertSocket socket, String what) throws Exception {
+    List<Integer> seen = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      Received r = p.receive(socket, what + " datagram " + i);
+      seen.add(ByteBuffer.wrap(Packets.udpData(r.bytes())).getInt());
+    }
+    for (int i = 0; i < 30; i++) {
+      if (seen.get(i) != i) {
+        fail(what + " datagrams arrived out of order: " + seen);
+      }
+    }
+  }
+}

@@ -1,0 +1,210 @@
+package org.divert4j.tck;
+
+import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertSocket;
+import org.divert4j.DropReason;
+import org.divert4j.MalformedPacketException;
+import org.divert4j.NoRouteException;
+import org.divert4j.PermissionException;
+import org.divert4j.packet.Defect;
+import org.divert4j.tck.Probe.Received;
+import org.divert4j.testbed.PacketCapture;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.UdpEndpoint;
+import org.junit.jupiter.api.Test;
+
+/** Area J of SEMANTICS.md: errors and bad input (S46, S47, S49, S50; S51 is in L). */
+@SpecArea(id = "J", title = "Errors and bad input")
+public class ErrorVerification extends TckVerification {
+  /** For the JUnit engine and subclasses. */
+  public ErrorVerification() {}
+
+  /**
+   * <b>S46</b>: opening a backend without the privileges it needs fails with {@link
+   * PermissionException} naming each missing privilege (for the kernel backend CAP_NET_ADMIN and
+   * CAP_NET_RAW), never with a raw native error. A backend that needs no privileges (the
+   * simulation) opens normally, and meets the rule trivially.
+   *
+   * <p>If it fails: the backend lets EPERM escape as a generic error, or names nothing; map it to
+   * {@link PermissionException} with the capability names.
+   */
+  @Test
+  @SpecRule(id = "S46")
+  public void S46_openingWithoutPrivilegesNamesWhatIsMissing(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      DivertHost host;
+      try {
+        host = bed.openUnprivileged(bed.options().host());
+      } catch (PermissionException e) {
+        assertFalse(e.missing().isEmpty(), "the error must name what is missing");
+        for (String privilege : e.missing()) {
+          assertTrue(
+              e.getMessage().contains(privilege),
+              "the message must name " + privilege + ": " + e.getMessage());
+        }
+        return;
+      } catch (DivertException e) {
+        fail(
+            "an unprivileged open must fail with PermissionException naming what is missing, not "
+                + e.getClass().getName()
+                + ": "
+                + e.getMessage(),
+            e);
+        return;
+      }
+      try (DivertHost opened = host) {
+        assertTrue(opened.isOpen(), "a backend that needs no privileges opens normally");
+      }
+    }
+  }
+
+  /**
+   * <b>S47</b>: a malformed packet is refused with {@link MalformedPacketException} naming the
+   * defect, nothing is sent, and the socket keeps working. Checked outbound and inbound for: 19
+   * bytes (TOO_SHORT), version 6 (BAD_VERSION), IHL 4 (BAD_HEADER_LENGTH), IHL 15 in a 40-byte
+   * packet (HEADER_PAST_END), and MF with a 13-byte payload (FRAGMENT_FLAGS_INCONSISTENT).
+   *
+   * <p>If it fails: the backend passes the packet to the kernel unchecked (Linux answers EINVAL for
+   * some defects and sends others), or reports another defect than the first one listed.
+   */
+  @Test
+  @SpecRule(id = "S47")
+  public void S47_malformedPacketIsRefusedNamingTheDefect(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        PacketCapture wire = bed.peer().capture();
+        UdpEndpoint atHost = bed.hostNode().openUdp(UDP_PORT);
+        UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT);
+        DivertSocket socket = bed.host().bind(PORT)) {
+      Probe p = probe(bed, tck);
+      for (DivertAddress way : List.of(DivertAddress.OUTBOUND, DivertAddress.inbound(p.host()))) {
+        boolean out = way.isZero();
+        Inet4Address src = out ? p.host() : p.peer();
+        Inet4Address dst = out ? p.peer() : p.host();
+        for (Map.Entry<Defect, byte[]> c : malformed(src, dst).entrySet()) {
+          MalformedPacketException e =
+              assertThrows(
+                  MalformedPacketException.class,
+                  () -> socket.send(ByteBuffer.wrap(c.getValue()), way),
+                  c.getKey() + " must be refused (" + way + ")");
+          assertEquals(c.getKey(), e.defect(), "the defect named (" + way + "): " + e.getMessage());
+        }
+        byte[] ok = Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(64, 47)).build();
+        socket.send(ByteBuffer.wrap(ok), way);
+        p.datagram(out ? atPeer : atHost, Packets.udpData(ok), "a valid packet after the refusals");
+      }
+      List<byte[]> onWire = p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
+      assertEquals(
+          1,
+          onWire.size(),
+          "only the valid packet may reach the wire: " + Packets.describeAll(onWire));
+    }
+  }
+
+  private static Map<Defect, byte[]> malformed(Inet4Address src, Inet4Address dst) {
+    Map<Defect, byte[]> m = new LinkedHashMap<>();
+    byte[] valid = Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(12, 1)).build();
+    byte[] shortOne = new byte[19];
+    System.arraycopy(valid, 0, shortOne, 0, 19);
+    m.put(Defect.TOO_SHORT, shortOne);
+    byte[] v6 = valid.clone();
+    v6[0] = 0x65;
+    Packets.fixHeaderChecksum(v6);
+    m.put(Defect.BAD_VERSION, v6);
+    byte[] ihl4 = valid.clone();
+    ihl4[0] = 0x44;
+    m.put(Defect.BAD_HEADER_LENGTH, ihl4);
+    byte[] ihl15 = valid.clone();
+    ihl15[0] = 0x4f;
+    m.put(Defect.HEADER_PAST_END, ihl15);
+    byte[] oddFragment =
+        Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(5, 2)).flags(Packets.MF).build();
+    m.put(Defect.FRAGMENT_FLAGS_INCONSISTENT, oddFragment);
+    return m;
+  }
+
+  /**
+   * <b>S49</b>: an outbound packet with no route to its destination (203.0.113.9; the test bed's
+   * host has only its connected networks) is refused with {@link NoRouteException} naming the
+   * destination; nothing is sent and the socket keeps working.
+   *
+   * <p>If it fails: the backend sends the packet somewhere anyway (a default route in the test bed
+   * would also do that: test beds must not have one), or reports ENETUNREACH as a generic error.
+   */
+  @Test
+  @SpecRule(id = "S49")
+  public void S49_outboundPacketWithNoRouteIsRefused(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        PacketCapture wire = bed.peer().capture();
+        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
+        DivertSocket socket = bed.host().bind(PORT)) {
+      Probe p = probe(bed, tck);
+      byte[] lost = Packets.udp(p.host(), UNROUTABLE, SRC_PORT, UDP_PORT, pattern(64, 1)).build();
+      NoRouteException e =
+          assertThrows(
+              NoRouteException.class,
+              () -> socket.send(ByteBuffer.wrap(lost), DivertAddress.OUTBOUND),
+              "a packet to " + UNROUTABLE.getHostAddress() + " has no route");
+      assertEquals(UNROUTABLE, e.destination(), "the error must name the destination");
+      p.expectNotCaptured(
+          wire, w -> Packets.destination(w) == org.divert4j.Ipv4.toInt(UNROUTABLE), "no route");
+      byte[] ok = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(64, 2)).build();
+      socket.send(ByteBuffer.wrap(ok), DivertAddress.OUTBOUND);
+      p.datagram(endpoint, Packets.udpData(ok), "a routable packet after the refusal");
+    }
+  }
+
+  /**
+   * <b>S50</b>: queue overflow is counted, not thrown: twenty datagrams at a socket with queue
+   * length 4 that does not read cause no exception; receive returns the 4 queued ones; the socket
+   * counts 16 {@code QUEUE_FULL} drops; after writing the 4 back the socket diverts the next
+   * datagram normally.
+   *
+   * <p>If it fails: an exception from receive means overflow (ENOBUFS on the netlink socket) ends
+   * the receive loop, which must never happen; a wrong count means drops are lost.
+   */
+  @Test
+  @SpecRule(id = "S50")
+  public void S50_queueOverflowIsCountedNotThrown(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(hostOptions(host().queueLength(4).build()));
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        for (int i = 0; i < 20; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
+        }
+        bed.advance(p.settle);
+        List<Received> queued = p.drain(socket);
+        assertEquals(4, queued.size(), "the queue holds 4");
+        assertEquals(
+            16,
+            socket.stats().dropped(DropReason.QUEUE_FULL),
+            "overflow must be counted: " + socket.stats());
+        for (Received r : queued) {
+          p.writeBack(socket, r);
+        }
+        for (int i = 0; i < 4; i++) {
+          p.datagram(endpoint, "queued datagram " + i + " written back");
+        }
+        byte[] data = pattern(64, 99);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        p.writeBack(socket, p.receive(socket, "a datagram after the overflow"));
+        p.datagram(endpoint, data, "the datagram after the overflow");
+      }
+    }
+  }
+}

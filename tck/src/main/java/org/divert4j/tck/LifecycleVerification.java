@@ -1,0 +1,280 @@
+package org.divert4j.tck;
+
+import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.divert4j.Capability;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertClosedException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertSocket;
+import org.divert4j.InstalledRule;
+import org.divert4j.PacketBatch;
+import org.divert4j.tck.Probe.Received;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.UdpEndpoint;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** Lifecycle: what closing sockets and hosts does (S14, S51). */
+@SpecArea(id = "L", title = "Lifecycle")
+public class LifecycleVerification extends TckVerification {
+  /** For the JUnit engine and subclasses. */
+  public LifecycleVerification() {}
+
+  /**
+   * <b>S14</b>: packets held (received, not written back) or queued (not yet received) when the
+   * socket closes are dropped: with DROP policy, of five diverted datagrams (two received and held,
+   * three queued) none reaches the host's endpoint after the close.
+   *
+   * <p>If it fails: the backend reinjects pending packets on close (WinDivert-like) or lets the
+   * kernel accept them (Linux {@code nfqnl_flush} drops them; a fail-open flag must not apply).
+   */
+  @Test
+  @SpecRule(id = "S14")
+  public void S14_heldAndQueuedPacketsAreDroppedWhenTheSocketCloses(TckContext tck)
+      throws Exception {
+    closeWithPending(tck, TestBedOptions.defaults());
+  }
+
+  /**
+   * <b>S14</b>: the same holds with PASS_THROUGH: pending packets are dropped, not passed through,
+   * when the socket closes; only packets that match after the close pass (S13).
+   *
+   * <p>If it fails: the backend hands pending packets to the no-listener path on close; they were
+   * already diverted and must be dropped (Linux drops them even with {@code --queue-bypass}).
+   */
+  @Test
+  @SpecRule(id = "S14")
+  public void S14_pendingPacketsAreDroppedOnCloseEvenWithPassThrough(TckContext tck)
+      throws Exception {
+    closeWithPending(tck, passThrough());
+  }
+
+  private static void closeWithPending(TckContext tck, TestBedOptions options) throws Exception {
+    try (TestBed bed = tck.testBed(options);
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      DivertSocket socket = bed.host().bind(PORT);
+      for (int i = 0; i < 5; i++) {
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
+      }
+      Received held1 = p.receive(socket, "the first datagram");
+      p.receive(socket, "the second datagram");
+      socket.close();
+      p.expectNoDatagram(endpoint, "held and queued packets are dropped when the socket closes");
+      assertThrows(
+          DivertClosedException.class,
+          () -> socket.send(held1.buffer(), held1.address()),
+          "writing a held packet back after close must fail with 'closed'");
+      p.expectNoDatagram(endpoint, "held and queued packets are dropped when the socket closes");
+    }
+  }
+
+  /**
+   * <b>S51</b>: closing a host removes every rule it installed and unbinds every socket: after
+   * {@code close()} the host, its socket and its rule report closed / not installed, and traffic
+   * the rule diverted (and, having no listener, would drop) reaches the host's endpoint again.
+   *
+   * <p>If it fails: rules survive their host (the kernel backend must delete every iptables rule it
+   * tagged), or sockets are left bound.
+   */
+  @Test
+  @SpecRule(id = "S51")
+  public void S51_closingTheHostRemovesItsRulesAndSockets(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      DivertHost host = bed.host();
+      InstalledRule installed = host.addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      DivertSocket socket = host.bind(PORT);
+      host.close();
+      assertFalse(host.isOpen(), "the host reports closed");
+      assertFalse(socket.isOpen(), "closing the host closes its sockets");
+      assertFalse(installed.isInstalled(), "closing the host removes its rules");
+      byte[] data = pattern(100, 51);
+      bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+      p.datagram(endpoint, data, "the datagram once the host and its rule are gone");
+    }
+  }
+
+  /**
+   * <b>S51</b> [cap: SHARED_RULES]: nothing of a closed host remains for the next one: after the
+   * first host closes, a second host on the same machine can bind the first's port, and the first
+   * host's rule no longer diverts anything to it.
+   *
+   * <p>If it fails: kernel state (queues, rules) of the closed host survived it.
+   */
+  @Test
+  @SpecRule(id = "S51", capabilities = Capability.SHARED_RULES)
+  public void S51_closedHostLeavesNothingForTheNextHost(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      bed.host().bind(PORT);
+      bed.host().close();
+      try (DivertHost next = bed.openAnotherHost(bed.options().host());
+          DivertSocket socket = next.bind(PORT)) {
+        byte[] data = pattern(100, 52);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        p.datagram(endpoint, data, "the datagram, not diverted by the closed host's rule");
+        p.expectNothing(socket, "the closed host's rule is gone");
+      }
+    }
+  }
+
+  /**
+   * <b>S51</b>: operations on a closed socket fail with {@link DivertClosedException}: every kind
+   * of receive, send and drop. {@code close()} again does nothing; {@code isOpen}, {@code port} and
+   * {@code stats} still work.
+   *
+   * <p>If it fails: a closed socket returns null/0 or a native error instead of the clear "closed"
+   * error.
+   */
+  @Test
+  @SpecRule(id = "S51")
+  public void S51_operationsOnAClosedSocketFailWithClosed(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      Probe p = probe(bed, tck);
+      DivertSocket socket = bed.host().bind(PORT);
+      socket.close();
+      ByteBuffer buf = ByteBuffer.allocate(65535);
+      byte[] packet = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(10, 1)).build();
+      PacketBatch batch = PacketBatch.allocate(2, 2048, false);
+      closed("receive(buffer)", () -> socket.receive(buf));
+      closed("receive(buffer, timeout)", () -> socket.receive(buf, Duration.ZERO));
+      closed("receive(batch, timeout)", () -> socket.receive(batch, Duration.ZERO));
+      closed("send(packet)", () -> socket.send(ByteBuffer.wrap(packet)));
+      closed(
+          "send(packet, address)",
+          () -> socket.send(ByteBuffer.wrap(packet), DivertAddress.OUTBOUND));
+      batch.clear();
+      batch.add(ByteBuffer.wrap(packet), DivertAddress.OUTBOUND);
+      closed("send(batch)", () -> socket.send(batch));
+      closed("drop(address)", () -> socket.drop(DivertAddress.OUTBOUND));
+      assertDoesNotThrow(socket::close, "close() again must do nothing");
+      assertFalse(socket.isOpen(), "isOpen after close");
+      assertTrue(socket.port() == PORT, "port() works after close");
+      assertNotNull(socket.stats(), "stats() works after close");
+    }
+  }
+
+  /**
+   * <b>S51</b>: operations on a closed host fail with {@link DivertClosedException}: adding and
+   * inserting rules, binding, listing interfaces. {@code close()} again does nothing, removing a
+   * rule of the closed host does nothing, and the informational methods still work.
+   *
+   * <p>If it fails: a closed host still accepts rules or sockets (which then leak).
+   */
+  @Test
+  @SpecRule(id = "S51")
+  public void S51_operationsOnAClosedHostFailWithClosed(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      DivertHost host = bed.host();
+      InstalledRule installed = host.addRule(rule("input -p udp -j DIVERT " + PORT));
+      host.close();
+      closed("addRule", () -> host.addRule(rule("input -p udp -j DIVERT " + PORT2)));
+      closed("insertRule", () -> host.insertRule(0, rule("input -p udp -j DIVERT " + PORT2)));
+      closed("bind", () -> host.bind(PORT2));
+      closed("interfaces", host::interfaces);
+      assertDoesNotThrow(host::close, "close() again must do nothing");
+      assertDoesNotThrow(installed::remove, "removing a rule of a closed host does nothing");
+      assertFalse(host.isOpen(), "isOpen after close");
+      assertNotNull(host.stats(), "stats() works after close");
+      assertNotNull(host.options(), "options() works after close");
+      assertNotNull(host.name(), "name() works after close");
+      assertNotNull(host.backend(), "backend() works after close");
+      assertNotNull(host.capabilities(), "capabilities() works after close");
+    }
+  }
+
+  /**
+   * <b>S51</b>: a receive blocked in another thread returns promptly with {@link
+   * DivertClosedException} when the socket is closed, and when its host is closed.
+   *
+   * <p>If it fails (the thread is still blocked after the TCK timeout): the blocking call does not
+   * wake on close (a netlink {@code recv} is not interrupted by closing the descriptor in another
+   * thread; use a wake-up pipe or shutdown). This is the most common complaint about divert
+   * libraries (peers.md c.1).
+   */
+  @Test
+  @SpecRule(id = "S51")
+  public void S51_blockedReceiveReturnsPromptlyOnClose(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      DivertSocket first = bed.host().bind(PORT);
+      CompletableFuture<Throwable> woken = blockedReceive(first);
+      first.close();
+      expectClosed(woken, tck.timeout(), "closing the socket");
+
+      DivertSocket second = bed.host().bind(PORT2);
+      CompletableFuture<Throwable> woken2 = blockedReceive(second);
+      bed.host().close();
+      expectClosed(woken2, tck.timeout(), "closing the host");
+    }
+  }
+
+  private static CompletableFuture<Throwable> blockedReceive(DivertSocket socket)
+      throws InterruptedException {
+    CompletableFuture<Throwable> result = new CompletableFuture<>();
+    CountDownLatch started = new CountDownLatch(1);
+    Thread t =
+        new Thread(
+            () -> {
+              started.countDown();
+              try {
+                DivertAddress a = socket.receive(ByteBuffer.allocate(65535));
+                result.complete(new AssertionError("receive returned a packet: " + a));
+              } catch (Throwable e) {
+                result.complete(e);
+              }
+            },
+            "tck-blocked-receive-" + socket.port());
+    t.setDaemon(true);
+    t.start();
+    started.await();
+    return result;
+  }
+
+  private static void expectClosed(CompletableFuture<Throwable> woken, Duration timeout, String how)
+      throws Exception {
+    Throwable t;
+    try {
+      t = woken.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      fail(
+          "a receive blocked in another thread did not return within "
+              + timeout.toMillis()
+              + " ms of "
+              + how);
+      return;
+    }
+    assertInstanceOf(
+        DivertClosedException.class, t, "the blocked receive must end with 'closed' on " + how);
+  }
+
+  private static void closed(String what, Executable call) {
+    DivertClosedException e =
+        assertThrows(
+            DivertClosedException.class,
+            call,
+            what + " on a closed object must fail with 'closed'");
+    assertTrue(
+        e.getMessage() != null && e.getMessage().contains("closed"),
+        what + ": the message must say closed: " + e.getMessage());
+  }
+}

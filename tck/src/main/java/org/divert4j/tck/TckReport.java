@@ -1,0 +1,534 @@
+package org.divert4j.tck;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The results of a TCK run, for one or more backends: every test's outcome, counts per backend and
+ * area, the rules with no passing test, and a verdict that never looks green when most tests were
+ * skipped. Renders as text (for consoles), JSON and JUnit XML. Immutable.
+ */
+public final class TckReport {
+  private final List<TckResult> results;
+  private final List<String> errors;
+
+  /**
+   * @param results the test outcomes
+   * @param errors failures outside any test (a verification class that could not start), each one
+   *     line; they make the run fail
+   */
+  public TckReport(List<TckResult> results, List<String> errors) {
+    this.results = List.copyOf(results);
+    this.errors = List.copyOf(errors);
+  }
+
+  /**
+   * @param reports reports to merge (e.g. one per backend)
+   * @return one report holding all their results
+   */
+  public static TckReport merge(List<TckReport> reports) {
+    List<TckResult> r = new ArrayList<>();
+    List<String> e = new ArrayList<>();
+    for (TckReport t : reports) {
+      r.addAll(t.results);
+      e.addAll(t.errors);
+    }
+    return new TckReport(r, e);
+  }
+
+  /**
+   * @return every result, in the order the tests ran
+   */
+  public List<TckResult> results() {
+    return results;
+  }
+
+  /**
+   * @return failures outside any test
+   */
+  public List<String> errors() {
+    return errors;
+  }
+
+  /**
+   * @return the backends with results, in the order they first appear
+   */
+  public List<String> backends() {
+    Set<String> b = new LinkedHashSet<>();
+    for (TckResult r : results) {
+      b.add(r.backend());
+    }
+    return List.copyOf(b);
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return its results
+   */
+  public List<TckResult> results(String backend) {
+    List<TckResult> out = new ArrayList<>();
+    for (TckResult r : results) {
+      if (r.backend().equals(backend)) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * @param outcome an outcome
+   * @return how many tests of any backend had it
+   */
+  public int count(Outcome outcome) {
+    return count(results, outcome);
+  }
+
+  /**
+   * @param backend a backend's name
+   * @param outcome an outcome
+   * @return how many of its tests had it
+   */
+  public int count(String backend, Outcome outcome) {
+    return count(results(backend), outcome);
+  }
+
+  private static int count(List<TckResult> rs, Outcome outcome) {
+    int n = 0;
+    for (TckResult r : rs) {
+      if (r.outcome() == outcome) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * @param backend a backend's name
+   * @param outcome an outcome
+   * @return the rule ids with at least one test of that outcome, in specification order
+   */
+  public Set<String> rules(String backend, Outcome outcome) {
+    Set<String> ids = new java.util.TreeSet<>(RULE_ORDER);
+    for (TckResult r : results(backend)) {
+      if (r.outcome() == outcome) {
+        ids.add(r.ruleId());
+      }
+    }
+    return Collections.unmodifiableSet(ids);
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return the rules of SEMANTICS.md that no test passed on this backend, in specification order
+   *     (a rule can be listed because its tests failed, aborted, were skipped, or did not run)
+   */
+  public List<String> rulesWithoutPass(String backend) {
+    Set<String> passed = rules(backend, Outcome.PASSED);
+    List<String> out = new ArrayList<>();
+    for (String id : SpecRules.ids()) {
+      if (!passed.contains(id)) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return true if tests ran, none failed, most were not skipped and no class failed to start
+   */
+  public boolean compatible(String backend) {
+    List<TckResult> rs = results(backend);
+    return !rs.isEmpty() && count(rs, Outcome.FAILED) == 0 && !mostSkipped(rs) && errors.isEmpty();
+  }
+
+  /**
+   * @return true if every backend in the report is {@link #compatible(String)}, and there is one
+   */
+  public boolean compatible() {
+    List<String> b = backends();
+    if (b.isEmpty()) {
+      return false;
+    }
+    for (String name : b) {
+      if (!compatible(name)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean mostSkipped(List<TckResult> rs) {
+    return count(rs, Outcome.SKIPPED) * 2 > rs.size();
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return one line: COMPATIBLE, NOT COMPATIBLE (with the failed rules) or NOT VERIFIED (when most
+   *     tests were skipped, with the main reason)
+   */
+  public String verdict(String backend) {
+    List<TckResult> rs = results(backend);
+    int failed = count(rs, Outcome.FAILED);
+    int skipped = count(rs, Outcome.SKIPPED);
+    if (rs.isEmpty()) {
+      return "NOT VERIFIED: backend '" + backend + "': no TCK test ran";
+    }
+    if (failed > 0) {
+      return "NOT COMPATIBLE: backend '"
+          + backend
+          + "' fails "
+          + failed
+          + " required test"
+          + (failed == 1 ? "" : "s")
+          + " (rules "
+          + String.join(", ", rules(backend, Outcome.FAILED))
+          + ")";
+    }
+    if (mostSkipped(rs)) {
+      return "NOT VERIFIED: backend '"
+          + backend
+          + "': "
+          + skipped
+          + " of "
+          + rs.size()
+          + " TCK tests were skipped, so it was not verified: "
+          + mainSkipReason(rs);
+    }
+    if (!errors.isEmpty()) {
+      return "NOT COMPATIBLE: " + errors.size() + " verification class(es) could not run";
+    }
+    return "COMPATIBLE: backend '"
+        + backend
+        + "' passes every required test that applies to it ("
+        + count(rs, Outcome.PASSED)
+        + " passed"
+        + (skipped > 0 ? ", " + skipped + " skipped" : "")
+        + (count(rs, Outcome.ABORTED) > 0
+            ? ", " + count(rs, Outcome.ABORTED) + " optional (SHOULD) not met"
+            : "")
+        + ")";
+  }
+
+  private static String mainSkipReason(List<TckResult> rs) {
+    Map<String, Integer> reasons = reasons(rs, Outcome.SKIPPED);
+    return reasons.isEmpty() ? "" : reasons.keySet().iterator().next();
+  }
+
+  /** Reasons for an outcome, most frequent first. */
+  private static Map<String, Integer> reasons(List<TckResult> rs, Outcome outcome) {
+    Map<String, Integer> counts = new LinkedHashMap<>();
+    for (TckResult r : rs) {
+      if (r.outcome() == outcome) {
+        counts.merge(r.reason(), 1, Integer::sum);
+      }
+    }
+    List<Map.Entry<String, Integer>> list = new ArrayList<>(counts.entrySet());
+    list.sort(Map.Entry.<String, Integer>comparingByValue().reversed());
+    Map<String, Integer> sorted = new LinkedHashMap<>();
+    for (Map.Entry<String, Integer> e : list) {
+      sorted.put(e.getKey(), e.getValue());
+    }
+    return sorted;
+  }
+
+  private static final Comparator<String> RULE_ORDER =
+      Comparator.comparingInt(
+              (String id) -> {
+                int i = SpecRules.ids().indexOf(id);
+                return i < 0 ? Integer.MAX_VALUE : i;
+              })
+          .thenComparing(Comparator.naturalOrder());
+
+  /**
+   * @return the report as text: per backend, a table of counts per area, the failures, the aborts
+   *     and skips with their reasons, the rules with no passing test, and the verdict
+   */
+  public String toText() {
+    StringBuilder sb = new StringBuilder();
+    for (String e : errors) {
+      sb.append("ERROR: ").append(e).append('\n');
+    }
+    if (results.isEmpty()) {
+      sb.append("divert4j TCK: no TCK test ran. NOT VERIFIED.\n");
+      return sb.toString();
+    }
+    for (String backend : backends()) {
+      List<TckResult> rs = results(backend);
+      sb.append('\n');
+      sb.append("==== divert4j TCK report: backend '").append(backend).append("' ====\n");
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%-44s %5s %6s %6s %7s %7s%n",
+              "area",
+              "tests",
+              "passed",
+              "failed",
+              "aborted",
+              "skipped"));
+      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
+      for (TckResult r : rs) {
+        byArea.computeIfAbsent(r.areaId() + "  " + r.areaTitle(), k -> new ArrayList<>()).add(r);
+      }
+      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
+        row(sb, e.getKey(), e.getValue());
+      }
+      row(sb, "total", rs);
+      section(sb, rs, Outcome.FAILED, "Failed (required rules broken)", true);
+      section(sb, rs, Outcome.ABORTED, "Aborted (optional SHOULD rules not met)", true);
+      Map<String, Integer> skips = reasons(rs, Outcome.SKIPPED);
+      if (!skips.isEmpty()) {
+        sb.append("Skipped, by reason:\n");
+        for (Map.Entry<String, Integer> e : skips.entrySet()) {
+          sb.append("  ").append(e.getValue()).append(" x ").append(e.getKey()).append('\n');
+        }
+      }
+      List<String> noPass = rulesWithoutPass(backend);
+      sb.append("Rules with no passing test: ")
+          .append(noPass.isEmpty() ? "none" : String.join(", ", noPass))
+          .append('\n');
+      sb.append(verdict(backend)).append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static final Comparator<String> AREA_ORDER =
+      Comparator.comparingInt((String s) -> s.startsWith("L") ? 1 : 0)
+          .thenComparing(Comparator.naturalOrder());
+
+  private static void row(StringBuilder sb, String label, List<TckResult> rs) {
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "%-44s %5d %6d %6d %7d %7d%n",
+            label.length() > 44 ? label.substring(0, 44) : label,
+            rs.size(),
+            count(rs, Outcome.PASSED),
+            count(rs, Outcome.FAILED),
+            count(rs, Outcome.ABORTED),
+            count(rs, Outcome.SKIPPED)));
+  }
+
+  private static void section(
+      StringBuilder sb, List<TckResult> rs, Outcome outcome, String title, boolean withRule) {
+    boolean any = false;
+    for (TckResult r : rs) {
+      if (r.outcome() != outcome) {
+        continue;
+      }
+      if (!any) {
+        sb.append(title).append(":\n");
+        any = true;
+      }
+      sb.append("  ").append(r.testName()).append(" [").append(r.areaId()).append("] ");
+      sb.append(oneLine(r.reason())).append('\n');
+      if (withRule && outcome == Outcome.FAILED) {
+        SpecRules.find(r.ruleId())
+            .ifPresent(rule -> sb.append("      rule ").append(rule).append('\n'));
+      }
+    }
+  }
+
+  private static String oneLine(String s) {
+    String t = s.replace('\n', ' ').replace('\r', ' ');
+    return t.length() > 400 ? t.substring(0, 400) + "..." : t;
+  }
+
+  /**
+   * @return the report as JSON: {@code {"compatible":..., "backends":[{"name", "verdict", "counts",
+   *     "areas", "rulesWithoutPass", "rules": {id: {outcome counts}}, "tests":[...]}],
+   *     "errors":[...]}}
+   */
+  public String toJson() {
+    StringBuilder sb = new StringBuilder("{\"compatible\":").append(compatible());
+    sb.append(",\"backends\":[");
+    boolean firstBackend = true;
+    for (String backend : backends()) {
+      List<TckResult> rs = results(backend);
+      sb.append(firstBackend ? "" : ",");
+      firstBackend = false;
+      sb.append("{\"name\":").append(q(backend));
+      sb.append(",\"compatible\":").append(compatible(backend));
+      sb.append(",\"verdict\":").append(q(verdict(backend)));
+      sb.append(",\"counts\":").append(counts(rs));
+      sb.append(",\"areas\":{");
+      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
+      for (TckResult r : rs) {
+        byArea.computeIfAbsent(r.areaId(), k -> new ArrayList<>()).add(r);
+      }
+      boolean first = true;
+      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
+        sb.append(first ? "" : ",").append(q(e.getKey())).append(':');
+        sb.append("{\"title\":").append(q(e.getValue().get(0).areaTitle()));
+        sb.append(",\"counts\":").append(counts(e.getValue())).append('}');
+        first = false;
+      }
+      sb.append("},\"rules\":{");
+      Map<String, List<TckResult>> byRule = new TreeMap<>(RULE_ORDER);
+      for (TckResult r : rs) {
+        byRule.computeIfAbsent(r.ruleId(), k -> new ArrayList<>()).add(r);
+      }
+      first = true;
+      for (Map.Entry<String, List<TckResult>> e : byRule.entrySet()) {
+        sb.append(first ? "" : ",").append(q(e.getKey())).append(':').append(counts(e.getValue()));
+        first = false;
+      }
+      sb.append("},\"rulesWithoutPass\":[");
+      first = true;
+      for (String id : rulesWithoutPass(backend)) {
+        sb.append(first ? "" : ",").append(q(id));
+        first = false;
+      }
+      sb.append("],\"tests\":[");
+      first = true;
+      for (TckResult r : rs) {
+        sb.append(first ? "" : ",");
+        first = false;
+        sb.append("{\"name\":").append(q(r.testName()));
+        sb.append(",\"class\":").append(q(r.testClass()));
+        sb.append(",\"area\":").append(q(r.areaId()));
+        sb.append(",\"rule\":").append(q(r.ruleId()));
+        sb.append(",\"level\":").append(q(r.level().name()));
+        sb.append(",\"capabilities\":[");
+        for (int i = 0; i < r.capabilities().size(); i++) {
+          sb.append(i == 0 ? "" : ",").append(q(r.capabilities().get(i).name()));
+        }
+        sb.append("],\"outcome\":").append(q(r.outcome().name()));
+        sb.append(",\"reason\":").append(q(r.reason()));
+        sb.append(",\"millis\":").append(r.millis()).append('}');
+      }
+      sb.append("]}");
+    }
+    sb.append("],\"errors\":[");
+    for (int i = 0; i < errors.size(); i++) {
+      sb.append(i == 0 ? "" : ",").append(q(errors.get(i)));
+    }
+    return sb.append("]}").toString();
+  }
+
+  private static String counts(List<TckResult> rs) {
+    Map<Outcome, Integer> m = new EnumMap<>(Outcome.class);
+    for (Outcome o : Outcome.values()) {
+      m.put(o, count(rs, o));
+    }
+    StringBuilder sb = new StringBuilder("{\"tests\":").append(rs.size());
+    for (Map.Entry<Outcome, Integer> e : m.entrySet()) {
+      sb.append(",\"").append(e.getKey().name().toLowerCase(Locale.ROOT)).append("\":");
+      sb.append(e.getValue());
+    }
+    return sb.append('}').toString();
+  }
+
+  private static String q(String s) {
+    StringBuilder sb = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\r' -> sb.append("\\r");
+        case '\t' -> sb.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    return sb.append('"').toString();
+  }
+
+  /**
+   * @return the report as JUnit XML: one {@code testsuite} per backend and area (named {@code
+   *     divert4j-tck.<backend>.<area>}); failed tests have a {@code failure}, aborted and skipped
+   *     ones a {@code skipped} element whose message starts with ABORTED or SKIPPED
+   */
+  public String toJUnitXml() {
+    StringBuilder sb = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    sb.append("<testsuites name=\"divert4j-tck\" tests=\"").append(results.size());
+    sb.append("\" failures=\"").append(count(Outcome.FAILED) + errors.size());
+    sb.append("\" skipped=\"").append(count(Outcome.SKIPPED) + count(Outcome.ABORTED));
+    sb.append("\">\n");
+    for (String backend : backends()) {
+      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
+      for (TckResult r : results(backend)) {
+        byArea.computeIfAbsent(r.areaId(), k -> new ArrayList<>()).add(r);
+      }
+      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
+        List<TckResult> rs = e.getValue();
+        double seconds = 0;
+        for (TckResult r : rs) {
+          seconds += r.millis() / 1000.0;
+        }
+        sb.append("  <testsuite name=\"").append(x("divert4j-tck." + backend + "." + e.getKey()));
+        sb.append("\" tests=\"").append(rs.size());
+        sb.append("\" failures=\"").append(count(rs, Outcome.FAILED));
+        sb.append("\" errors=\"0\" skipped=\"");
+        sb.append(count(rs, Outcome.SKIPPED) + count(rs, Outcome.ABORTED));
+        sb.append("\" time=\"").append(String.format(Locale.ROOT, "%.3f", seconds)).append("\">\n");
+        sb.append("    <properties>\n");
+        sb.append("      <property name=\"backend\" value=\"").append(x(backend)).append("\"/>\n");
+        sb.append("      <property name=\"area\" value=\"")
+            .append(x(rs.get(0).areaTitle()))
+            .append("\"/>\n");
+        sb.append("    </properties>\n");
+        for (TckResult r : rs) {
+          sb.append("    <testcase classname=\"").append(x(r.testClass()));
+          sb.append("\" name=\"").append(x(r.testName()));
+          sb.append("\" time=\"")
+              .append(String.format(Locale.ROOT, "%.3f", r.millis() / 1000.0))
+              .append('"');
+          switch (r.outcome()) {
+            case PASSED -> sb.append("/>\n");
+            case FAILED -> {
+              sb.append(">\n      <failure message=\"").append(x(r.reason())).append("\">");
+              sb.append(x(r.detail())).append("</failure>\n    </testcase>\n");
+            }
+            default -> {
+              sb.append(">\n      <skipped message=\"").append(x(r.outcome() + ": " + r.reason()));
+              sb.append("\"/>\n    </testcase>\n");
+            }
+          }
+        }
+        sb.append("  </testsuite>\n");
+      }
+    }
+    return sb.append("</testsuites>\n").toString();
+  }
+
+  private static String x(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '<' -> sb.append("&lt;");
+        case '>' -> sb.append("&gt;");
+        case '&' -> sb.append("&amp;");
+        case '"' -> sb.append("&quot;");
+        case '\n', '\r', '\t' -> sb.append(c);
+        default -> {
+          if (c >= 0x20) {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    return sb.toString();
+  }
+
+  @Override
+  public String toString() {
+    return toText();
+  }
+}

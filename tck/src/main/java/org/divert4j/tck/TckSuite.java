@@ -1,0 +1,69 @@
+package org.divert4j.tck;
+
+import org.junit.jupiter.api.Nested;
+
+/**
+ * The "tiny subclass" way to run the whole TCK: a backend's test sources add
+ *
+ * <pre>{@code
+ * class MyBackendTckTest extends TckSuite {
+ *   @Override
+ *   public DivertProvider provider() {
+ *     return new MyProvider();
+ *   }
+ * }
+ * }</pre>
+ *
+ * and every verification runs against that provider as a nested class of the subclass. The TCK
+ * creates one extra instance of the subclass with its no-argument constructor to ask for the
+ * provider. Do not combine it with Surefire's {@code dependenciesToScan} of the TCK jar in the same
+ * module, or every test runs twice.
+ */
+public abstract class TckSuite implements TckProviderSource {
+  /** For subclasses. */
+  protected TckSuite() {}
+
+  /** Area A. */
+  @Nested
+  public class SocketsAndRules extends SocketsAndRulesVerification {}
+
+  /** Area B. */
+  @Nested
+  public class Delivery extends DeliveryVerification {}
+
+  /** Area C. */
+  @Nested
+  public class NoListener extends NoListenerVerification {}
+
+  /** Area D. */
+  @Nested
+  public class PerFragment extends PerFragmentVerification {}
+
+  /** Area E. */
+  @Nested
+  public class AlwaysDefragment extends AlwaysDefragmentVerification {}
+
+  /** Area F. */
+  @Nested
+  public class Mtu extends MtuVerification {}
+
+  /** Area G. */
+  @Nested
+  public class Injection extends InjectionVerification {}
+
+  /** Area H. */
+  @Nested
+  public class HeaderFixup extends HeaderFixupVerification {}
+
+  /** Area I. */
+  @Nested
+  public class Loops extends LoopVerification {}
+
+  /** Area J. */
+  @Nested
+  public class Errors extends ErrorVerification {}
+
+  /** Lifecycle. */
+  @Nested
+  public class Lifecycle extends LifecycleVerification {}
+}
