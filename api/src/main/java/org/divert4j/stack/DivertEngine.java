@@ -206,20 +206,18 @@ public class DivertEngine {
   }
 
   /**
-   * Whether every bound socket can queue at least {@code packets} more packets (waiting plus held
-   * stay below its queue length). A backend that replays recorded traffic uses it to wait for the
-   * program instead of overflowing its queues (S15 applies to live traffic, not to a replay).
+   * How many more packets the fullest bound socket can queue (waiting plus held stay below its
+   * queue length). A backend that replays recorded traffic uses it to wait for the program instead
+   * of overflowing its queues (S15 applies to live traffic, not to a replay).
    *
-   * @param packets how many packets must fit
-   * @return true if every bound socket has that much room (or none is bound)
+   * @return the smallest room of any bound socket, or {@link Integer#MAX_VALUE} when none is bound
    */
-  public boolean hasRoom(int packets) {
+  public int room() {
+    int min = Integer.MAX_VALUE;
     for (EngineSocket s : bound) {
-      if (s.room() < packets) {
-        return false;
-      }
+      min = Math.min(min, s.room());
     }
-    return true;
+    return min;
   }
 
   /**

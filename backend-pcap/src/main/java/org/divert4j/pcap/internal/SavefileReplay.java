@@ -51,6 +51,7 @@ final class SavefileReplay extends Device implements Replay {
   static final String INTERFACE_NAME = "pcap0";
 
   private static final long TICK_NANOS = 20_000_000L;
+  private static final int RESUME_ROOM = 64;
 
   private final HostConfig cfg;
   private final CaptureHandle in;
@@ -296,11 +297,11 @@ final class SavefileReplay extends Device implements Replay {
       return;
     }
     // Lossless replay: wait for the program rather than overflow its queues (outside the section,
-    // so that the program can write packets back meanwhile).
-    long pause = 1_000;
-    while (!engine.hasRoom(1) && !closed) {
-      LockSupport.parkNanos(pause);
-      pause = Math.min(pause * 2, 1_000_000);
+    // so that the program can write packets back meanwhile). Once full, wait until a batch fits
+    // (or all is drained): resuming for every single free slot would put both threads to sleep
+    // and wake them again per packet.
+    if (engine.room() < 1) {
+      awaitRoom();
     }
     boolean outbound =
         cfg.local.length > 0 ? cfg.isLocalSender(view.getInt(ip + 12)) : l2.outgoing(view, 0, len);
@@ -321,6 +322,24 @@ final class SavefileReplay extends Device implements Replay {
     } finally {
       view.clear();
       exit();
+    }
+  }
+
+  private void awaitRoom() {
+    long since = System.nanoTime();
+    while (!closed && engine.room() < RESUME_ROOM && engine.pending() > 0) {
+      long waited = System.nanoTime() - since;
+      if (waited < 20_000) {
+        Thread.onSpinWait();
+      } else if (waited < 200_000) {
+        Thread.yield();
+      } else {
+        LockSupport.parkNanos(50_000);
+        if (System.nanoTime() - since > TICK_NANOS) {
+          engine.tick(); // let held packets expire if the program has stopped
+          since = System.nanoTime() - 200_000;
+        }
+      }
     }
   }
 

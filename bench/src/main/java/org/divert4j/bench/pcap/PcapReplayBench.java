@@ -38,6 +38,18 @@ import org.divert4j.pcap.PcapReplay;
  * few ms). One untimed warm-up replay runs first.
  */
 public final class PcapReplayBench {
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean)
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+  /**
+   * One timed run.
+   *
+   * @param pps packets per second, wall clock
+   * @param cpuMicrosPerPacket CPU time per packet (all threads of the process), microseconds
+   */
+  record Result(double pps, double cpuMicrosPerPacket) {}
+
   private PcapReplayBench() {}
 
   /**
@@ -82,39 +94,58 @@ public final class PcapReplayBench {
       String tcpdump = which("tcpdump");
       replay(input, work.resolve("warmup.pcap"), count); // JIT warm-up, not timed
       passThrough(input, work.resolve("warmup.pcap"), count);
-      List<Double> d4j = new ArrayList<>();
-      List<Double> pass = new ArrayList<>();
-      List<Double> td = new ArrayList<>();
+      List<Result> d4j = new ArrayList<>();
+      List<Result> pass = new ArrayList<>();
+      List<Result> td = new ArrayList<>();
       for (int r = 1; r <= runs; r++) {
-        double a = replay(input, work.resolve("out-divert4j.pcap"), count);
-        double c = passThrough(input, work.resolve("out-pass.pcap"), count);
-        double b =
+        Result a = replay(input, work.resolve("out-divert4j.pcap"), count);
+        Result c = passThrough(input, work.resolve("out-pass.pcap"), count);
+        Result b =
             tcpdump == null
-                ? Double.NaN
+                ? new Result(Double.NaN, Double.NaN)
                 : tcpdump(tcpdump, input, work.resolve("out-tcpdump.pcap"), count);
         d4j.add(a);
         pass.add(c);
         td.add(b);
         System.out.printf(
             Locale.ROOT,
-            "run %d: divert+reinject %,.0f pps   no rule %,.0f pps   tcpdump %,.0f pps%n",
+            "run %d: divert+reinject %,9.0f pps %5.2f us CPU/pkt | no rule %,9.0f pps %5.2f us"
+                + " CPU/pkt | tcpdump %,9.0f pps %5.2f us CPU/pkt%n",
             r,
-            a,
-            c,
-            b);
+            a.pps(),
+            a.cpuMicrosPerPacket(),
+            c.pps(),
+            c.cpuMicrosPerPacket(),
+            b.pps(),
+            b.cpuMicrosPerPacket());
       }
-      double ma = median(d4j);
-      double mc = median(pass);
-      double mb = median(td);
+      double ma = median(d4j.stream().map(Result::pps).toList());
+      double mc = median(pass.stream().map(Result::pps).toList());
+      double mb = median(td.stream().map(Result::pps).toList());
+      double ca = median(d4j.stream().map(Result::cpuMicrosPerPacket).toList());
+      double cc = median(pass.stream().map(Result::cpuMicrosPerPacket).toList());
+      double cb = median(td.stream().map(Result::cpuMicrosPerPacket).toList());
       System.out.printf(
           Locale.ROOT,
-          "median: divert4j divert+reinject %,.0f pps, divert4j no rule %,.0f pps,"
-              + " tcpdump -r/-w %,.0f pps%n",
+          "median throughput: divert+reinject %,.0f pps, no rule %,.0f pps, tcpdump -r/-w %,.0f"
+              + " pps%n",
           ma,
           mc,
           mb);
       System.out.printf(
-          Locale.ROOT, "ratio to tcpdump: divert+reinject %.2f, no rule %.2f%n", ma / mb, mc / mb);
+          Locale.ROOT,
+          "median CPU per packet: divert+reinject %.2f us, no rule %.2f us, tcpdump %.2f us%n",
+          ca,
+          cc,
+          cb);
+      System.out.printf(
+          Locale.ROOT,
+          "ratio divert4j/tcpdump: throughput %.2f (no rule %.2f); CPU per packet %.1fx (no rule"
+              + " %.1fx)%n",
+          ma / mb,
+          mc / mb,
+          ca / cb,
+          cc / cb);
       if (tcpdump == null) {
         System.out.println("(tcpdump not found: no baseline)");
       }
@@ -131,7 +162,7 @@ public final class PcapReplayBench {
   }
 
   /** One replay with no rule: the replay path alone (read, engine, write); packets per second. */
-  static double passThrough(Path input, Path output, long count) throws Exception {
+  static Result passThrough(Path input, Path output, long count) throws Exception {
     HostOptions o =
         HostOptions.builder()
             .property(PcapProvider.INPUT, input.toString())
@@ -140,19 +171,21 @@ public final class PcapReplayBench {
             .build();
     try (DivertHost host = new PcapProvider().open(o)) {
       PcapReplay replay = PcapReplay.of(host);
+      long cpu = OS.getProcessCpuTime();
       long start = System.nanoTime();
       replay.start();
       replay.awaitFinished(Duration.ofMinutes(10));
       long ns = System.nanoTime() - start;
+      cpu = OS.getProcessCpuTime() - cpu;
       if (replay.packetsWritten() != count) {
         throw new IllegalStateException("wrote " + replay.packetsWritten() + " of " + count);
       }
-      return count * 1e9 / ns;
+      return new Result(count * 1e9 / ns, cpu / 1e3 / count);
     }
   }
 
   /** One replay: every packet diverted and written back; returns packets per second. */
-  static double replay(Path input, Path output, long count) throws Exception {
+  static Result replay(Path input, Path output, long count) throws Exception {
     HostOptions o =
         HostOptions.builder()
             .property(PcapProvider.INPUT, input.toString())
@@ -162,6 +195,7 @@ public final class PcapReplayBench {
       host.addRule(DivertRule.parse("input -j DIVERT 1"));
       PcapReplay replay = PcapReplay.of(host);
       PacketBatch batch = PacketBatch.allocate(64, 2048, false);
+      long cpu = OS.getProcessCpuTime();
       long start = System.nanoTime();
       try (DivertSocket s = host.bind(1)) {
         while (!replay.isFinished()) {
@@ -171,6 +205,7 @@ public final class PcapReplayBench {
         }
       }
       long ns = System.nanoTime() - start;
+      cpu = OS.getProcessCpuTime() - cpu;
       if (replay.failure() != null) {
         throw new IllegalStateException("replay failed", replay.failure());
       }
@@ -178,29 +213,46 @@ public final class PcapReplayBench {
         throw new IllegalStateException(
             "wrote " + replay.packetsWritten() + " of " + count + " packets: " + replay);
       }
-      return count * 1e9 / ns;
+      return new Result(count * 1e9 / ns, cpu / 1e3 / count);
     }
   }
 
-  /** {@code tcpdump -r input -w output}; returns packets per second, process start included. */
-  static double tcpdump(String tcpdump, Path input, Path output, long count) throws Exception {
-    List<String> cmd =
-        new ArrayList<>(List.of(tcpdump, "-r", input.toString(), "-w", output.toString()));
-    if ("root".equals(System.getProperty("user.name"))) {
-      cmd.addAll(List.of("-Z", "root")); // do not drop to the tcpdump user before writing
-    }
+  /**
+   * {@code tcpdump -r input -w output}, run by bash so that its {@code times} reports the child's
+   * CPU time; the wall clock includes the process start.
+   */
+  static Result tcpdump(String tcpdump, Path input, Path output, long count) throws Exception {
+    String z = "root".equals(System.getProperty("user.name")) ? " -Z root" : "";
+    String script =
+        "'"
+            + tcpdump
+            + "' -r '"
+            + input
+            + "' -w '"
+            + output
+            + "'"
+            + z
+            + " 2>/dev/null || exit 3; times";
     long start = System.nanoTime();
     Process p =
-        new ProcessBuilder(cmd)
-            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        new ProcessBuilder("bash", "-c", script)
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .start();
+    String out =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
       p.destroyForcibly();
-      throw new IOException("tcpdump failed: " + String.join(" ", cmd));
+      throw new IOException("tcpdump failed: " + script);
     }
     long ns = System.nanoTime() - start;
-    return count * 1e9 / ns;
+    // times: line 1 the shell's user/sys, line 2 its children's, e.g. "0m0.123s 0m0.045s"
+    String[] lines = out.strip().split("\n");
+    double cpu = 0;
+    for (String t : lines[lines.length - 1].trim().split("\\s+")) {
+      String[] ms = t.replace("s", "").split("m");
+      cpu += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
+    }
+    return new Result(count * 1e9 / ns, cpu * 1e6 / count);
   }
 
   /** Writes a microsecond Ethernet pcap of UDP packets, 60 to 250 bytes, 16 flows. */
