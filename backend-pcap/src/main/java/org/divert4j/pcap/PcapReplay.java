@@ -66,7 +66,8 @@ public final class PcapReplay {
   /**
    * The replay of a host.
    *
-   * @param host a host opened by the pcap provider with {@code pcap.input}
+   * @param host a host opened by the pcap provider with {@code pcap.input} (or a socket's {@code
+   *     host()} of one)
    * @return its replay
    * @throws IllegalArgumentException if the host is not a pcap savefile host
    */

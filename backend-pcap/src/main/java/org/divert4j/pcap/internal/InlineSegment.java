@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
@@ -70,8 +71,8 @@ final class InlineSegment extends Device {
   private boolean closed;
 
   // Counters: capture side written by one capture thread each, the rest inside the section.
-  private final long[] handoffDrops = new long[2];
-  private final long[] pcapDrops = new long[2];
+  // Read by any thread (statistics): [handoff OUTSIDE, handoff INSIDE, pcap OUTSIDE, pcap INSIDE].
+  private final AtomicLongArray captureCounters = new AtomicLongArray(4);
   private final long[] sendErrors = new long[2];
   private final long[] sent = new long[2];
   private long passedUntouched;
@@ -257,16 +258,16 @@ final class InlineSegment extends Device {
             LockSupport.unpark(processor);
           }
         } else {
-          handoffDrops[side]++;
+          captureCounters.lazySet(side, captureCounters.get(side) + 1); // single writer
         }
       }
       long now = System.nanoTime();
       if (now - nextStats >= 0) {
-        pcapDrops[side] = captureDrops(h);
+        captureCounters.set(2 + side, captureDrops(h));
         nextStats = now + STATS_NANOS;
       }
     }
-    pcapDrops[side] = captureDrops(h);
+    captureCounters.set(2 + side, captureDrops(h));
   }
 
   private long captureDrops(CaptureHandle h) {
@@ -310,7 +311,10 @@ final class InlineSegment extends Device {
 
   @Override
   public long captureDrops() {
-    return handoffDrops[0] + handoffDrops[1] + pcapDrops[0] + pcapDrops[1];
+    return captureCounters.get(0)
+        + captureCounters.get(1)
+        + captureCounters.get(2)
+        + captureCounters.get(3);
   }
 
   // ------------------------------------------------------------------ processing thread

@@ -1,6 +1,9 @@
 package org.divert4j.pcap.internal;
 
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
@@ -18,6 +21,12 @@ import org.divert4j.NetInterface;
  * Thread-safe.
  */
 public final class PcapHost implements DivertHost {
+  /**
+   * Sockets know the engine's handle, not this wrapper: the way back from {@code socket.host()}.
+   */
+  private static final Map<DivertHost, PcapHost> BY_HANDLE =
+      Collections.synchronizedMap(new IdentityHashMap<>());
+
   private final Device device;
   private final DivertHost handle;
   private final boolean ownsDevice;
@@ -26,6 +35,7 @@ public final class PcapHost implements DivertHost {
     this.device = device;
     this.handle = handle;
     this.ownsDevice = ownsDevice;
+    BY_HANDLE.put(handle, this);
   }
 
   /**
@@ -40,7 +50,8 @@ public final class PcapHost implements DivertHost {
    * @return its replay, if it is a pcap savefile host
    */
   public static Replay replayOf(DivertHost host) {
-    return host instanceof PcapHost p ? p.replay() : null;
+    PcapHost p = host instanceof PcapHost ph ? ph : BY_HANDLE.get(host);
+    return p == null ? null : p.replay();
   }
 
   @Override
@@ -105,6 +116,7 @@ public final class PcapHost implements DivertHost {
     try {
       handle.close();
     } finally {
+      BY_HANDLE.remove(handle);
       if (ownsDevice) {
         device.close();
       }
