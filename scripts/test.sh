@@ -11,6 +11,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have mvn || need+=(maven)
   have ip || need+=(iproute2)
   have iptables || need+=(iptables)
+  have nsenter || need+=(util-linux)
   have ping || need+=(iputils-ping)
   have tcpdump || need+=(tcpdump)
   have gcc || need+=(gcc)
@@ -22,8 +23,16 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
-  # nfnetlink_queue is needed by the kernel backend; load it if the kernel has it as a module.
-  modprobe nfnetlink_queue 2>/dev/null || true
+  # The kernel backend needs nfnetlink_queue and a few netfilter pieces; load them when the kernel
+  # has them as modules (built-in ones need nothing).
+  for m in nfnetlink_queue xt_NFQUEUE xt_mark xt_MARK xt_comment xt_socket iptable_raw \
+    iptable_mangle nf_defrag_ipv4 veth; do
+    modprobe "$m" 2>/dev/null || true
+  done
 fi
 
-exec mvn -B verify "$@"
+mvn -B verify "$@"
+
+# The command users run to validate a backend, run once as users run it: its exit status is the
+# verdict (non-zero when a required rule fails).
+./divert tck --backend sim

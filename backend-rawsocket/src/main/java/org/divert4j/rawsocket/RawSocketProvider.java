@@ -1,0 +1,111 @@
+package org.divert4j.rawsocket;
+
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
+import org.divert4j.BackendUnavailableException;
+import org.divert4j.Capability;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
+import org.divert4j.spi.Availability;
+import org.divert4j.spi.DivertProvider;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+
+/**
+ * The Linux kernel backend, {@code rawsocket}: divert rules are iptables NFQUEUE rules, divert
+ * sockets are NFQUEUE queues spoken over {@code NETLINK_NETFILTER}, injection goes through a raw IP
+ * socket. Needs root (CAP_NET_ADMIN and CAP_NET_RAW), iptables and nfnetlink_queue.
+ *
+ * <p>This class names no JNR-FFI type, so that {@link java.util.ServiceLoader} can load it even
+ * when jnr-ffi is missing; the backend then reports itself unavailable. Host properties are
+ * described in {@code KernelHost}: {@code rawsocket.netns}, {@code rawsocket.iptables}, {@code
+ * rawsocket.batch}, {@code rawsocket.rcvbuf}.
+ */
+public final class RawSocketProvider implements DivertProvider {
+  /** The provider's name. */
+  public static final String NAME = "rawsocket";
+
+  private static final Set<Capability> CAPABILITIES =
+      Collections.unmodifiableSet(
+          EnumSet.of(
+              Capability.FORWARD,
+              Capability.SHARED_RULES,
+              Capability.MULTIPLE_INTERFACES,
+              Capability.PARALLELISM));
+
+  private static volatile Availability availability;
+
+  /** Does no work; discovery must survive missing libraries. */
+  public RawSocketProvider() {}
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public String description() {
+    return "Linux kernel: NFQUEUE over netlink and raw IP sockets (needs root)";
+  }
+
+  @Override
+  public int priority() {
+    return 100;
+  }
+
+  @Override
+  public boolean autoSelectable() {
+    return true;
+  }
+
+  @Override
+  public Availability availability() {
+    Availability a = availability;
+    if (a == null) {
+      synchronized (RawSocketProvider.class) {
+        a = availability;
+        if (a == null) {
+          try {
+            a = org.divert4j.rawsocket.internal.AvailabilityProbe.check();
+          } catch (LinkageError e) {
+            a =
+                Availability.unavailable(
+                    "the kernel backend cannot load its native binding (jnr-ffi missing?): " + e,
+                    e);
+          }
+          availability = a;
+        }
+      }
+    }
+    return a;
+  }
+
+  @Override
+  public Set<Capability> capabilities() {
+    return CAPABILITIES;
+  }
+
+  @Override
+  public DivertHost open(HostOptions options) throws DivertException {
+    Availability a = availability();
+    if (!a.available()) {
+      throw new BackendUnavailableException("rawsocket: " + a.reason(), a.cause());
+    }
+    try {
+      return org.divert4j.rawsocket.internal.KernelHost.open(NAME, CAPABILITIES, options);
+    } catch (LinkageError e) {
+      throw new BackendUnavailableException("rawsocket cannot load its native binding: " + e, e);
+    }
+  }
+
+  @Override
+  public TestBed testBed(TestBedOptions options) throws DivertException {
+    Availability a = availability();
+    if (!a.available()) {
+      throw new BackendUnavailableException("rawsocket: " + a.reason(), a.cause());
+    }
+    return org.divert4j.rawsocket.internal.KernelTestBed.open(NAME, CAPABILITIES, options);
+  }
+}

@@ -1,0 +1,62 @@
+package org.divert4j.rawsocket.internal;
+
+import java.nio.ByteBuffer;
+import org.divert4j.packet.Ipv4View;
+
+/**
+ * The two IPv4 operations the backend adds to the packet toolkit ({@code org.divert4j.packet}): the
+ * section-H fix-ups in place, and a content hash that tells whether a held packet was changed
+ * before it is written back (unchanged packets need no payload in the verdict). Stateless; no
+ * allocation.
+ */
+public final class Ip4 {
+  private Ip4() {}
+
+  /**
+   * Applies the section-H fix-ups in place: total length = the packet's length (S40), an ID of 0
+   * replaced by {@code newId} (S39, also with DF: Linux leaves the ID 0 for an unconnected DF
+   * packet, {@code ip_select_ident_segs}), and the header checksum recomputed (S38). NFQUEUE's
+   * {@code nfqnl_mangle} copies a payload as is, so these are the backend's job.
+   *
+   * @param v a view on the packet, wrapped to its full length
+   * @param newId a non-zero ID to use if the packet's is 0
+   */
+  public static void fixUp(Ipv4View v, int newId) {
+    v.setTotalLength(v.length());
+    if (v.identification() == 0) {
+      v.setIdentification(newId);
+    }
+    v.fillHeaderChecksum();
+  }
+
+  /**
+   * A 64-bit hash of a byte range. Not cryptographic: a program that wants to change a packet
+   * changes it, it does not search for collisions. Reads 8 bytes at a time in the buffer's own byte
+   * order, so compare hashes of buffers with the same order only.
+   *
+   * @param b the buffer
+   * @param off start
+   * @param len length
+   * @return the hash
+   */
+  public static long hash(ByteBuffer b, int off, int len) {
+    long h = 0x9E3779B97F4A7C15L ^ len;
+    int i = off;
+    int end = off + len;
+    while (i + 8 <= end) {
+      h = Long.rotateLeft(h ^ b.getLong(i) * 0xC2B2AE3D27D4EB4FL, 31) * 0x9E3779B97F4A7C15L;
+      i += 8;
+    }
+    long tail = 0;
+    int shift = 0;
+    while (i < end) {
+      tail |= (b.get(i) & 0xffL) << shift;
+      shift += 8;
+      i++;
+    }
+    h = Long.rotateLeft(h ^ tail * 0xC2B2AE3D27D4EB4FL, 31) * 0x9E3779B97F4A7C15L;
+    h ^= h >>> 29;
+    h *= 0xBF58476D1CE4E5B9L;
+    return h ^ (h >>> 32);
+  }
+}

@@ -1,0 +1,50 @@
+package org.divert4j.rawsocket.internal;
+
+import org.divert4j.DivertException;
+import org.divert4j.DivertRule;
+import org.divert4j.InstalledRule;
+
+/** A divert rule a kernel host installed; its id is its tag in the namespace ({@link Marks}). */
+final class KernelRule implements InstalledRule {
+  private final KernelHost host;
+  private final int id;
+  private final DivertRule rule;
+  private volatile boolean installed = true;
+
+  KernelRule(KernelHost host, int id, DivertRule rule) {
+    this.host = host;
+    this.id = id;
+    this.rule = rule;
+  }
+
+  @Override
+  public int id() {
+    return id;
+  }
+
+  @Override
+  public DivertRule rule() {
+    return rule;
+  }
+
+  @Override
+  public boolean isInstalled() {
+    return installed;
+  }
+
+  void markRemoved() {
+    installed = false;
+  }
+
+  @Override
+  public void remove() throws DivertException {
+    if (installed) {
+      host.removeRule(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "rule " + id + ": " + rule;
+  }
+}

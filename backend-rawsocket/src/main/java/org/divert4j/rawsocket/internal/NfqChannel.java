@@ -1,0 +1,455 @@
+package org.divert4j.rawsocket.internal;
+
+import java.nio.ByteBuffer;
+import org.divert4j.DivertException;
+
+/**
+ * One NFQUEUE queue over one {@code NETLINK_NETFILTER} socket: configuration, batched receive
+ * ({@code recvmmsg} into reusable direct buffers) and coalesced verdicts (many messages, one {@code
+ * send}, to the kernel). A second descriptor, an eventfd, wakes a receiver blocked in {@code poll}
+ * when the channel closes.
+ *
+ * <p>Closing the socket makes the kernel destroy the queue instance, which drops every packet still
+ * queued or held ({@code nfqnl_rcv_nl_event} on NETLINK_URELEASE, then {@code nfqnl_flush} with
+ * NF_DROP): S14.
+ *
+ * <p>Threads: the receive side ({@link #fetch}, {@link #next}) and the transmit side ({@link
+ * #txBuffer}, {@link #flush}) are each used by one thread at a time; the owning socket holds a lock
+ * per side. {@link #close()} must be called with both locks held.
+ */
+public final class NfqChannel implements AutoCloseable {
+  /** Bytes per receive slot: the largest packet message (65531 payload bytes plus attributes). */
+  public static final int RX_SLOT = 65536 + 4096;
+
+  /** Transmit buffer size: room for several verdicts with full-size payloads. */
+  public static final int TX_SIZE = 4 * 65536 + 65536;
+
+  private final int queue;
+  private final int fd;
+  private final int wakeFd;
+  private final int batch;
+  private final ByteBuffer rx;
+  private final long rxAddr;
+  private final ByteBuffer mmsg;
+  private final long mmsgAddr;
+  private final ByteBuffer polls;
+  private final long pollAddr;
+  private final ByteBuffer tx;
+  private final long txAddr;
+  private volatile boolean closed;
+
+  // receive cursor: datagrams [dg, received) of the last recvmmsg; next message at msgOff < dgEnd
+  private int received;
+  private int dg;
+  private int msgOff;
+  private int dgEnd;
+  private boolean lastFull;
+
+  private long enobufs;
+  private long kernelErrors;
+  private int lastKernelError;
+
+  private NfqChannel(int queue, int fd, int wakeFd, int batch) {
+    this.queue = queue;
+    this.fd = fd;
+    this.wakeFd = wakeFd;
+    this.batch = batch;
+    rx = Native.allocate(batch * RX_SLOT);
+    rxAddr = Native.address(rx);
+    mmsg = Native.allocate(batch * (Native.SIZEOF_MMSGHDR + Native.SIZEOF_IOVEC));
+    mmsgAddr = Native.address(mmsg);
+    int iovBase = batch * Native.SIZEOF_MMSGHDR;
+    for (int i = 0; i < batch; i++) {
+      int h = i * Native.SIZEOF_MMSGHDR;
+      int iov = iovBase + i * Native.SIZEOF_IOVEC;
+      mmsg.putLong(iov, rxAddr + (long) i * RX_SLOT);
+      mmsg.putLong(iov + 8, RX_SLOT);
+      mmsg.putLong(h + 16, mmsgAddr + iov); // msg_iov
+      mmsg.putLong(h + 24, 1); // msg_iovlen
+    }
+    polls = Native.allocate(2 * Native.SIZEOF_POLLFD);
+    pollAddr = Native.address(polls);
+    polls.putInt(0, fd);
+    polls.putShort(4, Native.POLLIN);
+    polls.putInt(8, wakeFd);
+    polls.putShort(12, Native.POLLIN);
+    tx = Native.allocate(TX_SIZE);
+    txAddr = Native.address(tx);
+  }
+
+  /**
+   * Opens a netlink socket in the calling thread's namespace (call it on the namespace thread),
+   * without binding a queue yet.
+   *
+   * @param queue the queue number this channel will serve
+   * @param batch receive batch size (recvmmsg vlen)
+   * @param rcvbuf the socket receive buffer to ask for (SO_RCVBUFFORCE, else SO_RCVBUF)
+   * @return the channel
+   * @throws ErrnoException if the socket cannot be made
+   */
+  public static NfqChannel open(int queue, int batch, int rcvbuf) throws ErrnoException {
+    int fd =
+        Native.socket(
+            Native.AF_NETLINK, Native.SOCK_RAW, Native.NETLINK_NETFILTER, "AF_NETLINK netfilter");
+    int wake;
+    try {
+      wake = Native.eventfd();
+    } catch (ErrnoException e) {
+      Native.close(fd);
+      throw e;
+    }
+    NfqChannel ch = new NfqChannel(queue, fd, wake, batch);
+    try {
+      ByteBuffer sa = Native.allocate(Native.SIZEOF_SOCKADDR_NL);
+      sa.putShort(0, (short) Native.AF_NETLINK);
+      Native.bind(fd, Native.address(sa), Native.SIZEOF_SOCKADDR_NL);
+      // A large receive buffer absorbs bursts while the program is busy (peers.md levers). As root
+      // SO_RCVBUFFORCE ignores net.core.rmem_max; otherwise the kernel caps SO_RCVBUF silently.
+      try {
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, rcvbuf);
+      } catch (ErrnoException e) {
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, rcvbuf);
+      }
+      // NETLINK_NO_ENOBUFS stays off: an overflow then shows up once as ENOBUFS on receive, which
+      // fetch() counts and goes on (S50); the exact number of packets lost is the queue's
+      // user_dropped counter in /proc/net/netfilter/nfnetlink_queue.
+    } catch (ErrnoException e) {
+      ch.closeFds();
+      throw e;
+    }
+    return ch;
+  }
+
+  /**
+   * @return the queue number
+   */
+  public int queue() {
+    return queue;
+  }
+
+  /**
+   * @return the netlink descriptor (for polling several channels at once)
+   */
+  public int fd() {
+    return fd;
+  }
+
+  /**
+   * @return the eventfd that {@link #shutdown()} signals
+   */
+  public int wakeFd() {
+    return wakeFd;
+  }
+
+  /**
+   * Sends a configuration message and waits for its ack, keeping any packet message that arrives
+   * meanwhile for {@link #next}. Call with both locks held, before any receive.
+   *
+   * @param cmd NFQNL_CFG_CMD_*
+   * @param copyRange copy range, or -1
+   * @param maxLen queue length, or -1
+   * @param flags flags
+   * @param mask flag mask
+   * @throws ErrnoException the error the kernel answered
+   */
+  public void configure(int cmd, int copyRange, int maxLen, int flags, int mask)
+      throws ErrnoException {
+    int seq = (int) (System.nanoTime() & 0x7fffffff) | 1;
+    int len = NfqCodec.config(tx, 0, seq, queue, cmd, copyRange, maxLen, flags, mask);
+    long r = Native.send(fd, txAddr, len, 0);
+    if (r < 0) {
+      throw new ErrnoException("NFQUEUE config of queue " + queue, Native.errno());
+    }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (true) {
+      if (!fetch(1000)) {
+        if (System.nanoTime() > deadline) {
+          throw new ErrnoException("NFQUEUE config of queue " + queue + " (no answer)", 110);
+        }
+        continue;
+      }
+      // scan everything received for the ack, leaving packet messages in place
+      for (int d = dg; d < received; d++) {
+        int start = d == dg ? msgOff : d * RX_SLOT;
+        int end = d == dg ? dgEnd : d * RX_SLOT + datagramLength(d);
+        for (int o = start; o + NfqCodec.NLMSG_HDRLEN <= end; ) {
+          int mlen = NfqCodec.messageLength(rx, o);
+          if (mlen < NfqCodec.NLMSG_HDRLEN || o + mlen > end) {
+            break;
+          }
+          if (NfqCodec.messageType(rx, o) == NfqCodec.NLMSG_ERROR
+              && NfqCodec.errorSequence(rx, o) == seq) {
+            int code = NfqCodec.errorCode(rx, o);
+            // neutralise the ack so next() skips it silently
+            rx.putShort(o + 4, (short) NfqCodec.NLMSG_NOOP);
+            if (code != 0) {
+              throw new ErrnoException("NFQUEUE config of queue " + queue, -code);
+            }
+            return;
+          }
+          o += NfqCodec.align(mlen);
+        }
+      }
+      if (received - dg >= batch || System.nanoTime() > deadline) {
+        throw new ErrnoException("NFQUEUE config of queue " + queue + " (ack lost)", 110);
+      }
+      // the ack is not in this batch and there is room: read more after what we have
+      if (!fetchMore(1000) && System.nanoTime() > deadline) {
+        throw new ErrnoException("NFQUEUE config of queue " + queue + " (no answer)", 110);
+      }
+    }
+  }
+
+  private int datagramLength(int d) {
+    return mmsg.getInt(d * Native.SIZEOF_MMSGHDR + 56);
+  }
+
+  /**
+   * Makes sure received messages are waiting: returns at once if the cursor still has some,
+   * otherwise receives a batch, waiting up to {@code timeoutMs} for the first message.
+   *
+   * @param timeoutMs 0 to poll, -1 to wait until a message arrives or the channel closes
+   * @return true if messages are waiting, false on timeout
+   * @throws ErrnoException if receiving fails (ENOBUFS is counted, not thrown)
+   */
+  public boolean fetch(int timeoutMs) throws ErrnoException {
+    if (dg < received) {
+      return true;
+    }
+    long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
+    while (true) {
+      if (closed) {
+        return false;
+      }
+      int n = Native.recvmmsg(fd, mmsgAddr, batch, Native.MSG_DONTWAIT);
+      if (n > 0) {
+        setCursor(0, n);
+        return true;
+      }
+      int e = n < 0 ? Native.errno() : Errors.EAGAIN;
+      if (e == Errors.ENOBUFS) {
+        enobufs++;
+        continue;
+      }
+      if (e == Errors.EINTR) {
+        continue;
+      }
+      if (e != Errors.EAGAIN) {
+        throw new ErrnoException("recvmmsg on queue " + queue, e);
+      }
+      int wait;
+      if (timeoutMs == 0) {
+        return false;
+      } else if (timeoutMs < 0) {
+        wait = -1;
+      } else {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        wait = (int) Math.max(1, (left + 999_999) / 1_000_000);
+      }
+      polls.putShort(6, (short) 0);
+      polls.putShort(14, (short) 0);
+      int r = Native.poll(pollAddr, 2, wait);
+      if (r < 0 && Native.errno() != Errors.EINTR) {
+        throw new ErrnoException("poll on queue " + queue, Native.errno());
+      }
+    }
+  }
+
+  /** Receives more datagrams after the unread ones (config path only). */
+  private boolean fetchMore(int timeoutMs) throws ErrnoException {
+    int have = received;
+    int room = batch - have;
+    if (room <= 0) {
+      return false;
+    }
+    polls.putShort(6, (short) 0);
+    Native.poll(pollAddr, 1, timeoutMs);
+    int n =
+        Native.recvmmsg(
+            fd, mmsgAddr + (long) have * Native.SIZEOF_MMSGHDR, room, Native.MSG_DONTWAIT);
+    if (n <= 0) {
+      int e = Native.errno();
+      if (n < 0 && e == Errors.ENOBUFS) {
+        enobufs++;
+      }
+      return false;
+    }
+    received = have + n;
+    return true;
+  }
+
+  private void setCursor(int first, int count) {
+    received = first + count;
+    dg = first;
+    msgOff = first * RX_SLOT;
+    dgEnd = msgOff + datagramLength(first);
+    lastFull = count == batch;
+  }
+
+  /**
+   * @return true if the last receive filled every slot (more may be waiting)
+   */
+  public boolean lastFull() {
+    return lastFull;
+  }
+
+  /**
+   * @return true if received messages are still unread
+   */
+  public boolean hasPending() {
+    return dg < received;
+  }
+
+  /**
+   * Decodes the next packet message from what was received, skipping acks, errors (counted) and
+   * anything else.
+   *
+   * @param out where to decode it; its payload offset indexes {@link #rxBuffer()}
+   * @return true if a packet was decoded, false when nothing received is left
+   */
+  public boolean next(NfqCodec.Packet out) {
+    while (dg < received) {
+      if (msgOff + NfqCodec.NLMSG_HDRLEN > dgEnd) {
+        advanceDatagram();
+        continue;
+      }
+      int mlen = NfqCodec.messageLength(rx, msgOff);
+      if (mlen < NfqCodec.NLMSG_HDRLEN || msgOff + mlen > dgEnd) {
+        advanceDatagram();
+        continue;
+      }
+      int o = msgOff;
+      msgOff += NfqCodec.align(mlen);
+      int type = NfqCodec.messageType(rx, o);
+      if (type == NfqCodec.type(NfqCodec.NFQNL_MSG_PACKET)) {
+        if (NfqCodec.parsePacket(rx, o, mlen, out)) {
+          return true;
+        }
+      } else if (type == NfqCodec.NLMSG_ERROR) {
+        int code = NfqCodec.errorCode(rx, o);
+        if (code != 0) {
+          kernelErrors++;
+          lastKernelError = -code;
+        }
+      }
+    }
+    return false;
+  }
+
+  private void advanceDatagram() {
+    dg++;
+    if (dg < received) {
+      msgOff = dg * RX_SLOT;
+      dgEnd = msgOff + datagramLength(dg);
+    }
+  }
+
+  /**
+   * @return the receive buffer that packet offsets index
+   */
+  public ByteBuffer rxBuffer() {
+    return rx;
+  }
+
+  /**
+   * @return the transmit buffer verdicts are written into
+   */
+  public ByteBuffer txBuffer() {
+    return tx;
+  }
+
+  /**
+   * Sends the first {@code len} bytes of the transmit buffer (one or more netlink messages).
+   *
+   * @param len bytes
+   * @throws ErrnoException if the kernel refuses the datagram as a whole
+   */
+  public void flush(int len) throws ErrnoException {
+    if (len == 0) {
+      return;
+    }
+    while (true) {
+      long r = Native.send(fd, txAddr, len, 0);
+      if (r >= 0) {
+        return;
+      }
+      int e = Native.errno();
+      if (e != Errors.EINTR) {
+        throw new ErrnoException("verdict on queue " + queue, e);
+      }
+    }
+  }
+
+  /**
+   * @return how often the socket buffer overflowed (ENOBUFS on receive)
+   */
+  public long enobufs() {
+    return enobufs;
+  }
+
+  /**
+   * @return how many verdicts the kernel refused (e.g. ENOENT for an unknown id)
+   */
+  public long kernelErrors() {
+    return kernelErrors;
+  }
+
+  /**
+   * @return the errno of the last refused verdict
+   */
+  public int lastKernelError() {
+    return lastKernelError;
+  }
+
+  /** Wakes a receiver blocked in {@link #fetch}; it sees {@link #isClosed()} afterwards. */
+  public void wake() {
+    Native.signal(wakeFd);
+  }
+
+  /**
+   * Marks the channel closed and wakes receivers; the descriptors stay open until {@link #close()}.
+   */
+  public void shutdown() {
+    closed = true;
+    wake();
+  }
+
+  /**
+   * @return true after {@link #shutdown()} or {@link #close()}
+   */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Closes the descriptors: the kernel drops whatever is still queued (S14). Idempotent. */
+  @Override
+  public void close() {
+    closed = true;
+    closeFds();
+  }
+
+  private boolean fdsClosed;
+
+  private synchronized void closeFds() {
+    if (!fdsClosed) {
+      fdsClosed = true;
+      Native.close(fd);
+      Native.close(wakeFd);
+    }
+  }
+
+  /**
+   * Throws if closed.
+   *
+   * @param what for the message
+   * @throws DivertException if closed
+   */
+  void checkOpen(String what) throws DivertException {
+    if (closed) {
+      throw new org.divert4j.DivertClosedException(what);
+    }
+  }
+}

@@ -1,0 +1,561 @@
+package org.divert4j.rawsocket.internal;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.divert4j.Chain;
+
+/**
+ * The divert4j rules of one network namespace, shared by every host handle (in any process) that
+ * works on it: read with iptables-save, changed in memory, written back with one iptables-restore
+ * per table, under a lock file ({@code /run/divert4j/rules.lock}) so concurrent processes never
+ * lose each other's changes. Each write regenerates divert4j's own chains whole (declaring a chain
+ * to iptables-restore {@code --noflush} flushes it), keeping the counters of unchanged lines; rules
+ * of other software are never touched.
+ *
+ * <p>Not thread-safe by itself: callers wrap every read-modify-write in {@link #locked}.
+ */
+public final class RuleSet {
+  private static final Pattern LINE = Pattern.compile("^(\\[\\d+:\\d+\\] )?-A (\\S+) (.*)$");
+  private static final Pattern COMMENT = Pattern.compile("--comment \"?(divert4j:[^\" ]*)\"?");
+  private static final Pattern JUMP = Pattern.compile("-j (DIVERT4J-\\S+)");
+  private static final Map<String, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+
+  /** One iptables rule line. */
+  public static final class Line {
+    final String counters;
+    final String chain;
+    final String rule;
+    final String comment;
+
+    Line(String counters, String chain, String rule) {
+      this.counters = counters == null ? "[0:0]" : counters.trim();
+      this.chain = chain;
+      this.rule = rule;
+      Matcher m = COMMENT.matcher(rule);
+      this.comment = m.find() ? m.group(1) : null;
+    }
+
+    /**
+     * @return the rule text after {@code -A CHAIN}
+     */
+    public String rule() {
+      return rule;
+    }
+
+    /**
+     * @return the chain
+     */
+    public String chain() {
+      return chain;
+    }
+
+    /**
+     * @return the divert4j comment, or null
+     */
+    public String comment() {
+      return comment;
+    }
+
+    /**
+     * @return the packet counter
+     */
+    public long packets() {
+      int colon = counters.indexOf(':');
+      try {
+        return Long.parseLong(counters.substring(1, colon));
+      } catch (RuntimeException e) {
+        return 0;
+      }
+    }
+  }
+
+  /** One divert rule: its lines in a main chain, with the owner from its comment. */
+  public static final class Group {
+    final List<Line> lines = new ArrayList<>();
+    final String comment;
+    final String host;
+    final long pid;
+    final int tag;
+
+    Group(String comment) {
+      this.comment = comment;
+      String[] f = comment.split(":");
+      this.host = f.length > 1 ? f[1] : "";
+      long p = -1;
+      int t = 0;
+      try {
+        p = f.length > 2 ? Long.parseLong(f[2]) : -1;
+        t = f.length > 3 ? Integer.parseInt(f[3]) : 0;
+      } catch (NumberFormatException e) {
+        // not one of ours after all; treated as foreign-owned
+      }
+      this.pid = p;
+      this.tag = t;
+    }
+
+    /**
+     * @return the tag (rule id)
+     */
+    public int tag() {
+      return tag;
+    }
+
+    /**
+     * @return the owning host's name
+     */
+    public String host() {
+      return host;
+    }
+
+    /**
+     * @return the owning process
+     */
+    public long pid() {
+      return pid;
+    }
+
+    /**
+     * @return the port chain line B jumps to, or null
+     */
+    String portChain() {
+      for (Line l : lines) {
+        Matcher m = JUMP.matcher(l.rule);
+        if (m.find() && RuleText.portOfChain(m.group(1)) > 0) {
+          return m.group(1);
+        }
+      }
+      return null;
+    }
+  }
+
+  /** The parsed divert4j part of one table. */
+  static final class Table {
+    final String name;
+    final Map<String, List<Line>> chains = new LinkedHashMap<>();
+    final List<Line> builtinOurs = new ArrayList<>();
+    final Map<String, String> counters = new HashMap<>();
+
+    Table(String name) {
+      this.name = name;
+    }
+  }
+
+  /** The state of the namespace's divert rules. */
+  public static final class State {
+    final Table raw;
+    final Table mangle;
+    final Map<Chain, List<Group>> groups = new LinkedHashMap<>();
+    final List<Line> defrag = new ArrayList<>();
+    final List<String> rawExtra = new ArrayList<>();
+    final List<String> mangleExtra = new ArrayList<>();
+
+    State(Table raw, Table mangle) {
+      this.raw = raw;
+      this.mangle = mangle;
+      for (Chain c : Chain.values()) {
+        groups.put(c, new ArrayList<>());
+      }
+    }
+
+    /**
+     * @param c a chain
+     * @return its rules, in evaluation order (mutable)
+     */
+    public List<Group> groups(Chain c) {
+      return groups.get(c);
+    }
+
+    /**
+     * @return the defrag-enabling lines (mutable)
+     */
+    public List<Line> defrag() {
+      return defrag;
+    }
+
+    /**
+     * @return every tag in use in the namespace
+     */
+    public Set<Integer> tags() {
+      Set<Integer> s = new HashSet<>();
+      for (List<Group> l : groups.values()) {
+        for (Group g : l) {
+          s.add(g.tag);
+        }
+      }
+      return s;
+    }
+
+    /**
+     * @return every line of ours in a built-in chain (jumps, probes)
+     */
+    public List<Line> builtinLines() {
+      List<Line> l = new ArrayList<>(raw.builtinOurs);
+      l.addAll(mangle.builtinOurs);
+      return l;
+    }
+
+    /**
+     * Queues the deletion of a line of ours in a built-in chain.
+     *
+     * @param l the line
+     */
+    public void deleteBuiltin(Line l) {
+      String cmd = "-D " + l.chain + " " + l.rule;
+      (raw.builtinOurs.contains(l) ? rawExtra : mangleExtra).add(cmd);
+    }
+
+    /**
+     * Queues a raw command for one table (e.g. inserting a probe rule).
+     *
+     * @param table raw or mangle
+     * @param command an iptables-restore command line
+     */
+    public void extra(String table, String command) {
+      ("raw".equals(table) ? rawExtra : mangleExtra).add(command);
+    }
+  }
+
+  private final Iptables iptables;
+  private final String nsPath;
+  private final Path lockPath;
+
+  /**
+   * @param iptables the iptables to use
+   * @param nsPath the namespace, for nsenter
+   * @param nsInode the namespace's inode (for messages)
+   */
+  public RuleSet(Iptables iptables, String nsPath, String nsInode) {
+    this.iptables = iptables;
+    this.nsPath = nsPath;
+    Path dir = Path.of("/run/divert4j");
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      dir = Path.of(System.getProperty("java.io.tmpdir"));
+    }
+    // one lock for every namespace: rule changes are rare (tens of milliseconds each), and a
+    // file per namespace would pile up in /run as namespaces come and go
+    this.lockPath = dir.resolve("rules.lock");
+  }
+
+  /** Work done under the namespace lock. */
+  public interface Work<T> {
+    T run() throws IOException;
+  }
+
+  /**
+   * Runs work holding the namespace's rule lock (a JVM lock plus a file lock for other processes).
+   *
+   * @param work the work
+   * @param <T> its result
+   * @return its result
+   * @throws IOException if the work or the lock fails
+   */
+  public <T> T locked(Work<T> work) throws IOException {
+    ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(lockPath.toString(), k -> new ReentrantLock());
+    jvm.lock();
+    try (FileChannel ch =
+            FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = ch.lock()) {
+      Objects.requireNonNull(lock);
+      return work.run();
+    } finally {
+      jvm.unlock();
+    }
+  }
+
+  /**
+   * Reads the namespace's divert4j rules.
+   *
+   * @return the state
+   * @throws IOException if iptables-save fails
+   */
+  public State load() throws IOException {
+    Table raw = parse("raw", iptables.save(nsPath, "raw"));
+    Table mangle = parse("mangle", iptables.save(nsPath, "mangle"));
+    State s = new State(raw, mangle);
+    for (Chain c : Chain.values()) {
+      Table t = c == Chain.INPUT ? raw : mangle;
+      List<Line> lines = t.chains.getOrDefault(RuleText.mainChain(c), List.of());
+      Group g = null;
+      for (Line l : lines) {
+        if (l.comment == null || l.comment.equals(RuleText.BASE)) {
+          g = null;
+          continue;
+        }
+        if (g == null || !g.comment.equals(l.comment)) {
+          g = new Group(l.comment);
+          s.groups.get(c).add(g);
+        }
+        g.lines.add(l);
+      }
+    }
+    s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    return s;
+  }
+
+  static Table parse(String name, String save) {
+    Table t = new Table(name);
+    for (String line : save.split("\n")) {
+      if (line.startsWith(":" + RuleText.CHAIN_PREFIX)) {
+        t.chains.putIfAbsent(line.substring(1).split(" ")[0], new ArrayList<>());
+        continue;
+      }
+      Matcher m = LINE.matcher(line);
+      if (!m.matches()) {
+        continue;
+      }
+      Line l = new Line(m.group(1), m.group(2), m.group(3));
+      t.counters.put(l.chain + " " + l.rule, l.counters);
+      if (l.chain.startsWith(RuleText.CHAIN_PREFIX)) {
+        t.chains.computeIfAbsent(l.chain, k -> new ArrayList<>()).add(l);
+      } else if (l.comment != null) {
+        t.builtinOurs.add(l);
+      }
+    }
+    return t;
+  }
+
+  /**
+   * Makes a new group for a rule.
+   *
+   * @param chain the chain
+   * @param comment the owner comment
+   * @param lines its three lines
+   * @return the group
+   */
+  public static Group group(Chain chain, String comment, List<String> lines) {
+    Group g = new Group(comment);
+    for (String l : lines) {
+      g.lines.add(new Line(null, RuleText.mainChain(chain), l));
+    }
+    return g;
+  }
+
+  /**
+   * Makes a defrag-enabling line.
+   *
+   * @param comment the owner comment
+   * @return the line
+   */
+  public static Line defragLine(String comment) {
+    return new Line(null, RuleText.DEFRAG_CHAIN, RuleText.defragLine(comment));
+  }
+
+  /**
+   * Writes the state back: regenerates divert4j's chains of each table whose content changes, arms
+   * the port chains of the bound ports, drops port chains no rule uses, and main chains (and their
+   * jumps) that have no rules left.
+   *
+   * @param s the state, as changed by the caller
+   * @param bound the queue numbers bound in the namespace now
+   * @throws IOException if iptables-restore fails
+   */
+  public void store(State s, Set<Integer> bound) throws IOException {
+    Map<String, List<String>> rawChains = new LinkedHashMap<>();
+    Map<String, List<String>> mangleChains = new LinkedHashMap<>();
+    for (Chain c : Chain.values()) {
+      List<Group> groups = s.groups.get(c);
+      if (groups.isEmpty()) {
+        continue;
+      }
+      Map<String, List<String>> target = c == Chain.INPUT ? rawChains : mangleChains;
+      List<String> lines = new ArrayList<>();
+      for (Group g : groups) {
+        for (Line l : g.lines) {
+          lines.add(l.rule);
+        }
+      }
+      lines.add(RuleText.endLine(c));
+      target.put(RuleText.mainChain(c), lines);
+      for (Group g : groups) {
+        String pc = g.portChain();
+        if (pc != null && !target.containsKey(pc)) {
+          target.put(pc, RuleText.portChainLines(pc, bound.contains(RuleText.portOfChain(pc))));
+        }
+      }
+    }
+    if (!s.defrag.isEmpty()) {
+      List<String> lines = new ArrayList<>();
+      for (Line l : s.defrag) {
+        lines.add(l.rule);
+      }
+      rawChains.put(RuleText.DEFRAG_CHAIN, lines);
+    }
+    apply(s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
+    apply(s.mangle, mangleChains, s.mangleExtra, List.of(Chain.FORWARD, Chain.OUTPUT));
+  }
+
+  private void apply(
+      Table t, Map<String, List<String>> desired, List<String> extra, List<Chain> mains)
+      throws IOException {
+    StringBuilder body = new StringBuilder();
+    boolean changed = !extra.isEmpty();
+    // chains whose content changes are declared (which flushes them) and refilled
+    for (Map.Entry<String, List<String>> e : desired.entrySet()) {
+      List<Line> old = t.chains.get(e.getKey());
+      if (old == null || !sameRules(old, e.getValue())) {
+        changed = true;
+      }
+    }
+    for (String name : t.chains.keySet()) {
+      if (!desired.containsKey(name)) {
+        changed = true;
+      }
+    }
+    for (Chain c : mains) {
+      boolean want = desired.containsKey(RuleText.mainChain(c));
+      boolean have = hasJump(t, c);
+      if (want != have) {
+        changed = true;
+      }
+    }
+    if (!changed) {
+      return;
+    }
+    body.append('*').append(t.name).append('\n');
+    Set<String> declared = new HashSet<>();
+    for (String name : desired.keySet()) {
+      body.append(':').append(name).append(" - [0:0]\n");
+      declared.add(name);
+    }
+    for (String name : t.chains.keySet()) {
+      if (declared.add(name)) {
+        body.append(':').append(name).append(" - [0:0]\n");
+      }
+    }
+    for (Chain c : mains) {
+      boolean want = desired.containsKey(RuleText.mainChain(c));
+      boolean have = hasJump(t, c);
+      if (want && !have) {
+        body.append("-I ").append(RuleText.builtin(c)).append(" 1 ").append(RuleText.jump(c));
+        body.append('\n');
+      } else if (!want && have) {
+        for (Line l : t.builtinOurs) {
+          if (isJump(l, c)) {
+            body.append("-D ").append(l.chain).append(' ').append(l.rule).append('\n');
+          }
+        }
+      }
+    }
+    for (String x : extra) {
+      body.append(x).append('\n');
+    }
+    for (Map.Entry<String, List<String>> e : desired.entrySet()) {
+      for (String rule : e.getValue()) {
+        String counters = t.counters.getOrDefault(e.getKey() + " " + rule, "[0:0]");
+        body.append(counters).append(" -A ").append(e.getKey()).append(' ').append(rule);
+        body.append('\n');
+      }
+    }
+    for (String name : t.chains.keySet()) {
+      if (!desired.containsKey(name)) {
+        body.append("-X ").append(name).append('\n');
+      }
+    }
+    body.append("COMMIT\n");
+    iptables.restore(nsPath, body.toString());
+  }
+
+  private static boolean sameRules(List<Line> old, List<String> rules) {
+    if (old.size() != rules.size()) {
+      return false;
+    }
+    for (int i = 0; i < rules.size(); i++) {
+      if (!normalize(old.get(i).rule).equals(normalize(rules.get(i)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String normalize(String rule) {
+    return rule.replace("\"", "").replaceAll("\\s+", " ").trim();
+  }
+
+  private static boolean isJump(Line l, Chain c) {
+    return l.chain.equals(RuleText.builtin(c))
+        && RuleText.BASE.equals(l.comment)
+        && l.rule.endsWith("-j " + RuleText.mainChain(c));
+  }
+
+  private static boolean hasJump(Table t, Chain c) {
+    for (Line l : t.builtinOurs) {
+      if (isJump(l, c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Sums the packet counters of the no-listener lines of port chains for some ports.
+   *
+   * @param s the state
+   * @param ports the ports
+   * @param drop true for DROP port chains (drops), false for PASS_THROUGH ones (passes)
+   * @return the packet count
+   */
+  public static long noListenerPackets(State s, Set<Integer> ports, boolean drop) {
+    long n = 0;
+    for (Table t : List.of(s.raw, s.mangle)) {
+      for (Map.Entry<String, List<Line>> e : t.chains.entrySet()) {
+        String name = e.getKey();
+        int port = RuleText.portOfChain(name);
+        if (port < 0 || !ports.contains(port)) {
+          continue;
+        }
+        boolean isDrop = name.charAt(RuleText.CHAIN_PREFIX.length()) == 'D';
+        if (isDrop != drop) {
+          continue;
+        }
+        for (Line l : e.getValue()) {
+          if (RuleText.NO_LISTENER.equals(l.comment)) {
+            n += l.packets();
+          }
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Sums the packet counters of the B lines (the packets the rules sent towards a port).
+   *
+   * @param s the state
+   * @param port the port
+   * @return the packet count
+   */
+  public static long queuedPackets(State s, int port) {
+    long n = 0;
+    for (List<Group> l : s.groups.values()) {
+      for (Group g : l) {
+        String pc = g.portChain();
+        if (pc != null && RuleText.portOfChain(pc) == port) {
+          for (Line line : g.lines) {
+            if (line.rule.contains("-j " + pc)) {
+              n += line.packets();
+            }
+          }
+        }
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,311 @@
+package org.divert4j.rawsocket.internal;
+
+import java.util.List;
+import java.util.Locale;
+import org.divert4j.Chain;
+import org.divert4j.DivertRule;
+import org.divert4j.Ipv4;
+import org.divert4j.NoListenerPolicy;
+
+/**
+ * The iptables text of divert rules (what {@code iptables-restore} reads). Every divert rule is
+ * three lines in its chain's {@code DIVERT4J-<CHAIN>} chain (see {@link Marks}):
+ *
+ * <pre>
+ *   A: MATCH, not in progress on this chain, not injected by port P  -&gt; MARK state=queued(tag)
+ *   B: state == queued(tag)                                          -&gt; port chain of P
+ *   C: state == resume(tag)                                          -&gt; MARK state=0
+ * </pre>
+ *
+ * The port chain ({@code DIVERT4J-D<P>} for DROP rules, {@code DIVERT4J-P<P>} for PASS_THROUGH)
+ * holds {@code NFQUEUE --queue-num P} while a socket is bound to P, and the no-listener action
+ * otherwise (counted): NFQUEUE with nobody listening, which drops silently, or for pass-through a
+ * phase flip that makes line C resume after the rule, so later rules of the chain still apply
+ * (S12). Each line carries the comment {@code divert4j:<host>:<pid>:<tag>} naming its owner.
+ * Stateless.
+ */
+public final class RuleText {
+  /** The comment of shared lines (jumps, chain ends, port chains). */
+  public static final String BASE = "divert4j:base";
+
+  /** The comment of port chain lines. */
+  public static final String PORT = "divert4j:port";
+
+  /** The comment of the port chain line that counts packets no listener took. */
+  public static final String NO_LISTENER = "divert4j:nolistener";
+
+  /** The prefix of every divert4j chain. */
+  public static final String CHAIN_PREFIX = "DIVERT4J-";
+
+  /** The unreferenced raw-table chain whose {@code -m socket} rules enable nf_defrag_ipv4. */
+  public static final String DEFRAG_CHAIN = "DIVERT4J-DEFRAG";
+
+  private RuleText() {}
+
+  /**
+   * @param c a chain
+   * @return the table its divert rules live in: raw for input (PREROUTING at priority -300, before
+   *     any reassembly when nf_defrag_ipv4 is off), mangle for forward and output
+   */
+  public static String table(Chain c) {
+    return c == Chain.INPUT ? "raw" : "mangle";
+  }
+
+  /**
+   * @param c a chain
+   * @return the built-in chain that jumps to it (ipchains meaning: input = PREROUTING, forward =
+   *     FORWARD, output = POSTROUTING; INPUT and OUTPUT would see only local traffic, and INPUT
+   *     only reassembled datagrams)
+   */
+  public static String builtin(Chain c) {
+    return switch (c) {
+      case INPUT -> "PREROUTING";
+      case FORWARD -> "FORWARD";
+      case OUTPUT -> "POSTROUTING";
+    };
+  }
+
+  /**
+   * @param c a chain
+   * @return the divert4j chain holding its rules
+   */
+  public static String mainChain(Chain c) {
+    return CHAIN_PREFIX + c.name();
+  }
+
+  /**
+   * @param c a chain
+   * @return the jump from the built-in chain (inserted first)
+   */
+  public static String jump(Chain c) {
+    return "-m comment --comment \"" + BASE + "\" -j " + mainChain(c);
+  }
+
+  /**
+   * @param host the owner's host name
+   * @param pid the owner's process id
+   * @param what the tag, or a word such as {@code defrag}
+   * @return the comment
+   */
+  public static String comment(String host, long pid, String what) {
+    return "divert4j:" + host + ":" + pid + ":" + what;
+  }
+
+  /**
+   * @param v a value
+   * @return it as iptables prints it, e.g. {@code 0x8010000}
+   */
+  public static String hex(int v) {
+    return "0x" + Integer.toHexString(v);
+  }
+
+  /**
+   * @param policy the no-listener policy
+   * @param port the divert port
+   * @param queues the number of queues (parallelism)
+   * @return the port chain's name
+   */
+  public static String portChain(NoListenerPolicy policy, int port, int queues) {
+    return CHAIN_PREFIX
+        + (policy == NoListenerPolicy.DROP ? "D" : "P")
+        + port
+        + (queues > 1 ? "-" + queues : "");
+  }
+
+  /**
+   * The lines of a port chain.
+   *
+   * @param chainName a name made by {@link #portChain}
+   * @param armed true while a socket is bound to the port
+   * @return the rule texts, in order (without {@code -A CHAIN})
+   */
+  public static List<String> portChainLines(String chainName, boolean armed) {
+    String rest = chainName.substring(CHAIN_PREFIX.length());
+    boolean drop = rest.charAt(0) == 'D';
+    int dash = rest.indexOf('-');
+    int port = Integer.parseInt(dash < 0 ? rest.substring(1) : rest.substring(1, dash));
+    int queues = dash < 0 ? 1 : Integer.parseInt(rest.substring(dash + 1));
+    String target =
+        queues > 1
+            ? "-j NFQUEUE --queue-balance " + port + ":" + (port + queues - 1)
+            : "-j NFQUEUE --queue-num " + port;
+    String c = "-m comment --comment \"" + NO_LISTENER + "\" ";
+    // DROP: NFQUEUE without a listener frees the packet silently, as a DENY would, and a local
+    // sender sees no error (an iptables DROP would make its send fail with EPERM); a socket that
+    // binds before the chain is re-armed gets the packet at once. PASS_THROUGH: the phase flip
+    // makes line C resume after the rule.
+    String noListener = drop ? c + target : c + "-j MARK --set-xmark " + hex(Marks.R_BIT) + "/0x0";
+    if (!armed) {
+      return List.of(noListener);
+    }
+    // NFQUEUE is terminal; the no-listener line stays after it so its counter survives re-arming.
+    // With PASS_THROUGH, --queue-bypass covers a listener that died without disarming (crash).
+    return List.of(
+        "-m comment --comment \"" + PORT + "\" " + target + (drop ? "" : " --queue-bypass"),
+        noListener);
+  }
+
+  /**
+   * @param port a port chain name
+   * @return the divert port it serves, or -1 if it is not a port chain name
+   */
+  public static int portOfChain(String port) {
+    if (!port.startsWith(CHAIN_PREFIX)) {
+      return -1;
+    }
+    String rest = port.substring(CHAIN_PREFIX.length());
+    if (rest.isEmpty() || (rest.charAt(0) != 'D' && rest.charAt(0) != 'P')) {
+      return -1;
+    }
+    int dash = rest.indexOf('-');
+    try {
+      return Integer.parseInt(dash < 0 ? rest.substring(1) : rest.substring(1, dash));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * The match part of a rule in iptables syntax.
+   *
+   * @param r the rule
+   * @return e.g. {@code -p udp -s 10.0.0.0/8 -m udp --dport 53}
+   */
+  public static String match(DivertRule r) {
+    StringBuilder sb = new StringBuilder();
+    int p = r.protocol();
+    if (p != DivertRule.ANY_PROTOCOL) {
+      sb.append("-p ")
+          .append(
+              switch (p) {
+                case DivertRule.ICMP -> "icmp";
+                case DivertRule.TCP -> "tcp";
+                case DivertRule.UDP -> "udp";
+                default -> Integer.toString(p);
+              })
+          .append(' ');
+    }
+    if (r.sourcePrefixLength() > 0) {
+      sb.append("-s ")
+          .append(Ipv4.toString(r.source()))
+          .append('/')
+          .append(r.sourcePrefixLength())
+          .append(' ');
+    }
+    if (r.destinationPrefixLength() > 0) {
+      sb.append("-d ")
+          .append(Ipv4.toString(r.destination()))
+          .append('/')
+          .append(r.destinationPrefixLength())
+          .append(' ');
+    }
+    if (r.inInterface() != null) {
+      sb.append("-i ").append(r.inInterface()).append(' ');
+    }
+    if (r.outInterface() != null) {
+      sb.append("-o ").append(r.outInterface()).append(' ');
+    }
+    boolean sport = r.sourcePortLow() != 0 || r.sourcePortHigh() != 65535;
+    boolean dport = r.destinationPortLow() != 0 || r.destinationPortHigh() != 65535;
+    if (sport || dport) {
+      sb.append("-m ").append(p == DivertRule.TCP ? "tcp" : "udp").append(' ');
+      if (sport) {
+        sb.append("--sport ").append(range(r.sourcePortLow(), r.sourcePortHigh())).append(' ');
+      }
+      if (dport) {
+        sb.append("--dport ")
+            .append(range(r.destinationPortLow(), r.destinationPortHigh()))
+            .append(' ');
+      }
+    }
+    if (r.icmpType() != DivertRule.ANY_ICMP_TYPE) {
+      sb.append("-m icmp --icmp-type ").append(r.icmpType()).append(' ');
+    }
+    return sb.toString().trim();
+  }
+
+  private static String range(int lo, int hi) {
+    return lo == hi ? Integer.toString(lo) : lo + ":" + hi;
+  }
+
+  /**
+   * The three lines of a divert rule (without {@code -A CHAIN}).
+   *
+   * @param r the rule
+   * @param tag its tag (1..1023)
+   * @param comment its owner comment
+   * @param portChain the port chain its packets go to
+   * @return lines A, B and C
+   */
+  public static List<String> ruleLines(DivertRule r, int tag, String comment, String portChain) {
+    Chain c = r.chain();
+    String com = "-m comment --comment \"" + comment + "\" ";
+    String state = "/" + hex(Marks.STATE_MASK);
+    String m = match(r);
+    String a =
+        (m.isEmpty() ? "" : m + " ")
+            + "-m mark ! --mark "
+            + hex(Marks.chainBits(c))
+            + "/"
+            + hex(Marks.CHAIN_MASK)
+            + " -m mark ! --mark "
+            + hex(r.port())
+            + "/"
+            + hex(Marks.PORT_MASK)
+            + " "
+            + com
+            + "-j MARK --set-xmark "
+            + hex(Marks.queued(c, tag))
+            + state;
+    String b =
+        "-m mark --mark " + hex(Marks.queued(c, tag)) + state + " " + com + "-j " + portChain;
+    String cc =
+        "-m mark --mark "
+            + hex(Marks.resume(c, tag))
+            + state
+            + " "
+            + com
+            + "-j MARK --set-xmark 0x0"
+            + state;
+    return List.of(a, b, cc);
+  }
+
+  /**
+   * The last line of a main chain: clears a state left by a rule that was removed while its packet
+   * was held, so the packet is fresh for the next chain.
+   *
+   * @param c the chain
+   * @return the line (without {@code -A CHAIN})
+   */
+  public static String endLine(Chain c) {
+    return "-m mark --mark "
+        + hex(Marks.chainBits(c))
+        + "/"
+        + hex(Marks.CHAIN_MASK)
+        + " -m comment --comment \""
+        + BASE
+        + "\" -j MARK --set-xmark 0x0/"
+        + hex(Marks.STATE_MASK);
+  }
+
+  /**
+   * The line that makes nf_defrag_ipv4 active in the namespace for an ALWAYS_DEFRAGMENT host: the
+   * xt_socket match enables defragmentation when the rule is added ({@code nf_defrag_ipv4_enable}
+   * in its checkentry) without enabling connection tracking; the rule sits in an unreferenced
+   * chain, so it never runs.
+   *
+   * @param comment the owner comment
+   * @return the line (without {@code -A CHAIN})
+   */
+  public static String defragLine(String comment) {
+    return "-m socket --nowildcard -m comment --comment \"" + comment + "\" -j RETURN";
+  }
+
+  /**
+   * @param s any text
+   * @return it lower-cased, for comparisons
+   */
+  static String lower(String s) {
+    return s.toLowerCase(Locale.ROOT);
+  }
+}

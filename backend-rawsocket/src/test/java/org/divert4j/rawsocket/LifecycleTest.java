@@ -1,0 +1,153 @@
+package org.divert4j.rawsocket;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.FragmentMode;
+import org.divert4j.HostOptions;
+import org.divert4j.PermissionException;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.linux.Netns;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Opening, closing, crashing: no rule, queue or namespace is left behind (S46, S51). */
+class LifecycleTest {
+  @BeforeEach
+  void root() {
+    Root.assumeKernel();
+  }
+
+  /** Every iptables rule of a namespace, nft and legacy. */
+  private static String rules(String nsPath) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (String save : List.of("iptables-nft-save", "iptables-legacy-save")) {
+      if (org.divert4j.testbed.linux.Shell.which(save).isPresent()) {
+        sb.append(
+            org.divert4j.testbed.linux.Shell.check(
+                null, java.time.Duration.ofSeconds(30), Netns.inside(nsPath, List.of(save))));
+      }
+    }
+    return sb.toString();
+  }
+
+  private static String rules(Netns ns) throws Exception {
+    return rules(ns.path().toString());
+  }
+
+  private static String rulesOf(String nsName) throws Exception {
+    return rules("/var/run/netns/" + nsName);
+  }
+
+  @Test
+  void closeRemovesExactlyItsOwnRulesAndTheBedItsNamespaces() throws Exception {
+    String nsName;
+    try (TestBed bed = new RawSocketProvider().testBed(TestBedOptions.defaults())) {
+      nsName = bed.host().options().property("rawsocket.netns", null);
+      DivertHost other = bed.openAnotherHost(HostOptions.defaults());
+      bed.host().addRule(DivertRule.parse("input -p icmp -j DIVERT 1"));
+      other.addRule(DivertRule.parse("input -p udp -j DIVERT 2"));
+      other.addRule(DivertRule.parse("output -p udp -j DIVERT 2"));
+      String before = rulesOf(nsName);
+      assertTrue(before.contains("divert4j:" + bed.host().name() + ":"));
+      assertTrue(before.contains("divert4j:" + other.name() + ":"));
+      other.close();
+      String after = rulesOf(nsName);
+      assertTrue(after.contains("divert4j:" + bed.host().name() + ":"), after);
+      assertFalse(after.contains("divert4j:" + other.name() + ":"), after);
+      assertFalse(after.contains("DIVERT4J-OUTPUT"), "an emptied chain goes with its jump");
+      assertFalse(other.rules().iterator().hasNext());
+      bed.host().close();
+      String none = rulesOf(nsName);
+      assertFalse(none.contains("divert4j"), none);
+      assertFalse(none.contains("DIVERT4J"), none);
+    }
+    assertFalse(Netns.list().contains(nsName), "the test bed deletes its namespaces");
+  }
+
+  @Test
+  void unprivilegedOpenNamesTheMissingCapabilities() throws Exception {
+    try (TestBed bed = new RawSocketProvider().testBed(TestBedOptions.defaults())) {
+      PermissionException e =
+          assertThrows(
+              PermissionException.class, () -> bed.openUnprivileged(HostOptions.defaults()));
+      assertEquals(List.of("CAP_NET_ADMIN", "CAP_NET_RAW"), e.missing());
+      assertTrue(e.getMessage().contains("CAP_NET_ADMIN"), e.getMessage());
+    }
+  }
+
+  @Test
+  void perFragmentIsRefusedWhereConntrackIsActive() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("ct"))) {
+      ns.execChecked(
+          "iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      DivertException e =
+          assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
+      assertTrue(e.getMessage().contains("PER_FRAGMENT"), e.getMessage());
+      assertFalse(rules(ns).contains("divert4j"), "a refused open leaves nothing behind");
+      try (DivertHost h =
+          new RawSocketProvider()
+              .open(o.toBuilder().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())) {
+        h.addRule(DivertRule.parse("input -p icmp -j DIVERT 5"));
+      }
+      assertFalse(rules(ns).contains("divert4j"));
+    }
+  }
+
+  @Test
+  void rulesOfAKilledJvmAreRemovedByTheNextOpen() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("crash"))) {
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process child =
+          new ProcessBuilder(
+                  java,
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  CrashChild.class.getName(),
+                  ns.name())
+              .redirectErrorStream(true)
+              .start();
+      String ready = null;
+      try (BufferedReader r =
+          new BufferedReader(
+              new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          if (line.startsWith("READY ")) {
+            ready = line.substring(6);
+            break;
+          }
+          System.out.println("child: " + line);
+        }
+        assertTrue(ready != null, "the child opened a host");
+        String live = rules(ns);
+        assertTrue(live.contains("divert4j:" + ready + ":" + child.pid() + ":"), live);
+        child.destroyForcibly(); // SIGKILL: no shutdown hook, no close
+        assertTrue(child.waitFor(10, TimeUnit.SECONDS));
+      } finally {
+        child.destroyForcibly();
+      }
+      String orphaned = rules(ns);
+      assertTrue(orphaned.contains("divert4j:" + ready + ":"), "a killed JVM leaves its rules");
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        String cleaned = rules(ns);
+        assertFalse(cleaned.contains("divert4j:" + ready + ":"), cleaned);
+        assertFalse(cleaned.contains("DIVERT4J"), cleaned);
+        h.bind(4444).close(); // its queue died with it
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package org.divert4j.rawsocket.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.divert4j.Chain;
+import org.divert4j.DivertRule;
+import org.divert4j.NoListenerPolicy;
+import org.junit.jupiter.api.Test;
+
+class RuleTextTest {
+  @Test
+  void matchText() {
+    assertEquals("-p icmp", RuleText.match(DivertRule.parse("input -p icmp -j DIVERT 1")));
+    assertEquals(
+        "-p udp -s 10.1.0.0/16 -d 10.2.3.4/32 -i eth0 -m udp --sport 1000:2000 --dport 53",
+        RuleText.match(
+            DivertRule.parse(
+                "input udp from 10.1.0.0/16 to 10.2.3.4 in eth0 sport 1000:2000 dport 53 port 9")));
+    assertEquals(
+        "-p icmp -o eth1 -m icmp --icmp-type 8",
+        RuleText.match(DivertRule.parse("output -p icmp --icmp-type 8 -o eth1 -j DIVERT 2")));
+    assertEquals("-p 47", RuleText.match(DivertRule.parse("forward proto 47 port 3")));
+    assertEquals("", RuleText.match(DivertRule.parse("forward port 3")));
+  }
+
+  @Test
+  void threeLinesPerRule() {
+    DivertRule r = DivertRule.parse("input -p icmp -j DIVERT 1234");
+    String pc = RuleText.portChain(NoListenerPolicy.DROP, 1234, 1);
+    assertEquals("DIVERT4J-D1234", pc);
+    List<String> l = RuleText.ruleLines(r, 5, "divert4j:h:1:5", pc);
+    assertEquals(
+        "-p icmp -m mark ! --mark 0x8000000/0x18000000 -m mark ! --mark 0x4d2/0xffff"
+            + " -m comment --comment \"divert4j:h:1:5\" -j MARK --set-xmark 0x8050000/0x1fff0000",
+        l.get(0));
+    assertEquals(
+        "-m mark --mark 0x8050000/0x1fff0000 -m comment --comment \"divert4j:h:1:5\""
+            + " -j DIVERT4J-D1234",
+        l.get(1));
+    assertEquals(
+        "-m mark --mark 0xc050000/0x1fff0000 -m comment --comment \"divert4j:h:1:5\""
+            + " -j MARK --set-xmark 0x0/0x1fff0000",
+        l.get(2));
+    assertEquals(
+        "-m mark --mark 0x18000000/0x18000000 -m comment --comment \"divert4j:base\""
+            + " -j MARK --set-xmark 0x0/0x1fff0000",
+        RuleText.endLine(Chain.OUTPUT));
+  }
+
+  @Test
+  void portChainsArmAndDisarm() {
+    assertEquals(
+        List.of("-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+        RuleText.portChainLines("DIVERT4J-D7", false));
+    assertEquals(
+        List.of(
+            "-m comment --comment \"divert4j:port\" -j NFQUEUE --queue-num 7",
+            "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+        RuleText.portChainLines("DIVERT4J-D7", true));
+    assertEquals(
+        List.of("-m comment --comment \"divert4j:nolistener\" -j MARK --set-xmark 0x4000000/0x0"),
+        RuleText.portChainLines("DIVERT4J-P7", false));
+    assertTrue(
+        RuleText.portChainLines("DIVERT4J-P7-4", true)
+            .get(0)
+            .endsWith("-j NFQUEUE --queue-balance 7:10 --queue-bypass"));
+    assertEquals(7, RuleText.portOfChain("DIVERT4J-P7-4"));
+    assertEquals(65535, RuleText.portOfChain("DIVERT4J-D65535"));
+    assertEquals(-1, RuleText.portOfChain("DIVERT4J-INPUT"));
+    assertEquals(-1, RuleText.portOfChain("DIVERT4J-DEFRAG"));
+  }
+
+  @Test
+  void tablesAndHooks() {
+    assertEquals("raw", RuleText.table(Chain.INPUT));
+    assertEquals("PREROUTING", RuleText.builtin(Chain.INPUT));
+    assertEquals("mangle", RuleText.table(Chain.FORWARD));
+    assertEquals("FORWARD", RuleText.builtin(Chain.FORWARD));
+    assertEquals("mangle", RuleText.table(Chain.OUTPUT));
+    assertEquals("POSTROUTING", RuleText.builtin(Chain.OUTPUT));
+  }
+
+  @Test
+  void parsesSavedRulesIntoGroups() {
+    String save =
+        String.join(
+            "\n",
+            "*raw",
+            ":PREROUTING ACCEPT [0:0]",
+            ":DIVERT4J-INPUT - [0:0]",
+            ":DIVERT4J-D9 - [0:0]",
+            "[3:120] -A PREROUTING -m comment --comment \"divert4j:base\" -j DIVERT4J-INPUT",
+            "[1:84] -A DIVERT4J-INPUT -p icmp -m comment --comment \"divert4j:j1-1:42:3\" -j MARK"
+                + " --set-xmark 0x8030000/0x1fff0000",
+            "[1:84] -A DIVERT4J-INPUT -m mark --mark 0x8030000/0x1fff0000 -m comment --comment"
+                + " \"divert4j:j1-1:42:3\" -j DIVERT4J-D9",
+            "[0:0] -A DIVERT4J-INPUT -m mark --mark 0xc030000/0x1fff0000 -m comment --comment"
+                + " \"divert4j:j1-1:42:3\" -j MARK --set-xmark 0x0/0x1fff0000",
+            "[0:0] -A DIVERT4J-D9 -m comment --comment \"divert4j:port\" -j DROP",
+            "[5:0] -A PREROUTING -j ACCEPT",
+            "COMMIT");
+    RuleSet.Table t = RuleSet.parse("raw", save);
+    assertEquals(3, t.chains.get("DIVERT4J-INPUT").size());
+    assertEquals(1, t.builtinOurs.size(), "the foreign ACCEPT rule is not ours");
+    assertEquals(1, t.chains.get("DIVERT4J-INPUT").get(0).packets());
+    assertEquals(
+        "[1:84]",
+        t.counters.get(
+            "DIVERT4J-INPUT -p icmp -m comment --comment \"divert4j:j1-1:42:3\" -j MARK"
+                + " --set-xmark 0x8030000/0x1fff0000"));
+  }
+}

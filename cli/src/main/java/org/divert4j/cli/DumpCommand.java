@@ -1,0 +1,615 @@
+package org.divert4j.cli;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.divert4j.Chain;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertClosedException;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.DropReason;
+import org.divert4j.HostOptions;
+import org.divert4j.Ipv4;
+import org.divert4j.PacketBatch;
+import org.divert4j.SocketStats;
+import org.divert4j.packet.Ipv4Builder;
+import org.divert4j.spi.DivertProvider;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.TestNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code divert dump}: the classic example program of the Divert Sockets HOWTO. It adds the rules,
+ * binds the port, prints every diverted packet and writes it back (or drops it with {@code
+ * --no-reinject}), until a count, a duration or Ctrl-C. With {@code --quiet} it prints only the
+ * summary (packets, bytes, rates), so the same loop serves as a benchmark.
+ *
+ * <p>Ctrl-C closes the host from a shutdown hook; closing wakes the blocked receive, the loop ends
+ * and the summary is printed before the JVM exits (peers.md c.1: never rely on signals to break a
+ * blocking receive).
+ */
+@Command(
+    name = "dump",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Divert packets to a port, print each one and write it back: the HOWTO's example program.",
+      "",
+      "Rule syntax (--rule): the chain (input, forward or output), then in any order:",
+      "  -p PROTO       [icmp | udp | tcp | all | proto N]   protocol by name or number",
+      "  -s ADDR[/LEN]  [from ADDR[/LEN]]                    source address or prefix",
+      "  -d ADDR[/LEN]  [to ADDR[/LEN]]                      destination address or prefix",
+      "  --sport P[:Q]  [sport P[:Q]]                        source port or range (udp, tcp)",
+      "  --dport P[:Q]  [dport P[:Q]]                        destination port or range (udp, tcp)",
+      "  --icmp-type T  [type T]                             ICMP type (icmp)",
+      "  -i IFACE       [in IFACE]                           input interface (input, forward)",
+      "  -o IFACE       [out IFACE]                          output interface (forward, output)",
+      "  -j DIVERT PORT [port PORT | divert PORT]            the divert port (default: --port)",
+      "Rules on ports or ICMP type match only first fragments; rules on protocol and addresses"
+          + " match every fragment.",
+      "Examples: \"input icmp\", \"input -p udp --dport 53\", \"forward -p tcp -d 10.0.2.0/24\".",
+      ""
+    },
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  divert dump --backend sim --rule \"input icmp\" --generate 5",
+      "  divert dump --rule \"input -p udp --dport 53\" --port 1234 --write dns.pcap",
+      "  sudo ./divert dump --backend rawsocket --rule \"input icmp\" --quiet --duration 10s"
+    })
+final class DumpCommand implements Callable<Integer> {
+  private static final Duration POLL = Duration.ofMillis(200);
+  private static final int ECHO_ID = 0xd1;
+  private static final int MAX_ERROR_LINES = 10;
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--rule",
+      paramLabel = "RULE",
+      required = true,
+      converter = Converters.RuleText.class,
+      description = "A divert rule (repeatable), e.g. \"input icmp\"; syntax above.")
+  List<String> rules;
+
+  @Option(
+      names = "--port",
+      paramLabel = "PORT",
+      defaultValue = "1234",
+      converter = Converters.Port.class,
+      description = "The divert port to bind, 1..65535 (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(
+      names = "--backend",
+      paramLabel = "NAME",
+      description =
+          "The backend (default: divert.backend / DIVERT_BACKEND, else the best one available).")
+  String backend;
+
+  @Option(
+      names = {"-w", "--write"},
+      paramLabel = "FILE",
+      description = "Also write the packets to a pcap file (link type RAW: IP packets).")
+  Path write;
+
+  @Option(
+      names = {"-c", "--count"},
+      paramLabel = "N",
+      converter = Converters.Count.class,
+      description = "Stop after N packets.")
+  Integer count;
+
+  @Option(
+      names = "--duration",
+      paramLabel = "TIME",
+      converter = Converters.Durations.class,
+      description = "Stop after this long, e.g. 10s, 500ms, 2m.")
+  Duration duration;
+
+  @Option(names = "--no-reinject", description = "Drop every packet instead of writing it back.")
+  boolean noReinject;
+
+  @Option(
+      names = {"-q", "--quiet"},
+      description = "Print only the summary at the end (packets, bytes, rates): a benchmark.")
+  boolean quiet;
+
+  @Option(
+      names = "--generate",
+      paramLabel = "N",
+      converter = Converters.Count.class,
+      description = {
+        "Open the backend's test bed and send N packets from its peer to the host (pings, UDP or"
+            + " TCP, by the rules' protocols); dump ends when they are handled.",
+        "Needed on the sim backend, whose host has no traffic of its own."
+      })
+  Integer generate;
+
+  @Option(
+      names = "--netns",
+      paramLabel = "NAME",
+      description = "rawsocket: divert in this network namespace (host property rawsocket.netns).")
+  String netns;
+
+  @Option(
+      names = "--batch",
+      paramLabel = "N",
+      defaultValue = "64",
+      converter = Converters.BatchSize.class,
+      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Mixin HostOptionsMixin hostOptions;
+
+  private final CountDownLatch running = new CountDownLatch(1);
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private final AtomicLong handled = new AtomicLong();
+  private volatile boolean stopping;
+  private volatile boolean generatorDone = true;
+  private volatile IOException generatorError;
+  private volatile AutoCloseable closeOnStop;
+
+  // Counters of the loop.
+  private long packets;
+  private long bytes;
+  private long sendErrors;
+  private long firstNanos;
+  private long lastNanos;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    List<DivertRule> parsed = parseRules();
+    if (netns != null && generate != null) {
+      throw CliException.usage(
+          "--netns and --generate do not go together: --generate uses the backend's own test bed");
+    }
+    DivertProvider provider = Backends.select(backend);
+    if (netns != null && !provider.name().equals("rawsocket")) {
+      throw CliException.usage(
+          "--netns is an option of the rawsocket backend, not " + provider.name());
+    }
+    HostOptions.Builder options = hostOptions.builder();
+    if (netns != null) {
+      options.property("rawsocket.netns", netns);
+    }
+    Thread hook = new Thread(this::onSignal, "divert-dump-shutdown");
+    try (PcapWriter pcap = openPcap()) {
+      // Before anything is opened: Ctrl-C during the open then ends the loop before it starts.
+      Runtime.getRuntime().addShutdownHook(hook);
+      TestBed bed = null;
+      DivertHost host;
+      if (generate != null) {
+        bed = provider.testBed(TestBedOptions.builder().host(options.build()).build());
+        host = bed.host();
+      } else {
+        host = provider.open(options.build());
+        if (provider.name().equals("sim")) {
+          err.println(
+              "dump: the sim backend's host has no traffic of its own; add --generate N to send"
+                  + " some");
+        }
+      }
+      closeOnStop = bed != null ? bed : host;
+      if (stopping) {
+        return ExitCodes.INTERRUPTED; // Ctrl-C came while it was opening; finally closes it
+      }
+      for (DivertRule r : parsed) {
+        host.addRule(r);
+      }
+      DivertSocket socket = host.bind(port);
+      if (!quiet) {
+        err.println(
+            "dump: "
+                + String.join(", ", ruleTexts(parsed))
+                + " on "
+                + provider.name()
+                + " host "
+                + host.name()
+                + (noReinject ? "; dropping" : "; writing back")
+                + " every packet"
+                + (write != null ? ", saving to " + write : "")
+                + "; Ctrl-C to stop");
+      }
+      if (bed != null) {
+        startGenerator(bed, parsed, host.options().queueLength());
+      }
+      running.countDown();
+      loop(socket, out, err, pcap, bed == null ? Duration.ZERO : bed.settleTime());
+      summary(out, socket.stats(), pcap);
+    } finally {
+      stopping = true;
+      closeQuietly(closeOnStop);
+      removeHook(hook);
+      finished.countDown();
+    }
+    if (generatorError != null) {
+      throw new CliException(
+          ExitCodes.FAILURE,
+          "the test bed's peer could not send: " + generatorError.getMessage(),
+          generatorError);
+    }
+    return ExitCodes.OK;
+  }
+
+  private List<DivertRule> parseRules() throws CliException {
+    List<DivertRule> parsed = new ArrayList<>();
+    for (String text : rules) {
+      DivertRule r = DivertRule.parse(text, port);
+      if (r.port() != port) {
+        throw CliException.usage(
+            "rule '"
+                + text
+                + "' diverts to port "
+                + r.port()
+                + " but dump listens on port "
+                + port
+                + ": drop the port from the rule or use --port "
+                + r.port());
+      }
+      parsed.add(r);
+    }
+    return parsed;
+  }
+
+  private void loop(
+      DivertSocket socket, PrintWriter out, PrintWriter err, PcapWriter pcap, Duration settle)
+      throws DivertException, IOException {
+    PacketBatch batch = PacketBatch.allocate(batchSize);
+    ByteBuffer single = ByteBuffer.allocateDirect(PacketBatch.MAX_PACKET);
+    PacketLine line = new PacketLine();
+    long deadline = duration == null ? Long.MAX_VALUE : System.nanoTime() + duration.toNanos();
+    Duration poll = settle.compareTo(POLL) > 0 ? settle : POLL;
+    try {
+      while (!stopping) {
+        long left = deadline - System.nanoTime();
+        long wanted = count == null ? Long.MAX_VALUE : count - packets;
+        if (left <= 0 || wanted <= 0) {
+          break;
+        }
+        Duration wait = left < poll.toNanos() ? Duration.ofNanos(left) : poll;
+        boolean drained = generatorDone; // read before receiving: nothing more will come
+        int n;
+        if (wanted < batch.capacity()) {
+          n = receiveOne(socket, single.clear(), wait, out, line, pcap, err);
+        } else {
+          n = socket.receive(batch, wait);
+          if (n > 0) {
+            markFirst();
+            handleBatch(socket, batch, n, out, line, pcap, err);
+          }
+        }
+        if (n == 0 && drained && generate != null) {
+          break;
+        }
+      }
+    } catch (DivertClosedException e) {
+      if (!stopping) {
+        throw e;
+      }
+    }
+  }
+
+  private void handleBatch(
+      DivertSocket socket,
+      PacketBatch batch,
+      int n,
+      PrintWriter out,
+      PacketLine line,
+      PcapWriter pcap,
+      PrintWriter err)
+      throws DivertException, IOException {
+    long micros = pcap == null ? 0 : epochMicros();
+    for (int i = 0; i < n; i++) {
+      ByteBuffer p = batch.packet(i);
+      if (!quiet) {
+        out.println(line.describe(batch, i));
+      }
+      if (pcap != null) {
+        pcap.write(p, micros);
+      }
+      bytes += p.remaining();
+      if (noReinject) {
+        batch.drop(i);
+      }
+    }
+    socket.send(batch);
+    for (int i = 0; i < n; i++) {
+      if (batch.error(i) != null) {
+        sendError(err, batch.error(i));
+      }
+    }
+    counted(n);
+  }
+
+  private int receiveOne(
+      DivertSocket socket,
+      ByteBuffer buf,
+      Duration wait,
+      PrintWriter out,
+      PacketLine line,
+      PcapWriter pcap,
+      PrintWriter err)
+      throws DivertException, IOException {
+    DivertAddress a = socket.receive(buf, wait);
+    if (a == null) {
+      return 0;
+    }
+    markFirst();
+    buf.flip();
+    if (!quiet) {
+      Chain chain = a.chain().orElse(null);
+      out.println(PacketLine.where(chain, a.direction(), a.interfaceName()) + line.decode(buf));
+    }
+    if (pcap != null) {
+      pcap.write(buf, epochMicros());
+    }
+    bytes += buf.remaining();
+    try {
+      if (noReinject) {
+        socket.drop(a);
+      } else {
+        socket.send(buf, a);
+      }
+    } catch (DivertClosedException e) {
+      throw e;
+    } catch (DivertException e) {
+      sendError(err, e);
+    }
+    counted(1);
+    return 1;
+  }
+
+  private void markFirst() {
+    if (packets == 0) {
+      firstNanos = System.nanoTime();
+    }
+  }
+
+  private void counted(int n) {
+    lastNanos = System.nanoTime();
+    packets += n;
+    handled.addAndGet(n);
+  }
+
+  private void sendError(PrintWriter err, DivertException e) {
+    sendErrors++;
+    if (sendErrors <= MAX_ERROR_LINES) {
+      err.println("dump: write-back failed: " + e.getMessage());
+    } else if (sendErrors == MAX_ERROR_LINES + 1) {
+      err.println("dump: more write-back failures; the summary counts them");
+    }
+  }
+
+  private void summary(PrintWriter out, SocketStats s, PcapWriter pcap) {
+    double seconds = (lastNanos - firstNanos) / 1e9;
+    StringBuilder sb = new StringBuilder();
+    sb.append(packets).append(packets == 1 ? " packet, " : " packets, ");
+    sb.append(bytes).append(" bytes");
+    if (packets > 0 && seconds > 0) {
+      // From the first receive to the last write-back: the loop's own rate, idle time excluded.
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              " in %.3f s: %.0f packets/s, %.3f Mbit/s",
+              seconds,
+              packets / seconds,
+              bytes * 8.0 / 1e6 / seconds));
+    }
+    out.println(sb);
+    out.println(
+        (noReinject ? "dropped " + packets : "written back " + (packets - sendErrors))
+            + (sendErrors > 0 ? ", write-back failures " + sendErrors : "")
+            + "; socket "
+            + port
+            + ": received "
+            + s.received()
+            + ", written back "
+            + s.reinjected()
+            + ", dropped "
+            + s.dropped(DropReason.PROGRAM)
+            + ", lost "
+            + (s.droppedTotal() - s.dropped(DropReason.PROGRAM))
+            + (s.droppedTotal() - s.dropped(DropReason.PROGRAM) > 0 ? " " + s.drops() : "")
+            + (s.failOpenAccepted() > 0 ? ", passed by fail-open " + s.failOpenAccepted() : ""));
+    if (pcap != null) {
+      out.println("wrote " + pcap.records() + " packets to " + write);
+    }
+  }
+
+  // ------------------------------------------------------------------------------- traffic
+
+  /** The kinds of packet --generate sends, chosen by the rules' protocols. */
+  private enum Kind {
+    ECHO,
+    UDP,
+    TCP
+  }
+
+  private void startGenerator(TestBed bed, List<DivertRule> parsed, int queueLength) {
+    Set<Kind> kinds = new LinkedHashSet<>();
+    int udpPort = 9;
+    int tcpPort = 80;
+    for (DivertRule r : parsed) {
+      switch (r.protocol()) {
+        case DivertRule.ICMP -> kinds.add(Kind.ECHO);
+        case DivertRule.UDP -> {
+          kinds.add(Kind.UDP);
+          udpPort = r.destinationPortLow() == 0 ? udpPort : r.destinationPortLow();
+        }
+        case DivertRule.TCP -> {
+          kinds.add(Kind.TCP);
+          tcpPort = r.destinationPortLow() == 0 ? tcpPort : r.destinationPortLow();
+        }
+        default -> {
+          kinds.add(Kind.ECHO);
+          kinds.add(Kind.UDP);
+        }
+      }
+    }
+    Kind[] cycle = kinds.toArray(new Kind[0]);
+    TestNode peer = bed.peer();
+    Inet4Address to = bed.hostNode().address();
+    int from = Ipv4.toInt(peer.address());
+    int dst = Ipv4.toInt(to);
+    int udp = udpPort;
+    int tcp = tcpPort;
+    generatorDone = false;
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                // Keep at most half a queue in flight, so a benchmark measures the loop, not
+                // queue-full drops; a bounded wait, in case the rules do not divert this traffic.
+                long limit = Math.max(1, queueLength / 2);
+                for (int i = 0; i < generate && !stopping; i++) {
+                  long waitUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+                  while (i - handled.get() >= limit && !stopping && System.nanoTime() < waitUntil) {
+                    LockSupport.parkNanos(20_000);
+                  }
+                  int seq = (i & 0xffff) + 1;
+                  switch (cycle[i % cycle.length]) {
+                    case ECHO ->
+                        peer.sendRaw(
+                            Ipv4Builder.icmpEchoRequest(ECHO_ID, seq & 0xffff)
+                                .source(from)
+                                .destination(dst)
+                                .identification(seq)
+                                .payload(new byte[56])
+                                .build());
+                    case UDP ->
+                        peer.sendUdp(
+                            to, 40000, udp, ("divert4j dump " + (i + 1)).getBytes(US_ASCII));
+                    case TCP ->
+                        peer.sendRaw(
+                            Ipv4Builder.tcp(40000, tcp)
+                                .source(from)
+                                .destination(dst)
+                                .identification(seq)
+                                .tcpFlags(Ipv4Builder.TCP_SYN)
+                                .sequence(i)
+                                .build());
+                  }
+                }
+              } catch (IOException e) {
+                if (!stopping) {
+                  generatorError = e;
+                }
+              } finally {
+                generatorDone = true;
+              }
+            },
+            "divert-dump-generator");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  // ------------------------------------------------------------------------------- stopping
+
+  /** The shutdown hook (Ctrl-C): stop the loop by closing the host, then wait for the summary. */
+  private void onSignal() {
+    stop();
+    try {
+      finished.await(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Ends the loop as Ctrl-C does: closing the host wakes the blocked receive. Any thread. */
+  void stop() {
+    stopping = true;
+    closeQuietly(closeOnStop);
+  }
+
+  /**
+   * @return true once the loop is receiving (for tests)
+   */
+  boolean awaitRunning(Duration timeout) throws InterruptedException {
+    return running.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      // Closing on the way out: the summary matters more than a failed cleanup, and the next
+      // open on the backend retries it (S51).
+    }
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      // Fails with IllegalArgumentException if it was never added (open failed): fine too.
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // The JVM is shutting down (Ctrl-C): the hook is running and waits for us.
+    } catch (IllegalArgumentException e) {
+      // Never added: the host did not open.
+    }
+  }
+
+  /** Opens the pcap file first, so a bad path fails before anything is diverted. */
+  private PcapWriter openPcap() throws CliException {
+    if (write == null) {
+      return null;
+    }
+    try {
+      return new PcapWriter(write);
+    } catch (IOException e) {
+      throw new CliException(
+          ExitCodes.FAILURE, "cannot write the pcap file " + write + ": " + reason(e), e);
+    }
+  }
+
+  private static String reason(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such directory";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+  }
+
+  private static long epochMicros() {
+    Instant now = Instant.now();
+    return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
+  }
+
+  private static List<String> ruleTexts(List<DivertRule> rules) {
+    List<String> t = new ArrayList<>();
+    for (DivertRule r : rules) {
+      t.add("'" + r + "'");
+    }
+    return t;
+  }
+}
