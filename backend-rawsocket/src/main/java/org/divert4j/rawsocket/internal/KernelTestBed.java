@@ -1,61 +1,40 @@
 package org.divert4j.rawsocket.internal;
 
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.divert4j.BackendUnavailableException;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
-import org.divert4j.NetInterface;
-import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.TestNode;
+import org.divert4j.testbed.linux.NamespaceNode;
+import org.divert4j.testbed.linux.NamespaceTestBed;
 import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 import org.divert4j.testbed.linux.VethPair;
 
 /**
- * The kernel backend's test bed: network namespaces joined by veth pairs.
+ * The kernel backend's test bed: network namespaces joined by veth pairs, on the shared {@link
+ * NamespaceTestBed} (lifecycle, naming, nodes).
  *
  * <pre>
  *   peer [eth0] 10.a.b.1/24 --- 10.a.b.2/24 [eth0] host [eth1] 10.a.b+1.2/24 --- 10.a.b+1.1/24 [eth0] far
  * </pre>
  *
- * Namespaces are named {@code d4j-<pid>-<n>-peer|host|far}; the subnets depend on the process id
- * and a counter, so concurrent test beds never share addresses (they could not clash anyway: each
- * bed is its own set of namespaces). The host forwards when there is a far peer; rp_filter is off;
- * the peers route everything through the host. The host under diversion is the host namespace
- * ({@code rawsocket.netns}). {@link #close()} closes the hosts and deletes the namespaces (their
- * veths and rules go with them); a JVM shutdown hook does it if the test never does.
+ * The host forwards when there is a far peer; rp_filter is off; the peers route everything through
+ * the host. The host under diversion is the host namespace ({@code rawsocket.netns}), whose
+ * reassembly sysctls follow the host options when they ask for ALWAYS_DEFRAGMENT.
  */
-public final class KernelTestBed implements TestBed {
-  private static final AtomicInteger COUNTER = new AtomicInteger();
-
-  private final String backend;
-  private final Set<Capability> capabilities;
-  private final TestBedOptions options;
-  private final List<Netns> namespaces = new ArrayList<>();
-  private final List<DivertHost> hosts = new ArrayList<>();
-  private KernelTestNode peer;
-  private KernelTestNode hostNode;
-  private KernelTestNode far;
-  private DivertHost host;
-  private boolean closed;
+public final class KernelTestBed extends NamespaceTestBed {
+  private Netns hostNs;
 
   private KernelTestBed(String backend, Set<Capability> capabilities, TestBedOptions options) {
-    this.backend = backend;
-    this.capabilities = capabilities;
-    this.options = options;
+    super(backend, capabilities, options, Native.SYSCALLS, Duration.ofMillis(250));
   }
 
   /**
@@ -69,46 +48,25 @@ public final class KernelTestBed implements TestBed {
    */
   public static KernelTestBed open(
       String backend, Set<Capability> capabilities, TestBedOptions options) throws DivertException {
-    if (!Shell.isRoot()) {
-      throw new BackendUnavailableException(
-          "the rawsocket test bed needs root (network namespaces, CAP_NET_ADMIN, CAP_NET_RAW)",
-          null);
-    }
-    if (Shell.which("ip").isEmpty()) {
-      throw new BackendUnavailableException(
-          "the rawsocket test bed needs the ip program (iproute2)", null);
-    }
-    Netns.deleteOrphans();
-    KernelTestBed bed = new KernelTestBed(backend, capabilities, options);
-    try {
-      bed.build();
-      return bed;
-    } catch (DivertException | RuntimeException | Error e) {
-      bed.close();
-      throw e;
-    } catch (IOException e) {
-      bed.close();
-      throw new DivertException("cannot build the test bed: " + e.getMessage(), 0, e);
-    }
+    return NamespaceTestBed.open(new KernelTestBed(backend, capabilities, options));
   }
 
-  private void build() throws IOException, DivertException {
-    long pid = ProcessHandle.current().pid();
-    int n = COUNTER.incrementAndGet();
-    int a = 64 + (int) (pid % 128);
-    int b = (int) ((pid / 128 * 16 + n * 2) % 254);
-    int netA = (10 << 24) | (a << 16) | (b << 8);
-    int netB = netA + 256;
-    Netns peerNs = Netns.create(Netns.uniqueName("peer"));
-    namespaces.add(peerNs);
-    Netns hostNs = Netns.create(Netns.uniqueName("host"));
-    namespaces.add(hostNs);
+  @Override
+  protected void build() throws IOException, DivertException {
+    TestBedOptions options = options();
+    int netA = subnet(0);
+    int netB = subnet(1);
+    List<Netns> all = new ArrayList<>();
+    Netns peerNs = newNamespace("peer");
+    all.add(peerNs);
+    hostNs = newNamespace("host");
+    all.add(hostNs);
     Netns farNs = null;
     if (options.farPeer()) {
-      farNs = Netns.create(Netns.uniqueName("far"));
-      namespaces.add(farNs);
+      farNs = newNamespace("far");
+      all.add(farNs);
     }
-    for (Netns ns : namespaces) {
+    for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.all.rp_filter", "0");
       ns.sysctl("net.ipv4.conf.default.rp_filter", "0");
     }
@@ -124,7 +82,7 @@ public final class KernelTestBed implements TestBed {
       farNs.ip("route", "add", "default", "via", Ipv4.toString(netB + 2));
       hostNs.sysctl("net.ipv4.ip_forward", "1");
     }
-    for (Netns ns : namespaces) {
+    for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.eth0.rp_filter", "0");
     }
     if (farNs != null) {
@@ -132,108 +90,66 @@ public final class KernelTestBed implements TestBed {
     }
     HostOptions ho = options.host();
     if (ho.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
-      long secs = Math.max(1, (ho.reassemblyTimeout().toMillis() + 999) / 1000);
-      hostNs.sysctl("net.ipv4.ipfrag_time", Long.toString(secs));
-      // low <= high is enforced on every write, so lower "low" first when shrinking
-      long high = Math.max(65536, ho.reassemblyMemory());
-      long low = high * 3 / 4;
-      long currentHigh = Long.parseLong(hostNs.sysctl("net.ipv4.ipfrag_high_thresh"));
-      if (high < currentHigh) {
-        hostNs.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
-        hostNs.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
-      } else {
-        hostNs.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
-        hostNs.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
-      }
+      reassemblyLimits(hostNs, ho);
     }
-    peer =
-        new KernelTestNode(
+    NamespaceNode peer =
+        newNode(
             "peer",
             peerNs,
             Ipv4.fromInt(netA + 1),
             List.of(link(linkA.a(), netA + 1, options.peerMtu(), linkA.b())));
-    List<KernelTestNode.Link> hostLinks = new ArrayList<>();
+    List<NamespaceNode.Link> hostLinks = new ArrayList<>();
     hostLinks.add(link(linkA.b(), netA + 2, options.peerMtu(), linkA.a()));
     if (linkB != null) {
       hostLinks.add(link(linkB.a(), netB + 2, options.farPeerMtu(), linkB.b()));
     }
-    hostNode = new KernelTestNode("host", hostNs, Ipv4.fromInt(netA + 2), hostLinks);
+    NamespaceNode hostNode = newNode("host", hostNs, Ipv4.fromInt(netA + 2), hostLinks);
+    NamespaceNode far = null;
     if (linkB != null) {
       far =
-          new KernelTestNode(
+          newNode(
               "far",
               farNs,
               Ipv4.fromInt(netB + 1),
               List.of(link(linkB.b(), netB + 1, options.farPeerMtu(), linkB.a())));
     }
-    host = openHost(ho);
+    setNodes(peer, hostNode, far);
+    setHost(openHost(ho));
   }
 
-  private static KernelTestNode.Link link(
-      VethPair.End end, int address, int mtu, VethPair.End other) throws IOException {
-    NetInterface i = new NetInterface(end.name(), end.index(), Ipv4.fromInt(address), 24, mtu);
-    return new KernelTestNode.Link(i, address & 0xffffff00, 24, other.mac());
+  /** Sets the namespace's reassembly timeout and memory from the host options. */
+  private static void reassemblyLimits(Netns ns, HostOptions ho) throws IOException {
+    long secs = Math.max(1, (ho.reassemblyTimeout().toMillis() + 999) / 1000);
+    ns.sysctl("net.ipv4.ipfrag_time", Long.toString(secs));
+    // low <= high is enforced on every write, so lower "low" first when shrinking
+    long high = Math.max(65536, ho.reassemblyMemory());
+    long low = high * 3 / 4;
+    long currentHigh = Long.parseLong(ns.sysctl("net.ipv4.ipfrag_high_thresh"));
+    if (high < currentHigh) {
+      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+    } else {
+      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+    }
+  }
+
+  private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)
+      throws IOException {
+    return NamespaceNode.Link.of(end, address, 24, mtu, other.mac());
+  }
+
+  private HostOptions inHostNamespace(HostOptions o) {
+    return o.toBuilder().property("rawsocket.netns", hostNs.name()).build();
   }
 
   private DivertHost openHost(HostOptions o) throws DivertException {
-    HostOptions withNs = o.toBuilder().property("rawsocket.netns", hostNode.netns().name()).build();
-    DivertHost h = KernelHost.open(backend, capabilities, withNs);
-    synchronized (hosts) {
-      hosts.add(h);
-    }
-    return h;
-  }
-
-  @Override
-  public String backend() {
-    return backend;
-  }
-
-  @Override
-  public TestBedOptions options() {
-    return options;
-  }
-
-  @Override
-  public DivertHost host() {
-    return host;
-  }
-
-  @Override
-  public TestNode hostNode() {
-    return hostNode;
-  }
-
-  @Override
-  public TestNode peer() {
-    return peer;
-  }
-
-  @Override
-  public Optional<TestNode> farPeer() {
-    return Optional.ofNullable(far);
-  }
-
-  @Override
-  public Set<Capability> capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public Duration settleTime() {
-    return Duration.ofMillis(250);
-  }
-
-  @Override
-  public void advance(Duration duration) throws InterruptedException {
-    if (!duration.isNegative() && !duration.isZero()) {
-      Thread.sleep(duration.toMillis(), (int) (duration.toNanosPart() % 1_000_000));
-    }
+    return KernelHost.open(backend(), capabilities(), inHostNamespace(o));
   }
 
   @Override
   public DivertHost openAnotherHost(HostOptions o) throws DivertException {
-    return openHost(o);
+    return trackHost(openHost(o));
   }
 
   /**
@@ -242,14 +158,14 @@ public final class KernelTestBed implements TestBed {
    */
   @Override
   public DivertHost openUnprivileged(HostOptions o) throws DivertException {
-    HostOptions withNs = o.toBuilder().property("rawsocket.netns", hostNode.netns().name()).build();
+    HostOptions withNs = inHostNamespace(o);
     AtomicReference<Object> result = new AtomicReference<>();
     Thread t =
         new Thread(
             () -> {
               try {
                 Native.dropEffectiveCapabilities(Native.CAP_NET_ADMIN, Native.CAP_NET_RAW);
-                result.set(KernelHost.open(backend, capabilities, withNs));
+                result.set(KernelHost.open(backend(), capabilities(), withNs));
               } catch (Throwable e) {
                 result.set(e);
               }
@@ -264,10 +180,7 @@ public final class KernelTestBed implements TestBed {
     }
     Object r = result.get();
     if (r instanceof DivertHost h) {
-      synchronized (hosts) {
-        hosts.add(h);
-      }
-      return h;
+      return trackHost(h);
     }
     if (r instanceof DivertException e) {
       throw e;
@@ -279,44 +192,5 @@ public final class KernelTestBed implements TestBed {
       throw e;
     }
     throw new DivertException("unprivileged open failed: " + r, 0, (Throwable) r);
-  }
-
-  @Override
-  public synchronized void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    List<DivertHost> hs;
-    synchronized (hosts) {
-      hs = new ArrayList<>(hosts);
-      hosts.clear();
-    }
-    for (DivertHost h : hs) {
-      try {
-        h.close();
-      } catch (Exception e) {
-        // the namespaces go anyway, and their rules with them
-      }
-    }
-    for (KernelTestNode n : new KernelTestNode[] {peer, hostNode, far}) {
-      if (n != null) {
-        n.close();
-      }
-    }
-    for (Netns ns : namespaces) {
-      ns.close();
-    }
-    namespaces.clear();
-  }
-
-  @Override
-  public String toString() {
-    return "rawsocket test bed "
-        + (namespaces.isEmpty() ? "(closed)" : namespaces.get(0).name().replace("-peer", ""));
-  }
-
-  static String address(Inet4Address a) {
-    return a.getHostAddress();
   }
 }

@@ -44,8 +44,6 @@ public interface LibC {
 
   long write(int fd, long buf, long count);
 
-  int gettid();
-
   int capget(long header, long data);
 
   int capset(long header, long data);

@@ -5,6 +5,8 @@ import java.nio.ByteOrder;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.LibraryOption;
 import jnr.ffi.Pointer;
+import org.divert4j.testbed.linux.NamespaceSyscalls;
+import org.divert4j.testbed.linux.SyscallException;
 
 /**
  * The only door to native code (Netty's {@code Native} pattern): thin wrappers over {@link LibC}
@@ -413,6 +415,132 @@ public final class Native {
   }
 
   /**
+   * The namespace test bed's system calls ({@code org.divert4j.testbed.linux}) on this backend's
+   * JNR-FFI binding. Stateless; scratch structs are per thread.
+   */
+  public static final NamespaceSyscalls SYSCALLS = new NamespaceCalls();
+
+  private static final class NamespaceCalls implements NamespaceSyscalls {
+    /** msghdr (56 bytes) then one iovec (16), or a pollfd (8). */
+    private static final ThreadLocal<ByteBuffer> SCRATCH =
+        ThreadLocal.withInitial(() -> allocate(SIZEOF_MSGHDR + SIZEOF_IOVEC));
+
+    private static SyscallException syscall(ErrnoException e) {
+      return new SyscallException(e.call(), e.errno(), Errors.name(e.errno()), e);
+    }
+
+    private static SyscallException syscall(String call) {
+      int errno = errno();
+      return new SyscallException(call, errno, Errors.name(errno), null);
+    }
+
+    private static long at(ByteBuffer b) {
+      return address(b) + b.position();
+    }
+
+    @Override
+    public void enterNetns(String path) throws SyscallException {
+      try {
+        int fd = openReadOnly(path);
+        try {
+          setnsNet(fd);
+        } finally {
+          Native.close(fd);
+        }
+      } catch (ErrnoException e) {
+        throw syscall(e);
+      }
+    }
+
+    @Override
+    public int socket(int domain, int type, int protocol) throws SyscallException {
+      try {
+        return Native.socket(domain, type, protocol, domain + "," + type + "," + protocol);
+      } catch (ErrnoException e) {
+        throw syscall(e);
+      }
+    }
+
+    @Override
+    public void setIntOption(int fd, int level, int name, int value) throws SyscallException {
+      try {
+        Native.setIntOption(fd, level, name, value);
+      } catch (ErrnoException e) {
+        throw syscall(e);
+      }
+    }
+
+    @Override
+    public void bind(int fd, ByteBuffer address) throws SyscallException {
+      try {
+        Native.bind(fd, at(address), address.remaining());
+      } catch (ErrnoException e) {
+        throw syscall(e);
+      }
+    }
+
+    @Override
+    public int sendTo(int fd, ByteBuffer data, ByteBuffer address) throws SyscallException {
+      long n =
+          Native.sendTo(
+              fd, SCRATCH.get(), at(data), data.remaining(), at(address), address.remaining());
+      if (n < 0) {
+        throw syscall("sendmsg");
+      }
+      return (int) n;
+    }
+
+    @Override
+    public int receive(int fd, ByteBuffer data, ByteBuffer address, ByteBuffer control)
+        throws SyscallException {
+      ByteBuffer m = SCRATCH.get();
+      long ma = address(m);
+      m.putLong(0, at(address));
+      m.putInt(8, address.remaining());
+      m.putLong(16, ma + SIZEOF_MSGHDR);
+      m.putLong(24, 1);
+      m.putLong(32, control == null ? 0 : at(control));
+      m.putLong(40, control == null ? 0 : control.remaining());
+      m.putInt(48, 0);
+      m.putLong(SIZEOF_MSGHDR, at(data));
+      m.putLong(SIZEOF_MSGHDR + 8, data.remaining());
+      long n = recvmsg(fd, ma, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        int e = errno();
+        if (e == Errors.EAGAIN || e == Errors.EINTR) {
+          return -1;
+        }
+        throw new SyscallException("recvmsg", e, Errors.name(e), null);
+      }
+      if (control != null) {
+        control.limit(control.position() + (int) m.getLong(40));
+      }
+      return (int) n;
+    }
+
+    @Override
+    public boolean poll(int fd, int timeoutMillis) throws SyscallException {
+      ByteBuffer p = SCRATCH.get();
+      p.putInt(0, fd);
+      p.putShort(4, POLLIN);
+      p.putShort(6, (short) 0);
+      int r = Native.poll(address(p), 1, timeoutMillis);
+      if (r < 0) {
+        if (errno() == Errors.EINTR) {
+          return false;
+        }
+        throw syscall("poll");
+      }
+      return r > 0;
+    }
+
+    @Override
+    public void close(int fd) {
+      Native.close(fd);
+    }
+  }
+
+  /**
    * @return a new non-blocking eventfd, for waking threads blocked in poll
    * @throws ErrnoException on failure
    */
@@ -431,13 +559,6 @@ public final class Native {
    */
   public static void signal(int fd) {
     c().write(fd, ONE_ADDR, 8);
-  }
-
-  /**
-   * @return the kernel thread id of the calling thread
-   */
-  public static int gettid() {
-    return c().gettid();
   }
 
   /**
