@@ -14,6 +14,7 @@ import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.testbed.linux.NetnsThread;
 
 /**
  * An inline segment: two interfaces, "outside" and "inside", with the divert engine between them,
@@ -133,9 +134,13 @@ final class InlineSegment extends Device {
     String nsPath = NetnsThread.pathOf(cfg.netns);
     Native.Link[] links = new Native.Link[2];
     CaptureHandle[] handles = new CaptureHandle[2];
-    try (NetnsThread t = NetnsThread.start(nsPath, unprivileged)) {
+    try (NetnsThread t = NetnsThread.start(Native.SYSCALLS, nsPath, "segment")) {
       t.call(
           () -> {
+            if (unprivileged) {
+              // after entering the namespace, which needs CAP_SYS_ADMIN
+              Native.dropEffectiveCapabilities();
+            }
             links[OUTSIDE] = Native.link(cfg.outside);
             links[INSIDE] = Native.link(cfg.inside);
             handles[OUTSIDE] = Pcap.openLive(cfg.outside, cfg.bufferBytes, null);

@@ -6,11 +6,14 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import org.divert4j.testbed.linux.NamespaceSyscalls;
+import org.divert4j.testbed.linux.SyscallException;
 
 /**
- * The pcap backend's only native boundary besides pcap4j itself: a few libc calls (network
- * namespaces, interface ioctls, raw sockets, thread capabilities) and the libpcap calls of the
+ * The pcap backend's only native boundary besides pcap4j itself: a few libc calls (the system calls
+ * of the namespace test bed, interface ioctls, thread capabilities) and the libpcap calls of the
  * per-packet path, bound with JNA direct mapping so that a call allocates nothing. Negative returns
  * become {@link IOException}s that keep the errno text.
  *
@@ -26,11 +29,14 @@ final class Native {
 
   static final int AF_INET = 2;
   static final int SOCK_DGRAM = 2;
-  static final int SOCK_RAW = 3;
-  static final int IPPROTO_RAW = 255;
   static final int O_RDONLY = 0;
   static final int O_CLOEXEC = 0x80000;
   static final int ENODEV = 19;
+  static final int EINTR = 4;
+  static final int EAGAIN = 11;
+  static final int MSG_DONTWAIT = 0x40;
+  static final int MSG_TRUNC = 0x20;
+  static final int SOCK_CLOEXEC = 0x80000;
 
   static final long SIOCGIFINDEX = 0x8933;
   static final long SIOCGIFMTU = 0x8921;
@@ -67,8 +73,17 @@ final class Native {
 
     static native int ioctl(int fd, long request, Pointer arg) throws LastErrorException;
 
-    static native long sendto(int fd, Pointer buf, long len, int flags, Pointer addr, int addrLen)
+    static native int bind(int fd, long addr, int len) throws LastErrorException;
+
+    static native int setsockopt(int fd, int level, int name, long value, int len)
         throws LastErrorException;
+
+    static native long sendto(int fd, long buf, long len, int flags, long addr, int addrLen)
+        throws LastErrorException;
+
+    static native long recvmsg(int fd, long msg, int flags) throws LastErrorException;
+
+    static native int poll(long fds, long nfds, int timeoutMs) throws LastErrorException;
 
     static native int capget(Pointer header, Pointer data) throws LastErrorException;
 
@@ -145,30 +160,7 @@ final class Native {
         "org.pcap4j.core.pcapLibName", Platform.isWindows() ? "wpcap" : "pcap");
   }
 
-  // ------------------------------------------------------------------ namespaces and capabilities
-
-  /**
-   * Moves the calling thread into a network namespace ({@code setns(2)}); other threads stay where
-   * they are.
-   *
-   * @param path a namespace file, e.g. {@code /var/run/netns/x}
-   * @throws IOException if it cannot be opened or entered
-   */
-  static void enterNetns(String path) throws IOException {
-    int fd;
-    try {
-      fd = C.open(path, O_RDONLY | O_CLOEXEC);
-    } catch (LastErrorException e) {
-      throw error("open " + path, e);
-    }
-    try {
-      C.setns(fd, CLONE_NEWNET);
-    } catch (LastErrorException e) {
-      throw error("setns(" + path + ", CLONE_NEWNET)", e);
-    } finally {
-      closeQuietly(fd);
-    }
-  }
+  // ------------------------------------------------------------------ capabilities
 
   /**
    * Clears the calling thread's effective capability set (the permitted set is kept), so that what
@@ -189,6 +181,136 @@ final class Native {
       C.capset(header, data);
     } catch (LastErrorException e) {
       throw error("capset (drop effective capabilities)", e);
+    }
+  }
+
+  // ------------------------------------------------------------------ the namespace test bed
+
+  /**
+   * The namespace test bed's system calls ({@code org.divert4j.testbed.linux}) on this backend's
+   * JNA binding. Stateless; scratch structs are per thread.
+   */
+  static final NamespaceSyscalls SYSCALLS = new NamespaceCalls();
+
+  private static final class NamespaceCalls implements NamespaceSyscalls {
+    private static final int MSGHDR = 56;
+
+    /** A msghdr (56 bytes) and one iovec (16), or a pollfd (8). */
+    private static final ThreadLocal<Memory> SCRATCH =
+        ThreadLocal.withInitial(() -> new Memory(MSGHDR + 16));
+
+    private static SyscallException syscall(String call, LastErrorException e) {
+      return new SyscallException(call, e.getErrorCode(), e.getMessage(), e);
+    }
+
+    private static long at(ByteBuffer b) {
+      if (!b.isDirect()) {
+        throw new IllegalArgumentException("not a direct buffer");
+      }
+      return Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(b)) + b.position();
+    }
+
+    @Override
+    public void enterNetns(String path) throws SyscallException {
+      int fd;
+      try {
+        fd = C.open(path, O_RDONLY | O_CLOEXEC);
+      } catch (LastErrorException e) {
+        throw syscall("open(" + path + ")", e);
+      }
+      try {
+        C.setns(fd, CLONE_NEWNET);
+      } catch (LastErrorException e) {
+        throw syscall("setns(" + path + ", CLONE_NEWNET)", e);
+      } finally {
+        closeQuietly(fd);
+      }
+    }
+
+    @Override
+    public int socket(int domain, int type, int protocol) throws SyscallException {
+      try {
+        return C.socket(domain, type | SOCK_CLOEXEC, protocol);
+      } catch (LastErrorException e) {
+        throw syscall("socket(" + domain + ", " + type + ", " + protocol + ")", e);
+      }
+    }
+
+    @Override
+    public void setIntOption(int fd, int level, int name, int value) throws SyscallException {
+      try (Memory v = new Memory(4)) {
+        v.setInt(0, value);
+        C.setsockopt(fd, level, name, Pointer.nativeValue(v), 4);
+      } catch (LastErrorException e) {
+        throw syscall("setsockopt(" + level + ", " + name + ")", e);
+      }
+    }
+
+    @Override
+    public void bind(int fd, ByteBuffer address) throws SyscallException {
+      try {
+        C.bind(fd, at(address), address.remaining());
+      } catch (LastErrorException e) {
+        throw syscall("bind", e);
+      }
+    }
+
+    @Override
+    public int sendTo(int fd, ByteBuffer data, ByteBuffer address) throws SyscallException {
+      try {
+        return (int) C.sendto(fd, at(data), data.remaining(), 0, at(address), address.remaining());
+      } catch (LastErrorException e) {
+        throw syscall("sendto", e);
+      }
+    }
+
+    @Override
+    public int receive(int fd, ByteBuffer data, ByteBuffer address, ByteBuffer control)
+        throws SyscallException {
+      Memory m = SCRATCH.get();
+      m.setLong(0, at(address));
+      m.setInt(8, address.remaining());
+      m.setLong(16, Pointer.nativeValue(m) + MSGHDR);
+      m.setLong(24, 1);
+      m.setLong(32, control == null ? 0 : at(control));
+      m.setLong(40, control == null ? 0 : control.remaining());
+      m.setInt(48, 0);
+      m.setLong(MSGHDR, at(data));
+      m.setLong(MSGHDR + 8, data.remaining());
+      long n;
+      try {
+        n = C.recvmsg(fd, Pointer.nativeValue(m), MSG_DONTWAIT | MSG_TRUNC);
+      } catch (LastErrorException e) {
+        if (e.getErrorCode() == EAGAIN || e.getErrorCode() == EINTR) {
+          return -1;
+        }
+        throw syscall("recvmsg", e);
+      }
+      if (control != null) {
+        control.limit(control.position() + (int) m.getLong(40));
+      }
+      return (int) n;
+    }
+
+    @Override
+    public boolean poll(int fd, int timeoutMillis) throws SyscallException {
+      Memory p = SCRATCH.get();
+      p.setInt(0, fd);
+      p.setShort(4, (short) 1); // POLLIN
+      p.setShort(6, (short) 0);
+      try {
+        return C.poll(Pointer.nativeValue(p), 1, timeoutMillis) > 0;
+      } catch (LastErrorException e) {
+        if (e.getErrorCode() == EINTR) {
+          return false;
+        }
+        throw syscall("poll", e);
+      }
+    }
+
+    @Override
+    public void close(int fd) {
+      closeQuietly(fd);
     }
   }
 
@@ -276,30 +398,6 @@ final class Native {
       return C.socket(domain, type, protocol);
     } catch (LastErrorException e) {
       throw error("socket(" + domain + ", " + type + ", " + protocol + ")", e);
-    }
-  }
-
-  /**
-   * Sends one IP packet on a raw {@code IPPROTO_RAW} socket (header included), to the packet's own
-   * destination address.
-   *
-   * @param fd the raw socket
-   * @param packet the packet in native memory
-   * @param length its length
-   * @param destination the destination, host order
-   * @throws IOException with the errno text, e.g. "Message too long" above the MTU
-   */
-  static void sendRaw(int fd, Pointer packet, int length, int destination) throws IOException {
-    try (Memory sin = new Memory(16)) {
-      sin.clear();
-      sin.setShort(0, (short) AF_INET); // sin_family, host order
-      sin.setByte(4, (byte) (destination >>> 24)); // sin_addr, network order
-      sin.setByte(5, (byte) (destination >>> 16));
-      sin.setByte(6, (byte) (destination >>> 8));
-      sin.setByte(7, (byte) destination);
-      C.sendto(fd, packet, length, 0, sin, 16);
-    } catch (LastErrorException e) {
-      throw error("sendto on a raw IP socket", e);
     }
   }
 

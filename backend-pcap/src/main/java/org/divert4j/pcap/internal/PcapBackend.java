@@ -133,6 +133,6 @@ public final class PcapBackend {
     if (!a.available()) {
       throw new BackendUnavailableException("the pcap test bed needs: " + a.reason(), a.cause());
     }
-    return NamespaceTestBed.create(options);
+    return PcapTestBed.create(options);
   }
 }

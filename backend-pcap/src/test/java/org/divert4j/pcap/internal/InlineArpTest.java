@@ -8,6 +8,7 @@ import java.util.List;
 import org.divert4j.pcap.PcapProvider;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.linux.NamespaceNode;
 import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.Test;
 
@@ -17,9 +18,9 @@ class InlineArpTest {
   void arpPassesTheSegmentUntouched() throws Exception {
     assumeTrue(Shell.isRoot(), "the pcap test bed needs root (network namespaces)");
     assumeTrue(new PcapProvider().availability().available(), "pcap unavailable");
-    try (NamespaceTestBed bed = NamespaceTestBed.create(TestBedOptions.defaults())) {
-      NamespaceNode peer = (NamespaceNode) bed.peer();
-      NamespaceNode host = (NamespaceNode) bed.hostNode();
+    try (PcapTestBed bed = PcapTestBed.create(TestBedOptions.defaults())) {
+      NamespaceNode peer = bed.peer();
+      NamespaceNode host = bed.hostNode();
       // Forget the test bed's static entries: the next ping must resolve with ARP.
       peer.netns().ip("neigh", "flush", "dev", "eth0", "nud", "permanent");
       host.netns().ip("neigh", "flush", "dev", "eth0", "nud", "permanent");
