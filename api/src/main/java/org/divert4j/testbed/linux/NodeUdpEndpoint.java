@@ -5,6 +5,7 @@ import java.net.Inet4Address;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.divert4j.Ipv4;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.UdpEndpoint;
@@ -35,7 +36,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   private final ByteBuffer rxControl = direct(CONTROL);
   private final ByteBuffer tx = direct(65536);
   private final ByteBuffer txTo = direct(NamespaceSyscalls.SIZEOF_SOCKADDR_IN);
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private NodeUdpEndpoint(NamespaceSyscalls sys, int fd, int port, Runnable onClose) {
     this.sys = sys;
@@ -102,7 +103,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (rxLock) {
       while (true) {
-        if (closed) {
+        if (closed.get()) {
           throw new IOException("UDP endpoint " + port + " is closed");
         }
         rx.clear();
@@ -159,7 +160,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   public void send(Inet4Address destination, int destinationPort, byte[] payload)
       throws IOException {
     synchronized (txLock) {
-      if (closed) {
+      if (closed.get()) {
         throw new IOException("UDP endpoint " + port + " is closed");
       }
       if (payload.length > tx.capacity()) {
@@ -178,11 +179,8 @@ final class NodeUdpEndpoint implements UdpEndpoint {
 
   @Override
   public void close() {
-    synchronized (this) {
-      if (closed) {
-        return;
-      }
-      closed = true;
+    if (!closed.compareAndSet(false, true)) {
+      return;
     }
     // A receive notices within a slice; the descriptor is closed only after it has left, so that
     // its number cannot be reused under it.

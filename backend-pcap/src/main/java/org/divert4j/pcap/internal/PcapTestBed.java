@@ -80,26 +80,8 @@ final class PcapTestBed extends NamespaceTestBed {
     // Static neighbours: a test's first packets are not held in an ARP queue and then released
     // in a burst (which races with the test's next step). ARP still passes the segment
     // untouched when a program flushes these entries.
-    peerNs.ip(
-        "neigh",
-        "replace",
-        Ipv4.toString(hostAddr),
-        "lladdr",
-        mac(hostMac),
-        "dev",
-        "eth0",
-        "nud",
-        "permanent");
-    hostNs.ip(
-        "neigh",
-        "replace",
-        Ipv4.toString(peerAddr),
-        "lladdr",
-        mac(peerMac),
-        "dev",
-        "eth0",
-        "nud",
-        "permanent");
+    permanentNeighbour(peerNs, hostAddr, hostMac);
+    permanentNeighbour(hostNs, peerAddr, peerMac);
     HostOptions device =
         o.host().toBuilder()
             .property(HostConfig.NETNS, bridgeNs.name())
@@ -135,6 +117,19 @@ final class PcapTestBed extends NamespaceTestBed {
     InlineSegment segment =
         trackResource(InlineSegment.open(PcapBackend.hostName(config), device, config, false));
     setHost(segment.openHost(o.host(), false));
+  }
+
+  private static void permanentNeighbour(Netns ns, int address, byte[] mac) throws IOException {
+    ns.ip(
+        "neigh",
+        "replace",
+        Ipv4.toString(address),
+        "lladdr",
+        mac(mac),
+        "dev",
+        "eth0",
+        "nud",
+        "permanent");
   }
 
   private static String mac(byte[] m) {
