@@ -148,7 +148,7 @@ public abstract class NamespaceTestBed implements TestBed {
 
   /**
    * Creates a namespace named {@code d4j-<pid>-<n>-<role>}, loopback up; removed by {@link
-   * #close()}.
+   * #close()}. Blocks while {@code ip} runs.
    *
    * @param role a short word, e.g. {@code peer}
    * @return the namespace
@@ -163,7 +163,8 @@ public abstract class NamespaceTestBed implements TestBed {
   }
 
   /**
-   * Makes a node of a namespace; closed by {@link #close()}.
+   * Makes a node of a namespace; closed by {@link #close()}. Blocks until the node's thread is in
+   * the namespace.
    *
    * @param name its name, e.g. {@code peer}
    * @param netns its namespace
