@@ -84,7 +84,8 @@ public final class KernelRules {
    * @param port the divert port, 0 if unknown
    * @param noListener what the rule does while no socket is bound to its port
    * @param queues the NFQUEUE queues it spreads over (the owner's parallelism; 1 for static rules)
-   * @param packets the packets it has diverted (its iptables counter)
+   * @param packets the packets it has matched: diverted, or handled by its no-listener policy (the
+   *     iptables counter of its first line)
    * @param bound whether a socket, of any host, is bound to its port now
    */
   public record Entry(

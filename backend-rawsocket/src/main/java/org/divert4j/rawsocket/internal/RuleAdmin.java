@@ -56,7 +56,10 @@ public final class RuleAdmin implements AutoCloseable {
     List<String> missing = Errors.missingCapabilities();
     if (!missing.isEmpty()) {
       throw new PermissionException(
-          "manage the rawsocket backend's divert rules (iptables)", missing, Errors.EPERM, null);
+          "manage the rawsocket backend's divert rules (iptables)",
+          missing,
+          DivertException.NO_ERRNO,
+          null);
     }
     String nsPath = KernelHost.resolveNetns(netns);
     Iptables ipt =
