@@ -77,6 +77,7 @@ public class DivertEngine {
   private final PacketPool pool = new PacketPool(64, 4);
   private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
   private final EngineSocket[] sockets = new EngineSocket[65536];
+  private volatile EngineSocket[] bound = new EngineSocket[0];
   private final long[] drops = new long[DropReason.values().length];
   private final List<EngineHost> handles = new ArrayList<>();
   private long passedNoListener;
@@ -173,6 +174,11 @@ public class DivertEngine {
    * The host's own stack sends a datagram: it is routed, and in PER_FRAGMENT mode fragmented to the
    * egress MTU before the output chain sees it (S19). The engine may modify the buffer's contents.
    *
+   * <p>A fragment (the host's stack fragmented already, as the pcap backend sees it on the wire, or
+   * a raw socket sent one) is reassembled first when fragments are reassembled before the rules
+   * (ALWAYS_DEFRAGMENT, S21), as Linux's {@code nf_defrag_ipv4} does at LOCAL_OUT; until the
+   * datagram is complete nothing is sent and this returns true.
+   *
    * @param packet the datagram, from position to limit, headers complete; valid only during the
    *     call
    * @return false if there is no route to its destination (nothing was sent)
@@ -184,11 +190,46 @@ public class DivertEngine {
       if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
         return false;
       }
-      egress(packet, out, NO_ORIGIN);
+      ByteBuffer p = packet;
+      if (reassemblesBeforeRules() && isFragment(p)) {
+        p = reassembler.offer(p);
+        if (p == null) {
+          return true;
+        }
+        reassembledCount++;
+      }
+      egress(p, out, NO_ORIGIN);
       return true;
     } finally {
       env.exit();
     }
+  }
+
+  /**
+   * How many more packets the fullest bound socket can queue (waiting plus held stay below its
+   * queue length). A backend that replays recorded traffic uses it to wait for the program instead
+   * of overflowing its queues (S15 applies to live traffic, not to a replay).
+   *
+   * @return the smallest room of any bound socket, or {@link Integer#MAX_VALUE} when none is bound
+   */
+  public int room() {
+    int min = Integer.MAX_VALUE;
+    for (EngineSocket s : bound) {
+      min = Math.min(min, s.room());
+    }
+    return min;
+  }
+
+  /**
+   * @return how many packets bound sockets hold now: waiting to be received, or received and not
+   *     yet written back or dropped
+   */
+  public int pending() {
+    int n = 0;
+    for (EngineSocket s : bound) {
+      n += s.pending();
+    }
+    return n;
   }
 
   /**
@@ -574,6 +615,7 @@ public class DivertEngine {
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("divert port must be 1..65535: " + port); // S2
     }
+    env.synchronize();
     env.enter();
     try {
       if (sockets[port] != null) {
@@ -581,6 +623,9 @@ public class DivertEngine {
       }
       EngineSocket s = new EngineSocket(this, owner, port, nextSocketSerial++ & 0xffff, o);
       sockets[port] = s; // S13: diversion to it starts now
+      EngineSocket[] b = Arrays.copyOf(bound, bound.length + 1);
+      b[b.length - 1] = s;
+      bound = b;
       return s;
     } finally {
       env.exit();
@@ -588,10 +633,19 @@ public class DivertEngine {
   }
 
   void unbind(EngineSocket s) {
+    env.synchronize();
     env.enter();
     try {
       if (sockets[s.port] == s) {
         sockets[s.port] = null; // S13: no-listener behaviour from now on
+        EngineSocket[] b = new EngineSocket[Math.max(0, bound.length - 1)];
+        int n = 0;
+        for (EngineSocket x : bound) {
+          if (x != s && n < b.length) {
+            b[n++] = x;
+          }
+        }
+        bound = n == b.length ? b : Arrays.copyOf(b, n);
       }
       s.closeInternal(); // S14
     } finally {
@@ -600,6 +654,7 @@ public class DivertEngine {
   }
 
   RuleEntry addRule(EngineHost owner, int ownIndex, org.divert4j.DivertRule rule, HostOptions o) {
+    env.synchronize();
     env.enter();
     try {
       int c = rule.chain().ordinal();
@@ -639,6 +694,7 @@ public class DivertEngine {
   }
 
   void removeRule(RuleEntry e) {
+    env.synchronize();
     env.enter();
     try {
       if (!e.installed) {
@@ -698,6 +754,7 @@ public class DivertEngine {
           }) {
         d[r.ordinal()] += reassembler.discarded(r);
       }
+      d[DropReason.CAPTURE.ordinal()] += env.captureDrops();
       return new HostStats(passedNoListener, reassembledCount, d);
     } finally {
       env.exit();
@@ -718,6 +775,10 @@ public class DivertEngine {
 
   long now() {
     return env.nanoTime();
+  }
+
+  long captureDrops() {
+    return env.captureDrops();
   }
 
   void enter() {

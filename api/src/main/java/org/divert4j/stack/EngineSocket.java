@@ -75,6 +75,10 @@ final class EngineSocket implements DivertSocket {
   private long failOpenAccepted;
   private final long[] drops = new long[DropReason.values().length];
 
+  // Capture drops below the engine while bound: the environment's total at bind and at close.
+  private final long captureAtBind;
+  private long captureAtClose = -1;
+
   /** A held packet's continuation: where it was diverted, so that writing it back resumes there. */
   static final class Held {
     final int slot;
@@ -117,6 +121,7 @@ final class EngineSocket implements DivertSocket {
     }
     this.freeCount = capacity;
     this.nextScan = Long.MAX_VALUE;
+    this.captureAtBind = engine.captureDrops();
   }
 
   // ---------------------------------------------------------------- engine side
@@ -144,6 +149,26 @@ final class EngineSocket implements DivertSocket {
       wCount++;
       arrived.signal();
       return QUEUED;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many more packets fit: the queue length minus those waiting and held. */
+  int room() {
+    lock.lock();
+    try {
+      return open ? capacity - wCount - heldCount : capacity;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many packets wait to be received or are held now. */
+  int pending() {
+    lock.lock();
+    try {
+      return open ? wCount + heldCount : 0;
     } finally {
       lock.unlock();
     }
@@ -239,6 +264,7 @@ final class EngineSocket implements DivertSocket {
         return;
       }
       open = false;
+      captureAtClose = engine.captureDrops();
       drops[DropReason.CLOSED.ordinal()] += wCount + heldCount;
       while (wCount > 0) {
         pool.give(wPacket[wHead]);
@@ -478,15 +504,11 @@ final class EngineSocket implements DivertSocket {
   public SocketStats stats() {
     lock.lock();
     try {
+      long[] d = drops.clone();
+      d[DropReason.CAPTURE.ordinal()] +=
+          (open ? engine.captureDrops() : captureAtClose) - captureAtBind;
       return new SocketStats(
-          received,
-          receivedBytes,
-          reinjected,
-          injected,
-          sentBytes,
-          failOpenAccepted,
-          heldCount,
-          drops);
+          received, receivedBytes, reinjected, injected, sentBytes, failOpenAccepted, heldCount, d);
     } finally {
       lock.unlock();
     }

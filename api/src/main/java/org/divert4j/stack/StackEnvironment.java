@@ -10,8 +10,9 @@ import org.divert4j.NetInterface;
  * over simulated links; the pcap backend over two captured interfaces.
  *
  * <p>The engine calls every method with the exclusive section entered ({@link #enter()}), except
- * {@link #enter()} itself. Buffers passed to {@link #deliverLocal} and {@link #transmit} are valid
- * only during the call: copy what must outlive it.
+ * {@link #enter()} itself, {@link #captureDrops()} and {@link #synchronize()}. Buffers passed to
+ * {@link #deliverLocal} and {@link #transmit} are valid only during the call: copy what must
+ * outlive it.
  */
 public interface StackEnvironment {
   /**
@@ -52,6 +53,32 @@ public interface StackEnvironment {
    * @param outInterface the index of the interface it leaves by
    */
   void transmit(ByteBuffer packet, int outInterface);
+
+  /**
+   * Packets the backend's capture layer lost before they reached the engine (for the pcap backend:
+   * libpcap's {@code ps_drop} and {@code ps_ifdrop}, and its own capture handoff overflowing). The
+   * engine reports them as {@link org.divert4j.DropReason#CAPTURE} in host statistics, and in each
+   * socket's statistics for the time the socket is bound (a capture drop cannot be attributed to a
+   * port: it might have been any socket's packet).
+   *
+   * <p>Unlike the other methods, called from any thread without the exclusive section: must be
+   * thread-safe and must not block. Default: 0 (nothing is lost below the engine).
+   *
+   * @return the total so far; never decreases
+   */
+  default long captureDrops() {
+    return 0;
+  }
+
+  /**
+   * Called before a change of the host's configuration (binding or closing a socket, adding or
+   * removing a rule), outside the exclusive section. A backend whose packets reach the engine
+   * through buffers of its own (the pcap backend's capture threads) lets the engine process every
+   * packet that had arrived before the call, so that the change takes effect after the packets
+   * already on the wire, as it does on a kernel that queues packets as they arrive (S13, S14). May
+   * block briefly; must return even under a continuous flood. Default: nothing to wait for.
+   */
+  default void synchronize() {}
 
   /**
    * @return the host's clock in nanoseconds (monotonic; virtual in the simulation)

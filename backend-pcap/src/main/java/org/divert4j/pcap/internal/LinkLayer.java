@@ -1,0 +1,410 @@
+package org.divert4j.pcap.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Link-layer framing: finds the IPv4 packet in a captured frame, learns which MAC address each IPv4
+ * address uses, and writes a link-layer header in front of an IPv4 packet the engine sends.
+ *
+ * <p>Supported link types: Ethernet ({@code DLT_EN10MB}, no VLAN tags: tagged frames are not IPv4
+ * here and pass untouched), raw IP ({@code DLT_RAW}, {@code LINKTYPE_IPV4}), and Linux cooked
+ * captures ({@code DLT_LINUX_SLL}, {@code DLT_LINUX_SLL2}, what {@code tcpdump -i any} writes).
+ *
+ * <p>MAC learning, for Ethernet and cooked headers: the source MAC of every IPv4 frame is learned
+ * as the MAC of its source address ("strong"), its destination MAC as that of its destination
+ * address when nothing strong is known ("weak": the first packet toward a host behind a router then
+ * goes to the router's MAC), and ARP senders are learned strongly. A packet to send gets the
+ * destination MAC of its destination address and the source MAC of its source address; unknown ones
+ * fall back to the addresses of the last frame seen going the same way, then to the broadcast
+ * address (destination) or the interface's own MAC (source). Broadcast and multicast destinations
+ * get their standard MACs. For a transparent segment this reproduces the frames the two sides
+ * exchanged.
+ *
+ * <p>Not thread-safe: one thread (or the engine's exclusive section) at a time. Allocates nothing
+ * per packet.
+ */
+final class LinkLayer {
+  static final int DLT_EN10MB = 1;
+  static final int DLT_RAW = 12;
+  static final int DLT_RAW_OPENBSD = 14;
+  static final int LINKTYPE_RAW = 101;
+  static final int DLT_LINUX_SLL = 113;
+  static final int DLT_IPV4 = 228;
+  static final int DLT_LINUX_SLL2 = 276;
+
+  /** Index of frames going in (outside to inside; toward the local host). */
+  static final int INBOUND = 0;
+
+  /** Index of frames going out (inside to outside; from the local host). */
+  static final int OUTBOUND = 1;
+
+  static final long BROADCAST = 0xffffffffffffL;
+  static final long NONE = -1;
+
+  private static final int ETHERTYPE_IPV4 = 0x0800;
+  private static final int ETHERTYPE_ARP = 0x0806;
+  private static final long STRONG = 1L << 48;
+  private static final int PACKET_OUTGOING = 4;
+  private static final int TABLE_SIZE = 4096;
+
+  private final int linkType;
+  private final int[] keys = new int[TABLE_SIZE];
+  private final long[] values = new long[TABLE_SIZE]; // 0 = empty; MAC | STRONG | 1 << 49
+  private int used;
+  private final long[] lastSource = {NONE, NONE};
+  private final long[] lastDestination = {NONE, NONE};
+  private final long[] ownMac = {NONE, NONE};
+  private final int[] lastInterfaceIndex = new int[2];
+
+  /**
+   * @param linkType the DLT_ value of the frames
+   */
+  LinkLayer(int linkType) {
+    if (!supported(linkType)) {
+      throw new IllegalArgumentException("unsupported link type " + linkType);
+    }
+    this.linkType = linkType;
+  }
+
+  /**
+   * @param linkType a DLT_ value
+   * @return true if frames of that type can be diverted
+   */
+  static boolean supported(int linkType) {
+    return headerLength(linkType) >= 0;
+  }
+
+  /**
+   * @param linkType a DLT_ value
+   * @return the length of the link header written in front of IPv4 packets, or -1 if unsupported
+   */
+  static int headerLength(int linkType) {
+    switch (linkType) {
+      case DLT_EN10MB:
+        return 14;
+      case DLT_RAW:
+      case DLT_RAW_OPENBSD:
+      case LINKTYPE_RAW:
+      case DLT_IPV4:
+        return 0;
+      case DLT_LINUX_SLL:
+        return 16;
+      case DLT_LINUX_SLL2:
+        return 20;
+      default:
+        return -1;
+    }
+  }
+
+  /**
+   * @param linkType a DLT_ value
+   * @return a short name for messages
+   */
+  static String name(int linkType) {
+    switch (linkType) {
+      case DLT_EN10MB:
+        return "Ethernet";
+      case DLT_RAW:
+      case DLT_RAW_OPENBSD:
+      case LINKTYPE_RAW:
+        return "raw IP";
+      case DLT_IPV4:
+        return "raw IPv4";
+      case DLT_LINUX_SLL:
+        return "Linux cooked";
+      case DLT_LINUX_SLL2:
+        return "Linux cooked v2";
+      default:
+        return "link type " + linkType;
+    }
+  }
+
+  /**
+   * @return the link type
+   */
+  int linkType() {
+    return linkType;
+  }
+
+  /**
+   * Sets an interface's own MAC, the last resort for source addresses.
+   *
+   * @param direction {@link #INBOUND} (the interface that transmits toward the host) or {@link
+   *     #OUTBOUND}
+   * @param mac the MAC
+   */
+  void ownMac(int direction, long mac) {
+    ownMac[direction] = mac;
+  }
+
+  /**
+   * Finds the IPv4 packet in a frame.
+   *
+   * @param frame the frame's bytes
+   * @param offset where the frame starts
+   * @param length its captured length
+   * @return the offset of the IPv4 header, or -1 if the frame carries no IPv4 packet
+   */
+  int ipv4Offset(ByteBuffer frame, int offset, int length) {
+    int h;
+    int type;
+    switch (linkType) {
+      case DLT_EN10MB:
+        h = 14;
+        type = length >= 14 ? frame.getShort(offset + 12) & 0xffff : -1;
+        break;
+      case DLT_LINUX_SLL:
+        h = 16;
+        type = length >= 16 ? frame.getShort(offset + 14) & 0xffff : -1;
+        break;
+      case DLT_LINUX_SLL2:
+        h = 20;
+        type = length >= 20 ? frame.getShort(offset) & 0xffff : -1;
+        break;
+      default:
+        h = 0;
+        type = ETHERTYPE_IPV4;
+    }
+    if (type != ETHERTYPE_IPV4 || length < h + 20 || (frame.get(offset + h) & 0xf0) != 0x40) {
+      return -1;
+    }
+    return offset + h;
+  }
+
+  /**
+   * Learns MAC addresses from a frame (IPv4 or ARP); does nothing for link types without MACs.
+   *
+   * @param frame the frame's bytes
+   * @param offset where it starts
+   * @param length its captured length
+   * @param direction which way it goes ({@link #INBOUND} or {@link #OUTBOUND})
+   */
+  void learn(ByteBuffer frame, int offset, int length, int direction) {
+    int type;
+    int l3;
+    long src;
+    long dst = NONE;
+    int packetType = -1;
+    switch (linkType) {
+      case DLT_EN10MB:
+        if (length < 14) {
+          return;
+        }
+        dst = mac(frame, offset);
+        src = mac(frame, offset + 6);
+        type = frame.getShort(offset + 12) & 0xffff;
+        l3 = offset + 14;
+        break;
+      case DLT_LINUX_SLL:
+        if (length < 16 || (frame.getShort(offset + 4) & 0xffff) != 6) {
+          return;
+        }
+        packetType = frame.getShort(offset) & 0xffff;
+        src = mac(frame, offset + 6);
+        type = frame.getShort(offset + 14) & 0xffff;
+        l3 = offset + 16;
+        break;
+      case DLT_LINUX_SLL2:
+        if (length < 20 || (frame.get(offset + 11) & 0xff) != 6) {
+          return;
+        }
+        packetType = frame.get(offset + 10) & 0xff;
+        src = mac(frame, offset + 12);
+        type = frame.getShort(offset) & 0xffff;
+        l3 = offset + 20;
+        lastInterfaceIndex[direction] = frame.getInt(offset + 4);
+        break;
+      default:
+        return;
+    }
+    int end = offset + length;
+    if (type == ETHERTYPE_IPV4 && l3 + 20 <= end) {
+      lastSource[direction] = src;
+      if (dst != NONE) {
+        lastDestination[direction] = dst;
+      }
+      put(frame.getInt(l3 + 12), src | packetTypeBits(packetType), true);
+      if (dst != NONE) {
+        put(frame.getInt(l3 + 16), dst, false);
+      }
+    } else if (type == ETHERTYPE_ARP && l3 + 28 <= end) {
+      // Ethernet/IPv4 ARP: sender MAC at 8, sender IP at 14.
+      if ((frame.getShort(l3) & 0xffff) == 1 && (frame.getShort(l3 + 2) & 0xffff) == 0x0800) {
+        put(frame.getInt(l3 + 14), mac(frame, l3 + 8), true);
+      }
+    }
+  }
+
+  /**
+   * Writes the link header for an IPv4 packet that starts right after it.
+   *
+   * @param frame where to write
+   * @param offset where the header starts (the packet follows at {@code offset +
+   *     headerLength(linkType)})
+   * @param source the packet's source address
+   * @param destination its destination address
+   * @param direction which way it goes ({@link #INBOUND} or {@link #OUTBOUND})
+   * @return the header length
+   */
+  int writeHeader(ByteBuffer frame, int offset, int source, int destination, int direction) {
+    switch (linkType) {
+      case DLT_EN10MB:
+        putMac(frame, offset, destinationMac(destination, direction));
+        putMac(frame, offset + 6, sourceMac(source, direction));
+        frame.putShort(offset + 12, (short) ETHERTYPE_IPV4);
+        return 14;
+      case DLT_LINUX_SLL:
+        frame.putShort(offset, (short) packetType(source, direction));
+        frame.putShort(offset + 2, (short) 1); // ARPHRD_ETHER
+        frame.putShort(offset + 4, (short) 6);
+        putMac(frame, offset + 6, sourceMac(source, direction));
+        frame.putShort(offset + 12, (short) 0);
+        frame.putShort(offset + 14, (short) ETHERTYPE_IPV4);
+        return 16;
+      case DLT_LINUX_SLL2:
+        frame.putShort(offset, (short) ETHERTYPE_IPV4);
+        frame.putShort(offset + 2, (short) 0);
+        frame.putInt(offset + 4, lastInterfaceIndex[direction]);
+        frame.putShort(offset + 8, (short) 1);
+        frame.put(offset + 10, (byte) packetType(source, direction));
+        frame.put(offset + 11, (byte) 6);
+        putMac(frame, offset + 12, sourceMac(source, direction));
+        frame.putShort(offset + 18, (short) 0);
+        return 20;
+      default:
+        return 0;
+    }
+  }
+
+  /**
+   * @param destination an IPv4 address
+   * @param direction which way the packet goes
+   * @return the MAC to send it to
+   */
+  long destinationMac(int destination, int direction) {
+    if (destination == -1) {
+      return BROADCAST;
+    }
+    if ((destination >>> 28) == 0xe) {
+      return 0x01005e000000L | (destination & 0x7fffff);
+    }
+    long m = get(destination);
+    if (m != NONE) {
+      return m;
+    }
+    if (lastDestination[direction] != NONE) {
+      return lastDestination[direction];
+    }
+    return BROADCAST;
+  }
+
+  /**
+   * @param source an IPv4 address
+   * @param direction which way the packet goes
+   * @return the MAC to send it from
+   */
+  long sourceMac(int source, int direction) {
+    long m = get(source);
+    if (m != NONE) {
+      return m;
+    }
+    if (lastSource[direction] != NONE) {
+      return lastSource[direction];
+    }
+    return ownMac[direction] != NONE ? ownMac[direction] : 0;
+  }
+
+  /**
+   * Whether a cooked frame was captured as sent by the capturing host ({@code PACKET_OUTGOING}).
+   *
+   * @param frame the frame's bytes
+   * @param offset where it starts
+   * @param length its captured length
+   * @return true for an outgoing Linux cooked frame; false otherwise and for other link types
+   */
+  boolean outgoing(ByteBuffer frame, int offset, int length) {
+    if (linkType == DLT_LINUX_SLL && length >= 16) {
+      return (frame.getShort(offset) & 0xffff) == PACKET_OUTGOING;
+    }
+    if (linkType == DLT_LINUX_SLL2 && length >= 20) {
+      return (frame.get(offset + 10) & 0xff) == PACKET_OUTGOING;
+    }
+    return false;
+  }
+
+  /** The cooked packet type to write: outgoing, or what the source's frames had (host if none). */
+  private int packetType(int source, int direction) {
+    if (direction == OUTBOUND) {
+      return PACKET_OUTGOING;
+    }
+    int t = (int) (rawGet(source) >>> 50) & 0xf;
+    return t == 0 || t - 1 == PACKET_OUTGOING ? 0 : t - 1;
+  }
+
+  private static long packetTypeBits(int packetType) {
+    return packetType < 0 || packetType > 14 ? 0 : (long) (packetType + 1) << 50;
+  }
+
+  // ------------------------------------------------------------------ the table
+
+  private void put(int ip, long mac, boolean strong) {
+    if (ip == 0 || ip == -1) {
+      return;
+    }
+    if (strong && (mac & 0x010000000000L) != 0) {
+      return; // a group MAC is never a host's source
+    }
+    int i = slot(ip);
+    while (values[i] != 0) {
+      if (keys[i] == ip) {
+        if (strong || (values[i] & STRONG) == 0) {
+          values[i] = mac | (strong ? STRONG : 0) | (1L << 49);
+        }
+        return;
+      }
+      i = (i + 1) & (TABLE_SIZE - 1);
+    }
+    if (used >= TABLE_SIZE * 3 / 4) {
+      java.util.Arrays.fill(values, 0); // full: start learning again
+      used = 0;
+      i = slot(ip);
+    }
+    keys[i] = ip;
+    values[i] = mac | (strong ? STRONG : 0) | (1L << 49);
+    used++;
+  }
+
+  /**
+   * @param ip an IPv4 address
+   * @return the MAC learned for it, or {@link #NONE}
+   */
+  long get(int ip) {
+    long v = rawGet(ip);
+    return v == 0 ? NONE : v & 0xffffffffffffL;
+  }
+
+  private long rawGet(int ip) {
+    int i = slot(ip);
+    while (values[i] != 0) {
+      if (keys[i] == ip) {
+        return values[i];
+      }
+      i = (i + 1) & (TABLE_SIZE - 1);
+    }
+    return 0;
+  }
+
+  private static int slot(int ip) {
+    int h = ip * 0x9e3779b9;
+    return (h ^ (h >>> 16)) & (TABLE_SIZE - 1);
+  }
+
+  static long mac(ByteBuffer b, int offset) {
+    return ((long) (b.getShort(offset) & 0xffff) << 32) | (b.getInt(offset + 2) & 0xffffffffL);
+  }
+
+  static void putMac(ByteBuffer b, int offset, long mac) {
+    b.putShort(offset, (short) (mac >>> 32));
+    b.putInt(offset + 2, (int) mac);
+  }
+}

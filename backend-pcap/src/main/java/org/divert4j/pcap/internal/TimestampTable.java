@@ -1,0 +1,72 @@
+package org.divert4j.pcap.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Remembers the capture timestamps of recent input packets by their IP identity (source,
+ * destination, protocol, identification, and fragment position), so that a packet the program
+ * writes back later is written to the output capture with the timestamp it had in the input (a
+ * reassembled datagram: that of its last fragment). A direct-mapped cache: a newer packet may evict
+ * an older one, whose packets then get the replay clock instead. Not thread-safe; allocates
+ * nothing.
+ */
+final class TimestampTable {
+  private static final int SIZE = 1 << 16;
+  private static final long DATAGRAM = 1L << 40;
+
+  private final long[] k1 = new long[SIZE];
+  private final long[] k2 = new long[SIZE];
+  private final long[] ts = new long[SIZE];
+
+  /**
+   * @param p an IPv4 packet, from its position
+   * @param timestamp its capture timestamp
+   */
+  void remember(ByteBuffer p, long timestamp) {
+    long a = key1(p);
+    long b = key2(p);
+    put(a, b, timestamp);
+    put(a, (b & ~0xffffL) | DATAGRAM, timestamp);
+  }
+
+  /**
+   * @param p an IPv4 packet about to be written, from its position
+   * @return the timestamp of the input packet it comes from, or -1 if unknown
+   */
+  long lookup(ByteBuffer p) {
+    long a = key1(p);
+    long b = key2(p);
+    long t = get(a, b);
+    return t != -1 ? t : get(a, (b & ~0xffffL) | DATAGRAM);
+  }
+
+  private void put(long a, long b, long t) {
+    int i = index(a, b);
+    k1[i] = a;
+    k2[i] = b | (1L << 41); // never 0 for a used slot
+    ts[i] = t;
+  }
+
+  private long get(long a, long b) {
+    int i = index(a, b);
+    return k1[i] == a && k2[i] == (b | (1L << 41)) ? ts[i] : -1;
+  }
+
+  private static long key1(ByteBuffer p) {
+    int base = p.position();
+    return ((long) p.getInt(base + 12) << 32) | (p.getInt(base + 16) & 0xffffffffL);
+  }
+
+  private static long key2(ByteBuffer p) {
+    int base = p.position();
+    long proto = p.get(base + 9) & 0xff;
+    long id = p.getShort(base + 4) & 0xffff;
+    long frag = p.getShort(base + 6) & 0x3fff; // MF and offset, not DF
+    return proto << 32 | id << 16 | frag;
+  }
+
+  private static int index(long a, long b) {
+    long h = a * 0x9e3779b97f4a7c15L ^ b * 0xc2b2ae3d27d4eb4fL;
+    return (int) (h ^ (h >>> 29)) & (SIZE - 1);
+  }
+}
