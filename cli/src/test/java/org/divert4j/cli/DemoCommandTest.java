@@ -99,7 +99,8 @@ class DemoCommandTest {
     assertEquals(ExitCodes.USAGE, r.status());
     assertEquals(
         List.of(
-            "divert demo: unknown backend 'nosuch': the backends on the class path are sim"
+            "divert demo: unknown backend 'nosuch': the backends on the class path are "
+                + Backends.names(org.divert4j.Divert.providers())
                 + " (see 'divert backends')"),
         r.errLines());
     assertEquals("", r.out());

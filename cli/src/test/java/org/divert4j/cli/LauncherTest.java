@@ -52,7 +52,8 @@ class LauncherTest {
     Run bad = run(elsewhere, clone.resolve("divert").toString(), "demo", "--backend", "nosuch");
     assertEquals(ExitCodes.USAGE, bad.status, bad::toString);
     assertEquals(
-        "divert demo: unknown backend 'nosuch': the backends on the class path are sim"
+        "divert demo: unknown backend 'nosuch': the backends on the class path are "
+            + Backends.names(org.divert4j.Divert.providers())
             + " (see 'divert backends')\n",
         bad.err);
   }

@@ -104,6 +104,22 @@ public final class Iptables {
   }
 
   /**
+   * Dumps every table that exists, with counters. Unlike {@link #save} with a table name, this
+   * never makes the kernel load a table (iptables-legacy-save reads {@code ip_tables_names}).
+   *
+   * @param nsPath the namespace
+   * @return the iptables-save text
+   * @throws IOException if iptables fails
+   */
+  public String saveAll(String nsPath) throws IOException {
+    Shell.Result r = Shell.run(null, TIMEOUT, Netns.inside(nsPath, List.of(save, "-c")));
+    if (!r.ok()) {
+      throw new IOException(r.describe());
+    }
+    return r.stdout();
+  }
+
+  /**
    * Applies an iptables-restore script without flushing what it does not name, keeping the counters
    * it gives. Atomic per table (legacy replaces the table blob; nft commits one transaction).
    *

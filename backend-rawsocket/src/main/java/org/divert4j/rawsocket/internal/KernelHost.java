@@ -142,14 +142,7 @@ public final class KernelHost implements DivertHost {
   public static KernelHost open(String backend, Set<Capability> capabilities, HostOptions options)
       throws DivertException {
     String prop = options.property("rawsocket.netns", null);
-    String nsPath = null;
-    if (prop != null && !prop.isBlank()) {
-      nsPath = prop.startsWith("/") ? prop : "/var/run/netns/" + prop;
-      if (!Files.exists(Path.of(nsPath))) {
-        throw new DivertException(
-            "network namespace '" + prop + "' does not exist (no " + nsPath + ")");
-      }
-    }
+    String nsPath = resolveNetns(prop);
     Iptables ipt =
         Iptables.detect(options.property("rawsocket.iptables", null))
             .orElseThrow(
@@ -226,6 +219,24 @@ public final class KernelHost implements DivertHost {
     }
   }
 
+  /**
+   * @param netns a namespace name (under {@code /var/run/netns}), a path, or null or blank for the
+   *     caller's
+   * @return its path, or null for the caller's
+   * @throws DivertException if it does not exist
+   */
+  static String resolveNetns(String netns) throws DivertException {
+    if (netns == null || netns.isBlank()) {
+      return null;
+    }
+    String nsPath = netns.startsWith("/") ? netns : "/var/run/netns/" + netns;
+    if (!Files.exists(Path.of(nsPath))) {
+      throw new DivertException(
+          "network namespace '" + netns + "' does not exist (no " + nsPath + ")");
+    }
+    return nsPath;
+  }
+
   /** Checks that nfnetlink_queue answers and lets us configure (CAP_NET_ADMIN). */
   private static void checkNfqueue() throws DivertException {
     NfqChannel ch;
@@ -291,6 +302,9 @@ public final class KernelHost implements DivertHost {
    * process start time ({@code j<ticks>-<n>}), the process with that pid started then (pid reuse).
    */
   static boolean alive(String host, long pid) {
+    if (RuleText.isStatic(host)) {
+      return true; // static rules belong to no process: never a dead owner's
+    }
     if (pid <= 0) {
       return true; // not ours to judge
     }
@@ -313,7 +327,16 @@ public final class KernelHost implements DivertHost {
     return f.length >= 4 ? f : null;
   }
 
-  private static void removeDead(RuleSet.State s) {
+  /**
+   * Removes from a state everything whose owner is dead: its rules, its defragmentation enablers,
+   * its lines in built-in chains (an interrupted fragment probe). Static rules are never a dead
+   * owner's. The same cleanup runs when a host opens or closes and for {@code KernelRules.cleanup}.
+   *
+   * @param s the state, changed in place
+   * @return a description of each removed item that is not a rule (the caller sees the rules)
+   */
+  static List<String> removeDead(RuleSet.State s) {
+    List<String> removed = new ArrayList<>();
     for (Chain c : Chain.values()) {
       s.groups(c).removeIf(g -> !alive(g.host(), g.pid()));
     }
@@ -321,14 +344,22 @@ public final class KernelHost implements DivertHost {
         .removeIf(
             l -> {
               String[] o = owner(l.comment());
-              return o != null && !alive(o[1], parsePid(o[2]));
+              boolean dead = o != null && !alive(o[1], parsePid(o[2]));
+              if (dead) {
+                removed.add(
+                    "defragmentation enabler of host " + o[1] + " (pid " + o[2] + ", dead)");
+              }
+              return dead;
             });
     for (RuleSet.Line l : s.builtinLines()) {
       String[] o = owner(l.comment());
       if (o != null && !alive(o[1], parsePid(o[2]))) {
         s.deleteBuiltin(l);
+        removed.add(
+            l.chain() + " line '" + o[3] + "' of host " + o[1] + " (pid " + o[2] + ", dead)");
       }
     }
+    return removed;
   }
 
   private static long parsePid(String s) {
@@ -492,14 +523,27 @@ public final class KernelHost implements DivertHost {
 
   /** The queue numbers bound in the namespace now (/proc/thread-self/net/netfilter). */
   Set<Integer> bound() throws IOException {
+    return bound(ns);
+  }
+
+  /**
+   * @param ns a thread in the namespace
+   * @return the NFQUEUE queue numbers bound in that namespace now
+   * @throws IOException if they cannot be read
+   */
+  static Set<Integer> bound(NsThread ns) throws IOException {
     Set<Integer> s = new HashSet<>();
-    for (long[] row : queueTable()) {
+    for (long[] row : queueTable(ns)) {
       s.add((int) row[0]);
     }
     return s;
   }
 
   private List<long[]> queueTable() throws IOException {
+    return queueTable(ns);
+  }
+
+  private static List<long[]> queueTable(NsThread ns) throws IOException {
     try {
       return ns.call(
           () -> {
@@ -696,7 +740,7 @@ public final class KernelHost implements DivertHost {
             rules.locked(
                 () -> {
                   RuleSet.State s = rules.load();
-                  int t = allocateTag(s.tags());
+                  int t = RuleSet.allocateTag(s.tags());
                   String comment = RuleText.comment(name, PID, Integer.toString(t));
                   String pc =
                       RuleText.portChain(options.noListener(), rule.port(), options.parallelism());
@@ -727,22 +771,6 @@ public final class KernelHost implements DivertHost {
     } catch (IOException e) {
       throw new DivertException("cannot install rule '" + rule + "': " + e.getMessage(), 0, e);
     }
-  }
-
-  private static int allocateTag(Set<Integer> used) throws IOException {
-    int max = 0;
-    for (int t : used) {
-      max = Math.max(max, t);
-    }
-    if (max < Marks.MAX_TAG) {
-      return max + 1;
-    }
-    for (int t = 1; t <= Marks.MAX_TAG; t++) {
-      if (!used.contains(t)) {
-        return t;
-      }
-    }
-    throw new IOException("too many divert rules in this namespace (" + Marks.MAX_TAG + ")");
   }
 
   void removeRule(KernelRule r) throws DivertException {

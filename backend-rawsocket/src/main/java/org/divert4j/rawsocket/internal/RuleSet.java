@@ -131,9 +131,23 @@ public final class RuleSet {
     }
 
     /**
+     * @return the comment naming the owner, {@code divert4j:<host>:<pid>:<tag>}
+     */
+    public String comment() {
+      return comment;
+    }
+
+    /**
+     * @return its lines in the main chain: A (match), B (to the port chain), C (resume)
+     */
+    public List<Line> lines() {
+      return lines;
+    }
+
+    /**
      * @return the port chain line B jumps to, or null
      */
-    String portChain() {
+    public String portChain() {
       for (Line l : lines) {
         Matcher m = JUMP.matcher(l.rule);
         if (m.find() && RuleText.portOfChain(m.group(1)) > 0) {
@@ -346,6 +360,102 @@ public final class RuleSet {
       g.lines.add(new Line(null, RuleText.mainChain(chain), l));
     }
     return g;
+  }
+
+  /**
+   * Chooses the tag (rule id) of a new rule: one above the highest in use, so ids are not reused
+   * while that is possible, else the lowest free one.
+   *
+   * @param used the tags in use in the namespace ({@link State#tags()})
+   * @return a free tag, 1..{@link Marks#MAX_TAG}
+   * @throws IOException if all are taken
+   */
+  public static int allocateTag(Set<Integer> used) throws IOException {
+    int max = 0;
+    for (int t : used) {
+      max = Math.max(max, t);
+    }
+    if (max < Marks.MAX_TAG) {
+      return max + 1;
+    }
+    for (int t = 1; t <= Marks.MAX_TAG; t++) {
+      if (!used.contains(t)) {
+        return t;
+      }
+    }
+    throw new IOException("too many divert rules in this namespace (" + Marks.MAX_TAG + ")");
+  }
+
+  /**
+   * The port chains that exist now (as loaded), with whether each is armed (holds the NFQUEUE line
+   * a bound socket needs).
+   *
+   * @param s the state as loaded
+   * @return chain name to armed, in table order
+   */
+  public static Map<String, Boolean> portChains(State s) {
+    Map<String, Boolean> m = new LinkedHashMap<>();
+    for (Table t : List.of(s.raw, s.mangle)) {
+      for (Map.Entry<String, List<Line>> e : t.chains.entrySet()) {
+        if (RuleText.portOfChain(e.getKey()) > 0) {
+          boolean armed = false;
+          for (Line l : e.getValue()) {
+            armed |= RuleText.PORT.equals(l.comment);
+          }
+          m.put(e.getKey(), armed);
+        }
+      }
+    }
+    return m;
+  }
+
+  /**
+   * The port chains the rules of a state use (what {@link #store} keeps).
+   *
+   * @param s a state
+   * @return their names
+   */
+  public static Set<String> usedPortChains(State s) {
+    Set<String> used = new HashSet<>();
+    for (List<Group> l : s.groups.values()) {
+      for (Group g : l) {
+        String pc = g.portChain();
+        if (pc != null) {
+          used.add(pc);
+        }
+      }
+    }
+    return used;
+  }
+
+  /**
+   * The NFQUEUE rules of the namespace that are not divert4j's (other software's), in every table
+   * that exists (nothing is loaded or created to look).
+   *
+   * @return one entry per rule: table, chain and the rule text as iptables-save prints it
+   * @throws IOException if iptables-save fails
+   */
+  public List<String[]> foreignQueueRules() throws IOException {
+    List<String[]> out = new ArrayList<>();
+    String table = "";
+    for (String line : iptables.saveAll(nsPath).split("\n")) {
+      if (line.startsWith("*")) {
+        table = line.substring(1).trim();
+        continue;
+      }
+      Matcher m = LINE.matcher(line);
+      if (!m.matches()) {
+        continue;
+      }
+      Line l = new Line(m.group(1), m.group(2), m.group(3));
+      if (l.chain.startsWith(RuleText.CHAIN_PREFIX) || l.comment != null) {
+        continue;
+      }
+      if (l.rule.contains("-j NFQUEUE")) {
+        out.add(new String[] {table, l.chain, l.rule});
+      }
+    }
+    return out;
   }
 
   /**

@@ -37,6 +37,12 @@ public final class RuleText {
   /** The prefix of every divert4j chain. */
   public static final String CHAIN_PREFIX = "DIVERT4J-";
 
+  /**
+   * The owner name of static rules ({@code divert4j:static:0:<tag>}): rules added through {@code
+   * KernelRules} that belong to no host and no process, so no dead-owner cleanup removes them.
+   */
+  public static final String STATIC_OWNER = "static";
+
   /** The unreferenced raw-table chain whose {@code -m socket} rules enable nf_defrag_ipv4. */
   public static final String DEFRAG_CHAIN = "DIVERT4J-DEFRAG";
 
@@ -89,6 +95,23 @@ public final class RuleText {
    */
   public static String comment(String host, long pid, String what) {
     return "divert4j:" + host + ":" + pid + ":" + what;
+  }
+
+  /**
+   * @param tag the rule's tag
+   * @return the owner comment of a static rule, {@code divert4j:static:0:<tag>} (pid 0: owned by no
+   *     process)
+   */
+  public static String staticComment(int tag) {
+    return comment(STATIC_OWNER, 0, Integer.toString(tag));
+  }
+
+  /**
+   * @param host the owner's host name from a comment
+   * @return true if it names the static owner
+   */
+  public static boolean isStatic(String host) {
+    return STATIC_OWNER.equals(host);
   }
 
   /**
@@ -162,6 +185,87 @@ public final class RuleText {
       return Integer.parseInt(dash < 0 ? rest.substring(1) : rest.substring(1, dash));
     } catch (NumberFormatException e) {
       return -1;
+    }
+  }
+
+  /**
+   * @param port a port chain name
+   * @return the NFQUEUE queues it spreads over (1 unless the rule's host uses parallelism), or 0 if
+   *     it is not a port chain name
+   */
+  public static int queuesOfChain(String port) {
+    if (portOfChain(port) < 0) {
+      return 0;
+    }
+    String rest = port.substring(CHAIN_PREFIX.length());
+    int dash = rest.indexOf('-');
+    try {
+      return dash < 0 ? 1 : Integer.parseInt(rest.substring(dash + 1));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * @param port a port chain name
+   * @return the no-listener policy it implements ({@code D}: DROP, {@code P}: PASS_THROUGH), or
+   *     null if it is not a port chain name
+   */
+  public static NoListenerPolicy policyOfChain(String port) {
+    if (portOfChain(port) < 0) {
+      return null;
+    }
+    return port.charAt(CHAIN_PREFIX.length()) == 'D'
+        ? NoListenerPolicy.DROP
+        : NoListenerPolicy.PASS_THROUGH;
+  }
+
+  /**
+   * The match part of a rule's line A as iptables-save prints it: what comes before our own mark
+   * tests, e.g. {@code -s 10.0.1.2/32 -p icmp -m icmp --icmp-type 8}.
+   *
+   * @param lineA the text of line A after {@code -A CHAIN}
+   * @return the match text (empty for a rule matching everything)
+   */
+  public static String matchOf(String lineA) {
+    int end = lineA.indexOf("-m mark ");
+    return (end < 0 ? lineA : lineA.substring(0, end)).trim();
+  }
+
+  /**
+   * Reads a rule back from the match text iptables-save prints for its line A ({@link #matchOf}):
+   * the inverse of {@link #match}, up to iptables' ordering and its {@code -m udp|tcp|icmp}
+   * modules.
+   *
+   * @param chain the chain the rule is on
+   * @param match the match text
+   * @param port the divert port (from the port chain)
+   * @return the rule, or null if the text is not one {@link #match} could have written (a line
+   *     edited by hand, or by other software)
+   */
+  public static DivertRule parseMatch(Chain chain, String match, int port) {
+    if (port < 1 || port > 65535) {
+      return null;
+    }
+    StringBuilder sb = new StringBuilder(chain.keyword());
+    String[] t = match.trim().isEmpty() ? new String[0] : match.trim().split("\\s+");
+    for (int i = 0; i < t.length; i++) {
+      if (t[i].equals("-m")
+          && i + 1 < t.length
+          && (t[i + 1].equals("udp") || t[i + 1].equals("tcp") || t[i + 1].equals("icmp"))) {
+        i++; // the protocol's match module: implied by -p
+        continue;
+      }
+      if (t[i].equals("!") || t[i].equals("-m")) {
+        return null; // a negation or a match module we never write
+      }
+      sb.append(' ').append(t[i]);
+    }
+    sb.append(" -j DIVERT ").append(port);
+    try {
+      return DivertRule.parse(sb.toString());
+    } catch (IllegalArgumentException e) {
+      return null;
     }
   }
 

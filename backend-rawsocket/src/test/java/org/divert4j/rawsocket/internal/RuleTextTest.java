@@ -111,4 +111,64 @@ class RuleTextTest {
             "DIVERT4J-INPUT -p icmp -m comment --comment \"divert4j:j1-1:42:3\" -j MARK"
                 + " --set-xmark 0x8030000/0x1fff0000"));
   }
+
+  @Test
+  void rulesReadBackFromWhatIptablesSavePrints() {
+    // line A as iptables-save (nft and legacy alike) prints it: its own order, -m modules
+    String a =
+        "-s 10.0.1.2/32 -d 10.1.0.0/16 -i eth0 -p icmp -m icmp --icmp-type 8 -m mark ! --mark"
+            + " 0x8000000/0x18000000 -m mark ! --mark 0x4d2/0xffff -m comment --comment"
+            + " \"divert4j:static:0:5\" -j MARK --set-xmark 0x8050000/0x1fff0000";
+    String m = RuleText.matchOf(a);
+    assertEquals("-s 10.0.1.2/32 -d 10.1.0.0/16 -i eth0 -p icmp -m icmp --icmp-type 8", m);
+    assertEquals(
+        DivertRule.parse("input icmp from 10.0.1.2 to 10.1.0.0/16 in eth0 type 8 port 1234"),
+        RuleText.parseMatch(Chain.INPUT, m, 1234));
+    for (String text :
+        List.of(
+            "input -j DIVERT 1",
+            "forward -p udp -s 10.1.0.0/16 --sport 1000:2000 --dport 53 -o eth1 -j DIVERT 9",
+            "output -p tcp --dport 80:90 -j DIVERT 65535",
+            "output -p 47 -j DIVERT 3")) {
+      DivertRule r = DivertRule.parse(text);
+      String lineA = RuleText.ruleLines(r, 7, "divert4j:h:1:7", "DIVERT4J-D1").get(0);
+      assertEquals(r, RuleText.parseMatch(r.chain(), RuleText.matchOf(lineA), r.port()), text);
+    }
+    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
+    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
+    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp", 0));
+  }
+
+  @Test
+  void staticOwnerAndPortChainNames() {
+    assertEquals("divert4j:static:0:12", RuleText.staticComment(12));
+    assertTrue(RuleText.isStatic("static"));
+    assertEquals(false, RuleText.isStatic("j123-1"));
+    assertEquals(1, RuleText.queuesOfChain("DIVERT4J-D7"));
+    assertEquals(4, RuleText.queuesOfChain("DIVERT4J-P7-4"));
+    assertEquals(0, RuleText.queuesOfChain("DIVERT4J-INPUT"));
+    assertEquals(NoListenerPolicy.DROP, RuleText.policyOfChain("DIVERT4J-D7"));
+    assertEquals(NoListenerPolicy.PASS_THROUGH, RuleText.policyOfChain("DIVERT4J-P7-4"));
+    assertEquals(null, RuleText.policyOfChain("DIVERT4J-DEFRAG"));
+    RuleSet.Group g = new RuleSet.Group(RuleText.staticComment(12));
+    assertEquals("static", g.host());
+    assertEquals(0, g.pid());
+    assertEquals(12, g.tag());
+    assertTrue(KernelHost.alive(g.host(), g.pid()), "a static rule never has a dead owner");
+    assertEquals(false, KernelHost.alive("j1-1", Integer.MAX_VALUE), "no such process");
+  }
+
+  @Test
+  void tagsAreAllocatedUpwardsThenReused() throws Exception {
+    assertEquals(1, RuleSet.allocateTag(java.util.Set.of()));
+    assertEquals(6, RuleSet.allocateTag(java.util.Set.of(2, 5)));
+    assertEquals(2, RuleSet.allocateTag(java.util.Set.of(1, Marks.MAX_TAG)));
+  }
+
+  @Test
+  void iptablesErrorsAreShortenedToOneLine() {
+    assertEquals(
+        "iptables-restore: line 3 failed; Bad rule",
+        RuleAdmin.brief("iptables-restore: line 3 failed\nBad rule\nscript:\n*raw\nCOMMIT\n"));
+  }
 }

@@ -1,0 +1,19 @@
+/**
+ * The pcap backend, provider {@code pcap}: diverting inline between two interfaces, and replaying
+ * captures, through pcap4j and libpcap. Its internal package is opened to JNA and pcap4j, which
+ * reach into it reflectively.
+ */
+module org.divert4j.pcap {
+  requires transitive org.divert4j;
+  requires org.pcap4j.core;
+  requires com.sun.jna;
+  requires java.sql; // pcap4j's API hands out java.sql.Timestamp
+
+  exports org.divert4j.pcap;
+
+  opens org.divert4j.pcap.internal to
+      com.sun.jna;
+
+  provides org.divert4j.spi.DivertProvider with
+      org.divert4j.pcap.PcapProvider;
+}

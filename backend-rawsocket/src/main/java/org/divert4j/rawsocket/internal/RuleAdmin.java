@@ -1,0 +1,289 @@
+package org.divert4j.rawsocket.internal;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.divert4j.BackendUnavailableException;
+import org.divert4j.Chain;
+import org.divert4j.DivertException;
+import org.divert4j.DivertRule;
+import org.divert4j.NoListenerPolicy;
+import org.divert4j.PermissionException;
+import org.divert4j.rawsocket.KernelRules;
+import org.divert4j.rawsocket.KernelRules.Entry;
+import org.divert4j.rawsocket.KernelRules.OwnerState;
+import org.divert4j.testbed.linux.Shell;
+
+/**
+ * The work behind {@link KernelRules}: the namespace's {@link RuleSet} (the same reader, writer and
+ * lock the hosts use) plus a thread in the namespace to read which queues are bound. One instance
+ * per call; not thread-safe (the rule lock serialises callers across threads and processes).
+ */
+public final class RuleAdmin implements AutoCloseable {
+  private final String label;
+  private final NsThread ns;
+  private final RuleSet rules;
+
+  private RuleAdmin(String label, NsThread ns, RuleSet rules) {
+    this.label = label;
+    this.ns = ns;
+    this.rules = rules;
+  }
+
+  /**
+   * Checks that rules can be managed here and enters the namespace.
+   *
+   * @param netns a namespace name, a path, or null for the caller's
+   * @return the admin; the caller closes it
+   * @throws DivertException if not: not Linux, no JNR-FFI, missing capabilities, no such namespace,
+   *     no iptables or nsenter
+   */
+  public static RuleAdmin open(String netns) throws DivertException {
+    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
+      throw new BackendUnavailableException("the rawsocket backend's rules need Linux", null);
+    }
+    Throwable load = Native.loadError();
+    if (load != null) {
+      throw new BackendUnavailableException(
+          "JNR-FFI cannot bind the C library (is jnr-ffi with its native jffi on the class path?): "
+              + load,
+          load);
+    }
+    List<String> missing = Errors.missingCapabilities();
+    if (!missing.isEmpty()) {
+      throw new PermissionException(
+          "manage the rawsocket backend's divert rules (iptables)",
+          missing,
+          DivertException.NO_ERRNO,
+          null);
+    }
+    String nsPath = KernelHost.resolveNetns(netns);
+    Iptables ipt =
+        Iptables.detect(null)
+            .orElseThrow(
+                () ->
+                    new BackendUnavailableException(
+                        "iptables was not found: install the iptables package", null));
+    if (Shell.which("nsenter").isEmpty()) {
+      throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
+    }
+    String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
+    NsThread ns = NsThread.start(nsPath, nsPath == null ? "current" : netns);
+    return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
+  }
+
+  /** A refusal decided under the lock, carried out of it. */
+  private static final class Refused extends IOException {
+    private static final long serialVersionUID = 1L;
+    final DivertException error;
+
+    Refused(DivertException error) {
+      super(error.getMessage());
+      this.error = error;
+    }
+  }
+
+  private <T> T locked(String what, RuleSet.Work<T> work) throws DivertException {
+    try {
+      return rules.locked(work);
+    } catch (Refused r) {
+      throw r.error;
+    } catch (IOException e) {
+      throw new DivertException(
+          "cannot " + what + " in " + label + ": " + brief(e.getMessage()), 0, e);
+    }
+  }
+
+  private Set<Integer> bound() throws IOException {
+    return KernelHost.bound(ns);
+  }
+
+  /**
+   * @return the namespace's divert4j rules in evaluation order
+   * @throws DivertException if they cannot be read
+   */
+  public List<Entry> list() throws DivertException {
+    return locked("read the divert rules", () -> entries(rules.load(), bound()));
+  }
+
+  /**
+   * @return other software's NFQUEUE rules, "table chain rule" each
+   * @throws DivertException if they cannot be read
+   */
+  public List<String> foreignQueueRules() throws DivertException {
+    return locked(
+        "read the NFQUEUE rules",
+        () -> {
+          List<String> out = new ArrayList<>();
+          for (String[] r : rules.foreignQueueRules()) {
+            out.add(r[0] + " " + r[1] + " " + r[2]);
+          }
+          return out;
+        });
+  }
+
+  /**
+   * Adds a static rule at the end of its chain.
+   *
+   * @param rule the rule
+   * @param policy its no-listener policy
+   * @return it, as installed
+   * @throws DivertException if iptables refuses it or the namespace has no free id
+   */
+  public Entry add(DivertRule rule, NoListenerPolicy policy) throws DivertException {
+    return locked(
+        "add rule '" + rule + "'",
+        () -> {
+          RuleSet.State s = rules.load();
+          int tag = RuleSet.allocateTag(s.tags());
+          String comment = RuleText.staticComment(tag);
+          String pc = RuleText.portChain(policy, rule.port(), 1);
+          RuleSet.Group g =
+              RuleSet.group(rule.chain(), comment, RuleText.ruleLines(rule, tag, comment, pc));
+          s.groups(rule.chain()).add(g);
+          Set<Integer> b = bound();
+          rules.store(s, b);
+          return entry(rule.chain(), g, b);
+        });
+  }
+
+  /**
+   * Removes a rule by id.
+   *
+   * @param id its id
+   * @param force also if its owner runs
+   * @return the removed rule
+   * @throws DivertException if there is none, it is a running host's and force is off, or iptables
+   *     fails
+   */
+  public Entry remove(int id, boolean force) throws DivertException {
+    return locked(
+        "remove rule " + id,
+        () -> {
+          RuleSet.State s = rules.load();
+          Set<Integer> b = bound();
+          for (Chain c : Chain.values()) {
+            for (RuleSet.Group g : s.groups(c)) {
+              if (g.tag() != id) {
+                continue;
+              }
+              Entry e = entry(c, g, b);
+              if (e.state() == OwnerState.ALIVE && !force) {
+                throw new Refused(
+                    new DivertException(
+                        "rule "
+                            + id
+                            + " belongs to the running divert host "
+                            + e.owner()
+                            + " (pid "
+                            + e.pid()
+                            + "): remove it there or close that host (forcing it leaves the"
+                            + " host believing the rule is installed)"));
+              }
+              s.groups(c).remove(g);
+              rules.store(s, b);
+              return e;
+            }
+          }
+          throw new Refused(new DivertException("no divert4j rule with id " + id + " in " + label));
+        });
+  }
+
+  /**
+   * Removes the state of dead owners.
+   *
+   * @param dryRun only report
+   * @return what was (or would be) removed
+   * @throws DivertException if iptables fails
+   */
+  public KernelRules.Cleanup cleanup(boolean dryRun) throws DivertException {
+    return locked(
+        "clean up the divert rules",
+        () -> {
+          RuleSet.State s = rules.load();
+          Set<Integer> b = bound();
+          List<Entry> dead = new ArrayList<>();
+          for (Entry e : entries(s, b)) {
+            if (e.state() == OwnerState.DEAD) {
+              dead.add(e);
+            }
+          }
+          Map<String, Boolean> before = RuleSet.portChains(s);
+          List<String> other = new ArrayList<>(KernelHost.removeDead(s));
+          Set<String> used = RuleSet.usedPortChains(s);
+          for (Map.Entry<String, Boolean> pc : before.entrySet()) {
+            int port = RuleText.portOfChain(pc.getKey());
+            if (!used.contains(pc.getKey())) {
+              other.add("port chain " + pc.getKey() + " (no rule uses it any more)");
+            } else if (pc.getValue() && !b.contains(port)) {
+              other.add(
+                  "NFQUEUE line of port chain "
+                      + pc.getKey()
+                      + " (no socket is bound to port "
+                      + port
+                      + " any more: its listener died; the no-listener policy applies again)");
+            }
+          }
+          if (!dryRun) {
+            rules.store(s, b);
+          }
+          return new KernelRules.Cleanup(dead, other);
+        });
+  }
+
+  private static List<Entry> entries(RuleSet.State s, Set<Integer> bound) {
+    List<Entry> out = new ArrayList<>();
+    for (Chain c : Chain.values()) {
+      for (RuleSet.Group g : s.groups(c)) {
+        out.add(entry(c, g, bound));
+      }
+    }
+    return out;
+  }
+
+  static Entry entry(Chain c, RuleSet.Group g, Set<Integer> bound) {
+    String pc = g.portChain();
+    int port = pc == null ? 0 : Math.max(0, RuleText.portOfChain(pc));
+    NoListenerPolicy policy = pc == null ? null : RuleText.policyOfChain(pc);
+    int queues = pc == null ? 1 : Math.max(1, RuleText.queuesOfChain(pc));
+    RuleSet.Line a = g.lines().isEmpty() ? null : g.lines().get(0);
+    String match = a == null ? "" : RuleText.matchOf(a.rule());
+    OwnerState state =
+        RuleText.isStatic(g.host())
+            ? OwnerState.STATIC
+            : KernelHost.alive(g.host(), g.pid()) ? OwnerState.ALIVE : OwnerState.DEAD;
+    return new Entry(
+        g.tag(),
+        c,
+        g.host(),
+        Math.max(0, g.pid()),
+        state,
+        match,
+        Optional.ofNullable(RuleText.parseMatch(c, match, port)),
+        port,
+        policy == null ? NoListenerPolicy.DROP : policy,
+        queues,
+        a == null ? 0 : a.packets(),
+        port > 0 && bound.contains(port));
+  }
+
+  /** Leaves the namespace (stops its thread). */
+  @Override
+  public void close() {
+    ns.close();
+  }
+
+  /** An iptables error on one line, without the script iptables-restore was given. */
+  static String brief(String message) {
+    if (message == null) {
+      return "";
+    }
+    int script = message.indexOf("\nscript:");
+    String m = script < 0 ? message : message.substring(0, script);
+    return m.replace("\r", "").strip().replace("\n", "; ");
+  }
+}
