@@ -49,8 +49,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
   public void S21_fragmentedDatagramIsDeliveredWholeExactlyOnce(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(defragment())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 21);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "reassembled datagram").get(0);
@@ -79,8 +78,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed(defragment());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(LARGE, 22);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "whole datagram").get(0);
@@ -108,8 +106,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 23);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
@@ -167,8 +164,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
             tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         List<byte[]> frags = fragments(p, 0x2401, 25);
         bed.peer().sendRaw(ByteBuffer.wrap(frags.get(0)));
         bed.peer().sendRaw(ByteBuffer.wrap(frags.get(2)));
@@ -195,8 +191,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
     try (TestBed bed =
         tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()))) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         List<byte[]> a = fragments(p, 0x2411, 26);
         List<byte[]> b = fragments(p, 0x2412, 27);
         for (List<byte[]> d : List.of(a, b)) {
@@ -227,8 +222,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
   public void S24_defaultReassemblyTimeoutIsThirtySeconds(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(defragment())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         List<byte[]> a = fragments(p, 0x2431, 34);
         List<byte[]> b = fragments(p, 0x2432, 35);
         for (List<byte[]> d : List.of(a, b)) {
@@ -260,8 +254,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
             tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] whole =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(2000, 28))
                 .id(0x2421)
@@ -294,8 +287,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         defrag().reassemblyMemory(65535).reassemblyTimeout(Duration.ofSeconds(2)).build();
     try (TestBed bed = tck.testBed(hostOptions(o))) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         for (int i = 0; i < 100; i++) {
           bed.peer().sendRaw(ByteBuffer.wrap(fragments(p, 0x3000 + i, i).get(0)));
         }
@@ -328,8 +320,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 30));
         Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
         byte[] bigger = pattern(6000, 31);
@@ -357,8 +348,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 32));
         Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
         byte[] smaller = pattern(1000, 33);

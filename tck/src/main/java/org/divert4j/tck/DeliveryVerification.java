@@ -105,8 +105,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      bed.host().addRule(rule("forward -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "forward -p udp --dport 7000")) {
         bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the forwarded datagram");
         NetInterface iface = p.hostInterface(p.host());
@@ -133,8 +132,7 @@ public class DeliveryVerification extends TckVerification {
   public void S8_inboundPacketIsReceivedByteIdentical(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] sent =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
                 .id(0x4242)
@@ -170,8 +168,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         byte[] data = pattern(222, 9);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(socket, "the outbound datagram");
@@ -205,8 +202,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(100, 1);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(socket, "the diverted datagram");
@@ -232,8 +228,7 @@ public class DeliveryVerification extends TckVerification {
   public void S8_receiveNeverTruncatesTheLargestPacket(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(options().peerMtu(65535).build())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(65535 - 28, 11);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         ByteBuffer small = ByteBuffer.allocate(1500);
@@ -266,9 +261,8 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket =
+          divert(bed, PORT, "input -p udp --dport 7000", "output -p udp --dport 7000")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         socket.drop(p.receive(socket, "the inbound datagram").address());
         p.expectNoDatagram(endpoint, "the program dropped it");
@@ -292,8 +286,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().holdTimeout(Duration.ofSeconds(1)).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the diverted datagram");
         bed.advance(Duration.ofSeconds(3));
@@ -318,8 +311,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         for (int i = 0; i < 5; i++) {
           bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
         }
@@ -349,8 +341,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).failOpen(true).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         for (int i = 0; i < 5; i++) {
           bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
         }
@@ -380,8 +371,7 @@ public class DeliveryVerification extends TckVerification {
   public void S15_queueStaysBoundedUnderLoad(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(8).build()))) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         for (int i = 0; i < 200; i++) {
           bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
         }

@@ -182,8 +182,7 @@ public class ErrorVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(4).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         for (int i = 0; i < 20; i++) {
           bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
         }

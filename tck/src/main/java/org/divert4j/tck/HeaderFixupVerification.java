@@ -42,8 +42,7 @@ public class HeaderFixupVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         UdpEndpoint endpoint2 = bed.peer().openUdp(UDP_PORT2)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         byte[] built =
             Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT2, pattern(100, 1))
                 .checksum(0xBEEF)

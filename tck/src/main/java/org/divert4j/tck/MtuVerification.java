@@ -85,8 +85,7 @@ public class MtuVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(500, 1));
         Received r = p.receive(socket, "the outbound datagram");
         byte[] bigger = udpOfSize(p.host(), p.peer(), UDP_PORT, 1600, 2);

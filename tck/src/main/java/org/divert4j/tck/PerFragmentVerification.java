@@ -41,8 +41,7 @@ public class PerFragmentVerification extends TckVerification {
   public void S16_inboundFragmentsAreDeliveredOneByOne(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 16);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "fragment"));
@@ -73,8 +72,7 @@ public class PerFragmentVerification extends TckVerification {
   public void S16_fragmentsAreDeliveredUnchanged(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] whole =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(3000, 17))
                 .id(0x5151)
@@ -143,8 +141,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(LARGE, 8);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received first = p.receiveExactly(socket, 1, "first fragment").get(0);
@@ -220,8 +217,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 10);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         List<Received> frags = new ArrayList<>(p.receiveExactly(socket, 3, "fragment"));
@@ -247,8 +243,7 @@ public class PerFragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 11);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         for (Received r : p.receiveExactly(socket, 3, "outbound fragment")) {
@@ -279,8 +274,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 13);
         byte[] whole =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, data)
@@ -313,8 +307,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(LARGE, 12));
         for (Received r : p.receiveExactly(socket, 3, "fragment")) {
           if (fragmentOffset(r.bytes()) == 1480) {
@@ -342,8 +335,7 @@ public class PerFragmentVerification extends TckVerification {
       throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 19);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "outbound fragment"));
@@ -367,8 +359,7 @@ public class PerFragmentVerification extends TckVerification {
   public void S19_outboundFragmentsFollowTheEgressMtu(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(options().peerMtu(1280).build())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 20);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         List<byte[]> frags = bytes(p.receiveExactly(socket, 4, "outbound fragment"));

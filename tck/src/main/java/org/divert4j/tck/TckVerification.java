@@ -2,7 +2,9 @@ package org.divert4j.tck;
 
 import java.net.Inet4Address;
 import java.time.Duration;
+import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
@@ -44,6 +46,17 @@ public abstract class TckVerification {
 
   static DivertRule rule(String text) {
     return DivertRule.parse(text);
+  }
+
+  /**
+   * Adds the rule {@code "<match> -j DIVERT <port>"} for each match, in order, then binds the port:
+   * the setup of most tests, with the rules' port and the bound port the same by construction.
+   */
+  static DivertSocket divert(TestBed bed, int port, String... matches) throws DivertException {
+    for (String match : matches) {
+      bed.host().addRule(rule(match + " -j DIVERT " + port));
+    }
+    return bed.host().bind(port);
   }
 
   static TestBedOptions.Builder options() {
