@@ -52,9 +52,7 @@ public class DeliveryVerification extends TckVerification {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the inbound datagram");
         NetInterface iface = p.hostInterface(p.host());
-        assertEquals(PORT, r.address().port(), "port of " + r.address());
-        assertEquals(Chain.INPUT, r.address().chain().orElse(null), "chain of " + r.address());
-        assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
+        assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
         assertEquals(
             iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "interface index, " + iface);
@@ -82,14 +80,19 @@ public class DeliveryVerification extends TckVerification {
       try (DivertSocket socket = bed.host().bind(PORT)) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the outbound datagram");
-        assertEquals(PORT, r.address().port(), "port of " + r.address());
-        assertEquals(Chain.OUTPUT, r.address().chain().orElse(null), "chain of " + r.address());
-        assertEquals(Direction.OUTBOUND, r.address().direction(), "direction of " + r.address());
+        assertPortChainAndDirection(r, Chain.OUTPUT, Direction.OUTBOUND);
         assertEquals(Ipv4.ANY, r.address().interfaceAddress(), "outbound: 0.0.0.0 expected");
         assertEquals(0, r.address().interfaceAddressBits(), "outbound: 0.0.0.0 expected");
         assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
       }
     }
+  }
+
+  /** The divert port ({@link #PORT}), chain and direction that the packet's address must carry. */
+  private static void assertPortChainAndDirection(Received r, Chain chain, Direction direction) {
+    assertEquals(PORT, r.address().port(), "port of " + r.address());
+    assertEquals(chain, r.address().chain().orElse(null), "chain of " + r.address());
+    assertEquals(direction, r.address().direction(), "direction of " + r.address());
   }
 
   /**
@@ -312,9 +315,7 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        for (int i = 0; i < 5; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
-        }
+        peerSends(bed, 5, 100);
         bed.advance(p.settle);
         p.receiveExactly(socket, 2, "queued datagram");
         p.expectNoDatagram(endpoint, "overflow is dropped unless failOpen");
@@ -342,9 +343,7 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        for (int i = 0; i < 5; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
-        }
+        peerSends(bed, 5, 100);
         for (int i = 0; i < 3; i++) {
           p.datagram(endpoint, "datagram " + (i + 1) + " of 3 accepted by fail-open");
         }
@@ -372,9 +371,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(8).build()))) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        for (int i = 0; i < 200; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
-        }
+        peerSends(bed, 200, 64);
         bed.advance(p.settle);
         List<Received> got = p.drain(socket);
         assertEquals(8, got.size(), "the queue holds 8 packets at most");

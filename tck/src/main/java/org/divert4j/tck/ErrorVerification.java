@@ -183,9 +183,7 @@ public class ErrorVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        for (int i = 0; i < 20; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
-        }
+        peerSends(bed, 20, 64);
         bed.advance(p.settle);
         List<Received> queued = p.drain(socket);
         assertEquals(4, queued.size(), "the queue holds 4");

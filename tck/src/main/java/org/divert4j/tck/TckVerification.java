@@ -1,5 +1,8 @@
 package org.divert4j.tck;
 
+import static org.divert4j.tck.Packets.pattern;
+
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.time.Duration;
 import org.divert4j.DivertException;
@@ -57,6 +60,16 @@ public abstract class TckVerification {
       bed.host().addRule(rule(match + " -j DIVERT " + port));
     }
     return bed.host().bind(port);
+  }
+
+  /**
+   * The peer sends {@code count} datagrams of {@code size} bytes (payload patterns 0, 1, ...) from
+   * {@link #SRC_PORT} to the host's {@link #UDP_PORT}, as fast as it can.
+   */
+  static void peerSends(TestBed bed, int count, int size) throws IOException {
+    for (int i = 0; i < count; i++) {
+      bed.peer().sendUdp(bed.hostNode().address(), SRC_PORT, UDP_PORT, pattern(size, i));
+    }
   }
 
   static TestBedOptions.Builder options() {
