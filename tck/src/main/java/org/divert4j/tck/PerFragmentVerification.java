@@ -15,6 +15,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
@@ -333,19 +334,13 @@ public class PerFragmentVerification extends TckVerification {
   @SpecRule(id = "S19")
   public void S19_outputChainSeesTheFragmentsOfALargeLocalDatagram(TckContext tck)
       throws Exception {
-    try (TestBed bed = tck.testBed()) {
-      Probe p = probe(bed, tck);
-      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
-        byte[] data = pattern(LARGE, 19);
-        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
-        List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "outbound fragment"));
-        for (byte[] f : frags) {
-          assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
-          assertTrue(Packets.isFragment(f), "expected a fragment, got " + Packets.describe(f));
-        }
-        assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
-      }
+    byte[] data = pattern(LARGE, 19);
+    List<byte[]> frags = outboundFragments(tck, TestBedOptions.defaults(), data, 3);
+    for (byte[] f : frags) {
+      assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
+      assertTrue(Packets.isFragment(f), "expected a fragment, got " + Packets.describe(f));
     }
+    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
   }
 
   /**
@@ -357,16 +352,22 @@ public class PerFragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S19")
   public void S19_outboundFragmentsFollowTheEgressMtu(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(options().peerMtu(1280).build())) {
+    byte[] data = pattern(LARGE, 20);
+    List<byte[]> frags = outboundFragments(tck, options().peerMtu(1280).build(), data, 4);
+    for (byte[] f : frags) {
+      assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Packets.describe(f));
+    }
+    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+  }
+
+  /** The packets an all-UDP output rule diverts (exactly {@code count}) as the host sends data. */
+  private static List<byte[]> outboundFragments(
+      TckContext tck, TestBedOptions options, byte[] data, int count) throws Exception {
+    try (TestBed bed = tck.testBed(options)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
-        byte[] data = pattern(LARGE, 20);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
-        List<byte[]> frags = bytes(p.receiveExactly(socket, 4, "outbound fragment"));
-        for (byte[] f : frags) {
-          assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Packets.describe(f));
-        }
-        assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+        return bytes(p.receiveExactly(socket, count, "outbound fragment"));
       }
     }
   }
