@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Function;
 import org.divert4j.Capability;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
@@ -49,8 +50,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
   public void S21_fragmentedDatagramIsDeliveredWholeExactlyOnce(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(defragment())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 21);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "reassembled datagram").get(0);
@@ -79,8 +79,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed(defragment());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(LARGE, 22);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "whole datagram").get(0);
@@ -108,8 +107,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 23);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
@@ -163,21 +161,15 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S24")
   public void S24_incompleteDatagramIsNeverDelivered(TckContext tck) throws Exception {
-    try (TestBed bed =
-            tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
-        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
-      Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        List<byte[]> frags = fragments(p, 0x2401, 25);
-        bed.peer().sendRaw(ByteBuffer.wrap(frags.get(0)));
-        bed.peer().sendRaw(ByteBuffer.wrap(frags.get(2)));
-        p.expectNothing(socket, "the middle fragment never arrived");
-        bed.advance(Duration.ofSeconds(3));
-        p.expectNothing(socket, "the datagram timed out incomplete");
-        p.expectNoDatagram(endpoint, "the datagram is incomplete");
-      }
-    }
+    assertNeverDelivered(
+        tck,
+        p -> {
+          List<byte[]> frags = fragments(p, 0x2401, 25);
+          return List.of(frags.get(0), frags.get(2));
+        },
+        "the middle fragment never arrived",
+        "the datagram timed out incomplete",
+        "the datagram is incomplete");
   }
 
   /**
@@ -192,26 +184,14 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S24")
   public void S24_fragmentsAreDiscardedAfterTheReassemblyTimeout(TckContext tck) throws Exception {
-    try (TestBed bed =
-        tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()))) {
-      Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        List<byte[]> a = fragments(p, 0x2411, 26);
-        List<byte[]> b = fragments(p, 0x2412, 27);
-        for (List<byte[]> d : List.of(a, b)) {
-          bed.peer().sendRaw(ByteBuffer.wrap(d.get(0)));
-          bed.peer().sendRaw(ByteBuffer.wrap(d.get(2)));
-        }
-        bed.advance(Duration.ofSeconds(1));
-        bed.peer().sendRaw(ByteBuffer.wrap(a.get(1)));
-        Received r = p.receive(socket, "the datagram completed within the timeout");
-        assertEquals(0x2411, Packets.id(r.bytes()), "the completed datagram: " + r);
-        bed.advance(Duration.ofSeconds(2));
-        bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
-        p.expectNothing(socket, "the other fragments were discarded at the timeout");
-      }
-    }
+    assertReassemblyTimeout(
+        tck,
+        reassemblyTimeoutOfTwoSeconds(),
+        0x2411,
+        26,
+        seconds(1),
+        "the datagram completed within the timeout",
+        "the other fragments were discarded at the timeout");
   }
 
   /**
@@ -225,23 +205,46 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S24", capabilities = Capability.VIRTUAL_TIME)
   public void S24_defaultReassemblyTimeoutIsThirtySeconds(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(defragment())) {
+    assertReassemblyTimeout(
+        tck,
+        defragment(),
+        0x2431,
+        34,
+        seconds(29),
+        "the datagram completed after 29 s",
+        "the other fragments were discarded at 30 s");
+  }
+
+  /**
+   * Two datagrams (IDs {@code id} and {@code id + 1}) lose their middle fragment. The first one's
+   * comes {@code early} and completes it; the second one's comes 2 s after that, when its other
+   * fragments must have been discarded.
+   */
+  private static void assertReassemblyTimeout(
+      TckContext tck,
+      TestBedOptions options,
+      int id,
+      int seed,
+      Duration early,
+      String completed,
+      String discarded)
+      throws Exception {
+    try (TestBed bed = tck.testBed(options)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        List<byte[]> a = fragments(p, 0x2431, 34);
-        List<byte[]> b = fragments(p, 0x2432, 35);
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
+        List<byte[]> a = fragments(p, id, seed);
+        List<byte[]> b = fragments(p, id + 1, seed + 1);
         for (List<byte[]> d : List.of(a, b)) {
           bed.peer().sendRaw(ByteBuffer.wrap(d.get(0)));
           bed.peer().sendRaw(ByteBuffer.wrap(d.get(2)));
         }
-        bed.advance(Duration.ofSeconds(29));
+        bed.advance(early);
         bed.peer().sendRaw(ByteBuffer.wrap(a.get(1)));
-        Received r = p.receive(socket, "the datagram completed after 29 s");
-        assertEquals(0x2431, Packets.id(r.bytes()), "the completed datagram: " + r);
-        bed.advance(Duration.ofSeconds(2));
+        Received r = p.receive(socket, completed);
+        assertEquals(id, Packets.id(r.bytes()), "the completed datagram: " + r);
+        bed.advance(seconds(2));
         bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
-        p.expectNothing(socket, "the other fragments were discarded at 30 s");
+        p.expectNothing(socket, discarded);
       }
     }
   }
@@ -256,26 +259,51 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S24")
   public void S24_overlappingFragmentsDiscardTheDatagram(TckContext tck) throws Exception {
-    try (TestBed bed =
-            tck.testBed(hostOptions(defrag().reassemblyTimeout(Duration.ofSeconds(2)).build()));
+    assertNeverDelivered(
+        tck,
+        p -> {
+          byte[] whole =
+              Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(2000, 28))
+                  .id(0x2421)
+                  .build();
+          byte[] first = slice(whole, 0, 1480, true);
+          byte[] second = slice(whole, 1472, Packets.totalLength(whole) - 20 - 1472, false);
+          return List.of(first, second);
+        },
+        "its fragments overlap",
+        "its fragments overlap",
+        "its fragments overlap");
+  }
+
+  /**
+   * With a 2 s reassembly timeout, the peer sends {@code pieces} of a datagram that can never be
+   * completed: nothing is delivered, before the timeout ({@code before}) or after it ({@code
+   * after}), and nothing reaches the host's endpoint ({@code atEndpoint}).
+   */
+  private static void assertNeverDelivered(
+      TckContext tck,
+      Function<Probe, List<byte[]>> pieces,
+      String before,
+      String after,
+      String atEndpoint)
+      throws Exception {
+    try (TestBed bed = tck.testBed(reassemblyTimeoutOfTwoSeconds());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        byte[] whole =
-            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(2000, 28))
-                .id(0x2421)
-                .build();
-        byte[] first = slice(whole, 0, 1480, true);
-        byte[] second = slice(whole, 1472, Packets.totalLength(whole) - 20 - 1472, false);
-        bed.peer().sendRaw(ByteBuffer.wrap(first));
-        bed.peer().sendRaw(ByteBuffer.wrap(second));
-        p.expectNothing(socket, "its fragments overlap");
-        bed.advance(Duration.ofSeconds(3));
-        p.expectNothing(socket, "its fragments overlap");
-        p.expectNoDatagram(endpoint, "its fragments overlap");
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
+        for (byte[] piece : pieces.apply(p)) {
+          bed.peer().sendRaw(ByteBuffer.wrap(piece));
+        }
+        p.expectNothing(socket, before);
+        bed.advance(seconds(3));
+        p.expectNothing(socket, after);
+        p.expectNoDatagram(endpoint, atEndpoint);
       }
     }
+  }
+
+  private static TestBedOptions reassemblyTimeoutOfTwoSeconds() {
+    return hostOptions(defrag().reassemblyTimeout(seconds(2)).build());
   }
 
   /**
@@ -294,8 +322,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
         defrag().reassemblyMemory(65535).reassemblyTimeout(Duration.ofSeconds(2)).build();
     try (TestBed bed = tck.testBed(hostOptions(o))) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         for (int i = 0; i < 100; i++) {
           bed.peer().sendRaw(ByteBuffer.wrap(fragments(p, 0x3000 + i, i).get(0)));
         }
@@ -324,24 +351,10 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S25")
   public void S25_enlargedDatagramIsFragmentedToTheMtu(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(defragment());
-        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
-        PacketCapture wire = bed.peer().capture()) {
-      Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 30));
-        Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
-        byte[] bigger = pattern(6000, 31);
-        byte[] rebuilt =
-            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, bigger)
-                .id(Packets.id(r.bytes()))
-                .build();
-        socket.send(ByteBuffer.wrap(rebuilt), r.address());
-        p.datagram(endpoint, bigger, "the enlarged datagram at the peer");
-        assertFragmentsWithin(p.settled(wire, Probe.udpBetween(p.host(), p.peer())), 1500, bigger);
-      }
-    }
+    byte[] bigger = pattern(6000, 31);
+    List<byte[]> onWire =
+        rebuildWholeOutbound(tck, 30, bigger, "the enlarged datagram at the peer");
+    assertFragmentsWithin(onWire, 1500, bigger);
   }
 
   /**
@@ -353,24 +366,35 @@ public class AlwaysDefragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S25")
   public void S25_shrunkDatagramIsSentUnfragmented(TckContext tck) throws Exception {
+    byte[] smaller = pattern(1000, 33);
+    List<byte[]> onWire = rebuildWholeOutbound(tck, 32, smaller, "the shrunk datagram at the peer");
+    assertEquals(1, onWire.size(), "one packet on the wire: " + Packets.describeAll(onWire));
+    assertFalse(Packets.isFragment(onWire.get(0)), "not a fragment: " + onWire);
+  }
+
+  /**
+   * The host sends a 4000-byte payload (pattern {@code seed}), seen whole on output; the program
+   * writes it back rebuilt around {@code payload}, with the same IP ID and its address, and the
+   * peer must receive {@code payload} ({@code what}).
+   *
+   * @return the packets of the datagram that crossed the wire (captured packets are the caller's)
+   */
+  private static List<byte[]> rebuildWholeOutbound(
+      TckContext tck, int seed, byte[] payload, String what) throws Exception {
     try (TestBed bed = tck.testBed(defragment());
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 32));
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
+        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, seed));
         Received r = p.receiveExactly(socket, 1, "whole outbound datagram").get(0);
-        byte[] smaller = pattern(1000, 33);
         byte[] rebuilt =
-            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, smaller)
+            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, payload)
                 .id(Packets.id(r.bytes()))
                 .build();
         socket.send(ByteBuffer.wrap(rebuilt), r.address());
-        p.datagram(endpoint, smaller, "the shrunk datagram at the peer");
-        List<byte[]> onWire = p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
-        assertEquals(1, onWire.size(), "one packet on the wire: " + Packets.describeAll(onWire));
-        assertFalse(Packets.isFragment(onWire.get(0)), "not a fragment: " + onWire);
+        p.datagram(endpoint, payload, what);
+        return p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
       }
     }
   }

@@ -52,9 +52,7 @@ public class DeliveryVerification extends TckVerification {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the inbound datagram");
         NetInterface iface = p.hostInterface(p.host());
-        assertEquals(PORT, r.address().port(), "port of " + r.address());
-        assertEquals(Chain.INPUT, r.address().chain().orElse(null), "chain of " + r.address());
-        assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
+        assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
         assertEquals(
             iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "interface index, " + iface);
@@ -82,14 +80,19 @@ public class DeliveryVerification extends TckVerification {
       try (DivertSocket socket = bed.host().bind(PORT)) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the outbound datagram");
-        assertEquals(PORT, r.address().port(), "port of " + r.address());
-        assertEquals(Chain.OUTPUT, r.address().chain().orElse(null), "chain of " + r.address());
-        assertEquals(Direction.OUTBOUND, r.address().direction(), "direction of " + r.address());
+        assertPortChainAndDirection(r, Chain.OUTPUT, Direction.OUTBOUND);
         assertEquals(Ipv4.ANY, r.address().interfaceAddress(), "outbound: 0.0.0.0 expected");
         assertEquals(0, r.address().interfaceAddressBits(), "outbound: 0.0.0.0 expected");
         assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
       }
     }
+  }
+
+  /** The divert port ({@link #PORT}), chain and direction that the packet's address must carry. */
+  private static void assertPortChainAndDirection(Received r, Chain chain, Direction direction) {
+    assertEquals(PORT, r.address().port(), "port of " + r.address());
+    assertEquals(chain, r.address().chain().orElse(null), "chain of " + r.address());
+    assertEquals(direction, r.address().direction(), "direction of " + r.address());
   }
 
   /**
@@ -105,8 +108,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      bed.host().addRule(rule("forward -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "forward -p udp --dport 7000")) {
         bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the forwarded datagram");
         NetInterface iface = p.hostInterface(p.host());
@@ -133,8 +135,7 @@ public class DeliveryVerification extends TckVerification {
   public void S8_inboundPacketIsReceivedByteIdentical(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] sent =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
                 .id(0x4242)
@@ -170,8 +171,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         byte[] data = pattern(222, 9);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(socket, "the outbound datagram");
@@ -205,8 +205,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(100, 1);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(socket, "the diverted datagram");
@@ -232,8 +231,7 @@ public class DeliveryVerification extends TckVerification {
   public void S8_receiveNeverTruncatesTheLargestPacket(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(options().peerMtu(65535).build())) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(65535 - 28, 11);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         ByteBuffer small = ByteBuffer.allocate(1500);
@@ -266,9 +264,8 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket =
+          divert(bed, PORT, "input -p udp --dport 7000", "output -p udp --dport 7000")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         socket.drop(p.receive(socket, "the inbound datagram").address());
         p.expectNoDatagram(endpoint, "the program dropped it");
@@ -292,8 +289,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().holdTimeout(Duration.ofSeconds(1)).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the diverted datagram");
         bed.advance(Duration.ofSeconds(3));
@@ -318,11 +314,8 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        for (int i = 0; i < 5; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
-        }
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
+        peerSends(bed, 5, 100);
         bed.advance(p.settle);
         p.receiveExactly(socket, 2, "queued datagram");
         p.expectNoDatagram(endpoint, "overflow is dropped unless failOpen");
@@ -349,11 +342,8 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(2).failOpen(true).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        for (int i = 0; i < 5; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
-        }
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
+        peerSends(bed, 5, 100);
         for (int i = 0; i < 3; i++) {
           p.datagram(endpoint, "datagram " + (i + 1) + " of 3 accepted by fail-open");
         }
@@ -380,11 +370,8 @@ public class DeliveryVerification extends TckVerification {
   public void S15_queueStaysBoundedUnderLoad(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(8).build()))) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        for (int i = 0; i < 200; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
-        }
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
+        peerSends(bed, 200, 64);
         bed.advance(p.settle);
         List<Received> got = p.drain(socket);
         assertEquals(8, got.size(), "the queue holds 8 packets at most");

@@ -182,11 +182,8 @@ public class ErrorVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(4).build()));
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        for (int i = 0; i < 20; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(64, i));
-        }
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
+        peerSends(bed, 20, 64);
         bed.advance(p.settle);
         List<Received> queued = p.drain(socket);
         assertEquals(4, queued.size(), "the queue holds 4");

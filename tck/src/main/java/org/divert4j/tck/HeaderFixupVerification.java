@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.divert4j.DivertAddress;
+import org.divert4j.DivertException;
 import org.divert4j.DivertSocket;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
@@ -42,8 +43,7 @@ public class HeaderFixupVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         UdpEndpoint endpoint2 = bed.peer().openUdp(UDP_PORT2)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         byte[] built =
             Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT2, pattern(100, 1))
                 .checksum(0xBEEF)
@@ -79,9 +79,8 @@ public class HeaderFixupVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT2));
       try (DivertSocket socket = bed.host().bind(PORT);
-          DivertSocket observer = bed.host().bind(PORT2)) {
+          DivertSocket observer = observer(bed)) {
         byte[] data = pattern(100, 3);
         byte[] built =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, data).checksum(0xBEEF).build();
@@ -108,9 +107,8 @@ public class HeaderFixupVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT2));
       try (DivertSocket socket = bed.host().bind(PORT);
-          DivertSocket observer = bed.host().bind(PORT2)) {
+          DivertSocket observer = observer(bed)) {
         int[][] cases = {{7010, 0, 0}, {7011, 0, Packets.DF}, {7012, 0x1234, 0}};
         for (int[] c : cases) {
           byte[] b =
@@ -187,9 +185,8 @@ public class HeaderFixupVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT2));
       try (DivertSocket socket = bed.host().bind(PORT);
-          DivertSocket observer = bed.host().bind(PORT2)) {
+          DivertSocket observer = observer(bed)) {
         byte[] out =
             Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(200, 41))
                 .ttl(7)
@@ -243,6 +240,14 @@ public class HeaderFixupVerification extends TckVerification {
       assertArrayEquals(frags.get(0), got.get(0), "first fragment: " + Packets.describeAll(got));
       assertArrayEquals(frags.get(2), got.get(1), "middle fragment: " + Packets.describeAll(got));
     }
+  }
+
+  /**
+   * The observing socket of the class comment, on {@link #PORT2}: its input rule sees UDP to 7000
+   * injected inbound, after the fix-ups.
+   */
+  private static DivertSocket observer(TestBed bed) throws DivertException {
+    return divert(bed, PORT2, "input -p udp --dport 7000");
   }
 
   private static void spoilUdpChecksum(byte[] p) {

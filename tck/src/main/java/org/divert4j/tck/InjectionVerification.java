@@ -260,8 +260,7 @@ public class InjectionVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the outbound datagram");
         socket.send(ByteBuffer.wrap(mangled(p, UDP_PORT, 2)), r.address());
@@ -305,8 +304,7 @@ public class InjectionVerification extends TckVerification {
   public void S42_rewrittenPacketsAreRefusedLikeBuiltOnes(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         byte[] tiny = new byte[19];
         tiny[0] = 0x45;
         byte[] big = MtuVerification.udpOfSize(p.host(), p.peer(), UDP_PORT2, 1501, 2);

@@ -70,9 +70,7 @@ public class LifecycleVerification extends TckVerification {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
       DivertSocket socket = bed.host().bind(PORT);
-      for (int i = 0; i < 5; i++) {
-        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, i));
-      }
+      peerSends(bed, 5, 100);
       Received held1 = p.receive(socket, "the first datagram");
       p.receive(socket, "the second datagram");
       socket.close();

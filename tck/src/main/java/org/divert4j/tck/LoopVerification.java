@@ -43,9 +43,7 @@ public class LoopVerification extends TckVerification {
         UdpEndpoint atHost = bed.hostNode().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp", "input -p udp")) {
         for (int i = 0; i < 5; i++) {
           bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, i));
           bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 10 + i));
@@ -79,8 +77,7 @@ public class LoopVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         for (int i = 0; i < 20; i++) {
           bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(64, i));
         }
@@ -208,9 +205,7 @@ public class LoopVerification extends TckVerification {
         UdpEndpoint atHost = bed.hostNode().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp", "input -p udp")) {
         byte[] out = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 1)).build();
         socket.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
         byte[] in = Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(90, 2)).build();

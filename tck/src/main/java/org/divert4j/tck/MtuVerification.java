@@ -85,8 +85,7 @@ public class MtuVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(500, 1));
         Received r = p.receive(socket, "the outbound datagram");
         byte[] bigger = udpOfSize(p.host(), p.peer(), UDP_PORT, 1600, 2);
@@ -143,16 +142,25 @@ public class MtuVerification extends TckVerification {
   @Test
   @SpecRule(id = "S29")
   public void S29_alwaysDefragmentFragmentsAnOversizeInjection(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(defragment());
+    assertOversizeInjectionIsFragmented(tck, defragment(), 1500, 29);
+  }
+
+  /**
+   * In ALWAYS_DEFRAGMENT mode a 3000-byte injection (pattern {@code seed}) reaches the peer intact,
+   * in fragments of at most {@code mtu} bytes.
+   */
+  private static void assertOversizeInjectionIsFragmented(
+      TckContext tck, TestBedOptions options, int mtu, int seed) throws Exception {
+    try (TestBed bed = tck.testBed(options);
         PacketCapture wire = bed.peer().capture();
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] big = udpOfSize(p.host(), p.peer(), UDP_PORT, 3000, 29);
+      byte[] big = udpOfSize(p.host(), p.peer(), UDP_PORT, 3000, seed);
       socket.send(ByteBuffer.wrap(big), DivertAddress.OUTBOUND);
       p.datagram(endpoint, Packets.udpData(big), "the 3000-byte datagram");
       AlwaysDefragmentVerification.assertFragmentsWithin(
-          p.settled(wire, Probe.udpBetween(p.host(), p.peer())), 1500, Packets.udpData(big));
+          p.settled(wire, Probe.udpBetween(p.host(), p.peer())), mtu, Packets.udpData(big));
     }
   }
 
@@ -219,22 +227,7 @@ public class MtuVerification extends TckVerification {
               "1281 bytes must be refused over MTU 1280");
       assertEquals(1280, e.mtu(), "the error must carry the egress MTU: " + e.getMessage());
     }
-    TestBedOptions defrag =
-        options()
-            .peerMtu(1280)
-            .host(host().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())
-            .build();
-    try (TestBed bed = tck.testBed(defrag);
-        PacketCapture wire = bed.peer().capture();
-        UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
-        DivertSocket socket = bed.host().bind(PORT)) {
-      Probe p = probe(bed, tck);
-      byte[] big = udpOfSize(p.host(), p.peer(), UDP_PORT, 3000, 3);
-      socket.send(ByteBuffer.wrap(big), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(big), "the 3000-byte datagram");
-      AlwaysDefragmentVerification.assertFragmentsWithin(
-          p.settled(wire, Probe.udpBetween(p.host(), p.peer())), 1280, Packets.udpData(big));
-    }
+    assertOversizeInjectionIsFragmented(tck, defragmentOverAPeerLinkOf1280(), 1280, 3);
   }
 
   /**
@@ -348,12 +341,7 @@ public class MtuVerification extends TckVerification {
   @SpecRule(id = "S53")
   public void S53_inboundInjectionIsNotLimitedInAlwaysDefragmentModeEither(TckContext tck)
       throws Exception {
-    TestBedOptions o =
-        options()
-            .peerMtu(1280)
-            .host(host().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())
-            .build();
-    try (TestBed bed = tck.testBed(o);
+    try (TestBed bed = tck.testBed(defragmentOverAPeerLinkOf1280());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
@@ -361,5 +349,12 @@ public class MtuVerification extends TckVerification {
       socket.send(ByteBuffer.wrap(packet), DivertAddress.inbound(p.host()));
       p.datagram(endpoint, Packets.udpData(packet), "the 4028-byte datagram injected inbound");
     }
+  }
+
+  private static TestBedOptions defragmentOverAPeerLinkOf1280() {
+    return options()
+        .peerMtu(1280)
+        .host(host().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())
+        .build();
   }
 }

@@ -81,8 +81,7 @@ public class NoListenerVerification extends TckVerification {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT2));
-      try (DivertSocket later = bed.host().bind(PORT2)) {
+      try (DivertSocket later = divert(bed, PORT2, "input -p udp")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         p.expectNothing(later, "the first rule's port has no socket, so DROP ends the packet");
       }
@@ -161,8 +160,7 @@ public class NoListenerVerification extends TckVerification {
     try (TestBed bed = tck.testBed(passThrough())) {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT2));
-      try (DivertSocket later = bed.host().bind(PORT2)) {
+      try (DivertSocket later = divert(bed, PORT2, "input -p udp")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         p.receive(later, "the datagram, at the later rule's socket after passing the first rule");
       }

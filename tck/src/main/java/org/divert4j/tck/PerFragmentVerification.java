@@ -15,6 +15,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
@@ -41,8 +42,7 @@ public class PerFragmentVerification extends TckVerification {
   public void S16_inboundFragmentsAreDeliveredOneByOne(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 16);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "fragment"));
@@ -73,8 +73,7 @@ public class PerFragmentVerification extends TckVerification {
   public void S16_fragmentsAreDeliveredUnchanged(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] whole =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(3000, 17))
                 .id(0x5151)
@@ -143,8 +142,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(LARGE, 8);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         Received first = p.receiveExactly(socket, 1, "first fragment").get(0);
@@ -220,8 +218,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 10);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         List<Received> frags = new ArrayList<>(p.receiveExactly(socket, 3, "fragment"));
@@ -247,8 +244,7 @@ public class PerFragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         byte[] data = pattern(LARGE, 11);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         for (Received r : p.receiveExactly(socket, 3, "outbound fragment")) {
@@ -279,8 +275,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] data = pattern(LARGE, 13);
         byte[] whole =
             Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, data)
@@ -313,8 +308,7 @@ public class PerFragmentVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(LARGE, 12));
         for (Received r : p.receiveExactly(socket, 3, "fragment")) {
           if (fragmentOffset(r.bytes()) == 1480) {
@@ -340,20 +334,13 @@ public class PerFragmentVerification extends TckVerification {
   @SpecRule(id = "S19")
   public void S19_outputChainSeesTheFragmentsOfALargeLocalDatagram(TckContext tck)
       throws Exception {
-    try (TestBed bed = tck.testBed()) {
-      Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        byte[] data = pattern(LARGE, 19);
-        bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
-        List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "outbound fragment"));
-        for (byte[] f : frags) {
-          assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
-          assertTrue(Packets.isFragment(f), "expected a fragment, got " + Packets.describe(f));
-        }
-        assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
-      }
+    byte[] data = pattern(LARGE, 19);
+    List<byte[]> frags = outboundFragments(tck, TestBedOptions.defaults(), data, 3);
+    for (byte[] f : frags) {
+      assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
+      assertTrue(Packets.isFragment(f), "expected a fragment, got " + Packets.describe(f));
     }
+    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
   }
 
   /**
@@ -365,17 +352,22 @@ public class PerFragmentVerification extends TckVerification {
   @Test
   @SpecRule(id = "S19")
   public void S19_outboundFragmentsFollowTheEgressMtu(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(options().peerMtu(1280).build())) {
+    byte[] data = pattern(LARGE, 20);
+    List<byte[]> frags = outboundFragments(tck, options().peerMtu(1280).build(), data, 4);
+    for (byte[] f : frags) {
+      assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Packets.describe(f));
+    }
+    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+  }
+
+  /** The packets an all-UDP output rule diverts (exactly {@code count}) as the host sends data. */
+  private static List<byte[]> outboundFragments(
+      TckContext tck, TestBedOptions options, byte[] data, int count) throws Exception {
+    try (TestBed bed = tck.testBed(options)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("output -p udp -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
-        byte[] data = pattern(LARGE, 20);
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp")) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
-        List<byte[]> frags = bytes(p.receiveExactly(socket, 4, "outbound fragment"));
-        for (byte[] f : frags) {
-          assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Packets.describe(f));
-        }
-        assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+        return bytes(p.receiveExactly(socket, count, "outbound fragment"));
       }
     }
   }

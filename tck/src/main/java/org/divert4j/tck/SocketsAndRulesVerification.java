@@ -73,9 +73,8 @@ public class SocketsAndRulesVerification extends TckVerification {
   public void S1_onlyThePortIdentifiesTheSocket(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket =
+          divert(bed, PORT, "input -p udp --dport 7000", "output -p udp --dport 7000")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received in = p.receive(socket, "the inbound datagram");
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 2));
@@ -250,8 +249,7 @@ public class SocketsAndRulesVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT2)) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      try (DivertSocket socket = bed.host().bind(PORT)) {
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(300, 4);
         bed.peer()
             .sendRaw(

@@ -1,8 +1,13 @@
 package org.divert4j.tck;
 
+import static org.divert4j.tck.Packets.pattern;
+
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.time.Duration;
+import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
@@ -44,6 +49,27 @@ public abstract class TckVerification {
 
   static DivertRule rule(String text) {
     return DivertRule.parse(text);
+  }
+
+  /**
+   * Adds the rule {@code "<match> -j DIVERT <port>"} for each match, in order, then binds the port:
+   * the setup of most tests, with the rules' port and the bound port the same by construction.
+   */
+  static DivertSocket divert(TestBed bed, int port, String... matches) throws DivertException {
+    for (String match : matches) {
+      bed.host().addRule(rule(match + " -j DIVERT " + port));
+    }
+    return bed.host().bind(port);
+  }
+
+  /**
+   * The peer sends {@code count} datagrams of {@code size} bytes (payload patterns 0, 1, ...) from
+   * {@link #SRC_PORT} to the host's {@link #UDP_PORT}, as fast as it can.
+   */
+  static void peerSends(TestBed bed, int count, int size) throws IOException {
+    for (int i = 0; i < count; i++) {
+      bed.peer().sendUdp(bed.hostNode().address(), SRC_PORT, UDP_PORT, pattern(size, i));
+    }
   }
 
   static TestBedOptions.Builder options() {

@@ -94,44 +94,27 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatNeverDropsWithoutListenerFailsS11() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-never-drops", BrokenEngines.NeverDropsWithoutListener::new),
-        "S11",
-        "S13");
+    assertFailsExactly(BrokenEngines.neverDropsWithoutListener(), "S11", "S13");
   }
 
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
-    assertFailsExactly(
-        BrokenEngines.provider(
-            "broken-reassembles", BrokenEngines.ReassemblesInPerFragmentMode::new),
-        "S7",
-        "S16",
-        "S17",
-        "S18");
+    assertFailsExactly(BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18");
   }
 
   @Test
   void aBackendThatSendsOversizePacketsFailsS27AndS28() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-oversize", BrokenEngines.SendsOversizePackets::new),
-        "S27",
-        "S28",
-        "S29",
-        "S30");
+    assertFailsExactly(BrokenEngines.sendsOversizePackets(), "S27", "S28", "S29", "S30");
   }
 
   @Test
   void aBackendThatSkipsTheChecksumFixUpFailsS38() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-checksum", BrokenEngines.SkipsChecksumFixUp::new), "S38");
+    assertFailsExactly(BrokenEngines.skipsChecksumFixUp(), "S38");
   }
 
   @Test
   void aBackendThatLetsItsOwnInjectionsComeBackFailsS45() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-own-injections", BrokenEngines.RedivertsOwnInjections::new),
-        "S45");
+    assertFailsExactly(BrokenEngines.redivertsOwnInjections(), "S45");
   }
 
   /**
@@ -144,7 +127,7 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatRedivertsItsReinjectionsFailsS43AndS44() {
     assertFailsExactly(
-        BrokenEngines.provider("broken-loops", BrokenEngines.RedivertsReinjections::new),
+        BrokenEngines.redivertsReinjections(),
         "S4",
         "S7",
         "S8",
@@ -166,65 +149,44 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatNeverFragmentsInjectionsFailsS29() {
-    assertFailsExactly(
-        BrokenEngines.provider(
-            "broken-never-fragments", BrokenEngines.NeverFragmentsInjections::new),
-        "S23",
-        "S25",
-        "S29",
-        "S30");
+    assertFailsExactly(BrokenEngines.neverFragmentsInjections(), "S23", "S25", "S29", "S30");
   }
 
   @Test
   void aBackendThatLeavesIdZeroFailsS39() {
-    assertFailsExactly(BrokenEngines.provider("broken-id", BrokenEngines.KeepsZeroId::new), "S39");
+    assertFailsExactly(BrokenEngines.keepsZeroId(), "S39");
   }
 
   @Test
   void aBackendThatTrustsTheTotalLengthFieldFailsS40() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-length", BrokenEngines.TrustsTotalLength::new), "S40");
+    assertFailsExactly(BrokenEngines.trustsTotalLength(), "S40");
   }
 
   @Test
   void aBackendThatResetsTheTtlFailsS41() {
-    assertFailsExactly(BrokenEngines.provider("broken-ttl", BrokenEngines.ResetsTtl::new), "S41");
+    assertFailsExactly(BrokenEngines.resetsTtl(), "S41");
   }
 
   /** Refusing MTU-sized packets also refuses MTU-sized fragments written back (S17). */
   @Test
   void aBackendWithAnMtuOffByOneFailsS28() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-off-by-one", BrokenEngines.MtuOffByOne::new),
-        "S17",
-        "S28",
-        "S29",
-        "S30");
+    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S17", "S28", "S29", "S30");
   }
 
   /** S12's SHOULD half (later rules of the chain) cannot be met without passing through. */
   @Test
   void aBackendThatNeverPassesThroughFailsS12() {
-    assertOutcomes(
-        BrokenEngines.provider("broken-no-pass", BrokenEngines.NeverPassesThrough::new),
-        Set.of("S12", "S13"),
-        Set.of("S12"));
+    assertOutcomes(BrokenEngines.neverPassesThrough(), Set.of("S12", "S13"), Set.of("S12"));
   }
 
   @Test
   void aBackendThatNeverReassemblesFailsS21ToS24() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-no-reassembly", BrokenEngines.NeverReassembles::new),
-        "S21",
-        "S22",
-        "S23",
-        "S24");
+    assertFailsExactly(BrokenEngines.neverReassembles(), "S21", "S22", "S23", "S24");
   }
 
   @Test
   void aBackendThatSkipsTheRestOfTheChainFailsS44() {
-    assertFailsExactly(
-        BrokenEngines.provider("broken-skips-rest", BrokenEngines.SkipsRestOfChain::new), "S44");
+    assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44");
   }
 
   // ---- faults outside the engine's hooks, expressed by decorators (Decorated)

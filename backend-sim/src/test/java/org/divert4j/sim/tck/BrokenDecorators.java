@@ -32,22 +32,15 @@ final class BrokenDecorators {
    * the input interface index. Breaks S6.
    */
   static DivertProvider wrongInterface() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-interface",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
-                      throws DivertException {
-                    return wrong(super.receive(dst, timeout));
-                  }
-
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
-                    return wrong(super.receive(dst));
-                  }
-                }));
+        s ->
+            new OnReceive(s) {
+              @Override
+              DivertAddress received(ByteBuffer dst, Receive receive) throws DivertException {
+                return wrong(receive.call());
+              }
+            });
   }
 
   private static DivertAddress wrong(DivertAddress a) {
@@ -70,129 +63,104 @@ final class BrokenDecorators {
    * does, instead of dropping them. Breaks S14.
    */
   static DivertProvider reinjectsPendingOnClose() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-close",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  private final List<Object[]> held = new ArrayList<>();
+        s ->
+            new OnReceive(s) {
+              private final List<Object[]> held = new ArrayList<>();
 
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
-                      throws DivertException {
-                    int start = dst.position();
-                    DivertAddress a = super.receive(dst, timeout);
-                    remember(dst, start, a);
-                    return a;
-                  }
+              @Override
+              DivertAddress received(ByteBuffer dst, Receive receive) throws DivertException {
+                int start = dst.position();
+                DivertAddress a = receive.call();
+                if (a != null) {
+                  byte[] b = new byte[dst.position() - start];
+                  dst.duplicate().position(start).get(b);
+                  held.add(new Object[] {b, a});
+                }
+                return a;
+              }
 
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
-                    int start = dst.position();
-                    DivertAddress a = super.receive(dst);
-                    remember(dst, start, a);
-                    return a;
-                  }
+              @Override
+              public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+                super.send(packet, address);
+                held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
+              }
 
-                  private void remember(ByteBuffer dst, int start, DivertAddress a) {
-                    if (a != null) {
-                      byte[] b = new byte[dst.position() - start];
-                      dst.duplicate().position(start).get(b);
-                      held.add(new Object[] {b, a});
+              @Override
+              public void drop(DivertAddress address) throws DivertException {
+                super.drop(address);
+                held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
+              }
+
+              @Override
+              public void close() {
+                try {
+                  if (isOpen()) {
+                    ByteBuffer buf = ByteBuffer.allocate(65535);
+                    while (receive(buf.clear(), Duration.ZERO) != null) {
+                      // everything queued is now held
+                    }
+                    for (Object[] h : new ArrayList<>(held)) {
+                      super.send(ByteBuffer.wrap((byte[]) h[0]), (DivertAddress) h[1]);
                     }
                   }
-
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    super.send(packet, address);
-                    held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
-                  }
-
-                  @Override
-                  public void drop(DivertAddress address) throws DivertException {
-                    super.drop(address);
-                    held.removeIf(h -> ((DivertAddress) h[1]).ticket() == address.ticket());
-                  }
-
-                  @Override
-                  public void close() {
-                    try {
-                      if (isOpen()) {
-                        ByteBuffer buf = ByteBuffer.allocate(65535);
-                        while (receive(buf.clear(), Duration.ZERO) != null) {
-                          // everything queued is now held
-                        }
-                        for (Object[] h : new ArrayList<>(held)) {
-                          super.send(ByteBuffer.wrap((byte[]) h[0]), (DivertAddress) h[1]);
-                        }
-                      }
-                    } catch (DivertException e) {
-                      // best effort, as the fault would be
-                    }
-                    super.close();
-                  }
-                }));
+                } catch (DivertException e) {
+                  // best effort, as the fault would be
+                }
+                super.close();
+              }
+            });
   }
 
   /**
    * Injects outbound when the injection address is not local, instead of refusing it. Breaks S36.
    */
   static DivertProvider fallsBackToOutbound() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-address",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    try {
-                      super.send(packet.duplicate(), address);
-                      packet.position(packet.limit());
-                    } catch (AddressNotAvailableException e) {
-                      super.send(packet, DivertAddress.OUTBOUND);
-                    }
-                  }
-                }));
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+                try {
+                  super.send(packet.duplicate(), address);
+                  packet.position(packet.limit());
+                } catch (AddressNotAvailableException e) {
+                  super.send(packet, DivertAddress.OUTBOUND);
+                }
+              }
+            });
   }
 
   /** Drops malformed packets silently instead of refusing them. Breaks S47. */
   static DivertProvider dropsMalformedSilently() {
-    return Decorated.provider(
-        "broken-malformed",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    try {
-                      super.send(packet, address);
-                    } catch (MalformedPacketException e) {
-                      packet.position(packet.limit());
-                    }
-                  }
-                }));
+    return swallows("broken-malformed", MalformedPacketException.class);
   }
 
   /** Drops packets with no route silently instead of refusing them. Breaks S49. */
   static DivertProvider swallowsNoRoute() {
-    return Decorated.provider(
-        "broken-no-route",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    try {
-                      super.send(packet, address);
-                    } catch (NoRouteException e) {
-                      packet.position(packet.limit());
-                    }
+    return swallows("broken-no-route", NoRouteException.class);
+  }
+
+  /** A send that meets {@code refusal} consumes the packet as if sent, and reports nothing. */
+  private static DivertProvider swallows(String name, Class<? extends DivertException> refusal) {
+    return Decorated.sockets(
+        name,
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+                try {
+                  super.send(packet, address);
+                } catch (DivertException e) {
+                  if (!refusal.isInstance(e)) {
+                    throw e;
                   }
-                }));
+                  packet.position(packet.limit());
+                }
+              }
+            });
   }
 
   /**
@@ -200,30 +168,19 @@ final class BrokenDecorators {
    * and a receive blocked when it closes does the same. Breaks S51.
    */
   static DivertProvider closedReceiveReturnsNull() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-closed-receive",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
-                      throws DivertException {
-                    try {
-                      return super.receive(dst, timeout);
-                    } catch (org.divert4j.DivertClosedException e) {
-                      return null;
-                    }
-                  }
-
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
-                    try {
-                      return super.receive(dst);
-                    } catch (org.divert4j.DivertClosedException e) {
-                      return null;
-                    }
-                  }
-                }));
+        s ->
+            new OnReceive(s) {
+              @Override
+              DivertAddress received(ByteBuffer dst, Receive receive) throws DivertException {
+                try {
+                  return receive.call();
+                } catch (org.divert4j.DivertClosedException e) {
+                  return null;
+                }
+              }
+            });
   }
 
   /** Lets EPERM escape as a generic error without naming the privileges. Breaks S46. */
@@ -248,42 +205,41 @@ final class BrokenDecorators {
    * two queues might. Does not meet S52 (a SHOULD rule: aborted, not failed).
    */
   static DivertProvider reorders() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-order",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  private final Deque<Object[]> ready = new ArrayDeque<>();
+        s ->
+            new Decorated.Forwarding(s) {
+              private final Deque<Object[]> ready = new ArrayDeque<>();
 
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst, Duration timeout)
-                      throws DivertException {
-                    if (ready.isEmpty()) {
-                      ByteBuffer b = ByteBuffer.allocate(65535);
-                      DivertAddress first = super.receive(b, timeout);
-                      if (first == null) {
-                        return null;
-                      }
-                      byte[] one = bytes(b.flip());
-                      DivertAddress second = super.receive(b.clear(), Duration.ZERO);
-                      if (second != null) {
-                        ready.add(new Object[] {bytes(b.flip()), second});
-                      }
-                      ready.add(new Object[] {one, first});
-                    }
-                    byte[] next = (byte[]) ready.peek()[0];
-                    if (dst.remaining() < next.length) {
-                      throw new org.divert4j.BufferTooSmallException(next.length, dst.remaining());
-                    }
-                    dst.put(next);
-                    return (DivertAddress) ready.poll()[1];
+              @Override
+              public DivertAddress receive(ByteBuffer dst, Duration timeout)
+                  throws DivertException {
+                if (ready.isEmpty()) {
+                  ByteBuffer b = ByteBuffer.allocate(65535);
+                  DivertAddress first = super.receive(b, timeout);
+                  if (first == null) {
+                    return null;
                   }
+                  byte[] one = bytes(b.flip());
+                  DivertAddress second = super.receive(b.clear(), Duration.ZERO);
+                  if (second != null) {
+                    ready.add(new Object[] {bytes(b.flip()), second});
+                  }
+                  ready.add(new Object[] {one, first});
+                }
+                byte[] next = (byte[]) ready.peek()[0];
+                if (dst.remaining() < next.length) {
+                  throw new org.divert4j.BufferTooSmallException(next.length, dst.remaining());
+                }
+                dst.put(next);
+                return (DivertAddress) ready.poll()[1];
+              }
 
-                  @Override
-                  public DivertAddress receive(ByteBuffer dst) throws DivertException {
-                    return receive(dst, Duration.ofDays(1));
-                  }
-                }));
+              @Override
+              public DivertAddress receive(ByteBuffer dst) throws DivertException {
+                return receive(dst, Duration.ofDays(1));
+              }
+            });
   }
 
   private static byte[] bytes(ByteBuffer b) {
@@ -297,26 +253,24 @@ final class BrokenDecorators {
    * device (written-back packets still pass, as with NF_ACCEPT). Breaks S53.
    */
   static DivertProvider limitsInboundInjectionToTheMtu() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-inbound-mtu",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    if (address.direction() == Direction.INBOUND && address.ticket() == 0) {
-                      for (org.divert4j.NetInterface i : host().interfaces()) {
-                        if (i.addressBits() == address.interfaceAddressBits()
-                            && packet.remaining() > i.mtu()) {
-                          throw new org.divert4j.PacketTooLargeException(
-                              packet.remaining(), i.mtu(), "tun0", 90);
-                        }
-                      }
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+                if (address.direction() == Direction.INBOUND && address.ticket() == 0) {
+                  for (org.divert4j.NetInterface i : host().interfaces()) {
+                    if (i.addressBits() == address.interfaceAddressBits()
+                        && packet.remaining() > i.mtu()) {
+                      throw new org.divert4j.PacketTooLargeException(
+                          packet.remaining(), i.mtu(), "tun0", 90);
                     }
-                    super.send(packet, address);
                   }
-                }));
+                }
+                super.send(packet, address);
+              }
+            });
   }
 
   /**
@@ -324,23 +278,54 @@ final class BrokenDecorators {
    * would. Breaks S31.
    */
   static DivertProvider truncatesTo65535() {
-    return Decorated.provider(
+    return Decorated.sockets(
         "broken-65535",
-        Decorated.sockets(
-            s ->
-                new Decorated.Forwarding(s) {
-                  @Override
-                  public void send(ByteBuffer packet, DivertAddress address)
-                      throws DivertException {
-                    if (packet.remaining() > 65535) {
-                      ByteBuffer cut = packet.duplicate();
-                      cut.limit(cut.position() + 65535);
-                      super.send(cut, address);
-                      packet.position(packet.limit());
-                      return;
-                    }
-                    super.send(packet, address);
-                  }
-                }));
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+                if (packet.remaining() > 65535) {
+                  ByteBuffer cut = packet.duplicate();
+                  cut.limit(cut.position() + 65535);
+                  super.send(cut, address);
+                  packet.position(packet.limit());
+                  return;
+                }
+                super.send(packet, address);
+              }
+            });
+  }
+
+  /**
+   * A socket whose fault is in what its two single-packet receives return: both pass through {@link
+   * #received}, so a fault overrides one method instead of two alike.
+   */
+  private abstract static class OnReceive extends Decorated.Forwarding {
+    /** One of the simulation's receives, into the caller's buffer. */
+    interface Receive {
+      DivertAddress call() throws DivertException;
+    }
+
+    OnReceive(Decorated.Forwarding socket) {
+      super(socket);
+    }
+
+    /**
+     * @param dst the caller's buffer, which {@code receive} fills
+     * @param receive the simulation's receive, with or without a timeout
+     * @return what the program gets
+     * @throws DivertException as the fault wishes
+     */
+    abstract DivertAddress received(ByteBuffer dst, Receive receive) throws DivertException;
+
+    @Override
+    public final DivertAddress receive(ByteBuffer dst, Duration timeout) throws DivertException {
+      return received(dst, () -> super.receive(dst, timeout));
+    }
+
+    @Override
+    public final DivertAddress receive(ByteBuffer dst) throws DivertException {
+      return received(dst, () -> super.receive(dst));
+    }
   }
 }

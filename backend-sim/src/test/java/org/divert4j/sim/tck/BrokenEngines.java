@@ -1,14 +1,10 @@
 package org.divert4j.sim.tck;
 
 import java.nio.ByteBuffer;
-import java.util.Set;
-import org.divert4j.Capability;
-import org.divert4j.HostOptions;
 import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.sim.SimProvider;
 import org.divert4j.stack.DivertEngine;
-import org.divert4j.stack.StackEnvironment;
 
 /**
  * Deliberately broken divert engines, each with one fault a real backend could have, plugged into
@@ -18,35 +14,20 @@ import org.divert4j.stack.StackEnvironment;
 final class BrokenEngines {
   private BrokenEngines() {}
 
-  /** Creates an engine from the factory's arguments. */
-  @FunctionalInterface
-  interface Maker {
-    DivertEngine make(
-        String backend,
-        String hostName,
-        Set<Capability> capabilities,
-        HostOptions options,
-        StackEnvironment env);
-  }
-
-  static SimProvider provider(String name, Maker maker) {
-    return new SimProvider(name, maker::make);
-  }
-
   /**
    * Never drops for want of a listener: behaves as PASS_THROUGH whatever the policy, like a kernel
    * backend that always adds {@code --queue-bypass}. Breaks S11 (and S13's DROP half).
    */
-  static final class NeverDropsWithoutListener extends DivertEngine {
-    NeverDropsWithoutListener(
-        String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected boolean dropsWithoutListener(NoListenerPolicy policy) {
-      return false;
-    }
+  static SimProvider neverDropsWithoutListener() {
+    return new SimProvider(
+        "broken-never-drops",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean dropsWithoutListener(NoListenerPolicy policy) {
+                return false;
+              }
+            });
   }
 
   /**
@@ -54,16 +35,16 @@ final class BrokenEngines {
    * whose queue hook runs after nf_defrag_ipv4. Breaks S16 and S7 (and S17/S18, whose fragments
    * never reach the program).
    */
-  static final class ReassemblesInPerFragmentMode extends DivertEngine {
-    ReassemblesInPerFragmentMode(
-        String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected boolean reassemblesBeforeRules() {
-      return true;
-    }
+  static SimProvider reassemblesInPerFragmentMode() {
+    return new SimProvider(
+        "broken-reassembles",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean reassemblesBeforeRules() {
+                return true;
+              }
+            });
   }
 
   /**
@@ -71,32 +52,34 @@ final class BrokenEngines {
    * or silently drops what it sends), like a backend that trusts the kernel to refuse. Breaks S27,
    * S28, S29 (the DF refusal) and S30.
    */
-  static final class SendsOversizePackets extends DivertEngine {
-    SendsOversizePackets(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void checkMtu(int length, boolean dontFragment, NetInterface out) {
-      // the fault: no check at all
-    }
+  static SimProvider sendsOversizePackets() {
+    return new SimProvider(
+        "broken-oversize",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void checkMtu(int length, boolean dontFragment, NetInterface out) {
+                // the fault: no check at all
+              }
+            });
   }
 
   /**
    * Sets the total length and fills the ID but never recomputes the header checksum, like an
    * NFQUEUE payload verdict without a user-space fix-up. Breaks S38.
    */
-  static final class SkipsChecksumFixUp extends DivertEngine {
-    SkipsChecksumFixUp(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void fixUpHeader(ByteBuffer packet) {
-      int checksum = packet.getShort(10);
-      super.fixUpHeader(packet);
-      packet.putShort(10, (short) checksum);
-    }
+  static SimProvider skipsChecksumFixUp() {
+    return new SimProvider(
+        "broken-checksum",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void fixUpHeader(ByteBuffer packet) {
+                int checksum = packet.getShort(10);
+                super.fixUpHeader(packet);
+                packet.putShort(10, (short) checksum);
+              }
+            });
   }
 
   /**
@@ -105,32 +88,32 @@ final class BrokenEngines {
    * again, forever. Breaks S43 and S44, and every rule whose test needs a written-back packet to
    * travel on.
    */
-  static final class RedivertsReinjections extends DivertEngine {
-    RedivertsReinjections(
-        String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected int resumeAfter(int ruleIndex) {
-      return ruleIndex;
-    }
+  static SimProvider redivertsReinjections() {
+    return new SimProvider(
+        "broken-loops",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected int resumeAfter(int ruleIndex) {
+                return ruleIndex;
+              }
+            });
   }
 
   /**
    * Lets a socket's own rules take the packets it injects, like a raw-socket injection without
    * SO_MARK exclusion. Breaks S45.
    */
-  static final class RedivertsOwnInjections extends DivertEngine {
-    RedivertsOwnInjections(
-        String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected boolean skipsOwnInjection(int rulePort, int originPort) {
-      return false;
-    }
+  static SimProvider redivertsOwnInjections() {
+    return new SimProvider(
+        "broken-own-injections",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean skipsOwnInjection(int rulePort, int originPort) {
+                return false;
+              }
+            });
   }
 
   /**
@@ -138,119 +121,128 @@ final class BrokenEngines {
    * refused instead of fragmented, whether injected (S29, and S30's always-defragment half) or
    * written back after reassembly or resizing (S23, S25).
    */
-  static final class NeverFragmentsInjections extends DivertEngine {
-    NeverFragmentsInjections(
-        String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void checkMtu(int length, boolean dontFragment, NetInterface out)
-        throws org.divert4j.PacketTooLargeException {
-      if (length > out.mtu()) {
-        throw new org.divert4j.PacketTooLargeException(length, out.mtu(), "broken", 0);
-      }
-    }
+  static SimProvider neverFragmentsInjections() {
+    return new SimProvider(
+        "broken-never-fragments",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void checkMtu(int length, boolean dontFragment, NetInterface out)
+                  throws org.divert4j.PacketTooLargeException {
+                if (length > out.mtu()) {
+                  throw new org.divert4j.PacketTooLargeException(length, out.mtu(), "broken", 0);
+                }
+              }
+            });
   }
 
   /** Leaves an IP ID of 0 as it is, like Linux raw sockets with DF set. Breaks S39. */
-  static final class KeepsZeroId extends DivertEngine {
-    KeepsZeroId(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void fixUpHeader(ByteBuffer packet) {
-      boolean zero = packet.getShort(4) == 0;
-      super.fixUpHeader(packet);
-      if (zero) {
-        packet.putShort(4, (short) 0);
-        org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
-      }
-    }
+  static SimProvider keepsZeroId() {
+    return new SimProvider(
+        "broken-id",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void fixUpHeader(ByteBuffer packet) {
+                boolean zero = packet.getShort(4) == 0;
+                super.fixUpHeader(packet);
+                if (zero) {
+                  packet.putShort(4, (short) 0);
+                  org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
+                }
+              }
+            });
   }
 
   /** Trusts the total length field instead of setting it. Breaks S40. */
-  static final class TrustsTotalLength extends DivertEngine {
-    TrustsTotalLength(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void fixUpHeader(ByteBuffer packet) {
-      int length = packet.getShort(2);
-      super.fixUpHeader(packet);
-      packet.putShort(2, (short) length);
-      org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
-    }
+  static SimProvider trustsTotalLength() {
+    return new SimProvider(
+        "broken-length",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void fixUpHeader(ByteBuffer packet) {
+                int length = packet.getShort(2);
+                super.fixUpHeader(packet);
+                packet.putShort(2, (short) length);
+                org.divert4j.packet.Checksums.fillIpv4Header(packet, 0);
+              }
+            });
   }
 
   /** "Helpfully" resets the TTL of what it sends to 64. Breaks S41. */
-  static final class ResetsTtl extends DivertEngine {
-    ResetsTtl(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void fixUpHeader(ByteBuffer packet) {
-      packet.put(8, (byte) 64);
-      super.fixUpHeader(packet);
-    }
+  static SimProvider resetsTtl() {
+    return new SimProvider(
+        "broken-ttl",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void fixUpHeader(ByteBuffer packet) {
+                packet.put(8, (byte) 64);
+                super.fixUpHeader(packet);
+              }
+            });
   }
 
   /** Refuses packets of exactly the MTU too (an off-by-one). Breaks S28. */
-  static final class MtuOffByOne extends DivertEngine {
-    MtuOffByOne(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected void checkMtu(int length, boolean dontFragment, NetInterface out)
-        throws org.divert4j.PacketTooLargeException {
-      if (length == out.mtu()
-          && (dontFragment || options.fragments() == org.divert4j.FragmentMode.PER_FRAGMENT)) {
-        throw new org.divert4j.PacketTooLargeException(length, out.mtu(), "off by one", 0);
-      }
-      super.checkMtu(length, dontFragment, out);
-    }
+  static SimProvider mtuOffByOne() {
+    return new SimProvider(
+        "broken-off-by-one",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected void checkMtu(int length, boolean dontFragment, NetInterface out)
+                  throws org.divert4j.PacketTooLargeException {
+                if (length == out.mtu()
+                    && (dontFragment
+                        || options.fragments() == org.divert4j.FragmentMode.PER_FRAGMENT)) {
+                  throw new org.divert4j.PacketTooLargeException(
+                      length, out.mtu(), "off by one", 0);
+                }
+                super.checkMtu(length, dontFragment, out);
+              }
+            });
   }
 
   /** Drops for want of a listener whatever the policy. Breaks S12 (and S13's other half). */
-  static final class NeverPassesThrough extends DivertEngine {
-    NeverPassesThrough(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected boolean dropsWithoutListener(NoListenerPolicy policy) {
-      return true;
-    }
+  static SimProvider neverPassesThrough() {
+    return new SimProvider(
+        "broken-no-pass",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean dropsWithoutListener(NoListenerPolicy policy) {
+                return true;
+              }
+            });
   }
 
   /** Never reassembles, even in ALWAYS_DEFRAGMENT mode. Breaks S21, S22 and S24. */
-  static final class NeverReassembles extends DivertEngine {
-    NeverReassembles(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected boolean reassemblesBeforeRules() {
-      return false;
-    }
+  static SimProvider neverReassembles() {
+    return new SimProvider(
+        "broken-no-reassembly",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean reassemblesBeforeRules() {
+                return false;
+              }
+            });
   }
 
   /**
    * Resumes a written-back packet after the end of its chain, like Linux NF_ACCEPT, which skips the
    * rest of the table. Breaks S44.
    */
-  static final class SkipsRestOfChain extends DivertEngine {
-    SkipsRestOfChain(String b, String h, Set<Capability> c, HostOptions o, StackEnvironment e) {
-      super(b, h, c, o, e);
-    }
-
-    @Override
-    protected int resumeAfter(int ruleIndex) {
-      return Integer.MAX_VALUE;
-    }
+  static SimProvider skipsRestOfChain() {
+    return new SimProvider(
+        "broken-skips-rest",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected int resumeAfter(int ruleIndex) {
+                return Integer.MAX_VALUE;
+              }
+            });
   }
 }

@@ -324,13 +324,19 @@ final class Decorated {
     }
   }
 
-  /** Wraps the socket with a subclass of {@link Forwarding}. */
-  static Fault sockets(Function<Forwarding, DivertSocket> wrap) {
-    return new Fault() {
-      @Override
-      public DivertSocket socket(Forwarding socket) {
-        return wrap.apply(socket);
-      }
-    };
+  /**
+   * @param name the broken backend's name
+   * @param wrap wraps each socket with a subclass of {@link Forwarding} that adds the fault
+   * @return the simulation with that fault in its sockets
+   */
+  static DivertProvider sockets(String name, Function<Forwarding, DivertSocket> wrap) {
+    return provider(
+        name,
+        new Fault() {
+          @Override
+          public DivertSocket socket(Forwarding socket) {
+            return wrap.apply(socket);
+          }
+        });
   }
 }
