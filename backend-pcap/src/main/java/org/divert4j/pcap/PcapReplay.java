@@ -81,6 +81,20 @@ public final class PcapReplay {
     return new PcapReplay(r);
   }
 
+  /**
+   * @param o another object
+   * @return true if it is a handle on the same replay
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PcapReplay p && p.replay == replay;
+  }
+
+  @Override
+  public int hashCode() {
+    return System.identityHashCode(replay);
+  }
+
   /** Starts the replay now, if it has not started. Does not block. */
   public void start() {
     replay.start();
