@@ -24,6 +24,8 @@ import net.jqwik.api.statistics.Statistics;
 import org.divert4j.DivertException;
 import org.divert4j.MalformedPacketException;
 import org.divert4j.PacketTooLargeException;
+import org.divert4j.fuzz.FuzzRun;
+import org.divert4j.fuzz.Mutants;
 
 /**
  * Fuzzing of the packet toolkit with mutated packets ({@link Mutants}): every input gives a result

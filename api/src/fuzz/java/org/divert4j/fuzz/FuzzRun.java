@@ -1,4 +1,4 @@
-package org.divert4j.packet;
+package org.divert4j.fuzz;
 
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

@@ -1,4 +1,4 @@
-package org.divert4j.packet;
+package org.divert4j.fuzz;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -9,6 +9,9 @@ import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import org.divert4j.DivertException;
+import org.divert4j.packet.Checksums;
+import org.divert4j.packet.Fragmenter;
+import org.divert4j.packet.Ipv4Builder;
 
 /**
  * Structurally interesting packets for fuzzing: a valid datagram (UDP, TCP, ICMP echo or raw; with
@@ -18,13 +21,16 @@ import org.divert4j.DivertException;
  * and now and then plain random bytes. The result sits at an awkward position of a heap or direct
  * buffer of either byte order, so that index and byte-order mistakes show.
  */
-final class Mutants {
+public final class Mutants {
   private Mutants() {}
 
   /** A fuzz input: the packet (position to limit) and how it was made, for failure reports. */
-  record Mutant(ByteBuffer packet, String how) {
-    byte[] bytes() {
-      return TestPackets.bytes(packet);
+  public record Mutant(ByteBuffer packet, String how) {
+    /**
+     * @return a copy of the packet's bytes
+     */
+    public byte[] bytes() {
+      return Mutants.bytes(packet);
     }
 
     @Override
@@ -39,11 +45,11 @@ final class Mutants {
   }
 
   /** Mutants from random seeds; jqwik reports the seed's mutant on failure. */
-  static Arbitrary<Mutant> arbitrary() {
+  public static Arbitrary<Mutant> arbitrary() {
     return Arbitraries.longs().map(seed -> make(new Random(seed)));
   }
 
-  static Mutant make(Random r) {
+  public static Mutant make(Random r) {
     StringBuilder how = new StringBuilder();
     byte[] p = base(r, how);
     int mutations = r.nextInt(5);
@@ -54,7 +60,7 @@ final class Mutants {
   }
 
   /** A valid datagram, or one of its fragments. */
-  static byte[] base(Random r, StringBuilder how) {
+  public static byte[] base(Random r, StringBuilder how) {
     if (r.nextInt(40) == 0) {
       byte[] junk = new byte[r.nextInt(100)];
       r.nextBytes(junk);
@@ -87,16 +93,16 @@ final class Mutants {
         List<ByteBuffer> fs = Fragmenter.fragment(d, 68 + r.nextInt(1500));
         int k = r.nextInt(fs.size());
         how.append(" frag ").append(k).append('/').append(fs.size());
-        return TestPackets.bytes(fs.get(k));
+        return bytes(fs.get(k));
       } catch (DivertException e) {
         throw new AssertionError("a valid datagram fragments", e);
       }
     }
-    return TestPackets.bytes(d);
+    return bytes(d);
   }
 
   /** Mostly small, sometimes up to the 65535 maximum. */
-  static int sizes(Random r) {
+  public static int sizes(Random r) {
     return switch (r.nextInt(10)) {
       case 0 -> r.nextInt(65536);
       case 1 -> 65535 - r.nextInt(100);
@@ -106,7 +112,7 @@ final class Mutants {
   }
 
   /** IP options: well-formed, or random bytes (which may be malformed). */
-  static byte[] options(Random r) {
+  public static byte[] options(Random r) {
     int room = 1 + r.nextInt(40);
     byte[] o = new byte[room];
     if (r.nextBoolean()) {
@@ -129,7 +135,7 @@ final class Mutants {
     return o;
   }
 
-  static byte[] mutate(Random r, byte[] p, StringBuilder how) {
+  public static byte[] mutate(Random r, byte[] p, StringBuilder how) {
     int n = p.length;
     switch (r.nextInt(14)) {
       case 0 -> { // flip 1..8 bits, mostly in the headers
@@ -244,7 +250,7 @@ final class Mutants {
   }
 
   /** The bytes at a random position of a heap or direct buffer, of either byte order. */
-  static ByteBuffer place(Random r, byte[] p) {
+  public static ByteBuffer place(Random r, byte[] p) {
     int before = r.nextInt(4) == 0 ? r.nextInt(40) : 0;
     int after = r.nextInt(4) == 0 ? r.nextInt(40) : 0;
     int cap = before + p.length + after;
@@ -259,11 +265,21 @@ final class Mutants {
   }
 
   /** Several mutants, e.g. the fragments of one stream. */
-  static List<Mutant> many(Random r, int n) {
+  public static List<Mutant> many(Random r, int n) {
     List<Mutant> l = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       l.add(make(r));
     }
     return l;
+  }
+
+  /**
+   * @param b a buffer
+   * @return a copy of its bytes from position to limit
+   */
+  public static byte[] bytes(ByteBuffer b) {
+    byte[] a = new byte[b.remaining()];
+    b.get(b.position(), a);
+    return a;
   }
 }
