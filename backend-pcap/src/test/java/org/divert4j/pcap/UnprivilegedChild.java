@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
@@ -33,13 +34,20 @@ public final class UnprivilegedChild {
     Files.write(in, onePacketCapture());
     op(
         "open-replay",
-        () ->
-            new PcapProvider()
-                .open(
-                    HostOptions.builder()
-                        .property(PcapProvider.INPUT, in.toString())
-                        .property(PcapProvider.OUTPUT, dir.resolve("out.pcap").toString())
-                        .build()));
+        () -> {
+          try (DivertHost h =
+              new PcapProvider()
+                  .open(
+                      HostOptions.builder()
+                          .property(PcapProvider.INPUT, in.toString())
+                          .property(PcapProvider.OUTPUT, dir.resolve("out.pcap").toString())
+                          .property(PcapProvider.START, "open")
+                          .build())) {
+            PcapReplay r = PcapReplay.of(h);
+            r.awaitFinished(Duration.ofSeconds(20));
+            return "read " + r.packetsRead() + " written " + r.packetsWritten();
+          }
+        });
     op("availability", () -> new PcapProvider().availability());
     System.out.flush();
   }
