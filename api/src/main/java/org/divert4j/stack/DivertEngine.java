@@ -255,7 +255,8 @@ public class DivertEngine {
   /**
    * The reassembly memory in use now, as {@link Reassembler#bytesHeld()} counts it (payload plus a
    * fixed overhead per held fragment); never more than {@link HostOptions#reassemblyMemory()}. For
-   * monitoring and for the tests that prove the bound under attack.
+   * monitoring and for the tests that prove the bound under attack. Thread-safe: takes the engine's
+   * section briefly (it waits while another thread is inside it); allocates nothing.
    *
    * @return bytes held by fragments waiting for their datagram (0 unless fragments are reassembled
    *     before the rules)
