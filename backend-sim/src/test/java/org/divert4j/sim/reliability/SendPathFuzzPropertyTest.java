@@ -27,6 +27,7 @@ import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
 import org.divert4j.MalformedPacketException;
 import org.divert4j.NoRouteException;
+import org.divert4j.PacketBatch;
 import org.divert4j.PacketTooLargeException;
 import org.divert4j.fuzz.FuzzRun;
 import org.divert4j.fuzz.Mutants;
@@ -40,9 +41,10 @@ import org.divert4j.testbed.UdpEndpoint;
 /**
  * Fuzzing of the engine's send path (DivertEngine through the simulation's {@link DivertSocket}):
  * mutated packets ({@link Mutants}) are injected outbound, injected inbound on a local or a foreign
- * address, or written back in place of a diverted packet, in both fragment modes, with the rules
- * diverting UDP at input and ICMP at output. Every send either succeeds or throws one of the typed
- * errors {@link DivertSocket#send} documents, a MalformedPacketException names the defect {@link
+ * address, or written back in place of a diverted packet, alone or in a batch of two to four
+ * ({@link DivertSocket#send(PacketBatch)}), in both fragment modes, with the rules diverting UDP at
+ * input and ICMP at output. Every send either succeeds or throws one of the typed errors {@link
+ * DivertSocket#send} documents, a MalformedPacketException names the defect {@link
  * Ipv4View#checkForSend()} finds, and the host keeps working: after every try the queue is drained,
  * and a legitimate datagram still crosses it. Tries: 10,000 in the short run, 250,000 with {@code
  * -Ddivert.reliability=long}.
@@ -100,7 +102,13 @@ class SendPathFuzzPropertyTest {
     FragmentMode mode =
         r.nextBoolean() ? FragmentMode.PER_FRAGMENT : FragmentMode.ALWAYS_DEFRAGMENT;
     Bed b = bed(mode);
+    if (r.nextInt(5) == 0) {
+      sendBatch(b, r);
+      drain(b, r);
+      return;
+    }
     Mutants.Mutant m = Mutants.make(r);
+    FuzzRun.inputs(1);
     ByteBuffer p = m.packet();
     // Aim most packets at someone who exists, so that they travel on instead of failing at routing.
     Ipv4View v = new Ipv4View();
@@ -166,6 +174,54 @@ class SendPathFuzzPropertyTest {
     if (++b.checks % 500 == 0) {
       stillWorks(b);
     }
+  }
+
+  /**
+   * A batch of two to four mutants, outbound or inbound: each slot is sent or records a documented
+   * error; a packet no slot can hold is refused by {@link PacketBatch#add} as documented.
+   */
+  private static void sendBatch(Bed b, Random r) throws Exception {
+    int n = 2 + r.nextInt(3);
+    PacketBatch batch = PacketBatch.allocate(n);
+    for (int k = 0; k < n; k++) {
+      ByteBuffer p = Mutants.make(r).packet();
+      if (p.remaining() >= 20 && r.nextInt(5) != 0) {
+        new Ipv4View().wrap(p).setDestination(r.nextBoolean() ? 0x0A000102 : 0x0A000101);
+      }
+      DivertAddress a =
+          r.nextBoolean()
+              ? DivertAddress.OUTBOUND
+              : DivertAddress.inbound(Ipv4.parse(r.nextBoolean() ? "10.0.1.1" : "10.9.9.9"));
+      if (p.remaining() > PacketBatch.MAX_PACKET) {
+        try {
+          batch.add(p, a);
+          fail("a batch slot took " + p.remaining() + " bytes");
+        } catch (IllegalArgumentException e) {
+          Statistics.label("outcome").collect("batch too large for a slot");
+        }
+        continue;
+      }
+      batch.add(p, a);
+    }
+    FuzzRun.inputs(batch.size());
+    int sent = b.socket.send(batch);
+    int failed = 0;
+    for (int i = 0; i < batch.size(); i++) {
+      DivertException e = batch.error(i);
+      if (e == null) {
+        continue;
+      }
+      failed++;
+      if (e instanceof MalformedPacketException mp) {
+        assertEquals(new Ipv4View().wrap(batch.packet(i)).checkForSend(), mp.defect());
+      } else if (e instanceof AddressNotAvailableException) {
+        assertEquals("10.9.9.9", batch.address(i).interfaceAddress().getHostAddress());
+      } else if (!(e instanceof PacketTooLargeException || e instanceof NoRouteException)) {
+        fail("not a documented send error in a batch: " + e, e);
+      }
+      Statistics.label("outcome").collect("batch " + e.getClass().getSimpleName());
+    }
+    assertEquals(batch.size() - failed, sent, "sent = slots without an error");
   }
 
   /** Takes whatever was diverted: writes it back unchanged (must work) or drops it. */
