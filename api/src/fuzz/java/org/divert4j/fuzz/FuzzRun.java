@@ -7,11 +7,14 @@ import java.lang.annotation.Target;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import net.jqwik.api.lifecycle.AroundPropertyHook;
 import net.jqwik.api.lifecycle.AroundTryHook;
+import net.jqwik.api.lifecycle.LifecycleContext;
 import net.jqwik.api.lifecycle.PropertyExecutionResult;
 import net.jqwik.api.lifecycle.PropertyExecutor;
 import net.jqwik.api.lifecycle.PropertyLifecycleContext;
+import net.jqwik.api.lifecycle.SkipExecutionHook;
 import net.jqwik.api.lifecycle.TryExecutionResult;
 import net.jqwik.api.lifecycle.TryExecutor;
 import net.jqwik.api.lifecycle.TryLifecycleContext;
@@ -29,11 +32,14 @@ import net.jqwik.api.lifecycle.TryLifecycleContext;
  *   <li>Hangs: a watchdog fails the run when one try takes longer than {@link #HANG_SECONDS}: it
  *       prints every thread's stack and halts the test JVM, so a hang is a failed build with the
  *       culprit's stack, never a stuck one.
+ *   <li>Needs: a property annotated {@link Requires} is skipped, with the reason printed, where its
+ *       check answers a reason (no root, no libpcap): skipped as a whole, rather than failing on
+ *       tries that all abort.
  *   <li>Each property prints one line, {@code FUZZ <class>.<property>: <tries> tries, <inputs>
  *       inputs, <failures> failures, slowest try <ms> ms, <s> s}, which docs/reliability.md cites.
  * </ul>
  */
-public final class FuzzRun implements AroundPropertyHook, AroundTryHook {
+public final class FuzzRun implements AroundPropertyHook, AroundTryHook, SkipExecutionHook {
   /** True when {@code -Ddivert.reliability=long}. */
   public static final boolean LONG = "long".equals(System.getProperty("divert.reliability"));
 
@@ -51,6 +57,14 @@ public final class FuzzRun implements AroundPropertyHook, AroundTryHook {
     int longRun();
   }
 
+  /** What a property needs: a check that answers null where it can run, else why not. */
+  @Retention(RetentionPolicy.RUNTIME)
+  @Target(ElementType.METHOD)
+  public @interface Requires {
+    /** The check, with a no-argument constructor. */
+    Class<? extends Supplier<String>> value();
+  }
+
   private static final AtomicLong INPUTS = new AtomicLong();
   private static volatile long tryStarted;
   private static volatile Thread runner;
@@ -63,6 +77,27 @@ public final class FuzzRun implements AroundPropertyHook, AroundTryHook {
    */
   public static void inputs(long n) {
     INPUTS.addAndGet(n);
+  }
+
+  @Override
+  public SkipResult shouldBeSkipped(LifecycleContext context) {
+    Requires needs = context.findAnnotation(Requires.class).orElse(null);
+    if (needs == null) {
+      return SkipResult.doNotSkip();
+    }
+    String why;
+    try {
+      var c = needs.value().getDeclaredConstructor();
+      c.setAccessible(true);
+      why = c.newInstance().get();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      why = "cannot tell whether it can run: " + e;
+    }
+    if (why == null) {
+      return SkipResult.doNotSkip();
+    }
+    System.out.println("FUZZ " + context.label() + " skipped: " + why);
+    return SkipResult.skip(why);
   }
 
   @Override

@@ -66,8 +66,21 @@ class KernelSendPathFuzzPropertyTest {
     }
   }
 
+  /** Root and a usable kernel backend, else why not. */
+  static final class KernelUsable implements java.util.function.Supplier<String> {
+    @Override
+    public String get() {
+      if (!org.divert4j.testbed.linux.Shell.isRoot()) {
+        return "needs root (CAP_NET_ADMIN, CAP_NET_RAW)";
+      }
+      var a = new RawSocketProvider().availability();
+      return a.available() ? null : "rawsocket unavailable: " + a.reason();
+    }
+  }
+
   @Property
   @FuzzRun.Tries(shortRun = 2_000, longRun = 250_000)
+  @FuzzRun.Requires(KernelUsable.class)
   void everyKernelSendSucceedsOrThrowsADocumentedError(@ForAll long seed) throws Exception {
     open();
     Random r = new Random(seed);
