@@ -253,6 +253,24 @@ public class DivertEngine {
   }
 
   /**
+   * The reassembly memory in use now, as {@link Reassembler#bytesHeld()} counts it (payload plus a
+   * fixed overhead per held fragment); never more than {@link HostOptions#reassemblyMemory()}. For
+   * monitoring and for the tests that prove the bound under attack. Thread-safe: takes the engine's
+   * section briefly (it waits while another thread is inside it); allocates nothing.
+   *
+   * @return bytes held by fragments waiting for their datagram (0 unless fragments are reassembled
+   *     before the rules)
+   */
+  public long reassemblyBytesHeld() {
+    env.enter();
+    try {
+      return reassembler.bytesHeld();
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
    * @return the interfaces the engine serves
    */
   public List<NetInterface> interfaces() {

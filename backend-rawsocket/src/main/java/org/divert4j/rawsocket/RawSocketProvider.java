@@ -2,12 +2,14 @@ package org.divert4j.rawsocket;
 
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.divert4j.BackendUnavailableException;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
+import org.divert4j.PermissionException;
 import org.divert4j.spi.Availability;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBed;
@@ -87,8 +89,26 @@ public final class RawSocketProvider implements DivertProvider {
     return CAPABILITIES;
   }
 
+  /**
+   * S46: a caller without the capabilities gets a PermissionException naming them, before the
+   * availability check would report the same lack as "unavailable" (the probe tries what needs
+   * them, so without them it fails).
+   */
+  private static void requireCapabilities(String operation) throws PermissionException {
+    List<String> missing;
+    try {
+      missing = org.divert4j.rawsocket.internal.Errors.missingCapabilities();
+    } catch (LinkageError e) {
+      return; // the availability check reports the missing binding
+    }
+    if (!missing.isEmpty()) {
+      throw new PermissionException(operation, missing, 1, null);
+    }
+  }
+
   @Override
   public DivertHost open(HostOptions options) throws DivertException {
+    requireCapabilities("open a divert host on rawsocket");
     Availability a = availability();
     if (!a.available()) {
       throw new BackendUnavailableException("rawsocket: " + a.reason(), a.cause());
@@ -102,6 +122,7 @@ public final class RawSocketProvider implements DivertProvider {
 
   @Override
   public TestBed testBed(TestBedOptions options) throws DivertException {
+    requireCapabilities("open a test bed on rawsocket");
     Availability a = availability();
     if (!a.available()) {
       throw new BackendUnavailableException("rawsocket: " + a.reason(), a.cause());

@@ -38,16 +38,13 @@ public final class NfqChannel implements AutoCloseable {
   private final long txAddr;
   private volatile boolean closed;
 
-  // receive cursor: datagrams [dg, received) of the last recvmmsg; next message at msgOff < dgEnd
+  // receive cursor: datagrams [dg, received) of the last recvmmsg; the walk is in datagram dg
   private int received;
   private int dg;
-  private int msgOff;
-  private int dgEnd;
   private boolean lastFull;
 
+  private final NfqCodec.Walk walk = new NfqCodec.Walk();
   private long enobufs;
-  private long kernelErrors;
-  private int lastKernelError;
 
   private NfqChannel(int queue, int fd, int wakeFd, int batch) {
     this.queue = queue;
@@ -170,14 +167,15 @@ public final class NfqChannel implements AutoCloseable {
       }
       // scan everything received for the ack, leaving packet messages in place
       for (int d = dg; d < received; d++) {
-        int start = d == dg ? msgOff : d * RX_SLOT;
-        int end = d == dg ? dgEnd : d * RX_SLOT + datagramLength(d);
-        for (int o = start; o + NfqCodec.NLMSG_HDRLEN <= end; ) {
-          int mlen = NfqCodec.messageLength(rx, o);
-          if (mlen < NfqCodec.NLMSG_HDRLEN || o + mlen > end) {
+        int start = d == dg ? walk.position() : d * RX_SLOT;
+        int end = d * RX_SLOT + datagramLength(d);
+        for (int o = start; ; ) {
+          int mlen = NfqCodec.wholeMessageLength(rx, o, end);
+          if (mlen < 0) {
             break;
           }
           if (NfqCodec.messageType(rx, o) == NfqCodec.NLMSG_ERROR
+              && mlen >= NfqCodec.ERROR_SIZE
               && NfqCodec.errorSequence(rx, o) == seq) {
             int code = NfqCodec.errorCode(rx, o);
             // neutralise the ack so next() skips it silently
@@ -200,8 +198,9 @@ public final class NfqChannel implements AutoCloseable {
     }
   }
 
+  /** The received length of datagram {@code d} (msg_len), within its slot whatever it says. */
   private int datagramLength(int d) {
-    return mmsg.getInt(d * Native.SIZEOF_MMSGHDR + 56);
+    return Math.min(Math.max(mmsg.getInt(d * Native.SIZEOF_MMSGHDR + 56), 0), RX_SLOT);
   }
 
   /**
@@ -284,8 +283,7 @@ public final class NfqChannel implements AutoCloseable {
   private void setCursor(int first, int count) {
     received = first + count;
     dg = first;
-    msgOff = first * RX_SLOT;
-    dgEnd = msgOff + datagramLength(first);
+    startDatagram(first);
     lastFull = count == batch;
   }
 
@@ -312,29 +310,10 @@ public final class NfqChannel implements AutoCloseable {
    */
   public boolean next(NfqCodec.Packet out) {
     while (dg < received) {
-      if (msgOff + NfqCodec.NLMSG_HDRLEN > dgEnd) {
-        advanceDatagram();
-        continue;
+      if (walk.next(rx, out)) {
+        return true;
       }
-      int mlen = NfqCodec.messageLength(rx, msgOff);
-      if (mlen < NfqCodec.NLMSG_HDRLEN || msgOff + mlen > dgEnd) {
-        advanceDatagram();
-        continue;
-      }
-      int o = msgOff;
-      msgOff += NfqCodec.align(mlen);
-      int type = NfqCodec.messageType(rx, o);
-      if (type == NfqCodec.type(NfqCodec.NFQNL_MSG_PACKET)) {
-        if (NfqCodec.parsePacket(rx, o, mlen, out)) {
-          return true;
-        }
-      } else if (type == NfqCodec.NLMSG_ERROR) {
-        int code = NfqCodec.errorCode(rx, o);
-        if (code != 0) {
-          kernelErrors++;
-          lastKernelError = -code;
-        }
-      }
+      advanceDatagram();
     }
     return false;
   }
@@ -342,9 +321,14 @@ public final class NfqChannel implements AutoCloseable {
   private void advanceDatagram() {
     dg++;
     if (dg < received) {
-      msgOff = dg * RX_SLOT;
-      dgEnd = msgOff + datagramLength(dg);
+      startDatagram(dg);
     }
+  }
+
+  /** Points the cursor and the walk at datagram {@code d}. */
+  private void startDatagram(int d) {
+    int start = d * RX_SLOT;
+    walk.reset(start, start + datagramLength(d));
   }
 
   /**
@@ -394,14 +378,14 @@ public final class NfqChannel implements AutoCloseable {
    * @return how many verdicts the kernel refused (e.g. ENOENT for an unknown id)
    */
   public long kernelErrors() {
-    return kernelErrors;
+    return walk.errors();
   }
 
   /**
    * @return the errno of the last refused verdict
    */
   public int lastKernelError() {
-    return lastKernelError;
+    return walk.lastError();
   }
 
   /** Wakes a receiver blocked in {@link #fetch}; it sees {@link #isClosed()} afterwards. */

@@ -255,6 +255,106 @@ public final class NfqCodec {
     return b.getShort(off + 4) & 0xffff;
   }
 
+  /** The smallest NLMSG_ERROR that carries its error code. */
+  public static final int ERROR_CODE_SIZE = NLMSG_HDRLEN + 4;
+
+  /** The smallest NLMSG_ERROR that carries the header of the request it answers. */
+  public static final int ERROR_SIZE = NLMSG_HDRLEN + 4 + NLMSG_HDRLEN;
+
+  /**
+   * The length of the message at {@code off} if a whole message lies there: its nlmsg_len is at
+   * least the header and reaches no further than {@code end}. Compares with the room left rather
+   * than computing {@code off + nlmsg_len}, which a huge length field would overflow.
+   *
+   * @param b a buffer holding netlink messages
+   * @param off where a message may start
+   * @param end where the received bytes end
+   * @return nlmsg_len, or -1 if no whole message starts at {@code off}
+   */
+  public static int wholeMessageLength(ByteBuffer b, int off, int end) {
+    if (off < 0 || end - off < NLMSG_HDRLEN) {
+      return -1;
+    }
+    int len = b.getInt(off);
+    return len < NLMSG_HDRLEN || len > end - off ? -1 : len;
+  }
+
+  /**
+   * Walks the netlink messages of one received datagram, as the receive path does: decodes packet
+   * messages, counts error messages, and skips acks and everything else. Stops at the first bytes
+   * that are not a whole message (the rest of the datagram is ignored). Never throws for any
+   * content of the bytes between the bounds given to {@link #reset}. Reused; not thread-safe.
+   */
+  public static final class Walk {
+    private int at;
+    private int end;
+    private long errors;
+    private int lastError;
+
+    /**
+     * Starts on a datagram.
+     *
+     * @param start where its first message starts
+     * @param end where it ends (start plus the received length)
+     */
+    public void reset(int start, int end) {
+      this.at = start;
+      this.end = end;
+    }
+
+    /**
+     * Decodes the next packet message of the datagram.
+     *
+     * @param b the buffer the datagram is in
+     * @param out where to decode it; its payload offset indexes {@code b}
+     * @return true if a packet was decoded, false when the datagram has no more
+     */
+    public boolean next(ByteBuffer b, Packet out) {
+      while (true) {
+        int len = wholeMessageLength(b, at, end);
+        if (len < 0) {
+          at = end;
+          return false;
+        }
+        int o = at;
+        at = len > end - o - 4 ? end : o + align(len);
+        int type = messageType(b, o);
+        if (type == type(NFQNL_MSG_PACKET)) {
+          if (parsePacket(b, o, len, out)) {
+            return true;
+          }
+        } else if (type == NLMSG_ERROR && len >= ERROR_CODE_SIZE) {
+          int code = errorCode(b, o);
+          if (code != 0) {
+            errors++;
+            lastError = -code;
+          }
+        }
+      }
+    }
+
+    /**
+     * @return where the next message would start
+     */
+    public int position() {
+      return at;
+    }
+
+    /**
+     * @return error messages with a non-zero code seen so far (refused verdicts)
+     */
+    public long errors() {
+      return errors;
+    }
+
+    /**
+     * @return the errno of the last of them
+     */
+    public int lastError() {
+      return lastError;
+    }
+  }
+
   /**
    * @param b a buffer holding an NLMSG_ERROR message
    * @param off its start

@@ -147,4 +147,45 @@ class NfqCodecTest {
     assertEquals(NfqCodec.type(NfqCodec.NFQNL_MSG_VERDICT_BATCH), NfqCodec.messageType(b, end));
     assertEquals(end + NfqCodec.VERDICT_SIZE, NfqCodec.end(b, end, q));
   }
+
+  /**
+   * Regression (found by NfqCodecFuzzPropertyTest): an nlmsg_len near 2^31 made {@code off + len}
+   * overflow, so the old walk took it for a whole message, jumped to a negative offset and threw
+   * IndexOutOfBoundsException out of the receive loop. The walk now stops at it.
+   */
+  @Test
+  void aHugeMessageLengthEndsTheWalkInsteadOfOverflowing() {
+    byte[] pkt = HexFormat.of().parseHex(PREROUTING);
+    ByteBuffer b = ByteBuffer.allocateDirect(pkt.length + 32).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(0, pkt);
+    b.putInt(pkt.length, 0x7ffffffc);
+    b.putShort(pkt.length + 4, (short) 0x1234);
+    NfqCodec.Walk w = new NfqCodec.Walk();
+    w.reset(0, b.capacity());
+    NfqCodec.Packet p = new NfqCodec.Packet();
+    assertTrue(w.next(b, p));
+    assertEquals(1, p.id);
+    assertFalse(w.next(b, p));
+    assertEquals(b.capacity(), w.position());
+  }
+
+  /**
+   * Regression: an NLMSG_ERROR shorter than its error field, last in the buffer, made the old walk
+   * read the error code past the buffer's end. It is skipped now.
+   */
+  @Test
+  void aTruncatedErrorMessageAtTheEndIsSkipped() {
+    ByteBuffer b = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN);
+    b.putInt(0, 16);
+    b.putShort(4, (short) NfqCodec.NLMSG_ERROR);
+    NfqCodec.Walk w = new NfqCodec.Walk();
+    w.reset(0, 16);
+    assertFalse(w.next(b, new NfqCodec.Packet()));
+    assertEquals(0, w.errors());
+    ByteBuffer e = buf(ENOENT);
+    w.reset(0, NfqCodec.messageLength(e, 0));
+    assertFalse(w.next(e, new NfqCodec.Packet()));
+    assertEquals(1, w.errors(), "a whole error message is still counted");
+    assertEquals(2, w.lastError(), "ENOENT");
+  }
 }

@@ -1,0 +1,52 @@
+package org.divert4j.rawsocket;
+
+import java.util.concurrent.Callable;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.HostOptions;
+import org.divert4j.NoListenerPolicy;
+import org.divert4j.PermissionException;
+
+/**
+ * Run by {@link UnprivilegedUserTest} in a child JVM as a real unprivileged user: tries every
+ * operation of the kernel backend that needs a capability and prints one line per operation, {@code
+ * OP <name> -> <exception class> missing=<capabilities> | <message>} (or {@code -> OK}).
+ */
+public final class UnprivilegedChild {
+  private UnprivilegedChild() {}
+
+  public static void main(String[] args) {
+    String otherNetns = args.length > 0 ? args[0] : null;
+    op("open", () -> new RawSocketProvider().open(HostOptions.defaults()));
+    op(
+        "open-other-netns",
+        () ->
+            new RawSocketProvider()
+                .open(HostOptions.builder().property("rawsocket.netns", otherNetns).build()));
+    op("rules-list", () -> KernelRules.list(null));
+    op(
+        "rules-add",
+        () ->
+            KernelRules.add(
+                null, DivertRule.parse("input -p icmp -j DIVERT 1234"), NoListenerPolicy.DROP));
+    op("rules-remove", () -> KernelRules.remove(null, 1));
+    op("rules-cleanup", () -> KernelRules.cleanup(null));
+    op("availability", () -> new RawSocketProvider().availability());
+    System.out.flush();
+  }
+
+  private static void op(String name, Callable<?> c) {
+    try {
+      Object r = c.call();
+      if (r instanceof DivertHost h) {
+        h.close();
+      }
+      System.out.println("OP " + name + " -> OK " + r);
+    } catch (PermissionException e) {
+      System.out.println(
+          "OP " + name + " -> PermissionException missing=" + e.missing() + " | " + e.getMessage());
+    } catch (Throwable e) {
+      System.out.println("OP " + name + " -> " + e.getClass().getName() + " | " + e.getMessage());
+    }
+  }
+}
