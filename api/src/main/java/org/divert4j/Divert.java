@@ -120,11 +120,12 @@ public final class Divert {
    *
    * @param options host options
    * @return the host; the caller closes it
+   * @throws PermissionException if the named backend needs privileges this process lacks (S46)
    * @throws DivertException as {@link DivertProvider#open(HostOptions)}, or if no provider is
    *     available
    */
   public static DivertHost open(HostOptions options) throws DivertException {
-    return provider().open(options);
+    return open(providers(), requestedBackend(), p -> p.open(options));
   }
 
   /**
@@ -136,7 +137,45 @@ public final class Divert {
    *     available
    */
   public static TestBed testBed(TestBedOptions options) throws DivertException {
-    return provider().testBed(options);
+    return open(providers(), requestedBackend(), p -> p.testBed(options));
+  }
+
+  /** What {@link #open(HostOptions)} and {@link #testBed(TestBedOptions)} do with a provider. */
+  @FunctionalInterface
+  interface Opening<T> {
+    T apply(DivertProvider provider) throws DivertException;
+  }
+
+  /**
+   * Opens on the selected provider. A provider named by the selection but unavailable is still
+   * asked to open: its availability is a summary, while its own open reports the typed reason, so
+   * that a missing privilege surfaces as a {@link PermissionException} naming the capabilities
+   * (S46), and an unavailable provider that can still do what is asked (pcap's savefile replay
+   * needs no privilege) does it. Any other failure of that attempt is reported as the selection's
+   * {@link BackendUnavailableException}, listing every provider, with the attempt suppressed.
+   */
+  static <T> T open(List<DivertProvider> providers, String requested, Opening<T> opening)
+      throws DivertException {
+    if (requested != null) {
+      for (DivertProvider p : providers) {
+        if (p.name().equals(requested) && !p.availability().available()) {
+          try {
+            return opening.apply(p);
+          } catch (PermissionException e) {
+            throw e;
+          } catch (DivertException | RuntimeException e) {
+            try {
+              select(providers, requested);
+            } catch (BackendUnavailableException u) {
+              u.addSuppressed(e);
+              throw u;
+            }
+            throw e;
+          }
+        }
+      }
+    }
+    return opening.apply(select(providers, requested));
   }
 
   static DivertProvider select(List<DivertProvider> providers, String requested)

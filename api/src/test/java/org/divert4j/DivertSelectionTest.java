@@ -103,4 +103,37 @@ class DivertSelectionTest {
         assertThrows(BackendUnavailableException.class, () -> Divert.select(List.of(), null));
     assertTrue(e.getMessage().contains("no providers were found"), e.getMessage());
   }
+
+  @Test
+  void aNamedProviderLackingPrivilegesFailsWithItsPermissionError() {
+    PermissionException denied =
+        new PermissionException("opening beta", List.of("CAP_NET_ADMIN"), 1, null);
+    PermissionException e =
+        assertThrows(
+            PermissionException.class,
+            () ->
+                Divert.open(
+                    Divert.providers(),
+                    "beta",
+                    p -> {
+                      assertEquals("beta", p.name());
+                      throw denied;
+                    }));
+    assertEquals(List.of("CAP_NET_ADMIN"), e.missing());
+  }
+
+  @Test
+  void aNamedUnavailableProviderThatCanStillOpenDoesSo() throws Exception {
+    assertEquals("beta", Divert.open(Divert.providers(), "beta", DivertProvider::name));
+  }
+
+  @Test
+  void otherFailuresOfANamedUnavailableProviderListEveryProvider() {
+    System.setProperty(Divert.BACKEND_PROPERTY, "beta");
+    BackendUnavailableException e =
+        assertThrows(BackendUnavailableException.class, () -> Divert.open());
+    assertTrue(e.getMessage().contains("'beta' is unavailable"), e.getMessage());
+    assertEquals(1, e.getSuppressed().length);
+    assertTrue(e.getSuppressed()[0].getMessage().contains("opens nothing"));
+  }
 }

@@ -1,6 +1,7 @@
 package org.divert4j.rawsocket;
 
 import java.util.concurrent.Callable;
+import org.divert4j.Divert;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
@@ -23,6 +24,12 @@ public final class UnprivilegedChild {
         () ->
             new RawSocketProvider()
                 .open(HostOptions.builder().property("rawsocket.netns", otherNetns).build()));
+    op(
+        "divert-open",
+        () -> {
+          System.setProperty(Divert.BACKEND_PROPERTY, "rawsocket");
+          return Divert.open();
+        });
     op("rules-list", () -> KernelRules.list(null));
     op(
         "rules-add",

@@ -48,7 +48,12 @@ class UnprivilegedUserTest {
       assertTrue(ops.get("open").startsWith(both), ops.get("open"));
       for (String op :
           new String[] {
-            "open-other-netns", "rules-list", "rules-add", "rules-remove", "rules-cleanup"
+            "open-other-netns",
+            "divert-open",
+            "rules-list",
+            "rules-add",
+            "rules-remove",
+            "rules-cleanup"
           }) {
         assertTrue(ops.get(op).startsWith(both), op + ": " + ops.get(op));
       }
