@@ -20,6 +20,9 @@
 
 static volatile sig_atomic_t stop;
 static long long count;
+/* "repeat": NF_REPEAT with mark bit 0x1 set (the rule skips marked packets), so netfilter runs
+ * the table again, as divert4j's resume-after-the-rule verdict does; default NF_ACCEPT. */
+static int repeat;
 static uint32_t last_id;
 static int pending;
 
@@ -41,10 +44,11 @@ static int cb(struct nfq_q_handle *qh, struct nfgenmsg *m, struct nfq_data *d, v
 enum { N = 64, SLOT = 65536 + 4096 };
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s QUEUE\n", argv[0]);
+  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "repeat") == 0)) {
+    fprintf(stderr, "usage: %s QUEUE [repeat]\n", argv[0]);
     return 64;
   }
+  repeat = argc == 3;
   struct sigaction sa = {.sa_handler = on_term}; /* no SA_RESTART: SIGTERM ends recvmmsg */
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
@@ -82,7 +86,10 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n; i++) nfq_handle_packet(h, iov[i].iov_base, msgs[i].msg_len);
     if (pending) {
-      nfq_set_verdict_batch(qh, last_id, NF_ACCEPT);
+      if (repeat)
+        nfq_set_verdict_batch2(qh, last_id, NF_REPEAT, 0x1);
+      else
+        nfq_set_verdict_batch(qh, last_id, NF_ACCEPT);
       pending = 0;
     }
   }

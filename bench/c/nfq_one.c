@@ -9,11 +9,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
 static long long count;
+/* "repeat": NF_REPEAT with mark bit 0x1 set (the rule skips marked packets), so netfilter runs
+ * the table again, as divert4j's resume-after-the-rule verdict does; default NF_ACCEPT. */
+static int repeat;
 
 static void on_term(int s) { (void)s; stop = 1; }
 
@@ -22,14 +26,16 @@ static int cb(struct nfq_q_handle *qh, struct nfgenmsg *m, struct nfq_data *d, v
   (void)data;
   struct nfqnl_msg_packet_hdr *ph = nfq_get_msg_packet_hdr(d);
   count++;
+  if (repeat) return nfq_set_verdict2(qh, ntohl(ph->packet_id), NF_REPEAT, 0x1, 0, NULL);
   return nfq_set_verdict(qh, ntohl(ph->packet_id), NF_ACCEPT, 0, NULL);
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s QUEUE\n", argv[0]);
+  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "repeat") == 0)) {
+    fprintf(stderr, "usage: %s QUEUE [repeat]\n", argv[0]);
     return 64;
   }
+  repeat = argc == 3;
   struct sigaction sa = {.sa_handler = on_term};  /* no SA_RESTART: SIGTERM ends recv */
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);

@@ -77,6 +77,9 @@ public final class KernelBench {
   private static final String D4J = "divert4j";
   private static final String C_ONE = "C nfq 1 verdict/pkt";
   private static final String C_BATCH = "C nfq recvmmsg+batch";
+  private static final String REPEAT = ", NF_REPEAT";
+  private static final String C_ONE_REPEAT = C_ONE + REPEAT;
+  private static final String C_BATCH_REPEAT = C_BATCH + REPEAT;
 
   private final Path cdir;
   private final int runs;
@@ -149,7 +152,7 @@ public final class KernelBench {
     try {
       setUp();
       if (sections.contains("throughput")) {
-        for (String m : List.of(NONE, D4J, C_ONE, C_BATCH)) {
+        for (String m : List.of(NONE, D4J, C_ONE, C_BATCH, C_BATCH_REPEAT)) {
           tput.put(m, new ArrayList<>());
         }
         for (int r = 1; r <= runs; r++) {
@@ -178,7 +181,7 @@ public final class KernelBench {
         }
       }
       if (sections.contains("latency")) {
-        for (String m : List.of(NONE, D4J, C_ONE)) {
+        for (String m : List.of(NONE, D4J, C_ONE, C_ONE_REPEAT)) {
           lat.put(m, new ArrayList<>());
         }
         for (int r = 1; r <= runs; r++) {
@@ -433,8 +436,8 @@ public final class KernelBench {
       try {
         if (mode.equals(D4J)) {
           startDivert4j(lanes);
-        } else if (mode.equals(C_ONE) || mode.equals(C_BATCH)) {
-          startC(mode.equals(C_ONE) ? "nfq_one" : "nfq_batch");
+        } else if (mode.startsWith("C nfq")) {
+          startC(mode.startsWith(C_ONE) ? "nfq_one" : "nfq_batch", mode.endsWith(REPEAT));
         }
       } catch (Exception e) {
         close();
@@ -482,26 +485,22 @@ public final class KernelBench {
       }
     }
 
-    private void startC(String program) throws IOException {
-      host.execChecked(
-          "iptables",
-          "-t",
-          "raw",
-          "-A",
-          "PREROUTING",
-          "-p",
-          "udp",
-          "--dport",
-          Integer.toString(PORT),
-          "-m",
-          "comment",
-          "--comment",
-          "divert4j-bench",
-          "-j",
-          "NFQUEUE",
-          "--queue-num",
-          Integer.toString(QUEUE));
-      nfq = start(host, program, Integer.toString(QUEUE));
+    private void startC(String program, boolean repeat) throws IOException {
+      List<String> rule =
+          new ArrayList<>(
+              List.of("iptables", "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport"));
+      rule.add(Integer.toString(PORT));
+      if (repeat) {
+        // a reinjected packet carries mark bit 0x1 and runs the table again: skip it
+        rule.addAll(List.of("-m", "mark", "!", "--mark", "0x1/0x1"));
+      }
+      rule.addAll(List.of("-m", "comment", "--comment", "divert4j-bench", "-j", "NFQUEUE"));
+      rule.addAll(List.of("--queue-num", Integer.toString(QUEUE)));
+      host.execChecked(rule.toArray(new String[0]));
+      nfq =
+          repeat
+              ? start(host, program, Integer.toString(QUEUE), "repeat")
+              : start(host, program, Integer.toString(QUEUE));
       if (!line(nfq).equals("ready")) {
         throw new IOException(program + " did not start");
       }
@@ -602,6 +601,17 @@ public final class KernelBench {
                 Integer.toString(pings));
         String result = line(ping);
         ping.waitFor(60, TimeUnit.SECONDS);
+        if (!dp.reflectors.isEmpty()) {
+          var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+          long tid = dp.reflectors.get(0).getId();
+          long n = dp.packets();
+          System.out.printf(
+              Locale.ROOT,
+              "  reflector: %d packets, CPU %.2f us/packet (user %.2f)%n",
+              n,
+              mx.getThreadCpuTime(tid) / 1e3 / n,
+              mx.getThreadUserTime(tid) / 1e3 / n);
+        }
         String[] f = result.split("\\s+");
         if (f.length < 4) {
           throw new IOException("udp_ping printed '" + result + "'");
@@ -639,6 +649,10 @@ public final class KernelBench {
       long startBytes = 0;
       long endPackets;
       long endBytes;
+      long startCpu = 0;
+      long startUser = 0;
+      long endCpu;
+      long endUser;
       Recording rec = null;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       try {
@@ -661,12 +675,18 @@ public final class KernelBench {
             rec.enable("jdk.ObjectAllocationInNewTLAB").withStackTrace();
             rec.enable("jdk.ObjectAllocationOutsideTLAB").withStackTrace();
             rec.enable("jdk.ObjectAllocationSample").withStackTrace();
+            rec.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(2));
+            rec.enable("jdk.NativeMethodSample").withPeriod(Duration.ofMillis(2));
             rec.start();
             startBytes = mx.getThreadAllocatedBytes(tid);
+            startCpu = mx.getThreadCpuTime(tid);
+            startUser = mx.getThreadUserTime(tid);
             startPackets = dp.packets();
           }
           if (startPackets >= 0 && n - startPackets >= allocPackets) {
             endBytes = mx.getThreadAllocatedBytes(tid);
+            endCpu = mx.getThreadCpuTime(tid);
+            endUser = mx.getThreadUserTime(tid);
             endPackets = dp.packets();
             rec.stop();
             break;
@@ -692,12 +712,35 @@ public final class KernelBench {
           allocPacketsSeen,
           endBytes - startBytes,
           allocBytesPerPacket);
+      System.out.printf(
+          Locale.ROOT,
+          "allocation run: reflector CPU %.2f us/packet (user %.2f, system %.2f)%n",
+          (endCpu - startCpu) / 1e3 / allocPacketsSeen,
+          (endUser - startUser) / 1e3 / allocPacketsSeen,
+          ((endCpu - startCpu) - (endUser - startUser)) / 1e3 / allocPacketsSeen);
       jfrEvents = 0;
       Map<String, Long> top = new LinkedHashMap<>();
+      Map<String, Long> samples = new LinkedHashMap<>();
       for (RecordedEvent e : RecordingFile.readAllEvents(jfr)) {
-        if (e.getThread() == null
-            || e.getThread().getJavaName() == null
-            || !e.getThread().getJavaName().startsWith("bench-reflector")) {
+        String type = e.getEventType().getName();
+        var thread =
+            e.hasField("sampledThread") ? e.getThread("sampledThread") : e.getThread("eventThread");
+        if (thread == null
+            || thread.getJavaName() == null
+            || !thread.getJavaName().startsWith("bench-reflector")) {
+          continue;
+        }
+        if (type.equals("jdk.ExecutionSample") || type.equals("jdk.NativeMethodSample")) {
+          RecordedStackTrace st = e.getStackTrace();
+          if (st != null && !st.getFrames().isEmpty()) {
+            RecordedFrame f = st.getFrames().get(0);
+            String k =
+                (type.equals("jdk.NativeMethodSample") ? "native " : "java   ")
+                    + f.getMethod().getType().getName()
+                    + "."
+                    + f.getMethod().getName();
+            samples.merge(k, 1L, Long::sum);
+          }
           continue;
         }
         jfrEvents++;
@@ -721,6 +764,11 @@ public final class KernelBench {
           jfr,
           jfrEvents);
       top.forEach((k, v) -> System.out.println("  " + v + "x " + k));
+      System.out.println("allocation run: JFR execution samples of the reflector (top frames):");
+      samples.entrySet().stream()
+          .sorted((a, b) -> Long.compare(b.getValue(), a.getValue()))
+          .limit(15)
+          .forEach(en -> System.out.println("  " + en.getValue() + "  " + en.getKey()));
     }
   }
 
