@@ -70,6 +70,8 @@ public class DivertEngine {
   private final List<NetInterface> interfaces;
   private final NetInterface[] byIndex;
   private final String[] names;
+  private final int[]
+      addressBits; // byIndex[i].addressBits(), computed once (it copies the address)
   private final Reassembler reassembler;
   private final Fragmenter egressFragmenter = new Fragmenter();
   private final Fragmenter transmitFragmenter = new Fragmenter();
@@ -123,9 +125,11 @@ public class DivertEngine {
     }
     this.byIndex = new NetInterface[max + 1];
     this.names = new String[max + 1];
+    this.addressBits = new int[max + 1];
     for (NetInterface i : interfaces) {
       byIndex[i.index()] = i;
       names[i.index()] = i.name();
+      addressBits[i.index()] = i.addressBits();
     }
     this.reassembler =
         new Reassembler(
@@ -168,6 +172,19 @@ public class DivertEngine {
     } finally {
       env.exit();
     }
+  }
+
+  /**
+   * {@link #receive} for a caller that is already inside the environment's section (between its own
+   * {@link StackEnvironment#enter()} and {@link StackEnvironment#exit()}, on this thread): the same
+   * path without entering the section again, which saves two lock-state writes per packet on a
+   * backend's hot path (issue 7).
+   *
+   * @param packet the packet, from position to limit; valid only during the call
+   * @param inInterface the index of the interface it arrived on
+   */
+  public void receiveInSection(ByteBuffer packet, int inInterface) {
+    input(packet, inInterface, 0, NO_ORIGIN, true);
   }
 
   /**
@@ -771,6 +788,17 @@ public class DivertEngine {
 
   NetInterface interfaceAt(int index) {
     return index > 0 && index < byIndex.length ? byIndex[index] : null;
+  }
+
+  /** The name of the interface with this index, or "" if there is none. */
+  String interfaceName(int index) {
+    String n = index > 0 && index < names.length ? names[index] : null;
+    return n == null ? "" : n;
+  }
+
+  /** The address of the interface with this index (host order), or 0 if there is none. */
+  int interfaceAddress(int index) {
+    return index > 0 && index < addressBits.length ? addressBits[index] : 0;
   }
 
   long now() {
