@@ -288,6 +288,15 @@ public final class KernelBench {
       row("1a", "divert4j / C nfq 1 verdict/pkt (pps)", d / one, ">= 1.0", d / one >= 1.0);
       row("1b", "divert4j / C nfq recvmmsg+batch (pps)", d / bat, ">= 0.8", d / bat >= 0.8);
       row("2", "divert4j / no rule (pps)", d / none, ">= 0.6", d / none >= 0.6);
+      List<Double> dl = tput.get(D4J);
+      System.out.printf(
+          Locale.ROOT,
+          "| | (run-by-run ratios, median: 1a %.2f, 1b %.2f, 2 %.2f; C batch NF_REPEAT / C batch"
+              + " %.2f) | | | |%n",
+          paired(dl, tput.get(C_ONE)),
+          paired(dl, tput.get(C_BATCH)),
+          paired(dl, tput.get(NONE)),
+          paired(tput.get(C_BATCH_REPEAT), tput.get(C_BATCH)));
     }
     if (!lat.isEmpty()) {
       double[] base = latMedians(NONE);
@@ -347,6 +356,17 @@ public final class KernelBench {
   private static void row(String n, String what, double v, String goal, boolean met) {
     System.out.printf(
         Locale.ROOT, "| %s | %s | %.2f | %s | %s |%n", n, what, v, goal, met ? "yes" : "no");
+  }
+
+  /** The median of the run-by-run ratios a[r] / b[r] (runs of one round are measured together). */
+  private static double paired(List<Double> a, List<Double> b) {
+    List<Double> r = new ArrayList<>();
+    for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+      if (b.get(i) > 0) {
+        r.add(a.get(i) / b.get(i));
+      }
+    }
+    return median(r);
   }
 
   private double[] latMedians(String m) {
@@ -607,10 +627,9 @@ public final class KernelBench {
           long n = dp.packets();
           System.out.printf(
               Locale.ROOT,
-              "  reflector: %d packets, CPU %.2f us/packet (user %.2f)%n",
+              "  reflector: %d packets, thread CPU %.2f us/packet%n",
               n,
-              mx.getThreadCpuTime(tid) / 1e3 / n,
-              mx.getThreadUserTime(tid) / 1e3 / n);
+              mx.getThreadCpuTime(tid) / 1e3 / n);
         }
         String[] f = result.split("\\s+");
         if (f.length < 4) {
@@ -785,10 +804,18 @@ public final class KernelBench {
               .warmupTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2))
               .measurementIterations(5)
               .measurementTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2))
+              .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT)
               .build();
       for (var r : new org.openjdk.jmh.runner.Runner(opts).run()) {
         String name = r.getParams().getBenchmark();
         double mpps = r.getPrimaryResult().getScore() / 1e6;
+        System.out.printf(
+            Locale.ROOT,
+            "sim: %s %.3f Mpps (+- %.3f, 99.9%% CI, %d x 2 s after 3 x 2 s warm-up, one fork)%n",
+            name.substring(name.lastIndexOf('.') + 1),
+            mpps,
+            r.getPrimaryResult().getScoreError() / 1e6,
+            r.getPrimaryResult().getSampleCount());
         if (name.endsWith("divertAndReinject")) {
           simMpps = mpps;
         } else if (name.endsWith("copyBaseline")) {
