@@ -470,6 +470,7 @@ public final class KernelBench {
   private final class DivertPoint implements AutoCloseable {
     final List<Thread> reflectors = new ArrayList<>();
     final AtomicLong[] counts;
+    final AtomicLong sendNanos = new AtomicLong(); // time in send(PacketBatch), all threads
     volatile boolean stop;
     DivertHost dh;
     Process nfq;
@@ -512,7 +513,9 @@ public final class KernelBench {
                     while (!stop) {
                       int n = s.receive(b, WAIT);
                       if (n > 0) {
+                        long t0 = System.nanoTime();
                         s.send(b);
+                        sendNanos.lazySet(sendNanos.get() + System.nanoTime() - t0);
                         count.lazySet(count.get() + n);
                       }
                     }
@@ -650,9 +653,10 @@ public final class KernelBench {
           long n = dp.packets();
           System.out.printf(
               Locale.ROOT,
-              "  reflector: %d packets, thread CPU %.2f us/packet%n",
+              "  reflector: %d packets, thread CPU %.2f us/packet, send(PacketBatch) %.2f us/call%n",
               n,
-              mx.getThreadCpuTime(tid) / 1e3 / n);
+              mx.getThreadCpuTime(tid) / 1e3 / n,
+              dp.sendNanos.get() / 1e3 / n);
         }
         String[] f = result.split("\\s+");
         if (f.length < 4) {
