@@ -13,6 +13,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,8 +79,12 @@ int main(int argc, char **argv) {
     nfq_handle_packet(h, pkt, n);
   }
   printf("%lld\n", count);
-  fprintf(stderr, "nfq_one: %lld packets, verdict call %.2f us/packet\n", count,
-          count ? verdict_ns / 1e3 / count : 0.0);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_us = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 +
+                  ru.ru_stime.tv_usec;
+  fprintf(stderr, "nfq_one: %lld packets, CPU %.2f us/packet, verdict call %.2f us/packet\n",
+          count, count ? cpu_us / count : 0.0, count ? verdict_ns / 1e3 / count : 0.0);
   nfq_destroy_queue(qh);
   nfq_close(h);
   return 0;
