@@ -562,21 +562,25 @@ public class DivertEngine {
     int len = p.remaining();
     Chain chain = h.chain;
     int resume = resumeIndex(chain, h.ruleId, h.ruleIndex);
+    // resolve() frees the held slot: a receive on another thread may reuse it at once (it takes
+    // only the socket's lock), so nothing is read from h after it
+    int inIf = h.inIf;
+    int origin = h.origin;
     switch (chain) {
       case INPUT -> {
         s.resolve(h, len);
-        input(p, h.inIf, resume, h.origin, false);
+        input(p, inIf, resume, origin, false);
       }
       case FORWARD -> {
         int out = routeOrThrow(p);
         s.resolve(h, len);
-        forward(p, h.inIf, out, resume, h.origin);
+        forward(p, inIf, out, resume, origin);
       }
       case OUTPUT -> {
         int out = routeOrThrow(p);
         checkMtu(len, df, byIndex[out]);
         s.resolve(h, len);
-        output(p, out, resume, h.origin);
+        output(p, out, resume, origin);
       }
     }
   }
