@@ -342,7 +342,9 @@ public final class PacketBatch {
 
     @Override
     public void clearForReceive(PacketBatch b) {
-      b.clear();
+      // Every slot a receive fills is set whole by setReceived, and slots at or past the size
+      // are unreachable (check), so emptying is enough: no second reset per packet.
+      b.size = 0;
     }
 
     @Override
@@ -357,7 +359,10 @@ public final class PacketBatch {
         int interfaceAddress,
         int ruleId,
         long ticket) {
-      b.reset(i);
+      // every field of the slot, as reset(i) and then the received values would leave it
+      b.dropped[i] = false;
+      b.errors[i] = null;
+      b.given[i] = null;
       ByteBuffer s = b.buffers[i];
       s.clear().limit(length);
       b.port[i] = port;

@@ -13,7 +13,6 @@ import org.divert4j.DivertHost;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
-import org.divert4j.NetInterface;
 import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
@@ -329,13 +328,12 @@ final class EngineSocket implements DivertSocket {
       dst.put(dst.position(), p, 0, len);
       dst.position(dst.position() + len);
       Held h = take(i);
-      NetInterface in = engine.interfaceAt(h.inIf);
       return DivertAddress.received(
           port,
           h.chain,
-          in == null ? "" : in.name(),
+          engine.interfaceName(h.inIf),
           h.inIf,
-          in == null ? 0 : in.addressBits(),
+          engine.interfaceAddress(h.inIf),
           h.ruleId,
           h.ticket);
     } finally {
@@ -368,16 +366,15 @@ final class EngineSocket implements DivertSocket {
         slot.clear();
         slot.put(0, p, 0, len);
         Held h = take(i);
-        NetInterface in = engine.interfaceAt(h.inIf);
         BATCH.setReceived(
             batch,
             n,
             len,
             port,
             h.chain,
-            in == null ? "" : in.name(),
+            engine.interfaceName(h.inIf),
             h.inIf,
-            in == null ? 0 : in.addressBits(),
+            engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
         n++;

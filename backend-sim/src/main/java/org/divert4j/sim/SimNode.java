@@ -61,6 +61,10 @@ public final class SimNode implements TestNode {
   private final Ipv4View local = new Ipv4View();
   private volatile boolean forwarding;
   private DivertEngine engine;
+  private volatile LastFrame lastFrame; // receiveFrame's last interface name and its index
+
+  private record LastFrame(String name, int index) {}
+
   private Reassembler localReassembly;
   private String engineBackend = "sim";
   private SimProvider.EngineFactory engineFactory = DivertEngine::new;
@@ -70,11 +74,13 @@ public final class SimNode implements TestNode {
   /** One end of a link. */
   static final class Port {
     final NetInterface nif;
+    final int addressBits; // nif.addressBits(), which copies the address on every call
     Port peer;
     SimNode node;
 
     Port(NetInterface nif, SimNode node) {
       this.nif = nif;
+      this.addressBits = nif.addressBits();
       this.node = node;
     }
   }
@@ -188,14 +194,19 @@ public final class SimNode implements TestNode {
    * @throws IllegalArgumentException if the node has no such interface
    */
   public void receiveFrame(ByteBuffer packet, String interfaceName) {
-    int index = 0;
-    for (Port p : ports) {
-      if (p.nif.name().equals(interfaceName)) {
-        index = p.nif.index();
-      }
-    }
+    // a replay or a benchmark passes the same name string every time: remember its index
+    LastFrame last = lastFrame;
+    int index = last != null && last.name == interfaceName ? last.index : 0;
     if (index == 0) {
-      throw new IllegalArgumentException(name + " has no interface " + interfaceName);
+      for (Port p : ports) {
+        if (p.nif.name().equals(interfaceName)) {
+          index = p.nif.index();
+        }
+      }
+      if (index == 0) {
+        throw new IllegalArgumentException(name + " has no interface " + interfaceName);
+      }
+      lastFrame = new LastFrame(interfaceName, index); // an interface keeps its name and index
     }
     net.enter();
     try {
@@ -216,7 +227,8 @@ public final class SimNode implements TestNode {
       return;
     }
     b.limit(b.position() + arrival.totalLength());
-    engine().receive(b, ifIndex);
+    DivertEngine e = engine; // set once, inside the section we are in
+    (e != null ? e : engine()).receiveInSection(b, ifIndex); // drain() runs inside the section
   }
 
   private final class Environment implements StackEnvironment {
@@ -243,7 +255,7 @@ public final class SimNode implements TestNode {
         }
         int len = n.prefixLength();
         int mask = len == 0 ? 0 : -1 << (32 - len);
-        if ((destination & mask) == (n.addressBits() & mask) && len > bestLen) {
+        if ((destination & mask) == (p.addressBits & mask) && len > bestLen) {
           best = n.index();
           bestLen = len;
         }
@@ -264,7 +276,7 @@ public final class SimNode implements TestNode {
         return true;
       }
       for (Port p : ports) {
-        if (p.nif.addressBits() == address) {
+        if (p.addressBits == address) {
           return true;
         }
       }
@@ -445,7 +457,7 @@ public final class SimNode implements TestNode {
     if (out == 0) {
       throw new IOException("no route to " + Ipv4.toString(dst) + " from " + name);
     }
-    return out == LOOPBACK ? dst : ports.get(out - 1).nif.addressBits();
+    return out == LOOPBACK ? dst : ports.get(out - 1).addressBits;
   }
 
   @Override

@@ -44,6 +44,7 @@ public final class Native {
   public static final int SO_SNDBUFFORCE = 32;
   public static final int SO_RCVBUFFORCE = 33;
   public static final int SO_MARK = 36;
+  public static final int SO_RCVTIMEO = 20;
   public static final int SO_ATTACH_FILTER = 26;
   public static final int IP_HDRINCL = 3;
   public static final int IP_PKTINFO = 8;
@@ -61,6 +62,7 @@ public final class Native {
   // Flags.
   public static final int MSG_DONTWAIT = 0x40;
   public static final int MSG_TRUNC = 0x20;
+  public static final int MSG_WAITFORONE = 0x10000;
   public static final short POLLIN = 0x1;
   public static final int EFD_NONBLOCK = 0x800;
   public static final int EFD_CLOEXEC = 0x80000;

@@ -7,7 +7,17 @@ import org.divert4j.DivertException;
  * One NFQUEUE queue over one {@code NETLINK_NETFILTER} socket: configuration, batched receive
  * ({@code recvmmsg} into reusable direct buffers) and coalesced verdicts (many messages, one {@code
  * send}, to the kernel). A second descriptor, an eventfd, wakes a receiver blocked in {@code poll}
- * when the channel closes.
+ * (several queues) when the channel closes.
+ *
+ * <p>A receive that may wait blocks in {@code recvmmsg} itself ({@code MSG_WAITFORONE}, the wait
+ * bounded by {@code SO_RCVTIMEO}), not in {@code poll} followed by {@code recvmmsg}: one system
+ * call and one wake-up fewer between a packet's arrival and its verdict (issue 7, latency). To wake
+ * such a receiver, {@link #shutdown()} sends the kernel an {@code NLMSG_NOOP} request with {@code
+ * NLM_F_ACK} on the same socket: {@code netlink_rcv_skb} acknowledges control messages without
+ * handing them to nfnetlink ("Skip control messages ... goto ack", net/netlink/af_netlink.c), and
+ * the ack lands in this socket's receive queue, which ends the wait; {@link #next} skips the ack
+ * (error 0). If the receive buffer is full the ack is lost, but then the receiver is not waiting
+ * (or {@code netlink_overrun} wakes it with ENOBUFS).
  *
  * <p>Closing the socket makes the kernel destroy the queue instance, which drops every packet still
  * queued or held ({@code nfqnl_rcv_nl_event} on NETLINK_URELEASE, then {@code nfqnl_flush} with
@@ -36,6 +46,9 @@ public final class NfqChannel implements AutoCloseable {
   private final long pollAddr;
   private final ByteBuffer tx;
   private final long txAddr;
+  private final ByteBuffer ctl;
+  private final long ctlAddr;
+  private int rcvTimeoutMs = -1; // the socket's SO_RCVTIMEO: -1 none (the default: wait for ever)
   private volatile boolean closed;
 
   // receive cursor: datagrams [dg, received) of the last recvmmsg; the walk is in datagram dg
@@ -72,6 +85,8 @@ public final class NfqChannel implements AutoCloseable {
     polls.putShort(12, Native.POLLIN);
     tx = Native.allocate(TX_SIZE);
     txAddr = Native.address(tx);
+    ctl = Native.allocate(32); // [0, 16) SO_RCVTIMEO's timeval, [16, 32) wake()'s NOOP
+    ctlAddr = Native.address(ctl);
   }
 
   /**
@@ -220,7 +235,24 @@ public final class NfqChannel implements AutoCloseable {
       if (closed) {
         return false;
       }
-      int n = Native.recvmmsg(fd, mmsgAddr, batch, Native.MSG_DONTWAIT);
+      int flags;
+      if (timeoutMs == 0) {
+        flags = Native.MSG_DONTWAIT;
+      } else {
+        int wait;
+        if (timeoutMs < 0) {
+          wait = -1;
+        } else {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return false;
+          }
+          wait = (int) Math.max(1, (left + 999_999) / 1_000_000);
+        }
+        receiveTimeout(wait);
+        flags = Native.MSG_WAITFORONE; // wait for the first message, take what else is there
+      }
+      int n = Native.recvmmsg(fd, mmsgAddr, batch, flags);
       if (n > 0) {
         setCursor(0, n);
         return true;
@@ -236,25 +268,23 @@ public final class NfqChannel implements AutoCloseable {
       if (e != Errors.EAGAIN) {
         throw new ErrnoException("recvmmsg on queue " + queue, e);
       }
-      int wait;
       if (timeoutMs == 0) {
         return false;
-      } else if (timeoutMs < 0) {
-        wait = -1;
-      } else {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          return false;
-        }
-        wait = (int) Math.max(1, (left + 999_999) / 1_000_000);
       }
-      polls.putShort(6, (short) 0);
-      polls.putShort(14, (short) 0);
-      int r = Native.poll(pollAddr, 2, wait);
-      if (r < 0 && Native.errno() != Errors.EINTR) {
-        throw new ErrnoException("poll on queue " + queue, Native.errno());
-      }
+      // SO_RCVTIMEO expired (EAGAIN): the loop checks the deadline
     }
+  }
+
+  /** Sets SO_RCVTIMEO when it differs from what the socket has; -1 waits for ever. */
+  private void receiveTimeout(int ms) throws ErrnoException {
+    if (ms == rcvTimeoutMs) {
+      return;
+    }
+    // struct timeval {long tv_sec; long tv_usec}; all zero means no timeout
+    ctl.putLong(0, ms < 0 ? 0 : ms / 1000);
+    ctl.putLong(8, ms < 0 ? 0 : (ms % 1000) * 1000L);
+    Native.setOption(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, ctl, 16);
+    rcvTimeoutMs = ms;
   }
 
   /** Receives more datagrams after the unread ones (config path only). */
@@ -388,9 +418,24 @@ public final class NfqChannel implements AutoCloseable {
     return walk.lastError();
   }
 
-  /** Wakes a receiver blocked in {@link #fetch}; it sees {@link #isClosed()} afterwards. */
+  /**
+   * Wakes a receiver blocked in {@link #fetch} (in recvmmsg: a netlink NOOP request whose ack the
+   * kernel queues to this socket) or in poll over several channels (the eventfd); it sees {@link
+   * #isClosed()} afterwards.
+   */
   public void wake() {
     Native.signal(wakeFd);
+    synchronized (ctl) {
+      if (fdsClosed) {
+        return; // the number may belong to another descriptor by now
+      }
+      ctl.putInt(16, NfqCodec.NLMSG_HDRLEN); // nlmsg_len
+      ctl.putShort(20, (short) NfqCodec.NLMSG_NOOP);
+      ctl.putShort(22, (short) (NfqCodec.NLM_F_REQUEST | NfqCodec.NLM_F_ACK));
+      ctl.putInt(24, 0); // seq
+      ctl.putInt(28, 0); // pid: the kernel
+      Native.send(fd, ctlAddr + 16, NfqCodec.NLMSG_HDRLEN, Native.MSG_DONTWAIT);
+    }
   }
 
   /**
@@ -415,7 +460,7 @@ public final class NfqChannel implements AutoCloseable {
     closeFds();
   }
 
-  private boolean fdsClosed;
+  private volatile boolean fdsClosed;
 
   private synchronized void closeFds() {
     if (!fdsClosed) {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the C baselines of bench/c into bench/target/c with gcc. As root, installs Debian's
+# libnetfilter-queue-dev (and iptables) first when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || ! command -v iptables >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing libnetfilter-queue-dev iptables (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnetfilter-queue-dev iptables >/dev/null
+  else
+    echo "need libnetfilter-queue-dev and iptables (apt-get install libnetfilter-queue-dev iptables)" >&2
+    exit 1
+  fi
+fi
+out=bench/target/c
+mkdir -p "$out"
+for p in udp_blast udp_sink udp_echo udp_ping; do
+  gcc -O2 -Wall -o "$out/$p" "bench/c/$p.c"
+done
+for p in nfq_one nfq_batch; do
+  gcc -O2 -Wall -o "$out/$p" "bench/c/$p.c" -lnetfilter_queue
+done

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every speed measurement of issue 7 in one run, with one table of medians, ratios and targets:
+# kernel backend throughput next to two C libnetfilter_queue programs and no rule, parallelism 1
+# and N, UDP ping-pong latency, bytes allocated per packet (ThreadMXBean + JFR over >= 1M packets),
+# and the simulation backend's divert-and-reinject loop (JMH).
+# Usage (root): bench/run-all.sh [--runs 5] [--seconds 3] [--warmup 1] [--payload 64] [--batch 64]
+#               [--parallel 2] [--pings 20000] [--alloc-packets 1000000]
+#               [--sections throughput,scaling,latency,alloc,sim]
+# The namespaces are d4j-<java pid>-*; they are removed by the program, and by this script's exit
+# trap if the program dies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "run-all.sh needs root (network namespaces, NFQUEUE, raw sockets)" >&2
+  exit 1
+fi
+bench/build-c.sh
+mvn -B -q -pl bench -am package -DskipTests -Dspotless.check.skip=true >/dev/null
+jpid=
+cleanup() {
+  if [ -n "$jpid" ]; then
+    kill "$jpid" 2>/dev/null || true
+    wait "$jpid" 2>/dev/null || true
+    for ns in $(ip netns list | awk '{print $1}' | grep "^d4j-$jpid-" || true); do
+      ip netns delete "$ns" 2>/dev/null || true
+    done
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+java -cp bench/target/benchmarks.jar org.divert4j.bench.kernel.KernelBench \
+  --cdir bench/target/c "$@" &
+jpid=$!
+wait "$jpid"
