@@ -33,10 +33,10 @@ class KernelReliabilityTest extends ReliabilityContract {
     return Figures.pick(200, 10_000);
   }
 
-  /** Each host open probes defragmentation and installs rules: 20 in CI, 1,000 long. */
+  /** Each host open probes defragmentation and installs rules: 100 in CI, 1,000 long. */
   @Override
   protected int hostCycles() {
-    return Figures.pick(20, 1000);
+    return Figures.pick(100, 1000);
   }
 
   /**

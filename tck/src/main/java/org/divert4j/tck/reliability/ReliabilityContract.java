@@ -191,6 +191,7 @@ public abstract class ReliabilityContract {
         long t0 = System.nanoTime();
         flood.run(rate * 10, duration);
         double seconds = (System.nanoTime() - t0) / 1e9;
+        long consumedAtEnd = program.consumed();
         // Drain: the program empties the queue at its own pace.
         sink.awaitQuiet(Duration.ofMillis(1500).plus(bed.settleTime()), Duration.ofSeconds(60));
         sampler.interrupt();
@@ -202,6 +203,8 @@ public abstract class ReliabilityContract {
         long delivered = sink.distinct(0);
         long dropped = st.droppedTotal();
         String kernel = backendCounters(bed, PORT);
+        // What the program still had to consume when the flood stopped: the queue's depth then.
+        long backlog = st.received() - consumedAtEnd;
         f.put("seconds", String.format(java.util.Locale.ROOT, "%.1f", seconds))
             .put("consumeRate", rate)
             .put("offerRate", rate * 10)
@@ -214,6 +217,7 @@ public abstract class ReliabilityContract {
             .put("failOpenAccepted", st.failOpenAccepted())
             .put("drops", st.drops())
             .put("duplicates", sink.duplicates())
+            .put("backlogAtEndOfFlood", backlog)
             .put("maxHeld", maxHeld.get())
             .put("maxBackendQueue", maxDepth.get() < 0 ? "n/a" : maxDepth.get())
             .put("heapGrowthAfterGc", Figures.mib(heapAfter - heapBefore))
@@ -226,6 +230,7 @@ public abstract class ReliabilityContract {
         program.check();
         assertEquals(0, sink.duplicates(), "no packet is delivered twice");
         assertTrue(maxHeld.get() <= queue, "held packets stay within the queue: " + maxHeld);
+        assertTrue(backlog <= queue + 8, "the queue held at most its length (+ one batch in hand)");
         assertTrue(
             maxDepth.get() <= queue, "the backend's queue stays within its length: " + maxDepth);
         assertTrue(
@@ -456,9 +461,9 @@ public abstract class ReliabilityContract {
    */
   @Test
   void hostOpenCloseCyclesLeakNothing() throws Exception {
+    List<AutoCloseable> resources = new ArrayList<>();
     try (TestBed bed = newBed(TestBedOptions.defaults())) {
-      HostOptions o = bed.host().options();
-      bed.host().close(); // some backends allow one host per segment
+      HostOptions o = hostCycleOptions(bed, resources);
       cycles(
           "host-cycles",
           hostCycles(),
@@ -468,7 +473,24 @@ public abstract class ReliabilityContract {
               h.bind(PORT).close();
             }
           });
+    } finally {
+      for (AutoCloseable r : resources) {
+        r.close();
+      }
     }
+  }
+
+  /**
+   * @param bed the test bed
+   * @param resources where to register what must be closed after the cycles
+   * @return the options of the hosts the host-cycle test opens with {@link #provider()}; by default
+   *     the test bed host's, after closing that host (a backend may allow one per segment)
+   * @throws Exception if they cannot be prepared
+   */
+  protected HostOptions hostCycleOptions(TestBed bed, List<AutoCloseable> resources)
+      throws Exception {
+    bed.host().close();
+    return bed.host().options();
   }
 
   @FunctionalInterface
@@ -528,10 +550,21 @@ public abstract class ReliabilityContract {
         "resident memory grew by " + Figures.mib((rss1 - rssMid) * 1024) + " in the second half");
   }
 
+  /**
+   * Live threads as "name#k" (the k-th of that name), so that a diff shows extra ones; without the
+   * JDK's own idle pools ("process reaper" threads wait 60 s for the next child process, the common
+   * fork-join pool), which are not ours to leak.
+   */
   private static java.util.Set<String> threadNames() {
+    java.util.Map<String, Integer> count = new java.util.TreeMap<>();
     java.util.Set<String> names = new java.util.TreeSet<>();
     for (Thread t : Thread.getAllStackTraces().keySet()) {
-      names.add(t.getName());
+      if (t.getName().startsWith("process reaper")
+          || t.getName().startsWith("ForkJoinPool.commonPool")) {
+        continue;
+      }
+      int k = count.merge(t.getName(), 1, Integer::sum);
+      names.add(t.getName() + "#" + k);
     }
     return names;
   }
@@ -539,14 +572,14 @@ public abstract class ReliabilityContract {
   /** Threads settle asynchronously after a close: waits (at most 5 s) until at most target. */
   private static int settledThreads(int target) throws InterruptedException {
     long deadline = System.nanoTime() + 5_000_000_000L;
-    int t = Figures.threads();
+    int t = threadNames().size();
     while (t > target && System.nanoTime() < deadline) {
       Thread.sleep(50);
-      t = Figures.threads();
+      t = threadNames().size();
     }
     if (target == Integer.MAX_VALUE) {
       Thread.sleep(200);
-      t = Figures.threads();
+      t = threadNames().size();
     }
     return t;
   }
