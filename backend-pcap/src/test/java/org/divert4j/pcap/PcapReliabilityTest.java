@@ -57,7 +57,10 @@ class PcapReliabilityTest extends ReliabilityContract {
         .build();
   }
 
-  /** Each host open starts two captures with 32 MiB buffers and three threads: 100 in CI, 1,000 long. */
+  /**
+   * Each host open starts two captures with 32 MiB buffers and three threads: 100 in CI, 1,000
+   * long.
+   */
   @Override
   protected int hostCycles() {
     return Figures.pick(100, 1000);
