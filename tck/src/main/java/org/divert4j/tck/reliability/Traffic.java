@@ -25,7 +25,15 @@ final class Traffic {
   private Traffic() {}
 
   static byte[] tag(int stream, int seq) {
-    return ByteBuffer.allocate(TAG_BYTES).putInt(MAGIC).putInt(stream).putInt(seq).array();
+    return tag(stream, seq, 0);
+  }
+
+  static byte[] tag(int stream, int seq, int padding) {
+    return ByteBuffer.allocate(TAG_BYTES + padding)
+        .putInt(MAGIC)
+        .putInt(stream)
+        .putInt(seq)
+        .array();
   }
 
   /** Counts tagged datagrams arriving at an endpoint, per stream, on its own thread. */
@@ -174,12 +182,18 @@ final class Traffic {
     private final int stream;
     private int seq;
     private long refused;
+    private int padding;
 
     Sender(UdpEndpoint from, Inet4Address to, int port, int stream) {
       this.from = from;
       this.to = to;
       this.port = port;
       this.stream = stream;
+    }
+
+    Sender padding(int bytes) {
+      this.padding = bytes;
+      return this;
     }
 
     /** Sends at {@code perSecond} for {@code duration}, on the calling thread. */
@@ -210,7 +224,7 @@ final class Traffic {
 
     private void sendOne() {
       try {
-        from.send(to, port, tag(stream, seq));
+        from.send(to, port, tag(stream, seq, padding));
         seq++;
       } catch (IOException e) {
         refused++;
