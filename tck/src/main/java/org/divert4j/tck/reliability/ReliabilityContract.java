@@ -560,6 +560,63 @@ public abstract class ReliabilityContract {
     return 0;
   }
 
+  /**
+   * Four threads close one socket at the same moment while it holds packets: each close returns
+   * only when the socket is closed, so every thread then sees the same final counts, with the held
+   * packets counted once as CLOSED.
+   */
+  @Test
+  void concurrentClosesAllReturnWithTheSameFinalCounts() throws Exception {
+    int held = 5;
+    int rounds = Figures.pick(5, 50);
+    HostOptions ho = HostOptions.builder().holdTimeout(Duration.ZERO).build();
+    try (TestBed bed = newBed(TestBedOptions.builder().host(ho).build())) {
+      DivertHost host = bed.host();
+      host.addRule(udpTo(SINK, PORT));
+      Traffic.Sender sender =
+          new Traffic.Sender(bed.peer().openUdp(SOURCE), bed.hostNode().address(), SINK, 0);
+      ByteBuffer buf = ByteBuffer.allocate(65535);
+      for (int r = 0; r < rounds; r++) {
+        DivertSocket s = host.bind(PORT);
+        sender.burst(held);
+        for (int i = 0; i < held; i++) {
+          assertTrue(s.receive(buf.clear(), Duration.ofSeconds(5)) != null, "packet " + i);
+        }
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> closers = new ArrayList<>();
+        List<String> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int t = 0; t < 4; t++) {
+          Thread c =
+              new Thread(
+                  () -> {
+                    try {
+                      go.await();
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                    s.close();
+                    seen.add(s.isOpen() + " " + s.stats());
+                  },
+                  "reliability-closer-" + t);
+          c.start();
+          closers.add(c);
+        }
+        go.countDown();
+        for (Thread c : closers) {
+          c.join(10_000);
+        }
+        assertEquals(4, seen.size(), "every close returned");
+        assertEquals(1, new java.util.HashSet<>(seen).size(), "all saw the same counts: " + seen);
+        assertEquals(held, s.stats().dropped(DropReason.CLOSED), s.stats().toString());
+      }
+      new Figures(backend(), "concurrent-closes")
+          .put("rounds", rounds)
+          .put("closersPerRound", 4)
+          .put("heldPerRound", held)
+          .report();
+    }
+  }
+
   /** Waits until the socket's queue (or the backend's) holds {@code n} packets, at most 5 s. */
   private void awaitQueued(TestBed bed, DivertSocket s, int n) throws Exception {
     long deadline = System.nanoTime() + 5_000_000_000L;
