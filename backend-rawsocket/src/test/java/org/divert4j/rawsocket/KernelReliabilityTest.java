@@ -95,12 +95,14 @@ class KernelReliabilityTest extends ReliabilityContract {
    * A socket closing under traffic splits the last packets between its CLOSED count (the queue's
    * line in /proc) and the host's NO_LISTENER count (an iptables counter, read with iptables-save):
    * both move while they are read one after the other, so packets arriving in between (a few
-   * milliseconds) may be counted twice. Allowed: 10 ms of arrivals. Without the disarm before the
-   * close (the bug this guards against) about 20 ms of arrivals were lost from both counts.
+   * milliseconds; 7 to 16 packets at 2,000/s in a long run) may be counted twice. Allowed: 50 ms of
+   * arrivals, for loaded CI machines. A packet counted nowhere always fails: without the disarm
+   * before the close (the bug this guards against) about 20 ms of arrivals were lost from both
+   * counts.
    */
   @Override
   protected long closeRaceTolerance(int perSecond) {
-    return perSecond / 100;
+    return perSecond / 20;
   }
 
   @Override
