@@ -571,13 +571,13 @@ public final class KernelHost implements DivertHost {
 
   /**
    * @param queue a queue number
-   * @return {queue_total, queue_dropped, user_dropped} of it, or null if unknown
+   * @return {queue_total, queue_dropped, user_dropped, id_sequence} of it, or null if unknown
    */
   long[] queueCounters(int queue) {
     try {
       for (long[] row : queueTable()) {
         if (row[0] == queue) {
-          return new long[] {row[2], row[5], row[6]};
+          return new long[] {row[2], row[5], row[6], row[7]};
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -640,6 +640,66 @@ public final class KernelHost implements DivertHost {
       } catch (IOException | RuntimeException e) {
         // the next rule change or open re-arms; with DROP the queue is gone, so packets drop
       }
+    }
+  }
+
+  /**
+   * Called by a closing socket before it destroys its queues: regenerates the chains of its port as
+   * if its queues were already unbound, so that packets arriving from now on meet the no-listener
+   * behaviour (counted as such) instead of a queue that is about to be destroyed (where the kernel
+   * would drop them uncounted: with nobody bound, NFQUEUE without --queue-bypass drops). Only while
+   * the host is open; a failure leaves the old behaviour (the close goes on).
+   *
+   * @param s the closing socket
+   * @return the packet counter of the port's DROP no-listener lines just before, or -1 if the
+   *     chains were not changed or the counter is unknown
+   */
+  long disarm(KernelSocket s) {
+    if (!open) {
+      return -1;
+    }
+    int port = s.port();
+    long[] before = {-1};
+    try {
+      rules.locked(
+          () -> {
+            RuleSet.State st = rules.load();
+            before[0] = RuleSet.noListenerPackets(st, Set.of(port), true);
+            boolean uses = false;
+            for (Chain c : Chain.values()) {
+              for (RuleSet.Group g : st.groups(c)) {
+                String pc = g.portChain();
+                if (pc != null && RuleText.portOfChain(pc) == port) {
+                  uses = true;
+                }
+              }
+            }
+            if (uses) {
+              Set<Integer> b = bound();
+              for (int i = 0; i < s.queues(); i++) {
+                b.remove(port + i);
+              }
+              rules.store(st, b);
+            } else {
+              before[0] = -1;
+            }
+            return null;
+          });
+    } catch (IOException | RuntimeException e) {
+      return -1; // the close goes on: packets in the window drop as before
+    }
+    return before[0];
+  }
+
+  /**
+   * @param port a divert port
+   * @return the packet counter of its DROP no-listener lines now, or -1 if unknown
+   */
+  long noListenerDrops(int port) {
+    try {
+      return RuleSet.noListenerPackets(rules.load(), Set.of(port), true);
+    } catch (IOException | RuntimeException e) {
+      return -1;
     }
   }
 

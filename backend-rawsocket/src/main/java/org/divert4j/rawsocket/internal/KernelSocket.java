@@ -164,6 +164,8 @@ public final class KernelSocket implements DivertSocket {
   private long bQueuedAtBind = -1;
 
   private volatile boolean closed;
+  private final java.util.concurrent.atomic.AtomicBoolean closeStarted =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private volatile SocketStats finalStats;
   private final CountDownLatch closeDone = new CountDownLatch(1);
 
@@ -1129,9 +1131,9 @@ public final class KernelSocket implements DivertSocket {
       long[] c = host.queueCounters(l.ch.queue());
       if (c != null) {
         if (sum == null) {
-          sum = new long[3];
+          sum = new long[4];
         }
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
           sum[i] += c[i];
         }
       }
@@ -1198,43 +1200,73 @@ public final class KernelSocket implements DivertSocket {
 
   @Override
   public void close() {
-    if (closed) {
+    if (!closeStarted.compareAndSet(false, true)) {
+      awaitClosed(); // another thread is closing: return when it has finished
       return;
     }
-    long[] proc = procCounters();
-    long queuedNow = host.options().failOpen() ? host.queuedPackets(port) : -1;
     closed = true;
     for (Lane l : lanes) {
       l.ch.shutdown();
     }
     for (Lane l : lanes) {
-      l.rxLock.lock();
+      l.rxLock.lock(); // the woken receivers have left: nothing more is delivered
     }
-    txLock.lock();
     try {
-      SocketStats s = snapshot(proc, queuedNow);
-      long[] d = new long[DropReason.values().length];
-      for (DropReason r : DropReason.values()) {
-        d[r.ordinal()] = s.dropped(r);
-      }
-      // everything the kernel still held (delivered or not) plus our own fragments is dropped (S14)
-      long lost = (proc != null ? proc[0] : s.held()) + ring.syntheticSize();
-      d[DropReason.CLOSED.ordinal()] += lost;
-      finalStats =
-          new SocketStats(
-              s.received(),
-              s.receivedBytes(),
-              s.reinjected(),
-              s.injected(),
-              s.sentBytes(),
-              s.failOpenAccepted(),
-              0,
-              d);
-      for (Lane l : lanes) {
-        l.ch.close();
+      // From here on new packets meet the no-listener behaviour, counted by the host as such,
+      // instead of a queue about to be destroyed, where the kernel would drop them uncounted.
+      long noListenerBefore = host.disarm(this);
+      // The socket's counters stop here. With DROP, the no-listener line queues to our (still
+      // bound) queue numbers until they close: what it sends there is the host's (NO_LISTENER).
+      long[] atDisarm = procCounters();
+      long queuedNow = host.options().failOpen() ? host.queuedPackets(port) : -1;
+      txLock.lock();
+      try {
+        // Under the send lock: a send in progress has given its verdicts, later ones fail. The
+        // no-listener counter first: it takes an iptables-save, the queue's line a read of /proc,
+        // so packets arriving between the two are counted by both (at most a few milliseconds'
+        // worth, rather than lost from both).
+        long noListenerAfter = noListenerBefore < 0 ? -1 : host.noListenerDrops(port);
+        long[] atClose = procCounters();
+        SocketStats s = snapshot(atDisarm, queuedNow);
+        long[] d = new long[DropReason.values().length];
+        for (DropReason r : DropReason.values()) {
+          d[r.ordinal()] = s.dropped(r);
+        }
+        // Everything the kernel still holds (delivered or not) plus our own fragments is dropped
+        // (S14), except what the no-listener line put in the queue after the disarm: the packets
+        // that line counted, less those the queue then refused as full or for want of socket
+        // buffer (net/netfilter/nfnetlink_queue.c, __nfqnl_enqueue_packet).
+        long lost;
+        if (atClose != null && atDisarm != null) {
+          long late = 0;
+          if (noListenerAfter >= 0) {
+            late =
+                (noListenerAfter - noListenerBefore)
+                    - (atClose[1] - atDisarm[1])
+                    - (atClose[2] - atDisarm[2]);
+          }
+          lost = Math.max(0, atClose[0] - Math.max(0, late));
+        } else {
+          lost = atClose != null ? atClose[0] : s.held() - ring.syntheticSize();
+        }
+        d[DropReason.CLOSED.ordinal()] += lost + ring.syntheticSize();
+        finalStats =
+            new SocketStats(
+                s.received(),
+                s.receivedBytes(),
+                s.reinjected(),
+                s.injected(),
+                s.sentBytes(),
+                s.failOpenAccepted(),
+                0,
+                d);
+        for (Lane l : lanes) {
+          l.ch.close();
+        }
+      } finally {
+        txLock.unlock();
       }
     } finally {
-      txLock.unlock();
       for (Lane l : lanes) {
         l.rxLock.unlock();
       }
