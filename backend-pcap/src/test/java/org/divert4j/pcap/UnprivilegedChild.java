@@ -5,11 +5,10 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
-import org.divert4j.PermissionException;
 import org.divert4j.packet.Ipv4Builder;
+import org.divert4j.testbed.linux.UnprivilegedJava;
 
 /**
  * Run by {@link UnprivilegedUserTest} in a child JVM as a real unprivileged user: opens an inline
@@ -63,18 +62,7 @@ public final class UnprivilegedChild {
     return f.array();
   }
 
-  private static void op(String name, Callable<?> c) {
-    try {
-      Object r = c.call();
-      if (r instanceof DivertHost h) {
-        h.close();
-      }
-      System.out.println("OP " + name + " -> OK " + r);
-    } catch (PermissionException e) {
-      System.out.println(
-          "OP " + name + " -> PermissionException missing=" + e.missing() + " | " + e.getMessage());
-    } catch (Throwable e) {
-      System.out.println("OP " + name + " -> " + e.getClass().getName() + " | " + e.getMessage());
-    }
+  private static void op(String name, UnprivilegedJava.Operation c) {
+    UnprivilegedJava.report(name, c);
   }
 }

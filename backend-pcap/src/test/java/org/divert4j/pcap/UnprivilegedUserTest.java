@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.divert4j.testbed.linux.Netns;
 import org.divert4j.testbed.linux.Shell;
@@ -41,13 +40,7 @@ class UnprivilegedUserTest {
               ns, Duration.ofSeconds(120), UnprivilegedChild.class.getName(), "d4jout", "d4jin");
       System.out.println("unprivileged child (" + UnprivilegedJava.USER + "): " + r.stdout());
       assertEquals(0, r.exitCode(), r.describe());
-      Map<String, String> ops = new LinkedHashMap<>();
-      for (String line : r.stdout().split("\n")) {
-        if (line.startsWith("OP ")) {
-          String[] p = line.substring(3).split(" -> ", 2);
-          ops.put(p[0], p[1]);
-        }
-      }
+      Map<String, String> ops = UnprivilegedJava.outcomes(r.stdout());
       assertTrue(
           ops.get("open-inline").startsWith("PermissionException missing=[CAP_NET_RAW]"),
           ops.get("open-inline"));

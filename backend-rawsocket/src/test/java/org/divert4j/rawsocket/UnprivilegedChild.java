@@ -1,12 +1,10 @@
 package org.divert4j.rawsocket;
 
-import java.util.concurrent.Callable;
 import org.divert4j.Divert;
-import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
-import org.divert4j.PermissionException;
+import org.divert4j.testbed.linux.UnprivilegedJava;
 
 /**
  * Run by {@link UnprivilegedUserTest} in a child JVM as a real unprivileged user: tries every
@@ -42,18 +40,7 @@ public final class UnprivilegedChild {
     System.out.flush();
   }
 
-  private static void op(String name, Callable<?> c) {
-    try {
-      Object r = c.call();
-      if (r instanceof DivertHost h) {
-        h.close();
-      }
-      System.out.println("OP " + name + " -> OK " + r);
-    } catch (PermissionException e) {
-      System.out.println(
-          "OP " + name + " -> PermissionException missing=" + e.missing() + " | " + e.getMessage());
-    } catch (Throwable e) {
-      System.out.println("OP " + name + " -> " + e.getClass().getName() + " | " + e.getMessage());
-    }
+  private static void op(String name, UnprivilegedJava.Operation c) {
+    UnprivilegedJava.report(name, c);
   }
 }

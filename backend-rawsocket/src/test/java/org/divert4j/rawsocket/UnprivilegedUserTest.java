@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.divert4j.testbed.linux.Netns;
 import org.divert4j.testbed.linux.Shell;
@@ -37,13 +36,7 @@ class UnprivilegedUserTest {
           child.run(ns, Duration.ofSeconds(120), UnprivilegedChild.class.getName(), other.name());
       System.out.println("unprivileged child (" + UnprivilegedJava.USER + "): " + r.stdout());
       assertEquals(0, r.exitCode(), r.describe());
-      Map<String, String> ops = new LinkedHashMap<>();
-      for (String line : r.stdout().split("\n")) {
-        if (line.startsWith("OP ")) {
-          String[] p = line.substring(3).split(" -> ", 2);
-          ops.put(p[0], p[1]);
-        }
-      }
+      Map<String, String> ops = UnprivilegedJava.outcomes(r.stdout());
       String both = "PermissionException missing=[CAP_NET_ADMIN, CAP_NET_RAW]";
       assertTrue(ops.get("open").startsWith(both), ops.get("open"));
       for (String op :

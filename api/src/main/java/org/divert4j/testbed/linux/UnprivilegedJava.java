@@ -14,8 +14,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
+import org.divert4j.DivertHost;
+import org.divert4j.PermissionException;
 
 /**
  * Runs a Java program as a real unprivileged user, for tests of permission errors: the child JVM
@@ -193,6 +197,59 @@ public final class UnprivilegedJava implements AutoCloseable {
   public Shell.Result run(Netns netns, Duration timeout, String mainClass, String... args)
       throws IOException {
     return Shell.run(null, timeout, command(netns, mainClass, args));
+  }
+
+  /** An operation a child program tries, for {@link #report}. */
+  @FunctionalInterface
+  public interface Operation {
+    /**
+     * @return its result; a {@link DivertHost} is closed by {@link #report}
+     * @throws Exception whatever it fails with
+     */
+    Object call() throws Exception;
+  }
+
+  /**
+   * Run in the child: tries one operation and prints one line on standard output, which {@link
+   * #outcomes} reads back: {@code OP <name> -> OK <result>}, {@code OP <name> ->
+   * PermissionException missing=<capabilities> | <message>}, or {@code OP <name> -> <exception
+   * class> | <message>}. Never throws.
+   *
+   * @param name the operation's name
+   * @param operation what to try
+   */
+  public static void report(String name, Operation operation) {
+    String outcome;
+    try {
+      Object r = operation.call();
+      if (r instanceof DivertHost h) {
+        h.close();
+      }
+      outcome = "OK " + r;
+    } catch (PermissionException e) {
+      outcome = "PermissionException missing=" + e.missing() + " | " + e.getMessage();
+    } catch (Throwable e) {
+      outcome = e.getClass().getName() + " | " + e.getMessage();
+    }
+    System.out.println("OP " + name + " -> " + outcome);
+    System.out.flush();
+  }
+
+  /**
+   * Reads the lines {@link #report} printed.
+   *
+   * @param stdout the child's standard output
+   * @return each operation's outcome (the text after {@code ->}), by name, in order
+   */
+  public static Map<String, String> outcomes(String stdout) {
+    Map<String, String> ops = new LinkedHashMap<>();
+    for (String line : stdout.split("\n")) {
+      if (line.startsWith("OP ")) {
+        String[] p = line.substring(3).split(" -> ", 2);
+        ops.put(p[0], p.length > 1 ? p[1] : "");
+      }
+    }
+    return ops;
   }
 
   /** Deletes the copied class path. Idempotent. */
