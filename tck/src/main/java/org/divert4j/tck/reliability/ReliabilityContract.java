@@ -742,8 +742,13 @@ public abstract class ReliabilityContract {
         .put("rssHalfway", Figures.mib(rssMid * 1024))
         .put("rssAfter", Figures.mib(rss1 * 1024))
         .report();
-    assertEquals(fds0, fds1, "file descriptors leaked over " + n + " cycles");
-    assertEquals(threads0, threads1, "threads leaked over " + n + " cycles: " + newThreads);
+    // A leak is growth; one fewer is the JVM closing something of its own meanwhile (a fresh CI
+    // run once saw 31 -> 30 on sim, whose cycles open no descriptor at all).
+    assertTrue(
+        fds1 <= fds0, "file descriptors leaked over " + n + " cycles: " + fds0 + " -> " + fds1);
+    assertTrue(
+        threads1 <= threads0,
+        "threads leaked over " + n + " cycles: " + threads0 + " -> " + threads1 + " " + newThreads);
     assertTrue(heap1 - heap0 < 16L << 20, "heap grew by " + Figures.mib(heap1 - heap0));
     assertTrue(nio1 - nio0 < 8L << 20, "NIO buffers grew by " + Figures.mib(nio1 - nio0));
     // Native memory: the resident set must not keep growing in the second half of the run.
