@@ -5,13 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
@@ -95,42 +90,25 @@ class CrashSafetyTest {
       UdpEndpoint sink = bed.hostNode().openUdp(SINK);
       UdpEndpoint from = bed.peer().openUdp(SOURCE);
       assertEquals(COUNT, sendAndCount(from, bed, sink, COUNT), "no rule yet: traffic flows");
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process child =
-          new ProcessBuilder(
-                  java,
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  DivertingChild.class.getName(),
-                  ns,
-                  policy.name(),
-                  Integer.toString(SINK),
-                  Integer.toString(DIVERT_PORT))
-              .redirectErrorStream(true)
-              .start();
-      String name = null;
-      try {
-        BufferedReader r =
-            new BufferedReader(
-                new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-        for (String line; (line = r.readLine()) != null; ) {
-          if (line.startsWith("READY ")) {
-            name = line.substring(6);
-            break;
-          }
-          System.out.println("child: " + line);
-        }
+      String name;
+      long pid;
+      try (HostChild child =
+          HostChild.start(
+              DivertingChild.class,
+              ns,
+              policy.name(),
+              Integer.toString(SINK),
+              Integer.toString(DIVERT_PORT))) {
+        name = child.host();
+        pid = child.pid();
         assertNotNull(name, "the child opened a host");
         int alive = sendAndCount(from, bed, sink, COUNT);
         f.put("arrivedWhileAlive", alive + "/" + COUNT);
         assertEquals(COUNT, alive, "the live program writes everything back");
-        child.destroyForcibly(); // SIGKILL: no shutdown hook, no close
-        assertTrue(child.waitFor(10, TimeUnit.SECONDS));
-      } finally {
-        child.destroyForcibly();
+        assertTrue(child.kill()); // SIGKILL: no shutdown hook, no close
       }
       assertTrue(
-          rules(ns).contains("divert4j:" + name + ":" + child.pid() + ":"),
+          rules(ns).contains("divert4j:" + name + ":" + pid + ":"),
           "the killed program's rules are still installed");
       int dead = sendAndCount(from, bed, sink, COUNT);
       f.put("arrivedWhileDead", dead + "/" + COUNT);

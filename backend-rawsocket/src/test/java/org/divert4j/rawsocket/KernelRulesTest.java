@@ -5,14 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.divert4j.Chain;
 import org.divert4j.DivertException;
@@ -176,27 +171,9 @@ class KernelRulesTest {
       Entry st =
           KernelRules.add(
               name, DivertRule.parse("input -p udp -j DIVERT 4444"), NoListenerPolicy.DROP);
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process child =
-          new ProcessBuilder(
-                  java,
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  CrashChild.class.getName(),
-                  name)
-              .redirectErrorStream(true)
-              .start();
-      String host = null;
-      try (BufferedReader r =
-          new BufferedReader(
-              new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          if (line.startsWith("READY ")) {
-            host = line.substring(6);
-            break;
-          }
-          System.out.println("child: " + line);
-        }
+      String host;
+      try (HostChild child = HostChild.start(CrashChild.class, name)) {
+        host = child.host();
         assertTrue(host != null, "the child opened a host");
         List<Entry> live = KernelRules.list(name);
         assertEquals(3, live.size(), live::toString);
@@ -216,10 +193,7 @@ class KernelRulesTest {
             assertThrows(DivertException.class, () -> KernelRules.remove(name, running));
         assertTrue(refused.getMessage().contains("running divert host " + host), refused::toString);
         assertTrue(KernelRules.cleanup(name).isEmpty(), "nothing is dead yet");
-        child.destroyForcibly(); // SIGKILL: no shutdown hook, no close
-        assertTrue(child.waitFor(10, TimeUnit.SECONDS));
-      } finally {
-        child.destroyForcibly();
+        assertTrue(child.kill()); // SIGKILL: no shutdown hook, no close
       }
 
       List<Entry> orphaned = KernelRules.list(name);

@@ -5,12 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
@@ -110,34 +105,13 @@ class LifecycleTest {
   @Test
   void rulesOfAKilledJvmAreRemovedByTheNextOpen() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("crash"))) {
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process child =
-          new ProcessBuilder(
-                  java,
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  CrashChild.class.getName(),
-                  ns.name())
-              .redirectErrorStream(true)
-              .start();
-      String ready = null;
-      try (BufferedReader r =
-          new BufferedReader(
-              new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          if (line.startsWith("READY ")) {
-            ready = line.substring(6);
-            break;
-          }
-          System.out.println("child: " + line);
-        }
+      String ready;
+      try (HostChild child = HostChild.start(CrashChild.class, ns.name())) {
+        ready = child.host();
         assertTrue(ready != null, "the child opened a host");
         String live = rules(ns);
         assertTrue(live.contains("divert4j:" + ready + ":" + child.pid() + ":"), live);
-        child.destroyForcibly(); // SIGKILL: no shutdown hook, no close
-        assertTrue(child.waitFor(10, TimeUnit.SECONDS));
-      } finally {
-        child.destroyForcibly();
+        assertTrue(child.kill()); // SIGKILL: no shutdown hook, no close
       }
       String orphaned = rules(ns);
       assertTrue(orphaned.contains("divert4j:" + ready + ":"), "a killed JVM leaves its rules");
