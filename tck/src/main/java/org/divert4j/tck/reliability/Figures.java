@@ -99,6 +99,29 @@ public final class Figures {
   }
 
   /**
+   * @return this process's open file descriptors as {@code "<fd> -> <target>"} (what /proc/self/fd
+   *     links to: a path, {@code socket:[inode]}, {@code pipe:[inode]}, ...), for the message of a
+   *     leak; empty where /proc is missing
+   */
+  public static java.util.Set<String> openFdTargets() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    Path fd = Path.of("/proc/self/fd");
+    try (Stream<Path> s = Files.list(fd)) {
+      s.forEach(
+          f -> {
+            try {
+              out.add(f.getFileName() + " -> " + Files.readSymbolicLink(f));
+            } catch (IOException e) {
+              // closed meanwhile (the descriptor of the listing itself)
+            }
+          });
+    } catch (IOException e) {
+      return out;
+    }
+    return out;
+  }
+
+  /**
    * @return the process's resident set size in KiB (VmRSS), or -1 where /proc is missing
    */
   public static long rssKiB() {

@@ -706,6 +706,7 @@ public abstract class ReliabilityContract {
       cycle.run();
     }
     int fds0 = Figures.openFds();
+    java.util.Set<String> fdTargets0 = Figures.openFdTargets();
     int threads0 = settledThreads(Integer.MAX_VALUE);
     java.util.Set<String> names0 = threadNames();
     long heap0 = Figures.heapAfterGc();
@@ -727,12 +728,26 @@ public abstract class ReliabilityContract {
     long nio1 = Figures.nioBuffers();
     long rss1 = Figures.rssKiB();
     int fds1 = Figures.openFds();
+    java.util.Set<String> newFds = Figures.openFdTargets();
+    newFds.removeAll(fdTargets0);
+    // One descriptor more can be something opened once, lazily (a jar by the class loader, a
+    // library's cached socket: a CI run saw 40 -> 41 on pcap). A leak grows again over as many
+    // cycles more; a one-time opening does not.
+    int fds2 = fds1;
+    if (fds1 > fds0) {
+      for (int i = 0; i < n; i++) {
+        cycle.run();
+      }
+      fds2 = Figures.openFds();
+    }
     new Figures(backend(), name)
         .put("cycles", n)
         .put("seconds", String.format(java.util.Locale.ROOT, "%.1f", seconds))
         .put("fdsBefore", fds0)
         .put("fdsAfter", fds1)
         .put("fdLeak", fds1 - fds0)
+        .put("newFds", newFds)
+        .put("fdsAfterAsManyMoreCycles", fds2)
         .put("threadsBefore", threads0)
         .put("threadsAfter", threads1)
         .put("newThreads", newThreads)
@@ -745,7 +760,19 @@ public abstract class ReliabilityContract {
     // A leak is growth; one fewer is the JVM closing something of its own meanwhile (a fresh CI
     // run once saw 31 -> 30 on sim, whose cycles open no descriptor at all).
     assertTrue(
-        fds1 <= fds0, "file descriptors leaked over " + n + " cycles: " + fds0 + " -> " + fds1);
+        fds1 <= fds0 || (fds1 - fds0 <= 2 && fds2 <= fds1),
+        "file descriptors leaked over "
+            + n
+            + " cycles: "
+            + fds0
+            + " -> "
+            + fds1
+            + " -> "
+            + fds2
+            + " after "
+            + n
+            + " more; new: "
+            + newFds);
     assertTrue(
         threads1 <= threads0,
         "threads leaked over " + n + " cycles: " + threads0 + " -> " + threads1 + " " + newThreads);
