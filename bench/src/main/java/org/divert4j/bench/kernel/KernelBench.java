@@ -219,37 +219,26 @@ public final class KernelBench {
 
   // ------------------------------------------------------------------------------------ report
 
+  /** Prints one mode/median/runs table of packets per second, if it has rows. */
+  private void ppsTable(String title, Map<String, List<Double>> rows) {
+    if (rows.isEmpty()) {
+      return;
+    }
+    System.out.println(title);
+    System.out.println();
+    System.out.println("| mode | median pps | runs (pps) |");
+    System.out.println("|---|---:|---|");
+    for (var e : rows.entrySet()) {
+      System.out.printf(
+          Locale.ROOT, "| %s | %.0f | %s |%n", e.getKey(), median(e.getValue()), fmt(e.getValue()));
+    }
+    System.out.println();
+  }
+
   private void report() {
     System.out.println();
-    if (!tput.isEmpty()) {
-      System.out.println("Throughput (1 sender), datagrams/s delivered to the sink:");
-      System.out.println();
-      System.out.println("| mode | median pps | runs (pps) |");
-      System.out.println("|---|---:|---|");
-      for (var e : tput.entrySet()) {
-        System.out.printf(
-            Locale.ROOT,
-            "| %s | %.0f | %s |%n",
-            e.getKey(),
-            median(e.getValue()),
-            fmt(e.getValue()));
-      }
-      System.out.println();
-    }
-    if (!scale.isEmpty()) {
-      System.out.printf(Locale.ROOT, "Scaling (%d senders), datagrams/s:%n%n", parallel);
-      System.out.println("| mode | median pps | runs (pps) |");
-      System.out.println("|---|---:|---|");
-      for (var e : scale.entrySet()) {
-        System.out.printf(
-            Locale.ROOT,
-            "| %s | %.0f | %s |%n",
-            e.getKey(),
-            median(e.getValue()),
-            fmt(e.getValue()));
-      }
-      System.out.println();
-    }
+    ppsTable("Throughput (1 sender), datagrams/s delivered to the sink:", tput);
+    ppsTable(String.format(Locale.ROOT, "Scaling (%d senders), datagrams/s:", parallel), scale);
     if (!lat.isEmpty()) {
       System.out.printf(
           Locale.ROOT, "Latency: UDP ping-pong RTT, %d rounds per run (microseconds):%n%n", pings);
