@@ -61,7 +61,7 @@ public final class RuleAdmin implements AutoCloseable {
           DivertException.NO_ERRNO,
           null);
     }
-    String nsPath = KernelHost.resolveNetns(netns);
+    String nsPath = HostConfig.resolveNetns(netns);
     Iptables ipt =
         Iptables.detect(null)
             .orElseThrow(
@@ -99,7 +99,7 @@ public final class RuleAdmin implements AutoCloseable {
   }
 
   private Set<Integer> bound() throws IOException {
-    return KernelHost.bound(ns);
+    return ProcNet.bound(ns);
   }
 
   /**
@@ -213,7 +213,7 @@ public final class RuleAdmin implements AutoCloseable {
             }
           }
           Map<String, Boolean> before = RuleSet.portChains(s);
-          List<String> other = new ArrayList<>(KernelHost.removeDead(s));
+          List<String> other = new ArrayList<>(RuleOwners.removeDead(s));
           Set<String> used = RuleSet.usedPortChains(s);
           for (Map.Entry<String, Boolean> pc : before.entrySet()) {
             int port = RuleText.portOfChain(pc.getKey());
@@ -255,7 +255,7 @@ public final class RuleAdmin implements AutoCloseable {
     OwnerState state =
         RuleText.isStatic(g.host())
             ? OwnerState.STATIC
-            : KernelHost.alive(g.host(), g.pid()) ? OwnerState.ALIVE : OwnerState.DEAD;
+            : RuleOwners.alive(g.host(), g.pid()) ? OwnerState.ALIVE : OwnerState.DEAD;
     return new Entry(
         g.tag(),
         c,
