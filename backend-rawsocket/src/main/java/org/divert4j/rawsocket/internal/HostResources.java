@@ -26,15 +26,7 @@ record HostResources(
    * @throws DivertException as {@link org.divert4j.spi.DivertProvider#open}
    */
   static HostResources open(HostConfig config) throws DivertException {
-    Iptables ipt =
-        Iptables.detect(config.iptables())
-            .orElseThrow(
-                () ->
-                    new BackendUnavailableException(
-                        "iptables was not found: install the iptables package", null));
-    if (Shell.which("nsenter").isEmpty()) {
-      throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
-    }
+    Iptables ipt = requireTools(config.iptables());
     NsThread ns = NsThread.start(config.nsPath(), config.label());
     try {
       HostResources r = ns.call(() -> inNamespace(ns, ipt));
@@ -43,6 +35,27 @@ record HostResources(
       ns.close();
       throw e;
     }
+  }
+
+  /**
+   * Finds the programs rule changes need: iptables (of the flavour asked for, or detected) and
+   * nsenter, which runs it in the namespace.
+   *
+   * @param flavour {@code nft}, {@code legacy}, or null to detect
+   * @return iptables
+   * @throws BackendUnavailableException naming the package to install
+   */
+  static Iptables requireTools(String flavour) throws BackendUnavailableException {
+    Iptables ipt =
+        Iptables.detect(flavour)
+            .orElseThrow(
+                () ->
+                    new BackendUnavailableException(
+                        "iptables was not found: install the iptables package", null));
+    if (Shell.which("nsenter").isEmpty()) {
+      throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
+    }
+    return ipt;
   }
 
   /** Opens the sockets on the namespace thread. */

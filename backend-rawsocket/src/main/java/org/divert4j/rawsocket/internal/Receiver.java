@@ -333,13 +333,9 @@ final class Receiver {
       for (int k = 0; k < lanes.length; k++) {
         Lane l = lanes[(h + k) % lanes.length];
         if (l.rxLock.tryLock()) {
-          try {
-            int n = f.fill(l, NOW, target);
-            if (n > 0) {
-              return n;
-            }
-          } finally {
-            l.rxLock.unlock();
+          int n = fillLocked(l, f, target);
+          if (n > 0) {
+            return n;
           }
         }
       }
@@ -355,18 +351,23 @@ final class Receiver {
         if (pf.readable(i)) {
           Lane l = lanes[i];
           if (lock(l, deadline)) {
-            try {
-              int n = f.fill(l, NOW, target);
-              if (n > 0) {
-                return n;
-              }
-            } finally {
-              l.rxLock.unlock();
+            int n = fillLocked(l, f, target);
+            if (n > 0) {
+              return n;
             }
           }
           break;
         }
       }
+    }
+  }
+
+  /** Fills from a lane whose receive lock the caller took, taking only what is there; unlocks. */
+  private static <T> int fillLocked(Lane l, Filler<T> f, T target) throws DivertException {
+    try {
+      return f.fill(l, NOW, target);
+    } finally {
+      l.rxLock.unlock();
     }
   }
 

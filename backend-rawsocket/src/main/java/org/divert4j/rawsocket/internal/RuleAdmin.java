@@ -16,7 +16,6 @@ import org.divert4j.PermissionException;
 import org.divert4j.rawsocket.KernelRules;
 import org.divert4j.rawsocket.KernelRules.Entry;
 import org.divert4j.rawsocket.KernelRules.OwnerState;
-import org.divert4j.testbed.linux.Shell;
 
 /**
  * The work behind {@link KernelRules}: the namespace's {@link RuleSet} (the same reader, writer and
@@ -62,15 +61,7 @@ public final class RuleAdmin implements AutoCloseable {
           null);
     }
     String nsPath = HostConfig.resolveNetns(netns);
-    Iptables ipt =
-        Iptables.detect(null)
-            .orElseThrow(
-                () ->
-                    new BackendUnavailableException(
-                        "iptables was not found: install the iptables package", null));
-    if (Shell.which("nsenter").isEmpty()) {
-      throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
-    }
+    Iptables ipt = HostResources.requireTools(null);
     String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
     NsThread ns = NsThread.start(nsPath, nsPath == null ? "current" : netns);
     return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
