@@ -25,6 +25,7 @@ import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
 import org.divert4j.packet.Reassembler;
+import org.divert4j.packet.SendFixups;
 
 /**
  * A user-space IP stack layer that implements divert semantics (SEMANTICS.md) for backends that
@@ -76,6 +77,8 @@ public class DivertEngine {
   private final Fragmenter egressFragmenter = new Fragmenter();
   private final Fragmenter transmitFragmenter = new Fragmenter();
   private final Ipv4View view = new Ipv4View();
+  private final Ipv4View fixUpView = new Ipv4View();
+  private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
   private final PacketPool pool = new PacketPool(64, 4);
   private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
   private final EngineSocket[] sockets = new EngineSocket[65536];
@@ -330,12 +333,7 @@ public class DivertEngine {
    * @param packet the engine's own copy, position 0
    */
   protected void fixUpHeader(ByteBuffer packet) {
-    int len = packet.remaining();
-    packet.putShort(2, (short) len); // S40
-    if (packet.getShort(4) == 0) {
-      packet.putShort(4, (short) nextIpId()); // S39, also with DF (Q12)
-    }
-    Checksums.fillIpv4Header(packet, 0); // S38
+    SendFixups.apply(fixUpView.wrap(packet), nextIpIds); // S38-S40, also with DF (Q12)
   }
 
   /**
@@ -539,7 +537,7 @@ public class DivertEngine {
    * Sends for a socket: writes a held packet back, or injects a new one (see {@link
    * org.divert4j.DivertSocket#send}).
    */
-  void send(EngineSocket s, ByteBuffer packet, long ticket, boolean inbound, int ifAddress)
+  void send(EngineSocket s, ByteBuffer packet, long ticket, int inboundAddress)
       throws DivertException {
     int len = packet.remaining();
     if (len > PacketTooLargeException.IPV4_MAX) {
@@ -556,13 +554,13 @@ public class DivertEngine {
         EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
         if (h != null) {
           reinject(s, h, p, df);
-        } else if (!inbound || ifAddress == 0) {
+        } else if (inboundAddress == 0) {
           int out = routeOrThrow(p);
           checkMtu(len, df, byIndex[out]);
           s.countInjected(len);
           output(p, out, 0, s.port);
         } else {
-          int in = interfaceWithAddress(ifAddress);
+          int in = interfaceWithAddress(inboundAddress);
           s.countInjected(len);
           input(p, in, 0, s.port, true); // S33, S53: no MTU limit inbound
         }

@@ -16,6 +16,7 @@ import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
+import org.divert4j.spi.SendDirection;
 
 /**
  * A divert socket on a {@link DivertEngine}. Packets wait in a bounded ring; once received they are
@@ -450,12 +451,7 @@ final class EngineSocket implements DivertSocket {
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
     expireDue();
-    engine.send(
-        this,
-        packet,
-        address.ticket(),
-        address.direction() == org.divert4j.Direction.INBOUND,
-        address.interfaceAddressBits());
+    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address));
   }
 
   @Override
@@ -473,14 +469,7 @@ final class EngineSocket implements DivertSocket {
         }
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        DivertAddress given = BATCH.given(batch, i);
-        boolean inbound =
-            given != null
-                ? given.direction() == org.divert4j.Direction.INBOUND
-                : batch.direction(i) == org.divert4j.Direction.INBOUND;
-        int ifAddress =
-            given != null ? given.interfaceAddressBits() : batch.interfaceAddressBits(i);
-        engine.send(this, p, ticket, inbound, ifAddress);
+        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

@@ -6,13 +6,13 @@ import org.divert4j.InstalledRule;
 
 /** A divert rule a kernel host installed; its id is its tag in the namespace ({@link Marks}). */
 final class KernelRule implements InstalledRule {
-  private final KernelHost host;
+  private final RuleBook book;
   private final int id;
   private final DivertRule rule;
   private volatile boolean installed = true;
 
-  KernelRule(KernelHost host, int id, DivertRule rule) {
-    this.host = host;
+  KernelRule(RuleBook book, int id, DivertRule rule) {
+    this.book = book;
     this.id = id;
     this.rule = rule;
   }
@@ -39,7 +39,7 @@ final class KernelRule implements InstalledRule {
   @Override
   public void remove() throws DivertException {
     if (installed) {
-      host.removeRule(this);
+      book.remove(this);
     }
   }
 

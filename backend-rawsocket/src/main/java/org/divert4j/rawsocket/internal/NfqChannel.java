@@ -40,10 +40,8 @@ public final class NfqChannel implements AutoCloseable {
   private final int batch;
   private final ByteBuffer rx;
   private final long rxAddr;
-  private final ByteBuffer mmsg;
-  private final long mmsgAddr;
-  private final ByteBuffer polls;
-  private final long pollAddr;
+  private final MmsgVector mmsg;
+  private final PollFds polls;
   private final ByteBuffer tx;
   private final long txAddr;
   private final ByteBuffer ctl;
@@ -66,23 +64,10 @@ public final class NfqChannel implements AutoCloseable {
     this.batch = batch;
     rx = Native.allocate(batch * RX_SLOT);
     rxAddr = Native.address(rx);
-    mmsg = Native.allocate(batch * (Native.SIZEOF_MMSGHDR + Native.SIZEOF_IOVEC));
-    mmsgAddr = Native.address(mmsg);
-    int iovBase = batch * Native.SIZEOF_MMSGHDR;
-    for (int i = 0; i < batch; i++) {
-      int h = i * Native.SIZEOF_MMSGHDR;
-      int iov = iovBase + i * Native.SIZEOF_IOVEC;
-      mmsg.putLong(iov, rxAddr + (long) i * RX_SLOT);
-      mmsg.putLong(iov + 8, RX_SLOT);
-      mmsg.putLong(h + 16, mmsgAddr + iov); // msg_iov
-      mmsg.putLong(h + 24, 1); // msg_iovlen
-    }
-    polls = Native.allocate(2 * Native.SIZEOF_POLLFD);
-    pollAddr = Native.address(polls);
-    polls.putInt(0, fd);
-    polls.putShort(4, Native.POLLIN);
-    polls.putInt(8, wakeFd);
-    polls.putShort(12, Native.POLLIN);
+    mmsg = new MmsgVector(batch, rxAddr, RX_SLOT);
+    polls = new PollFds(2);
+    polls.set(0, fd, Native.POLLIN);
+    polls.set(1, wakeFd, Native.POLLIN);
     tx = Native.allocate(TX_SIZE);
     txAddr = Native.address(tx);
     ctl = Native.allocate(32); // [0, 16) SO_RCVTIMEO's timeval, [16, 32) wake()'s NOOP
@@ -215,7 +200,7 @@ public final class NfqChannel implements AutoCloseable {
 
   /** The received length of datagram {@code d} (msg_len), within its slot whatever it says. */
   private int datagramLength(int d) {
-    return Math.min(Math.max(mmsg.getInt(d * Native.SIZEOF_MMSGHDR + 56), 0), RX_SLOT);
+    return Math.min(Math.max(mmsg.received(d), 0), RX_SLOT);
   }
 
   /**
@@ -252,7 +237,7 @@ public final class NfqChannel implements AutoCloseable {
         receiveTimeout(wait);
         flags = Native.MSG_WAITFORONE; // wait for the first message, take what else is there
       }
-      int n = Native.recvmmsg(fd, mmsgAddr, batch, flags);
+      int n = Native.recvmmsg(fd, mmsg.address(0), batch, flags);
       if (n > 0) {
         setCursor(0, n);
         return true;
@@ -294,11 +279,8 @@ public final class NfqChannel implements AutoCloseable {
     if (room <= 0) {
       return false;
     }
-    polls.putShort(6, (short) 0);
-    Native.poll(pollAddr, 1, timeoutMs);
-    int n =
-        Native.recvmmsg(
-            fd, mmsgAddr + (long) have * Native.SIZEOF_MMSGHDR, room, Native.MSG_DONTWAIT);
+    polls.poll(1, timeoutMs);
+    int n = Native.recvmmsg(fd, mmsg.address(have), room, Native.MSG_DONTWAIT);
     if (n <= 0) {
       int e = Native.errno();
       if (n < 0 && e == Errors.ENOBUFS) {

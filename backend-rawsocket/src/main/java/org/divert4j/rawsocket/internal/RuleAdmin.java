@@ -16,7 +16,6 @@ import org.divert4j.PermissionException;
 import org.divert4j.rawsocket.KernelRules;
 import org.divert4j.rawsocket.KernelRules.Entry;
 import org.divert4j.rawsocket.KernelRules.OwnerState;
-import org.divert4j.testbed.linux.Shell;
 
 /**
  * The work behind {@link KernelRules}: the namespace's {@link RuleSet} (the same reader, writer and
@@ -61,16 +60,8 @@ public final class RuleAdmin implements AutoCloseable {
           DivertException.NO_ERRNO,
           null);
     }
-    String nsPath = KernelHost.resolveNetns(netns);
-    Iptables ipt =
-        Iptables.detect(null)
-            .orElseThrow(
-                () ->
-                    new BackendUnavailableException(
-                        "iptables was not found: install the iptables package", null));
-    if (Shell.which("nsenter").isEmpty()) {
-      throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
-    }
+    String nsPath = HostConfig.resolveNetns(netns);
+    Iptables ipt = HostResources.requireTools(null);
     String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
     NsThread ns = NsThread.start(nsPath, nsPath == null ? "current" : netns);
     return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
@@ -99,7 +90,7 @@ public final class RuleAdmin implements AutoCloseable {
   }
 
   private Set<Integer> bound() throws IOException {
-    return KernelHost.bound(ns);
+    return ProcNet.bound(ns);
   }
 
   /**
@@ -213,7 +204,7 @@ public final class RuleAdmin implements AutoCloseable {
             }
           }
           Map<String, Boolean> before = RuleSet.portChains(s);
-          List<String> other = new ArrayList<>(KernelHost.removeDead(s));
+          List<String> other = new ArrayList<>(RuleOwners.removeDead(s));
           Set<String> used = RuleSet.usedPortChains(s);
           for (Map.Entry<String, Boolean> pc : before.entrySet()) {
             int port = RuleText.portOfChain(pc.getKey());
@@ -255,7 +246,7 @@ public final class RuleAdmin implements AutoCloseable {
     OwnerState state =
         RuleText.isStatic(g.host())
             ? OwnerState.STATIC
-            : KernelHost.alive(g.host(), g.pid()) ? OwnerState.ALIVE : OwnerState.DEAD;
+            : RuleOwners.alive(g.host(), g.pid()) ? OwnerState.ALIVE : OwnerState.DEAD;
     return new Entry(
         g.tag(),
         c,

@@ -154,8 +154,8 @@ class RuleTextTest {
     assertEquals("static", g.host());
     assertEquals(0, g.pid());
     assertEquals(12, g.tag());
-    assertTrue(KernelHost.alive(g.host(), g.pid()), "a static rule never has a dead owner");
-    assertEquals(false, KernelHost.alive("j1-1", Integer.MAX_VALUE), "no such process");
+    assertTrue(RuleOwners.alive(g.host(), g.pid()), "a static rule never has a dead owner");
+    assertEquals(false, RuleOwners.alive("j1-1", Integer.MAX_VALUE), "no such process");
   }
 
   @Test

@@ -1,0 +1,197 @@
+package org.divert4j.rawsocket.internal;
+
+import java.nio.ByteBuffer;
+import java.util.function.IntSupplier;
+import org.divert4j.AddressNotAvailableException;
+import org.divert4j.Chain;
+import org.divert4j.DivertException;
+import org.divert4j.DropReason;
+import org.divert4j.Ipv4;
+import org.divert4j.NoRouteException;
+import org.divert4j.PacketTooLargeException;
+import org.divert4j.packet.FragmentSink;
+import org.divert4j.packet.Fragmenter;
+import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.SendFixups;
+
+/**
+ * The raw-socket half of a kernel socket's send path: new packets (injection, S32-S36, S42, S45),
+ * held packets that cannot go back as a verdict, the MTU rules of section F, and the mapping of the
+ * raw socket's errnos to the API's errors. Raw sends are marked ({@link Marks}) so that the rules
+ * let them pass where they must (S43-S45).
+ *
+ * <p>Not thread-safe: used under the socket's send lock.
+ */
+final class Injector {
+  private final int port;
+  private final SendBuffer out;
+  private final RawSender raw;
+  private final Interfaces ifaces;
+  private final SocketLedger ledger;
+  private final Verdicts verdicts;
+  private final IntSupplier ids;
+  private final boolean perFragment;
+  private final Fragmenter fragmenter = new Fragmenter(true);
+  private final FragmentSink fragmentSink = this::sendFragment;
+  private int fragmentDst;
+  private int fragmentMark;
+
+  Injector(
+      int port,
+      SendBuffer out,
+      RawSender raw,
+      Interfaces ifaces,
+      SocketLedger ledger,
+      Verdicts verdicts,
+      IntSupplier ids,
+      boolean perFragment) {
+    this.port = port;
+    this.out = out;
+    this.raw = raw;
+    this.ifaces = ifaces;
+    this.ledger = ledger;
+    this.verdicts = verdicts;
+    this.ids = ids;
+    this.perFragment = perFragment;
+  }
+
+  /**
+   * Injects the loaded packet (never intercepted).
+   *
+   * @param len its length
+   * @param inboundAddress a local interface address to inject inbound at, or 0 for outbound
+   */
+  void inject(int len, int inboundAddress) throws DivertException {
+    Ipv4View v = SendFixups.apply(out.view(len), ids);
+    int dst = v.destination();
+    int mark = Marks.injected(port);
+    if (inboundAddress != 0) {
+      Interfaces.Snapshot snap = ifaces.get();
+      if (!snap.isLocal(inboundAddress)) {
+        snap = ifaces.knowing(Integer.MAX_VALUE);
+        if (!snap.isLocal(inboundAddress)) {
+          throw new AddressNotAvailableException(Ipv4.fromInt(inboundAddress));
+        }
+      }
+      if (snap.isLocal(dst)) {
+        // S33 approximation: a raw send to a local address loops through lo into PREROUTING and
+        // the local stack. The chain bits say "output chain in progress" so the output rules let
+        // it pass (their end line clears the state); the input rules see it arrive on lo.
+        mark |= Marks.chainBits(Chain.OUTPUT);
+      }
+    }
+    verdicts.flushAll();
+    send(len, dst, mark, true);
+    ledger.injected(len);
+  }
+
+  /**
+   * Writes a held packet back through the raw socket, resuming after the rule that diverted it
+   * (S44): fragments of an S19 cut, and changed packets too long for a verdict.
+   *
+   * @param len the loaded packet's length
+   * @param mark the mark to send it with
+   */
+  void reinject(int len, int mark) throws DivertException {
+    Ipv4View v = SendFixups.apply(out.view(len), ids);
+    verdicts.flushAll();
+    send(len, v.destination(), mark, false);
+    ledger.reinjected(len);
+  }
+
+  /**
+   * S27/S28 (per-fragment: nothing above the egress MTU) and S29 (DF above the MTU) for a packet
+   * written back as a verdict.
+   *
+   * @param len the loaded packet's length
+   * @param outIndex its egress interface, 0 if unknown
+   * @param strict whether per-fragment mode refuses it above the MTU
+   */
+  void checkEgressMtu(int len, int outIndex, boolean strict) throws DivertException {
+    if (outIndex <= 0) {
+      return;
+    }
+    Interfaces.Snapshot snap = ifaces.knowing(outIndex);
+    int mtu = snap.mtu(outIndex);
+    if (mtu < 68 || len <= mtu) {
+      return;
+    }
+    boolean df = out.view(len).dontFragment();
+    if (perFragment ? strict : df) {
+      throw new PacketTooLargeException(
+          len, mtu, "egress interface " + snap.name(outIndex) + (perFragment ? "" : ", DF set"), 0);
+    }
+  }
+
+  private void send(int len, int dst, int mark, boolean mayFragment) throws DivertException {
+    int e = raw.send(out.address(), len, dst, mark);
+    if (e == 0) {
+      return;
+    }
+    if (e == Errors.EMSGSIZE) {
+      // raw_send_hdrinc (net/ipv4/raw.c) refuses anything above the route's device MTU
+      int mtu = routeMtu(dst, mark);
+      boolean df = out.view(len).dontFragment();
+      if (!perFragment && mayFragment && !df && mtu >= Fragmenter.MIN_MTU && len > mtu) {
+        sendFragmented(len, dst, mark, mtu);
+        return;
+      }
+      throw new PacketTooLargeException(
+          len, mtu > 0 ? mtu : len - 1, routeDescription(dst, mark), e);
+    }
+    if (e == Errors.ENETUNREACH || e == Errors.EHOSTUNREACH) {
+      throw new NoRouteException(Ipv4.fromInt(dst), e);
+    }
+    if (e == Errors.ENOBUFS) {
+      ledger.drop(DropReason.NO_BUFFER);
+      return;
+    }
+    if (Errors.isPermission(e)) {
+      throw new DivertException(
+          "the packet to " + Ipv4.toString(dst) + " was refused by a firewall rule", e, null);
+    }
+    throw new DivertException(
+        "raw send to " + Ipv4.toString(dst) + " failed: " + Errors.name(e), e, null);
+  }
+
+  /** S29: ALWAYS_DEFRAGMENT injects datagrams above the MTU as fragments (DF clear). */
+  private void sendFragmented(int len, int dst, int mark, int mtu) throws DivertException {
+    fragmentDst = dst;
+    fragmentMark = mark;
+    ByteBuffer b = out.buffer();
+    b.limit(len).position(0);
+    try {
+      fragmenter.fragment(b, mtu, fragmentSink);
+    } finally {
+      b.clear();
+    }
+  }
+
+  private void sendFragment(ByteBuffer f) throws DivertException {
+    int e = raw.send(Native.address(f) + f.position(), f.remaining(), fragmentDst, fragmentMark);
+    if (e != 0 && e != Errors.ENOBUFS) {
+      throw new DivertException(
+          "sending a fragment to " + Ipv4.toString(fragmentDst) + " failed: " + Errors.name(e),
+          e,
+          null);
+    }
+  }
+
+  private int routeMtu(int dst, int mark) {
+    try {
+      Interfaces.Route r = ifaces.route(dst, mark);
+      return ifaces.knowing(r.outIndex()).mtu(r.outIndex());
+    } catch (ErrnoException e) {
+      return 0;
+    }
+  }
+
+  private String routeDescription(int dst, int mark) {
+    try {
+      Interfaces.Route r = ifaces.route(dst, mark);
+      return "egress interface " + ifaces.knowing(r.outIndex()).name(r.outIndex());
+    } catch (ErrnoException e) {
+      return "route to " + Ipv4.toString(dst);
+    }
+  }
+}

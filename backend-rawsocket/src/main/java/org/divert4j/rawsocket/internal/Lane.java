@@ -1,0 +1,56 @@
+package org.divert4j.rawsocket.internal;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.locks.ReentrantLock;
+import org.divert4j.Chain;
+import org.divert4j.packet.Ipv4View;
+
+/**
+ * One NFQUEUE queue of a divert socket (with {@code parallelism(n)} a socket has n): its channel,
+ * the packet being delivered from it, and its pending verdicts.
+ *
+ * <p>The receive state is guarded by {@link #rxLock} (taken by {@link Receiver}); {@link #verdicts}
+ * by the socket's send lock ({@link Verdicts}).
+ */
+final class Lane {
+  final int index;
+  final NfqChannel ch;
+  final ReentrantLock rxLock = new ReentrantLock();
+  final NfqCodec.Packet pkt = new NfqCodec.Packet();
+  final Ipv4View view = new Ipv4View();
+  final OutboundSplitter splitter = new OutboundSplitter();
+  final VerdictRun verdicts;
+
+  // receive state (rxLock): the decoded packet waiting to be delivered
+  boolean have;
+  ByteBuffer srcBuf;
+  int srcOff;
+  int srcLen;
+  Chain curChain;
+  int curTag;
+  ByteBuffer jumbo;
+  long kernelMessages;
+
+  Lane(int index, NfqChannel ch, Tickets tickets, SocketLedger ledger) {
+    this.index = index;
+    this.ch = ch;
+    this.verdicts = new VerdictRun(ch, index, tickets, ledger);
+  }
+
+  /**
+   * @return the length of the packet (or, after an S19 cut, of the fragment) delivered next
+   */
+  int currentLength() {
+    return splitter.active() ? splitter.currentLength() : srcLen;
+  }
+
+  /**
+   * @return a 64 KiB buffer for packets longer than NFQUEUE hands over, allocated on first use
+   */
+  ByteBuffer jumbo() {
+    if (jumbo == null) {
+      jumbo = Native.allocate(65536);
+    }
+    return jumbo;
+  }
+}

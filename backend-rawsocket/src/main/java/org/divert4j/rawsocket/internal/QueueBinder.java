@@ -1,0 +1,99 @@
+package org.divert4j.rawsocket.internal;
+
+import java.util.List;
+import org.divert4j.DivertException;
+import org.divert4j.HostOptions;
+import org.divert4j.PermissionException;
+import org.divert4j.PortInUseException;
+
+/**
+ * Binds a divert port to its NFQUEUE queues (port .. port + parallelism - 1): a netlink socket per
+ * queue, opened in the host's namespace, bound with copy mode PACKET, the maximal copy range, the
+ * queue length and the fail-open flag of the host options. Thread-safe.
+ */
+final class QueueBinder {
+  private final NsThread ns;
+  private final HostOptions options;
+  private final HostConfig config;
+
+  QueueBinder(NsThread ns, HostOptions options, HostConfig config) {
+    this.ns = ns;
+    this.options = options;
+    this.config = config;
+  }
+
+  /**
+   * @param port a divert port
+   * @return one bound channel per queue; the caller closes them
+   * @throws PortInUseException if another socket has one of the queues
+   * @throws PermissionException without CAP_NET_ADMIN
+   * @throws DivertException on other failures
+   */
+  NfqChannel[] bind(int port) throws DivertException {
+    int queues = options.parallelism();
+    if (port + queues - 1 > 65535) {
+      throw new IllegalArgumentException(
+          "divert port "
+              + port
+              + " with parallelism "
+              + queues
+              + " needs queues up to "
+              + (port + queues - 1)
+              + ", above 65535");
+    }
+    NfqChannel[] channels = new NfqChannel[queues];
+    try {
+      for (int i = 0; i < queues; i++) {
+        channels[i] = open(port, port + i);
+      }
+    } catch (DivertException | RuntimeException e) {
+      for (NfqChannel c : channels) {
+        if (c != null) {
+          c.close();
+        }
+      }
+      throw e;
+    }
+    return channels;
+  }
+
+  private NfqChannel open(int port, int queue) throws DivertException {
+    NfqChannel ch =
+        ns.call(
+            () -> {
+              try {
+                return NfqChannel.open(queue, config.batch(), config.rcvbuf());
+              } catch (ErrnoException e) {
+                if (Errors.isPermission(e.errno())) {
+                  throw Errors.permission("open an NFQUEUE socket", "CAP_NET_ADMIN", e);
+                }
+                throw Errors.generic("cannot open an NFQUEUE socket", e);
+              }
+            });
+    try {
+      int flags = options.failOpen() ? NfqCodec.NFQA_CFG_F_FAIL_OPEN : 0;
+      ch.configure(
+          NfqCodec.NFQNL_CFG_CMD_BIND,
+          NfqCodec.MAX_COPY_RANGE,
+          options.queueLength(),
+          flags,
+          NfqCodec.NFQA_CFG_F_FAIL_OPEN);
+      return ch;
+    } catch (ErrnoException e) {
+      ch.close();
+      // nfqnl_recv_config: EPERM when another socket owns the queue, EBUSY when we already do;
+      // EPERM is also the answer without CAP_NET_ADMIN, told apart by the thread's capabilities.
+      if (Errors.isPermission(e.errno())) {
+        List<String> missing = Errors.missingCapabilities();
+        if (!missing.isEmpty()) {
+          throw new PermissionException("bind divert port " + port, missing, e.errno(), e);
+        }
+        throw new PortInUseException(port, e.errno());
+      }
+      if (e.errno() == Errors.EBUSY) {
+        throw new PortInUseException(port, e.errno());
+      }
+      throw Errors.generic("cannot bind divert port " + port + " (queue " + queue + ")", e);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+package org.divert4j.rawsocket.internal;
+
+import java.util.function.IntSupplier;
+import org.divert4j.Chain;
+import org.divert4j.DivertException;
+import org.divert4j.DropReason;
+
+/**
+ * Writing a held packet back, or dropping it: a verdict on its lane for packets still queued in
+ * NFQUEUE (NF_REPEAT with the "resume after this rule" mark, with the packet as payload only when
+ * it changed or needs an IP ID, S39), the raw socket for the fragments of an S19 cut and for
+ * changed packets too long for a verdict.
+ *
+ * <p>Not thread-safe: used under the socket's send lock.
+ */
+final class WriteBack {
+  private static final Chain[] CHAINS = Chain.values();
+
+  private final Lane[] lanes;
+  private final SocketState state;
+  private final Tickets tickets;
+  private final SendBuffer out;
+  private final Injector injector;
+  private final SocketLedger ledger;
+  private final IntSupplier ids;
+
+  WriteBack(
+      Lane[] lanes,
+      SocketState state,
+      Tickets tickets,
+      SendBuffer out,
+      Injector injector,
+      SocketLedger ledger,
+      IntSupplier ids) {
+    this.lanes = lanes;
+    this.state = state;
+    this.tickets = tickets;
+    this.out = out;
+    this.injector = injector;
+    this.ledger = ledger;
+    this.ids = ids;
+  }
+
+  /**
+   * Writes back the loaded packet as the held packet in {@code slot}.
+   *
+   * @param slot a live slot from {@link Tickets#find}
+   * @param len the loaded packet's length
+   */
+  void reinject(int slot, int len) throws DivertException {
+    TicketRing ring = tickets.ring();
+    if (ring.kind(slot) == TicketRing.KERNEL) {
+      reinjectQueued(slot, len);
+    } else {
+      int m = resumeMark(slot);
+      injector.reinject(len, m);
+      tickets.remove(slot);
+    }
+  }
+
+  private int resumeMark(int slot) {
+    TicketRing ring = tickets.ring();
+    int tag = ring.ruleId(slot);
+    int m = ring.mark(slot) & ~Marks.STATE_MASK;
+    if (tag != 0) {
+      m |= Marks.resume(CHAINS[ring.chain(slot)], tag);
+    }
+    return m;
+  }
+
+  private void reinjectQueued(int slot, int len) throws DivertException {
+    TicketRing ring = tickets.ring();
+    Lane l = lanes[ring.lane(slot)];
+    boolean changed =
+        len != ring.length(slot)
+            || (ring.flags(slot) & TicketRing.F_ID_ZERO) != 0
+            || ContentHash.hash(out.buffer(), 0, len) != ring.hash(slot);
+    Chain c = CHAINS[ring.chain(slot)];
+    if (changed && c != Chain.INPUT) {
+      injector.checkEgressMtu(
+          len, ring.outIndex(slot), c == Chain.OUTPUT || len > ring.length(slot));
+    }
+    int tag = ring.ruleId(slot);
+    int verdict = tag != 0 ? NfqCodec.NF_REPEAT : NfqCodec.NF_ACCEPT;
+    int mark = ring.mark(slot) | Marks.R_BIT;
+    long seq = ring.seq(slot);
+    int id = ring.kernelId(slot);
+    if (changed && len > NfqCodec.MAX_COPY_RANGE) {
+      // a verdict payload cannot exceed 65531 bytes either: drop the queued packet and send the
+      // new one through the raw socket, resuming after the rule that diverted it
+      int m = resumeMark(slot);
+      tickets.remove(slot);
+      l.verdicts.add(seq, id, NfqCodec.NF_DROP, false, 0);
+      injector.reinject(len, m);
+      return;
+    }
+    tickets.remove(slot);
+    if (!changed) {
+      l.verdicts.add(seq, id, verdict, tag != 0, mark);
+    } else {
+      try {
+        l.verdicts.appendWithPayload(id, verdict, tag != 0, mark, out.buffer(), len, ids);
+      } catch (ErrnoException e) {
+        state.checkOpen();
+        throw Errors.generic("verdict on divert port " + state.port(), e);
+      }
+    }
+    ledger.reinjected(len);
+  }
+
+  /**
+   * Drops a held packet (S9); nothing if the ticket is not live.
+   *
+   * @param ticket the packet's ticket
+   */
+  void drop(long ticket) {
+    int slot = tickets.find(ticket);
+    if (slot < 0) {
+      return;
+    }
+    TicketRing ring = tickets.ring();
+    if (ring.kind(slot) == TicketRing.KERNEL) {
+      Lane l = lanes[ring.lane(slot)];
+      long seq = ring.seq(slot);
+      int id = ring.kernelId(slot);
+      tickets.remove(slot);
+      l.verdicts.add(seq, id, NfqCodec.NF_DROP, false, 0);
+    } else {
+      tickets.remove(slot);
+    }
+    ledger.drop(DropReason.PROGRAM);
+  }
+}
