@@ -33,6 +33,11 @@ import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PermissionException;
 import org.divert4j.PortInUseException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
 
 /**
  * A network namespace under diversion: the rawsocket backend's {@link DivertHost}.
@@ -41,7 +46,7 @@ import org.divert4j.PortInUseException;
  * named by the host property {@code rawsocket.netns} (a name under {@code /var/run/netns}, or a
  * path such as {@code /proc/PID/ns/net}). Everything that must be created inside it (netlink and
  * raw sockets, rtnetlink queries, {@code /proc/thread-self/net} reads) is done by a thread that
- * entered it ({@link NsThread}); iptables runs there through {@code nsenter}.
+ * entered it ({@link NetnsThread}); iptables runs there through {@code nsenter}.
  *
  * <p>Other properties: {@code rawsocket.iptables} ({@code nft} or {@code legacy}), {@code
  * rawsocket.batch} (recvmmsg batch size, default 32), {@code rawsocket.rcvbuf} (netlink receive
@@ -59,7 +64,7 @@ public final class KernelHost implements DivertHost {
   private final HostOptions options;
   private final String name;
   private final String nsDescription;
-  private final NsThread ns;
+  private final NetnsThread ns;
   private final Interfaces ifaces;
   private final RawSender raw;
   private final JumboTap jumboTap;
@@ -79,7 +84,7 @@ public final class KernelHost implements DivertHost {
       Set<Capability> capabilities,
       HostOptions options,
       String nsDescription,
-      NsThread ns,
+      NetnsThread ns,
       Interfaces ifaces,
       RawSender raw,
       JumboTap jumboTap,
@@ -149,11 +154,11 @@ public final class KernelHost implements DivertHost {
                 () ->
                     new BackendUnavailableException(
                         "iptables was not found: install the iptables package", null));
-    if (org.divert4j.testbed.linux.Shell.which("nsenter").isEmpty()) {
+    if (org.divert4j.linux.Shell.which("nsenter").isEmpty()) {
       throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
     }
     String label = prop == null ? "current" : prop;
-    NsThread ns = NsThread.start(nsPath, label);
+    NetnsThread ns = NetnsThread.start(nsPath, label);
     Interfaces ifaces = null;
     RawSender raw = null;
     JumboTap tap = null;
@@ -531,7 +536,7 @@ public final class KernelHost implements DivertHost {
    * @return the NFQUEUE queue numbers bound in that namespace now
    * @throws IOException if they cannot be read
    */
-  static Set<Integer> bound(NsThread ns) throws IOException {
+  static Set<Integer> bound(NetnsThread ns) throws IOException {
     Set<Integer> s = new HashSet<>();
     for (long[] row : queueTable(ns)) {
       s.add((int) row[0]);
@@ -543,7 +548,7 @@ public final class KernelHost implements DivertHost {
     return queueTable(ns);
   }
 
-  private static List<long[]> queueTable(NsThread ns) throws IOException {
+  private static List<long[]> queueTable(NetnsThread ns) throws IOException {
     try {
       return ns.call(
           () -> {

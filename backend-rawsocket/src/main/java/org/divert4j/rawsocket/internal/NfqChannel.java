@@ -2,6 +2,9 @@ package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
 import org.divert4j.DivertException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Native;
 
 /**
  * One NFQUEUE queue over one {@code NETLINK_NETFILTER} socket: configuration, batched receive

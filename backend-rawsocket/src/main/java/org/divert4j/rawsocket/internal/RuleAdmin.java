@@ -13,10 +13,14 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PermissionException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.Shell;
 import org.divert4j.rawsocket.KernelRules;
 import org.divert4j.rawsocket.KernelRules.Entry;
 import org.divert4j.rawsocket.KernelRules.OwnerState;
-import org.divert4j.testbed.linux.Shell;
 
 /**
  * The work behind {@link KernelRules}: the namespace's {@link RuleSet} (the same reader, writer and
@@ -25,10 +29,10 @@ import org.divert4j.testbed.linux.Shell;
  */
 public final class RuleAdmin implements AutoCloseable {
   private final String label;
-  private final NsThread ns;
+  private final NetnsThread ns;
   private final RuleSet rules;
 
-  private RuleAdmin(String label, NsThread ns, RuleSet rules) {
+  private RuleAdmin(String label, NetnsThread ns, RuleSet rules) {
     this.label = label;
     this.ns = ns;
     this.rules = rules;
@@ -72,7 +76,7 @@ public final class RuleAdmin implements AutoCloseable {
       throw new BackendUnavailableException("nsenter was not found: install util-linux", null);
     }
     String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
-    NsThread ns = NsThread.start(nsPath, nsPath == null ? "current" : netns);
+    NetnsThread ns = NetnsThread.start(nsPath, nsPath == null ? "current" : netns);
     return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
   }
 

@@ -1,19 +1,18 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.linux;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.LibraryOption;
 import jnr.ffi.Pointer;
-import org.divert4j.testbed.linux.NamespaceSyscalls;
-import org.divert4j.testbed.linux.SyscallException;
 
 /**
- * The only door to native code (Netty's {@code Native} pattern): thin wrappers over {@link LibC}
- * that turn a -1 return into an {@link ErrnoException} keeping the errno, plus the constants and
- * struct layouts (x86-64 / aarch64 Linux, LP64, little-endian) the backend needs. Nothing else in
- * the backend touches native memory; buffers are direct {@link ByteBuffer}s in native byte order
- * whose addresses are taken once with {@link #address(ByteBuffer)}.
+ * The only door to the C library of the Linux backends and their test beds (Netty's {@code Native}
+ * pattern): thin wrappers over {@link LibC} that turn a -1 return into an {@link ErrnoException}
+ * keeping the errno, plus the constants and struct layouts (x86-64 / aarch64 Linux, LP64,
+ * little-endian) they need. {@link Capabilities}, {@link Datagrams} and {@link NetDevices} build on
+ * it; nothing else touches native memory. Buffers are direct {@link ByteBuffer}s in native byte
+ * order whose addresses are taken once with {@link #address(ByteBuffer)}.
  *
  * <p>Loading JNR-FFI happens on first use. If it fails (missing jar, unsupported platform), {@link
  * #loadError()} says why and every call throws {@link UnsatisfiedLinkError}. Thread-safe.
@@ -58,6 +57,7 @@ public final class Native {
   public static final int SOL_PACKET = 263;
   public static final int PACKET_IGNORE_OUTGOING = 23;
   public static final int PACKET_OUTGOING = 4;
+  public static final int ARPHRD_ETHER = 1;
 
   // Flags.
   public static final int MSG_DONTWAIT = 0x40;
@@ -69,12 +69,6 @@ public final class Native {
   public static final int O_RDONLY = 0;
   public static final int O_CLOEXEC = 0x80000;
   public static final int CLONE_NEWNET = 0x40000000;
-
-  // Capabilities (linux/capability.h).
-  public static final int CAP_NET_ADMIN = 12;
-  public static final int CAP_NET_RAW = 13;
-  public static final int CAP_SYS_ADMIN = 21;
-  private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
   // Struct sizes (LP64).
   public static final int SIZEOF_SOCKADDR_NL = 12;
@@ -106,8 +100,7 @@ public final class Native {
               .load("c");
       rt = jnr.ffi.Runtime.getRuntime(c);
       if (rt.addressSize() != 8 || rt.byteOrder() != ByteOrder.LITTLE_ENDIAN) {
-        throw new UnsatisfiedLinkError(
-            "the rawsocket backend supports 64-bit little-endian Linux only");
+        throw new UnsatisfiedLinkError("divert4j-linux supports 64-bit little-endian Linux only");
       }
     } catch (Throwable t) {
       err = t;
@@ -174,7 +167,7 @@ public final class Native {
     return RT.getLastError();
   }
 
-  private static ErrnoException fail(String call) {
+  static ErrnoException fail(String call) {
     return new ErrnoException(call, errno());
   }
 
@@ -417,129 +410,55 @@ public final class Native {
   }
 
   /**
-   * The namespace test bed's system calls ({@code org.divert4j.testbed.linux}) on this backend's
-   * JNR-FFI binding. Stateless; scratch structs are per thread.
+   * Moves the calling thread into a network namespace: {@code open(path, O_RDONLY)}, {@code
+   * setns(fd, CLONE_NEWNET)}, {@code close}. Other threads stay where they are.
+   *
+   * @param path a namespace file, e.g. {@code /var/run/netns/x} or {@code /proc/PID/ns/net}
+   * @throws ErrnoException if the file cannot be opened or entered (EPERM without CAP_SYS_ADMIN)
    */
-  public static final NamespaceSyscalls SYSCALLS = new NamespaceCalls();
-
-  private static final class NamespaceCalls implements NamespaceSyscalls {
-    /** msghdr (56 bytes) then one iovec (16), or a pollfd (8). */
-    private static final ThreadLocal<ByteBuffer> SCRATCH =
-        ThreadLocal.withInitial(() -> allocate(SIZEOF_MSGHDR + SIZEOF_IOVEC));
-
-    private static SyscallException syscall(ErrnoException e) {
-      return new SyscallException(e.call(), e.errno(), Errors.name(e.errno()), e);
-    }
-
-    private static SyscallException syscall(String call) {
-      int errno = errno();
-      return new SyscallException(call, errno, Errors.name(errno), null);
-    }
-
-    private static long at(ByteBuffer b) {
-      return address(b) + b.position();
-    }
-
-    @Override
-    public void enterNetns(String path) throws SyscallException {
-      try {
-        int fd = openReadOnly(path);
-        try {
-          setnsNet(fd);
-        } finally {
-          Native.close(fd);
-        }
-      } catch (ErrnoException e) {
-        throw syscall(e);
+  public static void enterNetns(String path) throws ErrnoException {
+    int fd = openReadOnly(path);
+    try {
+      if (c().setns(fd, CLONE_NEWNET) < 0) {
+        throw fail("setns(" + path + ")");
       }
+    } finally {
+      close(fd);
     }
+  }
 
-    @Override
-    public int socket(int domain, int type, int protocol) throws SyscallException {
-      try {
-        return Native.socket(domain, type, protocol, domain + "," + type + "," + protocol);
-      } catch (ErrnoException e) {
-        throw syscall(e);
-      }
-    }
+  /**
+   * ioctl(2) with a pointer argument, raw: returns -1 and leaves errno for the caller.
+   *
+   * @param fd descriptor
+   * @param request the request number, e.g. {@code SIOCGIFINDEX}
+   * @param arg address of the argument (an {@code ifreq} and the like)
+   * @return the ioctl's result or -1
+   */
+  public static int ioctl(int fd, long request, long arg) {
+    return c().ioctl(fd, request, arg);
+  }
 
-    @Override
-    public void setIntOption(int fd, int level, int name, int value) throws SyscallException {
-      try {
-        Native.setIntOption(fd, level, name, value);
-      } catch (ErrnoException e) {
-        throw syscall(e);
-      }
-    }
+  /**
+   * capget(2), raw.
+   *
+   * @param header address of a {@code __user_cap_header_struct}
+   * @param data address of two {@code __user_cap_data_struct}s
+   * @return 0 or -1
+   */
+  static int capget(long header, long data) {
+    return c().capget(header, data);
+  }
 
-    @Override
-    public void bind(int fd, ByteBuffer address) throws SyscallException {
-      try {
-        Native.bind(fd, at(address), address.remaining());
-      } catch (ErrnoException e) {
-        throw syscall(e);
-      }
-    }
-
-    @Override
-    public int sendTo(int fd, ByteBuffer data, ByteBuffer address) throws SyscallException {
-      long n =
-          Native.sendTo(
-              fd, SCRATCH.get(), at(data), data.remaining(), at(address), address.remaining());
-      if (n < 0) {
-        throw syscall("sendmsg");
-      }
-      return (int) n;
-    }
-
-    @Override
-    public int receive(int fd, ByteBuffer data, ByteBuffer address, ByteBuffer control)
-        throws SyscallException {
-      ByteBuffer m = SCRATCH.get();
-      long ma = address(m);
-      m.putLong(0, at(address));
-      m.putInt(8, address.remaining());
-      m.putLong(16, ma + SIZEOF_MSGHDR);
-      m.putLong(24, 1);
-      m.putLong(32, control == null ? 0 : at(control));
-      m.putLong(40, control == null ? 0 : control.remaining());
-      m.putInt(48, 0);
-      m.putLong(SIZEOF_MSGHDR, at(data));
-      m.putLong(SIZEOF_MSGHDR + 8, data.remaining());
-      long n = recvmsg(fd, ma, MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        int e = errno();
-        if (e == Errors.EAGAIN || e == Errors.EINTR) {
-          return -1;
-        }
-        throw new SyscallException("recvmsg", e, Errors.name(e), null);
-      }
-      if (control != null) {
-        control.limit(control.position() + (int) m.getLong(40));
-      }
-      return (int) n;
-    }
-
-    @Override
-    public boolean poll(int fd, int timeoutMillis) throws SyscallException {
-      ByteBuffer p = SCRATCH.get();
-      p.putInt(0, fd);
-      p.putShort(4, POLLIN);
-      p.putShort(6, (short) 0);
-      int r = Native.poll(address(p), 1, timeoutMillis);
-      if (r < 0) {
-        if (errno() == Errors.EINTR) {
-          return false;
-        }
-        throw syscall("poll");
-      }
-      return r > 0;
-    }
-
-    @Override
-    public void close(int fd) {
-      Native.close(fd);
-    }
+  /**
+   * capset(2), raw.
+   *
+   * @param header address of a {@code __user_cap_header_struct}
+   * @param data address of two {@code __user_cap_data_struct}s
+   * @return 0 or -1
+   */
+  static int capset(long header, long data) {
+    return c().capset(header, data);
   }
 
   /**
@@ -561,51 +480,6 @@ public final class Native {
    */
   public static void signal(int fd) {
     c().write(fd, ONE_ADDR, 8);
-  }
-
-  /**
-   * Reads the calling thread's effective capability set.
-   *
-   * @return bit {@code 1L << cap} set for each effective capability
-   * @throws ErrnoException on failure
-   */
-  public static long effectiveCapabilities() throws ErrnoException {
-    ByteBuffer hdr = allocate(8);
-    ByteBuffer data = allocate(24);
-    hdr.putInt(0, LINUX_CAPABILITY_VERSION_3);
-    hdr.putInt(4, 0);
-    if (c().capget(address(hdr), address(data)) < 0) {
-      throw fail("capget");
-    }
-    return (data.getInt(0) & 0xffffffffL) | ((data.getInt(12) & 0xffffffffL) << 32);
-  }
-
-  /**
-   * Removes capabilities from the calling thread's effective set (capabilities are per thread on
-   * Linux; other threads keep theirs). Threads it creates afterwards inherit the reduced set.
-   *
-   * @param caps the capability numbers to drop
-   * @throws ErrnoException on failure
-   */
-  public static void dropEffectiveCapabilities(int... caps) throws ErrnoException {
-    ByteBuffer hdr = allocate(8);
-    ByteBuffer data = allocate(24);
-    hdr.putInt(0, LINUX_CAPABILITY_VERSION_3);
-    hdr.putInt(4, 0);
-    long h = address(hdr);
-    long d = address(data);
-    if (c().capget(h, d) < 0) {
-      throw fail("capget");
-    }
-    for (int cap : caps) {
-      int word = cap / 32;
-      int bit = 1 << (cap % 32);
-      data.putInt(word * 12, data.getInt(word * 12) & ~bit);
-    }
-    hdr.putInt(4, 0);
-    if (c().capset(h, d) < 0) {
-      throw fail("capset");
-    }
   }
 
   /**

@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -7,6 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
 import org.divert4j.testbed.PacketCapture;
 
 /**
@@ -22,8 +25,6 @@ import org.divert4j.testbed.PacketCapture;
  */
 final class NodeCapture implements PacketCapture {
   private static final int SLICE_MILLIS = 50;
-
-  private final NamespaceSyscalls sys;
   private final int fd;
   private final int[] interfaces;
   private final Runnable onClose;
@@ -31,9 +32,7 @@ final class NodeCapture implements PacketCapture {
   private final Thread reader;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private NodeCapture(
-      NamespaceSyscalls sys, int fd, int[] interfaces, String name, Runnable onClose) {
-    this.sys = sys;
+  private NodeCapture(int fd, int[] interfaces, String name, Runnable onClose) {
     this.fd = fd;
     this.interfaces = interfaces.clone();
     this.onClose = onClose;
@@ -46,48 +45,46 @@ final class NodeCapture implements PacketCapture {
    *
    * @param interfaces the indexes of the node's interfaces
    */
-  static NodeCapture open(NamespaceSyscalls sys, int[] interfaces, String name, Runnable onClose)
-      throws IOException {
-    int proto = Short.toUnsignedInt(Short.reverseBytes((short) NamespaceSyscalls.ETH_P_IP));
+  static NodeCapture open(int[] interfaces, String name, Runnable onClose) throws IOException {
+    int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
     int fd;
     try {
-      fd = sys.socket(NamespaceSyscalls.AF_PACKET, NamespaceSyscalls.SOCK_DGRAM, proto);
-    } catch (SyscallException e) {
+      fd = Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto);
+    } catch (ErrnoException e) {
       throw new IOException("cannot capture on " + name + ": " + e.getMessage(), e);
     }
     try {
-      sys.setIntOption(fd, NamespaceSyscalls.SOL_SOCKET, NamespaceSyscalls.SO_RCVBUF, 8 << 20);
+      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 8 << 20);
       try {
-        sys.setIntOption(
-            fd, NamespaceSyscalls.SOL_PACKET, NamespaceSyscalls.PACKET_IGNORE_OUTGOING, 1);
-      } catch (SyscallException e) {
+        Native.setIntOption(fd, Native.SOL_PACKET, Native.PACKET_IGNORE_OUTGOING, 1);
+      } catch (ErrnoException e) {
         // before Linux 4.20: outgoing packets are left out by their sll_pkttype instead
       }
     } catch (IOException | RuntimeException e) {
-      sys.close(fd);
+      Native.close(fd);
       throw e;
     }
-    NodeCapture c = new NodeCapture(sys, fd, interfaces, name, onClose);
+    NodeCapture c = new NodeCapture(fd, interfaces, name, onClose);
     c.reader.start();
     return c;
   }
 
   private void run() {
     ByteBuffer buf = NodeUdpEndpoint.direct(65536);
-    ByteBuffer sll = NodeUdpEndpoint.direct(NamespaceSyscalls.SIZEOF_SOCKADDR_LL);
+    ByteBuffer sll = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
     try {
       while (!closed.get()) {
-        if (!sys.poll(fd, SLICE_MILLIS)) {
+        if (!Datagrams.poll(fd, SLICE_MILLIS)) {
           continue;
         }
         while (!closed.get()) {
           buf.clear();
           sll.clear();
-          int r = sys.receive(fd, buf, sll, null);
+          int r = Datagrams.receive(fd, buf, sll, null);
           if (r < 0) {
             break;
           }
-          byte[] p = keep(buf, Math.min(r, buf.capacity()), sll);
+          byte[] p = keep(buf, Math.min(r, buf.capacity()), sll, interfaces);
           if (p != null) {
             synchronized (packets) {
               packets.add(p);
@@ -108,11 +105,15 @@ final class NodeCapture implements PacketCapture {
   }
 
   /**
-   * @return the IP packet in {@code buf[0, length)} if it arrived on one of the node's interfaces
-   *     ({@code sockaddr_ll}: ifindex at 4, pkttype at 10), cut to its total length; else null
+   * @param buf the packet read, from index 0
+   * @param length its length
+   * @param sll the {@code sockaddr_ll} it came with (ifindex at 4, pkttype at 10)
+   * @param interfaces the indexes of the node's interfaces
+   * @return the IP packet in {@code buf[0, length)} if it arrived on one of the node's interfaces,
+   *     cut to its total length; else null
    */
-  private byte[] keep(ByteBuffer buf, int length, ByteBuffer sll) {
-    if ((sll.get(10) & 0xff) == NamespaceSyscalls.PACKET_OUTGOING || !ours(sll.getInt(4))) {
+  static byte[] keep(ByteBuffer buf, int length, ByteBuffer sll, int[] interfaces) {
+    if ((sll.get(10) & 0xff) == Native.PACKET_OUTGOING || !ours(interfaces, sll.getInt(4))) {
       return null;
     }
     int n = length;
@@ -127,7 +128,7 @@ final class NodeCapture implements PacketCapture {
     return p;
   }
 
-  private boolean ours(int ifindex) {
+  private static boolean ours(int[] interfaces, int ifindex) {
     for (int i : interfaces) {
       if (i == ifindex) {
         return true;
@@ -179,7 +180,7 @@ final class NodeCapture implements PacketCapture {
       Thread.currentThread().interrupt();
     }
     // Only once the reader has left: a descriptor number closed under it could be reused.
-    sys.close(fd);
+    Native.close(fd);
     synchronized (packets) {
       packets.notifyAll();
     }

@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -7,13 +7,16 @@ import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.divert4j.Ipv4;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.UdpEndpoint;
 
 /**
- * A UDP socket of a {@link NamespaceNode}, made through {@link NamespaceSyscalls} on a thread
- * inside the node's namespace so that it can ask for {@code IP_PKTINFO} and report the interface
- * each datagram arrived on (a {@link java.net.DatagramSocket} cannot).
+ * A UDP socket of a {@link NamespaceNode}, made through {@link Datagrams} on a thread inside the
+ * node's namespace so that it can ask for {@code IP_PKTINFO} and report the interface each datagram
+ * arrived on (a {@link java.net.DatagramSocket} cannot).
  *
  * <p>Thread-safe: receives are serialised, sends are serialised, and one of each may run at once. A
  * receive waits in slices of {@link #SLICE_MILLIS}, so {@link #close()} ends a blocked receive
@@ -24,22 +27,19 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   static final int SLICE_MILLIS = 50;
 
   private static final int CONTROL = 128;
-
-  private final NamespaceSyscalls sys;
   private final int fd;
   private final int port;
   private final Runnable onClose;
   private final Object rxLock = new Object();
   private final Object txLock = new Object();
   private final ByteBuffer rx = direct(65536);
-  private final ByteBuffer rxFrom = direct(NamespaceSyscalls.SIZEOF_SOCKADDR_IN);
+  private final ByteBuffer rxFrom = direct(Native.SIZEOF_SOCKADDR_IN);
   private final ByteBuffer rxControl = direct(CONTROL);
   private final ByteBuffer tx = direct(65536);
-  private final ByteBuffer txTo = direct(NamespaceSyscalls.SIZEOF_SOCKADDR_IN);
+  private final ByteBuffer txTo = direct(Native.SIZEOF_SOCKADDR_IN);
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private NodeUdpEndpoint(NamespaceSyscalls sys, int fd, int port, Runnable onClose) {
-    this.sys = sys;
+  private NodeUdpEndpoint(int fd, int port, Runnable onClose) {
     this.fd = fd;
     this.port = port;
     this.onClose = onClose;
@@ -54,27 +54,22 @@ final class NodeUdpEndpoint implements UdpEndpoint {
    * send from a port it also listens on), IP_PKTINFO and a 4 MiB receive buffer. Call on a thread
    * inside the node's namespace.
    */
-  static NodeUdpEndpoint open(NamespaceSyscalls sys, int port, Runnable onClose)
-      throws IOException {
+  static NodeUdpEndpoint open(int port, Runnable onClose) throws IOException {
     try {
-      int fd =
-          sys.socket(
-              NamespaceSyscalls.AF_INET,
-              NamespaceSyscalls.SOCK_DGRAM,
-              NamespaceSyscalls.IPPROTO_UDP);
+      int fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
       try {
-        sys.setIntOption(fd, NamespaceSyscalls.SOL_SOCKET, NamespaceSyscalls.SO_REUSEADDR, 1);
-        sys.setIntOption(fd, NamespaceSyscalls.IPPROTO_IP, NamespaceSyscalls.IP_PKTINFO, 1);
-        sys.setIntOption(fd, NamespaceSyscalls.SOL_SOCKET, NamespaceSyscalls.SO_RCVBUF, 4 << 20);
-        ByteBuffer sa = direct(NamespaceSyscalls.SIZEOF_SOCKADDR_IN);
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+        Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 4 << 20);
+        ByteBuffer sa = direct(Native.SIZEOF_SOCKADDR_IN);
         sockaddrIn(sa, 0, port);
-        sys.bind(fd, sa);
-        return new NodeUdpEndpoint(sys, fd, port, onClose);
+        Datagrams.bind(fd, sa);
+        return new NodeUdpEndpoint(fd, port, onClose);
       } catch (IOException | RuntimeException e) {
-        sys.close(fd);
+        Native.close(fd);
         throw e;
       }
-    } catch (SyscallException e) {
+    } catch (ErrnoException e) {
       throw new IOException("cannot open UDP port " + port + ": " + e.getMessage(), e);
     }
   }
@@ -82,7 +77,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   /** Writes a {@code sockaddr_in} at index 0 (family in host order, the rest in network order). */
   static void sockaddrIn(ByteBuffer sa, int address, int port) {
     sa.clear();
-    sa.putShort(0, (short) NamespaceSyscalls.AF_INET);
+    sa.putShort(0, (short) Native.AF_INET);
     sa.put(2, (byte) (port >>> 8));
     sa.put(3, (byte) port);
     for (int i = 0; i < 4; i++) {
@@ -109,7 +104,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
         rx.clear();
         rxFrom.clear();
         rxControl.clear();
-        int n = sys.receive(fd, rx, rxFrom, rxControl);
+        int n = Datagrams.receive(fd, rx, rxFrom, rxControl);
         if (n >= 0) {
           return datagram(n);
         }
@@ -117,7 +112,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
         if (left <= 0) {
           return null;
         }
-        sys.poll(fd, (int) Math.max(1, Math.min(SLICE_MILLIS, left / 1_000_000)));
+        Datagrams.poll(fd, (int) Math.max(1, Math.min(SLICE_MILLIS, left / 1_000_000)));
       }
     }
   }
@@ -146,8 +141,8 @@ final class NodeUdpEndpoint implements UdpEndpoint {
       if (len < 16) {
         break;
       }
-      if (control.getInt(c + 8) == NamespaceSyscalls.IPPROTO_IP
-          && control.getInt(c + 12) == NamespaceSyscalls.IP_PKTINFO
+      if (control.getInt(c + 8) == Native.IPPROTO_IP
+          && control.getInt(c + 12) == Native.IP_PKTINFO
           && c + 20 <= end) {
         return control.getInt(c + 16);
       }
@@ -170,8 +165,8 @@ final class NodeUdpEndpoint implements UdpEndpoint {
       tx.put(payload).flip();
       sockaddrIn(txTo, Ipv4.toInt(destination), destinationPort);
       try {
-        sys.sendTo(fd, tx, txTo);
-      } catch (SyscallException e) {
+        Datagrams.sendTo(fd, tx, txTo);
+      } catch (ErrnoException e) {
         throw new IOException("UDP send to " + destination.getHostAddress() + " failed: " + e, e);
       }
     }
@@ -186,7 +181,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
     // its number cannot be reused under it.
     synchronized (rxLock) {
       synchronized (txLock) {
-        sys.close(fd);
+        Native.close(fd);
       }
     }
     onClose.run();

@@ -1,4 +1,4 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.rawsocket.testbed;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -12,11 +12,15 @@ import org.divert4j.DivertHost;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.testbed.NamespaceNode;
+import org.divert4j.linux.testbed.NamespaceTestBed;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
+import org.divert4j.rawsocket.internal.KernelHost;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.NamespaceNode;
-import org.divert4j.testbed.linux.NamespaceTestBed;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.VethPair;
 
 /**
  * The kernel backend's test bed: network namespaces joined by veth pairs, on the shared {@link
@@ -34,7 +38,7 @@ public final class KernelTestBed extends NamespaceTestBed {
   private Netns hostNs;
 
   private KernelTestBed(String backend, Set<Capability> capabilities, TestBedOptions options) {
-    super(backend, capabilities, options, Native.SYSCALLS, Duration.ofMillis(250));
+    super(backend, capabilities, options, Duration.ofMillis(250));
   }
 
   /**
@@ -164,7 +168,7 @@ public final class KernelTestBed extends NamespaceTestBed {
         new Thread(
             () -> {
               try {
-                Native.dropEffectiveCapabilities(Native.CAP_NET_ADMIN, Native.CAP_NET_RAW);
+                Capabilities.dropEffective(Capabilities.CAP_NET_ADMIN, Capabilities.CAP_NET_RAW);
                 result.set(KernelHost.open(backend(), capabilities(), withNs));
               } catch (Throwable e) {
                 result.set(e);

@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.net.DatagramPacket;
@@ -14,6 +14,11 @@ import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.Shell;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
@@ -21,7 +26,7 @@ import org.divert4j.testbed.UdpEndpoint;
 /**
  * A {@link TestNode} that is a real Linux IP stack: a network namespace with one or more veth
  * interfaces ({@link Link}s). Its sockets are created by a {@link NetnsThread} inside the namespace
- * through the backend's {@link NamespaceSyscalls}:
+ * through the floor's binding ({@link Native}, {@link Datagrams}):
  *
  * <ul>
  *   <li>{@link #sendUdp} uses a {@link DatagramSocket}, so the node's stack fragments as for any
@@ -90,7 +95,6 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     }
   }
 
-  private final NamespaceSyscalls sys;
   private final String name;
   private final Netns netns;
   private final NetnsThread thread;
@@ -98,32 +102,29 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   private final List<Link> links;
   private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
   private final ByteBuffer rawOut = NodeUdpEndpoint.direct(65536);
-  private final ByteBuffer rawTo = NodeUdpEndpoint.direct(NamespaceSyscalls.SIZEOF_SOCKADDR_LL);
+  private final ByteBuffer rawTo = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
   private int rawFd = -1;
   private boolean closed;
 
   /**
    * Makes a node of a namespace and starts its thread there (blocks until it is in).
    *
-   * @param sys the backend's system calls
    * @param name a short name, e.g. {@code peer}
    * @param netns the namespace, owned by the caller
    * @param address the node's address on its first link
    * @param links its interfaces, the first one the way of its default route
    * @throws IOException if the namespace cannot be entered
    */
-  public NamespaceNode(
-      NamespaceSyscalls sys, String name, Netns netns, Inet4Address address, List<Link> links)
+  public NamespaceNode(String name, Netns netns, Inet4Address address, List<Link> links)
       throws IOException {
     if (links.isEmpty()) {
       throw new IllegalArgumentException("a node needs a link");
     }
-    this.sys = Objects.requireNonNull(sys, "sys");
     this.name = name;
     this.netns = netns;
     this.address = address;
     this.links = List.copyOf(links);
-    this.thread = NetnsThread.start(sys, netns.path().toString(), name);
+    this.thread = NetnsThread.open(netns.path().toString(), name);
   }
 
   /**
@@ -182,7 +183,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
     }
     try (DatagramSocket s =
-        thread.call(
+        thread.run(
             () -> {
               DatagramSocket d = new DatagramSocket(null);
               try {
@@ -212,10 +213,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       throw new IOException("test node " + name + " is closed");
     }
     if (rawFd < 0) {
-      int proto = Short.toUnsignedInt(Short.reverseBytes((short) NamespaceSyscalls.ETH_P_IP));
-      rawFd =
-          thread.call(
-              () -> sys.socket(NamespaceSyscalls.AF_PACKET, NamespaceSyscalls.SOCK_DGRAM, proto));
+      int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
+      rawFd = thread.run(() -> Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto));
     }
     int p = packet.position();
     int dst =
@@ -225,11 +224,11 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
             | (packet.get(p + 19) & 0xff);
     Link k = linkFor(dst);
     rawTo.clear();
-    rawTo.putShort(0, (short) NamespaceSyscalls.AF_PACKET);
-    rawTo.put(2, (byte) (NamespaceSyscalls.ETH_P_IP >>> 8)); // sll_protocol, network order
-    rawTo.put(3, (byte) NamespaceSyscalls.ETH_P_IP);
+    rawTo.putShort(0, (short) Native.AF_PACKET);
+    rawTo.put(2, (byte) (Native.ETH_P_IP >>> 8)); // sll_protocol, network order
+    rawTo.put(3, (byte) Native.ETH_P_IP);
     rawTo.putInt(4, k.iface().index());
-    rawTo.putShort(8, (short) NamespaceSyscalls.ARPHRD_ETHER);
+    rawTo.putShort(8, (short) Native.ARPHRD_ETHER);
     rawTo.put(10, (byte) 0);
     rawTo.put(11, (byte) 6);
     byte[] mac = k.neighbourMac;
@@ -240,8 +239,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     rawOut.put(0, packet, p, len);
     rawOut.limit(len);
     try {
-      sys.sendTo(rawFd, rawOut, rawTo);
-    } catch (SyscallException e) {
+      Datagrams.sendTo(rawFd, rawOut, rawTo);
+    } catch (ErrnoException e) {
       throw new IOException(
           "raw send of " + len + " bytes on " + name + "/" + k.iface().name() + " failed: " + e, e);
     }
@@ -250,7 +249,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   @Override
   public UdpEndpoint openUdp(int port) throws IOException {
     NodeUdpEndpoint[] self = new NodeUdpEndpoint[1];
-    self[0] = thread.call(() -> NodeUdpEndpoint.open(sys, port, () -> open.remove(self[0])));
+    self[0] = thread.run(() -> NodeUdpEndpoint.open(port, () -> open.remove(self[0])));
     return track(self[0]);
   }
 
@@ -295,7 +294,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       idx[i] = links.get(i).iface().index();
     }
     NodeCapture[] self = new NodeCapture[1];
-    self[0] = thread.call(() -> NodeCapture.open(sys, idx, name, () -> open.remove(self[0])));
+    self[0] = thread.run(() -> NodeCapture.open(idx, name, () -> open.remove(self[0])));
     return track(self[0]);
   }
 
@@ -333,7 +332,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     }
     open.clear();
     synchronized (this) {
-      sys.close(rawFd);
+      Native.close(rawFd);
       rawFd = -1;
     }
     thread.close();

@@ -1,9 +1,9 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.linux;
 
 /**
- * The C library functions the kernel backend calls, bound by JNR-FFI. Pointers are passed as raw
- * {@code long} addresses of memory this backend owns (direct buffers), so calls marshal nothing and
- * allocate nothing. Only {@link Native} uses this interface.
+ * The C library functions the Linux backends and test beds call, bound by JNR-FFI. Pointers are
+ * passed as raw {@code long} addresses of memory this backend owns (direct buffers), so calls
+ * marshal nothing and allocate nothing. Only {@link Native} uses this interface.
  *
  * <p>No function here takes six arguments: with jnr-ffi 2.3.4 (jffi 1.4.3) six-argument calls reach
  * the C function with a wrong argument (sendto and mmap fail with EINVAL), so addressed sends use
@@ -47,4 +47,6 @@ public interface LibC {
   int capget(long header, long data);
 
   int capset(long header, long data);
+
+  int ioctl(int fd, long request, long arg);
 }

@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -13,6 +13,8 @@ import org.divert4j.BackendUnavailableException;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.Shell;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
 import org.divert4j.testbed.TestNode;
@@ -31,7 +33,7 @@ import org.divert4j.testbed.TestNode;
  *       concurrent test beds of any process never collide, and namespaces left by a killed JVM are
  *       deleted by the next test bed ({@link Netns#deleteOrphans()}); each test bed has its own
  *       pair of /24 subnets ({@link #subnet(int)}), which makes captures easy to tell apart.
- *   <li>Nodes: {@link NamespaceNode}s on the backend's {@link NamespaceSyscalls}.
+ *   <li>Nodes: {@link NamespaceNode}s on the floor's system calls ({@link Datagrams}).
  * </ul>
  *
  * <p>Thread-safe once {@link #open} returned: the getters are plain reads, {@link #close()} is
@@ -43,7 +45,6 @@ public abstract class NamespaceTestBed implements TestBed {
   private final String backend;
   private final Set<Capability> capabilities;
   private final TestBedOptions options;
-  private final NamespaceSyscalls sys;
   private final Duration settleTime;
   private final int subnets;
   private final List<Netns> namespaces = new ArrayList<>();
@@ -60,19 +61,13 @@ public abstract class NamespaceTestBed implements TestBed {
    * @param backend the provider name
    * @param capabilities the capabilities of the backend's hosts
    * @param options the options to build with
-   * @param sys the backend's system calls
    * @param settleTime how long to wait to be confident that something does not happen
    */
   protected NamespaceTestBed(
-      String backend,
-      Set<Capability> capabilities,
-      TestBedOptions options,
-      NamespaceSyscalls sys,
-      Duration settleTime) {
+      String backend, Set<Capability> capabilities, TestBedOptions options, Duration settleTime) {
     this.backend = Objects.requireNonNull(backend, "backend");
     this.capabilities = Set.copyOf(capabilities);
     this.options = Objects.requireNonNull(options, "options");
-    this.sys = Objects.requireNonNull(sys, "sys");
     this.settleTime = Objects.requireNonNull(settleTime, "settleTime");
     long pid = ProcessHandle.current().pid();
     int n = COUNTER.incrementAndGet();
@@ -176,7 +171,7 @@ public abstract class NamespaceTestBed implements TestBed {
   protected final NamespaceNode newNode(
       String name, Netns netns, Inet4Address address, List<NamespaceNode.Link> links)
       throws IOException {
-    NamespaceNode n = new NamespaceNode(sys, name, netns, address, links);
+    NamespaceNode n = new NamespaceNode(name, netns, address, links);
     synchronized (this) {
       nodes.add(n);
     }
@@ -241,13 +236,6 @@ public abstract class NamespaceTestBed implements TestBed {
   protected final synchronized <C extends AutoCloseable> C trackResource(C c) {
     resources.add(Objects.requireNonNull(c, "resource"));
     return c;
-  }
-
-  /**
-   * @return the backend's system calls
-   */
-  protected final NamespaceSyscalls syscalls() {
-    return sys;
   }
 
   @Override

@@ -1,4 +1,4 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.linux;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -79,11 +79,11 @@ public final class Errors {
   public static List<String> missingCapabilities() {
     List<String> missing = new ArrayList<>(2);
     try {
-      long caps = Native.effectiveCapabilities();
-      if ((caps & (1L << Native.CAP_NET_ADMIN)) == 0) {
+      long caps = Capabilities.effective();
+      if ((caps & (1L << Capabilities.CAP_NET_ADMIN)) == 0) {
         missing.add("CAP_NET_ADMIN");
       }
-      if ((caps & (1L << Native.CAP_NET_RAW)) == 0) {
+      if ((caps & (1L << Capabilities.CAP_NET_RAW)) == 0) {
         missing.add("CAP_NET_RAW");
       }
     } catch (ErrnoException | LinkageError e) {

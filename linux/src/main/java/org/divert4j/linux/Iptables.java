@@ -1,4 +1,4 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.linux;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -6,8 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 
 /**
  * The iptables flavour in use and how to run it inside a namespace: {@code iptables-nft} (nf_tables
@@ -93,7 +91,7 @@ public final class Iptables {
    */
   public String save(String nsPath, String table) throws IOException {
     Shell.Result r =
-        Shell.run(null, TIMEOUT, Netns.inside(nsPath, List.of(save, "-c", "-t", table)));
+        Shell.run(null, TIMEOUT, Shell.inNetns(nsPath, List.of(save, "-c", "-t", table)));
     if (!r.ok()) {
       if (r.stderr().contains("does not exist") || r.stderr().contains("No chain/target/match")) {
         return "";
@@ -112,7 +110,7 @@ public final class Iptables {
    * @throws IOException if iptables fails
    */
   public String saveAll(String nsPath) throws IOException {
-    Shell.Result r = Shell.run(null, TIMEOUT, Netns.inside(nsPath, List.of(save, "-c")));
+    Shell.Result r = Shell.run(null, TIMEOUT, Shell.inNetns(nsPath, List.of(save, "-c")));
     if (!r.ok()) {
       throw new IOException(r.describe());
     }
@@ -132,7 +130,7 @@ public final class Iptables {
     if (legacy) {
       cmd.add("-w");
     }
-    Shell.Result r = Shell.run(script, TIMEOUT, Netns.inside(nsPath, cmd));
+    Shell.Result r = Shell.run(script, TIMEOUT, Shell.inNetns(nsPath, cmd));
     if (!r.ok()) {
       throw new IOException(r.describe() + "\nscript:\n" + script);
     }

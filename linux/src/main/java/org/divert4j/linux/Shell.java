@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -204,5 +204,23 @@ public final class Shell {
     t.setDaemon(true);
     t.start();
     return t;
+  }
+
+  /**
+   * The command line that runs {@code command} inside the network namespace at {@code nsPath}:
+   * {@code nsenter --net=PATH -- command...} ({@code util-linux}), which unlike {@code ip netns
+   * exec} leaves the mount namespace alone.
+   *
+   * @param nsPath a namespace file such as {@code /var/run/netns/x} or {@code /proc/PID/ns/net}
+   * @param command the program and its arguments
+   * @return the full command line
+   */
+  public static List<String> inNetns(String nsPath, List<String> command) {
+    List<String> cmd = new ArrayList<>(command.size() + 3);
+    cmd.add(which("nsenter").map(Path::toString).orElse("nsenter"));
+    cmd.add("--net=" + nsPath);
+    cmd.add("--");
+    cmd.addAll(command);
+    return cmd;
   }
 }

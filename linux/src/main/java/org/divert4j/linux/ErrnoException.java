@@ -1,10 +1,13 @@
-package org.divert4j.rawsocket.internal;
+package org.divert4j.linux;
+
+import java.io.IOException;
 
 /**
- * A system call failed. Keeps the errno so that callers can map it to the public exception that
- * fits ({@link Errors}); never leaves the backend.
+ * A system call failed. Keeps the errno, so that callers can tell a missing privilege from other
+ * failures and map it to the public exception that fits ({@link Errors}). An {@link IOException},
+ * so that the namespace test bed, whose methods throw {@code IOException}, passes it on as is.
  */
-public final class ErrnoException extends Exception {
+public final class ErrnoException extends IOException {
   private static final long serialVersionUID = 1L;
 
   private final int errno;
@@ -32,5 +35,12 @@ public final class ErrnoException extends Exception {
    */
   public String call() {
     return call;
+  }
+
+  /**
+   * @return true if the errno says a privilege is missing (EPERM or EACCES)
+   */
+  public boolean isPermission() {
+    return Errors.isPermission(errno);
   }
 }

@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
+import org.divert4j.linux.Shell;
 
 /**
  * A named Linux network namespace ({@code ip netns}) made for a test bed: created empty with its
@@ -112,7 +113,7 @@ public final class Netns implements AutoCloseable {
    */
   public Shell.Result exec(String input, Duration timeout, List<String> command)
       throws IOException {
-    return Shell.run(input, timeout, inside(path().toString(), command));
+    return Shell.run(input, timeout, Shell.inNetns(path().toString(), command));
   }
 
   /**
@@ -128,24 +129,6 @@ public final class Netns implements AutoCloseable {
       throw new IOException("in netns " + name + ": " + r.describe());
     }
     return r.stdout();
-  }
-
-  /**
-   * The command line that runs {@code command} inside the network namespace at {@code nsPath}:
-   * {@code nsenter --net=PATH -- command...} ({@code util-linux}), which unlike {@code ip netns
-   * exec} leaves the mount namespace alone.
-   *
-   * @param nsPath a namespace file such as {@code /var/run/netns/x} or {@code /proc/PID/ns/net}
-   * @param command the program and its arguments
-   * @return the full command line
-   */
-  public static List<String> inside(String nsPath, List<String> command) {
-    List<String> cmd = new ArrayList<>(command.size() + 3);
-    cmd.add(Shell.which("nsenter").map(Path::toString).orElse("nsenter"));
-    cmd.add("--net=" + nsPath);
-    cmd.add("--");
-    cmd.addAll(command);
-    return cmd;
   }
 
   /**

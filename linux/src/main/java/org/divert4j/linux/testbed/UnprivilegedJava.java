@@ -1,4 +1,4 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux.testbed;
 
 import java.io.File;
 import java.io.IOException;
@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.divert4j.DivertHost;
 import org.divert4j.PermissionException;
+import org.divert4j.linux.Shell;
 
 /**
  * Runs a Java program as a real unprivileged user, for tests of permission errors: the child JVM
@@ -181,7 +182,7 @@ public final class UnprivilegedJava implements AutoCloseable {
             classPath,
             mainClass));
     cmd.addAll(Arrays.asList(args));
-    return Netns.inside(netns.path().toString(), cmd);
+    return Shell.inNetns(netns.path().toString(), cmd);
   }
 
   /**

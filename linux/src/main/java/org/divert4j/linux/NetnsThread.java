@@ -1,15 +1,20 @@
-package org.divert4j.testbed.linux;
+package org.divert4j.linux;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.divert4j.DivertClosedException;
+import org.divert4j.DivertException;
+import org.divert4j.PermissionException;
 
 /**
  * A thread that lives in one network namespace and runs tasks there: a socket (or a pcap handle)
@@ -22,9 +27,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * capabilities (per thread on Linux too: a caller that dropped CAP_NET_ADMIN gets a namespace
  * thread without it; entering needs CAP_SYS_ADMIN).
  *
- * <p>Thread-safe: any thread may call {@link #call}, which blocks until the task has run; tasks run
- * one at a time in submission order. {@link #close()} ends the thread (idempotent); calls after it
- * fail with an {@link IOException}.
+ * <p>Two faces over one thread: the test beds use {@link #open} and {@link #run}, which report
+ * failures as {@link IOException}s; the backends use {@link #start} and {@link #call}, which turn
+ * them into the {@link DivertException}s the public API promises.
+ *
+ * <p>Thread-safe: any thread may call {@link #run} or {@link #call}, which block until the task has
+ * run; tasks run one at a time in submission order. {@link #close()} ends the thread (idempotent);
+ * calls after it fail ({@link IOException}, or {@link DivertClosedException} from {@link #call}).
  */
 public final class NetnsThread implements AutoCloseable {
   private static final AtomicInteger COUNT = new AtomicInteger();
@@ -64,22 +73,20 @@ public final class NetnsThread implements AutoCloseable {
   /**
    * Starts a thread in a namespace and waits until it is there.
    *
-   * @param sys the system calls
    * @param nsPath the namespace file ({@code /var/run/netns/NAME} or {@code /proc/PID/ns/net}), or
    *     null to stay in the caller's namespace
    * @param label a short name for the thread and for messages
    * @return the thread; the caller closes it
-   * @throws SyscallException if the namespace cannot be entered (EPERM without CAP_SYS_ADMIN)
+   * @throws ErrnoException if the namespace cannot be entered (EPERM without CAP_SYS_ADMIN)
    * @throws IOException if interrupted while waiting
    */
-  public static NetnsThread start(NamespaceSyscalls sys, String nsPath, String label)
-      throws IOException {
+  public static NetnsThread open(String nsPath, String label) throws IOException {
     NetnsThread t = new NetnsThread(label);
     try {
-      t.call(
+      t.run(
           () -> {
             if (nsPath != null) {
-              sys.enterNetns(nsPath);
+              Native.enterNetns(nsPath);
             }
             t.tid = threadId();
             t.inode = readInode("/proc/thread-self/ns/net");
@@ -90,6 +97,35 @@ public final class NetnsThread implements AutoCloseable {
       throw e;
     }
     return t;
+  }
+
+  /**
+   * Starts a thread in a namespace, for a backend: {@link #open} with its failures turned into
+   * {@link DivertException}s.
+   *
+   * @param nsPath the namespace file (e.g. {@code /var/run/netns/x}), or null to stay in the
+   *     caller's namespace
+   * @param label a name for the thread
+   * @return the thread; the caller closes it
+   * @throws PermissionException if entering needs CAP_SYS_ADMIN the caller lacks
+   * @throws DivertException if the namespace cannot be entered
+   */
+  public static NetnsThread start(String nsPath, String label) throws DivertException {
+    try {
+      return open(nsPath, label);
+    } catch (ErrnoException e) {
+      if (e.isPermission()) {
+        throw new PermissionException(
+            "enter network namespace " + nsPath, List.of("CAP_SYS_ADMIN"), e.errno(), e);
+      }
+      throw new DivertException(
+          "cannot enter network namespace " + nsPath + ": " + e.getMessage(), e.errno(), e);
+    } catch (IOException e) {
+      throw new DivertException(
+          "cannot enter network namespace " + nsPath + ": " + e.getMessage(),
+          DivertException.NO_ERRNO,
+          e);
+    }
   }
 
   /**
@@ -159,7 +195,7 @@ public final class NetnsThread implements AutoCloseable {
    * @throws IOException if the thread was closed, or {@link InterruptedIOException} if the caller
    *     was interrupted while waiting (its interrupt flag is set again; the task may still run)
    */
-  public <T, E extends Exception> T call(Task<T, E> task) throws E, IOException {
+  public <T, E extends Exception> T run(Task<T, E> task) throws E, IOException {
     Future<T> f;
     try {
       f = exec.submit(task::run);
@@ -182,6 +218,32 @@ public final class NetnsThread implements AutoCloseable {
       @SuppressWarnings("unchecked") // the task's only checked exceptions are E
       E checked = (E) c;
       throw checked;
+    }
+  }
+
+  /**
+   * Runs a task on the namespace thread and waits for it, for a backend: {@link #run} with its
+   * failures turned into {@link DivertException}s.
+   *
+   * @param task the task
+   * @param <T> its result type
+   * @return its result
+   * @throws DivertClosedException if the thread was closed
+   * @throws DivertException what the task threw, or a wrapper of another checked exception
+   */
+  public <T> T call(Callable<T> task) throws DivertException {
+    try {
+      return run(task::call);
+    } catch (DivertException | RuntimeException e) {
+      throw e;
+    } catch (InterruptedIOException e) {
+      throw new DivertException("interrupted while working in network namespace " + label);
+    } catch (Exception e) {
+      if (isClosed()) {
+        throw new DivertClosedException("network namespace thread " + label);
+      }
+      throw new DivertException(
+          "failed in network namespace " + label + ": " + e, DivertException.NO_ERRNO, e);
     }
   }
 
