@@ -1,4 +1,4 @@
-package org.divert4j.pcap.internal;
+package org.divert4j.pcap.testbed;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -7,12 +7,17 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
+import org.divert4j.linux.NetDevices;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.testbed.NamespaceNode;
+import org.divert4j.linux.testbed.NamespaceTestBed;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
+import org.divert4j.pcap.internal.Device;
+import org.divert4j.pcap.internal.HostConfig;
+import org.divert4j.pcap.internal.InlineSegment;
+import org.divert4j.pcap.internal.PcapBackend;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.NamespaceNode;
-import org.divert4j.testbed.linux.NamespaceTestBed;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.NetnsThread;
-import org.divert4j.testbed.linux.VethPair;
 
 /**
  * The pcap backend's test bed: three network namespaces joined by two veth pairs, with the backend
@@ -34,12 +39,12 @@ import org.divert4j.testbed.linux.VethPair;
  * rules (no SHARED_RULES), so {@link #openAnotherHost} is unsupported. Closing {@link #host()}
  * leaves the segment forwarding with no rules, as the kernel does after a divert program exits.
  */
-final class PcapTestBed extends NamespaceTestBed {
+public final class PcapTestBed extends NamespaceTestBed {
   private HostOptions deviceOptions;
   private HostConfig config;
 
   private PcapTestBed(TestBedOptions options) {
-    super(PcapBackend.NAME, Device.CAPABILITIES, options, Native.SYSCALLS, Duration.ofMillis(200));
+    super(PcapBackend.NAME, Device.CAPABILITIES, options, Duration.ofMillis(200));
   }
 
   /**
@@ -51,7 +56,7 @@ final class PcapTestBed extends NamespaceTestBed {
    *     is missing
    * @throws DivertException if building it fails (everything made so far is removed)
    */
-  static PcapTestBed create(TestBedOptions o) throws DivertException {
+  public static PcapTestBed create(TestBedOptions o) throws DivertException {
     return NamespaceTestBed.open(new PcapTestBed(o));
   }
 
@@ -110,7 +115,7 @@ final class PcapTestBed extends NamespaceTestBed {
     setNodes(peer, hostNode, null);
     offloadsOff(peer.thread(), "eth0", true);
     offloadsOff(hostNode.thread(), "eth0", true);
-    try (NetnsThread t = NetnsThread.start(Native.SYSCALLS, bridgeNs.path().toString(), "bridge")) {
+    try (NetnsThread t = NetnsThread.open(bridgeNs.path().toString(), "bridge")) {
       offloadsOff(t, "out0", false);
       offloadsOff(t, "in0", false);
     }
@@ -148,14 +153,14 @@ final class PcapTestBed extends NamespaceTestBed {
    * carry full checksums and fit the MTU); everywhere, GRO (so that captures see frames as sent).
    */
   private static void offloadsOff(NetnsThread t, String device, boolean sender) throws IOException {
-    t.call(
+    t.run(
         () -> {
           if (sender) {
-            Native.ethtoolOff(device, Native.ETHTOOL_STXCSUM);
-            Native.ethtoolOff(device, Native.ETHTOOL_STSO);
-            Native.ethtoolOff(device, Native.ETHTOOL_SGSO);
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_STXCSUM);
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_STSO);
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_SGSO);
           }
-          Native.ethtoolOff(device, Native.ETHTOOL_SGRO);
+          NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_SGRO);
           return null;
         });
   }
