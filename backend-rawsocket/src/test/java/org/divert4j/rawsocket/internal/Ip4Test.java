@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import org.divert4j.linux.Native;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.Ipv4View;
 import org.junit.jupiter.api.Test;
