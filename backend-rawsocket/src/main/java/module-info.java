@@ -6,7 +6,7 @@
  */
 module org.divert4j.rawsocket {
   requires transitive org.divert4j;
-  requires org.divert4j.linux;
+  requires transitive org.divert4j.linux; // the exported internal package names its types
 
   exports org.divert4j.rawsocket;
   exports org.divert4j.rawsocket.internal;
