@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-modules=api,tck,backend-sim,backend-rawsocket,backend-pcap,cli
+modules=api,linux,tck,backend-sim,backend-rawsocket,backend-pcap,cli
 for m in ${modules//,/ }; do rm -rf "$m/target/reliability"; done
 
 start=$(date +%s)

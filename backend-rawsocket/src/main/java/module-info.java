@@ -1,11 +1,12 @@
 /**
- * The Linux kernel backend, provider {@code rawsocket}: NFQUEUE over netlink and raw IP sockets,
- * through JNR-FFI. Its internal package is opened to JNR-FFI, which generates the native binding of
- * its libc interface at run time.
+ * The Linux kernel backend, provider {@code rawsocket}: NFQUEUE over netlink and raw IP sockets, on
+ * the Linux floor ({@code org.divert4j.linux}: the JNR-FFI binding, errno mapping, namespace
+ * thread, iptables). Its test bed ({@code org.divert4j.rawsocket.testbed}) builds on the floor's
+ * namespace test-bed plumbing.
  */
 module org.divert4j.rawsocket {
   requires transitive org.divert4j;
-  requires org.jnrproject.ffi;
+  requires transitive org.divert4j.linux; // the exported internal package names its types
 
   exports org.divert4j.rawsocket;
   exports org.divert4j.rawsocket.internal;

@@ -8,9 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
-import org.divert4j.testbed.linux.VethPair;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
 
 /**
  * Records real kernel traffic for the savefile tests: two fresh network namespaces joined by a veth
@@ -61,7 +61,7 @@ final class KernelCaptures {
       v.b().addAddress(B + "/24");
       Path err = Files.createTempFile(file.getParent(), "tcpdump", ".err");
       List<String> cmd =
-          Netns.inside(
+          Shell.inNetns(
               a.path().toString(),
               List.of(
                   Shell.which("tcpdump").get().toString(),

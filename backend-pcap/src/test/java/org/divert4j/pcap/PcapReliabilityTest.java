@@ -4,14 +4,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
 import org.divert4j.HostOptions;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
 import org.divert4j.spi.Availability;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.tck.reliability.Figures;
 import org.divert4j.tck.reliability.ReliabilityContract;
 import org.divert4j.testbed.TestBed;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
-import org.divert4j.testbed.linux.VethPair;
 
 /**
  * Overload, shutdown, leaks and concurrency on the pcap backend, inline in its namespace test bed

@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
+import org.divert4j.linux.testbed.UnprivilegedJava;
 import org.divert4j.packet.Ipv4Builder;
-import org.divert4j.testbed.linux.UnprivilegedJava;
 
 /**
  * Run by {@link UnprivilegedUserTest} in a child JVM as a real unprivileged user: opens an inline

@@ -97,7 +97,7 @@ public final class RawSocketProvider implements DivertProvider {
   private static void requireCapabilities(String operation) throws PermissionException {
     List<String> missing;
     try {
-      missing = org.divert4j.rawsocket.internal.Errors.missingCapabilities();
+      missing = org.divert4j.linux.Errors.missingCapabilities();
     } catch (LinkageError e) {
       return; // the availability check reports the missing binding
     }
@@ -127,6 +127,6 @@ public final class RawSocketProvider implements DivertProvider {
     if (!a.available()) {
       throw new BackendUnavailableException("rawsocket: " + a.reason(), a.cause());
     }
-    return org.divert4j.rawsocket.internal.KernelTestBed.open(NAME, CAPABILITIES, options);
+    return org.divert4j.rawsocket.testbed.KernelTestBed.open(NAME, CAPABILITIES, options);
   }
 }

@@ -10,11 +10,11 @@ import java.net.URL;
 import java.net.URLClassLoader;
 import java.util.ServiceLoader;
 import java.util.concurrent.atomic.AtomicReference;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.Shell;
 import org.divert4j.rawsocket.internal.AvailabilityProbe;
-import org.divert4j.rawsocket.internal.Native;
 import org.divert4j.spi.Availability;
 import org.divert4j.spi.DivertProvider;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.Test;
 
 /** Availability never throws and says exactly what is missing (S46). */
@@ -29,7 +29,7 @@ class AvailabilityTest {
         new Thread(
             () -> {
               try {
-                Native.dropEffectiveCapabilities(Native.CAP_NET_ADMIN, Native.CAP_NET_RAW);
+                Capabilities.dropEffective(Capabilities.CAP_NET_ADMIN, Capabilities.CAP_NET_RAW);
                 r.set(AvailabilityProbe.check());
               } catch (Throwable e) {
                 r.set(e);

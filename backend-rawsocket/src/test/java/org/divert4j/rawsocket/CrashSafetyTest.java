@@ -10,13 +10,12 @@ import java.util.List;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
+import org.divert4j.linux.Shell;
 import org.divert4j.tck.reliability.Figures;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
 import org.divert4j.testbed.UdpEndpoint;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -54,7 +53,9 @@ class CrashSafetyTest {
       if (Shell.which(save).isPresent()) {
         sb.append(
             Shell.check(
-                null, Duration.ofSeconds(30), Netns.inside("/var/run/netns/" + ns, List.of(save))));
+                null,
+                Duration.ofSeconds(30),
+                Shell.inNetns("/var/run/netns/" + ns, List.of(save))));
       }
     }
     return sb.toString();

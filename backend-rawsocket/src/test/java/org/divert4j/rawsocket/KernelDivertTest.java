@@ -580,10 +580,10 @@ class KernelDivertTest {
       }
       // both queues got packets (id_sequence, the 8th column, counts the ids each queue gave)
       String proc =
-          org.divert4j.testbed.linux.Shell.check(
+          org.divert4j.linux.Shell.check(
               null,
               Duration.ofSeconds(10),
-              org.divert4j.testbed.linux.Netns.inside(
+              org.divert4j.linux.Shell.inNetns(
                   "/var/run/netns/" + bed.host().options().property("rawsocket.netns", ""),
                   List.of("cat", "/proc/net/netfilter/nfnetlink_queue")));
       int used = 0;

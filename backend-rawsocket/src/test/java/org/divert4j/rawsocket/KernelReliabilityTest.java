@@ -5,12 +5,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.OptionalLong;
 import org.divert4j.HostOptions;
+import org.divert4j.linux.Shell;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.tck.reliability.Figures;
 import org.divert4j.tck.reliability.ReliabilityContract;
 import org.divert4j.testbed.TestBed;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -56,7 +55,7 @@ class KernelReliabilityTest extends ReliabilityContract {
           Shell.check(
               null,
               Duration.ofSeconds(10),
-              Netns.inside(
+              Shell.inNetns(
                   "/var/run/netns/" + ns, List.of("cat", "/proc/net/netfilter/nfnetlink_queue")));
       for (String line : text.split("\n")) {
         String[] f = line.trim().split("\\s+");

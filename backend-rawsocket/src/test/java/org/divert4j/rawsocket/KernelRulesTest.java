@@ -18,13 +18,13 @@ import org.divert4j.HostOptions;
 import org.divert4j.InstalledRule;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PermissionException;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
 import org.divert4j.rawsocket.KernelRules.Entry;
 import org.divert4j.rawsocket.KernelRules.OwnerState;
-import org.divert4j.rawsocket.internal.Native;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -46,7 +46,7 @@ class KernelRulesTest {
     return Shell.check(
         null,
         Duration.ofSeconds(30),
-        Netns.inside("/var/run/netns/" + nsName, List.of("iptables-nft-save")));
+        Shell.inNetns("/var/run/netns/" + nsName, List.of("iptables-nft-save")));
   }
 
   private static List<Integer> ids(List<Entry> l) {
@@ -251,7 +251,7 @@ class KernelRulesTest {
           new Thread(
               () -> {
                 try {
-                  Native.dropEffectiveCapabilities(Native.CAP_NET_ADMIN, Native.CAP_NET_RAW);
+                  Capabilities.dropEffective(Capabilities.CAP_NET_ADMIN, Capabilities.CAP_NET_RAW);
                   KernelRules.list(ns.name());
                 } catch (Throwable e) {
                   thrown.set(e);

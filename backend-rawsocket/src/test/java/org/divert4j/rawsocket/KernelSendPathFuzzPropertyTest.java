@@ -70,7 +70,7 @@ class KernelSendPathFuzzPropertyTest {
   static final class KernelUsable implements java.util.function.Supplier<String> {
     @Override
     public String get() {
-      if (!org.divert4j.testbed.linux.Shell.isRoot()) {
+      if (!org.divert4j.linux.Shell.isRoot()) {
         return "needs root (CAP_NET_ADMIN, CAP_NET_RAW)";
       }
       var a = new RawSocketProvider().availability();

@@ -12,9 +12,10 @@ import org.divert4j.DivertRule;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.PermissionException;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.Netns;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -29,10 +30,10 @@ class LifecycleTest {
   private static String rules(String nsPath) throws Exception {
     StringBuilder sb = new StringBuilder();
     for (String save : List.of("iptables-nft-save", "iptables-legacy-save")) {
-      if (org.divert4j.testbed.linux.Shell.which(save).isPresent()) {
+      if (org.divert4j.linux.Shell.which(save).isPresent()) {
         sb.append(
-            org.divert4j.testbed.linux.Shell.check(
-                null, java.time.Duration.ofSeconds(30), Netns.inside(nsPath, List.of(save))));
+            org.divert4j.linux.Shell.check(
+                null, java.time.Duration.ofSeconds(30), Shell.inNetns(nsPath, List.of(save))));
       }
     }
     return sb.toString();

@@ -2,8 +2,8 @@ package org.divert4j.rawsocket;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import org.divert4j.linux.Shell;
 import org.divert4j.spi.Availability;
-import org.divert4j.testbed.linux.Shell;
 
 /** Skips kernel tests cleanly, with the reason, when they cannot run here. */
 final class Root {

@@ -4,7 +4,7 @@ import org.divert4j.Divert;
 import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
-import org.divert4j.testbed.linux.UnprivilegedJava;
+import org.divert4j.linux.testbed.UnprivilegedJava;
 
 /**
  * Run by {@link UnprivilegedUserTest} in a child JVM as a real unprivileged user: tries every

@@ -17,11 +17,12 @@ import java.util.regex.Pattern;
 import org.divert4j.Chain;
 import org.divert4j.DivertRule;
 import org.divert4j.NoListenerPolicy;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
 import org.divert4j.rawsocket.KernelRules;
 import org.divert4j.rawsocket.RawSocketProvider;
 import org.divert4j.spi.Availability;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -178,9 +179,7 @@ class RulesCommandTest {
         new Thread(
             () -> {
               try {
-                org.divert4j.rawsocket.internal.Native.dropEffectiveCapabilities(
-                    org.divert4j.rawsocket.internal.Native.CAP_NET_ADMIN,
-                    org.divert4j.rawsocket.internal.Native.CAP_NET_RAW);
+                Capabilities.dropEffective(Capabilities.CAP_NET_ADMIN, Capabilities.CAP_NET_RAW);
                 result.set(Cli.run(args));
               } catch (Throwable e) {
                 result.set(e);

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
-import org.divert4j.testbed.linux.UnprivilegedJava;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.UnprivilegedJava;
 import org.junit.jupiter.api.Test;
 
 /**

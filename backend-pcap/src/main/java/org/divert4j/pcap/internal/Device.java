@@ -15,9 +15,9 @@ import org.divert4j.stack.StackEnvironment;
  *
  * <p>Thread-safe: all packet processing runs in the engine's exclusive section, a reentrant lock.
  */
-abstract class Device implements StackEnvironment, AutoCloseable {
+public abstract class Device implements StackEnvironment, AutoCloseable {
   /** What pcap hosts can do beyond the required rules; see docs/backends.md for the others. */
-  static final Set<Capability> CAPABILITIES = Set.of(Capability.EXACT_INBOUND_INTERFACE);
+  public static final Set<Capability> CAPABILITIES = Set.of(Capability.EXACT_INBOUND_INTERFACE);
 
   private static final int SPINS = 200;
 
@@ -43,7 +43,7 @@ abstract class Device implements StackEnvironment, AutoCloseable {
    * @param ownsDevice true if closing the host closes the device
    * @return the host
    */
-  final PcapHost openHost(HostOptions o, boolean ownsDevice) {
+  public final PcapHost openHost(HostOptions o, boolean ownsDevice) {
     return new PcapHost(this, engine.openHost(o), ownsDevice);
   }
 

@@ -11,14 +11,14 @@ import org.divert4j.Ipv4;
  * The {@code pcap.*} host properties, parsed and checked. The names and their meaning are
  * documented on {@code org.divert4j.pcap.PcapProvider}. Immutable.
  */
-final class HostConfig {
-  static final String OUTSIDE = "pcap.outside";
-  static final String INSIDE = "pcap.inside";
-  static final String NETNS = "pcap.netns";
-  static final String ADDRESS = "pcap.address";
-  static final String ROUTES = "pcap.routes";
-  static final String BUFFER = "pcap.bufferSize";
-  static final String HANDOFF = "pcap.handoffSize";
+public final class HostConfig {
+  public static final String OUTSIDE = "pcap.outside";
+  public static final String INSIDE = "pcap.inside";
+  public static final String NETNS = "pcap.netns";
+  public static final String ADDRESS = "pcap.address";
+  public static final String ROUTES = "pcap.routes";
+  public static final String BUFFER = "pcap.bufferSize";
+  public static final String HANDOFF = "pcap.handoffSize";
   static final String INPUT = "pcap.input";
   static final String OUTPUT = "pcap.output";
   static final String LOCAL = "pcap.local";
@@ -88,7 +88,7 @@ final class HostConfig {
    * @return the parsed properties
    * @throws DivertException naming the property whose value is bad, or if neither mode is set
    */
-  static HostConfig parse(HostOptions o) throws DivertException {
+  public static HostConfig parse(HostOptions o) throws DivertException {
     HostConfig c = new HostConfig(o);
     if (c.input == null && (c.outside == null || c.inside == null)) {
       throw new DivertException(

@@ -10,11 +10,13 @@ import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
 import org.divert4j.NetInterface;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.NetDevices;
+import org.divert4j.linux.NetnsThread;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
-import org.divert4j.testbed.linux.NetnsThread;
 
 /**
  * An inline segment: two interfaces, "outside" and "inside", with the divert engine between them,
@@ -39,7 +41,7 @@ import org.divert4j.testbed.linux.NetnsThread;
  * are fragmented to the inside one (inbound injection has no MTU limit, S53, but the wire to the
  * host has).
  */
-final class InlineSegment extends Device {
+public final class InlineSegment extends Device {
   static final int OUTSIDE = 0;
   static final int INSIDE = 1;
 
@@ -52,7 +54,7 @@ final class InlineSegment extends Device {
 
   private final String nsPath;
   private final String[] names;
-  private final Native.Link[] links;
+  private final NetDevices.Link[] links;
   private final CaptureHandle[] handles;
   private final HandoffRing[] rings;
   private final ByteBuffer[] views;
@@ -91,7 +93,7 @@ final class InlineSegment extends Device {
       String name,
       HostOptions options,
       String nsPath,
-      Native.Link[] links,
+      NetDevices.Link[] links,
       CaptureHandle[] handles,
       HostConfig cfg) {
     super(name, options);
@@ -129,20 +131,21 @@ final class InlineSegment extends Device {
    * @throws DivertException if an interface is missing, capturing is not permitted, or the
    *     interfaces are in use by another segment of this JVM
    */
-  static InlineSegment open(String name, HostOptions options, HostConfig cfg, boolean unprivileged)
+  public static InlineSegment open(
+      String name, HostOptions options, HostConfig cfg, boolean unprivileged)
       throws DivertException {
     String nsPath = NetnsThread.pathOf(cfg.netns);
-    Native.Link[] links = new Native.Link[2];
+    NetDevices.Link[] links = new NetDevices.Link[2];
     CaptureHandle[] handles = new CaptureHandle[2];
-    try (NetnsThread t = NetnsThread.start(Native.SYSCALLS, nsPath, "segment")) {
-      t.call(
+    try (NetnsThread t = NetnsThread.open(nsPath, "segment")) {
+      t.run(
           () -> {
             if (unprivileged) {
               // after entering the namespace, which needs CAP_SYS_ADMIN
-              Native.dropEffectiveCapabilities();
+              Capabilities.dropAllEffective();
             }
-            links[OUTSIDE] = Native.link(cfg.outside);
-            links[INSIDE] = Native.link(cfg.inside);
+            links[OUTSIDE] = NetDevices.link(cfg.outside);
+            links[INSIDE] = NetDevices.link(cfg.inside);
             handles[OUTSIDE] = Pcap.openLive(cfg.outside, cfg.bufferBytes, null);
             handles[INSIDE] = Pcap.openLive(cfg.inside, cfg.bufferBytes, null);
             return null;

@@ -1,21 +1,14 @@
 package org.divert4j.pcap.internal;
 
-import com.sun.jna.LastErrorException;
-import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
-import com.sun.jna.Pointer;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import org.divert4j.testbed.linux.NamespaceSyscalls;
-import org.divert4j.testbed.linux.SyscallException;
 
 /**
- * The pcap backend's only native boundary besides pcap4j itself: a few libc calls (the system calls
- * of the namespace test bed, interface ioctls, thread capabilities) and the libpcap calls of the
- * per-packet path, bound with JNA direct mapping so that a call allocates nothing. Negative returns
- * become {@link IOException}s that keep the errno text.
+ * The pcap backend's own native boundary besides pcap4j: the libpcap calls of the per-packet path
+ * and the stdio calls of savefiles, bound with JNA direct mapping so that a call allocates nothing.
+ * The Linux system calls (interface ioctls, namespaces, capabilities, sockets) are the floor's
+ * ({@code org.divert4j.linux}), shared with the kernel backend.
  *
  * <p>Why libpcap is called directly for four functions: pcap4j's per-packet methods allocate a
  * {@code byte[]} and more for every packet ({@code getNextRawPacket}, {@code dumpRaw} builds a JNA
@@ -24,70 +17,15 @@ import org.divert4j.testbed.linux.SyscallException;
  * {@code pcap_t}. Thread rules are libpcap's: one thread per handle for reading.
  */
 final class Native {
-  /** {@code CLONE_NEWNET} from {@code sched.h}. */
-  static final int CLONE_NEWNET = 0x40000000;
-
-  static final int AF_INET = 2;
-  static final int SOCK_DGRAM = 2;
-  static final int O_RDONLY = 0;
-  static final int O_CLOEXEC = 0x80000;
-  static final int ENODEV = 19;
-  static final int EINTR = 4;
-  static final int EAGAIN = 11;
-  static final int MSG_DONTWAIT = 0x40;
-  static final int MSG_TRUNC = 0x20;
-  static final int SOCK_CLOEXEC = 0x80000;
-
-  static final long SIOCGIFINDEX = 0x8933;
-  static final long SIOCGIFMTU = 0x8921;
-  static final long SIOCGIFHWADDR = 0x8927;
-  static final long SIOCETHTOOL = 0x8946;
-
-  /** {@code ethtool.h}: set TX checksumming, scatter-gather, TSO, GSO, GRO. */
-  static final int ETHTOOL_STXCSUM = 0x17;
-
-  static final int ETHTOOL_STSO = 0x1f;
-  static final int ETHTOOL_SGSO = 0x24;
-  static final int ETHTOOL_SGRO = 0x2c;
-
-  private static final int IFREQ_SIZE = 40;
-  private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-
   private Native() {}
 
-  /** libc, direct-mapped. */
+  /** The stdio functions of libc, direct-mapped. */
   static final class C {
     static {
       com.sun.jna.Native.register(NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
     }
 
     private C() {}
-
-    static native int open(String path, int flags) throws LastErrorException;
-
-    static native int close(int fd) throws LastErrorException;
-
-    static native int setns(int fd, int nstype) throws LastErrorException;
-
-    static native int socket(int domain, int type, int protocol) throws LastErrorException;
-
-    static native int ioctl(int fd, long request, Pointer arg) throws LastErrorException;
-
-    static native int bind(int fd, long addr, int len) throws LastErrorException;
-
-    static native int setsockopt(int fd, int level, int name, long value, int len)
-        throws LastErrorException;
-
-    static native long sendto(int fd, long buf, long len, int flags, long addr, int addrLen)
-        throws LastErrorException;
-
-    static native long recvmsg(int fd, long msg, int flags) throws LastErrorException;
-
-    static native int poll(long fds, long nfds, int timeoutMs) throws LastErrorException;
-
-    static native int capget(Pointer header, Pointer data) throws LastErrorException;
-
-    static native int capset(Pointer header, Pointer data) throws LastErrorException;
 
     static native long fopen(String path, String mode);
 
@@ -158,270 +96,5 @@ final class Native {
   static String libraryName() {
     return System.getProperty(
         "org.pcap4j.core.pcapLibName", Platform.isWindows() ? "wpcap" : "pcap");
-  }
-
-  // ------------------------------------------------------------------ capabilities
-
-  /**
-   * Clears the calling thread's effective capability set (the permitted set is kept), so that what
-   * it does next runs as an unprivileged program would. Capabilities are per thread on Linux.
-   *
-   * @throws IOException if capget/capset fail
-   */
-  static void dropEffectiveCapabilities() throws IOException {
-    try (Memory header = new Memory(8);
-        Memory data = new Memory(24)) {
-      header.setInt(0, LINUX_CAPABILITY_VERSION_3);
-      header.setInt(4, 0);
-      C.capget(header, data);
-      data.setInt(0, 0); // effective, low word
-      data.setInt(12, 0); // effective, high word
-      header.setInt(0, LINUX_CAPABILITY_VERSION_3);
-      header.setInt(4, 0);
-      C.capset(header, data);
-    } catch (LastErrorException e) {
-      throw error("capset (drop effective capabilities)", e);
-    }
-  }
-
-  // ------------------------------------------------------------------ the namespace test bed
-
-  /**
-   * The namespace test bed's system calls ({@code org.divert4j.testbed.linux}) on this backend's
-   * JNA binding. Stateless; scratch structs are per thread.
-   */
-  static final NamespaceSyscalls SYSCALLS = new NamespaceCalls();
-
-  private static final class NamespaceCalls implements NamespaceSyscalls {
-    private static final int MSGHDR = 56;
-
-    /** A msghdr (56 bytes) and one iovec (16), or a pollfd (8). */
-    private static final ThreadLocal<Memory> SCRATCH =
-        ThreadLocal.withInitial(() -> new Memory(MSGHDR + 16));
-
-    private static SyscallException syscall(String call, LastErrorException e) {
-      return new SyscallException(call, e.getErrorCode(), e.getMessage(), e);
-    }
-
-    private static long at(ByteBuffer b) {
-      if (!b.isDirect()) {
-        throw new IllegalArgumentException("not a direct buffer");
-      }
-      return Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(b)) + b.position();
-    }
-
-    @Override
-    public void enterNetns(String path) throws SyscallException {
-      int fd;
-      try {
-        fd = C.open(path, O_RDONLY | O_CLOEXEC);
-      } catch (LastErrorException e) {
-        throw syscall("open(" + path + ")", e);
-      }
-      try {
-        C.setns(fd, CLONE_NEWNET);
-      } catch (LastErrorException e) {
-        throw syscall("setns(" + path + ", CLONE_NEWNET)", e);
-      } finally {
-        closeQuietly(fd);
-      }
-    }
-
-    @Override
-    public int socket(int domain, int type, int protocol) throws SyscallException {
-      try {
-        return C.socket(domain, type | SOCK_CLOEXEC, protocol);
-      } catch (LastErrorException e) {
-        throw syscall("socket(" + domain + ", " + type + ", " + protocol + ")", e);
-      }
-    }
-
-    @Override
-    public void setIntOption(int fd, int level, int name, int value) throws SyscallException {
-      try (Memory v = new Memory(4)) {
-        v.setInt(0, value);
-        C.setsockopt(fd, level, name, Pointer.nativeValue(v), 4);
-      } catch (LastErrorException e) {
-        throw syscall("setsockopt(" + level + ", " + name + ")", e);
-      }
-    }
-
-    @Override
-    public void bind(int fd, ByteBuffer address) throws SyscallException {
-      try {
-        C.bind(fd, at(address), address.remaining());
-      } catch (LastErrorException e) {
-        throw syscall("bind", e);
-      }
-    }
-
-    @Override
-    public int sendTo(int fd, ByteBuffer data, ByteBuffer address) throws SyscallException {
-      try {
-        return (int) C.sendto(fd, at(data), data.remaining(), 0, at(address), address.remaining());
-      } catch (LastErrorException e) {
-        throw syscall("sendto", e);
-      }
-    }
-
-    @Override
-    public int receive(int fd, ByteBuffer data, ByteBuffer address, ByteBuffer control)
-        throws SyscallException {
-      Memory m = SCRATCH.get();
-      m.setLong(0, at(address));
-      m.setInt(8, address.remaining());
-      m.setLong(16, Pointer.nativeValue(m) + MSGHDR);
-      m.setLong(24, 1);
-      m.setLong(32, control == null ? 0 : at(control));
-      m.setLong(40, control == null ? 0 : control.remaining());
-      m.setInt(48, 0);
-      m.setLong(MSGHDR, at(data));
-      m.setLong(MSGHDR + 8, data.remaining());
-      long n;
-      try {
-        n = C.recvmsg(fd, Pointer.nativeValue(m), MSG_DONTWAIT | MSG_TRUNC);
-      } catch (LastErrorException e) {
-        if (e.getErrorCode() == EAGAIN || e.getErrorCode() == EINTR) {
-          return -1;
-        }
-        throw syscall("recvmsg", e);
-      }
-      if (control != null) {
-        control.limit(control.position() + (int) m.getLong(40));
-      }
-      return (int) n;
-    }
-
-    @Override
-    public boolean poll(int fd, int timeoutMillis) throws SyscallException {
-      Memory p = SCRATCH.get();
-      p.setInt(0, fd);
-      p.setShort(4, (short) 1); // POLLIN
-      p.setShort(6, (short) 0);
-      try {
-        return C.poll(Pointer.nativeValue(p), 1, timeoutMillis) > 0;
-      } catch (LastErrorException e) {
-        if (e.getErrorCode() == EINTR) {
-          return false;
-        }
-        throw syscall("poll", e);
-      }
-    }
-
-    @Override
-    public void close(int fd) {
-      closeQuietly(fd);
-    }
-  }
-
-  // ------------------------------------------------------------------ interfaces
-
-  /** What the backend needs to know about one interface. */
-  record Link(String name, int index, int mtu, long mac) {}
-
-  /**
-   * Reads an interface's index, MTU and MAC address with ioctls on a socket of the calling thread's
-   * network namespace (sysfs would show the namespace it was mounted in, not the thread's).
-   *
-   * @param name the interface name
-   * @return what was read
-   * @throws IOException if the interface does not exist or the ioctls fail
-   */
-  static Link link(String name) throws IOException {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    try (Memory ifr = ifreq(name)) {
-      int index = ifreqIoctl(fd, SIOCGIFINDEX, ifr, name).getInt(16);
-      int mtu = ifreqIoctl(fd, SIOCGIFMTU, ifr, name).getInt(16);
-      Memory hw = ifreqIoctl(fd, SIOCGIFHWADDR, ifr, name);
-      long mac = 0;
-      for (int i = 0; i < 6; i++) {
-        mac = (mac << 8) | (hw.getByte(18 + i) & 0xff);
-      }
-      return new Link(name, index, mtu, mac);
-    } finally {
-      closeQuietly(fd);
-    }
-  }
-
-  /**
-   * Turns an ethtool feature off ({@code ethtool -K name feature off}) through the legacy ioctl.
-   *
-   * @param name the interface
-   * @param command one of the {@code ETHTOOL_S*} constants
-   * @throws IOException if the ioctl fails
-   */
-  static void ethtoolOff(String name, int command) throws IOException {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    try (Memory ifr = ifreq(name);
-        Memory value = new Memory(8)) {
-      value.setInt(0, command);
-      value.setInt(4, 0);
-      ifr.setPointer(16, value);
-      try {
-        C.ioctl(fd, SIOCETHTOOL, ifr);
-      } catch (LastErrorException e) {
-        throw error("ethtool 0x" + Integer.toHexString(command) + " on " + name, e);
-      }
-    } finally {
-      closeQuietly(fd);
-    }
-  }
-
-  private static Memory ifreq(String name) {
-    byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-    if (n.length == 0 || n.length > 15) {
-      throw new IllegalArgumentException("not an interface name: '" + name + "'");
-    }
-    Memory ifr = new Memory(IFREQ_SIZE);
-    ifr.clear();
-    ifr.write(0, n, 0, n.length);
-    return ifr;
-  }
-
-  private static Memory ifreqIoctl(int fd, long request, Memory ifr, String name)
-      throws IOException {
-    try {
-      C.ioctl(fd, request, ifr);
-      return ifr;
-    } catch (LastErrorException e) {
-      if (e.getErrorCode() == ENODEV) {
-        throw new IOException("no interface named " + name + " in this network namespace", e);
-      }
-      throw error("ioctl 0x" + Long.toHexString(request) + " on interface " + name, e);
-    }
-  }
-
-  // ------------------------------------------------------------------ sockets
-
-  static int socket(int domain, int type, int protocol) throws IOException {
-    try {
-      return C.socket(domain, type, protocol);
-    } catch (LastErrorException e) {
-      throw error("socket(" + domain + ", " + type + ", " + protocol + ")", e);
-    }
-  }
-
-  static void closeQuietly(int fd) {
-    if (fd < 0) {
-      return;
-    }
-    try {
-      C.close(fd);
-    } catch (LastErrorException e) {
-      // nothing to do: the descriptor is gone either way
-    }
-  }
-
-  /**
-   * @param e a failed call's error
-   * @return its errno
-   */
-  static int errno(LastErrorException e) {
-    return e.getErrorCode();
-  }
-
-  private static IOException error(String what, LastErrorException e) {
-    return new IOException(
-        what + " failed: " + e.getMessage() + " (errno " + e.getErrorCode() + ")", e);
   }
 }

@@ -113,7 +113,7 @@ public final class PcapBackend {
     return s.openHost(options, true);
   }
 
-  static String hostName(HostConfig cfg) {
+  public static String hostName(HostConfig cfg) {
     String what =
         cfg.savefile()
             ? String.valueOf(cfg.input.getFileName())
@@ -133,6 +133,6 @@ public final class PcapBackend {
     if (!a.available()) {
       throw new BackendUnavailableException("the pcap test bed needs: " + a.reason(), a.cause());
     }
-    return PcapTestBed.create(options);
+    return org.divert4j.pcap.testbed.PcapTestBed.create(options);
   }
 }

@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
 import java.util.List;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.NamespaceNode;
 import org.divert4j.pcap.PcapProvider;
+import org.divert4j.pcap.testbed.PcapTestBed;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.NamespaceNode;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.Test;
 
 /** ARP crosses the inline segment untouched, so that peers resolve each other through it. */

@@ -2,8 +2,12 @@ package org.divert4j.rawsocket.internal;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.Shell;
 import org.divert4j.spi.Availability;
-import org.divert4j.testbed.linux.Shell;
 
 /**
  * Checks, once, whether the kernel backend can work here by really doing what it needs (Netty's

@@ -8,6 +8,10 @@ import org.divert4j.Chain;
 import org.divert4j.DivertException;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
 import org.divert4j.packet.Ipv4Builder;
 
 /**
@@ -22,12 +26,12 @@ import org.divert4j.packet.Ipv4Builder;
 final class FragmentProbe {
   private static final int PROTOCOL = 253; // RFC 3692 experimentation: nobody listens
 
-  private final NsThread ns;
+  private final NetnsThread ns;
   private final Interfaces ifaces;
   private final RuleSet rules;
-  private final ProcNet proc;
+  private final NamespaceCounters proc;
 
-  FragmentProbe(NsThread ns, Interfaces ifaces, RuleSet rules, ProcNet proc) {
+  FragmentProbe(NetnsThread ns, Interfaces ifaces, RuleSet rules, NamespaceCounters proc) {
     this.ns = ns;
     this.ifaces = ifaces;
     this.rules = rules;

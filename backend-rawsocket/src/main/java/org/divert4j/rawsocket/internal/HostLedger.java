@@ -13,10 +13,10 @@ import org.divert4j.HostStats;
 final class HostLedger {
   private final HostOptions options;
   private final RuleBook book;
-  private final ProcNet proc;
+  private final NamespaceCounters proc;
   private final long[] reassemblyAtOpen;
 
-  HostLedger(HostOptions options, RuleBook book, ProcNet proc) {
+  HostLedger(HostOptions options, RuleBook book, NamespaceCounters proc) {
     this.options = options;
     this.book = book;
     this.proc = proc;

@@ -4,7 +4,11 @@ import java.util.List;
 import org.divert4j.BackendUnavailableException;
 import org.divert4j.DivertException;
 import org.divert4j.PermissionException;
-import org.divert4j.testbed.linux.Shell;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Iptables;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.Shell;
 
 /**
  * What a host holds in its namespace from open to close: the thread in the namespace, the
@@ -18,7 +22,7 @@ import org.divert4j.testbed.linux.Shell;
  * @param rules the namespace's firewall rules
  */
 record HostResources(
-    NsThread ns, Interfaces ifaces, RawSender raw, JumboTap jumboTap, RuleSet rules) {
+    NetnsThread ns, Interfaces ifaces, RawSender raw, JumboTap jumboTap, RuleSet rules) {
 
   /**
    * @param config the host's properties
@@ -27,7 +31,7 @@ record HostResources(
    */
   static HostResources open(HostConfig config) throws DivertException {
     Iptables ipt = requireTools(config.iptables());
-    NsThread ns = NsThread.start(config.nsPath(), config.label());
+    NetnsThread ns = NetnsThread.start(config.nsPath(), config.label());
     try {
       HostResources r = ns.call(() -> inNamespace(ns, ipt));
       return r;
@@ -59,7 +63,7 @@ record HostResources(
   }
 
   /** Opens the sockets on the namespace thread. */
-  private static HostResources inNamespace(NsThread ns, Iptables ipt) throws DivertException {
+  private static HostResources inNamespace(NetnsThread ns, Iptables ipt) throws DivertException {
     List<String> missing = Errors.missingCapabilities();
     if (!missing.isEmpty()) {
       throw new PermissionException("open a divert host on rawsocket", missing, Errors.EPERM, null);

@@ -8,6 +8,9 @@ import java.util.List;
 import java.util.TreeMap;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Native;
 
 /**
  * The interfaces of one network namespace, read over rtnetlink (RTM_GETLINK and RTM_GETADDR dumps,

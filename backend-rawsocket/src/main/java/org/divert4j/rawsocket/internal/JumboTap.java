@@ -1,6 +1,8 @@
 package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
 
 /**
  * Recovers the tail of packets longer than NFQUEUE can hand over. A netlink attribute's length is

@@ -22,6 +22,9 @@ import org.divert4j.HostStats;
 import org.divert4j.InstalledRule;
 import org.divert4j.NetInterface;
 import org.divert4j.PortInUseException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.NetnsThread;
 
 /**
  * A network namespace under diversion: the rawsocket backend's {@link DivertHost}. A facade over
@@ -33,7 +36,7 @@ import org.divert4j.PortInUseException;
  * <p>Which namespace: the caller's (the namespace of the thread that opens the host), or the one
  * named by the host property {@code rawsocket.netns}. Everything that must be created inside it
  * (netlink and raw sockets, rtnetlink queries, {@code /proc/thread-self/net} reads) is done by a
- * thread that entered it ({@link NsThread}); iptables runs there through {@code nsenter}.
+ * thread that entered it ({@link NetnsThread}); iptables runs there through {@code nsenter}.
  *
  * <p>Thread-safe.
  */
@@ -46,7 +49,7 @@ public final class KernelHost implements DivertHost {
   private final String name;
   private final String nsDescription;
   private final HostResources res;
-  private final ProcNet proc;
+  private final NamespaceCounters proc;
   private final RuleBook book;
   private final HostLedger ledger;
   private final QueueBinder binder;
@@ -68,7 +71,7 @@ public final class KernelHost implements DivertHost {
     this.name = "j" + RuleOwners.START + "-" + COUNTER.incrementAndGet();
     this.nsDescription = config.label();
     this.res = res;
-    this.proc = new ProcNet(res.ns());
+    this.proc = new NamespaceCounters(res.ns());
     this.book = new RuleBook(name, options, res.rules(), proc);
     this.ledger = new HostLedger(options, book, proc);
     this.binder = new QueueBinder(res.ns(), options, config);

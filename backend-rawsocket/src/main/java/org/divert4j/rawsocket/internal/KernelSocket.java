@@ -16,6 +16,7 @@ import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
+import org.divert4j.linux.ErrnoException;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.SendDirection;
 

@@ -3,6 +3,7 @@ package org.divert4j.rawsocket.internal;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.Chain;
+import org.divert4j.linux.Native;
 import org.divert4j.packet.Ipv4View;
 
 /**

@@ -2,6 +2,11 @@ package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
 import org.divert4j.DivertException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.MmsgVector;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.PollFds;
 
 /**
  * One NFQUEUE queue over one {@code NETLINK_NETFILTER} socket: configuration, batched receive

@@ -1,6 +1,7 @@
 package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
+import org.divert4j.linux.Native;
 
 /**
  * The NFQUEUE wire format, spoken directly over {@code NETLINK_NETFILTER} (no libnetfilter_queue):

@@ -3,6 +3,7 @@ package org.divert4j.rawsocket.internal;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.divert4j.DivertException;
+import org.divert4j.linux.Native;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 

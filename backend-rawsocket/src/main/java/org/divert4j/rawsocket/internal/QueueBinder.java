@@ -5,6 +5,9 @@ import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
 import org.divert4j.PermissionException;
 import org.divert4j.PortInUseException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.NetnsThread;
 
 /**
  * Binds a divert port to its NFQUEUE queues (port .. port + parallelism - 1): a netlink socket per
@@ -12,11 +15,11 @@ import org.divert4j.PortInUseException;
  * queue length and the fail-open flag of the host options. Thread-safe.
  */
 final class QueueBinder {
-  private final NsThread ns;
+  private final NetnsThread ns;
   private final HostOptions options;
   private final HostConfig config;
 
-  QueueBinder(NsThread ns, HostOptions options, HostConfig config) {
+  QueueBinder(NetnsThread ns, HostOptions options, HostConfig config) {
     this.ns = ns;
     this.options = options;
     this.config = config;

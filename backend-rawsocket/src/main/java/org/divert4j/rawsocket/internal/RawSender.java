@@ -1,6 +1,9 @@
 package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Native;
 
 /**
  * The injection socket of a host: {@code socket(AF_INET, SOCK_RAW, IPPROTO_RAW)}, which implies

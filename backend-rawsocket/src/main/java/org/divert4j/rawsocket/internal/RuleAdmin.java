@@ -13,6 +13,10 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PermissionException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
 import org.divert4j.rawsocket.KernelRules;
 import org.divert4j.rawsocket.KernelRules.Entry;
 import org.divert4j.rawsocket.KernelRules.OwnerState;
@@ -24,10 +28,10 @@ import org.divert4j.rawsocket.KernelRules.OwnerState;
  */
 public final class RuleAdmin implements AutoCloseable {
   private final String label;
-  private final NsThread ns;
+  private final NetnsThread ns;
   private final RuleSet rules;
 
-  private RuleAdmin(String label, NsThread ns, RuleSet rules) {
+  private RuleAdmin(String label, NetnsThread ns, RuleSet rules) {
     this.label = label;
     this.ns = ns;
     this.rules = rules;
@@ -63,7 +67,7 @@ public final class RuleAdmin implements AutoCloseable {
     String nsPath = HostConfig.resolveNetns(netns);
     Iptables ipt = HostResources.requireTools(null);
     String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
-    NsThread ns = NsThread.start(nsPath, nsPath == null ? "current" : netns);
+    NetnsThread ns = NetnsThread.start(nsPath, nsPath == null ? "current" : netns);
     return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
   }
 
@@ -90,7 +94,7 @@ public final class RuleAdmin implements AutoCloseable {
   }
 
   private Set<Integer> bound() throws IOException {
-    return ProcNet.bound(ns);
+    return NamespaceCounters.bound(ns);
   }
 
   /**

@@ -27,11 +27,11 @@ final class RuleBook {
   private final String host;
   private final HostOptions options;
   private final RuleSet rules;
-  private final ProcNet proc;
+  private final NamespaceCounters proc;
   private final Map<Chain, List<KernelRule>> own = new EnumMap<>(Chain.class);
   private volatile boolean open = true;
 
-  RuleBook(String host, HostOptions options, RuleSet rules, ProcNet proc) {
+  RuleBook(String host, HostOptions options, RuleSet rules, NamespaceCounters proc) {
     this.host = host;
     this.options = options;
     this.rules = rules;

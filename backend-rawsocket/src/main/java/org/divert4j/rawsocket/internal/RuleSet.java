@@ -19,6 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.divert4j.Chain;
+import org.divert4j.linux.Iptables;
 
 /**
  * The divert4j rules of one network namespace, shared by every host handle (in any process) that

@@ -18,5 +18,5 @@ record SocketServices(
     RawSender raw,
     JumboTap jumboTap,
     IntSupplier ids,
-    ProcNet proc,
+    NamespaceCounters proc,
     PortArming arming) {}

@@ -3,6 +3,7 @@ package org.divert4j.rawsocket.internal;
 import java.nio.ByteBuffer;
 import java.util.function.IntSupplier;
 import org.divert4j.DropReason;
+import org.divert4j.linux.ErrnoException;
 import org.divert4j.packet.Ipv4View;
 import org.divert4j.packet.SendFixups;
 

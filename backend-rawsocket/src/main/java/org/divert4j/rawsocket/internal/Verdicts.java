@@ -2,6 +2,8 @@ package org.divert4j.rawsocket.internal;
 
 import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.DivertException;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
 
 /**
  * The socket's send lock and the verdicts of all its lanes: a verdict given at once on the receive

@@ -4,6 +4,8 @@ import java.util.function.IntSupplier;
 import org.divert4j.Chain;
 import org.divert4j.DivertException;
 import org.divert4j.DropReason;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
 
 /**
  * Writing a held packet back, or dropping it: a verdict on its lane for packets still queued in

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.ByteBuffer;
+import org.divert4j.linux.Native;
 import org.junit.jupiter.api.Test;
 
 class ContentHashTest {

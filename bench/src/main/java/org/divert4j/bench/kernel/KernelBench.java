@@ -26,10 +26,10 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
 import org.divert4j.rawsocket.RawSocketProvider;
-import org.divert4j.testbed.linux.Netns;
-import org.divert4j.testbed.linux.Shell;
-import org.divert4j.testbed.linux.VethPair;
 
 /**
  * The kernel backend's speed next to C libnetfilter_queue programs and next to the kernel's own
@@ -441,7 +441,7 @@ public final class KernelBench {
     List<String> c = new ArrayList<>();
     c.add(cdir.resolve(cmd[0]).toString());
     c.addAll(Arrays.asList(cmd).subList(1, cmd.length));
-    return new ProcessBuilder(Netns.inside(ns.path().toString(), c))
+    return new ProcessBuilder(Shell.inNetns(ns.path().toString(), c))
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start();
   }

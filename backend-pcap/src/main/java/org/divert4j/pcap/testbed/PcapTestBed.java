@@ -1,0 +1,188 @@
+package org.divert4j.pcap.testbed;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
+import org.divert4j.Ipv4;
+import org.divert4j.linux.NetDevices;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.testbed.NamespaceNode;
+import org.divert4j.linux.testbed.NamespaceTestBed;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
+import org.divert4j.pcap.internal.Device;
+import org.divert4j.pcap.internal.HostConfig;
+import org.divert4j.pcap.internal.InlineSegment;
+import org.divert4j.pcap.internal.PcapBackend;
+import org.divert4j.testbed.TestBedOptions;
+
+/**
+ * The pcap backend's test bed: three network namespaces joined by two veth pairs, with the backend
+ * inline in the middle one, on the shared {@link NamespaceTestBed} (lifecycle, naming, nodes).
+ *
+ * <pre>
+ *   peer [eth0 10.A.B.1/24] ==veth== [out0] bridge [in0] ==veth== [eth0 10.A.B.2/24] host
+ *                                      \__ pcap inline segment __/
+ * </pre>
+ *
+ * Both links have the test's MTU ({@link TestBedOptions#peerMtu()}). The bridge namespace has no
+ * addresses and does not forward; IPv6 is off everywhere (no neighbour discovery noise); the nodes
+ * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum
+ * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
+ * super-packets). Peer and host know each other's MAC address in advance (permanent neighbour
+ * entries), so that a test's first packets are not held in an ARP queue and released in a burst.
+ *
+ * <p>No far peer (the segment does not route: no FORWARD). Another program cannot share the host's
+ * rules (no SHARED_RULES), so {@link #openAnotherHost} is unsupported. Closing {@link #host()}
+ * leaves the segment forwarding with no rules, as the kernel does after a divert program exits.
+ */
+public final class PcapTestBed extends NamespaceTestBed {
+  private HostOptions deviceOptions;
+  private HostConfig config;
+
+  private PcapTestBed(TestBedOptions options) {
+    super(PcapBackend.NAME, Device.CAPABILITIES, options, Duration.ofMillis(200));
+  }
+
+  /**
+   * Builds a test bed.
+   *
+   * @param o the options
+   * @return the test bed
+   * @throws org.divert4j.BackendUnavailableException if not root or {@code ip} or {@code nsenter}
+   *     is missing
+   * @throws DivertException if building it fails (everything made so far is removed)
+   */
+  public static PcapTestBed create(TestBedOptions o) throws DivertException {
+    return NamespaceTestBed.open(new PcapTestBed(o));
+  }
+
+  @Override
+  protected void build() throws IOException, DivertException {
+    TestBedOptions o = options();
+    int subnet = subnet(0);
+    int peerAddr = subnet | 1;
+    int hostAddr = subnet | 2;
+    Netns peerNs = newNamespace("peer");
+    Netns bridgeNs = newNamespace("bridge");
+    Netns hostNs = newNamespace("host");
+    for (Netns ns : List.of(peerNs, bridgeNs, hostNs)) {
+      ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
+      ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
+    }
+    peerNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
+    hostNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
+    bridgeNs.sysctl("net.ipv4.ip_forward", "0");
+    VethPair left = VethPair.create(peerNs, "eth0", bridgeNs, "out0", o.peerMtu());
+    VethPair right = VethPair.create(bridgeNs, "in0", hostNs, "eth0", o.peerMtu());
+    left.a().addAddress(Ipv4.toString(peerAddr) + "/24");
+    right.b().addAddress(Ipv4.toString(hostAddr) + "/24");
+    byte[] peerMac = left.a().mac();
+    byte[] hostMac = right.b().mac();
+    // Static neighbours: a test's first packets are not held in an ARP queue and then released
+    // in a burst (which races with the test's next step). ARP still passes the segment
+    // untouched when a program flushes these entries.
+    permanentNeighbour(peerNs, hostAddr, hostMac);
+    permanentNeighbour(hostNs, peerAddr, peerMac);
+    HostOptions device =
+        o.host().toBuilder()
+            .property(HostConfig.NETNS, bridgeNs.name())
+            .property(HostConfig.OUTSIDE, "out0")
+            .property(HostConfig.INSIDE, "in0")
+            .property(HostConfig.ADDRESS, Ipv4.toString(hostAddr) + "/24")
+            .property(HostConfig.ROUTES, Ipv4.toString(subnet) + "/24")
+            .property(HostConfig.BUFFER, Integer.toString(4 << 20))
+            .property(HostConfig.HANDOFF, Integer.toString(2 << 20))
+            .build();
+    deviceOptions = device;
+    config = HostConfig.parse(device);
+    // Raw packets go to the MAC beyond the segment, which passes frames through unchanged.
+    NamespaceNode peer =
+        newNode(
+            "peer",
+            peerNs,
+            Ipv4.fromInt(peerAddr),
+            List.of(NamespaceNode.Link.of(left.a(), peerAddr, 24, o.peerMtu(), hostMac)));
+    NamespaceNode hostNode =
+        newNode(
+            "host",
+            hostNs,
+            Ipv4.fromInt(hostAddr),
+            List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)));
+    setNodes(peer, hostNode, null);
+    offloadsOff(peer.thread(), "eth0", true);
+    offloadsOff(hostNode.thread(), "eth0", true);
+    try (NetnsThread t = NetnsThread.open(bridgeNs.path().toString(), "bridge")) {
+      offloadsOff(t, "out0", false);
+      offloadsOff(t, "in0", false);
+    }
+    InlineSegment segment =
+        trackResource(InlineSegment.open(PcapBackend.hostName(config), device, config, false));
+    setHost(segment.openHost(o.host(), false));
+  }
+
+  private static void permanentNeighbour(Netns ns, int address, byte[] mac) throws IOException {
+    ns.ip(
+        "neigh",
+        "replace",
+        Ipv4.toString(address),
+        "lladdr",
+        mac(mac),
+        "dev",
+        "eth0",
+        "nud",
+        "permanent");
+  }
+
+  private static String mac(byte[] m) {
+    StringBuilder sb = new StringBuilder();
+    for (byte x : m) {
+      if (sb.length() > 0) {
+        sb.append(':');
+      }
+      sb.append(String.format("%02x", x & 0xff));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Turns offloads off on one interface: on a sender, TX checksumming, TSO and GSO (so that frames
+   * carry full checksums and fit the MTU); everywhere, GRO (so that captures see frames as sent).
+   */
+  private static void offloadsOff(NetnsThread t, String device, boolean sender) throws IOException {
+    t.run(
+        () -> {
+          if (sender) {
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_STXCSUM);
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_STSO);
+            NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_SGSO);
+          }
+          NetDevices.ethtoolOff(device, NetDevices.ETHTOOL_SGRO);
+          return null;
+        });
+  }
+
+  @Override
+  public DivertHost openAnotherHost(HostOptions options) {
+    throw new UnsupportedOperationException(
+        "pcap hosts cannot share rules with another program: the segment and its rules live in"
+            + " one JVM (no SHARED_RULES)");
+  }
+
+  @Override
+  public DivertHost openUnprivileged(HostOptions options) throws DivertException {
+    HostOptions.Builder b = options.toBuilder();
+    for (var e : deviceOptions.properties().entrySet()) {
+      if (e.getKey().startsWith("pcap.")) {
+        b.property(e.getKey(), e.getValue());
+      }
+    }
+    HostOptions merged = b.build();
+    InlineSegment s =
+        InlineSegment.open(PcapBackend.hostName(config), merged, HostConfig.parse(merged), true);
+    return trackHost(s.openHost(options, true));
+  }
+}

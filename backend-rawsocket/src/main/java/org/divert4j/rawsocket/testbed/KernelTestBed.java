@@ -1,0 +1,200 @@
+package org.divert4j.rawsocket.testbed;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.divert4j.Capability;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.FragmentMode;
+import org.divert4j.HostOptions;
+import org.divert4j.Ipv4;
+import org.divert4j.linux.Capabilities;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Errors;
+import org.divert4j.linux.testbed.NamespaceNode;
+import org.divert4j.linux.testbed.NamespaceTestBed;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.linux.testbed.VethPair;
+import org.divert4j.rawsocket.internal.KernelHost;
+import org.divert4j.testbed.TestBedOptions;
+
+/**
+ * The kernel backend's test bed: network namespaces joined by veth pairs, on the shared {@link
+ * NamespaceTestBed} (lifecycle, naming, nodes).
+ *
+ * <pre>
+ *   peer [eth0] 10.a.b.1/24 --- 10.a.b.2/24 [eth0] host [eth1] 10.a.b+1.2/24 --- 10.a.b+1.1/24 [eth0] far
+ * </pre>
+ *
+ * The host forwards when there is a far peer; rp_filter is off; the peers route everything through
+ * the host. The host under diversion is the host namespace ({@code rawsocket.netns}), whose
+ * reassembly sysctls follow the host options when they ask for ALWAYS_DEFRAGMENT.
+ */
+public final class KernelTestBed extends NamespaceTestBed {
+  private Netns hostNs;
+
+  private KernelTestBed(String backend, Set<Capability> capabilities, TestBedOptions options) {
+    super(backend, capabilities, options, Duration.ofMillis(250));
+  }
+
+  /**
+   * Builds a test bed.
+   *
+   * @param backend the provider name
+   * @param capabilities the provider's capabilities
+   * @param options the options
+   * @return the test bed
+   * @throws DivertException if it cannot be built; everything made so far is removed
+   */
+  public static KernelTestBed open(
+      String backend, Set<Capability> capabilities, TestBedOptions options) throws DivertException {
+    return NamespaceTestBed.open(new KernelTestBed(backend, capabilities, options));
+  }
+
+  @Override
+  protected void build() throws IOException, DivertException {
+    TestBedOptions options = options();
+    int netA = subnet(0);
+    int netB = subnet(1);
+    List<Netns> all = new ArrayList<>();
+    Netns peerNs = newNamespace("peer");
+    all.add(peerNs);
+    hostNs = newNamespace("host");
+    all.add(hostNs);
+    Netns farNs = null;
+    if (options.farPeer()) {
+      farNs = newNamespace("far");
+      all.add(farNs);
+    }
+    for (Netns ns : all) {
+      ns.sysctl("net.ipv4.conf.all.rp_filter", "0");
+      ns.sysctl("net.ipv4.conf.default.rp_filter", "0");
+    }
+    VethPair linkA = VethPair.create(peerNs, "eth0", hostNs, "eth0", options.peerMtu());
+    linkA.a().addAddress(Ipv4.toString(netA + 1) + "/24");
+    linkA.b().addAddress(Ipv4.toString(netA + 2) + "/24");
+    peerNs.ip("route", "add", "default", "via", Ipv4.toString(netA + 2));
+    VethPair linkB = null;
+    if (farNs != null) {
+      linkB = VethPair.create(hostNs, "eth1", farNs, "eth0", options.farPeerMtu());
+      linkB.a().addAddress(Ipv4.toString(netB + 2) + "/24");
+      linkB.b().addAddress(Ipv4.toString(netB + 1) + "/24");
+      farNs.ip("route", "add", "default", "via", Ipv4.toString(netB + 2));
+      hostNs.sysctl("net.ipv4.ip_forward", "1");
+    }
+    for (Netns ns : all) {
+      ns.sysctl("net.ipv4.conf.eth0.rp_filter", "0");
+    }
+    if (farNs != null) {
+      hostNs.sysctl("net.ipv4.conf.eth1.rp_filter", "0");
+    }
+    HostOptions ho = options.host();
+    if (ho.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
+      reassemblyLimits(hostNs, ho);
+    }
+    NamespaceNode peer =
+        newNode(
+            "peer",
+            peerNs,
+            Ipv4.fromInt(netA + 1),
+            List.of(link(linkA.a(), netA + 1, options.peerMtu(), linkA.b())));
+    List<NamespaceNode.Link> hostLinks = new ArrayList<>();
+    hostLinks.add(link(linkA.b(), netA + 2, options.peerMtu(), linkA.a()));
+    if (linkB != null) {
+      hostLinks.add(link(linkB.a(), netB + 2, options.farPeerMtu(), linkB.b()));
+    }
+    NamespaceNode hostNode = newNode("host", hostNs, Ipv4.fromInt(netA + 2), hostLinks);
+    NamespaceNode far = null;
+    if (linkB != null) {
+      far =
+          newNode(
+              "far",
+              farNs,
+              Ipv4.fromInt(netB + 1),
+              List.of(link(linkB.b(), netB + 1, options.farPeerMtu(), linkB.a())));
+    }
+    setNodes(peer, hostNode, far);
+    setHost(openHost(ho));
+  }
+
+  /** Sets the namespace's reassembly timeout and memory from the host options. */
+  private static void reassemblyLimits(Netns ns, HostOptions ho) throws IOException {
+    long secs = Math.max(1, (ho.reassemblyTimeout().toMillis() + 999) / 1000);
+    ns.sysctl("net.ipv4.ipfrag_time", Long.toString(secs));
+    // low <= high is enforced on every write, so lower "low" first when shrinking
+    long high = Math.max(65536, ho.reassemblyMemory());
+    long low = high * 3 / 4;
+    long currentHigh = Long.parseLong(ns.sysctl("net.ipv4.ipfrag_high_thresh"));
+    if (high < currentHigh) {
+      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+    } else {
+      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
+      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
+    }
+  }
+
+  private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)
+      throws IOException {
+    return NamespaceNode.Link.of(end, address, 24, mtu, other.mac());
+  }
+
+  private HostOptions inHostNamespace(HostOptions o) {
+    return o.toBuilder().property("rawsocket.netns", hostNs.name()).build();
+  }
+
+  private DivertHost openHost(HostOptions o) throws DivertException {
+    return KernelHost.open(backend(), capabilities(), inHostNamespace(o));
+  }
+
+  @Override
+  public DivertHost openAnotherHost(HostOptions o) throws DivertException {
+    return trackHost(openHost(o));
+  }
+
+  /**
+   * Opens the host from a thread that dropped CAP_NET_ADMIN and CAP_NET_RAW from its effective set
+   * (capabilities are per thread on Linux; the rest of the JVM keeps them).
+   */
+  @Override
+  public DivertHost openUnprivileged(HostOptions o) throws DivertException {
+    HostOptions withNs = inHostNamespace(o);
+    AtomicReference<Object> result = new AtomicReference<>();
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                Capabilities.dropEffective(Capabilities.CAP_NET_ADMIN, Capabilities.CAP_NET_RAW);
+                result.set(KernelHost.open(backend(), capabilities(), withNs));
+              } catch (Throwable e) {
+                result.set(e);
+              }
+            },
+            "d4j-unprivileged");
+    t.start();
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DivertException("interrupted");
+    }
+    Object r = result.get();
+    if (r instanceof DivertHost h) {
+      return trackHost(h);
+    }
+    if (r instanceof DivertException e) {
+      throw e;
+    }
+    if (r instanceof ErrnoException e) {
+      throw Errors.generic("cannot drop capabilities", e);
+    }
+    if (r instanceof RuntimeException e) {
+      throw e;
+    }
+    throw new DivertException("unprivileged open failed: " + r, 0, (Throwable) r);
+  }
+}

@@ -1,0 +1,143 @@
+package org.divert4j.linux;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The iptables flavour in use and how to run it inside a namespace: {@code iptables-nft} (nf_tables
+ * kernel API) when present, else {@code iptables-legacy}, else whatever {@code iptables} is. The
+ * property {@code rawsocket.iptables} ({@code nft} or {@code legacy}) forces one. Commands run
+ * through {@code nsenter --net=PATH}, so the JVM's own namespace is never touched.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class Iptables {
+  private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+  private final String save;
+  private final String restore;
+  private final boolean legacy;
+  private final String version;
+
+  private Iptables(String save, String restore, boolean legacy, String version) {
+    this.save = save;
+    this.restore = restore;
+    this.legacy = legacy;
+    this.version = version;
+  }
+
+  /**
+   * Finds a usable iptables.
+   *
+   * @param preference {@code nft}, {@code legacy}, or null for automatic
+   * @return the flavour, or empty if none is installed
+   */
+  public static Optional<Iptables> detect(String preference) {
+    List<String[]> candidates = new ArrayList<>();
+    if (!"legacy".equals(preference)) {
+      candidates.add(new String[] {"iptables-nft", "iptables-nft-save", "iptables-nft-restore"});
+    }
+    if (!"nft".equals(preference)) {
+      candidates.add(
+          new String[] {"iptables-legacy", "iptables-legacy-save", "iptables-legacy-restore"});
+    }
+    candidates.add(new String[] {"iptables", "iptables-save", "iptables-restore"});
+    for (String[] c : candidates) {
+      Optional<Path> main = Shell.which(c[0]);
+      Optional<Path> s = Shell.which(c[1]);
+      Optional<Path> r = Shell.which(c[2]);
+      if (main.isEmpty() || s.isEmpty() || r.isEmpty()) {
+        continue;
+      }
+      try {
+        Shell.Result v = Shell.run(main.get().toString(), "-V");
+        if (v.ok()) {
+          String text = v.stdout().trim();
+          boolean isLegacy = c[0].endsWith("legacy") || text.contains("legacy");
+          return Optional.of(new Iptables(s.get().toString(), r.get().toString(), isLegacy, text));
+        }
+      } catch (IOException e) {
+        // try the next one
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * @return true for iptables-legacy (needs {@code -w} for the xtables lock)
+   */
+  public boolean legacy() {
+    return legacy;
+  }
+
+  /**
+   * @return e.g. {@code iptables v1.8.9 (nf_tables)}
+   */
+  public String version() {
+    return version;
+  }
+
+  /**
+   * Dumps one table, with counters.
+   *
+   * @param nsPath the namespace
+   * @param table e.g. {@code raw}
+   * @return the iptables-save text (empty if the table does not exist)
+   * @throws IOException if iptables fails otherwise
+   */
+  public String save(String nsPath, String table) throws IOException {
+    Shell.Result r =
+        Shell.run(null, TIMEOUT, Shell.inNetns(nsPath, List.of(save, "-c", "-t", table)));
+    if (!r.ok()) {
+      if (r.stderr().contains("does not exist") || r.stderr().contains("No chain/target/match")) {
+        return "";
+      }
+      throw new IOException(r.describe());
+    }
+    return r.stdout();
+  }
+
+  /**
+   * Dumps every table that exists, with counters. Unlike {@link #save} with a table name, this
+   * never makes the kernel load a table (iptables-legacy-save reads {@code ip_tables_names}).
+   *
+   * @param nsPath the namespace
+   * @return the iptables-save text
+   * @throws IOException if iptables fails
+   */
+  public String saveAll(String nsPath) throws IOException {
+    Shell.Result r = Shell.run(null, TIMEOUT, Shell.inNetns(nsPath, List.of(save, "-c")));
+    if (!r.ok()) {
+      throw new IOException(r.describe());
+    }
+    return r.stdout();
+  }
+
+  /**
+   * Applies an iptables-restore script without flushing what it does not name, keeping the counters
+   * it gives. Atomic per table (legacy replaces the table blob; nft commits one transaction).
+   *
+   * @param nsPath the namespace
+   * @param script the script
+   * @throws IOException if iptables refuses it; the message has its error
+   */
+  public void restore(String nsPath, String script) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(restore, "--noflush", "--counters"));
+    if (legacy) {
+      cmd.add("-w");
+    }
+    Shell.Result r = Shell.run(script, TIMEOUT, Shell.inNetns(nsPath, cmd));
+    if (!r.ok()) {
+      throw new IOException(r.describe() + "\nscript:\n" + script);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return version + " (" + save + ")";
+  }
+}

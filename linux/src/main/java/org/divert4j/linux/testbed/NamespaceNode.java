@@ -1,0 +1,345 @@
+package org.divert4j.linux.testbed;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.divert4j.Ipv4;
+import org.divert4j.NetInterface;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.Shell;
+import org.divert4j.testbed.PacketCapture;
+import org.divert4j.testbed.TestNode;
+import org.divert4j.testbed.UdpEndpoint;
+
+/**
+ * A {@link TestNode} that is a real Linux IP stack: a network namespace with one or more veth
+ * interfaces ({@link Link}s). Its sockets are created by a {@link NetnsThread} inside the namespace
+ * through the floor's binding ({@link Native}, {@link Datagrams}):
+ *
+ * <ul>
+ *   <li>{@link #sendUdp} uses a {@link DatagramSocket}, so the node's stack fragments as for any
+ *       program;
+ *   <li>{@link #sendRaw} writes the packet with an {@code AF_PACKET} socket straight onto the link
+ *       toward the destination, addressed to the MAC at the other end of it: the bytes go out
+ *       exactly as given (no checksum, length or ID fix-up, no fragmentation, no ARP wait, and the
+ *       node's own firewall does not see it);
+ *   <li>{@link #openUdp} endpoints report the interface each datagram arrived on ({@code
+ *       IP_PKTINFO});
+ *   <li>{@link #ping} runs iputils {@code ping} in the namespace ({@code nsenter}), DF clear;
+ *   <li>{@link #capture()} taps the node's interfaces with {@code AF_PACKET}.
+ * </ul>
+ *
+ * <p>Thread-safe. {@link #close()} closes every endpoint and capture the node opened, its raw
+ * socket and its thread (not the namespace: the test bed owns that).
+ */
+public final class NamespaceNode implements TestNode, AutoCloseable {
+  /**
+   * One interface of a node and what is at the other end of its cable.
+   *
+   * @param iface the interface (its address is the node's address on it)
+   * @param network the network of the interface's address, host order
+   * @param prefixLength the length of the network prefix
+   * @param neighbourMac the MAC address raw packets on this link are sent to (6 bytes): the other
+   *     end of the cable, or whatever answers for the destination beyond it
+   */
+  public record Link(NetInterface iface, int network, int prefixLength, byte[] neighbourMac) {
+    /** Checks the components and copies the MAC. */
+    public Link {
+      Objects.requireNonNull(iface, "iface");
+      if (neighbourMac == null || neighbourMac.length != 6) {
+        throw new IllegalArgumentException("a MAC address has 6 bytes");
+      }
+      neighbourMac = neighbourMac.clone();
+    }
+
+    /**
+     * Describes one end of a veth pair, reading its index from the system ({@code ip}; blocks).
+     *
+     * @param end the veth end
+     * @param address its address, host order
+     * @param prefixLength the prefix length of that address
+     * @param mtu its MTU
+     * @param neighbourMac where raw packets on it go, 6 bytes
+     * @return the link
+     * @throws IOException if {@code ip} fails
+     */
+    public static Link of(
+        VethPair.End end, int address, int prefixLength, int mtu, byte[] neighbourMac)
+        throws IOException {
+      int mask = prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
+      NetInterface i =
+          new NetInterface(end.name(), end.index(), Ipv4.fromInt(address), prefixLength, mtu);
+      return new Link(i, address & mask, prefixLength, neighbourMac);
+    }
+
+    @Override
+    public byte[] neighbourMac() {
+      return neighbourMac.clone();
+    }
+
+    boolean contains(int destination) {
+      int mask = prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
+      return (destination & mask) == (network & mask);
+    }
+  }
+
+  private final String name;
+  private final Netns netns;
+  private final NetnsThread thread;
+  private final Inet4Address address;
+  private final List<Link> links;
+  private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
+  private final ByteBuffer rawOut = NodeUdpEndpoint.direct(65536);
+  private final ByteBuffer rawTo = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
+  private int rawFd = -1;
+  private boolean closed;
+
+  /**
+   * Makes a node of a namespace and starts its thread there (blocks until it is in).
+   *
+   * @param name a short name, e.g. {@code peer}
+   * @param netns the namespace, owned by the caller
+   * @param address the node's address on its first link
+   * @param links its interfaces, the first one the way of its default route
+   * @throws IOException if the namespace cannot be entered
+   */
+  public NamespaceNode(String name, Netns netns, Inet4Address address, List<Link> links)
+      throws IOException {
+    if (links.isEmpty()) {
+      throw new IllegalArgumentException("a node needs a link");
+    }
+    this.name = name;
+    this.netns = netns;
+    this.address = address;
+    this.links = List.copyOf(links);
+    this.thread = NetnsThread.open(netns.path().toString(), name);
+  }
+
+  /**
+   * @return the node's namespace
+   */
+  public Netns netns() {
+    return netns;
+  }
+
+  /**
+   * @return the thread inside the node's namespace, for work the test bed does there
+   */
+  public NetnsThread thread() {
+    return thread;
+  }
+
+  /**
+   * @return the node's links
+   */
+  public List<Link> links() {
+    return links;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public Inet4Address address() {
+    return address;
+  }
+
+  @Override
+  public List<NetInterface> interfaces() {
+    List<NetInterface> l = new ArrayList<>(links.size());
+    for (Link k : links) {
+      l.add(k.iface());
+    }
+    return l;
+  }
+
+  private Link linkFor(int destination) {
+    for (Link k : links) {
+      if (k.contains(destination)) {
+        return k;
+      }
+    }
+    return links.get(0);
+  }
+
+  @Override
+  public void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+      throws IOException {
+    if (payload.length > 65507) {
+      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
+    }
+    try (DatagramSocket s =
+        thread.run(
+            () -> {
+              DatagramSocket d = new DatagramSocket(null);
+              try {
+                d.setReuseAddress(true);
+                d.setSendBufferSize(1 << 20);
+                d.bind(new InetSocketAddress(sourcePort));
+                return d;
+              } catch (IOException | RuntimeException e) {
+                d.close();
+                throw e;
+              }
+            })) {
+      s.send(new DatagramPacket(payload, payload.length, destination, destinationPort));
+    }
+  }
+
+  @Override
+  public synchronized void sendRaw(ByteBuffer packet) throws IOException {
+    int len = packet.remaining();
+    if (len < 20) {
+      throw new IOException("not an IP packet: " + len + " bytes");
+    }
+    if (len > rawOut.capacity()) {
+      throw new IOException("raw packet too large: " + len + " bytes");
+    }
+    if (closed) {
+      throw new IOException("test node " + name + " is closed");
+    }
+    if (rawFd < 0) {
+      int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
+      rawFd = thread.run(() -> Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto));
+    }
+    int p = packet.position();
+    int dst =
+        (packet.get(p + 16) & 0xff) << 24
+            | (packet.get(p + 17) & 0xff) << 16
+            | (packet.get(p + 18) & 0xff) << 8
+            | (packet.get(p + 19) & 0xff);
+    Link k = linkFor(dst);
+    rawTo.clear();
+    rawTo.putShort(0, (short) Native.AF_PACKET);
+    rawTo.put(2, (byte) (Native.ETH_P_IP >>> 8)); // sll_protocol, network order
+    rawTo.put(3, (byte) Native.ETH_P_IP);
+    rawTo.putInt(4, k.iface().index());
+    rawTo.putShort(8, (short) Native.ARPHRD_ETHER);
+    rawTo.put(10, (byte) 0);
+    rawTo.put(11, (byte) 6);
+    byte[] mac = k.neighbourMac;
+    for (int i = 0; i < 8; i++) {
+      rawTo.put(12 + i, i < 6 ? mac[i] : 0);
+    }
+    rawOut.clear();
+    rawOut.put(0, packet, p, len);
+    rawOut.limit(len);
+    try {
+      Datagrams.sendTo(rawFd, rawOut, rawTo);
+    } catch (ErrnoException e) {
+      throw new IOException(
+          "raw send of " + len + " bytes on " + name + "/" + k.iface().name() + " failed: " + e, e);
+    }
+  }
+
+  @Override
+  public UdpEndpoint openUdp(int port) throws IOException {
+    NodeUdpEndpoint[] self = new NodeUdpEndpoint[1];
+    self[0] = thread.run(() -> NodeUdpEndpoint.open(port, () -> open.remove(self[0])));
+    return track(self[0]);
+  }
+
+  @Override
+  public boolean ping(Inet4Address destination, int payloadSize, Duration timeout)
+      throws IOException {
+    String ping =
+        Shell.which("ping")
+            .orElseThrow(() -> new IOException("no ping program (install iputils-ping)"))
+            .toString();
+    double secs = Math.max(0.05, timeout.toMillis() / 1000.0);
+    Shell.Result r =
+        netns.exec(
+            null,
+            timeout.plusSeconds(5),
+            List.of(
+                ping,
+                "-n",
+                "-q",
+                "-c",
+                "1",
+                "-M",
+                "dont",
+                "-s",
+                Integer.toString(payloadSize),
+                "-W",
+                String.format(Locale.ROOT, "%.3f", secs),
+                destination.getHostAddress()));
+    if (r.exitCode() == 0) {
+      return true;
+    }
+    if (r.exitCode() == 1) {
+      return false; // no reply
+    }
+    throw new IOException("ping failed: " + r.describe());
+  }
+
+  @Override
+  public PacketCapture capture() throws IOException {
+    int[] idx = new int[links.size()];
+    for (int i = 0; i < idx.length; i++) {
+      idx[i] = links.get(i).iface().index();
+    }
+    NodeCapture[] self = new NodeCapture[1];
+    self[0] = thread.run(() -> NodeCapture.open(idx, name, () -> open.remove(self[0])));
+    return track(self[0]);
+  }
+
+  private synchronized <C extends AutoCloseable> C track(C c) throws IOException {
+    if (closed) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        // it was never handed out
+      }
+      throw new IOException("test node " + name + " is closed");
+    }
+    open.add(c);
+    return c;
+  }
+
+  /**
+   * Closes the node's endpoints, captures, raw socket and thread; blocks while captures stop.
+   * Idempotent; never throws.
+   */
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    for (AutoCloseable c : open) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        // closing the rest matters more
+      }
+    }
+    open.clear();
+    synchronized (this) {
+      Native.close(rawFd);
+      rawFd = -1;
+    }
+    thread.close();
+  }
+
+  @Override
+  public String toString() {
+    return name + " " + address.getHostAddress() + " in " + netns.name();
+  }
+}

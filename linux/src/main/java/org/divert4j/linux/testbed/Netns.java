@@ -1,0 +1,281 @@
+package org.divert4j.linux.testbed;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+import org.divert4j.linux.Shell;
+
+/**
+ * A named Linux network namespace ({@code ip netns}) made for a test bed: created empty with its
+ * loopback up, used through commands run inside it, and deleted by {@link #close()} together with
+ * everything in it (interfaces, addresses, routes, firewall rules, NFQUEUE queues).
+ *
+ * <p>Names come from {@link #uniqueName(String)}: {@code d4j-<pid>-<n>-<role>}, unique per process
+ * and counter, so test beds of concurrent processes never collide and a process only ever deletes
+ * namespaces it created. Namespaces still open when the JVM exits are deleted by a shutdown hook,
+ * as a last resort; a JVM killed with SIGKILL leaves them behind (their names say which process
+ * made them, see {@link #deleteOrphans()}).
+ *
+ * <p>Needs root (CAP_SYS_ADMIN) and the {@code ip} program (iproute2). Thread-safe; every method
+ * blocks while its command runs.
+ */
+public final class Netns implements AutoCloseable {
+  /** The prefix of every namespace name made here. */
+  public static final String PREFIX = "d4j-";
+
+  private static final AtomicInteger COUNTER = new AtomicInteger();
+  private static final Set<Netns> OPEN = new LinkedHashSet<>();
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,200}");
+  private static boolean hookInstalled;
+
+  private final String name;
+  private volatile boolean closed;
+
+  private Netns(String name) {
+    this.name = name;
+  }
+
+  /**
+   * A namespace name no other process and no earlier call uses: {@code d4j-<pid>-<n>-<role>}.
+   *
+   * @param role a short word for what the namespace is, e.g. {@code peer}
+   * @return the name
+   */
+  public static String uniqueName(String role) {
+    return PREFIX + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet() + "-" + role;
+  }
+
+  /**
+   * Creates a namespace and brings its loopback interface up.
+   *
+   * @param name the name; letters, digits, '.', '_' and '-' only
+   * @return the namespace; the caller closes it
+   * @throws IOException if it cannot be created (not root, name taken, no {@code ip})
+   */
+  public static Netns create(String name) throws IOException {
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("not a usable namespace name: '" + name + "'");
+    }
+    Shell.check("ip", "netns", "add", name);
+    Netns ns = new Netns(name);
+    register(ns);
+    try {
+      ns.ip("link", "set", "lo", "up");
+    } catch (IOException | RuntimeException e) {
+      ns.close();
+      throw e;
+    }
+    return ns;
+  }
+
+  /**
+   * @return the namespace's name
+   */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * @return the file that stands for the namespace ({@code /var/run/netns/<name>}), usable with
+   *     {@code setns(2)} and {@code nsenter --net=}
+   */
+  public Path path() {
+    return Path.of("/var/run/netns", name);
+  }
+
+  /**
+   * Runs a command inside the namespace (network namespace only; the file system is the caller's).
+   *
+   * @param command the program and its arguments
+   * @return the result, whatever the exit status
+   * @throws IOException if the command cannot be started
+   */
+  public Shell.Result exec(String... command) throws IOException {
+    return exec(null, Shell.DEFAULT_TIMEOUT, Arrays.asList(command));
+  }
+
+  /**
+   * Runs a command inside the namespace.
+   *
+   * @param input standard input, or null
+   * @param timeout how long it may run
+   * @param command the program and its arguments
+   * @return the result, whatever the exit status
+   * @throws IOException if the command cannot be started
+   */
+  public Shell.Result exec(String input, Duration timeout, List<String> command)
+      throws IOException {
+    return Shell.run(input, timeout, Shell.inNetns(path().toString(), command));
+  }
+
+  /**
+   * Runs a command inside the namespace and insists that it succeeds.
+   *
+   * @param command the program and its arguments
+   * @return its standard output
+   * @throws IOException if it fails; the message has its stderr
+   */
+  public String execChecked(String... command) throws IOException {
+    Shell.Result r = exec(command);
+    if (!r.ok()) {
+      throw new IOException("in netns " + name + ": " + r.describe());
+    }
+    return r.stdout();
+  }
+
+  /**
+   * Runs {@code ip -n <name> <args...>} and insists that it succeeds.
+   *
+   * @param args the arguments after {@code ip -n <name>}, e.g. {@code link set eth0 up}
+   * @return its standard output
+   * @throws IOException if it fails
+   */
+  public String ip(String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of("ip", "-n", name));
+    cmd.addAll(Arrays.asList(args));
+    return Shell.check(null, Shell.DEFAULT_TIMEOUT, cmd);
+  }
+
+  /**
+   * Sets a sysctl of this namespace (the {@code net.*} ones are per namespace).
+   *
+   * @param key e.g. {@code net.ipv4.ip_forward}
+   * @param value e.g. {@code 1}
+   * @throws IOException if it cannot be set
+   */
+  public void sysctl(String key, String value) throws IOException {
+    if (!key.matches("[A-Za-z0-9_.-]+") || !value.matches("[A-Za-z0-9_ .:-]*")) {
+      throw new IllegalArgumentException("bad sysctl " + key + "=" + value);
+    }
+    String file = "/proc/sys/" + key.replace('.', '/');
+    execChecked("sh", "-c", "echo '" + value + "' > " + file);
+  }
+
+  /**
+   * Reads a sysctl of this namespace.
+   *
+   * @param key e.g. {@code net.ipv4.ipfrag_time}
+   * @return its value, trimmed
+   * @throws IOException if it cannot be read
+   */
+  public String sysctl(String key) throws IOException {
+    return execChecked("cat", "/proc/sys/" + key.replace('.', '/')).trim();
+  }
+
+  /**
+   * @return true until {@link #close()}
+   */
+  public boolean isOpen() {
+    return !closed && Files.exists(path());
+  }
+
+  /**
+   * Deletes the namespace; its interfaces (veth ends) and firewall state go with it. Idempotent;
+   * never throws.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    synchronized (OPEN) {
+      OPEN.remove(this);
+    }
+    deleteQuietly(name);
+  }
+
+  /**
+   * Deletes a namespace by name, if it exists. Use only for namespaces this process made.
+   *
+   * @param name the namespace name
+   */
+  public static void deleteQuietly(String name) {
+    try {
+      if (Files.exists(Path.of("/var/run/netns", name))) {
+        Shell.run("ip", "netns", "del", name);
+      }
+    } catch (IOException | RuntimeException e) {
+      // best effort: the caller is cleaning up
+    }
+  }
+
+  /**
+   * @return the names of all named network namespaces on the machine ({@code ip netns list})
+   * @throws IOException if {@code ip} fails
+   */
+  public static List<String> list() throws IOException {
+    List<String> names = new ArrayList<>();
+    for (String line : Shell.check("ip", "netns", "list").split("\n")) {
+      String n = line.trim().split("\\s+")[0];
+      if (!n.isEmpty()) {
+        names.add(n);
+      }
+    }
+    return names;
+  }
+
+  /**
+   * Deletes the {@code d4j-<pid>-...} namespaces whose process no longer runs (left by a JVM that
+   * was killed). Never touches namespaces of live processes or names of another form.
+   *
+   * @return the names deleted
+   */
+  public static List<String> deleteOrphans() {
+    List<String> deleted = new ArrayList<>();
+    try {
+      for (String n : list()) {
+        if (!n.startsWith(PREFIX)) {
+          continue;
+        }
+        String[] parts = n.substring(PREFIX.length()).split("-");
+        long pid;
+        try {
+          pid = Long.parseLong(parts[0]);
+        } catch (NumberFormatException e) {
+          continue;
+        }
+        if (ProcessHandle.of(pid).isEmpty()) {
+          deleteQuietly(n);
+          deleted.add(n);
+        }
+      }
+    } catch (IOException e) {
+      // no ip: nothing to clean
+    }
+    return deleted;
+  }
+
+  private static void register(Netns ns) {
+    synchronized (OPEN) {
+      OPEN.add(ns);
+      if (!hookInstalled) {
+        hookInstalled = true;
+        Runtime.getRuntime().addShutdownHook(new Thread(Netns::closeAllOpen, "d4j-netns-cleanup"));
+      }
+    }
+  }
+
+  private static void closeAllOpen() {
+    List<Netns> left;
+    synchronized (OPEN) {
+      left = new ArrayList<>(OPEN);
+    }
+    for (Netns ns : left) {
+      ns.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "netns " + name;
+  }
+}

@@ -1,0 +1,189 @@
+package org.divert4j.linux.testbed;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.divert4j.Ipv4;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.ErrnoException;
+import org.divert4j.linux.Native;
+import org.divert4j.testbed.Datagram;
+import org.divert4j.testbed.UdpEndpoint;
+
+/**
+ * A UDP socket of a {@link NamespaceNode}, made through {@link Datagrams} on a thread inside the
+ * node's namespace so that it can ask for {@code IP_PKTINFO} and report the interface each datagram
+ * arrived on (a {@link java.net.DatagramSocket} cannot).
+ *
+ * <p>Thread-safe: receives are serialised, sends are serialised, and one of each may run at once. A
+ * receive waits in slices of {@link #SLICE_MILLIS}, so {@link #close()} ends a blocked receive
+ * within one slice (it throws: the endpoint is closed).
+ */
+final class NodeUdpEndpoint implements UdpEndpoint {
+  /** How long one poll of a waiting receive lasts, so that a close is noticed. */
+  static final int SLICE_MILLIS = 50;
+
+  private static final int CONTROL = 128;
+  private final int fd;
+  private final int port;
+  private final Runnable onClose;
+  private final Object rxLock = new Object();
+  private final Object txLock = new Object();
+  private final ByteBuffer rx = direct(65536);
+  private final ByteBuffer rxFrom = direct(Native.SIZEOF_SOCKADDR_IN);
+  private final ByteBuffer rxControl = direct(CONTROL);
+  private final ByteBuffer tx = direct(65536);
+  private final ByteBuffer txTo = direct(Native.SIZEOF_SOCKADDR_IN);
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private NodeUdpEndpoint(int fd, int port, Runnable onClose) {
+    this.fd = fd;
+    this.port = port;
+    this.onClose = onClose;
+  }
+
+  static ByteBuffer direct(int size) {
+    return ByteBuffer.allocateDirect(size).order(ByteOrder.nativeOrder());
+  }
+
+  /**
+   * Opens the socket: bound to {@code port} on every address, with SO_REUSEADDR (so that a node can
+   * send from a port it also listens on), IP_PKTINFO and a 4 MiB receive buffer. Call on a thread
+   * inside the node's namespace.
+   */
+  static NodeUdpEndpoint open(int port, Runnable onClose) throws IOException {
+    try {
+      int fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+      try {
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+        Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 4 << 20);
+        ByteBuffer sa = direct(Native.SIZEOF_SOCKADDR_IN);
+        sockaddrIn(sa, 0, port);
+        Datagrams.bind(fd, sa);
+        return new NodeUdpEndpoint(fd, port, onClose);
+      } catch (IOException | RuntimeException e) {
+        Native.close(fd);
+        throw e;
+      }
+    } catch (ErrnoException e) {
+      throw new IOException("cannot open UDP port " + port + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes a {@code sockaddr_in} at index 0 (family in host order, the rest in network order). */
+  static void sockaddrIn(ByteBuffer sa, int address, int port) {
+    sa.clear();
+    sa.putShort(0, (short) Native.AF_INET);
+    sa.put(2, (byte) (port >>> 8));
+    sa.put(3, (byte) port);
+    for (int i = 0; i < 4; i++) {
+      sa.put(4 + i, (byte) (address >>> (24 - 8 * i)));
+    }
+    for (int i = 8; i < 16; i++) {
+      sa.put(i, (byte) 0);
+    }
+  }
+
+  @Override
+  public int port() {
+    return port;
+  }
+
+  @Override
+  public Datagram receive(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (rxLock) {
+      while (true) {
+        if (closed.get()) {
+          throw new IOException("UDP endpoint " + port + " is closed");
+        }
+        rx.clear();
+        rxFrom.clear();
+        rxControl.clear();
+        int n = Datagrams.receive(fd, rx, rxFrom, rxControl);
+        if (n >= 0) {
+          return datagram(n);
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return null;
+        }
+        Datagrams.poll(fd, (int) Math.max(1, Math.min(SLICE_MILLIS, left / 1_000_000)));
+      }
+    }
+  }
+
+  private Datagram datagram(int n) {
+    int src = 0;
+    for (int i = 0; i < 4; i++) {
+      src = src << 8 | (rxFrom.get(4 + i) & 0xff);
+    }
+    int sport = (rxFrom.get(2) & 0xff) << 8 | (rxFrom.get(3) & 0xff);
+    byte[] payload = new byte[Math.min(n, rx.capacity())];
+    rx.get(0, payload);
+    return new Datagram(Ipv4.fromInt(src), sport, payload, arrivalInterface(rxControl));
+  }
+
+  /**
+   * Finds the {@code IP_PKTINFO} control message ({@code cmsghdr}: 8-byte length, level, type, then
+   * {@code in_pktinfo} whose first field is the interface index) between 0 and the limit.
+   *
+   * @return the interface index, or 0 if there is none
+   */
+  static int arrivalInterface(ByteBuffer control) {
+    int end = control.limit();
+    for (int c = 0; c + 16 <= end; ) {
+      long len = control.getLong(c);
+      if (len < 16) {
+        break;
+      }
+      if (control.getInt(c + 8) == Native.IPPROTO_IP
+          && control.getInt(c + 12) == Native.IP_PKTINFO
+          && c + 20 <= end) {
+        return control.getInt(c + 16);
+      }
+      c += (int) ((len + 7) & ~7L);
+    }
+    return 0;
+  }
+
+  @Override
+  public void send(Inet4Address destination, int destinationPort, byte[] payload)
+      throws IOException {
+    synchronized (txLock) {
+      if (closed.get()) {
+        throw new IOException("UDP endpoint " + port + " is closed");
+      }
+      if (payload.length > tx.capacity()) {
+        throw new IOException("UDP payload too large: " + payload.length + " bytes");
+      }
+      tx.clear();
+      tx.put(payload).flip();
+      sockaddrIn(txTo, Ipv4.toInt(destination), destinationPort);
+      try {
+        Datagrams.sendTo(fd, tx, txTo);
+      } catch (ErrnoException e) {
+        throw new IOException("UDP send to " + destination.getHostAddress() + " failed: " + e, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    // A receive notices within a slice; the descriptor is closed only after it has left, so that
+    // its number cannot be reused under it.
+    synchronized (rxLock) {
+      synchronized (txLock) {
+        Native.close(fd);
+      }
+    }
+    onClose.run();
+  }
+}

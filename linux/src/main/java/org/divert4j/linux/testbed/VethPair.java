@@ -1,0 +1,135 @@
+package org.divert4j.linux.testbed;
+
+import java.io.IOException;
+import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A veth pair joining two network namespaces: a virtual cable whose ends are created directly
+ * inside the namespaces (never in the caller's namespace), so interface names only need to be
+ * unique within each namespace. Deleting either namespace deletes the pair.
+ *
+ * <p>Immutable and thread-safe; the methods run {@code ip} and block.
+ */
+public final class VethPair {
+  private static final Pattern INDEX = Pattern.compile("^(\\d+):\\s");
+  private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f:]{17})");
+
+  /**
+   * One end of the pair.
+   *
+   * @param netns the namespace it is in
+   * @param name its interface name there
+   */
+  public record End(Netns netns, String name) {
+    /** Checks the components. */
+    public End {
+      Objects.requireNonNull(netns, "netns");
+      if (name == null || name.isEmpty() || name.length() > 15) {
+        throw new IllegalArgumentException("not an interface name: '" + name + "'");
+      }
+    }
+
+    /**
+     * Adds an address.
+     *
+     * @param cidr e.g. {@code 10.1.2.1/24}
+     * @throws IOException if {@code ip} fails
+     */
+    public void addAddress(String cidr) throws IOException {
+      netns.ip("addr", "add", cidr, "dev", name);
+    }
+
+    /**
+     * @return the interface index in its namespace
+     * @throws IOException if {@code ip} fails or prints something unexpected
+     */
+    public int index() throws IOException {
+      Matcher m = INDEX.matcher(netns.ip("-o", "link", "show", "dev", name));
+      if (!m.find()) {
+        throw new IOException("cannot read the index of " + name + " in " + netns);
+      }
+      return Integer.parseInt(m.group(1));
+    }
+
+    /**
+     * @return the MAC address as 6 bytes
+     * @throws IOException if {@code ip} fails or prints something unexpected
+     */
+    public byte[] mac() throws IOException {
+      Matcher m = MAC.matcher(netns.ip("-o", "link", "show", "dev", name));
+      if (!m.find()) {
+        throw new IOException("cannot read the MAC of " + name + " in " + netns);
+      }
+      String[] p = m.group(1).split(":");
+      byte[] mac = new byte[6];
+      for (int i = 0; i < 6; i++) {
+        mac[i] = (byte) Integer.parseInt(p[i], 16);
+      }
+      return mac;
+    }
+
+    /**
+     * Sets the MTU.
+     *
+     * @param mtu the MTU in bytes
+     * @throws IOException if {@code ip} fails
+     */
+    public void mtu(int mtu) throws IOException {
+      netns.ip("link", "set", "dev", name, "mtu", Integer.toString(mtu));
+    }
+  }
+
+  private final End a;
+  private final End b;
+
+  private VethPair(End a, End b) {
+    this.a = a;
+    this.b = b;
+  }
+
+  /**
+   * Creates a veth pair with one end in each namespace, both with the given MTU, and brings both
+   * ends up (without addresses).
+   *
+   * @param a the first end's namespace
+   * @param nameA its interface name there
+   * @param b the second end's namespace
+   * @param nameB its interface name there
+   * @param mtu the MTU of both ends
+   * @return the pair
+   * @throws IOException if {@code ip} fails
+   */
+  public static VethPair create(Netns a, String nameA, Netns b, String nameB, int mtu)
+      throws IOException {
+    End ea = new End(a, nameA);
+    End eb = new End(b, nameB);
+    String m = Integer.toString(mtu);
+    a.ip(
+        "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m, "netns",
+        b.name());
+    a.ip("link", "set", "dev", nameA, "up");
+    b.ip("link", "set", "dev", nameB, "up");
+    return new VethPair(ea, eb);
+  }
+
+  /**
+   * @return the first end
+   */
+  public End a() {
+    return a;
+  }
+
+  /**
+   * @return the second end
+   */
+  public End b() {
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return a.netns().name() + "/" + a.name() + " <-> " + b.netns().name() + "/" + b.name();
+  }
+}
