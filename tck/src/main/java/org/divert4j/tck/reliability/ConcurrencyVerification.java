@@ -12,11 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertAddress;
-import org.divert4j.DivertClosedException;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertSocket;
 import org.divert4j.Ipv4;
-import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
 import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.testbed.TestBed;
@@ -70,27 +68,8 @@ public abstract class ConcurrencyVerification extends ReliabilityVerification {
                   bed.peer().openUdp(SOURCE + p), bed.hostNode().address(), SINK + p, 0);
           for (int t = 0; t < threadsPerSocket; t++) {
             DivertSocket s = socket[p];
-            Thread r =
-                new Thread(
-                    () -> {
-                      PacketBatch batch = PacketBatch.allocate(16, 2048, false);
-                      try {
-                        while (true) {
-                          int n = s.receive(batch, Duration.ofSeconds(1));
-                          if (n > 0) {
-                            writeBackErrors.addAndGet(n - s.send(batch));
-                          }
-                        }
-                      } catch (DivertClosedException e) {
-                        // done
-                      } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                      }
-                    },
-                    "reliability-receiver-" + p + "-" + t);
-            r.setDaemon(true);
-            r.start();
-            receivers.add(r);
+            receivers.add(
+                writeBack(s, writeBackErrors, failure, "reliability-receiver-" + p + "-" + t));
           }
         }
         // Injectors: new packets toward the peer, through the sockets in turn.

@@ -1,7 +1,12 @@
 package org.divert4j.tck.reliability;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.divert4j.DivertClosedException;
 import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.PacketBatch;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -76,5 +81,40 @@ public abstract class ReliabilityVerification {
    */
   static DivertRule udpTo(int sinkPort, int divertPort) {
     return DivertRule.parse("input -p udp --dport " + sinkPort + " -j DIVERT " + divertPort);
+  }
+
+  /**
+   * Starts a daemon thread that receives batches on {@code s} and writes each back, until the
+   * socket closes.
+   *
+   * @param s the socket
+   * @param writeBackErrors counts the packets a write-back did not send
+   * @param failure gets the first unexpected error
+   * @param name the thread's name
+   * @return the started thread
+   */
+  static Thread writeBack(
+      DivertSocket s, AtomicLong writeBackErrors, AtomicReference<Throwable> failure, String name) {
+    Thread t =
+        new Thread(
+            () -> {
+              PacketBatch batch = PacketBatch.allocate(16, 2048, false);
+              try {
+                while (true) {
+                  int n = s.receive(batch, Duration.ofSeconds(1));
+                  if (n > 0) {
+                    writeBackErrors.addAndGet(n - s.send(batch));
+                  }
+                }
+              } catch (DivertClosedException e) {
+                // done
+              } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+              }
+            },
+            name);
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 }

@@ -46,12 +46,11 @@ public abstract class ShutdownVerification extends ReliabilityVerification {
       DivertHost host = bed.host();
       for (int r = 0; r < rounds; r++) {
         DivertSocket s = host.bind(PORT);
-        latencies.addAll(wake(s, s::close));
+        latencies.addAll(wake(s, s));
       }
       DivertSocket a = host.bind(PORT);
       DivertSocket b = host.bind(PORT + 1);
-      List<Long> hostWake = wake2(a, b, host);
-      latencies.addAll(hostWake);
+      latencies.addAll(wake(host, a, b));
     }
     long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
     long max = sorted[sorted.length - 1];
@@ -63,34 +62,23 @@ public abstract class ShutdownVerification extends ReliabilityVerification {
     assertTrue(max < 1_000_000_000L, "a receiver woke after " + Figures.ms(Duration.ofNanos(max)));
   }
 
-  /** Closes with {@code closer} while four threads are blocked on {@code s}; wake latencies. */
-  private static List<Long> wake(DivertSocket s, Runnable closer) throws Exception {
+  /**
+   * Closes {@code closer} while four threads are blocked on {@code sockets} (spread evenly, one
+   * packet and a batch alternately).
+   *
+   * @return the wake latencies, nanoseconds
+   */
+  private static List<Long> wake(AutoCloseable closer, DivertSocket... sockets) throws Exception {
     List<Blocked> blocked = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      blocked.add(new Blocked(s, i % 2 == 0));
+      blocked.add(new Blocked(sockets[i * sockets.length / 4], i % 2 == 0));
     }
     Thread.sleep(200); // let them block
     long t0 = System.nanoTime();
-    closer.run();
+    closer.close();
     List<Long> out = new ArrayList<>();
     for (Blocked b : blocked) {
       out.add(b.await(t0));
-    }
-    return out;
-  }
-
-  private static List<Long> wake2(DivertSocket a, DivertSocket b, DivertHost host)
-      throws Exception {
-    List<Blocked> blocked = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      blocked.add(new Blocked(i < 2 ? a : b, i % 2 == 0));
-    }
-    Thread.sleep(200);
-    long t0 = System.nanoTime();
-    host.close();
-    List<Long> out = new ArrayList<>();
-    for (Blocked x : blocked) {
-      out.add(x.await(t0));
     }
     return out;
   }
@@ -206,26 +194,8 @@ public abstract class ShutdownVerification extends ReliabilityVerification {
           List<Thread> receivers = new ArrayList<>();
           AtomicReference<Throwable> failure = new AtomicReference<>();
           for (int t = 0; t < 4; t++) {
-            Thread th =
-                new Thread(
-                    () -> {
-                      PacketBatch batch = PacketBatch.allocate(16, 2048, false);
-                      try {
-                        while (true) {
-                          if (s.receive(batch, Duration.ofSeconds(1)) > 0) {
-                            s.send(batch);
-                          }
-                        }
-                      } catch (DivertClosedException e) {
-                        // expected
-                      } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                      }
-                    },
-                    "reliability-close-receiver-" + t);
-            th.setDaemon(true);
-            th.start();
-            receivers.add(th);
+            receivers.add(
+                writeBack(s, new AtomicLong(), failure, "reliability-close-receiver-" + t));
           }
           Traffic.Sender sender = new Traffic.Sender(source, bed.hostNode().address(), SINK, r);
           Thread send = new Thread(() -> sender.run(2000, Duration.ofMillis(1500)), "sender");
