@@ -4,46 +4,13 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 
-/** The fields every thread reads: set once at construction, then only read. First in the layout. */
-abstract class HandoffRingShared {
-  /** Record header: {@code int length}, {@code int unused}, {@code long timestamp}. */
-  static final int HEADER = 16;
-
-  /** A record length that means "wrap to the start". */
-  static final int WRAP = -1;
-
-  final byte[] data;
-  final ByteBuffer buffer;
-  final int capacity;
-
-  HandoffRingShared(int capacity) {
-    int c = Math.max(capacity, 2 * (CaptureHandle.MAX_FRAME + HEADER + 8)) & ~7;
-    this.capacity = c;
-    this.data = new byte[c];
-    this.buffer = ByteBuffer.wrap(data);
-  }
-
-  /**
-   * @param length a frame length
-   * @return the bytes its record takes, header included, 8-byte aligned
-   */
-  static int recordBytes(int length) {
-    return HEADER + ((length + 7) & ~7);
-  }
-}
-
 /**
- * Padding: 128 bytes (two cache lines, against adjacent-line prefetch) between the shared fields
- * and the producer's, as JCTools' {@code SpscArrayQueue} pads its indices. HotSpot lays out a
- * superclass's fields before a subclass's, so the padding stays in between.
+ * Padding: 128 bytes (two cache lines, against adjacent-line prefetch) before the producer's
+ * fields, as JCTools' {@code SpscArrayQueue} pads its indices. HotSpot lays out a superclass's
+ * fields before a subclass's, so each group of padding stays where the hierarchy puts it.
  */
-abstract class HandoffRingPad0 extends HandoffRingShared {
-  long p00, p01, p02, p03, p04, p05, p06, p07;
-  long p10, p11, p12, p13, p14, p15, p16, p17;
-
-  HandoffRingPad0(int capacity) {
-    super(capacity);
-  }
+abstract class HandoffRingPad0 {
+  long p00, p01, p02, p03, p04, p05, p06, p07, p10, p11, p12, p13, p14, p15, p16, p17;
 }
 
 /** Written by the producer thread only; the consumer reads {@link #head}. */
@@ -59,20 +26,11 @@ abstract class HandoffRingProducerFields extends HandoffRingPad0 {
 
   /** The consumer's {@link HandoffRingConsumerFields#tail} last seen. Producer only. */
   long cachedTail;
-
-  HandoffRingProducerFields(int capacity) {
-    super(capacity);
-  }
 }
 
 /** Padding between the producer's fields and the consumer's. */
 abstract class HandoffRingPad1 extends HandoffRingProducerFields {
-  long p00, p01, p02, p03, p04, p05, p06, p07;
-  long p10, p11, p12, p13, p14, p15, p16, p17;
-
-  HandoffRingPad1(int capacity) {
-    super(capacity);
-  }
+  long p00, p01, p02, p03, p04, p05, p06, p07, p10, p11, p12, p13, p14, p15, p16, p17;
 }
 
 /** Written by the consumer thread only; the producer reads {@link #tail}. */
@@ -94,20 +52,11 @@ abstract class HandoffRingConsumerFields extends HandoffRingPad1 {
 
   /** Where the record after the polled one starts. Consumer only. */
   long readNext;
-
-  HandoffRingConsumerFields(int capacity) {
-    super(capacity);
-  }
 }
 
-/** Padding after the consumer's fields, against whatever the heap places next. */
+/** Padding between the consumer's fields and the read-only ones of {@link HandoffRing}. */
 abstract class HandoffRingPad2 extends HandoffRingConsumerFields {
-  long p00, p01, p02, p03, p04, p05, p06, p07;
-  long p10, p11, p12, p13, p14, p15, p16, p17;
-
-  HandoffRingPad2(int capacity) {
-    super(capacity);
-  }
+  long p00, p01, p02, p03, p04, p05, p06, p07, p10, p11, p12, p13, p14, p15, p16, p17;
 }
 
 /**
@@ -124,13 +73,16 @@ abstract class HandoffRingPad2 extends HandoffRingConsumerFields {
  * <p>Threads: one producer thread and one consumer thread, each stated per method. As in JCTools'
  * {@code SpscArrayQueue}, the producer's fields (the published index {@code head}, its reservation,
  * its cached copy of the consumer's index) and the consumer's (the released index {@code tail}, the
- * polled record) sit in separate superclasses with 128 bytes of padding around each group, so the
- * two threads do not write to one cache line; the producer reads {@code tail} only when its cached
- * copy says the ring is full. A published record happens-before its poll (volatile store of {@code
- * head}, volatile load in {@link #poll()}); a released record's room happens-before its reuse
- * (release store of {@code tail}, volatile load in {@link #reserve(int)}).
+ * polled record) sit in separate superclasses with 128 bytes of padding around each group (the
+ * read-only fields come last), so the two threads do not write to one cache line; the producer
+ * reads {@code tail} only when its cached copy says the ring is full. A published record
+ * happens-before its poll (volatile store of {@code head}, volatile load in {@link #poll()}); a
+ * released record's room happens-before its reuse (release store of {@code tail}, volatile load in
+ * {@link #reserve(int)}).
  */
 final class HandoffRing extends HandoffRingPad2 {
+  private static final int HEADER = 16;
+  private static final int WRAP = -1;
   private static final VarHandle TAIL;
 
   static {
@@ -142,11 +94,27 @@ final class HandoffRing extends HandoffRingPad2 {
     }
   }
 
+  // Read-only after construction: any thread.
+  private final byte[] data;
+  private final ByteBuffer buffer;
+  private final int capacity;
+
   /**
    * @param capacity ring size in bytes; rounded down to a multiple of 8, at least 2 maximal frames
    */
   HandoffRing(int capacity) {
-    super(capacity);
+    int c = Math.max(capacity, 2 * (CaptureHandle.MAX_FRAME + HEADER + 8)) & ~7;
+    this.capacity = c;
+    this.data = new byte[c];
+    this.buffer = ByteBuffer.wrap(data);
+  }
+
+  /**
+   * @param length a frame length
+   * @return the bytes its record takes, header included, 8-byte aligned
+   */
+  private static int recordBytes(int length) {
+    return HEADER + ((length + 7) & ~7);
   }
 
   /**
