@@ -1,27 +1,16 @@
 package org.divert4j.tck.reliability;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import org.divert4j.DivertAddress;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
-import org.divert4j.Ipv4;
-import org.divert4j.packet.Fragmenter;
-import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.packet.Reassembler;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBed;
@@ -82,22 +71,8 @@ public abstract class FragmentAttackVerification {
       int... tinyDatagrams) {}
 
   private TestBed bed;
-  private DivertSocket socket;
-  private boolean virtualClock;
-  private int peer;
-  private int host;
-  private final ByteBuffer rx = ByteBuffer.allocateDirect(65535);
-  private final Random rnd = new Random(8);
+  private FragmentTraffic traffic;
   private int scale;
-  private long attackFragments;
-  private long legitFragments;
-  private long legitOffered;
-  private long legitDelivered;
-  private long legitDeliveredFragments;
-  private long wholeOffered;
-  private long wholeDelivered;
-  private long maxHeldBytes;
-  private int legitId = 40_000;
 
   // ------------------------------------------------------------------ hooks
 
@@ -176,11 +151,9 @@ public abstract class FragmentAttackVerification {
                             .reassemblyTimeout(reassemblyTimeout())
                             .build())
                     .build());
-    virtualClock = bed.settleTime().isZero();
-    socket = bed.host().bind(PORT);
+    DivertSocket socket = bed.host().bind(PORT);
     bed.host().addRule(DivertRule.parse("input -p udp -j DIVERT " + PORT));
-    peer = Ipv4.toInt(bed.peer().address());
-    host = Ipv4.toInt(bed.hostNode().address());
+    traffic = new FragmentTraffic(this, bed, socket);
   }
 
   @AfterEach
@@ -190,191 +163,14 @@ public abstract class FragmentAttackVerification {
     }
   }
 
-  // ------------------------------------------------------------------ traffic
-
-  /** A crafted UDP fragment from the peer: {@code len} payload bytes at {@code offset}. */
-  private void attack(int id, int offset, int len, boolean mf, int optionBytes) throws Exception {
-    bed.peer().sendRaw(fragment(id, offset, len, mf, optionBytes));
-    attackFragments++;
-    if (virtualClock) {
-      assertNull(socket.receive(rx.clear(), Duration.ZERO), "an attack completed a datagram");
-      checkBound();
-    }
-  }
-
-  private ByteBuffer fragment(int id, int offset, int len, boolean mf, int optionBytes) {
-    return Ipv4Builder.raw(17)
-        .source(peer)
-        .destination(host)
-        .identification(id)
-        .fragmentOffset(offset)
-        .moreFragments(mf)
-        .options(new byte[optionBytes])
-        .payloadLength(len)
-        .build();
-  }
-
-  /**
-   * A legitimate UDP datagram of {@code size} bytes cut to {@code mtu} (8: fragments of 8 bytes);
-   * returns whether it came out whole, within {@code wait}.
-   */
-  private boolean legit(int size, int mtu, boolean mustArrive, Duration wait) throws Exception {
-    byte[] payload = new byte[size];
-    rnd.nextBytes(payload);
-    ByteBuffer d =
-        Ipv4Builder.udp(5000, 7000)
-            .source(peer)
-            .destination(host)
-            .identification(legitId++)
-            .payload(payload)
-            .build();
-    List<ByteBuffer> fs = mtu == 8 ? eightByteFragments(d) : Fragmenter.fragment(d, mtu);
-    for (ByteBuffer f : fs) {
-      bed.peer().sendRaw(f);
-    }
-    boolean whole = fs.size() == 1;
-    if (whole) {
-      wholeOffered++;
-    } else {
-      legitOffered++;
-      legitFragments += fs.size();
-    }
-    DivertAddress a = socket.receive(rx.clear(), wait);
-    if (a != null) {
-      rx.flip();
-      byte[] got = new byte[rx.remaining()];
-      rx.get(got);
-      byte[] want = new byte[d.limit()];
-      d.get(0, want);
-      if (virtualClock) {
-        assertArrayEquals(want, got, "the datagram comes out whole and unchanged");
-      } else {
-        // a kernel reassembled it: same payload; its header may differ in ID-independent bits
-        assertArrayEquals(
-            Arrays.copyOfRange(want, 20, want.length),
-            Arrays.copyOfRange(got, 20, got.length),
-            "the datagram comes out whole");
-      }
-      socket.drop(a);
-      if (whole) {
-        wholeDelivered++;
-      } else {
-        legitDelivered++;
-        legitDeliveredFragments += fs.size();
-      }
-    } else if (!virtualClock) {
-      System.out.println(
-          "  legitimate datagram " + (legitId - 1) + " not out; " + bed.host().stats());
-    }
-    if (mustArrive) {
-      assertTrue(a != null, "legitimate datagram " + (legitId - 1) + " of " + size + " bytes");
-    }
-    if (virtualClock) {
-      assertNull(socket.receive(rx.clear(), Duration.ZERO), "nothing else comes out");
-    }
-    checkBound();
-    return a != null;
-  }
-
-  /** A legitimate datagram that must come out. */
-  private void legit(int size, int mtu) throws Exception {
-    legit(size, mtu, true, virtualClock ? Duration.ZERO : Duration.ofSeconds(2));
-  }
-
-  /** A datagram cut into fragments of 8 payload bytes (below any MTU the Fragmenter accepts). */
-  private List<ByteBuffer> eightByteFragments(ByteBuffer d) {
-    byte[] all = new byte[d.remaining()];
-    d.get(d.position(), all);
-    List<ByteBuffer> out = new ArrayList<>();
-    for (int off = 0; off < all.length - 20; off += 8) {
-      int len = Math.min(8, all.length - 20 - off);
-      out.add(
-          Ipv4Builder.raw(17)
-              .source(peer)
-              .destination(host)
-              .identification(d.getShort(4) & 0xffff)
-              .fragmentOffset(off)
-              .moreFragments(off + len < all.length - 20)
-              .payload(Arrays.copyOfRange(all, 20 + off, 20 + off + len))
-              .build());
-    }
-    return out;
-  }
-
-  /** On a virtual clock time passes at once; on a real one it passes by itself meanwhile. */
-  private void letTimePass(Duration d) throws Exception {
-    if (virtualClock) {
-      bed.advance(d);
-    }
-  }
-
-  private static long reassemblyDrops(HostStats s) {
-    long n = 0;
-    for (DropReason r : DropReason.values()) {
-      n += r.name().startsWith("REASSEMBLY_") ? s.dropped(r) : 0;
-    }
-    return n;
-  }
-
-  /** The fragments held now, by the counters: offered, minus delivered, minus dropped. */
-  private long heldFragments() {
-    return attackFragments
-        + legitFragments
-        - legitDeliveredFragments
-        - reassemblyDrops(bed.host().stats());
-  }
-
-  /**
-   * Samples the memory held; where every packet is processed before its send returns, it is checked
-   * against the bound each time (elsewhere the maximum is checked by the tests).
-   */
-  private void checkBound() throws Exception {
-    long bytes = heldBytes();
-    maxHeldBytes = Math.max(maxHeldBytes, bytes);
-    if (virtualClock) {
-      assertTrue(bytes <= MEMORY, "held " + bytes + " bytes > " + MEMORY);
-      if (countsEachFragment()) {
-        assertTrue(heldFragments() >= 0, "no fragment counted twice");
-      }
-    }
-  }
-
-  /** After the timeout, everything held is dropped and counted, and reassembly works again. */
-  private Map<DropReason, Long> finish(String name) throws Exception {
-    bed.advance(reassemblyTimeout().plusMillis(1500)); // the reassembly timers run
-    legit(3000, 1500); // reassembly works again
-    assertNull(socket.receive(rx.clear(), Duration.ZERO), "nothing else came out");
-    HostStats s = bed.host().stats();
-    System.out.printf(
-        "ATTACK %s %s: %d attack fragments, %d legitimate datagrams (%d fragments) of which %d"
-            + " delivered, %d unfragmented of which %d delivered; drops %s reassembled=%d;"
-            + " max held %d of %d bytes%n",
-        provider().name(),
-        name,
-        attackFragments,
-        legitOffered,
-        legitFragments,
-        legitDelivered,
-        wholeOffered,
-        wholeDelivered,
-        s.drops(),
-        s.reassembled(),
-        maxHeldBytes,
-        MEMORY);
-    assertEquals(0, heldBytes(), "everything held has expired");
-    assertEquals(wholeOffered, wholeDelivered, "unfragmented datagrams always pass");
-    if (countsEachFragment()) {
-      assertEquals(0, heldFragments(), "all held fragments timed out and were counted");
-      assertEquals(
-          attackFragments + legitFragments,
-          legitDeliveredFragments + reassemblyDrops(s),
-          "every fragment");
-      assertEquals(legitDelivered, s.reassembled(), "reassembled = legitimate datagrams delivered");
-    }
-    return s.drops();
-  }
-
   // ------------------------------------------------------------------ attacks
+
+  /** The most memory seen held was within the bound (plus {@link #memorySlack()}). */
+  private void assertHeldWithinBound() {
+    assertTrue(
+        traffic.maxHeldBytes() <= MEMORY + memorySlack(),
+        "memory " + traffic.maxHeldBytes() + ": the bound plus " + memorySlack() + " at most");
+  }
 
   /**
    * Teardrop: the second fragment overlaps the first, and the datagram is discarded. Where a
@@ -391,19 +187,19 @@ public abstract class FragmentAttackVerification {
     boolean past = overlapInsideIsDuplicate();
     for (int i = 0; i < n; i++) {
       int id = i % 30_000;
-      attack(id, 0, 32, true, 0);
+      traffic.attack(id, 0, 32, true, 0);
       if (past) {
-        attack(id, 24 - 8 * (i % 2), 24, true, 0);
+        traffic.attack(id, 24 - 8 * (i % 2), 24, true, 0);
       } else {
-        attack(id, 8 + 8 * (i % 3), 16, true, 0);
-        attack(id, 32, 8, false, 0);
+        traffic.attack(id, 8 + 8 * (i % 3), 16, true, 0);
+        traffic.attack(id, 32, 8, false, 0);
       }
       if (i % sizes().teardropLegitEvery() == 0) {
-        legit(2000 + i % 1000, 576);
-        letTimePass(Duration.ofSeconds(5));
+        traffic.legit(2000 + i % 1000, 576);
+        traffic.letTimePass(Duration.ofSeconds(5));
       }
     }
-    Map<DropReason, Long> d = finish("teardrop");
+    Map<DropReason, Long> d = traffic.finish("teardrop");
     long overlap = d.getOrDefault(DropReason.REASSEMBLY_OVERLAP, 0L);
     if (countsEachFragment()) {
       int perTeardrop = past ? 2 : 3;
@@ -434,27 +230,19 @@ public abstract class FragmentAttackVerification {
     int classicRefused = 0;
     for (int b = 0; b < bursts; b++) {
       for (int i = b * perBurst; i < (b + 1) * perBurst; i++) {
-        attack(i % 30_000, 0, 1440, true, 40); // 60-byte header
-        attack(i % 30_000, 65488, 40, false, 0); // ends at 65528: 60 + 65528 > 65535
-        attack(30_000 + i % 30_000, 0, 1480, true, 0);
-        long before = bed.host().stats().droppedTotal();
-        bed.peer().sendRaw(fragment(30_000 + i % 30_000, 65528, 16, false, 0)); // past 65535
-        if (countsEachFragment()) {
-          assertNull(socket.receive(rx.clear(), Duration.ZERO));
-          assertEquals(before, bed.host().stats().droppedTotal(), "dropped before the engine");
-          classicRefused++;
-        } else {
-          attackFragments++;
-        }
+        traffic.attack(i % 30_000, 0, 1440, true, 40); // 60-byte header
+        traffic.attack(i % 30_000, 65488, 40, false, 0); // ends at 65528: 60 + 65528 > 65535
+        traffic.attack(30_000 + i % 30_000, 0, 1480, true, 0);
+        classicRefused += traffic.classicPingOfDeath(30_000 + i % 30_000) ? 1 : 0;
         if (i % 10 == 0) {
-          legit(2000 + i % 1000, 1500);
+          traffic.legit(2000 + i % 1000, 1500);
         }
       }
       if (b + 1 < bursts) {
         bed.advance(reassemblyTimeout().plusMillis(1500));
       }
     }
-    Map<DropReason, Long> d = finish("ping of death");
+    Map<DropReason, Long> d = traffic.finish("ping of death");
     if (countsEachFragment()) {
       System.out.println("  classic fragments refused before diversion: " + classicRefused);
     }
@@ -477,31 +265,30 @@ public abstract class FragmentAttackVerification {
   void aFloodOfIncompleteDatagramsStaysWithinTheMemoryBound() throws Exception {
     int n = sizes().floodDatagrams() * scale;
     int fragmentedThrough = 0;
-    Duration briefly = virtualClock ? Duration.ZERO : Duration.ofMillis(300);
+    Duration briefly = traffic.virtualClock() ? Duration.ZERO : Duration.ofMillis(300);
     for (int i = 0; i < n; i++) {
-      attack(i % 30_000, 0, 1480, true, 0);
+      traffic.attack(i % 30_000, 0, 1480, true, 0);
       if (i % sizes().floodLegitEvery() == 0) {
-        legit(500, 1500); // unfragmented: passes even while memory is full
-        fragmentedThrough += legit(2500, 1500, false, briefly) ? 1 : 0; // passes or is counted
+        traffic.legit(500, 1500); // unfragmented: passes even while memory is full
+        fragmentedThrough +=
+            traffic.legit(2500, 1500, false, briefly) ? 1 : 0; // passes or is counted
       }
       if (i % 1000 == 999) {
-        letTimePass(Duration.ofSeconds(10)); // some time passes: old fragments expire
+        traffic.letTimePass(Duration.ofSeconds(10)); // some time passes: old fragments expire
       }
     }
-    Map<DropReason, Long> d = finish("flood of incomplete datagrams");
+    Map<DropReason, Long> d = traffic.finish("flood of incomplete datagrams");
     System.out.println(
         "  fragmented legitimate datagrams through during the flood: " + fragmentedThrough);
     long memory = d.getOrDefault(DropReason.REASSEMBLY_MEMORY, 0L);
     long timeout = d.getOrDefault(DropReason.REASSEMBLY_TIMEOUT, 0L);
     assertTrue(memory + timeout > 0, "the flood was counted");
-    assertTrue(
-        maxHeldBytes <= MEMORY + memorySlack(),
-        "memory " + maxHeldBytes + ": the bound plus " + memorySlack() + " at most");
+    assertHeldWithinBound();
     if (countsEachFragment()) {
       assertTrue(memory > 0, "the flood reached the memory bound");
       assertTrue(timeout > 0, "held fragments timed out");
       assertTrue(
-          maxHeldBytes > MEMORY - 2 * (1480 + Reassembler.FRAGMENT_OVERHEAD),
+          traffic.maxHeldBytes() > MEMORY - 2 * (1480 + Reassembler.FRAGMENT_OVERHEAD),
           "the bound was used, not undercut");
     }
   }
@@ -515,24 +302,23 @@ public abstract class FragmentAttackVerification {
   void tinyFragmentsAreReassembledOrBoundedAndCounted() throws Exception {
     int[] sizes = sizes().tinyDatagrams();
     for (int size : sizes) {
-      legit(size, 8); // a 3000-byte datagram takes 376 fragments
+      traffic.legit(size, 8); // a 3000-byte datagram takes 376 fragments
     }
     int n = sizes().tinyFragments() * scale;
     for (int i = 0; i < n; i++) {
-      attack(20_000 + i % 50, 8 * ((i / 50 * 7919 + i % 50) % 8000), 8, true, 0);
+      traffic.attack(20_000 + i % 50, 8 * ((i / 50 * 7919 + i % 50) % 8000), 8, true, 0);
       if (i % sizes().tinyLegitEvery() == 0) {
-        legit(500, 1500);
+        traffic.legit(500, 1500);
       }
       if (i % 5000 == 4999) {
-        letTimePass(Duration.ofSeconds(31));
+        traffic.letTimePass(Duration.ofSeconds(31));
       }
     }
-    Map<DropReason, Long> d = finish("tiny fragments");
-    assertTrue(
-        maxHeldBytes <= MEMORY + memorySlack(),
-        "memory " + maxHeldBytes + ": the bound plus " + memorySlack() + " at most");
+    Map<DropReason, Long> d = traffic.finish("tiny fragments");
+    assertHeldWithinBound();
     assertTrue(d.values().stream().mapToLong(Long::longValue).sum() > 0, "counted");
-    assertEquals(sizes.length + 1, legitDelivered, "the 8-byte-fragmented datagrams and the last");
+    assertEquals(
+        sizes.length + 1, traffic.legitDelivered(), "the 8-byte-fragmented datagrams and the last");
     if (countsEachFragment()) {
       assertTrue(d.getOrDefault(DropReason.REASSEMBLY_MEMORY, 0L) > 0, "the bound was reached");
     }
@@ -542,9 +328,9 @@ public abstract class FragmentAttackVerification {
   @Test
   void legitimateTrafficAloneIsFullyAccounted() throws Exception {
     for (int i = 0; i < 50; i++) {
-      legit(100 + 200 * i, Math.min(1500, 68 + 30 * i));
+      traffic.legit(100 + 200 * i, Math.min(1500, 68 + 30 * i));
     }
-    Map<DropReason, Long> d = finish("none (control)");
+    Map<DropReason, Long> d = traffic.finish("none (control)");
     assertTrue(d.isEmpty(), "no drops without an attack: " + d);
   }
 }
