@@ -9,15 +9,20 @@ import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
 import org.divert4j.spi.Availability;
 import org.divert4j.spi.DivertProvider;
+import org.divert4j.tck.reliability.ConcurrencyVerification;
 import org.divert4j.tck.reliability.Figures;
-import org.divert4j.tck.reliability.ReliabilityContract;
+import org.divert4j.tck.reliability.LeakVerification;
+import org.divert4j.tck.reliability.OverloadVerification;
+import org.divert4j.tck.reliability.ReliabilityBackend;
+import org.divert4j.tck.reliability.ShutdownVerification;
 import org.divert4j.testbed.TestBed;
+import org.junit.jupiter.api.Nested;
 
 /**
  * Overload, shutdown, leaks and concurrency on the pcap backend, inline in its namespace test bed
  * (issue 8). Capture losses below the engine count as {@code CAPTURE} drops.
  */
-class PcapReliabilityTest extends ReliabilityContract {
+class PcapReliabilityTest extends ReliabilityBackend {
   @Override
   protected void assumeAvailable() {
     assumeTrue(Shell.isRoot(), "the pcap test bed needs root (network namespaces)");
@@ -64,5 +69,33 @@ class PcapReliabilityTest extends ReliabilityContract {
   @Override
   protected int hostCycles() {
     return Figures.pick(100, 1000);
+  }
+
+  @Nested
+  class Overload extends OverloadVerification {
+    Overload() {
+      super(PcapReliabilityTest.this);
+    }
+  }
+
+  @Nested
+  class Shutdown extends ShutdownVerification {
+    Shutdown() {
+      super(PcapReliabilityTest.this);
+    }
+  }
+
+  @Nested
+  class Leaks extends LeakVerification {
+    Leaks() {
+      super(PcapReliabilityTest.this);
+    }
+  }
+
+  @Nested
+  class Concurrency extends ConcurrencyVerification {
+    Concurrency() {
+      super(PcapReliabilityTest.this);
+    }
   }
 }

@@ -7,9 +7,14 @@ import java.util.OptionalLong;
 import org.divert4j.HostOptions;
 import org.divert4j.linux.Shell;
 import org.divert4j.spi.DivertProvider;
+import org.divert4j.tck.reliability.ConcurrencyVerification;
 import org.divert4j.tck.reliability.Figures;
-import org.divert4j.tck.reliability.ReliabilityContract;
+import org.divert4j.tck.reliability.LeakVerification;
+import org.divert4j.tck.reliability.OverloadVerification;
+import org.divert4j.tck.reliability.ReliabilityBackend;
+import org.divert4j.tck.reliability.ShutdownVerification;
 import org.divert4j.testbed.TestBed;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * namespaces (issue 8). The NFQUEUE queue is watched through {@code
  * /proc/net/netfilter/nfnetlink_queue} inside the host's namespace.
  */
-class KernelReliabilityTest extends ReliabilityContract {
+class KernelReliabilityTest extends ReliabilityBackend {
   @Override
   protected void assumeAvailable() {
     Root.assumeKernel();
@@ -74,23 +79,6 @@ class KernelReliabilityTest extends ReliabilityContract {
   }
 
   /**
-   * Overload where the netlink socket's receive buffer (64 KiB, the smallest the backend accepts)
-   * overflows long before the queue (4096) fills: the kernel drops with ENOBUFS (user_dropped), and
-   * the socket counts every one of them as {@code NO_BUFFER} while its receive loop goes on.
-   */
-  @Test
-  void overloadOfTheNetlinkBufferCountsEnobufsDrops() throws Exception {
-    overload(
-        "overload-enobufs",
-        HostOptions.builder()
-            .queueLength(4096)
-            .holdTimeout(Duration.ZERO)
-            .property("rawsocket.rcvbuf", Integer.toString(65536))
-            .build(),
-        1000);
-  }
-
-  /**
    * A socket closing under traffic splits the last packets between its CLOSED count (the queue's
    * line in /proc) and the host's NO_LISTENER count (an iptables counter, read with iptables-save):
    * both move while they are read one after the other, so packets arriving in between (a few
@@ -121,5 +109,50 @@ class KernelReliabilityTest extends ReliabilityContract {
             + row[5]
             + ",user_dropped="
             + row[6];
+  }
+
+  @Nested
+  class Overload extends OverloadVerification {
+    Overload() {
+      super(KernelReliabilityTest.this);
+    }
+
+    /**
+     * Overload where the netlink socket's receive buffer (64 KiB, the smallest the backend accepts)
+     * overflows long before the queue (4096) fills: the kernel drops with ENOBUFS (user_dropped),
+     * and the socket counts every one of them as {@code NO_BUFFER} while its receive loop goes on.
+     */
+    @Test
+    void overloadOfTheNetlinkBufferCountsEnobufsDrops() throws Exception {
+      overload(
+          "overload-enobufs",
+          HostOptions.builder()
+              .queueLength(4096)
+              .holdTimeout(Duration.ZERO)
+              .property("rawsocket.rcvbuf", Integer.toString(65536))
+              .build(),
+          1000);
+    }
+  }
+
+  @Nested
+  class Shutdown extends ShutdownVerification {
+    Shutdown() {
+      super(KernelReliabilityTest.this);
+    }
+  }
+
+  @Nested
+  class Leaks extends LeakVerification {
+    Leaks() {
+      super(KernelReliabilityTest.this);
+    }
+  }
+
+  @Nested
+  class Concurrency extends ConcurrencyVerification {
+    Concurrency() {
+      super(KernelReliabilityTest.this);
+    }
   }
 }
