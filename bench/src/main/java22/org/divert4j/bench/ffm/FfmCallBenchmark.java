@@ -24,8 +24,8 @@ import org.openjdk.jmh.annotations.State;
 
 /**
  * The counterpart of {@code JnrCallBenchmark} through the Java FFM API ({@code java.lang.foreign},
- * final in JDK 22): the same {@code send(-1, buf, 64, 0)}, failing at once with EBADF. Compiled with
- * {@code --release 22} only when the build runs on JDK 22 or newer (profile {@code ffm} of
+ * final in JDK 22): the same {@code send(-1, buf, 64, 0)}, failing at once with EBADF. Compiled
+ * with {@code --release 22} only when the build runs on JDK 22 or newer (profile {@code ffm} of
  * bench/pom.xml); the method handles are static finals so that the JIT sees constants, as a real
  * binding would hold them.
  *
@@ -48,8 +48,7 @@ public class FfmCallBenchmark {
   private static final FunctionDescriptor SEND =
       FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
   private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-  private static final VarHandle ERRNO =
-      CALL_STATE.varHandle(PathElement.groupElement("errno"));
+  private static final VarHandle ERRNO = CALL_STATE.varHandle(PathElement.groupElement("errno"));
 
   private static final MethodHandle PLAIN;
   private static final MethodHandle CAPTURE_ERRNO;
@@ -59,8 +58,7 @@ public class FfmCallBenchmark {
     Linker linker = Linker.nativeLinker();
     MemorySegment send = linker.defaultLookup().find("send").orElseThrow();
     PLAIN = linker.downcallHandle(send, SEND);
-    CAPTURE_ERRNO =
-        linker.downcallHandle(send, SEND, Linker.Option.captureCallState("errno"));
+    CAPTURE_ERRNO = linker.downcallHandle(send, SEND, Linker.Option.captureCallState("errno"));
     CRITICAL = linker.downcallHandle(send, SEND, Linker.Option.critical(false));
   }
 
