@@ -16,7 +16,8 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have tcpdump || need+=(tcpdump)
   have gcc || need+=(gcc)
   [ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need+=(libnetfilter-queue-dev)
-  ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8 libpcap0.8-dev)
+  # not grep -q: under pipefail its early exit can kill ldconfig with SIGPIPE, failing the test
+  ldconfig -p 2>/dev/null | grep 'libpcap\.so' >/dev/null || need+=(libpcap0.8 libpcap0.8-dev)
   if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -40,7 +41,10 @@ java_feature() { # the feature release in a JDK's release file, or nothing
   [ -f "$1/release" ] && sed -n 's/^JAVA_VERSION="\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' "$1/release"
 }
 second_jdk="${DIVERT_SECOND_JDK:-}"
-if [ -z "$second_jdk" ]; then
+why="no JDK 25 or newer under /usr/lib/jvm"
+if [ "$second_jdk" = none ]; then
+  why="DIVERT_SECOND_JDK=none"
+elif [ -z "$second_jdk" ]; then
   best=0
   for home in /usr/lib/jvm/*; do
     [ -x "$home/bin/java" ] || continue
@@ -54,6 +58,7 @@ if [ -z "$second_jdk" ]; then
   first="$(mvn -v 2>/dev/null | sed -n 's/^Java version: .*, runtime: //p')"
   if [ -n "$second_jdk" ] && [ -n "$first" ] &&
     [ "$(readlink -f "$first")" = "$(readlink -f "$second_jdk")" ]; then
+    why="Maven itself runs on $second_jdk"
     second_jdk=""
   fi
 fi
@@ -66,7 +71,7 @@ if [ -n "$second_jdk" ] && [ "$second_jdk" != none ]; then
   echo "test.sh: the tests run twice: on Maven's JDK, then on $second_jdk" >&2
   second=(-Ddivert.secondJdk="$second_jdk")
 else
-  echo "test.sh: no JDK 25 or newer under /usr/lib/jvm: the tests run on Maven's JDK only" >&2
+  echo "test.sh: $why: the tests run on Maven's JDK only" >&2
 fi
 
 mvn -B verify ${second[@]+"${second[@]}"} "$@"
