@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 if [ ! -f bench/target/benchmarks.jar ] || [ "${REBUILD:-1}" = 1 ]; then
   mvn -B -q -pl bench -am package -DskipTests >&2
 fi
-exec java -Xms512m -Xmx512m -XX:+UseParallelGC \
+# --enable-native-access: JNA loads a native library (JEP 472 warns on JDK 24+; 16+ accept it)
+exec java --enable-native-access=ALL-UNNAMED -Xms512m -Xmx512m -XX:+UseParallelGC \
   -cp bench/target/benchmarks.jar org.divert4j.bench.pcap.PcapReplayBench "$@"

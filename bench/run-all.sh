@@ -28,7 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-java -cp bench/target/benchmarks.jar org.divert4j.bench.kernel.KernelBench \
+# --enable-native-access: jffi and JNA load native libraries (JEP 472 warns on JDK 24+; 16+ accept it)
+java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
+  org.divert4j.bench.kernel.KernelBench \
   --cdir bench/target/c "$@" &
 jpid=$!
 wait "$jpid"

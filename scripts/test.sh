@@ -16,7 +16,8 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have tcpdump || need+=(tcpdump)
   have gcc || need+=(gcc)
   [ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need+=(libnetfilter-queue-dev)
-  ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8 libpcap0.8-dev)
+  # not grep -q: under pipefail its early exit can kill ldconfig with SIGPIPE, failing the test
+  ldconfig -p 2>/dev/null | grep 'libpcap\.so' >/dev/null || need+=(libpcap0.8 libpcap0.8-dev)
   if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -31,8 +32,53 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   done
 fi
 
-mvn -B verify "$@"
+# The suite runs on the JDK that runs Maven (17 in CI) and, when a newer one is installed, on that
+# one too: the newest JDK 25 or later under /usr/lib/jvm (a directory with bin/java and a release
+# file, as JAVA_HOME would name it), unless DIVERT_SECOND_JDK names one ("none": only the first).
+# One mvn verify builds once and runs each module's tests twice, the second time in JVMs of that
+# JDK (profile second-jdk of pom.xml; reports in target/surefire-reports-second-jdk).
+java_feature() { # the feature release in a JDK's release file, or nothing
+  [ -f "$1/release" ] && sed -n 's/^JAVA_VERSION="\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' "$1/release"
+}
+second_jdk="${DIVERT_SECOND_JDK:-}"
+why="no JDK 25 or newer under /usr/lib/jvm"
+if [ "$second_jdk" = none ]; then
+  why="DIVERT_SECOND_JDK=none"
+elif [ -z "$second_jdk" ]; then
+  best=0
+  for home in /usr/lib/jvm/*; do
+    [ -x "$home/bin/java" ] || continue
+    v="$(java_feature "$home")"
+    if [ -n "$v" ] && [ "$v" -ge 25 ] && [ "$v" -gt "$best" ]; then
+      best="$v"
+      second_jdk="$home"
+    fi
+  done
+  # Not when Maven itself already runs on that JDK.
+  first="$(mvn -v 2>/dev/null | sed -n 's/^Java version: .*, runtime: //p')"
+  if [ -n "$second_jdk" ] && [ -n "$first" ] &&
+    [ "$(readlink -f "$first")" = "$(readlink -f "$second_jdk")" ]; then
+    why="Maven itself runs on $second_jdk"
+    second_jdk=""
+  fi
+fi
+second=()
+if [ -n "$second_jdk" ] && [ "$second_jdk" != none ]; then
+  if [ ! -x "$second_jdk/bin/java" ]; then
+    echo "test.sh: DIVERT_SECOND_JDK=$second_jdk has no bin/java" >&2
+    exit 2
+  fi
+  echo "test.sh: the tests run twice: on Maven's JDK, then on $second_jdk" >&2
+  second=(-Ddivert.secondJdk="$second_jdk")
+else
+  echo "test.sh: $why: the tests run on Maven's JDK only" >&2
+fi
 
-# The command users run to validate a backend, run once as users run it: its exit status is the
-# verdict (non-zero when a required rule fails).
+mvn -B verify ${second[@]+"${second[@]}"} "$@"
+
+# The command users run to validate a backend, run once as users run it (on each JDK): its exit
+# status is the verdict (non-zero when a required rule fails).
 ./divert tck --backend sim
+if [ ${#second[@]} -gt 0 ]; then
+  JAVA_HOME="$second_jdk" ./divert tck --backend sim
+fi

@@ -64,6 +64,13 @@ import org.divert4j.testbed.TestBedOptions;
  * savefile replay needs only the library; {@link #open(HostOptions)} allows it without capture
  * privileges. Priority {@value #PRIORITY}, below the kernel backend's.
  *
+ * <p><b>Native access (JDK 24 and newer).</b> JNA, under pcap4j, loads its native library with
+ * {@code System.load}, a restricted method: the JVM prints a warning on first use, and a future JDK
+ * will refuse, unless native access is enabled for JNA's module (JEP 472). Start the JVM with
+ * {@code --enable-native-access=ALL-UNNAMED} when the jars are on the class path, or {@code
+ * --enable-native-access=com.sun.jna} on the module path (add {@code org.jnrproject.jffi} for the
+ * kernel backend). JDK 16 to 23 accept the option, so one command line serves 17 and 25.
+ *
  * <p>This class touches no pcap4j or JNA class: without them it loads and reports itself
  * unavailable. Thread-safe.
  */

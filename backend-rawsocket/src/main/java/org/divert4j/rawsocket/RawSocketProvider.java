@@ -24,6 +24,13 @@ import org.divert4j.testbed.TestBedOptions;
  * when jnr-ffi is missing; the backend then reports itself unavailable. Host properties are
  * described in {@code KernelHost}: {@code rawsocket.netns}, {@code rawsocket.iptables}, {@code
  * rawsocket.batch}, {@code rawsocket.rcvbuf}.
+ *
+ * <p><b>Native access (JDK 24 and newer).</b> JNR-FFI's jffi loads its native library with {@code
+ * System.load}, a restricted method: the JVM prints a warning on first use, and a future JDK will
+ * refuse, unless native access is enabled for jffi's module (JEP 472). Start the JVM with {@code
+ * --enable-native-access=ALL-UNNAMED} when the jars are on the class path, or {@code
+ * --enable-native-access=org.jnrproject.jffi} on the module path (add {@code com.sun.jna} for the
+ * pcap backend). JDK 16 to 23 accept the option, so one command line serves 17 and 25.
  */
 public final class RawSocketProvider implements DivertProvider {
   /** The provider's name. */

@@ -33,6 +33,7 @@ final class HostChild implements AutoCloseable {
   static HostChild start(Class<?> mainClass, String... args) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("--enable-native-access=ALL-UNNAMED"); // jffi loads a library: no warning on JDK 24+
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(mainClass.getName());

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -27,35 +28,86 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherTest {
   private static final Set<String> NOT_COPIED = Set.of(".git", "target", ".idea", ".vscode");
 
+  /** The JDK feature release whose run must be warning-free (issue 22: the current LTS). */
+  private static final int NEWER_JDK = 25;
+
+  @TempDir static Path tmp;
+
+  /** The clone both tests use, built by the first {@code ./divert backends} on it. */
+  private static Path clone;
+
+  private static Run firstRun;
+
   @Test
-  void buildsOnFirstUseThenRunsFromAnyDirectory(@TempDir Path tmp) throws Exception {
-    Path root = Path.of("").toAbsolutePath().getParent();
-    assumeTrue(Files.isExecutable(root.resolve("divert")), "no ./divert launcher at " + root);
-    assumeTrue(onPath("bash"), "bash is not installed");
-    assumeTrue(onPath("mvn"), "Maven (mvn) is not on the PATH, so the launcher cannot build");
-
-    Path clone = tmp.resolve("clone");
-    copySources(root, clone);
-    Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
-
-    Run first = run(elsewhere, clone.resolve("divert").toString(), "backends");
+  void buildsOnFirstUseThenRunsFromAnyDirectory() throws Exception {
+    Path clone = builtClone();
+    Run first = firstRun;
     assertEquals(0, first.status, first::toString);
     assertTrue(first.err.contains("divert: building (first run, ~1 min)"), first::toString);
     assertTrue(first.out.contains("\nsim          available"), first::toString);
     assertTrue(Files.isRegularFile(clone.resolve("cli/target/divert.classpath")), first::toString);
+    // No JVM warning (JDK 24+ warns about jffi's and JNA's native libraries without the launcher's
+    // --enable-native-access).
+    assertNoWarning(first);
 
-    Run second = run(elsewhere, clone.resolve("divert").toString(), "backends");
+    Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+    Run second = run(elsewhere, null, clone.resolve("divert").toString(), "backends");
     assertEquals(0, second.status, second::toString);
     assertFalse(second.err.contains("building"), "no rebuild when nothing changed\n" + second);
     assertEquals(first.out, second.out);
 
-    Run bad = run(elsewhere, clone.resolve("divert").toString(), "demo", "--backend", "nosuch");
+    Run bad =
+        run(elsewhere, null, clone.resolve("divert").toString(), "demo", "--backend", "nosuch");
     assertEquals(ExitCodes.USAGE, bad.status, bad::toString);
     assertEquals(
         "divert demo: unknown backend 'nosuch': the backends on the class path are "
             + Backends.names(org.divert4j.Divert.providers())
             + " (see 'divert backends')\n",
         bad.err);
+  }
+
+  /**
+   * On JDK 25 (JAVA_HOME pointing at one under {@link Jdks#JVM_DIR}), {@code ./divert backends}
+   * loads both backends' native libraries and prints no {@code WARNING:} line.
+   */
+  @Test
+  void backendsPrintsNoWarningOnJdk25() throws Exception {
+    Optional<Path> jdk = Jdks.atLeast(NEWER_JDK);
+    assumeTrue(
+        jdk.isPresent(),
+        "no JDK "
+            + NEWER_JDK
+            + " or newer under "
+            + Jdks.JVM_DIR
+            + " (nor is this JVM one), so the launcher's run on it is not checked");
+    Path clone = builtClone();
+    Run r = run(tmp, jdk.get(), clone.resolve("divert").toString(), "backends");
+    assertEquals(0, r.status, r::toString);
+    assertTrue(r.out.contains("\nsim          available"), r::toString);
+    assertTrue(r.out.contains("\nrawsocket "), r::toString);
+    assertNoWarning(r);
+  }
+
+  private static void assertNoWarning(Run r) {
+    for (String line : (r.out + r.err).split("\n")) {
+      assertFalse(line.startsWith("WARNING:"), () -> "a JVM warning in\n" + r);
+    }
+  }
+
+  /** Copies the sources once and runs {@code ./divert backends} on the copy, which builds it. */
+  private static synchronized Path builtClone() throws Exception {
+    if (clone == null) {
+      Path root = Path.of("").toAbsolutePath().getParent();
+      assumeTrue(Files.isExecutable(root.resolve("divert")), "no ./divert launcher at " + root);
+      assumeTrue(onPath("bash"), "bash is not installed");
+      assumeTrue(onPath("mvn"), "Maven (mvn) is not on the PATH, so the launcher cannot build");
+      Path c = tmp.resolve("clone");
+      copySources(root, c);
+      Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+      firstRun = run(elsewhere, null, c.resolve("divert").toString(), "backends");
+      clone = c;
+    }
+    return clone;
   }
 
   private record Run(int status, String out, String err) {
@@ -65,12 +117,19 @@ class LauncherTest {
     }
   }
 
-  private static Run run(Path dir, String... command) throws Exception {
+  /**
+   * @param javaHome the JAVA_HOME to run with, or null for the environment's
+   */
+  private static Run run(Path dir, Path javaHome, String... command) throws Exception {
     Path out = Files.createTempFile("divert-out", ".txt");
     Path err = Files.createTempFile("divert-err", ".txt");
     try {
       ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
       pb.environment().remove("DIVERT_BACKEND");
+      pb.environment().remove("DIVERT_JAVA_OPTS");
+      if (javaHome != null) {
+        pb.environment().put("JAVA_HOME", javaHome.toString());
+      }
       pb.redirectOutput(out.toFile()).redirectError(err.toFile());
       Process p = pb.start();
       if (!p.waitFor(10, TimeUnit.MINUTES)) {

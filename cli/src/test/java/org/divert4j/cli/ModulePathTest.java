@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The module descriptors work: with api and the backends on the module path, ServiceLoader finds
  * every provider through {@code provides}, in its named module, and the kernel backend's JNR
- * binding can still be generated (the tests themselves run on the class path).
+ * binding can still be generated (the tests themselves run on the class path). Native access is
+ * enabled by module name, as the README says, and no warning is printed.
  */
 class ModulePathTest {
   private static final List<String> NOT_MODULES =
@@ -27,6 +28,9 @@ class ModulePathTest {
           "divert4j-cli",
           "/tck/",
           "/cli/");
+
+  /** The module names of jffi and JNA (their Automatic-Module-Name). */
+  static final String NATIVE_MODULES = "org.jnrproject.jffi,com.sun.jna";
 
   @Test
   void providersAreFoundInTheirNamedModules() throws Exception {
@@ -45,6 +49,9 @@ class ModulePathTest {
     Process p =
         new ProcessBuilder(
                 java,
+                // What the README tells module-path users: native access for the two modules that
+                // load native libraries, jffi (JNR-FFI) and JNA (pcap4j); JDK 24+ warns without it.
+                "--enable-native-access=" + NATIVE_MODULES,
                 "-p",
                 String.join(File.pathSeparator, modulePath),
                 "--add-modules",
@@ -64,5 +71,8 @@ class ModulePathTest {
     // Unavailable is fine (say, not root); what must not happen is a binding the module system
     // forbids, which is what a wrong descriptor gives.
     assertTrue(!out.contains("IllegalAccessError"), out);
+    // Both backends loaded their native libraries (availability probes them), and with native
+    // access enabled for those two modules no JVM prints a warning (on 24+ it would otherwise).
+    assertTrue(!out.contains("WARNING"), out);
   }
 }

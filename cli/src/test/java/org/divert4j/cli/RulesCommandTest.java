@@ -311,7 +311,12 @@ class RulesCommandTest {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process child =
         new ProcessBuilder(
-                java, "-cp", System.getProperty("java.class.path"), HostChild.class.getName(), n)
+                java,
+                "--enable-native-access=ALL-UNNAMED", // jffi: no warning on JDK 24+
+                "-cp",
+                System.getProperty("java.class.path"),
+                HostChild.class.getName(),
+                n)
             .redirectErrorStream(true)
             .start();
     String host = null;

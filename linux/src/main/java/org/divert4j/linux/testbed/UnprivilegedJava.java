@@ -175,6 +175,8 @@ public final class UnprivilegedJava implements AutoCloseable {
             "--no-new-privs",
             "--",
             java,
+            // jffi and JNA load native libraries (JEP 472 warns on JDK 24+ without this)
+            "--enable-native-access=ALL-UNNAMED",
             "-Djava.io.tmpdir=" + dir.resolve("tmp"),
             "-Duser.home=" + dir.resolve("tmp"),
             "-Djna.tmpdir=" + dir.resolve("tmp"),
