@@ -1,0 +1,543 @@
+package org.divert4j.impair;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
+import org.divert4j.DivertAddress;
+import org.divert4j.DivertClosedException;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.InstalledRule;
+import org.divert4j.PacketBatch;
+
+/**
+ * A network-condition emulator on a divert socket, like WinDivert's clumsy or Linux {@code tc
+ * netem}: it adds DIVERT rules, binds their port, and applies each rule's {@link Impairment} to the
+ * packets the rule diverts (delay with jitter, random or Gilbert-Elliott loss, duplication,
+ * reordering, a token-bucket rate limit, corruption). Packets it delays are copied into a store
+ * allocated up front and written back, with the address they came with, when they are due;
+ * duplicates leave as a second send of that address, which the API turns into an injection (see
+ * {@link DivertAddress}). Works on every backend: it uses the public API only.
+ *
+ * <pre>{@code
+ * try (Impairer imp = Impairer.builder(host, 77)
+ *         .rule(DivertRule.parse("input udp dport 9000", 77),
+ *               Impairment.builder().delay(Duration.ofMillis(20)).loss(0.1).build())
+ *         .seed(1)
+ *         .start()) {
+ *   imp.run(); // until stop() from another thread
+ * }
+ * }</pre>
+ *
+ * <p><b>Reproducible.</b> Every random decision comes from streams seeded by {@link
+ * Builder#seed(long)}, per rule and per stage, in the order packets arrive: one seed and one
+ * arrival sequence give the same decisions. With a {@link ManualClock} on a virtual-time test bed,
+ * driven by {@link #step(Duration)} from the test's thread, the outcome is exact.
+ *
+ * <p><b>Threads.</b> One thread drives the impairer: {@link #run()} or repeated {@link
+ * #step(Duration)}, then {@link #close()}. Only {@link #stop()} and {@link #stats()} may be called
+ * from other threads ({@link #stats()} may then lag by a packet or so).
+ *
+ * <p><b>Hot path.</b> Receiving, deciding, holding and writing back allocate no packet buffers; the
+ * only object per delayed packet is the {@link DivertAddress} the batch hands out for it ({@link
+ * PacketBatch#address(int)}), which a later send needs. Packets that all leave at once (no delay
+ * this batch) are written back from the receive batch itself, without a copy or an address.
+ *
+ * <p><b>Errors.</b> A packet whose write-back fails is counted in {@link ImpairStats#sendErrors()};
+ * the impairer goes on. Held packets count against the host's {@link
+ * org.divert4j.HostOptions#queueLength()} and must be written back within its {@link
+ * org.divert4j.HostOptions#holdTimeout()}: open the host with room for both (see {@link
+ * #requiredHoldTimeout}).
+ */
+public final class Impairer implements AutoCloseable {
+  private static final Duration POLL = Duration.ofMillis(100);
+  private static final long MILLI = 1_000_000L;
+  private static final Duration[] WAITS = new Duration[101];
+
+  static {
+    for (int i = 0; i < WAITS.length; i++) {
+      WAITS[i] = Duration.ofMillis(i);
+    }
+  }
+
+  private static final byte PASS = 0;
+  private static final byte HOLD = 1;
+  private static final byte LOST = 2;
+  private static final byte RATE = 3;
+
+  private final DivertSocket socket;
+  private final List<InstalledRule> installed;
+  private final int[] ruleIds;
+  private final RuleState[] states;
+  private final RuleState passThrough;
+  private final ImpairClock clock;
+  private final HeldPackets held;
+  private final PacketBatch rx;
+  private final PacketBatch out;
+  private final byte[] fate;
+  private final long[] dueAt;
+  private final long[] copyDue;
+  private final boolean[] copy;
+  private volatile boolean stopping;
+  private boolean closed;
+
+  private volatile long received;
+  private volatile long lost;
+  private volatile long duplicated;
+  private volatile long corrupted;
+  private volatile long reordered;
+  private volatile long delayed;
+  private volatile long rateDropped;
+  private volatile long overflowed;
+  private volatile long oversize;
+  private volatile long sent;
+  private volatile long sendErrors;
+
+  private Impairer(Builder b, DivertSocket socket, List<InstalledRule> installed) {
+    this.socket = socket;
+    this.installed = installed;
+    int n = b.rules.size();
+    this.ruleIds = new int[n];
+    this.states = new RuleState[n];
+    for (int i = 0; i < n; i++) {
+      ruleIds[i] = installed.get(i).id();
+      states[i] = new RuleState(b.impairments.get(i), b.seed, i);
+    }
+    this.passThrough = new RuleState(Impairment.NONE, b.seed, n);
+    this.clock = b.clock;
+    this.held = new HeldPackets(b.capacity, b.maxPacket);
+    this.rx = PacketBatch.allocate(b.batchSize);
+    this.out = PacketBatch.allocate(b.batchSize, b.maxPacket, true);
+    this.fate = new byte[b.batchSize];
+    this.dueAt = new long[b.batchSize];
+    this.copyDue = new long[b.batchSize];
+    this.copy = new boolean[b.batchSize];
+  }
+
+  /**
+   * @param host the host to impair on; it stays the caller's (closing the impairer removes only the
+   *     rules it added and its socket)
+   * @param port the divert port to bind; every rule must divert to it
+   * @return a builder
+   */
+  public static Builder builder(DivertHost host, int port) {
+    return new Builder(host, port);
+  }
+
+  /**
+   * The hold timeout a host needs for these impairments: the longest hold plus a second.
+   *
+   * @param impairments the impairments
+   * @return at least {@link org.divert4j.HostOptions#DEFAULT_HOLD_TIMEOUT}
+   */
+  public static Duration requiredHoldTimeout(List<Impairment> impairments) {
+    long max = 0;
+    for (Impairment m : impairments) {
+      max = Math.max(max, m.maxHoldNanos());
+    }
+    Duration need = Duration.ofNanos(max).plusSeconds(1);
+    Duration d = org.divert4j.HostOptions.DEFAULT_HOLD_TIMEOUT;
+    return need.compareTo(d) > 0 ? need : d;
+  }
+
+  /**
+   * @return the bound socket (for its statistics; do not receive from it)
+   */
+  public DivertSocket socket() {
+    return socket;
+  }
+
+  /**
+   * @return the rules this impairer added, in the order given to the builder
+   */
+  public List<InstalledRule> rules() {
+    return installed;
+  }
+
+  /**
+   * One round: writes back what is due, receives one batch (waiting at most {@code maxWait}, less
+   * if a held packet falls due sooner), decides its fate, and writes back what is due then. With a
+   * {@link ImpairClock#isManual() manual} clock it never waits for a held packet.
+   *
+   * @param maxWait the longest to wait for packets; zero polls
+   * @return the number of packets received
+   * @throws DivertClosedException if the socket or host was closed
+   * @throws DivertException if the backend fails as a whole
+   */
+  public int step(Duration maxWait) throws DivertException {
+    long now = clock.nanos();
+    release(now);
+    Duration wait = maxWait;
+    if (held.size() > 0) {
+      long until = held.nextDue() - now;
+      if (clock.isManual()) {
+        wait = Duration.ZERO;
+      } else if (until < maxWait.toNanos()) {
+        wait = until >= 100 * MILLI ? POLL : WAITS[(int) (until / MILLI)];
+      }
+    }
+    int n = socket.receive(rx, wait);
+    if (n == 0 && held.size() > 0 && !clock.isManual()) {
+      // Sub-millisecond rest: sleep it rather than spin on zero-timeout receives.
+      long left = held.nextDue() - clock.nanos();
+      if (left > 0 && left < MILLI) {
+        LockSupport.parkNanos(left);
+      }
+    }
+    now = clock.nanos();
+    if (n > 0) {
+      process(n, now);
+    }
+    release(now);
+    return n;
+  }
+
+  /**
+   * Runs {@link #step(Duration)} until {@link #stop()}; held packets stay held (see {@link
+   * #close()}).
+   *
+   * @throws DivertClosedException if the socket or host was closed by someone else
+   * @throws DivertException if the backend fails
+   */
+  public void run() throws DivertException {
+    while (!stopping) {
+      step(POLL);
+    }
+  }
+
+  /** Asks {@link #run()} to return within about 100 ms. Any thread. */
+  public void stop() {
+    stopping = true;
+  }
+
+  /**
+   * @return the counters
+   */
+  public ImpairStats stats() {
+    return new ImpairStats(
+        received,
+        lost,
+        duplicated,
+        corrupted,
+        reordered,
+        delayed,
+        rateDropped,
+        overflowed,
+        oversize,
+        sent,
+        sendErrors,
+        held.size());
+  }
+
+  private RuleState state(int ruleId) {
+    for (int i = 0; i < ruleIds.length; i++) {
+      if (ruleIds[i] == ruleId) {
+        return states[i];
+      }
+    }
+    return passThrough; // diverted to our port by a rule someone else added: left alone
+  }
+
+  private void process(int n, long now) throws DivertException {
+    boolean holding = false;
+    for (int i = 0; i < n; i++) {
+      RuleState r = state(rx.ruleId(i));
+      received++;
+      copy[i] = false;
+      ByteBuffer p = rx.packet(i);
+      if (r.lose()) {
+        fate[i] = LOST;
+        lost++;
+        continue;
+      }
+      boolean dup = r.duplicate();
+      if (r.corrupt(p)) {
+        corrupted++;
+      }
+      long departure = r.depart(now, p.remaining());
+      if (departure == RuleState.RATE_DROP) {
+        fate[i] = RATE;
+        rateDropped++;
+        continue;
+      }
+      long due = r.due(departure);
+      if (r.reordered) {
+        reordered++;
+      }
+      dueAt[i] = due;
+      fate[i] = due - now > 0 ? HOLD : PASS;
+      holding |= fate[i] == HOLD;
+      if (dup) {
+        duplicated++;
+        copy[i] = true;
+        copyDue[i] = r.due(departure);
+        if (r.reordered) {
+          reordered++;
+        }
+      }
+    }
+    if (holding) {
+      holdBatch(n);
+    } else {
+      // Nothing waits: write the batch back as it is, the lost slots marked dropped.
+      for (int i = 0; i < n; i++) {
+        if (fate[i] == LOST || fate[i] == RATE) {
+          rx.drop(i);
+        }
+      }
+      socket.send(rx);
+      for (int i = 0; i < n; i++) {
+        if (!rx.isDropped(i)) {
+          if (rx.error(i) != null) {
+            sendErrors++;
+          } else {
+            sent++;
+          }
+        }
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      if (copy[i]) {
+        ByteBuffer p = rx.packet(i);
+        // The original redeemed (or will redeem) the ticket; the same address sent again is an
+        // injection in the same direction.
+        if (!held.add(p, rx.address(i), copyDue[i])) {
+          overflowed++;
+        }
+      }
+    }
+  }
+
+  private void holdBatch(int n) throws DivertException {
+    for (int i = 0; i < n; i++) {
+      DivertAddress a = rx.address(i);
+      if (fate[i] == LOST || fate[i] == RATE) {
+        socket.drop(a);
+        continue;
+      }
+      ByteBuffer p = rx.packet(i);
+      if (held.add(p, a, dueAt[i])) {
+        if (fate[i] == HOLD) {
+          delayed++;
+        }
+      } else if (p.remaining() > held.slotSize()) {
+        oversize++;
+        sendOne(p, a);
+      } else {
+        overflowed++;
+        socket.drop(a);
+      }
+    }
+  }
+
+  private void sendOne(ByteBuffer p, DivertAddress a) throws DivertException {
+    try {
+      socket.send(p, a);
+      sent++;
+    } catch (DivertClosedException e) {
+      throw e;
+    } catch (DivertException e) {
+      sendErrors++;
+    }
+  }
+
+  /** Writes back every held packet due by {@code now}, in due order, in batches. */
+  private void release(long now) throws DivertException {
+    while (held.size() > 0 && held.nextDue() - now <= 0) {
+      int s = held.take();
+      out.add(held.packet(s), held.address(s));
+      held.release(s);
+      if (out.size() == out.capacity()) {
+        flush();
+      }
+    }
+    flush();
+  }
+
+  private void flush() throws DivertException {
+    if (out.size() == 0) {
+      return;
+    }
+    socket.send(out);
+    for (int i = 0; i < out.size(); i++) {
+      if (out.error(i) != null) {
+        sendErrors++;
+      } else {
+        sent++;
+      }
+    }
+    out.clear();
+  }
+
+  /**
+   * Writes back every held packet at once (they leave early rather than being lost), removes the
+   * rules this impairer added and closes its socket. The host stays open. Call it from the thread
+   * that drives the impairer, or after {@link #run()} returned. Idempotent; never throws.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    stopping = true;
+    try {
+      while (held.size() > 0) {
+        int s = held.take();
+        out.add(held.packet(s), held.address(s));
+        held.release(s);
+        if (out.size() == out.capacity()) {
+          flush();
+        }
+      }
+      flush();
+    } catch (DivertException | RuntimeException e) {
+      // The socket is gone (the host closed first): the host dropped what was held.
+      while (held.size() > 0) {
+        held.release(held.take());
+      }
+    }
+    for (InstalledRule r : installed) {
+      try {
+        r.remove();
+      } catch (DivertException | RuntimeException e) {
+        // Closing on the way out; the host removes its rules when it closes.
+      }
+    }
+    socket.close();
+  }
+
+  /** Builds and starts an {@link Impairer}. Not thread-safe. */
+  public static final class Builder {
+    private final DivertHost host;
+    private final int port;
+    private final List<DivertRule> rules = new ArrayList<>();
+    private final List<Impairment> impairments = new ArrayList<>();
+    private long seed;
+    private ImpairClock clock = ImpairClock.SYSTEM;
+    private int capacity = 4096;
+    private int maxPacket = 2048;
+    private int batchSize = 64;
+
+    private Builder(DivertHost host, int port) {
+      this.host = Objects.requireNonNull(host, "host");
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("port must be 1..65535: " + port);
+      }
+      this.port = port;
+    }
+
+    /**
+     * Adds a rule and what to do to the packets it diverts (its chain sets the direction).
+     *
+     * @param rule a rule that diverts to the builder's port
+     * @param impairment what to do
+     * @return this builder
+     */
+    public Builder rule(DivertRule rule, Impairment impairment) {
+      if (rule.port() != port) {
+        throw new IllegalArgumentException(
+            "rule '" + rule + "' diverts to port " + rule.port() + ", not " + port);
+      }
+      rules.add(rule);
+      impairments.add(Objects.requireNonNull(impairment, "impairment"));
+      return this;
+    }
+
+    /**
+     * @param seed the seed of every random decision (default 0)
+     * @return this builder
+     */
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    /**
+     * @param clock where time comes from (default {@link ImpairClock#SYSTEM})
+     * @return this builder
+     */
+    public Builder clock(ImpairClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * @param packets how many packets may be held at once (default 4096); beyond that packets are
+     *     dropped and counted in {@link ImpairStats#overflowed()}
+     * @return this builder
+     */
+    public Builder capacity(int packets) {
+      if (packets < 1 || packets > 1 << 20) {
+        throw new IllegalArgumentException("capacity must be 1..1048576: " + packets);
+      }
+      this.capacity = packets;
+      return this;
+    }
+
+    /**
+     * @param bytes the largest packet that can be held (default 2048); larger ones that should wait
+     *     are written back at once and counted in {@link ImpairStats#oversize()}
+     * @return this builder
+     */
+    public Builder maxPacket(int bytes) {
+      if (bytes < 20 || bytes > PacketBatch.MAX_PACKET) {
+        throw new IllegalArgumentException("max packet must be 20..65535: " + bytes);
+      }
+      this.maxPacket = bytes;
+      return this;
+    }
+
+    /**
+     * @param packets packets received per call, 1..1024 (default 64)
+     * @return this builder
+     */
+    public Builder batchSize(int packets) {
+      if (packets < 1 || packets > 1024) {
+        throw new IllegalArgumentException("batch size must be 1..1024: " + packets);
+      }
+      this.batchSize = packets;
+      return this;
+    }
+
+    /**
+     * Adds the rules to the host, binds the port and returns the impairer, ready to {@link
+     * Impairer#run()}. On failure, rules added so far are removed.
+     *
+     * @return the impairer
+     * @throws IllegalStateException if no rule was given
+     * @throws DivertException if a rule cannot be added or the port bound
+     */
+    public Impairer start() throws DivertException {
+      if (rules.isEmpty()) {
+        throw new IllegalStateException("no rule: add at least one with rule(...)");
+      }
+      List<InstalledRule> added = new ArrayList<>();
+      DivertSocket socket = null;
+      try {
+        for (DivertRule r : rules) {
+          added.add(host.addRule(r));
+        }
+        socket = host.bind(port);
+        return new Impairer(this, socket, List.copyOf(added));
+      } catch (DivertException | RuntimeException e) {
+        if (socket != null) {
+          socket.close();
+        }
+        for (InstalledRule r : added) {
+          try {
+            r.remove();
+          } catch (DivertException | RuntimeException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
+        throw e;
+      }
+    }
+  }
+}
