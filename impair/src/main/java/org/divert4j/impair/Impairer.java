@@ -85,6 +85,7 @@ public final class Impairer implements AutoCloseable {
   private final boolean[] copy;
   private volatile boolean stopping;
   private boolean closed;
+  private long overshoot;
 
   private volatile long received;
   private volatile long lost;
@@ -173,20 +174,29 @@ public final class Impairer implements AutoCloseable {
     long now = clock.nanos();
     release(now);
     Duration wait = maxWait;
+    boolean manual = clock.isManual();
     if (held.size() > 0) {
-      long until = held.nextDue() - now;
-      if (clock.isManual()) {
+      // Block in receive only until a little before the next packet is due: a backend's receive
+      // timeout may end late (the rawsocket backend's SO_RCVTIMEO counts in jiffies, so up to
+      // 1/HZ: net/core/sock.c, sock_set_timeout), and the last stretch is slept with parkNanos.
+      long block = held.nextDue() - now - overshoot;
+      if (manual || block < MILLI) {
         wait = Duration.ZERO;
-      } else if (until < maxWait.toNanos()) {
-        wait = until >= 100 * MILLI ? POLL : WAITS[(int) (until / MILLI)];
+      } else if (block < maxWait.toNanos()) {
+        wait = block >= 100 * MILLI ? POLL : WAITS[(int) (block / MILLI)];
       }
     }
+    long before = manual ? 0 : System.nanoTime();
     int n = socket.receive(rx, wait);
-    if (n == 0 && held.size() > 0 && !clock.isManual()) {
-      // Sub-millisecond rest: sleep it rather than spin on zero-timeout receives.
+    if (!manual && n == 0 && !wait.isZero()) {
+      learnOvershoot(System.nanoTime() - before - wait.toNanos());
+    }
+    if (n == 0 && held.size() > 0 && !manual) {
+      // Close to a due time: sleep in slices of at most a millisecond, so packets that arrive
+      // meanwhile wait no longer than that.
       long left = held.nextDue() - clock.nanos();
-      if (left > 0 && left < MILLI) {
-        LockSupport.parkNanos(left);
+      if (left > 0) {
+        LockSupport.parkNanos(Math.min(left, MILLI));
       }
     }
     now = clock.nanos();
@@ -195,6 +205,12 @@ public final class Impairer implements AutoCloseable {
     }
     release(now);
     return n;
+  }
+
+  /** Tracks how late timed receives return: up at once, down slowly; at most 20 ms. */
+  private void learnOvershoot(long late) {
+    long l = Math.min(Math.max(late, 0), 20 * MILLI);
+    overshoot = l > overshoot ? l : overshoot - ((overshoot - l) >> 4);
   }
 
   /**
