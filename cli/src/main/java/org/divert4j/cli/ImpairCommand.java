@@ -1,10 +1,7 @@
 package org.divert4j.cli;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
-
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,15 +12,13 @@ import java.util.concurrent.TimeUnit;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
-import org.divert4j.Ipv4;
 import org.divert4j.impair.ImpairStats;
 import org.divert4j.impair.Impairer;
+import org.divert4j.impair.ImpairerBuilder;
 import org.divert4j.impair.Impairment;
-import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.TestNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -300,7 +295,7 @@ final class ImpairCommand implements Callable<Integer> {
       if (stopping) {
         return ExitCodes.INTERRUPTED;
       }
-      Impairer.Builder b =
+      ImpairerBuilder b =
           Impairer.builder(host, port)
               .seed(theSeed)
               .capacity(limit)
@@ -459,45 +454,12 @@ final class ImpairCommand implements Callable<Integer> {
 
   private void startGenerator(TestBed bed, List<DivertRule> parsed) throws CliException {
     DivertRule first = parsed.get(0);
-    boolean icmp = first.protocol() == DivertRule.ICMP;
     if (first.protocol() == DivertRule.TCP) {
       throw CliException.usage("--generate sends UDP datagrams or pings: use a udp or icmp rule");
     }
-    int dport = first.destinationPortLow() == 0 ? 9 : first.destinationPortLow();
-    TestNode peer = bed.peer();
-    Inet4Address to = bed.hostNode().address();
-    int from = Ipv4.toInt(peer.address());
-    int dst = Ipv4.toInt(to);
     generatorDone = false;
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                for (int i = 0; i < generate && !stopping; i++) {
-                  if (icmp) {
-                    peer.sendRaw(
-                        Ipv4Builder.icmpEchoRequest(0xd2, (i + 1) & 0xffff)
-                            .source(from)
-                            .destination(dst)
-                            .identification((i + 1) & 0xffff)
-                            .payload(new byte[56])
-                            .build());
-                  } else {
-                    peer.sendUdp(
-                        to, 40000, dport, ("divert4j impair " + (i + 1)).getBytes(US_ASCII));
-                  }
-                }
-              } catch (IOException e) {
-                if (!stopping) {
-                  generatorError = e;
-                }
-              } finally {
-                generatorDone = true;
-              }
-            },
-            "divert-impair-generator");
-    t.setDaemon(true);
-    t.start();
+    PeerTraffic.start(
+        bed, first, generate, () -> stopping, e -> generatorError = e, () -> generatorDone = true);
   }
 
   /** The shutdown hook (Ctrl-C, SIGTERM): ends the loop, then waits for the summary. */
@@ -508,7 +470,7 @@ final class ImpairCommand implements Callable<Integer> {
       imp.stop();
     }
     try {
-      finished.await(5, TimeUnit.SECONDS);
+      finished.await(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

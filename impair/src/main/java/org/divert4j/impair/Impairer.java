@@ -2,15 +2,12 @@ package org.divert4j.impair;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertClosedException;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
-import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.InstalledRule;
 import org.divert4j.PacketBatch;
@@ -35,9 +32,9 @@ import org.divert4j.PacketBatch;
  * }</pre>
  *
  * <p><b>Reproducible.</b> Every random decision comes from streams seeded by {@link
- * Builder#seed(long)}, per rule and per stage, in the order packets arrive: one seed and one
- * arrival sequence give the same decisions. With a {@link ManualClock} on a virtual-time test bed,
- * driven by {@link #step(Duration)} from the test's thread, the outcome is exact.
+ * ImpairerBuilder#seed(long)}, per rule and per stage, in the order packets arrive: one seed and
+ * one arrival sequence give the same decisions. With a {@link ManualClock} on a virtual-time test
+ * bed, driven by {@link #step(Duration)} from the test's thread, the outcome is exact.
  *
  * <p><b>Threads.</b> One thread drives the impairer: {@link #run()} or repeated {@link
  * #step(Duration)}, then {@link #close()}. Only {@link #stop()} and {@link #stats()} may be called
@@ -99,7 +96,7 @@ public final class Impairer implements AutoCloseable {
   private volatile long sent;
   private volatile long sendErrors;
 
-  private Impairer(Builder b, DivertSocket socket, List<InstalledRule> installed) {
+  Impairer(ImpairerBuilder b, DivertSocket socket, List<InstalledRule> installed) {
     this.socket = socket;
     this.installed = installed;
     int n = b.rules.size();
@@ -126,8 +123,8 @@ public final class Impairer implements AutoCloseable {
    * @param port the divert port to bind; every rule must divert to it
    * @return a builder
    */
-  public static Builder builder(DivertHost host, int port) {
-    return new Builder(host, port);
+  public static ImpairerBuilder builder(DivertHost host, int port) {
+    return new ImpairerBuilder(host, port);
   }
 
   /**
@@ -426,134 +423,5 @@ public final class Impairer implements AutoCloseable {
       }
     }
     socket.close();
-  }
-
-  /** Builds and starts an {@link Impairer}. Not thread-safe. */
-  public static final class Builder {
-    private final DivertHost host;
-    private final int port;
-    private final List<DivertRule> rules = new ArrayList<>();
-    private final List<Impairment> impairments = new ArrayList<>();
-    private long seed;
-    private ImpairClock clock = ImpairClock.SYSTEM;
-    private int capacity = 4096;
-    private int maxPacket = 2048;
-    private int batchSize = 64;
-
-    private Builder(DivertHost host, int port) {
-      this.host = Objects.requireNonNull(host, "host");
-      if (port < 1 || port > 65535) {
-        throw new IllegalArgumentException("port must be 1..65535: " + port);
-      }
-      this.port = port;
-    }
-
-    /**
-     * Adds a rule and what to do to the packets it diverts (its chain sets the direction).
-     *
-     * @param rule a rule that diverts to the builder's port
-     * @param impairment what to do
-     * @return this builder
-     */
-    public Builder rule(DivertRule rule, Impairment impairment) {
-      if (rule.port() != port) {
-        throw new IllegalArgumentException(
-            "rule '" + rule + "' diverts to port " + rule.port() + ", not " + port);
-      }
-      rules.add(rule);
-      impairments.add(Objects.requireNonNull(impairment, "impairment"));
-      return this;
-    }
-
-    /**
-     * @param seed the seed of every random decision (default 0)
-     * @return this builder
-     */
-    public Builder seed(long seed) {
-      this.seed = seed;
-      return this;
-    }
-
-    /**
-     * @param clock where time comes from (default {@link ImpairClock#SYSTEM})
-     * @return this builder
-     */
-    public Builder clock(ImpairClock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
-      return this;
-    }
-
-    /**
-     * @param packets how many packets may be held at once (default 4096); beyond that packets are
-     *     dropped and counted in {@link ImpairStats#overflowed()}
-     * @return this builder
-     */
-    public Builder capacity(int packets) {
-      if (packets < 1 || packets > 1 << 20) {
-        throw new IllegalArgumentException("capacity must be 1..1048576: " + packets);
-      }
-      this.capacity = packets;
-      return this;
-    }
-
-    /**
-     * @param bytes the largest packet that can be held (default 2048); larger ones that should wait
-     *     are written back at once and counted in {@link ImpairStats#oversize()}
-     * @return this builder
-     */
-    public Builder maxPacket(int bytes) {
-      if (bytes < 20 || bytes > PacketBatch.MAX_PACKET) {
-        throw new IllegalArgumentException("max packet must be 20..65535: " + bytes);
-      }
-      this.maxPacket = bytes;
-      return this;
-    }
-
-    /**
-     * @param packets packets received per call, 1..1024 (default 64)
-     * @return this builder
-     */
-    public Builder batchSize(int packets) {
-      if (packets < 1 || packets > 1024) {
-        throw new IllegalArgumentException("batch size must be 1..1024: " + packets);
-      }
-      this.batchSize = packets;
-      return this;
-    }
-
-    /**
-     * Adds the rules to the host, binds the port and returns the impairer, ready to {@link
-     * Impairer#run()}. On failure, rules added so far are removed.
-     *
-     * @return the impairer
-     * @throws IllegalStateException if no rule was given
-     * @throws DivertException if a rule cannot be added or the port bound
-     */
-    public Impairer start() throws DivertException {
-      if (rules.isEmpty()) {
-        throw new IllegalStateException("no rule: add at least one with rule(...)");
-      }
-      List<InstalledRule> added = new ArrayList<>();
-      DivertSocket socket = null;
-      try {
-        for (DivertRule r : rules) {
-          added.add(host.addRule(r));
-        }
-        socket = host.bind(port);
-        return new Impairer(this, socket, List.copyOf(added));
-      } catch (DivertException | RuntimeException e) {
-        if (socket != null) {
-          socket.close();
-        }
-        for (InstalledRule r : added) {
-          try {
-            r.remove();
-          } catch (DivertException | RuntimeException suppressed) {
-            e.addSuppressed(suppressed);
-          }
-        }
-        throw e;
-      }
-    }
   }
 }
