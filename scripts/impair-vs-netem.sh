@@ -183,10 +183,12 @@ else
   burst_opt=(--burst "$BURST")
 fi
 netem_tput="$(iperf)"
+ref_drops="$(in_a tc -s qdisc show dev va | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n 1)"
 in_a tc qdisc del dev va root
 start_impair "$A" --rule "output tcp dport 5201" --rate "$RATE" "${burst_opt[@]}" --rate-queue 100ms
 div_tput="$(iperf)"
 stop_impair
+div_drops="$(sed -n 's/^rate-dropped \([0-9]*\),.*/\1/p' "$tmp/impair.out")"
 
 add() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%+.3f", a - b }'; }
 cat <<EOF
@@ -199,4 +201,5 @@ cat <<EOF
 | ping RTT median / p99, ms, divert impair adding nothing | | | $pass_med ($(add "$pass_med" "$base_med")) / $pass_p99 ($(add "$pass_p99" "$base_p99")) |
 | loss of $LOSS_PINGS pings, % ($LOSS asked; ref: $loss_ref) | $base_loss | $netem_loss | $div_loss |
 | iperf3 TCP, Mbit/s ($RATE asked; ref: $rate_ref) | $base_tput | $netem_tput | $div_tput |
+| packets the rate limit dropped (qdisc counter; rate-dropped) | | ${ref_drops:--} | ${div_drops:--} |
 EOF
