@@ -57,7 +57,6 @@ final class SimRig implements AutoCloseable {
               .rule(DivertRule.parse(rule, PORT), impairment)
               .seed(seed)
               .clock(clock)
-              .capacity(65536)
               .start();
       sink = bed.hostNode().openUdp(SINK);
     } catch (Exception e) {
