@@ -253,6 +253,12 @@ class ImpairSimTest {
       for (int i = 0; i < 200; i++) {
         rig.tick(MS);
       }
+      ImpairStats s = rig.impairer.stats();
+      assertEquals(
+          s.received() + s.duplicated(),
+          s.lost() + s.rateDropped() + s.overflowed() + s.sent() + s.sendErrors() + s.held(),
+          "every packet and copy is accounted for once: " + s);
+      assertEquals(rig.arrivals.size(), s.sent());
       return rig.arrivals.stream().map(a -> a.seq() + "@" + a.arrivedAt()).toList();
     }
   }
