@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
     subcommands = {
       DemoCommand.class,
       DumpCommand.class,
+      ImpairCommand.class,
       TckCommand.class,
       BackendsCommand.class,
       RulesCommand.class
@@ -32,7 +33,7 @@ import picocli.CommandLine.Spec;
           + " I/O error.",
       "2:Usage error: unknown option, command or backend; malformed rule; value out of range.",
       "3:The backend cannot be used here: unavailable, or privileges are missing.",
-      "130:Ended by Ctrl-C (dump prints its summary first)."
+      "130:Ended by Ctrl-C (dump and impair print their summaries first)."
     },
     footerHeading = "%n",
     footer = {
