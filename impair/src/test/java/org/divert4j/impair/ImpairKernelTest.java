@@ -9,11 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
+import org.divert4j.linux.Shell;
 import org.divert4j.rawsocket.RawSocketProvider;
 import org.divert4j.spi.Availability;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.linux.Shell;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
