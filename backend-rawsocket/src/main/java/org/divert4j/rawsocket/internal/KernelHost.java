@@ -72,7 +72,7 @@ public final class KernelHost implements DivertHost {
     this.nsDescription = config.label();
     this.res = res;
     this.proc = new NamespaceCounters(res.ns());
-    this.book = new RuleBook(name, options, res.rules(), proc);
+    this.book = new RuleBook(name, options, res.rules(), proc, res.ns());
     this.ledger = new HostLedger(options, book, proc);
     this.binder = new QueueBinder(res.ns(), options, config);
     this.services =

@@ -224,6 +224,14 @@ public final class RuleAdmin implements AutoCloseable {
             }
           }
           if (!dryRun) {
+            try {
+              String restored = ReassemblyLimits.settle(s, ns);
+              if (restored != null) {
+                other.add(restored + " (no host needs them any more)");
+              }
+            } catch (DivertException e) {
+              throw new Refused(e);
+            }
             rules.store(s, b);
           }
           return new KernelRules.Cleanup(dead, other);

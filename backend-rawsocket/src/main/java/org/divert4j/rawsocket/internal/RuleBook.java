@@ -15,6 +15,7 @@ import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.InstalledRule;
 import org.divert4j.NoListenerPolicy;
+import org.divert4j.linux.NetnsThread;
 
 /**
  * One host's rules in its namespace's firewall: the divert rules it installed (in order, per
@@ -28,11 +29,14 @@ final class RuleBook {
   private final HostOptions options;
   private final RuleSet rules;
   private final NamespaceCounters proc;
+  private final NetnsThread ns;
   private final Map<Chain, List<KernelRule>> own = new EnumMap<>(Chain.class);
   private volatile boolean open = true;
 
-  RuleBook(String host, HostOptions options, RuleSet rules, NamespaceCounters proc) {
+  RuleBook(
+      String host, HostOptions options, RuleSet rules, NamespaceCounters proc, NetnsThread ns) {
     this.host = host;
+    this.ns = ns;
     this.options = options;
     this.rules = rules;
     this.proc = proc;
@@ -52,14 +56,32 @@ final class RuleBook {
           () -> {
             RuleSet.State s = rules.load();
             RuleOwners.removeDead(s);
+            settle(s);
             if (options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
               s.defrag().add(RuleSet.defragLine(RuleText.comment(host, RuleOwners.PID, "defrag")));
+              try {
+                ReassemblyLimits.apply(s, ns, host, ReassemblyLimits.wanted(options));
+              } catch (DivertException e) {
+                throw new IOException(e.getMessage(), e);
+              }
             }
             rules.store(s, proc.bound());
             return null;
           });
     } catch (IOException e) {
+      if (e.getCause() instanceof DivertException d) {
+        throw d;
+      }
       throw new DivertException("cannot set up the firewall rules: " + e.getMessage(), 0, e);
+    }
+  }
+
+  /** Restores the reassembly limits if no host needs them any more (rule lock held). */
+  private void settle(RuleSet.State s) throws IOException {
+    try {
+      ReassemblyLimits.settle(s, ns);
+    } catch (DivertException e) {
+      throw new IOException(e.getMessage(), e);
     }
   }
 
@@ -292,6 +314,7 @@ final class RuleBook {
           () -> {
             RuleSet.State s = rules.load();
             RuleOwners.removeHost(s, host);
+            settle(s);
             rules.store(s, proc.bound());
             return null;
           });

@@ -470,6 +470,17 @@ public final class RuleSet {
   }
 
   /**
+   * Makes a line of the defragmentation chain that only carries its comment (it matches nothing
+   * that enables defragmentation).
+   *
+   * @param comment the comment
+   * @return the line
+   */
+  public static Line markerLine(String comment) {
+    return new Line(null, RuleText.DEFRAG_CHAIN, RuleText.markerLine(comment));
+  }
+
+  /**
    * Writes the state back: regenerates divert4j's chains of each table whose content changes, arms
    * the port chains of the bound ports, drops port chains no rule uses, and main chains (and their
    * jumps) that have no rules left.

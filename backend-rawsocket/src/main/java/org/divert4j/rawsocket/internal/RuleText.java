@@ -406,6 +406,14 @@ public final class RuleText {
   }
 
   /**
+   * @param comment a comment
+   * @return a line that only carries the comment, for state kept in the firewall
+   */
+  public static String markerLine(String comment) {
+    return "-m comment --comment \"" + comment + "\" -j RETURN";
+  }
+
+  /**
    * @param s any text
    * @return it lower-cased, for comparisons
    */

@@ -9,7 +9,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
-import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
 import org.divert4j.linux.Capabilities;
@@ -31,8 +30,9 @@ import org.divert4j.testbed.TestBedOptions;
  * </pre>
  *
  * The host forwards when there is a far peer; rp_filter is off; the peers route everything through
- * the host. The host under diversion is the host namespace ({@code rawsocket.netns}), whose
- * reassembly sysctls follow the host options when they ask for ALWAYS_DEFRAGMENT.
+ * the host. The host under diversion is the host namespace ({@code rawsocket.netns}); the test bed
+ * only builds the network: the backend applies every host option itself (its reassembly limits too,
+ * see {@code ReassemblyLimits}).
  */
 public final class KernelTestBed extends NamespaceTestBed {
   private Netns hostNs;
@@ -93,9 +93,6 @@ public final class KernelTestBed extends NamespaceTestBed {
       hostNs.sysctl("net.ipv4.conf.eth1.rp_filter", "0");
     }
     HostOptions ho = options.host();
-    if (ho.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
-      reassemblyLimits(hostNs, ho);
-    }
     NamespaceNode peer =
         newNode(
             "peer",
@@ -119,23 +116,6 @@ public final class KernelTestBed extends NamespaceTestBed {
     }
     setNodes(peer, hostNode, far);
     setHost(openHost(ho));
-  }
-
-  /** Sets the namespace's reassembly timeout and memory from the host options. */
-  private static void reassemblyLimits(Netns ns, HostOptions ho) throws IOException {
-    long secs = Math.max(1, (ho.reassemblyTimeout().toMillis() + 999) / 1000);
-    ns.sysctl("net.ipv4.ipfrag_time", Long.toString(secs));
-    // low <= high is enforced on every write, so lower "low" first when shrinking
-    long high = Math.max(65536, ho.reassemblyMemory());
-    long low = high * 3 / 4;
-    long currentHigh = Long.parseLong(ns.sysctl("net.ipv4.ipfrag_high_thresh"));
-    if (high < currentHigh) {
-      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
-      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
-    } else {
-      ns.sysctl("net.ipv4.ipfrag_high_thresh", Long.toString(high));
-      ns.sysctl("net.ipv4.ipfrag_low_thresh", Long.toString(low));
-    }
   }
 
   private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)
