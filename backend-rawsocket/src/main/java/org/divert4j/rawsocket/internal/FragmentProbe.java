@@ -58,7 +58,7 @@ final class FragmentProbe {
     try {
       rules.locked(
           () -> {
-            RuleSet.State s = rules.load();
+            RuleState s = rules.load();
             s.extra("raw", "-I OUTPUT 1 " + rule);
             rules.store(s, proc.bound());
             return null;
@@ -71,9 +71,9 @@ final class FragmentProbe {
       seen =
           rules.locked(
               () -> {
-                RuleSet.State s = rules.load();
+                RuleState s = rules.load();
                 long n = -1;
-                for (RuleSet.Line l : s.builtinLines()) {
+                for (RuleLine l : s.builtinLines()) {
                   if (comment.equals(l.comment())) {
                     n = Math.max(n, 0) + l.packets();
                     s.deleteBuiltin(l);

@@ -17,7 +17,7 @@ final class Lane {
   final int index;
   final NfqChannel ch;
   final ReentrantLock rxLock = new ReentrantLock();
-  final NfqCodec.Packet pkt = new NfqCodec.Packet();
+  final NfqPacket pkt = new NfqPacket();
   final Ipv4View view = new Ipv4View();
   final OutboundSplitter splitter = new OutboundSplitter();
   final VerdictRun verdicts;

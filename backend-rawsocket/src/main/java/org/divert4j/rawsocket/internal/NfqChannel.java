@@ -325,7 +325,7 @@ public final class NfqChannel implements AutoCloseable {
    * @param out where to decode it; its payload offset indexes {@link #rxBuffer()}
    * @return true if a packet was decoded, false when nothing received is left
    */
-  public boolean next(NfqCodec.Packet out) {
+  public boolean next(NfqPacket out) {
     while (dg < received) {
       if (walk.next(rx, out)) {
         return true;

@@ -114,7 +114,7 @@ final class ReassemblyLimits {
     }
   }
 
-  private static boolean isMarker(RuleSet.Line l) {
+  private static boolean isMarker(RuleLine l) {
     String[] o = RuleOwners.owner(l.comment());
     return o != null && o[1].equals(MARKER_HOST);
   }
@@ -130,15 +130,14 @@ final class ReassemblyLimits {
    * @throws DivertException if another running host set different limits, or /proc cannot be
    *     written
    */
-  static void apply(RuleSet.State s, NetnsThread ns, String host, Values want)
-      throws DivertException {
+  static void apply(RuleState s, NetnsThread ns, String host, Values want) throws DivertException {
     Values now = read(ns);
     if (now.equals(want)) {
       return;
     }
-    RuleSet.Line marker = null;
+    RuleLine marker = null;
     String other = null;
-    for (RuleSet.Line l : s.defrag()) {
+    for (RuleLine l : s.defrag()) {
       String[] o = RuleOwners.owner(l.comment());
       if (isMarker(l)) {
         marker = l;
@@ -163,7 +162,7 @@ final class ReassemblyLimits {
     write(ns, want);
   }
 
-  private static RuleSet.Line markerLine(Values previous) {
+  private static RuleLine markerLine(Values previous) {
     String comment = RuleText.comment(MARKER_HOST, 0, previous.encode());
     return RuleSet.markerLine(comment);
   }
@@ -177,9 +176,9 @@ final class ReassemblyLimits {
    * @return a description of what was restored, or null if nothing was
    * @throws DivertException if /proc cannot be written
    */
-  static String settle(RuleSet.State s, NetnsThread ns) throws DivertException {
-    RuleSet.Line marker = null;
-    for (RuleSet.Line l : s.defrag()) {
+  static String settle(RuleState s, NetnsThread ns) throws DivertException {
+    RuleLine marker = null;
+    for (RuleLine l : s.defrag()) {
       if (isMarker(l)) {
         marker = l;
       } else {
@@ -191,7 +190,7 @@ final class ReassemblyLimits {
     }
     Values saved = Values.decode(RuleOwners.owner(marker.comment())[3]);
     write(ns, saved);
-    for (Iterator<RuleSet.Line> i = s.defrag().iterator(); i.hasNext(); ) {
+    for (Iterator<RuleLine> i = s.defrag().iterator(); i.hasNext(); ) {
       if (isMarker(i.next())) {
         i.remove();
       }

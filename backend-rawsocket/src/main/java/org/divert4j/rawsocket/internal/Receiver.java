@@ -175,7 +175,7 @@ final class Receiver {
 
   /** Decides what to do with a freshly decoded packet; false if it is not for the program. */
   private boolean accept(Lane l) throws DivertException {
-    NfqCodec.Packet pkt = l.pkt;
+    NfqPacket pkt = l.pkt;
     ByteBuffer rx = l.ch.rxBuffer();
     Chain c = chainOf(pkt.hook);
     if (c == null || pkt.payloadLength < 20) {
@@ -225,7 +225,7 @@ final class Receiver {
    * @return the ticket, or 0 if the packet could not be held (counted, skipped)
    */
   private long deliver(Lane l, ByteBuffer dst, int at) throws DivertException {
-    NfqCodec.Packet pkt = l.pkt;
+    NfqPacket pkt = l.pkt;
     long deadline = holdNanos == 0 ? Long.MAX_VALUE : System.nanoTime() + holdNanos;
     long ticket;
     int len = l.currentLength();

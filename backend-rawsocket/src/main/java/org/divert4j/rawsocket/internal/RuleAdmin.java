@@ -133,11 +133,11 @@ public final class RuleAdmin implements AutoCloseable {
     return locked(
         "add rule '" + rule + "'",
         () -> {
-          RuleSet.State s = rules.load();
+          RuleState s = rules.load();
           int tag = RuleSet.allocateTag(s.tags());
           String comment = RuleText.staticComment(tag);
           String pc = RuleText.portChain(policy, rule.port(), 1);
-          RuleSet.Group g =
+          RuleGroup g =
               RuleSet.group(rule.chain(), comment, RuleText.ruleLines(rule, tag, comment, pc));
           s.groups(rule.chain()).add(g);
           Set<Integer> b = bound();
@@ -159,10 +159,10 @@ public final class RuleAdmin implements AutoCloseable {
     return locked(
         "remove rule " + id,
         () -> {
-          RuleSet.State s = rules.load();
+          RuleState s = rules.load();
           Set<Integer> b = bound();
           for (Chain c : Chain.values()) {
-            for (RuleSet.Group g : s.groups(c)) {
+            for (RuleGroup g : s.groups(c)) {
               if (g.tag() != id) {
                 continue;
               }
@@ -199,7 +199,7 @@ public final class RuleAdmin implements AutoCloseable {
     return locked(
         "clean up the divert rules",
         () -> {
-          RuleSet.State s = rules.load();
+          RuleState s = rules.load();
           Set<Integer> b = bound();
           List<Entry> dead = new ArrayList<>();
           for (Entry e : entries(s, b)) {
@@ -238,22 +238,22 @@ public final class RuleAdmin implements AutoCloseable {
         });
   }
 
-  private static List<Entry> entries(RuleSet.State s, Set<Integer> bound) {
+  private static List<Entry> entries(RuleState s, Set<Integer> bound) {
     List<Entry> out = new ArrayList<>();
     for (Chain c : Chain.values()) {
-      for (RuleSet.Group g : s.groups(c)) {
+      for (RuleGroup g : s.groups(c)) {
         out.add(entry(c, g, bound));
       }
     }
     return out;
   }
 
-  static Entry entry(Chain c, RuleSet.Group g, Set<Integer> bound) {
+  static Entry entry(Chain c, RuleGroup g, Set<Integer> bound) {
     String pc = g.portChain();
     int port = pc == null ? 0 : Math.max(0, RuleText.portOfChain(pc));
     NoListenerPolicy policy = pc == null ? null : RuleText.policyOfChain(pc);
     int queues = pc == null ? 1 : Math.max(1, RuleText.queuesOfChain(pc));
-    RuleSet.Line a = g.lines().isEmpty() ? null : g.lines().get(0);
+    RuleLine a = g.lines().isEmpty() ? null : g.lines().get(0);
     String match = a == null ? "" : RuleText.matchOf(a.rule());
     OwnerState state =
         RuleText.isStatic(g.host())

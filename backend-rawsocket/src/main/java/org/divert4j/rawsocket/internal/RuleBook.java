@@ -54,7 +54,7 @@ final class RuleBook {
     try {
       rules.locked(
           () -> {
-            RuleSet.State s = rules.load();
+            RuleState s = rules.load();
             RuleOwners.removeDead(s);
             settle(s);
             if (options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
@@ -77,7 +77,7 @@ final class RuleBook {
   }
 
   /** Restores the reassembly limits if no host needs them any more (rule lock held). */
-  private void settle(RuleSet.State s) throws IOException {
+  private void settle(RuleState s) throws IOException {
     try {
       ReassemblyLimits.settle(s, ns);
     } catch (DivertException e) {
@@ -113,14 +113,14 @@ final class RuleBook {
         int tag =
             rules.locked(
                 () -> {
-                  RuleSet.State s = rules.load();
+                  RuleState s = rules.load();
                   int t = RuleSet.allocateTag(s.tags());
                   String comment = RuleText.comment(host, RuleOwners.PID, Integer.toString(t));
                   String pc =
                       RuleText.portChain(options.noListener(), rule.port(), options.parallelism());
-                  RuleSet.Group g =
+                  RuleGroup g =
                       RuleSet.group(chain, comment, RuleText.ruleLines(rule, t, comment, pc));
-                  List<RuleSet.Group> list = s.groups(chain);
+                  List<RuleGroup> list = s.groups(chain);
                   int pos = list.size();
                   if (anchor != 0) {
                     for (int i = 0; i < list.size(); i++) {
@@ -161,7 +161,7 @@ final class RuleBook {
       synchronized (own) {
         rules.locked(
             () -> {
-              RuleSet.State s = rules.load();
+              RuleState s = rules.load();
               s.groups(r.rule().chain()).removeIf(g -> g.tag() == r.id() && g.host().equals(host));
               rules.store(s, proc.bound());
               return null;
@@ -202,7 +202,7 @@ final class RuleBook {
     }
     boolean drop = options.noListener() == NoListenerPolicy.DROP;
     try {
-      RuleSet.State s = rules.load();
+      RuleState s = rules.load();
       return new long[] {
         RuleSet.noListenerPackets(s, drop ? ports : Set.of(), true),
         RuleSet.noListenerPackets(s, drop ? Set.of() : ports, false)
@@ -230,9 +230,9 @@ final class RuleBook {
     }
   }
 
-  private static boolean uses(RuleSet.State s, int port) {
+  private static boolean uses(RuleState s, int port) {
     for (Chain c : Chain.values()) {
-      for (RuleSet.Group g : s.groups(c)) {
+      for (RuleGroup g : s.groups(c)) {
         String pc = g.portChain();
         if (pc != null && RuleText.portOfChain(pc) == port) {
           return true;
@@ -251,7 +251,7 @@ final class RuleBook {
   void sync(int port) throws IOException {
     rules.locked(
         () -> {
-          RuleSet.State s = rules.load();
+          RuleState s = rules.load();
           if (uses(s, port)) {
             rules.store(s, proc.bound());
           }
@@ -268,7 +268,7 @@ final class RuleBook {
     try {
       rules.locked(
           () -> {
-            RuleSet.State st = rules.load();
+            RuleState st = rules.load();
             before[0] = RuleSet.noListenerPackets(st, Set.of(port), true);
             if (uses(st, port)) {
               Set<Integer> b = proc.bound();
@@ -312,7 +312,7 @@ final class RuleBook {
     try {
       rules.locked(
           () -> {
-            RuleSet.State s = rules.load();
+            RuleState s = rules.load();
             RuleOwners.removeHost(s, host);
             settle(s);
             rules.store(s, proc.bound());

@@ -85,7 +85,7 @@ final class RuleOwners {
    * @param s the state, changed in place
    * @return a description of each removed item that is not a rule (the caller sees the rules)
    */
-  static List<String> removeDead(RuleSet.State s) {
+  static List<String> removeDead(RuleState s) {
     List<String> removed = new ArrayList<>();
     for (Chain c : Chain.values()) {
       s.groups(c).removeIf(g -> !alive(g.host(), g.pid()));
@@ -101,7 +101,7 @@ final class RuleOwners {
               }
               return dead;
             });
-    for (RuleSet.Line l : s.builtinLines()) {
+    for (RuleLine l : s.builtinLines()) {
       String[] o = owner(l.comment());
       if (o != null && !alive(o[1], parsePid(o[2]))) {
         s.deleteBuiltin(l);
@@ -118,12 +118,12 @@ final class RuleOwners {
    * @param s the state, changed in place
    * @param host the host's name
    */
-  static void removeHost(RuleSet.State s, String host) {
+  static void removeHost(RuleState s, String host) {
     for (Chain c : Chain.values()) {
       s.groups(c).removeIf(g -> g.host().equals(host));
     }
     s.defrag().removeIf(l -> ownedBy(l.comment(), host));
-    for (RuleSet.Line l : s.builtinLines()) {
+    for (RuleLine l : s.builtinLines()) {
       if (ownedBy(l.comment(), host)) {
         s.deleteBuiltin(l);
       }

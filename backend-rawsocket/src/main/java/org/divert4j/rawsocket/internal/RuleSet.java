@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,218 +32,7 @@ import org.divert4j.linux.Iptables;
  */
 public final class RuleSet {
   private static final Pattern LINE = Pattern.compile("^(\\[\\d+:\\d+\\] )?-A (\\S+) (.*)$");
-  private static final Pattern COMMENT = Pattern.compile("--comment \"?(divert4j:[^\" ]*)\"?");
-  private static final Pattern JUMP = Pattern.compile("-j (DIVERT4J-\\S+)");
   private static final Map<String, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
-
-  /** One iptables rule line. */
-  public static final class Line {
-    final String counters;
-    final String chain;
-    final String rule;
-    final String comment;
-
-    Line(String counters, String chain, String rule) {
-      this.counters = counters == null ? "[0:0]" : counters.trim();
-      this.chain = chain;
-      this.rule = rule;
-      Matcher m = COMMENT.matcher(rule);
-      this.comment = m.find() ? m.group(1) : null;
-    }
-
-    /**
-     * @return the rule text after {@code -A CHAIN}
-     */
-    public String rule() {
-      return rule;
-    }
-
-    /**
-     * @return the chain
-     */
-    public String chain() {
-      return chain;
-    }
-
-    /**
-     * @return the divert4j comment, or null
-     */
-    public String comment() {
-      return comment;
-    }
-
-    /**
-     * @return the packet counter
-     */
-    public long packets() {
-      int colon = counters.indexOf(':');
-      try {
-        return Long.parseLong(counters.substring(1, colon));
-      } catch (RuntimeException e) {
-        return 0;
-      }
-    }
-  }
-
-  /** One divert rule: its lines in a main chain, with the owner from its comment. */
-  public static final class Group {
-    final List<Line> lines = new ArrayList<>();
-    final String comment;
-    final String host;
-    final long pid;
-    final int tag;
-
-    Group(String comment) {
-      this.comment = comment;
-      String[] f = comment.split(":");
-      this.host = f.length > 1 ? f[1] : "";
-      long p = -1;
-      int t = 0;
-      try {
-        p = f.length > 2 ? Long.parseLong(f[2]) : -1;
-        t = f.length > 3 ? Integer.parseInt(f[3]) : 0;
-      } catch (NumberFormatException e) {
-        // not one of ours after all; treated as foreign-owned
-      }
-      this.pid = p;
-      this.tag = t;
-    }
-
-    /**
-     * @return the tag (rule id)
-     */
-    public int tag() {
-      return tag;
-    }
-
-    /**
-     * @return the owning host's name
-     */
-    public String host() {
-      return host;
-    }
-
-    /**
-     * @return the owning process
-     */
-    public long pid() {
-      return pid;
-    }
-
-    /**
-     * @return the comment naming the owner, {@code divert4j:<host>:<pid>:<tag>}
-     */
-    public String comment() {
-      return comment;
-    }
-
-    /**
-     * @return its lines in the main chain: A (match), B (to the port chain), C (resume)
-     */
-    public List<Line> lines() {
-      return lines;
-    }
-
-    /**
-     * @return the port chain line B jumps to, or null
-     */
-    public String portChain() {
-      for (Line l : lines) {
-        Matcher m = JUMP.matcher(l.rule);
-        if (m.find() && RuleText.portOfChain(m.group(1)) > 0) {
-          return m.group(1);
-        }
-      }
-      return null;
-    }
-  }
-
-  /** The parsed divert4j part of one table. */
-  static final class Table {
-    final String name;
-    final Map<String, List<Line>> chains = new LinkedHashMap<>();
-    final List<Line> builtinOurs = new ArrayList<>();
-    final Map<String, String> counters = new HashMap<>();
-
-    Table(String name) {
-      this.name = name;
-    }
-  }
-
-  /** The state of the namespace's divert rules. */
-  public static final class State {
-    final Table raw;
-    final Table mangle;
-    final Map<Chain, List<Group>> groups = new LinkedHashMap<>();
-    final List<Line> defrag = new ArrayList<>();
-    final List<String> rawExtra = new ArrayList<>();
-    final List<String> mangleExtra = new ArrayList<>();
-
-    State(Table raw, Table mangle) {
-      this.raw = raw;
-      this.mangle = mangle;
-      for (Chain c : Chain.values()) {
-        groups.put(c, new ArrayList<>());
-      }
-    }
-
-    /**
-     * @param c a chain
-     * @return its rules, in evaluation order (mutable)
-     */
-    public List<Group> groups(Chain c) {
-      return groups.get(c);
-    }
-
-    /**
-     * @return the defrag-enabling lines (mutable)
-     */
-    public List<Line> defrag() {
-      return defrag;
-    }
-
-    /**
-     * @return every tag in use in the namespace
-     */
-    public Set<Integer> tags() {
-      Set<Integer> s = new HashSet<>();
-      for (List<Group> l : groups.values()) {
-        for (Group g : l) {
-          s.add(g.tag);
-        }
-      }
-      return s;
-    }
-
-    /**
-     * @return every line of ours in a built-in chain (jumps, probes)
-     */
-    public List<Line> builtinLines() {
-      List<Line> l = new ArrayList<>(raw.builtinOurs);
-      l.addAll(mangle.builtinOurs);
-      return l;
-    }
-
-    /**
-     * Queues the deletion of a line of ours in a built-in chain.
-     *
-     * @param l the line
-     */
-    public void deleteBuiltin(Line l) {
-      String cmd = "-D " + l.chain + " " + l.rule;
-      (raw.builtinOurs.contains(l) ? rawExtra : mangleExtra).add(cmd);
-    }
-
-    /**
-     * Queues a raw command for one table (e.g. inserting a probe rule).
-     *
-     * @param table raw or mangle
-     * @param command an iptables-restore command line
-     */
-    public void extra(String table, String command) {
-      ("raw".equals(table) ? rawExtra : mangleExtra).add(command);
-    }
-  }
 
   private final Iptables iptables;
   private final String nsPath;
@@ -301,21 +89,21 @@ public final class RuleSet {
    * @return the state
    * @throws IOException if iptables-save fails
    */
-  public State load() throws IOException {
-    Table raw = parse("raw", iptables.save(nsPath, "raw"));
-    Table mangle = parse("mangle", iptables.save(nsPath, "mangle"));
-    State s = new State(raw, mangle);
+  public RuleState load() throws IOException {
+    RuleTable raw = parse("raw", iptables.save(nsPath, "raw"));
+    RuleTable mangle = parse("mangle", iptables.save(nsPath, "mangle"));
+    RuleState s = new RuleState(raw, mangle);
     for (Chain c : Chain.values()) {
-      Table t = c == Chain.INPUT ? raw : mangle;
-      List<Line> lines = t.chains.getOrDefault(RuleText.mainChain(c), List.of());
-      Group g = null;
-      for (Line l : lines) {
+      RuleTable t = c == Chain.INPUT ? raw : mangle;
+      List<RuleLine> lines = t.chains.getOrDefault(RuleText.mainChain(c), List.of());
+      RuleGroup g = null;
+      for (RuleLine l : lines) {
         if (l.comment == null || l.comment.equals(RuleText.BASE)) {
           g = null;
           continue;
         }
         if (g == null || !g.comment.equals(l.comment)) {
-          g = new Group(l.comment);
+          g = new RuleGroup(l.comment);
           s.groups.get(c).add(g);
         }
         g.lines.add(l);
@@ -325,8 +113,8 @@ public final class RuleSet {
     return s;
   }
 
-  static Table parse(String name, String save) {
-    Table t = new Table(name);
+  static RuleTable parse(String name, String save) {
+    RuleTable t = new RuleTable(name);
     for (String line : save.split("\n")) {
       if (line.startsWith(":" + RuleText.CHAIN_PREFIX)) {
         t.chains.putIfAbsent(line.substring(1).split(" ")[0], new ArrayList<>());
@@ -336,7 +124,7 @@ public final class RuleSet {
       if (!m.matches()) {
         continue;
       }
-      Line l = new Line(m.group(1), m.group(2), m.group(3));
+      RuleLine l = new RuleLine(m.group(1), m.group(2), m.group(3));
       t.counters.put(l.chain + " " + l.rule, l.counters);
       if (l.chain.startsWith(RuleText.CHAIN_PREFIX)) {
         t.chains.computeIfAbsent(l.chain, k -> new ArrayList<>()).add(l);
@@ -355,10 +143,10 @@ public final class RuleSet {
    * @param lines its three lines
    * @return the group
    */
-  public static Group group(Chain chain, String comment, List<String> lines) {
-    Group g = new Group(comment);
+  public static RuleGroup group(Chain chain, String comment, List<String> lines) {
+    RuleGroup g = new RuleGroup(comment);
     for (String l : lines) {
-      g.lines.add(new Line(null, RuleText.mainChain(chain), l));
+      g.lines.add(new RuleLine(null, RuleText.mainChain(chain), l));
     }
     return g;
   }
@@ -394,13 +182,13 @@ public final class RuleSet {
    * @param s the state as loaded
    * @return chain name to armed, in table order
    */
-  public static Map<String, Boolean> portChains(State s) {
+  public static Map<String, Boolean> portChains(RuleState s) {
     Map<String, Boolean> m = new LinkedHashMap<>();
-    for (Table t : List.of(s.raw, s.mangle)) {
-      for (Map.Entry<String, List<Line>> e : t.chains.entrySet()) {
+    for (RuleTable t : List.of(s.raw, s.mangle)) {
+      for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
         if (RuleText.portOfChain(e.getKey()) > 0) {
           boolean armed = false;
-          for (Line l : e.getValue()) {
+          for (RuleLine l : e.getValue()) {
             armed |= RuleText.PORT.equals(l.comment);
           }
           m.put(e.getKey(), armed);
@@ -416,10 +204,10 @@ public final class RuleSet {
    * @param s a state
    * @return their names
    */
-  public static Set<String> usedPortChains(State s) {
+  public static Set<String> usedPortChains(RuleState s) {
     Set<String> used = new HashSet<>();
-    for (List<Group> l : s.groups.values()) {
-      for (Group g : l) {
+    for (List<RuleGroup> l : s.groups.values()) {
+      for (RuleGroup g : l) {
         String pc = g.portChain();
         if (pc != null) {
           used.add(pc);
@@ -448,7 +236,7 @@ public final class RuleSet {
       if (!m.matches()) {
         continue;
       }
-      Line l = new Line(m.group(1), m.group(2), m.group(3));
+      RuleLine l = new RuleLine(m.group(1), m.group(2), m.group(3));
       if (l.chain.startsWith(RuleText.CHAIN_PREFIX) || l.comment != null) {
         continue;
       }
@@ -465,8 +253,8 @@ public final class RuleSet {
    * @param comment the owner comment
    * @return the line
    */
-  public static Line defragLine(String comment) {
-    return new Line(null, RuleText.DEFRAG_CHAIN, RuleText.defragLine(comment));
+  public static RuleLine defragLine(String comment) {
+    return new RuleLine(null, RuleText.DEFRAG_CHAIN, RuleText.defragLine(comment));
   }
 
   /**
@@ -476,8 +264,8 @@ public final class RuleSet {
    * @param comment the comment
    * @return the line
    */
-  public static Line markerLine(String comment) {
-    return new Line(null, RuleText.DEFRAG_CHAIN, RuleText.markerLine(comment));
+  public static RuleLine markerLine(String comment) {
+    return new RuleLine(null, RuleText.DEFRAG_CHAIN, RuleText.markerLine(comment));
   }
 
   /**
@@ -489,24 +277,24 @@ public final class RuleSet {
    * @param bound the queue numbers bound in the namespace now
    * @throws IOException if iptables-restore fails
    */
-  public void store(State s, Set<Integer> bound) throws IOException {
+  public void store(RuleState s, Set<Integer> bound) throws IOException {
     Map<String, List<String>> rawChains = new LinkedHashMap<>();
     Map<String, List<String>> mangleChains = new LinkedHashMap<>();
     for (Chain c : Chain.values()) {
-      List<Group> groups = s.groups.get(c);
+      List<RuleGroup> groups = s.groups.get(c);
       if (groups.isEmpty()) {
         continue;
       }
       Map<String, List<String>> target = c == Chain.INPUT ? rawChains : mangleChains;
       List<String> lines = new ArrayList<>();
-      for (Group g : groups) {
-        for (Line l : g.lines) {
+      for (RuleGroup g : groups) {
+        for (RuleLine l : g.lines) {
           lines.add(l.rule);
         }
       }
       lines.add(RuleText.endLine(c));
       target.put(RuleText.mainChain(c), lines);
-      for (Group g : groups) {
+      for (RuleGroup g : groups) {
         String pc = g.portChain();
         if (pc != null && !target.containsKey(pc)) {
           target.put(pc, RuleText.portChainLines(pc, bound.contains(RuleText.portOfChain(pc))));
@@ -515,7 +303,7 @@ public final class RuleSet {
     }
     if (!s.defrag.isEmpty()) {
       List<String> lines = new ArrayList<>();
-      for (Line l : s.defrag) {
+      for (RuleLine l : s.defrag) {
         lines.add(l.rule);
       }
       rawChains.put(RuleText.DEFRAG_CHAIN, lines);
@@ -525,13 +313,13 @@ public final class RuleSet {
   }
 
   private void apply(
-      Table t, Map<String, List<String>> desired, List<String> extra, List<Chain> mains)
+      RuleTable t, Map<String, List<String>> desired, List<String> extra, List<Chain> mains)
       throws IOException {
     StringBuilder body = new StringBuilder();
     boolean changed = !extra.isEmpty();
     // chains whose content changes are declared (which flushes them) and refilled
     for (Map.Entry<String, List<String>> e : desired.entrySet()) {
-      List<Line> old = t.chains.get(e.getKey());
+      List<RuleLine> old = t.chains.get(e.getKey());
       if (old == null || !sameRules(old, e.getValue())) {
         changed = true;
       }
@@ -569,7 +357,7 @@ public final class RuleSet {
         body.append("-I ").append(RuleText.builtin(c)).append(" 1 ").append(RuleText.jump(c));
         body.append('\n');
       } else if (!want && have) {
-        for (Line l : t.builtinOurs) {
+        for (RuleLine l : t.builtinOurs) {
           if (isJump(l, c)) {
             body.append("-D ").append(l.chain).append(' ').append(l.rule).append('\n');
           }
@@ -595,7 +383,7 @@ public final class RuleSet {
     iptables.restore(nsPath, body.toString());
   }
 
-  private static boolean sameRules(List<Line> old, List<String> rules) {
+  private static boolean sameRules(List<RuleLine> old, List<String> rules) {
     if (old.size() != rules.size()) {
       return false;
     }
@@ -611,14 +399,14 @@ public final class RuleSet {
     return rule.replace("\"", "").replaceAll("\\s+", " ").trim();
   }
 
-  private static boolean isJump(Line l, Chain c) {
+  private static boolean isJump(RuleLine l, Chain c) {
     return l.chain.equals(RuleText.builtin(c))
         && RuleText.BASE.equals(l.comment)
         && l.rule.endsWith("-j " + RuleText.mainChain(c));
   }
 
-  private static boolean hasJump(Table t, Chain c) {
-    for (Line l : t.builtinOurs) {
+  private static boolean hasJump(RuleTable t, Chain c) {
+    for (RuleLine l : t.builtinOurs) {
       if (isJump(l, c)) {
         return true;
       }
@@ -634,10 +422,10 @@ public final class RuleSet {
    * @param drop true for DROP port chains (drops), false for PASS_THROUGH ones (passes)
    * @return the packet count
    */
-  public static long noListenerPackets(State s, Set<Integer> ports, boolean drop) {
+  public static long noListenerPackets(RuleState s, Set<Integer> ports, boolean drop) {
     long n = 0;
-    for (Table t : List.of(s.raw, s.mangle)) {
-      for (Map.Entry<String, List<Line>> e : t.chains.entrySet()) {
+    for (RuleTable t : List.of(s.raw, s.mangle)) {
+      for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
         String name = e.getKey();
         int port = RuleText.portOfChain(name);
         if (port < 0 || !ports.contains(port)) {
@@ -647,7 +435,7 @@ public final class RuleSet {
         if (isDrop != drop) {
           continue;
         }
-        for (Line l : e.getValue()) {
+        for (RuleLine l : e.getValue()) {
           if (RuleText.NO_LISTENER.equals(l.comment)) {
             n += l.packets();
           }
@@ -664,13 +452,13 @@ public final class RuleSet {
    * @param port the port
    * @return the packet count
    */
-  public static long queuedPackets(State s, int port) {
+  public static long queuedPackets(RuleState s, int port) {
     long n = 0;
-    for (List<Group> l : s.groups.values()) {
-      for (Group g : l) {
+    for (List<RuleGroup> l : s.groups.values()) {
+      for (RuleGroup g : l) {
         String pc = g.portChain();
         if (pc != null && RuleText.portOfChain(pc) == port) {
-          for (Line line : g.lines) {
+          for (RuleLine line : g.lines) {
             if (line.rule.contains("-j " + pc)) {
               n += line.packets();
             }

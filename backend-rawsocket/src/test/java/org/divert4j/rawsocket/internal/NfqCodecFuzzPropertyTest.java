@@ -164,7 +164,7 @@ class NfqCodecFuzzPropertyTest {
     ByteBuffer b = datagram(r, bounds);
     NfqCodec.Walk walk = new NfqCodec.Walk();
     walk.reset(bounds[0], bounds[1]);
-    NfqCodec.Packet p = new NfqCodec.Packet();
+    NfqPacket p = new NfqPacket();
     int packets = 0;
     int steps = 0;
     while (walk.next(b, p)) {

@@ -57,8 +57,8 @@ class NfqCodecTest {
   @Test
   void decodesPreroutingPacket() {
     ByteBuffer b = buf(PREROUTING);
-    NfqCodec.Packet p = new NfqCodec.Packet();
-    assertTrue(NfqCodec.parsePacket(b, 0, NfqCodec.messageLength(b, 0), p));
+    NfqPacket p = new NfqPacket();
+    assertTrue(NfqPacket.parse(b, 0, NfqCodec.messageLength(b, 0), p));
     assertEquals(1, p.id);
     assertEquals(NfqCodec.HOOK_PRE_ROUTING, p.hook);
     assertEquals(7, p.queue);
@@ -80,8 +80,8 @@ class NfqCodecTest {
   @Test
   void decodesPostroutingPacketWithMark() {
     ByteBuffer b = buf(POSTROUTING);
-    NfqCodec.Packet p = new NfqCodec.Packet();
-    assertTrue(NfqCodec.parsePacket(b, 0, NfqCodec.messageLength(b, 0), p));
+    NfqPacket p = new NfqPacket();
+    assertTrue(NfqPacket.parse(b, 0, NfqCodec.messageLength(b, 0), p));
     assertEquals(2, p.id);
     assertEquals(NfqCodec.HOOK_POST_ROUTING, p.hook);
     assertEquals(0, p.inIndex);
@@ -103,11 +103,11 @@ class NfqCodecTest {
   @Test
   void rejectsTruncatedAndForeignMessages() {
     ByteBuffer b = buf(PREROUTING);
-    NfqCodec.Packet p = new NfqCodec.Packet();
+    NfqPacket p = new NfqPacket();
     // an attribute that claims to run past the message
-    assertFalse(NfqCodec.parsePacket(b, 0, 38, p));
-    assertFalse(NfqCodec.parsePacket(buf(ACK), 0, 36, p));
-    assertFalse(NfqCodec.parsePacket(b, 0, 10, p));
+    assertFalse(NfqPacket.parse(b, 0, 38, p));
+    assertFalse(NfqPacket.parse(buf(ACK), 0, 36, p));
+    assertFalse(NfqPacket.parse(b, 0, 10, p));
   }
 
   @Test
@@ -162,7 +162,7 @@ class NfqCodecTest {
     b.putShort(pkt.length + 4, (short) 0x1234);
     NfqCodec.Walk w = new NfqCodec.Walk();
     w.reset(0, b.capacity());
-    NfqCodec.Packet p = new NfqCodec.Packet();
+    NfqPacket p = new NfqPacket();
     assertTrue(w.next(b, p));
     assertEquals(1, p.id);
     assertFalse(w.next(b, p));
@@ -180,11 +180,11 @@ class NfqCodecTest {
     b.putShort(4, (short) NfqCodec.NLMSG_ERROR);
     NfqCodec.Walk w = new NfqCodec.Walk();
     w.reset(0, 16);
-    assertFalse(w.next(b, new NfqCodec.Packet()));
+    assertFalse(w.next(b, new NfqPacket()));
     assertEquals(0, w.errors());
     ByteBuffer e = buf(ENOENT);
     w.reset(0, NfqCodec.messageLength(e, 0));
-    assertFalse(w.next(e, new NfqCodec.Packet()));
+    assertFalse(w.next(e, new NfqPacket()));
     assertEquals(1, w.errors(), "a whole error message is still counted");
     assertEquals(2, w.lastError(), "ENOENT");
   }

@@ -101,7 +101,7 @@ class RuleTextTest {
             "[0:0] -A DIVERT4J-D9 -m comment --comment \"divert4j:port\" -j DROP",
             "[5:0] -A PREROUTING -j ACCEPT",
             "COMMIT");
-    RuleSet.Table t = RuleSet.parse("raw", save);
+    RuleTable t = RuleSet.parse("raw", save);
     assertEquals(3, t.chains.get("DIVERT4J-INPUT").size());
     assertEquals(1, t.builtinOurs.size(), "the foreign ACCEPT rule is not ours");
     assertEquals(1, t.chains.get("DIVERT4J-INPUT").get(0).packets());
@@ -150,7 +150,7 @@ class RuleTextTest {
     assertEquals(NoListenerPolicy.DROP, RuleText.policyOfChain("DIVERT4J-D7"));
     assertEquals(NoListenerPolicy.PASS_THROUGH, RuleText.policyOfChain("DIVERT4J-P7-4"));
     assertEquals(null, RuleText.policyOfChain("DIVERT4J-DEFRAG"));
-    RuleSet.Group g = new RuleSet.Group(RuleText.staticComment(12));
+    RuleGroup g = new RuleGroup(RuleText.staticComment(12));
     assertEquals("static", g.host());
     assertEquals(0, g.pid());
     assertEquals(12, g.tag());

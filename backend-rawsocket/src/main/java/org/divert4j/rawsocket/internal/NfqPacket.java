@@ -1,0 +1,124 @@
+package org.divert4j.rawsocket.internal;
+
+import java.nio.ByteBuffer;
+
+/** A decoded NFQNL_MSG_PACKET; reused, never allocated per packet. Not thread-safe. */
+public final class NfqPacket {
+  /** The packet id (unsigned 32 bits). */
+  public int id;
+
+  /** The netfilter hook, NF_INET_*. */
+  public int hook;
+
+  /** The queue number (res_id). */
+  public int queue;
+
+  /** skb->mark, 0 when absent. */
+  public int mark;
+
+  /** The input interface index, 0 when absent. */
+  public int inIndex;
+
+  /** The output interface index, 0 when absent. */
+  public int outIndex;
+
+  /** Offset of the packet bytes in the buffer. */
+  public int payloadOffset;
+
+  /** Number of packet bytes present. */
+  public int payloadLength;
+
+  /** The packet's real length: larger than {@link #payloadLength} if it was truncated. */
+  public int capturedLength;
+
+  void clear() {
+    id = 0;
+    hook = -1;
+    queue = 0;
+    mark = 0;
+    inIndex = 0;
+    outIndex = 0;
+    payloadOffset = 0;
+    payloadLength = 0;
+    capturedLength = 0;
+  }
+
+  /**
+   * @return true if the kernel cut the packet (longer than {@link NfqCodec#MAX_COPY_RANGE})
+   */
+  public boolean truncated() {
+    return capturedLength > payloadLength;
+  }
+
+  /**
+   * Decodes a packet message. Tolerates unknown attributes and bounds-checks everything against
+   * {@code msgLen}, so a malformed message yields false rather than an exception.
+   *
+   * @param b the buffer
+   * @param off the message start
+   * @param msgLen the message length (nlmsg_len, already checked to fit the buffer)
+   * @param out where to put the fields
+   * @return true if it is a packet message with a header attribute
+   */
+  public static boolean parse(ByteBuffer b, int off, int msgLen, NfqPacket out) {
+    out.clear();
+    if (msgLen < NfqCodec.NLMSG_HDRLEN + 4
+        || NfqCodec.messageType(b, off) != NfqCodec.type(NfqCodec.NFQNL_MSG_PACKET)) {
+      return false;
+    }
+    out.queue = Short.reverseBytes(b.getShort(off + 18)) & 0xffff;
+    int end = off + msgLen;
+    int p = off + NfqCodec.NLMSG_HDRLEN + 4;
+    boolean header = false;
+    while (p + 4 <= end) {
+      int alen = b.getShort(p) & 0xffff;
+      int atype = b.getShort(p + 2) & 0x3fff;
+      if (alen < 4 || p + alen > end) {
+        return false;
+      }
+      int v = p + 4;
+      int vlen = alen - 4;
+      switch (atype) {
+        case NfqCodec.NFQA_PACKET_HDR -> {
+          if (vlen >= 7) {
+            out.id = Integer.reverseBytes(b.getInt(v));
+            out.hook = b.get(v + 6) & 0xff;
+            header = true;
+          }
+        }
+        case NfqCodec.NFQA_MARK -> {
+          if (vlen >= 4) {
+            out.mark = Integer.reverseBytes(b.getInt(v));
+          }
+        }
+        case NfqCodec.NFQA_IFINDEX_INDEV -> {
+          if (vlen >= 4) {
+            out.inIndex = Integer.reverseBytes(b.getInt(v));
+          }
+        }
+        case NfqCodec.NFQA_IFINDEX_OUTDEV -> {
+          if (vlen >= 4) {
+            out.outIndex = Integer.reverseBytes(b.getInt(v));
+          }
+        }
+        case NfqCodec.NFQA_CAP_LEN -> {
+          if (vlen >= 4) {
+            out.capturedLength = Integer.reverseBytes(b.getInt(v));
+          }
+        }
+        case NfqCodec.NFQA_PAYLOAD -> {
+          out.payloadOffset = v;
+          out.payloadLength = vlen;
+        }
+        default -> {
+          // attributes we do not use (timestamp, hwaddr, skb info, ...)
+        }
+      }
+      p += NfqCodec.align(alen);
+    }
+    if (out.capturedLength < out.payloadLength) {
+      out.capturedLength = out.payloadLength;
+    }
+    return header;
+  }
+}

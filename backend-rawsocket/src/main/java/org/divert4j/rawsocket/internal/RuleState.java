@@ -1,0 +1,84 @@
+package org.divert4j.rawsocket.internal;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.divert4j.Chain;
+
+/** The state of the namespace's divert rules. */
+public final class RuleState {
+  final RuleTable raw;
+  final RuleTable mangle;
+  final Map<Chain, List<RuleGroup>> groups = new LinkedHashMap<>();
+  final List<RuleLine> defrag = new ArrayList<>();
+  final List<String> rawExtra = new ArrayList<>();
+  final List<String> mangleExtra = new ArrayList<>();
+
+  RuleState(RuleTable raw, RuleTable mangle) {
+    this.raw = raw;
+    this.mangle = mangle;
+    for (Chain c : Chain.values()) {
+      groups.put(c, new ArrayList<>());
+    }
+  }
+
+  /**
+   * @param c a chain
+   * @return its rules, in evaluation order (mutable)
+   */
+  public List<RuleGroup> groups(Chain c) {
+    return groups.get(c);
+  }
+
+  /**
+   * @return the defrag-enabling lines (mutable)
+   */
+  public List<RuleLine> defrag() {
+    return defrag;
+  }
+
+  /**
+   * @return every tag in use in the namespace
+   */
+  public Set<Integer> tags() {
+    Set<Integer> s = new HashSet<>();
+    for (List<RuleGroup> l : groups.values()) {
+      for (RuleGroup g : l) {
+        s.add(g.tag);
+      }
+    }
+    return s;
+  }
+
+  /**
+   * @return every line of ours in a built-in chain (jumps, probes)
+   */
+  public List<RuleLine> builtinLines() {
+    List<RuleLine> l = new ArrayList<>(raw.builtinOurs);
+    l.addAll(mangle.builtinOurs);
+    return l;
+  }
+
+  /**
+   * Queues the deletion of a line of ours in a built-in chain.
+   *
+   * @param l the line
+   */
+  public void deleteBuiltin(RuleLine l) {
+    String cmd = "-D " + l.chain + " " + l.rule;
+    (raw.builtinOurs.contains(l) ? rawExtra : mangleExtra).add(cmd);
+  }
+
+  /**
+   * Queues a raw command for one table (e.g. inserting a probe rule).
+   *
+   * @param table raw or mangle
+   * @param command an iptables-restore command line
+   */
+  public void extra(String table, String command) {
+    ("raw".equals(table) ? rawExtra : mangleExtra).add(command);
+  }
+}
