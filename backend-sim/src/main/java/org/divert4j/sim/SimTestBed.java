@@ -85,6 +85,14 @@ final class SimTestBed implements TestBed {
     return h;
   }
 
+  /**
+   * @return the host node's engine state: its rules and bound ports (the simulation's "kernel")
+   */
+  @Override
+  public java.util.List<String> hostState() {
+    return topology.host.engine().state();
+  }
+
   @Override
   public DivertHost openUnprivileged(HostOptions options) throws DivertException {
     return openAnotherHost(

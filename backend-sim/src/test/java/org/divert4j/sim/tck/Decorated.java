@@ -52,6 +52,15 @@ final class Decorated {
     default DivertHost openUnprivileged(TestBed bed, HostOptions options) throws DivertException {
       return bed.openUnprivileged(options);
     }
+
+    /**
+     * @param bed the real test bed
+     * @return its state snapshot, as {@link TestBed#hostState()}
+     * @throws java.io.IOException as the real one
+     */
+    default java.util.List<String> hostState(TestBed bed) throws java.io.IOException {
+      return bed.hostState();
+    }
   }
 
   static DivertProvider provider(String name, Fault fault) {
@@ -262,6 +271,11 @@ final class Decorated {
     }
 
     @Override
+    public java.util.List<String> hostState() throws java.io.IOException {
+      return fault.hostState(delegate);
+    }
+
+    @Override
     public DivertHost openUnprivileged(HostOptions options) throws DivertException {
       return fault.openUnprivileged(delegate, options);
     }
@@ -311,6 +325,11 @@ final class Decorated {
     @Override
     public Set<Capability> capabilities() {
       return delegate.capabilities();
+    }
+
+    @Override
+    public java.util.List<String> privileges() {
+      return delegate.privileges();
     }
 
     @Override
