@@ -54,6 +54,46 @@ final class Decorated {
     }
 
     /**
+     * @param host the simulation's host
+     * @param rule the rule to add
+     * @return the installed rule, as {@link DivertHost#addRule}
+     * @throws DivertException as the fault wishes
+     */
+    default InstalledRule addRule(DivertHost host, DivertRule rule) throws DivertException {
+      return host.addRule(rule);
+    }
+
+    /**
+     * @param host the simulation's host
+     * @param index where to insert
+     * @param rule the rule to insert
+     * @return the installed rule, as {@link DivertHost#insertRule}
+     * @throws DivertException as the fault wishes
+     */
+    default InstalledRule insertRule(DivertHost host, int index, DivertRule rule)
+        throws DivertException {
+      return host.insertRule(index, rule);
+    }
+
+    /**
+     * @param host the simulation's host
+     * @param port the port to bind
+     * @return the simulation's socket, which {@link #socket} then wraps
+     * @throws DivertException as the fault wishes
+     */
+    default DivertSocket bind(DivertHost host, int port) throws DivertException {
+      return host.bind(port);
+    }
+
+    /**
+     * @param options what the TCK asked for
+     * @return what the simulation's test bed is built with
+     */
+    default TestBedOptions testBedOptions(TestBedOptions options) {
+      return options;
+    }
+
+    /**
      * @param bed the real test bed
      * @return its state snapshot, as {@link TestBed#hostState()}
      * @throws java.io.IOException as the real one
@@ -173,12 +213,12 @@ final class Decorated {
 
     @Override
     public InstalledRule addRule(DivertRule rule) throws DivertException {
-      return delegate.addRule(rule);
+      return fault.addRule(delegate, rule);
     }
 
     @Override
     public InstalledRule insertRule(int index, DivertRule rule) throws DivertException {
-      return delegate.insertRule(index, rule);
+      return fault.insertRule(delegate, index, rule);
     }
 
     @Override
@@ -188,7 +228,7 @@ final class Decorated {
 
     @Override
     public DivertSocket bind(int port) throws DivertException {
-      return fault.socket(new Forwarding(delegate.bind(port), this));
+      return fault.socket(new Forwarding(fault.bind(delegate, port), this));
     }
 
     @Override
@@ -339,7 +379,7 @@ final class Decorated {
 
     @Override
     public TestBed testBed(TestBedOptions options) throws DivertException {
-      return new Bed(delegate.testBed(options), fault, name);
+      return new Bed(delegate.testBed(fault.testBedOptions(options)), fault, name);
     }
   }
 
