@@ -113,6 +113,17 @@ public interface TestBed extends AutoCloseable {
     return java.util.List.of();
   }
 
+  /**
+   * The memory the host under diversion holds now for fragments waiting to be reassembled (S24: it
+   * is bounded by {@link org.divert4j.HostOptions#reassemblyMemory()}), where the backend can
+   * measure it.
+   *
+   * @return the bytes held, or empty (the default) when the backend cannot tell
+   */
+  default java.util.OptionalLong reassemblyBytesHeld() {
+    return java.util.OptionalLong.empty();
+  }
+
   /** Removes everything the test bed made. Idempotent; never throws. */
   @Override
   void close();

@@ -93,6 +93,14 @@ final class SimTestBed implements TestBed {
     return topology.host.engine().state();
   }
 
+  /**
+   * @return the host engine's reassembly memory in use
+   */
+  @Override
+  public java.util.OptionalLong reassemblyBytesHeld() {
+    return java.util.OptionalLong.of(topology.host.engine().reassemblyBytesHeld());
+  }
+
   @Override
   public DivertHost openUnprivileged(HostOptions options) throws DivertException {
     return openAnotherHost(

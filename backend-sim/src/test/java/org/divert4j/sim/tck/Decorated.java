@@ -316,6 +316,11 @@ final class Decorated {
     }
 
     @Override
+    public java.util.OptionalLong reassemblyBytesHeld() {
+      return delegate.reassemblyBytesHeld();
+    }
+
+    @Override
     public DivertHost openUnprivileged(HostOptions options) throws DivertException {
       return fault.openUnprivileged(delegate, options);
     }
