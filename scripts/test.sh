@@ -14,6 +14,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have nsenter || need+=(util-linux)
   have ping || need+=(iputils-ping)
   have tcpdump || need+=(tcpdump)
+  have tshark || need+=(tshark) # SavefileReplayTest reads the replay's output with it
   have gcc || need+=(gcc)
   [ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need+=(libnetfilter-queue-dev)
   # not grep -q: under pipefail its early exit can kill ldconfig with SIGPIPE, failing the test
@@ -21,6 +22,9 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # tshark's wireshark-common asks whether non-root users may capture: answer no, unasked.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" |
+      debconf-set-selections 2>/dev/null || true
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi

@@ -52,6 +52,18 @@ public interface DivertProvider {
   Set<Capability> capabilities();
 
   /**
+   * The privileges a caller needs to open a host of this backend (S46): when the caller has none of
+   * them, {@link #open} fails with a {@link org.divert4j.PermissionException} whose {@code
+   * missing()} names exactly these. The TCK checks the two agree.
+   *
+   * @return the privileges, e.g. {@code [CAP_NET_ADMIN, CAP_NET_RAW]}; empty (the default) when the
+   *     backend needs none, and then an unprivileged open must succeed
+   */
+  default java.util.List<String> privileges() {
+    return java.util.List.of();
+  }
+
+  /**
    * Opens a host under diversion. What "the host" is depends on the backend and on backend
    * properties in {@code options} (the kernel backend: the current network namespace unless {@code
    * rawsocket.netns} names one).

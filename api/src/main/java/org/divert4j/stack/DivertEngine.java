@@ -291,6 +291,44 @@ public class DivertEngine {
   }
 
   /**
+   * What the engine holds for its handles, as lines that compare equal when nothing changed: each
+   * chain's rules in order (id, port, policy, rule) and each bound port. It is the simulation's
+   * counterpart of the kernel state a kernel backend leaves in the namespace (S51); test beds
+   * return it from {@link org.divert4j.testbed.TestBed#hostState()}. Thread-safe: takes the
+   * engine's section briefly. Allocates (it is not for hot paths).
+   *
+   * @return the lines, rules first in chain order, then ports in binding order
+   */
+  public List<String> state() {
+    env.enter();
+    try {
+      List<String> out = new ArrayList<>();
+      Chain[] names = Chain.values();
+      for (int c = 0; c < chains.length; c++) {
+        for (RuleEntry e : chains[c]) {
+          out.add(
+              "rule "
+                  + names[c]
+                  + " #"
+                  + e.id
+                  + " -> "
+                  + e.port
+                  + " "
+                  + e.noListener
+                  + ": "
+                  + e.rule);
+        }
+      }
+      for (EngineSocket s : bound) {
+        out.add("bound " + s.port());
+      }
+      return out;
+    } finally {
+      env.exit();
+    }
+  }
+
+  /**
    * @return the interfaces the engine serves
    */
   public List<NetInterface> interfaces() {

@@ -95,6 +95,35 @@ public interface TestBed extends AutoCloseable {
    */
   DivertHost openUnprivileged(HostOptions options) throws DivertException;
 
+  /**
+   * A snapshot of the state the backend keeps for its hosts outside the JVM's objects, on the test
+   * bed's host, as lines that compare equal when nothing changed (S51: after a host closes, none of
+   * its state may remain). For a kernel backend: every table of {@code iptables-save}, the queue
+   * bindings of {@code /proc/net/netfilter/nfnetlink_queue} and every sysctl the backend or its
+   * test bed may change, all read in the host's namespace. For the simulation: the engine's rules
+   * and bound ports. Taken between operations, not while packets are in flight; counters that
+   * traffic changes are left out.
+   *
+   * @return the lines; empty (the default) for a backend whose hosts keep no state outside the
+   *     process (the TCK then requires it not to declare {@link Capability#SHARED_RULES}, whose
+   *     rules live outside any one process)
+   * @throws java.io.IOException if the state cannot be read
+   */
+  default java.util.List<String> hostState() throws java.io.IOException {
+    return java.util.List.of();
+  }
+
+  /**
+   * The memory the host under diversion holds now for fragments waiting to be reassembled (S24: it
+   * is bounded by {@link org.divert4j.HostOptions#reassemblyMemory()}), where the backend can
+   * measure it.
+   *
+   * @return the bytes held, or empty (the default) when the backend cannot tell
+   */
+  default java.util.OptionalLong reassemblyBytesHeld() {
+    return java.util.OptionalLong.empty();
+  }
+
   /** Removes everything the test bed made. Idempotent; never throws. */
   @Override
   void close();

@@ -210,4 +210,32 @@ class Ipv4BuilderTest {
     assertThrows(IllegalStateException.class, big::build);
     assertEquals(65535, Ipv4Builder.udp(1, 2).payloadLength(65535 - 28).build().limit());
   }
+
+  /**
+   * Survivors of the mutation run: writing into a buffer full of 0xff gives the same bytes as
+   * building into a fresh one (every field the builder does not set is written as zero).
+   */
+  @Test
+  void writingIntoADirtyBufferGivesTheSameBytesAsBuilding() {
+    for (Ipv4Builder b :
+        new Ipv4Builder[] {
+          Ipv4Builder.udp(1, 2).source("10.0.0.1").destination("10.0.0.2").payloadLength(3),
+          Ipv4Builder.tcp(1, 2).source("10.0.0.1").destination("10.0.0.2").window(7),
+          Ipv4Builder.icmpEchoRequest(5, 6).source("10.0.0.1").destination("10.0.0.2")
+        }) {
+      byte[] built = new byte[b.length()];
+      b.build().get(built);
+      ByteBuffer dirty = ByteBuffer.allocate(b.length());
+      Arrays.fill(dirty.array(), (byte) 0xff);
+      b.writeTo(dirty);
+      assertArrayEquals(built, dirty.array(), toHex(ByteBuffer.wrap(built)));
+    }
+  }
+
+  /** The TCP-only setters refuse a builder of another protocol. */
+  @Test
+  void tcpOnlySettersRefuseOtherProtocols() {
+    assertThrows(IllegalStateException.class, () -> Ipv4Builder.udp(1, 2).acknowledgment(1));
+    assertThrows(IllegalStateException.class, () -> Ipv4Builder.udp(1, 2).window(1));
+  }
 }

@@ -438,4 +438,29 @@ class Ipv4ViewTest {
     assertTrue(v.wrap(f).toString().endsWith(" MF off 16"), v.toString());
     assertTrue(v.wrap(ByteBuffer.allocate(3)).toString().contains("TOO_SHORT"));
   }
+
+  /** Survivors of the mutation run: setters return the view itself and keep the other nibble. */
+  @Test
+  void settersChainAndKeepTheOtherHalfOfTheirByte() {
+    ByteBuffer p = udp(4);
+    v.wrap(p);
+    assertSame(v, v.setVersion(6));
+    assertEquals(0x65, p.get(0) & 0xff, "version 6 keeps IHL 5");
+    assertSame(v, v.setIhl(7));
+    assertEquals(0x67, p.get(0) & 0xff, "IHL 7 keeps version 6");
+    v.setVersion(4).setIhl(5);
+    assertSame(v, v.fillHeaderChecksum());
+    assertTrue(v.isHeaderChecksumValid());
+  }
+
+  /** The ICMP code is the byte after the type, told apart with a type and code that differ. */
+  @Test
+  void icmpCodeIsTheSecondByteOfTheIcmpHeader() {
+    ByteBuffer p =
+        Ipv4Builder.icmpEchoRequest(7, 9).source("10.0.0.1").destination("10.0.0.2").build();
+    p.put(20, (byte) 3).put(21, (byte) 4);
+    v.wrap(p);
+    assertEquals(3, v.icmpType());
+    assertEquals(4, v.icmpCode());
+  }
 }

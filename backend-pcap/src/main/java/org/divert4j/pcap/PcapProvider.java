@@ -156,6 +156,14 @@ public final class PcapProvider implements DivertProvider {
     }
   }
 
+  /**
+   * @return CAP_NET_RAW, which live capture and injection with libpcap need (S46)
+   */
+  @Override
+  public java.util.List<String> privileges() {
+    return java.util.List.of("CAP_NET_RAW");
+  }
+
   @Override
   public Set<Capability> capabilities() {
     return Set.of(Capability.EXACT_INBOUND_INTERFACE);

@@ -117,10 +117,21 @@ public final class SimProvider implements DivertProvider {
     return new SimTestBed(this, SimTopology.build(name, factory, options), options);
   }
 
+  /** What the simulation pretends to need, as the kernel backend does. */
+  static final List<String> PRIVILEGES = List.of("CAP_NET_ADMIN", "CAP_NET_RAW");
+
+  /**
+   * @return CAP_NET_ADMIN and CAP_NET_RAW, which host property {@value #PRIVILEGES_PROPERTY} {@code
+   *     =none} simulates missing
+   */
+  @Override
+  public List<String> privileges() {
+    return PRIVILEGES;
+  }
+
   static void checkPrivileges(HostOptions options) throws PermissionException {
     if ("none".equals(options.property(PRIVILEGES_PROPERTY, "all"))) {
-      throw new PermissionException(
-          "open a divert host on the simulation", List.of("CAP_NET_ADMIN", "CAP_NET_RAW"), 1, null);
+      throw new PermissionException("open a divert host on the simulation", PRIVILEGES, 1, null);
     }
   }
 

@@ -85,6 +85,22 @@ final class SimTestBed implements TestBed {
     return h;
   }
 
+  /**
+   * @return the host node's engine state: its rules and bound ports (the simulation's "kernel")
+   */
+  @Override
+  public java.util.List<String> hostState() {
+    return topology.host.engine().state();
+  }
+
+  /**
+   * @return the host engine's reassembly memory in use
+   */
+  @Override
+  public java.util.OptionalLong reassemblyBytesHeld() {
+    return java.util.OptionalLong.of(topology.host.engine().reassemblyBytesHeld());
+  }
+
   @Override
   public DivertHost openUnprivileged(HostOptions options) throws DivertException {
     return openAnotherHost(

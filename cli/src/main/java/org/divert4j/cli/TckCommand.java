@@ -168,7 +168,7 @@ final class TckCommand implements Callable<Integer> {
 
     boolean failed = !report.errors().isEmpty();
     for (String b : names) {
-      failed |= report.count(b, Outcome.FAILED) > 0;
+      failed |= report.failed(b);
     }
     if (failed) {
       return ExitCodes.FAILURE;

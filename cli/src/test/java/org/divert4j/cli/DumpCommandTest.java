@@ -249,21 +249,80 @@ class DumpCommandTest {
     assertTrue(r.err().contains("needs CAP_NET_ADMIN and CAP_NET_RAW"), r::toString);
   }
 
+  /**
+   * Without a backend that can be selected automatically, dump says how to name one. Run in a child
+   * JVM whose class path has the kernel and pcap backends' classes but not their provider
+   * registrations (the CLI links against them; the simulation is never selected automatically), so
+   * that the case is the same as root, with a usable kernel, as anywhere.
+   */
   @Test
-  void withoutABackendItSaysHowToNameOne() {
-    boolean anyAutomatic;
-    try {
-      org.divert4j.Divert.provider();
-      anyAutomatic = true;
-    } catch (org.divert4j.BackendUnavailableException e) {
-      anyAutomatic = false;
+  void withoutABackendItSaysHowToNameOne(@TempDir Path tmp) throws Exception {
+    List<String> path = new java.util.ArrayList<>();
+    int n = 0;
+    for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+      if (e.contains("backend-rawsocket") || e.contains("backend-pcap")) {
+        Path copy = tmp.resolve("unregistered-" + n++);
+        copyWithoutProviders(Path.of(e), copy);
+        path.add(copy.toString());
+      } else {
+        path.add(e);
+      }
     }
-    // With a usable kernel backend dump would divert for real: this test is for the other case.
-    org.junit.jupiter.api.Assumptions.assumeFalse(
-        anyAutomatic, "a backend is selected automatically here");
-    Cli.Result r = Cli.run("dump", "--rule", "input icmp");
-    assertEquals(ExitCodes.UNAVAILABLE, r.status(), r::toString);
-    assertEquals(1, r.errLines().size(), r::toString);
-    assertTrue(r.err().contains("name one with --backend, e.g. --backend sim"), r::toString);
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                String.join(java.io.File.pathSeparator, path),
+                "org.divert4j.cli.Main",
+                "dump",
+                "--rule",
+                "input icmp")
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().remove(org.divert4j.Divert.BACKEND_ENV);
+    Process p = pb.start();
+    CompletableFuture<String> err =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(p.getErrorStream().readAllBytes());
+              } catch (java.io.IOException e) {
+                return e.toString();
+              }
+            });
+    p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child CLI must exit");
+    String text = err.get(10, TimeUnit.SECONDS);
+    assertEquals(ExitCodes.UNAVAILABLE, p.exitValue(), text);
+    assertEquals(1, text.lines().count(), text);
+    assertTrue(text.contains("name one with --backend, e.g. --backend sim"), text);
+  }
+
+  /** Copies a class directory or jar into {@code to}, leaving out its divert provider entry. */
+  private static void copyWithoutProviders(Path from, Path to) throws java.io.IOException {
+    String skip = "META-INF/services/org.divert4j.spi.DivertProvider";
+    Files.createDirectories(to);
+    if (Files.isDirectory(from)) {
+      try (var files = Files.walk(from)) {
+        for (Path f : (Iterable<Path>) files::iterator) {
+          String rel = from.relativize(f).toString().replace(java.io.File.separatorChar, '/');
+          if (Files.isRegularFile(f) && !rel.equals(skip)) {
+            Files.createDirectories(to.resolve(rel).getParent());
+            Files.copy(f, to.resolve(rel));
+          }
+        }
+      }
+      return;
+    }
+    try (var jar = new java.util.jar.JarFile(from.toFile())) {
+      for (var entry : java.util.Collections.list(jar.entries())) {
+        if (!entry.isDirectory() && !entry.getName().equals(skip)) {
+          Path out = to.resolve(entry.getName());
+          Files.createDirectories(out.getParent());
+          try (var in = jar.getInputStream(entry)) {
+            Files.copy(in, out);
+          }
+        }
+      }
+    }
   }
 }

@@ -35,8 +35,9 @@ public class DeliveryVerification extends TckVerification {
 
   /**
    * <b>S6</b>: a packet diverted on input carries its divert address: the port, chain INPUT,
-   * direction INBOUND, the receiving interface's name, index and first IPv4 address (as the host
-   * lists them in {@code interfaces()}), and the id of the rule that diverted it.
+   * direction INBOUND, the receiving interface's name, index and first IPv4 address (as the test
+   * bed built the host's interface, not as the backend under test reports it; the backend's {@code
+   * interfaces()} must agree), and the id of the rule that diverted it.
    *
    * <p>If it fails: compare the address fields with {@code host.interfaces()}; the kernel backend
    * takes them from NFQA_IFINDEX_INDEV and the interface's first address.
@@ -51,7 +52,12 @@ public class DeliveryVerification extends TckVerification {
       try (DivertSocket socket = bed.host().bind(PORT)) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the inbound datagram");
-        NetInterface iface = p.hostInterface(p.host());
+        NetInterface iface = p.bedInterface(p.host());
+        NetInterface reported = p.hostInterface(p.host());
+        assertEquals(
+            List.of(iface.name(), iface.index(), iface.address()),
+            List.of(reported.name(), reported.index(), reported.address()),
+            "the backend's interfaces() must agree with the test bed's: " + reported);
         assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
         assertEquals(
             iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
@@ -111,7 +117,7 @@ public class DeliveryVerification extends TckVerification {
       try (DivertSocket socket = divert(bed, PORT, "forward -p udp --dport 7000")) {
         bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the forwarded datagram");
-        NetInterface iface = p.hostInterface(p.host());
+        NetInterface iface = p.bedInterface(p.host());
         assertEquals(Chain.FORWARD, r.address().chain().orElse(null), "chain of " + r.address());
         assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
         assertEquals(iface.name(), r.address().interfaceName(), "ingress interface " + iface);
@@ -248,6 +254,81 @@ public class DeliveryVerification extends TckVerification {
         assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
       }
     }
+  }
+
+  /**
+   * <b>S8</b>: receive never truncates on the output chain either. Over a link with MTU 65535 the
+   * host sends datagrams of 65531 bytes (the largest a netlink attribute can copy), 65532 (the
+   * first it cannot) and 65535 (the largest); the output socket receives each whole and
+   * byte-identical in payload, and written back unchanged each reaches the peer whole and once.
+   *
+   * <p>If it fails: the backend's copy of a locally generated packet is limited below 65535 bytes
+   * (NFQUEUE's 16-bit attribute length caps a copy at 65531 bytes, {@code NFQNL_MAX_COPY_RANGE};
+   * the input chain can be completed from a tap, the output chain cannot).
+   */
+  @Test
+  @SpecRule(id = "S8")
+  public void S8_receiveNeverTruncatesTheLargestPacketOnOutput(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(options().peerMtu(65535).build());
+        UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      try (DivertSocket socket = divert(bed, PORT, "output -p udp --dport 7000")) {
+        for (int size : LARGEST_SIZES) {
+          byte[] data = pattern(size - 28, size);
+          bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
+          Received r = p.receive(socket, "the " + size + "-byte datagram on output");
+          assertWhole(size, data, r);
+          p.writeBack(socket, r);
+          p.datagram(atPeer, data, "the " + size + "-byte datagram written back");
+        }
+        p.expectNothing(socket, "one delivery per datagram");
+        assertEquals(
+            LARGEST_SIZES.length, socket.stats().received(), "deliveries: " + socket.stats());
+        assertEquals(0, socket.stats().droppedTotal(), "no drops: " + socket.stats());
+      }
+    }
+  }
+
+  /**
+   * <b>S8</b> [cap: FORWARD]: and on the forward chain: the peer sends 65531-, 65532- and
+   * 65535-byte datagrams to the far peer over links with MTU 65535; the forward socket receives
+   * each whole, and written back each reaches the far peer.
+   *
+   * <p>If it fails: as on output, a copy limit below 65535 bytes on the forward path.
+   */
+  @Test
+  @SpecRule(id = "S8", capabilities = Capability.FORWARD)
+  public void S8_receiveNeverTruncatesTheLargestPacketOnForward(TckContext tck) throws Exception {
+    try (TestBed bed =
+        tck.testBed(options().peerMtu(65535).farPeer(true).farPeerMtu(65535).build())) {
+      Probe p = probe(bed, tck);
+      TestNode far = p.far();
+      try (UdpEndpoint atFar = far.openUdp(UDP_PORT);
+          DivertSocket socket =
+              divert(bed, PORT, "forward -p udp -d " + far.address().getHostAddress())) {
+        for (int size : LARGEST_SIZES) {
+          byte[] data = pattern(size - 28, size + 1);
+          bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+          Received r = p.receive(socket, "the " + size + "-byte datagram on forward");
+          assertWhole(size, data, r);
+          p.writeBack(socket, r);
+          p.datagram(atFar, data, "the forwarded " + size + "-byte datagram written back");
+        }
+        p.expectNothing(socket, "one delivery per datagram");
+        assertEquals(
+            LARGEST_SIZES.length, socket.stats().received(), "deliveries: " + socket.stats());
+      }
+    }
+  }
+
+  /** The sizes around NFQUEUE's copy limit (65531) and the IPv4 maximum. */
+  private static final int[] LARGEST_SIZES = {65531, 65532, 65535};
+
+  private static void assertWhole(int size, byte[] data, Received r) {
+    assertEquals(size, r.bytes().length, "the packet must be whole: " + r);
+    assertEquals(size, Packets.totalLength(r.bytes()), "its total length: " + r);
+    assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
+    assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
   }
 
   /**

@@ -21,6 +21,7 @@ import org.divert4j.MalformedPacketException;
 import org.divert4j.NoRouteException;
 import org.divert4j.PermissionException;
 import org.divert4j.packet.Defect;
+import org.divert4j.spi.DivertProvider;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -35,22 +36,34 @@ public class ErrorVerification extends TckVerification {
 
   /**
    * <b>S46</b>: opening a backend without the privileges it needs fails with {@link
-   * PermissionException} naming each missing privilege (for the kernel backend CAP_NET_ADMIN and
-   * CAP_NET_RAW), never with a raw native error. A backend that needs no privileges (the
-   * simulation) opens normally, and meets the rule trivially.
+   * PermissionException} naming each missing privilege, never with a raw native error. The test bed
+   * opens the host the way a program without any privilege would; {@code missing()} must name
+   * exactly the privileges the backend declares it needs ({@link DivertProvider#privileges()}, for
+   * the kernel backend CAP_NET_ADMIN and CAP_NET_RAW). Only a backend that declares it needs none
+   * may open normally; one that declares privileges and opens anyway either did not check them or
+   * its test bed did not drop them, and both fail.
    *
-   * <p>If it fails: the backend lets EPERM escape as a generic error, or names nothing; map it to
-   * {@link PermissionException} with the capability names.
+   * <p>If it fails: the backend lets EPERM escape as a generic error, names other privileges than
+   * it declares, or the test bed's unprivileged open kept the privileges.
    */
   @Test
   @SpecRule(id = "S46")
   public void S46_openingWithoutPrivilegesNamesWhatIsMissing(TckContext tck) throws Exception {
+    List<String> needed = tck.provider().privileges();
     try (TestBed bed = tck.testBed()) {
       DivertHost host;
       try {
         host = bed.openUnprivileged(bed.options().host());
       } catch (PermissionException e) {
-        assertFalse(e.missing().isEmpty(), "the error must name what is missing");
+        assertFalse(
+            needed.isEmpty(),
+            "the backend declares it needs no privileges, yet an unprivileged open failed: "
+                + e.getMessage());
+        assertEquals(
+            new java.util.TreeSet<>(needed),
+            new java.util.TreeSet<>(e.missing()),
+            "missing() must name exactly the privileges the backend declares it needs: "
+                + e.getMessage());
         for (String privilege : e.missing()) {
           assertTrue(
               e.getMessage().contains(privilege),
@@ -67,6 +80,12 @@ public class ErrorVerification extends TckVerification {
         return;
       }
       try (DivertHost opened = host) {
+        assertTrue(
+            needed.isEmpty(),
+            "the backend declares it needs "
+                + needed
+                + ", yet a host opened without them: the privileges were not dropped, or not"
+                + " checked");
         assertTrue(opened.isOpen(), "a backend that needs no privileges opens normally");
       }
     }

@@ -2,8 +2,10 @@ package org.divert4j.tck;
 
 import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -137,6 +140,53 @@ public class LifecycleVerification extends TckVerification {
   }
 
   /**
+   * <b>S51</b> [cap: SHARED_RULES]: no state of a closed host remains outside the process. The test
+   * bed's {@link TestBed#hostState()} snapshot (for a kernel backend: every iptables table, the
+   * NFQUEUE bindings and the touched sysctls) is taken before a second host opens; that host adds
+   * rules on every chain and binds two sockets, and the snapshot must then show them (else it
+   * checks nothing); once the host is closed, the snapshot must equal the one before, line for
+   * line.
+   *
+   * <p>If it fails with "shows nothing": the test bed does not implement {@code hostState()}, and a
+   * backend whose rules live outside the process (SHARED_RULES) must. If the snapshots differ: the
+   * listed lines are what the closed host left behind.
+   */
+  @Test
+  @SpecRule(id = "S51", capabilities = Capability.SHARED_RULES)
+  public void S51_closedHostLeavesNoStateOutsideTheProcess(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed()) {
+      List<String> before = bed.hostState();
+      List<String> during;
+      try (DivertHost other = bed.openAnotherHost(bed.options().host())) {
+        other.addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT2));
+        other.addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT2));
+        if (other.capabilities().contains(Capability.FORWARD)) {
+          other.addRule(rule("forward -p udp --dport 7000 -j DIVERT " + PORT2));
+        }
+        other.addRule(rule("input -p icmp -j DIVERT " + PORT3));
+        other.bind(PORT2);
+        other.bind(PORT3);
+        during = bed.hostState();
+      }
+      List<String> after = bed.hostState();
+      assertNotEquals(
+          before,
+          during,
+          "the test bed's hostState() shows nothing of the rules and sockets an open host added,"
+              + " so it cannot show what a closed one leaves behind: "
+              + during);
+      List<String> left = new java.util.ArrayList<>(after);
+      left.removeAll(before);
+      List<String> gone = new java.util.ArrayList<>(before);
+      gone.removeAll(after);
+      assertEquals(
+          before,
+          after,
+          "state changed by the closed host: left behind " + left + ", gone " + gone);
+    }
+  }
+
+  /**
    * <b>S51</b>: operations on a closed socket fail with {@link DivertClosedException}: every kind
    * of receive, send and drop. {@code close()} again does nothing; {@code isOpen}, {@code port} and
    * {@code stats} still work.
@@ -215,18 +265,18 @@ public class LifecycleVerification extends TckVerification {
   public void S51_blockedReceiveReturnsPromptlyOnClose(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       DivertSocket first = bed.host().bind(PORT);
-      CompletableFuture<Throwable> woken = blockedReceive(first);
+      CompletableFuture<Throwable> woken = blockedReceive(first, tck.timeout());
       first.close();
       expectClosed(woken, tck.timeout(), "closing the socket");
 
       DivertSocket second = bed.host().bind(PORT2);
-      CompletableFuture<Throwable> woken2 = blockedReceive(second);
+      CompletableFuture<Throwable> woken2 = blockedReceive(second, tck.timeout());
       bed.host().close();
       expectClosed(woken2, tck.timeout(), "closing the host");
     }
   }
 
-  private static CompletableFuture<Throwable> blockedReceive(DivertSocket socket)
+  private static CompletableFuture<Throwable> blockedReceive(DivertSocket socket, Duration timeout)
       throws InterruptedException {
     CompletableFuture<Throwable> result = new CompletableFuture<>();
     CountDownLatch started = new CountDownLatch(1);
@@ -245,7 +295,56 @@ public class LifecycleVerification extends TckVerification {
     t.setDaemon(true);
     t.start();
     started.await();
+    awaitBlockedInReceive(t, result, timeout);
     return result;
+  }
+
+  /**
+   * Waits until {@code t} is provably blocked inside {@code receive}: its stack has a {@code
+   * receive} frame, and it is parked (WAITING, TIMED_WAITING, BLOCKED) or running a native method
+   * (a blocking system call), in two samples in a row. Without this, the close could win the race
+   * and the test would check a receive on an already closed socket instead of a blocked one.
+   */
+  /** The most a precondition (a thread blocked in receive) may take to be observed. */
+  private static final Duration PRECONDITION_WAIT = Duration.ofSeconds(30);
+
+  private static void awaitBlockedInReceive(
+      Thread t, CompletableFuture<Throwable> result, Duration timeout) throws InterruptedException {
+    // This waits for the test's precondition, not for the rule: "promptly" is measured after the
+    // close, against the TCK timeout. Sampling another thread's stack needs a safepoint, which on
+    // a loaded machine can take longer than a short TCK timeout; the receiver is normally seen
+    // blocked within milliseconds.
+    long deadline = System.nanoTime() + PRECONDITION_WAIT.plus(timeout).toNanos();
+    int inARow = 0;
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      if (result.isDone()) {
+        fail("the receive returned before the close: " + result.getNow(null));
+      }
+      Thread.State state = t.getState();
+      StackTraceElement[] stack = t.getStackTrace();
+      boolean inReceive = false;
+      for (StackTraceElement e : stack) {
+        inReceive |= e.getMethodName().equals("receive");
+      }
+      boolean parked =
+          state == Thread.State.WAITING
+              || state == Thread.State.TIMED_WAITING
+              || state == Thread.State.BLOCKED
+              || (state == Thread.State.RUNNABLE && stack.length > 0 && stack[0].isNativeMethod());
+      inARow = inReceive && parked ? inARow + 1 : 0;
+      if (inARow == 2) {
+        return;
+      }
+      last = state + " at " + (stack.length > 0 ? stack[0] : "?");
+      Thread.sleep(5);
+    }
+    fail(
+        "the receiving thread was never seen blocked inside receive within "
+            + PRECONDITION_WAIT.plus(timeout).toMillis()
+            + " ms (last: "
+            + last
+            + ")");
   }
 
   private static void expectClosed(CompletableFuture<Throwable> woken, Duration timeout, String how)

@@ -1,6 +1,7 @@
 package org.divert4j.tck;
 
 import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -11,6 +12,7 @@ import org.divert4j.Capability;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertSocket;
+import org.divert4j.InstalledRule;
 import org.divert4j.PacketBatch;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
@@ -150,6 +152,45 @@ public class LoopVerification extends TckVerification {
         p.datagram(endpoint, data, "the datagram after both rules");
         p.expectNothing(first, "the first rule diverted it already");
         p.expectNothing(second, "the later rule diverted it already");
+      }
+    }
+  }
+
+  /**
+   * <b>S44</b>: the same, when the later rule diverts to the SAME port. With "UDP to 7000 to 4100"
+   * and then "all UDP to 4100" on input, socket 4100 receives the datagram twice: first from the
+   * first rule, then, written back, from the second (each delivery's address names its rule);
+   * written back again it reaches the host's endpoint, and 4100 sees it no third time. This is the
+   * case that tells "continue after the rule" from both wrong answers: a backend that skips the
+   * rest of the chain delivers once, one that restarts the chain delivers forever.
+   *
+   * <p>If it fails: one delivery means the reinjection skipped the later rule (a per-port rather
+   * than per-rule "already diverted" mark); a third means it restarted at the top (S43).
+   */
+  @Test
+  @SpecRule(id = "S44")
+  public void S44_aLaterRuleToTheSamePortSeesTheReinjectedPacketOnceMore(TckContext tck)
+      throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      InstalledRule firstRule =
+          bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
+      InstalledRule laterRule = bed.host().addRule(rule("input -p udp -j DIVERT " + PORT));
+      try (DivertSocket socket = bed.host().bind(PORT)) {
+        byte[] data = pattern(100, 46);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        Received r1 = p.receive(socket, "the datagram at the first rule");
+        assertEquals(firstRule.id(), r1.address().ruleId(), "first delivery's rule: " + r1);
+        p.writeBack(socket, r1);
+        Received r2 = p.receive(socket, "the written-back datagram at the later rule, same port");
+        assertEquals(laterRule.id(), r2.address().ruleId(), "second delivery's rule: " + r2);
+        assertArrayEquals(r1.bytes(), r2.bytes(), "the same packet, unchanged");
+        p.writeBack(socket, r2);
+        p.datagram(endpoint, data, "the datagram after both rules");
+        p.expectNothing(socket, "both rules diverted it already");
+        assertEquals(2, socket.stats().received(), "deliveries on the port: " + socket.stats());
+        assertEquals(2, socket.stats().reinjected(), "write-backs on the port: " + socket.stats());
       }
     }
   }

@@ -1,10 +1,14 @@
 package org.divert4j.tck;
 
 import static org.divert4j.tck.Packets.pattern;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
 import org.divert4j.Capability;
+import org.divert4j.DivertException;
 import org.divert4j.DivertSocket;
+import org.divert4j.DropReason;
+import org.divert4j.HostStats;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
@@ -38,6 +42,7 @@ public class NoListenerVerification extends TckVerification {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
       bed.host().addRule(rule("input -p icmp -j DIVERT " + PORT2));
+      long before = noListenerDrops(bed);
       bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
       byte[] echo =
           Packets.icmpEcho(p.peer(), p.host(), Packets.ECHO_REQUEST, 0x77, 1, pattern(56, 2))
@@ -48,7 +53,26 @@ public class NoListenerVerification extends TckVerification {
           atPeer,
           Probe.anyIcmpFrom(p.host()),
           "a packet dropped for want of a listener gets no echo reply and no ICMP error");
+      assertNoListenerDrops(bed, before, 2, "the datagram and the echo request");
     }
+  }
+
+  private static long noListenerDrops(TestBed bed) throws DivertException {
+    return bed.host().stats().dropped(DropReason.NO_LISTENER);
+  }
+
+  /**
+   * The host counts each packet dropped for want of a listener exactly once (S11 drops are counted,
+   * S50), and passes none through.
+   */
+  private static void assertNoListenerDrops(TestBed bed, long before, long expected, String what)
+      throws DivertException {
+    HostStats stats = bed.host().stats();
+    assertEquals(
+        expected,
+        stats.dropped(DropReason.NO_LISTENER) - before,
+        "NO_LISTENER drops counted for " + what + ": " + stats);
+    assertEquals(0, stats.passedNoListener(), "nothing passes through with DROP: " + stats);
   }
 
   /**
@@ -64,8 +88,10 @@ public class NoListenerVerification extends TckVerification {
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("output -p udp --dport 7000 -j DIVERT " + PORT));
+      long before = noListenerDrops(bed);
       bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
       p.expectNotCaptured(wire, Probe.udpTo(UDP_PORT), "output rule with no socket, policy DROP");
+      assertNoListenerDrops(bed, before, 1, "the outbound datagram");
     }
   }
 
@@ -82,8 +108,11 @@ public class NoListenerVerification extends TckVerification {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
       try (DivertSocket later = divert(bed, PORT2, "input -p udp")) {
+        long before = noListenerDrops(bed);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
         p.expectNothing(later, "the first rule's port has no socket, so DROP ends the packet");
+        assertNoListenerDrops(bed, before, 1, "the datagram");
+        assertEquals(0, later.stats().received(), "the later socket: " + later.stats());
       }
     }
   }

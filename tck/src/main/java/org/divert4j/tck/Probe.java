@@ -72,6 +72,24 @@ final class Probe {
   }
 
   /** The host's interface that has this address (from the divert host's own list). */
+  /**
+   * The host's interface with this address as the test bed built it (its own view of the OS, not
+   * the backend's {@code interfaces()}), so that S6's expected values do not come from the backend
+   * under test.
+   */
+  NetInterface bedInterface(Inet4Address address) {
+    for (NetInterface i : bed.hostNode().interfaces()) {
+      if (i.address().equals(address)) {
+        return i;
+      }
+    }
+    throw new AssertionError(
+        "the test bed's host node has no interface with address "
+            + address.getHostAddress()
+            + ": "
+            + bed.hostNode().interfaces());
+  }
+
   NetInterface hostInterface(Inet4Address address) throws DivertException {
     for (NetInterface i : bed.host().interfaces()) {
       if (i.address().equals(address)) {

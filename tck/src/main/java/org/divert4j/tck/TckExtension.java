@@ -82,7 +82,7 @@ public final class TckExtension
     if (!missing.isEmpty()) {
       return ConditionEvaluationResult.disabled(
           rule.id()
-              + " needs capability "
+              + TckReport.CAPABILITY_SKIP
               + join(missing)
               + ", which backend '"
               + backend.name()

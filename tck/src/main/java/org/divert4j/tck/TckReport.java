@@ -14,21 +14,55 @@ import java.util.TreeMap;
 
 /**
  * The results of a TCK run, for one or more backends: every test's outcome, counts per backend and
- * area, the rules with no passing test, and a verdict that never looks green when most tests were
- * skipped. Renders as text (for consoles), JSON and JUnit XML. Immutable.
+ * area, the rules with no passing test, and a strict verdict (see {@link #compatible(String)}): a
+ * backend is compatible only when every MUST rule that applies to it has a passing test and nothing
+ * was skipped except for a capability it does not declare. Renders as text (for consoles), JSON and
+ * JUnit XML. Immutable.
  */
 public final class TckReport {
   private final List<TckResult> results;
   private final List<String> errors;
+  private final Set<String> scope;
 
   /**
+   * A report whose scope is the rules its results name (a run of chosen test classes).
+   *
    * @param results the test outcomes
    * @param errors failures outside any test (a verification class that could not start), each one
    *     line; they make the run fail
    */
   public TckReport(List<TckResult> results, List<String> errors) {
+    this(results, errors, Set.of());
+  }
+
+  private TckReport(List<TckResult> results, List<String> errors, Set<String> scope) {
     this.results = List.copyOf(results);
     this.errors = List.copyOf(errors);
+    Set<String> s = new java.util.TreeSet<>(RULE_ORDER);
+    s.addAll(scope);
+    for (TckResult r : this.results) {
+      s.add(r.ruleId());
+    }
+    this.scope = Collections.unmodifiableSet(s);
+  }
+
+  /**
+   * @param ruleIds the rules the run was meant to verify (every rule of SEMANTICS.md for a full
+   *     run); a MUST rule among them with no test result at all is then a rule without a passing
+   *     test, so a verification left out of the run cannot make the verdict greener
+   * @return a copy of this report with that scope added
+   */
+  public TckReport scoped(java.util.Collection<String> ruleIds) {
+    Set<String> s = new LinkedHashSet<>(scope);
+    s.addAll(ruleIds);
+    return new TckReport(results, errors, s);
+  }
+
+  /**
+   * @return the rules the run was meant to verify, in specification order
+   */
+  public Set<String> scope() {
+    return scope;
   }
 
   /**
@@ -38,11 +72,13 @@ public final class TckReport {
   public static TckReport merge(List<TckReport> reports) {
     List<TckResult> r = new ArrayList<>();
     List<String> e = new ArrayList<>();
+    Set<String> s = new LinkedHashSet<>();
     for (TckReport t : reports) {
       r.addAll(t.results);
       e.addAll(t.errors);
+      s.addAll(t.scope);
     }
-    return new TckReport(r, e);
+    return new TckReport(r, e, s);
   }
 
   /**
@@ -143,12 +179,124 @@ public final class TckReport {
   }
 
   /**
+   * The start of the reason of a test skipped because the backend does not declare a capability its
+   * rule needs, after the rule id: {@code "S4 needs capability FORWARD, which ..."}. The only kind
+   * of skip a compatible backend may have.
+   */
+  static final String CAPABILITY_SKIP = " needs capability ";
+
+  /**
+   * @param r a result
+   * @return true if it was skipped because the backend does not declare a capability its rule needs
+   *     (the test declares capabilities and the reason says so)
+   */
+  public static boolean skippedForCapability(TckResult r) {
+    return r.outcome() == Outcome.SKIPPED
+        && !r.capabilities().isEmpty()
+        && r.reason().startsWith(r.ruleId() + CAPABILITY_SKIP);
+  }
+
+  /**
+   * @param r a result
+   * @return true if it breaks a required rule: it failed, or a MUST test aborted (an aborted MUST
+   *     test did not show the rule held, and no capability excuses it)
+   */
+  public static boolean breaksRequiredRule(TckResult r) {
+    return r.outcome() == Outcome.FAILED
+        || (r.outcome() == Outcome.ABORTED && r.level() == Level.MUST);
+  }
+
+  /**
    * @param backend a backend's name
-   * @return true if tests ran, none failed, most were not skipped and no class failed to start
+   * @return its tests that failed, or aborted though their rule is MUST
+   */
+  public List<TckResult> broken(String backend) {
+    List<TckResult> out = new ArrayList<>();
+    for (TckResult r : results(backend)) {
+      if (breaksRequiredRule(r)) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return its tests skipped for any reason other than a capability the backend does not declare
+   *     (backend or test bed unavailable, ...): each one is a rule left unverified
+   */
+  public List<TckResult> unexcusedSkips(String backend) {
+    List<TckResult> out = new ArrayList<>();
+    for (TckResult r : results(backend)) {
+      if (r.outcome() == Outcome.SKIPPED && !skippedForCapability(r)) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A rule of the {@link #scope()} applies to a backend unless every one of its tests was skipped
+   * for a capability the backend does not declare. It is a MUST rule when one of its tests is MUST,
+   * or, when none of its tests ran, unless the catalogue calls the whole rule SHOULD.
+   *
+   * @param backend a backend's name
+   * @return the MUST rules that apply to the backend and that no test passed, in specification
+   *     order (including rules of the scope that no test checked at all)
+   */
+  public List<String> mustRulesWithoutPass(String backend) {
+    Map<String, List<TckResult>> byRule = new LinkedHashMap<>();
+    for (TckResult r : results(backend)) {
+      byRule.computeIfAbsent(r.ruleId(), k -> new ArrayList<>()).add(r);
+    }
+    Set<String> passed = rules(backend, Outcome.PASSED);
+    List<String> out = new ArrayList<>();
+    for (String id : scope) {
+      if (passed.contains(id)) {
+        continue;
+      }
+      List<TckResult> rs = byRule.getOrDefault(id, List.of());
+      boolean must =
+          rs.isEmpty()
+              ? !SpecRules.find(id).map(rule -> rule.note().equals("SHOULD")).orElse(false)
+              : rs.stream().anyMatch(r -> r.level() == Level.MUST);
+      boolean applies = rs.isEmpty() || !rs.stream().allMatch(TckReport::skippedForCapability);
+      if (must && applies) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The strict verdict: tests ran; none failed; no MUST test aborted; every skip is a capability
+   * the backend does not declare; every MUST rule that applies has at least one passing test; and
+   * no verification class failed to start.
+   *
+   * @param backend a backend's name
+   * @return true if the backend is compatible by that verdict
    */
   public boolean compatible(String backend) {
-    List<TckResult> rs = results(backend);
-    return !rs.isEmpty() && count(rs, Outcome.FAILED) == 0 && !mostSkipped(rs) && errors.isEmpty();
+    return !results(backend).isEmpty()
+        && broken(backend).isEmpty()
+        && unexcusedSkips(backend).isEmpty()
+        && mustRulesWithoutPass(backend).isEmpty()
+        && errors.isEmpty();
+  }
+
+  /**
+   * @param backend a backend's name
+   * @return true if its verdict is NOT COMPATIBLE (as opposed to NOT VERIFIED or COMPATIBLE): a
+   *     required test failed or a MUST test aborted, a verification class could not start, or, with
+   *     nothing skipped but for undeclared capabilities, a MUST rule that applies has no passing
+   *     test
+   */
+  public boolean failed(String backend) {
+    return !broken(backend).isEmpty()
+        || !errors.isEmpty()
+        || (!results(backend).isEmpty()
+            && unexcusedSkips(backend).isEmpty()
+            && !mustRulesWithoutPass(backend).isEmpty());
   }
 
   /**
@@ -167,52 +315,62 @@ public final class TckReport {
     return true;
   }
 
-  private static boolean mostSkipped(List<TckResult> rs) {
-    return count(rs, Outcome.SKIPPED) * 2 > rs.size();
-  }
-
   /**
    * @param backend a backend's name
-   * @return one line: COMPATIBLE, NOT COMPATIBLE (with the failed rules) or NOT VERIFIED (when most
-   *     tests were skipped, with the main reason)
+   * @return one line: COMPATIBLE; NOT COMPATIBLE (with the broken rules, or the MUST rules without
+   *     a passing test); or NOT VERIFIED (when tests were skipped for a reason other than an
+   *     undeclared capability, with the main reason)
    */
   public String verdict(String backend) {
     List<TckResult> rs = results(backend);
-    int failed = count(rs, Outcome.FAILED);
-    int skipped = count(rs, Outcome.SKIPPED);
     if (rs.isEmpty()) {
       return "NOT VERIFIED: backend '" + backend + "': no TCK test ran";
     }
-    if (failed > 0) {
+    List<TckResult> broken = broken(backend);
+    if (!broken.isEmpty()) {
+      Set<String> ids = new java.util.TreeSet<>(RULE_ORDER);
+      for (TckResult r : broken) {
+        ids.add(r.ruleId());
+      }
       return "NOT COMPATIBLE: backend '"
           + backend
           + "' fails "
-          + failed
+          + broken.size()
           + " required test"
-          + (failed == 1 ? "" : "s")
+          + (broken.size() == 1 ? "" : "s")
           + " (rules "
-          + String.join(", ", rules(backend, Outcome.FAILED))
+          + String.join(", ", ids)
           + ")";
-    }
-    if (mostSkipped(rs)) {
-      return "NOT VERIFIED: backend '"
-          + backend
-          + "': "
-          + skipped
-          + " of "
-          + rs.size()
-          + " TCK tests were skipped, so it was not verified: "
-          + mainSkipReason(rs);
     }
     if (!errors.isEmpty()) {
       return "NOT COMPATIBLE: " + errors.size() + " verification class(es) could not run";
     }
+    List<TckResult> skips = unexcusedSkips(backend);
+    if (!skips.isEmpty()) {
+      return "NOT VERIFIED: backend '"
+          + backend
+          + "': "
+          + skips.size()
+          + " of "
+          + rs.size()
+          + " TCK tests were skipped without a declared-capability reason: "
+          + mainSkipReason(skips);
+    }
+    List<String> noPass = mustRulesWithoutPass(backend);
+    if (!noPass.isEmpty()) {
+      return "NOT COMPATIBLE: backend '"
+          + backend
+          + "': MUST rules that apply have no passing test ("
+          + String.join(", ", noPass)
+          + ")";
+    }
+    int skipped = count(rs, Outcome.SKIPPED);
     return "COMPATIBLE: backend '"
         + backend
         + "' passes every required test that applies to it ("
         + count(rs, Outcome.PASSED)
         + " passed"
-        + (skipped > 0 ? ", " + skipped + " skipped" : "")
+        + (skipped > 0 ? ", " + skipped + " skipped for undeclared capabilities" : "")
         + (count(rs, Outcome.ABORTED) > 0
             ? ", " + count(rs, Outcome.ABORTED) + " optional (SHOULD) not met"
             : "")

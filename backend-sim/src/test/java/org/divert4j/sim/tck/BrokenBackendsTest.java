@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.divert4j.sim.SimProvider;
 import org.divert4j.spi.DivertProvider;
@@ -12,6 +14,7 @@ import org.divert4j.tck.Outcome;
 import org.divert4j.tck.Tck;
 import org.divert4j.tck.TckReport;
 import org.divert4j.tck.TckResult;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -54,6 +57,7 @@ class BrokenBackendsTest {
       DivertProvider provider, Set<String> failedRules, Set<String> abortedRules) {
     TckReport report = run(provider);
     String name = provider.name();
+    record(report, name);
     assertEquals(
         new TreeSet<>(failedRules),
         newRules(report, name, Outcome.FAILED),
@@ -63,6 +67,60 @@ class BrokenBackendsTest {
         newRules(report, name, Outcome.ABORTED),
         "SHOULD rules not met by " + name + ":\n" + report.toText());
     assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+  }
+
+  /** Per broken backend, the tests it fails (or aborts) that pass on the reference. */
+  private static final Map<String, Set<String>> CAUGHT = new TreeMap<>();
+
+  private static void record(TckReport report, String name) {
+    Set<String> onReference = new TreeSet<>();
+    for (TckResult r : reference().results("sim")) {
+      if (r.outcome() != Outcome.PASSED) {
+        onReference.add(r.testName());
+      }
+    }
+    Set<String> tests = new TreeSet<>();
+    for (TckResult r : report.results(name)) {
+      if (r.outcome() != Outcome.PASSED && !onReference.contains(r.testName())) {
+        tests.add(r.ruleId() + " " + r.testName());
+      }
+    }
+    synchronized (CAUGHT) {
+      CAUGHT.put(name, tests);
+    }
+  }
+
+  /**
+   * Writes target/broken-backends.md: for each rule, the broken backends that fail it and the tests
+   * that catch them, the table tck/README.md copies.
+   */
+  @AfterAll
+  static void writeTable() throws java.io.IOException {
+    Map<String, Map<String, Set<String>>> byRule =
+        new TreeMap<>(
+            java.util.Comparator.comparingInt((String id) -> Integer.parseInt(id.substring(1))));
+    synchronized (CAUGHT) {
+      for (Map.Entry<String, Set<String>> e : CAUGHT.entrySet()) {
+        for (String t : e.getValue()) {
+          String rule = t.substring(0, t.indexOf(' '));
+          byRule
+              .computeIfAbsent(rule, k -> new TreeMap<>())
+              .computeIfAbsent(e.getKey(), k -> new TreeSet<>())
+              .add(t.substring(t.indexOf(' ') + 1));
+        }
+      }
+    }
+    StringBuilder sb = new StringBuilder("| rule | broken backend | tests that catch it |\n");
+    sb.append("|---|---|---|\n");
+    for (Map.Entry<String, Map<String, Set<String>>> r : byRule.entrySet()) {
+      for (Map.Entry<String, Set<String>> b : r.getValue().entrySet()) {
+        sb.append("| ").append(r.getKey()).append(" | `").append(b.getKey()).append("` | ");
+        sb.append(String.join(", ", b.getValue())).append(" |\n");
+      }
+    }
+    java.nio.file.Path out = java.nio.file.Path.of("target", "broken-backends.md");
+    java.nio.file.Files.createDirectories(out.getParent());
+    java.nio.file.Files.writeString(out, sb.toString());
   }
 
   private static Set<String> newRules(TckReport report, String name, Outcome outcome) {
@@ -167,10 +225,13 @@ class BrokenBackendsTest {
     assertFailsExactly(BrokenEngines.resetsTtl(), "S41");
   }
 
-  /** Refusing MTU-sized packets also refuses MTU-sized fragments written back (S17). */
+  /**
+   * Refusing MTU-sized packets also refuses MTU-sized fragments written back (S17), and the
+   * 65535-byte datagrams written back over a 65535-byte link (S8 on output and forward).
+   */
   @Test
   void aBackendWithAnMtuOffByOneFailsS28() {
-    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S17", "S28", "S29", "S30");
+    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S8", "S17", "S28", "S29", "S30");
   }
 
   /** S12's SHOULD half (later rules of the chain) cannot be met without passing through. */
@@ -236,13 +297,97 @@ class BrokenBackendsTest {
         "a SHOULD rule not met must not fail a test");
   }
 
+  /** It also names the MTU, not the IPv4 maximum, as the limit a 65536-byte packet exceeded. */
   @Test
   void aBackendThatLimitsInboundInjectionToTheMtuFailsS53() {
-    assertFailsExactly(BrokenDecorators.limitsInboundInjectionToTheMtu(), "S53");
+    assertFailsExactly(BrokenDecorators.limitsInboundInjectionToTheMtu(), "S31", "S53");
   }
 
   @Test
   void aBackendThatTruncatesTo65535BytesFailsS31() {
     assertFailsExactly(BrokenDecorators.truncatesTo65535(), "S31");
+  }
+
+  // ---- one broken backend per MUST rule not broken above on its own (BrokenRules)
+
+  @Test
+  void aBackendWhoseSocketServesOneChainFailsS1() {
+    // S9 and S43 use one socket for the input and the output chain too.
+    assertFailsExactly(BrokenRules.servesOneChainPerSocket(), "S1", "S9", "S43");
+  }
+
+  @Test
+  void aBackendWhoseSecondBindSucceedsFailsS2() {
+    assertFailsExactly(BrokenRules.secondBindSucceeds(), "S2");
+  }
+
+  @Test
+  void aBackendThatRemovesRulesLazilyFailsS3() {
+    assertFailsExactly(BrokenRules.removalIsDeferred(), "S3");
+  }
+
+  @Test
+  void aBackendThatAppendsInsertedRulesFailsS5() {
+    assertFailsExactly(BrokenRules.appendsInsertedRules(), "S5");
+  }
+
+  @Test
+  void aBackendThatPutsForwardRulesOnInputFailsS4() {
+    // S6's forward test sees the packet on the wrong chain.
+    assertFailsExactly(BrokenRules.forwardRulesOnInput(), "S4", "S6");
+  }
+
+  @Test
+  void aBackendThatTruncatesAtTheNetlinkCopyRangeFailsS8() {
+    assertFailsExactly(BrokenRules.truncatesAtTheNetlinkCopyRange(), "S8");
+  }
+
+  @Test
+  void aBackendWhoseDropAcceptsFailsS9() {
+    assertFailsExactly(BrokenRules.dropAccepts(), "S9");
+  }
+
+  @Test
+  void aBackendThatIgnoresFailOpenFailsS15() {
+    assertFailsExactly(BrokenRules.ignoresFailOpen(), "S15");
+  }
+
+  @Test
+  void aBackendThatHidesLaterOutputFragmentsFailsS19() {
+    // S17 writes back the fragments the output chain sees.
+    assertFailsExactly(BrokenRules.hidesLaterOutputFragments(), "S17", "S19");
+  }
+
+  @Test
+  void aBackendThatRefusesSendWithoutAddressFailsS32() {
+    assertFailsExactly(BrokenRules.refusesSendWithoutAddress(), "S32");
+  }
+
+  @Test
+  void aBackendThatLosesInboundInjectionsFailsS33() {
+    // Every rule whose test needs an inbound injection to arrive fails with it.
+    assertFailsExactly(
+        BrokenRules.losesInboundInjections(), "S33", "S36", "S38", "S39", "S41", "S45", "S47");
+  }
+
+  @Test
+  void aBackendThatReinjectsIcmpOutboundFailsS35() {
+    assertFailsExactly(BrokenRules.reinjectsIcmpOutbound(), "S35");
+  }
+
+  @Test
+  void aBackendThatSkipsChecksOnWriteBackFailsS42() {
+    assertFailsExactly(BrokenRules.skipsChecksOnWriteBack(), "S42");
+  }
+
+  @Test
+  void aBackendThatIgnoresAResizedWriteBackFailsS25() {
+    // S27 and S42 write back rewritten packets of another length too.
+    assertFailsExactly(BrokenRules.ignoresResizedWriteBack(), "S25", "S27", "S42");
+  }
+
+  @Test
+  void aBackendThatStopsReceivingAfterAnOverflowFailsS50() {
+    assertFailsExactly(BrokenRules.stopsReceivingAfterOverflow(), "S50");
   }
 }

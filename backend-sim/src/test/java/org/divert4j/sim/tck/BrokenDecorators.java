@@ -300,7 +300,7 @@ final class BrokenDecorators {
    * A socket whose fault is in what its two single-packet receives return: both pass through {@link
    * #received}, so a fault overrides one method instead of two alike.
    */
-  private abstract static class OnReceive extends Decorated.Forwarding {
+  abstract static class OnReceive extends Decorated.Forwarding {
     /** One of the simulation's receives, into the caller's buffer. */
     interface Receive {
       DivertAddress call() throws DivertException;

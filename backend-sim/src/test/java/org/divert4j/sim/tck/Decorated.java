@@ -52,6 +52,55 @@ final class Decorated {
     default DivertHost openUnprivileged(TestBed bed, HostOptions options) throws DivertException {
       return bed.openUnprivileged(options);
     }
+
+    /**
+     * @param host the simulation's host
+     * @param rule the rule to add
+     * @return the installed rule, as {@link DivertHost#addRule}
+     * @throws DivertException as the fault wishes
+     */
+    default InstalledRule addRule(DivertHost host, DivertRule rule) throws DivertException {
+      return host.addRule(rule);
+    }
+
+    /**
+     * @param host the simulation's host
+     * @param index where to insert
+     * @param rule the rule to insert
+     * @return the installed rule, as {@link DivertHost#insertRule}
+     * @throws DivertException as the fault wishes
+     */
+    default InstalledRule insertRule(DivertHost host, int index, DivertRule rule)
+        throws DivertException {
+      return host.insertRule(index, rule);
+    }
+
+    /**
+     * @param host the simulation's host
+     * @param port the port to bind
+     * @return the simulation's socket, which {@link #socket} then wraps
+     * @throws DivertException as the fault wishes
+     */
+    default DivertSocket bind(DivertHost host, int port) throws DivertException {
+      return host.bind(port);
+    }
+
+    /**
+     * @param options what the TCK asked for
+     * @return what the simulation's test bed is built with
+     */
+    default TestBedOptions testBedOptions(TestBedOptions options) {
+      return options;
+    }
+
+    /**
+     * @param bed the real test bed
+     * @return its state snapshot, as {@link TestBed#hostState()}
+     * @throws java.io.IOException as the real one
+     */
+    default java.util.List<String> hostState(TestBed bed) throws java.io.IOException {
+      return bed.hostState();
+    }
   }
 
   static DivertProvider provider(String name, Fault fault) {
@@ -164,12 +213,12 @@ final class Decorated {
 
     @Override
     public InstalledRule addRule(DivertRule rule) throws DivertException {
-      return delegate.addRule(rule);
+      return fault.addRule(delegate, rule);
     }
 
     @Override
     public InstalledRule insertRule(int index, DivertRule rule) throws DivertException {
-      return delegate.insertRule(index, rule);
+      return fault.insertRule(delegate, index, rule);
     }
 
     @Override
@@ -179,7 +228,7 @@ final class Decorated {
 
     @Override
     public DivertSocket bind(int port) throws DivertException {
-      return fault.socket(new Forwarding(delegate.bind(port), this));
+      return fault.socket(new Forwarding(fault.bind(delegate, port), this));
     }
 
     @Override
@@ -262,6 +311,16 @@ final class Decorated {
     }
 
     @Override
+    public java.util.List<String> hostState() throws java.io.IOException {
+      return fault.hostState(delegate);
+    }
+
+    @Override
+    public java.util.OptionalLong reassemblyBytesHeld() {
+      return delegate.reassemblyBytesHeld();
+    }
+
+    @Override
     public DivertHost openUnprivileged(HostOptions options) throws DivertException {
       return fault.openUnprivileged(delegate, options);
     }
@@ -314,13 +373,18 @@ final class Decorated {
     }
 
     @Override
+    public java.util.List<String> privileges() {
+      return delegate.privileges();
+    }
+
+    @Override
     public DivertHost open(HostOptions options) throws DivertException {
       return new Host(delegate.open(options), fault);
     }
 
     @Override
     public TestBed testBed(TestBedOptions options) throws DivertException {
-      return new Bed(delegate.testBed(options), fault, name);
+      return new Bed(delegate.testBed(fault.testBedOptions(options)), fault, name);
     }
   }
 
