@@ -17,5 +17,12 @@ public enum Capability {
   /** The test bed runs on a virtual clock: timeouts pass without waiting. */
   VIRTUAL_TIME,
   /** Several reader queues for one port ({@link HostOptions#parallelism()} above 1). */
-  PARALLELISM
+  PARALLELISM,
+  /**
+   * Locally generated packets of 65532 to 65535 bytes are delivered whole on the output chain (S8).
+   * A backend without it drops them and counts each as {@link DropReason#NO_BUFFER}: the kernel
+   * backend, whose NFQUEUE copies at most 65531 bytes of a packet (a netlink attribute's length is
+   * 16 bits) and which has no other copy of a packet that has not left the host yet.
+   */
+  WHOLE_LOCAL_OUTPUT
 }

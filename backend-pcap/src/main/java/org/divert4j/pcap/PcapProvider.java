@@ -166,7 +166,7 @@ public final class PcapProvider implements DivertProvider {
 
   @Override
   public Set<Capability> capabilities() {
-    return Set.of(Capability.EXACT_INBOUND_INTERFACE);
+    return Set.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT);
   }
 
   @Override

@@ -97,6 +97,17 @@ public final class RawSocketProvider implements DivertProvider {
   }
 
   /**
+   * {@inheritDoc}
+   *
+   * <p>NFQUEUE configuration and iptables need CAP_NET_ADMIN, the raw injection socket CAP_NET_RAW
+   * (nfnetlink checks {@code CAP_NET_ADMIN} for every message; raw(7)).
+   */
+  @Override
+  public java.util.List<String> privileges() {
+    return java.util.List.of("CAP_NET_ADMIN", "CAP_NET_RAW");
+  }
+
+  /**
    * S46: a caller without the capabilities gets a PermissionException naming them, before the
    * availability check would report the same lack as "unavailable" (the probe tries what needs
    * them, so without them it fails).

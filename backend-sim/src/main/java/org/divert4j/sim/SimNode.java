@@ -45,7 +45,8 @@ public final class SimNode implements TestNode {
           Capability.SHARED_RULES,
           Capability.EXACT_INBOUND_INTERFACE,
           Capability.MULTIPLE_INTERFACES,
-          Capability.VIRTUAL_TIME);
+          Capability.VIRTUAL_TIME,
+          Capability.WHOLE_LOCAL_OUTPUT);
 
   private final SimNetwork net;
   private final String name;
