@@ -11,8 +11,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The options every subcommand that diverts packets to a port of its own takes ({@code dump},
- * {@code impair}): the rules, the port they divert to, the backend and its network namespace; and
- * the checks that go with them. Messages name the command that mixes this in.
+ * {@code impair}): the rules, the port they divert to, the backend and its network namespace, the
+ * receive batch; and the checks that go with them. Messages name the command that mixes this in.
  */
 final class DivertOptionsMixin {
   @Spec(Spec.Target.MIXEE)
@@ -48,6 +48,14 @@ final class DivertOptionsMixin {
       paramLabel = "NAME",
       description = "rawsocket: divert in this network namespace (host property rawsocket.netns).")
   String netns;
+
+  @Option(
+      names = "--batch",
+      paramLabel = "N",
+      defaultValue = "64",
+      converter = Converters.BatchSize.class,
+      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
+  int batchSize;
 
   /**
    * @return the rules, parsed with {@code --port} as their default divert port

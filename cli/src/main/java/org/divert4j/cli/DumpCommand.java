@@ -127,14 +127,6 @@ final class DumpCommand implements Callable<Integer> {
       })
   Integer generate;
 
-  @Option(
-      names = "--batch",
-      paramLabel = "N",
-      defaultValue = "64",
-      converter = Converters.BatchSize.class,
-      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
   @Mixin HostOptionsMixin hostOptions;
 
   private final CountDownLatch running = new CountDownLatch(1);
@@ -212,10 +204,7 @@ final class DumpCommand implements Callable<Integer> {
       hook.release();
     }
     if (generatorError != null) {
-      throw new CliException(
-          ExitCodes.FAILURE,
-          "the test bed's peer could not send: " + generatorError.getMessage(),
-          generatorError);
+      throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
   }
@@ -223,7 +212,7 @@ final class DumpCommand implements Callable<Integer> {
   private void loop(
       DivertSocket socket, PrintWriter out, PrintWriter err, PcapWriter pcap, Duration settle)
       throws DivertException, IOException {
-    PacketBatch batch = PacketBatch.allocate(batchSize);
+    PacketBatch batch = PacketBatch.allocate(divert.batchSize);
     ByteBuffer single = ByteBuffer.allocateDirect(PacketBatch.MAX_PACKET);
     PacketLine line = new PacketLine();
     long deadline = duration == null ? Long.MAX_VALUE : System.nanoTime() + duration.toNanos();

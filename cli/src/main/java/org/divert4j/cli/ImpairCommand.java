@@ -185,14 +185,6 @@ final class ImpairCommand implements Callable<Integer> {
   int maxPacket;
 
   @Option(
-      names = "--batch",
-      paramLabel = "N",
-      defaultValue = "64",
-      converter = Converters.BatchSize.class,
-      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(
       names = "--generate",
       paramLabel = "N",
       converter = Converters.Count.class,
@@ -263,7 +255,7 @@ final class ImpairCommand implements Callable<Integer> {
               .seed(theSeed)
               .capacity(limit)
               .maxPacket(Math.min(maxPacket, 65535))
-              .batchSize(batchSize);
+              .batchSize(divert.batchSize);
       for (DivertRule r : parsed) {
         b.rule(r, impairment);
       }
@@ -304,10 +296,7 @@ final class ImpairCommand implements Callable<Integer> {
     }
     summary(out, last, flushed);
     if (generatorError != null) {
-      throw new CliException(
-          ExitCodes.FAILURE,
-          "the test bed's peer could not send: " + generatorError.getMessage(),
-          generatorError);
+      throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
   }
