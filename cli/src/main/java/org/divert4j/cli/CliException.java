@@ -1,5 +1,7 @@
 package org.divert4j.cli;
 
+import java.io.IOException;
+
 /**
  * A failure the command line reports as one line with a chosen exit status: what failed, why, and
  * what to do. Thrown by commands; {@link Main} prints the message and returns {@link #exitCode()}.
@@ -36,5 +38,14 @@ final class CliException extends Exception {
 
   static CliException usage(String message) {
     return new CliException(ExitCodes.USAGE, message);
+  }
+
+  /**
+   * @param e why the test bed's peer could not send what {@code --generate} asked for
+   * @return the failure to report once the command has printed its summary
+   */
+  static CliException peerCouldNotSend(IOException e) {
+    return new CliException(
+        ExitCodes.FAILURE, "the test bed's peer could not send: " + e.getMessage(), e);
   }
 }

@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -87,28 +86,7 @@ final class DumpCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(
-      names = "--rule",
-      paramLabel = "RULE",
-      required = true,
-      converter = Converters.RuleText.class,
-      description = "A divert rule (repeatable), e.g. \"input icmp\"; syntax above.")
-  List<String> rules;
-
-  @Option(
-      names = "--port",
-      paramLabel = "PORT",
-      defaultValue = "1234",
-      converter = Converters.Port.class,
-      description = "The divert port to bind, 1..65535 (default: ${DEFAULT-VALUE}).")
-  int port;
-
-  @Option(
-      names = "--backend",
-      paramLabel = "NAME",
-      description =
-          "The backend (default: divert.backend / DIVERT_BACKEND, else the best one available).")
-  String backend;
+  @Mixin DivertOptionsMixin divert;
 
   @Option(
       names = {"-w", "--write"},
@@ -149,24 +127,9 @@ final class DumpCommand implements Callable<Integer> {
       })
   Integer generate;
 
-  @Option(
-      names = "--netns",
-      paramLabel = "NAME",
-      description = "rawsocket: divert in this network namespace (host property rawsocket.netns).")
-  String netns;
-
-  @Option(
-      names = "--batch",
-      paramLabel = "N",
-      defaultValue = "64",
-      converter = Converters.BatchSize.class,
-      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
   @Mixin HostOptionsMixin hostOptions;
 
   private final CountDownLatch running = new CountDownLatch(1);
-  private final CountDownLatch finished = new CountDownLatch(1);
   private final AtomicLong handled = new AtomicLong();
   private volatile boolean stopping;
   private volatile boolean generatorDone = true;
@@ -184,24 +147,17 @@ final class DumpCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<DivertRule> parsed = parseRules();
-    if (netns != null && generate != null) {
+    List<DivertRule> parsed = divert.parseRules();
+    if (divert.netns != null && generate != null) {
       throw CliException.usage(
           "--netns and --generate do not go together: --generate uses the backend's own test bed");
     }
-    DivertProvider provider = Backends.select(backend);
-    if (netns != null && !provider.name().equals("rawsocket")) {
-      throw CliException.usage(
-          "--netns is an option of the rawsocket backend, not " + provider.name());
-    }
-    HostOptions.Builder options = hostOptions.builder();
-    if (netns != null) {
-      options.property("rawsocket.netns", netns);
-    }
-    Thread hook = new Thread(this::onSignal, "divert-dump-shutdown");
+    DivertProvider provider = divert.provider();
+    HostOptions.Builder options = divert.hostOptions(hostOptions);
+    ShutdownHook hook = new ShutdownHook("divert-dump-shutdown", this::stop, Duration.ofSeconds(5));
     try (PcapWriter pcap = openPcap()) {
       // Before anything is opened: Ctrl-C during the open then ends the loop before it starts.
-      Runtime.getRuntime().addShutdownHook(hook);
+      hook.install();
       TestBed bed = null;
       DivertHost host;
       if (generate != null) {
@@ -222,11 +178,11 @@ final class DumpCommand implements Callable<Integer> {
       for (DivertRule r : parsed) {
         host.addRule(r);
       }
-      DivertSocket socket = host.bind(port);
+      DivertSocket socket = host.bind(divert.port);
       if (!quiet) {
         err.println(
             "dump: "
-                + String.join(", ", ruleTexts(parsed))
+                + DivertOptionsMixin.ruleTexts(parsed)
                 + " on "
                 + provider.name()
                 + " host "
@@ -245,42 +201,18 @@ final class DumpCommand implements Callable<Integer> {
     } finally {
       stopping = true;
       closeQuietly(closeOnStop);
-      removeHook(hook);
-      finished.countDown();
+      hook.release();
     }
     if (generatorError != null) {
-      throw new CliException(
-          ExitCodes.FAILURE,
-          "the test bed's peer could not send: " + generatorError.getMessage(),
-          generatorError);
+      throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
-  }
-
-  private List<DivertRule> parseRules() throws CliException {
-    List<DivertRule> parsed = new ArrayList<>();
-    for (String text : rules) {
-      DivertRule r = DivertRule.parse(text, port);
-      if (r.port() != port) {
-        throw CliException.usage(
-            "rule '"
-                + text
-                + "' diverts to port "
-                + r.port()
-                + " but dump listens on port "
-                + port
-                + ": drop the port from the rule or use --port "
-                + r.port());
-      }
-      parsed.add(r);
-    }
-    return parsed;
   }
 
   private void loop(
       DivertSocket socket, PrintWriter out, PrintWriter err, PcapWriter pcap, Duration settle)
       throws DivertException, IOException {
-    PacketBatch batch = PacketBatch.allocate(batchSize);
+    PacketBatch batch = PacketBatch.allocate(divert.batchSize);
     ByteBuffer single = ByteBuffer.allocateDirect(PacketBatch.MAX_PACKET);
     PacketLine line = new PacketLine();
     long deadline = duration == null ? Long.MAX_VALUE : System.nanoTime() + duration.toNanos();
@@ -426,7 +358,7 @@ final class DumpCommand implements Callable<Integer> {
         (noReinject ? "dropped " + packets : "written back " + (packets - sendErrors))
             + (sendErrors > 0 ? ", write-back failures " + sendErrors : "")
             + "; socket "
-            + port
+            + divert.port
             + ": received "
             + s.received()
             + ", written back "
@@ -531,16 +463,6 @@ final class DumpCommand implements Callable<Integer> {
 
   // ------------------------------------------------------------------------------- stopping
 
-  /** The shutdown hook (Ctrl-C): stop the loop by closing the host, then wait for the summary. */
-  private void onSignal() {
-    stop();
-    try {
-      finished.await(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
   /** Ends the loop as Ctrl-C does: closing the host wakes the blocked receive. Any thread. */
   void stop() {
     stopping = true;
@@ -563,17 +485,6 @@ final class DumpCommand implements Callable<Integer> {
     } catch (Exception e) {
       // Closing on the way out: the summary matters more than a failed cleanup, and the next
       // open on the backend retries it (S51).
-    }
-  }
-
-  private static void removeHook(Thread hook) {
-    try {
-      // Fails with IllegalArgumentException if it was never added (open failed): fine too.
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException e) {
-      // The JVM is shutting down (Ctrl-C): the hook is running and waits for us.
-    } catch (IllegalArgumentException e) {
-      // Never added: the host did not open.
     }
   }
 
@@ -603,13 +514,5 @@ final class DumpCommand implements Callable<Integer> {
   private static long epochMicros() {
     Instant now = Instant.now();
     return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
-  }
-
-  private static List<String> ruleTexts(List<DivertRule> rules) {
-    List<String> t = new ArrayList<>();
-    for (DivertRule r : rules) {
-      t.add("'" + r + "'");
-    }
-    return t;
   }
 }

@@ -3,11 +3,9 @@ package org.divert4j.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
@@ -59,34 +57,7 @@ final class ImpairCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(
-      names = "--rule",
-      paramLabel = "RULE",
-      required = true,
-      converter = Converters.RuleText.class,
-      description = "A divert rule (repeatable), e.g. \"input udp dport 9000\".")
-  List<String> rules;
-
-  @Option(
-      names = "--port",
-      paramLabel = "PORT",
-      defaultValue = "1234",
-      converter = Converters.Port.class,
-      description = "The divert port to bind, 1..65535 (default: ${DEFAULT-VALUE}).")
-  int port;
-
-  @Option(
-      names = "--backend",
-      paramLabel = "NAME",
-      description =
-          "The backend (default: divert.backend / DIVERT_BACKEND, else the best one available).")
-  String backend;
-
-  @Option(
-      names = "--netns",
-      paramLabel = "NAME",
-      description = "rawsocket: impair in this network namespace (host property rawsocket.netns).")
-  String netns;
+  @Mixin DivertOptionsMixin divert;
 
   @Option(
       names = "--delay",
@@ -214,14 +185,6 @@ final class ImpairCommand implements Callable<Integer> {
   int maxPacket;
 
   @Option(
-      names = "--batch",
-      paramLabel = "N",
-      defaultValue = "64",
-      converter = Converters.BatchSize.class,
-      description = "Packets received per call, 1..1024 (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(
       names = "--generate",
       paramLabel = "N",
       converter = Converters.Count.class,
@@ -232,7 +195,6 @@ final class ImpairCommand implements Callable<Integer> {
 
   @Mixin HostOptionsMixin hostOptions;
 
-  private final CountDownLatch finished = new CountDownLatch(1);
   private volatile boolean stopping;
   private volatile Impairer running;
   private volatile boolean generatorDone = true;
@@ -242,32 +204,26 @@ final class ImpairCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<DivertRule> parsed = parseRules();
+    List<DivertRule> parsed = divert.parseRules();
     Impairment impairment = impairment();
     long theSeed = seed != null ? seed : new java.security.SecureRandom().nextLong();
-    if (netns != null && generate != null) {
+    if (divert.netns != null && generate != null) {
       throw CliException.usage("--netns and --generate do not go together");
     }
-    DivertProvider provider = Backends.select(backend);
-    if (netns != null && !provider.name().equals("rawsocket")) {
-      throw CliException.usage(
-          "--netns is an option of the rawsocket backend, not " + provider.name());
-    }
-    HostOptions.Builder options = hostOptions.builder();
-    if (netns != null) {
-      options.property("rawsocket.netns", netns);
-    }
+    DivertProvider provider = divert.provider();
+    HostOptions.Builder options = divert.hostOptions(hostOptions);
     // Held packets count against the socket's queue and must leave within the hold timeout.
     options.holdTimeout(Impairer.requiredHoldTimeout(List.of(impairment)));
     if (hostOptions.queueLength == null) {
       options.queueLength(Math.min(65535, limit + 1024));
     }
-    Thread hook = new Thread(this::onSignal, "divert-impair-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
+    ShutdownHook hook =
+        new ShutdownHook("divert-impair-shutdown", this::stop, Duration.ofSeconds(10));
+    hook.install();
     try {
-      return impair(provider, options, impairment, parsed, theSeed, hook, out, err);
+      return impair(provider, options, impairment, parsed, theSeed, out, err);
     } finally {
-      finished.countDown();
+      hook.release(); // after the summary, which the hook waits for
     }
   }
 
@@ -277,7 +233,6 @@ final class ImpairCommand implements Callable<Integer> {
       Impairment impairment,
       List<DivertRule> parsed,
       long theSeed,
-      Thread hook,
       PrintWriter out,
       PrintWriter err)
       throws Exception {
@@ -296,11 +251,11 @@ final class ImpairCommand implements Callable<Integer> {
         return ExitCodes.INTERRUPTED;
       }
       ImpairerBuilder b =
-          Impairer.builder(host, port)
+          Impairer.builder(host, divert.port)
               .seed(theSeed)
               .capacity(limit)
               .maxPacket(Math.min(maxPacket, 65535))
-              .batchSize(batchSize);
+              .batchSize(divert.batchSize);
       for (DivertRule r : parsed) {
         b.rule(r, impairment);
       }
@@ -308,7 +263,7 @@ final class ImpairCommand implements Callable<Integer> {
         running = imp;
         err.println(
             "impair: "
-                + ruleTexts(parsed)
+                + DivertOptionsMixin.ruleTexts(parsed)
                 + " on "
                 + provider.name()
                 + " host "
@@ -338,14 +293,10 @@ final class ImpairCommand implements Callable<Integer> {
           // On the way out; the next open on the backend cleans up (S51).
         }
       }
-      removeHook(hook);
     }
     summary(out, last, flushed);
     if (generatorError != null) {
-      throw new CliException(
-          ExitCodes.FAILURE,
-          "the test bed's peer could not send: " + generatorError.getMessage(),
-          generatorError);
+      throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
   }
@@ -404,26 +355,6 @@ final class ImpairCommand implements Callable<Integer> {
     }
   }
 
-  private List<DivertRule> parseRules() throws CliException {
-    List<DivertRule> parsed = new ArrayList<>();
-    for (String text : rules) {
-      DivertRule r = DivertRule.parse(text, port);
-      if (r.port() != port) {
-        throw CliException.usage(
-            "rule '"
-                + text
-                + "' diverts to port "
-                + r.port()
-                + " but impair listens on port "
-                + port
-                + ": drop the port from the rule or use --port "
-                + r.port());
-      }
-      parsed.add(r);
-    }
-    return parsed;
-  }
-
   private static void summary(PrintWriter out, ImpairStats s, long flushed) {
     out.println(
         String.format(
@@ -462,33 +393,12 @@ final class ImpairCommand implements Callable<Integer> {
         bed, first, generate, () -> stopping, e -> generatorError = e, () -> generatorDone = true);
   }
 
-  /** The shutdown hook (Ctrl-C, SIGTERM): ends the loop, then waits for the summary. */
-  private void onSignal() {
+  /** Ends the loop, as Ctrl-C and SIGTERM do (from the shutdown hook). Any thread. */
+  private void stop() {
     stopping = true;
     Impairer imp = running;
     if (imp != null) {
       imp.stop();
     }
-    try {
-      finished.await(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private static void removeHook(Thread hook) {
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException | IllegalArgumentException e) {
-      // The JVM is shutting down (the hook runs and waits for us), or it was never added.
-    }
-  }
-
-  private static String ruleTexts(List<DivertRule> rules) {
-    List<String> t = new ArrayList<>();
-    for (DivertRule r : rules) {
-      t.add("'" + r + "'");
-    }
-    return String.join(", ", t);
   }
 }

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertRule;
-import org.divert4j.HostOptions;
 import org.divert4j.pcap.PcapProvider;
 import org.divert4j.rawsocket.RawSocketProvider;
 import org.divert4j.sim.SimProvider;
@@ -19,7 +18,6 @@ import org.divert4j.spi.Availability;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
-import org.divert4j.testbed.TestBedOptions;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -52,32 +50,14 @@ class ImpairEveryBackendTest {
     assumeTrue(a.available(), () -> backend + " unavailable: " + a.reason());
     Impairment m = Impairment.builder().delay(Duration.ofNanos(DELAY_NANOS)).loss(0.2).build();
     List<Throwable> failures = new ArrayList<>();
-    try (TestBed bed =
-            provider.testBed(
-                TestBedOptions.builder()
-                    .host(
-                        HostOptions.builder()
-                            .holdTimeout(Impairer.requiredHoldTimeout(List.of(m)))
-                            .queueLength(8192)
-                            .build())
-                    .build());
+    try (TestBed bed = RealRun.bed(provider, m);
         UdpEndpoint sink = bed.hostNode().openUdp(9000)) {
       Impairer imp =
           Impairer.builder(bed.host(), 77)
               .rule(DivertRule.parse("input udp dport 9000", 77), m)
               .seed(5)
               .start();
-      Thread t =
-          new Thread(
-              () -> {
-                try {
-                  imp.run();
-                } catch (Throwable e) {
-                  failures.add(e);
-                }
-              },
-              "impairer");
-      t.start();
+      Thread t = RealRun.driver(imp, failures);
       List<Long> delays = new ArrayList<>();
       boolean[] seen = new boolean[N];
       try {

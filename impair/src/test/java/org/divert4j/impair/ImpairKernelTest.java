@@ -8,12 +8,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.DivertRule;
-import org.divert4j.HostOptions;
 import org.divert4j.linux.Shell;
 import org.divert4j.rawsocket.RawSocketProvider;
 import org.divert4j.spi.Availability;
 import org.divert4j.testbed.TestBed;
-import org.divert4j.testbed.TestBedOptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -32,44 +30,17 @@ class ImpairKernelTest {
     assumeTrue(a.available(), () -> "rawsocket unavailable: " + a.reason());
   }
 
-  private static TestBed bed(Impairment m) throws Exception {
-    return new RawSocketProvider()
-        .testBed(
-            TestBedOptions.builder()
-                .host(
-                    HostOptions.builder()
-                        .holdTimeout(Impairer.requiredHoldTimeout(List.of(m)))
-                        .queueLength(8192)
-                        .build())
-                .build());
-  }
-
-  private static Thread driver(Impairer imp, List<Throwable> failures) {
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                imp.run();
-              } catch (Throwable e) {
-                failures.add(e);
-              }
-            },
-            "impairer");
-    t.start();
-    return t;
-  }
-
   @Test
   void pingsSeeTheAddedDelayAndTheRuleIsRemovedOnClose() throws Exception {
     Impairment m = Impairment.builder().delay(Duration.ofNanos(DELAY_NANOS)).build();
     List<Throwable> failures = new ArrayList<>();
-    try (TestBed bed = bed(m)) {
+    try (TestBed bed = RealRun.bed(new RawSocketProvider(), m)) {
       Impairer imp =
           Impairer.builder(bed.host(), 77)
               .rule(DivertRule.parse("input icmp", 77), m)
               .seed(1)
               .start();
-      Thread t = driver(imp, failures);
+      Thread t = RealRun.driver(imp, failures);
       try {
         for (int i = 0; i < 5; i++) {
           long start = System.nanoTime();
