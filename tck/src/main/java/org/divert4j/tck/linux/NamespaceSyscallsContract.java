@@ -51,7 +51,11 @@ public abstract class NamespaceSyscallsContract {
     return sa;
   }
 
-  /** A datagram sent with sendTo arrives; the answer comes back with its source and IP_PKTINFO. */
+  /**
+   * A datagram sent with sendTo arrives; the answer comes back with its source and IP_PKTINFO.
+   *
+   * @throws Exception a failed system call, which fails the test
+   */
   @Test
   public void udpRoundTripWithSourceAndArrivalInterface() throws Exception {
     NamespaceSyscalls sys = syscalls();
@@ -115,7 +119,11 @@ public abstract class NamespaceSyscallsContract {
     sys.close(-1); // ignored
   }
 
-  /** A thread entered into a namespace is there, and the rest of the JVM is not. Root only. */
+  /**
+   * A thread entered into a namespace is there, and the rest of the JVM is not. Root only.
+   *
+   * @throws Exception a failed system call, which fails the test
+   */
   @Test
   public void threadEntersTheNamespace() throws Exception {
     assumeTrue(Shell.isRoot(), "creating a namespace needs root");
@@ -134,7 +142,11 @@ public abstract class NamespaceSyscallsContract {
     return link.substring(link.indexOf('[') + 1, link.indexOf(']'));
   }
 
-  /** An AF_PACKET socket sees a loopback datagram, with the sockaddr_ll of its interface. Root. */
+  /**
+   * An AF_PACKET socket sees a loopback datagram, with the sockaddr_ll of its interface. Root.
+   *
+   * @throws Exception a failed system call, which fails the test
+   */
   @Test
   public void packetSocketSeesWhatArrives() throws Exception {
     assumeTrue(Shell.isRoot(), "AF_PACKET needs CAP_NET_RAW");
