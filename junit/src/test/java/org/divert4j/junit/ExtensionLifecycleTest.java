@@ -15,6 +15,10 @@ import org.divert4j.DivertHost;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
@@ -30,6 +34,21 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * that Surefire sets.
  */
 class ExtensionLifecycleTest {
+  /**
+   * Set only by {@link #runOne}: the fixtures are disabled when a build discovers them directly.
+   */
+  static final String FIXTURES = "divert.junit.test.fixtures";
+
+  /** Enables the fixtures only when run through {@link #runOne}. */
+  static final class OnlyThroughRunOne implements ExecutionCondition {
+    @Override
+    public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+      return context.getConfigurationParameter(FIXTURES).isPresent()
+          ? ConditionEvaluationResult.enabled("run by ExtensionLifecycleTest")
+          : ConditionEvaluationResult.disabled("a fixture of ExtensionLifecycleTest");
+    }
+  }
+
   static volatile TestBed seen;
   static volatile TestBedOptionsSeen options;
 
@@ -43,6 +62,7 @@ class ExtensionLifecycleTest {
         LauncherDiscoveryRequestBuilder.request()
             .selectors(selectClass(fixture))
             .configurationParameters(parameters)
+            .configurationParameter(FIXTURES, "true")
             .build();
     List<Outcome> outcomes = new ArrayList<>();
     Launcher launcher = LauncherFactory.create();
@@ -133,6 +153,7 @@ class ExtensionLifecycleTest {
   // Fixtures: run only through runOne (static nested classes, which Surefire does not pick up).
 
   @DivertTestBed
+  @ExtendWith(OnlyThroughRunOne.class)
   static class FailsWithBed {
     @Test
     void test(TestBed bed, DivertHost host) {
@@ -143,6 +164,7 @@ class ExtensionLifecycleTest {
   }
 
   @DivertTestBed
+  @ExtendWith(OnlyThroughRunOne.class)
   static class UnnamedNode {
     @Test
     void test(TestNode node) {
@@ -151,6 +173,7 @@ class ExtensionLifecycleTest {
   }
 
   @DivertTestBed(peerMtu = 1280)
+  @ExtendWith(OnlyThroughRunOne.class)
   static class WithOptions {
     @Test
     void test(TestBed bed, @FarPeer TestNode far) {
@@ -160,6 +183,7 @@ class ExtensionLifecycleTest {
   }
 
   @DivertTestBed
+  @ExtendWith(OnlyThroughRunOne.class)
   static class NoBed {
     @Test
     void test() {
