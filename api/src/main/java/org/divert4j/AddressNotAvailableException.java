@@ -9,6 +9,7 @@ import java.net.Inet4Address;
 public final class AddressNotAvailableException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The address that is not available. */
   private final Inet4Address address;
 
   /**

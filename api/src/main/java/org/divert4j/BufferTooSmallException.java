@@ -8,6 +8,7 @@ package org.divert4j;
 public final class BufferTooSmallException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The buffer size the packet needs, in bytes. */
   private final int required;
 
   /**

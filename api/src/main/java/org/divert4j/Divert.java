@@ -1,10 +1,13 @@
 package org.divert4j;
 
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -93,15 +96,79 @@ public final class Divert {
   }
 
   /**
-   * The named provider, if it is available.
+   * The named provider, if it is available. Three ways to ask, one for each kind of caller:
    *
-   * @param name a provider name, e.g. {@code sim}
+   * <ul>
+   *   <li>this method, for programs that handle a missing backend as one more I/O failure: the
+   *       checked {@link BackendUnavailableException} says why, listing every provider;
+   *   <li>{@link #requireProvider(String)}, for tests and set-up code where a missing backend is a
+   *       configuration error, such as a {@code TckSuite} subclass's {@code provider()}: the same
+   *       failure, unchecked;
+   *   <li>{@link #findProvider(String)}, for code that chooses what to do without the backend (fall
+   *       back to another, leave a feature out): an {@link Optional}, without the reason.
+   * </ul>
+   *
+   * <p>Runs discovery on each call; thread-safe.
+   *
+   * @param name a provider name, e.g. {@code sim}; case and surrounding blanks do not matter
    * @return the provider
    * @throws BackendUnavailableException if it is missing or unavailable; the message lists every
    *     provider with its reason
    */
   public static DivertProvider provider(String name) throws BackendUnavailableException {
-    return select(providers(), name.trim().toLowerCase(Locale.ROOT));
+    return select(providers(), normalize(name));
+  }
+
+  /**
+   * The named provider, or an unchecked failure: {@link #provider(String)} for tests and set-up
+   * code, where a missing backend is a configuration error to report, not a condition to handle.
+   *
+   * <pre>{@code
+   * class SimTckTest extends TckSuite {
+   *   public DivertProvider provider() {
+   *     return Divert.requireProvider("sim");
+   *   }
+   * }
+   * }</pre>
+   *
+   * <p>Runs discovery on each call; thread-safe.
+   *
+   * @param name a provider name, e.g. {@code sim}; case and surrounding blanks do not matter
+   * @return the provider, available
+   * @throws UncheckedIOException if it is missing or unavailable, with the message of {@link
+   *     #provider(String)} (every provider with its reason) and its {@link
+   *     BackendUnavailableException} as the cause
+   */
+  public static DivertProvider requireProvider(String name) {
+    try {
+      return provider(name);
+    } catch (BackendUnavailableException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The named provider if it is on the class path and available, else empty: for code that decides
+   * what to do without it. It does not say why a provider is missing; when the reason matters (a
+   * test that skips itself should print it), use {@link #provider(String)} or {@link #providers()}.
+   *
+   * <p>Runs discovery on each call; thread-safe; never throws for a missing provider.
+   *
+   * @param name a provider name, e.g. {@code sim}; case and surrounding blanks do not matter
+   * @return the available provider, or empty
+   */
+  public static Optional<DivertProvider> findProvider(String name) {
+    String wanted = normalize(name);
+    for (DivertProvider p : providers()) {
+      if (p.name().equals(wanted) && p.availability().available()) {
+        return Optional.of(p);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static String normalize(String name) {
+    return Objects.requireNonNull(name, "name").trim().toLowerCase(Locale.ROOT);
   }
 
   /**

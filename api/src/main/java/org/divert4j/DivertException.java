@@ -24,6 +24,7 @@ public sealed class DivertException extends IOException
   /** No errno: the failure did not come from a system call. */
   public static final int NO_ERRNO = 0;
 
+  /** The native error number, or {@link #NO_ERRNO}. */
   private final int errno;
 
   /**

@@ -9,6 +9,7 @@ import org.divert4j.packet.Defect;
 public final class MalformedPacketException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The first defect found. */
   private final Defect defect;
 
   /**

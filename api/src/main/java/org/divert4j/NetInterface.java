@@ -14,7 +14,15 @@ import java.util.Objects;
  */
 public record NetInterface(
     String name, int index, Inet4Address address, int prefixLength, int mtu) {
-  /** Checks the components. */
+  /**
+   * Checks the components.
+   *
+   * @param name the interface name, e.g. {@code eth0}
+   * @param index the interface index (positive)
+   * @param address the interface's first IPv4 address
+   * @param prefixLength the length of that address's network prefix (0..32)
+   * @param mtu the interface MTU in bytes
+   */
   public NetInterface {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(address, "address");

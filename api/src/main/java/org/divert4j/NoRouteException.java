@@ -6,6 +6,7 @@ import java.net.Inet4Address;
 public final class NoRouteException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The destination that has no route. */
   private final Inet4Address destination;
 
   /**

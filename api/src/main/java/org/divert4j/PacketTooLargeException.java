@@ -10,7 +10,10 @@ public final class PacketTooLargeException extends DivertException {
   /** The IPv4 maximum datagram size. */
   public static final int IPV4_MAX = 65535;
 
+  /** The packet's length in bytes. */
   private final int length;
+
+  /** The MTU it exceeds, in bytes. */
   private final int mtu;
 
   /**

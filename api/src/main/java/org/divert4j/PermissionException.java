@@ -9,6 +9,7 @@ import java.util.List;
 public final class PermissionException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The missing capabilities or privileges, by name. */
   private final List<String> missing;
 
   /**

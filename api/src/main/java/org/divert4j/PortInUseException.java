@@ -4,6 +4,7 @@ package org.divert4j;
 public final class PortInUseException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The divert port that is taken. */
   private final int port;
 
   /**

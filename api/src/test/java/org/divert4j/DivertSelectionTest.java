@@ -2,9 +2,11 @@ package org.divert4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.UncheckedIOException;
 import java.util.List;
 import org.divert4j.spi.DivertProvider;
 import org.junit.jupiter.api.AfterEach;
@@ -59,6 +61,26 @@ class DivertSelectionTest {
   void selectionByName() throws Exception {
     assertEquals("namedonly", Divert.provider("namedonly").name());
     assertEquals("namedonly", Divert.provider(" NamedOnly ").name());
+  }
+
+  @Test
+  void requireProviderIsTheSameSelectionUnchecked() {
+    assertEquals("namedonly", Divert.requireProvider(" NamedOnly ").name());
+    UncheckedIOException e =
+        assertThrows(UncheckedIOException.class, () -> Divert.requireProvider("beta"));
+    BackendUnavailableException cause =
+        assertInstanceOf(BackendUnavailableException.class, e.getCause());
+    assertEquals(cause.getMessage(), e.getMessage());
+    assertTrue(e.getMessage().contains("beta needs the beta kernel module"), e.getMessage());
+    assertThrows(UncheckedIOException.class, () -> Divert.requireProvider("nosuch"));
+  }
+
+  @Test
+  void findProviderIsPresentOnlyWhenAvailable() {
+    assertEquals("alpha", Divert.findProvider("ALPHA").orElseThrow().name());
+    assertTrue(Divert.findProvider("beta").isEmpty(), "beta is found but unavailable");
+    assertTrue(Divert.findProvider("missinglib").isEmpty(), "its library is missing");
+    assertTrue(Divert.findProvider("nosuch").isEmpty());
   }
 
   @Test

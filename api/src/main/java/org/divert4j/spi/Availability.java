@@ -13,7 +13,13 @@ import java.util.Objects;
 public record Availability(boolean available, String reason, Throwable cause) {
   private static final Availability AVAILABLE = new Availability(true, "", null);
 
-  /** Checks the components. */
+  /**
+   * Checks the components.
+   *
+   * @param available true if the backend can open hosts
+   * @param reason empty when available; otherwise what is missing and what to do, in one line
+   * @param cause the underlying failure, or null
+   */
   public Availability {
     Objects.requireNonNull(reason, "reason");
     if (!available && reason.isBlank()) {

@@ -101,7 +101,28 @@ public final class KernelRules {
       int queues,
       long packets,
       boolean bound) {
-    /** Checks the values. */
+    /**
+     * Checks the values.
+     *
+     * @param id the rule's id, unique in the namespace (1..1023): the tag in its packet marks, the
+     *     rule id of the {@link org.divert4j.DivertAddress} of the packets it diverts, and what
+     *     {@link #remove} takes
+     * @param chain its chain
+     * @param owner the owning host's name ({@link org.divert4j.DivertHost#name()}), or {@code
+     *     static}
+     * @param pid the owning process, 0 for a static rule
+     * @param state whether the owner still runs
+     * @param match the match as iptables lists it, e.g. {@code -p icmp -m icmp --icmp-type 8}
+     * @param rule the divert rule read back from it, empty if the text is not one divert4j writes
+     *     (a line edited by hand)
+     * @param port the divert port, 0 if unknown
+     * @param noListener what the rule does while no socket is bound to its port
+     * @param queues the NFQUEUE queues it spreads over (the owner's parallelism; 1 for static
+     *     rules)
+     * @param packets the packets it has matched: diverted, or handled by its no-listener policy
+     *     (the iptables counter of its first line)
+     * @param bound whether a socket, of any host, is bound to its port now
+     */
     public Entry {
       Objects.requireNonNull(chain, "chain");
       Objects.requireNonNull(owner, "owner");
@@ -131,7 +152,14 @@ public final class KernelRules {
    *     again), defragmentation enablers and probe lines of dead hosts
    */
   public record Cleanup(List<Entry> rules, List<String> other) {
-    /** Copies the lists. */
+    /**
+     * Copies the lists.
+     *
+     * @param rules the rules of dead owners
+     * @param other the other state, one description each: port chains no rule uses any more, port
+     *     chains left armed by a listener that died (disarmed, so the no-listener policy applies
+     *     again), defragmentation enablers and probe lines of dead hosts
+     */
     public Cleanup {
       rules = List.copyOf(rules);
       other = List.copyOf(other);

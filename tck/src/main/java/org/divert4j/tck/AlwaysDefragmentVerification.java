@@ -44,6 +44,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    * <p>If it fails: several deliveries mean no reassembly (Linux: nf_defrag_ipv4 not enabled in the
    * namespace, or the hook runs before -400); a bad checksum or length means the reassembled header
    * was not rebuilt.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S21")
@@ -72,6 +75,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the rule was matched per fragment (as in S7) although the mode is
    * ALWAYS_DEFRAGMENT, or the reassembled datagram cannot be reinjected inbound (S53).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S22")
@@ -98,6 +104,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend sends the reassembled datagram as one oversize frame, or refuses it
    * as in S27 (that is the PER_FRAGMENT behaviour), or fragments to a stale size.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S23")
@@ -126,6 +135,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend refragments to the original fragment sizes (Linux frag_max_size)
    * instead of the egress MTU, or forwards one oversize frame.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S23", capabilities = Capability.FORWARD)
@@ -157,6 +169,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    * (2 s here), and nothing reaches the endpoint.
    *
    * <p>If it fails: the backend delivers partial datagrams or lone fragments in this mode.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S24")
@@ -180,6 +195,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the timeout is not applied (fragments kept forever), not configurable (the
    * default 30 s used instead of {@code reassemblyTimeout}), or applied too early.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S24")
@@ -201,6 +219,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the default differs from Linux {@code ipfrag_time} (30 s), which {@link
    * HostOptions#DEFAULT_REASSEMBLY_TIMEOUT} promises.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S24", capabilities = Capability.VIRTUAL_TIME)
@@ -255,6 +276,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the reassembler accepts overlaps (CVE-2018-5391; Linux discards such datagrams
    * since the fix).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S24")
@@ -314,6 +338,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: no counter means memory grows with the flood (or drops are silent); no delivery
    * afterwards means memory is never released.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S24")
@@ -364,6 +391,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend refuses a changed size, keeps the old total length (S40), or does
    * not fragment the larger datagram.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S25")
@@ -379,6 +409,9 @@ public class AlwaysDefragmentVerification extends TckVerification {
    * bytes is written back and crosses the link as one unfragmented packet.
    *
    * <p>If it fails: the backend keeps the original size or fragment layout.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S25")

@@ -41,6 +41,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: compare the address fields with {@code host.interfaces()}; the kernel backend
    * takes them from NFQA_IFINDEX_INDEV and the interface's first address.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S6")
@@ -75,6 +78,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: outbound packets must not report an interface address; writing back with a
    * non-zero address would inject inbound (S33).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S6")
@@ -107,6 +113,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the forward chain must report the ingress interface (NFQA_IFINDEX_INDEV), so
    * that writing the packet back re-routes it inbound.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S6", capabilities = Capability.FORWARD)
@@ -135,6 +144,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the backend adds or strips a header (link layer, netlink), receives into a
    * truncated buffer, or changes fields (TTL, checksum) before the divert point.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8")
@@ -170,6 +182,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the backend hands out the packet before the stack completed it (checksum, ID,
    * length), or changes it on reinjection.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8")
@@ -204,6 +219,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the backend copies packets (like pcap or a raw socket) instead of holding them
    * until a verdict, or it reinjects a second copy.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8")
@@ -231,6 +249,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: look for a fixed receive buffer or copy range below 65535 (NFQUEUE copy range,
    * netlink buffer) or a silent truncation.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8")
@@ -357,6 +378,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the drop verdict is not applied (a default ACCEPT verdict, or a fail-open
    * path).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S9")
@@ -383,6 +407,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the backend gives packets without a verdict a default ACCEPT (or reinjects them
    * when the hold expires).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S9")
@@ -408,6 +435,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: check the queue limit (NFQUEUE maxlen), that overflow drops rather than
    * accepts, and that the per-socket counter counts each drop.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S15")
@@ -435,6 +465,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the fail-open flag (NFQA_CFG_F_FAIL_OPEN) is not set or not honoured, or
    * accepted packets are not counted.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S15")
@@ -465,6 +498,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it fails: the backend queues without bound somewhere (a user-space list in front of the
    * kernel queue, a growing netlink buffer).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S15")
@@ -497,6 +533,9 @@ public class DeliveryVerification extends TckVerification {
    *
    * <p>If it is not met: the backend spreads one port over several queues or threads without
    * keeping order; WinDivert documents such reordering.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S52", level = Level.SHOULD)

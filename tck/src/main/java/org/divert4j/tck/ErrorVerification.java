@@ -45,6 +45,10 @@ public class ErrorVerification extends TckVerification {
    *
    * <p>If it fails: the backend lets EPERM escape as a generic error, names other privileges than
    * it declares, or the test bed's unprivileged open kept the privileges.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+
    */
   @Test
   @SpecRule(id = "S46")
@@ -99,6 +103,9 @@ public class ErrorVerification extends TckVerification {
    *
    * <p>If it fails: the backend passes the packet to the kernel unchecked (Linux answers EINVAL for
    * some defects and sends others), or reports another defect than the first one listed.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S47")
@@ -162,6 +169,9 @@ public class ErrorVerification extends TckVerification {
    *
    * <p>If it fails: the backend sends the packet somewhere anyway (a default route in the test bed
    * would also do that: test beds must not have one), or reports ENETUNREACH as a generic error.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S49")
@@ -194,6 +204,9 @@ public class ErrorVerification extends TckVerification {
    *
    * <p>If it fails: an exception from receive means overflow (ENOBUFS on the netlink socket) ends
    * the receive loop, which must never happen; a wrong count means drops are lost.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S50")

@@ -34,6 +34,9 @@ public class HeaderFixupVerification extends TckVerification {
    *
    * <p>If it fails: the backend sends the header as given (NFQUEUE payload verdicts and TUN writes
    * do not recompute; the backend must).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S38")
@@ -72,6 +75,9 @@ public class HeaderFixupVerification extends TckVerification {
    *
    * <p>If it fails: the backend recomputes only on the outbound path (a TUN device drops bad
    * checksums on input, so an inbound packet with a bad one would be lost).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S38")
@@ -100,6 +106,9 @@ public class HeaderFixupVerification extends TckVerification {
    *
    * <p>If it fails: the backend leaves ID 0 when DF is set (Linux {@code ip_select_ident_segs}
    * does; divert4j fills it anyway), or overwrites IDs the program chose.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S39")
@@ -142,6 +151,9 @@ public class HeaderFixupVerification extends TckVerification {
    *
    * <p>If it fails: the backend trusts the field (truncating or refusing the packet) instead of
    * setting it (raw(7): "total length always filled in").
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S40")
@@ -178,6 +190,9 @@ public class HeaderFixupVerification extends TckVerification {
    * <p>If it fails: compare the bytes: the backend decrements TTL, clears TOS or flags (even the
    * reserved one, which RFC 791 wants zero: that is the program's business), strips options, or
    * recomputes transport checksums, none of which it may do.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S41")
@@ -218,6 +233,9 @@ public class HeaderFixupVerification extends TckVerification {
    * fragment (MF, offset 1952) injected outbound cross the wire byte-identical.
    *
    * <p>If it fails: the backend clears MF or the offset, or reassembles/merges injected fragments.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S41")

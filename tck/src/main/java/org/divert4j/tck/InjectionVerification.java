@@ -39,6 +39,9 @@ public class InjectionVerification extends TckVerification {
    * <p>If it fails: the backend does not route by the packet's destination (Linux raw sockets route
    * by the sockaddr, so the backend must pass the header's destination), or treats the zero address
    * as inbound.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S32")
@@ -65,6 +68,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the injected packet never left (check the peer's capture), or it left with a
    * broken header.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S32")
@@ -88,6 +94,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the backend injects outbound whatever the address (raw sockets are outbound
    * only; inbound injection needs a TUN device or the like).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S33")
@@ -112,6 +121,9 @@ public class InjectionVerification extends TckVerification {
    * stack: the peer receives the echo reply.
    *
    * <p>If it fails: the packet did not reach the host's stack as an inbound packet.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S33")
@@ -137,6 +149,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the backend injects through a different device (a TUN device, loopback) and
    * must not declare EXACT_INBOUND_INTERFACE.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S33", capabilities = Capability.EXACT_INBOUND_INTERFACE)
@@ -180,6 +195,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the backend loses the direction in the address (e.g. reinjects everything
    * outbound, so the request would go back out to the peer).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S35")
@@ -219,6 +237,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the backend does not validate the address against the host's interfaces (raw
    * sockets would not; FreeBSD answers EADDRNOTAVAIL).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S36")
@@ -253,6 +274,9 @@ public class InjectionVerification extends TckVerification {
    *
    * <p>If it fails: the backend fixes up only one of its two send paths (on Linux: the raw socket
    * for injections, the NFQUEUE verdict for reinjections).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S42")
@@ -298,6 +322,9 @@ public class InjectionVerification extends TckVerification {
    * (whether refused or sent is for S47 and S27; this rule is about sameness).
    *
    * <p>If it fails: the reinjection path skips (or adds) validation the injection path does.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S42")

@@ -45,6 +45,9 @@ public class LifecycleVerification extends TckVerification {
    *
    * <p>If it fails: the backend reinjects pending packets on close (WinDivert-like) or lets the
    * kernel accept them (Linux {@code nfqnl_flush} drops them; a fail-open flag must not apply).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S14")
@@ -59,6 +62,9 @@ public class LifecycleVerification extends TckVerification {
    *
    * <p>If it fails: the backend hands pending packets to the no-listener path on close; they were
    * already diverted and must be dropped (Linux drops them even with {@code --queue-bypass}).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S14")
@@ -93,6 +99,9 @@ public class LifecycleVerification extends TckVerification {
    *
    * <p>If it fails: rules survive their host (the kernel backend must delete every iptables rule it
    * tagged), or sockets are left bound.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51")
@@ -119,6 +128,9 @@ public class LifecycleVerification extends TckVerification {
    * host's rule no longer diverts anything to it.
    *
    * <p>If it fails: kernel state (queues, rules) of the closed host survived it.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51", capabilities = Capability.SHARED_RULES)
@@ -193,6 +205,9 @@ public class LifecycleVerification extends TckVerification {
    *
    * <p>If it fails: a closed socket returns null/0 or a native error instead of the clear "closed"
    * error.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51")
@@ -228,6 +243,9 @@ public class LifecycleVerification extends TckVerification {
    * rule of the closed host does nothing, and the informational methods still work.
    *
    * <p>If it fails: a closed host still accepts rules or sockets (which then leak).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51")
@@ -259,6 +277,9 @@ public class LifecycleVerification extends TckVerification {
    * wake on close (a netlink {@code recv} is not interrupted by closing the descriptor in another
    * thread; use a wake-up pipe or shutdown). This is the most common complaint about divert
    * libraries (peers.md c.1).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51")

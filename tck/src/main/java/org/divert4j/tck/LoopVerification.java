@@ -35,6 +35,9 @@ public class LoopVerification extends TckVerification {
    * <p>If it fails: reinjected packets re-enter the chain from the top and match the same rule
    * again (Linux raw-socket injections do; mark them with SO_MARK and exclude the mark from the
    * port's rules, or use NF_ACCEPT which resumes at the next hook entry).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S43")
@@ -72,6 +75,9 @@ public class LoopVerification extends TckVerification {
    * <p>If it fails: the batch paths differ from the single-packet ones (e.g. a batched verdict that
    * does not carry the per-packet re-entry point, or a batch send that injects instead of writing
    * back).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S43")
@@ -133,6 +139,9 @@ public class LoopVerification extends TckVerification {
    * <p>If it fails: nothing at 4200 means a reinjected packet skips the rest of the chain (Linux
    * NF_ACCEPT skips the rest of the table; use NF_REPEAT with per-rule marks); a second delivery to
    * 4100 means it restarts at the top (S43).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S44")
@@ -201,6 +210,9 @@ public class LoopVerification extends TckVerification {
    * reaches the far peer.
    *
    * <p>If it fails: the backend marks reinjected packets so that no later chain sees them.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S44", capabilities = Capability.FORWARD)
@@ -237,6 +249,9 @@ public class LoopVerification extends TckVerification {
    *
    * <p>If it fails: the injection re-enters the chains and matches the socket's own rule (the
    * kernel backend must exclude its own marked packets from the port's rules).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S45")
@@ -271,6 +286,9 @@ public class LoopVerification extends TckVerification {
    *
    * <p>If it fails: the exclusion is too broad (it may cover other ports, but then the packet must
    * still flow) or too narrow (the injecting port got it).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S45")

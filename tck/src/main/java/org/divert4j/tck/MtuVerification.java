@@ -40,6 +40,9 @@ public class MtuVerification extends TckVerification {
    * <p>If it fails: the backend fragments (that is ALWAYS_DEFRAGMENT behaviour, S29), drops
    * silently instead of throwing, or does not look up the egress MTU (Linux raw sockets answer
    * EMSGSIZE; the NFQUEUE path must check itself).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S27")
@@ -77,6 +80,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend checks only new injections, not verdicts with a changed payload
    * (the NFQUEUE path must check the MTU itself).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S27")
@@ -105,6 +111,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: an off-by-one in the MTU comparison ({@code length > mtu} is the refusal test),
    * or the link-layer header counted into the IP MTU.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S28")
@@ -137,6 +146,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend applies the PER_FRAGMENT refusal in this mode, or does not fragment
    * injected packets (the kernel backend must fragment raw injections in user space).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S29")
@@ -170,6 +182,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend ignores DF when fragmenting (Linux would send ICMP frag-needed and
    * drop; divert4j makes it an error).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S29")
@@ -207,6 +222,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend uses a fixed or default MTU instead of the route's egress device
    * (Linux: {@code rt->dst.dev->mtu}; the NFQUEUE path looks it up).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S30")
@@ -236,6 +254,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend applies one MTU for the whole host (the first interface's, or the
    * smallest).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(
@@ -273,6 +294,9 @@ public class MtuVerification extends TckVerification {
    *
    * <p>If it fails: the backend truncates the length to 16 bits, or checks only the MTU (inbound
    * injection has no MTU, S53, but still this limit).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S31")
@@ -316,6 +340,9 @@ public class MtuVerification extends TckVerification {
    * 4028-byte datagram and a 65535-byte one injected inbound reach the host's endpoint.
    *
    * <p>If it fails: the backend applies the egress MTU check to inbound injections too.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S53")
@@ -338,6 +365,9 @@ public class MtuVerification extends TckVerification {
    * to the egress MTU on the way in).
    *
    * <p>If it fails: the backend routes inbound injections through its egress path.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S53")

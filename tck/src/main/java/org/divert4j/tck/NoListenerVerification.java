@@ -32,6 +32,9 @@ public class NoListenerVerification extends TckVerification {
    * <p>If it fails: a delivered datagram or an echo reply means the rule acts as pass-through (the
    * kernel backend must not use {@code --queue-bypass} under DROP); an ICMP error means it acts as
    * REJECT rather than DENY.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S11")
@@ -80,6 +83,9 @@ public class NoListenerVerification extends TckVerification {
    * output rule with no socket never reaches the wire.
    *
    * <p>If it fails: the output chain's rule passes packets when nothing listens.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S11")
@@ -100,6 +106,9 @@ public class NoListenerVerification extends TckVerification {
    * the same chain, whose port has a socket, does not get the packet.
    *
    * <p>If it fails: the no-listener rule is treated as "continue" instead of DENY.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S11")
@@ -124,6 +133,9 @@ public class NoListenerVerification extends TckVerification {
    *
    * <p>If it fails: the pass-through option is not applied (the kernel backend uses {@code
    * --queue-bypass}).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S12")
@@ -149,6 +161,9 @@ public class NoListenerVerification extends TckVerification {
    * the output socket gets it, and once written back it reaches the far peer.
    *
    * <p>If it fails: pass-through skips the rest of the traversal instead of the one rule.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S12", capabilities = Capability.FORWARD)
@@ -182,6 +197,9 @@ public class NoListenerVerification extends TckVerification {
    * <p>If it is not met: the backend passes the packet to the next hook rather than the next rule
    * (Linux {@code --queue-bypass} accepts for the current table; a backend can put each DIVERT rule
    * in its own chain to get the specified behaviour).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S12", level = Level.SHOULD)
@@ -203,6 +221,9 @@ public class NoListenerVerification extends TckVerification {
    *
    * <p>If it fails: the backend caches the no-listener decision (per rule, or until a refresh), or
    * binding/closing does not take effect before the call returns.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S13")
@@ -234,6 +255,9 @@ public class NoListenerVerification extends TckVerification {
    *
    * <p>If it fails: as for the DROP case; check also that a bound socket turns the bypass off at
    * once.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S13")

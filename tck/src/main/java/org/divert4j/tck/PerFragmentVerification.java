@@ -36,6 +36,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend reassembles before the divert point (Linux: the queue hook runs
    * after nf_defrag_ipv4 at priority -400, or conntrack is active in the namespace).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S16")
@@ -67,6 +70,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend rewrites fragments (merges, re-fragments, clears flags or changes
    * the ID) before the program sees them.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S16")
@@ -106,6 +112,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend matches ports on non-first fragments (reading payload bytes as a
    * header), or tracks fragments to apply the first one's verdict to the rest.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S7")
@@ -134,6 +143,9 @@ public class PerFragmentVerification extends TckVerification {
    * receives the whole datagram (the other fragments went straight on).
    *
    * <p>If it fails: non-first fragments are held or dropped by a rule that cannot match them.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S7")
@@ -159,6 +171,9 @@ public class PerFragmentVerification extends TckVerification {
    * 4200" gets the other two.
    *
    * <p>If it fails: as for the port rule; the ICMP type byte exists only in the first fragment.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S7")
@@ -189,6 +204,9 @@ public class PerFragmentVerification extends TckVerification {
    * fragments of a 4000-byte datagram.
    *
    * <p>If it fails: the backend treats every rule as if it tested transport fields.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S7")
@@ -211,6 +229,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: reinjected fragments are refused (MTU or validity checks that mistake a
    * fragment for a bad packet) or lose their flags.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S17")
@@ -236,6 +257,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: see the inbound case; outbound fragments must not be refused by the MTU check
    * since none exceeds the MTU.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S17")
@@ -267,6 +291,9 @@ public class PerFragmentVerification extends TckVerification {
    * <p>If it fails with a malformed-packet error: the backend treats DF on a fragment as a defect.
    * S47 calls malformed only what it lists (short, version, header length, a total length
    * inconsistent with the fragment flags), and S41 leaves flags and offset to the program.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S17")
@@ -301,6 +328,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend reassembles behind the program's back, or reinjects a dropped
    * fragment.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S18")
@@ -329,6 +359,9 @@ public class PerFragmentVerification extends TckVerification {
    *
    * <p>If it fails: the backend diverts before the stack fragments (Linux POSTROUTING sees the
    * whole datagram; the kernel backend must fragment in user space and deliver each fragment).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S19")
@@ -348,6 +381,9 @@ public class PerFragmentVerification extends TckVerification {
    * arrives at the output socket as four fragments of at most 1280 bytes.
    *
    * <p>If it fails: the backend fragments to a fixed size rather than the egress MTU.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S19")

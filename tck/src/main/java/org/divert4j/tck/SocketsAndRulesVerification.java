@@ -39,6 +39,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: a packet on the wrong socket means dispatch does not key on the divert port
    * alone; nothing on 4100 after bind means binding does not start delivery (compare S13).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S1")
@@ -67,6 +70,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: delivery is keyed by something besides the port (the chain or the rule), or the
    * output chain is not diverting (compare S4, S6).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S1")
@@ -92,6 +98,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: the backend mixes ports up (one queue for all ports, or a wrong port in the
    * firewall rule).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S2")
@@ -121,6 +130,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: a second bind that succeeds means two sockets share a port (which one gets the
    * packets is then undefined); any other exception type is not the clear error the rule asks for.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S2")
@@ -150,6 +162,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: the backend accepted a port the divert port space does not have (NFQUEUE
    * accepts queue 0; divert4j does not).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S2")
@@ -178,6 +193,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: the backend binds a real UDP/TCP port, or diverts by port number without a
    * rule.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S2")
@@ -202,6 +220,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    * <p>If it fails: check that {@code addRule} takes effect before it returns, and that {@code
    * remove} really deletes the firewall rule (and {@code isInstalled} and {@code rules()} reflect
    * it).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S3")
@@ -242,6 +263,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: the backend diverts more than its rules match (too broad a firewall rule, or a
    * queue hook that catches everything), or modifies packets it does not divert.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S3")
@@ -271,6 +295,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    *
    * <p>If it fails: the backend ties rules to the handle that installed them; a backend that cannot
    * share rules must not declare SHARED_RULES.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S3", capabilities = Capability.SHARED_RULES)
@@ -300,6 +327,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    * <p>If it fails: check the chain mapping (ipchains meaning: input = every packet entering,
    * forward = forwarded only, output = every packet leaving; for Linux: PREROUTING, FORWARD,
    * POSTROUTING).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S4")
@@ -343,6 +373,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    * <p>If it fails: look at the order the chains' hooks run in for forwarded traffic and at the
    * chain each diverted packet reports (input on the ingress interface, forward, then output
    * outbound).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S4", capabilities = Capability.FORWARD)
@@ -391,6 +424,9 @@ public class SocketsAndRulesVerification extends TckVerification {
    * <p>If it fails: check that rules are appended and inserted at the right positions ({@code
    * addRule} appends, {@code insertRule(0, ...)} goes first) and that evaluation stops at the first
    * match.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S5")

@@ -32,7 +32,22 @@ public record TckResult(
     String reason,
     String detail,
     long millis) {
-  /** Copies the list. */
+  /**
+   * Copies the list.
+   *
+   * @param backend the backend's name
+   * @param areaId the area letter ({@link SpecArea#id()})
+   * @param areaTitle the area's title
+   * @param ruleId the rule id, e.g. {@code S27}
+   * @param level MUST or SHOULD
+   * @param capabilities the capabilities the test needs (empty for most)
+   * @param testClass the verification class's name
+   * @param testName the test method's name, e.g. {@code S27_oversizeInjectionIsRefusedWithMtu}
+   * @param outcome passed, failed, aborted or skipped
+   * @param reason why it failed, aborted or was skipped; empty when passed
+   * @param detail the stack trace of a failure or abort; empty otherwise
+   * @param millis how long it took
+   */
   public TckResult {
     capabilities = List.copyOf(capabilities);
   }

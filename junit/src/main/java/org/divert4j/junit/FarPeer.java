@@ -1,0 +1,17 @@
+package org.divert4j.junit;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * Marks a {@link org.divert4j.testbed.TestNode} parameter that {@link DivertExtension} fills with
+ * the far peer on link B ({@link org.divert4j.testbed.TestBed#farPeer()}); the test bed is then
+ * built with a far peer, as with {@link DivertTestBed#farPeer()}.
+ */
+@Target(ElementType.PARAMETER)
+@Retention(RetentionPolicy.RUNTIME)
+@Documented
+public @interface FarPeer {}
