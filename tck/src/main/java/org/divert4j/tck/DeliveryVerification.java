@@ -290,6 +290,9 @@ public class DeliveryVerification extends TckVerification {
    * <p>If it fails: the backend's copy of a locally generated packet is limited below 65535 bytes
    * (NFQUEUE's 16-bit attribute length caps a copy at 65531 bytes, {@code NFQNL_MAX_COPY_RANGE};
    * the input chain can be completed from a tap, the output chain cannot) and it does not say so.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8")
@@ -336,6 +339,9 @@ public class DeliveryVerification extends TckVerification {
    * each whole, and written back each reaches the far peer.
    *
    * <p>If it fails: as on output, a copy limit below 65535 bytes on the forward path.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S8", capabilities = Capability.FORWARD)

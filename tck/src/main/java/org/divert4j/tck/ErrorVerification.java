@@ -48,7 +48,6 @@ public class ErrorVerification extends TckVerification {
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
-
    */
   @Test
   @SpecRule(id = "S46")

@@ -162,6 +162,9 @@ public class LifecycleVerification extends TckVerification {
    * <p>If it fails with "shows nothing": the test bed does not implement {@code hostState()}, and a
    * backend whose rules live outside the process (SHARED_RULES) must. If the snapshots differ: the
    * listed lines are what the closed host left behind.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S51", capabilities = Capability.SHARED_RULES)

@@ -175,6 +175,9 @@ public class LoopVerification extends TckVerification {
    *
    * <p>If it fails: one delivery means the reinjection skipped the later rule (a per-port rather
    * than per-rule "already diverted" mark); a third means it restarted at the top (S43).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S44")

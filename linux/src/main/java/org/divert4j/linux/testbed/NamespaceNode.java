@@ -55,7 +55,14 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
    *     end of the cable, or whatever answers for the destination beyond it
    */
   public record Link(NetInterface iface, int network, int prefixLength, byte[] neighbourMac) {
-    /** Checks the components and copies the MAC. */
+    /**
+     * Checks the components and copies the MAC.
+     *
+     * @param iface the interface
+     * @param network the network, host order
+     * @param prefixLength the prefix length
+     * @param neighbourMac the neighbour's MAC address, 6 bytes
+     */
     public Link {
       Objects.requireNonNull(iface, "iface");
       if (neighbourMac == null || neighbourMac.length != 6) {
