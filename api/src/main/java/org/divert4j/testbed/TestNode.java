@@ -23,6 +23,11 @@ public interface TestNode {
   Inet4Address address();
 
   /**
+   * The node's interfaces as the divert host receives on them (S6's expected values): for a backend
+   * that diverts in the node's own stack, the node's own interfaces; for an inline backend standing
+   * in front of the node, the interface of the divert point that faces the peer, carrying the
+   * node's address.
+   *
    * @return the node's interfaces
    */
   List<NetInterface> interfaces();

@@ -16,8 +16,14 @@ import org.divert4j.stack.StackEnvironment;
  * <p>Thread-safe: all packet processing runs in the engine's exclusive section, a reentrant lock.
  */
 public abstract class Device implements StackEnvironment, AutoCloseable {
-  /** What pcap hosts can do beyond the required rules; see docs/backends.md for the others. */
-  public static final Set<Capability> CAPABILITIES = Set.of(Capability.EXACT_INBOUND_INTERFACE);
+  /**
+   * What pcap hosts can do beyond the required rules; see docs/backends.md for the others. The same
+   * set as {@code PcapProvider.capabilities()} (which does not name this class, so that it loads
+   * without pcap4j): the engine holds every packet in user space, so locally generated packets of
+   * 65532 to 65535 bytes reach the output chain whole (S8).
+   */
+  public static final Set<Capability> CAPABILITIES =
+      Set.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT);
 
   private static final int SPINS = 200;
 

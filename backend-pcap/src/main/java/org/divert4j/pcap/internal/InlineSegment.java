@@ -76,6 +76,8 @@ public final class InlineSegment extends Device {
   // Counters: capture side written by one capture thread each, the rest inside the section.
   // Read by any thread (statistics): [handoff OUTSIDE, handoff INSIDE, pcap OUTSIDE, pcap INSIDE].
   private final AtomicLongArray captureCounters = new AtomicLongArray(4);
+  // Frames longer than the snapshot length, per side; written by that side's capture thread.
+  private final AtomicLongArray truncated = new AtomicLongArray(2);
   private final long[] sendErrors = new long[2];
   private final long[] sent = new long[2];
   private long passedUntouched;
@@ -146,8 +148,12 @@ public final class InlineSegment extends Device {
             }
             links[OUTSIDE] = NetDevices.link(cfg.outside);
             links[INSIDE] = NetDevices.link(cfg.inside);
-            handles[OUTSIDE] = Pcap.openLive(cfg.outside, cfg.bufferBytes, null);
-            handles[INSIDE] = Pcap.openLive(cfg.inside, cfg.bufferBytes, null);
+            handles[OUTSIDE] =
+                Pcap.openLive(
+                    cfg.outside, Pcap.liveSnaplen(links[OUTSIDE].mtu()), cfg.bufferBytes, null);
+            handles[INSIDE] =
+                Pcap.openLive(
+                    cfg.inside, Pcap.liveSnaplen(links[INSIDE].mtu()), cfg.bufferBytes, null);
             return null;
           });
     } catch (DivertException e) {
@@ -259,7 +265,11 @@ public final class InlineSegment extends Device {
       }
       if (rc == CaptureHandle.PACKET) {
         int len = Math.min(h.length(), CaptureHandle.MAX_FRAME);
-        if (ring.reserve(len)) {
+        if (h.wireLength() > len) {
+          // Longer than the snapshot length (Pcap.liveSnaplen): forwarding the cut frame would
+          // corrupt it, so it is lost, and counted with the capture's losses.
+          truncated.lazySet(side, truncated.get(side) + 1); // single writer
+        } else if (ring.reserve(len)) {
           h.copyTo(ring.array(), ring.dataOffset(), len);
           ring.publish(h.timestampNanos());
           if (idle) {
@@ -322,7 +332,9 @@ public final class InlineSegment extends Device {
     return captureCounters.get(0)
         + captureCounters.get(1)
         + captureCounters.get(2)
-        + captureCounters.get(3);
+        + captureCounters.get(3)
+        + truncated.get(0)
+        + truncated.get(1);
   }
 
   // ------------------------------------------------------------------ processing thread

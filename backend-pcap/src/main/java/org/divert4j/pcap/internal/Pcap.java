@@ -22,8 +22,31 @@ import org.pcap4j.packet.namednumber.DataLinkType;
  * thread-safe.
  */
 final class Pcap {
-  /** The snapshot length of live captures and output files: libpcap's maximum. */
+  /** The snapshot length of output files and of the availability probe: libpcap's maximum. */
   static final int SNAPLEN = 262144;
+
+  /**
+   * Bytes a live capture keeps beyond the interface's MTU: an Ethernet header and one VLAN tag (the
+   * 18 bytes libpcap itself adds to the MTU when it sizes its ring frames).
+   */
+  static final int LINK_OVERHEAD = 18;
+
+  /**
+   * The snapshot length of a live capture on an interface of this MTU. libpcap 1.10 (pcap-linux.c,
+   * create_ring, TPACKET_V2, which immediate mode selects) makes every frame of its kernel ring
+   * min(snapshot length, MTU + 18) bytes, but min(snapshot length, max(MTU, 65535) + 18) as soon as
+   * any offload (TSO, UFO, GSO, GRO, LRO) is on, as it is by default on a veth: with the maximum
+   * snapshot length, a 4 MiB buffer then holds only 63 frames, and a burst of a hundred 1514-byte
+   * frames overflows it while the capture thread waits for a CPU. Asking for MTU + 18 keeps frames
+   * that size whatever the offloads; a longer frame (an aggregate of GRO/LRO, or a sender's
+   * super-packet crossing a virtual link) is cut, and the segment drops and counts it.
+   *
+   * @param mtu the interface's MTU
+   * @return the snapshot length
+   */
+  static int liveSnaplen(int mtu) {
+    return Math.min(Math.max(mtu, 68) + LINK_OVERHEAD, CaptureHandle.MAX_FRAME);
+  }
 
   /** libpcap's {@code PCAP_ERROR_PERM_DENIED}. */
   private static final int PCAP_ERROR_PERM_DENIED = -8;
@@ -63,19 +86,20 @@ final class Pcap {
    * back to it).
    *
    * @param device the interface name
+   * @param snaplen the snapshot length ({@link #liveSnaplen}, or {@link #SNAPLEN})
    * @param bufferBytes the kernel ring size
    * @param filter a BPF filter expression, or null
    * @return the handle
    * @throws PermissionException if capturing is not permitted
    * @throws DivertException if the interface does not exist or libpcap fails
    */
-  static CaptureHandle openLive(String device, int bufferBytes, String filter)
+  static CaptureHandle openLive(String device, int snaplen, int bufferBytes, String filter)
       throws DivertException {
     PcapHandle h;
     try {
       h =
           new PcapHandle.Builder(device)
-              .snaplen(SNAPLEN)
+              .snaplen(snaplen)
               .promiscuousMode(PcapNetworkInterface.PromiscuousMode.PROMISCUOUS)
               .timeoutMillis(100)
               .immediateMode(true)

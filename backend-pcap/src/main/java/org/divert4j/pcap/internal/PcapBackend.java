@@ -52,7 +52,7 @@ public final class PcapBackend {
     } catch (BackendUnavailableException e) {
       return Availability.unavailable(e.getMessage(), e.getCause());
     }
-    try (CaptureHandle h = Pcap.openLive("lo", 1 << 16, null)) {
+    try (CaptureHandle h = Pcap.openLive("lo", Pcap.SNAPLEN, 1 << 16, null)) {
       return Availability.ok();
     } catch (PermissionException e) {
       return Availability.unavailable(

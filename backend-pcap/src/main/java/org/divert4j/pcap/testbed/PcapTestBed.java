@@ -7,6 +7,7 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
+import org.divert4j.NetInterface;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.testbed.NamespaceNode;
@@ -18,6 +19,7 @@ import org.divert4j.pcap.internal.HostConfig;
 import org.divert4j.pcap.internal.InlineSegment;
 import org.divert4j.pcap.internal.PcapBackend;
 import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.TestNode;
 
 /**
  * The pcap backend's test bed: three network namespaces joined by two veth pairs, with the backend
@@ -34,6 +36,10 @@ import org.divert4j.testbed.TestBedOptions;
  * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
  * super-packets). Peer and host know each other's MAC address in advance (permanent neighbour
  * entries), so that a test's first packets are not held in an ARP queue and released in a burst.
+ *
+ * <p>The host node is the inside host, but its {@link TestNode#interfaces()} are those of the
+ * divert host in front of it: {@code out0} (name and index in the bridge namespace) with the host's
+ * address, the interface inbound packets are diverted on (S6).
  *
  * <p>No far peer (the segment does not route: no FORWARD). Another program cannot share the host's
  * rules (no SHARED_RULES), so {@link #openAnotherHost} is unsupported. Closing {@link #host()}
@@ -106,12 +112,20 @@ public final class PcapTestBed extends NamespaceTestBed {
             peerNs,
             Ipv4.fromInt(peerAddr),
             List.of(NamespaceNode.Link.of(left.a(), peerAddr, 24, o.peerMtu(), hostMac)));
+    // The divert host is the segment in front of the inside host: what it receives on is the
+    // outside interface, with the inside host's address (docs/backends.md, "Interfaces and
+    // addresses"). The host node reports that interface as this test bed built it (S6), while its
+    // raw sends and captures still use its own eth0.
+    NetInterface receiving =
+        new NetInterface(
+            left.b().name(), left.b().index(), Ipv4.fromInt(hostAddr), 24, o.peerMtu());
     NamespaceNode hostNode =
         newNode(
             "host",
             hostNs,
             Ipv4.fromInt(hostAddr),
-            List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)));
+            List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)),
+            List.of(receiving));
     setNodes(peer, hostNode, null);
     offloadsOff(peer.thread(), "eth0", true);
     offloadsOff(hostNode.thread(), "eth0", true);

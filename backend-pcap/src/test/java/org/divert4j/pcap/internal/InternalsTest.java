@@ -17,6 +17,12 @@ import org.junit.jupiter.api.Test;
 
 /** The pure-Java parts of the backend: handoff ring, link layer, timestamps, properties. */
 class InternalsTest {
+  @Test
+  void hostsDeclareWhatTheProviderDeclares() {
+    // A host's capabilities decide which rules the TCK holds it to (S8's WHOLE_LOCAL_OUTPUT).
+    assertEquals(new org.divert4j.pcap.PcapProvider().capabilities(), Device.CAPABILITIES);
+  }
+
   private static final long MAC_A = 0x020000000001L;
   private static final long MAC_B = 0x020000000002L;
   private static final long MAC_R = 0x020000000099L;

@@ -107,6 +107,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   private final NetnsThread thread;
   private final Inet4Address address;
   private final List<Link> links;
+  private final List<NetInterface> interfaces;
   private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
   private final ByteBuffer rawOut = NodeUdpEndpoint.direct(65536);
   private final ByteBuffer rawTo = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
@@ -124,6 +125,28 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
    */
   public NamespaceNode(String name, Netns netns, Inet4Address address, List<Link> links)
       throws IOException {
+    this(name, netns, address, links, null);
+  }
+
+  /**
+   * Makes a node whose {@link #interfaces()} are not its own links' interfaces but the interfaces a
+   * divert host standing in front of it receives its traffic on (an inline backend: the node is the
+   * host behind the divert point, S6). Its links still carry its raw sends and captures.
+   *
+   * @param name a short name, e.g. {@code peer}
+   * @param netns the namespace, owned by the caller
+   * @param address the node's address on its first link
+   * @param links its interfaces, the first one the way of its default route
+   * @param interfaces what {@link #interfaces()} reports, or null for the links' interfaces
+   * @throws IOException if the namespace cannot be entered
+   */
+  public NamespaceNode(
+      String name,
+      Netns netns,
+      Inet4Address address,
+      List<Link> links,
+      List<NetInterface> interfaces)
+      throws IOException {
     if (links.isEmpty()) {
       throw new IllegalArgumentException("a node needs a link");
     }
@@ -131,6 +154,15 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     this.netns = netns;
     this.address = address;
     this.links = List.copyOf(links);
+    if (interfaces == null) {
+      List<NetInterface> own = new ArrayList<>(links.size());
+      for (Link k : links) {
+        own.add(k.iface());
+      }
+      this.interfaces = List.copyOf(own);
+    } else {
+      this.interfaces = List.copyOf(interfaces);
+    }
     this.thread = NetnsThread.open(netns.path().toString(), name);
   }
 
@@ -167,11 +199,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
 
   @Override
   public List<NetInterface> interfaces() {
-    List<NetInterface> l = new ArrayList<>(links.size());
-    for (Link k : links) {
-      l.add(k.iface());
-    }
-    return l;
+    return interfaces;
   }
 
   private Link linkFor(int destination) {

@@ -13,6 +13,7 @@ import org.divert4j.BackendUnavailableException;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
+import org.divert4j.NetInterface;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.Shell;
 import org.divert4j.testbed.TestBed;
@@ -171,7 +172,29 @@ public abstract class NamespaceTestBed implements TestBed {
   protected final NamespaceNode newNode(
       String name, Netns netns, Inet4Address address, List<NamespaceNode.Link> links)
       throws IOException {
-    NamespaceNode n = new NamespaceNode(name, netns, address, links);
+    return newNode(name, netns, address, links, null);
+  }
+
+  /**
+   * Makes a node that reports other interfaces than its links' (see {@link
+   * NamespaceNode#NamespaceNode(String, Netns, Inet4Address, List, List)}), owned by this test bed.
+   *
+   * @param name a short name
+   * @param netns its namespace
+   * @param address its address on its first link
+   * @param links its interfaces
+   * @param interfaces what the node's {@code interfaces()} reports, or null for the links'
+   * @return the node
+   * @throws IOException if the namespace cannot be entered
+   */
+  protected final NamespaceNode newNode(
+      String name,
+      Netns netns,
+      Inet4Address address,
+      List<NamespaceNode.Link> links,
+      List<NetInterface> interfaces)
+      throws IOException {
+    NamespaceNode n = new NamespaceNode(name, netns, address, links, interfaces);
     synchronized (this) {
       nodes.add(n);
     }
