@@ -25,10 +25,16 @@ import org.divert4j.testbed.linux.VethPair;
  *
  * Both links have the test's MTU ({@link TestBedOptions#peerMtu()}). The bridge namespace has no
  * addresses and does not forward; IPv6 is off everywhere (no neighbour discovery noise); the nodes
- * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum
- * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
- * super-packets). Peer and host know each other's MAC address in advance (permanent neighbour
- * entries), so that a test's first packets are not held in an ARP queue and released in a burst.
+ * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says). Checksum,
+ * segmentation and receive offloads are off on all four veth ends: a veth would otherwise hand the
+ * capture partial checksums and super-packets, and libpcap sizes every frame of its capture ring
+ * for 65535 bytes when any offload is on (create_ring, iface_get_offload), so that the 4 MiB
+ * capture buffer would hold 64 frames instead of about 2000, and a burst from the peer while the
+ * capture thread waits for a CPU would overflow it (the S15 flake on a loaded machine). The capture
+ * and handoff buffer sizes are the test's {@code pcap.bufferSize} and {@code pcap.handoffSize} host
+ * properties if it sets them. Peer and host know each other's MAC address in advance (permanent
+ * neighbour entries), so that a test's first packets are not held in an ARP queue and released in a
+ * burst.
  *
  * <p>No far peer (the segment does not route: no FORWARD). Another program cannot share the host's
  * rules (no SHARED_RULES), so {@link #openAnotherHost} is unsupported. Closing {@link #host()}
@@ -89,8 +95,8 @@ final class PcapTestBed extends NamespaceTestBed {
             .property(HostConfig.INSIDE, "in0")
             .property(HostConfig.ADDRESS, Ipv4.toString(hostAddr) + "/24")
             .property(HostConfig.ROUTES, Ipv4.toString(subnet) + "/24")
-            .property(HostConfig.BUFFER, Integer.toString(4 << 20))
-            .property(HostConfig.HANDOFF, Integer.toString(2 << 20))
+            .property(HostConfig.BUFFER, o.host().property(HostConfig.BUFFER, "4194304"))
+            .property(HostConfig.HANDOFF, o.host().property(HostConfig.HANDOFF, "2097152"))
             .build();
     deviceOptions = device;
     config = HostConfig.parse(device);
@@ -108,11 +114,11 @@ final class PcapTestBed extends NamespaceTestBed {
             Ipv4.fromInt(hostAddr),
             List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)));
     setNodes(peer, hostNode, null);
-    offloadsOff(peer.thread(), "eth0", true);
-    offloadsOff(hostNode.thread(), "eth0", true);
+    offloadsOff(peer.thread(), "eth0");
+    offloadsOff(hostNode.thread(), "eth0");
     try (NetnsThread t = NetnsThread.start(Native.SYSCALLS, bridgeNs.path().toString(), "bridge")) {
-      offloadsOff(t, "out0", false);
-      offloadsOff(t, "in0", false);
+      offloadsOff(t, "out0");
+      offloadsOff(t, "in0");
     }
     InlineSegment segment =
         trackResource(InlineSegment.open(PcapBackend.hostName(config), device, config, false));
@@ -144,17 +150,16 @@ final class PcapTestBed extends NamespaceTestBed {
   }
 
   /**
-   * Turns offloads off on one interface: on a sender, TX checksumming, TSO and GSO (so that frames
-   * carry full checksums and fit the MTU); everywhere, GRO (so that captures see frames as sent).
+   * Turns offloads off on one interface: TX checksumming, TSO and GSO (so that frames carry full
+   * checksums and fit the MTU, and libpcap sizes ring frames from the MTU), and GRO (so that
+   * captures see frames as sent).
    */
-  private static void offloadsOff(NetnsThread t, String device, boolean sender) throws IOException {
+  private static void offloadsOff(NetnsThread t, String device) throws IOException {
     t.call(
         () -> {
-          if (sender) {
-            Native.ethtoolOff(device, Native.ETHTOOL_STXCSUM);
-            Native.ethtoolOff(device, Native.ETHTOOL_STSO);
-            Native.ethtoolOff(device, Native.ETHTOOL_SGSO);
-          }
+          Native.ethtoolOff(device, Native.ETHTOOL_STXCSUM);
+          Native.ethtoolOff(device, Native.ETHTOOL_STSO);
+          Native.ethtoolOff(device, Native.ETHTOOL_SGSO);
           Native.ethtoolOff(device, Native.ETHTOOL_SGRO);
           return null;
         });
