@@ -136,7 +136,7 @@ final class DumpCommand implements Callable<Integer> {
       converter = Converters.Durations.class,
       description =
           "Also print the socket's statistics to stderr at this interval, one line each: stats"
-              + " ms=<since start> and the socket's counters (for soak runs).")
+              + " ms=<since start> epochMs=<wall clock> and the socket's counters (for soak runs).")
   Duration statsEvery;
 
   @Option(names = "--no-reinject", description = "Drop every packet instead of writing it back.")
@@ -290,7 +290,13 @@ final class DumpCommand implements Callable<Integer> {
                   }
                   next += every;
                   SocketStats st = socket.stats();
-                  err.println("stats ms=" + (System.nanoTime() - start) / 1_000_000 + " " + st);
+                  err.println(
+                      "stats ms="
+                          + (System.nanoTime() - start) / 1_000_000
+                          + " epochMs="
+                          + System.currentTimeMillis()
+                          + " "
+                          + st);
                   err.flush();
                 }
               } catch (InterruptedException e) {
