@@ -108,6 +108,15 @@ final class DumpCommand implements Callable<Integer> {
       description = "Stop after this long, e.g. 10s, 500ms, 2m.")
   Duration duration;
 
+  @Option(
+      names = "--stats-every",
+      paramLabel = "TIME",
+      converter = Converters.Durations.class,
+      description =
+          "Also print the socket's statistics to stderr at this interval, one line each: stats"
+              + " ms=<since start> epochMs=<wall clock> and the socket's counters (for soak runs).")
+  Duration statsEvery;
+
   @Option(names = "--no-reinject", description = "Drop every packet instead of writing it back.")
   boolean noReinject;
 
@@ -196,7 +205,15 @@ final class DumpCommand implements Callable<Integer> {
         startGenerator(bed, parsed, host.options().queueLength());
       }
       running.countDown();
-      loop(socket, out, err, pcap, bed == null ? Duration.ZERO : bed.settleTime());
+      Thread stats = statsEvery == null ? null : startStatsPrinter(socket, err);
+      try {
+        loop(socket, out, err, pcap, bed == null ? Duration.ZERO : bed.settleTime());
+      } finally {
+        if (stats != null) {
+          stats.interrupt();
+          stats.join(1000);
+        }
+      }
       summary(out, socket.stats(), pcap);
     } finally {
       stopping = true;
@@ -207,6 +224,41 @@ final class DumpCommand implements Callable<Integer> {
       throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
+  }
+
+  /** Prints the socket's statistics every {@link #statsEvery} until interrupted or closed. */
+  private Thread startStatsPrinter(DivertSocket socket, PrintWriter err) {
+    long start = System.nanoTime();
+    long every = Math.max(1, statsEvery.toNanos());
+    Thread t =
+        new Thread(
+            () -> {
+              long next = start + every;
+              try {
+                while (!stopping) {
+                  long wait = next - System.nanoTime();
+                  if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                  }
+                  next += every;
+                  SocketStats st = socket.stats();
+                  err.println(
+                      "stats ms="
+                          + (System.nanoTime() - start) / 1_000_000
+                          + " epochMs="
+                          + System.currentTimeMillis()
+                          + " "
+                          + st);
+                  err.flush();
+                }
+              } catch (InterruptedException e) {
+                // stopped
+              }
+            },
+            "divert-dump-stats");
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   private void loop(

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,6 +57,39 @@ class DumpCommandTest {
         r.out().contains("dropped 4; socket 1234: received 4, written back 0, dropped 4, lost 0"),
         r::toString);
     assertTrue(r.err().contains("dropping every packet"), r::toString);
+  }
+
+  @Test
+  void statsEveryPrintsTheSocketsCountersToStderr() {
+    Cli.Result r =
+        Cli.run(
+            "dump",
+            "--backend",
+            "sim",
+            "--rule",
+            "input",
+            "--generate",
+            "3000",
+            "--quiet",
+            "--stats-every",
+            "1ms");
+    assertEquals(ExitCodes.OK, r.status(), r::toString);
+    Pattern line =
+        Pattern.compile(
+            "stats ms=\\d+ epochMs=\\d+ received=(\\d+) reinjected=(\\d+) .*dropped=\\{.*\\}");
+    long last = 0;
+    int lines = 0;
+    for (String l : r.err().split("\n")) {
+      Matcher m = line.matcher(l);
+      assertTrue(m.matches(), "a stats line: " + l);
+      long received = Long.parseLong(m.group(1));
+      assertTrue(received >= last && received <= 3000, l);
+      assertTrue(Long.parseLong(m.group(2)) <= received, l);
+      last = received;
+      lines++;
+    }
+    assertTrue(lines >= 1, r::toString);
+    assertTrue(r.outLines().get(1).startsWith("written back 3000"), r::toString);
   }
 
   @Test

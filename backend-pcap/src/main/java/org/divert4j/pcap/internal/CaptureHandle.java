@@ -174,7 +174,9 @@ final class CaptureHandle implements AutoCloseable {
   }
 
   /**
-   * Reads the next packet. Blocks for at most the read timeout on a live capture.
+   * Reads the next packet. On a live capture it may block until a packet arrives or {@link
+   * #breakLoop()}, however long: libpcap 1.10 on Linux does not return on the read timeout while
+   * nothing arrives.
    *
    * @return {@link #PACKET}, {@link #TIMEOUT} or {@link #END}
    * @throws IOException if libpcap reports an error

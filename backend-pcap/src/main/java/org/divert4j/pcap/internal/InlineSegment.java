@@ -34,12 +34,13 @@ import org.divert4j.packet.Ipv4View;
  * link header rebuilt from learned MAC addresses ({@link LinkLayer}).
  *
  * <p>Threads: one capture thread per interface, which only copies frames into a bounded handoff
- * ring ({@link HandoffRing}; a full ring drops and counts, as DropReason.CAPTURE); one processing
- * thread that drains both rings in batches inside the engine's section and runs the engine's clock.
- * Programs' sends run the engine on their own threads, in the same section. Each interface's MTU is
- * read once, at open; the engine enforces the outside one (S27-S30), and packets delivered inbound
- * are fragmented to the inside one (inbound injection has no MTU limit, S53, but the wire to the
- * host has).
+ * ring ({@link HandoffRing}; a full ring drops and counts, as DropReason.CAPTURE, as do frames the
+ * kernel could not put in libpcap's capture ring, read on demand); one processing thread that
+ * drains both rings in batches inside the engine's section and runs the engine's clock. Programs'
+ * sends run the engine on their own threads, in the same section. Each interface's MTU is read
+ * once, at open; the engine enforces the outside one (S27-S30), and packets delivered inbound are
+ * fragmented to the inside one (inbound injection has no MTU limit, S53, but the wire to the host
+ * has).
  */
 public final class InlineSegment extends Device {
   static final int OUTSIDE = 0;
@@ -47,7 +48,6 @@ public final class InlineSegment extends Device {
 
   private static final ConcurrentHashMap<String, String> IN_USE = new ConcurrentHashMap<>();
   private static final long TICK_NANOS = 20_000_000L;
-  private static final long STATS_NANOS = 250_000_000L;
   private static final int BATCH = 64;
   private static final long QUIET_NANOS = 50_000L;
   private static final long SYNC_LIMIT_MILLIS = 20;
@@ -73,9 +73,12 @@ public final class InlineSegment extends Device {
   private volatile boolean idle;
   private boolean closed;
 
-  // Counters: capture side written by one capture thread each, the rest inside the section.
-  // Read by any thread (statistics): [handoff OUTSIDE, handoff INSIDE, pcap OUTSIDE, pcap INSIDE].
-  private final AtomicLongArray captureCounters = new AtomicLongArray(4);
+  // Counters: handoff drops written by one capture thread each, read by any thread; libpcap's
+  // drop counts read on demand (readCaptureDrops), the rest inside the section.
+  private final AtomicLongArray handoffDrops = new AtomicLongArray(2);
+  private final Object pcapStatsLock = new Object();
+  private final long[] pcapDrops = new long[2]; // guarded by pcapStatsLock
+  private boolean pcapStatsClosed; // guarded by pcapStatsLock
   // Frames longer than the snapshot length, per side; written by that side's capture thread.
   private final AtomicLongArray truncated = new AtomicLongArray(2);
   private final long[] sendErrors = new long[2];
@@ -249,7 +252,6 @@ public final class InlineSegment extends Device {
     CaptureHandle h = handles[side];
     HandoffRing ring = rings[side];
     CaptureState state = states[side];
-    long nextStats = System.nanoTime() + STATS_NANOS;
     while (running) {
       int rc;
       state.waiting = true;
@@ -276,22 +278,35 @@ public final class InlineSegment extends Device {
             LockSupport.unpark(processor);
           }
         } else {
-          captureCounters.lazySet(side, captureCounters.get(side) + 1); // single writer
+          handoffDrops.lazySet(side, handoffDrops.get(side) + 1); // single writer
         }
       }
-      long now = System.nanoTime();
-      if (now - nextStats >= 0) {
-        captureCounters.set(2 + side, captureDrops(h));
-        nextStats = now + STATS_NANOS;
-      }
     }
-    captureCounters.set(2 + side, captureDrops(h));
   }
 
-  private long captureDrops(CaptureHandle h) {
-    // ps_ifdrop comes from sysfs, which shows the JVM's namespace, not the capture's: only
-    // meaningful when the interfaces are in the JVM's own namespace.
-    return countInterfaceDrops ? h.drops() : h.droppedByKernel();
+  /**
+   * Reads libpcap's drop counters now, on the calling thread. They are read on demand and not by
+   * the capture threads, because a capture thread only runs when a packet arrives: libpcap 1.10 on
+   * Linux does not return from {@code pcap_next_ex} when its read timeout passes without a packet
+   * (pcap_wait_for_frames_mmap polls again; pcap_set_timeout(3PCAP): "the timer doesn't start until
+   * at least one packet arrives"), so frames the kernel dropped from a full capture ring during a
+   * burst would stay uncounted until the next packet. Serialized: {@code pcap_stats} adds the
+   * kernel's counters (which {@code PACKET_STATISTICS} resets on every read) into the handle, so
+   * two concurrent calls could lose a count. Monotonic, and kept after close.
+   */
+  private long readCaptureDrops() {
+    synchronized (pcapStatsLock) {
+      if (!pcapStatsClosed) {
+        for (int side = OUTSIDE; side <= INSIDE; side++) {
+          CaptureHandle h = handles[side];
+          // ps_ifdrop comes from sysfs, which shows the JVM's namespace, not the capture's:
+          // only meaningful when the interfaces are in the JVM's own namespace.
+          long d = countInterfaceDrops ? h.drops() : h.droppedByKernel();
+          pcapDrops[side] = Math.max(pcapDrops[side], d);
+        }
+      }
+      return pcapDrops[OUTSIDE] + pcapDrops[INSIDE];
+    }
   }
 
   /**
@@ -327,14 +342,17 @@ public final class InlineSegment extends Device {
         && rings[INSIDE].isDrained();
   }
 
+  /**
+   * @return frames lost below the engine: the handoff rings' drops plus libpcap's drop counters
+   *     (frames the kernel could not put in a full capture ring), read now
+   */
   @Override
   public long captureDrops() {
-    return captureCounters.get(0)
-        + captureCounters.get(1)
-        + captureCounters.get(2)
-        + captureCounters.get(3)
-        + truncated.get(0)
-        + truncated.get(1);
+    return handoffDrops.get(OUTSIDE)
+        + handoffDrops.get(INSIDE)
+        + truncated.get(OUTSIDE)
+        + truncated.get(INSIDE)
+        + readCaptureDrops();
   }
 
   // ------------------------------------------------------------------ processing thread
@@ -515,6 +533,10 @@ public final class InlineSegment extends Device {
         return;
       }
       closed = true;
+      synchronized (pcapStatsLock) {
+        readCaptureDrops(); // the last counts, before the handles go
+        pcapStatsClosed = true;
+      }
       closeAll(handles);
       release();
     } finally {

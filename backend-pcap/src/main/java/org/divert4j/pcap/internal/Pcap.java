@@ -81,9 +81,10 @@ final class Pcap {
 
   /**
    * Opens a live capture: promiscuous, immediate mode (each packet handed over at once), a large
-   * kernel buffer, a 100 ms read timeout so that reader threads notice a stop, and only packets
-   * arriving on the interface ({@code PCAP_D_IN}: what the backend itself transmits must not come
-   * back to it).
+   * kernel buffer, a 100 ms read timeout (which libpcap 1.10 on Linux honours only once a packet
+   * has arrived: a reader blocked with nothing to read is woken by {@code pcap_breakloop}), and
+   * only packets arriving on the interface ({@code PCAP_D_IN}: what the backend itself transmits
+   * must not come back to it).
    *
    * @param device the interface name
    * @param snaplen the snapshot length ({@link #liveSnaplen}, or {@link #SNAPLEN})

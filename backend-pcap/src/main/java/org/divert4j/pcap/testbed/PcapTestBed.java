@@ -100,8 +100,8 @@ public final class PcapTestBed extends NamespaceTestBed {
             .property(HostConfig.INSIDE, "in0")
             .property(HostConfig.ADDRESS, Ipv4.toString(hostAddr) + "/24")
             .property(HostConfig.ROUTES, Ipv4.toString(subnet) + "/24")
-            .property(HostConfig.BUFFER, Integer.toString(4 << 20))
-            .property(HostConfig.HANDOFF, Integer.toString(2 << 20))
+            .property(HostConfig.BUFFER, o.host().property(HostConfig.BUFFER, "4194304"))
+            .property(HostConfig.HANDOFF, o.host().property(HostConfig.HANDOFF, "2097152"))
             .build();
     deviceOptions = device;
     config = HostConfig.parse(device);

@@ -128,8 +128,8 @@ public final class RuleSet {
       t.counters.put(l.chain + " " + l.rule, l.counters);
       if (l.chain.startsWith(RuleText.CHAIN_PREFIX)) {
         t.chains.computeIfAbsent(l.chain, k -> new ArrayList<>()).add(l);
-      } else if (l.comment != null) {
-        t.builtinOurs.add(l);
+      } else if (RuleText.isOwnBuiltinLine(l.rule, l.comment)) {
+        t.builtinOurs.add(l); // not a line of another program that only imitates our comment
       }
     }
     return t;
@@ -237,7 +237,8 @@ public final class RuleSet {
         continue;
       }
       RuleLine l = new RuleLine(m.group(1), m.group(2), m.group(3));
-      if (l.chain.startsWith(RuleText.CHAIN_PREFIX) || l.comment != null) {
+      if (l.chain.startsWith(RuleText.CHAIN_PREFIX)
+          || RuleText.isOwnBuiltinLine(l.rule, l.comment)) {
         continue;
       }
       if (l.rule.contains("-j NFQUEUE")) {

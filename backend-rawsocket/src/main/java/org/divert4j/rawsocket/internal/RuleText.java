@@ -107,6 +107,35 @@ public final class RuleText {
   }
 
   /**
+   * Whether a line of a built-in chain is one divert4j writes there: the jump to one of its chains
+   * ({@link #jump}: the base comment and a {@code DIVERT4J-} target), or a host's fragment probe
+   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}).
+   * Any other line is another program's, even when its comment imitates divert4j's, and divert4j
+   * never deletes or changes it (cleanup, a host's open and close).
+   *
+   * @param rule the rule text after {@code -A CHAIN}, as iptables-save prints it
+   * @param comment its divert4j comment, or null
+   * @return true if the line is divert4j's
+   */
+  public static boolean isOwnBuiltinLine(String rule, String comment) {
+    if (comment == null) {
+      return false;
+    }
+    String r = " " + rule.replace("\"", "").trim() + " ";
+    int target = r.indexOf(" -j ");
+    if (BASE.equals(comment)) {
+      return target >= 0
+          && r.startsWith(CHAIN_PREFIX, target + 4)
+          && r.indexOf(" -j ", target + 1) < 0;
+    }
+    return comment.endsWith(":probe")
+        && comment.split(":").length == 4
+        && target < 0
+        && r.contains(" -p 253 ")
+        && r.contains(" -f ");
+  }
+
+  /**
    * @param host the owner's host name from a comment
    * @return true if it names the static owner
    */

@@ -1,6 +1,7 @@
 package org.divert4j.rawsocket.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -170,5 +171,27 @@ class RuleTextTest {
     assertEquals(
         "iptables-restore: line 3 failed; Bad rule",
         RuleAdmin.brief("iptables-restore: line 3 failed\nBad rule\nscript:\n*raw\nCOMMIT\n"));
+  }
+
+  @Test
+  void onlyTheShapesDivert4jWritesInBuiltinChainsAreItsOwn() {
+    String jump = "-m comment --comment \"divert4j:base\" -j DIVERT4J-INPUT";
+    assertTrue(RuleText.isOwnBuiltinLine(jump, "divert4j:base"));
+    String probe =
+        "-s 127.0.0.1/32 -d 127.0.0.1/32 -p 253 -f -m comment --comment \"divert4j:h:42:probe\"";
+    assertTrue(RuleText.isOwnBuiltinLine(probe, "divert4j:h:42:probe"));
+    // another program's lines that imitate the comments
+    assertFalse(
+        RuleText.isOwnBuiltinLine(
+            "-p udp --dport 53 -m comment --comment \"divert4j:base\" -j ACCEPT", "divert4j:base"));
+    assertFalse(
+        RuleText.isOwnBuiltinLine(
+            "-p 253 -f -m comment --comment \"divert4j:h:42:probe\" -j DROP",
+            "divert4j:h:42:probe"));
+    assertFalse(
+        RuleText.isOwnBuiltinLine(
+            "-p udp -m comment --comment \"divert4j:ghost:999999:7\" -j NOTRACK",
+            "divert4j:ghost:999999:7"));
+    assertFalse(RuleText.isOwnBuiltinLine("-p udp -j ACCEPT", null));
   }
 }
