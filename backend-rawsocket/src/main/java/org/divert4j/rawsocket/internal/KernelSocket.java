@@ -144,7 +144,12 @@ public final class KernelSocket implements DivertSocket {
     try {
       state.checkOpen();
       int len = out.load(packet, packet.position(), packet.remaining());
-      sendLoaded(len, address.ticket(), SendDirection.inboundAddress(address));
+      int slot = tickets.find(address.ticket());
+      if (slot >= 0) {
+        writeBack.reinject(slot, len);
+      } else {
+        injector.inject(len, SendDirection.inboundAddress(address));
+      }
       verdicts.flushAll();
       packet.position(packet.limit());
     } finally {
@@ -170,7 +175,13 @@ public final class KernelSocket implements DivertSocket {
         ByteBuffer slot = BA.slot(batch, i);
         try {
           int len = out.load(slot, 0, slot.limit());
-          sendLoaded(len, ticket, SendDirection.inboundAddress(batch, i));
+          int held = tickets.find(ticket);
+          if (held >= 0) {
+            writeBack.reinject(held, len);
+          } else {
+            // the direction is looked up only for new packets: a held one keeps its own (S35)
+            injector.inject(len, SendDirection.inboundAddress(batch, i));
+          }
           sent++;
         } catch (DivertClosedException e) {
           throw e;
@@ -183,16 +194,6 @@ public final class KernelSocket implements DivertSocket {
       verdicts.lock().unlock();
     }
     return sent;
-  }
-
-  /** A verdict if the ticket is live, else an injection. Send lock held. */
-  private void sendLoaded(int len, long ticket, int inboundAddress) throws DivertException {
-    int slot = tickets.find(ticket);
-    if (slot >= 0) {
-      writeBack.reinject(slot, len);
-    } else {
-      injector.inject(len, inboundAddress);
-    }
   }
 
   @Override
