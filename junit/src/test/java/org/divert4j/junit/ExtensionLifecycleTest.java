@@ -99,8 +99,12 @@ class ExtensionLifecycleTest {
   @Test
   void anUnavailableBackendSkipsTheTestWithTheReason() {
     seen = null;
-    Outcome o = runOne(FailsWithBed.class, Map.of("divert.backend", "nosuch"));
-    assertEquals(TestExecutionResult.Status.ABORTED, o.status());
+    // not required here, whatever the surrounding build sets (CI runs with it required)
+    Outcome o =
+        runOne(
+            FailsWithBed.class,
+            Map.of("divert.backend", "nosuch", "divert.tck.requireAvailable", "false"));
+    assertEquals(TestExecutionResult.Status.ABORTED, o.status(), o.message());
     assertTrue(o.message().contains("divert backend 'nosuch' was not found"), o.message());
     assertTrue(o.message().contains("sim"), "the reason lists the providers: " + o.message());
     assertNull(seen, "the test body did not run");
