@@ -166,7 +166,9 @@ public final class PcapProvider implements DivertProvider {
 
   @Override
   public Set<Capability> capabilities() {
-    return Set.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT);
+    // an EnumSet: its order is the enum's, the same in every JVM (Set.of's is not)
+    return java.util.Collections.unmodifiableSet(
+        java.util.EnumSet.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT));
   }
 
   @Override

@@ -23,7 +23,8 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
    * 65532 to 65535 bytes reach the output chain whole (S8).
    */
   public static final Set<Capability> CAPABILITIES =
-      Set.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT);
+      java.util.Collections.unmodifiableSet(
+          java.util.EnumSet.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT));
 
   private static final int SPINS = 200;
 
