@@ -1,6 +1,6 @@
 package org.divert4j;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 
 /**
  * A send named an interface address that belongs to no interface of the host (SEMANTICS.md S36).
@@ -10,12 +10,12 @@ public final class AddressNotAvailableException extends DivertException {
   private static final long serialVersionUID = 1L;
 
   /** The address that is not available. */
-  private final Inet4Address address;
+  private final InetAddress address;
 
   /**
    * @param address the address that is not local
    */
-  public AddressNotAvailableException(Inet4Address address) {
+  public AddressNotAvailableException(InetAddress address) {
     super(
         "address not available: "
             + address.getHostAddress()
@@ -29,7 +29,7 @@ public final class AddressNotAvailableException extends DivertException {
   /**
    * @return the address that was refused
    */
-  public Inet4Address address() {
+  public InetAddress address() {
     return address;
   }
 }

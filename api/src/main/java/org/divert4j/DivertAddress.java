@@ -1,6 +1,8 @@
 package org.divert4j;
 
 import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -15,14 +17,14 @@ import java.util.Optional;
  * the address acts as a plain injection address for its direction.
  *
  * <p>For injecting new packets use {@link #OUTBOUND} (the zero address: routed by destination, S32)
- * or {@link #inbound(Inet4Address)} with a local interface address (S33).
+ * or {@link #inbound(InetAddress)} with a local interface address of either family (S33, S60).
  *
  * <p>Immutable and thread-safe.
  */
 public final class DivertAddress {
   /** The zero address: inject outbound, routed by the packet's destination (S32). */
   public static final DivertAddress OUTBOUND =
-      new DivertAddress(0, null, Direction.OUTBOUND, "", 0, 0, 0, 0L);
+      new DivertAddress(0, null, Direction.OUTBOUND, "", 0, 0, null, 0, 0L);
 
   private final int port;
   private final Chain chain;
@@ -30,6 +32,7 @@ public final class DivertAddress {
   private final String interfaceName;
   private final int interfaceIndex;
   private final int interfaceAddress;
+  private final Inet6Address interfaceAddress6;
   private final int ruleId;
   private final long ticket;
 
@@ -40,6 +43,7 @@ public final class DivertAddress {
       String interfaceName,
       int interfaceIndex,
       int interfaceAddress,
+      Inet6Address interfaceAddress6,
       int ruleId,
       long ticket) {
     this.port = port;
@@ -48,6 +52,7 @@ public final class DivertAddress {
     this.interfaceName = interfaceName;
     this.interfaceIndex = interfaceIndex;
     this.interfaceAddress = interfaceAddress;
+    this.interfaceAddress6 = interfaceAddress6;
     this.ruleId = ruleId;
     this.ticket = ticket;
   }
@@ -56,12 +61,23 @@ public final class DivertAddress {
    * An address to inject a new packet inbound, as if it had arrived on the interface that has this
    * address (S33). A send fails with {@link AddressNotAvailableException} if no interface has it.
    *
-   * @param interfaceAddress a local interface address; the zero address means {@link #OUTBOUND}
+   * <p>For IPv6 (S60) the address is one of an interface's IPv6 addresses; for a link-local
+   * address, the interface whose address it is.
+   *
+   * @param interfaceAddress a local interface address of either family; the unspecified address
+   *     ({@code 0.0.0.0} or {@code ::}) means {@link #OUTBOUND}
    * @return the address
    */
-  public static DivertAddress inbound(Inet4Address interfaceAddress) {
-    int bits = Ipv4.toInt(interfaceAddress);
-    return bits == 0 ? OUTBOUND : new DivertAddress(0, null, Direction.INBOUND, "", 0, bits, 0, 0L);
+  public static DivertAddress inbound(InetAddress interfaceAddress) {
+    Objects.requireNonNull(interfaceAddress, "interfaceAddress");
+    if (interfaceAddress.isAnyLocalAddress()) {
+      return OUTBOUND;
+    }
+    if (interfaceAddress instanceof Inet6Address six) {
+      return new DivertAddress(0, null, Direction.INBOUND, "", 0, 0, six, 0, 0L);
+    }
+    int bits = Ipv4.toInt((Inet4Address) interfaceAddress);
+    return new DivertAddress(0, null, Direction.INBOUND, "", 0, bits, null, 0, 0L);
   }
 
   /**
@@ -93,8 +109,49 @@ public final class DivertAddress {
         in ? Objects.requireNonNull(interfaceName, "interfaceName") : "",
         in ? interfaceIndex : 0,
         in ? interfaceAddress : 0,
+        null,
         ruleId,
         ticket);
+  }
+
+  /**
+   * The address of a received packet whose interface address may be of either family (S55). For
+   * backends; programs get these from receive. Allocates nothing beyond the address object.
+   *
+   * @param port the divert port (1..65535)
+   * @param chain the chain the packet was diverted on
+   * @param interfaceName the receiving interface for inbound packets, empty for outbound
+   * @param interfaceIndex its index, 0 for outbound
+   * @param interfaceAddress the interface's first address of the packet's family, null for outbound
+   *     or when it has none
+   * @param ruleId the id of the rule that diverted the packet ({@link InstalledRule#id()})
+   * @param ticket the backend's handle on the held packet, non-zero
+   * @return the address
+   */
+  public static DivertAddress received(
+      int port,
+      Chain chain,
+      String interfaceName,
+      int interfaceIndex,
+      InetAddress interfaceAddress,
+      int ruleId,
+      long ticket) {
+    if (interfaceAddress instanceof Inet6Address six) {
+      Objects.requireNonNull(chain, "chain");
+      boolean in = chain.direction() == Direction.INBOUND;
+      return new DivertAddress(
+          port,
+          chain,
+          chain.direction(),
+          in ? Objects.requireNonNull(interfaceName, "interfaceName") : "",
+          in ? interfaceIndex : 0,
+          0,
+          in ? six : null,
+          ruleId,
+          ticket);
+    }
+    int bits = interfaceAddress == null ? 0 : Ipv4.toInt((Inet4Address) interfaceAddress);
+    return received(port, chain, interfaceName, interfaceIndex, bits, ruleId, ticket);
   }
 
   /**
@@ -133,15 +190,32 @@ public final class DivertAddress {
   }
 
   /**
-   * @return the receiving interface's first IPv4 address for inbound packets; 0.0.0.0 for outbound
-   *     (S6); allocates
+   * @return the receiving interface's first address of the packet's family for inbound packets (S6,
+   *     S55: for IPv6 link-local last), or the address given to {@link #inbound}; {@code 0.0.0.0}
+   *     for outbound; allocates for IPv4
    */
-  public Inet4Address interfaceAddress() {
-    return Ipv4.fromInt(interfaceAddress);
+  public InetAddress interfaceAddress() {
+    return interfaceAddress6 != null ? interfaceAddress6 : Ipv4.fromInt(interfaceAddress);
   }
 
   /**
-   * @return {@link #interfaceAddress()} as a host-order int, without allocating
+   * @return the family of {@link #interfaceAddress()}: IPv6 only when it is an IPv6 address
+   */
+  public IpFamily interfaceFamily() {
+    return interfaceAddress6 != null ? IpFamily.IPV6 : IpFamily.IPV4;
+  }
+
+  /**
+   * @return the IPv6 interface address, or null when the address is not an IPv6 one; allocates
+   *     nothing
+   */
+  public Inet6Address interfaceAddress6() {
+    return interfaceAddress6;
+  }
+
+  /**
+   * @return {@link #interfaceAddress()} as host-order IPv4 bits, without allocating; 0 when it is
+   *     an IPv6 address or none
    */
   public int interfaceAddressBits() {
     return interfaceAddress;
@@ -165,7 +239,7 @@ public final class DivertAddress {
    * @return true if this is the zero address (outbound injection)
    */
   public boolean isZero() {
-    return interfaceAddress == 0 && ticket == 0;
+    return interfaceAddress == 0 && interfaceAddress6 == null && ticket == 0;
   }
 
   /**
@@ -180,7 +254,15 @@ public final class DivertAddress {
       return OUTBOUND;
     }
     return new DivertAddress(
-        0, null, Direction.INBOUND, interfaceName, interfaceIndex, interfaceAddress, 0, 0L);
+        0,
+        null,
+        Direction.INBOUND,
+        interfaceName,
+        interfaceIndex,
+        interfaceAddress,
+        interfaceAddress6,
+        0,
+        0L);
   }
 
   @Override
@@ -192,6 +274,7 @@ public final class DivertAddress {
         && interfaceName.equals(a.interfaceName)
         && interfaceIndex == a.interfaceIndex
         && interfaceAddress == a.interfaceAddress
+        && Objects.equals(interfaceAddress6, a.interfaceAddress6)
         && ruleId == a.ruleId
         && ticket == a.ticket;
   }
@@ -199,26 +282,37 @@ public final class DivertAddress {
   @Override
   public int hashCode() {
     return Objects.hash(
-        port, chain, direction, interfaceName, interfaceIndex, interfaceAddress, ruleId, ticket);
+        port,
+        chain,
+        direction,
+        interfaceName,
+        interfaceIndex,
+        interfaceAddress,
+        interfaceAddress6,
+        ruleId,
+        ticket);
   }
 
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder();
     if (chain == null) {
-      sb.append(
-          direction == Direction.OUTBOUND
-              ? "outbound"
-              : "inbound via " + Ipv4.toString(interfaceAddress));
+      sb.append(direction == Direction.OUTBOUND ? "outbound" : "inbound via " + addressText());
       return sb.toString();
     }
     sb.append("port ").append(port).append(' ').append(chain.keyword());
     sb.append(' ').append(direction == Direction.INBOUND ? "in" : "out");
     if (direction == Direction.INBOUND) {
       sb.append(" on ").append(interfaceName).append('#').append(interfaceIndex);
-      sb.append(' ').append(Ipv4.toString(interfaceAddress));
+      sb.append(' ').append(addressText());
     }
     sb.append(" rule ").append(ruleId);
     return sb.toString();
+  }
+
+  private String addressText() {
+    return interfaceAddress6 != null
+        ? Ipv6Addresses.toText(interfaceAddress6)
+        : Ipv4.toString(interfaceAddress);
   }
 }

@@ -1,5 +1,6 @@
 package org.divert4j;
 
+import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import org.divert4j.spi.BatchAccess;
@@ -39,6 +40,7 @@ public final class PacketBatch {
   private final byte[] chain;
   private final int[] ifIndex;
   private final int[] ifAddress;
+  private final Inet6Address[] ifAddress6; // shared, immutable: the interface table's objects
   private final String[] ifName;
   private final int[] ruleId;
   private final long[] ticket;
@@ -54,6 +56,7 @@ public final class PacketBatch {
     this.chain = new byte[n];
     this.ifIndex = new int[n];
     this.ifAddress = new int[n];
+    this.ifAddress6 = new Inet6Address[n];
     this.ifName = new String[n];
     this.ruleId = new int[n];
     this.ticket = new long[n];
@@ -152,6 +155,7 @@ public final class PacketBatch {
     ifName[i] = "";
     ifIndex[i] = 0;
     ifAddress[i] = 0;
+    ifAddress6[i] = null;
     ruleId[i] = 0;
   }
 
@@ -194,6 +198,7 @@ public final class PacketBatch {
     ifName[i] = a.interfaceName();
     ifIndex[i] = a.interfaceIndex();
     ifAddress[i] = a.interfaceAddressBits();
+    ifAddress6[i] = a.interfaceAddress6();
     ruleId[i] = a.ruleId();
     ticket[i] = a.ticket();
   }
@@ -218,7 +223,13 @@ public final class PacketBatch {
     if (a == null) {
       a =
           DivertAddress.received(
-              port[i], chain(i), ifName[i], ifIndex[i], ifAddress[i], ruleId[i], ticket[i]);
+              port[i],
+              chain(i),
+              ifName[i],
+              ifIndex[i],
+              ifAddress6[i] != null ? ifAddress6[i] : Ipv4.fromInt(ifAddress[i]),
+              ruleId[i],
+              ticket[i]);
       given[i] = a;
     }
     return a;
@@ -274,7 +285,17 @@ public final class PacketBatch {
 
   /**
    * @param i a slot index below {@link #size()}
-   * @return the receiving interface's address bits (0 for outbound)
+   * @return the receiving interface's IPv6 address for an inbound IPv6 packet (S55), or null when
+   *     the slot's interface address is an IPv4 one or none; allocates nothing
+   */
+  public Inet6Address interfaceAddress6(int i) {
+    check(i);
+    return ifAddress6[i];
+  }
+
+  /**
+   * @param i a slot index below {@link #size()}
+   * @return the receiving interface's IPv4 address bits (0 for outbound and for IPv6 packets)
    */
   public int interfaceAddressBits(int i) {
     check(i);
@@ -371,8 +392,15 @@ public final class PacketBatch {
       b.ifName[i] = in ? interfaceName : "";
       b.ifIndex[i] = in ? interfaceIndex : 0;
       b.ifAddress[i] = in ? interfaceAddress : 0;
+      b.ifAddress6[i] = null;
       b.ruleId[i] = ruleId;
       b.ticket[i] = ticket;
+    }
+
+    @Override
+    public void setInterfaceAddress6(PacketBatch b, int i, Inet6Address address) {
+      b.ifAddress6[i] =
+          b.chain[i] >= 0 && CHAINS[b.chain[i]].direction() == Direction.INBOUND ? address : null;
     }
 
     @Override

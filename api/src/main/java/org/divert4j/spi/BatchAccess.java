@@ -1,5 +1,6 @@
 package org.divert4j.spi;
 
+import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
@@ -84,6 +85,16 @@ public abstract class BatchAccess {
       int interfaceAddress,
       int ruleId,
       long ticket);
+
+  /**
+   * Sets the interface address of an inbound IPv6 packet recorded by {@link #setReceived} (which
+   * clears it). Ignored for outbound slots.
+   *
+   * @param b a batch
+   * @param i a slot index set by setReceived
+   * @param address the interface's first IPv6 address (S55), shared and immutable; null for none
+   */
+  public abstract void setInterfaceAddress6(PacketBatch b, int i, Inet6Address address);
 
   /**
    * @param b a batch

@@ -1,5 +1,6 @@
 package org.divert4j.spi;
 
+import java.net.Inet6Address;
 import org.divert4j.Direction;
 import org.divert4j.DivertAddress;
 import org.divert4j.PacketBatch;
@@ -38,5 +39,29 @@ public final class SendDirection {
       return inboundAddress(given);
     }
     return b.direction(i) == Direction.INBOUND ? b.interfaceAddressBits(i) : 0;
+  }
+
+  /**
+   * @param a the address given to {@code send}
+   * @return the IPv6 interface address to inject inbound at (S60), or null when the address is
+   *     outbound or names an IPv4 interface address
+   */
+  public static Inet6Address inboundAddress6(DivertAddress a) {
+    return a.direction() == Direction.INBOUND ? a.interfaceAddress6() : null;
+  }
+
+  /**
+   * @param b a batch being sent
+   * @param i a slot
+   * @return the IPv6 interface address to inject the slot's packet inbound at, or null: from the
+   *     address given with {@link PacketBatch#setAddress} if any, else from the slot's received
+   *     address
+   */
+  public static Inet6Address inboundAddress6(PacketBatch b, int i) {
+    DivertAddress given = BATCH.given(b, i);
+    if (given != null) {
+      return inboundAddress6(given);
+    }
+    return b.direction(i) == Direction.INBOUND ? b.interfaceAddress6(i) : null;
   }
 }

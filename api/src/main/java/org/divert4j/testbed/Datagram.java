@@ -1,6 +1,6 @@
 package org.divert4j.testbed;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 
 /**
  * A UDP datagram received on a test node.
@@ -10,4 +10,4 @@ import java.net.Inet4Address;
  * @param payload the payload (owned by the record's holder)
  * @param interfaceIndex the index of the interface it arrived on, or 0 if the test bed cannot tell
  */
-public record Datagram(Inet4Address source, int sourcePort, byte[] payload, int interfaceIndex) {}
+public record Datagram(InetAddress source, int sourcePort, byte[] payload, int interfaceIndex) {}

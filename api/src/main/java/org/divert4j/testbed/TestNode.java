@@ -2,9 +2,12 @@ package org.divert4j.testbed;
 
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import org.divert4j.IpFamily;
 import org.divert4j.NetInterface;
 
 /**
@@ -21,6 +24,25 @@ public interface TestNode {
    * @return the node's address on link A (for the far peer: on link B)
    */
   Inet4Address address();
+
+  /**
+   * @param family a family
+   * @return the node's address of that family on the same link as {@link #address()}: for IPv6 its
+   *     first address there that is not link-local if it has one, else its link-local one; empty
+   *     when the node has no address of the family there
+   */
+  default Optional<InetAddress> address(IpFamily family) {
+    Inet4Address four = address();
+    if (family == IpFamily.IPV4) {
+      return Optional.of(four);
+    }
+    for (NetInterface i : interfaces()) {
+      if (i.hasAddress(four)) {
+        return i.address(family);
+      }
+    }
+    return Optional.empty();
+  }
 
   /**
    * The node's interfaces as the divert host receives on them (S6's expected values): for a backend
@@ -42,7 +64,7 @@ public interface TestNode {
    * @param payload the UDP payload, up to 65507 bytes
    * @throws IOException if the stack refuses it
    */
-  void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+  void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException;
 
   /**
@@ -73,7 +95,7 @@ public interface TestNode {
    * @return true if the reply arrived in time
    * @throws IOException if the request cannot be sent
    */
-  boolean ping(Inet4Address destination, int payloadSize, Duration timeout) throws IOException;
+  boolean ping(InetAddress destination, int payloadSize, Duration timeout) throws IOException;
 
   /**
    * Starts capturing the IPv4 packets that arrive at this node's interfaces, as they are on the

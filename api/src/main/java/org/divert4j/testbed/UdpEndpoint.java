@@ -1,7 +1,7 @@
 package org.divert4j.testbed;
 
 import java.io.IOException;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.time.Duration;
 
 /** A UDP socket on a test node. Thread-safe; closing it wakes a blocked receive. */
@@ -28,7 +28,7 @@ public interface UdpEndpoint extends AutoCloseable {
    * @param payload the payload
    * @throws IOException if the stack refuses it
    */
-  void send(Inet4Address destination, int port, byte[] payload) throws IOException;
+  void send(InetAddress destination, int port, byte[] payload) throws IOException;
 
   /** Closes the endpoint. Idempotent. */
   @Override

@@ -2,6 +2,7 @@ package org.divert4j.sim;
 
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -400,13 +401,20 @@ public final class SimNode implements TestNode {
     }
   }
 
+  private static Inet4Address ipv4(InetAddress destination) throws IOException {
+    if (destination instanceof Inet4Address four) {
+      return four;
+    }
+    throw new IOException("no route to " + destination + ": the simulated node has no IPv6 stack");
+  }
+
   @Override
-  public void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+  public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
     if (payload.length > 65507) {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
     }
-    int dst = Ipv4.toInt(destination);
+    int dst = Ipv4.toInt(ipv4(destination));
     net.enter();
     try {
       int src = sourceFor(dst);
@@ -486,9 +494,9 @@ public final class SimNode implements TestNode {
   }
 
   @Override
-  public boolean ping(Inet4Address destination, int payloadSize, Duration timeout)
+  public boolean ping(InetAddress destination, int payloadSize, Duration timeout)
       throws IOException {
-    int dst = Ipv4.toInt(destination);
+    int dst = Ipv4.toInt(ipv4(destination));
     int ident;
     int seq;
     net.enter();

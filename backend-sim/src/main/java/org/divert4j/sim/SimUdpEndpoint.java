@@ -1,7 +1,7 @@
 package org.divert4j.sim;
 
 import java.io.IOException;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.locks.Condition;
@@ -64,7 +64,7 @@ final class SimUdpEndpoint implements UdpEndpoint {
   }
 
   @Override
-  public void send(Inet4Address destination, int destinationPort, byte[] payload)
+  public void send(InetAddress destination, int destinationPort, byte[] payload)
       throws IOException {
     node.sendUdp(destination, port, destinationPort, payload);
   }

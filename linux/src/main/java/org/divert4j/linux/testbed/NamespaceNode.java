@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -212,7 +213,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   }
 
   @Override
-  public void sendUdp(Inet4Address destination, int sourcePort, int destinationPort, byte[] payload)
+  public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
     if (payload.length > 65507) {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
@@ -289,7 +290,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   }
 
   @Override
-  public boolean ping(Inet4Address destination, int payloadSize, Duration timeout)
+  public boolean ping(InetAddress destination, int payloadSize, Duration timeout)
       throws IOException {
     String ping =
         Shell.which("ping")

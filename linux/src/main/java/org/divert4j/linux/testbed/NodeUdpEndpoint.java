@@ -2,6 +2,7 @@ package org.divert4j.linux.testbed;
 
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -152,8 +153,12 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   }
 
   @Override
-  public void send(Inet4Address destination, int destinationPort, byte[] payload)
+  public void send(InetAddress destination, int destinationPort, byte[] payload)
       throws IOException {
+    if (!(destination instanceof Inet4Address four)) {
+      throw new IOException(
+          "UDP endpoint " + port + " is an IPv4 socket: cannot send to " + destination);
+    }
     synchronized (txLock) {
       if (closed.get()) {
         throw new IOException("UDP endpoint " + port + " is closed");
@@ -163,7 +168,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
       }
       tx.clear();
       tx.put(payload).flip();
-      sockaddrIn(txTo, Ipv4.toInt(destination), destinationPort);
+      sockaddrIn(txTo, Ipv4.toInt(four), destinationPort);
       try {
         Datagrams.sendTo(fd, tx, txTo);
       } catch (ErrnoException e) {
