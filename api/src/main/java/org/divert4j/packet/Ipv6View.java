@@ -1,6 +1,5 @@
 package org.divert4j.packet;
 
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
@@ -705,9 +704,9 @@ public final class Ipv6View {
     }
     StringBuilder sb =
         new StringBuilder()
-            .append(text(sourceAddress()))
+            .append(formatAddress(buf, base + 8))
             .append(" > ")
-            .append(text(destinationAddress()))
+            .append(formatAddress(buf, base + 24))
             .append(" next ")
             .append(upperLayerProtocol())
             .append(" len ")
@@ -724,8 +723,43 @@ public final class Ipv6View {
     return sb.toString();
   }
 
-  private static String text(InetAddress a) {
-    String s = a.getHostAddress();
-    return a instanceof Inet6Address ? s : "::ffff:" + s;
+  /**
+   * Formats the 16-byte address at {@code at} in RFC 5952's canonical text form: lower-case hex, no
+   * leading zeros, the longest run of two or more zero words (the first of equal runs) as {@code
+   * ::}, e.g. {@code 2001:db8::1}. IPv4-mapped addresses are written in hex too.
+   *
+   * @param b the buffer; read with absolute gets
+   * @param at index of the first address byte
+   * @return the text; allocates
+   * @throws IndexOutOfBoundsException if the 16 bytes are not below the limit
+   */
+  public static String formatAddress(ByteBuffer b, int at) {
+    Objects.checkFromIndexSize(at, 16, b.limit());
+    int bestAt = -1;
+    int bestLen = 1;
+    for (int i = 0; i < 8; ) {
+      int j = i;
+      while (j < 8 && Bytes.u16(b, at + 2 * j) == 0) {
+        j++;
+      }
+      if (j - i > bestLen) {
+        bestAt = i;
+        bestLen = j - i;
+      }
+      i = j == i ? i + 1 : j;
+    }
+    StringBuilder sb = new StringBuilder(39);
+    for (int i = 0; i < 8; i++) {
+      if (i == bestAt) {
+        sb.append("::");
+        i += bestLen - 1;
+        continue;
+      }
+      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
+        sb.append(':');
+      }
+      sb.append(Integer.toHexString(Bytes.u16(b, at + 2 * i)));
+    }
+    return sb.toString();
   }
 }
