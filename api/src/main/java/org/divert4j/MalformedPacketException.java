@@ -3,8 +3,8 @@ package org.divert4j;
 import org.divert4j.packet.Defect;
 
 /**
- * A packet is not a well-formed IPv4 packet (SEMANTICS.md S47). {@link #defect()} names what is
- * wrong. Nothing was sent and the socket keeps working.
+ * A packet is not a well-formed IPv4 packet (SEMANTICS.md S47) or IPv6 packet (S62). {@link
+ * #defect()} names what is wrong. Nothing was sent and the socket keeps working.
  */
 public final class MalformedPacketException extends DivertException {
   private static final long serialVersionUID = 1L;

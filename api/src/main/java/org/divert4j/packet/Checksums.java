@@ -6,7 +6,8 @@ import java.util.Objects;
 
 /**
  * Internet checksums (RFC 1071) for IPv4 headers, ICMP, UDP and TCP, full and incremental (RFC
- * 1624).
+ * 1624), and the IPv6 transport checksums with the IPv6 pseudo-header (methods ending in 6, and
+ * {@link #icmpv6}).
  *
  * <p>All methods are static, allocate nothing, never block and are safe to call from any thread (as
  * long as no other thread changes the bytes being summed). Buffers are read and written with
@@ -393,6 +394,205 @@ public final class Checksums {
 
   private static int pseudo(ByteBuffer buf, int base, int protocol, int length) {
     return pseudoHeaderSum(Bytes.i32(buf, base + 12), Bytes.i32(buf, base + 16), protocol, length);
+  }
+
+  // ------------------------------------------------------------------------------------ IPv6
+
+  /**
+   * The sum of the IPv6 pseudo-header (RFC 8200 section 8.1): source and destination address of the
+   * IPv6 header at {@code base}, the 32-bit upper-layer length and the next header value.
+   *
+   * @param buf the packet
+   * @param base index of the first IPv6 header byte
+   * @param protocol the upper-layer protocol (e.g. 58 for ICMPv6)
+   * @param length the upper-layer packet length in bytes
+   * @return the folded sum
+   * @throws IndexOutOfBoundsException if the 40-byte header does not fit below the limit
+   */
+  public static int ipv6PseudoHeaderSum(ByteBuffer buf, int base, int protocol, int length) {
+    Objects.checkFromIndexSize(base, Ipv6View.HEADER_LENGTH, buf.limit());
+    return fold(pseudo6(buf, base, protocol, length));
+  }
+
+  private static long pseudo6(ByteBuffer buf, int base, int protocol, int length) {
+    return add(buf, base + 8, 32) + (length >>> 16) + (length & 0xffff) + (protocol & 0xff);
+  }
+
+  /**
+   * Computes the UDP checksum of the IPv6 datagram at {@code base}: the walk of {@link Ipv6View}
+   * finds the UDP header after any extension headers; the sum covers the pseudo-header and the UDP
+   * length field's bytes. A computed 0 is returned as 0xFFFF: over IPv6 a zero UDP checksum is
+   * invalid (RFC 8200 section 8.1), so 0xFFFF is what is sent (S61).
+   *
+   * @param buf the packet
+   * @param base index of the first IPv6 header byte
+   * @return the checksum to store, 1..0xFFFF
+   * @throws IllegalArgumentException if the extension headers run past the payload length, or the
+   *     UDP length field is under 8 or past the datagram
+   * @throws IndexOutOfBoundsException if the datagram (by its payload length) does not fit below
+   *     the limit
+   */
+  public static int udp6(ByteBuffer buf, int base) {
+    int end = end6(buf, base);
+    int at = transport6(buf, base, end, UDP_HEADER);
+    int ulen = Bytes.u16(buf, at + 4);
+    if (ulen < UDP_HEADER || ulen > end - at) {
+      throw new IllegalArgumentException(
+          "UDP length field " + ulen + " does not fit the IPv6 datagram");
+    }
+    int c =
+        checksumWithoutField(
+            buf, at, ulen, at + 6, fold(pseudo6(buf, base, Ipv4View.PROTOCOL_UDP, ulen)));
+    return c == 0 ? 0xffff : c;
+  }
+
+  /**
+   * Computes the TCP checksum of the IPv6 datagram at {@code base}: pseudo-header plus the segment
+   * after the extension headers, to the end given by the payload length.
+   *
+   * @param buf the packet
+   * @param base index of the first IPv6 header byte
+   * @return the checksum to store
+   * @throws IllegalArgumentException if the extension headers run past the payload length or fewer
+   *     than 20 TCP bytes follow them
+   * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
+   */
+  public static int tcp6(ByteBuffer buf, int base) {
+    int end = end6(buf, base);
+    int at = transport6(buf, base, end, TCP_HEADER);
+    int len = end - at;
+    return checksumWithoutField(
+        buf, at, len, at + 16, fold(pseudo6(buf, base, Ipv4View.PROTOCOL_TCP, len)));
+  }
+
+  /**
+   * Computes the ICMPv6 checksum of the IPv6 datagram at {@code base}. Unlike ICMP for IPv4, it
+   * covers the pseudo-header (RFC 4443 section 2.3).
+   *
+   * @param buf the packet
+   * @param base index of the first IPv6 header byte
+   * @return the checksum to store
+   * @throws IllegalArgumentException if the extension headers run past the payload length or fewer
+   *     than 4 ICMPv6 bytes follow them
+   * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
+   */
+  public static int icmpv6(ByteBuffer buf, int base) {
+    int end = end6(buf, base);
+    int at = transport6(buf, base, end, ICMP_HEADER);
+    int len = end - at;
+    return checksumWithoutField(
+        buf, at, len, at + 2, fold(pseudo6(buf, base, Ipv6View.PROTOCOL_ICMPV6, len)));
+  }
+
+  /**
+   * Computes and stores the transport checksum of an IPv6 datagram by its upper-layer protocol
+   * (found by walking the extension headers): TCP, UDP or ICMPv6. Nothing is written for other
+   * protocols, when the header chain runs past the end, or for a fragment (M set or a non-zero
+   * offset; an atomic fragment is whole and is filled).
+   *
+   * @param buf the packet; written in the transport header
+   * @param base index of the first IPv6 header byte
+   * @return true if a checksum was stored
+   * @throws IllegalArgumentException as {@link #udp6}, {@link #tcp6}, {@link #icmpv6}
+   * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
+   */
+  public static boolean fillTransport6(ByteBuffer buf, int base) {
+    int end = end6(buf, base);
+    long w = Ipv6View.walk(buf, base, end);
+    if (Ipv6View.pastEnd(w) || isFragment6(buf, base, w)) {
+      return false;
+    }
+    int at = base + Ipv6View.upperOffset(w);
+    switch (Ipv6View.upperProtocol(w)) {
+      case Ipv4View.PROTOCOL_UDP:
+        Bytes.put16(buf, at + 6, udp6(buf, base));
+        return true;
+      case Ipv4View.PROTOCOL_TCP:
+        Bytes.put16(buf, at + 16, tcp6(buf, base));
+        return true;
+      case Ipv6View.PROTOCOL_ICMPV6:
+        Bytes.put16(buf, at + 2, icmpv6(buf, base));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Verifies the transport checksum of an IPv6 datagram by its upper-layer protocol, as a filter
+   * like {@link #isTransportValid}: true whenever it cannot tell (other protocols, fragments). A
+   * stored UDP checksum of 0 is invalid over IPv6 (RFC 8200 section 8.1). Never throws.
+   *
+   * @param buf the packet
+   * @param base index of the first IPv6 header byte
+   * @return false if the datagram is a whole TCP, UDP or ICMPv6 datagram whose checksum is wrong,
+   *     or whose IPv6 header, extension headers or transport header is truncated; true otherwise
+   */
+  public static boolean isTransportValid6(ByteBuffer buf, int base) {
+    if (base < 0 || base + Ipv6View.HEADER_LENGTH > buf.limit()) {
+      return false;
+    }
+    int end = base + Ipv6View.HEADER_LENGTH + Bytes.u16(buf, base + 4);
+    if (end > buf.limit()) {
+      return false;
+    }
+    long w = Ipv6View.walk(buf, base, end);
+    int protocol = Ipv6View.upperProtocol(w);
+    if (!Ipv6View.pastEnd(w)
+        && (isFragment6(buf, base, w)
+            || (protocol != Ipv4View.PROTOCOL_UDP
+                && protocol != Ipv4View.PROTOCOL_TCP
+                && protocol != Ipv6View.PROTOCOL_ICMPV6))) {
+      return true;
+    }
+    if (Ipv6View.pastEnd(w)) {
+      return false;
+    }
+    int at = base + Ipv6View.upperOffset(w);
+    int len = end - at;
+    switch (protocol) {
+      case Ipv4View.PROTOCOL_UDP:
+        if (len < UDP_HEADER) {
+          return false;
+        }
+        int ulen = Bytes.u16(buf, at + 4);
+        return Bytes.u16(buf, at + 6) != 0
+            && ulen >= UDP_HEADER
+            && ulen <= len
+            && fold(add(buf, at, ulen) + pseudo6(buf, base, protocol, ulen)) == 0xffff;
+      case Ipv4View.PROTOCOL_TCP:
+        return len >= TCP_HEADER
+            && fold(add(buf, at, len) + pseudo6(buf, base, protocol, len)) == 0xffff;
+      default:
+        return len >= ICMP_HEADER
+            && fold(add(buf, at, len) + pseudo6(buf, base, protocol, len)) == 0xffff;
+    }
+  }
+
+  /** The end of the IPv6 datagram by its payload length, after checking it fits the buffer. */
+  private static int end6(ByteBuffer buf, int base) {
+    Objects.checkFromIndexSize(base, Ipv6View.HEADER_LENGTH, buf.limit());
+    int total = Ipv6View.HEADER_LENGTH + Bytes.u16(buf, base + 4);
+    Objects.checkFromIndexSize(base, total, buf.limit());
+    return base + total;
+  }
+
+  private static int transport6(ByteBuffer buf, int base, int end, int need) {
+    long w = Ipv6View.walk(buf, base, end);
+    if (Ipv6View.pastEnd(w)) {
+      throw new IllegalArgumentException("the IPv6 extension headers run past the payload length");
+    }
+    int at = base + Ipv6View.upperOffset(w);
+    if (at + need > end) {
+      throw new IllegalArgumentException(
+          "the IPv6 payload leaves fewer than " + need + " transport bytes after its headers");
+    }
+    return at;
+  }
+
+  private static boolean isFragment6(ByteBuffer buf, int base, long w) {
+    int f = Ipv6View.fragmentHeader(w);
+    return f != 0 && (Bytes.u16(buf, base + f + 2) & 0xfff9) != 0;
   }
 
   // ----------------------------------------------------------------------------- incremental

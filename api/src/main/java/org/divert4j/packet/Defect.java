@@ -1,6 +1,10 @@
 package org.divert4j.packet;
 
-/** What is wrong with a malformed IPv4 packet (SEMANTICS.md S47). */
+/**
+ * What is wrong with a malformed IPv4 packet (SEMANTICS.md S47) or IPv6 packet (S62). The IPv4
+ * checks ({@link Ipv4View#check()}) and the IPv6 checks ({@link Ipv6View#check()}) share the two
+ * fragment defects; the others belong to one family, and their descriptions say which.
+ */
 public enum Defect {
   /** Fewer than 20 bytes: no room for an IPv4 header. */
   TOO_SHORT("shorter than the 20-byte IPv4 header"),
@@ -24,7 +28,23 @@ public enum Defect {
    */
   FRAGMENT_FLAGS_INCONSISTENT("fragment flags are inconsistent with the offset or length"),
   /** The reserved (evil) bit of the flags is set. */
-  RESERVED_FLAG_SET("the reserved flag bit is set");
+  RESERVED_FLAG_SET("the reserved flag bit is set"),
+  /** IPv6: fewer than 40 bytes, no room for the fixed IPv6 header. */
+  IPV6_TOO_SHORT("shorter than the 40-byte IPv6 header"),
+  /** IPv6: the version field is not 6. */
+  IPV6_BAD_VERSION("IP version is not 6"),
+  /**
+   * IPv6: the payload length field does not agree with the bytes present (40 plus the payload
+   * length is larger than the packet).
+   */
+  PAYLOAD_LENGTH_INCONSISTENT("IPv6 payload length is inconsistent with the bytes present"),
+  /**
+   * IPv6: an extension header (hop-by-hop, routing, destination options, fragment) runs past the
+   * end.
+   */
+  EXTENSION_HEADER_PAST_END("an IPv6 extension header runs past the end of the packet"),
+  /** IPv6: a Jumbo Payload option (RFC 2675); divert4j refuses jumbograms (S59). */
+  JUMBOGRAM("IPv6 jumbogram (Jumbo Payload option) is not supported");
 
   private final String description;
 
