@@ -24,5 +24,11 @@ public enum Capability {
    * backend, whose NFQUEUE copies at most 65531 bytes of a packet (a netlink attribute's length is
    * 16 bits) and which has no other copy of a packet that has not left the host yet.
    */
-  WHOLE_LOCAL_OUTPUT
+  WHOLE_LOCAL_OUTPUT,
+  /**
+   * IPv6 is diverted next to IPv4 through the same hosts, sockets, chains and ports (SEMANTICS.md
+   * section K, S54–S63). Without it a backend diverts IPv4 only: a rule without a family matches
+   * IPv4 packets, and a rule restricted to IPv6 is refused by {@code addRule}.
+   */
+  IPV6
 }

@@ -1,10 +1,13 @@
 package org.divert4j;
 
+import java.net.Inet4Address;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import org.divert4j.packet.Ipv6View;
 
 /**
  * A firewall rule whose target is {@code DIVERT <port>} (SEMANTICS.md "Vocabulary"): on one chain,
@@ -32,6 +35,9 @@ public final class DivertRule {
   /** Protocol number of UDP. */
   public static final int UDP = 17;
 
+  /** Protocol number of ICMPv6 (S54: {@code -p icmpv6} matches IPv6 only). */
+  public static final int ICMPV6 = 58;
+
   /** Matches any protocol. */
   public static final int ANY_PROTOCOL = 0;
 
@@ -39,7 +45,10 @@ public final class DivertRule {
   public static final int ANY_ICMP_TYPE = -1;
 
   private final Chain chain;
+  private final IpFamily family; // null: both families (S54)
   private final int protocol;
+  private final IpPrefix sourceNetwork; // null: any source
+  private final IpPrefix destinationNetwork; // null: any destination
   private final int source;
   private final int sourcePrefix;
   private final int destination;
@@ -53,9 +62,12 @@ public final class DivertRule {
   private final String outInterface;
   private final int port;
 
-  private DivertRule(Builder b, int port) {
+  private DivertRule(Builder b, IpFamily family, int port) {
     this.chain = b.chain;
+    this.family = family;
     this.protocol = b.protocol;
+    this.sourceNetwork = b.sourceNetwork;
+    this.destinationNetwork = b.destinationNetwork;
     this.source = b.source;
     this.sourcePrefix = b.sourcePrefix;
     this.destination = b.destination;
@@ -96,13 +108,17 @@ public final class DivertRule {
    * {@code output}); then, in any order, iptables-style options or the short words in brackets:
    *
    * <ul>
-   *   <li>{@code -p PROTO} [{@code icmp}, {@code udp}, {@code tcp}, {@code all}, or {@code proto
-   *       N}]: protocol by name or number
+   *   <li>{@code -4} [{@code ip4}], {@code -6} [{@code ip6}]: one family only; without either, and
+   *       without an address or protocol that implies one, the rule matches both (S54)
+   *   <li>{@code -p PROTO} [{@code icmp}, {@code icmpv6} or {@code ipv6-icmp}, {@code udp}, {@code
+   *       tcp}, {@code all}, or {@code proto N}]: protocol by name or number; {@code icmp} implies
+   *       IPv4 and {@code icmpv6} IPv6
    *   <li>{@code -s ADDR[/LEN]} [{@code from ADDR[/LEN]}], {@code -d ADDR[/LEN]} [{@code to
-   *       ADDR[/LEN]}]
+   *       ADDR[/LEN]}]: an IPv4 or IPv6 address or prefix, which implies its family
    *   <li>{@code --sport P[:Q]} [{@code sport P[:Q]}], {@code --dport P[:Q]} [{@code dport P[:Q]}]
    *       (needs udp or tcp)
-   *   <li>{@code --icmp-type T} [{@code type T}] (needs icmp)
+   *   <li>{@code --icmp-type T} (needs icmp), {@code --icmpv6-type T} (needs icmpv6), [{@code type
+   *       T}] (either)
    *   <li>{@code -i IFACE} [{@code in IFACE}], {@code -o IFACE} [{@code out IFACE}]
    *   <li>{@code -j DIVERT PORT} [{@code port PORT} or {@code divert PORT}]
    * </ul>
@@ -129,16 +145,13 @@ public final class DivertRule {
       String w = t.get(i).toLowerCase(Locale.ROOT);
       i++;
       switch (w) {
-        case "icmp", "udp", "tcp", "all", "any" -> b.protocol(protocolNumber(w));
+        case "icmp", "icmpv6", "ipv6-icmp", "udp", "tcp", "all", "any" ->
+            b.protocol(protocolNumber(w));
+        case "-4", "--ipv4", "ip4" -> b.family(IpFamily.IPV4);
+        case "-6", "--ipv6", "ip6" -> b.family(IpFamily.IPV6);
         case "-p", "--protocol", "proto" -> b.protocol(protocolNumber(arg(t, i++, w)));
-        case "-s", "--source", "from" -> {
-          int[] p = prefix(arg(t, i++, w));
-          b.source(p[0], p[1]);
-        }
-        case "-d", "--destination", "to" -> {
-          int[] p = prefix(arg(t, i++, w));
-          b.destination(p[0], p[1]);
-        }
+        case "-s", "--source", "from" -> b.source(arg(t, i++, w));
+        case "-d", "--destination", "to" -> b.destination(arg(t, i++, w));
         case "--sport", "--source-port", "sport" -> {
           int[] r = range(arg(t, i++, w), w);
           b.sourcePorts(r[0], r[1]);
@@ -147,7 +160,8 @@ public final class DivertRule {
           int[] r = range(arg(t, i++, w), w);
           b.destinationPorts(r[0], r[1]);
         }
-        case "--icmp-type", "type" -> b.icmpType(number(arg(t, i++, w), w, 0, 255));
+        case "--icmp-type", "--icmpv6-type", "type" ->
+            b.icmpType(number(arg(t, i++, w), w, 0, 255));
         case "-i", "--in-interface", "in" -> b.inInterface(arg(t, i++, w));
         case "-o", "--out-interface", "out" -> b.outInterface(arg(t, i++, w));
         case "-j", "--jump" -> {
@@ -205,16 +219,19 @@ public final class DivertRule {
     return new int[] {lo, hi};
   }
 
-  private static int[] prefix(String s) {
-    int slash = s.indexOf('/');
-    int addr = Ipv4.parseInt(slash < 0 ? s : s.substring(0, slash));
-    int len = slash < 0 ? 32 : number(s.substring(slash + 1), "prefix length", 0, 32);
-    return new int[] {addr, len};
+  private static IpPrefix prefix(String s) {
+    try {
+      return IpPrefix.parse(s);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "not an address or prefix: '" + s + "' (" + e.getMessage() + ")", e);
+    }
   }
 
   private static int protocolNumber(String s) {
     return switch (s.toLowerCase(Locale.ROOT)) {
       case "icmp" -> ICMP;
+      case "icmpv6", "ipv6-icmp" -> ICMPV6;
       case "tcp" -> TCP;
       case "udp" -> UDP;
       case "all", "any" -> ANY_PROTOCOL;
@@ -230,6 +247,35 @@ public final class DivertRule {
   }
 
   /**
+   * @return the one family the rule matches, or empty when it matches both (S54)
+   */
+  public Optional<IpFamily> family() {
+    return Optional.ofNullable(family);
+  }
+
+  /**
+   * @param f a family
+   * @return whether the rule can match packets of that family
+   */
+  public boolean appliesTo(IpFamily f) {
+    return family == null || family == f;
+  }
+
+  /**
+   * @return the source network of either family, or empty when any source matches
+   */
+  public Optional<IpPrefix> sourceNetwork() {
+    return Optional.ofNullable(sourceNetwork);
+  }
+
+  /**
+   * @return the destination network of either family, or empty when any destination matches
+   */
+  public Optional<IpPrefix> destinationNetwork() {
+    return Optional.ofNullable(destinationNetwork);
+  }
+
+  /**
    * @return the protocol number matched, or {@link #ANY_PROTOCOL}
    */
   public int protocol() {
@@ -237,8 +283,8 @@ public final class DivertRule {
   }
 
   /**
-   * @return the source prefix's address bits (host order); meaningful when {@link
-   *     #sourcePrefixLength()} is above 0
+   * @return the IPv4 source prefix's address bits (host order); meaningful when {@link
+   *     #sourcePrefixLength()} is above 0; 0 for an IPv6 source (see {@link #sourceNetwork()})
    */
   public int source() {
     return source;
@@ -252,7 +298,8 @@ public final class DivertRule {
   }
 
   /**
-   * @return the destination prefix's address bits (host order)
+   * @return the IPv4 destination prefix's address bits (host order); 0 for an IPv6 destination (see
+   *     {@link #destinationNetwork()})
    */
   public int destination() {
     return destination;
@@ -334,17 +381,37 @@ public final class DivertRule {
   }
 
   /**
-   * Tests the rule against a packet, as a firewall would (S7 for fragments). Does not allocate.
+   * Tests the rule against a packet of either family, as a firewall would (S7 and S56 for
+   * fragments: port and type tests match only the fragment with offset 0, protocol and address
+   * tests every fragment). Does not allocate; thread-safe.
    *
-   * @param packet an IPv4 packet from {@code packet.position()} to {@code packet.limit()}; not
-   *     modified, position unchanged
+   * @param packet an IPv4 or IPv6 packet from {@code packet.position()} to {@code packet.limit()};
+   *     not modified, position unchanged
    * @param inInterface the interface the packet arrived on, or null (locally generated)
    * @param outInterface the interface it will leave by, or null (not yet routed or local)
-   * @return true if the rule matches; false also when the packet is too short to tell
+   * @return true if the rule matches; false also when the packet is too short to tell or is of a
+   *     family the rule does not match
    */
   public boolean matches(ByteBuffer packet, String inInterface, String outInterface) {
     int base = packet.position();
     int len = packet.limit() - base;
+    if (len < 1) {
+      return false;
+    }
+    int version = (packet.get(base) & 0xff) >>> 4;
+    if (this.inInterface != null && !this.inInterface.equals(inInterface)) {
+      return false;
+    }
+    if (this.outInterface != null && !this.outInterface.equals(outInterface)) {
+      return false;
+    }
+    if (version == 6) {
+      return family != IpFamily.IPV4 && matches6(packet, base, len);
+    }
+    return version == 4 && family != IpFamily.IPV6 && matches4(packet, base, len);
+  }
+
+  private boolean matches4(ByteBuffer packet, int base, int len) {
     if (len < 20) {
       return false;
     }
@@ -360,12 +427,6 @@ public final class DivertRule {
         && !inPrefix(packet.getInt(base + 16), destination, destinationPrefix)) {
       return false;
     }
-    if (this.inInterface != null && !this.inInterface.equals(inInterface)) {
-      return false;
-    }
-    if (this.outInterface != null && !this.outInterface.equals(outInterface)) {
-      return false;
-    }
     if (!testsTransport()) {
       return true;
     }
@@ -373,8 +434,45 @@ public final class DivertRule {
     if (fragmentOffset != 0) {
       return false; // S7: transport fields exist only in the first fragment
     }
+    return matchesTransport(packet, proto, ICMP, base + ihl, base + len);
+  }
+
+  private boolean matches6(ByteBuffer packet, int base, int len) {
+    if (len < 40) {
+      return false;
+    }
+    if (sourceNetwork != null && !sourceNetwork.contains(packet, base + 8)) {
+      return false;
+    }
+    if (destinationNetwork != null && !destinationNetwork.contains(packet, base + 24)) {
+      return false;
+    }
+    if (protocol == ANY_PROTOCOL && !testsTransport()) {
+      return true;
+    }
+    // S56: the upper-layer protocol is found by walking the extension headers; a chain that runs
+    // past the packet's end matches only rules without protocol, port or type tests.
+    long w = Ipv6View.walk(packet, base, base + len);
+    if (Ipv6View.pastEnd(w)) {
+      return false;
+    }
+    int proto = Ipv6View.upperProtocol(w);
+    if (protocol != ANY_PROTOCOL && proto != protocol) {
+      return false;
+    }
+    if (!testsTransport()) {
+      return true;
+    }
+    int frag = Ipv6View.fragmentHeader(w);
+    if (frag != 0 && (packet.getShort(base + frag + 2) & 0xfff8) != 0) {
+      return false; // S56 as S7: transport fields exist only in the first fragment
+    }
+    return matchesTransport(packet, proto, ICMPV6, base + Ipv6View.upperOffset(w), base + len);
+  }
+
+  private boolean matchesTransport(ByteBuffer packet, int proto, int icmp, int at, int end) {
     if (icmpType != ANY_ICMP_TYPE) {
-      if (proto != ICMP || len < ihl + 1 || (packet.get(base + ihl) & 0xff) != icmpType) {
+      if (proto != icmp || end < at + 1 || (packet.get(at) & 0xff) != icmpType) {
         return false;
       }
     }
@@ -384,11 +482,11 @@ public final class DivertRule {
             || destinationPortLow != 0
             || destinationPortHigh != 65535;
     if (testsPorts) {
-      if ((proto != UDP && proto != TCP) || len < ihl + 4) {
+      if ((proto != UDP && proto != TCP) || end < at + 4) {
         return false;
       }
-      int sp = packet.getShort(base + ihl) & 0xffff;
-      int dp = packet.getShort(base + ihl + 2) & 0xffff;
+      int sp = packet.getShort(at) & 0xffff;
+      int dp = packet.getShort(at + 2) & 0xffff;
       return sp >= sourcePortLow
           && sp <= sourcePortHigh
           && dp >= destinationPortLow
@@ -415,7 +513,10 @@ public final class DivertRule {
    */
   public Builder toBuilder() {
     Builder b = new Builder(chain);
+    b.family = family;
     b.protocol = protocol;
+    b.sourceNetwork = sourceNetwork;
+    b.destinationNetwork = destinationNetwork;
     b.source = source;
     b.sourcePrefix = sourcePrefix;
     b.destination = destination;
@@ -437,26 +538,30 @@ public final class DivertRule {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder(chain.keyword());
+    if (family != null && impliedFamily() == null) {
+      sb.append(family == IpFamily.IPV6 ? " -6" : " -4");
+    }
     if (protocol != ANY_PROTOCOL) {
       sb.append(" -p ")
           .append(
               switch (protocol) {
                 case ICMP -> "icmp";
+                case ICMPV6 -> "icmpv6";
                 case TCP -> "tcp";
                 case UDP -> "udp";
                 default -> Integer.toString(protocol);
               });
     }
-    if (sourcePrefix > 0) {
-      sb.append(" -s ").append(Ipv4.toString(source)).append('/').append(sourcePrefix);
+    if (sourceNetwork != null) {
+      sb.append(" -s ").append(sourceNetwork);
     }
-    if (destinationPrefix > 0) {
-      sb.append(" -d ").append(Ipv4.toString(destination)).append('/').append(destinationPrefix);
+    if (destinationNetwork != null) {
+      sb.append(" -d ").append(destinationNetwork);
     }
     appendRange(sb, " --sport ", sourcePortLow, sourcePortHigh);
     appendRange(sb, " --dport ", destinationPortLow, destinationPortHigh);
     if (icmpType != ANY_ICMP_TYPE) {
-      sb.append(" --icmp-type ").append(icmpType);
+      sb.append(protocol == ICMPV6 ? " --icmpv6-type " : " --icmp-type ").append(icmpType);
     }
     if (inInterface != null) {
       sb.append(" -i ").append(inInterface);
@@ -465,6 +570,17 @@ public final class DivertRule {
       sb.append(" -o ").append(outInterface);
     }
     return sb.append(" -j DIVERT ").append(port).toString();
+  }
+
+  /** The family the rule's addresses or protocol imply, or null when they imply none. */
+  private IpFamily impliedFamily() {
+    if (sourceNetwork != null) {
+      return sourceNetwork.family();
+    }
+    if (destinationNetwork != null) {
+      return destinationNetwork.family();
+    }
+    return protocol == ICMP ? IpFamily.IPV4 : protocol == ICMPV6 ? IpFamily.IPV6 : null;
   }
 
   private static void appendRange(StringBuilder sb, String option, int lo, int hi) {
@@ -490,7 +606,10 @@ public final class DivertRule {
   /** Builds a {@link DivertRule}. Not thread-safe; each setter narrows the match. */
   public static final class Builder {
     private final Chain chain;
+    private IpFamily family;
     private int protocol = ANY_PROTOCOL;
+    private IpPrefix sourceNetwork;
+    private IpPrefix destinationNetwork;
     private int source;
     private int sourcePrefix;
     private int destination;
@@ -508,7 +627,19 @@ public final class DivertRule {
     }
 
     /**
-     * @param protocol a protocol number (e.g. {@link #UDP}), or {@link #ANY_PROTOCOL}
+     * Restricts the rule to one family (S54: {@code -4}/{@code -6}).
+     *
+     * @param family the family, or null for both
+     * @return this builder
+     */
+    public Builder family(IpFamily family) {
+      this.family = family;
+      return this;
+    }
+
+    /**
+     * @param protocol a protocol number (e.g. {@link #UDP}), or {@link #ANY_PROTOCOL}; {@link
+     *     #ICMP} implies IPv4 and {@link #ICMPV6} IPv6
      * @return this builder
      */
     public Builder protocol(int protocol) {
@@ -520,12 +651,26 @@ public final class DivertRule {
     }
 
     /**
-     * @param prefix a source prefix such as {@code 10.0.0.0/8} or a single address
+     * @param prefix a source prefix of either family such as {@code 10.0.0.0/8} or {@code
+     *     fd00::/8}, or a single address; it implies its family
      * @return this builder
      */
     public Builder source(String prefix) {
-      int[] p = prefix(prefix);
-      return source(p[0], p[1]);
+      return source(prefix(prefix));
+    }
+
+    /**
+     * @param network a source network of either family; it implies its family
+     * @return this builder
+     */
+    public Builder source(IpPrefix network) {
+      if (network.family() == IpFamily.IPV4) {
+        return source(Ipv4.toInt((Inet4Address) network.address()), network.length());
+      }
+      this.sourceNetwork = masked(network);
+      this.source = 0;
+      this.sourcePrefix = 0;
+      return this;
     }
 
     /**
@@ -537,16 +682,31 @@ public final class DivertRule {
       checkPrefix(length);
       this.source = length == 0 ? 0 : address & (-1 << (32 - length));
       this.sourcePrefix = length;
+      this.sourceNetwork = length == 0 ? null : new IpPrefix(Ipv4.fromInt(source), length);
       return this;
     }
 
     /**
-     * @param prefix a destination prefix such as {@code 10.0.0.0/8} or a single address
+     * @param prefix a destination prefix of either family such as {@code 10.0.0.0/8} or {@code
+     *     fd00::/8}, or a single address; it implies its family
      * @return this builder
      */
     public Builder destination(String prefix) {
-      int[] p = prefix(prefix);
-      return destination(p[0], p[1]);
+      return destination(prefix(prefix));
+    }
+
+    /**
+     * @param network a destination network of either family; it implies its family
+     * @return this builder
+     */
+    public Builder destination(IpPrefix network) {
+      if (network.family() == IpFamily.IPV4) {
+        return destination(Ipv4.toInt((Inet4Address) network.address()), network.length());
+      }
+      this.destinationNetwork = masked(network);
+      this.destination = 0;
+      this.destinationPrefix = 0;
+      return this;
     }
 
     /**
@@ -558,6 +718,8 @@ public final class DivertRule {
       checkPrefix(length);
       this.destination = length == 0 ? 0 : address & (-1 << (32 - length));
       this.destinationPrefix = length;
+      this.destinationNetwork =
+          length == 0 ? null : new IpPrefix(Ipv4.fromInt(destination), length);
       return this;
     }
 
@@ -657,10 +819,61 @@ public final class DivertRule {
       if (ports && protocol != UDP && protocol != TCP) {
         throw new IllegalArgumentException("port matches need protocol udp or tcp ('-p udp')");
       }
-      if (icmpType != ANY_ICMP_TYPE && protocol != ICMP) {
-        throw new IllegalArgumentException("an ICMP type match needs protocol icmp ('-p icmp')");
+      if (icmpType != ANY_ICMP_TYPE && protocol != ICMP && protocol != ICMPV6) {
+        throw new IllegalArgumentException(
+            "an ICMP type match needs protocol icmp or icmpv6 ('-p icmp', '-p icmpv6')");
       }
-      return new DivertRule(this, port);
+      return new DivertRule(this, family(), port);
+    }
+
+    /** S54: one rule never mixes the families; the message names what disagrees. */
+    private IpFamily family() {
+      IpFamily f = family;
+      String why = f == null ? null : (f == IpFamily.IPV6 ? "-6" : "-4");
+      for (IpPrefix n : new IpPrefix[] {sourceNetwork, destinationNetwork}) {
+        if (n == null) {
+          continue;
+        }
+        if (f != null && n.family() != f) {
+          throw new IllegalArgumentException(
+              "a rule never mixes families: "
+                  + n
+                  + " is "
+                  + n.family()
+                  + " but "
+                  + why
+                  + " is "
+                  + f);
+        }
+        f = n.family();
+        why = n.toString();
+      }
+      IpFamily byProtocol =
+          protocol == ICMP ? IpFamily.IPV4 : protocol == ICMPV6 ? IpFamily.IPV6 : null;
+      if (byProtocol != null && f != null && byProtocol != f) {
+        throw new IllegalArgumentException(
+            "a rule never mixes families: protocol "
+                + (protocol == ICMP ? "icmp" : "icmpv6")
+                + " is "
+                + byProtocol
+                + " only but "
+                + why
+                + " is "
+                + f);
+      }
+      return f != null ? f : byProtocol;
+    }
+
+    private static IpPrefix masked(IpPrefix p) {
+      byte[] b = p.address().getAddress();
+      for (int bit = p.length(); bit < b.length * 8; bit++) {
+        b[bit >>> 3] &= (byte) ~(0x80 >>> (bit & 7));
+      }
+      try {
+        return new IpPrefix(java.net.InetAddress.getByAddress(b), p.length());
+      } catch (java.net.UnknownHostException e) {
+        throw new AssertionError(e);
+      }
     }
 
     private static void checkPrefix(int length) {

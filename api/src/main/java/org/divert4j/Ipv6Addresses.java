@@ -4,6 +4,8 @@ import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import org.divert4j.packet.Ipv6View;
 
 /**
  * IPv6 address parsing that never does a name lookup, and the address tests the API needs.
@@ -96,41 +98,6 @@ public final class Ipv6Addresses {
     if (address instanceof Inet4Address) {
       return address.getHostAddress();
     }
-    byte[] b = address.getAddress();
-    // RFC 5952: the longest run (first on ties) of two or more zero groups becomes "::".
-    int bestStart = -1;
-    int bestLen = 0;
-    for (int i = 0; i < 8; ) {
-      if (group(b, i) != 0) {
-        i++;
-        continue;
-      }
-      int j = i;
-      while (j < 8 && group(b, j) == 0) {
-        j++;
-      }
-      if (j - i > bestLen && j - i >= 2) {
-        bestStart = i;
-        bestLen = j - i;
-      }
-      i = j;
-    }
-    StringBuilder sb = new StringBuilder(39);
-    for (int i = 0; i < 8; i++) {
-      if (i == bestStart) {
-        sb.append(i == 0 ? "::" : ":");
-        i += bestLen - 1;
-        continue;
-      }
-      sb.append(Integer.toHexString(group(b, i)));
-      if (i < 7) {
-        sb.append(':');
-      }
-    }
-    return sb.toString();
-  }
-
-  private static int group(byte[] b, int i) {
-    return (b[2 * i] & 0xff) << 8 | (b[2 * i + 1] & 0xff);
+    return Ipv6View.formatAddress(ByteBuffer.wrap(address.getAddress()), 0);
   }
 }

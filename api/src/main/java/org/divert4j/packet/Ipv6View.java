@@ -311,11 +311,17 @@ public final class Ipv6View {
 
   /**
    * Walks the extension headers of the IPv6 packet at {@code base} up to the absolute index {@code
-   * end} (at least {@code base + 40}); see the class description. Allocates nothing.
+   * end} (at least {@code base + 40}); see the class description. Allocates nothing, keeps no
+   * state: for callers that must stay thread-safe without a view, such as rule matching. Read the
+   * result with {@link #pastEnd}, {@link #upperProtocol}, {@link #upperOffset} and {@link
+   * #fragmentHeader}.
    *
-   * @return the packed result (see the constants above)
+   * @param b the buffer
+   * @param base the absolute index of the IPv6 header
+   * @param end the absolute index one past the last byte to look at
+   * @return the packed result
    */
-  static long walk(ByteBuffer b, int base, int end) {
+  public static long walk(ByteBuffer b, int base, int end) {
     int nh = Bytes.u8(b, base + 6);
     int at = base + HEADER_LENGTH;
     long frag = 0;
@@ -362,21 +368,37 @@ public final class Ipv6View {
     return (long) protocol << 34 | frag << 17 | upper;
   }
 
-  static boolean pastEnd(long w) {
+  /**
+   * @param w a result of {@link #walk}
+   * @return whether the header chain ran past the end (S56)
+   */
+  public static boolean pastEnd(long w) {
     return (w & PAST_END) != 0;
   }
 
-  static int upperProtocol(long w) {
+  /**
+   * @param w a result of {@link #walk}
+   * @return the upper-layer protocol (for a non-first fragment, the Fragment header's Next Header),
+   *     or -1 when the chain ran past the end
+   */
+  public static int upperProtocol(long w) {
     return pastEnd(w) ? -1 : (int) (w >>> 34) & 0xff;
   }
 
-  /** Upper-layer offset from the IPv6 header, or -1. */
-  static int upperOffset(long w) {
+  /**
+   * @param w a result of {@link #walk}
+   * @return the upper-layer header's offset from the IPv6 header, or -1 when the chain ran past the
+   *     end
+   */
+  public static int upperOffset(long w) {
     return pastEnd(w) ? -1 : (int) w & 0x1ffff;
   }
 
-  /** Fragment header offset from the IPv6 header, or 0 when there is none. */
-  static int fragmentHeader(long w) {
+  /**
+   * @param w a result of {@link #walk}
+   * @return the first Fragment header's offset from the IPv6 header, or 0 when there is none
+   */
+  public static int fragmentHeader(long w) {
     return (int) (w >>> 17) & 0x1ffff;
   }
 

@@ -14,6 +14,7 @@ import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
 import org.divert4j.InstalledRule;
 import org.divert4j.NetInterface;
+import org.divert4j.spi.RuleFamilies;
 
 /**
  * One program's handle on a {@link DivertEngine}: it owns the rules it added and the sockets it
@@ -61,6 +62,7 @@ final class EngineHost implements DivertHost {
   @Override
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     checkOpen();
+    RuleFamilies.check(rule, capabilities().contains(Capability.IPV6), backend());
     return engine.addRule(this, -1, Objects.requireNonNull(rule, "rule"), options);
   }
 
@@ -70,6 +72,7 @@ final class EngineHost implements DivertHost {
     if (index < 0) {
       throw new IndexOutOfBoundsException("negative rule index " + index);
     }
+    RuleFamilies.check(rule, capabilities().contains(Capability.IPV6), backend());
     return engine.addRule(this, index, Objects.requireNonNull(rule, "rule"), options);
   }
 

@@ -25,6 +25,7 @@ import org.divert4j.PortInUseException;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
+import org.divert4j.spi.RuleFamilies;
 
 /**
  * A network namespace under diversion: the rawsocket backend's {@link DivertHost}. A facade over
@@ -205,6 +206,7 @@ public final class KernelHost implements DivertHost {
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
+    RuleFamilies.check(rule, false, "rawsocket");
     return book.install(rule, -1);
   }
 
@@ -217,6 +219,7 @@ public final class KernelHost implements DivertHost {
           "index " + index + " of " + n + " rules in chain " + rule.chain().keyword());
     }
     checkOpen();
+    RuleFamilies.check(rule, false, "rawsocket");
     return book.install(rule, index);
   }
 
