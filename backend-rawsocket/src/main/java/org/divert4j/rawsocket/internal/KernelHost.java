@@ -25,6 +25,7 @@ import org.divert4j.PortInUseException;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
+import org.divert4j.management.StatsBeans;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -59,6 +60,9 @@ public final class KernelHost implements DivertHost {
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
   private volatile HostStats finalStats;
+
+  private volatile StatsBeans.Registration bean; // set once open() succeeded
+  private final Map<KernelSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
 
   private KernelHost(
       String backend,
@@ -113,6 +117,7 @@ public final class KernelHost implements DivertHost {
         new FragmentProbe(res.ns(), res.ifaces(), res.rules(), host.proc)
             .check(host.name, config.label());
       }
+      host.bean = StatsBeans.registerHost(host);
       return host;
     } catch (DivertException | RuntimeException | Error e) {
       if (host != null) {
@@ -144,6 +149,10 @@ public final class KernelHost implements DivertHost {
     @Override
     public void closed(KernelSocket s) {
       sockets.remove(s.port(), s);
+      StatsBeans.Registration r = socketBeans.remove(s);
+      if (r != null) {
+        r.close();
+      }
       if (book.isOpen()) {
         try {
           book.sync(s.port());
@@ -258,6 +267,9 @@ public final class KernelHost implements DivertHost {
       throw new DivertException(
           "cannot arm the rules of port " + port + ": " + e.getMessage(), 0, e);
     }
+    if (bean != null) {
+      socketBeans.put(s, StatsBeans.registerSocket(bean, this, s));
+    }
     return s;
   }
 
@@ -295,6 +307,9 @@ public final class KernelHost implements DivertHost {
     }
     finalStats = last;
     res.close();
+    if (bean != null) {
+      bean.close();
+    }
     if (failure != null) {
       throw new DivertException(
           "closing divert host "
