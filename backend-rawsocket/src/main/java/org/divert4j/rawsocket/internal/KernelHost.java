@@ -77,6 +77,7 @@ public final class KernelHost implements DivertHost {
     this.nsDescription = config.label();
     this.res = res;
     this.proc = new NamespaceCounters(res.ns());
+    proc.ownQueues(this::ownQueues);
     this.book = new RuleBook(name, options, res.rules(), proc, res.ns());
     this.ledger = new HostLedger(options, book, proc);
     this.binder = new QueueBinder(res.ns(), options, config);
@@ -127,6 +128,19 @@ public final class KernelHost implements DivertHost {
       }
       throw e;
     }
+  }
+
+  /** The NFQUEUE queues this host's open sockets have bound (port .. port + parallelism - 1). */
+  private Set<Integer> ownQueues() {
+    Set<Integer> q = new java.util.HashSet<>();
+    for (KernelSocket s : sockets.values()) {
+      if (s.isOpen()) {
+        for (int i = 0; i < options.parallelism(); i++) {
+          q.add(s.port() + i);
+        }
+      }
+    }
+    return q;
   }
 
   /** The rule lines of a port as its socket sees them. */
