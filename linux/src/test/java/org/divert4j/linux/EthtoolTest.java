@@ -2,6 +2,7 @@ package org.divert4j.linux;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,6 +57,14 @@ class EthtoolTest {
       assertEquals("y0", tb.run(() -> Ethtool.nameOf(peer)));
       assertEquals(p.a().index(), (int) tb.run(() -> Ethtool.vethPeerIndex("y0")));
       assertEquals(0, (int) ta.run(() -> Ethtool.vethPeerIndex("lo")), "lo is not a veth");
+      // The peer's namespace, as namespace a knows it, tells b from any other namespace that has
+      // an interface with the peer's index.
+      int xIndex = p.a().index();
+      int nsid = ta.run(() -> LinkNetns.peerNamespaceId(xIndex));
+      assertTrue(nsid >= 0, "the peer is in another namespace: " + nsid);
+      assertEquals(nsid, (int) ta.run(() -> LinkNetns.idOf(b.path().toString())));
+      assertNotEquals(nsid, (int) ta.run(() -> LinkNetns.idOf(a.path().toString())));
+      assertEquals(-1, (int) ta.run(() -> LinkNetns.peerNamespaceId(1)), "lo has no other end");
       assertNull(ta.run(() -> Ethtool.nameOf(9999)));
       ErrnoException missing =
           assertThrows(ErrnoException.class, () -> ta.run(() -> Ethtool.features("nosuch0")));

@@ -62,6 +62,8 @@ public final class InlineSegment extends Device {
   private final NetInterface outsideInterface;
   private final int[][] routes;
   private final boolean countInterfaceDrops;
+  // What the segment turned off, restored at close; set once, at open.
+  private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
   private final Fragmenter insideFragmenter = new Fragmenter();
   private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
@@ -100,8 +102,10 @@ public final class InlineSegment extends Device {
       String nsPath,
       NetDevices.Link[] links,
       CaptureHandle[] handles,
-      HostConfig cfg) {
+      HostConfig cfg,
+      Offloads offloads) {
     super(name, options);
+    this.offloads = offloads;
     this.nsPath = nsPath;
     this.links = links;
     this.handles = handles;
@@ -125,21 +129,61 @@ public final class InlineSegment extends Device {
   }
 
   /**
-   * Opens the segment: reads both interfaces, opens a capture on each (from a thread in the
-   * namespace, optionally without capabilities), and starts its threads.
+   * Opens the segment: deals with the interfaces' offloads as {@code pcap.offloads} says ({@link
+   * Offloads}), reads both interfaces, opens a capture on each (from a thread in the namespace,
+   * optionally without capabilities), and starts its threads. An unprivileged open checks offloads
+   * after the captures, which fail first without CAP_NET_RAW (S46).
    *
    * @param name the host name
    * @param options the host options
    * @param cfg the pcap properties
    * @param unprivileged true to open the captures as a program without capabilities would (S46)
    * @return the running segment
-   * @throws DivertException if an interface is missing, capturing is not permitted, or the
-   *     interfaces are in use by another segment of this JVM
+   * @throws DivertException if an interface is missing, capturing is not permitted, the interfaces
+   *     are in use by another segment of this JVM, or offloads are on and {@code pcap.offloads} is
+   *     {@code refuse} (or they cannot be turned off)
    */
   public static InlineSegment open(
       String name, HostOptions options, HostConfig cfg, boolean unprivileged)
       throws DivertException {
     String nsPath = NetnsThread.pathOf(cfg.netns);
+    Offloads offloads = unprivileged ? null : applyOffloads(cfg, nsPath);
+    try {
+      InlineSegment s = open(name, options, cfg, unprivileged, nsPath, offloads);
+      if (unprivileged) {
+        try {
+          s.offloadsAfterOpen(applyOffloads(cfg, nsPath));
+        } catch (DivertException e) {
+          s.close();
+          throw e;
+        }
+      }
+      return s;
+    } catch (DivertException | RuntimeException e) {
+      if (offloads != null) {
+        offloads.restore();
+      }
+      throw e;
+    }
+  }
+
+  private void offloadsAfterOpen(Offloads o) {
+    offloads = o;
+  }
+
+  private static Offloads applyOffloads(HostConfig cfg, String nsPath) throws DivertException {
+    return Offloads.apply(
+        cfg.offloads, nsPath, cfg.outside, cfg.inside, java.nio.file.Path.of(OffloadLedger.DIR));
+  }
+
+  private static InlineSegment open(
+      String name,
+      HostOptions options,
+      HostConfig cfg,
+      boolean unprivileged,
+      String nsPath,
+      Offloads offloads)
+      throws DivertException {
     NetDevices.Link[] links = new NetDevices.Link[2];
     CaptureHandle[] handles = new CaptureHandle[2];
     try (NetnsThread t = NetnsThread.open(nsPath, "segment")) {
@@ -184,7 +228,7 @@ public final class InlineSegment extends Device {
               + " and "
               + LinkLayer.name(handles[INSIDE].linkType()));
     }
-    InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg);
+    InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg, offloads);
     try {
       s.claim();
     } catch (DivertException e) {
@@ -440,6 +484,16 @@ public final class InlineSegment extends Device {
 
   // ------------------------------------------------------------------ StackEnvironment
 
+  /**
+   * @return frames that could not be sent: DF packets larger than the inside MTU, and failed {@code
+   *     pcap_inject} calls (EMSGSIZE for a frame larger than the egress MTU, ENOBUFS, a link that
+   *     went down); read inside the section, which every writer holds
+   */
+  @Override
+  public long transmitDrops() {
+    return oversizeDrops + sendErrors[OUTSIDE] + sendErrors[INSIDE];
+  }
+
   @Override
   public List<NetInterface> interfaces() {
     return List.of(outsideInterface);
@@ -539,6 +593,10 @@ public final class InlineSegment extends Device {
       }
       closeAll(handles);
       release();
+      Offloads o = offloads;
+      if (o != null) {
+        o.restore(); // after the captures: nothing is forwarded with the features back on
+      }
     } finally {
       exit();
     }
