@@ -102,10 +102,8 @@ public final class InlineSegment extends Device {
       String nsPath,
       NetDevices.Link[] links,
       CaptureHandle[] handles,
-      HostConfig cfg,
-      Offloads offloads) {
+      HostConfig cfg) {
     super(name, options);
-    this.offloads = offloads;
     this.nsPath = nsPath;
     this.links = links;
     this.handles = handles;
@@ -129,10 +127,9 @@ public final class InlineSegment extends Device {
   }
 
   /**
-   * Opens the segment: deals with the interfaces' offloads as {@code pcap.offloads} says ({@link
-   * Offloads}), reads both interfaces, opens a capture on each (from a thread in the namespace,
-   * optionally without capabilities), and starts its threads. An unprivileged open checks offloads
-   * after the captures, which fail first without CAP_NET_RAW (S46).
+   * Opens the segment: reads both interfaces, opens a capture on each (from a thread in the
+   * namespace, optionally without capabilities), deals with the offloads as {@code pcap.offloads}
+   * says ({@link Offloads}), and starts its threads.
    *
    * @param name the host name
    * @param options the host options
@@ -147,43 +144,6 @@ public final class InlineSegment extends Device {
       String name, HostOptions options, HostConfig cfg, boolean unprivileged)
       throws DivertException {
     String nsPath = NetnsThread.pathOf(cfg.netns);
-    Offloads offloads = unprivileged ? null : applyOffloads(cfg, nsPath);
-    try {
-      InlineSegment s = open(name, options, cfg, unprivileged, nsPath, offloads);
-      if (unprivileged) {
-        try {
-          s.offloadsAfterOpen(applyOffloads(cfg, nsPath));
-        } catch (DivertException e) {
-          s.close();
-          throw e;
-        }
-      }
-      return s;
-    } catch (DivertException | RuntimeException e) {
-      if (offloads != null) {
-        offloads.restore();
-      }
-      throw e;
-    }
-  }
-
-  private void offloadsAfterOpen(Offloads o) {
-    offloads = o;
-  }
-
-  private static Offloads applyOffloads(HostConfig cfg, String nsPath) throws DivertException {
-    return Offloads.apply(
-        cfg.offloads, nsPath, cfg.outside, cfg.inside, java.nio.file.Path.of(OffloadLedger.DIR));
-  }
-
-  private static InlineSegment open(
-      String name,
-      HostOptions options,
-      HostConfig cfg,
-      boolean unprivileged,
-      String nsPath,
-      Offloads offloads)
-      throws DivertException {
     NetDevices.Link[] links = new NetDevices.Link[2];
     CaptureHandle[] handles = new CaptureHandle[2];
     try (NetnsThread t = NetnsThread.open(nsPath, "segment")) {
@@ -228,16 +188,31 @@ public final class InlineSegment extends Device {
               + " and "
               + LinkLayer.name(handles[INSIDE].linkType()));
     }
-    InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg, offloads);
+    InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg);
     try {
       s.claim();
     } catch (DivertException e) {
       closeAll(handles);
       throw e;
     }
+    try {
+      // After the captures (a user without CAP_NET_RAW learns that first, S46), before the
+      // threads: frames the rings hold from before are forwarded as they came, and a sender
+      // retransmits what they lose.
+      s.offloads = applyOffloads(cfg, nsPath);
+    } catch (DivertException | RuntimeException e) {
+      s.release();
+      closeAll(handles);
+      throw e;
+    }
     s.startEngine();
     s.startThreads();
     return s;
+  }
+
+  private static Offloads applyOffloads(HostConfig cfg, String nsPath) throws DivertException {
+    return Offloads.apply(
+        cfg.offloads, nsPath, cfg.outside, cfg.inside, java.nio.file.Path.of(OffloadLedger.DIR));
   }
 
   private static void closeAll(CaptureHandle[] handles) {
