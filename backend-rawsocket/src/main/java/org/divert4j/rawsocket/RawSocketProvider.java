@@ -50,9 +50,13 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM);
-    if (org.divert4j.linux.Shell.which("ip").isPresent()
-        && org.divert4j.linux.Shell.which("tc").isPresent()) {
-      c.add(Capability.EXACT_INBOUND_INTERFACE);
+    try {
+      if (org.divert4j.linux.Shell.which("ip").isPresent()
+          && org.divert4j.linux.Shell.which("tc").isPresent()) {
+        c.add(Capability.EXACT_INBOUND_INTERFACE);
+      }
+    } catch (LinkageError e) {
+      // divert4j-linux missing: the provider still loads and reports itself unavailable
     }
     return Collections.unmodifiableSet(c);
   }

@@ -7,9 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.BitSet;
 import java.util.List;
-import java.util.Set;
 import org.divert4j.DivertException;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
@@ -55,7 +54,8 @@ final class IngressPath {
   private final String host;
   private final String sendName;
   private final String receiveName;
-  private final Set<Integer> targets = new HashSet<>();
+  private final BitSet targets = new BitSet(); // ifindexes with a filter
+  private int filters;
   private FrameSender sender;
   private boolean made;
   private boolean closed;
@@ -68,7 +68,7 @@ final class IngressPath {
   IngressPath(NetnsThread ns, String host, int number) {
     this.ns = ns;
     this.host = host;
-    String stem = "d4j" + Long.toHexString(RuleOwners.PID) + Integer.toHexString(number);
+    String stem = "d4j" + Long.toHexString(RuleOwners.PID) + "-" + Integer.toHexString(number);
     if (stem.length() > 14) {
       stem = stem.substring(stem.length() - 14);
     }
@@ -106,7 +106,7 @@ final class IngressPath {
       if (!made) {
         make();
       }
-      if (!targets.contains(target)) {
+      if (!targets.get(target)) {
         tc(
             "filter",
             "add",
@@ -114,7 +114,7 @@ final class IngressPath {
             receiveName,
             "ingress",
             "pref",
-            Integer.toString(targets.size() + 1),
+            Integer.toString(filters + 1),
             "protocol",
             "ip",
             "u32",
@@ -128,7 +128,8 @@ final class IngressPath {
             "redirect",
             "dev",
             targetName);
-        targets.add(target);
+        targets.set(target);
+        filters++;
       }
     } catch (IOException e) {
       throw new DivertException(

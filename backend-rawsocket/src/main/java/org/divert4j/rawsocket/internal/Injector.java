@@ -97,9 +97,10 @@ final class Injector {
         return;
       }
       if (snap.isLocal(dst)) {
-        // S33 approximation: a raw send to a local address loops through lo into PREROUTING and
-        // the local stack. The chain bits say "output chain in progress" so the output rules let
-        // it pass (their end line clears the state); the input rules see it arrive on lo.
+        // An address of lo, or no injection path (EXACT_INBOUND_INTERFACE not declared): a raw
+        // send to a local address loops through lo into PREROUTING and the local stack. The
+        // chain bits say "output chain in progress" so the output rules let it pass (their end
+        // line clears the state); the input rules see it arrive on lo.
         mark |= Marks.chainBits(Chain.OUTPUT);
       }
     }
