@@ -50,6 +50,9 @@ final class IngressPath {
   private static final String ALIAS_PREFIX = "divert4j:";
   private static final String ALIAS_WHAT = "inject";
 
+  /** The preference of the filter that drops frames naming no target (after all targets'). */
+  private static final int DROP_PREF = 65000;
+
   private final NetnsThread ns;
   private final String host;
   private final String sendName;
@@ -74,11 +77,6 @@ final class IngressPath {
     }
     this.sendName = stem + "s";
     this.receiveName = stem + "r";
-  }
-
-  /** Whether the programs the path needs are installed: {@code ip} and {@code tc} (iproute2). */
-  static boolean toolsPresent() {
-    return Shell.which("ip").isPresent() && Shell.which("tc").isPresent();
   }
 
   /**
@@ -107,6 +105,9 @@ final class IngressPath {
         make();
       }
       if (!targets.get(target)) {
+        if (filters + 1 >= DROP_PREF) {
+          throw new IOException("more than " + (DROP_PREF - 1) + " target interfaces");
+        }
         tc(
             "filter",
             "add",
@@ -185,7 +186,7 @@ final class IngressPath {
         receiveName,
         "ingress",
         "pref",
-        "65000",
+        Integer.toString(DROP_PREF),
         "protocol",
         "all",
         "bpf",
