@@ -56,6 +56,7 @@ public final class KernelHost implements DivertHost {
   private final HostLedger ledger;
   private final QueueBinder binder;
   private final SocketServices services;
+  private final IngressPath ingress;
   private final Map<Integer, KernelSocket> sockets = new ConcurrentHashMap<>();
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
@@ -73,7 +74,8 @@ public final class KernelHost implements DivertHost {
     this.backend = backend;
     this.capabilities = capabilities;
     this.options = options;
-    this.name = "j" + RuleOwners.START + "-" + COUNTER.incrementAndGet();
+    int number = COUNTER.incrementAndGet();
+    this.name = "j" + RuleOwners.START + "-" + number;
     this.nsDescription = config.label();
     this.res = res;
     this.proc = new NamespaceCounters(res.ns());
@@ -81,9 +83,13 @@ public final class KernelHost implements DivertHost {
     this.book = new RuleBook(name, options, res.rules(), proc, res.ns());
     this.ledger = new HostLedger(options, book, proc);
     this.binder = new QueueBinder(res.ns(), options, config);
+    this.ingress =
+        capabilities.contains(Capability.EXACT_INBOUND_INTERFACE)
+            ? new IngressPath(res.ns(), name, number)
+            : null;
     this.services =
         new SocketServices(
-            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming());
+            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming(), ingress);
     this.reaper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -114,6 +120,7 @@ public final class KernelHost implements DivertHost {
     try {
       host = new KernelHost(backend, capabilities, options, config, res);
       host.book.init();
+      IngressPath.removeDead(res.ns().nsPath());
       if (options.fragments() == FragmentMode.PER_FRAGMENT) {
         new FragmentProbe(res.ns(), res.ifaces(), res.rules(), host.proc)
             .check(host.name, config.label());
@@ -320,6 +327,9 @@ public final class KernelHost implements DivertHost {
       failure = e;
     }
     finalStats = last;
+    if (ingress != null) {
+      ingress.close();
+    }
     res.close();
     if (bean != null) {
       bean.close();
