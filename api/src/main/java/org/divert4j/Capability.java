@@ -24,5 +24,11 @@ public enum Capability {
    * backend, whose NFQUEUE copies at most 65531 bytes of a packet (a netlink attribute's length is
    * 16 bits) and which has no other copy of a packet that has not left the host yet.
    */
-  WHOLE_LOCAL_OUTPUT
+  WHOLE_LOCAL_OUTPUT,
+  /**
+   * Delivered packets carry their firewall mark, the bits outside the backend's own, and a program
+   * may set those bits on packets it writes back or injects ({@link PacketBatch#mark}, {@link
+   * PacketBatch#setMark}); later rules, routing and other software see them (S73).
+   */
+  PACKET_MARK
 }

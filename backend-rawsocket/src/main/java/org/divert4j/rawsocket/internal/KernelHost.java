@@ -77,7 +77,13 @@ public final class KernelHost implements DivertHost {
     this.binder = new QueueBinder(res.ns(), options, config);
     this.services =
         new SocketServices(
-            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming());
+            res.ifaces(),
+            res.raw(),
+            res.jumboTap(),
+            new IpIds(),
+            proc,
+            new Arming(),
+            res.rules().marks());
     this.reaper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -37,15 +37,21 @@ public final class RuleSet {
   private final Iptables iptables;
   private final String nsPath;
   private final Path lockPath;
+  private final boolean adopting;
+  private volatile Marks marks;
 
   /**
    * @param iptables the iptables to use
    * @param nsPath the namespace, for nsenter
    * @param nsInode the namespace's inode (for messages)
+   * @param marks the mark layout this handle writes with, or null to adopt the namespace's ({@link
+   *     #load}; the default if it has no rules)
    */
-  public RuleSet(Iptables iptables, String nsPath, String nsInode) {
+  public RuleSet(Iptables iptables, String nsPath, String nsInode, Marks marks) {
     this.iptables = iptables;
     this.nsPath = nsPath;
+    this.marks = marks;
+    this.adopting = marks == null;
     Path dir = Path.of("/run/divert4j");
     try {
       Files.createDirectories(dir);
@@ -99,6 +105,10 @@ public final class RuleSet {
       RuleGroup g = null;
       for (RuleLine l : lines) {
         if (l.comment == null || l.comment.equals(RuleText.BASE)) {
+          if (l.rule.contains(" -j MARK ") && s.endLine == null) {
+            s.endLine = l.rule;
+            s.endChain = c;
+          }
           g = null;
           continue;
         }
@@ -110,6 +120,10 @@ public final class RuleSet {
       }
     }
     s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    if (adopting) {
+      Marks found = s.endLine == null ? null : Marks.ofEndLine(s.endChain, s.endLine);
+      marks = found == null ? Marks.DEFAULT : found;
+    }
     return s;
   }
 
@@ -152,27 +166,65 @@ public final class RuleSet {
   }
 
   /**
+   * @return the mark layout this handle writes with
+   */
+  public Marks marks() {
+    Marks m = marks;
+    return m == null ? Marks.DEFAULT : m;
+  }
+
+  /**
+   * Checks that the rules already in the namespace were written with this handle's mark layout
+   * (every host and tool in a namespace must use the same {@code rawsocket.markMask}). A handle
+   * made without a layout adopts the namespace's at each {@link #load}.
+   *
+   * @param s the state as loaded
+   * @throws IOException naming both masks if they differ
+   */
+  public void checkLayout(RuleState s) throws IOException {
+    if (s.endLine == null || !s.hasRules()) {
+      return;
+    }
+    Marks found = Marks.ofEndLine(s.endChain, s.endLine);
+    if (found == null || found.mask() != marks().mask()) {
+      throw new IOException(
+          "the divert4j rules in this namespace use "
+              + (found == null
+                  ? "a mark layout this version does not know (chain end line: " + s.endLine + ")"
+                  : "mark mask " + RuleText.hex(found.mask()))
+              + ", not rawsocket.markMask="
+              + RuleText.hex(marks().mask())
+              + ": every host in a namespace must use the same mask (close the other hosts, or"
+              + " remove their rules with `divert rules cleanup`/`remove`, to change it)");
+    }
+  }
+
+  /**
    * Chooses the tag (rule id) of a new rule: one above the highest in use, so ids are not reused
    * while that is possible, else the lowest free one.
    *
    * @param used the tags in use in the namespace ({@link State#tags()})
-   * @return a free tag, 1..{@link Marks#MAX_TAG}
+   * @param maxTag the highest tag the mark layout holds ({@link Marks#maxTag})
+   * @return a free tag, 1..maxTag
    * @throws IOException if all are taken
    */
-  public static int allocateTag(Set<Integer> used) throws IOException {
+  public static int allocateTag(Set<Integer> used, int maxTag) throws IOException {
     int max = 0;
     for (int t : used) {
       max = Math.max(max, t);
     }
-    if (max < Marks.MAX_TAG) {
+    if (max < maxTag) {
       return max + 1;
     }
-    for (int t = 1; t <= Marks.MAX_TAG; t++) {
+    for (int t = 1; t <= maxTag; t++) {
       if (!used.contains(t)) {
         return t;
       }
     }
-    throw new IOException("too many divert rules in this namespace (" + Marks.MAX_TAG + ")");
+    throw new IOException(
+        "too many divert rules in this namespace ("
+            + maxTag
+            + " with rawsocket.markMask of this many bits; a wider mask holds more)");
   }
 
   /**
@@ -293,12 +345,13 @@ public final class RuleSet {
           lines.add(l.rule);
         }
       }
-      lines.add(RuleText.endLine(c));
+      lines.add(RuleText.endLine(marks(), c));
       target.put(RuleText.mainChain(c), lines);
       for (RuleGroup g : groups) {
         String pc = g.portChain();
         if (pc != null && !target.containsKey(pc)) {
-          target.put(pc, RuleText.portChainLines(pc, bound.contains(RuleText.portOfChain(pc))));
+          target.put(
+              pc, RuleText.portChainLines(marks(), pc, bound.contains(RuleText.portOfChain(pc))));
         }
       }
     }

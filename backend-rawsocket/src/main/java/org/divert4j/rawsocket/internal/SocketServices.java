@@ -12,6 +12,7 @@ import java.util.function.IntSupplier;
  * @param ids the IP ID source of the host (S39)
  * @param proc the namespace's /proc counters
  * @param arming the port's rule lines: disarm on close, and their counters
+ * @param marks the namespace's mark layout
  */
 record SocketServices(
     Interfaces ifaces,
@@ -19,4 +20,5 @@ record SocketServices(
     JumboTap jumboTap,
     IntSupplier ids,
     NamespaceCounters proc,
-    PortArming arming) {}
+    PortArming arming,
+    Marks marks) {}
