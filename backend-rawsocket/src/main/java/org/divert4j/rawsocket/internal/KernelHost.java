@@ -113,6 +113,15 @@ public final class KernelHost implements DivertHost {
     KernelHost host = null;
     try {
       host = new KernelHost(backend, capabilities, options, config, res);
+      if (!config.overlapProceed()) {
+        List<MarkOverlap.Use> uses;
+        try {
+          uses = res.rules().foreignMarkUses();
+        } catch (IOException e) {
+          throw new DivertException("cannot read the namespace's rules: " + e.getMessage(), 0, e);
+        }
+        MarkOverlap.check(uses, config.marks(), config.label());
+      }
       host.book.init();
       if (options.fragments() == FragmentMode.PER_FRAGMENT) {
         new FragmentProbe(res.ns(), res.ifaces(), res.rules(), host.proc)

@@ -6,12 +6,14 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -19,6 +21,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.divert4j.Chain;
 import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Shell;
 
 /**
  * The divert4j rules of one network namespace, shared by every host handle (in any process) that
@@ -295,6 +298,39 @@ public final class RuleSet {
       }
       if (l.rule.contains("-j NFQUEUE")) {
         out.add(new String[] {table, l.chain, l.rule});
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The rules of other software that set or match packet-mark bits (S74), from every table of both
+   * families and both iptables flavours that are installed: kube-proxy or Docker may use
+   * iptables-legacy on a host whose default is nft, and both act on the same packets.
+   *
+   * @return the rules, IPv4 first
+   * @throws IOException if the flavour divert4j uses cannot be read (the others are skipped when
+   *     they are missing or fail)
+   */
+  public List<MarkOverlap.Use> foreignMarkUses() throws IOException {
+    List<MarkOverlap.Use> out =
+        new ArrayList<>(MarkOverlap.uses("iptables", iptables.saveAll(nsPath)));
+    String own = iptables.legacy() ? "legacy" : "nft";
+    String other = iptables.legacy() ? "nft" : "legacy";
+    for (String cmd :
+        List.of(
+            "iptables-" + other + "-save",
+            "ip6tables-" + own + "-save",
+            "ip6tables-" + other + "-save")) {
+      Optional<Path> p = Shell.which(cmd);
+      if (p.isEmpty()) {
+        continue;
+      }
+      Shell.Result r =
+          Shell.run(
+              null, Duration.ofSeconds(60), Shell.inNetns(nsPath, List.of(p.get().toString())));
+      if (r.ok()) {
+        out.addAll(MarkOverlap.uses(cmd.startsWith("ip6") ? "ip6tables" : "iptables", r.stdout()));
       }
     }
     return out;
