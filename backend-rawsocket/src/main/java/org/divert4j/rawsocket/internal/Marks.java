@@ -16,12 +16,12 @@ import org.divert4j.Chain;
  *   3 bits   injector: a packet the divert socket on port P injected carries slot(P) =
  *            1 + P mod 7; the rules to port P skip it (S45; ports that share a slot skip
  *            each other's injections too, which S45 allows)
- *   t bits   rule tag: the id of the divert rule (1 .. 2^t - 1) that queued the packet
+ *   t bits   rule tag: the id of the divert rule (1 .. 2^t - 2) that queued the packet
  *   1 bit    phase: 0 = queued by that rule, 1 = written back, resume after that rule (S44)
  *   2 bits   chain: 1 input, 2 forward, 3 output; 0 = no rule of this chain is in progress
  * </pre>
  *
- * With the default mask (12 bits) that is 6 tag bits: 63 rules in a namespace. The injector field's
+ * With the default mask (12 bits) that is 6 tag bits: 62 rules in a namespace. The injector field's
  * width is fixed so that the chain-end line, which shows the state bits, tells the whole mask
  * ({@link #ofEndLine}).
  *
@@ -34,8 +34,8 @@ import org.divert4j.Chain;
  * <p>Only packets a rule diverted carry a state: line A is the only line that sets one, and only on
  * a packet its match selected. Lines that test a state test a whole value of at least two bits
  * ({@code queued}: chain and tag; {@code resume} and the chain-end line: chain, phase and a tag
- * that is not 0), so a packet no rule matches is never changed (S3), even one that carries a single
- * bit inside the mask. Immutable.
+ * that is neither 0 nor all ones), so a packet no rule matches is never changed (S3), whether it
+ * carries a single bit inside the mask or all 32. Immutable.
  */
 public final class Marks {
   /**
@@ -64,6 +64,7 @@ public final class Marks {
   private final int injMask;
   private final int slots;
   private final int tagShift;
+  private final int tagMask;
   private final int maxTag;
   private final int phase;
   private final int chainShift;
@@ -80,11 +81,12 @@ public final class Marks {
     injMask = ((1 << i) - 1) << shift;
     slots = (1 << i) - 1;
     tagShift = shift + i;
-    maxTag = (1 << t) - 1;
+    tagMask = (1 << t) - 1;
+    maxTag = tagMask - 1; // all ones is never a tag: a mark with every bit set is no state
     phase = 1 << (tagShift + t);
     chainShift = tagShift + t + 1;
     chainMask = 3 << chainShift;
-    stateMask = (maxTag << tagShift) | phase | chainMask;
+    stateMask = (tagMask << tagShift) | phase | chainMask;
   }
 
   /**
@@ -237,7 +239,7 @@ public final class Marks {
     if ((mark & chainMask) != chainBits(c) || (mark & phase) != 0) {
       return 0;
     }
-    return (mark >>> tagShift) & maxTag;
+    return (mark >>> tagShift) & tagMask;
   }
 
   /**

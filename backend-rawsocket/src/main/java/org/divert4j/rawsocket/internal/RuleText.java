@@ -409,10 +409,11 @@ public final class RuleText {
   }
 
   /**
-   * The last line of a main chain: clears the state "resume after rule t of this chain" (t not 0)
-   * that a rule removed while its packet was held leaves behind, so the packet leaves the chain
-   * with its mark as it came. It tests chain, phase and a non-zero tag, so no packet that carries
-   * only one bit inside the mask matches it (S3), and no bit outside the mask is read or changed.
+   * The last line of a main chain: clears the state "resume after rule t of this chain" (t neither
+   * 0 nor all ones) that a rule removed while its packet was held leaves behind, so the packet
+   * leaves the chain with its mark as it came. It tests chain, phase and a tag that is neither 0
+   * nor all ones, so no packet that carries one bit inside the mask, or all of them, matches it
+   * (S3), and no bit outside the mask is read or changed.
    *
    * @param marks the mark layout
    * @param c the chain
@@ -426,6 +427,10 @@ public final class RuleText {
         + hex(marks.chainMask() | marks.phaseBit())
         + " -m mark ! --mark "
         + hex(resumeAny)
+        + "/"
+        + hex(marks.stateMask())
+        + " -m mark ! --mark "
+        + hex(marks.stateMask() & ~marks.chainMask() | marks.chainBits(c))
         + "/"
         + hex(marks.stateMask())
         + " -m comment --comment \""

@@ -38,6 +38,56 @@ class MarksTest {
     }
   }
 
+  /** Whether every mark match of an iptables line (as RuleText writes it) accepts the mark. */
+  private static boolean matches(String line, int mark) {
+    java.util.regex.Matcher x =
+        java.util.regex.Pattern.compile("-m mark (! )?--mark 0x([0-9a-f]+)/0x([0-9a-f]+)")
+            .matcher(line);
+    boolean any = false;
+    while (x.find()) {
+      any = true;
+      int v = (int) Long.parseLong(x.group(2), 16);
+      int m = (int) Long.parseLong(x.group(3), 16);
+      boolean eq = (mark & m) == v;
+      if (eq == (x.group(1) != null)) {
+        return false;
+      }
+    }
+    return any;
+  }
+
+  @Test
+  void noLineThatChangesOrDivertsAcceptsOneBitOrAllBits() {
+    Marks m = Marks.DEFAULT;
+    java.util.List<Integer> marks = new java.util.ArrayList<>();
+    for (int b = 0; b < 32; b++) {
+      marks.add(1 << b);
+    }
+    marks.add(-1);
+    marks.add(0x18004000);
+    for (Chain c : Chain.values()) {
+      for (int tag = 1; tag <= m.maxTag(); tag++) {
+        java.util.List<String> l =
+            RuleText.ruleLines(
+                m,
+                org.divert4j.DivertRule.parse(c.keyword() + " udp port 9"),
+                tag,
+                "divert4j:h:1:" + tag,
+                "DIVERT4J-D9");
+        for (int mark : marks) {
+          assertTrue(!matches(l.get(1), mark), "line B diverts " + Integer.toHexString(mark));
+          assertTrue(!matches(l.get(2), mark), "line C changes " + Integer.toHexString(mark));
+        }
+      }
+      String end = RuleText.endLine(m, c);
+      for (int mark : marks) {
+        assertTrue(!matches(end, mark), "the end line changes " + Integer.toHexString(mark));
+      }
+      assertTrue(matches(end, m.resume(c, 5)), "the end line clears a stale resume state");
+      assertTrue(!matches(end, m.resume(c, 5) ^ m.chainMask()), "of its own chain only");
+    }
+  }
+
   @Test
   void writtenBackMarksChangeOnlyTheBackendsStateAndTheProgramsBits() {
     Marks m = Marks.DEFAULT;

@@ -48,7 +48,7 @@ class RuleTextTest {
         l.get(2));
     assertEquals(
         "-m mark --mark 0xe0000000/0xe0000000 -m mark ! --mark 0xe0000000/0xff800000"
-            + " -m comment --comment \"divert4j:base\" -j MARK --set-xmark 0x0/0xff800000",
+            + " -m mark ! --mark 0xff800000/0xff800000 -m comment --comment \"divert4j:base\" -j MARK --set-xmark 0x0/0xff800000",
         RuleText.endLine(Marks.DEFAULT, Chain.OUTPUT));
   }
 
