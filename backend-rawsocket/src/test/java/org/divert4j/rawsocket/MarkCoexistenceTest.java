@@ -17,6 +17,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Shell;
 import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
@@ -28,8 +29,9 @@ import org.junit.jupiter.api.Test;
  * their rule sets (test resources, written from their sources and documentation) are loaded into
  * the test bed's host namespace, one after the other. A host whose rawsocket.markMask overlaps the
  * marks one of them sets or matches is refused, naming that program's rule (S74); one with the
- * default mask opens, and a program that writes back every datagram of an output rule leaves their
- * marks intact, as does the chain for datagrams no rule matches (S3, S73).
+ * default mask opens (their policy routing rules, which match marks, count too), and a program that
+ * writes back every datagram of an output rule leaves their marks intact, as does the chain for
+ * datagrams no rule matches (S3, S73).
  */
 class MarkCoexistenceTest {
   private static final int DIVERTED = 7000;
@@ -80,6 +82,16 @@ class MarkCoexistenceTest {
       refused(bed, "0x7fc", "wg-quick(8) rule for wg0", "--mark 0xca6c");
       ipt.restore(nsPath, ruleSet("tailscale.rules"));
       refused(bed, "0x1ff0000", "-A ts-", "0x40000/0xff0000");
+      // their policy routing: Tailscale's bypass mark and wg-quick's "not fwmark" rule
+      for (String r :
+          List.of(
+              "fwmark 0x80000/0xff0000 table main priority 5210",
+              "not fwmark 0xca6c table 51820 priority 32765")) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "rule", "add"));
+        cmd.addAll(List.of(r.split(" ")));
+        Shell.check(null, java.time.Duration.ofSeconds(30), Shell.inNetns(nsPath, cmd));
+      }
+      refused(bed, "0xff80000", "ip rule: 5210:", "fwmark 0x80000/0xff0000");
       try (DivertHost told =
           bed.openAnotherHost(
               HostOptions.builder()

@@ -38,7 +38,7 @@ final class MarkOverlap {
    */
   record Use(String family, String table, String rule, int bits) {
     String describe() {
-      return family + " table " + table + ": " + rule;
+      return family + (table.equals("policy routing") ? ": " : " table " + table + ": ") + rule;
     }
   }
 
@@ -69,6 +69,32 @@ final class MarkOverlap {
       int bits = bits(l.rule());
       if (bits != 0) {
         out.add(new Use(family, table, "-A " + l.chain() + " " + l.rule(), bits));
+      }
+    }
+    return out;
+  }
+
+  private static final Pattern FWMARK =
+      Pattern.compile("fwmark (0x[0-9a-fA-F]+|\\d+)(/(0x[0-9a-fA-F]+|\\d+))?");
+
+  /**
+   * The policy routing rules that match marks ({@code ip rule show} text: Tailscale's {@code fwmark
+   * 0x80000/0xff0000}, wg-quick's {@code not fwmark 0xca6c}).
+   *
+   * @param family {@code ip rule} or {@code ip -6 rule}, for messages
+   * @param show the output of {@code ip rule show}
+   * @return the rules whose fwmark has bits set, in order
+   */
+  static List<Use> routingUses(String family, String show) {
+    List<Use> out = new ArrayList<>();
+    for (String line : show.split("\n")) {
+      Matcher m = FWMARK.matcher(line);
+      if (m.find()) {
+        int v = number(m.group(1));
+        int mask = m.group(3) == null ? -1 : number(m.group(3));
+        if ((v & mask) != 0) {
+          out.add(new Use(family, "policy routing", line.trim(), v & mask));
+        }
       }
     }
     return out;

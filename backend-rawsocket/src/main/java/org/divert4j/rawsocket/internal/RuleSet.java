@@ -305,8 +305,9 @@ public final class RuleSet {
 
   /**
    * The rules of other software that set or match packet-mark bits (S74), from every table of both
-   * families and both iptables flavours that are installed: kube-proxy or Docker may use
-   * iptables-legacy on a host whose default is nft, and both act on the same packets.
+   * families and both iptables flavours that are installed (kube-proxy or Docker may use
+   * iptables-legacy on a host whose default is nft, and both act on the same packets), and the
+   * policy routing rules of both families that match a mark.
    *
    * @return the rules, IPv4 first
    * @throws IOException if the flavour divert4j uses cannot be read (the others are skipped when
@@ -331,6 +332,14 @@ public final class RuleSet {
               null, Duration.ofSeconds(60), Shell.inNetns(nsPath, List.of(p.get().toString())));
       if (r.ok()) {
         out.addAll(MarkOverlap.uses(cmd.startsWith("ip6") ? "ip6tables" : "iptables", r.stdout()));
+      }
+    }
+    for (List<String> ip :
+        List.of(List.of("ip", "rule", "show"), List.of("ip", "-6", "rule", "show"))) {
+      Shell.Result r = Shell.run(null, Duration.ofSeconds(60), Shell.inNetns(nsPath, ip));
+      if (r.ok()) {
+        String family = String.join(" ", ip.subList(0, ip.size() - 1));
+        out.addAll(MarkOverlap.routingUses(family, r.stdout()));
       }
     }
     return out;

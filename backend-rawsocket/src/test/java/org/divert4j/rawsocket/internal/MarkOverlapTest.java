@@ -75,6 +75,25 @@ class MarkOverlapTest {
   }
 
   @Test
+  void policyRoutingRulesThatMatchMarksCountToo() throws Exception {
+    String show =
+        "0:\tfrom all lookup local\n"
+            + "5210:\tfrom all fwmark 0x80000/0xff0000 lookup main\n"
+            + "32765:\tnot from all fwmark 0xca6c lookup 51820\n"
+            + "32766:\tfrom all lookup main\n";
+    List<MarkOverlap.Use> u = MarkOverlap.routingUses("ip rule", show);
+    assertEquals(2, u.size());
+    assertEquals(0x80000, u.get(0).bits());
+    assertEquals(0xca6c, u.get(1).bits());
+    assertNull(MarkOverlap.firstOverlap(u, Marks.DEFAULT_MASK));
+    DivertException e =
+        assertThrows(DivertException.class, () -> MarkOverlap.check(u, Marks.of(0xff800), "t"));
+    assertTrue(
+        e.getMessage().contains("ip rule: 5210:\tfrom all fwmark 0x80000/0xff0000 lookup main"),
+        e.getMessage());
+  }
+
+  @Test
   void divert4jsOwnLinesAreNotOtherRules() {
     StringBuilder save = new StringBuilder("*mangle\n");
     for (String l :
