@@ -103,6 +103,16 @@ public abstract class BatchAccess {
   public abstract void setSize(PacketBatch b, int size);
 
   /**
+   * Sets a received slot's firewall mark, after {@link #setReceived} (which sets it to 0): the bits
+   * outside the backend's own (S73).
+   *
+   * @param b the batch
+   * @param i the slot
+   * @param mark the mark
+   */
+  public abstract void setMark(PacketBatch b, int i, int mark);
+
+  /**
    * @param b a batch
    * @param i a slot index below its size
    * @param e why sending the slot failed

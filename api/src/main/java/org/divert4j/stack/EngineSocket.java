@@ -53,6 +53,7 @@ final class EngineSocket implements DivertSocket {
   private final int[] wIn;
   private final int[] wOut;
   private final int[] wOrigin;
+  private final int[] wMark;
   private int wHead;
   private int wCount;
 
@@ -91,6 +92,7 @@ final class EngineSocket implements DivertSocket {
     int inIf;
     int outIf;
     int origin;
+    int mark;
 
     Held(int slot) {
       this.slot = slot;
@@ -113,6 +115,7 @@ final class EngineSocket implements DivertSocket {
     this.wIn = new int[capacity];
     this.wOut = new int[capacity];
     this.wOrigin = new int[capacity];
+    this.wMark = new int[capacity];
     this.held = new Held[capacity];
     this.free = new int[capacity];
     for (int i = 0; i < capacity; i++) {
@@ -127,7 +130,8 @@ final class EngineSocket implements DivertSocket {
   // ---------------------------------------------------------------- engine side
 
   /** Called by the engine (inside its section) when a rule diverts a packet here. */
-  int enqueue(ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin) {
+  int enqueue(
+      ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin, int mark) {
     lock.lock();
     try {
       if (wCount + heldCount >= capacity) {
@@ -146,6 +150,7 @@ final class EngineSocket implements DivertSocket {
       wIn[i] = in;
       wOut[i] = out;
       wOrigin[i] = origin;
+      wMark[i] = mark;
       wCount++;
       arrived.signal();
       return QUEUED;
@@ -378,6 +383,7 @@ final class EngineSocket implements DivertSocket {
             engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
+        BATCH.setMark(batch, n, h.mark);
         n++;
       }
       BATCH.setSize(batch, n);
@@ -424,6 +430,7 @@ final class EngineSocket implements DivertSocket {
     h.inIf = wIn[i];
     h.outIf = wOut[i];
     h.origin = wOrigin[i];
+    h.mark = wMark[i];
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;
@@ -451,7 +458,7 @@ final class EngineSocket implements DivertSocket {
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
     expireDue();
-    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address));
+    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address), false, 0);
   }
 
   @Override
@@ -469,7 +476,7 @@ final class EngineSocket implements DivertSocket {
         }
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i));
+        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i), true, batch.mark(i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

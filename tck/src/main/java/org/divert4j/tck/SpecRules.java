@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code J}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code P}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -179,6 +179,19 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    rule(
+        "S73",
+        "P",
+        "Delivered packets carry their firewall mark (the bits outside the backend's); programs"
+            + " set them on written-back and injected packets.",
+        "cap PACKET_MARK");
+    rule(
+        "S74",
+        "P",
+        "A backend that keeps state in marks uses a contiguous mask of at most 12 bits and never"
+            + " touches a bit outside it; an open that overlaps other rules' marks fails, naming"
+            + " the rule.",
+        "only backends with marks: cap PACKET_MARK");
   }
 
   private SpecRules() {}

@@ -66,4 +66,8 @@ public abstract class TckSuite implements TckProviderSource {
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}
+
+  /** Area P: marks. */
+  @Nested
+  public class Marks extends MarkVerification {}
 }

@@ -56,7 +56,9 @@ class RuleCoverageTest {
         SpecRule r = m.getAnnotation(SpecRule.class);
         found |= r.id().equals(id) && r.level() == Level.MUST && r.capabilities().length == 0;
       }
-      if (!id.equals("S52")) {
+      // S52 is a SHOULD; S73 is capability-gated whole, and S74 concerns only backends that keep
+      // state in packet marks, which only a backend with marks (PACKET_MARK) can
+      if (!Set.of("S52", "S73", "S74").contains(id)) {
         assertTrue(found, id + " needs a MUST test that every backend runs");
       }
     }

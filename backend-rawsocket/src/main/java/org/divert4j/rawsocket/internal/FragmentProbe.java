@@ -65,7 +65,7 @@ final class FragmentProbe {
           });
       ns.call(
           () -> {
-            sendFragments(local);
+            sendFragments(local, rules.marks().chainBits(Chain.OUTPUT));
             return null;
           });
       seen =
@@ -119,7 +119,7 @@ final class FragmentProbe {
   }
 
   /** Sends the first and second fragment of a tiny datagram to {@code dst} (namespace thread). */
-  private static void sendFragments(int dst) throws DivertException {
+  private static void sendFragments(int dst, int mark) throws DivertException {
     RawSender probe;
     try {
       probe = RawSender.open(false);
@@ -140,7 +140,7 @@ final class FragmentProbe {
                 .fragmentOffset(k == 0 ? 0 : 8)
                 .payload(new byte[8])
                 .writeTo(b, 0);
-        probe.send(addr, len, dst, Marks.chainBits(Chain.OUTPUT));
+        probe.send(addr, len, dst, mark);
       }
     } finally {
       probe.close();

@@ -33,7 +33,7 @@ record HostResources(
     Iptables ipt = requireTools(config.iptables());
     NetnsThread ns = NetnsThread.start(config.nsPath(), config.label());
     try {
-      HostResources r = ns.call(() -> inNamespace(ns, ipt));
+      HostResources r = ns.call(() -> inNamespace(ns, ipt, config.marks()));
       return r;
     } catch (DivertException | RuntimeException | Error e) {
       ns.close();
@@ -63,7 +63,8 @@ record HostResources(
   }
 
   /** Opens the sockets on the namespace thread. */
-  private static HostResources inNamespace(NetnsThread ns, Iptables ipt) throws DivertException {
+  private static HostResources inNamespace(NetnsThread ns, Iptables ipt, Marks marks)
+      throws DivertException {
     List<String> missing = Errors.missingCapabilities();
     if (!missing.isEmpty()) {
       throw new PermissionException("open a divert host on rawsocket", missing, Errors.EPERM, null);
@@ -86,7 +87,7 @@ record HostResources(
     }
     try {
       return new HostResources(
-          ns, Interfaces.open(), r, jt, new RuleSet(ipt, ns.nsPath(), ns.inode()));
+          ns, Interfaces.open(), r, jt, new RuleSet(ipt, ns.nsPath(), ns.inode(), marks));
     } catch (ErrnoException e) {
       if (jt != null) {
         jt.close();
