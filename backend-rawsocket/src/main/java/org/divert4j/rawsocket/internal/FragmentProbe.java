@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.Chain;
 import org.divert4j.DivertException;
+import org.divert4j.FragmentMode;
+import org.divert4j.FragmentModeUnavailableException;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
@@ -86,14 +88,16 @@ final class FragmentProbe {
       throw new DivertException("the fragment probe failed: " + e.getMessage(), 0, e);
     }
     if (seen == 0) {
-      throw new DivertException(
+      throw new FragmentModeUnavailableException(
           "PER_FRAGMENT diversion is impossible in network namespace "
               + nsDescription
               + ": IPv4 defragmentation (nf_defrag_ipv4) is active there because something"
               + " uses connection tracking or needs reassembly (conntrack, state, NAT, CT/NOTRACK,"
               + " socket or TPROXY rules, or an ALWAYS_DEFRAGMENT divert host), so the input"
               + " chain would only see reassembled datagrams. Remove those users, or open the host"
-              + " with FragmentMode.ALWAYS_DEFRAGMENT.");
+              + " with FragmentMode.ALWAYS_DEFRAGMENT.",
+          FragmentMode.PER_FRAGMENT,
+          FragmentMode.ALWAYS_DEFRAGMENT);
     }
   }
 
