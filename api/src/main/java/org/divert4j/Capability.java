@@ -36,5 +36,11 @@ public enum Capability {
    * may set those bits on packets it writes back or injects ({@link PacketBatch#mark}, {@link
    * PacketBatch#setMark}); later rules, routing and other software see them (S73).
    */
-  PACKET_MARK
+  PACKET_MARK,
+  /**
+   * Delivered packets carry, where the backend knows them, a receive timestamp, the outbound
+   * interface, the owning socket's uid and gid and the connection state ({@link
+   * PacketBatch#metadata()}); absent values read as absent, never as zero (S75).
+   */
+  PACKET_META
 }

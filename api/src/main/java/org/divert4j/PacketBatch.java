@@ -45,6 +45,7 @@ public final class PacketBatch {
   private final int[] ruleId;
   private final long[] ticket;
   private final int[] mark;
+  private final PacketMetadata metadata;
   private final boolean[] dropped;
   private final DivertException[] errors;
   private final DivertAddress[] given;
@@ -62,6 +63,7 @@ public final class PacketBatch {
     this.ruleId = new int[n];
     this.ticket = new long[n];
     this.mark = new int[n];
+    this.metadata = new PacketMetadata(n);
     this.dropped = new boolean[n];
     this.errors = new DivertException[n];
     this.given = new DivertAddress[n];
@@ -153,6 +155,7 @@ public final class PacketBatch {
     given[i] = null;
     ticket[i] = 0;
     mark[i] = 0;
+    metadata.clear(i);
     port[i] = 0;
     chain[i] = -1;
     ifName[i] = "";
@@ -356,6 +359,15 @@ public final class PacketBatch {
   }
 
   /**
+   * @return what the backend knows about each slot's packet beyond its bytes (S75): timestamp,
+   *     outbound interface, owner, connection state; one object per batch, so this allocates
+   *     nothing
+   */
+  public PacketMetadata metadata() {
+    return metadata;
+  }
+
+  /**
    * Marks a slot to be dropped, not written back, by the next {@link
    * DivertSocket#send(PacketBatch)}.
    *
@@ -431,6 +443,19 @@ public final class PacketBatch {
       b.ruleId[i] = ruleId;
       b.ticket[i] = ticket;
       b.mark[i] = 0;
+      b.metadata.clear(i);
+    }
+
+    @Override
+    public void setMetadata(
+        PacketBatch b,
+        int i,
+        long timestamp,
+        int outIndex,
+        long uid,
+        long gid,
+        ConnectionState state) {
+      b.metadata.set(i, timestamp, outIndex, uid, gid, state);
     }
 
     @Override

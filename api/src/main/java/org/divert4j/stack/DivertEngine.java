@@ -910,6 +910,10 @@ public class DivertEngine {
     return env.nanoTime();
   }
 
+  org.divert4j.TimestampClock timestampClock() {
+    return env.timestampClock();
+  }
+
   long captureDrops() {
     return env.captureDrops();
   }

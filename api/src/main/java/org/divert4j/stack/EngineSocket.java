@@ -14,6 +14,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.PacketMetadata;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.SendDirection;
@@ -52,6 +53,7 @@ final class EngineSocket implements DivertSocket {
   private final int[] wRuleId;
   private final int[] wIn;
   private final int[] wOut;
+  private final long[] wTime;
   private final int[] wOrigin;
   private final int[] wMark;
   private int wHead;
@@ -91,6 +93,7 @@ final class EngineSocket implements DivertSocket {
     int ruleId;
     int inIf;
     int outIf;
+    long arrived; // engine clock when the rule diverted it
     int origin;
     int mark;
 
@@ -114,6 +117,7 @@ final class EngineSocket implements DivertSocket {
     this.wRuleId = new int[capacity];
     this.wIn = new int[capacity];
     this.wOut = new int[capacity];
+    this.wTime = new long[capacity];
     this.wOrigin = new int[capacity];
     this.wMark = new int[capacity];
     this.held = new Held[capacity];
@@ -149,6 +153,7 @@ final class EngineSocket implements DivertSocket {
       wRuleId[i] = ruleId;
       wIn[i] = in;
       wOut[i] = out;
+      wTime[i] = engine.now();
       wOrigin[i] = origin;
       wMark[i] = mark;
       wCount++;
@@ -384,6 +389,9 @@ final class EngineSocket implements DivertSocket {
             h.ruleId,
             h.ticket);
         BATCH.setMark(batch, n, h.mark);
+        // S75: what the engine knows; no socket owners and no connection tracking here
+        BATCH.setMetadata(
+            batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
         n++;
       }
       BATCH.setSize(batch, n);
@@ -429,6 +437,7 @@ final class EngineSocket implements DivertSocket {
     h.ruleId = wRuleId[i];
     h.inIf = wIn[i];
     h.outIf = wOut[i];
+    h.arrived = wTime[i];
     h.origin = wOrigin[i];
     h.mark = wMark[i];
     heldCount++;

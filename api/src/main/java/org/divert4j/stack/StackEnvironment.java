@@ -112,6 +112,14 @@ public interface StackEnvironment {
   long nanoTime();
 
   /**
+   * @return what {@link #nanoTime()} is, for {@link org.divert4j.DivertHost#timestampClock()}
+   *     (S75); default monotonic
+   */
+  default org.divert4j.TimestampClock timestampClock() {
+    return org.divert4j.TimestampClock.MONOTONIC;
+  }
+
+  /**
    * Enters the exclusive section that serialises all packet processing of this host (and, in the
    * simulation, of the whole simulated network). Reentrant.
    */

@@ -50,7 +50,8 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM,
-            Capability.PACKET_MARK);
+            Capability.PACKET_MARK,
+            Capability.PACKET_META);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

@@ -49,6 +49,7 @@ public final class SimNode implements TestNode {
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
           Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.PACKET_META,
           Capability.PACKET_MARK);
 
   private final SimNetwork net;
@@ -322,6 +323,11 @@ public final class SimNode implements TestNode {
     @Override
     public long nanoTime() {
       return net.nanoTime();
+    }
+
+    @Override
+    public org.divert4j.TimestampClock timestampClock() {
+      return org.divert4j.TimestampClock.VIRTUAL;
     }
 
     @Override

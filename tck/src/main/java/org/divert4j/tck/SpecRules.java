@@ -192,6 +192,13 @@ public final class SpecRules {
             + " touches a bit outside it; an open that overlaps other rules' marks fails, naming"
             + " the rule.",
         "only backends with marks: cap PACKET_MARK");
+    rule(
+        "S75",
+        "P",
+        "Delivered packets carry, where the backend knows them, a receive timestamp, the outbound"
+            + " interface, the owner's uid and gid and the connection state; absent reads as"
+            + " absent, never as zero.",
+        "cap PACKET_META");
   }
 
   private SpecRules() {}

@@ -49,7 +49,8 @@ public final class Tck {
           LoopVerification.class,
           ErrorVerification.class,
           LifecycleVerification.class,
-          MarkVerification.class);
+          MarkVerification.class,
+          MetadataVerification.class);
 
   private Tck() {}
 

@@ -70,4 +70,8 @@ public abstract class TckSuite implements TckProviderSource {
   /** Area P: marks. */
   @Nested
   public class Marks extends MarkVerification {}
+
+  /** Area P: metadata. */
+  @Nested
+  public class Metadata extends MetadataVerification {}
 }

@@ -20,9 +20,15 @@ import org.divert4j.linux.Shell;
  * @param raw the raw injection socket
  * @param jumboTap the tap for packet tails above 65531 bytes, or null if it could not open
  * @param rules the namespace's firewall rules
+ * @param stamps keeps receive timestamps on (S75), or null if it could not
  */
 record HostResources(
-    NetnsThread ns, Interfaces ifaces, RawSender raw, JumboTap jumboTap, RuleSet rules) {
+    NetnsThread ns,
+    Interfaces ifaces,
+    RawSender raw,
+    JumboTap jumboTap,
+    RuleSet rules,
+    ReceiveTimestamps stamps) {
 
   /**
    * @param config the host's properties
@@ -87,7 +93,12 @@ record HostResources(
     }
     try {
       return new HostResources(
-          ns, Interfaces.open(), r, jt, new RuleSet(ipt, ns.nsPath(), ns.inode(), marks));
+          ns,
+          Interfaces.open(),
+          r,
+          jt,
+          new RuleSet(ipt, ns.nsPath(), ns.inode(), marks),
+          ReceiveTimestamps.open());
     } catch (ErrnoException e) {
       if (jt != null) {
         jt.close();
@@ -127,6 +138,9 @@ record HostResources(
 
   /** Closes everything; idempotent. */
   void close() {
+    if (stamps != null) {
+      stamps.close();
+    }
     raw.close();
     if (jumboTap != null) {
       jumboTap.close();

@@ -310,6 +310,12 @@ public final class KernelHost implements DivertHost {
     return s;
   }
 
+  /** NFQA_TIMESTAMP is the skb's receive time, {@code ktime_get_real} (wall clock). */
+  @Override
+  public org.divert4j.TimestampClock timestampClock() {
+    return org.divert4j.TimestampClock.REALTIME;
+  }
+
   @Override
   public HostStats stats() {
     HostStats f = finalStats;

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import org.divert4j.BufferTooSmallException;
 import org.divert4j.Chain;
+import org.divert4j.ConnectionState;
 import org.divert4j.Direction;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
@@ -438,6 +439,11 @@ final class Receiver {
         int tag = l.curTag;
         int in = l.pkt.inIndex;
         int mark = marks.foreign(l.pkt.mark);
+        long stamp = l.pkt.timestamp;
+        int out = l.pkt.outIndex;
+        long uid = l.pkt.uid;
+        long gid = l.pkt.gid;
+        ConnectionState ct = CtInfo.state(l.pkt.ctInfo);
         slot.clear(); // the slot's limit is still the previous packet's length
         long ticket = deliver(l, slot, 0);
         if (ticket == 0) {
@@ -452,6 +458,7 @@ final class Receiver {
           BA.setReceived(batch, n, len, port, c, "", 0, 0, tag, ticket);
         }
         BA.setMark(batch, n, mark);
+        BA.setMetadata(batch, n, stamp, out > 0 ? out : -1, uid, gid, ct);
         n++;
       }
     } finally {

@@ -348,6 +348,11 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatReportsAbsentMetadataAsZeroFailsS75() {
+    assertFailsExactly(BrokenRules.zeroForAbsentMetadata(), "S75");
+  }
+
+  @Test
   void aBackendWhoseDropAcceptsFailsS9() {
     assertFailsExactly(BrokenRules.dropAccepts(), "S9");
   }
