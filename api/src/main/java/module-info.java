@@ -7,6 +7,7 @@
  */
 module org.divert4j {
   exports org.divert4j;
+  exports org.divert4j.filter;
   exports org.divert4j.packet;
   exports org.divert4j.spi;
   exports org.divert4j.stack;
