@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code J}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code J} or {@code M}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -179,12 +179,28 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    m(
+        "S64",
+        "A rule may carry a filter in WinDivert 2.x's language over the fields that have a meaning"
+            + " here; other fields are refused by name.");
+    m(
+        "S65",
+        "A comparison on a field the packet does not have is false, its negation true; every"
+            + " backend agrees with the reference evaluator.");
+    m(
+        "S66",
+        "A bad filter is refused when the rule is built, with the position and what was expected;"
+            + " nothing is installed.");
   }
 
   private SpecRules() {}
 
   private static void rule(String id, String section, String summary, String note) {
     RULES.put(id, new Rule(id, section, summary, note));
+  }
+
+  private static void m(String id, String s) {
+    rule(id, "M", s, "");
   }
 
   private static void a(String id, String s) {
