@@ -17,31 +17,31 @@ final class Program {
   static final int REJECT = -2;
   private static final long MISSING = Long.MIN_VALUE;
 
-  private static final int EQ = 0;
-  private static final int NE = 1;
-  private static final int LT = 2;
-  private static final int LE = 3;
-  private static final int GT = 4;
-  private static final int GE = 5;
+  static final int EQ = 0;
+  static final int NE = 1;
+  static final int LT = 2;
+  static final int LE = 3;
+  static final int GT = 4;
+  static final int GE = 5;
 
-  private final int n;
-  private final int start;
-  private final int[] op;
-  private final int[] succ;
-  private final int[] fail;
-  private final long[] maskHi;
-  private final long[] maskLo;
+  final int n;
+  final int start;
+  final int[] op;
+  final int[] succ;
+  final int[] fail;
+  final long[] maskHi;
+  final long[] maskLo;
   // left and right operands: a field (non-null) with its index, or a literal
-  private final Field[] lField;
-  private final int[] lIndex;
-  private final boolean[] lNeg;
-  private final long[] lHi;
-  private final long[] lLo;
-  private final Field[] rField;
-  private final int[] rIndex;
-  private final boolean[] rNeg;
-  private final long[] rHi;
-  private final long[] rLo;
+  final Field[] lField;
+  final int[] lIndex;
+  final boolean[] lNeg;
+  final long[] lHi;
+  final long[] lLo;
+  final Field[] rField;
+  final int[] rIndex;
+  final boolean[] rNeg;
+  final long[] rHi;
+  final long[] rLo;
 
   private int size;
 
