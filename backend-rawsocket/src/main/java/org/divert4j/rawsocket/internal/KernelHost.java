@@ -205,6 +205,7 @@ public final class KernelHost implements DivertHost {
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
+    RuleText.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
     return book.install(rule, -1);
   }
 
@@ -217,6 +218,7 @@ public final class KernelHost implements DivertHost {
           "index " + index + " of " + n + " rules in chain " + rule.chain().keyword());
     }
     checkOpen();
+    RuleText.filterMatches(rule); // S66
     return book.install(rule, index);
   }
 
