@@ -24,5 +24,12 @@ public enum Capability {
    * backend, whose NFQUEUE copies at most 65531 bytes of a packet (a netlink attribute's length is
    * 16 bits) and which has no other copy of a packet that has not left the host yet.
    */
-  WHOLE_LOCAL_OUTPUT
+  WHOLE_LOCAL_OUTPUT,
+  /**
+   * Rules' filters are evaluated where packets are diverted, before any reaches the program: a
+   * packet its rule's filter rejects is never queued for the socket and never waits for the program
+   * (S67). The kernel backend compiles filters to xt_bpf matches; the simulation evaluates them in
+   * its simulated kernel.
+   */
+  KERNEL_FILTER
 }

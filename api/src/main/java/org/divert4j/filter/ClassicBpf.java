@@ -234,7 +234,7 @@ public final class ClassicBpf {
         case LDX_MSH -> sb.append("4*([").append(k).append("]&0xf)");
         case TAX -> sb.setLength(sb.length());
         case JA -> sb.append(i + 1 + k);
-        case JEQ_X, JGT_X, JGE_X -> sb.append("x");
+        case JEQ_X, JGT_X, JGE_X, ADD_X, SUB_X -> sb.append("x");
         default -> sb.append('#').append(Integer.toUnsignedString(k));
       }
       if ((n.code() & 0x07) == 0x05 && n.code() != JA) {

@@ -46,7 +46,8 @@ public final class SimNode implements TestNode {
           Capability.EXACT_INBOUND_INTERFACE,
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
-          Capability.WHOLE_LOCAL_OUTPUT);
+          Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.KERNEL_FILTER);
 
   private final SimNetwork net;
   private final String name;

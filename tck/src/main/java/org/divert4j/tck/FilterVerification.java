@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.divert4j.Capability;
 import org.divert4j.Chain;
 import org.divert4j.Direction;
 import org.divert4j.DivertException;
@@ -24,10 +25,11 @@ import org.divert4j.filter.Filter;
 import org.divert4j.filter.FilterContext;
 import org.divert4j.filter.FilterSyntaxException;
 import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
 /**
- * Area M of SEMANTICS.md: filter expressions in WinDivert's language (S64, S65, S66).
+ * Area M of SEMANTICS.md: filter expressions in WinDivert's language (S64-S67).
  *
  * <p>Each filter gets its own rule and port, followed by a catch-all rule, and the peer sends raw
  * IPv4 packets to the host: a packet the filter accepts arrives on the filter's port, any other on
@@ -213,6 +215,47 @@ public class FilterVerification extends TckVerification {
           Map.of('U', true, 'S', false),
           v,
           "a filter the backend accepts (" + Filter.MAX_TESTS + " tests at most) is evaluated");
+    }
+  }
+
+  /**
+   * <b>S67</b> [cap: KERNEL_FILTER]: a packet its rule's filter rejects is never queued for the
+   * program. With {@code input -p udp filter "udp.DstPort == 9" -j DIVERT 4100} installed and its
+   * socket bound but never read, 20 datagrams to the host's UDP port 7000 (which the filter
+   * rejects) all reach the host's endpoint at once; then a datagram to port 9, which the filter
+   * selects, waits in the socket's queue.
+   *
+   * <p>If it fails: the backend copies the rule's packets to user space and applies the filter
+   * there, so non-matching traffic waits for the program (or is lost while it does not read).
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(id = "S67", capabilities = Capability.KERNEL_FILTER)
+  public void S67_rejectedPacketsNeverWaitForTheProgram(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      bed.host()
+          .addRule(DivertRule.parse("input -p udp filter \"udp.DstPort == 9\" -j DIVERT " + PORT));
+      try (DivertSocket unread = bed.host().bind(PORT)) {
+        for (int i = 0; i < 20; i++) {
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, Packets.pattern(64, i));
+        }
+        for (int i = 0; i < 20; i++) {
+          p.datagram(
+              endpoint,
+              Packets.pattern(64, i),
+              "datagram "
+                  + i
+                  + " of 20, which the filter rejects, while nobody reads port "
+                  + PORT);
+        }
+        bed.peer().sendUdp(p.host(), SRC_PORT, 9, Packets.pattern(64, 99));
+        Probe.Received r = p.receive(unread, "the datagram to port 9, which the filter selects");
+        assertEquals(9, Packets.udpDestinationPort(r.bytes()), r.toString());
+      }
     }
   }
 

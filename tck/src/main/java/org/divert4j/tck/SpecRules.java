@@ -191,6 +191,12 @@ public final class SpecRules {
         "S66",
         "A bad filter is refused when the rule is built, with the position and what was expected;"
             + " nothing is installed.");
+    rule(
+        "S67",
+        "M",
+        "A packet its rule's filter rejects is never copied to user space: it never waits for the"
+            + " program.",
+        "whole rule: cap KERNEL_FILTER");
   }
 
   private SpecRules() {}

@@ -62,8 +62,8 @@ final class BrokenRules {
 
   /**
    * Installs a rule without its filter, as a backend that knows only the ipchains vocabulary would:
-   * every packet the other matches select is diverted. Breaks S64, S65 and S66 (which checks that a
-   * long filter the backend accepts is evaluated).
+   * every packet the other matches select is diverted. Breaks S64 to S67 (S66 checks that a long
+   * filter the backend accepts is evaluated, S67 that what a filter rejects never waits).
    */
   static DivertProvider ignoresFilters() {
     return Decorated.provider(
