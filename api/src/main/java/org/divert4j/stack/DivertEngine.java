@@ -21,6 +21,7 @@ import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
+import org.divert4j.filter.Filter;
 import org.divert4j.filter.FilterContext;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
@@ -536,8 +537,12 @@ public class DivertEngine {
       if (origin != NO_ORIGIN && skipsOwnInjection(r.port, origin)) {
         continue;
       }
-      if (!r.rule.matches(p, in, outName, filterContext(chain, inIf, outIf))) {
+      if (!r.rule.matches(p, in, outName)) {
         continue;
+      }
+      Filter filter = r.rule.filter();
+      if (filter != null && !filter.matches(p, filterContext(chain, inIf, outIf))) {
+        continue; // S64: the filter is tested after the other matches
       }
       EngineSocket s = sockets[r.port];
       if (s == null) {
