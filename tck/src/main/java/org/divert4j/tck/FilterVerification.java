@@ -404,6 +404,7 @@ public class FilterVerification extends TckVerification {
       if (r == null) {
         return false;
       }
+      s.drop(r.address()); // release it: a socket holds a bounded number of packets (S15)
       if (r.bytes().length >= 20) {
         int id = ((r.bytes()[4] & 0xff) << 8) | (r.bytes()[5] & 0xff);
         Character k = pending.remove(id);
