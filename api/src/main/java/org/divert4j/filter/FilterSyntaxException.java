@@ -8,6 +8,7 @@ package org.divert4j.filter;
 public final class FilterSyntaxException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 
+  /** The 1-based character position of the fault. */
   private final int position;
 
   FilterSyntaxException(int position, String problem) {
