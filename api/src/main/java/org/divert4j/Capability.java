@@ -42,5 +42,12 @@ public enum Capability {
    * interface, the owning socket's uid and gid and the connection state ({@link
    * PacketBatch#metadata()}); absent values read as absent, never as zero (S75).
    */
-  PACKET_META
+  PACKET_META,
+  /**
+   * Rules' filters are evaluated where packets are diverted, before any reaches the program: a
+   * packet its rule's filter rejects is never queued for the socket and never waits for the program
+   * (S67). The kernel backend compiles filters to xt_bpf matches; the simulation evaluates them in
+   * its simulated kernel.
+   */
+  KERNEL_FILTER
 }

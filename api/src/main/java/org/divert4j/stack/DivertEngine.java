@@ -9,6 +9,7 @@ import java.util.Set;
 import org.divert4j.AddressNotAvailableException;
 import org.divert4j.Capability;
 import org.divert4j.Chain;
+import org.divert4j.Direction;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DropReason;
@@ -20,6 +21,8 @@ import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
+import org.divert4j.filter.Filter;
+import org.divert4j.filter.FilterContext;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
@@ -78,6 +81,7 @@ public class DivertEngine {
   private final Fragmenter transmitFragmenter = new Fragmenter();
   private final Ipv4View view = new Ipv4View();
   private final Ipv4View fixUpView = new Ipv4View();
+  private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
   private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
   private final PacketPool pool = new PacketPool(64, 4);
 
@@ -572,6 +576,10 @@ public class DivertEngine {
       if (!r.rule.matches(p, in, outName)) {
         continue;
       }
+      Filter filter = r.rule.filter();
+      if (filter != null && !filter.matches(p, filterContext(chain, inIf, outIf))) {
+        continue; // S64: the filter is tested after the other matches
+      }
       EngineSocket s = sockets[r.port];
       if (s == null) {
         if (dropsWithoutListener(r.noListener)) {
@@ -591,6 +599,19 @@ public class DivertEngine {
       }
     }
     return false;
+  }
+
+  /**
+   * What a rule's filter knows besides the bytes: input and forward are inbound (see {@link
+   * Direction}), with the arrival interface; output is outbound, with the egress interface; an
+   * interface whose address is in 127.0.0.0/8 is a loopback interface.
+   */
+  private FilterContext filterContext(Chain chain, int inIf, int outIf) {
+    int ifIdx = chain == Chain.OUTPUT ? outIf : inIf;
+    boolean loopback =
+        ifIdx > 0 && ifIdx < addressBits.length && (addressBits[ifIdx] >>> 24) == 127;
+    return filterContext.set(
+        chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND, loopback, ifIdx);
   }
 
   private static boolean isFragment(ByteBuffer p) {

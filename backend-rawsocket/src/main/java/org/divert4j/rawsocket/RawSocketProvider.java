@@ -51,7 +51,8 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM,
             Capability.PACKET_MARK,
-            Capability.PACKET_META);
+            Capability.PACKET_META,
+            Capability.KERNEL_FILTER);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

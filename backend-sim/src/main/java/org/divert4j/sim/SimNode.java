@@ -49,8 +49,9 @@ public final class SimNode implements TestNode {
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
           Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.PACKET_MARK,
           Capability.PACKET_META,
-          Capability.PACKET_MARK);
+          Capability.KERNEL_FILTER);
 
   private final SimNetwork net;
   private final String name;

@@ -69,6 +69,7 @@ import picocli.CommandLine.Spec;
       "  --icmp-type T  [type T]                             ICMP type (icmp)",
       "  -i IFACE       [in IFACE]                           input interface (input, forward)",
       "  -o IFACE       [out IFACE]                          output interface (forward, output)",
+      "  filter \"EXPR\"  [--filter \"EXPR\"]                    a WinDivert filter (docs/filters.md)",
       "  -j DIVERT PORT [port PORT | divert PORT]            the divert port (default: --port)",
       "Rules on ports or ICMP type match only first fragments; rules on protocol and addresses"
           + " match every fragment.",
@@ -79,6 +80,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "  divert dump --backend sim --rule \"input icmp\" --generate 5",
       "  divert dump --rule \"input -p udp --dport 53\" --port 1234 --write dns.pcap",
+      "  divert dump --backend sim --filter \"icmp.Type == 8 or udp.DstPort == 9\" --generate 6",
       "  sudo ./divert dump --backend rawsocket --rule \"input icmp\" --quiet --duration 10s"
     })
 final class DumpCommand implements Callable<Integer> {

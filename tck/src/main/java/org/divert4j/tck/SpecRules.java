@@ -179,6 +179,24 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    m(
+        "S64",
+        "A rule may carry a filter in WinDivert 2.x's language over the fields that have a meaning"
+            + " here; other fields are refused by name.");
+    m(
+        "S65",
+        "A comparison on a field the packet does not have is false, its negation true; every"
+            + " backend agrees with the reference evaluator.");
+    m(
+        "S66",
+        "A bad filter is refused when the rule is built, with the position and what was expected;"
+            + " nothing is installed.");
+    rule(
+        "S67",
+        "M",
+        "A packet its rule's filter rejects is never copied to user space: it never waits for the"
+            + " program.",
+        "whole rule: cap KERNEL_FILTER");
     rule(
         "S73",
         "P",
@@ -198,13 +216,17 @@ public final class SpecRules {
         "Delivered packets carry, where the backend knows them, a receive timestamp, the outbound"
             + " interface, the owner's uid and gid and the connection state; absent reads as"
             + " absent, never as zero.",
-        "cap PACKET_META");
+        "whole rule: cap PACKET_META");
   }
 
   private SpecRules() {}
 
   private static void rule(String id, String section, String summary, String note) {
     RULES.put(id, new Rule(id, section, summary, note));
+  }
+
+  private static void m(String id, String s) {
+    rule(id, "M", s, "");
   }
 
   private static void a(String id, String s) {

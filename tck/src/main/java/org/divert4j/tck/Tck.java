@@ -48,6 +48,7 @@ public final class Tck {
           HeaderFixupVerification.class,
           LoopVerification.class,
           ErrorVerification.class,
+          FilterVerification.class,
           LifecycleVerification.class,
           MarkVerification.class,
           MetadataVerification.class);

@@ -63,6 +63,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Errors extends ErrorVerification {}
 
+  /** Area M. */
+  @Nested
+  public class Filters extends FilterVerification {}
+
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}

@@ -132,7 +132,10 @@ class RuleTextTest {
             "input -j DIVERT 1",
             "forward -p udp -s 10.1.0.0/16 --sport 1000:2000 --dport 53 -o eth1 -j DIVERT 9",
             "output -p tcp --dport 80:90 -j DIVERT 65535",
-            "output -p 47 -j DIVERT 3")) {
+            "output -p 47 -j DIVERT 3",
+            "input -p tcp filter \"tcp.Syn and tcp.DstPort == 443\" -j DIVERT 4",
+            "output filter \"(tcp ? tcp.DstPort == 443 : udp) and ip.DstAddr != ::ffff:10.0.0.0/104\""
+                + " -j DIVERT 5")) {
       DivertRule r = DivertRule.parse(text);
       String lineA =
           RuleText.ruleLines(Marks.DEFAULT, r, 7, "divert4j:h:1:7", "DIVERT4J-D1").get(0);
@@ -141,6 +144,41 @@ class RuleTextTest {
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp", 0));
+  }
+
+  @Test
+  void filtersBecomeBpfMatchesWithTheirTextInAComment() {
+    DivertRule r = DivertRule.parse("input filter \"udp.DstPort == 53\" -j DIVERT 1");
+    String m = RuleText.match(r);
+    assertTrue(m.startsWith("-m bpf --bytecode \""), m);
+    assertTrue(m.endsWith("-m comment --comment \"divert4j-filter udp.DstPort == 53\""), m);
+    // as iptables-save prints it back, with another comment after it
+    String saved =
+        m + " -m mark ! --mark 0x8000000/0x18000000 -m comment --comment \"divert4j:h:1:3\" -j X";
+    assertEquals(r, RuleText.parseMatch(Chain.INPUT, RuleText.matchOf(saved), 1));
+    assertEquals("", RuleText.filterMatches(DivertRule.parse("input -p udp -j DIVERT 1")));
+    StringBuilder or = new StringBuilder("udp.DstPort == 1");
+    for (int i = 2; i < 40; i++) {
+      or.append(" or udp.DstPort == ").append(i);
+    }
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.on(Chain.INPUT).filter("ip.TTL > 1 and (" + or + ")").divertTo(1)));
+    assertTrue(e.getMessage().contains("characters"), e.getMessage());
+    StringBuilder shortOr = new StringBuilder("udp.Payload[-1] == 1");
+    for (int i = 2; i < 9; i++) {
+      shortOr.append(" or udp.Payload[-").append(i).append("] == 1");
+    }
+    e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.on(Chain.INPUT).filter(shortOr.toString()).divertTo(1)));
+    assertTrue(e.getMessage().contains("at most 64 (XT_BPF_MAX_NUM_INSTR)"), e.getMessage());
   }
 
   @Test

@@ -65,6 +65,23 @@ final class BrokenRules {
   }
 
   /**
+   * Installs a rule without its filter, as a backend that knows only the ipchains vocabulary would:
+   * every packet the other matches select is diverted. Breaks S64 to S67 (S66 checks that a long
+   * filter the backend accepts is evaluated, S67 that what a filter rejects never waits).
+   */
+  static DivertProvider ignoresFilters() {
+    return Decorated.provider(
+        "broken-ignores-filters",
+        new Decorated.Fault() {
+          @Override
+          public InstalledRule addRule(DivertHost host, DivertRule rule) throws DivertException {
+            return host.addRule(
+                rule.toBuilder().filter((org.divert4j.filter.Filter) null).divertTo(rule.port()));
+          }
+        });
+  }
+
+  /**
    * Binding a port that is bound already "succeeds" with a socket that never receives anything, as
    * if the second bind took another queue. Breaks S2.
    */
