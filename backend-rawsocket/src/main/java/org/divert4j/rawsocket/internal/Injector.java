@@ -84,7 +84,8 @@ final class Injector {
       if (snap.isLocal(dst)) {
         // S33 approximation: a raw send to a local address loops through lo into PREROUTING and
         // the local stack. The chain bits say "output chain in progress" so the output rules let
-        // it pass (their end line clears the state); the input rules see it arrive on lo.
+        // it pass; the input rules, whose chain bits differ, see it arrive on lo as fresh (their
+        // line A replaces the state; the bits are the backend's, inside its mask).
         mark |= marks.chainBits(Chain.OUTPUT);
       }
     }
