@@ -103,9 +103,10 @@ final class Injector {
       }
       if (snap.isLocal(dst)) {
         // An address of lo, or no injection path (EXACT_INBOUND_INTERFACE not declared): a raw
-        // send to a local address loops through lo into PREROUTING and the local stack. The
-        // chain bits say "output chain in progress" so the output rules let it pass (their end
-        // line clears the state); the input rules see it arrive on lo.
+        // send to a local address loops through lo into PREROUTING and the local stack. The chain
+        // bits say "output chain in progress" so the output rules let it pass; the input rules,
+        // whose chain bits differ, see it arrive on lo as fresh (their line A replaces the state;
+        // the bits are the backend's, inside its mask).
         mark |= marks.chainBits(Chain.OUTPUT);
       }
     }
