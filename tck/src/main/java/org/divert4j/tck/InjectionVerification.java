@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.divert4j.AddressNotAvailableException;
@@ -160,16 +160,16 @@ public class InjectionVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(twoLinks).build());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      List<Inet4Address> addresses =
+      List<InetAddress> addresses =
           twoLinks ? List.of(p.host(), p.hostFarAddress()) : List.of(p.host());
       try (DivertSocket injector = bed.host().bind(PORT)) {
         int port = PORT2;
-        for (Inet4Address local : addresses) {
+        for (InetAddress local : addresses) {
           NetInterface iface = p.hostInterface(local);
           bed.host().addRule(rule("input -i " + iface.name() + " -p udp -j DIVERT " + port));
           try (DivertSocket observer = bed.host().bind(port)) {
             byte[] data = pattern(100, port);
-            Inet4Address from = local.equals(p.host()) ? p.peer() : p.far().address();
+            InetAddress from = local.equals(p.host()) ? p.peer() : p.far().address();
             byte[] packet = Packets.udp(from, p.host(), SRC_PORT, UDP_PORT, data).build();
             injector.send(ByteBuffer.wrap(packet), DivertAddress.inbound(local));
             // The observer's rule matches only packets arriving on this interface, so receiving
@@ -250,7 +250,7 @@ public class InjectionVerification extends TckVerification {
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
       byte[] packet = Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(100, 36)).build();
-      for (Inet4Address bad : List.of(NOT_LOCAL, p.peer())) {
+      for (InetAddress bad : List.of(NOT_LOCAL, p.peer())) {
         AddressNotAvailableException e =
             assertThrows(
                 AddressNotAvailableException.class,

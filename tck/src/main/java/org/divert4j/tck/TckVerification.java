@@ -93,7 +93,7 @@ public abstract class TckVerification {
   }
 
   static Probe probe(TestBed bed, TckContext tck) {
-    return new Probe(bed, tck.timeout());
+    return new Probe(bed, tck.timeout(), tck.family());
   }
 
   static Duration seconds(long s) {
