@@ -183,6 +183,31 @@ final class Probe {
         .build();
   }
 
+  /** The echo request type of the run's family: ICMP 8 or ICMPv6 128. */
+  int echoRequestType() {
+    return family == IpFamily.IPV6 ? Packets6.ECHO_REQUEST : Packets.ECHO_REQUEST;
+  }
+
+  /** The echo reply type of the run's family: ICMP 0 or ICMPv6 129. */
+  int echoReply() {
+    return family == IpFamily.IPV6 ? Packets6.ECHO_REPLY : Packets.ECHO_REPLY;
+  }
+
+  /** An address of the run's family that no test bed host has: 192.0.2.77 or 2001:db8::77. */
+  InetAddress notLocal() {
+    return family == IpFamily.IPV6
+        ? org.divert4j.Ipv6Addresses.parse("2001:db8::77")
+        : TckVerification.NOT_LOCAL;
+  }
+
+  /** The ICMP (IPv4) or ICMPv6 type of a packet, or -1. */
+  static int icmpType(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.icmpType(p);
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Packets.icmpType(p) : -1;
+  }
+
   /** The rule protocol of the run's echo messages: {@code icmp} or {@code icmpv6}. */
   String icmp() {
     return family == IpFamily.IPV6 ? "icmpv6" : "icmp";
@@ -440,9 +465,7 @@ final class Probe {
 
   /** ICMP (IPv4) or ICMPv6 messages of a type from an address. */
   static Predicate<byte[]> icmpFrom(InetAddress src, int type) {
-    return p ->
-        src.equals(source(p))
-            && (Packets6.isIpv6(p) ? Packets6.icmpType(p) : Packets.icmpType(p)) == type;
+    return p -> src.equals(source(p)) && icmpType(p) == type;
   }
 
   /** Any ICMP (IPv4) or ICMPv6 message from an address. */
