@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -118,8 +118,8 @@ public class ErrorVerification extends TckVerification {
       Probe p = probe(bed, tck);
       for (DivertAddress way : List.of(DivertAddress.OUTBOUND, DivertAddress.inbound(p.host()))) {
         boolean out = way.isZero();
-        Inet4Address src = out ? p.host() : p.peer();
-        Inet4Address dst = out ? p.peer() : p.host();
+        InetAddress src = out ? p.host() : p.peer();
+        InetAddress dst = out ? p.peer() : p.host();
         for (Map.Entry<Defect, byte[]> c : malformed(src, dst).entrySet()) {
           MalformedPacketException e =
               assertThrows(
@@ -140,7 +140,7 @@ public class ErrorVerification extends TckVerification {
     }
   }
 
-  private static Map<Defect, byte[]> malformed(Inet4Address src, Inet4Address dst) {
+  private static Map<Defect, byte[]> malformed(InetAddress src, InetAddress dst) {
     Map<Defect, byte[]> m = new LinkedHashMap<>();
     byte[] valid = Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(12, 1)).build();
     byte[] shortOne = new byte[19];
