@@ -1,8 +1,11 @@
 package org.divert4j.tck;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.divert4j.IpFamily;
 
 /**
@@ -21,6 +24,32 @@ final class Wire {
   /** The UDP data of a whole datagram of either family. */
   static byte[] udpData(byte[] p) {
     return Packets6.isIpv6(p) ? Packets6.udpData(p) : Packets.udpData(p);
+  }
+
+  /**
+   * Fails unless the packets captured on the wire are fragments of at most {@code mtu} bytes that
+   * reassemble into a UDP datagram carrying {@code data} (IPv4: valid header checksums too; IPv6:
+   * Fragment headers of one Identification).
+   */
+  static void assertFragmentsWithin(IpFamily family, List<byte[]> onWire, int mtu, byte[] data) {
+    if (family == IpFamily.IPV4) {
+      AlwaysDefragmentVerification.assertFragmentsWithin(onWire, mtu, data);
+      return;
+    }
+    assertFalse(onWire.isEmpty(), "nothing of the datagram was captured on the wire");
+    long id = Packets6.identification(onWire.get(0));
+    for (byte[] f : onWire) {
+      assertTrue(f.length <= mtu, "a packet exceeds the MTU of " + mtu + ": " + describe(f));
+      assertEquals(id, Packets6.identification(f), "one Identification: " + describe(f));
+    }
+    byte[] upper = Packets6.reassembledUpper(onWire);
+    assertTrue(upper != null, "the fragments do not cover the datagram: " + onWire.size());
+    byte[] got = java.util.Arrays.copyOfRange(upper, Math.min(8, upper.length), upper.length);
+    assertArrayEquals(data, got, "the fragments on the wire do not reassemble into the datagram");
+  }
+
+  private static String describe(byte[] p) {
+    return Probe.describe(p);
   }
 
   /**
