@@ -88,6 +88,7 @@ public class Ipv6Verification extends TckVerification {
     try (TestBed bed = tck.testBed()) {
       Probe p4 = probe4(bed, tck);
       Probe p6 = probe6(bed, tck);
+      p6.resolveNeighbours(); // neighbour discovery is ICMPv6 too
       try (DivertSocket icmp = divert(bed, PORT, "input -p icmp");
           DivertSocket icmp6 = divert(bed, PORT2, "input -p icmpv6")) {
         bed.peer()
@@ -261,7 +262,8 @@ public class Ipv6Verification extends TckVerification {
    * <b>S56</b>: a packet whose header chain runs past its end (a destination-options header cut
    * short: 4 bytes where its length says 8) matches only rules without protocol, port or type: a
    * {@code --dport} rule and a {@code -p udp} rule before it do not take it, a later rule with only
-   * a source address does, and the program receives it unchanged.
+   * addresses (source and destination, so that neighbour discovery to a multicast address stays
+   * out) does, and the program receives it unchanged.
    *
    * <p>If it fails: the backend guesses a protocol for a truncated chain, or drops the packet
    * before the rules (Linux's {@code ipv6_rcv} checks the version, the payload length and a
@@ -280,7 +282,10 @@ public class Ipv6Verification extends TckVerification {
       try (DivertSocket udp = divert(bed, PORT, "input -p udp --dport 7000");
           DivertSocket anyUdp = divert(bed, PORT2, "input -p udp");
           DivertSocket bySource =
-              divert(bed, PORT3, "input -s " + p.peer().getHostAddress() + "/128")) {
+              divert(
+                  bed,
+                  PORT3,
+                  "input -s " + p.peer().getHostAddress() + " -d " + p.host().getHostAddress())) {
         // Next header 60 (destination options) with only 4 bytes after the fixed header: the
         // header's own length (8 bytes at least) runs past the end.
         byte[] cut = new byte[44];

@@ -21,6 +21,48 @@ final class Wire {
     return family == IpFamily.IPV6 ? 48 : 28;
   }
 
+  /** The fragment offset in bytes of a packet of either family (0 for a whole one). */
+  static int fragmentOffset(byte[] p) {
+    return Packets6.isIpv6(p) ? Packets6.fragmentOffset(p) : Packets.fragmentOffset(p);
+  }
+
+  /** The more-fragments flag (IPv4 MF, IPv6 M) of a packet of either family. */
+  static boolean moreFragments(byte[] p) {
+    return Packets6.isIpv6(p) ? Packets6.moreFragments(p) : Packets.moreFragments(p);
+  }
+
+  /** True if the packet is a fragment of a larger datagram. */
+  static boolean isFragment(byte[] p) {
+    return Packets6.isIpv6(p) ? Packets6.isFragment(p) : Packets.isFragment(p);
+  }
+
+  /** The IPv4 ID, or the IPv6 Fragment header's Identification (-1 without one). */
+  static long identification(byte[] p) {
+    return Packets6.isIpv6(p) ? Packets6.identification(p) : Packets.id(p);
+  }
+
+  /** The UDP data of the datagram the fragments (of either family) make, or fails. */
+  static byte[] reassembledUdpData(List<byte[]> fragments) {
+    if (fragments.isEmpty() || !Packets6.isIpv6(fragments.get(0))) {
+      return Packets.udpData(Packets.reassemble(fragments));
+    }
+    byte[] upper = Packets6.reassembledUpper(fragments);
+    assertTrue(upper != null && upper.length >= 8, "fragments do not make a datagram");
+    return java.util.Arrays.copyOfRange(upper, 8, upper.length);
+  }
+
+  /** Cuts a whole datagram of either family into fragments of at most {@code mtu} bytes. */
+  static List<byte[]> fragment(byte[] whole, int mtu, int id) {
+    return Packets6.isIpv6(whole)
+        ? Packets6.fragment(whole, mtu, id)
+        : Packets.fragment(whole, mtu);
+  }
+
+  /** The payload bytes per full fragment over {@code mtu}: 1480 (IPv4) or 1448 (IPv6) on 1500. */
+  static int fragmentStep(IpFamily family, int mtu) {
+    return (mtu - (family == IpFamily.IPV6 ? 48 : 20)) & ~7;
+  }
+
   /** The UDP data of a whole datagram of either family. */
   static byte[] udpData(byte[] p) {
     return Packets6.isIpv6(p) ? Packets6.udpData(p) : Packets.udpData(p);
