@@ -60,7 +60,7 @@ final class FragmentProbe {
           () -> {
             RuleState s = rules.load();
             s.extra("raw", "-I OUTPUT 1 " + rule);
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
       ns.call(
@@ -79,7 +79,7 @@ final class FragmentProbe {
                     s.deleteBuiltin(l);
                   }
                 }
-                rules.store(s, proc.bound());
+                rules.store(s, proc.bound(s));
                 return n;
               });
     } catch (IOException e) {

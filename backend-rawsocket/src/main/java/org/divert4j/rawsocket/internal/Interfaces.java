@@ -49,6 +49,7 @@ public final class Interfaces implements AutoCloseable {
     final int[] firstAddress;
     final int[] prefix;
     final int[] localAddresses; // sorted
+    final int[] localIndexes; // the interface of each local address
     final List<NetInterface> list;
 
     Snapshot(
@@ -57,13 +58,15 @@ public final class Interfaces implements AutoCloseable {
         int[] mtus,
         int[] firstAddress,
         int[] prefix,
-        int[] localAddresses) {
+        int[] localAddresses,
+        int[] localIndexes) {
       this.takenAt = takenAt;
       this.names = names;
       this.mtus = mtus;
       this.firstAddress = firstAddress;
       this.prefix = prefix;
       this.localAddresses = localAddresses;
+      this.localIndexes = localIndexes;
       List<NetInterface> l = new ArrayList<>();
       for (int i = 1; i < names.length; i++) {
         if (names[i] != null) {
@@ -117,6 +120,22 @@ public final class Interfaces implements AutoCloseable {
      */
     public boolean isLocal(int address) {
       return Arrays.binarySearch(localAddresses, address) >= 0;
+    }
+
+    /**
+     * @param address host-order address bits
+     * @return the index of the interface that has it among its addresses (the first such if several
+     *     do), or 0 if none
+     */
+    public int indexOfLocal(int address) {
+      int i = Arrays.binarySearch(localAddresses, address);
+      if (i < 0) {
+        return 0;
+      }
+      while (i > 0 && localAddresses[i - 1] == address) {
+        i--;
+      }
+      return localIndexes[i];
     }
 
     /**
@@ -229,7 +248,7 @@ public final class Interfaces implements AutoCloseable {
     TreeMap<Integer, String> names = new TreeMap<>();
     TreeMap<Integer, Integer> mtus = new TreeMap<>();
     TreeMap<Integer, int[]> first = new TreeMap<>();
-    List<Integer> locals = new ArrayList<>();
+    List<int[]> locals = new ArrayList<>();
     // links
     dump(
         RTM_GETLINK,
@@ -297,7 +316,7 @@ public final class Interfaces implements AutoCloseable {
             p += NfqCodec.align(alen);
           }
           int a = haveLocal ? local : address;
-          locals.add(a);
+          locals.add(new int[] {a, index});
           first.putIfAbsent(index, new int[] {a, plen});
         });
     int max = names.isEmpty() ? 1 : names.lastKey() + 1;
@@ -314,8 +333,14 @@ public final class Interfaces implements AutoCloseable {
             pl[k] = v[1];
           }
         });
-    int[] l = locals.stream().mapToInt(Integer::intValue).sorted().toArray();
-    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l);
+    locals.sort((x, y) -> x[0] != y[0] ? Integer.compare(x[0], y[0]) : Integer.compare(x[1], y[1]));
+    int[] l = new int[locals.size()];
+    int[] li = new int[locals.size()];
+    for (int i = 0; i < l.length; i++) {
+      l[i] = locals.get(i)[0];
+      li[i] = locals.get(i)[1];
+    }
+    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l, li);
     snapshot = s;
     return s;
   }

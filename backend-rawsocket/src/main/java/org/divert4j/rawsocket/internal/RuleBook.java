@@ -65,7 +65,7 @@ final class RuleBook {
                 throw new IOException(e.getMessage(), e);
               }
             }
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
     } catch (IOException e) {
@@ -131,7 +131,7 @@ final class RuleBook {
                     }
                   }
                   list.add(pos, g);
-                  rules.store(s, proc.bound());
+                  rules.store(s, proc.bound(s));
                   return t;
                 });
         KernelRule kr = new KernelRule(this, tag, rule);
@@ -163,7 +163,7 @@ final class RuleBook {
             () -> {
               RuleState s = rules.load();
               s.groups(r.rule().chain()).removeIf(g -> g.tag() == r.id() && g.host().equals(host));
-              rules.store(s, proc.bound());
+              rules.store(s, proc.bound(s));
               return null;
             });
         own.get(r.rule().chain()).remove(r);
@@ -253,7 +253,7 @@ final class RuleBook {
         () -> {
           RuleState s = rules.load();
           if (uses(s, port)) {
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
           }
           return null;
         });
@@ -271,7 +271,7 @@ final class RuleBook {
             RuleState st = rules.load();
             before[0] = RuleSet.noListenerPackets(st, Set.of(port), true);
             if (uses(st, port)) {
-              Set<Integer> b = proc.bound();
+              Set<Integer> b = proc.bound(st);
               for (int i = 0; i < queues; i++) {
                 b.remove(port + i);
               }
@@ -315,7 +315,7 @@ final class RuleBook {
             RuleState s = rules.load();
             RuleOwners.removeHost(s, host);
             settle(s);
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
     } catch (RuntimeException e) {

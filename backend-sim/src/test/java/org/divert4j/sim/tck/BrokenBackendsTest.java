@@ -285,6 +285,11 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatCountsEveryReassemblyDiscardAsMemoryFailsS24() {
+    assertFailsExactly(BrokenDecorators.mislabelsReassemblyDrops(), "S24");
+  }
+
+  @Test
   void aBackendThatSkipsTheRestOfTheChainFailsS44() {
     // S56's fragment test writes the first fragment back through a later rule (S44).
     assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44", "S56");
