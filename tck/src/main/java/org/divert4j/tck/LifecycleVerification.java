@@ -191,7 +191,7 @@ public class LifecycleVerification extends FamilyVerification {
         // an inbound injection too, whatever the backend builds for it (a kernel backend's
         // injection path into an interface's receive path) must go with the host
         Probe p = probe(bed, tck);
-        byte[] probe = Packets.udp(p.peer(), p.host(), SRC_PORT, 9, pattern(20, 51)).build();
+        byte[] probe = p.udpPacket(p.peer(), p.host(), SRC_PORT, 9, pattern(20, 51));
         injector.send(ByteBuffer.wrap(probe), DivertAddress.inbound(p.host()));
         during = bed.hostState();
       }
