@@ -141,8 +141,8 @@ class TckCommandTest {
     }
     assertEquals(
         List.of(
-            "A", "B4", "B6", "C4", "C6", "D", "E", "F", "G4", "G6", "H", "I4", "I6", "J4", "J6",
-            "K", "L"),
+            "A4", "A6", "B4", "B6", "C4", "C6", "D4", "D6", "E", "F4", "F6", "G4", "G6", "H", "I4",
+            "I6", "J4", "J6", "K", "L4", "L6"),
         areas);
     assertTrue(
         r.out().contains("Verdicts:\n  COMPATIBLE: backend 'sim' passes every required test"),

@@ -206,12 +206,13 @@ public class InjectionVerification extends FamilyVerification {
   @Test
   @SpecRule(id = "S35")
   public void S35_writingBackKeepsTheDirection(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed();
-        PacketCapture atPeer = bed.peer().capture()) {
+    try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
+      p.resolveNeighbours(); // before the capture: its echo reply must not count below
       bed.host().addRule(rule("input -p " + p.icmp() + " -j DIVERT " + PORT));
       bed.host().addRule(rule("output -p " + p.icmp() + " -j DIVERT " + PORT2));
-      try (DivertSocket in = bed.host().bind(PORT);
+      try (PacketCapture atPeer = bed.peer().capture();
+          DivertSocket in = bed.host().bind(PORT);
           DivertSocket out = bed.host().bind(PORT2)) {
         byte[] echo = p.echoRequest(p.peer(), p.host(), 0x3535, 1, pattern(56, 3));
         bed.peer().sendRaw(ByteBuffer.wrap(echo));

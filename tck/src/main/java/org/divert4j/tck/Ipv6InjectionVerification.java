@@ -1,7 +1,5 @@
 package org.divert4j.tck;
 
-import static org.divert4j.tck.Ipv6Verification.BIG;
-import static org.divert4j.tck.Ipv6Verification.probe4;
 import static org.divert4j.tck.Ipv6Verification.probe6;
 import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -34,9 +32,8 @@ import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
 /**
- * Area K of SEMANTICS.md, second half: injecting IPv6 packets (S59-S62) and what the two families
- * never share (S63). Every test needs {@link Capability#IPV6}; a backend that does not declare it
- * has them skipped with the reason.
+ * Area K of SEMANTICS.md: injecting IPv6 packets (S59-S62). Every test needs {@link
+ * Capability#IPV6}; a backend that does not declare it has them skipped with the reason.
  */
 @SpecArea(id = "K", title = "IPv6")
 public class Ipv6InjectionVerification extends TckVerification {
@@ -370,54 +367,5 @@ public class Ipv6InjectionVerification extends TckVerification {
     cut[40] = (byte) Packets6.UDP;
     m.put(Defect.EXTENSION_HEADER_PAST_END, cut);
     return m;
-  }
-
-  /**
-   * <b>S63</b>: the two families never share a reassembly buffer or an identification space. In
-   * always-defragment mode the peer sends, interleaved, the fragments of an IPv4 datagram and of an
-   * IPv6 datagram that carry the same Identification (0x6363), the same ports and different data:
-   * the program receives exactly two whole datagrams, one per family, each with its own data.
-   *
-   * <p>If it fails: the reassembly keys fragments by identification (and ports) without the family,
-   * so one family's fragments fill the other's datagram.
-   *
-   * @param tck the test bed and settings of this run
-   * @throws Exception a failure of the backend under test, which fails the test
-   */
-  @Test
-  @SpecRule(id = "S63", capabilities = Capability.IPV6)
-  public void S63_theFamiliesNeverShareAReassemblyBuffer(TckContext tck) throws Exception {
-    try (TestBed bed = tck.testBed(defragment())) {
-      Probe p4 = probe4(bed, tck);
-      Probe p6 = probe6(bed, tck);
-      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        byte[] data4 = pattern(BIG, 63);
-        byte[] data6 = pattern(BIG, 64);
-        byte[] whole4 =
-            Packets.udp(p4.peer(), p4.host(), SRC_PORT, UDP_PORT, data4).id(0x6363).build();
-        List<byte[]> f4 = Packets.fragment(whole4, 1500);
-        List<byte[]> f6 =
-            Packets6.fragment(
-                Packets6.udp(p6.peer(), p6.host(), SRC_PORT, UDP_PORT, data6), 1500, 0x6363);
-        int n = Math.max(f4.size(), f6.size());
-        for (int i = 0; i < n; i++) {
-          if (i < f4.size()) {
-            bed.peer().sendRaw(ByteBuffer.wrap(f4.get(i)));
-          }
-          if (i < f6.size()) {
-            bed.peer().sendRaw(ByteBuffer.wrap(f6.get(i)));
-          }
-        }
-        List<Received> got = p6.receiveExactly(socket, 2, "reassembled datagram");
-        Received v4 = Packets.version(got.get(0).bytes()) == 4 ? got.get(0) : got.get(1);
-        Received v6 = v4 == got.get(0) ? got.get(1) : got.get(0);
-        assertEquals(4, Packets.version(v4.bytes()), "one IPv4 datagram: " + got);
-        assertEquals(6, Packets.version(v6.bytes()), "one IPv6 datagram: " + got);
-        assertFalse(Packets.isFragment(v4.bytes()), "the IPv4 datagram is whole: " + v4);
-        assertArrayEquals(data4, Packets.udpData(v4.bytes()), "IPv4 data: " + v4);
-        assertFalse(Packets6.hasFragmentHeader(v6.bytes()), "the IPv6 one is whole: " + v6);
-        assertArrayEquals(data6, Packets6.udpData(v6.bytes()), "IPv6 data: " + v6);
-      }
-    }
   }
 }

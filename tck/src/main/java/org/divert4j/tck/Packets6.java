@@ -254,6 +254,27 @@ final class Packets6 {
     return out;
   }
 
+  /**
+   * The upper-layer bytes (UDP header and data) of a datagram from its fragments, in offset order,
+   * or null if they do not cover it exactly (a gap, an overlap, or no last fragment).
+   */
+  static byte[] reassembledUpper(List<byte[]> fragments) {
+    List<byte[]> sorted = new ArrayList<>(fragments);
+    sorted.sort((a, b) -> Integer.compare(fragmentOffset(a), fragmentOffset(b)));
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    boolean last = false;
+    for (byte[] f : sorted) {
+      int h = walk(f).fragmentHeader();
+      if (h < 0 || fragmentOffset(f) != out.size() || last) {
+        return null;
+      }
+      int from = h + 8;
+      out.write(f, from, HEADER + payloadLength(f) - from);
+      last = !moreFragments(f);
+    }
+    return last ? out.toByteArray() : null;
+  }
+
   static byte[] bytes(ByteBuffer b) {
     byte[] out = new byte[b.remaining()];
     b.duplicate().get(out);

@@ -183,6 +183,19 @@ final class Probe {
         .build();
   }
 
+  /**
+   * For the IPv6 run: lets the peer and the host resolve each other's link addresses (an echo from
+   * the peer, answered) before a test installs rules that match ICMPv6, so that neighbour discovery
+   * (ICMPv6 too) is not diverted or dropped by them and the test sees only its own packets. Does
+   * nothing for IPv4 (ARP is not IP). Fails if the echo is not answered: without neighbours the
+   * test could not send anything.
+   */
+  void resolveNeighbours() throws IOException {
+    if (family == IpFamily.IPV6 && !bed.peer().ping(host(), 8, timeout)) {
+      fail("the peer's ping to " + host().getHostAddress() + " (to resolve neighbours) failed");
+    }
+  }
+
   /** The echo request type of the run's family: ICMP 8 or ICMPv6 128. */
   int echoRequestType() {
     return family == IpFamily.IPV6 ? Packets6.ECHO_REQUEST : Packets.ECHO_REQUEST;

@@ -49,6 +49,7 @@ public final class Tck {
           LoopVerification.class,
           ErrorVerification.class,
           Ipv6Verification.class,
+          Ipv6FragmentVerification.class,
           Ipv6InjectionVerification.class,
           LifecycleVerification.class);
 
