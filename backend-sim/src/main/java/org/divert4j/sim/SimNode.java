@@ -496,7 +496,7 @@ public final class SimNode implements TestNode {
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
     if (destination instanceof Inet6Address six) {
-      sendUdp6(six, sourcePort, destinationPort, payload);
+      stack6.sendUdp(six, sourcePort, destinationPort, payload, ports);
       return;
     }
     if (payload.length > 65507) {
@@ -521,56 +521,10 @@ public final class SimNode implements TestNode {
     }
   }
 
-  private void sendUdp6(
-      Inet6Address destination, int sourcePort, int destinationPort, byte[] payload)
-      throws IOException {
-    if (payload.length > 65527) {
-      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65527)");
-    }
-    net.enter();
-    try {
-      int out = stack6.egress(destination, ports);
-      ByteBuffer d =
-          Ipv6Builder.udp(sourcePort, destinationPort)
-              .source(SimStack6.source(destination, ports.get(out - 1)))
-              .destination(destination.getAddress())
-              .payload(payload)
-              .build();
-      if (!engine().originate(d, out)) {
-        throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
-      }
-    } finally {
-      net.exit();
-    }
-  }
-
-  /** Like a Linux raw IPv6 socket with IPV6_HDRINCL: sent as it is, nothing filled in. */
-  private void sendRaw6(ByteBuffer packet) throws IOException {
-    int len = packet.remaining();
-    if (len < Ipv6View.HEADER_LENGTH) {
-      throw new IOException("raw packet shorter than an IPv6 header: " + len + " bytes");
-    }
-    ByteBuffer p = ByteBuffer.allocate(len);
-    p.put(0, packet, packet.position(), len);
-    byte[] dst = new byte[16];
-    p.get(24, dst);
-    net.enter();
-    try {
-      int out = stack6.egress(Ipv6Addresses.fromBytes(dst), ports);
-      int mtu = ports.get(out - 1).nif.mtu();
-      if (len > mtu) {
-        throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
-      }
-      engine().originate(p, out);
-    } finally {
-      net.exit();
-    }
-  }
-
   @Override
   public void sendRaw(ByteBuffer packet) throws IOException {
     if (packet.remaining() > 0 && (packet.get(packet.position()) & 0xf0) == 0x60) {
-      sendRaw6(packet);
+      stack6.sendRaw(packet, ports);
       return;
     }
     int len = packet.remaining();

@@ -219,4 +219,56 @@ final class SimStack6 {
     }
     throw new IOException("interface " + out.nif.name() + " has no IPv6 address");
   }
+
+  /** The node sends a UDP datagram to an IPv6 destination; its engine routes and fragments it. */
+  void sendUdp(
+      Inet6Address destination,
+      int sourcePort,
+      int destinationPort,
+      byte[] payload,
+      List<SimNode.Port> ports)
+      throws IOException {
+    if (payload.length > 65527) {
+      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65527)");
+    }
+    node.network().enter();
+    try {
+      int out = egress(destination, ports);
+      ByteBuffer d =
+          Ipv6Builder.udp(sourcePort, destinationPort)
+              .source(SimStack6.source(destination, ports.get(out - 1)))
+              .destination(destination.getAddress())
+              .payload(payload)
+              .build();
+      if (!node.engine().originate(d, out)) {
+        throw new IOException(
+            "no route to " + destination.getHostAddress() + " from " + node.name());
+      }
+    } finally {
+      node.network().exit();
+    }
+  }
+
+  /** Like a Linux raw IPv6 socket with IPV6_HDRINCL: sent as it is, nothing filled in. */
+  void sendRaw(ByteBuffer packet, List<SimNode.Port> ports) throws IOException {
+    int len = packet.remaining();
+    if (len < Ipv6View.HEADER_LENGTH) {
+      throw new IOException("raw packet shorter than an IPv6 header: " + len + " bytes");
+    }
+    ByteBuffer p = ByteBuffer.allocate(len);
+    p.put(0, packet, packet.position(), len);
+    byte[] dst = new byte[16];
+    p.get(24, dst);
+    node.network().enter();
+    try {
+      int out = egress(Ipv6Addresses.fromBytes(dst), ports);
+      int mtu = ports.get(out - 1).nif.mtu();
+      if (len > mtu) {
+        throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
+      }
+      node.engine().originate(p, out);
+    } finally {
+      node.network().exit();
+    }
+  }
 }

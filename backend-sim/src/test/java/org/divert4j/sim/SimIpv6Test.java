@@ -264,6 +264,28 @@ class SimIpv6Test {
   }
 
   @Test
+  void jumbogramsAndPacketsOverTheIpv6MaximumAreRefused() throws Exception {
+    try (TestBed bed = bed(FragmentMode.ALWAYS_DEFRAGMENT, false);
+        DivertSocket s = bed.host().bind(7000)) {
+      // hop-by-hop header: Next Header UDP, length 0, then the Jumbo Payload option (RFC 2675)
+      ByteBuffer p =
+          Ipv6Builder.raw(Ipv6View.NEXT_HOP_BY_HOP)
+              .source("fd00:1::1")
+              .destination("fd00:1::2")
+              .payload(new byte[] {17, 0, (byte) 0xC2, 4, 0, 1, 0, 0})
+              .build();
+      MalformedPacketException e =
+          assertThrows(MalformedPacketException.class, () -> s.send(p, DivertAddress.OUTBOUND));
+      assertEquals(Defect.JUMBOGRAM, e.defect(), "S59");
+      ByteBuffer huge = ByteBuffer.allocate(65576);
+      huge.put(0, (byte) 0x60);
+      PacketTooLargeException t =
+          assertThrows(PacketTooLargeException.class, () -> s.send(huge, DivertAddress.OUTBOUND));
+      assertEquals(65575, t.mtu(), "S31 for IPv6: 40 + 65535 bytes");
+    }
+  }
+
+  @Test
   void perFragmentRefusesAnyIpv6PacketOverTheMtuWithTheMtu() throws Exception {
     try (TestBed bed = bed(FragmentMode.PER_FRAGMENT, false);
         UdpEndpoint peerSink = bed.peer().openUdp(9000);
