@@ -96,6 +96,7 @@ final class EngineSocket implements DivertSocket {
     long arrived; // engine clock when the rule diverted it
     int origin;
     int mark;
+    boolean ipv6;
 
     Held(int slot) {
       this.slot = slot;
@@ -339,6 +340,16 @@ final class EngineSocket implements DivertSocket {
       dst.put(dst.position(), p, 0, len);
       dst.position(dst.position() + len);
       Held h = take(i);
+      if (h.ipv6) { // S55: the interface's first address of the packet's family
+        return DivertAddress.received(
+            port,
+            h.chain,
+            engine.interfaceName(h.inIf),
+            h.inIf,
+            engine.interfaceAddress6(h.inIf),
+            h.ruleId,
+            h.ticket);
+      }
       return DivertAddress.received(
           port,
           h.chain,
@@ -385,13 +396,16 @@ final class EngineSocket implements DivertSocket {
             h.chain,
             engine.interfaceName(h.inIf),
             h.inIf,
-            engine.interfaceAddress(h.inIf),
+            h.ipv6 ? 0 : engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
         BATCH.setMark(batch, n, h.mark);
         // S75: what the engine knows; no socket owners and no connection tracking here
         BATCH.setMetadata(
             batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
+        if (h.ipv6) {
+          BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
+        }
         n++;
       }
       BATCH.setSize(batch, n);
@@ -440,6 +454,7 @@ final class EngineSocket implements DivertSocket {
     h.arrived = wTime[i];
     h.origin = wOrigin[i];
     h.mark = wMark[i];
+    h.ipv6 = len > 0 && (p.get(0) & 0xf0) == 0x60;
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;
@@ -467,7 +482,14 @@ final class EngineSocket implements DivertSocket {
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
     expireDue();
-    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address), false, 0);
+    engine.send(
+        this,
+        packet,
+        address.ticket(),
+        SendDirection.inboundAddress(address),
+        SendDirection.inboundAddress6(address),
+        false,
+        0);
   }
 
   @Override
@@ -485,7 +507,14 @@ final class EngineSocket implements DivertSocket {
         }
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i), true, batch.mark(i));
+        engine.send(
+            this,
+            p,
+            ticket,
+            SendDirection.inboundAddress(batch, i),
+            SendDirection.inboundAddress6(batch, i),
+            true,
+            batch.mark(i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

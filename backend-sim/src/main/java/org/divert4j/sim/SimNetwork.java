@@ -8,11 +8,11 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.HostOptions;
 
 /**
- * A simulated IPv4 network: hosts ({@link SimNode}) joined by point-to-point links, a virtual
- * clock, and a frame queue. Deterministic: a frame put on a link is delivered when the outermost
- * call into the network returns (run to completion), in the order frames were sent, so a test sees
- * the effects of a send as soon as the send returns, and timeouts pass only when {@link
- * #advance(Duration)} says so.
+ * A simulated network of both address families: hosts ({@link SimNode}) joined by point-to-point
+ * links, a virtual clock, and a frame queue. Deterministic: a frame put on a link is delivered when
+ * the outermost call into the network returns (run to completion), in the order frames were sent,
+ * so a test sees the effects of a send as soon as the send returns, and timeouts pass only when
+ * {@link #advance(Duration)} says so.
  *
  * <p>Thread-safe: one lock serialises all packet processing in the network; blocking receives on
  * sockets and endpoints wait outside it, in real time.
@@ -68,10 +68,13 @@ public final class SimNetwork {
 
   /**
    * Joins two nodes with a point-to-point link; each gets a new interface ({@code eth0}, {@code
-   * eth1}, ... in creation order) with the given address and prefix, and a connected route.
+   * eth1}, ... in creation order) with the given address and prefix, and a connected route. An IPv4
+   * address brings its IPv6 twin and a link-local address (see {@code SimAddresses}: {@code
+   * 10.0.L.N/24} gives {@code fd00:L::N/64} and {@code fe80::N:I/64}).
    *
    * @param a one node
-   * @param aAddress its address with prefix, e.g. {@code 10.0.0.1/24}
+   * @param aAddress its address with prefix, e.g. {@code 10.0.0.1/24}; or several, comma-separated,
+   *     e.g. {@code 10.0.0.1/24,fd00:9::1/64} (an IPv6 address given replaces the derived one)
    * @param b the other node
    * @param bAddress its address with prefix
    * @param mtu the MTU of both ends

@@ -10,8 +10,10 @@ import org.divert4j.testbed.TestBedOptions;
  *   peer 10.0.1.2/24 eth0 --(peerMtu)-- eth0 10.0.1.1/24 host eth1 10.0.2.1/24 --(farMtu)-- eth0 10.0.2.2/24 far
  * </pre>
  *
- * The far peer and the host's eth1 exist only when asked for; then the host forwards and both peers
- * route the other's subnet through it.
+ * Each interface also has its IPv6 twin ({@code fd00:1::2/64}, {@code fd00:1::1/64}, {@code
+ * fd00:2::1/64}, {@code fd00:2::2/64}) and a link-local address. The far peer and the host's eth1
+ * exist only when asked for; then the host forwards and both peers route the other's subnet (of
+ * both families) through it.
  */
 final class SimTopology {
   final SimNetwork net;

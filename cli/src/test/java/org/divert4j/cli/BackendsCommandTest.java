@@ -19,7 +19,7 @@ class BackendsCommandTest {
         r.out()
             .contains(
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
-                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, PACKET_MARK,"
+                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, IPV6, PACKET_MARK,"
                     + " PACKET_META, KERNEL_FILTER\n"),
         r::toString);
     assertTrue(

@@ -338,13 +338,15 @@ public class FilterVerification extends TckVerification {
       this.probe = probe;
       this.timeout = timeout;
       sockets.add(bed.host().bind(CATCH_ALL));
-      Inet4Address host = probe.host();
+      // area M's cases are IPv4 packets: the probe of a verification without families is IPv4's
+      Inet4Address host = (Inet4Address) probe.host();
+      Inet4Address peer = (Inet4Address) probe.peer();
       values.put("peer", probe.peer().getHostAddress());
       values.put("host", host.getHostAddress());
       values.put("net", Ipv4.toString(Ipv4.toInt(host) & 0xffffff00) + "/24");
       values.put("ifidx", Integer.toString(probe.hostInterface(host).index()));
       for (char k : FilterCases.KINDS.toCharArray()) {
-        packets.put(k, FilterCases.packet(k, probe.peer(), host, 0));
+        packets.put(k, FilterCases.packet(k, peer, host, 0));
       }
     }
 
@@ -368,7 +370,11 @@ public class FilterVerification extends TckVerification {
       int id = first;
       for (char k : kinds.toCharArray()) {
         pending.put(id, k);
-        bed.peer().sendRaw(ByteBuffer.wrap(FilterCases.packet(k, probe.peer(), probe.host(), id)));
+        bed.peer()
+            .sendRaw(
+                ByteBuffer.wrap(
+                    FilterCases.packet(
+                        k, (Inet4Address) probe.peer(), (Inet4Address) probe.host(), id)));
         id++;
       }
       long deadline = System.nanoTime() + timeout.toNanos();

@@ -32,9 +32,12 @@ import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
-/** Lifecycle: what closing sockets and hosts does (S14, S51). */
+/**
+ * Lifecycle: what closing sockets and hosts does (S14, S51). Runs once per address family (S63: S14
+ * and S51 hold for IPv6 unchanged).
+ */
 @SpecArea(id = "L", title = "Lifecycle")
-public class LifecycleVerification extends TckVerification {
+public class LifecycleVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public LifecycleVerification() {}
 
@@ -79,7 +82,7 @@ public class LifecycleVerification extends TckVerification {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
       DivertSocket socket = bed.host().bind(PORT);
-      peerSends(bed, 5, 100);
+      peerSends(probe(bed, tck), 5, 100);
       Received held1 = p.receive(socket, "the first datagram");
       p.receive(socket, "the second datagram");
       // the other three must be pending (queued to the socket) when it closes; a backend that
@@ -182,13 +185,13 @@ public class LifecycleVerification extends TckVerification {
         if (other.capabilities().contains(Capability.FORWARD)) {
           other.addRule(rule("forward -p udp --dport 7000 -j DIVERT " + PORT2));
         }
-        other.addRule(rule("input -p icmp -j DIVERT " + PORT3));
+        other.addRule(rule("input -p " + probe(bed, tck).icmp() + " -j DIVERT " + PORT3));
         other.bind(PORT2);
         DivertSocket injector = other.bind(PORT3);
         // an inbound injection too, whatever the backend builds for it (a kernel backend's
         // injection path into an interface's receive path) must go with the host
         Probe p = probe(bed, tck);
-        byte[] probe = Packets.udp(p.peer(), p.host(), SRC_PORT, 9, pattern(20, 51)).build();
+        byte[] probe = p.udpPacket(p.peer(), p.host(), SRC_PORT, 9, pattern(20, 51));
         injector.send(ByteBuffer.wrap(probe), DivertAddress.inbound(p.host()));
         during = bed.hostState();
       }
@@ -229,7 +232,7 @@ public class LifecycleVerification extends TckVerification {
       DivertSocket socket = bed.host().bind(PORT);
       socket.close();
       ByteBuffer buf = ByteBuffer.allocate(65535);
-      byte[] packet = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(10, 1)).build();
+      byte[] packet = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(10, 1));
       PacketBatch batch = PacketBatch.allocate(2, 2048, false);
       closed("receive(buffer)", () -> socket.receive(buf));
       closed("receive(buffer, timeout)", () -> socket.receive(buf, Duration.ZERO));

@@ -4,7 +4,7 @@ import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +12,7 @@ import org.divert4j.Capability;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
+import org.divert4j.IpFamily;
 import org.divert4j.PacketTooLargeException;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
@@ -21,16 +22,31 @@ import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area F of SEMANTICS.md: the MTU limit on injection (S27-S31, S53). */
+/**
+ * Area F of SEMANTICS.md: the MTU limit on injection (S27-S31, S53). Runs once per address family
+ * (S59: IPv6 packets longer than the egress MTU are refused in per-fragment mode, inbound injection
+ * is limited only by S31, always-defragment mode fragments them as S58); the Don't Fragment test of
+ * S29 and the 65535-byte limit of S31 are IPv4's.
+ */
 @SpecArea(id = "F", title = "MTU limit on injection")
-public class MtuVerification extends TckVerification {
+public class MtuVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public MtuVerification() {}
 
-  /** A UDP packet of exactly {@code size} bytes (IP header included). */
-  static byte[] udpOfSize(Inet4Address src, Inet4Address dst, int dport, int size, int seed) {
+  /** A UDP packet of exactly {@code size} bytes (IP header included), of the addresses' family. */
+  static byte[] udpOfSize(InetAddress src, InetAddress dst, int dport, int size, int seed) {
+    if (src instanceof java.net.Inet6Address) {
+      return Packets6.udp(src, dst, SRC_PORT, dport, pattern(size - 48, seed));
+    }
     return Packets.udp(src, dst, SRC_PORT, dport, pattern(size - 28, seed)).build();
   }
+
+  static final String S29_DF =
+      "IPv6 has no Don't Fragment flag (S59); S58 fragments IPv6 injections";
+
+  static final String S31_MAX =
+      "IPv6's largest packet is bounded by its 16-bit payload length, and jumbograms are refused"
+          + " by S59 in area K";
 
   /**
    * <b>S27</b>: in PER_FRAGMENT mode a packet longer than the egress MTU is never transmitted: a
@@ -61,12 +77,15 @@ public class MtuVerification extends TckVerification {
       assertEquals(1500, e.mtu(), "the error must carry the MTU: " + e.getMessage());
       assertEquals(1501, e.length(), "the error must carry the length: " + e.getMessage());
       byte[] whole = udpOfSize(p.host(), p.peer(), UDP_PORT, 3000, 28);
-      byte[] fragment = AlwaysDefragmentVerification.slice(whole, 0, 1488, true);
+      byte[] fragment =
+          p.family() == IpFamily.IPV6
+              ? Packets6.fragment(whole, 1512, 0x2727).get(0)
+              : AlwaysDefragmentVerification.slice(whole, 0, 1488, true);
       PacketTooLargeException ef =
           assertThrows(
               PacketTooLargeException.class,
               () -> socket.send(ByteBuffer.wrap(fragment), DivertAddress.OUTBOUND),
-              "a 1508-byte fragment over MTU 1500 must be refused");
+              "a " + fragment.length + "-byte fragment over MTU 1500 must be refused");
       assertEquals(1500, ef.mtu(), "the error must carry the MTU: " + ef.getMessage());
       p.expectNotCaptured(wire, Probe.udpBetween(p.host(), p.peer()), "oversize packets refused");
       p.expectNoDatagram(endpoint, "oversize packets were refused");
@@ -125,10 +144,10 @@ public class MtuVerification extends TckVerification {
       Probe p = probe(bed, tck);
       byte[] exact = udpOfSize(p.host(), p.peer(), UDP_PORT, 1500, 1);
       socket.send(ByteBuffer.wrap(exact), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(exact), "the 1500-byte datagram");
+      p.datagram(endpoint, Wire.udpData(exact), "the 1500-byte datagram");
       List<byte[]> onWire = p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
-      assertEquals(1, onWire.size(), "one unfragmented packet: " + Packets.describeAll(onWire));
-      assertEquals(1500, onWire.get(0).length, "on the wire: " + Packets.describeAll(onWire));
+      assertEquals(1, onWire.size(), "one unfragmented packet: " + Probe.describeAll(onWire));
+      assertEquals(1500, onWire.get(0).length, "on the wire: " + Probe.describeAll(onWire));
       byte[] over = udpOfSize(p.host(), p.peer(), UDP_PORT, 1501, 2);
       PacketTooLargeException e =
           assertThrows(
@@ -169,9 +188,12 @@ public class MtuVerification extends TckVerification {
       Probe p = probe(bed, tck);
       byte[] big = udpOfSize(p.host(), p.peer(), UDP_PORT, 3000, seed);
       socket.send(ByteBuffer.wrap(big), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(big), "the 3000-byte datagram");
-      AlwaysDefragmentVerification.assertFragmentsWithin(
-          p.settled(wire, Probe.udpBetween(p.host(), p.peer())), mtu, Packets.udpData(big));
+      p.datagram(endpoint, Wire.udpData(big), "the 3000-byte datagram");
+      Wire.assertFragmentsWithin(
+          p.family(),
+          p.settled(wire, Probe.udpBetween(p.host(), p.peer())),
+          mtu,
+          Wire.udpData(big));
     }
   }
 
@@ -188,6 +210,7 @@ public class MtuVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S29")
+  @Ipv4Only(S29_DF)
   public void S29_dontFragmentOversizeIsRefusedInAlwaysDefragmentMode(TckContext tck)
       throws Exception {
     try (TestBed bed = tck.testBed(defragment());
@@ -211,7 +234,7 @@ public class MtuVerification extends TckVerification {
               .flags(Packets.DF)
               .build();
       socket.send(ByteBuffer.wrap(exact), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(exact), "the 1500-byte DF datagram");
+      p.datagram(endpoint, Wire.udpData(exact), "the 1500-byte DF datagram");
     }
   }
 
@@ -235,7 +258,7 @@ public class MtuVerification extends TckVerification {
       Probe p = probe(bed, tck);
       byte[] exact = udpOfSize(p.host(), p.peer(), UDP_PORT, 1280, 1);
       socket.send(ByteBuffer.wrap(exact), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(exact), "the 1280-byte datagram");
+      p.datagram(endpoint, Wire.udpData(exact), "the 1280-byte datagram");
       byte[] over = udpOfSize(p.host(), p.peer(), UDP_PORT, 1281, 2);
       PacketTooLargeException e =
           assertThrows(
@@ -266,23 +289,23 @@ public class MtuVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).farPeerMtu(1280).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      Inet4Address hostB = p.hostFarAddress();
+      InetAddress hostB = p.hostFarAddress();
       try (UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT);
           UdpEndpoint atFar = far.openUdp(UDP_PORT);
           DivertSocket socket = bed.host().bind(PORT)) {
         byte[] toPeer = udpOfSize(p.host(), p.peer(), UDP_PORT, 1281, 1);
         socket.send(ByteBuffer.wrap(toPeer), DivertAddress.OUTBOUND);
-        p.datagram(atPeer, Packets.udpData(toPeer), "1281 bytes over the 1500-byte link");
-        byte[] toFar = udpOfSize(hostB, far.address(), UDP_PORT, 1281, 2);
+        p.datagram(atPeer, Wire.udpData(toPeer), "1281 bytes over the 1500-byte link");
+        byte[] toFar = udpOfSize(hostB, p.farAddress(), UDP_PORT, 1281, 2);
         PacketTooLargeException e =
             assertThrows(
                 PacketTooLargeException.class,
                 () -> socket.send(ByteBuffer.wrap(toFar), DivertAddress.OUTBOUND),
                 "1281 bytes must be refused over the 1280-byte link");
         assertEquals(1280, e.mtu(), "the far link's MTU: " + e.getMessage());
-        byte[] exact = udpOfSize(hostB, far.address(), UDP_PORT, 1280, 3);
+        byte[] exact = udpOfSize(hostB, p.farAddress(), UDP_PORT, 1280, 3);
         socket.send(ByteBuffer.wrap(exact), DivertAddress.OUTBOUND);
-        p.datagram(atFar, Packets.udpData(exact), "1280 bytes over the 1280-byte link");
+        p.datagram(atFar, Wire.udpData(exact), "1280 bytes over the 1280-byte link");
       }
     }
   }
@@ -300,6 +323,7 @@ public class MtuVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S31")
+  @Ipv4Only(S31_MAX)
   public void S31_nothingLongerThan65535BytesIsAccepted(TckContext tck) throws Exception {
     for (TestBedOptions o : List.of(options().peerMtu(65535).build(), defragment())) {
       try (TestBed bed = tck.testBed(o);
@@ -308,8 +332,8 @@ public class MtuVerification extends TckVerification {
         List<DivertAddress> ways =
             new ArrayList<>(List.of(DivertAddress.OUTBOUND, DivertAddress.inbound(p.host())));
         for (DivertAddress way : ways) {
-          Inet4Address src = way.isZero() ? p.host() : p.peer();
-          Inet4Address dst = way.isZero() ? p.peer() : p.host();
+          InetAddress src = way.isZero() ? p.host() : p.peer();
+          InetAddress dst = way.isZero() ? p.peer() : p.host();
           Packets.Ip ip = Packets.udp(src, dst, SRC_PORT, UDP_PORT, new byte[0]);
           ip.payload = pattern(65536 - 20, 31);
           byte[] tooBig = ip.totalLength(0xffff).build();
@@ -351,10 +375,10 @@ public class MtuVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      for (int size : new int[] {LARGE + 28, 65535}) {
+      for (int size : new int[] {LARGE + Wire.udpOverhead(p.family()), 65535}) {
         byte[] packet = udpOfSize(p.peer(), p.host(), UDP_PORT, size, size);
         socket.send(ByteBuffer.wrap(packet), DivertAddress.inbound(p.host()));
-        p.datagram(endpoint, Packets.udpData(packet), size + "-byte datagram injected inbound");
+        p.datagram(endpoint, Wire.udpData(packet), size + "-byte datagram injected inbound");
       }
     }
   }
@@ -377,9 +401,10 @@ public class MtuVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] packet = udpOfSize(p.peer(), p.host(), UDP_PORT, LARGE + 28, 54);
+      byte[] packet =
+          udpOfSize(p.peer(), p.host(), UDP_PORT, LARGE + Wire.udpOverhead(p.family()), 54);
       socket.send(ByteBuffer.wrap(packet), DivertAddress.inbound(p.host()));
-      p.datagram(endpoint, Packets.udpData(packet), "the 4028-byte datagram injected inbound");
+      p.datagram(endpoint, Wire.udpData(packet), "the 4028-byte datagram injected inbound");
     }
   }
 

@@ -1,8 +1,8 @@
 package org.divert4j.tck;
 
-import static org.divert4j.tck.Packets.fragmentOffset;
-import static org.divert4j.tck.Packets.moreFragments;
 import static org.divert4j.tck.Packets.pattern;
+import static org.divert4j.tck.Wire.fragmentOffset;
+import static org.divert4j.tck.Wire.moreFragments;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import org.divert4j.DivertSocket;
+import org.divert4j.IpFamily;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -21,10 +22,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Area D of SEMANTICS.md: per-fragment mode, the default (S16, S7, S17, S18, S19). A 4000-byte UDP
- * payload crosses a 1500-byte link as three fragments with offsets 0, 1480 and 2960.
+ * payload crosses a 1500-byte link as three fragments with offsets 0, 1480 and 2960 (IPv6: 0, 1448
+ * and 2896, behind a Fragment header). Runs once per address family (S56 and S57 read S7 and
+ * S16-S19 for IPv6); the test of fragments carrying Don't Fragment is IPv4's.
  */
 @SpecArea(id = "D", title = "Per-fragment mode")
-public class PerFragmentVerification extends TckVerification {
+public class PerFragmentVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public PerFragmentVerification() {}
 
@@ -49,16 +52,20 @@ public class PerFragmentVerification extends TckVerification {
         byte[] data = pattern(LARGE, 16);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         List<byte[]> frags = bytes(p.receiveExactly(socket, 3, "fragment"));
-        frags.sort(Comparator.comparingInt(Packets::fragmentOffset));
-        int[] offsets = {0, 1480, 2960};
+        frags.sort(Comparator.comparingInt(Wire::fragmentOffset));
+        int step = Wire.fragmentStep(p.family(), 1500);
+        int[] offsets = {0, step, 2 * step};
         for (int i = 0; i < 3; i++) {
           byte[] f = frags.get(i);
-          assertEquals(offsets[i], fragmentOffset(f), "offsets: " + Packets.describeAll(frags));
-          assertEquals(i < 2, moreFragments(f), "MF flags: " + Packets.describeAll(frags));
-          assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
-          assertEquals(Packets.id(frags.get(0)), Packets.id(f), "one IP ID for all fragments");
+          assertEquals(offsets[i], fragmentOffset(f), "offsets: " + Probe.describeAll(frags));
+          assertEquals(i < 2, moreFragments(f), "MF flags: " + Probe.describeAll(frags));
+          assertTrue(f.length <= 1500, "fragment above the MTU: " + Probe.describe(f));
+          assertEquals(
+              Wire.identification(frags.get(0)),
+              Wire.identification(f),
+              "one ID for all fragments");
         }
-        assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+        assertArrayEquals(data, Wire.reassembledUdpData(frags), "reassembled data");
       }
     }
   }
@@ -81,15 +88,17 @@ public class PerFragmentVerification extends TckVerification {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] whole =
-            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(3000, 17))
-                .id(0x5151)
-                .build();
-        List<byte[]> sent = Packets.fragment(whole, 1000);
+            p.family() == IpFamily.IPV6
+                ? Packets6.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(3000, 17))
+                : Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(3000, 17))
+                    .id(0x5151)
+                    .build();
+        List<byte[]> sent = Wire.fragment(whole, 1000, 0x5151);
         for (byte[] f : sent) {
           bed.peer().sendRaw(ByteBuffer.wrap(f));
         }
         List<byte[]> got = bytes(p.receiveExactly(socket, sent.size(), "crafted fragment"));
-        got.sort(Comparator.comparingInt(Packets::fragmentOffset));
+        got.sort(Comparator.comparingInt(Wire::fragmentOffset));
         for (int i = 0; i < sent.size(); i++) {
           assertArrayEquals(
               sent.get(i),
@@ -97,9 +106,9 @@ public class PerFragmentVerification extends TckVerification {
               "fragment at offset "
                   + fragmentOffset(sent.get(i))
                   + " changed: sent "
-                  + Packets.describe(sent.get(i))
+                  + Probe.describe(sent.get(i))
                   + ", received "
-                  + Packets.describe(got.get(i)));
+                  + Probe.describe(got.get(i)));
         }
       }
     }
@@ -180,14 +189,24 @@ public class PerFragmentVerification extends TckVerification {
   public void S7_icmpTypeRuleMatchesOnlyTheFirstFragment(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p icmp --icmp-type 8 -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p icmp -j DIVERT " + PORT2));
+      p.resolveNeighbours();
+      String icmp = p.icmp();
+      bed.host()
+          .addRule(
+              rule(
+                  "input -p "
+                      + icmp
+                      + " --"
+                      + icmp
+                      + "-type "
+                      + p.echoRequestType()
+                      + " -j DIVERT "
+                      + PORT));
+      bed.host().addRule(rule("input -p " + icmp + " -j DIVERT " + PORT2));
       try (DivertSocket byType = bed.host().bind(PORT);
           DivertSocket byProtocol = bed.host().bind(PORT2)) {
-        byte[] echo =
-            Packets.icmpEcho(p.peer(), p.host(), Packets.ECHO_REQUEST, 0x99, 1, pattern(3000, 5))
-                .build();
-        for (byte[] f : Packets.fragment(echo, 1500)) {
+        byte[] echo = p.echoRequest(p.peer(), p.host(), 0x99, 1, pattern(3000, 5));
+        for (byte[] f : Wire.fragment(echo, 1500, 0x99)) {
           bed.peer().sendRaw(ByteBuffer.wrap(f));
         }
         Received first = p.receiveExactly(byType, 1, "first fragment").get(0);
@@ -213,11 +232,13 @@ public class PerFragmentVerification extends TckVerification {
   public void S7_addressRuleDivertsEveryFragment(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -s " + p.peer().getHostAddress() + " -j DIVERT " + PORT));
+      // Source and destination: neighbour discovery (IPv6) goes to multicast addresses.
+      String addresses = "-s " + p.peer().getHostAddress() + " -d " + p.host().getHostAddress();
+      bed.host().addRule(rule("input " + addresses + " -j DIVERT " + PORT));
       try (DivertSocket socket = bed.host().bind(PORT)) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(LARGE, 9));
         for (Received r : p.receiveExactly(socket, 3, "fragment")) {
-          assertTrue(Packets.isFragment(r.bytes()), "expected a fragment, got " + r);
+          assertTrue(Wire.isFragment(r.bytes()), "expected a fragment, got " + r);
         }
       }
     }
@@ -276,7 +297,7 @@ public class PerFragmentVerification extends TckVerification {
         }
         p.datagram(endpoint, data, "the datagram at the peer");
         List<byte[]> onWire = p.settled(wire, Probe.udpBetween(p.host(), p.peer()));
-        assertEquals(3, onWire.size(), "fragments on the wire: " + Packets.describeAll(onWire));
+        assertEquals(3, onWire.size(), "fragments on the wire: " + Probe.describeAll(onWire));
       }
     }
   }
@@ -297,6 +318,7 @@ public class PerFragmentVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S17")
+  @Ipv4Only("IPv6 has no Don't Fragment flag (S59)")
   public void S17_fragmentsCarryingDontFragmentAreWrittenBackUnchanged(TckContext tck)
       throws Exception {
     try (TestBed bed = tck.testBed();
@@ -341,7 +363,7 @@ public class PerFragmentVerification extends TckVerification {
       try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(LARGE, 12));
         for (Received r : p.receiveExactly(socket, 3, "fragment")) {
-          if (fragmentOffset(r.bytes()) == 1480) {
+          if (fragmentOffset(r.bytes()) == Wire.fragmentStep(p.family(), 1500)) {
             socket.drop(r.address());
           } else {
             p.writeBack(socket, r);
@@ -370,10 +392,10 @@ public class PerFragmentVerification extends TckVerification {
     byte[] data = pattern(LARGE, 19);
     List<byte[]> frags = outboundFragments(tck, TestBedOptions.defaults(), data, 3);
     for (byte[] f : frags) {
-      assertTrue(f.length <= 1500, "fragment above the MTU: " + Packets.describe(f));
-      assertTrue(Packets.isFragment(f), "expected a fragment, got " + Packets.describe(f));
+      assertTrue(f.length <= 1500, "fragment above the MTU: " + Probe.describe(f));
+      assertTrue(Wire.isFragment(f), "expected a fragment, got " + Probe.describe(f));
     }
-    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+    assertArrayEquals(data, Wire.reassembledUdpData(frags), "reassembled data");
   }
 
   /**
@@ -391,9 +413,9 @@ public class PerFragmentVerification extends TckVerification {
     byte[] data = pattern(LARGE, 20);
     List<byte[]> frags = outboundFragments(tck, options().peerMtu(1280).build(), data, 4);
     for (byte[] f : frags) {
-      assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Packets.describe(f));
+      assertTrue(f.length <= 1280, "fragment above the 1280 MTU: " + Probe.describe(f));
     }
-    assertArrayEquals(data, Packets.udpData(Packets.reassemble(frags)), "reassembled data");
+    assertArrayEquals(data, Wire.reassembledUdpData(frags), "reassembled data");
   }
 
   /** The packets an all-UDP output rule diverts (exactly {@code count}) as the host sends data. */

@@ -1,7 +1,7 @@
 package org.divert4j.tck;
 
 import static org.divert4j.tck.Packets.pattern;
-import static org.divert4j.tck.Packets.udpDestinationPort;
+import static org.divert4j.tck.Probe.udpDestinationPort;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -22,13 +22,14 @@ import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
 /**
- * Area A of SEMANTICS.md: sockets, ports, rules and chains (S1-S5).
+ * Area A of SEMANTICS.md: sockets, ports, rules and chains (S1-S5). Runs once per address family
+ * (SEMANTICS.md K: sections A-J hold for IPv6).
  *
  * <p>Most tests divert UDP sent by the peer to the host's UDP port 7000 on the input chain, and
  * look at which divert socket gets it and whether the host's UDP endpoint does.
  */
 @SpecArea(id = "A", title = "Sockets, ports, rules, chains")
-public class SocketsAndRulesVerification extends TckVerification {
+public class SocketsAndRulesVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public SocketsAndRulesVerification() {}
 
@@ -276,9 +277,7 @@ public class SocketsAndRulesVerification extends TckVerification {
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] data = pattern(300, 4);
         bed.peer()
-            .sendRaw(
-                ByteBuffer.wrap(
-                    Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT2, data).build()));
+            .sendRaw(ByteBuffer.wrap(p.udpPacket(p.peer(), p.host(), SRC_PORT, UDP_PORT2, data)));
         p.datagram(endpoint, data, "the datagram no rule matches");
         assertTrue(
             bed.peer().ping(p.host(), 56, tck.timeout()),
@@ -384,7 +383,7 @@ public class SocketsAndRulesVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      String dst = far.address().getHostAddress();
+      String dst = p.farAddress().getHostAddress();
       bed.host().addRule(rule("input -p udp -d " + dst + " -j DIVERT " + PORT));
       bed.host().addRule(rule("forward -p udp -d " + dst + " -j DIVERT " + PORT2));
       bed.host().addRule(rule("output -p udp -d " + dst + " -j DIVERT " + PORT3));
@@ -393,7 +392,7 @@ public class SocketsAndRulesVerification extends TckVerification {
           DivertSocket fwd = bed.host().bind(PORT2);
           DivertSocket out = bed.host().bind(PORT3)) {
         byte[] data = pattern(150, 5);
-        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+        bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, data);
         Received r1 = p.receive(in, "the forwarded datagram on the input chain");
         p.expectNothing(fwd, "forward comes after input wrote the packet back");
         p.expectNothing(out, "output comes after input wrote the packet back");

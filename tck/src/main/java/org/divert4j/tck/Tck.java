@@ -49,6 +49,9 @@ public final class Tck {
           LoopVerification.class,
           ErrorVerification.class,
           FilterVerification.class,
+          Ipv6Verification.class,
+          Ipv6FragmentVerification.class,
+          Ipv6InjectionVerification.class,
           LifecycleVerification.class,
           MarkVerification.class,
           MetadataVerification.class);

@@ -63,6 +63,18 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Errors extends ErrorVerification {}
 
+  /** Area K, matching and delivery. */
+  @Nested
+  public class Ipv6 extends Ipv6Verification {}
+
+  /** Area K, fragments. */
+  @Nested
+  public class Ipv6Fragments extends Ipv6FragmentVerification {}
+
+  /** Area K, injection. */
+  @Nested
+  public class Ipv6Injection extends Ipv6InjectionVerification {}
+
   /** Area M. */
   @Nested
   public class Filters extends FilterVerification {}

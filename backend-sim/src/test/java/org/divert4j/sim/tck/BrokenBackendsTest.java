@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.divert4j.Capability;
 import org.divert4j.sim.SimProvider;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.tck.Outcome;
@@ -66,7 +67,27 @@ class BrokenBackendsTest {
         new TreeSet<>(abortedRules),
         newRules(report, name, Outcome.ABORTED),
         "SHOULD rules not met by " + name + ":\n" + report.toText());
-    assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+    assertNoSkips(report, name);
+  }
+
+  /**
+   * Nothing was skipped, except the IPv6 runs of tests whose rule has no IPv6 reading ({@code
+   * Ipv4Only}), and the IPv6 runs and area K while the simulation does not declare {@link
+   * Capability#IPV6} (the simulation learns IPv6 in steps; once it declares the capability, this is
+   * "nothing was skipped" again).
+   */
+  private static void assertNoSkips(TckReport report, String name) {
+    boolean ipv6 = new SimProvider().capabilities().contains(Capability.IPV6);
+    for (TckResult r : report.results(name)) {
+      if (r.outcome() == Outcome.SKIPPED) {
+        assertTrue(
+            TckReport.skippedAsNotApplicable(r)
+                || (!ipv6
+                    && TckReport.skippedForCapability(r)
+                    && r.capabilities().contains(Capability.IPV6)),
+            "skipped: " + r + "\n" + report.toText());
+      }
+    }
   }
 
   /** Per broken backend, the tests it fails (or aborts) that pass on the reference. */
@@ -76,12 +97,12 @@ class BrokenBackendsTest {
     Set<String> onReference = new TreeSet<>();
     for (TckResult r : reference().results("sim")) {
       if (r.outcome() != Outcome.PASSED) {
-        onReference.add(r.testName());
+        onReference.add(r.displayName());
       }
     }
     Set<String> tests = new TreeSet<>();
     for (TckResult r : report.results(name)) {
-      if (r.outcome() != Outcome.PASSED && !onReference.contains(r.testName())) {
+      if (r.outcome() != Outcome.PASSED && !onReference.contains(r.displayName())) {
         tests.add(r.ruleId() + " " + r.testName());
       }
     }
@@ -127,12 +148,12 @@ class BrokenBackendsTest {
     Set<String> onReference = new TreeSet<>();
     for (TckResult r : reference().results("sim")) {
       if (r.outcome() == outcome) {
-        onReference.add(r.testName());
+        onReference.add(r.displayName());
       }
     }
     Set<String> rules = new TreeSet<>();
     for (TckResult r : report.results(name)) {
-      if (r.outcome() == outcome && !onReference.contains(r.testName())) {
+      if (r.outcome() == outcome && !onReference.contains(r.displayName())) {
         rules.add(r.ruleId());
       }
     }
@@ -145,9 +166,19 @@ class BrokenBackendsTest {
     TckReport report = reference();
     assertTrue(report.compatible("sim"), report.toText());
     assertEquals(0, report.count("sim", Outcome.FAILED), report.toText());
-    assertEquals(0, report.count("sim", Outcome.SKIPPED), report.toText());
+    assertNoSkips(report, "sim");
     assertEquals(0, report.count("sim", Outcome.ABORTED), report.toText());
-    assertEquals(java.util.List.of(), report.rulesWithoutPass("sim"), report.toText());
+    // Area K (S54-S63) is verified once the simulation declares IPV6; until then its tests are
+    // skipped for the capability, and they are the only rules without a passing test.
+    java.util.List<String> unverified = new java.util.ArrayList<>();
+    if (!new SimProvider().capabilities().contains(Capability.IPV6)) {
+      for (org.divert4j.tck.SpecRules.Rule r : org.divert4j.tck.SpecRules.all()) {
+        if (r.section().equals("K")) {
+          unverified.add(r.id());
+        }
+      }
+    }
+    assertEquals(unverified, report.rulesWithoutPass("sim"), report.toText());
   }
 
   @Test
@@ -157,14 +188,22 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
-    // S65 too: its filters see the reassembled datagram, so a later fragment has ports after all
+    // S65 too: its filters see the reassembled datagram, so a later fragment has ports after all;
+    // and the IPv6 readings, S56 (ports in the first fragment only) and S57 (per fragment)
     assertFailsExactly(
-        BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18", "S65");
+        BrokenEngines.reassemblesInPerFragmentMode(),
+        "S7",
+        "S16",
+        "S17",
+        "S18",
+        "S56",
+        "S57",
+        "S65");
   }
 
   @Test
   void aBackendThatSendsOversizePacketsFailsS27AndS28() {
-    assertFailsExactly(BrokenEngines.sendsOversizePackets(), "S27", "S28", "S29", "S30");
+    assertFailsExactly(BrokenEngines.sendsOversizePackets(), "S27", "S28", "S29", "S30", "S59");
   }
 
   @Test
@@ -205,13 +244,18 @@ class BrokenBackendsTest {
         "S44",
         "S45",
         "S50",
+        "S55",
+        "S56",
+        "S57",
+        "S58",
+        "S60",
         "S73",
         "S74");
   }
 
   @Test
   void aBackendThatNeverFragmentsInjectionsFailsS29() {
-    assertFailsExactly(BrokenEngines.neverFragmentsInjections(), "S23", "S25", "S29", "S30");
+    assertFailsExactly(BrokenEngines.neverFragmentsInjections(), "S23", "S25", "S29", "S30", "S58");
   }
 
   @Test
@@ -221,12 +265,12 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatTrustsTheTotalLengthFieldFailsS40() {
-    assertFailsExactly(BrokenEngines.trustsTotalLength(), "S40");
+    assertFailsExactly(BrokenEngines.trustsTotalLength(), "S40", "S61");
   }
 
   @Test
   void aBackendThatResetsTheTtlFailsS41() {
-    assertFailsExactly(BrokenEngines.resetsTtl(), "S41");
+    assertFailsExactly(BrokenEngines.resetsTtl(), "S41", "S61");
   }
 
   /**
@@ -235,7 +279,7 @@ class BrokenBackendsTest {
    */
   @Test
   void aBackendWithAnMtuOffByOneFailsS28() {
-    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S8", "S17", "S28", "S29", "S30");
+    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S8", "S17", "S28", "S29", "S30", "S59");
   }
 
   /** S12's SHOULD half (later rules of the chain) cannot be met without passing through. */
@@ -246,7 +290,8 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatNeverReassemblesFailsS21ToS24() {
-    assertFailsExactly(BrokenEngines.neverReassembles(), "S21", "S22", "S23", "S24");
+    // and the IPv6 readings: S58 (reassembly) and S63 (each family's datagram reassembled)
+    assertFailsExactly(BrokenEngines.neverReassembles(), "S21", "S22", "S23", "S24", "S58", "S63");
   }
 
   @Test
@@ -256,14 +301,16 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatSkipsTheRestOfTheChainFailsS44() {
-    assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44");
+    // S56's fragment test writes the first fragment back through a later rule (S44).
+    assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44", "S56");
   }
 
   // ---- faults outside the engine's hooks, expressed by decorators (Decorated)
 
   @Test
   void aBackendThatReportsTheWrongInterfaceFailsS6() {
-    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6");
+    // S55 and S60 check the interface of IPv6 packets too.
+    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6", "S55", "S60");
   }
 
   @Test
@@ -273,17 +320,18 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatInjectsOutboundForANonLocalAddressFailsS36() {
-    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36");
+    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36", "S60");
   }
 
   @Test
   void aBackendThatDropsMalformedPacketsSilentlyFailsS47() {
-    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47");
+    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47", "S62");
   }
 
   @Test
   void aBackendThatSwallowsNoRouteFailsS49() {
-    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49");
+    // S60's link-local destination without an interface has no route either.
+    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49", "S60");
   }
 
   @Test
@@ -333,6 +381,11 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatIgnoresTheRuleFamilyFailsS54() {
+    assertFailsExactly(BrokenRules.ignoresRuleFamily(), "S54");
+  }
+
+  @Test
   void aBackendWhoseSecondBindSucceedsFailsS2() {
     assertFailsExactly(BrokenRules.secondBindSucceeds(), "S2");
   }
@@ -376,12 +429,13 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatHidesLaterOutputFragmentsFailsS19() {
     // S17 writes back the fragments the output chain sees.
-    assertFailsExactly(BrokenRules.hidesLaterOutputFragments(), "S17", "S19");
+    // S57 is S19's IPv6 reading.
+    assertFailsExactly(BrokenRules.hidesLaterOutputFragments(), "S17", "S19", "S57");
   }
 
   @Test
   void aBackendThatRefusesSendWithoutAddressFailsS32() {
-    assertFailsExactly(BrokenRules.refusesSendWithoutAddress(), "S32");
+    assertFailsExactly(BrokenRules.refusesSendWithoutAddress(), "S32", "S60");
   }
 
   @Test
