@@ -30,5 +30,17 @@ public enum Capability {
    * section K, S54–S63). Without it a backend diverts IPv4 only: a rule without a family matches
    * IPv4 packets, and a rule restricted to IPv6 is refused by {@code addRule}.
    */
-  IPV6
+  IPV6,
+  /**
+   * Delivered packets carry their firewall mark, the bits outside the backend's own, and a program
+   * may set those bits on packets it writes back or injects ({@link PacketBatch#mark}, {@link
+   * PacketBatch#setMark}); later rules, routing and other software see them (S73).
+   */
+  PACKET_MARK,
+  /**
+   * Delivered packets carry, where the backend knows them, a receive timestamp, the outbound
+   * interface, the owning socket's uid and gid and the connection state ({@link
+   * PacketBatch#metadata()}); absent values read as absent, never as zero (S75).
+   */
+  PACKET_META
 }

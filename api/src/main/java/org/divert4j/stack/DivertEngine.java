@@ -92,6 +92,16 @@ public class DivertEngine {
   private final Ipv6Support six;
   private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
   private final PacketPool pool = new PacketPool(64, 4);
+
+  /**
+   * The firewall mark of the packet the engine is moving now (S73): set where a packet enters (0
+   * from a wire, the sender's from the local stack, the program's when it sends), kept with a held
+   * packet, and handed to {@link StackEnvironment#transmit(ByteBuffer, int, int)}. The engine runs
+   * one packet at a time inside its section; an entry point that can be reached while another
+   * packet moves (the local stack answering) saves and restores it.
+   */
+  private int mark;
+
   private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
   private final EngineSocket[] sockets = new EngineSocket[65536];
   private volatile EngineSocket[] bound = new EngineSocket[0];
@@ -133,7 +143,7 @@ public class DivertEngine {
     this.capabilities = Set.copyOf(capabilities);
     this.options = Objects.requireNonNull(options, "options");
     this.env = Objects.requireNonNull(env, "env");
-    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface);
+    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface, mark);
     this.interfaces = List.copyOf(env.interfaces());
     int max = 0;
     for (NetInterface i : interfaces) {
@@ -191,9 +201,12 @@ public class DivertEngine {
    */
   public void receive(ByteBuffer packet, int inInterface) {
     env.enter();
+    int saved = mark;
     try {
+      mark = 0;
       input(packet, inInterface, 0, NO_ORIGIN, true);
     } finally {
+      mark = saved;
       env.exit();
     }
   }
@@ -208,7 +221,13 @@ public class DivertEngine {
    * @param inInterface the index of the interface it arrived on
    */
   public void receiveInSection(ByteBuffer packet, int inInterface) {
-    input(packet, inInterface, 0, NO_ORIGIN, true);
+    int saved = mark;
+    try {
+      mark = 0;
+      input(packet, inInterface, 0, NO_ORIGIN, true);
+    } finally {
+      mark = saved;
+    }
   }
 
   /**
@@ -229,17 +248,34 @@ public class DivertEngine {
   }
 
   /**
-   * {@link #originate(ByteBuffer)} for a datagram of either family whose stack chose the egress
-   * interface of a link-local IPv6 destination (the destination's scope, S60).
+   * {@link #originate(ByteBuffer)} for a datagram whose socket has a firewall mark (S73: a backend
+   * with {@link org.divert4j.Capability#PACKET_MARK} delivers it with the packet and hands it to
+   * {@link StackEnvironment#transmit(ByteBuffer, int, int)}).
    *
    * @param packet the datagram, from position to limit, headers complete; valid only during the
    *     call
+   * @param mark its mark, an unsigned 32-bit pattern
+   * @return false if there is no route to its destination (nothing was sent)
+   */
+  public boolean originate(ByteBuffer packet, int mark) {
+    return originate(packet, mark, 0);
+  }
+
+  /**
+   * {@link #originate(ByteBuffer, int)} for a datagram of either family whose stack chose the
+   * egress interface of a link-local IPv6 destination (the destination's scope, S60).
+   *
+   * @param packet the datagram, from position to limit, headers complete; valid only during the
+   *     call
+   * @param mark its mark, an unsigned 32-bit pattern
    * @param linkInterface the egress interface for a link-local IPv6 destination, 0 for none; other
    *     destinations are routed
    * @return false if there is no route to its destination (nothing was sent)
    */
-  public boolean originate(ByteBuffer packet, int linkInterface) {
+  public boolean originate(ByteBuffer packet, int mark, int linkInterface) {
     env.enter();
+    int saved = this.mark;
+    this.mark = mark;
     try {
       boolean v6 = Ipv6Support.isIpv6(packet);
       int out =
@@ -259,6 +295,7 @@ public class DivertEngine {
       egress(p, out, NO_ORIGIN, true);
       return true;
     } finally {
+      this.mark = saved;
       env.exit();
     }
   }
@@ -582,7 +619,7 @@ public class DivertEngine {
   private void toWire(ByteBuffer p, int out) {
     NetInterface oi = byIndex[out];
     if (p.remaining() <= oi.mtu()) {
-      env.transmit(p, out);
+      env.transmit(p, out, mark);
       return;
     }
     if (Ipv6Support.isIpv6(p)) {
@@ -629,7 +666,7 @@ public class DivertEngine {
         passedNoListener++;
         continue; // S12: as if the rule were absent
       }
-      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin)) {
+      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark)) {
         case EngineSocket.QUEUED:
           return true;
         case EngineSocket.FAIL_OPEN:
@@ -699,7 +736,8 @@ public class DivertEngine {
 
   /**
    * Sends for a socket: writes a held packet back, or injects a new one (see {@link
-   * org.divert4j.DivertSocket#send}).
+   * org.divert4j.DivertSocket#send}), with the program's mark if it gave one ({@link
+   * org.divert4j.PacketBatch#mark}), else the held packet's (0 for a new one).
    *
    * @param inboundAddress the IPv4 interface address to inject inbound at, 0 for none
    * @param inboundAddress6 the IPv6 interface address to inject inbound at, null for none
@@ -709,7 +747,9 @@ public class DivertEngine {
       ByteBuffer packet,
       long ticket,
       int inboundAddress,
-      Inet6Address inboundAddress6)
+      Inet6Address inboundAddress6,
+      boolean withMark,
+      int programMark)
       throws DivertException {
     int len = packet.remaining();
     boolean v6 = Ipv6Support.isIpv6(packet);
@@ -720,6 +760,7 @@ public class DivertEngine {
       throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0); // S31
     }
     env.enter();
+    int saved = mark;
     try {
       s.checkOpen();
       if (v6) {
@@ -732,6 +773,7 @@ public class DivertEngine {
         fixUpHeader(p);
         boolean df = !v6 && (p.get(6) & 0x40) != 0;
         EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
+        mark = withMark ? programMark : h != null ? h.mark : 0;
         if (h != null) {
           reinject(s, h, p, df);
         } else if (inboundAddress6 != null) {
@@ -753,6 +795,7 @@ public class DivertEngine {
       }
       packet.position(packet.limit());
     } finally {
+      mark = saved;
       env.exit();
     }
   }
@@ -1025,6 +1068,10 @@ public class DivertEngine {
 
   long now() {
     return env.nanoTime();
+  }
+
+  org.divert4j.TimestampClock timestampClock() {
+    return env.timestampClock();
   }
 
   long captureDrops() {

@@ -14,6 +14,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.PacketMetadata;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.SendDirection;
@@ -52,7 +53,9 @@ final class EngineSocket implements DivertSocket {
   private final int[] wRuleId;
   private final int[] wIn;
   private final int[] wOut;
+  private final long[] wTime;
   private final int[] wOrigin;
+  private final int[] wMark;
   private int wHead;
   private int wCount;
 
@@ -90,8 +93,10 @@ final class EngineSocket implements DivertSocket {
     int ruleId;
     int inIf;
     int outIf;
+    long arrived; // engine clock when the rule diverted it
     int origin;
     boolean ipv6;
+    int mark;
 
     Held(int slot) {
       this.slot = slot;
@@ -113,7 +118,9 @@ final class EngineSocket implements DivertSocket {
     this.wRuleId = new int[capacity];
     this.wIn = new int[capacity];
     this.wOut = new int[capacity];
+    this.wTime = new long[capacity];
     this.wOrigin = new int[capacity];
+    this.wMark = new int[capacity];
     this.held = new Held[capacity];
     this.free = new int[capacity];
     for (int i = 0; i < capacity; i++) {
@@ -128,7 +135,8 @@ final class EngineSocket implements DivertSocket {
   // ---------------------------------------------------------------- engine side
 
   /** Called by the engine (inside its section) when a rule diverts a packet here. */
-  int enqueue(ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin) {
+  int enqueue(
+      ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin, int mark) {
     lock.lock();
     try {
       if (wCount + heldCount >= capacity) {
@@ -146,7 +154,9 @@ final class EngineSocket implements DivertSocket {
       wRuleId[i] = ruleId;
       wIn[i] = in;
       wOut[i] = out;
+      wTime[i] = engine.now();
       wOrigin[i] = origin;
+      wMark[i] = mark;
       wCount++;
       arrived.signal();
       return QUEUED;
@@ -392,6 +402,10 @@ final class EngineSocket implements DivertSocket {
         if (h.ipv6) {
           BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
         }
+        BATCH.setMark(batch, n, h.mark);
+        // S75: what the engine knows; no socket owners and no connection tracking here
+        BATCH.setMetadata(
+            batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
         n++;
       }
       BATCH.setSize(batch, n);
@@ -437,8 +451,10 @@ final class EngineSocket implements DivertSocket {
     h.ruleId = wRuleId[i];
     h.inIf = wIn[i];
     h.outIf = wOut[i];
+    h.arrived = wTime[i];
     h.origin = wOrigin[i];
     h.ipv6 = len > 0 && (p.get(0) & 0xf0) == 0x60;
+    h.mark = wMark[i];
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;
@@ -471,7 +487,9 @@ final class EngineSocket implements DivertSocket {
         packet,
         address.ticket(),
         SendDirection.inboundAddress(address),
-        SendDirection.inboundAddress6(address));
+        SendDirection.inboundAddress6(address),
+        false,
+        0);
   }
 
   @Override
@@ -494,7 +512,9 @@ final class EngineSocket implements DivertSocket {
             p,
             ticket,
             SendDirection.inboundAddress(batch, i),
-            SendDirection.inboundAddress6(batch, i));
+            SendDirection.inboundAddress6(batch, i),
+            true,
+            batch.mark(i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

@@ -49,7 +49,9 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.FORWARD,
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
-            Capability.PARALLELISM);
+            Capability.PARALLELISM,
+            Capability.PACKET_MARK,
+            Capability.PACKET_META);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

@@ -32,6 +32,7 @@ import org.divert4j.packet.Reassembler;
 import org.divert4j.stack.DivertEngine;
 import org.divert4j.stack.StackEnvironment;
 import org.divert4j.testbed.Datagram;
+import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
@@ -53,6 +54,8 @@ public final class SimNode implements TestNode {
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
           Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.PACKET_META,
+          Capability.PACKET_MARK,
           Capability.IPV6);
 
   private final SimNetwork net;
@@ -65,6 +68,7 @@ public final class SimNode implements TestNode {
   private final ReentrantLock echoLock = new ReentrantLock();
   private final Condition echoArrived = echoLock.newCondition();
   private final List<SimCapture> captures = new CopyOnWriteArrayList<>();
+  private final List<SimMarkCounter> markCounters = new CopyOnWriteArrayList<>();
   private final Ipv4View arrival = new Ipv4View();
   private final Ipv4View local = new Ipv4View();
   private final Ipv6View arrival6 = new Ipv6View();
@@ -373,6 +377,14 @@ public final class SimNode implements TestNode {
     }
 
     @Override
+    public void transmit(ByteBuffer packet, int outInterface, int mark) {
+      for (SimMarkCounter c : markCounters) {
+        c.offer(packet, mark); // the mark stays on this node, as a kernel's does in its namespace
+      }
+      transmit(packet, outInterface);
+    }
+
+    @Override
     public void transmit(ByteBuffer packet, int outInterface) {
       Port p = ports.get(outInterface - 1);
       if (outInterface == LOOPBACK) {
@@ -385,6 +397,11 @@ public final class SimNode implements TestNode {
     @Override
     public long nanoTime() {
       return net.nanoTime();
+    }
+
+    @Override
+    public org.divert4j.TimestampClock timestampClock() {
+      return org.divert4j.TimestampClock.VIRTUAL;
     }
 
     @Override
@@ -495,8 +512,16 @@ public final class SimNode implements TestNode {
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
+    sendUdp(destination, sourcePort, destinationPort, payload, 0);
+  }
+
+  /** {@inheritDoc} The datagram enters this node's divert engine with the mark. */
+  @Override
+  public void sendUdp(
+      InetAddress destination, int sourcePort, int destinationPort, byte[] payload, int mark)
+      throws IOException {
     if (destination instanceof Inet6Address six) {
-      stack6.sendUdp(six, sourcePort, destinationPort, payload, ports);
+      stack6.sendUdp(six, sourcePort, destinationPort, payload, mark, ports);
       return;
     }
     if (payload.length > 65507) {
@@ -513,12 +538,18 @@ public final class SimNode implements TestNode {
               .identification(nextId())
               .payload(payload)
               .build();
-      if (!engine().originate(d)) {
+      if (!engine().originate(d, mark)) {
         throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
       }
     } finally {
       net.exit();
     }
+  }
+
+  /** {@inheritDoc} Counted where this node's divert engine transmits ({@link SimMarkCounter}). */
+  @Override
+  public MarkCounter countOutgoingMarks(int destinationPort, int significant, int... marks) {
+    return new SimMarkCounter(destinationPort, significant, marks, markCounters);
   }
 
   @Override
@@ -609,7 +640,7 @@ public final class SimNode implements TestNode {
                 .destination(six.getAddress())
                 .payload(body)
                 .build();
-        routed = engine().originate(req, out);
+        routed = engine().originate(req, 0, out);
       } else {
         int dst = Ipv4.toInt(ipv4(destination));
         ByteBuffer req =

@@ -26,6 +26,7 @@ import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
+import org.divert4j.FragmentModeUnavailableException;
 import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
 import org.divert4j.Ipv4;
@@ -174,7 +175,7 @@ final class DumpCommand implements Callable<Integer> {
         bed = provider.testBed(TestBedOptions.builder().host(options.build()).build());
         host = bed.host();
       } else {
-        host = provider.open(options.build());
+        host = openHost(provider, options, err);
         if (provider.name().equals("sim")) {
           err.println(
               "dump: the sim backend's host has no traffic of its own; add --generate N to send"
@@ -547,6 +548,28 @@ final class DumpCommand implements Callable<Integer> {
   }
 
   /** Opens the pcap file first, so a bad path fails before anything is diverted. */
+  /**
+   * Opens the host. Where the user named no fragment mode and per-fragment diversion is impossible
+   * (a stateful host: connection tracking turns defragmentation on), opens in always-defragment
+   * mode instead and says why in one line; the API's default stays per-fragment.
+   */
+  private DivertHost openHost(DivertProvider provider, HostOptions.Builder options, PrintWriter err)
+      throws IOException {
+    try {
+      return provider.open(options.build());
+    } catch (FragmentModeUnavailableException e) {
+      if (hostOptions.fragments != null) {
+        throw e;
+      }
+      err.println(
+          "dump: using --fragments "
+              + HostOptionsMixin.spell(e.available())
+              + ": this host already reassembles fragments before the rules (connection tracking"
+              + " or NAT is in use), so per-fragment diversion is impossible here");
+      return provider.open(options.fragments(e.available()).build());
+    }
+  }
+
   private PcapWriter openPcap() throws CliException {
     if (write == null) {
       return null;

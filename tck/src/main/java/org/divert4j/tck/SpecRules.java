@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code K}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code P}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -213,6 +213,26 @@ public final class SpecRules {
         "S63",
         "Sections C, I, S13-S15 and S50-S51 hold for IPv6; the families never share a reassembly"
             + " buffer or identification space.");
+    rule(
+        "S73",
+        "P",
+        "Delivered packets carry their firewall mark (the bits outside the backend's); programs"
+            + " set them on written-back and injected packets.",
+        "cap PACKET_MARK");
+    rule(
+        "S74",
+        "P",
+        "A backend that keeps state in marks uses a contiguous mask of at most 12 bits and never"
+            + " touches a bit outside it; an open that overlaps other rules' marks fails, naming"
+            + " the rule.",
+        "only backends with marks: cap PACKET_MARK");
+    rule(
+        "S75",
+        "P",
+        "Delivered packets carry, where the backend knows them, a receive timestamp, the outbound"
+            + " interface, the owner's uid and gid and the connection state; absent reads as"
+            + " absent, never as zero.",
+        "whole rule: cap PACKET_META");
   }
 
   private SpecRules() {}

@@ -51,7 +51,9 @@ public final class Tck {
           Ipv6Verification.class,
           Ipv6FragmentVerification.class,
           Ipv6InjectionVerification.class,
-          LifecycleVerification.class);
+          LifecycleVerification.class,
+          MarkVerification.class,
+          MetadataVerification.class);
 
   private Tck() {}
 

@@ -78,4 +78,12 @@ public abstract class TckSuite implements TckProviderSource {
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}
+
+  /** Area P: marks. */
+  @Nested
+  public class Marks extends MarkVerification {}
+
+  /** Area P: metadata. */
+  @Nested
+  public class Metadata extends MetadataVerification {}
 }

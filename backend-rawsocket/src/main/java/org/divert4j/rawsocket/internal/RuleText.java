@@ -9,7 +9,8 @@ import org.divert4j.NoListenerPolicy;
 
 /**
  * The iptables text of divert rules (what {@code iptables-restore} reads). Every divert rule is
- * three lines in its chain's {@code DIVERT4J-<CHAIN>} chain (see {@link Marks}):
+ * three lines in its chain's {@code DIVERT4J-<CHAIN>} chain (see {@link Marks}; every mark match
+ * and {@code MARK} target is limited to the backend's mask, S74):
  *
  * <pre>
  *   A: MATCH, not in progress on this chain, not injected by port P  -&gt; MARK state=queued(tag)
@@ -167,11 +168,12 @@ public final class RuleText {
   /**
    * The lines of a port chain.
    *
+   * @param marks the mark layout
    * @param chainName a name made by {@link #portChain}
    * @param armed true while a socket is bound to the port
    * @return the rule texts, in order (without {@code -A CHAIN})
    */
-  public static List<String> portChainLines(String chainName, boolean armed) {
+  public static List<String> portChainLines(Marks marks, String chainName, boolean armed) {
     String rest = chainName.substring(CHAIN_PREFIX.length());
     boolean drop = rest.charAt(0) == 'D';
     int dash = rest.indexOf('-');
@@ -186,7 +188,8 @@ public final class RuleText {
     // sender sees no error (an iptables DROP would make its send fail with EPERM); a socket that
     // binds before the chain is re-armed gets the packet at once. PASS_THROUGH: the phase flip
     // makes line C resume after the rule.
-    String noListener = drop ? c + target : c + "-j MARK --set-xmark " + hex(Marks.R_BIT) + "/0x0";
+    String noListener =
+        drop ? c + target : c + "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0";
     if (!armed) {
       return List.of(noListener);
     }
@@ -364,37 +367,39 @@ public final class RuleText {
   /**
    * The three lines of a divert rule (without {@code -A CHAIN}).
    *
+   * @param marks the mark layout
    * @param r the rule
-   * @param tag its tag (1..1023)
+   * @param tag its tag (1..{@link Marks#maxTag})
    * @param comment its owner comment
    * @param portChain the port chain its packets go to
    * @return lines A, B and C
    */
-  public static List<String> ruleLines(DivertRule r, int tag, String comment, String portChain) {
+  public static List<String> ruleLines(
+      Marks marks, DivertRule r, int tag, String comment, String portChain) {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
-    String state = "/" + hex(Marks.STATE_MASK);
+    String state = "/" + hex(marks.stateMask());
     String m = match(r);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "
-            + hex(Marks.chainBits(c))
+            + hex(marks.chainBits(c))
             + "/"
-            + hex(Marks.CHAIN_MASK)
+            + hex(marks.chainMask())
             + " -m mark ! --mark "
-            + hex(r.port())
+            + hex(marks.injector(r.port()))
             + "/"
-            + hex(Marks.PORT_MASK)
+            + hex(marks.injectorMask())
             + " "
             + com
             + "-j MARK --set-xmark "
-            + hex(Marks.queued(c, tag))
+            + hex(marks.queued(c, tag))
             + state;
     String b =
-        "-m mark --mark " + hex(Marks.queued(c, tag)) + state + " " + com + "-j " + portChain;
+        "-m mark --mark " + hex(marks.queued(c, tag)) + state + " " + com + "-j " + portChain;
     String cc =
         "-m mark --mark "
-            + hex(Marks.resume(c, tag))
+            + hex(marks.resume(c, tag))
             + state
             + " "
             + com
@@ -404,21 +409,34 @@ public final class RuleText {
   }
 
   /**
-   * The last line of a main chain: clears a state left by a rule that was removed while its packet
-   * was held, so the packet is fresh for the next chain.
+   * The last line of a main chain: clears the state "resume after rule t of this chain" (t neither
+   * 0 nor all ones) that a rule removed while its packet was held leaves behind, so the packet
+   * leaves the chain with its mark as it came. It tests chain, phase and a tag that is neither 0
+   * nor all ones, so no packet that carries one bit inside the mask, or all of them, matches it
+   * (S3), and no bit outside the mask is read or changed.
    *
+   * @param marks the mark layout
    * @param c the chain
    * @return the line (without {@code -A CHAIN})
    */
-  public static String endLine(Chain c) {
+  public static String endLine(Marks marks, Chain c) {
+    int resumeAny = marks.chainBits(c) | marks.phaseBit();
     return "-m mark --mark "
-        + hex(Marks.chainBits(c))
+        + hex(resumeAny)
         + "/"
-        + hex(Marks.CHAIN_MASK)
+        + hex(marks.chainMask() | marks.phaseBit())
+        + " -m mark ! --mark "
+        + hex(resumeAny)
+        + "/"
+        + hex(marks.stateMask())
+        + " -m mark ! --mark "
+        + hex(marks.stateMask() & ~marks.chainMask() | marks.chainBits(c))
+        + "/"
+        + hex(marks.stateMask())
         + " -m comment --comment \""
         + BASE
         + "\" -j MARK --set-xmark 0x0/"
-        + hex(Marks.STATE_MASK);
+        + hex(marks.stateMask());
   }
 
   /**

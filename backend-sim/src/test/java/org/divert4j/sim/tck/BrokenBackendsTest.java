@@ -205,7 +205,8 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatLetsItsOwnInjectionsComeBackFailsS45() {
-    assertFailsExactly(BrokenEngines.redivertsOwnInjections(), "S45");
+    // S73's injected packet comes back to its own port instead of leaving with its mark
+    assertFailsExactly(BrokenEngines.redivertsOwnInjections(), "S45", "S73");
   }
 
   /**
@@ -240,7 +241,9 @@ class BrokenBackendsTest {
         "S56",
         "S57",
         "S58",
-        "S60");
+        "S60",
+        "S73",
+        "S74");
   }
 
   @Test
@@ -392,6 +395,11 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatTruncatesAtTheNetlinkCopyRangeFailsS8() {
     assertFailsExactly(BrokenRules.truncatesAtTheNetlinkCopyRange(), "S8");
+  }
+
+  @Test
+  void aBackendThatReportsAbsentMetadataAsZeroFailsS75() {
+    assertFailsExactly(BrokenRules.zeroForAbsentMetadata(), "S75");
   }
 
   @Test
