@@ -177,7 +177,7 @@ final class TckMatrix {
         sb.append(backend).append(": ").append(title).append(":\n");
         any = true;
       }
-      sb.append("  ").append(r.testName()).append(" [").append(r.areaId()).append("] ");
+      sb.append("  ").append(r.displayName()).append(" [").append(r.areaId()).append("] ");
       sb.append(Main.oneLine(r.reason())).append('\n');
     }
   }

@@ -176,7 +176,9 @@ class TckCommandTest {
         r.out().contains(String.format("%-44s%-14s%s%n", "area", "sim", "sim-no-mtu")),
         r::toString);
     assertTrue(
-        Pattern.compile("\nF  MTU limit on injection +\\d+/0/0/0 +0/\\d+/0/0\n")
+        Pattern.compile(
+                "\nF  MTU limit on injection \\(IPv4\\) +\\d+/0/0/0 +0/\\d+/0/0\n"
+                    + "F  MTU limit on injection \\(IPv6\\) +\\d+/0/0/0 +0/\\d+/0/0\n")
             .matcher(r.out())
             .find(),
         r::toString);

@@ -24,7 +24,7 @@ class SubclassWayTest {
   private static Map<String, String> outcomes(TckReport report) {
     Map<String, String> m = new TreeMap<>();
     for (TckResult r : report.results()) {
-      m.put(r.testName(), r.outcome().name());
+      m.put(r.displayName(), r.outcome().name());
     }
     return m;
   }

@@ -1,7 +1,7 @@
 package org.divert4j.tck.reliability;
 
 import java.io.IOException;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.BitSet;
@@ -177,14 +177,14 @@ final class Traffic {
    */
   static final class Sender {
     private final UdpEndpoint from;
-    private final Inet4Address to;
+    private final InetAddress to;
     private final int port;
     private final int stream;
     private int seq;
     private long refused;
     private int padding;
 
-    Sender(UdpEndpoint from, Inet4Address to, int port, int stream) {
+    Sender(UdpEndpoint from, InetAddress to, int port, int stream) {
       this.from = from;
       this.to = to;
       this.port = port;
