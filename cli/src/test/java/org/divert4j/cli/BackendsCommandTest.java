@@ -19,7 +19,8 @@ class BackendsCommandTest {
         r.out()
             .contains(
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
-                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, PACKET_MARK, IPV6\n"),
+                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, IPV6, PACKET_MARK,"
+                    + " PACKET_META\n"),
         r::toString);
     assertTrue(
         lines.get(lines.size() - 1).startsWith("Selected when none is named: "), r::toString);
