@@ -252,31 +252,31 @@ public class DivertEngine {
   }
 
   /**
-   * {@link #originate(ByteBuffer)} for a datagram of either family whose stack chose the egress
-   * interface of a link-local IPv6 destination (the destination's scope, S60).
+   * {@link #originate(ByteBuffer)} for a datagram whose socket has a firewall mark (S73: a backend
+   * with {@link org.divert4j.Capability#PACKET_MARK} delivers it with the packet and hands it to
+   * {@link StackEnvironment#transmit(ByteBuffer, int, int)}).
    *
    * @param packet the datagram, from position to limit, headers complete; valid only during the
    *     call
+   * @param mark its mark, an unsigned 32-bit pattern
+   * @return false if there is no route to its destination (nothing was sent)
+   */
+  public boolean originate(ByteBuffer packet, int mark) {
+    return originate(packet, mark, 0);
+  }
+
+  /**
+   * {@link #originate(ByteBuffer, int)} for a datagram of either family whose stack chose the
+   * egress interface of a link-local IPv6 destination (the destination's scope, S60).
+   *
+   * @param packet the datagram, from position to limit, headers complete; valid only during the
+   *     call
+   * @param mark its mark, an unsigned 32-bit pattern
    * @param linkInterface the egress interface for a link-local IPv6 destination, 0 for none; other
    *     destinations are routed
    * @return false if there is no route to its destination (nothing was sent)
    */
-  public boolean originate(ByteBuffer packet, int linkInterface) {
-    return originate(packet, linkInterface, 0);
-  }
-
-  /**
-   * {@link #originate(ByteBuffer, int)} for a datagram whose socket has a firewall mark (S73: a
-   * backend with {@link org.divert4j.Capability#PACKET_MARK} delivers it with the packet and hands
-   * it to {@link StackEnvironment#transmit(ByteBuffer, int, int)}).
-   *
-   * @param packet the datagram, from position to limit, headers complete; valid only during the
-   *     call
-   * @param linkInterface the egress interface for a link-local IPv6 destination, 0 for none
-   * @param mark its mark, an unsigned 32-bit pattern
-   * @return false if there is no route to its destination (nothing was sent)
-   */
-  public boolean originate(ByteBuffer packet, int linkInterface, int mark) {
+  public boolean originate(ByteBuffer packet, int mark, int linkInterface) {
     env.enter();
     int saved = this.mark;
     this.mark = mark;

@@ -95,8 +95,8 @@ final class EngineSocket implements DivertSocket {
     int outIf;
     long arrived; // engine clock when the rule diverted it
     int origin;
-    int mark;
     boolean ipv6;
+    int mark;
 
     Held(int slot) {
       this.slot = slot;
@@ -399,13 +399,13 @@ final class EngineSocket implements DivertSocket {
             h.ipv6 ? 0 : engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
+        if (h.ipv6) {
+          BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
+        }
         BATCH.setMark(batch, n, h.mark);
         // S75: what the engine knows; no socket owners and no connection tracking here
         BATCH.setMetadata(
             batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
-        if (h.ipv6) {
-          BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
-        }
         n++;
       }
       BATCH.setSize(batch, n);
@@ -453,8 +453,8 @@ final class EngineSocket implements DivertSocket {
     h.outIf = wOut[i];
     h.arrived = wTime[i];
     h.origin = wOrigin[i];
-    h.mark = wMark[i];
     h.ipv6 = len > 0 && (p.get(0) & 0xf0) == 0x60;
+    h.mark = wMark[i];
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;

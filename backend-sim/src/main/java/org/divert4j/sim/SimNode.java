@@ -54,8 +54,8 @@ public final class SimNode implements TestNode {
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
           Capability.WHOLE_LOCAL_OUTPUT,
-          Capability.PACKET_MARK,
           Capability.PACKET_META,
+          Capability.PACKET_MARK,
           Capability.KERNEL_FILTER,
           Capability.IPV6);
 
@@ -522,10 +522,7 @@ public final class SimNode implements TestNode {
       InetAddress destination, int sourcePort, int destinationPort, byte[] payload, int mark)
       throws IOException {
     if (destination instanceof Inet6Address six) {
-      if (mark != 0) {
-        throw new IOException("the simulation sends marked datagrams over IPv4 only: " + six);
-      }
-      stack6.sendUdp(six, sourcePort, destinationPort, payload, ports);
+      stack6.sendUdp(six, sourcePort, destinationPort, payload, mark, ports);
       return;
     }
     if (payload.length > 65507) {
@@ -542,7 +539,7 @@ public final class SimNode implements TestNode {
               .identification(nextId())
               .payload(payload)
               .build();
-      if (!engine().originate(d, 0, mark)) {
+      if (!engine().originate(d, mark)) {
         throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
       }
     } finally {
@@ -644,7 +641,7 @@ public final class SimNode implements TestNode {
                 .destination(six.getAddress())
                 .payload(body)
                 .build();
-        routed = engine().originate(req, out);
+        routed = engine().originate(req, 0, out);
       } else {
         int dst = Ipv4.toInt(ipv4(destination));
         ByteBuffer req =

@@ -156,7 +156,7 @@ final class SimStack6 {
                 .destination(dst)
                 .payload(body)
                 .build();
-        node.engine().originate(reply, inIf); // a link-local requester is on this link
+        node.engine().originate(reply, 0, inIf); // a link-local requester is on this link
       } else if (type == 129) {
         node.echoReplyArrived(echoKey(ident, seq));
       }
@@ -226,6 +226,7 @@ final class SimStack6 {
       int sourcePort,
       int destinationPort,
       byte[] payload,
+      int mark,
       List<SimNode.Port> ports)
       throws IOException {
     if (payload.length > 65527) {
@@ -240,7 +241,7 @@ final class SimStack6 {
               .destination(destination.getAddress())
               .payload(payload)
               .build();
-      if (!node.engine().originate(d, out)) {
+      if (!node.engine().originate(d, mark, out)) {
         throw new IOException(
             "no route to " + destination.getHostAddress() + " from " + node.name());
       }
@@ -266,7 +267,7 @@ final class SimStack6 {
       if (len > mtu) {
         throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
       }
-      node.engine().originate(p, out);
+      node.engine().originate(p, 0, out);
     } finally {
       node.network().exit();
     }
