@@ -286,7 +286,8 @@ class Ipv6ViewTest {
       sink += walkAll(b);
     }
     long used = Alloc.bytes() - before;
-    assertEquals(0, used, "bytes allocated by 10,000 walks (sink " + sink + ")");
+    // One object per call would be at least 160,000 bytes; the rest is the JIT's own noise.
+    assertTrue(used < 4096, "bytes allocated by 10,000 rounds: " + used + " (sink " + sink + ")");
   }
 
   private long walkAll(ByteBuffer b) {
