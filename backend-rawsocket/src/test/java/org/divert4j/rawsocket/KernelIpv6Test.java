@@ -69,8 +69,6 @@ class KernelIpv6Test {
     bed.host().addRule(DivertRule.parse("input -p icmpv6 --icmpv6-type 128 -j DIVERT 1234"));
     try (Reflector r = new Reflector(s)) {
       boolean ok = bed.peer().ping(host6(), 3000, Duration.ofSeconds(3));
-      System.out.println(
-          "DEBUG seen=" + r.seen().size() + " errors=" + r.errors() + " state=" + bed.hostState());
       assertTrue(ok);
       List<Reflector.Seen> seen = r.seen();
       // S56: the rule names an ICMPv6 type, so only the first fragment can match it

@@ -110,6 +110,21 @@ public final class Interfaces implements AutoCloseable {
     }
 
     /**
+     * @param address an IPv6 address
+     * @return the index of the interface that has it, or 0
+     */
+    public int indexOf6(Inet6Address address) {
+      for (NetInterface ni : list) {
+        for (IpPrefix p : ni.addresses()) {
+          if (p.address() == address || p.address().equals(address)) {
+            return ni.index();
+          }
+        }
+      }
+      return 0;
+    }
+
+    /**
      * Whether an IPv6 address is one of this namespace's, without allocating.
      *
      * @param b a buffer
