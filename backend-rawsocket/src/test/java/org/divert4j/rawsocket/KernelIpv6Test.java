@@ -2,21 +2,34 @@ package org.divert4j.rawsocket;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import org.divert4j.AddressNotAvailableException;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.IpFamily;
 import org.divert4j.Ipv6Addresses;
+import org.divert4j.MalformedPacketException;
+import org.divert4j.NoRouteException;
+import org.divert4j.PacketTooLargeException;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.packet.Ipv6Builder;
+import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -143,5 +156,124 @@ class KernelIpv6Test {
     assertTrue(
         bed.peer().ping(bed.hostNode().address(), 56, Duration.ofSeconds(2)),
         "IPv4 is untouched by an IPv6 rule");
+  }
+
+  private static String text(InetAddress a) {
+    return Ipv6Addresses.toText(a);
+  }
+
+  private InetAddress peer6() {
+    return bed.peer().address(IpFamily.IPV6).orElseThrow();
+  }
+
+  @Test
+  void injectedIpv6ArrivesWithItsPayloadLengthFixedAndNoOtherChange() throws Exception {
+    bed(TestBedOptions.defaults());
+    DivertSocket s = bed.host().bind(1234);
+    try (UdpEndpoint peer = bed.peer().openUdp(7000);
+        UdpEndpoint host = bed.hostNode().openUdp(7001)) {
+      // outbound, routed by the destination; the payload length is wrong on purpose (S61)
+      ByteBuffer out =
+          Ipv6Builder.udp(5000, 7000)
+              .source(text(host6()))
+              .destination(text(peer6()))
+              .payload("out".getBytes(StandardCharsets.US_ASCII))
+              .build();
+      out.putShort(4, (short) 999);
+      s.send(out, DivertAddress.OUTBOUND);
+      Datagram d = peer.receive(Duration.ofSeconds(2));
+      assertTrue(d != null, "the outbound injection arrived");
+      assertEquals("out", new String(d.payload(), StandardCharsets.US_ASCII));
+      assertEquals(host6(), d.source());
+      // inbound at the host's own IPv6 address (S60): delivered to its stack
+      ByteBuffer in =
+          Ipv6Builder.udp(5000, 7001)
+              .source(text(peer6()))
+              .destination(text(host6()))
+              .payload("in".getBytes(StandardCharsets.US_ASCII))
+              .build();
+      s.send(in, DivertAddress.inbound(host6()));
+      Datagram h = host.receive(Duration.ofSeconds(2));
+      assertTrue(h != null, "the inbound injection reached the host's stack");
+      assertEquals("in", new String(h.payload(), StandardCharsets.US_ASCII));
+    }
+  }
+
+  @Test
+  void ipv6SendRefusalsNameTheirCause() throws Exception {
+    bed(TestBedOptions.builder().peerMtu(1280).build());
+    DivertSocket s = bed.host().bind(1234);
+    ByteBuffer big =
+        Ipv6Builder.udp(5000, 7000)
+            .source(text(host6()))
+            .destination(text(peer6()))
+            .payload(new byte[1400])
+            .build();
+    PacketTooLargeException tooLarge =
+        assertThrows(PacketTooLargeException.class, () -> s.send(big, DivertAddress.OUTBOUND));
+    assertEquals(1280, tooLarge.mtu(), "S59: the egress MTU");
+    ByteBuffer linkLocal =
+        Ipv6Builder.udp(5000, 7000)
+            .source(text(host6()))
+            .destination("fe80::1")
+            .payload(new byte[8])
+            .build();
+    NoRouteException noRoute =
+        assertThrows(NoRouteException.class, () -> s.send(linkLocal, DivertAddress.OUTBOUND));
+    assertTrue(noRoute.getMessage().contains("no route"), noRoute.getMessage());
+    ByteBuffer toPeer =
+        Ipv6Builder.udp(5000, 7000)
+            .source(text(peer6()))
+            .destination(text(host6()))
+            .payload(new byte[8])
+            .build();
+    assertThrows(
+        AddressNotAvailableException.class,
+        () -> s.send(toPeer, DivertAddress.inbound(Ipv6Addresses.parse("fd00:ffff::1"))),
+        "S60: not a local address");
+    ByteBuffer shortOne = ByteBuffer.allocate(30);
+    shortOne.put(0, (byte) 0x60);
+    MalformedPacketException bad =
+        assertThrows(
+            MalformedPacketException.class, () -> s.send(shortOne, DivertAddress.OUTBOUND));
+    assertTrue(bad.getMessage().contains("IPV6_TOO_SHORT"), bad.getMessage());
+    ByteBuffer jumbo =
+        Ipv6Builder.udp(5000, 7000)
+            .source(text(host6()))
+            .destination(text(peer6()))
+            .hopByHop(new byte[] {(byte) 0xC2, 4, 0, 1, 0, 0})
+            .payload(new byte[8])
+            .build();
+    jumbo.putShort(4, (short) 0);
+    MalformedPacketException j =
+        assertThrows(MalformedPacketException.class, () -> s.send(jumbo, DivertAddress.OUTBOUND));
+    assertTrue(j.getMessage().contains("JUMBO"), j.getMessage());
+    // the socket keeps working
+    ByteBuffer ok =
+        Ipv6Builder.udp(5000, 7000)
+            .source(text(host6()))
+            .destination(text(peer6()))
+            .payload(new byte[8])
+            .build();
+    s.send(ok, DivertAddress.OUTBOUND);
+  }
+
+  @Test
+  void perFragmentIsRefusedWhereIpv6ConntrackIsActive() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("ct6"))) {
+      ns.execChecked(
+          "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      DivertException e =
+          assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
+      assertTrue(e.getMessage().contains("nf_defrag_ipv6"), e.getMessage());
+      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+      try (DivertHost h =
+          new RawSocketProvider()
+              .open(o.toBuilder().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())) {
+        h.addRule(DivertRule.parse("input -6 -j DIVERT 5"));
+      }
+      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+    }
   }
 }

@@ -112,9 +112,10 @@ public final class RuleText {
   /**
    * Whether a line of a built-in chain is one divert4j writes there: the jump to one of its chains
    * ({@link #jump}: the base comment and a {@code DIVERT4J-} target), or a host's fragment probe
-   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}).
-   * Any other line is another program's, even when its comment imitates divert4j's, and divert4j
-   * never deletes or changes it (cleanup, a host's open and close).
+   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}; for
+   * IPv6 ::1 to ::1 with {@code -m frag}). Any other line is another program's, even when its
+   * comment imitates divert4j's, and divert4j never deletes or changes it (cleanup, a host's open
+   * and close).
    *
    * @param rule the rule text after {@code -A CHAIN}, as iptables-save prints it
    * @param comment its divert4j comment, or null
@@ -131,11 +132,13 @@ public final class RuleText {
           && r.startsWith(CHAIN_PREFIX, target + 4)
           && r.indexOf(" -j ", target + 1) < 0;
     }
+    // the IPv4 probe: protocol 253, non-first fragments; the IPv6 one (ip6tables has no -f):
+    // ::1 to ::1 with a Fragment header
     return comment.endsWith(":probe")
         && comment.split(":").length == 4
         && target < 0
-        && r.contains(" -p 253 ")
-        && r.contains(" -f ");
+        && ((r.contains(" -p 253 ") && r.contains(" -f "))
+            || (r.contains(" -s ::1/128 ") && r.contains(" -m frag ")));
   }
 
   /**
