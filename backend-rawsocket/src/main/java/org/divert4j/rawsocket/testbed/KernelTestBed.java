@@ -166,9 +166,9 @@ public final class KernelTestBed extends NamespaceTestBed {
           "net.ipv4.ipfrag_high_thresh",
           "net.ipv4.ipfrag_low_thresh",
           "net.ipv4.ip_forward",
-          "net.ipv6.ip6frag_time",
-          "net.ipv6.ip6frag_high_thresh",
-          "net.ipv6.ip6frag_low_thresh",
+          "net.netfilter.nf_conntrack_frag6_timeout",
+          "net.netfilter.nf_conntrack_frag6_high_thresh",
+          "net.netfilter.nf_conntrack_frag6_low_thresh",
           "net.ipv6.conf.all.forwarding");
 
   /**
