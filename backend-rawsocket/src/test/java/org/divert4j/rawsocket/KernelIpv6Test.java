@@ -276,4 +276,25 @@ class KernelIpv6Test {
       assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
     }
   }
+
+  @Test
+  void outboundDatagramAboveTheMtuArrivesAsTheHostsFragments() throws Exception {
+    bed(TestBedOptions.defaults());
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("output -6 -d " + text(peer6()) + "/128 -j DIVERT 1234"));
+    try (Reflector r = new Reflector(s)) {
+      assertTrue(bed.hostNode().ping(peer6(), 3000, Duration.ofSeconds(3)));
+      // (neighbour discovery to the peer goes out through the same rule, unfragmented)
+      List<Reflector.Seen> seen =
+          r.seen().stream().filter(x -> fragmentOffset(x.packet()) >= 0).toList();
+      assertEquals(3, seen.size(), "S57: the output port sees the fragments that go on the wire");
+      assertEquals(0, fragmentOffset(seen.get(0).packet()));
+      assertEquals(1448, fragmentOffset(seen.get(1).packet()));
+      assertEquals(2896, fragmentOffset(seen.get(2).packet()));
+      for (Reflector.Seen x : seen) {
+        assertTrue(x.packet().length <= 1500);
+      }
+      assertTrue(r.errors().isEmpty(), () -> r.errors().toString());
+    }
+  }
 }

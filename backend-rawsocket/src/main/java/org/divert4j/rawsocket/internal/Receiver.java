@@ -18,6 +18,7 @@ import org.divert4j.linux.Native;
 import org.divert4j.linux.PollFds;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
 import org.divert4j.spi.BatchAccess;
 
 /**
@@ -204,6 +205,17 @@ final class Receiver {
     l.curTag = Marks.tagOf(pkt.mark, c);
     l.splitter.reset();
     if (perFragment
+        && c == Chain.OUTPUT
+        && pkt.outIndex > 0
+        && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x60) {
+      // S57: IPv6 has no DF bit; a local datagram above the MTU is one the host fragments
+      int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
+      if (mtu >= Ipv6Fragmenter.MIN_MTU
+          && l.srcLen > mtu
+          && l.splitter.cut6(l.srcBuf, l.srcOff, l.srcLen, mtu)) {
+        verdicts.now(l, pkt.id, NfqCodec.NF_DROP);
+      }
+    } else if (perFragment
         && c == Chain.OUTPUT
         && pkt.outIndex > 0
         && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x40) {
