@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,6 +17,8 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
+import org.divert4j.IpFamily;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.MalformedPacketException;
 import org.divert4j.NoRouteException;
 import org.divert4j.PermissionException;
@@ -28,9 +30,13 @@ import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area J of SEMANTICS.md: errors and bad input (S46, S47, S49, S50; S51 is in L). */
+/**
+ * Area J of SEMANTICS.md: errors and bad input (S46, S47, S49, S50; S51 is in L). Runs once per
+ * address family (S63 keeps S50 for IPv6; S49's destination is 2001:db8:ffff::9 in the IPv6 run);
+ * S47's defects are IPv4 header defects, and IPv6's are S62 in area K.
+ */
 @SpecArea(id = "J", title = "Errors and bad input")
-public class ErrorVerification extends TckVerification {
+public class ErrorVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public ErrorVerification() {}
 
@@ -97,8 +103,9 @@ public class ErrorVerification extends TckVerification {
   /**
    * <b>S47</b>: a malformed packet is refused with {@link MalformedPacketException} naming the
    * defect, nothing is sent, and the socket keeps working. Checked outbound and inbound for: 19
-   * bytes (TOO_SHORT), version 6 (BAD_VERSION), IHL 4 (BAD_HEADER_LENGTH), IHL 15 in a 40-byte
-   * packet (HEADER_PAST_END), and MF with a 13-byte payload (FRAGMENT_FLAGS_INCONSISTENT).
+   * bytes (TOO_SHORT), version 7 (BAD_VERSION; 6 would name IPv6, S54), IHL 4 (BAD_HEADER_LENGTH),
+   * IHL 15 in a 40-byte packet (HEADER_PAST_END), and MF with a 13-byte payload
+   * (FRAGMENT_FLAGS_INCONSISTENT).
    *
    * <p>If it fails: the backend passes the packet to the kernel unchecked (Linux answers EINVAL for
    * some defects and sends others), or reports another defect than the first one listed.
@@ -108,6 +115,7 @@ public class ErrorVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S47")
+  @Ipv4Only("the defects are IPv4 header defects; IPv6's are S62 in area K")
   public void S47_malformedPacketIsRefusedNamingTheDefect(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture();
@@ -117,8 +125,8 @@ public class ErrorVerification extends TckVerification {
       Probe p = probe(bed, tck);
       for (DivertAddress way : List.of(DivertAddress.OUTBOUND, DivertAddress.inbound(p.host()))) {
         boolean out = way.isZero();
-        Inet4Address src = out ? p.host() : p.peer();
-        Inet4Address dst = out ? p.peer() : p.host();
+        InetAddress src = out ? p.host() : p.peer();
+        InetAddress dst = out ? p.peer() : p.host();
         for (Map.Entry<Defect, byte[]> c : malformed(src, dst).entrySet()) {
           MalformedPacketException e =
               assertThrows(
@@ -139,16 +147,16 @@ public class ErrorVerification extends TckVerification {
     }
   }
 
-  private static Map<Defect, byte[]> malformed(Inet4Address src, Inet4Address dst) {
+  private static Map<Defect, byte[]> malformed(InetAddress src, InetAddress dst) {
     Map<Defect, byte[]> m = new LinkedHashMap<>();
     byte[] valid = Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(12, 1)).build();
     byte[] shortOne = new byte[19];
     System.arraycopy(valid, 0, shortOne, 0, 19);
     m.put(Defect.TOO_SHORT, shortOne);
-    byte[] v6 = valid.clone();
-    v6[0] = 0x65;
-    Packets.fixHeaderChecksum(v6);
-    m.put(Defect.BAD_VERSION, v6);
+    byte[] v7 = valid.clone();
+    v7[0] = 0x75; // not 6: a dual-stack backend reads a version-6 packet as IPv6 (S54, S62)
+    Packets.fixHeaderChecksum(v7);
+    m.put(Defect.BAD_VERSION, v7);
     byte[] ihl4 = valid.clone();
     ihl4[0] = 0x44;
     m.put(Defect.BAD_HEADER_LENGTH, ihl4);
@@ -180,18 +188,19 @@ public class ErrorVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] lost = Packets.udp(p.host(), UNROUTABLE, SRC_PORT, UDP_PORT, pattern(64, 1)).build();
+      InetAddress unroutable =
+          p.family() == IpFamily.IPV6 ? Ipv6Addresses.parse("2001:db8:ffff::9") : UNROUTABLE;
+      byte[] lost = p.udpPacket(p.host(), unroutable, SRC_PORT, UDP_PORT, pattern(64, 1));
       NoRouteException e =
           assertThrows(
               NoRouteException.class,
               () -> socket.send(ByteBuffer.wrap(lost), DivertAddress.OUTBOUND),
-              "a packet to " + UNROUTABLE.getHostAddress() + " has no route");
-      assertEquals(UNROUTABLE, e.destination(), "the error must name the destination");
-      p.expectNotCaptured(
-          wire, w -> Packets.destination(w) == org.divert4j.Ipv4.toInt(UNROUTABLE), "no route");
-      byte[] ok = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(64, 2)).build();
+              "a packet to " + unroutable.getHostAddress() + " has no route");
+      assertEquals(unroutable, e.destination(), "the error must name the destination");
+      p.expectNotCaptured(wire, w -> unroutable.equals(Probe.destination(w)), "no route");
+      byte[] ok = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(64, 2));
       socket.send(ByteBuffer.wrap(ok), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(ok), "a routable packet after the refusal");
+      p.datagram(endpoint, Wire.udpData(ok), "a routable packet after the refusal");
     }
   }
 
@@ -214,7 +223,7 @@ public class ErrorVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        peerSends(bed, 20, 64);
+        peerSends(p, 20, 64);
         bed.advance(p.settle);
         List<Received> queued = p.drain(socket);
         assertEquals(4, queued.size(), "the queue holds 4");
