@@ -6,7 +6,10 @@
  * plumbing of the native backends lives in the {@code org.divert4j.linux} module.
  */
 module org.divert4j {
+  requires java.management;
+
   exports org.divert4j;
+  exports org.divert4j.management;
   exports org.divert4j.packet;
   exports org.divert4j.spi;
   exports org.divert4j.stack;

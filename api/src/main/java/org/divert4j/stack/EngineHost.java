@@ -1,7 +1,9 @@
 package org.divert4j.stack;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.divert4j.Capability;
@@ -14,6 +16,7 @@ import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
 import org.divert4j.InstalledRule;
 import org.divert4j.NetInterface;
+import org.divert4j.management.StatsBeans;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -25,12 +28,15 @@ final class EngineHost implements DivertHost {
   private final String name;
   private final HostOptions options;
   private final List<EngineSocket> sockets = new ArrayList<>();
+  private final Map<EngineSocket, StatsBeans.Registration> beans = new HashMap<>();
+  private final StatsBeans.Registration bean;
   private volatile boolean open = true;
 
   EngineHost(DivertEngine engine, String name, HostOptions options) {
     this.engine = engine;
     this.name = name;
     this.options = Objects.requireNonNull(options, "options");
+    this.bean = StatsBeans.registerHost(this);
   }
 
   @Override
@@ -91,13 +97,19 @@ final class EngineHost implements DivertHost {
     EngineSocket s = engine.bind(this, port, options);
     synchronized (sockets) {
       sockets.add(s);
+      beans.put(s, StatsBeans.registerSocket(bean, this, s));
     }
     return s;
   }
 
   void forget(EngineSocket s) {
+    StatsBeans.Registration r;
     synchronized (sockets) {
       sockets.remove(s);
+      r = beans.remove(s);
+    }
+    if (r != null) {
+      r.close();
     }
   }
 
@@ -121,6 +133,8 @@ final class EngineHost implements DivertHost {
     synchronized (sockets) {
       mine = new ArrayList<>(sockets);
       sockets.clear();
+      beans.values().forEach(StatsBeans.Registration::close);
+      beans.clear();
     }
     for (EngineSocket s : mine) {
       engine.unbind(s);
@@ -129,6 +143,7 @@ final class EngineHost implements DivertHost {
       engine.removeRule(e);
     }
     engine.closed(this);
+    bean.close();
   }
 
   private void checkOpen() throws DivertClosedException {

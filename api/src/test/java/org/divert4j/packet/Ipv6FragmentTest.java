@@ -167,6 +167,25 @@ class Ipv6FragmentTest {
   }
 
   @Test
+  void fragmentingAllocatesNothingPerPacket() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Alloc.SUPPORTED, "no allocation counting");
+    ByteBuffer d = withHeaders(3000);
+    Ipv6Fragmenter fragmenter = new Ipv6Fragmenter(true);
+    long[] sink = {0};
+    FragmentSink count = f -> sink[0] += f.remaining();
+    for (int i = 0; i < 20_000; i++) {
+      fragmenter.fragment(d, 1280, 1 + i, count);
+    }
+    long before = Alloc.bytes();
+    for (int i = 0; i < 10_000; i++) {
+      fragmenter.fragment(d, 1280, 1 + i, count);
+    }
+    long used = Alloc.bytes() - before;
+    // One object per datagram would be at least 160,000 bytes; the rest is the JIT's own noise.
+    assertTrue(used < 4096, "bytes allocated by 10,000 datagrams: " + used + " (" + sink[0] + ")");
+  }
+
+  @Test
   void aFragmentIsCutAgainUnderItsOwnIdentification() throws Exception {
     ByteBuffer middle =
         Ipv6Builder.raw(17).fragmentHeader(1232, true, 0xABCD).payloadLength(1232).build();

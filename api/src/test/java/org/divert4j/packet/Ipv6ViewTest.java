@@ -12,11 +12,26 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.divert4j.MalformedPacketException;
 import org.junit.jupiter.api.Test;
 
 class Ipv6ViewTest {
+  /**
+   * The defects the tests below produce from IPv6 packets (Ipv4ViewTest checks all are covered).
+   */
+  static final Set<Defect> DEFECTS_PRODUCED =
+      EnumSet.of(
+          Defect.IPV6_TOO_SHORT,
+          Defect.IPV6_BAD_VERSION,
+          Defect.JUMBOGRAM,
+          Defect.PAYLOAD_LENGTH_INCONSISTENT,
+          Defect.EXTENSION_HEADER_PAST_END,
+          Defect.FRAGMENT_FLAGS_INCONSISTENT,
+          Defect.FRAGMENT_PAST_MAXIMUM);
+
   private final Ipv6View v = new Ipv6View();
 
   /**

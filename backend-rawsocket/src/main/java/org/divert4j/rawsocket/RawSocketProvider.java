@@ -36,14 +36,31 @@ public final class RawSocketProvider implements DivertProvider {
   /** The provider's name. */
   public static final String NAME = "rawsocket";
 
-  private static final Set<Capability> CAPABILITIES =
-      Collections.unmodifiableSet(
-          EnumSet.of(
-              Capability.FORWARD,
-              Capability.SHARED_RULES,
-              Capability.MULTIPLE_INTERFACES,
-              Capability.PARALLELISM,
-              Capability.IPV6));
+  private static final Set<Capability> CAPABILITIES = declared();
+
+  /**
+   * EXACT_INBOUND_INTERFACE needs {@code ip} and {@code tc} (iproute2), which make the injection
+   * veth pair and its ingress redirect (docs/backends.md); without them an inbound injection
+   * arrives on {@code lo}, and the capability is not declared.
+   */
+  private static Set<Capability> declared() {
+    EnumSet<Capability> c =
+        EnumSet.of(
+            Capability.FORWARD,
+            Capability.SHARED_RULES,
+            Capability.MULTIPLE_INTERFACES,
+            Capability.PARALLELISM,
+            Capability.IPV6);
+    try {
+      if (org.divert4j.linux.Shell.which("ip").isPresent()
+          && org.divert4j.linux.Shell.which("tc").isPresent()) {
+        c.add(Capability.EXACT_INBOUND_INTERFACE);
+      }
+    } catch (LinkageError e) {
+      // divert4j-linux missing: the provider still loads and reports itself unavailable
+    }
+    return Collections.unmodifiableSet(c);
+  }
 
   private static volatile Availability availability;
 

@@ -38,6 +38,15 @@ final class HostChild implements AutoCloseable {
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(mainClass.getName());
     cmd.addAll(List.of(args));
+    return start(cmd);
+  }
+
+  /**
+   * @param cmd the whole command line of a child that prints {@code READY <host name>}
+   * @return the started child, as {@link #start(Class, String...)}
+   * @throws IOException if it cannot be started or read
+   */
+  static HostChild start(List<String> cmd) throws IOException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {
       BufferedReader r =

@@ -103,6 +103,70 @@ class LifecycleTest {
     }
   }
 
+  /**
+   * S51 for exact inbound injection: the veth pair a host made to inject inbound (IngressPath) goes
+   * with the host's close, and a killed JVM's pair is deleted by the next host opened in the
+   * namespace.
+   */
+  @Test
+  void theInjectionPairGoesWithItsHostAndAKilledJvmsWithTheNextOpen() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("inject"))) {
+      ns.ip("link", "add", "v0", "type", "veth", "peer", "name", "v1");
+      ns.ip("addr", "add", "10.254.0.2/24", "dev", "v0");
+      ns.ip("link", "set", "v0", "up");
+      ns.ip("link", "set", "v1", "up");
+      String ready;
+      try (HostChild child = HostChild.start(CrashChild.class, ns.name(), "10.254.0.2")) {
+        ready = child.host();
+        assertTrue(ready != null, "the child opened a host and injected");
+        assertTrue(
+            ns.ip("-o", "link", "show").contains("alias divert4j:" + ready + ":" + child.pid()),
+            "the child's injection pair exists: " + ns.ip("-o", "link", "show"));
+        assertTrue(child.kill());
+      }
+      assertTrue(ns.ip("-o", "link", "show").contains("alias divert4j:" + ready + ":"));
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        String links = ns.ip("-o", "link", "show");
+        assertFalse(links.contains("divert4j:"), "the dead JVM's pair is deleted: " + links);
+        try (org.divert4j.DivertSocket s = h.bind(4444)) {
+          byte[] p = new byte[28];
+          p[0] = 0x45;
+          p[3] = 28;
+          p[8] = 64;
+          p[9] = 17;
+          System.arraycopy(new byte[] {(byte) 192, 0, 2, 1, 10, (byte) 254, 0, 2}, 0, p, 12, 8);
+          p[21] = 9;
+          p[23] = 9;
+          p[25] = 8;
+          s.send(
+              java.nio.ByteBuffer.wrap(p),
+              org.divert4j.DivertAddress.inbound(
+                  (java.net.Inet4Address) java.net.InetAddress.getByName("10.254.0.2")));
+        }
+        assertTrue(
+            ns.ip("-o", "link", "show").contains("alias divert4j:" + h.name() + ":"),
+            "this host's own pair exists while it is open");
+      }
+      String after = ns.ip("-o", "link", "show");
+      assertFalse(after.contains("divert4j:"), "closing the host deletes its pair: " + after);
+      assertEquals(List.of("lo", "v0", "v1"), linkNames(after), after);
+    }
+  }
+
+  private static List<String> linkNames(String ipOLink) {
+    List<String> names = new java.util.ArrayList<>();
+    for (String l : ipOLink.split("\n")) {
+      String[] f = l.split(":", 3);
+      if (f.length == 3) {
+        String d = f[1].trim();
+        names.add(d.indexOf('@') > 0 ? d.substring(0, d.indexOf('@')) : d);
+      }
+    }
+    java.util.Collections.sort(names);
+    return names;
+  }
+
   @Test
   void rulesOfAKilledJvmAreRemovedByTheNextOpen() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("crash"))) {

@@ -47,8 +47,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code divert demo}: the main job of divert sockets, told on a backend's test bed (the simulation
  * by default): divert, drop, change and reinject; both fragment modes; the MTU limit on injection;
- * drop versus pass-through with no listener. It checks each outcome against SEMANTICS.md as it
- * goes, prints a summary of what each rule showed, and exits 1 if anything was unexpected.
+ * drop versus pass-through with no listener; IPv6 ({@link Ipv6Demo}). It checks each outcome
+ * against SEMANTICS.md as it goes, prints a summary of what each rule showed, and exits 1 if
+ * anything was unexpected.
  *
  * <p>Only the public API and test beds are used, so {@code --backend rawsocket} tells the same
  * story on the kernel's test bed. On the simulation every packet is processed before the call that
@@ -63,7 +64,7 @@ import picocli.CommandLine.Spec;
       "Show divert sockets at work on a backend's test bed (a host under diversion between two"
           + " peers): a program that receives diverted packets, drops some, changes one and"
           + " reinjects the rest; large datagrams in both fragment modes; the MTU limit on"
-          + " injection; drop versus pass-through when no program listens.",
+          + " injection; drop versus pass-through when no program listens; and IPv6.",
       "",
       "Runs on the simulation backend by default: no privileges needed."
     })
@@ -107,16 +108,24 @@ final class DemoCommand implements Callable<Integer> {
     largeDatagram(base, FragmentMode.ALWAYS_DEFRAGMENT);
     mtuLimit(base);
     noListener(base);
+    new Ipv6Demo(this, out).run(base);
     printSummary();
     return unexpected.isEmpty() ? ExitCodes.OK : ExitCodes.FAILURE;
   }
 
   /** A test bed for one section; only the first needs the far peer (and forwarding). */
-  private TestBed open(HostOptions.Builder host, boolean farPeer) throws DivertException {
+  TestBed open(HostOptions.Builder host, boolean farPeer) throws DivertException {
     return provider.testBed(TestBedOptions.builder().host(host.build()).farPeer(farPeer).build());
   }
 
   // ------------------------------------------------------------------------------- the story
+
+  /**
+   * @return the provider whose test bed runs the demo
+   */
+  DivertProvider provider() {
+    return provider;
+  }
 
   private void intro(TestBed bed) {
     out.println("divert demo on the " + bed.backend() + " backend");
@@ -459,7 +468,7 @@ final class DemoCommand implements Callable<Integer> {
 
   // ------------------------------------------------------------------------------- helpers
 
-  private void heading(String title, String... lines) {
+  void heading(String title, String... lines) {
     out.println();
     out.println("== " + title + " ==");
     for (String l : lines) {
@@ -467,20 +476,20 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private void expect(boolean ok, String what) {
+  void expect(boolean ok, String what) {
     if (!ok) {
       unexpected.add(what);
       out.println("    UNEXPECTED: " + what);
     }
   }
 
-  private void awaitProgram(DemoProgram program, long n) throws InterruptedException {
+  void awaitProgram(DemoProgram program, long n) throws InterruptedException {
     if (!program.awaitHandled(n, PROGRAM_PATIENCE)) {
       expect(false, "the program handled " + program.handled() + " packets, expected " + n);
     }
   }
 
-  private void checkProgram(DemoProgram program) {
+  void checkProgram(DemoProgram program) {
     if (program.failure() != null) {
       Exception e = program.failure();
       expect(
@@ -491,7 +500,7 @@ final class DemoCommand implements Callable<Integer> {
 
   private static final String ROW = "  %-3s %-32s %8s %10s %7s %7s";
 
-  private void addRow(String section, InstalledRule rule, DemoProgram program, String note) {
+  void addRow(String section, InstalledRule rule, DemoProgram program, String note) {
     long[] t = program.tally(rule.id());
     row(
         section,
@@ -504,14 +513,14 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** A summary row: section, rule, four counts, and a note printed on its own line. */
-  private void row(String... cells) {
+  void row(String... cells) {
     summary.add(String.format(Locale.ROOT, ROW, (Object[]) cells).stripTrailing());
     if (!cells[6].isEmpty()) {
       summary.add("        " + cells[6]);
     }
   }
 
-  private static int ceilDiv(int a, int b) {
+  static int ceilDiv(int a, int b) {
     return (a + b - 1) / b;
   }
 
@@ -537,7 +546,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** How long to look for something after the program has handled it: zero on a simulation. */
-  private static Duration wait(TestBed bed) {
+  static Duration wait(TestBed bed) {
     Duration settle = bed.settleTime();
     if (settle.isZero()) {
       return settle;
@@ -582,7 +591,7 @@ final class DemoCommand implements Callable<Integer> {
     return v.payloadLength() >= 8 ? p.getShort(v.payloadOffset() + 6) & 0xffff : -1;
   }
 
-  private static byte[] pattern(int n) {
+  static byte[] pattern(int n) {
     byte[] b = new byte[n];
     for (int i = 0; i < n; i++) {
       b[i] = (byte) ('a' + i % 26);

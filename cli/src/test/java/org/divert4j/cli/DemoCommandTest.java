@@ -42,6 +42,12 @@ class DemoCommandTest {
             "        drop: 1 dropped for no listener",
             "  5   input -p icmp -j DIVERT 4321            0",
             "        pass-through: 1 passed through",
+            "  6   input -6 -p udp -j DIVERT 1234          3          3       0       0",
+            "        IPv6, per-fragment: delivered as its fragments (S57)",
+            "  6   input -6 -p udp -j DIVERT 1234          1          1       0       0",
+            "        IPv6, always-defragment: reassembled, no Fragment header (S58)",
+            "  6   (no rule: the program injects IPv6)",
+            "        1 injected, 1 refused as too large (S59)",
             ""),
         lines.subList(at, lines.size() - 1));
     assertEquals("Every step behaved as SEMANTICS.md says.", lines.get(lines.size() - 1));
@@ -65,7 +71,14 @@ class DemoCommandTest {
             "  inject 1500 bytes: sent; peer received 1472 bytes of data",
             "  inject 4000 bytes: sent as 3 fragments of at most 1500 bytes",
             "  no-listener=drop:         peer pings the host: no reply",
-            "  no-listener=pass-through: peer pings the host: reply")) {
+            "  no-listener=pass-through: peer pings the host: reply",
+            "UDP ext=frag frag id=3320297155 off=1448 MF len=1496  -> reinject",
+            "    3 deliveries to the program; host: received all 2952 bytes intact",
+            "  input  in  eth0  [fd00:1::2]:40000 > [fd00:1::1]:7777 UDP len=3000  -> reinject",
+            "    1 delivery to the program; host: received all 2952 bytes intact",
+            "  inject 1501 bytes: refused:\n    packet too large: 1501 bytes exceeds the MTU of 1500"
+                + " (egress interface eth0, PER_FRAGMENT mode)\n"
+                + "  inject 1500 bytes: sent; peer received 1452 bytes of data")) {
       assertTrue(out.contains(s), "missing: " + s + "\n" + out);
     }
   }

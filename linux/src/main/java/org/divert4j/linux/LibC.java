@@ -49,4 +49,6 @@ public interface LibC {
   int capset(long header, long data);
 
   int ioctl(int fd, long request, long arg);
+
+  int flock(int fd, int operation);
 }

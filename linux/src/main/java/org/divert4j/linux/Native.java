@@ -394,6 +394,23 @@ public final class Native {
     }
   }
 
+  /** flock(2): an exclusive lock. */
+  public static final int LOCK_EX = 2;
+
+  /**
+   * flock(2): blocks until the lock is held. Works on a descriptor opened read-only, unlike {@code
+   * FileChannel.lock}, which needs a writable channel for an exclusive lock.
+   *
+   * @param fd descriptor
+   * @param operation {@link #LOCK_EX}
+   * @throws ErrnoException on failure
+   */
+  public static void flock(int fd, int operation) throws ErrnoException {
+    if (c().flock(fd, operation) < 0) {
+      throw fail("flock");
+    }
+  }
+
   /**
    * Opens a file read-only (for namespace files).
    *

@@ -209,18 +209,39 @@ public final class Shell {
   /**
    * The command line that runs {@code command} inside the network namespace at {@code nsPath}:
    * {@code nsenter --net=PATH -- command...} ({@code util-linux}), which unlike {@code ip netns
-   * exec} leaves the mount namespace alone.
+   * exec} leaves the mount namespace alone. When the namespace is the one this process runs in, the
+   * command runs as it is: entering a namespace (setns(2)) needs CAP_SYS_ADMIN, which a service
+   * holding only CAP_NET_ADMIN and CAP_NET_RAW lacks (docs/deploy.md).
    *
    * @param nsPath a namespace file such as {@code /var/run/netns/x} or {@code /proc/PID/ns/net}
    * @param command the program and its arguments
    * @return the full command line
    */
   public static List<String> inNetns(String nsPath, List<String> command) {
+    if (isOwnNetns(nsPath)) {
+      return List.copyOf(command);
+    }
     List<String> cmd = new ArrayList<>(command.size() + 3);
     cmd.add(which("nsenter").map(Path::toString).orElse("nsenter"));
     cmd.add("--net=" + nsPath);
     cmd.add("--");
     cmd.addAll(command);
     return cmd;
+  }
+
+  /**
+   * @param nsPath a namespace file
+   * @return whether it names the network namespace this process runs in (same nsfs device and inode
+   *     as {@code /proc/self/ns/net}); false when either cannot be read
+   */
+  public static boolean isOwnNetns(String nsPath) {
+    try {
+      Path own = Path.of("/proc/self/ns/net");
+      Path other = Path.of(nsPath);
+      return Files.getAttribute(own, "unix:ino").equals(Files.getAttribute(other, "unix:ino"))
+          && Files.getAttribute(own, "unix:dev").equals(Files.getAttribute(other, "unix:dev"));
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 }

@@ -15,6 +15,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
+import org.divert4j.HostStats;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -166,9 +167,12 @@ public class AlwaysDefragmentVerification extends TckVerification {
   /**
    * <b>S24</b>: an incomplete datagram is never delivered: the first and last of three fragments
    * arrive, the middle one never does; nothing is delivered, before or after the reassembly timeout
-   * (2 s here), and nothing reaches the endpoint.
+   * (2 s here), nothing reaches the endpoint, and the host counts the discard as {@code
+   * REASSEMBLY_TIMEOUT} (once for the datagram, as Linux's {@code ReasmTimeout}, or once per
+   * fragment held, as the user-space reassembler: 1 or 2) and nothing else.
    *
-   * <p>If it fails: the backend delivers partial datagrams or lone fragments in this mode.
+   * <p>If it fails: the backend delivers partial datagrams or lone fragments in this mode; or it
+   * keeps the fragments past the timeout, or discards them silently.
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
@@ -182,6 +186,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
           List<byte[]> frags = fragments(p, 0x2401, 25);
           return List.of(frags.get(0), frags.get(2));
         },
+        DropReason.REASSEMBLY_TIMEOUT,
         "the middle fragment never arrived",
         "the datagram timed out incomplete",
         "the datagram is incomplete");
@@ -191,7 +196,8 @@ public class AlwaysDefragmentVerification extends TckVerification {
    * <b>S24</b>: fragments are discarded after the reassembly timeout, and not before. Two datagrams
    * lose their middle fragment; with a 2 s timeout, the first one's middle fragment arrives after 1
    * s and it is delivered whole; the second one's arrives after 3 s, when its other fragments are
-   * gone, and it is never delivered.
+   * gone, and it is never delivered. The host counts one datagram reassembled and the second one's
+   * discard as {@code REASSEMBLY_TIMEOUT} (1 or 2, see the incomplete datagram's test).
    *
    * <p>If it fails: the timeout is not applied (fragments kept forever), not configurable (the
    * default 30 s used instead of {@code reassemblyTimeout}), or applied too early.
@@ -266,16 +272,23 @@ public class AlwaysDefragmentVerification extends TckVerification {
         bed.advance(seconds(2));
         bed.peer().sendRaw(ByteBuffer.wrap(b.get(1)));
         p.expectNothing(socket, discarded);
+        // the second datagram's first and last fragments timed out; its late middle fragment
+        // starts a datagram of its own, which has not timed out yet
+        assertReassemblyDrops(bed, DropReason.REASSEMBLY_TIMEOUT, 2, discarded);
+        assertEquals(
+            1, bed.host().stats().reassembled(), "datagrams reassembled: " + bed.host().stats());
       }
     }
   }
 
   /**
    * <b>S24</b>: a datagram with overlapping fragments is discarded: two fragments that together
-   * cover the whole datagram but overlap by 8 bytes are never delivered.
+   * cover the whole datagram but overlap by 8 bytes are never delivered, and the discard is counted
+   * as {@code REASSEMBLY_OVERLAP} (once, as Linux's {@code ReasmOverlaps}, or once per fragment: 1
+   * or 2) and nothing else: the discarded datagram does not also time out.
    *
    * <p>If it fails: the reassembler accepts overlaps (CVE-2018-5391; Linux discards such datagrams
-   * since the fix).
+   * since the fix), or keeps the first fragment until the timeout instead of discarding it.
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
@@ -294,6 +307,7 @@ public class AlwaysDefragmentVerification extends TckVerification {
           byte[] second = slice(whole, 1472, Packets.totalLength(whole) - 20 - 1472, false);
           return List.of(first, second);
         },
+        DropReason.REASSEMBLY_OVERLAP,
         "its fragments overlap",
         "its fragments overlap",
         "its fragments overlap");
@@ -302,11 +316,13 @@ public class AlwaysDefragmentVerification extends TckVerification {
   /**
    * With a 2 s reassembly timeout, the peer sends {@code pieces} of a datagram that can never be
    * completed: nothing is delivered, before the timeout ({@code before}) or after it ({@code
-   * after}), and nothing reaches the host's endpoint ({@code atEndpoint}).
+   * after}), nothing reaches the host's endpoint ({@code atEndpoint}), and after the timeout the
+   * host has counted the datagram under {@code reason} alone.
    */
   private static void assertNeverDelivered(
       TckContext tck,
       Function<Probe, List<byte[]>> pieces,
+      DropReason reason,
       String before,
       String after,
       String atEndpoint)
@@ -315,16 +331,51 @@ public class AlwaysDefragmentVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
-        for (byte[] piece : pieces.apply(p)) {
+        List<byte[]> sent = pieces.apply(p);
+        for (byte[] piece : sent) {
           bed.peer().sendRaw(ByteBuffer.wrap(piece));
         }
         p.expectNothing(socket, before);
         bed.advance(seconds(3));
         p.expectNothing(socket, after);
         p.expectNoDatagram(endpoint, atEndpoint);
+        assertReassemblyDrops(bed, reason, sent.size(), atEndpoint);
       }
     }
   }
+
+  /**
+   * The host's reassembly drops are one datagram's, all under {@code reason}: counted once (per
+   * datagram, as Linux's SNMP counters) or once per fragment it had ({@code fragments}, as the
+   * user-space reassembler and the socket drop counters), and under no other reassembly reason.
+   */
+  private static void assertReassemblyDrops(
+      TestBed bed, DropReason reason, int fragments, String why) throws Exception {
+    HostStats s = bed.host().stats();
+    long n = s.dropped(reason);
+    assertTrue(
+        n >= 1 && n <= fragments,
+        "the discarded datagram ("
+            + why
+            + ") must be counted as "
+            + reason
+            + ", once or once per fragment (1.."
+            + fragments
+            + "): "
+            + s);
+    for (DropReason other : REASSEMBLY_REASONS) {
+      if (other != reason) {
+        assertEquals(0, s.dropped(other), "no " + other + " drop for " + why + ": " + s);
+      }
+    }
+  }
+
+  private static final List<DropReason> REASSEMBLY_REASONS =
+      List.of(
+          DropReason.REASSEMBLY_TIMEOUT,
+          DropReason.REASSEMBLY_OVERLAP,
+          DropReason.REASSEMBLY_MEMORY,
+          DropReason.REASSEMBLY_INVALID);
 
   private static TestBedOptions reassemblyTimeoutOfTwoSeconds() {
     return hostOptions(defrag().reassemblyTimeout(seconds(2)).build());
@@ -333,8 +384,10 @@ public class AlwaysDefragmentVerification extends TckVerification {
   /**
    * <b>S24</b>: reassembly memory is bounded and discards are counted. With the smallest bound
    * (65535 bytes), the first fragments of 100 datagrams (148 kB) cannot all be held: the host
-   * counts {@code REASSEMBLY_MEMORY} drops, nothing is delivered, and once the timeout has freed
-   * the memory a new datagram is reassembled and delivered.
+   * counts {@code REASSEMBLY_MEMORY} drops, nothing is delivered, an unfragmented datagram still
+   * is, and once the timeout has freed the memory every fragment of the flood has been counted once
+   * ({@code REASSEMBLY_MEMORY} or {@code REASSEMBLY_TIMEOUT}) and a new fragmented datagram is
+   * reassembled and delivered.
    *
    * <p>If it fails: no counter means memory grows with the flood (or drops are silent); no delivery
    * afterwards means memory is never released.
@@ -369,7 +422,24 @@ public class AlwaysDefragmentVerification extends TckVerification {
               "reassembly memory in use after the flood must be within the bound: " + held);
         }
         p.expectNothing(socket, "every datagram is incomplete");
+        byte[] small = pattern(100, 35);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, small);
+        Received during = p.receive(socket, "an unfragmented datagram while memory is full");
+        assertArrayEquals(small, Packets.udpData(during.bytes()), "payload of " + during);
         bed.advance(Duration.ofSeconds(3));
+        // each first fragment was either refused for memory or held until the timeout, and each
+        // held one is a datagram of its own: per datagram or per fragment, the two counts add up
+        // to the 100 sent
+        HostStats after = bed.host().stats();
+        assertEquals(
+            100,
+            after.dropped(DropReason.REASSEMBLY_MEMORY)
+                + after.dropped(DropReason.REASSEMBLY_TIMEOUT),
+            "every fragment of the flood is counted once, refused for memory or timed out: "
+                + after);
+        assertTrue(
+            after.dropped(DropReason.REASSEMBLY_TIMEOUT) >= 1,
+            "the fragments held within the bound time out: " + after);
         if (held.isPresent()) {
           assertEquals(
               0,

@@ -158,10 +158,10 @@ public class LifecycleVerification extends TckVerification {
   /**
    * <b>S51</b> [cap: SHARED_RULES]: no state of a closed host remains outside the process. The test
    * bed's {@link TestBed#hostState()} snapshot (for a kernel backend: every iptables table, the
-   * NFQUEUE bindings and the touched sysctls) is taken before a second host opens; that host adds
-   * rules on every chain and binds two sockets, and the snapshot must then show them (else it
-   * checks nothing); once the host is closed, the snapshot must equal the one before, line for
-   * line.
+   * NFQUEUE bindings, the touched sysctls and the network devices) is taken before a second host
+   * opens; that host adds rules on every chain, binds two sockets and injects a datagram inbound,
+   * and the snapshot must then show them (else it checks nothing); once the host is closed, the
+   * snapshot must equal the one before, line for line.
    *
    * <p>If it fails with "shows nothing": the test bed does not implement {@code hostState()}, and a
    * backend whose rules live outside the process (SHARED_RULES) must. If the snapshots differ: the
@@ -184,7 +184,12 @@ public class LifecycleVerification extends TckVerification {
         }
         other.addRule(rule("input -p icmp -j DIVERT " + PORT3));
         other.bind(PORT2);
-        other.bind(PORT3);
+        DivertSocket injector = other.bind(PORT3);
+        // an inbound injection too, whatever the backend builds for it (a kernel backend's
+        // injection path into an interface's receive path) must go with the host
+        Probe p = probe(bed, tck);
+        byte[] probe = Packets.udp(p.peer(), p.host(), SRC_PORT, 9, pattern(20, 51)).build();
+        injector.send(ByteBuffer.wrap(probe), DivertAddress.inbound(p.host()));
         during = bed.hostState();
       }
       List<String> after = bed.hostState();

@@ -68,7 +68,7 @@ final class FragmentProbe {
           () -> {
             RuleState s = rules.load();
             s.six().extra("raw", "-I OUTPUT 1 " + rule);
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
       ns.call(
@@ -87,7 +87,7 @@ final class FragmentProbe {
                     s.six().deleteBuiltin(l);
                   }
                 }
-                rules.store(s, proc.bound());
+                rules.store(s, proc.bound(s));
                 return n;
               });
     } catch (IOException e) {
@@ -154,7 +154,7 @@ final class FragmentProbe {
           () -> {
             RuleState s = rules.load();
             s.extra("raw", "-I OUTPUT 1 " + rule);
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
       ns.call(
@@ -173,7 +173,7 @@ final class FragmentProbe {
                     s.deleteBuiltin(l);
                   }
                 }
-                rules.store(s, proc.bound());
+                rules.store(s, proc.bound(s));
                 return n;
               });
     } catch (IOException e) {

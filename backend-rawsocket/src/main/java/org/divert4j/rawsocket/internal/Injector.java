@@ -37,6 +37,7 @@ final class Injector {
   private final Verdicts verdicts;
   private final IntSupplier ids;
   private final boolean perFragment;
+  private final IngressPath ingress;
   private final Fragmenter fragmenter = new Fragmenter(true);
   private final FragmentSink fragmentSink = this::sendFragment;
   private int fragmentDst;
@@ -50,7 +51,8 @@ final class Injector {
       SocketLedger ledger,
       Verdicts verdicts,
       IntSupplier ids,
-      boolean perFragment) {
+      boolean perFragment,
+      IngressPath ingress) {
     this.port = port;
     this.out = out;
     this.raw = raw;
@@ -59,6 +61,7 @@ final class Injector {
     this.verdicts = verdicts;
     this.ids = ids;
     this.perFragment = perFragment;
+    this.ingress = ingress;
   }
 
   /**
@@ -95,10 +98,28 @@ final class Injector {
           throw new AddressNotAvailableException(Ipv4.fromInt(inboundAddress));
         }
       }
+      int target = snap.indexOfLocal(inboundAddress);
+      if (ingress != null && target > 0 && !"lo".equals(snap.name(target))) {
+        // S33 exact: into the receive path of the interface with that address (IngressPath);
+        // it passes neither the output chain nor the MTU of any link (S53)
+        verdicts.flushAll();
+        int e = ingress.send(out.buffer(), len, target, snap.name(target), mark);
+        if (e == Errors.ENOBUFS) {
+          ledger.drop(DropReason.NO_BUFFER);
+          return;
+        }
+        if (e != 0) {
+          throw new DivertException(
+              "injecting inbound on " + snap.name(target) + " failed: " + Errors.name(e), e, null);
+        }
+        ledger.injected(len);
+        return;
+      }
       if (snap.isLocal(dst)) {
-        // S33 approximation: a raw send to a local address loops through lo into PREROUTING and
-        // the local stack. The chain bits say "output chain in progress" so the output rules let
-        // it pass (their end line clears the state); the input rules see it arrive on lo.
+        // An address of lo, or no injection path (EXACT_INBOUND_INTERFACE not declared): a raw
+        // send to a local address loops through lo into PREROUTING and the local stack. The
+        // chain bits say "output chain in progress" so the output rules let it pass (their end
+        // line clears the state); the input rules see it arrive on lo.
         mark |= Marks.chainBits(Chain.OUTPUT);
       }
     }

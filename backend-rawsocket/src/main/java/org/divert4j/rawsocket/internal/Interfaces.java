@@ -55,6 +55,7 @@ public final class Interfaces implements AutoCloseable {
     final int[] localAddresses; // sorted
     final Inet6Address[] firstAddress6; // by index: first global, else link-local (S55)
     final long[] local6; // pairs of (high, low) 64-bit halves of every local IPv6 address
+    final int[] localIndexes; // the interface of each local address
     final List<NetInterface> list;
 
     Snapshot(
@@ -64,6 +65,7 @@ public final class Interfaces implements AutoCloseable {
         int[] firstAddress,
         int[] prefix,
         int[] localAddresses,
+        int[] localIndexes,
         List<List<IpPrefix>> v6) {
       this.takenAt = takenAt;
       this.names = names;
@@ -72,6 +74,7 @@ public final class Interfaces implements AutoCloseable {
       this.prefix = prefix;
       this.localAddresses = localAddresses;
       this.firstAddress6 = new Inet6Address[names.length];
+      this.localIndexes = localIndexes;
       List<NetInterface> l = new ArrayList<>();
       int n6 = 0;
       for (int i = 1; i < names.length; i++) {
@@ -188,6 +191,22 @@ public final class Interfaces implements AutoCloseable {
 
     /**
      * @param address host-order address bits
+     * @return the index of the interface that has it among its addresses (the first such if several
+     *     do), or 0 if none
+     */
+    public int indexOfLocal(int address) {
+      int i = Arrays.binarySearch(localAddresses, address);
+      if (i < 0) {
+        return 0;
+      }
+      while (i > 0 && localAddresses[i - 1] == address) {
+        i--;
+      }
+      return localIndexes[i];
+    }
+
+    /**
+     * @param address host-order address bits
      * @return the index of an interface that has it, or 0
      */
     public int indexOf(int address) {
@@ -296,7 +315,7 @@ public final class Interfaces implements AutoCloseable {
     TreeMap<Integer, String> names = new TreeMap<>();
     TreeMap<Integer, Integer> mtus = new TreeMap<>();
     TreeMap<Integer, int[]> first = new TreeMap<>();
-    List<Integer> locals = new ArrayList<>();
+    List<int[]> locals = new ArrayList<>();
     TreeMap<Integer, List<IpPrefix>> six = new TreeMap<>();
     // links
     dump(
@@ -369,7 +388,7 @@ public final class Interfaces implements AutoCloseable {
             p += NfqCodec.align(alen);
           }
           int a = haveLocal ? local : address;
-          locals.add(a);
+          locals.add(new int[] {a, index});
           first.putIfAbsent(index, new int[] {a, plen});
         });
     int max = names.isEmpty() ? 1 : names.lastKey() + 1;
@@ -386,12 +405,18 @@ public final class Interfaces implements AutoCloseable {
             pl[k] = v[1];
           }
         });
-    int[] l = locals.stream().mapToInt(Integer::intValue).sorted().toArray();
+    locals.sort((x, y) -> x[0] != y[0] ? Integer.compare(x[0], y[0]) : Integer.compare(x[1], y[1]));
+    int[] l = new int[locals.size()];
+    int[] li = new int[locals.size()];
+    for (int i = 0; i < l.length; i++) {
+      l[i] = locals.get(i)[0];
+      li[i] = locals.get(i)[1];
+    }
     List<List<IpPrefix>> v6 = new ArrayList<>();
     for (int i = 0; i < max; i++) {
       v6.add(six.getOrDefault(i, List.of()));
     }
-    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l, v6);
+    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l, li, v6);
     snapshot = s;
     return s;
   }

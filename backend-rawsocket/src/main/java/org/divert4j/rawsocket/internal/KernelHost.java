@@ -25,6 +25,7 @@ import org.divert4j.PortInUseException;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
+import org.divert4j.management.StatsBeans;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -55,10 +56,14 @@ public final class KernelHost implements DivertHost {
   private final HostLedger ledger;
   private final QueueBinder binder;
   private final SocketServices services;
+  private final IngressPath ingress;
   private final Map<Integer, KernelSocket> sockets = new ConcurrentHashMap<>();
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
   private volatile HostStats finalStats;
+
+  private volatile StatsBeans.Registration bean; // set once open() succeeded
+  private final Map<KernelSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
 
   private KernelHost(
       String backend,
@@ -69,16 +74,22 @@ public final class KernelHost implements DivertHost {
     this.backend = backend;
     this.capabilities = capabilities;
     this.options = options;
-    this.name = "j" + RuleOwners.START + "-" + COUNTER.incrementAndGet();
+    int number = COUNTER.incrementAndGet();
+    this.name = "j" + RuleOwners.START + "-" + number;
     this.nsDescription = config.label();
     this.res = res;
     this.proc = new NamespaceCounters(res.ns());
+    proc.ownQueues(this::ownQueues);
     this.book = new RuleBook(name, options, res.rules(), proc, res.ns());
     this.ledger = new HostLedger(options, book, proc);
     this.binder = new QueueBinder(res.ns(), options, config);
+    this.ingress =
+        capabilities.contains(Capability.EXACT_INBOUND_INTERFACE)
+            ? new IngressPath(res.ns(), name, number)
+            : null;
     this.services =
         new SocketServices(
-            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming());
+            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming(), ingress);
     this.reaper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -109,10 +120,12 @@ public final class KernelHost implements DivertHost {
     try {
       host = new KernelHost(backend, capabilities, options, config, res);
       host.book.init();
+      IngressPath.removeDead(res.ns().nsPath());
       if (options.fragments() == FragmentMode.PER_FRAGMENT) {
         new FragmentProbe(res.ns(), res.ifaces(), res.rules(), host.proc)
             .check(host.name, config.label());
       }
+      host.bean = StatsBeans.registerHost(host);
       return host;
     } catch (DivertException | RuntimeException | Error e) {
       if (host != null) {
@@ -122,6 +135,19 @@ public final class KernelHost implements DivertHost {
       }
       throw e;
     }
+  }
+
+  /** The NFQUEUE queues this host's open sockets have bound (port .. port + parallelism - 1). */
+  private Set<Integer> ownQueues() {
+    Set<Integer> q = new java.util.HashSet<>();
+    for (KernelSocket s : sockets.values()) {
+      if (s.isOpen()) {
+        for (int i = 0; i < options.parallelism(); i++) {
+          q.add(s.port() + i);
+        }
+      }
+    }
+    return q;
   }
 
   /** The rule lines of a port as its socket sees them. */
@@ -144,6 +170,10 @@ public final class KernelHost implements DivertHost {
     @Override
     public void closed(KernelSocket s) {
       sockets.remove(s.port(), s);
+      StatsBeans.Registration r = socketBeans.remove(s);
+      if (r != null) {
+        r.close();
+      }
       if (book.isOpen()) {
         try {
           book.sync(s.port());
@@ -263,6 +293,9 @@ public final class KernelHost implements DivertHost {
       throw new DivertException(
           "cannot arm the rules of port " + port + ": " + e.getMessage(), 0, e);
     }
+    if (bean != null) {
+      socketBeans.put(s, StatsBeans.registerSocket(bean, this, s));
+    }
     return s;
   }
 
@@ -299,7 +332,13 @@ public final class KernelHost implements DivertHost {
       failure = e;
     }
     finalStats = last;
+    if (ingress != null) {
+      ingress.close();
+    }
     res.close();
+    if (bean != null) {
+      bean.close();
+    }
     if (failure != null) {
       throw new DivertException(
           "closing divert host "

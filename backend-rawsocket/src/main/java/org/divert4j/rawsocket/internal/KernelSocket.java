@@ -94,7 +94,8 @@ public final class KernelSocket implements DivertSocket {
             ledger,
             verdicts,
             services.ids(),
-            perFragment);
+            perFragment,
+            services.ingress());
     this.writeBack = new WriteBack(lanes, state, tickets, out, injector, ledger, services.ids());
   }
 

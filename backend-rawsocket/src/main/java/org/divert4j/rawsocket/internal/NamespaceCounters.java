@@ -1,7 +1,10 @@
 package org.divert4j.rawsocket.internal;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.util.HashSet;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.divert4j.DivertException;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.ProcNet;
@@ -12,17 +15,51 @@ import org.divert4j.linux.ProcNet;
  */
 final class NamespaceCounters {
   private final NetnsThread ns;
+  private volatile Supplier<Set<Integer>> ownQueues = Set::of;
 
   NamespaceCounters(NetnsThread ns) {
     this.ns = ns;
   }
 
   /**
-   * @return the NFQUEUE queue numbers bound in the namespace now
-   * @throws IOException if they cannot be read
+   * @param queues the queues this host's own sockets have bound now, for {@link #bound(RuleState)}
    */
-  Set<Integer> bound() throws IOException {
-    return bound(ns);
+  void ownQueues(Supplier<Set<Integer>> queues) {
+    this.ownQueues = queues;
+  }
+
+  /**
+   * The NFQUEUE queues bound in the namespace now, as {@code /proc/net/netfilter/nfnetlink_queue}
+   * lists them. That file is mode 0440 root (net/netfilter/nfnetlink_queue.c, {@code
+   * proc_create_net("nfnetlink_queue", 0440, ...)}), so a service that holds only CAP_NET_ADMIN and
+   * CAP_NET_RAW (docs/deploy.md) cannot read it: then the answer is the queues of the port chains
+   * that are armed now (another process's bound ports stay as that process armed them) plus this
+   * host's own bound queues.
+   *
+   * @param current the namespace's divert4j rules as just loaded
+   * @return the bound queue numbers (mutable)
+   * @throws IOException if they cannot be read for another reason
+   */
+  Set<Integer> bound(RuleState current) throws IOException {
+    try {
+      return bound(ns);
+    } catch (IOException e) {
+      if (!deniedAccess(e)) {
+        throw e;
+      }
+      Set<Integer> b = new HashSet<>(current.armedQueues());
+      b.addAll(ownQueues.get());
+      return b;
+    }
+  }
+
+  private static boolean deniedAccess(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof AccessDeniedException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

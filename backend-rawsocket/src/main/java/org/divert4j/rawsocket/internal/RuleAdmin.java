@@ -213,6 +213,7 @@ public final class RuleAdmin implements AutoCloseable {
           }
           Map<String, Boolean> before = RuleSet.portChains(s);
           List<String> other = new ArrayList<>(RuleOwners.removeDead(s));
+          other.addAll(IngressPath.removeDead(ns.nsPath(), dryRun));
           Set<String> used = RuleSet.usedPortChains(s);
           for (Map.Entry<String, Boolean> pc : before.entrySet()) {
             int port = RuleText.portOfChain(pc.getKey());

@@ -69,7 +69,7 @@ final class RuleBook {
                 throw new IOException(e.getMessage(), e);
               }
             }
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
     } catch (IOException e) {
@@ -123,7 +123,7 @@ final class RuleBook {
                   String pc =
                       RuleText.portChain(options.noListener(), rule.port(), options.parallelism());
                   RuleSet.addRule(s, rule, t, comment, pc, anchor != 0 ? host : null, anchor);
-                  rules.store(s, proc.bound());
+                  rules.store(s, proc.bound(s));
                   return t;
                 });
         KernelRule kr = new KernelRule(this, tag, rule);
@@ -155,7 +155,7 @@ final class RuleBook {
             () -> {
               RuleState s = rules.load();
               RuleSet.removeRule(s, r.rule().chain(), r.id(), host);
-              rules.store(s, proc.bound());
+              rules.store(s, proc.bound(s));
               return null;
             });
         own.get(r.rule().chain()).remove(r);
@@ -242,7 +242,7 @@ final class RuleBook {
         () -> {
           RuleState s = rules.load();
           if (uses(s, port)) {
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
           }
           return null;
         });
@@ -260,7 +260,7 @@ final class RuleBook {
             RuleState st = rules.load();
             before[0] = RuleSet.noListenerPackets(st, Set.of(port), true);
             if (uses(st, port)) {
-              Set<Integer> b = proc.bound();
+              Set<Integer> b = proc.bound(st);
               for (int i = 0; i < queues; i++) {
                 b.remove(port + i);
               }
@@ -304,7 +304,7 @@ final class RuleBook {
             RuleState s = rules.load();
             RuleOwners.removeHost(s, host);
             settle(s);
-            rules.store(s, proc.bound());
+            rules.store(s, proc.bound(s));
             return null;
           });
     } catch (RuntimeException e) {

@@ -1,17 +1,13 @@
 package org.divert4j.rawsocket.internal;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -21,6 +17,7 @@ import org.divert4j.Chain;
 import org.divert4j.DivertRule;
 import org.divert4j.IpFamily;
 import org.divert4j.linux.Iptables;
+import org.divert4j.linux.Native;
 
 /**
  * The divert4j rules of one network namespace, shared by every host handle (in any process) that
@@ -78,11 +75,25 @@ public final class RuleSet {
   public <T> T locked(Work<T> work) throws IOException {
     ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(lockPath.toString(), k -> new ReentrantLock());
     jvm.lock();
-    try (FileChannel ch =
-            FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock = ch.lock()) {
-      Objects.requireNonNull(lock);
-      return work.run();
+    try {
+      if (!Files.exists(lockPath)) {
+        try {
+          Files.createFile(lockPath);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+          // another process made it first
+        }
+      }
+      // flock(2) on a read-only descriptor: a service user with CAP_NET_ADMIN but not root
+      // (docs/deploy.md) cannot open root's lock file for writing, which Java's FileLock would
+      // need; and Java's FileLock is an fcntl(2) lock, which never excludes a flock(2) one, so
+      // every process takes the same kind.
+      int fd = Native.openReadOnly(lockPath.toString());
+      try {
+        Native.flock(fd, Native.LOCK_EX);
+        return work.run();
+      } finally {
+        Native.close(fd); // releases the lock
+      }
     } finally {
       jvm.unlock();
     }

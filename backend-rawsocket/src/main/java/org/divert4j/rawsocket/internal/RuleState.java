@@ -40,6 +40,34 @@ public final class RuleState {
   }
 
   /**
+   * @return the NFQUEUE queues of the port chains that are armed (hold their NFQUEUE line) in this
+   *     state, in either table
+   */
+  Set<Integer> armedQueues() {
+    Set<Integer> q = new HashSet<>();
+    for (RuleTable t : new RuleTable[] {raw, mangle}) {
+      for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
+        int port = RuleText.portOfChain(e.getKey());
+        if (port < 0) {
+          continue;
+        }
+        for (RuleLine l : e.getValue()) {
+          if (RuleText.PORT.equals(l.comment)) {
+            for (int i = 0; i < RuleText.queuesOfChain(e.getKey()); i++) {
+              q.add(port + i);
+            }
+            break;
+          }
+        }
+      }
+    }
+    if (six != null) {
+      q.addAll(six.armedQueues()); // an IPv6-only rule arms its port in ip6tables only
+    }
+    return q;
+  }
+
+  /**
    * @return the defrag-enabling lines (mutable)
    */
   public List<RuleLine> defrag() {

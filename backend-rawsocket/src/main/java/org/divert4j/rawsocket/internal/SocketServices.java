@@ -12,6 +12,8 @@ import java.util.function.IntSupplier;
  * @param ids the IP ID source of the host (S39)
  * @param proc the namespace's /proc counters
  * @param arming the port's rule lines: disarm on close, and their counters
+ * @param ingress the exact inbound injection path, or null where the backend does not declare
+ *     EXACT_INBOUND_INTERFACE (inbound injections then arrive on lo)
  */
 record SocketServices(
     Interfaces ifaces,
@@ -19,4 +21,5 @@ record SocketServices(
     JumboTap jumboTap,
     IntSupplier ids,
     NamespaceCounters proc,
-    PortArming arming) {}
+    PortArming arming,
+    IngressPath ingress) {}

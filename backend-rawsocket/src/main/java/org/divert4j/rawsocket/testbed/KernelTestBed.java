@@ -177,7 +177,8 @@ public final class KernelTestBed extends NamespaceTestBed {
    * <p>Here: every table of {@code iptables-save} of each iptables flavour installed (nft and
    * legacy), without counters or time stamps; the bound NFQUEUE queues with their owners' netlink
    * port ids ({@code /proc/net/netfilter/nfnetlink_queue}, first two columns: the others are
-   * counters); and {@link #SYSCTLS}; all read in the host namespace.
+   * counters); {@link #SYSCTLS}; and the names of the network devices; all read in the host
+   * namespace.
    */
   /**
    * Whether a table of iptables-save holds nothing: no rule, no chain of its own, every built-in
@@ -229,6 +230,14 @@ public final class KernelTestBed extends NamespaceTestBed {
     }
     for (String key : SYSCTLS) {
       lines.add("sysctl: " + key + " = " + hostNs.sysctl(key).trim());
+    }
+    // network devices (an inbound injection pair left behind would show here)
+    for (String l : hostNs.execChecked("ip", "-o", "link", "show").split("\n")) {
+      String[] f = l.split(":", 3);
+      if (f.length == 3) {
+        String dev = f[1].trim();
+        lines.add("link: " + (dev.indexOf('@') > 0 ? dev.substring(0, dev.indexOf('@')) : dev));
+      }
     }
     return lines;
   }

@@ -277,6 +277,11 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatCountsEveryReassemblyDiscardAsMemoryFailsS24() {
+    assertFailsExactly(BrokenDecorators.mislabelsReassemblyDrops(), "S24");
+  }
+
+  @Test
   void aBackendThatSkipsTheRestOfTheChainFailsS44() {
     assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44");
   }

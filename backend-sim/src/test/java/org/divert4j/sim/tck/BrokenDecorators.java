@@ -12,7 +12,9 @@ import org.divert4j.Direction;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
+import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
+import org.divert4j.HostStats;
 import org.divert4j.MalformedPacketException;
 import org.divert4j.NoRouteException;
 import org.divert4j.PermissionException;
@@ -41,6 +43,32 @@ final class BrokenDecorators {
                 return wrong(receive.call());
               }
             });
+  }
+
+  /**
+   * Counts every reassembly discard as memory exhaustion, like a backend that reads only Linux's
+   * ReasmFails and not ReasmTimeout or ReasmOverlaps: the totals stay right, the reasons do not.
+   * Breaks S24.
+   */
+  static DivertProvider mislabelsReassemblyDrops() {
+    return Decorated.provider(
+        "broken-reassembly-reasons",
+        new Decorated.Fault() {
+          @Override
+          public HostStats stats(DivertHost host) {
+            HostStats s = host.stats();
+            long[] d = new long[DropReason.values().length];
+            for (DropReason r : DropReason.values()) {
+              d[r.ordinal()] = s.dropped(r);
+            }
+            for (DropReason r :
+                List.of(DropReason.REASSEMBLY_TIMEOUT, DropReason.REASSEMBLY_OVERLAP)) {
+              d[DropReason.REASSEMBLY_MEMORY.ordinal()] += d[r.ordinal()];
+              d[r.ordinal()] = 0;
+            }
+            return new HostStats(s.passedNoListener(), s.reassembled(), d);
+          }
+        });
   }
 
   private static DivertAddress wrong(DivertAddress a) {

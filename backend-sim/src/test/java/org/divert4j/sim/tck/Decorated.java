@@ -94,6 +94,14 @@ final class Decorated {
     }
 
     /**
+     * @param host the simulation's host
+     * @return the statistics the program gets, as {@link DivertHost#stats()}
+     */
+    default HostStats stats(DivertHost host) {
+      return host.stats();
+    }
+
+    /**
      * @param bed the real test bed
      * @return its state snapshot, as {@link TestBed#hostState()}
      * @throws java.io.IOException as the real one
@@ -233,7 +241,7 @@ final class Decorated {
 
     @Override
     public HostStats stats() {
-      return delegate.stats();
+      return fault.stats(delegate);
     }
 
     @Override

@@ -188,6 +188,46 @@ public final class UnprivilegedJava implements AutoCloseable {
   }
 
   /**
+   * The command that runs a Java program as a service would run: as {@link #USER} with no groups
+   * and exactly the given capabilities (permitted, inheritable, ambient, and the bounding set
+   * limited to them, as systemd's {@code AmbientCapabilities=} with {@code CapabilityBoundingSet=}
+   * does), inside the network namespace at {@code netnsPath} (entered as root before the switch;
+   * the program itself cannot change namespaces).
+   *
+   * @param netnsPath the namespace's path, e.g. {@code /var/run/netns/x}
+   * @param capabilities capability names as setpriv spells them, e.g. {@code net_admin}
+   * @param mainClass the program's main class
+   * @param args its arguments
+   * @return the command line, for a {@link ProcessBuilder}
+   */
+  public List<String> serviceCommand(
+      String netnsPath, List<String> capabilities, String mainClass, String... args) {
+    String caps = String.join(",", capabilities.stream().map(c -> "+" + c).toList());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Shell.which("setpriv").map(Path::toString).orElse("setpriv"));
+    cmd.addAll(
+        List.of(
+            "--reuid=" + USER,
+            "--regid=" + GROUP,
+            "--clear-groups",
+            "--inh-caps=-all," + caps,
+            "--ambient-caps=-all," + caps,
+            "--bounding-set=-all," + caps,
+            "--",
+            java,
+            "--enable-native-access=ALL-UNNAMED",
+            "-Djava.io.tmpdir=" + dir.resolve("tmp"),
+            "-Duser.home=" + dir.resolve("tmp"),
+            "-Djna.tmpdir=" + dir.resolve("tmp"),
+            "-cp",
+            classPath,
+            mainClass));
+    cmd.addAll(Arrays.asList(args));
+    return Shell.inNetns(netnsPath, cmd);
+  }
+
+  /**
    * Runs {@code mainClass} as {@link #USER} in the namespace and waits for it.
    *
    * @param netns the namespace to run in
