@@ -99,9 +99,13 @@ class KernelIpv6Test {
   void perFragmentRuleWithoutTypeSeesThreeFragments() throws Exception {
     bed(TestBedOptions.defaults());
     DivertSocket s = bed.host().bind(1234);
-    bed.host().addRule(DivertRule.parse("input -6 -j DIVERT 1234"));
+    bed.host().addRule(DivertRule.parse("input -s " + text(peer6()) + " -j DIVERT 1234"));
     try (Reflector r = new Reflector(s, x -> true)) {
       assertTrue(bed.peer().ping(host6(), 3000, Duration.ofSeconds(3)));
+      for (Reflector.Seen x : r.seen()) {
+        byte[] src = java.util.Arrays.copyOfRange(x.packet(), 8, 24);
+        assertEquals(peer6(), Ipv6Addresses.fromBytes(src), "only the rule's source matches");
+      }
       List<Reflector.Seen> seen =
           r.seen().stream().filter(x -> fragmentOffset(x.packet()) >= 0).toList();
       assertEquals(3, seen.size(), "one delivery per fragment of the echo request");

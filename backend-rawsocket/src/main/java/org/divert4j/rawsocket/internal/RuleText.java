@@ -347,11 +347,12 @@ public final class RuleText {
     }
     // IpPrefix prints an IPv6 prefix in RFC 5952 form, as ip6tables-save does; an IPv4 one as
     // dotted quad with its length (iptables-save prints /32 too)
-    if (r.sourcePrefixLength() > 0) {
-      sb.append("-s ").append(prefixText(r.sourceNetwork().orElseThrow())).append(' ');
+    // a prefix of length 0 matches everything, so it is left out, as iptables-save does
+    if (r.sourceNetwork().isPresent() && r.sourceNetwork().get().length() > 0) {
+      sb.append("-s ").append(prefixText(r.sourceNetwork().get())).append(' ');
     }
-    if (r.destinationPrefixLength() > 0) {
-      sb.append("-d ").append(prefixText(r.destinationNetwork().orElseThrow())).append(' ');
+    if (r.destinationNetwork().isPresent() && r.destinationNetwork().get().length() > 0) {
+      sb.append("-d ").append(prefixText(r.destinationNetwork().get())).append(' ');
     }
     if (r.inInterface() != null) {
       sb.append("-i ").append(r.inInterface()).append(' ');
