@@ -224,6 +224,21 @@ final class Injector {
         }
       }
       oif = owner;
+      if (ingress != null && !"lo".equals(snap.name(owner))) {
+        // S33 exact, as for IPv4: into the receive path of the interface with that address
+        verdicts.flushAll();
+        int e = ingress.send(b, len, owner, snap.name(owner), mark);
+        if (e == Errors.ENOBUFS) {
+          ledger.drop(DropReason.NO_BUFFER);
+          return;
+        }
+        if (e != 0) {
+          throw new DivertException(
+              "injecting inbound on " + snap.name(owner) + " failed: " + Errors.name(e), e, null);
+        }
+        ledger.injected(len);
+        return;
+      }
       if (snap.isLocal6(b, DST6)) {
         // S33 approximation as for IPv4: a send to a local address loops through lo into
         // PREROUTING; the output rules let it pass

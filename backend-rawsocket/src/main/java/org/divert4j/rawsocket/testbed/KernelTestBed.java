@@ -98,6 +98,13 @@ public final class KernelTestBed extends NamespaceTestBed {
       hostNs.sysctl("net.ipv4.ip_forward", "1");
       hostNs.sysctl("net.ipv6.conf.all.forwarding", "1");
     }
+    // IPv6 neighbours are permanent: neighbour discovery is ICMPv6, which an output rule such as
+    // "output -p icmpv6" would divert and hold, so the host could never resolve the peer it
+    // answers (ARP is not IP, so IPv4 needs nothing of the kind)
+    neighbours(linkA.a(), netA + 1, linkA.b(), netA + 2);
+    if (linkB != null) {
+      neighbours(linkB.a(), netB + 2, linkB.b(), netB + 1);
+    }
     for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.eth0.rp_filter", "0");
     }
@@ -128,6 +135,29 @@ public final class KernelTestBed extends NamespaceTestBed {
     }
     setNodes(peer, hostNode, far);
     setHost(openHost(ho));
+  }
+
+  /** Makes each end of a link know the other's IPv6 addresses (global and link-local). */
+  private static void neighbours(VethPair.End a, int addressA, VethPair.End b, int addressB)
+      throws IOException {
+    neighbour(a, b, addressB);
+    neighbour(b, a, addressA);
+  }
+
+  private static void neighbour(VethPair.End at, VethPair.End other, int otherAddress)
+      throws IOException {
+    byte[] m = other.mac();
+    String mac = String.format("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    List<String> addresses = new ArrayList<>();
+    addresses.add(Ipv6Addresses.toText(ipv6Of(otherAddress)));
+    java.net.Inet6Address ll = other.linkLocal();
+    if (ll != null) {
+      addresses.add(Ipv6Addresses.toText(ll));
+    }
+    for (String a : addresses) {
+      at.netns()
+          .ip("-6", "neigh", "replace", a, "lladdr", mac, "dev", at.name(), "nud", "permanent");
+    }
   }
 
   private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)
