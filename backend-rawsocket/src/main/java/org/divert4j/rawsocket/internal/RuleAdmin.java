@@ -255,8 +255,26 @@ public final class RuleAdmin implements AutoCloseable {
       Set<Integer> v4 = new java.util.HashSet<>();
       for (RuleGroup g : s.groups(c)) {
         v4.add(g.tag());
-        boolean both = six == null || has(six, c, g.tag());
-        out.add(entry(c, g, bound, both ? null : IpFamily.IPV4));
+        RuleGroup g6 = six == null ? null : find(six, c, g.tag());
+        Entry e = entry(c, g, bound, six == null || g6 != null ? null : IpFamily.IPV4);
+        if (g6 != null && !g6.lines().isEmpty()) {
+          // a rule of both families has matched the packets of both tables' first lines
+          e =
+              new Entry(
+                  e.id(),
+                  e.chain(),
+                  e.owner(),
+                  e.pid(),
+                  e.state(),
+                  e.match(),
+                  e.rule(),
+                  e.port(),
+                  e.noListener(),
+                  e.queues(),
+                  e.packets() + g6.lines().get(0).packets(),
+                  e.bound());
+        }
+        out.add(e);
       }
       if (six != null) {
         for (RuleGroup g : six.groups(c)) {
@@ -269,13 +287,13 @@ public final class RuleAdmin implements AutoCloseable {
     return out;
   }
 
-  private static boolean has(RuleState s, Chain c, int tag) {
+  private static RuleGroup find(RuleState s, Chain c, int tag) {
     for (RuleGroup g : s.groups(c)) {
       if (g.tag() == tag) {
-        return true;
+        return g;
       }
     }
-    return false;
+    return null;
   }
 
   static Entry entry(Chain c, RuleGroup g, Set<Integer> bound) {
