@@ -50,6 +50,7 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM,
+            Capability.IPV6,
             Capability.PACKET_MARK,
             Capability.PACKET_META,
             Capability.KERNEL_FILTER);

@@ -88,6 +88,12 @@ final class FrameSender implements AutoCloseable {
     frame.put(10, (byte) (target >>> 8));
     frame.put(11, (byte) target);
     frame.put(ETH_HLEN, packet, 0, len);
+    // the EtherType by the version nibble: IPv6 packets take the same path (S60)
+    int etherType = (packet.get(0) & 0xf0) == 0x60 ? Native.ETH_P_IPV6 : Native.ETH_P_IP;
+    frame.put(12, (byte) (etherType >>> 8));
+    frame.put(13, (byte) etherType);
+    msg.put(NAME + 2, (byte) (etherType >>> 8)); // sll_protocol, network order
+    msg.put(NAME + 3, (byte) etherType);
     msg.putLong(IOV + 8, ETH_HLEN + len);
     msg.putInt(CTRL + 16, mark);
     while (true) {

@@ -117,7 +117,7 @@ final class IngressPath {
             "pref",
             Integer.toString(filters + 1),
             "protocol",
-            "ip",
+            "all", // IPv4 and IPv6 frames (the match is on the source MAC only)
             "u32",
             "match",
             "ether",

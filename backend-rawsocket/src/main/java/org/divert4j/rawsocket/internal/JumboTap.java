@@ -10,10 +10,11 @@ import org.divert4j.linux.Native;
  * 65531 bytes ({@code NFQNL_MAX_COPY_RANGE}) and reports the real length in {@code NFQA_CAP_LEN}.
  * Packets of 65532 to 65535 bytes arrive whole only on links with an MTU that large (loopback,
  * veth). This tap is an {@code AF_PACKET} socket on every interface of the namespace with a classic
- * BPF filter that accepts only IPv4 packets of at least 65532 bytes, so it costs the kernel a few
- * filter instructions per packet and nothing else. Packet taps run in {@code
- * __netif_receive_skb_core} before {@code ip_rcv}, so the copy is queued before the packet reaches
- * PREROUTING and NFQUEUE: when a truncated packet is received, its tail is already here.
+ * BPF filter that accepts only packets of at least 65532 bytes (IPv4, and IPv6 up to 40 + 65535
+ * bytes: the socket takes every EtherType), so it costs the kernel a few filter instructions per
+ * packet and nothing else. Packet taps run in {@code __netif_receive_skb_core} before {@code
+ * ip_rcv}, so the copy is queued before the packet reaches PREROUTING and NFQUEUE: when a truncated
+ * packet is received, its tail is already here.
  *
  * <p>Works for the input and forward chains (the packet came in through an interface); a locally
  * generated packet that large is not tapped before POSTROUTING, so the output chain cannot deliver
@@ -22,6 +23,9 @@ import org.divert4j.linux.Native;
 public final class JumboTap implements AutoCloseable {
   /** The smallest length NFQUEUE truncates. */
   public static final int MIN = NfqCodec.MAX_COPY_RANGE + 1;
+
+  /** The longest packet it keeps: an IPv6 header and the largest payload length. */
+  public static final int MAX = 40 + 65535;
 
   private static final int SLOTS = 4;
   private final int fd;
@@ -35,7 +39,7 @@ public final class JumboTap implements AutoCloseable {
   private JumboTap(int fd) {
     this.fd = fd;
     for (int i = 0; i < SLOTS; i++) {
-      slots[i] = Native.allocate(65536);
+      slots[i] = Native.allocate(MAX + 1);
       slotAddr[i] = Native.address(slots[i]);
     }
     poll.putInt(0, fd);
@@ -49,7 +53,7 @@ public final class JumboTap implements AutoCloseable {
    * @throws ErrnoException if the packet socket cannot be made
    */
   public static JumboTap open() throws ErrnoException {
-    int proto = Short.reverseBytes((short) Native.ETH_P_IP) & 0xffff;
+    int proto = Short.reverseBytes((short) Native.ETH_P_ALL) & 0xffff;
     int fd =
         Native.socket(
             Native.AF_PACKET, Native.SOCK_DGRAM | Native.SOCK_NONBLOCK, proto, "AF_PACKET tap");
@@ -90,7 +94,7 @@ public final class JumboTap implements AutoCloseable {
 
   private void drainSocket() {
     while (true) {
-      long r = Native.recv(fd, slotAddr[next], 65536, Native.MSG_DONTWAIT);
+      long r = Native.recv(fd, slotAddr[next], MAX + 1, Native.MSG_DONTWAIT);
       if (r < 0) {
         return;
       }
@@ -113,7 +117,7 @@ public final class JumboTap implements AutoCloseable {
    */
   public synchronized boolean complete(
       ByteBuffer src, int off, int present, int full, ByteBuffer dst) {
-    if (closed || full > 65535 || present < 40) {
+    if (closed || full > MAX || present < 40) {
       return false;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -136,6 +140,22 @@ public final class JumboTap implements AutoCloseable {
   }
 
   private static boolean matches(ByteBuffer a, int off, int present, ByteBuffer b) {
+    if ((a.get(off) & 0xf0) == 0x60) {
+      // IPv6: payload length and next header, the addresses (not the hop limit, which the
+      // forward chain sees decreased), then the 64 bytes before the cut
+      if ((b.get(0) & 0xf0) != 0x60) {
+        return false;
+      }
+      for (int i = 4; i < 40; i++) {
+        if (i != 7 && a.get(off + i) != b.get(i)) {
+          return false;
+        }
+      }
+      return tailMatches(a, off, present, b);
+    }
+    if ((b.get(0) & 0xf0) != 0x40) {
+      return false;
+    }
     // addresses and ID, then the 64 bytes before the cut
     for (int i = 12; i < 20; i++) {
       if (a.get(off + i) != b.get(i)) {
@@ -145,6 +165,10 @@ public final class JumboTap implements AutoCloseable {
     if (a.get(off + 4) != b.get(4) || a.get(off + 5) != b.get(5) || a.get(off + 9) != b.get(9)) {
       return false;
     }
+    return tailMatches(a, off, present, b);
+  }
+
+  private static boolean tailMatches(ByteBuffer a, int off, int present, ByteBuffer b) {
     for (int i = present - 64; i < present; i++) {
       if (a.get(off + i) != b.get(i)) {
         return false;

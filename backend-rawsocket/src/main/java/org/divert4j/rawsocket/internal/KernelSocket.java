@@ -153,7 +153,8 @@ public final class KernelSocket implements DivertSocket {
       if (slot >= 0) {
         writeBack.reinject(slot, len, tickets.ring().mark(slot));
       } else {
-        injector.inject(len, SendDirection.inboundAddress(address), 0);
+        injector.inject(
+            len, SendDirection.inboundAddress(address), SendDirection.inboundAddress6(address), 0);
       }
       verdicts.flushAll();
       packet.position(packet.limit());
@@ -185,7 +186,11 @@ public final class KernelSocket implements DivertSocket {
             writeBack.reinject(held, len, batch.mark(i));
           } else {
             // the direction is looked up only for new packets: a held one keeps its own (S35)
-            injector.inject(len, SendDirection.inboundAddress(batch, i), batch.mark(i));
+            injector.inject(
+                len,
+                SendDirection.inboundAddress(batch, i),
+                SendDirection.inboundAddress6(batch, i),
+                batch.mark(i));
           }
           sent++;
         } catch (DivertClosedException e) {

@@ -50,7 +50,7 @@ final class Lane {
    */
   ByteBuffer jumbo() {
     if (jumbo == null) {
-      jumbo = Native.allocate(65536);
+      jumbo = Native.allocate(JumboTap.MAX); // IPv6: 40 + 65535 bytes
     }
     return jumbo;
   }

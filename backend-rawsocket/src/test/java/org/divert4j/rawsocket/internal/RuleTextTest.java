@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.divert4j.Chain;
 import org.divert4j.DivertRule;
+import org.divert4j.IpFamily;
 import org.divert4j.NoListenerPolicy;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +25,32 @@ class RuleTextTest {
         RuleText.match(DivertRule.parse("output -p icmp --icmp-type 8 -o eth1 -j DIVERT 2")));
     assertEquals("-p 47", RuleText.match(DivertRule.parse("forward proto 47 port 3")));
     assertEquals("", RuleText.match(DivertRule.parse("forward port 3")));
+  }
+
+  @Test
+  void ipv6MatchTextAndReadBack() {
+    // as ip6tables-save prints it: RFC 5952 addresses, ipv6-icmp with the icmp6 module
+    DivertRule r =
+        DivertRule.parse("input -s fd00:1::1 -d fd00:2::/64 -p udp --dport 53 -j DIVERT 9");
+    String m = RuleText.match(r);
+    assertEquals("-p udp -s fd00:1::1/128 -d fd00:2::/64 -m udp --dport 53", m);
+    assertEquals(r, RuleText.parseMatch(Chain.INPUT, m, 9, IpFamily.IPV6));
+    DivertRule echo = DivertRule.parse("output -p icmpv6 --icmpv6-type 128 -j DIVERT 9");
+    assertEquals("-p ipv6-icmp -m icmp6 --icmpv6-type 128", RuleText.match(echo));
+    assertEquals(
+        echo,
+        RuleText.parseMatch(
+            Chain.OUTPUT, "-p ipv6-icmp -m icmp6 --icmpv6-type 128", 9, IpFamily.IPV6));
+    // a rule found in one table only reads back with that family; in both, with none (S54)
+    assertEquals(
+        DivertRule.parse("input -6 -p tcp -j DIVERT 9"),
+        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV6));
+    assertEquals(
+        DivertRule.parse("input -4 -p tcp -j DIVERT 9"),
+        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV4));
+    assertEquals(
+        DivertRule.parse("input -p tcp -j DIVERT 9"),
+        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, null));
   }
 
   @Test
