@@ -80,8 +80,8 @@ public interface DivertHost extends AutoCloseable {
   DivertSocket bind(int port) throws DivertException;
 
   /**
-   * @return a snapshot of the host's counters (no-listener and reassembly drops); works after close
-   *     too
+   * @return a snapshot of the host's counters (no-listener, reassembly, capture and transmit
+   *     drops); works after close too
    */
   HostStats stats();
 

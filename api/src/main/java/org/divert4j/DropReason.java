@@ -23,5 +23,11 @@ public enum DropReason {
   /** A fragment was invalid: beyond 65535 bytes, or inconsistent with its datagram. */
   REASSEMBLY_INVALID,
   /** The capture layer lost it before divert4j saw it (pcap's own drop counters). */
-  CAPTURE
+  CAPTURE,
+  /**
+   * The backend could not put it on the wire: larger than the egress interface's MTU (and not to be
+   * fragmented), or the send itself failed (pcap: {@code pcap_inject}). Counted in host statistics
+   * only: such a frame may be one no rule diverted, so it belongs to no socket.
+   */
+  TRANSMIT
 }

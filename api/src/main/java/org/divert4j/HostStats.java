@@ -2,7 +2,8 @@ package org.divert4j;
 
 /**
  * A snapshot of a host's own counters: packets that never reached a socket (no listener, reassembly
- * discards). Immutable.
+ * discards, losses below the divert layer), and packets the backend could not transmit ({@link
+ * DropReason#TRANSMIT}). Immutable.
  */
 public final class HostStats extends Counters {
   private final long passedNoListener;

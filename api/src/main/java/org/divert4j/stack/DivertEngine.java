@@ -830,6 +830,7 @@ public class DivertEngine {
         d[r.ordinal()] += reassembler.discarded(r);
       }
       d[DropReason.CAPTURE.ordinal()] += env.captureDrops();
+      d[DropReason.TRANSMIT.ordinal()] += env.transmitDrops();
       return new HostStats(passedNoListener, reassembledCount, d);
     } finally {
       env.exit();

@@ -71,6 +71,18 @@ public interface StackEnvironment {
   }
 
   /**
+   * Packets the backend could not put on the wire after the engine passed them ({@link #transmit},
+   * {@link #deliverLocal}, or frames it forwards without the engine): larger than the egress MTU,
+   * or a failed send. The engine reports them as {@link org.divert4j.DropReason#TRANSMIT} in host
+   * statistics. Called with the exclusive section entered. Default: 0.
+   *
+   * @return the total so far; never decreases
+   */
+  default long transmitDrops() {
+    return 0;
+  }
+
+  /**
    * Called before a change of the host's configuration (binding or closing a socket, adding or
    * removing a rule), outside the exclusive section. A backend whose packets reach the engine
    * through buffers of its own (the pcap backend's capture threads) lets the engine process every

@@ -21,10 +21,10 @@ import org.divert4j.testbed.TestBedOptions;
  * interface. Frames from outside to inside traverse the input chain (inbound), frames from inside
  * to outside the output chain (outbound): the divert host is whatever sits on the inside. The
  * kernel must not forward between the two interfaces itself (no IP forwarding, no bridge, in their
- * namespace). ARP and anything that is not a well-formed IPv4 packet passes untouched. On virtual
- * interfaces (veth, tap) turn off TX checksum offload and TSO/GSO on the senders ({@code ethtool -K
- * IF tx off tso off gso off}): otherwise the captured packets carry partial checksums or are larger
- * than the MTU. The segment carries traffic only while its host is open.
+ * namespace). ARP and anything that is not a well-formed IPv4 packet passes untouched. Offloads
+ * that hand the capture partial checksums or frames larger than the MTU (receive aggregation on the
+ * two interfaces; checksum and segmentation offload on the other end of a veth) are dealt with at
+ * open, as {@value #OFFLOADS} says. The segment carries traffic only while its host is open.
  *
  * <ul>
  *   <li>{@value #OUTSIDE}, {@value #INSIDE}: the interface names.
@@ -39,7 +39,13 @@ import org.divert4j.testbed.TestBedOptions;
  *       destinations outbound injection accepts, S49); default {@code 0.0.0.0/0}.
  *   <li>{@value #BUFFER_SIZE}: libpcap's kernel buffer per interface, bytes (default 32 MiB);
  *       {@value #HANDOFF_SIZE}: the capture-to-engine handoff per interface, bytes (default 8 MiB).
- *       Packets lost in either are counted as {@code DropReason.CAPTURE}.
+ *       Packets lost in either are counted as {@code DropReason.CAPTURE}; frames that cannot be
+ *       sent (larger than the egress MTU, a failed {@code pcap_inject}) as {@code
+ *       DropReason.TRANSMIT}, in host statistics.
+ *   <li>{@value #OFFLOADS}: {@code disable} (default) turns the offending offload features off
+ *       while the host is open and back on at close, or at the next open after a crash; {@code
+ *       refuse} fails the open with one line naming each interface, feature and the {@code ethtool
+ *       -K} command that turns it off.
  * </ul>
  *
  * <p><b>Savefile replay</b> ({@value #INPUT} and {@value #OUTPUT}): the packets of a capture (pcap
@@ -101,6 +107,9 @@ public final class PcapProvider implements DivertProvider {
 
   /** Host property: the capture handoff size per interface, bytes. */
   public static final String HANDOFF_SIZE = "pcap.handoffSize";
+
+  /** Host property: what to do about offloads: {@code disable} (default) or {@code refuse}. */
+  public static final String OFFLOADS = "pcap.offloads";
 
   /** Host property: the capture to replay. */
   public static final String INPUT = "pcap.input";

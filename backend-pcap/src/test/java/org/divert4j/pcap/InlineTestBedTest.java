@@ -137,6 +137,31 @@ class InlineTestBedTest {
     }
   }
 
+  /**
+   * A frame the segment cannot send is counted as TRANSMIT in host statistics, not lost: the inside
+   * MTU is lowered after the segment read it, so a 1428-byte datagram passes the engine and {@code
+   * pcap_inject} refuses it on in0 (EMSGSIZE: larger than the egress MTU).
+   */
+  @Test
+  void aFrameLargerThanTheEgressMtuIsCountedAsATransmitDrop() throws Exception {
+    try (org.divert4j.pcap.testbed.PcapTestBed bed =
+            org.divert4j.pcap.testbed.PcapTestBed.create(TestBedOptions.defaults());
+        UdpEndpoint atHost = bed.hostNode().openUdp(7000)) {
+      assertEquals(0, bed.host().stats().dropped(DropReason.TRANSMIT));
+      bed.segmentNamespace().ip("link", "set", "in0", "mtu", "1280");
+      bed.peer().sendUdp(bed.hostNode().address(), 7001, 7000, new byte[1400]);
+      assertNull(atHost.receive(Duration.ofMillis(500)), "too large for the wire to the host");
+      long deadline = System.nanoTime() + T.toNanos();
+      while (bed.host().stats().dropped(DropReason.TRANSMIT) == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertEquals(1, bed.host().stats().dropped(DropReason.TRANSMIT), bed.toString());
+      bed.peer().sendUdp(bed.hostNode().address(), 7001, 7000, new byte[100]);
+      assertNotNull(atHost.receive(T), "a datagram that fits still crosses");
+      assertEquals(1, bed.host().stats().dropped(DropReason.TRANSMIT));
+    }
+  }
+
   @Test
   void closeIsIdempotentAndRemovesTheNamespaces() throws Exception {
     TestBed bed = provider.testBed(TestBedOptions.defaults());

@@ -27,6 +27,7 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
+import org.divert4j.HostStats;
 import org.divert4j.Ipv4;
 import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
@@ -214,7 +215,7 @@ final class DumpCommand implements Callable<Integer> {
           stats.join(1000);
         }
       }
-      summary(out, socket.stats(), pcap);
+      summary(out, socket.stats(), host.stats(), pcap);
     } finally {
       stopping = true;
       closeQuietly(closeOnStop);
@@ -390,7 +391,7 @@ final class DumpCommand implements Callable<Integer> {
     }
   }
 
-  private void summary(PrintWriter out, SocketStats s, PcapWriter pcap) {
+  private void summary(PrintWriter out, SocketStats s, HostStats h, PcapWriter pcap) {
     double seconds = (lastNanos - firstNanos) / 1e9;
     StringBuilder sb = new StringBuilder();
     sb.append(packets).append(packets == 1 ? " packet, " : " packets, ");
@@ -421,6 +422,11 @@ final class DumpCommand implements Callable<Integer> {
             + (s.droppedTotal() - s.dropped(DropReason.PROGRAM))
             + (s.droppedTotal() - s.dropped(DropReason.PROGRAM) > 0 ? " " + s.drops() : "")
             + (s.failOpenAccepted() > 0 ? ", passed by fail-open " + s.failOpenAccepted() : ""));
+    if (h.droppedTotal() > 0) {
+      // What the host lost outside any socket: frames it could not transmit (DropReason.TRANSMIT,
+      // possibly of traffic no rule diverted), reassembly, capture losses.
+      out.println("host " + h.droppedTotal() + " lost " + h.drops());
+    }
     if (pcap != null) {
       out.println("wrote " + pcap.records() + " packets to " + write);
     }

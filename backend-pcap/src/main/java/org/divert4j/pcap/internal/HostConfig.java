@@ -19,6 +19,7 @@ public final class HostConfig {
   public static final String ROUTES = "pcap.routes";
   public static final String BUFFER = "pcap.bufferSize";
   public static final String HANDOFF = "pcap.handoffSize";
+  public static final String OFFLOADS = "pcap.offloads";
   static final String INPUT = "pcap.input";
   static final String OUTPUT = "pcap.output";
   static final String LOCAL = "pcap.local";
@@ -50,6 +51,7 @@ public final class HostConfig {
   final int mtu;
   final Start start;
   final boolean closeOnEnd;
+  final Offloads.Mode offloads;
 
   private HostConfig(HostOptions o) throws DivertException {
     outside = o.property(OUTSIDE, null);
@@ -81,6 +83,13 @@ public final class HostConfig {
       throw bad(CLOSE_ON_END, c, "true or false");
     }
     closeOnEnd = c.equals("true");
+    String off = o.property(OFFLOADS, "disable");
+    offloads =
+        switch (off) {
+          case "disable" -> Offloads.Mode.DISABLE;
+          case "refuse" -> Offloads.Mode.REFUSE;
+          default -> throw bad(OFFLOADS, off, "disable or refuse");
+        };
   }
 
   /**

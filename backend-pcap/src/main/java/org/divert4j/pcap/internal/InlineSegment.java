@@ -62,6 +62,8 @@ public final class InlineSegment extends Device {
   private final NetInterface outsideInterface;
   private final int[][] routes;
   private final boolean countInterfaceDrops;
+  // What the segment turned off, restored at close; set once, at open.
+  private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
   private final Fragmenter insideFragmenter = new Fragmenter();
   private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
@@ -126,15 +128,17 @@ public final class InlineSegment extends Device {
 
   /**
    * Opens the segment: reads both interfaces, opens a capture on each (from a thread in the
-   * namespace, optionally without capabilities), and starts its threads.
+   * namespace, optionally without capabilities), deals with the offloads as {@code pcap.offloads}
+   * says ({@link Offloads}), and starts its threads.
    *
    * @param name the host name
    * @param options the host options
    * @param cfg the pcap properties
    * @param unprivileged true to open the captures as a program without capabilities would (S46)
    * @return the running segment
-   * @throws DivertException if an interface is missing, capturing is not permitted, or the
-   *     interfaces are in use by another segment of this JVM
+   * @throws DivertException if an interface is missing, capturing is not permitted, the interfaces
+   *     are in use by another segment of this JVM, or offloads are on and {@code pcap.offloads} is
+   *     {@code refuse} (or they cannot be turned off)
    */
   public static InlineSegment open(
       String name, HostOptions options, HostConfig cfg, boolean unprivileged)
@@ -191,9 +195,24 @@ public final class InlineSegment extends Device {
       closeAll(handles);
       throw e;
     }
+    try {
+      // After the captures (a user without CAP_NET_RAW learns that first, S46), before the
+      // threads: frames the rings hold from before are forwarded as they came, and a sender
+      // retransmits what they lose.
+      s.offloads = applyOffloads(cfg, nsPath);
+    } catch (DivertException | RuntimeException e) {
+      s.release();
+      closeAll(handles);
+      throw e;
+    }
     s.startEngine();
     s.startThreads();
     return s;
+  }
+
+  private static Offloads applyOffloads(HostConfig cfg, String nsPath) throws DivertException {
+    return Offloads.apply(
+        cfg.offloads, nsPath, cfg.outside, cfg.inside, java.nio.file.Path.of(OffloadLedger.DIR));
   }
 
   private static void closeAll(CaptureHandle[] handles) {
@@ -440,6 +459,16 @@ public final class InlineSegment extends Device {
 
   // ------------------------------------------------------------------ StackEnvironment
 
+  /**
+   * @return frames that could not be sent: DF packets larger than the inside MTU, and failed {@code
+   *     pcap_inject} calls (EMSGSIZE for a frame larger than the egress MTU, ENOBUFS, a link that
+   *     went down); read inside the section, which every writer holds
+   */
+  @Override
+  public long transmitDrops() {
+    return oversizeDrops + sendErrors[OUTSIDE] + sendErrors[INSIDE];
+  }
+
   @Override
   public List<NetInterface> interfaces() {
     return List.of(outsideInterface);
@@ -539,6 +568,10 @@ public final class InlineSegment extends Device {
       }
       closeAll(handles);
       release();
+      Offloads o = offloads;
+      if (o != null) {
+        o.restore(); // after the captures: nothing is forwarded with the features back on
+      }
     } finally {
       exit();
     }

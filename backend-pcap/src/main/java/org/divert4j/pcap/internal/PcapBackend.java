@@ -19,6 +19,9 @@ public final class PcapBackend {
   /** The provider's name. */
   public static final String NAME = "pcap";
 
+  /** System property: {@code default} to build test beds that keep the default offloads. */
+  public static final String TESTBED_OFFLOADS = "divert4j.pcap.testbed.offloads";
+
   private static final AtomicInteger HOSTS = new AtomicInteger();
   private static volatile Availability availability;
   private static volatile String version;
@@ -122,7 +125,9 @@ public final class PcapBackend {
   }
 
   /**
-   * Builds a namespace test bed with the backend inline in the middle.
+   * Builds a namespace test bed with the backend inline in the middle; with the system property
+   * {@value #TESTBED_OFFLOADS}{@code =default}, the variant that keeps the veth driver's default
+   * offloads ({@code PcapTestBed.createWithDefaultOffloads}), to run the TCK on it.
    *
    * @param options the test bed's options
    * @return the test bed
@@ -132,6 +137,9 @@ public final class PcapBackend {
     Availability a = availability();
     if (!a.available()) {
       throw new BackendUnavailableException("the pcap test bed needs: " + a.reason(), a.cause());
+    }
+    if ("default".equals(System.getProperty(TESTBED_OFFLOADS))) {
+      return org.divert4j.pcap.testbed.PcapTestBed.createWithDefaultOffloads(options);
     }
     return org.divert4j.pcap.testbed.PcapTestBed.create(options);
   }

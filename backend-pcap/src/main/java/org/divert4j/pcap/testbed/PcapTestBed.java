@@ -34,8 +34,10 @@ import org.divert4j.testbed.TestNode;
  * addresses and does not forward; IPv6 is off everywhere (no neighbour discovery noise); the nodes
  * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum
  * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
- * super-packets). Peer and host know each other's MAC address in advance (permanent neighbour
- * entries), so that a test's first packets are not held in an ARP queue and released in a burst.
+ * super-packets), except in the variant {@link #createWithDefaultOffloads}, which leaves the veth
+ * defaults for the segment to deal with ({@code pcap.offloads}). Peer and host know each other's
+ * MAC address in advance (permanent neighbour entries), so that a test's first packets are not held
+ * in an ARP queue and released in a burst.
  *
  * <p>The host node is the inside host, but its {@link TestNode#interfaces()} are those of the
  * divert host in front of it: {@code out0} (name and index in the bridge namespace) with the host's
@@ -46,11 +48,14 @@ import org.divert4j.testbed.TestNode;
  * leaves the segment forwarding with no rules, as the kernel does after a divert program exits.
  */
 public final class PcapTestBed extends NamespaceTestBed {
+  private final boolean defaultOffloads;
   private HostOptions deviceOptions;
   private HostConfig config;
+  private Netns segmentNs;
 
-  private PcapTestBed(TestBedOptions options) {
+  private PcapTestBed(TestBedOptions options, boolean defaultOffloads) {
     super(PcapBackend.NAME, Device.CAPABILITIES, options, Duration.ofMillis(200));
+    this.defaultOffloads = defaultOffloads;
   }
 
   /**
@@ -63,7 +68,36 @@ public final class PcapTestBed extends NamespaceTestBed {
    * @throws DivertException if building it fails (everything made so far is removed)
    */
   public static PcapTestBed create(TestBedOptions o) throws DivertException {
-    return NamespaceTestBed.open(new PcapTestBed(o));
+    return NamespaceTestBed.open(new PcapTestBed(o, false));
+  }
+
+  /**
+   * Builds the test bed with every interface's offload features as the veth driver sets them (TX
+   * checksumming, TSO and GSO on): what a user gets who builds the same network by hand. The
+   * segment itself then deals with them as the host option {@code pcap.offloads} says (disable, by
+   * default, which turns off what it must and turns it back on at close).
+   *
+   * @param o the options; {@code o.host()} may set {@code pcap.offloads}
+   * @return the test bed
+   * @throws org.divert4j.BackendUnavailableException as {@link #create}
+   * @throws DivertException as {@link #create}, or if the segment refuses the offloads
+   */
+  public static PcapTestBed createWithDefaultOffloads(TestBedOptions o) throws DivertException {
+    return NamespaceTestBed.open(new PcapTestBed(o, true));
+  }
+
+  /**
+   * @return the namespace the segment runs in, between the peer's and the host's
+   */
+  public Netns segmentNamespace() {
+    return segmentNs;
+  }
+
+  /**
+   * @return the options the segment was opened with (the {@code pcap.*} properties)
+   */
+  public HostOptions segmentOptions() {
+    return deviceOptions;
   }
 
   @Override
@@ -75,6 +109,7 @@ public final class PcapTestBed extends NamespaceTestBed {
     Netns peerNs = newNamespace("peer");
     Netns bridgeNs = newNamespace("bridge");
     Netns hostNs = newNamespace("host");
+    segmentNs = bridgeNs;
     for (Netns ns : List.of(peerNs, bridgeNs, hostNs)) {
       ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
       ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
@@ -127,11 +162,13 @@ public final class PcapTestBed extends NamespaceTestBed {
             List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)),
             List.of(receiving));
     setNodes(peer, hostNode, null);
-    offloadsOff(peer.thread(), "eth0", true);
-    offloadsOff(hostNode.thread(), "eth0", true);
-    try (NetnsThread t = NetnsThread.open(bridgeNs.path().toString(), "bridge")) {
-      offloadsOff(t, "out0", false);
-      offloadsOff(t, "in0", false);
+    if (!defaultOffloads) {
+      offloadsOff(peer.thread(), "eth0", true);
+      offloadsOff(hostNode.thread(), "eth0", true);
+      try (NetnsThread t = NetnsThread.open(bridgeNs.path().toString(), "bridge")) {
+        offloadsOff(t, "out0", false);
+        offloadsOff(t, "in0", false);
+      }
     }
     InlineSegment segment =
         trackResource(InlineSegment.open(PcapBackend.hostName(config), device, config, false));
