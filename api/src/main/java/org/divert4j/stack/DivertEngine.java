@@ -1,5 +1,6 @@
 package org.divert4j.stack;
 
+import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,6 +25,9 @@ import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
+import org.divert4j.packet.Ipv6Reassembler;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.Reassembler;
 import org.divert4j.packet.SendFixups;
 
@@ -59,6 +63,9 @@ public class DivertEngine {
 
   private static final RuleEntry[] NO_RULES = new RuleEntry[0];
 
+  /** The largest IPv6 packet without a Jumbo Payload option: the header plus 65535 (S31, S59). */
+  static final int IPV6_MAX = Ipv6View.HEADER_LENGTH + Ipv6View.MAX_PAYLOAD_LENGTH;
+
   /** The engine-wide options (fragment mode and reassembly come from here). */
   protected final HostOptions options;
 
@@ -74,10 +81,15 @@ public class DivertEngine {
   private final int[]
       addressBits; // byIndex[i].addressBits(), computed once (it copies the address)
   private final Reassembler reassembler;
+  private final Ipv6Reassembler reassembler6; // S63: never shares a buffer with IPv4's
+  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
   private final Fragmenter egressFragmenter = new Fragmenter();
   private final Fragmenter transmitFragmenter = new Fragmenter();
   private final Ipv4View view = new Ipv4View();
   private final Ipv4View fixUpView = new Ipv4View();
+  private final Ipv6View view6 = new Ipv6View();
+  private final Ipv6View fixUpView6 = new Ipv6View();
+  private final Ipv6Support six;
   private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
   private final PacketPool pool = new PacketPool(64, 4);
   private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
@@ -91,6 +103,7 @@ public class DivertEngine {
   private int nextSocketSerial = 1;
   private int nextHandle = 1;
   private int ipId;
+  private int fragmentId6; // S63: an identification space of its own
 
   // Scratch state for the fragment sinks (the engine is single-threaded inside its section).
   private int sinkOutInterface;
@@ -134,13 +147,21 @@ public class DivertEngine {
       names[i.index()] = i.name();
       addressBits[i.index()] = i.addressBits();
     }
+    this.six = new Ipv6Support(interfaces, max);
     this.reassembler =
         new Reassembler(
             options.reassemblyMemory(),
             Math.max(64, (int) Math.min(65536, options.reassemblyMemory() / 1024)),
             options.reassemblyTimeout().toNanos(),
             env::nanoTime);
+    this.reassembler6 =
+        new Ipv6Reassembler(
+            options.reassemblyMemory(),
+            Math.max(64, (int) Math.min(65536, options.reassemblyMemory() / 1024)),
+            options.reassemblyTimeout().toNanos(),
+            env::nanoTime);
     this.ipId = hostName.hashCode() & 0x7fff;
+    this.fragmentId6 = hostName.hashCode() * 0x9e3779b1;
   }
 
   /**
@@ -204,21 +225,38 @@ public class DivertEngine {
    * @return false if there is no route to its destination (nothing was sent)
    */
   public boolean originate(ByteBuffer packet) {
+    return originate(packet, 0);
+  }
+
+  /**
+   * {@link #originate(ByteBuffer)} for a datagram of either family whose stack chose the egress
+   * interface of a link-local IPv6 destination (the destination's scope, S60).
+   *
+   * @param packet the datagram, from position to limit, headers complete; valid only during the
+   *     call
+   * @param linkInterface the egress interface for a link-local IPv6 destination, 0 for none; other
+   *     destinations are routed
+   * @return false if there is no route to its destination (nothing was sent)
+   */
+  public boolean originate(ByteBuffer packet, int linkInterface) {
     env.enter();
     try {
-      int out = env.route(packet.getInt(packet.position() + 16));
+      boolean v6 = Ipv6Support.isIpv6(packet);
+      int out =
+          v6
+              ? Ipv6Support.route(env, packet, linkInterface)
+              : env.route(packet.getInt(packet.position() + 16));
       if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
         return false;
       }
       ByteBuffer p = packet;
       if (reassemblesBeforeRules() && isFragment(p)) {
-        p = reassembler.offer(p);
+        p = reassemble(p);
         if (p == null) {
           return true;
         }
-        reassembledCount++;
       }
-      egress(p, out, NO_ORIGIN);
+      egress(p, out, NO_ORIGIN, true);
       return true;
     } finally {
       env.exit();
@@ -261,6 +299,7 @@ public class DivertEngine {
     env.enter();
     try {
       reassembler.expire();
+      reassembler6.expire();
       long now = env.nanoTime();
       for (EngineSocket s : sockets) {
         if (s != null) {
@@ -274,9 +313,11 @@ public class DivertEngine {
 
   /**
    * The reassembly memory in use now, as {@link Reassembler#bytesHeld()} counts it (payload plus a
-   * fixed overhead per held fragment); never more than {@link HostOptions#reassemblyMemory()}. For
-   * monitoring and for the tests that prove the bound under attack. Thread-safe: takes the engine's
-   * section briefly (it waits while another thread is inside it); allocates nothing.
+   * fixed overhead per held fragment), both families together. Each family reassembles in its own
+   * buffer (S63), bounded by {@link HostOptions#reassemblyMemory()} on its own: with IPv4 traffic
+   * only (or IPv6 only) this is never more than that bound. For monitoring and for the tests that
+   * prove the bound under attack. Thread-safe: takes the engine's section briefly (it waits while
+   * another thread is inside it); allocates nothing.
    *
    * @return bytes held by fragments waiting for their datagram (0 unless fragments are reassembled
    *     before the rules)
@@ -284,7 +325,7 @@ public class DivertEngine {
   public long reassemblyBytesHeld() {
     env.enter();
     try {
-      return reassembler.bytesHeld();
+      return reassembler.bytesHeld() + reassembler6.bytesHeld();
     } finally {
       env.exit();
     }
@@ -366,12 +407,14 @@ public class DivertEngine {
 
   /**
    * Applies the header fix-ups of SEMANTICS.md section H to a packet about to be sent: total
-   * length, a non-zero ID, the header checksum.
+   * length, a non-zero ID, the header checksum; for IPv6 (S61) the payload length only.
    *
    * @param packet the engine's own copy, position 0
    */
   protected void fixUpHeader(ByteBuffer packet) {
-    SendFixups.apply(fixUpView.wrap(packet), nextIpIds); // S38-S40, also with DF (Q12)
+    // S38-S40 (also with DF, Q12); for IPv6 S61: the payload length only
+    SendFixups.apply(
+        packet, packet.position(), packet.remaining(), fixUpView, fixUpView6, nextIpIds);
   }
 
   /**
@@ -379,7 +422,7 @@ public class DivertEngine {
    * PER_FRAGMENT mode, and DF datagrams longer than it in ALWAYS_DEFRAGMENT mode.
    *
    * @param length the packet's length
-   * @param dontFragment its DF flag
+   * @param dontFragment its DF flag (IPv6 has none: false, S59)
    * @param out the egress interface
    * @throws PacketTooLargeException if it may not be sent
    */
@@ -426,13 +469,16 @@ public class DivertEngine {
   private void input(ByteBuffer packet, int inIf, int start, int origin, boolean fresh) {
     ByteBuffer p = packet;
     if (fresh && reassemblesBeforeRules() && isFragment(p)) {
-      p = reassembler.offer(p);
+      p = reassemble(p);
       if (p == null) {
         return;
       }
-      reassembledCount++;
     }
     if (traverse(Chain.INPUT, start, p, inIf, 0, origin)) {
+      return;
+    }
+    if (Ipv6Support.isIpv6(p)) {
+      input6(p, inIf, origin);
       return;
     }
     int base = p.position();
@@ -461,17 +507,51 @@ public class DivertEngine {
     forward(p, inIf, out, 0, origin);
   }
 
+  /** After the input chain, for IPv6: deliver locally, or forward (RFC 8200: hop limit only). */
+  private void input6(ByteBuffer p, int inIf, int origin) {
+    int dst = p.position() + 24;
+    if (env.isLocal6(p, dst)) {
+      env.deliverLocal(p, inIf);
+      return;
+    }
+    // a link-local source or destination never leaves its link (RFC 4291 section 2.5.6)
+    if (!env.forwarding()
+        || Ipv6Support.isLinkLocal(p, dst)
+        || Ipv6Support.isLinkLocal(p, p.position() + 8)) {
+      return;
+    }
+    int out = env.route6(p, dst);
+    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
+      return;
+    }
+    if (!Ipv6Support.decrementHopLimit(p)) {
+      return; // time exceeded
+    }
+    forward(p, inIf, out, 0, origin);
+  }
+
   private void forward(ByteBuffer p, int inIf, int out, int start, int origin) {
     if (traverse(Chain.FORWARD, start, p, inIf, out, origin)) {
       return;
     }
-    egress(p, out, origin);
+    egress(p, out, origin, false);
   }
 
-  /** Before the output chain: in PER_FRAGMENT mode the output chain sees what goes on the wire. */
-  private void egress(ByteBuffer p, int out, int origin) {
+  /**
+   * Before the output chain: in PER_FRAGMENT mode the output chain sees what goes on the wire.
+   *
+   * @param local true for a datagram of the host's own stack, false for a forwarded one (IPv6
+   *     routers never fragment, RFC 8200 section 5)
+   */
+  private void egress(ByteBuffer p, int out, int origin, boolean local) {
     NetInterface oi = byIndex[out];
     if (options.fragments() == FragmentMode.PER_FRAGMENT && p.remaining() > oi.mtu()) {
+      if (Ipv6Support.isIpv6(p)) {
+        if (local) {
+          fragment6(p, oi.mtu(), out, origin, toOutputChain);
+        }
+        return; // forwarded: would be ICMPv6 "packet too big"; not modelled
+      }
       if ((p.get(p.position() + 6) & 0x40) != 0) {
         return; // DF: would be ICMP "fragmentation needed"; not modelled
       }
@@ -503,6 +583,10 @@ public class DivertEngine {
     NetInterface oi = byIndex[out];
     if (p.remaining() <= oi.mtu()) {
       env.transmit(p, out);
+      return;
+    }
+    if (Ipv6Support.isIpv6(p)) {
+      fragment6(p, oi.mtu(), out, NO_ORIGIN, toWire); // S58: a new Identification
       return;
     }
     if ((p.get(p.position() + 6) & 0x40) != 0) {
@@ -558,7 +642,49 @@ public class DivertEngine {
   }
 
   private static boolean isFragment(ByteBuffer p) {
+    if (Ipv6Support.isIpv6(p)) {
+      return Ipv6Support.isFragment(p);
+    }
     return (p.getShort(p.position() + 6) & 0x3fff) != 0;
+  }
+
+  /**
+   * Offers a fragment to its family's reassembler (S63: the families share no buffer).
+   *
+   * @return the whole datagram, or null while it is incomplete (or was discarded)
+   */
+  private ByteBuffer reassemble(ByteBuffer p) {
+    ByteBuffer whole = Ipv6Support.isIpv6(p) ? reassembler6.offer(p) : reassembler.offer(p);
+    if (whole != null) {
+      reassembledCount++;
+    }
+    return whole;
+  }
+
+  /** Fragments an IPv6 datagram to the MTU with a new Identification, each fragment to a sink. */
+  private void fragment6(ByteBuffer p, int mtu, int out, int origin, FragmentSink sink) {
+    int savedOut = sinkOutInterface;
+    int savedOrigin = sinkOrigin;
+    sinkOutInterface = out;
+    sinkOrigin = origin;
+    try {
+      fragmenter6.fragment(p, mtu, nextFragmentId6(), sink); // S57, S58
+    } catch (DivertException e) {
+      // The unfragmentable part leaves no room in the MTU (or the datagram is malformed): Linux's
+      // ip6_fragment fails with EMSGSIZE and the datagram is dropped; so here.
+    } finally {
+      sinkOutInterface = savedOut;
+      sinkOrigin = savedOrigin;
+    }
+  }
+
+  /** The next IPv6 fragment Identification: non-zero, its own space (S63). */
+  private int nextFragmentId6() {
+    fragmentId6++;
+    if (fragmentId6 == 0) {
+      fragmentId6 = 1;
+    }
+    return fragmentId6;
   }
 
   private int nextIpId() {
@@ -574,26 +700,46 @@ public class DivertEngine {
   /**
    * Sends for a socket: writes a held packet back, or injects a new one (see {@link
    * org.divert4j.DivertSocket#send}).
+   *
+   * @param inboundAddress the IPv4 interface address to inject inbound at, 0 for none
+   * @param inboundAddress6 the IPv6 interface address to inject inbound at, null for none
    */
-  void send(EngineSocket s, ByteBuffer packet, long ticket, int inboundAddress)
+  void send(
+      EngineSocket s,
+      ByteBuffer packet,
+      long ticket,
+      int inboundAddress,
+      Inet6Address inboundAddress6)
       throws DivertException {
     int len = packet.remaining();
-    if (len > PacketTooLargeException.IPV4_MAX) {
+    boolean v6 = Ipv6Support.isIpv6(packet);
+    if (v6 && len > IPV6_MAX) {
+      throw new PacketTooLargeException(len, IPV6_MAX, "IPv6 maximum: 40 + 65535 bytes", 0);
+    }
+    if (!v6 && len > PacketTooLargeException.IPV4_MAX) {
       throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0); // S31
     }
     env.enter();
     try {
       s.checkOpen();
-      view.wrap(packet).validateForSend(); // S47
+      if (v6) {
+        view6.wrap(packet).validateForSend(); // S62, S59 (jumbograms)
+      } else {
+        view.wrap(packet).validateForSend(); // S47
+      }
       ByteBuffer p = pool.copyOf(packet);
       try {
         fixUpHeader(p);
-        boolean df = (p.get(6) & 0x40) != 0;
+        boolean df = !v6 && (p.get(6) & 0x40) != 0;
         EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
         if (h != null) {
           reinject(s, h, p, df);
+        } else if (inboundAddress6 != null) {
+          int in = six.interfaceWith(inboundAddress6); // S60
+          s.countInjected(len);
+          input(p, in, 0, s.port, true); // S53: no MTU limit inbound
         } else if (inboundAddress == 0) {
-          int out = routeOrThrow(p);
+          int out = routeOrThrow(p, 0);
           checkMtu(len, df, byIndex[out]);
           s.countInjected(len);
           output(p, out, 0, s.port);
@@ -620,18 +766,19 @@ public class DivertEngine {
     // only the socket's lock), so nothing is read from h after it
     int inIf = h.inIf;
     int origin = h.origin;
+    int outIf = h.outIf;
     switch (chain) {
       case INPUT -> {
         s.resolve(h, len);
         input(p, inIf, resume, origin, false);
       }
       case FORWARD -> {
-        int out = routeOrThrow(p);
+        int out = routeOrThrow(p, outIf);
         s.resolve(h, len);
         forward(p, inIf, out, resume, origin);
       }
       case OUTPUT -> {
-        int out = routeOrThrow(p);
+        int out = routeOrThrow(p, outIf);
         checkMtu(len, df, byIndex[out]);
         s.resolve(h, len);
         output(p, out, resume, origin);
@@ -653,7 +800,18 @@ public class DivertEngine {
     return Math.min(ruleIndex, rules.length);
   }
 
-  private int routeOrThrow(ByteBuffer p) throws NoRouteException {
+  /**
+   * @param linkInterface the interface of the packet's divert address: where a link-local IPv6
+   *     destination leaves (S60); 0 for none
+   */
+  private int routeOrThrow(ByteBuffer p, int linkInterface) throws NoRouteException {
+    if (Ipv6Support.isIpv6(p)) {
+      int out = Ipv6Support.route(env, p, linkInterface);
+      if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
+        throw Ipv6Support.noRoute(p); // S49, S60
+      }
+      return out;
+    }
     int dst = p.getInt(p.position() + 16);
     int out = env.route(dst);
     if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
@@ -827,7 +985,7 @@ public class DivertEngine {
             DropReason.REASSEMBLY_MEMORY,
             DropReason.REASSEMBLY_INVALID
           }) {
-        d[r.ordinal()] += reassembler.discarded(r);
+        d[r.ordinal()] += reassembler.discarded(r) + reassembler6.discarded(r);
       }
       d[DropReason.CAPTURE.ordinal()] += env.captureDrops();
       d[DropReason.TRANSMIT.ordinal()] += env.transmitDrops();
@@ -858,6 +1016,11 @@ public class DivertEngine {
   /** The address of the interface with this index (host order), or 0 if there is none. */
   int interfaceAddress(int index) {
     return index > 0 && index < addressBits.length ? addressBits[index] : 0;
+  }
+
+  /** The first IPv6 address of the interface with this index (S55), shared; null if none. */
+  Inet6Address interfaceAddress6(int index) {
+    return six.firstAddress(index);
   }
 
   long now() {

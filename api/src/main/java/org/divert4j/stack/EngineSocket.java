@@ -91,6 +91,7 @@ final class EngineSocket implements DivertSocket {
     int inIf;
     int outIf;
     int origin;
+    boolean ipv6;
 
     Held(int slot) {
       this.slot = slot;
@@ -329,6 +330,16 @@ final class EngineSocket implements DivertSocket {
       dst.put(dst.position(), p, 0, len);
       dst.position(dst.position() + len);
       Held h = take(i);
+      if (h.ipv6) { // S55: the interface's first address of the packet's family
+        return DivertAddress.received(
+            port,
+            h.chain,
+            engine.interfaceName(h.inIf),
+            h.inIf,
+            engine.interfaceAddress6(h.inIf),
+            h.ruleId,
+            h.ticket);
+      }
       return DivertAddress.received(
           port,
           h.chain,
@@ -375,9 +386,12 @@ final class EngineSocket implements DivertSocket {
             h.chain,
             engine.interfaceName(h.inIf),
             h.inIf,
-            engine.interfaceAddress(h.inIf),
+            h.ipv6 ? 0 : engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
+        if (h.ipv6) {
+          BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
+        }
         n++;
       }
       BATCH.setSize(batch, n);
@@ -424,6 +438,7 @@ final class EngineSocket implements DivertSocket {
     h.inIf = wIn[i];
     h.outIf = wOut[i];
     h.origin = wOrigin[i];
+    h.ipv6 = len > 0 && (p.get(0) & 0xf0) == 0x60;
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;
@@ -451,7 +466,12 @@ final class EngineSocket implements DivertSocket {
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
     expireDue();
-    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address));
+    engine.send(
+        this,
+        packet,
+        address.ticket(),
+        SendDirection.inboundAddress(address),
+        SendDirection.inboundAddress6(address));
   }
 
   @Override
@@ -469,7 +489,12 @@ final class EngineSocket implements DivertSocket {
         }
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i));
+        engine.send(
+            this,
+            p,
+            ticket,
+            SendDirection.inboundAddress(batch, i),
+            SendDirection.inboundAddress6(batch, i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

@@ -3,13 +3,14 @@ package org.divert4j.stack;
 import java.nio.ByteBuffer;
 
 /**
- * Reusable packet buffers in two size classes (small packets, and anything up to 65535 bytes), so
- * that queueing a packet does not allocate in steady state. Not thread-safe: the engine uses it
- * inside its exclusive section, sockets under their own lock, each with its own pool.
+ * Reusable packet buffers in two size classes (small packets, and anything up to 65575 bytes, the
+ * largest IPv6 packet), so that queueing a packet does not allocate in steady state. Not
+ * thread-safe: the engine uses it inside its exclusive section, sockets under their own lock, each
+ * with its own pool.
  */
 final class PacketPool {
   static final int SMALL = 2048;
-  static final int LARGE = 65535;
+  static final int LARGE = 65575; // an IPv6 packet: 40 + 65535 (an IPv4 one is at most 65535)
 
   private final ByteBuffer[] small;
   private final ByteBuffer[] large;

@@ -33,13 +33,38 @@ public interface StackEnvironment {
   boolean isLocal(int address);
 
   /**
+   * Routes an IPv6 destination (S60). The engine never asks for link-local destinations
+   * (fe80::/10): those leave by the interface of the packet's divert address. Must not allocate.
+   * Default: no IPv6 routes (a backend that does not declare {@link org.divert4j.Capability#IPV6}).
+   *
+   * @param packet a buffer holding the destination address
+   * @param offset the absolute index of its first of 16 bytes
+   * @return the index of the interface a packet to it leaves by, or 0 when there is no route
+   */
+  default int route6(ByteBuffer packet, int offset) {
+    return 0;
+  }
+
+  /**
+   * Must not allocate. Default: no local IPv6 address.
+   *
+   * @param packet a buffer holding an IPv6 address
+   * @param offset the absolute index of its first of 16 bytes
+   * @return true if a packet to this address is for the host itself (after the input chain)
+   */
+  default boolean isLocal6(ByteBuffer packet, int offset) {
+    return false;
+  }
+
+  /**
    * @return true if the host forwards packets that are not for itself
    */
   boolean forwarding();
 
   /**
    * Hands a packet that passed the input chain to the host's own stack. It may be a fragment (in
-   * PER_FRAGMENT mode): the local stack reassembles, as Linux's {@code ip_local_deliver} does.
+   * PER_FRAGMENT mode): the local stack reassembles, as Linux's {@code ip_local_deliver} does. The
+   * packet is of either family (its version nibble says which).
    *
    * @param packet the packet, from position to limit; valid only during the call
    * @param inInterface the index of the interface it arrived on

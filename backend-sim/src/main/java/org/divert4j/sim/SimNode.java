@@ -2,6 +2,7 @@ package org.divert4j.sim;
 
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -18,11 +19,15 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.Capability;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Builder;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.Reassembler;
 import org.divert4j.stack.DivertEngine;
 import org.divert4j.stack.StackEnvironment;
@@ -47,7 +52,8 @@ public final class SimNode implements TestNode {
           Capability.EXACT_INBOUND_INTERFACE,
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
-          Capability.WHOLE_LOCAL_OUTPUT);
+          Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.IPV6);
 
   private final SimNetwork net;
   private final String name;
@@ -61,6 +67,8 @@ public final class SimNode implements TestNode {
   private final List<SimCapture> captures = new CopyOnWriteArrayList<>();
   private final Ipv4View arrival = new Ipv4View();
   private final Ipv4View local = new Ipv4View();
+  private final Ipv6View arrival6 = new Ipv6View();
+  private final SimStack6 stack6 = new SimStack6(this);
   private volatile boolean forwarding;
   private DivertEngine engine;
   private volatile LastFrame lastFrame; // receiveFrame's last interface name and its index
@@ -91,37 +99,62 @@ public final class SimNode implements TestNode {
     this.net = net;
     this.name = name;
     this.options = options;
-    ports.add(new Port(new NetInterface("lo", LOOPBACK, Ipv4.parse("127.0.0.1"), 8, 65535), this));
+    ports.add(
+        new Port(
+            new NetInterface(
+                "lo",
+                LOOPBACK,
+                List.of(
+                    new IpPrefix(Ipv4.parse("127.0.0.1"), 8),
+                    new IpPrefix(Ipv6Addresses.parse("::1"), 128)),
+                65535),
+            this));
+    stack6.refresh(ports);
   }
 
-  Port addInterface(String addressWithPrefix, int mtu) {
+  /**
+   * @param addresses one or more addresses with prefix, comma-separated (see {@link SimAddresses})
+   */
+  Port addInterface(String addresses, int mtu) {
     if (engine != null) {
       throw new IllegalStateException("add links before opening a host on " + name);
     }
-    String[] parts = addressWithPrefix.split("/");
-    int len = parts.length > 1 ? Integer.parseInt(parts[1]) : 24;
     int index = ports.size() + 1;
-    NetInterface nif = new NetInterface("eth" + (index - 2), index, Ipv4.parse(parts[0]), len, mtu);
+    NetInterface nif =
+        new NetInterface(
+            "eth" + (index - 2), index, SimAddresses.interfaceAddresses(addresses, index), mtu);
     Port p = new Port(nif, this);
     ports.add(p);
+    stack6.refresh(ports);
     return p;
   }
 
   /**
-   * Adds a static route.
+   * Adds a static route. An IPv4 route of the standard addressing is mirrored for IPv6 ({@code
+   * 10.0.2.0/24} also routes {@code fd00:2::/64}, see {@link SimAddresses}); an IPv6 prefix adds an
+   * IPv6 route only.
    *
-   * @param prefix e.g. {@code 10.0.2.0/24}
+   * @param prefix e.g. {@code 10.0.2.0/24} or {@code fd00:3::/64}
    * @param interfaceName the interface it leaves by, e.g. {@code eth0}
    */
   public void addRoute(String prefix, String interfaceName) {
-    String[] parts = prefix.split("/");
-    int len = parts.length > 1 ? Integer.parseInt(parts[1]) : 32;
+    IpPrefix parsed = IpPrefix.parse(prefix);
     net.enter();
     try {
       for (Port p : ports) {
         if (p.nif.name().equals(interfaceName)) {
+          if (parsed.family() == org.divert4j.IpFamily.IPV6) {
+            stack6.addRoute(parsed, p.nif.index(), ports);
+            return;
+          }
+          int len = parsed.length();
           int mask = len == 0 ? 0 : -1 << (32 - len);
-          routes.add(new int[] {Ipv4.parseInt(parts[0]) & mask, len, p.nif.index()});
+          routes.add(
+              new int[] {Ipv4.toInt((Inet4Address) parsed.address()) & mask, len, p.nif.index()});
+          IpPrefix mirrored = SimAddresses.mirror(parsed);
+          if (mirrored != null) {
+            stack6.addRoute(mirrored, p.nif.index(), ports);
+          }
           return;
         }
       }
@@ -166,6 +199,7 @@ public final class SimNode implements TestNode {
                 4096,
                 HostOptions.DEFAULT_REASSEMBLY_TIMEOUT.toNanos(),
                 net::nanoTime);
+        stack6.startReassembly();
       }
       return engine;
     } finally {
@@ -177,6 +211,7 @@ public final class SimNode implements TestNode {
     if (engine != null) {
       engine.tick();
       localReassembly.expire();
+      stack6.expire();
     }
   }
 
@@ -222,6 +257,16 @@ public final class SimNode implements TestNode {
   void arrive(ByteBuffer b, int ifIndex) {
     for (SimCapture c : captures) {
       c.add(b);
+    }
+    if (b.remaining() > 0 && (b.get(b.position()) & 0xf0) == 0x60) {
+      // ipv6_rcv: a malformed header is dropped; the datagram ends where its payload length says
+      if (arrival6.wrap(b).check() != null) {
+        return;
+      }
+      b.limit(b.position() + Ipv6View.HEADER_LENGTH + arrival6.payloadLength());
+      DivertEngine e = engine;
+      (e != null ? e : engine()).receiveInSection(b, ifIndex);
+      return;
     }
     // ip_rcv: a bad header or checksum is dropped before anything else sees the packet.
     arrival.wrap(b);
@@ -286,12 +331,26 @@ public final class SimNode implements TestNode {
     }
 
     @Override
+    public int route6(ByteBuffer packet, int offset) {
+      return stack6.route(packet, offset);
+    }
+
+    @Override
+    public boolean isLocal6(ByteBuffer packet, int offset) {
+      return stack6.isLocal(packet, offset);
+    }
+
+    @Override
     public boolean forwarding() {
       return forwarding;
     }
 
     @Override
     public void deliverLocal(ByteBuffer packet, int inInterface) {
+      if ((packet.get(packet.position()) & 0xf0) == 0x60) {
+        stack6.deliverLocal(packet, inInterface);
+        return;
+      }
       ByteBuffer whole = localReassembly.offer(packet); // ip_local_deliver reassembles
       if (whole != null) {
         receiveLocal(whole, inInterface);
@@ -358,16 +417,29 @@ public final class SimNode implements TestNode {
                 .build();
         engine().originate(reply);
       } else if (type == 0) {
-        long key = (long) (d.getShort(off + 4) & 0xffff) << 16 | (d.getShort(off + 6) & 0xffff);
-        echoLock.lock();
-        try {
-          echoReplies.add(key);
-          echoArrived.signalAll();
-        } finally {
-          echoLock.unlock();
-        }
+        echoReplyArrived(
+            (long) (d.getShort(off + 4) & 0xffff) << 16 | (d.getShort(off + 6) & 0xffff));
       }
     }
+  }
+
+  /** An echo reply arrived (its key: family bit, identifier and sequence). */
+  void echoReplyArrived(long key) {
+    echoLock.lock();
+    try {
+      echoReplies.add(key);
+      echoArrived.signalAll();
+    } finally {
+      echoLock.unlock();
+    }
+  }
+
+  SimUdpEndpoint udpEndpoint(int port) {
+    return udp.get(port);
+  }
+
+  SimNetwork network() {
+    return net;
   }
 
   private int nextId() {
@@ -401,16 +473,17 @@ public final class SimNode implements TestNode {
     }
   }
 
-  private static Inet4Address ipv4(InetAddress destination) throws IOException {
-    if (destination instanceof Inet4Address four) {
-      return four;
-    }
-    throw new IOException("no route to " + destination + ": the simulated node has no IPv6 stack");
+  private static Inet4Address ipv4(InetAddress destination) {
+    return (Inet4Address) destination;
   }
 
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
+    if (destination instanceof Inet6Address six) {
+      sendUdp6(six, sourcePort, destinationPort, payload);
+      return;
+    }
     if (payload.length > 65507) {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
     }
@@ -433,8 +506,58 @@ public final class SimNode implements TestNode {
     }
   }
 
+  private void sendUdp6(
+      Inet6Address destination, int sourcePort, int destinationPort, byte[] payload)
+      throws IOException {
+    if (payload.length > 65527) {
+      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65527)");
+    }
+    net.enter();
+    try {
+      int out = stack6.egress(destination, ports);
+      ByteBuffer d =
+          Ipv6Builder.udp(sourcePort, destinationPort)
+              .source(SimStack6.source(destination, ports.get(out - 1)))
+              .destination(destination.getAddress())
+              .payload(payload)
+              .build();
+      if (!engine().originate(d, out)) {
+        throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
+      }
+    } finally {
+      net.exit();
+    }
+  }
+
+  /** Like a Linux raw IPv6 socket with IPV6_HDRINCL: sent as it is, nothing filled in. */
+  private void sendRaw6(ByteBuffer packet) throws IOException {
+    int len = packet.remaining();
+    if (len < Ipv6View.HEADER_LENGTH) {
+      throw new IOException("raw packet shorter than an IPv6 header: " + len + " bytes");
+    }
+    ByteBuffer p = ByteBuffer.allocate(len);
+    p.put(0, packet, packet.position(), len);
+    byte[] dst = new byte[16];
+    p.get(24, dst);
+    net.enter();
+    try {
+      int out = stack6.egress(Ipv6Addresses.fromBytes(dst), ports);
+      int mtu = ports.get(out - 1).nif.mtu();
+      if (len > mtu) {
+        throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
+      }
+      engine().originate(p, out);
+    } finally {
+      net.exit();
+    }
+  }
+
   @Override
   public void sendRaw(ByteBuffer packet) throws IOException {
+    if (packet.remaining() > 0 && (packet.get(packet.position()) & 0xf0) == 0x60) {
+      sendRaw6(packet);
+      return;
+    }
     int len = packet.remaining();
     if (len < 20) {
       throw new IOException("raw packet shorter than an IP header: " + len + " bytes");
@@ -496,9 +619,9 @@ public final class SimNode implements TestNode {
   @Override
   public boolean ping(InetAddress destination, int payloadSize, Duration timeout)
       throws IOException {
-    int dst = Ipv4.toInt(ipv4(destination));
     int ident;
     int seq;
+    boolean v6 = destination instanceof Inet6Address;
     net.enter();
     try {
       ident = 0x5100 + (name.hashCode() & 0xff);
@@ -507,20 +630,35 @@ public final class SimNode implements TestNode {
       for (int i = 0; i < body.length; i++) {
         body[i] = (byte) i;
       }
-      ByteBuffer req =
-          Ipv4Builder.icmpEchoRequest(ident, seq)
-              .source(sourceFor(dst))
-              .destination(dst)
-              .identification(nextId())
-              .payload(body)
-              .build();
-      if (!engine().originate(req)) {
+      boolean routed;
+      if (v6) {
+        Inet6Address six = (Inet6Address) destination;
+        int out = stack6.egress(six, ports);
+        ByteBuffer req =
+            Ipv6Builder.icmpv6EchoRequest(ident, seq)
+                .source(SimStack6.source(six, ports.get(out - 1)))
+                .destination(six.getAddress())
+                .payload(body)
+                .build();
+        routed = engine().originate(req, out);
+      } else {
+        int dst = Ipv4.toInt(ipv4(destination));
+        ByteBuffer req =
+            Ipv4Builder.icmpEchoRequest(ident, seq)
+                .source(sourceFor(dst))
+                .destination(dst)
+                .identification(nextId())
+                .payload(body)
+                .build();
+        routed = engine().originate(req);
+      }
+      if (!routed) {
         throw new IOException("no route to " + destination.getHostAddress());
       }
     } finally {
       net.exit();
     }
-    long key = (long) ident << 16 | seq;
+    long key = v6 ? SimStack6.echoKey(ident, seq) : (long) ident << 16 | seq;
     long left = timeout.toNanos();
     echoLock.lock();
     try {

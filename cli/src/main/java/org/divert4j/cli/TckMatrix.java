@@ -13,14 +13,15 @@ import org.divert4j.tck.TckResult;
 
 /**
  * The text form of {@code divert tck}: a compatibility matrix of spec areas by backend (each cell
- * {@code passed/failed/aborted/skipped}), then per backend what failed, what was aborted and why
+ * {@code passed/failed/aborted/skipped}; an area that runs once per address family has a row per
+ * family), then per backend what failed, what was aborted and why
  * tests were skipped, then the TCK's verdict per backend. The JSON and JUnit forms are the TCK's
  * own ({@link TckReport#toJson()}, {@link TckReport#toJUnitXml()}). Stateless.
  */
 final class TckMatrix {
   /** Areas in specification order: A..J, then L (lifecycle) and anything else. */
   private static final Comparator<String> AREA_ORDER =
-      Comparator.comparingInt((String s) -> s.length() == 1 && s.charAt(0) <= 'J' ? 0 : 1)
+      Comparator.comparingInt((String s) -> s.charAt(0) <= 'J' && (s.length() == 1 || s.charAt(1) == ' ') ? 0 : 1)
           .thenComparing(Comparator.naturalOrder());
 
   private static final int AREA_WIDTH = 44;
@@ -48,7 +49,7 @@ final class TckMatrix {
     }
     trim(sb).append('\n');
     for (Map.Entry<String, String> a : areas(report).entrySet()) {
-      String label = a.getKey() + "  " + a.getValue();
+      String label = a.getValue();
       if (label.length() >= AREA_WIDTH) {
         label = label.substring(0, AREA_WIDTH - 1);
       }
@@ -95,18 +96,28 @@ final class TckMatrix {
     return sb.toString();
   }
 
+  /**
+   * The matrix's rows: one per area, or, for an area whose verification runs once per address
+   * family, one per area and family ({@code "B  Delivery (IPv6)"}), keyed by {@link #row}.
+   */
   private static Map<String, String> areas(TckReport report) {
     Map<String, String> areas = new TreeMap<>(AREA_ORDER);
     for (TckResult r : report.results()) {
-      areas.putIfAbsent(r.areaId(), r.areaTitle());
+      String family = r.family().isEmpty() ? "" : " (" + r.family() + ")";
+      areas.putIfAbsent(row(r), r.areaId() + "  " + r.areaTitle() + family);
     }
     return areas;
   }
 
-  private static List<TckResult> inArea(List<TckResult> rs, String area) {
+  /** The row key of a result: the area, then the family if the area runs per family. */
+  private static String row(TckResult r) {
+    return r.areaId() + (r.family().isEmpty() ? "" : " " + r.family());
+  }
+
+  private static List<TckResult> inArea(List<TckResult> rs, String row) {
     List<TckResult> in = new ArrayList<>();
     for (TckResult r : rs) {
-      if (r.areaId().equals(area)) {
+      if (row(r).equals(row)) {
         in.add(r);
       }
     }

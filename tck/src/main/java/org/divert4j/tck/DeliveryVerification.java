@@ -4,9 +4,9 @@ import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,8 +18,10 @@ import org.divert4j.Direction;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.InstalledRule;
+import org.divert4j.IpFamily;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
+import org.divert4j.packet.Ipv6Builder;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -27,9 +29,12 @@ import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area B of SEMANTICS.md: delivery to a bound socket (S6, S8, S9, S15, S52; S14 is in L). */
+/**
+ * Area B of SEMANTICS.md: delivery to a bound socket (S6, S8, S9, S15, S52; S14 is in L). Runs once
+ * per address family (SEMANTICS.md K: S55 reads S6 and S8 for IPv6; S63 keeps S15).
+ */
 @SpecArea(id = "B", title = "Delivery")
-public class DeliveryVerification extends TckVerification {
+public class DeliveryVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public DeliveryVerification() {}
 
@@ -57,16 +62,16 @@ public class DeliveryVerification extends TckVerification {
         Received r = p.receive(socket, "the inbound datagram");
         NetInterface iface = p.bedInterface(p.host());
         NetInterface reported = p.hostInterface(p.host());
+        InetAddress first = firstAddress(iface, p);
         assertEquals(
-            List.of(iface.name(), iface.index(), iface.address()),
-            List.of(reported.name(), reported.index(), reported.address()),
+            List.of(iface.name(), iface.index(), first),
+            List.of(reported.name(), reported.index(), firstAddress(reported, p)),
             "the backend's interfaces() must agree with the test bed's: " + reported);
         assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
         assertEquals(
             iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "interface index, " + iface);
-        assertEquals(
-            iface.address(), r.address().interfaceAddress(), "interface address, " + iface);
+        assertEquals(first, r.address().interfaceAddress(), "interface address, " + iface);
         assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
       }
     }
@@ -95,9 +100,20 @@ public class DeliveryVerification extends TckVerification {
         assertPortChainAndDirection(r, Chain.OUTPUT, Direction.OUTBOUND);
         assertEquals(Ipv4.ANY, r.address().interfaceAddress(), "outbound: 0.0.0.0 expected");
         assertEquals(0, r.address().interfaceAddressBits(), "outbound: 0.0.0.0 expected");
+        assertEquals(null, r.address().interfaceAddress6(), "outbound: no IPv6 address expected");
         assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
       }
     }
+  }
+
+  /**
+   * The interface's first address of the run's family (S6; S55: link-local last), as the interface
+   * lists it.
+   */
+  private static InetAddress firstAddress(NetInterface iface, Probe p) {
+    return iface
+        .address(p.family())
+        .orElseThrow(() -> new AssertionError("no " + p.family() + " address on " + iface));
   }
 
   /** The divert port ({@link #PORT}), chain and direction that the packet's address must carry. */
@@ -124,14 +140,15 @@ public class DeliveryVerification extends TckVerification {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
       try (DivertSocket socket = divert(bed, PORT, "forward -p udp --dport 7000")) {
-        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, pattern(100, 1));
+        bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the forwarded datagram");
         NetInterface iface = p.bedInterface(p.host());
         assertEquals(Chain.FORWARD, r.address().chain().orElse(null), "chain of " + r.address());
         assertEquals(Direction.INBOUND, r.address().direction(), "direction of " + r.address());
         assertEquals(iface.name(), r.address().interfaceName(), "ingress interface " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "ingress index " + iface);
-        assertEquals(iface.address(), r.address().interfaceAddress(), "ingress address " + iface);
+        assertEquals(
+            firstAddress(iface, p), r.address().interfaceAddress(), "ingress address " + iface);
       }
     }
   }
@@ -155,20 +172,27 @@ public class DeliveryVerification extends TckVerification {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
         byte[] sent =
-            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
-                .id(0x4242)
-                .tos(0x10)
-                .build();
+            p.family() == IpFamily.IPV6
+                ? Packets6.bytes(
+                    Ipv6Builder.udp(SRC_PORT, UDP_PORT)
+                        .source(p.peer().getAddress())
+                        .destination(p.host().getAddress())
+                        .trafficClass(0x10)
+                        .flowLabel(0x4242)
+                        .payload(pattern(333, 8))
+                        .build())
+                : Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
+                    .id(0x4242)
+                    .tos(0x10)
+                    .build();
         bed.peer().sendRaw(ByteBuffer.wrap(sent));
         Received r = p.receive(socket, "the crafted datagram");
-        assertEquals(4, Packets.version(r.bytes()), "must start at the IPv4 header: " + r);
-        assertEquals(r.bytes().length, Packets.totalLength(r.bytes()), "one whole packet: " + r);
-        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
+        Wire.assertWhole(p.family(), r.bytes(), r.toString());
         assertArrayEquals(
             sent,
             r.bytes(),
             "received bytes differ from the wire: sent "
-                + Packets.describe(sent)
+                + Probe.describe(sent)
                 + ", received "
                 + r);
       }
@@ -196,16 +220,15 @@ public class DeliveryVerification extends TckVerification {
         byte[] data = pattern(222, 9);
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(socket, "the outbound datagram");
-        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
-        assertEquals(r.bytes().length, Packets.totalLength(r.bytes()), "one whole packet: " + r);
-        assertArrayEquals(data, Packets.udpData(r.bytes()), "UDP payload of " + r);
+        Wire.assertWhole(p.family(), r.bytes(), r.toString());
+        assertArrayEquals(data, Wire.udpData(r.bytes()), "UDP payload of " + r);
         p.writeBack(socket, r);
         byte[] onWire = p.await(wire, Probe.udpTo(UDP_PORT), 1, "the datagram at the peer").get(0);
         assertArrayEquals(
             r.bytes(),
             onWire,
             "what went on the wire ("
-                + Packets.describe(onWire)
+                + Probe.describe(onWire)
                 + ") differs from what the program received ("
                 + r
                 + ")");
@@ -259,7 +282,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().peerMtu(65535).build())) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        byte[] data = pattern(65535 - 28, 11);
+        byte[] data = pattern(65535 - Wire.udpOverhead(p.family()), 11);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
         ByteBuffer small = ByteBuffer.allocate(1500);
         Duration wait = tck.timeout();
@@ -271,8 +294,8 @@ public class DeliveryVerification extends TckVerification {
         assertEquals(65535, e.required(), "the error must say how much room is needed");
         Received r = p.receive(socket, "the 65535-byte datagram after the failed receive");
         assertEquals(65535, r.bytes().length, "the packet must be whole: " + r);
-        assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
-        assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
+        Wire.assertWhole(p.family(), r.bytes(), r.toString());
+        assertArrayEquals(data, Wire.udpData(r.bytes()), "payload of " + r);
       }
     }
   }
@@ -304,7 +327,7 @@ public class DeliveryVerification extends TckVerification {
         boolean whole = bed.host().capabilities().contains(Capability.WHOLE_LOCAL_OUTPUT);
         int refused = 0;
         for (int size : LARGEST_SIZES) {
-          byte[] data = pattern(size - 28, size);
+          byte[] data = pattern(size - Wire.udpOverhead(p.family()), size);
           bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, data);
           if (size > 65531 && !whole) {
             // the documented limit: dropped and counted, never delivered truncated or let through
@@ -319,7 +342,7 @@ public class DeliveryVerification extends TckVerification {
             continue;
           }
           Received r = p.receive(socket, "the " + size + "-byte datagram on output");
-          assertWhole(size, data, r);
+          assertWhole(p, size, data, r);
           p.writeBack(socket, r);
           p.datagram(atPeer, data, "the " + size + "-byte datagram written back");
         }
@@ -352,12 +375,12 @@ public class DeliveryVerification extends TckVerification {
       TestNode far = p.far();
       try (UdpEndpoint atFar = far.openUdp(UDP_PORT);
           DivertSocket socket =
-              divert(bed, PORT, "forward -p udp -d " + far.address().getHostAddress())) {
+              divert(bed, PORT, "forward -p udp -d " + p.farAddress().getHostAddress())) {
         for (int size : LARGEST_SIZES) {
-          byte[] data = pattern(size - 28, size + 1);
-          bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+          byte[] data = pattern(size - Wire.udpOverhead(p.family()), size + 1);
+          bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, data);
           Received r = p.receive(socket, "the " + size + "-byte datagram on forward");
-          assertWhole(size, data, r);
+          assertWhole(p, size, data, r);
           p.writeBack(socket, r);
           p.datagram(atFar, data, "the forwarded " + size + "-byte datagram written back");
         }
@@ -371,11 +394,10 @@ public class DeliveryVerification extends TckVerification {
   /** The sizes around NFQUEUE's copy limit (65531) and the IPv4 maximum. */
   private static final int[] LARGEST_SIZES = {65531, 65532, 65535};
 
-  private static void assertWhole(int size, byte[] data, Received r) {
+  private static void assertWhole(Probe p, int size, byte[] data, Received r) {
     assertEquals(size, r.bytes().length, "the packet must be whole: " + r);
-    assertEquals(size, Packets.totalLength(r.bytes()), "its total length: " + r);
-    assertTrue(Packets.headerChecksumValid(r.bytes()), "valid header checksum: " + r);
-    assertArrayEquals(data, Packets.udpData(r.bytes()), "payload of " + r);
+    Wire.assertWhole(p.family(), r.bytes(), r.toString());
+    assertArrayEquals(data, Wire.udpData(r.bytes()), "payload of " + r);
   }
 
   /**
@@ -452,7 +474,7 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        peerSends(bed, 5, 100);
+        peerSends(p, 5, 100);
         bed.advance(p.settle);
         p.receiveExactly(socket, 2, "queued datagram");
         p.expectNoDatagram(endpoint, "overflow is dropped unless failOpen");
@@ -483,7 +505,7 @@ public class DeliveryVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        peerSends(bed, 5, 100);
+        peerSends(p, 5, 100);
         for (int i = 0; i < 3; i++) {
           p.datagram(endpoint, "datagram " + (i + 1) + " of 3 accepted by fail-open");
         }
@@ -514,7 +536,7 @@ public class DeliveryVerification extends TckVerification {
     try (TestBed bed = tck.testBed(hostOptions(host().queueLength(8).build()))) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        peerSends(bed, 200, 64);
+        peerSends(p, 200, 64);
         bed.advance(p.settle);
         // Real backends hand packets over asynchronously (pcap's capture thread reads blocks
         // of frames): give the last ones up to 20 more settle times to be counted, before the
@@ -572,7 +594,7 @@ public class DeliveryVerification extends TckVerification {
     List<Integer> seen = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       Received r = p.receive(socket, what + " datagram " + i);
-      seen.add(ByteBuffer.wrap(Packets.udpData(r.bytes())).getInt());
+      seen.add(ByteBuffer.wrap(Wire.udpData(r.bytes())).getInt());
     }
     for (int i = 0; i < 30; i++) {
       if (seen.get(i) != i) {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.divert4j.AddressNotAvailableException;
@@ -16,7 +16,6 @@ import org.divert4j.Direction;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.DivertSocket;
-import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.Datagram;
@@ -25,11 +24,19 @@ import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area G of SEMANTICS.md: injection direction (S32, S33, S35, S36, S42). */
+/**
+ * Area G of SEMANTICS.md: injection direction (S32, S33, S35, S36, S42). Runs once per address
+ * family (S60 reads G for IPv6: {@code ::} is the zero address); S42's tests compare IPv4 header
+ * fix-ups and run for IPv4 only.
+ */
 @SpecArea(id = "G", title = "Injection direction")
-public class InjectionVerification extends TckVerification {
+public class InjectionVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public InjectionVerification() {}
+
+  static final String S42_IPV4 =
+      "the test compares IPv4 header fix-ups (checksum, ID, total length, TTL) and IPv4 refusals;"
+          + " IPv6 fix-ups and refusals are S61 and S62 in area K";
 
   /**
    * <b>S32</b>: a packet sent with no address, with {@link DivertAddress#OUTBOUND}, or with the
@@ -50,15 +57,16 @@ public class InjectionVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] a = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1)).build();
-      byte[] b = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 2)).build();
-      byte[] c = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 3)).build();
+      byte[] a = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
+      byte[] b = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 2));
+      byte[] c = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(100, 3));
       socket.send(ByteBuffer.wrap(a));
-      p.datagram(endpoint, Packets.udpData(a), "the datagram sent with no address");
+      p.datagram(endpoint, Wire.udpData(a), "the datagram sent with no address");
       socket.send(ByteBuffer.wrap(b), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(b), "the datagram sent with OUTBOUND");
-      socket.send(ByteBuffer.wrap(c), DivertAddress.inbound(Ipv4.ANY));
-      p.datagram(endpoint, Packets.udpData(c), "the datagram sent with 0.0.0.0");
+      p.datagram(endpoint, Wire.udpData(b), "the datagram sent with OUTBOUND");
+      InetAddress zero = p.family().any();
+      socket.send(ByteBuffer.wrap(c), DivertAddress.inbound(zero));
+      p.datagram(endpoint, Wire.udpData(c), "the datagram sent with " + zero.getHostAddress());
     }
   }
 
@@ -79,11 +87,9 @@ public class InjectionVerification extends TckVerification {
         PacketCapture atHost = bed.hostNode().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] echo =
-          Packets.icmpEcho(p.host(), p.peer(), Packets.ECHO_REQUEST, 0x3232, 1, pattern(56, 1))
-              .build();
+      byte[] echo = p.echoRequest(p.host(), p.peer(), 0x3232, 1, pattern(56, 1));
       socket.send(ByteBuffer.wrap(echo), DivertAddress.OUTBOUND);
-      p.await(atHost, Probe.icmpFrom(p.peer(), Packets.ECHO_REPLY), 1, "the peer's echo reply");
+      p.await(atHost, Probe.icmpFrom(p.peer(), p.echoReply()), 1, "the peer's echo reply");
     }
   }
 
@@ -107,7 +113,7 @@ public class InjectionVerification extends TckVerification {
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
       byte[] data = pattern(200, 33);
-      byte[] packet = Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, data).build();
+      byte[] packet = p.udpPacket(p.peer(), p.host(), SRC_PORT, UDP_PORT, data);
       socket.send(ByteBuffer.wrap(packet), DivertAddress.inbound(p.host()));
       Datagram d = p.datagram(endpoint, data, "the datagram injected inbound");
       assertEquals(p.peer(), d.source(), "source address of the injected datagram");
@@ -132,11 +138,9 @@ public class InjectionVerification extends TckVerification {
         PacketCapture atPeer = bed.peer().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] echo =
-          Packets.icmpEcho(p.peer(), p.host(), Packets.ECHO_REQUEST, 0x3333, 7, pattern(56, 2))
-              .build();
+      byte[] echo = p.echoRequest(p.peer(), p.host(), 0x3333, 7, pattern(56, 2));
       socket.send(ByteBuffer.wrap(echo), DivertAddress.inbound(p.host()));
-      p.await(atPeer, Probe.icmpFrom(p.host(), Packets.ECHO_REPLY), 1, "the host's echo reply");
+      p.await(atPeer, Probe.icmpFrom(p.host(), p.echoReply()), 1, "the host's echo reply");
     }
   }
 
@@ -160,17 +164,17 @@ public class InjectionVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(twoLinks).build());
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
-      List<Inet4Address> addresses =
+      List<InetAddress> addresses =
           twoLinks ? List.of(p.host(), p.hostFarAddress()) : List.of(p.host());
       try (DivertSocket injector = bed.host().bind(PORT)) {
         int port = PORT2;
-        for (Inet4Address local : addresses) {
+        for (InetAddress local : addresses) {
           NetInterface iface = p.hostInterface(local);
           bed.host().addRule(rule("input -i " + iface.name() + " -p udp -j DIVERT " + port));
           try (DivertSocket observer = bed.host().bind(port)) {
             byte[] data = pattern(100, port);
-            Inet4Address from = local.equals(p.host()) ? p.peer() : p.far().address();
-            byte[] packet = Packets.udp(from, p.host(), SRC_PORT, UDP_PORT, data).build();
+            InetAddress from = local.equals(p.host()) ? p.peer() : p.farAddress();
+            byte[] packet = p.udpPacket(from, p.host(), SRC_PORT, UDP_PORT, data);
             injector.send(ByteBuffer.wrap(packet), DivertAddress.inbound(local));
             // The observer's rule matches only packets arriving on this interface, so receiving
             // the packet there shows where the host saw it arrive (the address it carries is S6's
@@ -205,27 +209,25 @@ public class InjectionVerification extends TckVerification {
     try (TestBed bed = tck.testBed();
         PacketCapture atPeer = bed.peer().capture()) {
       Probe p = probe(bed, tck);
-      bed.host().addRule(rule("input -p icmp -j DIVERT " + PORT));
-      bed.host().addRule(rule("output -p icmp -j DIVERT " + PORT2));
+      bed.host().addRule(rule("input -p " + p.icmp() + " -j DIVERT " + PORT));
+      bed.host().addRule(rule("output -p " + p.icmp() + " -j DIVERT " + PORT2));
       try (DivertSocket in = bed.host().bind(PORT);
           DivertSocket out = bed.host().bind(PORT2)) {
-        byte[] echo =
-            Packets.icmpEcho(p.peer(), p.host(), Packets.ECHO_REQUEST, 0x3535, 1, pattern(56, 3))
-                .build();
+        byte[] echo = p.echoRequest(p.peer(), p.host(), 0x3535, 1, pattern(56, 3));
         bed.peer().sendRaw(ByteBuffer.wrap(echo));
         Received request = p.receive(in, "the echo request on input");
         assertEquals(Direction.INBOUND, request.address().direction(), "request: " + request);
         p.writeBack(in, request);
         Received reply = p.receive(out, "the host's echo reply on output");
-        assertEquals(Packets.ECHO_REPLY, Packets.icmpType(reply.bytes()), "reply: " + reply);
+        assertEquals(p.echoReply(), Probe.icmpType(reply.bytes()), "reply: " + reply);
         assertEquals(Direction.OUTBOUND, reply.address().direction(), "reply: " + reply);
         p.writeBack(out, reply);
-        p.await(atPeer, Probe.icmpFrom(p.host(), Packets.ECHO_REPLY), 1, "the echo reply");
-        List<byte[]> requests = p.settled(atPeer, Probe.icmpFrom(p.peer(), Packets.ECHO_REQUEST));
+        p.await(atPeer, Probe.icmpFrom(p.host(), p.echoReply()), 1, "the echo reply");
+        List<byte[]> requests = p.settled(atPeer, Probe.icmpFrom(p.peer(), p.echoRequestType()));
         assertTrue(
             requests.isEmpty(),
             "the request, written back inbound, went out on the wire: "
-                + Packets.describeAll(requests));
+                + Probe.describeAll(requests));
       }
     }
   }
@@ -249,8 +251,8 @@ public class InjectionVerification extends TckVerification {
         PacketCapture wire = bed.peer().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] packet = Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(100, 36)).build();
-      for (Inet4Address bad : List.of(NOT_LOCAL, p.peer())) {
+      byte[] packet = p.udpPacket(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(100, 36));
+      for (InetAddress bad : List.of(p.notLocal(), p.peer())) {
         AddressNotAvailableException e =
             assertThrows(
                 AddressNotAvailableException.class,
@@ -261,7 +263,7 @@ public class InjectionVerification extends TckVerification {
       p.expectNoDatagram(endpoint, "the injections were refused");
       p.expectNotCaptured(wire, Probe.udpBetween(p.peer(), p.host()), "nothing was sent");
       socket.send(ByteBuffer.wrap(packet), DivertAddress.inbound(p.host()));
-      p.datagram(endpoint, Packets.udpData(packet), "a valid injection after the refusals");
+      p.datagram(endpoint, Wire.udpData(packet), "a valid injection after the refusals");
     }
   }
 
@@ -280,6 +282,7 @@ public class InjectionVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S42")
+  @Ipv4Only(S42_IPV4)
   public void S42_builtPacketsGetTheSameFixUpsAsReinjectedOnes(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
@@ -328,6 +331,7 @@ public class InjectionVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S42")
+  @Ipv4Only(S42_IPV4)
   public void S42_rewrittenPacketsAreRefusedLikeBuiltOnes(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);

@@ -21,9 +21,12 @@ import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area I of SEMANTICS.md: loops and re-entry (S43, S44, S45). */
+/**
+ * Area I of SEMANTICS.md: loops and re-entry (S43, S44, S45). Runs once per address family (S63:
+ * section I holds for IPv6 unchanged).
+ */
 @SpecArea(id = "I", title = "Loops and re-entry")
-public class LoopVerification extends TckVerification {
+public class LoopVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public LoopVerification() {}
 
@@ -223,14 +226,14 @@ public class LoopVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      String dst = far.address().getHostAddress();
+      String dst = p.farAddress().getHostAddress();
       bed.host().addRule(rule("input -p udp -d " + dst + " -j DIVERT " + PORT));
       bed.host().addRule(rule("output -p udp -d " + dst + " -j DIVERT " + PORT2));
       try (UdpEndpoint atFar = far.openUdp(UDP_PORT);
           DivertSocket in = bed.host().bind(PORT);
           DivertSocket out = bed.host().bind(PORT2)) {
         byte[] data = pattern(100, 45);
-        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+        bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, data);
         Received r1 = p.receive(in, "the forwarded datagram on input");
         assertEquals(Chain.INPUT, r1.address().chain().orElse(null), "first: " + r1);
         p.writeBack(in, r1);
@@ -265,16 +268,16 @@ public class LoopVerification extends TckVerification {
         PacketCapture wire = bed.peer().capture()) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "output -p udp", "input -p udp")) {
-        byte[] out = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 1)).build();
+        byte[] out = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 1));
         socket.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
-        byte[] in = Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(90, 2)).build();
+        byte[] in = p.udpPacket(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(90, 2));
         socket.send(ByteBuffer.wrap(in), DivertAddress.inbound(p.host()));
         List<Received> back = new ArrayList<>(p.drain(socket));
         if (!back.isEmpty()) {
           fail("injected packets came back to the injecting port: " + back);
         }
-        p.datagram(atPeer, Packets.udpData(out), "the outbound injection at the peer");
-        p.datagram(atHost, Packets.udpData(in), "the inbound injection at the host");
+        p.datagram(atPeer, Wire.udpData(out), "the outbound injection at the peer");
+        p.datagram(atHost, Wire.udpData(in), "the inbound injection at the host");
         assertEquals(1, p.settled(wire, Probe.udpTo(UDP_PORT)).size(), "one copy on the wire");
         p.expectNoDatagram(atPeer, "one copy arrives");
         p.expectNoDatagram(atHost, "one copy arrives");
@@ -304,7 +307,7 @@ public class LoopVerification extends TckVerification {
       bed.host().addRule(rule("output -p udp -j DIVERT " + PORT2));
       try (DivertSocket injector = bed.host().bind(PORT);
           DivertSocket other = bed.host().bind(PORT2)) {
-        byte[] out = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 3)).build();
+        byte[] out = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(90, 3));
         injector.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
         // Waits the full timeout only on a backend that keeps injections from every port.
         Received atOther = p.receive(other, p.timeout);
@@ -312,7 +315,7 @@ public class LoopVerification extends TckVerification {
           p.writeBack(other, atOther);
           p.expectNothing(other, "the other port receives the injected packet at most once");
         }
-        p.datagram(atPeer, Packets.udpData(out), "the injected packet at the peer");
+        p.datagram(atPeer, Wire.udpData(out), "the injected packet at the peer");
         p.expectNothing(injector, "an injected packet never comes back to its port");
         assertEquals(1, p.settled(wire, Probe.udpTo(UDP_PORT)).size(), "one copy on the wire");
       }

@@ -4,7 +4,7 @@ import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +28,7 @@ public class MtuVerification extends TckVerification {
   public MtuVerification() {}
 
   /** A UDP packet of exactly {@code size} bytes (IP header included). */
-  static byte[] udpOfSize(Inet4Address src, Inet4Address dst, int dport, int size, int seed) {
+  static byte[] udpOfSize(InetAddress src, InetAddress dst, int dport, int size, int seed) {
     return Packets.udp(src, dst, SRC_PORT, dport, pattern(size - 28, seed)).build();
   }
 
@@ -266,7 +266,7 @@ public class MtuVerification extends TckVerification {
     try (TestBed bed = tck.testBed(options().farPeer(true).farPeerMtu(1280).build())) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      Inet4Address hostB = p.hostFarAddress();
+      InetAddress hostB = p.hostFarAddress();
       try (UdpEndpoint atPeer = bed.peer().openUdp(UDP_PORT);
           UdpEndpoint atFar = far.openUdp(UDP_PORT);
           DivertSocket socket = bed.host().bind(PORT)) {
@@ -308,8 +308,8 @@ public class MtuVerification extends TckVerification {
         List<DivertAddress> ways =
             new ArrayList<>(List.of(DivertAddress.OUTBOUND, DivertAddress.inbound(p.host())));
         for (DivertAddress way : ways) {
-          Inet4Address src = way.isZero() ? p.host() : p.peer();
-          Inet4Address dst = way.isZero() ? p.peer() : p.host();
+          InetAddress src = way.isZero() ? p.host() : p.peer();
+          InetAddress dst = way.isZero() ? p.peer() : p.host();
           Packets.Ip ip = Packets.udp(src, dst, SRC_PORT, UDP_PORT, new byte[0]);
           ip.payload = pattern(65536 - 20, 31);
           byte[] tooBig = ip.totalLength(0xffff).build();

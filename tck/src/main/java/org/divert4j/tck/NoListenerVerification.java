@@ -18,9 +18,13 @@ import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area C of SEMANTICS.md: what a DIVERT rule does when its port has no socket (S11, S12, S13). */
+/**
+ * Area C of SEMANTICS.md: what a DIVERT rule does when its port has no socket (S11, S12, S13). Runs
+ * once per address family (S63: section C holds for IPv6 unchanged); the IPv6 run sends ICMPv6 echo
+ * requests where the IPv4 run sends ICMP ones.
+ */
 @SpecArea(id = "C", title = "No listener: drop or pass through")
-public class NoListenerVerification extends TckVerification {
+public class NoListenerVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public NoListenerVerification() {}
 
@@ -44,12 +48,10 @@ public class NoListenerVerification extends TckVerification {
         PacketCapture atPeer = bed.peer().capture()) {
       Probe p = probe(bed, tck);
       bed.host().addRule(rule("input -p udp --dport 7000 -j DIVERT " + PORT));
-      bed.host().addRule(rule("input -p icmp -j DIVERT " + PORT2));
+      bed.host().addRule(rule("input -p " + p.icmp() + " -j DIVERT " + PORT2));
       long before = noListenerDrops(bed);
       bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(100, 1));
-      byte[] echo =
-          Packets.icmpEcho(p.peer(), p.host(), Packets.ECHO_REQUEST, 0x77, 1, pattern(56, 2))
-              .build();
+      byte[] echo = p.echoRequest(p.peer(), p.host(), 0x77, 1, pattern(56, 2));
       bed.peer().sendRaw(ByteBuffer.wrap(echo));
       p.expectNoDatagram(endpoint, "the rule's port has no socket and the policy is DROP");
       p.expectNotCaptured(
@@ -176,13 +178,13 @@ public class NoListenerVerification extends TckVerification {
     try (TestBed bed = tck.testBed(o)) {
       Probe p = probe(bed, tck);
       TestNode far = p.far();
-      String dst = far.address().getHostAddress();
+      String dst = p.farAddress().getHostAddress();
       bed.host().addRule(rule("input -p udp -d " + dst + " -j DIVERT " + PORT));
       bed.host().addRule(rule("output -p udp -d " + dst + " -j DIVERT " + PORT2));
       try (UdpEndpoint atFar = far.openUdp(UDP_PORT);
           DivertSocket out = bed.host().bind(PORT2)) {
         byte[] data = pattern(120, 3);
-        bed.peer().sendUdp(far.address(), SRC_PORT, UDP_PORT, data);
+        bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, data);
         Received r = p.receive(out, "the forwarded datagram on output, after passing input");
         p.writeBack(out, r);
         p.datagram(atFar, data, "the forwarded datagram at the far peer");

@@ -1,6 +1,7 @@
 package org.divert4j.tck;
 
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -100,23 +101,25 @@ final class Packets {
     }
   }
 
-  /** A UDP datagram as an IP packet under construction, with a correct UDP checksum. */
-  static Ip udp(Inet4Address src, Inet4Address dst, int sport, int dport, byte[] data) {
+  /**
+   * A UDP datagram as an IPv4 packet under construction, with a correct UDP checksum. The addresses
+   * are IPv4 ({@link Probe#udpPacket} builds either family).
+   */
+  static Ip udp(InetAddress src, InetAddress dst, int sport, int dport, byte[] data) {
     Ip ip = new Ip();
     ip.protocol = UDP;
-    ip.source = Ipv4.toInt(src);
-    ip.destination = Ipv4.toInt(dst);
+    ip.source = Ipv4.toInt((Inet4Address) src);
+    ip.destination = Ipv4.toInt((Inet4Address) dst);
     ip.payload = udpSegment(ip.source, ip.destination, sport, dport, data);
     return ip;
   }
 
-  /** An ICMP echo request or reply as an IP packet under construction. */
-  static Ip icmpEcho(
-      Inet4Address src, Inet4Address dst, int type, int ident, int seq, byte[] data) {
+  /** An ICMP echo request or reply as an IPv4 packet under construction (IPv4 addresses). */
+  static Ip icmpEcho(InetAddress src, InetAddress dst, int type, int ident, int seq, byte[] data) {
     Ip ip = new Ip();
     ip.protocol = ICMP;
-    ip.source = Ipv4.toInt(src);
-    ip.destination = Ipv4.toInt(dst);
+    ip.source = Ipv4.toInt((Inet4Address) src);
+    ip.destination = Ipv4.toInt((Inet4Address) dst);
     byte[] m = new byte[8 + data.length];
     m[0] = (byte) type;
     put16(m, 4, ident);

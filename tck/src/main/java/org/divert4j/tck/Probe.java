@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +14,9 @@ import java.util.function.Predicate;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.DivertSocket;
+import org.divert4j.IpFamily;
+import org.divert4j.IpPrefix;
+import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.PacketCapture;
@@ -34,7 +38,7 @@ final class Probe {
 
     @Override
     public String toString() {
-      return Packets.describe(bytes) + " from " + address;
+      return describe(bytes) + " from " + address;
     }
   }
 
@@ -44,9 +48,15 @@ final class Probe {
   final TestBed bed;
   final Duration timeout;
   final Duration settle;
+  private final IpFamily family;
   private final ByteBuffer buffer = ByteBuffer.allocateDirect(65535);
 
   Probe(TestBed bed, Duration timeout) {
+    this(bed, timeout, IpFamily.IPV4);
+  }
+
+  Probe(TestBed bed, Duration timeout, IpFamily family) {
+    this.family = family;
     this.bed = bed;
     this.timeout = timeout;
     this.settle = bed.settleTime();
@@ -54,12 +64,36 @@ final class Probe {
 
   // ---- addresses ----
 
-  Inet4Address peer() {
-    return bed.peer().address();
+  /**
+   * @return the address family of the test's run: the peer's, host's and far peer's addresses below
+   *     are of this family
+   */
+  IpFamily family() {
+    return family;
   }
 
-  Inet4Address host() {
-    return bed.hostNode().address();
+  /** The node's address of the run's family (the test beds give {@code fd00:L::N} for IPv6). */
+  InetAddress addressOf(TestNode node) {
+    return node.address(family)
+        .orElseThrow(
+            () ->
+                new AssertionError(
+                    "test bed node "
+                        + node.name()
+                        + " has no "
+                        + family
+                        + " address, though the backend declares "
+                        + (family == IpFamily.IPV6 ? "IPV6" : "IPv4")
+                        + ": "
+                        + node.interfaces()));
+  }
+
+  InetAddress peer() {
+    return addressOf(bed.peer());
+  }
+
+  InetAddress host() {
+    return addressOf(bed.hostNode());
   }
 
   TestNode far() {
@@ -71,15 +105,19 @@ final class Probe {
                         + " declares FORWARD"));
   }
 
-  /** The host's interface that has this address (from the divert host's own list). */
+  /** The far peer's address of the run's family. */
+  InetAddress farAddress() {
+    return addressOf(far());
+  }
+
   /**
    * The host's interface with this address as the test bed built it (its own view of the OS, not
    * the backend's {@code interfaces()}), so that S6's expected values do not come from the backend
    * under test.
    */
-  NetInterface bedInterface(Inet4Address address) {
+  NetInterface bedInterface(InetAddress address) {
     for (NetInterface i : bed.hostNode().interfaces()) {
-      if (i.address().equals(address)) {
+      if (i.hasAddress(address)) {
         return i;
       }
     }
@@ -90,9 +128,10 @@ final class Probe {
             + bed.hostNode().interfaces());
   }
 
-  NetInterface hostInterface(Inet4Address address) throws DivertException {
+  /** The host's interface that has this address (from the divert host's own list). */
+  NetInterface hostInterface(InetAddress address) throws DivertException {
     for (NetInterface i : bed.host().interfaces()) {
-      if (i.address().equals(address)) {
+      if (i.hasAddress(address)) {
         return i;
       }
     }
@@ -103,14 +142,17 @@ final class Probe {
             + bed.host().interfaces());
   }
 
-  /** The host's address on the far peer's link. */
-  Inet4Address hostFarAddress() throws DivertException {
-    Inet4Address farAddr = far().address();
+  /** The host's address, of the run's family, on the far peer's link. */
+  InetAddress hostFarAddress() throws DivertException {
+    InetAddress farAddr = farAddress();
+    InetAddress near = host();
     for (NetInterface i : bed.host().interfaces()) {
-      int mask = i.prefixLength() == 0 ? 0 : -1 << (32 - i.prefixLength());
-      if ((i.addressBits() & mask) == (org.divert4j.Ipv4.toInt(farAddr) & mask)
-          && !i.address().equals(host())) {
-        return i.address();
+      for (IpPrefix prefix : i.addresses()) {
+        if (prefix.family() == family
+            && prefix.contains(farAddr)
+            && !prefix.address().equals(near)) {
+          return prefix.address();
+        }
       }
     }
     throw new AssertionError(
@@ -118,6 +160,57 @@ final class Probe {
             + farAddr.getHostAddress()
             + ": "
             + bed.host().interfaces());
+  }
+
+  /**
+   * A whole UDP datagram of the run's family with a correct checksum, built as input for {@code
+   * sendRaw} or an injection.
+   */
+  byte[] udpPacket(InetAddress src, InetAddress dst, int sport, int dport, byte[] data) {
+    if (family == IpFamily.IPV6) {
+      return Packets6.udp(src, dst, sport, dport, data);
+    }
+    return Packets.udp((Inet4Address) src, (Inet4Address) dst, sport, dport, data).build();
+  }
+
+  /** An echo request of the run's family (ICMP or ICMPv6). */
+  byte[] echoRequest(InetAddress src, InetAddress dst, int ident, int seq, byte[] data) {
+    if (family == IpFamily.IPV6) {
+      return Packets6.echoRequest(src, dst, ident, seq, data);
+    }
+    return Packets.icmpEcho(
+            (Inet4Address) src, (Inet4Address) dst, Packets.ECHO_REQUEST, ident, seq, data)
+        .build();
+  }
+
+  /** The echo request type of the run's family: ICMP 8 or ICMPv6 128. */
+  int echoRequestType() {
+    return family == IpFamily.IPV6 ? Packets6.ECHO_REQUEST : Packets.ECHO_REQUEST;
+  }
+
+  /** The echo reply type of the run's family: ICMP 0 or ICMPv6 129. */
+  int echoReply() {
+    return family == IpFamily.IPV6 ? Packets6.ECHO_REPLY : Packets.ECHO_REPLY;
+  }
+
+  /** An address of the run's family that no test bed host has: 192.0.2.77 or 2001:db8::77. */
+  InetAddress notLocal() {
+    return family == IpFamily.IPV6
+        ? org.divert4j.Ipv6Addresses.parse("2001:db8::77")
+        : TckVerification.NOT_LOCAL;
+  }
+
+  /** The ICMP (IPv4) or ICMPv6 type of a packet, or -1. */
+  static int icmpType(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.icmpType(p);
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Packets.icmpType(p) : -1;
+  }
+
+  /** The rule protocol of the run's echo messages: {@code icmp} or {@code icmpv6}. */
+  String icmp() {
+    return family == IpFamily.IPV6 ? "icmpv6" : "icmp";
   }
 
   // ---- divert sockets ----
@@ -287,7 +380,7 @@ final class Probe {
               + " ms, got "
               + got.size()
               + "; captured: "
-              + Packets.describeAll(capture.packets()));
+              + describeAll(capture.packets()));
     }
     return got;
   }
@@ -310,34 +403,75 @@ final class Probe {
       throws InterruptedException {
     List<byte[]> got = settled(capture, filter);
     if (!got.isEmpty()) {
-      fail("expected nothing on the wire (" + why + "), captured " + Packets.describeAll(got));
+      fail("expected nothing on the wire (" + why + "), captured " + describeAll(got));
     }
   }
 
-  // ---- filters ----
+  /** One line about a packet of either family. */
+  static String describe(byte[] p) {
+    return Packets6.isIpv6(p) ? Packets6.describe(p) : Packets.describe(p);
+  }
+
+  static String describeAll(java.util.Collection<byte[]> packets) {
+    List<String> s = new ArrayList<>();
+    for (byte[] p : packets) {
+      s.add(describe(p));
+    }
+    return s.toString();
+  }
+
+  // ---- filters (either family, by the version nibble) ----
 
   static Predicate<byte[]> udpTo(int port) {
-    return p -> Packets.udpDestinationPort(p) == port;
+    return p -> udpDestinationPort(p) == port;
+  }
+
+  /** The UDP destination port of a whole datagram or first fragment of either family, else -1. */
+  static int udpDestinationPort(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.udpDestinationPort(p);
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Packets.udpDestinationPort(p) : -1;
+  }
+
+  /** The source address of a packet of either family, or null if it is neither. */
+  static InetAddress source(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.source(p);
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Ipv4.fromInt(Packets.source(p)) : null;
+  }
+
+  /** The destination address of a packet of either family, or null if it is neither. */
+  static InetAddress destination(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.destination(p);
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Ipv4.fromInt(Packets.destination(p)) : null;
+  }
+
+  /** The upper-layer protocol of a packet of either family (through IPv6 extension headers). */
+  static int protocol(byte[] p) {
+    if (Packets6.isIpv6(p)) {
+      return Packets6.walk(p).protocol();
+    }
+    return p.length >= 20 && Packets.version(p) == 4 ? Packets.protocol(p) : -1;
   }
 
   /** UDP packets (whole or any fragment) between two addresses. */
-  static Predicate<byte[]> udpBetween(Inet4Address src, Inet4Address dst) {
-    int s = org.divert4j.Ipv4.toInt(src);
-    int d = org.divert4j.Ipv4.toInt(dst);
+  static Predicate<byte[]> udpBetween(InetAddress src, InetAddress dst) {
+    return p -> protocol(p) == Packets.UDP && src.equals(source(p)) && dst.equals(destination(p));
+  }
+
+  /** ICMP (IPv4) or ICMPv6 messages of a type from an address. */
+  static Predicate<byte[]> icmpFrom(InetAddress src, int type) {
+    return p -> src.equals(source(p)) && icmpType(p) == type;
+  }
+
+  /** Any ICMP (IPv4) or ICMPv6 message from an address. */
+  static Predicate<byte[]> anyIcmpFrom(InetAddress src) {
     return p ->
-        p.length >= 20
-            && Packets.protocol(p) == Packets.UDP
-            && Packets.source(p) == s
-            && Packets.destination(p) == d;
-  }
-
-  static Predicate<byte[]> icmpFrom(Inet4Address src, int type) {
-    int s = org.divert4j.Ipv4.toInt(src);
-    return p -> p.length >= 20 && Packets.source(p) == s && Packets.icmpType(p) == type;
-  }
-
-  static Predicate<byte[]> anyIcmpFrom(Inet4Address src) {
-    int s = org.divert4j.Ipv4.toInt(src);
-    return p -> p.length >= 20 && Packets.source(p) == s && Packets.protocol(p) == Packets.ICMP;
+        src.equals(source(p))
+            && protocol(p) == (Packets6.isIpv6(p) ? Packets6.ICMPV6 : Packets.ICMP);
   }
 }

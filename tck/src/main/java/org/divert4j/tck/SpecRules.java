@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code J}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code K}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -179,6 +179,40 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    k(
+        "S54",
+        "A rule matches both families unless -4/-6 or an address says otherwise; one rule never"
+            + " mixes them; icmp is IPv4 only, icmpv6 IPv6 only.");
+    k(
+        "S55",
+        "A received IPv6 packet is whole and unchanged; its interface address is the interface's"
+            + " first IPv6 address, an InetAddress.");
+    k(
+        "S56",
+        "Upper protocol and ports are found through the extension headers; ports only in the first"
+            + " fragment; a chain past the end matches only rules without protocol or port.");
+    k(
+        "S57",
+        "Per-fragment mode: IPv6 fragments are delivered one by one, unchanged; outbound the output"
+            + " port sees the host's fragments.");
+    k(
+        "S58",
+        "Always-defragment mode: IPv6 fragments are reassembled before the rules; overlaps discard;"
+            + " atomic fragments pass as they are; oversize output is fragmented again.");
+    k(
+        "S59",
+        "Per-fragment mode: an IPv6 packet longer than the egress MTU is refused with the MTU;"
+            + " inbound injection has no MTU; jumbograms are refused.");
+    k(
+        "S60",
+        "'::' injects outbound; a local IPv6 address inbound on its interface; other addresses are"
+            + " refused; a link-local destination with no interface has no route.");
+    k("S61", "The payload length is set to the bytes written minus 40; nothing else is changed.");
+    k("S62", "A malformed IPv6 packet is refused naming the defect; the socket keeps working.");
+    k(
+        "S63",
+        "Sections C, I, S13-S15 and S50-S51 hold for IPv6; the families never share a reassembly"
+            + " buffer or identification space.");
   }
 
   private SpecRules() {}
@@ -225,6 +259,11 @@ public final class SpecRules {
 
   private static void j(String id, String s) {
     rule(id, "J", s, "");
+  }
+
+  /** Section K is capability-gated as a whole: a backend without IPV6 diverts IPv4 only. */
+  private static void k(String id, String s) {
+    rule(id, "K", s, "cap IPV6");
   }
 
   /**

@@ -48,6 +48,8 @@ public final class Tck {
           HeaderFixupVerification.class,
           LoopVerification.class,
           ErrorVerification.class,
+          Ipv6Verification.class,
+          Ipv6InjectionVerification.class,
           LifecycleVerification.class);
 
   private Tck() {}

@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import org.divert4j.Capability;
+import org.divert4j.IpFamily;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.TestSource;
 import org.junit.platform.engine.reporting.ReportEntry;
@@ -24,6 +26,7 @@ import org.junit.platform.launcher.TestPlan;
 class TckCollector implements TestExecutionListener {
   private final TckListener progress;
   private final Map<String, String> backendOf = new ConcurrentHashMap<>();
+  private final Map<String, String> familyOf = new ConcurrentHashMap<>();
   private final Map<String, Long> startedAt = new ConcurrentHashMap<>();
   private final List<TckResult> results = new ArrayList<>();
   private final List<String> errors = new ArrayList<>();
@@ -40,6 +43,7 @@ class TckCollector implements TestExecutionListener {
       errors.clear();
     }
     backendOf.clear();
+    familyOf.clear();
     startedAt.clear();
     try {
       TckSettings s = TckSettings.read(plan.getConfigurationParameters()::get, System.getenv());
@@ -54,6 +58,10 @@ class TckCollector implements TestExecutionListener {
     String backend = entry.getKeyValuePairs().get(TckExtension.BACKEND_ENTRY);
     if (backend != null) {
       backendOf.put(id.getUniqueId(), backend);
+    }
+    String family = entry.getKeyValuePairs().get(TckExtension.FAMILY_ENTRY);
+    if (family != null) {
+      familyOf.put(id.getUniqueId(), family);
     }
   }
 
@@ -127,6 +135,12 @@ class TckCollector implements TestExecutionListener {
     SpecArea area = cls.getAnnotation(SpecArea.class);
     Long start = startedAt.remove(id.getUniqueId());
     long millis = start == null ? 0 : (System.nanoTime() - start) / 1_000_000;
+    String family = familyOf.getOrDefault(id.getUniqueId(), "");
+    List<Capability> capabilities = new ArrayList<>(List.of(rule.capabilities()));
+    if (family.equals(IpFamily.IPV6.toString()) && !capabilities.contains(Capability.IPV6)) {
+      // The IPv6 run of a rule of sections A-J needs what area K needs (SEMANTICS.md K).
+      capabilities.add(Capability.IPV6);
+    }
     TckResult r =
         new TckResult(
             backend(id),
@@ -134,13 +148,14 @@ class TckCollector implements TestExecutionListener {
             area == null ? cls.getSimpleName() : area.title(),
             rule.id(),
             rule.level(),
-            List.of(rule.capabilities()),
+            capabilities,
             m.getDeclaringClass().getName(),
             m.getName(),
             outcome,
             reason,
             detail,
-            millis);
+            millis,
+            family);
     synchronized (this) {
       results.add(r);
     }

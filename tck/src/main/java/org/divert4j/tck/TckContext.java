@@ -8,6 +8,7 @@ import java.util.function.Consumer;
 import org.divert4j.BackendUnavailableException;
 import org.divert4j.Capability;
 import org.divert4j.DivertException;
+import org.divert4j.IpFamily;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
@@ -23,6 +24,7 @@ public final class TckContext {
   private final ResolvedBackend backend;
   private final TckSettings settings;
   private final SpecRule rule;
+  private final IpFamily family;
   private final Consumer<String> onBedUnavailable;
   private final List<TestBed> opened = new ArrayList<>();
 
@@ -30,10 +32,12 @@ public final class TckContext {
       ResolvedBackend backend,
       TckSettings settings,
       SpecRule rule,
+      IpFamily family,
       Consumer<String> onBedUnavailable) {
     this.backend = backend;
     this.settings = settings;
     this.rule = rule;
+    this.family = family;
     this.onBedUnavailable = onBedUnavailable;
   }
 
@@ -70,6 +74,15 @@ public final class TckContext {
    */
   public Duration timeout() {
     return settings.timeout();
+  }
+
+  /**
+   * @return the address family of the running test: the family of a {@link FamilyVerification}'s
+   *     run; IPv4 for the verifications that do not run per family (area K's tests name IPv6
+   *     themselves)
+   */
+  public IpFamily family() {
+    return family == null ? IpFamily.IPV4 : family;
   }
 
   /**

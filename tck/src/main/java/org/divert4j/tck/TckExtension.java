@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.divert4j.Capability;
+import org.divert4j.IpFamily;
 import org.divert4j.spi.DivertProvider;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
@@ -48,6 +49,12 @@ public final class TckExtension
   /** The report entry key under which the backend's name is published. */
   public static final String BACKEND_ENTRY = "divert.tck.backend";
 
+  /**
+   * The report entry key under which the address family of a {@link FamilyVerification}'s run is
+   * published ({@code IPv4} or {@code IPv6}).
+   */
+  public static final String FAMILY_ENTRY = "divert.tck.family";
+
   private static final Namespace NS = Namespace.create(TckExtension.class);
   private static final String SETTINGS = "settings";
   private static final String BED_UNAVAILABLE = "bedUnavailable:";
@@ -78,7 +85,16 @@ public final class TckExtension
     if (bedUnavailable != null && !settings.requireAvailable()) {
       return ConditionEvaluationResult.disabled(bedUnavailable);
     }
-    Set<Capability> missing = missingCapabilities(rule, backend);
+    IpFamily family = family(context);
+    if (family != null) {
+      context.publishReportEntry(FAMILY_ENTRY, family.toString());
+    }
+    Ipv4Only ipv4Only = method.get().getAnnotation(Ipv4Only.class);
+    if (family == IpFamily.IPV6 && ipv4Only != null) {
+      return ConditionEvaluationResult.disabled(
+          rule.id() + TckReport.FAMILY_SKIP + ipv4Only.value());
+    }
+    Set<Capability> missing = missingCapabilities(rule, backend, family);
     if (!missing.isEmpty()) {
       return ConditionEvaluationResult.disabled(
           rule.id()
@@ -143,6 +159,7 @@ public final class TckExtension
               backend,
               settings,
               rule(context),
+              family(context),
               reason -> root.put(BED_UNAVAILABLE + backend.name(), reason));
       store.put(TckContext.class, tck);
     }
@@ -164,12 +181,13 @@ public final class TckExtension
               + describe(throwable),
           throwable);
     }
-    if (rule.capabilities().length > 0) {
+    Set<Capability> needed = needed(rule, family(context));
+    if (!needed.isEmpty()) {
       ResolvedBackend backend = backend(context, settings(context));
       throw new AssertionFailedError(
           rule.id()
               + " [cap: "
-              + join(EnumSet.copyOf(List.of(rule.capabilities())))
+              + join(needed)
               + "]: backend '"
               + backend.name()
               + "' declares the capability, so the rule is required, and it is not met: "
@@ -191,10 +209,33 @@ public final class TckExtension
     return context.getTestMethod().map(m -> m.getAnnotation(SpecRule.class)).orElse(null);
   }
 
-  private static Set<Capability> missingCapabilities(SpecRule rule, ResolvedBackend backend) {
+  /**
+   * @return the family of the running {@link FamilyVerification} (from its test instance), or null
+   *     for a verification that does not run per family
+   */
+  static IpFamily family(ExtensionContext context) {
+    return context
+        .getTestInstance()
+        .filter(FamilyVerification.class::isInstance)
+        .map(i -> ((FamilyVerification) i).family())
+        .orElse(null);
+  }
+
+  /** The rule's capabilities, and IPV6 for the IPv6 run of a per-family verification. */
+  private static Set<Capability> needed(SpecRule rule, IpFamily family) {
+    Set<Capability> needed = EnumSet.noneOf(Capability.class);
+    needed.addAll(List.of(rule.capabilities()));
+    if (family == IpFamily.IPV6) {
+      needed.add(Capability.IPV6);
+    }
+    return needed;
+  }
+
+  private static Set<Capability> missingCapabilities(
+      SpecRule rule, ResolvedBackend backend, IpFamily family) {
     Set<Capability> missing = EnumSet.noneOf(Capability.class);
     Set<Capability> declared = backend.capabilities();
-    for (Capability c : rule.capabilities()) {
+    for (Capability c : needed(rule, family)) {
       if (!declared.contains(c)) {
         missing.add(c);
       }

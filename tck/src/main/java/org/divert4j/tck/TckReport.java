@@ -186,6 +186,32 @@ public final class TckReport {
   static final String CAPABILITY_SKIP = " needs capability ";
 
   /**
+   * The start of the reason of the IPv6 run of a test whose rule has no IPv6 reading ({@link
+   * Ipv4Only}), after the rule id: {@code "S39 does not apply to IPv6: ..."}.
+   */
+  static final String FAMILY_SKIP = " does not apply to IPv6: ";
+
+  /**
+   * @param r a result
+   * @return true if it is the IPv6 run of a test whose rule has no IPv6 reading ({@link Ipv4Only}),
+   *     skipped with the reason; not held against the backend, as its IPv4 run still counts
+   */
+  public static boolean skippedAsNotApplicable(TckResult r) {
+    return r.outcome() == Outcome.SKIPPED
+        && r.family().equals("IPv6")
+        && r.reason().startsWith(r.ruleId() + FAMILY_SKIP);
+  }
+
+  /**
+   * @param r a result
+   * @return true if it was skipped for a reason that does not count against the backend: a
+   *     capability it does not declare, or a family the rule does not apply to
+   */
+  public static boolean excusedSkip(TckResult r) {
+    return skippedForCapability(r) || skippedAsNotApplicable(r);
+  }
+
+  /**
    * @param r a result
    * @return true if it was skipped because the backend does not declare a capability its rule needs
    *     (the test declares capabilities and the reason says so)
@@ -228,7 +254,7 @@ public final class TckReport {
   public List<TckResult> unexcusedSkips(String backend) {
     List<TckResult> out = new ArrayList<>();
     for (TckResult r : results(backend)) {
-      if (r.outcome() == Outcome.SKIPPED && !skippedForCapability(r)) {
+      if (r.outcome() == Outcome.SKIPPED && !excusedSkip(r)) {
         out.add(r);
       }
     }
@@ -260,7 +286,7 @@ public final class TckReport {
           rs.isEmpty()
               ? !SpecRules.find(id).map(rule -> rule.note().equals("SHOULD")).orElse(false)
               : rs.stream().anyMatch(r -> r.level() == Level.MUST);
-      boolean applies = rs.isEmpty() || !rs.stream().allMatch(TckReport::skippedForCapability);
+      boolean applies = rs.isEmpty() || !rs.stream().allMatch(TckReport::excusedSkip);
       if (must && applies) {
         out.add(id);
       }
@@ -436,7 +462,10 @@ public final class TckReport {
               "skipped"));
       Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
       for (TckResult r : rs) {
-        byArea.computeIfAbsent(r.areaId() + "  " + r.areaTitle(), k -> new ArrayList<>()).add(r);
+        String family = r.family().isEmpty() ? "" : " (" + r.family() + ")";
+        byArea
+            .computeIfAbsent(r.areaId() + "  " + r.areaTitle() + family, k -> new ArrayList<>())
+            .add(r);
       }
       for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
         row(sb, e.getKey(), e.getValue());
@@ -488,7 +517,7 @@ public final class TckReport {
         sb.append(title).append(":\n");
         any = true;
       }
-      sb.append("  ").append(r.testName()).append(" [").append(r.areaId()).append("] ");
+      sb.append("  ").append(r.displayName()).append(" [").append(r.areaId()).append("] ");
       sb.append(oneLine(r.reason())).append('\n');
       if (withRule && outcome == Outcome.FAILED) {
         SpecRules.find(r.ruleId())
@@ -528,7 +557,24 @@ public final class TckReport {
       for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
         sb.append(first ? "" : ",").append(q(e.getKey())).append(':');
         sb.append("{\"title\":").append(q(e.getValue().get(0).areaTitle()));
-        sb.append(",\"counts\":").append(counts(e.getValue())).append('}');
+        sb.append(",\"counts\":").append(counts(e.getValue()));
+        Map<String, List<TckResult>> byFamily = new TreeMap<>();
+        for (TckResult r : e.getValue()) {
+          if (!r.family().isEmpty()) {
+            byFamily.computeIfAbsent(r.family(), k -> new ArrayList<>()).add(r);
+          }
+        }
+        if (!byFamily.isEmpty()) {
+          sb.append(",\"families\":{");
+          boolean firstFamily = true;
+          for (Map.Entry<String, List<TckResult>> f : byFamily.entrySet()) {
+            sb.append(firstFamily ? "" : ",").append(q(f.getKey())).append(':');
+            sb.append(counts(f.getValue()));
+            firstFamily = false;
+          }
+          sb.append('}');
+        }
+        sb.append('}');
         first = false;
       }
       sb.append("},\"rules\":{");
@@ -554,6 +600,9 @@ public final class TckReport {
         first = false;
         sb.append("{\"name\":").append(q(r.testName()));
         sb.append(",\"class\":").append(q(r.testClass()));
+        if (!r.family().isEmpty()) {
+          sb.append(",\"family\":").append(q(r.family()));
+        }
         sb.append(",\"area\":").append(q(r.areaId()));
         sb.append(",\"rule\":").append(q(r.ruleId()));
         sb.append(",\"level\":").append(q(r.level().name()));
@@ -644,7 +693,7 @@ public final class TckReport {
         sb.append("    </properties>\n");
         for (TckResult r : rs) {
           sb.append("    <testcase classname=\"").append(x(r.testClass()));
-          sb.append("\" name=\"").append(x(r.testName()));
+          sb.append("\" name=\"").append(x(r.displayName()));
           sb.append("\" time=\"")
               .append(String.format(Locale.ROOT, "%.3f", r.millis() / 1000.0))
               .append('"');

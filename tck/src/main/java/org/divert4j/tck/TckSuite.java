@@ -63,6 +63,14 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Errors extends ErrorVerification {}
 
+  /** Area K, matching and delivery. */
+  @Nested
+  public class Ipv6 extends Ipv6Verification {}
+
+  /** Area K, injection. */
+  @Nested
+  public class Ipv6Injection extends Ipv6InjectionVerification {}
+
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}

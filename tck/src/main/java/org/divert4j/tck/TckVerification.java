@@ -72,6 +72,16 @@ public abstract class TckVerification {
     }
   }
 
+  /**
+   * As {@link #peerSends(TestBed, int, int)}, to the host's address of the probe's family (for the
+   * verifications that run once per family).
+   */
+  static void peerSends(Probe p, int count, int size) throws IOException {
+    for (int i = 0; i < count; i++) {
+      p.bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, pattern(size, i));
+    }
+  }
+
   static TestBedOptions.Builder options() {
     return TestBedOptions.builder();
   }
@@ -93,7 +103,7 @@ public abstract class TckVerification {
   }
 
   static Probe probe(TestBed bed, TckContext tck) {
-    return new Probe(bed, tck.timeout());
+    return new Probe(bed, tck.timeout(), tck.family());
   }
 
   static Duration seconds(long s) {

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.divert4j.Capability;
 import org.divert4j.sim.SimProvider;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.tck.Outcome;
@@ -66,7 +67,27 @@ class BrokenBackendsTest {
         new TreeSet<>(abortedRules),
         newRules(report, name, Outcome.ABORTED),
         "SHOULD rules not met by " + name + ":\n" + report.toText());
-    assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+    assertNoSkips(report, name);
+  }
+
+  /**
+   * Nothing was skipped, except the IPv6 runs of tests whose rule has no IPv6 reading ({@code
+   * Ipv4Only}), and the IPv6 runs and area K while the simulation does not declare {@link
+   * Capability#IPV6} (the simulation learns IPv6 in steps; once it declares the capability, this is
+   * "nothing was skipped" again).
+   */
+  private static void assertNoSkips(TckReport report, String name) {
+    boolean ipv6 = new SimProvider().capabilities().contains(Capability.IPV6);
+    for (TckResult r : report.results(name)) {
+      if (r.outcome() == Outcome.SKIPPED) {
+        assertTrue(
+            TckReport.skippedAsNotApplicable(r)
+                || (!ipv6
+                    && TckReport.skippedForCapability(r)
+                    && r.capabilities().contains(Capability.IPV6)),
+            "skipped: " + r + "\n" + report.toText());
+      }
+    }
   }
 
   /** Per broken backend, the tests it fails (or aborts) that pass on the reference. */
@@ -76,12 +97,12 @@ class BrokenBackendsTest {
     Set<String> onReference = new TreeSet<>();
     for (TckResult r : reference().results("sim")) {
       if (r.outcome() != Outcome.PASSED) {
-        onReference.add(r.testName());
+        onReference.add(r.displayName());
       }
     }
     Set<String> tests = new TreeSet<>();
     for (TckResult r : report.results(name)) {
-      if (r.outcome() != Outcome.PASSED && !onReference.contains(r.testName())) {
+      if (r.outcome() != Outcome.PASSED && !onReference.contains(r.displayName())) {
         tests.add(r.ruleId() + " " + r.testName());
       }
     }
@@ -127,12 +148,12 @@ class BrokenBackendsTest {
     Set<String> onReference = new TreeSet<>();
     for (TckResult r : reference().results("sim")) {
       if (r.outcome() == outcome) {
-        onReference.add(r.testName());
+        onReference.add(r.displayName());
       }
     }
     Set<String> rules = new TreeSet<>();
     for (TckResult r : report.results(name)) {
-      if (r.outcome() == outcome && !onReference.contains(r.testName())) {
+      if (r.outcome() == outcome && !onReference.contains(r.displayName())) {
         rules.add(r.ruleId());
       }
     }
@@ -145,9 +166,19 @@ class BrokenBackendsTest {
     TckReport report = reference();
     assertTrue(report.compatible("sim"), report.toText());
     assertEquals(0, report.count("sim", Outcome.FAILED), report.toText());
-    assertEquals(0, report.count("sim", Outcome.SKIPPED), report.toText());
+    assertNoSkips(report, "sim");
     assertEquals(0, report.count("sim", Outcome.ABORTED), report.toText());
-    assertEquals(java.util.List.of(), report.rulesWithoutPass("sim"), report.toText());
+    // Area K (S54-S63) is verified once the simulation declares IPV6; until then its tests are
+    // skipped for the capability, and they are the only rules without a passing test.
+    java.util.List<String> unverified = new java.util.ArrayList<>();
+    if (!new SimProvider().capabilities().contains(Capability.IPV6)) {
+      for (org.divert4j.tck.SpecRules.Rule r : org.divert4j.tck.SpecRules.all()) {
+        if (r.section().equals("K")) {
+          unverified.add(r.id());
+        }
+      }
+    }
+    assertEquals(unverified, report.rulesWithoutPass("sim"), report.toText());
   }
 
   @Test
