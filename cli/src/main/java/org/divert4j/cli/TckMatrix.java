@@ -14,14 +14,15 @@ import org.divert4j.tck.TckResult;
 /**
  * The text form of {@code divert tck}: a compatibility matrix of spec areas by backend (each cell
  * {@code passed/failed/aborted/skipped}; an area that runs once per address family has a row per
- * family), then per backend what failed, what was aborted and why
- * tests were skipped, then the TCK's verdict per backend. The JSON and JUnit forms are the TCK's
- * own ({@link TckReport#toJson()}, {@link TckReport#toJUnitXml()}). Stateless.
+ * family), then per backend what failed, what was aborted and why tests were skipped, then the
+ * TCK's verdict per backend. The JSON and JUnit forms are the TCK's own ({@link
+ * TckReport#toJson()}, {@link TckReport#toJUnitXml()}). Stateless.
  */
 final class TckMatrix {
   /** Areas in specification order: A..J, then L (lifecycle) and anything else. */
   private static final Comparator<String> AREA_ORDER =
-      Comparator.comparingInt((String s) -> s.charAt(0) <= 'J' && (s.length() == 1 || s.charAt(1) == ' ') ? 0 : 1)
+      Comparator.comparingInt(
+              (String s) -> s.charAt(0) <= 'J' && (s.length() == 1 || s.charAt(1) == ' ') ? 0 : 1)
           .thenComparing(Comparator.naturalOrder());
 
   private static final int AREA_WIDTH = 44;
@@ -98,7 +99,7 @@ final class TckMatrix {
 
   /**
    * The matrix's rows: one per area, or, for an area whose verification runs once per address
-   * family, one per area and family ({@code "B  Delivery (IPv6)"}), keyed by {@link #row}.
+   * family, one per area and family ({@code "B Delivery (IPv6)"}), keyed by {@link #row}.
    */
   private static Map<String, String> areas(TckReport report) {
     Map<String, String> areas = new TreeMap<>(AREA_ORDER);

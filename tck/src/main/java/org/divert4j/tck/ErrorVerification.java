@@ -17,6 +17,8 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
+import org.divert4j.IpFamily;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.MalformedPacketException;
 import org.divert4j.NoRouteException;
 import org.divert4j.PermissionException;
@@ -28,9 +30,13 @@ import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
-/** Area J of SEMANTICS.md: errors and bad input (S46, S47, S49, S50; S51 is in L). */
+/**
+ * Area J of SEMANTICS.md: errors and bad input (S46, S47, S49, S50; S51 is in L). Runs once per
+ * address family (S63 keeps S50 for IPv6; S49's destination is 2001:db8:ffff::9 in the IPv6 run);
+ * S47's defects are IPv4 header defects, and IPv6's are S62 in area K.
+ */
 @SpecArea(id = "J", title = "Errors and bad input")
-public class ErrorVerification extends TckVerification {
+public class ErrorVerification extends FamilyVerification {
   /** For the JUnit engine and subclasses. */
   public ErrorVerification() {}
 
@@ -109,6 +115,7 @@ public class ErrorVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S47")
+  @Ipv4Only("the defects are IPv4 header defects; IPv6's are S62 in area K")
   public void S47_malformedPacketIsRefusedNamingTheDefect(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture();
@@ -181,18 +188,19 @@ public class ErrorVerification extends TckVerification {
         UdpEndpoint endpoint = bed.peer().openUdp(UDP_PORT);
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      byte[] lost = Packets.udp(p.host(), UNROUTABLE, SRC_PORT, UDP_PORT, pattern(64, 1)).build();
+      InetAddress unroutable =
+          p.family() == IpFamily.IPV6 ? Ipv6Addresses.parse("2001:db8:ffff::9") : UNROUTABLE;
+      byte[] lost = p.udpPacket(p.host(), unroutable, SRC_PORT, UDP_PORT, pattern(64, 1));
       NoRouteException e =
           assertThrows(
               NoRouteException.class,
               () -> socket.send(ByteBuffer.wrap(lost), DivertAddress.OUTBOUND),
-              "a packet to " + UNROUTABLE.getHostAddress() + " has no route");
-      assertEquals(UNROUTABLE, e.destination(), "the error must name the destination");
-      p.expectNotCaptured(
-          wire, w -> Packets.destination(w) == org.divert4j.Ipv4.toInt(UNROUTABLE), "no route");
-      byte[] ok = Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(64, 2)).build();
+              "a packet to " + unroutable.getHostAddress() + " has no route");
+      assertEquals(unroutable, e.destination(), "the error must name the destination");
+      p.expectNotCaptured(wire, w -> unroutable.equals(Probe.destination(w)), "no route");
+      byte[] ok = p.udpPacket(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(64, 2));
       socket.send(ByteBuffer.wrap(ok), DivertAddress.OUTBOUND);
-      p.datagram(endpoint, Packets.udpData(ok), "a routable packet after the refusal");
+      p.datagram(endpoint, Wire.udpData(ok), "a routable packet after the refusal");
     }
   }
 
@@ -215,7 +223,7 @@ public class ErrorVerification extends TckVerification {
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        peerSends(bed, 20, 64);
+        peerSends(p, 20, 64);
         bed.advance(p.settle);
         List<Received> queued = p.drain(socket);
         assertEquals(4, queued.size(), "the queue holds 4");

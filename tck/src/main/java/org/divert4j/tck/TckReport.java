@@ -390,13 +390,15 @@ public final class TckReport {
           + String.join(", ", noPass)
           + ")";
     }
-    int skipped = count(rs, Outcome.SKIPPED);
+    int notApplicable = (int) rs.stream().filter(TckReport::skippedAsNotApplicable).count();
+    int skipped = count(rs, Outcome.SKIPPED) - notApplicable;
     return "COMPATIBLE: backend '"
         + backend
         + "' passes every required test that applies to it ("
         + count(rs, Outcome.PASSED)
         + " passed"
         + (skipped > 0 ? ", " + skipped + " skipped for undeclared capabilities" : "")
+        + (notApplicable > 0 ? ", " + notApplicable + " IPv6 runs of IPv4-only tests skipped" : "")
         + (count(rs, Outcome.ABORTED) > 0
             ? ", " + count(rs, Outcome.ABORTED) + " optional (SHOULD) not met"
             : "")
