@@ -537,16 +537,15 @@ public final class Checksums {
       return false;
     }
     long w = Ipv6View.walk(buf, base, end);
-    int protocol = Ipv6View.upperProtocol(w);
-    if (!Ipv6View.pastEnd(w)
-        && (isFragment6(buf, base, w)
-            || (protocol != Ipv4View.PROTOCOL_UDP
-                && protocol != Ipv4View.PROTOCOL_TCP
-                && protocol != Ipv6View.PROTOCOL_ICMPV6))) {
-      return true;
-    }
     if (Ipv6View.pastEnd(w)) {
       return false;
+    }
+    int protocol = Ipv6View.upperProtocol(w);
+    if (isFragment6(buf, base, w)
+        || (protocol != Ipv4View.PROTOCOL_UDP
+            && protocol != Ipv4View.PROTOCOL_TCP
+            && protocol != Ipv6View.PROTOCOL_ICMPV6)) {
+      return true;
     }
     int at = base + Ipv6View.upperOffset(w);
     int len = end - at;

@@ -29,6 +29,9 @@ import org.divert4j.PacketTooLargeException;
  *   <li>A datagram that already has a Fragment header (a fragment, or an atomic fragment) is cut
  *       again under its own Identification: its offset is added to every piece and the last piece
  *       keeps its M, so fragments can be fragmented again, as {@link Fragmenter} does for IPv4.
+ *   <li>The first fragment carries the whole header chain: the extension headers of the
+ *       fragmentable part and the upper-layer header (20 bytes for TCP, 8 for UDP, 4 for ICMPv6),
+ *       as RFC 8200 asks since RFC 7112; a datagram whose chain does not fit is refused.
  *   <li>Version, traffic class, flow label, hop limit, addresses and the headers are kept; the
  *       payload length is set per fragment. Transport checksums are not touched (they cover the
  *       whole datagram).
@@ -82,8 +85,9 @@ public final class Ipv6Fragmenter {
    * @throws IllegalArgumentException if {@code mtu} is under {@link #MIN_MTU}, or the datagram must
    *     be cut and has no Fragment header and {@code identification} is 0
    * @throws MalformedPacketException if the datagram fails {@link Ipv6View#checkForSend()}
-   * @throws PacketTooLargeException if it exceeds {@link #MAX_LENGTH} bytes, or its unfragmentable
-   *     part leaves no room for 8 bytes of payload in a fragment of {@code mtu} bytes
+   * @throws PacketTooLargeException if it exceeds {@link #MAX_LENGTH} bytes, its unfragmentable
+   *     part leaves no room for 8 bytes of payload in a fragment of {@code mtu} bytes, or its
+   *     header chain does not fit the first fragment
    * @throws DivertException whatever the sink throws; fragments before it were delivered
    */
   public int fragment(ByteBuffer datagram, int mtu, int identification, FragmentSink sink)
@@ -139,6 +143,20 @@ public final class Ipv6Fragmenter {
           DivertException.NO_ERRNO);
     }
     int payload = length - from;
+    // RFC 8200 section 4.5 (after RFC 7112): the first fragment holds the whole header chain, the
+    // extension headers and the upper-layer header; receivers (Linux among them) drop a first
+    // fragment without it.
+    if (offset0 == 0) {
+      long w = Ipv6View.walk(datagram, base, base + Math.min(length, MAX_LENGTH));
+      int chain = Ipv6View.upperOffset(w) + upperHeaderLength(Ipv6View.upperProtocol(w)) - from;
+      if (Math.min(chain, payload) > chunk) {
+        throw new PacketTooLargeException(
+            length,
+            mtu,
+            "a header chain of " + (unfrag + chain) + " bytes must fit the first fragment",
+            DivertException.NO_ERRNO);
+      }
+    }
     ByteBuffer buf = scratch(Math.min(mtu, unfrag + Ipv6View.FRAGMENT_HEADER_LENGTH + payload));
     int count = 0;
     for (int done = 0; done < payload; ) {
@@ -203,6 +221,21 @@ public final class Ipv6Fragmenter {
       scratch = direct ? ByteBuffer.allocateDirect(cap) : ByteBuffer.allocate(cap);
     }
     return scratch;
+  }
+
+  /** The fixed header of an upper layer that a first fragment must carry whole (RFC 7112). */
+  private static int upperHeaderLength(int protocol) {
+    switch (protocol) {
+      case Ipv4View.PROTOCOL_TCP:
+        return 20;
+      case Ipv4View.PROTOCOL_UDP:
+      case Ipv4View.PROTOCOL_UDPLITE:
+        return 8;
+      case Ipv6View.PROTOCOL_ICMPV6:
+        return 4;
+      default:
+        return 0;
+    }
   }
 
   /**

@@ -152,6 +152,21 @@ class Ipv6FragmentTest {
   }
 
   @Test
+  void theFirstFragmentCarriesTheWholeHeaderChain() throws Exception {
+    // 40 + 16 bytes of destination options + 20 of TCP: at MTU 104 the first fragment has room
+    // for 56 bytes after its Fragment header, 36 are needed; at MTU 80, 32 bytes: refused.
+    ByteBuffer d =
+        Ipv6Builder.tcp(1, 2).destinationOptions(new byte[14]).payloadLength(200).build();
+    List<ByteBuffer> fs = Ipv6Fragmenter.fragment(d, 104, 3);
+    v.wrap(fs.get(0));
+    assertNull(v.check());
+    assertEquals(2, v.destinationPort(), "RFC 7112: the ports are in the first fragment");
+    PacketTooLargeException e =
+        assertThrows(PacketTooLargeException.class, () -> Ipv6Fragmenter.fragment(d, 80, 3));
+    assertTrue(e.getMessage().contains("header chain of 76 bytes"), e.getMessage());
+  }
+
+  @Test
   void aFragmentIsCutAgainUnderItsOwnIdentification() throws Exception {
     ByteBuffer middle =
         Ipv6Builder.raw(17).fragmentHeader(1232, true, 0xABCD).payloadLength(1232).build();

@@ -33,6 +33,14 @@ class ReassemblyLimitsTest {
         Long.parseLong(ns.sysctl("net.ipv4.ipfrag_low_thresh").trim()));
   }
 
+  /** nf_defrag_ipv6's own limits (nf_conntrack_reasm.c), set alongside IPv4's. */
+  private static List<Long> limits6(Netns ns) throws Exception {
+    return List.of(
+        Long.parseLong(ns.sysctl("net.netfilter.nf_conntrack_frag6_timeout").trim()),
+        Long.parseLong(ns.sysctl("net.netfilter.nf_conntrack_frag6_high_thresh").trim()),
+        Long.parseLong(ns.sysctl("net.netfilter.nf_conntrack_frag6_low_thresh").trim()));
+  }
+
   private static HostOptions defrag(Netns ns, Duration timeout, long memory) {
     return HostOptions.builder()
         .property("rawsocket.netns", ns.name())
@@ -50,9 +58,11 @@ class ReassemblyLimitsTest {
   void aHostSetsItsLimitsAndTheLastOneOutRestoresThem() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("reasm"))) {
       List<Long> original = limits(ns);
+      List<Long> original6 = limits6(ns);
       RawSocketProvider p = new RawSocketProvider();
       DivertHost a = p.open(defrag(ns, Duration.ofMillis(2500), 1 << 20));
       assertEquals(List.of(3L, 1L << 20, 786432L), limits(ns), "rounded up to whole seconds");
+      assertEquals(List.of(3L, 1L << 20, 786432L), limits6(ns), "IPv6 reassembly too (S58)");
       DivertHost same = p.open(defrag(ns, Duration.ofSeconds(3), 1 << 20));
       DivertException e =
           assertThrows(
@@ -65,6 +75,7 @@ class ReassemblyLimitsTest {
       assertEquals(List.of(3L, 1L << 20, 786432L), limits(ns), "another host still needs them");
       same.close();
       assertEquals(original, limits(ns), "restored when the last host closed");
+      assertEquals(original6, limits6(ns), "IPv6's restored too");
       String left = rules(ns);
       assertTrue(!left.contains("divert4j"), left);
       DivertHost perFragment =
@@ -78,9 +89,11 @@ class ReassemblyLimitsTest {
   void theNextHostRestoresWhatACrashedHostChanged() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("reasm"))) {
       List<Long> original = limits(ns);
+      List<Long> original6 = limits6(ns);
       try (HostChild child = HostChild.start(LimitsChild.class, ns.name(), "7", "2097152")) {
         assertNotNull(child.host(), "the child opened a host");
         assertEquals(List.of(7L, 2097152L, 1572864L), limits(ns));
+        assertEquals(List.of(7L, 2097152L, 1572864L), limits6(ns));
         assertTrue(child.kill()); // SIGKILL: no close runs
       }
       assertEquals(List.of(7L, 2097152L, 1572864L), limits(ns), "nobody restored them yet");
@@ -88,6 +101,7 @@ class ReassemblyLimitsTest {
           .open(HostOptions.builder().property("rawsocket.netns", ns.name()).build())
           .close();
       assertEquals(original, limits(ns), "the next host's open restored them");
+      assertEquals(original6, limits6(ns), "IPv6's as well");
       String left = rules(ns);
       assertTrue(!left.contains("divert4j"), left);
     }

@@ -22,12 +22,14 @@ public final class Iptables {
   private final String restore;
   private final boolean legacy;
   private final String version;
+  private final Iptables six;
 
-  private Iptables(String save, String restore, boolean legacy, String version) {
+  private Iptables(String save, String restore, boolean legacy, String version, Iptables six) {
     this.save = save;
     this.restore = restore;
     this.legacy = legacy;
     this.version = version;
+    this.six = six;
   }
 
   /**
@@ -58,13 +60,37 @@ public final class Iptables {
         if (v.ok()) {
           String text = v.stdout().trim();
           boolean isLegacy = c[0].endsWith("legacy") || text.contains("legacy");
-          return Optional.of(new Iptables(s.get().toString(), r.get().toString(), isLegacy, text));
+          return Optional.of(
+              new Iptables(
+                  s.get().toString(), r.get().toString(), isLegacy, text, sixOf(c, isLegacy)));
         }
       } catch (IOException e) {
         // try the next one
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * The ip6tables of the same flavour (the names with {@code ip6tables} for {@code iptables}): IPv4
+   * and IPv6 rules must live in the same kernel API, or a legacy and an nft table would both hook
+   * the same point.
+   */
+  private static Iptables sixOf(String[] c, boolean legacy) {
+    Optional<Path> s = Shell.which(c[1].replace("iptables", "ip6tables"));
+    Optional<Path> r = Shell.which(c[2].replace("iptables", "ip6tables"));
+    if (s.isEmpty() || r.isEmpty()) {
+      return null;
+    }
+    return new Iptables(s.get().toString(), r.get().toString(), legacy, "ip6tables", null);
+  }
+
+  /**
+   * @return the ip6tables of the same flavour, or empty if it is not installed (for an IPv6
+   *     instance: empty)
+   */
+  public Optional<Iptables> ipv6() {
+    return Optional.ofNullable(six);
   }
 
   /**

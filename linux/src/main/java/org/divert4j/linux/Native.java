@@ -20,6 +20,7 @@ import jnr.ffi.Pointer;
 public final class Native {
   // Address families, socket types and protocols (linux/socket.h, linux/in.h, linux/netlink.h).
   public static final int AF_INET = 2;
+  public static final int AF_INET6 = 10;
   public static final int AF_NETLINK = 16;
   public static final int AF_PACKET = 17;
   public static final int SOCK_DGRAM = 2;
@@ -32,6 +33,17 @@ public final class Native {
   public static final int IPPROTO_ICMP = 1;
   public static final int IPPROTO_UDP = 17;
   public static final int IPPROTO_RAW = 255;
+  public static final int IPPROTO_IPV6 = 41;
+  public static final int IPPROTO_ICMPV6 = 58;
+  public static final int ETH_P_IPV6 = 0x86DD;
+  // ipv6(7) socket options at level IPPROTO_IPV6 (linux/in6.h); IPV6_HDRINCL from linux/in6.h
+  public static final int IPV6_MTU = 24;
+  public static final int IPV6_RECVPKTINFO = 49;
+  public static final int IPV6_PKTINFO = 50;
+  public static final int IPV6_HDRINCL = 36;
+  public static final int IPV6_MTU_DISCOVER = 23;
+  public static final int IPV6_DONTFRAG = 62;
+  public static final int SIZEOF_SOCKADDR_IN6 = 28;
   public static final int ETH_P_IP = 0x0800;
   public static final int ETH_P_ALL = 0x0003;
 

@@ -46,6 +46,100 @@ final class FragmentProbe {
    * @throws DivertException if defragmentation is active in the namespace, or the probe failed
    */
   void check(String host, String nsDescription) throws DivertException {
+    check4(host, nsDescription);
+    if (rules.ipv6()) {
+      check6(host, nsDescription);
+    }
+  }
+
+  /**
+   * The IPv6 half: nf_defrag_ipv6 registers at the same priority (-400, {@code
+   * NF_IP6_PRI_CONNTRACK_DEFRAG}) per namespace when conntrack, TPROXY or {@code -m socket} need it
+   * ({@code nf_defrag_ipv6_enable}). Two fragments of one tiny datagram go from ::1 to ::1 through
+   * the IPv6 raw socket; a temporary ip6tables raw OUTPUT rule counts packets that still carry a
+   * Fragment header ({@code -m frag}) after LOCAL_OUT's defrag hook.
+   */
+  private void check6(String host, String nsDescription) throws DivertException {
+    String comment = RuleText.comment(host, RuleOwners.PID, "probe");
+    String rule = "-s ::1/128 -d ::1/128 -m frag -m comment --comment \"" + comment + "\"";
+    long seen;
+    try {
+      rules.locked(
+          () -> {
+            RuleState s = rules.load();
+            s.six().extra("raw", "-I OUTPUT 1 " + rule);
+            rules.store(s, proc.bound(s));
+            return null;
+          });
+      ns.call(
+          () -> {
+            sendFragments6();
+            return null;
+          });
+      seen =
+          rules.locked(
+              () -> {
+                RuleState s = rules.load();
+                long n = -1;
+                for (RuleLine l : s.six().builtinLines()) {
+                  if (comment.equals(l.comment())) {
+                    n = Math.max(n, 0) + l.packets();
+                    s.six().deleteBuiltin(l);
+                  }
+                }
+                rules.store(s, proc.bound(s));
+                return n;
+              });
+    } catch (IOException e) {
+      throw new DivertException("the IPv6 fragment probe failed: " + e.getMessage(), 0, e);
+    }
+    if (seen == 0) {
+      throw new DivertException(
+          "PER_FRAGMENT diversion is impossible in network namespace "
+              + nsDescription
+              + ": IPv6 defragmentation (nf_defrag_ipv6) is active there because something"
+              + " uses connection tracking or needs reassembly (conntrack, state, NAT, CT/NOTRACK,"
+              + " socket or TPROXY rules in ip6tables, or an ALWAYS_DEFRAGMENT divert host), so"
+              + " the input chain would only see reassembled IPv6 datagrams. Remove those users,"
+              + " or open the host with FragmentMode.ALWAYS_DEFRAGMENT.");
+    }
+  }
+
+  /** Sends the two fragments of a 16-byte datagram of protocol 253 from ::1 to ::1. */
+  private static void sendFragments6() throws DivertException {
+    RawSender probe;
+    try {
+      probe = RawSender.open(false);
+    } catch (ErrnoException e) {
+      throw Errors.generic("cannot open a raw socket for the fragment probe", e);
+    }
+    try {
+      ByteBuffer b = Native.allocate(64);
+      long addr = Native.address(b);
+      int id = 0x4000 + (int) (RuleOwners.PID & 0x3fff);
+      for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 64; i++) {
+          b.put(i, (byte) 0);
+        }
+        // byte by byte: the buffer is in native order, the header in network order
+        b.put(0, (byte) 0x60); // version 6
+        b.put(5, (byte) 16); // payload length: fragment header + 8 bytes
+        b.put(6, (byte) 44); // next header: Fragment
+        b.put(7, (byte) 64);
+        b.put(23, (byte) 1); // source ::1
+        b.put(39, (byte) 1); // destination ::1
+        b.put(40, (byte) PROTOCOL);
+        b.put(43, (byte) (k == 0 ? 1 : 8)); // offset 0 with M, then offset 8 (bytes) without
+        b.put(46, (byte) (id >>> 8));
+        b.put(47, (byte) id);
+        probe.send6(addr, 56, b, 24, 0, Marks.chainBits(Chain.OUTPUT));
+      }
+    } finally {
+      probe.close();
+    }
+  }
+
+  private void check4(String host, String nsDescription) throws DivertException {
     int local = localAddress();
     if (local == 0) {
       return; // nothing is up: nothing to test with, and no traffic to divert yet

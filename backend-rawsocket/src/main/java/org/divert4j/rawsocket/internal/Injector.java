@@ -1,5 +1,6 @@
 package org.divert4j.rawsocket.internal;
 
+import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.function.IntSupplier;
 import org.divert4j.AddressNotAvailableException;
@@ -7,6 +8,7 @@ import org.divert4j.Chain;
 import org.divert4j.DivertException;
 import org.divert4j.DropReason;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
 import org.divert4j.linux.ErrnoException;
@@ -15,6 +17,7 @@ import org.divert4j.linux.Native;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.SendFixups;
 
 /**
@@ -65,6 +68,22 @@ final class Injector {
    * @param inboundAddress a local interface address to inject inbound at, or 0 for outbound
    */
   void inject(int len, int inboundAddress) throws DivertException {
+    inject(len, inboundAddress, null);
+  }
+
+  /**
+   * Injects the loaded packet (never intercepted), of either family.
+   *
+   * @param len its length
+   * @param inboundAddress for IPv4: a local interface address to inject inbound at, or 0
+   * @param inboundAddress6 for IPv6: a local interface address to inject inbound at, or null (or
+   *     {@code ::}) for outbound (S60)
+   */
+  void inject(int len, int inboundAddress, Inet6Address inboundAddress6) throws DivertException {
+    if (out.isIpv6()) {
+      inject6(len, inboundAddress6);
+      return;
+    }
     Ipv4View v = SendFixups.apply(out.view(len), ids);
     int dst = v.destination();
     int mark = Marks.injected(port);
@@ -96,6 +115,13 @@ final class Injector {
    * @param mark the mark to send it with
    */
   void reinject(int len, int mark) throws DivertException {
+    if (out.isIpv6()) {
+      SendFixups.apply(out.view6(len));
+      verdicts.flushAll();
+      send6(len, 0, mark);
+      ledger.reinjected(len);
+      return;
+    }
     Ipv4View v = SendFixups.apply(out.view(len), ids);
     verdicts.flushAll();
     send(len, v.destination(), mark, false);
@@ -119,7 +145,9 @@ final class Injector {
     if (mtu < 68 || len <= mtu) {
       return;
     }
-    boolean df = out.view(len).dontFragment();
+    // IPv6 has no DF flag: per-fragment mode refuses as IPv4 does (S59); in always-defragment
+    // mode the kernel fragments the written-back datagram again (S58)
+    boolean df = !out.isIpv6() && out.view(len).dontFragment();
     if (perFragment ? strict : df) {
       throw new PacketTooLargeException(
           len, mtu, "egress interface " + snap.name(outIndex) + (perFragment ? "" : ", DF set"), 0);
@@ -155,6 +183,100 @@ final class Injector {
     }
     throw new DivertException(
         "raw send to " + Ipv4.toString(dst) + " failed: " + Errors.name(e), e, null);
+  }
+
+  // ---------------------------------------------------------------- IPv6
+
+  private void inject6(int len, Inet6Address inbound) throws DivertException {
+    SendFixups.apply(out.view6(len)); // S61: the kernel does not set the payload length
+    ByteBuffer b = out.buffer();
+    int mark = Marks.injected(port);
+    int oif = 0;
+    if (inbound != null && !Ipv6Addresses.isUnspecified(inbound)) {
+      Interfaces.Snapshot snap = ifaces.get();
+      int owner = snap.indexOf6(inbound);
+      if (owner == 0) {
+        snap = ifaces.knowing(Integer.MAX_VALUE);
+        owner = snap.indexOf6(inbound);
+        if (owner == 0) {
+          throw new AddressNotAvailableException(inbound);
+        }
+      }
+      oif = owner;
+      if (snap.isLocal6(b, DST6)) {
+        // S33 approximation as for IPv4: a send to a local address loops through lo into
+        // PREROUTING; the output rules let it pass
+        mark |= Marks.chainBits(Chain.OUTPUT);
+      }
+    }
+    if (!isLinkLocal(b, DST6)) {
+      oif = 0; // routed by the destination
+    } else if (oif == 0) {
+      // S60: a link-local destination leaves through the divert address's interface; an
+      // outbound address names none
+      throw new NoRouteException(destination6(b), Errors.ENETUNREACH);
+    }
+    verdicts.flushAll();
+    send6(len, oif, mark);
+    ledger.injected(len);
+  }
+
+  /** Where the destination address starts in an IPv6 header. */
+  private static final int DST6 = 24;
+
+  private static boolean isLinkLocal(ByteBuffer b, int at) {
+    return (b.get(at) & 0xff) == 0xfe && (b.get(at + 1) & 0xc0) == 0x80; // fe80::/10
+  }
+
+  private static Inet6Address destination6(ByteBuffer b) {
+    byte[] a = new byte[16];
+    b.get(DST6, a);
+    return Ipv6Addresses.fromBytes(a);
+  }
+
+  private void send6(int len, int oif, int mark) throws DivertException {
+    ByteBuffer b = out.buffer();
+    int e = raw.send6(out.address(), len, b, DST6, oif, mark);
+    if (e == 0) {
+      return;
+    }
+    if (e == Errors.EMSGSIZE) {
+      // rawv6_send_hdrinc (net/ipv6/raw.c) refuses anything above the route's device MTU; IPv6
+      // injections are never fragmented by the backend (S59)
+      int mtu = routeMtu6(oif, mark);
+      throw new PacketTooLargeException(
+          len, mtu > 0 ? mtu : len - 1, routeDescription6(oif, mark), e);
+    }
+    if (e == Errors.ENETUNREACH || e == Errors.EHOSTUNREACH) {
+      throw new NoRouteException(destination6(b), e);
+    }
+    if (e == Errors.ENOBUFS) {
+      ledger.drop(DropReason.NO_BUFFER);
+      return;
+    }
+    String to = Ipv6View.formatAddress(b, DST6);
+    if (Errors.isPermission(e)) {
+      throw new DivertException("the packet to " + to + " was refused by a firewall rule", e, null);
+    }
+    throw new DivertException("raw send to " + to + " failed: " + Errors.name(e), e, null);
+  }
+
+  private int routeMtu6(int oif, int mark) {
+    try {
+      Interfaces.Route r = ifaces.route6(out.buffer(), DST6, oif, mark);
+      return ifaces.knowing(r.outIndex()).mtu(r.outIndex());
+    } catch (ErrnoException e) {
+      return 0;
+    }
+  }
+
+  private String routeDescription6(int oif, int mark) {
+    try {
+      Interfaces.Route r = ifaces.route6(out.buffer(), DST6, oif, mark);
+      return "egress interface " + ifaces.knowing(r.outIndex()).name(r.outIndex());
+    } catch (ErrnoException e) {
+      return "route to " + Ipv6View.formatAddress(out.buffer(), DST6);
+    }
   }
 
   /** S29: ALWAYS_DEFRAGMENT injects datagrams above the MTU as fragments (DF clear). */

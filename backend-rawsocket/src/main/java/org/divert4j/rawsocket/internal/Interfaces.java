@@ -1,12 +1,16 @@
 package org.divert4j.rawsocket.internal;
 
+import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.TreeMap;
+import org.divert4j.IpFamily;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
@@ -49,6 +53,8 @@ public final class Interfaces implements AutoCloseable {
     final int[] firstAddress;
     final int[] prefix;
     final int[] localAddresses; // sorted
+    final Inet6Address[] firstAddress6; // by index: first global, else link-local (S55)
+    final long[] local6; // pairs of (high, low) 64-bit halves of every local IPv6 address
     final List<NetInterface> list;
 
     Snapshot(
@@ -57,26 +63,87 @@ public final class Interfaces implements AutoCloseable {
         int[] mtus,
         int[] firstAddress,
         int[] prefix,
-        int[] localAddresses) {
+        int[] localAddresses,
+        List<List<IpPrefix>> v6) {
       this.takenAt = takenAt;
       this.names = names;
       this.mtus = mtus;
       this.firstAddress = firstAddress;
       this.prefix = prefix;
       this.localAddresses = localAddresses;
+      this.firstAddress6 = new Inet6Address[names.length];
       List<NetInterface> l = new ArrayList<>();
+      int n6 = 0;
       for (int i = 1; i < names.length; i++) {
+        n6 += i < v6.size() ? v6.get(i).size() : 0;
+      }
+      this.local6 = new long[2 * n6];
+      int k = 0;
+      for (int i = 1; i < names.length; i++) {
+        List<IpPrefix> six = i < v6.size() ? v6.get(i) : List.of();
+        for (IpPrefix p : six) {
+          ByteBuffer a = ByteBuffer.wrap(p.address().getAddress());
+          local6[k++] = a.getLong(0);
+          local6[k++] = a.getLong(8);
+        }
         if (names[i] != null) {
-          l.add(
-              new NetInterface(
-                  names[i],
-                  i,
-                  Ipv4.fromInt(firstAddress[i]),
-                  prefix[i],
-                  Math.max(68, Math.min(65535, mtus[i]))));
+          List<IpPrefix> all = new ArrayList<>();
+          if (firstAddress[i] != 0) {
+            all.add(new IpPrefix(Ipv4.fromInt(firstAddress[i]), prefix[i]));
+          }
+          all.addAll(six);
+          NetInterface ni =
+              new NetInterface(names[i], i, all, Math.max(68, Math.min(65535, mtus[i])));
+          firstAddress6[i] = (Inet6Address) ni.address(IpFamily.IPV6).orElse(null);
+          l.add(ni);
         }
       }
       this.list = Collections.unmodifiableList(l);
+    }
+
+    /**
+     * @param index an interface index
+     * @return its first IPv6 address, global before link-local (S55), shared; null if none
+     */
+    public Inet6Address firstAddress6(int index) {
+      return has(index) ? firstAddress6[index] : null;
+    }
+
+    /**
+     * @param address an IPv6 address
+     * @return the index of the interface that has it, or 0
+     */
+    public int indexOf6(Inet6Address address) {
+      for (NetInterface ni : list) {
+        for (IpPrefix p : ni.addresses()) {
+          if (p.address() == address || p.address().equals(address)) {
+            return ni.index();
+          }
+        }
+      }
+      return 0;
+    }
+
+    /**
+     * Whether an IPv6 address is one of this namespace's, without allocating.
+     *
+     * @param b a buffer
+     * @param off where the 16 address bytes start (network order)
+     * @return true if some interface has it
+     */
+    public boolean isLocal6(ByteBuffer b, int off) {
+      long hi = b.getLong(off);
+      long lo = b.getLong(off + 8);
+      if (b.order() != java.nio.ByteOrder.BIG_ENDIAN) {
+        hi = Long.reverseBytes(hi);
+        lo = Long.reverseBytes(lo);
+      }
+      for (int i = 0; i < local6.length; i += 2) {
+        if (local6[i] == hi && local6[i + 1] == lo) {
+          return true;
+        }
+      }
+      return false;
     }
 
     /**
@@ -230,6 +297,7 @@ public final class Interfaces implements AutoCloseable {
     TreeMap<Integer, Integer> mtus = new TreeMap<>();
     TreeMap<Integer, int[]> first = new TreeMap<>();
     List<Integer> locals = new ArrayList<>();
+    TreeMap<Integer, List<IpPrefix>> six = new TreeMap<>();
     // links
     dump(
         RTM_GETLINK,
@@ -274,6 +342,10 @@ public final class Interfaces implements AutoCloseable {
             return;
           }
           int family = b.get(off + 16) & 0xff;
+          if (family == Native.AF_INET6) {
+            address6(b, off, len, six);
+            return;
+          }
           if (family != Native.AF_INET) {
             return;
           }
@@ -315,9 +387,87 @@ public final class Interfaces implements AutoCloseable {
           }
         });
     int[] l = locals.stream().mapToInt(Integer::intValue).sorted().toArray();
-    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l);
+    List<List<IpPrefix>> v6 = new ArrayList<>();
+    for (int i = 0; i < max; i++) {
+      v6.add(six.getOrDefault(i, List.of()));
+    }
+    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l, v6);
     snapshot = s;
     return s;
+  }
+
+  /**
+   * Reads one RTM_NEWADDR of family AF_INET6 ({@code struct ifaddrmsg}: family, prefixlen, flags,
+   * scope, index; then IFA_ADDRESS with the 16 address bytes; rtnetlink(7)). Tentative addresses
+   * (IFA_F_TENTATIVE, DAD not done) are listed too: the test beds add theirs with nodad.
+   */
+  private static void address6(
+      ByteBuffer b, int off, int len, TreeMap<Integer, List<IpPrefix>> six) {
+    int plen = b.get(off + 17) & 0xff;
+    int index = b.getInt(off + 20);
+    for (int p = off + 24; p + 4 <= off + len; ) {
+      int alen = b.getShort(p) & 0xffff;
+      int atype = b.getShort(p + 2) & 0x3fff;
+      if (alen < 4 || p + alen > off + len) {
+        break;
+      }
+      if (alen >= 20 && atype == IFA_ADDRESS) {
+        byte[] a = new byte[16];
+        b.get(p + 4, a);
+        six.computeIfAbsent(index, k -> new ArrayList<>())
+            .add(new IpPrefix(Ipv6Addresses.fromBytes(a), plen));
+        return;
+      }
+      p += NfqCodec.align(alen);
+    }
+  }
+
+  /**
+   * Asks the kernel which route an IPv6 destination takes (RTM_GETROUTE with AF_INET6), as a packet
+   * with this mark would.
+   *
+   * @param b a buffer holding the destination
+   * @param off where its 16 bytes start
+   * @param oif the output interface to look up the route through (for a link-local destination), or
+   *     0
+   * @param mark the packet mark
+   * @return the route's type (RTN_*) and output interface
+   * @throws ErrnoException ENETUNREACH and the like when there is no route
+   */
+  public synchronized Route route6(ByteBuffer b, int off, int oif, int mark) throws ErrnoException {
+    int s = ++seq;
+    tx.putInt(4, 0);
+    tx.putShort(4, (short) RTM_GETROUTE);
+    tx.putShort(6, (short) NfqCodec.NLM_F_REQUEST);
+    tx.putInt(8, s);
+    tx.putInt(12, 0);
+    tx.put(16, (byte) Native.AF_INET6);
+    tx.put(17, (byte) 128); // dst_len
+    for (int i = 18; i < 28; i++) {
+      tx.put(i, (byte) 0);
+    }
+    int p = 28;
+    tx.putShort(p, (short) 20);
+    tx.putShort(p + 2, (short) RTA_DST);
+    for (int i = 0; i < 16; i++) {
+      tx.put(p + 4 + i, b.get(off + i));
+    }
+    p += 20;
+    if (oif != 0) {
+      tx.putShort(p, (short) 8);
+      tx.putShort(p + 2, (short) RTA_OIF);
+      tx.putInt(p + 4, oif);
+      p += 8;
+    }
+    if (mark != 0) {
+      tx.putShort(p, (short) 8);
+      tx.putShort(p + 2, (short) RTA_MARK);
+      tx.putInt(p + 4, mark);
+      p += 8;
+    }
+    tx.putInt(0, p);
+    send(p);
+    return routeReply(s, "RTM_GETROUTE (IPv6)");
   }
 
   /**
@@ -356,6 +506,10 @@ public final class Interfaces implements AutoCloseable {
     }
     tx.putInt(0, p);
     send(p);
+    return routeReply(s, "RTM_GETROUTE " + Ipv4.toString(destination));
+  }
+
+  private Route routeReply(int s, String what) throws ErrnoException {
     while (true) {
       int n = receive();
       for (int o = 0; o + 16 <= n; ) {
@@ -367,7 +521,7 @@ public final class Interfaces implements AutoCloseable {
         if (rx.getInt(o + 8) == s) {
           if (type == NfqCodec.NLMSG_ERROR) {
             int code = NfqCodec.errorCode(rx, o);
-            throw new ErrnoException("RTM_GETROUTE " + Ipv4.toString(destination), -code);
+            throw new ErrnoException(what, -code);
           }
           if (type == RTM_NEWROUTE) {
             int rtype = rx.get(o + 16 + 7) & 0xff;
@@ -404,7 +558,7 @@ public final class Interfaces implements AutoCloseable {
     tx.putShort(4, (short) type);
     tx.putShort(6, (short) (NfqCodec.NLM_F_REQUEST | NfqCodec.NLM_F_DUMP));
     tx.putInt(8, s);
-    tx.put(16, (byte) (type == RTM_GETADDR ? Native.AF_INET : 0));
+    tx.put(16, (byte) 0); // AF_UNSPEC: addresses of both families
     send(len);
     while (true) {
       int n = receive();

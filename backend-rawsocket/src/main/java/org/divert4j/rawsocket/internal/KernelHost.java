@@ -225,11 +225,16 @@ public final class KernelHost implements DivertHost {
     }
   }
 
+  /** Whether IPv6 rules can be installed: the provider declares IPV6 and ip6tables is present. */
+  private boolean ipv6() {
+    return capabilities.contains(Capability.IPV6) && res.rules().ipv6();
+  }
+
   @Override
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
-    RuleFamilies.check(rule, false, "rawsocket");
+    RuleFamilies.check(rule, ipv6(), "rawsocket");
     return book.install(rule, -1);
   }
 
@@ -242,7 +247,7 @@ public final class KernelHost implements DivertHost {
           "index " + index + " of " + n + " rules in chain " + rule.chain().keyword());
     }
     checkOpen();
-    RuleFamilies.check(rule, false, "rawsocket");
+    RuleFamilies.check(rule, ipv6(), "rawsocket");
     return book.install(rule, index);
   }
 

@@ -148,7 +148,8 @@ public final class KernelSocket implements DivertSocket {
       if (slot >= 0) {
         writeBack.reinject(slot, len);
       } else {
-        injector.inject(len, SendDirection.inboundAddress(address));
+        injector.inject(
+            len, SendDirection.inboundAddress(address), SendDirection.inboundAddress6(address));
       }
       verdicts.flushAll();
       packet.position(packet.limit());
@@ -180,7 +181,10 @@ public final class KernelSocket implements DivertSocket {
             writeBack.reinject(held, len);
           } else {
             // the direction is looked up only for new packets: a held one keeps its own (S35)
-            injector.inject(len, SendDirection.inboundAddress(batch, i));
+            injector.inject(
+                len,
+                SendDirection.inboundAddress(batch, i),
+                SendDirection.inboundAddress6(batch, i));
           }
           sent++;
         } catch (DivertClosedException e) {

@@ -6,6 +6,7 @@ import org.divert4j.DivertException;
 import org.divert4j.linux.Native;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
+import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * The S19 cut: POSTROUTING runs before {@code ip_fragment} (net/ipv4/ip_output.c), so NFQUEUE sees
@@ -17,7 +18,15 @@ import org.divert4j.packet.Fragmenter;
  * <p>Not thread-safe: owned by one {@link Lane}, used under its receive lock.
  */
 final class OutboundSplitter {
+  /**
+   * IPv6 Identifications of the cuts: one space for the JVM, apart from IPv4's (S63), starting at a
+   * random value.
+   */
+  private static final java.util.concurrent.atomic.AtomicInteger IDS6 =
+      new java.util.concurrent.atomic.AtomicInteger(new java.util.Random().nextInt());
+
   private final Fragmenter fragmenter = new Fragmenter(true);
+  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter(true);
   private final FragmentSink sink = this::keep;
   private ByteBuffer dup;
   private ByteBuffer dupOf;
@@ -38,6 +47,25 @@ final class OutboundSplitter {
    * @return true if it was cut (the fragments are delivered next), false if it cannot be
    */
   boolean cut(ByteBuffer src, int at, int length, int mtu) {
+    return cut(src, at, length, mtu, false);
+  }
+
+  /**
+   * Cuts an IPv6 datagram as {@code ip6_fragment} would (S57): POSTROUTING runs in {@code
+   * ip6_output} before {@code ip6_finish_output} fragments (net/ipv6/ip6_output.c), so NFQUEUE sees
+   * it whole, as for IPv4.
+   *
+   * @param src the buffer holding it
+   * @param at its first byte
+   * @param length its length
+   * @param mtu the egress MTU
+   * @return true if it was cut, false if it cannot be (delivered whole)
+   */
+  boolean cut6(ByteBuffer src, int at, int length, int mtu) {
+    return cut(src, at, length, mtu, true);
+  }
+
+  private boolean cut(ByteBuffer src, int at, int length, int mtu, boolean six) {
     if (dup == null || dupOf != src) {
       dup = src.duplicate();
       dupOf = src;
@@ -46,7 +74,12 @@ final class OutboundSplitter {
     count = 0;
     used = 0;
     try {
-      fragmenter.fragment(dup, mtu, sink);
+      if (six) {
+        int id = IDS6.incrementAndGet();
+        fragmenter6.fragment(dup, mtu, id == 0 ? IDS6.incrementAndGet() : id, sink);
+      } else {
+        fragmenter.fragment(dup, mtu, sink);
+      }
       next = 0;
       return true;
     } catch (DivertException e) {

@@ -27,12 +27,46 @@ import org.divert4j.linux.NetnsThread;
  * next host or {@code divert rules cleanup}) writes them back and removes it (S51). Hosts that
  * share a namespace must ask for the same limits: a host whose limits differ from those another
  * running host set is refused, naming that host.
+ *
+ * <p>IPv6 is the same with other files: nf_defrag_ipv6 does not reassemble with the stack's {@code
+ * net.ipv6.ip6frag_*} but with its own per-namespace queue directory and sysctls, {@code
+ * net.netfilter.nf_conntrack_frag6_timeout}, {@code _high_thresh} and {@code _low_thresh}
+ * (net/ipv6/netfilter/nf_conntrack_reasm.c, {@code nf_ct_frag6_sysctl_register}); their marker
+ * lives in the ip6tables defragmentation chain.
  */
 final class ReassemblyLimits {
-  private static final String TIME = "/proc/sys/net/ipv4/ipfrag_time";
-  private static final String HIGH = "/proc/sys/net/ipv4/ipfrag_high_thresh";
-  private static final String LOW = "/proc/sys/net/ipv4/ipfrag_low_thresh";
   private static final String MARKER_HOST = "limits";
+
+  /** The sysctl files of one family's reassembly. */
+  enum Kind {
+    IPV4(
+        "/proc/sys/net/ipv4/ipfrag_time",
+        "/proc/sys/net/ipv4/ipfrag_high_thresh",
+        "/proc/sys/net/ipv4/ipfrag_low_thresh",
+        "ipfrag_time=%d ipfrag_high_thresh=%d ipfrag_low_thresh=%d"),
+    IPV6(
+        "/proc/sys/net/netfilter/nf_conntrack_frag6_timeout",
+        "/proc/sys/net/netfilter/nf_conntrack_frag6_high_thresh",
+        "/proc/sys/net/netfilter/nf_conntrack_frag6_low_thresh",
+        "nf_conntrack_frag6_timeout=%d nf_conntrack_frag6_high_thresh=%d"
+            + " nf_conntrack_frag6_low_thresh=%d");
+
+    final String time;
+    final String high;
+    final String low;
+    final String format;
+
+    Kind(String time, String high, String low, String format) {
+      this.time = time;
+      this.high = high;
+      this.low = low;
+      this.format = format;
+    }
+
+    String describe(Values v) {
+      return String.format(java.util.Locale.ROOT, format, v.time(), v.high(), v.low());
+    }
+  }
 
   /**
    * Limits as the kernel holds them.
@@ -69,9 +103,14 @@ final class ReassemblyLimits {
     return new Values(secs, high, high * 3 / 4);
   }
 
-  /** Reads the namespace's limits (on its thread, where /proc/sys/net shows that namespace). */
+  /** Reads the namespace's IPv4 limits (on its thread, where /proc/sys/net shows it). */
   static Values read(NetnsThread ns) throws DivertException {
-    return ns.call(() -> new Values(number(TIME), number(HIGH), number(LOW)));
+    return read(ns, Kind.IPV4);
+  }
+
+  /** Reads the namespace's limits of one family (on its thread). */
+  static Values read(NetnsThread ns, Kind k) throws DivertException {
+    return ns.call(() -> new Values(number(k.time), number(k.high), number(k.low)));
   }
 
   /**
@@ -90,15 +129,19 @@ final class ReassemblyLimits {
 
   /** Writes limits; low never exceeds high on any write, which the kernel checks every time. */
   static void write(NetnsThread ns, Values v) throws DivertException {
+    write(ns, v, Kind.IPV4);
+  }
+
+  static void write(NetnsThread ns, Values v, Kind k) throws DivertException {
     ns.call(
         () -> {
-          set(TIME, v.time());
-          if (v.high() < number(HIGH)) {
-            set(LOW, v.low());
-            set(HIGH, v.high());
+          set(k.time, v.time());
+          if (v.high() < number(k.high)) {
+            set(k.low, v.low());
+            set(k.high, v.high());
           } else {
-            set(HIGH, v.high());
-            set(LOW, v.low());
+            set(k.high, v.high());
+            set(k.low, v.low());
           }
           return null;
         });
@@ -131,7 +174,24 @@ final class ReassemblyLimits {
    *     written
    */
   static void apply(RuleState s, NetnsThread ns, String host, Values want) throws DivertException {
-    Values now = read(ns);
+    apply(s, ns, host, want, Kind.IPV4);
+    if (s.six() != null && present(ns, Kind.IPV6)) {
+      apply(s.six(), ns, host, want, Kind.IPV6);
+    }
+  }
+
+  /**
+   * Whether a family's sysctls exist: nf_conntrack_frag6_* appear once the nf_defrag_ipv6 module is
+   * loaded (ip6tables loads it with the first {@code -m socket} rule, so a host that opens before
+   * that on a machine without the module keeps the kernel's IPv6 defaults).
+   */
+  private static boolean present(NetnsThread ns, Kind k) throws DivertException {
+    return ns.call(() -> new java.io.File(k.time).exists());
+  }
+
+  private static void apply(RuleState s, NetnsThread ns, String host, Values want, Kind k)
+      throws DivertException {
+    Values now = read(ns, k);
     if (now.equals(want)) {
       return;
     }
@@ -148,18 +208,18 @@ final class ReassemblyLimits {
     if (other != null) {
       throw new DivertException(
           "the reassembly limits of this network namespace are "
-              + now
+              + k.describe(now)
               + " and divert host "
               + other
               + " is open in ALWAYS_DEFRAGMENT mode with them; this host asks for "
-              + want
+              + k.describe(want)
               + ". Hosts in one namespace share these limits: open it with the same"
               + " reassemblyTimeout and reassemblyMemory, or close the other host first.");
     }
     if (marker == null) {
       s.defrag().add(markerLine(now));
     }
-    write(ns, want);
+    write(ns, want, k);
   }
 
   private static RuleLine markerLine(Values previous) {
@@ -177,6 +237,12 @@ final class ReassemblyLimits {
    * @throws DivertException if /proc cannot be written
    */
   static String settle(RuleState s, NetnsThread ns) throws DivertException {
+    String r4 = settle(s, ns, Kind.IPV4);
+    String r6 = s.six() == null ? null : settle(s.six(), ns, Kind.IPV6);
+    return r4 == null ? r6 : r6 == null ? r4 : r4 + "; " + r6;
+  }
+
+  private static String settle(RuleState s, NetnsThread ns, Kind k) throws DivertException {
     RuleLine marker = null;
     for (RuleLine l : s.defrag()) {
       if (isMarker(l)) {
@@ -189,12 +255,12 @@ final class ReassemblyLimits {
       return null;
     }
     Values saved = Values.decode(RuleOwners.owner(marker.comment())[3]);
-    write(ns, saved);
+    write(ns, saved, k);
     for (Iterator<RuleLine> i = s.defrag().iterator(); i.hasNext(); ) {
       if (isMarker(i.next())) {
         i.remove();
       }
     }
-    return "reassembly limits restored to " + saved;
+    return "reassembly limits restored to " + k.describe(saved);
   }
 }

@@ -18,6 +18,7 @@ import org.divert4j.linux.Native;
 import org.divert4j.linux.PollFds;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
 import org.divert4j.spi.BatchAccess;
 
 /**
@@ -203,7 +204,21 @@ final class Receiver {
     l.curChain = c;
     l.curTag = Marks.tagOf(pkt.mark, c);
     l.splitter.reset();
-    if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0) {
+    if (perFragment
+        && c == Chain.OUTPUT
+        && pkt.outIndex > 0
+        && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x60) {
+      // S57: IPv6 has no DF bit; a local datagram above the MTU is one the host fragments
+      int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
+      if (mtu >= Ipv6Fragmenter.MIN_MTU
+          && l.srcLen > mtu
+          && l.splitter.cut6(l.srcBuf, l.srcOff, l.srcLen, mtu)) {
+        verdicts.now(l, pkt.id, NfqCodec.NF_DROP);
+      }
+    } else if (perFragment
+        && c == Chain.OUTPUT
+        && pkt.outIndex > 0
+        && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x40) {
       int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
       Ipv4View v = l.view.wrap(l.srcBuf, l.srcOff, l.srcLen);
       if (mtu >= Fragmenter.MIN_MTU && l.srcLen > mtu && !v.dontFragment()) {
@@ -397,8 +412,11 @@ final class Receiver {
       if (c.direction() == Direction.INBOUND) {
         Interfaces.Snapshot snap = ifaces.knowing(in);
         one.address =
-            DivertAddress.received(
-                state.port(), c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
+            (dst.get(pos) & 0xf0) == 0x60
+                ? DivertAddress.received(
+                    state.port(), c, snap.name(in), in, snap.firstAddress6(in), tag, ticket)
+                : DivertAddress.received(
+                    state.port(), c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
       } else {
         one.address = DivertAddress.received(state.port(), c, "", 0, 0, tag, ticket);
       }
@@ -444,6 +462,10 @@ final class Receiver {
           Interfaces.Snapshot snap = ifaces.knowing(in);
           BA.setReceived(
               batch, n, len, port, c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
+          if ((slot.get(0) & 0xf0) == 0x60) {
+            // S55: the receiving interface's first IPv6 address, shared by the snapshot
+            BA.setInterfaceAddress6(batch, n, snap.firstAddress6(in));
+          }
         } else {
           BA.setReceived(batch, n, len, port, c, "", 0, 0, tag, ticket);
         }

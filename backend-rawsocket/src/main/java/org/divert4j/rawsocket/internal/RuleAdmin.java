@@ -11,6 +11,7 @@ import org.divert4j.BackendUnavailableException;
 import org.divert4j.Chain;
 import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
+import org.divert4j.IpFamily;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PermissionException;
 import org.divert4j.linux.Errors;
@@ -137,12 +138,15 @@ public final class RuleAdmin implements AutoCloseable {
           int tag = RuleSet.allocateTag(s.tags());
           String comment = RuleText.staticComment(tag);
           String pc = RuleText.portChain(policy, rule.port(), 1);
-          RuleGroup g =
-              RuleSet.group(rule.chain(), comment, RuleText.ruleLines(rule, tag, comment, pc));
-          s.groups(rule.chain()).add(g);
+          RuleSet.addRule(s, rule, tag, comment, pc, null, 0);
           Set<Integer> b = bound();
           rules.store(s, b);
-          return entry(rule.chain(), g, b);
+          for (Entry e : entries(s, b)) {
+            if (e.id() == tag) {
+              return e;
+            }
+          }
+          throw new IOException("rule " + tag + " was not stored");
         });
   }
 
@@ -161,12 +165,12 @@ public final class RuleAdmin implements AutoCloseable {
         () -> {
           RuleState s = rules.load();
           Set<Integer> b = bound();
-          for (Chain c : Chain.values()) {
-            for (RuleGroup g : s.groups(c)) {
-              if (g.tag() != id) {
+          for (Entry e : entries(s, b)) {
+            Chain c = e.chain();
+            {
+              if (e.id() != id) {
                 continue;
               }
-              Entry e = entry(c, g, b);
               if (e.state() == OwnerState.ALIVE && !force) {
                 throw new Refused(
                     new DivertException(
@@ -179,7 +183,7 @@ public final class RuleAdmin implements AutoCloseable {
                             + "): remove it there or close that host (forcing it leaves the"
                             + " host believing the rule is installed)"));
               }
-              s.groups(c).remove(g);
+              RuleSet.removeRule(s, c, id, null);
               rules.store(s, b);
               return e;
             }
@@ -238,17 +242,46 @@ public final class RuleAdmin implements AutoCloseable {
         });
   }
 
+  /**
+   * The rules of both families, in evaluation order: a rule of both (the same tag in iptables and
+   * ip6tables) once, with no family; a rule found in one family's tables only with that family.
+   * With ip6tables missing, every rule is read as IPv4's without a family mark.
+   */
   private static List<Entry> entries(RuleState s, Set<Integer> bound) {
     List<Entry> out = new ArrayList<>();
+    RuleState six = s.six();
     for (Chain c : Chain.values()) {
+      Set<Integer> v4 = new java.util.HashSet<>();
       for (RuleGroup g : s.groups(c)) {
-        out.add(entry(c, g, bound));
+        v4.add(g.tag());
+        boolean both = six == null || has(six, c, g.tag());
+        out.add(entry(c, g, bound, both ? null : IpFamily.IPV4));
+      }
+      if (six != null) {
+        for (RuleGroup g : six.groups(c)) {
+          if (!v4.contains(g.tag())) {
+            out.add(entry(c, g, bound, IpFamily.IPV6));
+          }
+        }
       }
     }
     return out;
   }
 
+  private static boolean has(RuleState s, Chain c, int tag) {
+    for (RuleGroup g : s.groups(c)) {
+      if (g.tag() == tag) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   static Entry entry(Chain c, RuleGroup g, Set<Integer> bound) {
+    return entry(c, g, bound, null);
+  }
+
+  static Entry entry(Chain c, RuleGroup g, Set<Integer> bound, IpFamily only) {
     String pc = g.portChain();
     int port = pc == null ? 0 : Math.max(0, RuleText.portOfChain(pc));
     NoListenerPolicy policy = pc == null ? null : RuleText.policyOfChain(pc);
@@ -266,7 +299,7 @@ public final class RuleAdmin implements AutoCloseable {
         Math.max(0, g.pid()),
         state,
         match,
-        Optional.ofNullable(RuleText.parseMatch(c, match, port)),
+        Optional.ofNullable(RuleText.parseMatch(c, match, port, only)),
         port,
         policy == null ? NoListenerPolicy.DROP : policy,
         queues,

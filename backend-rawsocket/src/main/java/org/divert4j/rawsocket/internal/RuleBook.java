@@ -58,7 +58,11 @@ final class RuleBook {
             RuleOwners.removeDead(s);
             settle(s);
             if (options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
-              s.defrag().add(RuleSet.defragLine(RuleText.comment(host, RuleOwners.PID, "defrag")));
+              // xt_socket enables nf_defrag_ipv4 from iptables and nf_defrag_ipv6 from ip6tables
+              for (RuleState f : s.families()) {
+                f.defrag()
+                    .add(RuleSet.defragLine(RuleText.comment(host, RuleOwners.PID, "defrag")));
+              }
               try {
                 ReassemblyLimits.apply(s, ns, host, ReassemblyLimits.wanted(options));
               } catch (DivertException e) {
@@ -118,19 +122,7 @@ final class RuleBook {
                   String comment = RuleText.comment(host, RuleOwners.PID, Integer.toString(t));
                   String pc =
                       RuleText.portChain(options.noListener(), rule.port(), options.parallelism());
-                  RuleGroup g =
-                      RuleSet.group(chain, comment, RuleText.ruleLines(rule, t, comment, pc));
-                  List<RuleGroup> list = s.groups(chain);
-                  int pos = list.size();
-                  if (anchor != 0) {
-                    for (int i = 0; i < list.size(); i++) {
-                      if (list.get(i).tag() == anchor && list.get(i).host().equals(host)) {
-                        pos = i;
-                        break;
-                      }
-                    }
-                  }
-                  list.add(pos, g);
+                  RuleSet.addRule(s, rule, t, comment, pc, anchor != 0 ? host : null, anchor);
                   rules.store(s, proc.bound(s));
                   return t;
                 });
@@ -162,7 +154,7 @@ final class RuleBook {
         rules.locked(
             () -> {
               RuleState s = rules.load();
-              s.groups(r.rule().chain()).removeIf(g -> g.tag() == r.id() && g.host().equals(host));
+              RuleSet.removeRule(s, r.rule().chain(), r.id(), host);
               rules.store(s, proc.bound(s));
               return null;
             });
@@ -231,12 +223,9 @@ final class RuleBook {
   }
 
   private static boolean uses(RuleState s, int port) {
-    for (Chain c : Chain.values()) {
-      for (RuleGroup g : s.groups(c)) {
-        String pc = g.portChain();
-        if (pc != null && RuleText.portOfChain(pc) == port) {
-          return true;
-        }
+    for (String pc : RuleSet.usedPortChains(s)) {
+      if (RuleText.portOfChain(pc) == port) {
+        return true;
       }
     }
     return false;

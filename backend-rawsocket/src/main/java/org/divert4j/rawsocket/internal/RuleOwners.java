@@ -87,6 +87,11 @@ final class RuleOwners {
    */
   static List<String> removeDead(RuleState s) {
     List<String> removed = new ArrayList<>();
+    if (s.six() != null) {
+      for (String r : removeDead(s.six())) {
+        removed.add("IPv6 " + r);
+      }
+    }
     for (Chain c : Chain.values()) {
       s.groups(c).removeIf(g -> !alive(g.host(), g.pid()));
     }
@@ -119,6 +124,9 @@ final class RuleOwners {
    * @param host the host's name
    */
   static void removeHost(RuleState s, String host) {
+    if (s.six() != null) {
+      removeHost(s.six(), host);
+    }
     for (Chain c : Chain.values()) {
       s.groups(c).removeIf(g -> g.host().equals(host));
     }

@@ -14,6 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.divert4j.Chain;
+import org.divert4j.DivertRule;
+import org.divert4j.IpFamily;
 import org.divert4j.linux.Iptables;
 import org.divert4j.linux.Native;
 
@@ -32,16 +34,19 @@ public final class RuleSet {
   private static final Map<String, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
   private final Iptables iptables;
+  private final Iptables iptables6;
   private final String nsPath;
   private final Path lockPath;
 
   /**
-   * @param iptables the iptables to use
+   * @param iptables the iptables to use; its {@link Iptables#ipv6()} (if installed) holds the IPv6
+   *     rules, in the same layout
    * @param nsPath the namespace, for nsenter
    * @param nsInode the namespace's inode (for messages)
    */
   public RuleSet(Iptables iptables, String nsPath, String nsInode) {
     this.iptables = iptables;
+    this.iptables6 = iptables.ipv6().orElse(null);
     this.nsPath = nsPath;
     Path dir = Path.of("/run/divert4j");
     try {
@@ -101,8 +106,23 @@ public final class RuleSet {
    * @throws IOException if iptables-save fails
    */
   public RuleState load() throws IOException {
-    RuleTable raw = parse("raw", iptables.save(nsPath, "raw"));
-    RuleTable mangle = parse("mangle", iptables.save(nsPath, "mangle"));
+    RuleState s = load(iptables);
+    if (iptables6 != null) {
+      s.six = load(iptables6);
+    }
+    return s;
+  }
+
+  /**
+   * @return whether IPv6 rules can be installed (ip6tables of the same flavour is present)
+   */
+  public boolean ipv6() {
+    return iptables6 != null;
+  }
+
+  private RuleState load(Iptables ipt) throws IOException {
+    RuleTable raw = parse("raw", ipt.save(nsPath, "raw"));
+    RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
     RuleState s = new RuleState(raw, mangle);
     for (Chain c : Chain.values()) {
       RuleTable t = c == Chain.INPUT ? raw : mangle;
@@ -163,6 +183,79 @@ public final class RuleSet {
   }
 
   /**
+   * Adds a rule's groups to the state of each family it applies to (S54: a rule without a family to
+   * both iptables and ip6tables, with the same comment and tag), before a given rule of the same
+   * host or at the end of the chain.
+   *
+   * @param s the state
+   * @param rule the rule
+   * @param tag its tag
+   * @param comment its owner comment
+   * @param portChain the port chain its packets go to
+   * @param anchorHost the host of the rule to insert before, or null for the end
+   * @param anchorTag that rule's tag
+   * @return the groups added, IPv4's first
+   * @throws IOException if the rule is IPv6 only and ip6tables is missing
+   */
+  public static List<RuleGroup> addRule(
+      RuleState s,
+      DivertRule rule,
+      int tag,
+      String comment,
+      String portChain,
+      String anchorHost,
+      int anchorTag)
+      throws IOException {
+    List<RuleGroup> added = new ArrayList<>();
+    for (IpFamily f : IpFamily.values()) {
+      if (!rule.appliesTo(f)) {
+        continue;
+      }
+      RuleState fs = s.of(f);
+      if (fs == null) {
+        if (rule.family().isPresent()) {
+          throw new IOException(
+              "an IPv6 rule needs ip6tables, which is not installed (install the iptables"
+                  + " package's ip6tables)");
+        }
+        continue; // a rule of both families: IPv4 only until ip6tables is installed
+      }
+      RuleGroup g = group(rule.chain(), comment, RuleText.ruleLines(rule, tag, comment, portChain));
+      List<RuleGroup> list = fs.groups(rule.chain());
+      int pos = list.size();
+      if (anchorHost != null) {
+        for (int i = 0; i < list.size(); i++) {
+          if (list.get(i).tag() == anchorTag && list.get(i).host().equals(anchorHost)) {
+            pos = i;
+            break;
+          }
+        }
+      }
+      list.add(pos, g);
+      added.add(g);
+    }
+    return added;
+  }
+
+  /**
+   * Removes a rule's groups from every family's state.
+   *
+   * @param s the state
+   * @param chain its chain
+   * @param tag its tag
+   * @param host its owner, or null for any
+   * @return whether any was removed
+   */
+  public static boolean removeRule(RuleState s, Chain chain, int tag, String host) {
+    boolean any = false;
+    for (RuleState f : s.families()) {
+      any |=
+          f.groups(chain).removeIf(g -> g.tag() == tag && (host == null || g.host().equals(host)));
+    }
+    return any;
+  }
+
+  /**
    * Chooses the tag (rule id) of a new rule: one above the highest in use, so ids are not reused
    * while that is possible, else the lowest free one.
    *
@@ -195,7 +288,7 @@ public final class RuleSet {
    */
   public static Map<String, Boolean> portChains(RuleState s) {
     Map<String, Boolean> m = new LinkedHashMap<>();
-    for (RuleTable t : List.of(s.raw, s.mangle)) {
+    for (RuleTable t : tables(s)) {
       for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
         if (RuleText.portOfChain(e.getKey()) > 0) {
           boolean armed = false;
@@ -217,7 +310,7 @@ public final class RuleSet {
    */
   public static Set<String> usedPortChains(RuleState s) {
     Set<String> used = new HashSet<>();
-    for (List<RuleGroup> l : s.groups.values()) {
+    for (List<RuleGroup> l : groups(s)) {
       for (RuleGroup g : l) {
         String pc = g.portChain();
         if (pc != null) {
@@ -237,10 +330,19 @@ public final class RuleSet {
    */
   public List<String[]> foreignQueueRules() throws IOException {
     List<String[]> out = new ArrayList<>();
+    foreignQueueRules(iptables, "", out);
+    if (iptables6 != null) {
+      foreignQueueRules(iptables6, "ip6:", out);
+    }
+    return out;
+  }
+
+  private void foreignQueueRules(Iptables ipt, String prefix, List<String[]> out)
+      throws IOException {
     String table = "";
-    for (String line : iptables.saveAll(nsPath).split("\n")) {
+    for (String line : ipt.saveAll(nsPath).split("\n")) {
       if (line.startsWith("*")) {
-        table = line.substring(1).trim();
+        table = prefix + line.substring(1).trim();
         continue;
       }
       Matcher m = LINE.matcher(line);
@@ -256,7 +358,6 @@ public final class RuleSet {
         out.add(new String[] {table, l.chain, l.rule});
       }
     }
-    return out;
   }
 
   /**
@@ -290,6 +391,13 @@ public final class RuleSet {
    * @throws IOException if iptables-restore fails
    */
   public void store(RuleState s, Set<Integer> bound) throws IOException {
+    store(iptables, s, bound);
+    if (s.six != null) {
+      store(iptables6, s.six, bound);
+    }
+  }
+
+  private void store(Iptables ipt, RuleState s, Set<Integer> bound) throws IOException {
     Map<String, List<String>> rawChains = new LinkedHashMap<>();
     Map<String, List<String>> mangleChains = new LinkedHashMap<>();
     for (Chain c : Chain.values()) {
@@ -320,12 +428,16 @@ public final class RuleSet {
       }
       rawChains.put(RuleText.DEFRAG_CHAIN, lines);
     }
-    apply(s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
-    apply(s.mangle, mangleChains, s.mangleExtra, List.of(Chain.FORWARD, Chain.OUTPUT));
+    apply(ipt, s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
+    apply(ipt, s.mangle, mangleChains, s.mangleExtra, List.of(Chain.FORWARD, Chain.OUTPUT));
   }
 
   private void apply(
-      RuleTable t, Map<String, List<String>> desired, List<String> extra, List<Chain> mains)
+      Iptables ipt,
+      RuleTable t,
+      Map<String, List<String>> desired,
+      List<String> extra,
+      List<Chain> mains)
       throws IOException {
     StringBuilder body = new StringBuilder();
     boolean changed = !extra.isEmpty();
@@ -392,7 +504,7 @@ public final class RuleSet {
       }
     }
     body.append("COMMIT\n");
-    iptables.restore(nsPath, body.toString());
+    ipt.restore(nsPath, body.toString());
   }
 
   private static boolean sameRules(List<RuleLine> old, List<String> rules) {
@@ -436,7 +548,7 @@ public final class RuleSet {
    */
   public static long noListenerPackets(RuleState s, Set<Integer> ports, boolean drop) {
     long n = 0;
-    for (RuleTable t : List.of(s.raw, s.mangle)) {
+    for (RuleTable t : tables(s)) {
       for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
         String name = e.getKey();
         int port = RuleText.portOfChain(name);
@@ -466,7 +578,7 @@ public final class RuleSet {
    */
   public static long queuedPackets(RuleState s, int port) {
     long n = 0;
-    for (List<RuleGroup> l : s.groups.values()) {
+    for (List<RuleGroup> l : groups(s)) {
       for (RuleGroup g : l) {
         String pc = g.portChain();
         if (pc != null && RuleText.portOfChain(pc) == port) {
@@ -479,5 +591,24 @@ public final class RuleSet {
       }
     }
     return n;
+  }
+
+  /** The tables of both families (counters of IPv4 and IPv6 lines add up). */
+  private static List<RuleTable> tables(RuleState s) {
+    List<RuleTable> l = new ArrayList<>();
+    for (RuleState f : s.families()) {
+      l.add(f.raw);
+      l.add(f.mangle);
+    }
+    return l;
+  }
+
+  /** The rule groups of both families, chain by chain. */
+  private static List<List<RuleGroup>> groups(RuleState s) {
+    List<List<RuleGroup>> l = new ArrayList<>();
+    for (RuleState f : s.families()) {
+      l.addAll(f.groups.values());
+    }
+    return l;
   }
 }

@@ -7,8 +7,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.divert4j.Chain;
+import org.divert4j.IpFamily;
 
-/** The state of the namespace's divert rules. */
+/**
+ * The state of the namespace's divert rules: the iptables tables, and with {@link #six()} the
+ * ip6tables ones, laid out the same way. A rule of both families has a group with the same comment
+ * (and tag) in each; a rule of one family only in that family's tables.
+ */
 public final class RuleState {
   final RuleTable raw;
   final RuleTable mangle;
@@ -16,6 +21,7 @@ public final class RuleState {
   final List<RuleLine> defrag = new ArrayList<>();
   final List<String> rawExtra = new ArrayList<>();
   final List<String> mangleExtra = new ArrayList<>();
+  RuleState six;
 
   RuleState(RuleTable raw, RuleTable mangle) {
     this.raw = raw;
@@ -66,13 +72,37 @@ public final class RuleState {
   }
 
   /**
-   * @return every tag in use in the namespace
+   * @return the IPv6 (ip6tables) state, or null when this is the IPv6 state or ip6tables is missing
+   */
+  public RuleState six() {
+    return six;
+  }
+
+  /**
+   * @return this state and its IPv6 state, if any
+   */
+  public List<RuleState> families() {
+    return six == null ? List.of(this) : List.of(this, six);
+  }
+
+  /**
+   * @param f a family
+   * @return its state, or null when its tables cannot be used (no ip6tables)
+   */
+  public RuleState of(IpFamily f) {
+    return f == IpFamily.IPV4 ? this : six;
+  }
+
+  /**
+   * @return every tag in use in the namespace (both families)
    */
   public Set<Integer> tags() {
     Set<Integer> s = new HashSet<>();
-    for (List<RuleGroup> l : groups.values()) {
-      for (RuleGroup g : l) {
-        s.add(g.tag);
+    for (RuleState st : families()) {
+      for (List<RuleGroup> l : st.groups.values()) {
+        for (RuleGroup g : l) {
+          s.add(g.tag);
+        }
       }
     }
     return s;

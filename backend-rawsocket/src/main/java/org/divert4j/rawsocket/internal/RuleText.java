@@ -4,7 +4,10 @@ import java.util.List;
 import java.util.Locale;
 import org.divert4j.Chain;
 import org.divert4j.DivertRule;
+import org.divert4j.IpFamily;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NoListenerPolicy;
 
 /**
@@ -109,9 +112,10 @@ public final class RuleText {
   /**
    * Whether a line of a built-in chain is one divert4j writes there: the jump to one of its chains
    * ({@link #jump}: the base comment and a {@code DIVERT4J-} target), or a host's fragment probe
-   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}).
-   * Any other line is another program's, even when its comment imitates divert4j's, and divert4j
-   * never deletes or changes it (cleanup, a host's open and close).
+   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}; for
+   * IPv6 ::1 to ::1 with {@code -m frag}). Any other line is another program's, even when its
+   * comment imitates divert4j's, and divert4j never deletes or changes it (cleanup, a host's open
+   * and close).
    *
    * @param rule the rule text after {@code -A CHAIN}, as iptables-save prints it
    * @param comment its divert4j comment, or null
@@ -128,11 +132,13 @@ public final class RuleText {
           && r.startsWith(CHAIN_PREFIX, target + 4)
           && r.indexOf(" -j ", target + 1) < 0;
     }
+    // the IPv4 probe: protocol 253, non-first fragments; the IPv6 one (ip6tables has no -f):
+    // ::1 to ::1 with a Fragment header
     return comment.endsWith(":probe")
         && comment.split(":").length == 4
         && target < 0
-        && r.contains(" -p 253 ")
-        && r.contains(" -f ");
+        && ((r.contains(" -p 253 ") && r.contains(" -f "))
+            || (r.contains(" -s ::1/128 ") && r.contains(" -m frag ")));
   }
 
   /**
@@ -273,15 +279,35 @@ public final class RuleText {
    *     edited by hand, or by other software)
    */
   public static DivertRule parseMatch(Chain chain, String match, int port) {
+    return parseMatch(chain, match, port, null);
+  }
+
+  /**
+   * Reads a rule back as {@link #parseMatch(Chain, String, int)} does, for a rule found in one
+   * family's tables only.
+   *
+   * @param chain the chain the rule is on
+   * @param match the match text
+   * @param port the divert port
+   * @param only the one family whose tables hold the rule, or null if both do
+   * @return the rule, or null if the text is not one {@link #match} could have written
+   */
+  public static DivertRule parseMatch(Chain chain, String match, int port, IpFamily only) {
     if (port < 1 || port > 65535) {
       return null;
     }
     StringBuilder sb = new StringBuilder(chain.keyword());
+    if (only != null) {
+      sb.append(only == IpFamily.IPV6 ? " -6" : " -4");
+    }
     String[] t = match.trim().isEmpty() ? new String[0] : match.trim().split("\\s+");
     for (int i = 0; i < t.length; i++) {
       if (t[i].equals("-m")
           && i + 1 < t.length
-          && (t[i + 1].equals("udp") || t[i + 1].equals("tcp") || t[i + 1].equals("icmp"))) {
+          && (t[i + 1].equals("udp")
+              || t[i + 1].equals("tcp")
+              || t[i + 1].equals("icmp")
+              || t[i + 1].equals("icmp6"))) {
         i++; // the protocol's match module: implied by -p
         continue;
       }
@@ -312,25 +338,20 @@ public final class RuleText {
           .append(
               switch (p) {
                 case DivertRule.ICMP -> "icmp";
+                case DivertRule.ICMPV6 -> "ipv6-icmp"; // ip6tables-save's name for 58
                 case DivertRule.TCP -> "tcp";
                 case DivertRule.UDP -> "udp";
                 default -> Integer.toString(p);
               })
           .append(' ');
     }
+    // IpPrefix prints an IPv6 prefix in RFC 5952 form, as ip6tables-save does; an IPv4 one as
+    // dotted quad with its length (iptables-save prints /32 too)
     if (r.sourcePrefixLength() > 0) {
-      sb.append("-s ")
-          .append(Ipv4.toString(r.source()))
-          .append('/')
-          .append(r.sourcePrefixLength())
-          .append(' ');
+      sb.append("-s ").append(prefixText(r.sourceNetwork().orElseThrow())).append(' ');
     }
     if (r.destinationPrefixLength() > 0) {
-      sb.append("-d ")
-          .append(Ipv4.toString(r.destination()))
-          .append('/')
-          .append(r.destinationPrefixLength())
-          .append(' ');
+      sb.append("-d ").append(prefixText(r.destinationNetwork().orElseThrow())).append(' ');
     }
     if (r.inInterface() != null) {
       sb.append("-i ").append(r.inInterface()).append(' ');
@@ -352,9 +373,18 @@ public final class RuleText {
       }
     }
     if (r.icmpType() != DivertRule.ANY_ICMP_TYPE) {
-      sb.append("-m icmp --icmp-type ").append(r.icmpType()).append(' ');
+      sb.append(p == DivertRule.ICMPV6 ? "-m icmp6 --icmpv6-type " : "-m icmp --icmp-type ")
+          .append(r.icmpType())
+          .append(' ');
     }
     return sb.toString().trim();
+  }
+
+  private static String prefixText(IpPrefix p) {
+    if (p.family() == IpFamily.IPV4) {
+      return Ipv4.toString(Ipv4.toInt((java.net.Inet4Address) p.address())) + "/" + p.length();
+    }
+    return Ipv6Addresses.toText(p.address()) + "/" + p.length();
   }
 
   private static String range(int lo, int hi) {

@@ -5,6 +5,7 @@ import java.util.function.IntSupplier;
 import org.divert4j.DropReason;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.SendFixups;
 
 /**
@@ -26,6 +27,7 @@ final class VerdictRun {
   private final Tickets tickets;
   private final SocketLedger ledger;
   private final Ipv4View fixView = new Ipv4View();
+  private final Ipv6View fixView6 = new Ipv6View();
   private int txLen;
   private final int[] ids = new int[1024];
   private int count;
@@ -69,7 +71,7 @@ final class VerdictRun {
     int p = NfqCodec.verdict(tx, txLen, false, ch.queue(), v, id, withMark, m);
     int data = NfqCodec.payloadHeader(tx, p, len);
     tx.put(data, src, 0, len);
-    SendFixups.apply(fixView.wrap(tx, data, len), ids);
+    SendFixups.apply(tx, data, len, fixView, fixView6, ids); // by the version nibble (S61)
     txLen = NfqCodec.end(tx, txLen, data + len);
   }
 

@@ -10,7 +10,9 @@ import org.divert4j.Capability;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.linux.Capabilities;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
@@ -73,18 +75,28 @@ public final class KernelTestBed extends NamespaceTestBed {
     for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.all.rp_filter", "0");
       ns.sysctl("net.ipv4.conf.default.rp_filter", "0");
+      noDad(ns);
     }
+    // every IPv4 address 10.0.L.N/24 has its IPv6 twin fd00:L::N/64 on the same interface, and the
+    // IPv6 routes mirror the IPv4 ones
     VethPair linkA = VethPair.create(peerNs, "eth0", hostNs, "eth0", options.peerMtu());
     linkA.a().addAddress(Ipv4.toString(netA + 1) + "/24");
     linkA.b().addAddress(Ipv4.toString(netA + 2) + "/24");
+    linkA.a().addAddress6(ipv6Cidr(netA + 1));
+    linkA.b().addAddress6(ipv6Cidr(netA + 2));
     peerNs.ip("route", "add", "default", "via", Ipv4.toString(netA + 2));
+    peerNs.ip("-6", "route", "add", "default", "via", Ipv6Addresses.toText(ipv6Of(netA + 2)));
     VethPair linkB = null;
     if (farNs != null) {
       linkB = VethPair.create(hostNs, "eth1", farNs, "eth0", options.farPeerMtu());
       linkB.a().addAddress(Ipv4.toString(netB + 2) + "/24");
       linkB.b().addAddress(Ipv4.toString(netB + 1) + "/24");
+      linkB.a().addAddress6(ipv6Cidr(netB + 2));
+      linkB.b().addAddress6(ipv6Cidr(netB + 1));
       farNs.ip("route", "add", "default", "via", Ipv4.toString(netB + 2));
+      farNs.ip("-6", "route", "add", "default", "via", Ipv6Addresses.toText(ipv6Of(netB + 2)));
       hostNs.sysctl("net.ipv4.ip_forward", "1");
+      hostNs.sysctl("net.ipv6.conf.all.forwarding", "1");
     }
     for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.eth0.rp_filter", "0");
@@ -120,7 +132,13 @@ public final class KernelTestBed extends NamespaceTestBed {
 
   private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)
       throws IOException {
-    return NamespaceNode.Link.of(end, address, 24, mtu, other.mac());
+    List<IpPrefix> six = new ArrayList<>();
+    six.add(new IpPrefix(ipv6Of(address), 64));
+    java.net.Inet6Address ll = end.linkLocal();
+    if (ll != null) {
+      six.add(new IpPrefix(ll, 64));
+    }
+    return NamespaceNode.Link.of(end, address, 24, mtu, other.mac(), six);
   }
 
   private HostOptions inHostNamespace(HostOptions o) {
@@ -147,7 +165,11 @@ public final class KernelTestBed extends NamespaceTestBed {
           "net.ipv4.ipfrag_time",
           "net.ipv4.ipfrag_high_thresh",
           "net.ipv4.ipfrag_low_thresh",
-          "net.ipv4.ip_forward");
+          "net.ipv4.ip_forward",
+          "net.netfilter.nf_conntrack_frag6_timeout",
+          "net.netfilter.nf_conntrack_frag6_high_thresh",
+          "net.netfilter.nf_conntrack_frag6_low_thresh",
+          "net.ipv6.conf.all.forwarding");
 
   /**
    * {@inheritDoc}
@@ -176,7 +198,12 @@ public final class KernelTestBed extends NamespaceTestBed {
   @Override
   public List<String> hostState() throws IOException {
     List<String> lines = new ArrayList<>();
-    for (String save : List.of("iptables-nft-save", "iptables-legacy-save")) {
+    for (String save :
+        List.of(
+            "iptables-nft-save",
+            "iptables-legacy-save",
+            "ip6tables-nft-save",
+            "ip6tables-legacy-save")) {
       if (org.divert4j.linux.Shell.which(save).isEmpty()) {
         continue;
       }

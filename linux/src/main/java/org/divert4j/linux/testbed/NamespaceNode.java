@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.divert4j.IpFamily;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
@@ -86,10 +89,45 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     public static Link of(
         VethPair.End end, int address, int prefixLength, int mtu, byte[] neighbourMac)
         throws IOException {
+      return of(end, address, prefixLength, mtu, neighbourMac, List.of());
+    }
+
+    /**
+     * Describes one end of a veth pair with IPv6 addresses besides its IPv4 one.
+     *
+     * @param end the veth end
+     * @param address its IPv4 address, host order
+     * @param prefixLength the prefix length of that address
+     * @param mtu its MTU
+     * @param neighbourMac where raw packets on it go, 6 bytes
+     * @param ipv6 its IPv6 addresses with their prefixes (global ones, then link-local)
+     * @return the link
+     * @throws IOException if {@code ip} fails
+     */
+    public static Link of(
+        VethPair.End end,
+        int address,
+        int prefixLength,
+        int mtu,
+        byte[] neighbourMac,
+        List<IpPrefix> ipv6)
+        throws IOException {
       int mask = prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
-      NetInterface i =
-          new NetInterface(end.name(), end.index(), Ipv4.fromInt(address), prefixLength, mtu);
+      List<IpPrefix> all = new ArrayList<>();
+      all.add(new IpPrefix(Ipv4.fromInt(address), prefixLength));
+      all.addAll(ipv6);
+      NetInterface i = new NetInterface(end.name(), end.index(), all, mtu);
       return new Link(i, address & mask, prefixLength, neighbourMac);
+    }
+
+    /** Whether an IPv6 destination is on this link (one of its prefixes holds it). */
+    boolean contains6(InetAddress destination) {
+      for (IpPrefix p : iface.addresses()) {
+        if (p.family() == IpFamily.IPV6 && p.contains(destination)) {
+          return true;
+        }
+      }
+      return false;
     }
 
     @Override
@@ -212,6 +250,15 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     return links.get(0);
   }
 
+  private Link linkFor6(InetAddress destination) {
+    for (Link k : links) {
+      if (k.contains6(destination)) {
+        return k;
+      }
+    }
+    return links.get(0);
+  }
+
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
@@ -253,16 +300,26 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       rawFd = thread.run(() -> Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto));
     }
     int p = packet.position();
-    int dst =
-        (packet.get(p + 16) & 0xff) << 24
-            | (packet.get(p + 17) & 0xff) << 16
-            | (packet.get(p + 18) & 0xff) << 8
-            | (packet.get(p + 19) & 0xff);
-    Link k = linkFor(dst);
+    boolean six = (packet.get(p) & 0xf0) == 0x60 && len >= 40;
+    Link k;
+    if (six) {
+      byte[] d = new byte[16];
+      packet.get(p + 24, d);
+      k = linkFor6(Ipv6Addresses.fromBytes(d));
+    } else {
+      int dst =
+          (packet.get(p + 16) & 0xff) << 24
+              | (packet.get(p + 17) & 0xff) << 16
+              | (packet.get(p + 18) & 0xff) << 8
+              | (packet.get(p + 19) & 0xff);
+      k = linkFor(dst);
+    }
+    // the socket's protocol only filters what it receives; sll_protocol is the EtherType sent
+    int etherType = six ? Native.ETH_P_IPV6 : Native.ETH_P_IP;
     rawTo.clear();
     rawTo.putShort(0, (short) Native.AF_PACKET);
-    rawTo.put(2, (byte) (Native.ETH_P_IP >>> 8)); // sll_protocol, network order
-    rawTo.put(3, (byte) Native.ETH_P_IP);
+    rawTo.put(2, (byte) (etherType >>> 8)); // sll_protocol, network order
+    rawTo.put(3, (byte) etherType);
     rawTo.putInt(4, k.iface().index());
     rawTo.putShort(8, (short) Native.ARPHRD_ETHER);
     rawTo.put(10, (byte) 0);

@@ -207,6 +207,42 @@ public abstract class NamespaceTestBed implements TestBed {
    * @param i 0 or 1
    * @return the network address, host order (the last byte 0)
    */
+  /**
+   * The IPv6 address a test bed gives the interface that has IPv4 address {@code 10.A.B.N}: {@code
+   * fd00:X::N}, X being the 16 bits A.B and N the last byte, both in hex (so 10.0.1.2 is fd00:1::2,
+   * and 10.151.106.2 is fd00:976a::2).
+   *
+   * @param ipv4 the IPv4 address, host order
+   * @return the IPv6 address
+   */
+  public static java.net.Inet6Address ipv6Of(int ipv4) {
+    return org.divert4j.Ipv6Addresses.parse(
+        "fd00:"
+            + Integer.toHexString((ipv4 >>> 8) & 0xffff)
+            + "::"
+            + Integer.toHexString(ipv4 & 0xff));
+  }
+
+  /**
+   * @param ipv4 an IPv4 address, host order
+   * @return its IPv6 counterpart ({@link #ipv6Of}) with prefix length 64, as text
+   */
+  public static String ipv6Cidr(int ipv4) {
+    return org.divert4j.Ipv6Addresses.toText(ipv6Of(ipv4)) + "/64";
+  }
+
+  /**
+   * Turns off duplicate address detection in a namespace before its interfaces are made, so the
+   * kernel's link-local addresses are usable at once (no second of "tentative").
+   *
+   * @param ns the namespace
+   * @throws IOException if sysctl fails
+   */
+  protected static void noDad(Netns ns) throws IOException {
+    ns.sysctl("net.ipv6.conf.all.accept_dad", "0");
+    ns.sysctl("net.ipv6.conf.default.accept_dad", "0");
+  }
+
   protected final int subnet(int i) {
     if (i < 0 || i > 1) {
       throw new IllegalArgumentException("a test bed has subnets 0 and 1: " + i);

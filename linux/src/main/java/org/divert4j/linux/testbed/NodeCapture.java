@@ -10,6 +10,7 @@ import java.util.function.Predicate;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.testbed.PacketCapture;
 
 /**
@@ -46,7 +47,8 @@ final class NodeCapture implements PacketCapture {
    * @param interfaces the indexes of the node's interfaces
    */
   static NodeCapture open(int[] interfaces, String name, Runnable onClose) throws IOException {
-    int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
+    // ETH_P_ALL: IPv4 and IPv6 (keep() leaves the rest out by sll_protocol)
+    int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_ALL));
     int fd;
     try {
       fd = Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto);
@@ -116,16 +118,49 @@ final class NodeCapture implements PacketCapture {
     if ((sll.get(10) & 0xff) == Native.PACKET_OUTGOING || !ours(interfaces, sll.getInt(4))) {
       return null;
     }
+    int etherType = (sll.get(2) & 0xff) << 8 | (sll.get(3) & 0xff); // sll_protocol
     int n = length;
-    if (n >= 20 && (buf.get(0) & 0xf0) == 0x40) {
-      int total = (buf.get(2) & 0xff) << 8 | (buf.get(3) & 0xff);
-      if (total >= 20 && total < n) {
-        n = total;
+    if (etherType == Native.ETH_P_IP) {
+      if (n >= 20 && (buf.get(0) & 0xf0) == 0x40) {
+        int total = (buf.get(2) & 0xff) << 8 | (buf.get(3) & 0xff);
+        if (total >= 20 && total < n) {
+          n = total;
+        }
       }
+    } else if (etherType == Native.ETH_P_IPV6) {
+      if (n >= 40 && (buf.get(0) & 0xf0) == 0x60) {
+        int total = 40 + ((buf.get(4) & 0xff) << 8 | (buf.get(5) & 0xff));
+        if (total > 40 && total < n) {
+          n = total;
+        }
+        if (isInfrastructure(buf, n)) {
+          return null;
+        }
+      }
+    } else {
+      return null; // ARP and other link traffic
     }
     byte[] p = new byte[n];
     buf.get(0, p);
     return p;
+  }
+
+  /**
+   * Whether an IPv6 packet is the kernel's own link upkeep, which no test sends and a capture
+   * leaves out: router solicitations and advertisements, neighbour solicitations and
+   * advertisements, redirects (ICMPv6 133-137) and MLD (130-132, 143).
+   */
+  private static boolean isInfrastructure(ByteBuffer buf, int n) {
+    long w = Ipv6View.walk(buf, 0, n);
+    if (Ipv6View.pastEnd(w) || Ipv6View.upperProtocol(w) != Ipv6View.PROTOCOL_ICMPV6) {
+      return false;
+    }
+    int off = Ipv6View.upperOffset(w);
+    if (off >= n) {
+      return false;
+    }
+    int type = buf.get(off) & 0xff;
+    return (type >= 130 && type <= 137) || type == 143;
   }
 
   private static boolean ours(int[] interfaces, int ifindex) {

@@ -1,13 +1,13 @@
 package org.divert4j.linux.testbed;
 
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
@@ -17,7 +17,11 @@ import org.divert4j.testbed.UdpEndpoint;
 /**
  * A UDP socket of a {@link NamespaceNode}, made through {@link Datagrams} on a thread inside the
  * node's namespace so that it can ask for {@code IP_PKTINFO} and report the interface each datagram
- * arrived on (a {@link java.net.DatagramSocket} cannot).
+ * arrived on (a {@link java.net.DatagramSocket} cannot). Dual-stack: an {@code AF_INET6} socket
+ * bound to {@code ::} with {@code IPV6_V6ONLY} off, which takes IPv4 datagrams as v4-mapped
+ * addresses (ipv6(7)); IPv4 arrivals report their interface in {@code IP_PKTINFO}, IPv6 ones in
+ * {@code IPV6_PKTINFO} ({@code IPV6_RECVPKTINFO}; net/ipv6/udp.c udpv6_recvmsg picks by the
+ * datagram's family).
  *
  * <p>Thread-safe: receives are serialised, sends are serialised, and one of each may run at once. A
  * receive waits in slices of {@link #SLICE_MILLIS}, so {@link #close()} ends a blocked receive
@@ -34,10 +38,10 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   private final Object rxLock = new Object();
   private final Object txLock = new Object();
   private final ByteBuffer rx = direct(65536);
-  private final ByteBuffer rxFrom = direct(Native.SIZEOF_SOCKADDR_IN);
+  private final ByteBuffer rxFrom = direct(Native.SIZEOF_SOCKADDR_IN6);
   private final ByteBuffer rxControl = direct(CONTROL);
   private final ByteBuffer tx = direct(65536);
-  private final ByteBuffer txTo = direct(Native.SIZEOF_SOCKADDR_IN);
+  private final ByteBuffer txTo = direct(Native.SIZEOF_SOCKADDR_IN6);
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private NodeUdpEndpoint(int fd, int port, Runnable onClose) {
@@ -57,13 +61,15 @@ final class NodeUdpEndpoint implements UdpEndpoint {
    */
   static NodeUdpEndpoint open(int port, Runnable onClose) throws IOException {
     try {
-      int fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+      int fd = Datagrams.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
       try {
+        Native.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
         Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
         Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
+        Native.setIntOption(fd, Native.IPPROTO_IPV6, Native.IPV6_RECVPKTINFO, 1);
         Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 4 << 20);
-        ByteBuffer sa = direct(Native.SIZEOF_SOCKADDR_IN);
-        sockaddrIn(sa, 0, port);
+        ByteBuffer sa = direct(Native.SIZEOF_SOCKADDR_IN6);
+        sockaddrIn6(sa, new byte[16], port);
         Datagrams.bind(fd, sa);
         return new NodeUdpEndpoint(fd, port, onClose);
       } catch (IOException | RuntimeException e) {
@@ -73,6 +79,38 @@ final class NodeUdpEndpoint implements UdpEndpoint {
     } catch (ErrnoException e) {
       throw new IOException("cannot open UDP port " + port + ": " + e.getMessage(), e);
     }
+  }
+
+  /** IPV6_V6ONLY (linux/in6.h). */
+  private static final int IPV6_V6ONLY = 26;
+
+  /**
+   * Writes a {@code sockaddr_in6} at index 0: family (host order), port, flow info, the 16 address
+   * bytes, scope id 0.
+   */
+  static void sockaddrIn6(ByteBuffer sa, byte[] address, int port) {
+    sa.clear();
+    sa.putShort(0, (short) Native.AF_INET6);
+    sa.put(2, (byte) (port >>> 8));
+    sa.put(3, (byte) port);
+    sa.putInt(4, 0);
+    for (int i = 0; i < 16; i++) {
+      sa.put(8 + i, address[i]);
+    }
+    sa.putInt(24, 0);
+  }
+
+  /** The address bytes of a v4-mapped IPv6 address ({@code ::ffff:a.b.c.d}), or IPv6's own. */
+  static byte[] mapped(InetAddress a) {
+    byte[] b = a.getAddress();
+    if (b.length == 16) {
+      return b;
+    }
+    byte[] m = new byte[16];
+    m[10] = (byte) 0xff;
+    m[11] = (byte) 0xff;
+    System.arraycopy(b, 0, m, 12, 4);
+    return m;
   }
 
   /** Writes a {@code sockaddr_in} at index 0 (family in host order, the rest in network order). */
@@ -119,19 +157,32 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   }
 
   private Datagram datagram(int n) {
-    int src = 0;
-    for (int i = 0; i < 4; i++) {
-      src = src << 8 | (rxFrom.get(4 + i) & 0xff);
+    byte[] a = new byte[16];
+    rxFrom.get(8, a);
+    InetAddress src;
+    boolean v4 = true;
+    for (int i = 0; i < 10; i++) {
+      v4 &= a[i] == 0;
+    }
+    v4 &= a[10] == (byte) 0xff && a[11] == (byte) 0xff;
+    if (v4) {
+      src =
+          Ipv4.fromInt(
+              (a[12] & 0xff) << 24 | (a[13] & 0xff) << 16 | (a[14] & 0xff) << 8 | a[15] & 0xff);
+    } else {
+      src = Ipv6Addresses.fromBytes(a);
     }
     int sport = (rxFrom.get(2) & 0xff) << 8 | (rxFrom.get(3) & 0xff);
     byte[] payload = new byte[Math.min(n, rx.capacity())];
     rx.get(0, payload);
-    return new Datagram(Ipv4.fromInt(src), sport, payload, arrivalInterface(rxControl));
+    return new Datagram(src, sport, payload, arrivalInterface(rxControl));
   }
 
   /**
    * Finds the {@code IP_PKTINFO} control message ({@code cmsghdr}: 8-byte length, level, type, then
-   * {@code in_pktinfo} whose first field is the interface index) between 0 and the limit.
+   * {@code in_pktinfo} whose first field is the interface index) or the {@code IPV6_PKTINFO} one
+   * ({@code in6_pktinfo}: the 16-byte address, then the interface index; ipv6(7)) between 0 and the
+   * limit.
    *
    * @return the interface index, or 0 if there is none
    */
@@ -147,6 +198,11 @@ final class NodeUdpEndpoint implements UdpEndpoint {
           && c + 20 <= end) {
         return control.getInt(c + 16);
       }
+      if (control.getInt(c + 8) == Native.IPPROTO_IPV6
+          && control.getInt(c + 12) == Native.IPV6_PKTINFO
+          && c + 36 <= end) {
+        return control.getInt(c + 32);
+      }
       c += (int) ((len + 7) & ~7L);
     }
     return 0;
@@ -155,10 +211,6 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   @Override
   public void send(InetAddress destination, int destinationPort, byte[] payload)
       throws IOException {
-    if (!(destination instanceof Inet4Address four)) {
-      throw new IOException(
-          "UDP endpoint " + port + " is an IPv4 socket: cannot send to " + destination);
-    }
     synchronized (txLock) {
       if (closed.get()) {
         throw new IOException("UDP endpoint " + port + " is closed");
@@ -168,7 +220,7 @@ final class NodeUdpEndpoint implements UdpEndpoint {
       }
       tx.clear();
       tx.put(payload).flip();
-      sockaddrIn(txTo, Ipv4.toInt(four), destinationPort);
+      sockaddrIn6(txTo, mapped(destination), destinationPort);
       try {
         Datagrams.sendTo(fd, tx, txTo);
       } catch (ErrnoException e) {

@@ -22,6 +22,9 @@ public final class VethPair {
    * @param netns the namespace it is in
    * @param name its interface name there
    */
+  private static final java.util.regex.Pattern LINK_LOCAL =
+      java.util.regex.Pattern.compile("inet6 (fe80:[0-9a-f:]+)/");
+
   public record End(Netns netns, String name) {
     /** Checks the components. */
     public End {
@@ -39,6 +42,27 @@ public final class VethPair {
      */
     public void addAddress(String cidr) throws IOException {
       netns.ip("addr", "add", cidr, "dev", name);
+    }
+
+    /**
+     * Adds an IPv6 address without duplicate address detection ({@code nodad}), so it is usable at
+     * once instead of after a second of DAD; the kernel's link-local address stays.
+     *
+     * @param cidr e.g. {@code fd00:1::1/64}
+     * @throws IOException if {@code ip} fails
+     */
+    public void addAddress6(String cidr) throws IOException {
+      netns.ip("-6", "addr", "add", cidr, "dev", name, "nodad");
+    }
+
+    /**
+     * @return the interface's IPv6 link-local address (fe80::/64), or null if it has none
+     * @throws IOException if {@code ip} fails
+     */
+    public java.net.Inet6Address linkLocal() throws IOException {
+      Matcher m =
+          LINK_LOCAL.matcher(netns.ip("-6", "-o", "addr", "show", "dev", name, "scope", "link"));
+      return m.find() ? org.divert4j.Ipv6Addresses.parse(m.group(1)) : null;
     }
 
     /**
