@@ -6,9 +6,11 @@ import java.nio.ByteBuffer;
  * Remembers the capture timestamps of recent input packets by their IP identity (source,
  * destination, protocol, identification, and fragment position), so that a packet the program
  * writes back later is written to the output capture with the timestamp it had in the input (a
- * reassembled datagram: that of its last fragment). A direct-mapped cache: a newer packet may evict
- * an older one, whose packets then get the replay clock instead. Not thread-safe; allocates
- * nothing.
+ * reassembled datagram: that of its last fragment). For IPv6 the identity is the addresses, the
+ * upper-layer protocol, a hash of the first 8 bytes after the extension headers and the Fragment
+ * header's offset and M flag: IPv6 has no Identification outside fragments, and a reassembled IPv6
+ * datagram gets the replay clock. A direct-mapped cache: a newer packet may evict an older one,
+ * whose packets then get the replay clock instead. Not thread-safe; allocates nothing.
  */
 final class TimestampTable {
   private static final int SIZE = 1 << 16;
@@ -54,15 +56,43 @@ final class TimestampTable {
 
   private static long key1(ByteBuffer p) {
     int base = p.position();
+    if (isIpv6(p)) {
+      long h = p.getLong(base + 8) * 0x9e3779b97f4a7c15L;
+      h = (h ^ p.getLong(base + 16)) * 0xc2b2ae3d27d4eb4fL;
+      h = (h ^ p.getLong(base + 24)) * 0x9e3779b97f4a7c15L;
+      return h ^ p.getLong(base + 32);
+    }
     return ((long) p.getInt(base + 12) << 32) | (p.getInt(base + 16) & 0xffffffffL);
   }
 
   private static long key2(ByteBuffer p) {
     int base = p.position();
+    if (isIpv6(p)) {
+      return key2v6(p, base);
+    }
     long proto = p.get(base + 9) & 0xff;
     long id = p.getShort(base + 4) & 0xffff;
     long frag = p.getShort(base + 6) & 0x3fff; // MF and offset, not DF
     return proto << 32 | id << 16 | frag;
+  }
+
+  private static boolean isIpv6(ByteBuffer p) {
+    return p.remaining() >= 40 && (p.get(p.position()) & 0xf0) == 0x60;
+  }
+
+  private static long key2v6(ByteBuffer p, int base) {
+    int end = base + p.remaining();
+    long w = org.divert4j.packet.Ipv6View.walk(p, base, end);
+    if (org.divert4j.packet.Ipv6View.pastEnd(w)) {
+      return 1L << 42;
+    }
+    long proto = org.divert4j.packet.Ipv6View.upperProtocol(w);
+    int upper = base + org.divert4j.packet.Ipv6View.upperOffset(w);
+    long payload = upper + 8 <= end ? p.getLong(upper) * 0x9e3779b97f4a7c15L : 0;
+    long hash = (payload ^ (payload >>> 32)) & 0xffffL;
+    int f = org.divert4j.packet.Ipv6View.fragmentHeader(w);
+    long frag = f == 0 ? 0 : (p.getShort(base + f + 2) & 0xfff9) | 1; // offset and M; 1: a fragment
+    return (proto << 32) | (1L << 42) | (hash << 16) | (frag & 0xffff);
   }
 
   private static int index(long a, long b) {
