@@ -18,7 +18,7 @@ public final class AddressNotAvailableException extends DivertException {
   public AddressNotAvailableException(InetAddress address) {
     super(
         "address not available: "
-            + address.getHostAddress()
+            + Ipv6Addresses.toText(address) // RFC 5952 text for IPv6
             + " is not an address of this host; use the zero address to inject outbound or a"
             + " local interface address to inject inbound",
         NO_ERRNO,

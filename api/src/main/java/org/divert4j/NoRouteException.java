@@ -14,7 +14,7 @@ public final class NoRouteException extends DivertException {
    * @param errno the native errno (ENETUNREACH or EHOSTUNREACH), or {@link #NO_ERRNO}
    */
   public NoRouteException(InetAddress destination, int errno) {
-    super("no route to " + destination.getHostAddress(), errno, null);
+    super("no route to " + Ipv6Addresses.toText(destination), errno, null);
     this.destination = destination;
   }
 

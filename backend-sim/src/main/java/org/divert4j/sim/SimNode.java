@@ -259,11 +259,26 @@ public final class SimNode implements TestNode {
       c.add(b);
     }
     if (b.remaining() > 0 && (b.get(b.position()) & 0xf0) == 0x60) {
-      // ipv6_rcv: a malformed header is dropped; the datagram ends where its payload length says
-      if (arrival6.wrap(b).check() != null) {
+      // ipv6_rcv (ip6_rcv_core, net/ipv6/ip6_input.c) before PREROUTING: at least 40 bytes,
+      // version 6, a payload length within the bytes (trailing bytes trimmed), and a hop-by-hop
+      // header parsed (ipv6_parse_hopopts). Other extension headers are read later, so a chain
+      // that runs past the end still meets the input chain's rules (S56).
+      int len = b.remaining();
+      if (len < Ipv6View.HEADER_LENGTH) {
         return;
       }
-      b.limit(b.position() + Ipv6View.HEADER_LENGTH + arrival6.payloadLength());
+      arrival6.wrap(b);
+      int end = Ipv6View.HEADER_LENGTH + arrival6.payloadLength();
+      if (arrival6.version() != 6 || end > len) {
+        return;
+      }
+      int at = b.position();
+      if (arrival6.nextHeader() == Ipv6View.NEXT_HOP_BY_HOP
+          && (end < Ipv6View.HEADER_LENGTH + 2
+              || end < Ipv6View.HEADER_LENGTH + ((b.get(at + 41) & 0xff) + 1) * 8)) {
+        return;
+      }
+      b.limit(at + end);
       DivertEngine e = engine;
       (e != null ? e : engine()).receiveInSection(b, ifIndex);
       return;
