@@ -188,12 +188,14 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
-    assertFailsExactly(BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18");
+    // and the IPv6 readings, S56 (ports in the first fragment only) and S57 (per fragment)
+    assertFailsExactly(
+        BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18", "S56", "S57");
   }
 
   @Test
   void aBackendThatSendsOversizePacketsFailsS27AndS28() {
-    assertFailsExactly(BrokenEngines.sendsOversizePackets(), "S27", "S28", "S29", "S30");
+    assertFailsExactly(BrokenEngines.sendsOversizePackets(), "S27", "S28", "S29", "S30", "S59");
   }
 
   @Test
@@ -233,7 +235,12 @@ class BrokenBackendsTest {
         "S43",
         "S44",
         "S45",
-        "S50");
+        "S50",
+        "S55",
+        "S56",
+        "S57",
+        "S58",
+        "S60");
   }
 
   @Test
@@ -248,12 +255,12 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatTrustsTheTotalLengthFieldFailsS40() {
-    assertFailsExactly(BrokenEngines.trustsTotalLength(), "S40");
+    assertFailsExactly(BrokenEngines.trustsTotalLength(), "S40", "S61");
   }
 
   @Test
   void aBackendThatResetsTheTtlFailsS41() {
-    assertFailsExactly(BrokenEngines.resetsTtl(), "S41");
+    assertFailsExactly(BrokenEngines.resetsTtl(), "S41", "S61");
   }
 
   /**
@@ -262,7 +269,7 @@ class BrokenBackendsTest {
    */
   @Test
   void aBackendWithAnMtuOffByOneFailsS28() {
-    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S8", "S17", "S28", "S29", "S30");
+    assertFailsExactly(BrokenEngines.mtuOffByOne(), "S8", "S17", "S28", "S29", "S30", "S59");
   }
 
   /** S12's SHOULD half (later rules of the chain) cannot be met without passing through. */
@@ -273,19 +280,22 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatNeverReassemblesFailsS21ToS24() {
-    assertFailsExactly(BrokenEngines.neverReassembles(), "S21", "S22", "S23", "S24");
+    // and the IPv6 readings: S58 (reassembly) and S63 (each family's datagram reassembled)
+    assertFailsExactly(BrokenEngines.neverReassembles(), "S21", "S22", "S23", "S24", "S58", "S63");
   }
 
   @Test
   void aBackendThatSkipsTheRestOfTheChainFailsS44() {
-    assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44");
+    // S56's fragment test writes the first fragment back through a later rule (S44).
+    assertFailsExactly(BrokenEngines.skipsRestOfChain(), "S44", "S56");
   }
 
   // ---- faults outside the engine's hooks, expressed by decorators (Decorated)
 
   @Test
   void aBackendThatReportsTheWrongInterfaceFailsS6() {
-    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6");
+    // S55 and S60 check the interface of IPv6 packets too.
+    assertFailsExactly(BrokenDecorators.wrongInterface(), "S6", "S55", "S60");
   }
 
   @Test
@@ -295,17 +305,18 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatInjectsOutboundForANonLocalAddressFailsS36() {
-    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36");
+    assertFailsExactly(BrokenDecorators.fallsBackToOutbound(), "S36", "S60");
   }
 
   @Test
   void aBackendThatDropsMalformedPacketsSilentlyFailsS47() {
-    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47");
+    assertFailsExactly(BrokenDecorators.dropsMalformedSilently(), "S47", "S62");
   }
 
   @Test
   void aBackendThatSwallowsNoRouteFailsS49() {
-    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49");
+    // S60's link-local destination without an interface has no route either.
+    assertFailsExactly(BrokenDecorators.swallowsNoRoute(), "S49", "S60");
   }
 
   @Test
@@ -348,6 +359,11 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatIgnoresTheRuleFamilyFailsS54() {
+    assertFailsExactly(BrokenRules.ignoresRuleFamily(), "S54");
+  }
+
+  @Test
   void aBackendWhoseSecondBindSucceedsFailsS2() {
     assertFailsExactly(BrokenRules.secondBindSucceeds(), "S2");
   }
@@ -386,12 +402,13 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatHidesLaterOutputFragmentsFailsS19() {
     // S17 writes back the fragments the output chain sees.
-    assertFailsExactly(BrokenRules.hidesLaterOutputFragments(), "S17", "S19");
+    // S57 is S19's IPv6 reading.
+    assertFailsExactly(BrokenRules.hidesLaterOutputFragments(), "S17", "S19", "S57");
   }
 
   @Test
   void aBackendThatRefusesSendWithoutAddressFailsS32() {
-    assertFailsExactly(BrokenRules.refusesSendWithoutAddress(), "S32");
+    assertFailsExactly(BrokenRules.refusesSendWithoutAddress(), "S32", "S60");
   }
 
   @Test

@@ -144,6 +144,10 @@ final class BrokenEngines {
             new DivertEngine(b, h, c, o, e) {
               @Override
               protected void fixUpHeader(ByteBuffer packet) {
+                if (ipv6(packet)) { // IPv6 has no Identification outside the Fragment header
+                  super.fixUpHeader(packet);
+                  return;
+                }
                 boolean zero = packet.getShort(4) == 0;
                 super.fixUpHeader(packet);
                 if (zero) {
@@ -154,7 +158,15 @@ final class BrokenEngines {
             });
   }
 
-  /** Trusts the total length field instead of setting it. Breaks S40. */
+  /** The packet (at position 0) is IPv6 by its version nibble. */
+  static boolean ipv6(ByteBuffer packet) {
+    return (packet.get(0) & 0xf0) == 0x60;
+  }
+
+  /**
+   * Trusts the total length field (IPv4) or the payload length field (IPv6) instead of setting it.
+   * Breaks S40 and S61.
+   */
   static SimProvider trustsTotalLength() {
     return new SimProvider(
         "broken-length",
@@ -162,6 +174,12 @@ final class BrokenEngines {
             new DivertEngine(b, h, c, o, e) {
               @Override
               protected void fixUpHeader(ByteBuffer packet) {
+                if (ipv6(packet)) {
+                  short payloadLength = packet.getShort(4);
+                  super.fixUpHeader(packet);
+                  packet.putShort(4, payloadLength);
+                  return;
+                }
                 int length = packet.getShort(2);
                 super.fixUpHeader(packet);
                 packet.putShort(2, (short) length);
@@ -170,7 +188,7 @@ final class BrokenEngines {
             });
   }
 
-  /** "Helpfully" resets the TTL of what it sends to 64. Breaks S41. */
+  /** "Helpfully" resets the TTL (IPv6: hop limit) of what it sends to 64. Breaks S41 and S61. */
   static SimProvider resetsTtl() {
     return new SimProvider(
         "broken-ttl",
@@ -178,7 +196,7 @@ final class BrokenEngines {
             new DivertEngine(b, h, c, o, e) {
               @Override
               protected void fixUpHeader(ByteBuffer packet) {
-                packet.put(8, (byte) 64);
+                packet.put(ipv6(packet) ? 7 : 8, (byte) 64);
                 super.fixUpHeader(packet);
               }
             });

@@ -61,6 +61,24 @@ final class BrokenRules {
   }
 
   /**
+   * Installs a rule restricted to one family ({@code -4}/{@code -6}) for both families, as a
+   * backend that writes every rule into both iptables and ip6tables would. Breaks S54.
+   */
+  static DivertProvider ignoresRuleFamily() {
+    return Decorated.provider(
+        "broken-family",
+        new Decorated.Fault() {
+          @Override
+          public InstalledRule addRule(DivertHost host, DivertRule rule) throws DivertException {
+            if (rule.family().isEmpty()) {
+              return host.addRule(rule);
+            }
+            return host.addRule(rule.toBuilder().family(null).divertTo(rule.port()));
+          }
+        });
+  }
+
+  /**
    * Binding a port that is bound already "succeeds" with a socket that never receives anything, as
    * if the second bind took another queue. Breaks S2.
    */
@@ -210,7 +228,7 @@ final class BrokenRules {
                   DivertAddress a = receive.call();
                   if (a == null
                       || a.chain().orElse(null) != Chain.OUTPUT
-                      || (dst.getShort(start + 6) & 0x1fff) == 0) {
+                      || fragmentOffset(dst, start) == 0) {
                     return a;
                   }
                   ByteBuffer packet = dst.duplicate().position(start).limit(dst.position());
@@ -219,6 +237,16 @@ final class BrokenRules {
                 }
               }
             });
+  }
+
+  /** The fragment offset field of the packet at {@code start} (IPv6: of its Fragment header). */
+  private static int fragmentOffset(ByteBuffer b, int start) {
+    if ((b.get(start) & 0xf0) != 0x60) {
+      return b.getShort(start + 6) & 0x1fff;
+    }
+    long w = org.divert4j.packet.Ipv6View.walk(b, start, b.position());
+    int f = org.divert4j.packet.Ipv6View.fragmentHeader(w); // from the IPv6 header; 0: none
+    return f == 0 ? 0 : (b.getShort(start + f + 2) & 0xfff8);
   }
 
   /**
