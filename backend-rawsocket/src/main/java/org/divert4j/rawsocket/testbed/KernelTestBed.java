@@ -75,7 +75,7 @@ public final class KernelTestBed extends NamespaceTestBed {
     for (Netns ns : all) {
       ns.sysctl("net.ipv4.conf.all.rp_filter", "0");
       ns.sysctl("net.ipv4.conf.default.rp_filter", "0");
-      noDad(ns);
+      quietIpv6(ns);
     }
     // every IPv4 address 10.0.L.N/24 has its IPv6 twin fd00:L::N/64 on the same interface, and the
     // IPv6 routes mirror the IPv4 ones

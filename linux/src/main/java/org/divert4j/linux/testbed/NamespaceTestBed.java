@@ -232,15 +232,24 @@ public abstract class NamespaceTestBed implements TestBed {
   }
 
   /**
-   * Turns off duplicate address detection in a namespace before its interfaces are made, so the
-   * kernel's link-local addresses are usable at once (no second of "tentative").
+   * Makes IPv6 quiet in a namespace before its interfaces are made, so that the kernel sends only
+   * what the tests cause (ip-sysctl.rst): no duplicate address detection ({@code accept_dad} 0: the
+   * link-local addresses are usable at once, no neighbour solicitations for DAD), no router
+   * solicitations ({@code router_solicitations} 0), and the unsolicited MLD reports that joining
+   * the solicited-node groups sends, repeated at a 1 ms interval instead of 1 s, so they are all
+   * sent while the test bed is built rather than during a test ({@code
+   * mldv1/mldv2_unsolicited_report_interval}, in milliseconds).
    *
    * @param ns the namespace
    * @throws IOException if sysctl fails
    */
-  protected static void noDad(Netns ns) throws IOException {
-    ns.sysctl("net.ipv6.conf.all.accept_dad", "0");
-    ns.sysctl("net.ipv6.conf.default.accept_dad", "0");
+  protected static void quietIpv6(Netns ns) throws IOException {
+    for (String scope : List.of("all", "default")) {
+      ns.sysctl("net.ipv6.conf." + scope + ".accept_dad", "0");
+      ns.sysctl("net.ipv6.conf." + scope + ".router_solicitations", "0");
+      ns.sysctl("net.ipv6.conf." + scope + ".mldv1_unsolicited_report_interval", "1");
+      ns.sysctl("net.ipv6.conf." + scope + ".mldv2_unsolicited_report_interval", "1");
+    }
   }
 
   protected final int subnet(int i) {
