@@ -119,8 +119,8 @@ public final class PcapTestBed extends NamespaceTestBed {
     segmentNs = bridgeNs;
     bridgeNs.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
     bridgeNs.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
-    noDad(peerNs); // before the interfaces exist: link-local addresses usable at once
-    noDad(hostNs);
+    quietIpv6(peerNs); // before the interfaces exist: link-local addresses usable at once
+    quietIpv6(hostNs);
     peerNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
     hostNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
     bridgeNs.sysctl("net.ipv4.ip_forward", "0");
