@@ -18,7 +18,6 @@ import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
 import org.divert4j.packet.Ipv6Fragmenter;
-import org.divert4j.packet.Ipv6View;
 
 /**
  * An inline segment: two interfaces, "outside" and "inside", with the divert engine between them,
@@ -73,7 +72,6 @@ public final class InlineSegment extends Device {
   // What the segment turned off, restored at close; set once, at open.
   private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
-  private final Ipv6View check6 = new Ipv6View();
   private final Ipv6Fragmenter insideFragmenter6 = new Ipv6Fragmenter();
   private int fragmentId6;
   // The IPv6 frame the processing thread is handing to the engine now (inside the section): if the
@@ -464,17 +462,15 @@ public final class InlineSegment extends Device {
    * Hands a well-formed IPv6 packet to the engine; a link-local destination leaves by the outside
    * interface, the segment's one interface (S60).
    *
-   * @return false if the packet is malformed (the caller passes the frame untouched)
+   * @return false if the packet is malformed as {@link Neighbours6#arrivalEnd} says (the caller
+   *     passes the frame untouched)
    */
   private boolean handle6(int side, ByteBuffer b, int offset, int length, int ip) {
-    b.limit(offset + length).position(ip);
-    check6.wrap(b);
-    if (check6.check() != null) {
-      b.clear();
+    int end = Neighbours6.arrivalEnd(b, ip, offset + length);
+    if (end < 0) {
       return false;
     }
-    int end = ip + Ipv6View.HEADER_LENGTH + check6.payloadLength();
-    b.limit(end); // Ethernet padding is not part of the packet
+    b.limit(end).position(ip); // Ethernet padding is not part of the packet
     currentSide = side;
     currentOffset = offset;
     currentLength = length;

@@ -124,6 +124,34 @@ final class Neighbours6 {
     return raw(p.getLong(at), p.getLong(at + 8)) & ~(STRONG | USED | 0xffffffffffffL);
   }
 
+  /**
+   * Checks an IPv6 packet as Linux's {@code ip6_rcv_core} (net/ipv6/ip6_input.c) does before
+   * PREROUTING: at least 40 bytes, version 6, a payload length within the bytes, and a hop-by-hop
+   * header that fits ({@code ipv6_parse_hopopts}). Other extension headers are read later, so a
+   * chain that runs past the end still meets the rules (S56). Allocates nothing.
+   *
+   * @param p the bytes
+   * @param at where the IPv6 header starts
+   * @param end where the captured bytes end
+   * @return where the packet ends (40 plus its payload length; trailing bytes such as Ethernet
+   *     padding are not part of it), or -1 if the kernel would drop it
+   */
+  static int arrivalEnd(ByteBuffer p, int at, int end) {
+    if (end - at < Ipv6View.HEADER_LENGTH || (p.get(at) & 0xf0) != 0x60) {
+      return -1;
+    }
+    int packetEnd = at + Ipv6View.HEADER_LENGTH + (p.getShort(at + 4) & 0xffff);
+    if (packetEnd > end) {
+      return -1;
+    }
+    if ((p.get(at + 6) & 0xff) == Ipv6View.NEXT_HOP_BY_HOP
+        && (packetEnd < at + Ipv6View.HEADER_LENGTH + 2
+            || packetEnd < at + Ipv6View.HEADER_LENGTH + ((p.get(at + 41) & 0xff) + 1) * 8)) {
+      return -1;
+    }
+    return packetEnd;
+  }
+
   /** True for a multicast address (ff00::/8). */
   static boolean isMulticast(ByteBuffer p, int at) {
     return p.get(at) == (byte) 0xff;

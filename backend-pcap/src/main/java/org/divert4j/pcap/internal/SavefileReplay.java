@@ -14,7 +14,6 @@ import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
 import org.divert4j.packet.Ipv6Fragmenter;
-import org.divert4j.packet.Ipv6View;
 
 /**
  * A savefile replay: the packets of an input capture go through the engine as if they were on the
@@ -66,7 +65,6 @@ final class SavefileReplay extends Device implements Replay {
   private final byte[] frame = new byte[CaptureHandle.MAX_FRAME];
   private final ByteBuffer view = ByteBuffer.wrap(frame);
   private final Ipv4View check = new Ipv4View();
-  private final Ipv6View check6 = new Ipv6View();
   private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
   private int fragmentId6;
   // The IPv6 input packet in the engine now: written as its own frame if passed on unchanged.
@@ -292,8 +290,8 @@ final class SavefileReplay extends Device implements Replay {
       view.limit(len).position(ip);
       v6 = (view.get(ip) & 0xf0) == 0x60;
       if (v6) {
-        valid = check6.wrap(view).check() == null;
-        end = valid ? ip + Ipv6View.HEADER_LENGTH + check6.payloadLength() : 0;
+        end = Neighbours6.arrivalEnd(view, ip, len);
+        valid = end >= 0;
       } else {
         check.wrap(view);
         valid = check.check() == null && Checksums.isIpv4HeaderValid(view, ip);

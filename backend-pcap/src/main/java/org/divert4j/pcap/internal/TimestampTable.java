@@ -57,10 +57,10 @@ final class TimestampTable {
   private static long key1(ByteBuffer p) {
     int base = p.position();
     if (isIpv6(p)) {
-      long h = p.getLong(base + 8) * 0x9e3779b97f4a7c15L;
-      h = (h ^ p.getLong(base + 16)) * 0xc2b2ae3d27d4eb4fL;
-      h = (h ^ p.getLong(base + 24)) * 0x9e3779b97f4a7c15L;
-      return h ^ p.getLong(base + 32);
+      long h = mix(p.getLong(base + 8));
+      h = mix(h ^ p.getLong(base + 16));
+      h = mix(h ^ p.getLong(base + 24));
+      return mix(h ^ p.getLong(base + 32));
     }
     return ((long) p.getInt(base + 12) << 32) | (p.getInt(base + 16) & 0xffffffffL);
   }
@@ -88,15 +88,30 @@ final class TimestampTable {
     }
     long proto = org.divert4j.packet.Ipv6View.upperProtocol(w);
     int upper = base + org.divert4j.packet.Ipv6View.upperOffset(w);
-    long payload = upper + 8 <= end ? p.getLong(upper) * 0x9e3779b97f4a7c15L : 0;
-    long hash = (payload ^ (payload >>> 32)) & 0xffffL;
+    long x = upper + 8 <= end ? p.getLong(upper) : 0;
     int f = org.divert4j.packet.Ipv6View.fragmentHeader(w);
-    long frag = f == 0 ? 0 : (p.getShort(base + f + 2) & 0xfff9) | 1; // offset and M; 1: a fragment
-    return (proto << 32) | (1L << 42) | (hash << 16) | (frag & 0xffff);
+    long frag = 0;
+    if (f != 0) {
+      frag = (p.getShort(base + f + 2) & 0xfff9) | 1; // offset and M; 1: a fragment
+      x ^= (p.getInt(base + f + 4) & 0xffffffffL) * 0x9e3779b97f4a7c15L; // its Identification
+    }
+    long h = mix(x);
+    // 37 bits of hash around the fixed fields: bits 16-31 and 43-63
+    return (h & 0xffff0000L) | (h & (-1L << 43)) | (proto << 32) | (1L << 42) | (frag & 0xffff);
+  }
+
+  /** murmur3's fmix64: every input bit reaches every output bit. */
+  private static long mix(long h) {
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ceb9fe1a85ec53L;
+    return h ^ (h >>> 33);
   }
 
   private static int index(long a, long b) {
-    long h = a * 0x9e3779b97f4a7c15L ^ b * 0xc2b2ae3d27d4eb4fL;
-    return (int) (h ^ (h >>> 29)) & (SIZE - 1);
+    // murmur3's fmix64 over both keys: keys that differ only in high bits (an IPv6 packet's hash,
+    // an IPv4 identification) still land in different slots
+    return (int) mix(a * 0x9e3779b97f4a7c15L + b) & (SIZE - 1);
   }
 }
