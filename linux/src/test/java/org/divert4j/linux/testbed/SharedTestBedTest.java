@@ -33,9 +33,17 @@ class SharedTestBedTest {
 
   /** Runs one packet through the capture's filter: {ifindex, pkttype} as a sockaddr_ll says. */
   private static byte[] keep(int ifindex, int pkttype, byte[] packet, int[] interfaces) {
+    int etherType = (packet[0] & 0xf0) == 0x60 ? Native.ETH_P_IPV6 : Native.ETH_P_IP;
+    return keep(ifindex, pkttype, packet, interfaces, etherType);
+  }
+
+  private static byte[] keep(
+      int ifindex, int pkttype, byte[] packet, int[] interfaces, int etherType) {
     ByteBuffer buf = NodeUdpEndpoint.direct(65536);
     buf.put(0, packet);
     ByteBuffer sll = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
+    sll.put(2, (byte) (etherType >>> 8)); // sll_protocol, network order
+    sll.put(3, (byte) etherType);
     sll.putInt(4, ifindex);
     sll.put(10, (byte) pkttype);
     return NodeCapture.keep(buf, packet.length, sll, interfaces);
@@ -48,6 +56,27 @@ class SharedTestBedTest {
     assertNull(keep(9, 0, ip(28, 28), ours), "another interface of the namespace");
     assertEquals(28, keep(7, 0, ip(28, 46), ours).length, "padding cut");
     assertEquals(40, keep(8, 0, ip(40, 40), ours).length);
+    assertNull(keep(7, 0, ip(28, 28), ours, 0x0806), "ARP and other EtherTypes: left out");
+  }
+
+  /** An IPv6 packet: payload length, next header, and (for ICMPv6) the type at 40. */
+  private static byte[] ip6(int payloadLength, int nextHeader, int icmpType, int bytes) {
+    byte[] p = new byte[bytes];
+    p[0] = 0x60;
+    p[4] = (byte) (payloadLength >>> 8);
+    p[5] = (byte) payloadLength;
+    p[6] = (byte) nextHeader;
+    p[40] = (byte) icmpType;
+    return p;
+  }
+
+  @Test
+  void captureKeepsIpv6CutToItsPayloadLengthWithoutLinkUpkeep() {
+    int[] ours = {7};
+    assertEquals(48, keep(7, 0, ip6(8, 17, 0, 60), ours).length, "padding cut");
+    assertEquals(48, keep(7, 0, ip6(8, 58, 128, 48), ours).length, "an echo request is kept");
+    assertNull(keep(7, 0, ip6(24, 58, 135, 64), ours), "neighbour solicitation: left out");
+    assertNull(keep(7, 0, ip6(24, 58, 143, 64), ours), "MLDv2 report: left out");
   }
 
   /** A capture opened in a namespace sees a datagram arrive on lo, and stops when closed. Root. */
