@@ -190,6 +190,27 @@ class SavefileReplay6Test {
   }
 
   @Test
+  void paddedFramesPassWithTheirPadding() throws Exception {
+    // 40 bytes of IPv6 with "no next header" fill 54 bytes of Ethernet: padded to 60 on the wire
+    byte[] empty = bytes(Ipv6Builder.raw(59).source("fd00:7::1").destination("fd00:7::2").build());
+    byte[] padded = java.util.Arrays.copyOf(ethernet(MAC_B, MAC_A, 0x86DD, empty), 60);
+    byte[] udp = udp6(5001, 1, "fd00:7::1", "fd00:7::2");
+    List<Rec> recs =
+        List.of(
+            new Rec(T0, padded),
+            new Rec(T0 + 1_000_000, ethernet(MAC_B, MAC_A, 0x86DD, udp)),
+            new Rec(T0 + 2_000_000, padded.clone()));
+    Path in = dir.resolve("padded.pcap");
+    Captures.write(in, Captures.DLT_EN10MB, recs);
+    Path out = dir.resolve("padded-out.pcap");
+    List<byte[]> got =
+        replayOrSkip(in, out, HostOptions.builder(), "input -p udp -j DIVERT 4000", (p, a) -> true);
+    assertEquals(1, got.size());
+    assertArrayEquals(udp, got.get(0), "no padding in what the program gets");
+    SavefileReplayTest.assertSameRecords(recs, Captures.read(out).records(), "padding kept");
+  }
+
+  @Test
   void aKernelCaptureOfBothFamiliesReplaysPerFragment() throws Exception {
     assumeTrue(unavailable == null, unavailable);
     Capture input = Captures.read(kernel);

@@ -505,7 +505,10 @@ public final class InlineSegment extends Device {
       return false;
     }
     currentSide = -1; // once: the engine hands a packet on at most once
+    int limit = p.limit(); // the frame may hold padding past the packet: the bulk put checks it
+    p.limit(p.capacity());
     passUntouched(toSide, p, currentOffset, currentLength);
+    p.limit(limit);
     return true;
   }
 

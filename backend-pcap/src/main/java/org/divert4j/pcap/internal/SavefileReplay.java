@@ -451,7 +451,10 @@ final class SavefileReplay extends Device implements Replay {
     ByteBuffer f = out.frame();
     if (current && p == view && pos == currentIp && p.limit() == currentEnd) {
       current = false; // the input frame itself, link header and padding as read
+      int limit = view.limit(); // the bulk put checks its source range against the limit
+      view.limit(view.capacity());
       f.put(0, view, 0, currentLength);
+      view.limit(limit);
       try {
         out.write(t != -1 ? t : clock, currentLength);
       } catch (IOException e) {
