@@ -445,6 +445,61 @@ final class LinkLayer {
   }
 
   /**
+   * @return the source MAC of a frame (Ethernet or cooked with a 6-byte address), or {@link #NONE}
+   */
+  long frameSource(ByteBuffer frame, int offset, int length) {
+    return switch (linkType) {
+      case DLT_EN10MB -> length >= 14 ? mac(frame, offset + 6) : NONE;
+      case DLT_LINUX_SLL ->
+          length >= 16 && (frame.getShort(offset + 4) & 0xffff) == 6
+              ? mac(frame, offset + 6)
+              : NONE;
+      case DLT_LINUX_SLL2 ->
+          length >= 20 && (frame.get(offset + 11) & 0xff) == 6 ? mac(frame, offset + 12) : NONE;
+      default -> NONE;
+    };
+  }
+
+  /**
+   * @return the destination MAC of an Ethernet frame, or {@link #NONE} (other link types have none)
+   */
+  long frameDestination(ByteBuffer frame, int offset, int length) {
+    return linkType == DLT_EN10MB && length >= 14 ? mac(frame, offset) : NONE;
+  }
+
+  /**
+   * Puts the MACs of the frame a packet came in back into a header {@link #writeHeader} wrote for
+   * it (the addresses say nothing about a packet from {@code ::}, for one).
+   *
+   * @param frame the header, at {@code offset}
+   * @param source the source MAC to write, or {@link #NONE} to keep the one written
+   * @param destination the destination MAC to write, or {@link #NONE} to keep the one written
+   */
+  void restoreMacs(ByteBuffer frame, int offset, long source, long destination) {
+    switch (linkType) {
+      case DLT_EN10MB -> {
+        if (destination != NONE) {
+          putMac(frame, offset, destination);
+        }
+        if (source != NONE) {
+          putMac(frame, offset + 6, source);
+        }
+      }
+      case DLT_LINUX_SLL -> {
+        if (source != NONE) {
+          putMac(frame, offset + 6, source);
+        }
+      }
+      case DLT_LINUX_SLL2 -> {
+        if (source != NONE) {
+          putMac(frame, offset + 12, source);
+        }
+      }
+      default -> {}
+    }
+  }
+
+  /**
    * Whether a cooked frame was captured as sent by the capturing host ({@code PACKET_OUTGOING}).
    *
    * @param frame the frame's bytes

@@ -336,7 +336,12 @@ final class SavefileReplay extends Device implements Replay {
       l2.learn(view, 0, len, outbound ? LinkLayer.OUTBOUND : LinkLayer.INBOUND);
       clock = ts;
       view.limit(end).position(ip);
-      timestamps.remember(view, ts);
+      if (v6) { // a written-back IPv6 packet leaves in a frame with these MACs (see write)
+        timestamps.remember(
+            view, ts, l2.frameSource(view, 0, len), l2.frameDestination(view, 0, len));
+      } else {
+        timestamps.remember(view, ts);
+      }
       current = v6;
       currentLength = len;
       currentIp = ip;
@@ -463,6 +468,11 @@ final class SavefileReplay extends Device implements Replay {
       return;
     }
     int hl = l2.writeHeader(f, 0, p, pos, direction);
+    if (t != -1) {
+      // an IPv6 packet of the input: its frame's own MACs, which its addresses may not tell
+      // (a multicast listener report from ::, for one); none are remembered for IPv4
+      l2.restoreMacs(f, 0, timestamps.foundSource(), timestamps.foundDestination());
+    }
     f.put(hl, p, pos, len);
     try {
       out.write(t != -1 ? t : clock, hl + len);

@@ -19,20 +19,37 @@ final class TimestampTable {
   private final long[] k1 = new long[SIZE];
   private final long[] k2 = new long[SIZE];
   private final long[] ts = new long[SIZE];
+  private final long[] sourceMacs = new long[SIZE];
+  private final long[] destinationMacs = new long[SIZE];
+  private long foundSource = LinkLayer.NONE;
+  private long foundDestination = LinkLayer.NONE;
 
   /**
-   * @param p an IPv4 packet, from its position
+   * @param p an IP packet, from its position
    * @param timestamp its capture timestamp
    */
   void remember(ByteBuffer p, long timestamp) {
-    long a = key1(p);
-    long b = key2(p);
-    put(a, b, timestamp);
-    put(a, (b & ~0xffffL) | DATAGRAM, timestamp);
+    remember(p, timestamp, LinkLayer.NONE, LinkLayer.NONE);
   }
 
   /**
-   * @param p an IPv4 packet about to be written, from its position
+   * @param p an IP packet, from its position
+   * @param timestamp its capture timestamp
+   * @param sourceMac its frame's source MAC, or {@link LinkLayer#NONE}
+   * @param destinationMac its frame's destination MAC, or {@link LinkLayer#NONE}
+   */
+  void remember(ByteBuffer p, long timestamp, long sourceMac, long destinationMac) {
+    long a = key1(p);
+    long b = key2(p);
+    put(a, b, timestamp, sourceMac, destinationMac);
+    put(a, (b & ~0xffffL) | DATAGRAM, timestamp, sourceMac, destinationMac);
+  }
+
+  /**
+   * Looks a packet up; the MACs of its input frame are then {@link #foundSource()} and {@link
+   * #foundDestination()}.
+   *
+   * @param p an IP packet about to be written, from its position
    * @return the timestamp of the input packet it comes from, or -1 if unknown
    */
   long lookup(ByteBuffer p) {
@@ -42,16 +59,41 @@ final class TimestampTable {
     return t != -1 ? t : get(a, (b & ~0xffffL) | DATAGRAM);
   }
 
-  private void put(long a, long b, long t) {
+  /**
+   * @return the source MAC of the input frame the last {@link #lookup} found, or {@link
+   *     LinkLayer#NONE}
+   */
+  long foundSource() {
+    return foundSource;
+  }
+
+  /**
+   * @return the destination MAC of the input frame the last {@link #lookup} found, or {@link
+   *     LinkLayer#NONE}
+   */
+  long foundDestination() {
+    return foundDestination;
+  }
+
+  private void put(long a, long b, long t, long sourceMac, long destinationMac) {
     int i = index(a, b);
     k1[i] = a;
     k2[i] = b | (1L << 41); // never 0 for a used slot
     ts[i] = t;
+    sourceMacs[i] = sourceMac;
+    destinationMacs[i] = destinationMac;
   }
 
   private long get(long a, long b) {
     int i = index(a, b);
-    return k1[i] == a && k2[i] == (b | (1L << 41)) ? ts[i] : -1;
+    if (k1[i] == a && k2[i] == (b | (1L << 41))) {
+      foundSource = sourceMacs[i];
+      foundDestination = destinationMacs[i];
+      return ts[i];
+    }
+    foundSource = LinkLayer.NONE;
+    foundDestination = LinkLayer.NONE;
+    return -1;
   }
 
   private static long key1(ByteBuffer p) {
