@@ -21,22 +21,27 @@ import org.divert4j.testbed.TestBedOptions;
  * interface. Frames from outside to inside traverse the input chain (inbound), frames from inside
  * to outside the output chain (outbound): the divert host is whatever sits on the inside. The
  * kernel must not forward between the two interfaces itself (no IP forwarding, no bridge, in their
- * namespace). ARP and anything that is not a well-formed IPv4 packet passes untouched. Offloads
- * that hand the capture partial checksums or frames larger than the MTU (receive aggregation on the
- * two interfaces; checksum and segmentation offload on the other end of a veth) are dealt with at
- * open, as {@value #OFFLOADS} says. The segment carries traffic only while its host is open.
+ * namespace). IPv4 and IPv6 packets go through the rules; ARP and anything that is neither a
+ * well-formed IPv4 nor IPv6 packet passes untouched, and so does an IPv6 packet that no rule
+ * diverts (neighbour discovery included: its frame is forwarded as it came). Offloads that hand the
+ * capture partial checksums or frames larger than the MTU (receive aggregation on the two
+ * interfaces; checksum and segmentation offload on the other end of a veth) are dealt with at open,
+ * as {@value #OFFLOADS} says. The segment carries traffic only while its host is open.
  *
  * <ul>
  *   <li>{@value #OUTSIDE}, {@value #INSIDE}: the interface names.
  *   <li>{@value #NETNS}: the network namespace they live in (an {@code ip netns} name or a path
  *       such as {@code /proc/PID/ns/net}); default: the JVM's.
- *   <li>{@value #ADDRESS}: the inside host's address and prefix, e.g. {@code 10.0.0.2/24}. It is
- *       the "first IPv4 address" of the host's one interface, named after the outside interface:
- *       inbound packets carry it in their divert address (S6), and {@code
- *       DivertAddress.inbound(it)} injects toward the host (S33). Default 0.0.0.0: inbound
- *       addresses then carry 0.0.0.0 and inbound injection needs the received address.
- *   <li>{@value #ROUTES}: comma-separated prefixes the host reaches through the outside (the
- *       destinations outbound injection accepts, S49); default {@code 0.0.0.0/0}.
+ *   <li>{@value #ADDRESS}: the inside host's addresses and prefixes, comma-separated: at most one
+ *       IPv4 address and any IPv6 ones, e.g. {@code 10.0.0.2/24,fd00::2/64,fe80::2/64}. The IPv4
+ *       one is the "first IPv4 address" of the host's one interface, named after the outside
+ *       interface: inbound packets carry it in their divert address (S6), and {@code
+ *       DivertAddress.inbound(it)} injects toward the host (S33); the IPv6 ones are that
+ *       interface's IPv6 addresses (S55, S60: global first, link-local last). Default 0.0.0.0:
+ *       inbound addresses then carry 0.0.0.0 and inbound injection needs the received address.
+ *   <li>{@value #ROUTES}: comma-separated prefixes of either family the host reaches through the
+ *       outside (the destinations outbound injection accepts, S49); default {@code 0.0.0.0/0,::/0}.
+ *       IPv6 multicast and link-local destinations leave by the outside.
  *   <li>{@value #BUFFER_SIZE}: libpcap's kernel buffer per interface, bytes (default 32 MiB);
  *       {@value #HANDOFF_SIZE}: the capture-to-engine handoff per interface, bytes (default 8 MiB).
  *       Packets lost in either are counted as {@code DropReason.CAPTURE}; frames that cannot be
@@ -49,15 +54,16 @@ import org.divert4j.testbed.TestBedOptions;
  * </ul>
  *
  * <p><b>Savefile replay</b> ({@value #INPUT} and {@value #OUTPUT}): the packets of a capture (pcap
- * or pcapng; Ethernet, raw IP or Linux cooked) go through the rules and the program, and what
- * passes is written to a pcap file with the input's link type and timestamps, ready for Wireshark.
- * The host has one interface, {@code pcap0}. See {@link PcapReplay} for how a program drives a
- * replay, and:
+ * or pcapng; Ethernet, raw IP or Linux cooked; IPv4 and IPv6, mixed as captured) go through the
+ * rules and the program, and what passes is written to a pcap file with the input's link type and
+ * timestamps, ready for Wireshark. The host has one interface, {@code pcap0}. See {@link
+ * PcapReplay} for how a program drives a replay, and:
  *
  * <ul>
- *   <li>{@value #LOCAL}: comma-separated prefixes of local senders: their packets take the output
- *       chain (outbound); all others take the input chain. Default: none; then a Linux cooked
- *       capture's packet type decides (outgoing is outbound), and other captures are all inbound.
+ *   <li>{@value #LOCAL}: comma-separated prefixes of local senders, either family: their packets
+ *       take the output chain (outbound); all others take the input chain. Default: none; then a
+ *       Linux cooked capture's packet type decides (outgoing is outbound), and other captures are
+ *       all inbound.
  *   <li>{@value #ADDRESS}: the address of {@code pcap0} (as above).
  *   <li>{@value #MTU}: the MTU of {@code pcap0}, default 65535 (no limit beyond S31).
  *   <li>{@value #START}: {@code bind} (default: the replay starts when the first socket is bound),
@@ -180,6 +186,7 @@ public final class PcapProvider implements DivertProvider {
         java.util.EnumSet.of(
             Capability.EXACT_INBOUND_INTERFACE,
             Capability.WHOLE_LOCAL_OUTPUT,
+            Capability.IPV6,
             Capability.PACKET_META));
   }
 

@@ -21,6 +21,8 @@ import org.divert4j.linux.testbed.VethPair;
 final class KernelCaptures {
   static final String A = "10.77.1.1";
   static final String B = "10.77.1.2";
+  static final String A6 = "fd00:4d01::1";
+  static final String B6 = "fd00:4d01::2";
 
   private static final AtomicInteger COUNTER = new AtomicInteger();
 
@@ -53,12 +55,33 @@ final class KernelCaptures {
    * @throws Exception if recording fails
    */
   static Path recordPing(Path file, boolean anyInterface, int count, int size) throws Exception {
+    return recordPing(file, anyInterface, count, size, false);
+  }
+
+  /**
+   * As {@link #recordPing(Path, boolean, int, int)}; with {@code both}, A and B also have IPv6
+   * addresses ({@value #A6}, {@value #B6}, without duplicate address detection, neighbours resolved
+   * by neighbour discovery) and A pings B over IPv6 after IPv4: one capture holds both families,
+   * their fragments, ARP and neighbour discovery.
+   */
+  static Path recordPing(Path file, boolean anyInterface, int count, int size, boolean both)
+      throws Exception {
     String prefix = "d4jp-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
     try (Netns a = Netns.create(prefix + "-cap-a");
         Netns b = Netns.create(prefix + "-cap-b")) {
+      if (both) {
+        for (Netns ns : List.of(a, b)) {
+          ns.sysctl("net.ipv6.conf.all.accept_dad", "0");
+          ns.sysctl("net.ipv6.conf.default.accept_dad", "0");
+        }
+      }
       VethPair v = VethPair.create(a, "eth0", b, "eth0", 1500);
       v.a().addAddress(A + "/24");
       v.b().addAddress(B + "/24");
+      if (both) {
+        v.a().addAddress6(A6 + "/64");
+        v.b().addAddress6(B6 + "/64");
+      }
       Path err = Files.createTempFile(file.getParent(), "tcpdump", ".err");
       List<String> cmd =
           Shell.inNetns(
@@ -106,6 +129,14 @@ final class KernelCaptures {
         Shell.Result r = a.exec(null, java.time.Duration.ofSeconds(30), ping);
         if (!r.ok()) {
           throw new IOException("ping failed: " + r.describe());
+        }
+        if (both) {
+          ping.set(ping.size() - 1, B6);
+          ping.add(1, "-6");
+          r = a.exec(null, java.time.Duration.ofSeconds(30), ping);
+          if (!r.ok()) {
+            throw new IOException("ping -6 failed: " + r.describe());
+          }
         }
         Thread.sleep(300);
       } finally {

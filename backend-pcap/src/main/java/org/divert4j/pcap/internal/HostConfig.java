@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
+import org.divert4j.IpFamily;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
 
 /**
@@ -42,12 +44,18 @@ public final class HostConfig {
   final String netns;
   final int address;
   final int prefixLength;
+
+  /** The host's IPv6 addresses from {@code pcap.address}, in the order given. */
+  final List<IpPrefix> addresses6;
+
   final int[][] routes;
+  final IpPrefix[] routes6;
   final int bufferBytes;
   final int handoffBytes;
   final Path input;
   final Path output;
   final int[][] local;
+  final IpPrefix[] local6;
   final int mtu;
   final Start start;
   final boolean closeOnEnd;
@@ -58,10 +66,16 @@ public final class HostConfig {
     inside = o.property(INSIDE, null);
     netns = o.property(NETNS, null);
     String a = o.property(ADDRESS, "0.0.0.0/0");
-    int[] addr = prefix(ADDRESS, a, 32);
-    address = addr[0];
-    prefixLength = addr[1];
-    routes = prefixes(ROUTES, o.property(ROUTES, "0.0.0.0/0"));
+    int[][] four = prefixes(ADDRESS, a);
+    if (four.length > 1) {
+      throw bad(ADDRESS, a, "at most one IPv4 address (and any IPv6 ones)");
+    }
+    address = four.length == 0 ? 0 : four[0][0];
+    prefixLength = four.length == 0 ? 0 : four[0][1];
+    addresses6 = List.of(prefixes6(ADDRESS, a));
+    String r = o.property(ROUTES, "0.0.0.0/0,::/0");
+    routes = prefixes(ROUTES, r);
+    routes6 = prefixes6(ROUTES, r);
     bufferBytes = size(BUFFER, o.property(BUFFER, "33554432"), 1 << 16);
     handoffBytes = size(HANDOFF, o.property(HANDOFF, "8388608"), 1 << 18);
     String in = o.property(INPUT, null);
@@ -69,6 +83,7 @@ public final class HostConfig {
     input = in == null ? null : Path.of(in);
     output = out == null ? null : Path.of(out);
     local = prefixes(LOCAL, o.property(LOCAL, ""));
+    local6 = prefixes6(LOCAL, o.property(LOCAL, ""));
     mtu = size(MTU, o.property(MTU, "65535"), 68);
     if (mtu > 65535) {
       throw bad(MTU, o.property(MTU, ""), "at most 65535");
@@ -130,11 +145,53 @@ public final class HostConfig {
   }
 
   /**
+   * The host's one interface as the engine sees it: the IPv4 address of {@code pcap.address}
+   * (0.0.0.0/0 when it names none) and its IPv6 addresses.
+   *
+   * @param name the interface name
+   * @param index its index
+   * @param mtu its MTU
+   * @return the interface
+   */
+  org.divert4j.NetInterface netInterface(String name, int index, int mtu) {
+    List<IpPrefix> all = new ArrayList<>();
+    all.add(new IpPrefix(Ipv4.fromInt(address), prefixLength));
+    all.addAll(addresses6);
+    return new org.divert4j.NetInterface(name, index, all, mtu);
+  }
+
+  /**
    * @param address a host-order address
    * @return true if it is in one of the {@code pcap.local} prefixes
    */
   boolean isLocalSender(int address) {
     return matches(local, address);
+  }
+
+  /**
+   * @param p a buffer holding an IPv6 address
+   * @param at its first of 16 bytes
+   * @return true if it is in one of the IPv6 {@code pcap.local} prefixes; allocates nothing
+   */
+  boolean isLocalSender6(java.nio.ByteBuffer p, int at) {
+    return matches6(local6, p, at);
+  }
+
+  /** True if the IPv6 address at {@code at} is in one of the prefixes; allocates nothing. */
+  static boolean matches6(IpPrefix[] prefixes, java.nio.ByteBuffer p, int at) {
+    for (IpPrefix r : prefixes) {
+      if (r.contains(p, at)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * @return true if {@code pcap.local} names local senders of any family
+   */
+  boolean hasLocal() {
+    return local.length > 0 || local6.length > 0;
   }
 
   static boolean matches(int[][] prefixes, int address) {
@@ -147,14 +204,36 @@ public final class HostConfig {
     return false;
   }
 
+  /** The IPv4 prefixes of a comma-separated list of prefixes of either family. */
   private static int[][] prefixes(String name, String value) throws DivertException {
     List<int[]> l = new ArrayList<>();
     for (String p : value.split(",")) {
-      if (!p.isBlank()) {
+      if (!p.isBlank() && !p.contains(":")) {
         l.add(prefix(name, p.trim(), 32));
       }
     }
     return l.toArray(new int[0][]);
+  }
+
+  /** The IPv6 prefixes (those with a colon) of a comma-separated list of either family. */
+  private static IpPrefix[] prefixes6(String name, String value) throws DivertException {
+    List<IpPrefix> l = new ArrayList<>();
+    for (String p : value.split(",")) {
+      if (!p.isBlank() && p.contains(":")) {
+        IpPrefix x;
+        try {
+          x = IpPrefix.parse(p.trim());
+        } catch (RuntimeException e) {
+          x = null;
+        }
+        if (x == null || x.family() != IpFamily.IPV6) {
+          throw bad(
+              name, p.trim(), "an IPv6 address with an optional /prefix length, e.g. fd00::2/64");
+        }
+        l.add(x);
+      }
+    }
+    return l.toArray(new IpPrefix[0]);
   }
 
   private static int[] prefix(String name, String value, int defaultLength) throws DivertException {

@@ -17,6 +17,7 @@ import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * An inline segment: two interfaces, "outside" and "inside", with the divert engine between them,
@@ -30,8 +31,13 @@ import org.divert4j.packet.Ipv4View;
  *
  * The host under diversion is whatever sits on the inside: its traffic leaves through the output
  * chain and traffic toward it arrives through the input chain. ARP and every frame that is not a
- * well-formed IPv4 packet pass straight through, untouched, in both directions; IPv4 packets get a
- * link header rebuilt from learned MAC addresses ({@link LinkLayer}).
+ * well-formed IPv4 or IPv6 packet pass straight through, untouched, in both directions; IPv4
+ * packets get a link header rebuilt from learned MAC addresses ({@link LinkLayer}). An IPv6 packet
+ * that crosses the engine without being diverted (or changed) leaves in the very frame it came in,
+ * link header and all: neighbour discovery, router advertisements and multicast listener reports
+ * that no rule matches pass untouched, so that the two sides keep resolving each other; IPv6
+ * packets that a program wrote back or injected get a header built from what {@link Neighbours6}
+ * learned.
  *
  * <p>Threads: one capture thread per interface, which only copies frames into a bounded handoff
  * ring ({@link HandoffRing}; a full ring drops and counts, as DropReason.CAPTURE, as do frames the
@@ -61,10 +67,20 @@ public final class InlineSegment extends Device {
   private final LinkLayer l2;
   private final NetInterface outsideInterface;
   private final int[][] routes;
+  private final org.divert4j.IpPrefix[] routes6;
   private final boolean countInterfaceDrops;
   // What the segment turned off, restored at close; set once, at open.
   private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
+  private final Ipv6Fragmenter insideFragmenter6 = new Ipv6Fragmenter();
+  private int fragmentId6;
+  // The IPv6 frame the processing thread is handing to the engine now (inside the section): if the
+  // engine passes that very packet on, unchanged, the frame itself is forwarded.
+  private int currentSide = -1;
+  private int currentOffset;
+  private int currentLength;
+  private int currentIp;
+  private int currentEnd;
   private final Fragmenter insideFragmenter = new Fragmenter();
   private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
   private final List<String> keys = new ArrayList<>();
@@ -116,13 +132,10 @@ public final class InlineSegment extends Device {
     l2.ownMac(LinkLayer.INBOUND, links[INSIDE].mac());
     l2.ownMac(LinkLayer.OUTBOUND, links[OUTSIDE].mac());
     this.outsideInterface =
-        new NetInterface(
-            links[OUTSIDE].name(),
-            links[OUTSIDE].index(),
-            org.divert4j.Ipv4.fromInt(cfg.address),
-            cfg.prefixLength,
-            links[OUTSIDE].mtu());
+        cfg.netInterface(links[OUTSIDE].name(), links[OUTSIDE].index(), links[OUTSIDE].mtu());
     this.routes = cfg.routes;
+    this.routes6 = cfg.routes6;
+    this.fragmentId6 = name.hashCode() * 0x9e3779b1;
     this.countInterfaceDrops = nsPath == null;
   }
 
@@ -422,8 +435,12 @@ public final class InlineSegment extends Device {
     ByteBuffer b = views[side];
     int direction = side == OUTSIDE ? LinkLayer.INBOUND : LinkLayer.OUTBOUND;
     l2.learn(b, offset, length, direction);
-    int ip = l2.ipv4Offset(b, offset, length);
-    if (ip >= 0) {
+    int ip = l2.ipOffset(b, offset, length);
+    if (ip >= 0 && (b.get(ip) & 0xf0) == 0x60) {
+      if (handle6(side, b, offset, length, ip)) {
+        return;
+      }
+    } else if (ip >= 0) {
       b.limit(offset + length).position(ip);
       check.wrap(b);
       if (check.check() == null && Checksums.isIpv4HeaderValid(b, ip)) {
@@ -439,6 +456,60 @@ public final class InlineSegment extends Device {
       b.clear();
     }
     passUntouched(side == OUTSIDE ? INSIDE : OUTSIDE, b, offset, length);
+  }
+
+  /**
+   * Hands a well-formed IPv6 packet to the engine; a link-local destination leaves by the outside
+   * interface, the segment's one interface (S60).
+   *
+   * @return false if the packet is malformed as {@link Neighbours6#arrivalEnd} says (the caller
+   *     passes the frame untouched)
+   */
+  private boolean handle6(int side, ByteBuffer b, int offset, int length, int ip) {
+    int end = Neighbours6.arrivalEnd(b, ip, offset + length);
+    if (end < 0) {
+      return false;
+    }
+    b.limit(end).position(ip); // Ethernet padding is not part of the packet
+    currentSide = side;
+    currentOffset = offset;
+    currentLength = length;
+    currentIp = ip;
+    currentEnd = end;
+    try {
+      if (side == OUTSIDE) {
+        engine.receive(b, links[OUTSIDE].index());
+      } else if (!engine.originate(b, links[OUTSIDE].index())) {
+        noRouteDrops++;
+      }
+    } finally {
+      currentSide = -1;
+      b.clear();
+    }
+    return true;
+  }
+
+  /**
+   * Forwards the frame being handled itself, if the engine passed on its very packet (same buffer,
+   * same bounds: not diverted, not reassembled, not fragmented).
+   *
+   * @return true if it did
+   */
+  private boolean forwardCurrentFrame(ByteBuffer p, int toSide) {
+    int s = currentSide;
+    if (s < 0
+        || s == toSide
+        || p != views[s]
+        || p.position() != currentIp
+        || p.limit() != currentEnd) {
+      return false;
+    }
+    currentSide = -1; // once: the engine hands a packet on at most once
+    int limit = p.limit(); // the frame may hold padding past the packet: the bulk put checks it
+    p.limit(p.capacity());
+    passUntouched(toSide, p, currentOffset, currentLength);
+    p.limit(limit);
+    return true;
   }
 
   private void passUntouched(int toSide, ByteBuffer b, int offset, int length) {
@@ -475,6 +546,20 @@ public final class InlineSegment extends Device {
   }
 
   @Override
+  public int route6(ByteBuffer packet, int offset) {
+    if (Neighbours6.isMulticast(packet, offset) || HostConfig.matches6(routes6, packet, offset)) {
+      return links[OUTSIDE].index();
+    }
+    return 0;
+  }
+
+  /** Every IPv6 packet that passes the input chain is for the inside, as for IPv4. */
+  @Override
+  public boolean isLocal6(ByteBuffer packet, int offset) {
+    return true;
+  }
+
+  @Override
   public int route(int destination) {
     if (destination == -1 || (destination >>> 28) == 0xe) {
       return links[OUTSIDE].index();
@@ -501,9 +586,16 @@ public final class InlineSegment extends Device {
 
   @Override
   public void deliverLocal(ByteBuffer packet, int inInterface) {
+    if (forwardCurrentFrame(packet, INSIDE)) {
+      return;
+    }
     int mtu = links[INSIDE].mtu();
     if (packet.remaining() <= mtu) {
       sendIp(INSIDE, packet, LinkLayer.INBOUND);
+      return;
+    }
+    if ((packet.get(packet.position()) & 0xf0) == 0x60) {
+      deliverLarge6(packet, mtu);
       return;
     }
     if ((packet.get(packet.position() + 6) & 0x40) != 0) {
@@ -517,8 +609,26 @@ public final class InlineSegment extends Device {
     }
   }
 
+  /**
+   * An IPv6 packet larger than the wire to the host (injected inbound, S53, or reassembled): cut
+   * into fragments with an Identification of the segment's own, as the sending host would have.
+   */
+  private void deliverLarge6(ByteBuffer packet, int mtu) {
+    if (++fragmentId6 == 0) {
+      fragmentId6 = 1;
+    }
+    try {
+      insideFragmenter6.fragment(packet, mtu, fragmentId6, toInside);
+    } catch (DivertException e) {
+      oversizeDrops++; // already a fragment, or no room for the unfragmentable part
+    }
+  }
+
   @Override
   public void transmit(ByteBuffer packet, int outInterface) {
+    if (forwardCurrentFrame(packet, OUTSIDE)) {
+      return;
+    }
     sendIp(OUTSIDE, packet, LinkLayer.OUTBOUND);
   }
 
@@ -530,7 +640,7 @@ public final class InlineSegment extends Device {
     ByteBuffer f = h.sendBuffer();
     int pos = p.position();
     int len = p.remaining();
-    int hl = l2.writeHeader(f, 0, p.getInt(pos + 12), p.getInt(pos + 16), direction);
+    int hl = l2.writeHeader(f, 0, p, pos, direction);
     f.put(hl, p, pos, len);
     try {
       h.send(hl + len);

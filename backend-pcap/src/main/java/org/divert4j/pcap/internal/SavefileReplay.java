@@ -8,12 +8,12 @@ import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
-import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * A savefile replay: the packets of an input capture go through the engine as if they were on the
@@ -29,8 +29,12 @@ import org.divert4j.packet.Ipv4View;
  *   <li>Output: packets delivered to the local host and packets sent on the wire are both written,
  *       in the order they pass: a diverted packet is written when the program writes it back, so it
  *       may come after later packets that were not diverted (Wireshark's {@code reordercap} sorts a
- *       file by timestamp). Frames that are not well-formed IPv4 (ARP, IPv6, ...) are copied
- *       through untouched.
+ *       file by timestamp). Frames that are not well-formed IPv4 or IPv6 (ARP, ...) are copied
+ *       through untouched, and so is the frame of an IPv6 packet that passed the engine without
+ *       being diverted or changed (neighbour discovery keeps its link header).
+ *   <li>Families: IPv4 and IPv6 packets may share one capture; raw IP captures ({@code
+ *       LINKTYPE_RAW}) tell them apart by the version nibble. {@code pcap.address} and {@code
+ *       pcap.local} take prefixes of both families.
  *   <li>Timestamps: a packet written back carries the timestamp of the input packet it comes from
  *       ({@link TimestampTable}); a packet the program built carries the replay clock, the
  *       timestamp of the latest input packet read. Output timestamps may therefore go backwards
@@ -61,6 +65,13 @@ final class SavefileReplay extends Device implements Replay {
   private final byte[] frame = new byte[CaptureHandle.MAX_FRAME];
   private final ByteBuffer view = ByteBuffer.wrap(frame);
   private final Ipv4View check = new Ipv4View();
+  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
+  private int fragmentId6;
+  // The IPv6 input packet in the engine now: written as its own frame if passed on unchanged.
+  private boolean current;
+  private int currentLength;
+  private int currentIp;
+  private int currentEnd;
   private final TimestampTable timestamps = new TimestampTable();
   private final Fragmenter fragmenter = new Fragmenter();
   private final FragmentSink toLocal = f -> write(f, LinkLayer.INBOUND);
@@ -83,9 +94,8 @@ final class SavefileReplay extends Device implements Replay {
     this.in = in;
     this.out = out;
     this.l2 = new LinkLayer(in.linkType());
-    this.iface =
-        new NetInterface(
-            INTERFACE_NAME, INTERFACE_INDEX, Ipv4.fromInt(cfg.address), cfg.prefixLength, cfg.mtu);
+    this.iface = cfg.netInterface(INTERFACE_NAME, INTERFACE_INDEX, cfg.mtu);
+    this.fragmentId6 = name.hashCode() * 0x9e3779b1;
   }
 
   /**
@@ -272,12 +282,21 @@ final class SavefileReplay extends Device implements Replay {
   }
 
   private void replay(int len, long ts) throws IOException {
-    int ip = l2.ipv4Offset(view, 0, len);
+    int ip = l2.ipOffset(view, 0, len);
     boolean valid = false;
+    boolean v6 = false;
+    int end = 0;
     if (ip >= 0) {
       view.limit(len).position(ip);
-      check.wrap(view);
-      valid = check.check() == null && Checksums.isIpv4HeaderValid(view, ip);
+      v6 = (view.get(ip) & 0xf0) == 0x60;
+      if (v6) {
+        end = Neighbours6.arrivalEnd(view, ip, len);
+        valid = end >= 0;
+      } else {
+        check.wrap(view);
+        valid = check.check() == null && Checksums.isIpv4HeaderValid(view, ip);
+        end = valid ? ip + check.totalLength() : 0;
+      }
       view.clear();
     }
     if (!valid) {
@@ -303,8 +322,12 @@ final class SavefileReplay extends Device implements Replay {
     if (engine.room() < 1) {
       awaitRoom();
     }
-    boolean outbound =
-        cfg.local.length > 0 ? cfg.isLocalSender(view.getInt(ip + 12)) : l2.outgoing(view, 0, len);
+    boolean outbound;
+    if (!cfg.hasLocal()) {
+      outbound = l2.outgoing(view, 0, len);
+    } else {
+      outbound = v6 ? cfg.isLocalSender6(view, ip + 8) : cfg.isLocalSender(view.getInt(ip + 12));
+    }
     enter();
     try {
       if (closed) {
@@ -312,14 +335,24 @@ final class SavefileReplay extends Device implements Replay {
       }
       l2.learn(view, 0, len, outbound ? LinkLayer.OUTBOUND : LinkLayer.INBOUND);
       clock = ts;
-      view.limit(ip + check.totalLength()).position(ip);
-      timestamps.remember(view, ts);
+      view.limit(end).position(ip);
+      if (v6) { // a written-back IPv6 packet leaves in a frame with these MACs (see write)
+        timestamps.remember(
+            view, ts, l2.frameSource(view, 0, len), l2.frameDestination(view, 0, len));
+      } else {
+        timestamps.remember(view, ts);
+      }
+      current = v6;
+      currentLength = len;
+      currentIp = ip;
+      currentEnd = end;
       if (outbound) {
-        engine.originate(view);
+        engine.originate(view, INTERFACE_INDEX);
       } else {
         engine.receive(view, INTERFACE_INDEX);
       }
     } finally {
+      current = false;
       view.clear();
       exit();
     }
@@ -356,6 +389,16 @@ final class SavefileReplay extends Device implements Replay {
   }
 
   @Override
+  public int route6(ByteBuffer packet, int offset) {
+    return INTERFACE_INDEX;
+  }
+
+  @Override
+  public boolean isLocal6(ByteBuffer packet, int offset) {
+    return true;
+  }
+
+  @Override
   public boolean isLocal(int address) {
     return true;
   }
@@ -367,12 +410,32 @@ final class SavefileReplay extends Device implements Replay {
 
   @Override
   public void deliverLocal(ByteBuffer packet, int inInterface) {
+    if ((packet.get(packet.position()) & 0xf0) == 0x60) {
+      deliverLocal6(packet);
+      return;
+    }
     if (packet.remaining() <= cfg.mtu || (packet.get(packet.position() + 6) & 0x40) != 0) {
       write(packet, LinkLayer.INBOUND);
       return;
     }
     try {
       fragmenter.fragment(packet, cfg.mtu, toLocal);
+    } catch (DivertException e) {
+      write(packet, LinkLayer.INBOUND);
+    }
+  }
+
+  /** As for IPv4: larger than pcap.mtu, cut with an Identification of the replay's own. */
+  private void deliverLocal6(ByteBuffer packet) {
+    if (packet.remaining() <= cfg.mtu) {
+      write(packet, LinkLayer.INBOUND);
+      return;
+    }
+    if (++fragmentId6 == 0) {
+      fragmentId6 = 1;
+    }
+    try {
+      fragmenter6.fragment(packet, cfg.mtu, fragmentId6, toLocal);
     } catch (DivertException e) {
       write(packet, LinkLayer.INBOUND);
     }
@@ -391,7 +454,25 @@ final class SavefileReplay extends Device implements Replay {
     int len = p.remaining();
     long t = timestamps.lookup(p);
     ByteBuffer f = out.frame();
-    int hl = l2.writeHeader(f, 0, p.getInt(pos + 12), p.getInt(pos + 16), direction);
+    if (current && p == view && pos == currentIp && p.limit() == currentEnd) {
+      current = false; // the input frame itself, link header and padding as read
+      int limit = view.limit(); // the bulk put checks its source range against the limit
+      view.limit(view.capacity());
+      f.put(0, view, 0, currentLength);
+      view.limit(limit);
+      try {
+        out.write(t != -1 ? t : clock, currentLength);
+      } catch (IOException e) {
+        failure = e;
+      }
+      return;
+    }
+    int hl = l2.writeHeader(f, 0, p, pos, direction);
+    if (t != -1) {
+      // an IPv6 packet of the input: its frame's own MACs, which its addresses may not tell
+      // (a multicast listener report from ::, for one); none are remembered for IPv4
+      l2.restoreMacs(f, 0, timestamps.foundSource(), timestamps.foundDestination());
+    }
     f.put(hl, p, pos, len);
     try {
       out.write(t != -1 ? t : clock, hl + len);

@@ -1,12 +1,16 @@
 package org.divert4j.pcap.testbed;
 
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
+import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
@@ -26,14 +30,17 @@ import org.divert4j.testbed.TestNode;
  * inline in the middle one, on the shared {@link NamespaceTestBed} (lifecycle, naming, nodes).
  *
  * <pre>
- *   peer [eth0 10.A.B.1/24] ==veth== [out0] bridge [in0] ==veth== [eth0 10.A.B.2/24] host
- *                                      \__ pcap inline segment __/
+ *   peer [eth0 10.A.B.1/24 fd00:X::1/64] ==veth== [out0] bridge [in0] ==veth== [eth0 10.A.B.2/24 fd00:X::2/64] host
+ *                                                  \__ pcap inline segment __/
  * </pre>
  *
  * Both links have the test's MTU ({@link TestBedOptions#peerMtu()}). The bridge namespace has no
- * addresses and does not forward; IPv6 is off everywhere (no neighbour discovery noise); the nodes
- * send with DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum
- * and segmentation offloads off (a veth would otherwise hand the capture partial checksums and
+ * addresses, does not forward and has IPv6 off (it sends no neighbour discovery or MLD of its own).
+ * Peer and host have IPv6 addresses as IPV6-BRIEF says ({@code fd00:X::N/64} beside {@code
+ * 10.A.B.N}, {@code X} being A.B in hex, without duplicate address detection) and their kernel's
+ * link-local addresses; their neighbour discovery crosses the segment like ARP. The nodes send with
+ * DF clear ({@code ip_no_pmtu_disc=1}, as the TestNode contract says) and with checksum and
+ * segmentation offloads off (a veth would otherwise hand the capture partial checksums and
  * super-packets), except in the variant {@link #createWithDefaultOffloads}, which leaves the veth
  * defaults for the segment to deal with ({@code pcap.offloads}). Peer and host know each other's
  * MAC address in advance (permanent neighbour entries), so that a test's first packets are not held
@@ -110,10 +117,10 @@ public final class PcapTestBed extends NamespaceTestBed {
     Netns bridgeNs = newNamespace("bridge");
     Netns hostNs = newNamespace("host");
     segmentNs = bridgeNs;
-    for (Netns ns : List.of(peerNs, bridgeNs, hostNs)) {
-      ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-      ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
-    }
+    bridgeNs.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
+    bridgeNs.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
+    quietIpv6(peerNs); // before the interfaces exist: link-local addresses usable at once
+    quietIpv6(hostNs);
     peerNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
     hostNs.sysctl("net.ipv4.ip_no_pmtu_disc", "1");
     bridgeNs.sysctl("net.ipv4.ip_forward", "0");
@@ -121,20 +128,32 @@ public final class PcapTestBed extends NamespaceTestBed {
     VethPair right = VethPair.create(bridgeNs, "in0", hostNs, "eth0", o.peerMtu());
     left.a().addAddress(Ipv4.toString(peerAddr) + "/24");
     right.b().addAddress(Ipv4.toString(hostAddr) + "/24");
+    left.a().addAddress6(ipv6Cidr(peerAddr));
+    right.b().addAddress6(ipv6Cidr(hostAddr));
+    List<IpPrefix> peerSix = ipv6Addresses(left.a(), peerAddr);
+    List<IpPrefix> hostSix = ipv6Addresses(right.b(), hostAddr);
     byte[] peerMac = left.a().mac();
     byte[] hostMac = right.b().mac();
     // Static neighbours: a test's first packets are not held in an ARP queue and then released
     // in a burst (which races with the test's next step). ARP still passes the segment
     // untouched when a program flushes these entries.
-    permanentNeighbour(peerNs, hostAddr, hostMac);
-    permanentNeighbour(hostNs, peerAddr, peerMac);
+    permanentNeighbour(peerNs, Ipv4.toString(hostAddr), hostMac);
+    permanentNeighbour(hostNs, Ipv4.toString(peerAddr), peerMac);
+    permanentNeighbour(peerNs, Ipv6Addresses.toText(ipv6Of(hostAddr)), hostMac);
+    permanentNeighbour(hostNs, Ipv6Addresses.toText(ipv6Of(peerAddr)), peerMac);
+    StringBuilder address = new StringBuilder(Ipv4.toString(hostAddr) + "/24");
+    for (IpPrefix p : hostSix) {
+      address.append(',').append(Ipv6Addresses.toText(p.address())).append('/').append(p.length());
+    }
     HostOptions device =
         o.host().toBuilder()
             .property(HostConfig.NETNS, bridgeNs.name())
             .property(HostConfig.OUTSIDE, "out0")
             .property(HostConfig.INSIDE, "in0")
-            .property(HostConfig.ADDRESS, Ipv4.toString(hostAddr) + "/24")
-            .property(HostConfig.ROUTES, Ipv4.toString(subnet) + "/24")
+            .property(HostConfig.ADDRESS, address.toString())
+            .property(
+                HostConfig.ROUTES,
+                Ipv4.toString(subnet) + "/24," + Ipv6Addresses.toText(ipv6Of(subnet)) + "/64")
             .property(HostConfig.BUFFER, o.host().property(HostConfig.BUFFER, "4194304"))
             .property(HostConfig.HANDOFF, o.host().property(HostConfig.HANDOFF, "2097152"))
             .build();
@@ -146,20 +165,22 @@ public final class PcapTestBed extends NamespaceTestBed {
             "peer",
             peerNs,
             Ipv4.fromInt(peerAddr),
-            List.of(NamespaceNode.Link.of(left.a(), peerAddr, 24, o.peerMtu(), hostMac)));
+            List.of(NamespaceNode.Link.of(left.a(), peerAddr, 24, o.peerMtu(), hostMac, peerSix)));
     // The divert host is the segment in front of the inside host: what it receives on is the
     // outside interface, with the inside host's address (docs/backends.md, "Interfaces and
     // addresses"). The host node reports that interface as this test bed built it (S6), while its
     // raw sends and captures still use its own eth0.
+    List<IpPrefix> receivingAddresses = new ArrayList<>();
+    receivingAddresses.add(new IpPrefix(Ipv4.fromInt(hostAddr), 24));
+    receivingAddresses.addAll(hostSix);
     NetInterface receiving =
-        new NetInterface(
-            left.b().name(), left.b().index(), Ipv4.fromInt(hostAddr), 24, o.peerMtu());
+        new NetInterface(left.b().name(), left.b().index(), receivingAddresses, o.peerMtu());
     NamespaceNode hostNode =
         newNode(
             "host",
             hostNs,
             Ipv4.fromInt(hostAddr),
-            List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac)),
+            List.of(NamespaceNode.Link.of(right.b(), hostAddr, 24, o.peerMtu(), peerMac, hostSix)),
             List.of(receiving));
     setNodes(peer, hostNode, null);
     if (!defaultOffloads) {
@@ -175,17 +196,19 @@ public final class PcapTestBed extends NamespaceTestBed {
     setHost(segment.openHost(o.host(), false));
   }
 
-  private static void permanentNeighbour(Netns ns, int address, byte[] mac) throws IOException {
-    ns.ip(
-        "neigh",
-        "replace",
-        Ipv4.toString(address),
-        "lladdr",
-        mac(mac),
-        "dev",
-        "eth0",
-        "nud",
-        "permanent");
+  /** The IPv6 addresses of a node's interface: fd00:X::N/64, then its link-local one. */
+  private static List<IpPrefix> ipv6Addresses(VethPair.End end, int ipv4) throws IOException {
+    List<IpPrefix> six = new ArrayList<>();
+    six.add(new IpPrefix(ipv6Of(ipv4), 64));
+    Inet6Address ll = end.linkLocal();
+    if (ll != null) {
+      six.add(new IpPrefix(ll, 64));
+    }
+    return six;
+  }
+
+  private static void permanentNeighbour(Netns ns, String address, byte[] mac) throws IOException {
+    ns.ip("neigh", "replace", address, "lladdr", mac(mac), "dev", "eth0", "nud", "permanent");
   }
 
   private static String mac(byte[] m) {

@@ -23,6 +23,7 @@ import org.divert4j.DivertRule;
 import org.divert4j.HostOptions;
 import org.divert4j.fuzz.FuzzRun;
 import org.divert4j.fuzz.Mutants;
+import org.divert4j.fuzz.Mutants6;
 import org.divert4j.pcap.PcapProvider;
 import org.divert4j.pcap.PcapReplay;
 
@@ -44,18 +45,21 @@ class PcapFuzzPropertyTest {
     LinkLayer.LINKTYPE_RAW,
     LinkLayer.DLT_LINUX_SLL,
     LinkLayer.DLT_LINUX_SLL2,
-    LinkLayer.DLT_IPV4
+    LinkLayer.DLT_IPV4,
+    LinkLayer.DLT_IPV6
   };
   private static Path dir;
 
   /** A frame of the link type: a (possibly mutated) link header around a mutated IP packet. */
   static byte[] frame(Random r, int linkType) {
-    byte[] ip = Mutants.make(r).bytes();
+    boolean six = r.nextInt(3) == 0; // IPv6 mutants: extension headers, fragments, ICMPv6
+    byte[] ip = six ? Mutants6.make(r).bytes() : Mutants.make(r).bytes();
     int h = LinkLayer.headerLength(linkType);
     ByteBuffer f = ByteBuffer.allocate(h + ip.length);
     byte[] mac = new byte[12];
     r.nextBytes(mac);
-    int type = r.nextInt(8) == 0 ? 0x0806 : r.nextInt(10) == 0 ? r.nextInt(65536) : 0x0800;
+    int type =
+        r.nextInt(8) == 0 ? 0x0806 : r.nextInt(10) == 0 ? r.nextInt(65536) : six ? 0x86DD : 0x0800;
     switch (linkType) {
       case LinkLayer.DLT_EN10MB -> {
         f.put(0, mac);
@@ -111,7 +115,19 @@ class PcapFuzzPropertyTest {
         assertTrue(ip >= at && ip + 20 <= at + f.length, "IPv4 header inside the frame");
         assertEquals(4, (b.get(ip) & 0xff) >>> 4);
       }
+      int either = l2.ipOffset(b, at, f.length);
       int direction = r.nextInt(2);
+      if (either >= 0) {
+        int v = (b.get(either) & 0xff) >>> 4;
+        assertTrue(v == 4 || v == 6, "IPv4 or IPv6");
+        assertTrue(either + (v == 6 ? 40 : 20) <= at + f.length, "the header inside the frame");
+        if (v == 6) {
+          int end = Neighbours6.arrivalEnd(b, either, at + f.length);
+          assertTrue(end == -1 || (end >= either + 40 && end <= at + f.length), "arrival end");
+        }
+        assertEquals(
+            LinkLayer.headerLength(linkType), l2.writeHeader(out, 0, b, either, direction));
+      }
       l2.learn(b, at, f.length, direction);
       l2.outgoing(b, at, f.length);
       int hl = l2.writeHeader(out, 0, r.nextInt(), r.nextInt(), direction);
