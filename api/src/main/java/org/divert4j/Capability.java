@@ -30,5 +30,11 @@ public enum Capability {
    * section K, S54–S63). Without it a backend diverts IPv4 only: a rule without a family matches
    * IPv4 packets, and a rule restricted to IPv6 is refused by {@code addRule}.
    */
-  IPV6
+  IPV6,
+  /**
+   * Sniffer sockets ({@link DivertHost#bindSniffer(int)}, SEMANTICS.md section O, S71 and S72): a
+   * socket that receives copies of the packets its port's rules match while the packets themselves
+   * continue at once.
+   */
+  SNIFF
 }

@@ -47,7 +47,8 @@ public final class SimNode implements TestNode {
           Capability.EXACT_INBOUND_INTERFACE,
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
-          Capability.WHOLE_LOCAL_OUTPUT);
+          Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.SNIFF);
 
   private final SimNetwork net;
   private final String name;

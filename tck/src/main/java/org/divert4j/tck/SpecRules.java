@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code J}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code O}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -31,6 +31,9 @@ public final class SpecRules {
       return id + ": " + summary + (note.isEmpty() ? "" : " [" + note + "]");
     }
   }
+
+  /** The note of a rule that applies only to backends with a capability, e.g. section O. */
+  static final String WHOLE_RULE = "whole rule: cap ";
 
   private static final Map<String, Rule> RULES = new LinkedHashMap<>();
 
@@ -179,6 +182,19 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    rule(
+        "S71",
+        "O",
+        "A sniffer receives copies of what its port's rules match; the packet continues at once; a"
+            + " stopped sniffer loses only its own copies (counted); write-back is refused as"
+            + " 'sniffer', injection works.",
+        WHOLE_RULE + "SNIFF");
+    rule(
+        "S72",
+        "O",
+        "Sniffer and diverting sockets serve different rules of one chain; a copied packet is"
+            + " still diverted by a later diverting rule.",
+        WHOLE_RULE + "SNIFF");
   }
 
   private SpecRules() {}

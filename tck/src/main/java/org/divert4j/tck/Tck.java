@@ -48,7 +48,8 @@ public final class Tck {
           HeaderFixupVerification.class,
           LoopVerification.class,
           ErrorVerification.class,
-          LifecycleVerification.class);
+          LifecycleVerification.class,
+          SniffVerification.class);
 
   private Tck() {}
 

@@ -66,4 +66,8 @@ public abstract class TckSuite implements TckProviderSource {
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}
+
+  /** Area O. */
+  @Nested
+  public class Sniff extends SniffVerification {}
 }

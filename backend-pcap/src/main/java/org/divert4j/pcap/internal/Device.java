@@ -24,7 +24,8 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
    */
   public static final Set<Capability> CAPABILITIES =
       java.util.Collections.unmodifiableSet(
-          java.util.EnumSet.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT));
+          java.util.EnumSet.of(
+              Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT, Capability.SNIFF));
 
   private static final int SPINS = 200;
 
