@@ -42,7 +42,8 @@ public final class RawSocketProvider implements DivertProvider {
               Capability.FORWARD,
               Capability.SHARED_RULES,
               Capability.MULTIPLE_INTERFACES,
-              Capability.PARALLELISM));
+              Capability.PARALLELISM,
+              Capability.SNIFF));
 
   private static volatile Availability availability;
 

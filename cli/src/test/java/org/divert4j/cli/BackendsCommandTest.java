@@ -19,7 +19,7 @@ class BackendsCommandTest {
         r.out()
             .contains(
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
-                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT\n"),
+                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, SNIFF\n"),
         r::toString);
     assertTrue(
         lines.get(lines.size() - 1).startsWith("Selected when none is named: "), r::toString);

@@ -57,15 +57,19 @@ public class SniffVerification extends TckVerification {
         }
         p.expectNoDatagram(endpoint, "each datagram arrives once");
         List<Received> got = p.drain(sniffer);
-        assertTrue(
-            got.size() >= 1 && got.size() <= 8,
-            "a stopped sniffer's queue holds between 1 and 8 copies, got " + got.size());
+        assertTrue(!got.isEmpty(), "a stopped sniffer's queue keeps copies up to its size");
         byte[] last = pattern(64, 99);
         bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, last);
         p.datagram(endpoint, last, "the datagram after the drain");
         Received copy = p.receive(sniffer, "the copy of the datagram after the drain");
         assertArrayEquals(last, Packets.udpData(copy.bytes()), "the copy is the datagram");
         long dropped = sniffer.stats().dropped(DropReason.QUEUE_FULL);
+        assertTrue(
+            dropped > 0,
+            "a queue of 8 cannot hold 40 copies: some are lost and counted, "
+                + got.size()
+                + " received: "
+                + sniffer.stats());
         assertEquals(
             41,
             got.size() + 1 + dropped,
