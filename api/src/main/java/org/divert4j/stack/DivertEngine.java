@@ -231,24 +231,29 @@ public class DivertEngine {
    * queue length). A backend that replays recorded traffic uses it to wait for the program instead
    * of overflowing its queues (S15 applies to live traffic, not to a replay).
    *
-   * @return the smallest room of any bound socket, or {@link Integer#MAX_VALUE} when none is bound
+   * @return the smallest room of any bound diverting socket, or {@link Integer#MAX_VALUE} when none
+   *     is bound (a sniffer never holds traffic back, S71)
    */
   public int room() {
     int min = Integer.MAX_VALUE;
     for (EngineSocket s : bound) {
-      min = Math.min(min, s.room());
+      if (!s.sniffer) {
+        min = Math.min(min, s.room());
+      }
     }
     return min;
   }
 
   /**
-   * @return how many packets bound sockets hold now: waiting to be received, or received and not
-   *     yet written back or dropped
+   * @return how many packets bound diverting sockets hold now: waiting to be received, or received
+   *     and not yet written back or dropped (a sniffer's copies are not the traffic's, S71)
    */
   public int pending() {
     int n = 0;
     for (EngineSocket s : bound) {
-      n += s.pending();
+      if (!s.sniffer) {
+        n += s.pending();
+      }
     }
     return n;
   }
