@@ -63,7 +63,7 @@ public final class KernelHost implements DivertHost {
   private volatile HostStats finalStats;
 
   private volatile StatsBeans.Registration bean; // set once open() succeeded
-  private final Map<KernelSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
+  private final Map<DivertSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
 
   private KernelHost(
       String backend,
@@ -317,11 +317,18 @@ public final class KernelHost implements DivertHost {
       throw new DivertException(
           "cannot arm the rules of sniffer port " + port + ": " + e.getMessage(), 0, e);
     }
+    if (bean != null) {
+      socketBeans.put(s, StatsBeans.registerSocket(bean, this, s));
+    }
     return s;
   }
 
   private void snifferClosed(SnifferSocket s) {
     sniffers.remove(s.port(), s);
+    StatsBeans.Registration r = socketBeans.remove(s);
+    if (r != null) {
+      r.close();
+    }
     if (book.isOpen()) {
       try {
         book.sync(s.port()); // the group is gone: the no-listener lines again
