@@ -49,5 +49,11 @@ public enum Capability {
    * (S67). The kernel backend compiles filters to xt_bpf matches; the simulation evaluates them in
    * its simulated kernel.
    */
-  KERNEL_FILTER
+  KERNEL_FILTER,
+  /**
+   * Sniffer sockets ({@link DivertHost#bindSniffer(int)}, SEMANTICS.md section O, S71 and S72): a
+   * socket that receives copies of the packets its port's rules match while the packets themselves
+   * continue at once.
+   */
+  SNIFF
 }

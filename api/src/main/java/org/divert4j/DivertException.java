@@ -19,7 +19,8 @@ public sealed class DivertException extends IOException
         AddressNotAvailableException,
         DivertClosedException,
         BufferTooSmallException,
-        FragmentModeUnavailableException {
+        FragmentModeUnavailableException,
+        SnifferWriteBackException {
   private static final long serialVersionUID = 1L;
 
   /** No errno: the failure did not come from a system call. */

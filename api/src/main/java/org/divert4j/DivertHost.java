@@ -80,6 +80,37 @@ public interface DivertHost extends AutoCloseable {
   DivertSocket bind(int port) throws DivertException;
 
   /**
+   * Binds a <em>sniffer</em> socket to a port (SEMANTICS.md section O, capability {@link
+   * Capability#SNIFF}). The port's rules no longer take packets: each packet a rule of the port
+   * matches continues at once after that rule (S71), and the socket receives a copy of it. Copies
+   * wait in the socket's own queue of {@link HostOptions#queueLength()}; when it is full (the
+   * program is slow, or stopped) further copies are dropped and counted as {@link
+   * DropReason#QUEUE_FULL} in the socket's {@link SocketStats}, and the traffic is not affected. A
+   * later rule of the chain may still divert the packet to a diverting socket (S72).
+   *
+   * <p>The socket receives as any divert socket does, but a received copy is not held: {@link
+   * DivertSocket#send(ByteBuffer, DivertAddress)} with a received address throws {@link
+   * SnifferWriteBackException}, and {@link DivertSocket#drop(DivertAddress)} does nothing. Sending
+   * with a new address injects a packet as any socket may (S42). Blocks while the backend installs
+   * what it needs; thread-safe. Closing the socket (or the host) stops the copies; a closed
+   * sniffer's port has no listener again.
+   *
+   * <p>The default implementation is for backends without {@link Capability#SNIFF}.
+   *
+   * @param port 1..65535
+   * @return the sniffer socket; {@link DivertSocket#isSniffer()} is true
+   * @throws UnsupportedOperationException if this host lacks {@link Capability#SNIFF}
+   * @throws IllegalArgumentException if the port is 0 or above 65535 (S2)
+   * @throws PortInUseException if a socket (sniffer or not) is bound to the port on this host
+   * @throws PermissionException if the caller lacks a privilege it needs
+   * @throws DivertException if the backend fails
+   */
+  default DivertSocket bindSniffer(int port) throws DivertException {
+    throw new UnsupportedOperationException(
+        "backend " + backend() + " cannot bind sniffer sockets: it lacks capability SNIFF");
+  }
+
+  /**
    * @return a snapshot of the host's counters (no-listener, reassembly, capture and transmit
    *     drops); works after close too
    */

@@ -40,6 +40,16 @@ public interface DivertSocket extends AutoCloseable {
   DivertHost host();
 
   /**
+   * Whether this socket is a sniffer ({@link DivertHost#bindSniffer(int)}): it receives copies,
+   * holds nothing and cannot write packets back. Works after close too.
+   *
+   * @return true for a sniffer; the default is false
+   */
+  default boolean isSniffer() {
+    return false;
+  }
+
+  /**
    * Receives one packet, blocking until one arrives or the socket closes.
    *
    * @param dst where to write the packet, from its position; on return the position is advanced by
@@ -92,6 +102,8 @@ public interface DivertSocket extends AutoCloseable {
    * @throws PacketTooLargeException if it exceeds the egress MTU or 65535 bytes (S27-S31)
    * @throws AddressNotAvailableException if the address is neither zero nor local (S36)
    * @throws NoRouteException if an outbound packet has no route (S49)
+   * @throws SnifferWriteBackException if this socket is a sniffer and {@code address} is one it
+   *     received (S71); nothing is sent
    * @throws DivertClosedException if the socket is closed
    * @throws DivertException if the backend fails
    */

@@ -54,7 +54,8 @@ import org.divert4j.packet.SendFixups;
  * </pre>
  *
  * A DIVERT rule that matches takes the packet to its socket's queue; a packet written back resumes
- * after that rule (S43, S44). Locally generated packets enter at the output side.
+ * after that rule (S43, S44). If the port's socket is a sniffer, the rule puts a copy in its queue
+ * and the packet goes on at once (S71, S72). Locally generated packets enter at the output side.
  *
  * <p>Subclasses may override the protected hooks; the TCK's self-tests use that to build
  * deliberately broken backends. Thread-safe: all processing runs inside the environment's exclusive
@@ -309,24 +310,29 @@ public class DivertEngine {
    * queue length). A backend that replays recorded traffic uses it to wait for the program instead
    * of overflowing its queues (S15 applies to live traffic, not to a replay).
    *
-   * @return the smallest room of any bound socket, or {@link Integer#MAX_VALUE} when none is bound
+   * @return the smallest room of any bound diverting socket, or {@link Integer#MAX_VALUE} when none
+   *     is bound (a sniffer never holds traffic back, S71)
    */
   public int room() {
     int min = Integer.MAX_VALUE;
     for (EngineSocket s : bound) {
-      min = Math.min(min, s.room());
+      if (!s.sniffer) {
+        min = Math.min(min, s.room());
+      }
     }
     return min;
   }
 
   /**
-   * @return how many packets bound sockets hold now: waiting to be received, or received and not
-   *     yet written back or dropped
+   * @return how many packets bound diverting sockets hold now: waiting to be received, or received
+   *     and not yet written back or dropped (a sniffer's copies are not the traffic's, S71)
    */
   public int pending() {
     int n = 0;
     for (EngineSocket s : bound) {
-      n += s.pending();
+      if (!s.sniffer) {
+        n += s.pending();
+      }
     }
     return n;
   }
@@ -674,6 +680,10 @@ public class DivertEngine {
         passedNoListener++;
         continue; // S12: as if the rule were absent
       }
+      if (s.sniffer) {
+        s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark); // S71: a copy, or a counted drop
+        continue; // S71, S72: the packet itself goes on at once
+      }
       switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark)) {
         case EngineSocket.QUEUED:
           return true;
@@ -908,7 +918,8 @@ public class DivertEngine {
 
   // ---------------------------------------------------------------- host handles
 
-  EngineSocket bind(EngineHost owner, int port, HostOptions o) throws DivertException {
+  EngineSocket bind(EngineHost owner, int port, HostOptions o, boolean sniffer)
+      throws DivertException {
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("divert port must be 1..65535: " + port); // S2
     }
@@ -918,7 +929,7 @@ public class DivertEngine {
       if (sockets[port] != null) {
         throw new org.divert4j.PortInUseException(port, 0); // S2
       }
-      EngineSocket s = new EngineSocket(this, owner, port, nextSocketSerial++ & 0xffff, o);
+      EngineSocket s = new EngineSocket(this, owner, port, nextSocketSerial++ & 0xffff, o, sniffer);
       sockets[port] = s; // S13: diversion to it starts now
       EngineSocket[] b = Arrays.copyOf(bound, bound.length + 1);
       b[b.length - 1] = s;

@@ -93,8 +93,20 @@ final class EngineHost implements DivertHost {
 
   @Override
   public DivertSocket bind(int port) throws DivertException {
+    return bind(port, false);
+  }
+
+  @Override
+  public DivertSocket bindSniffer(int port) throws DivertException {
+    if (!capabilities().contains(Capability.SNIFF)) {
+      return DivertHost.super.bindSniffer(port);
+    }
+    return bind(port, true);
+  }
+
+  private DivertSocket bind(int port, boolean sniffer) throws DivertException {
     checkOpen();
-    EngineSocket s = engine.bind(this, port, options);
+    EngineSocket s = engine.bind(this, port, options, sniffer);
     synchronized (sockets) {
       sockets.add(s);
       beans.put(s, StatsBeans.registerSocket(bean, this, s));

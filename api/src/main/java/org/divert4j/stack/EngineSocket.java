@@ -15,6 +15,7 @@ import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.PacketMetadata;
+import org.divert4j.SnifferWriteBackException;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.SendDirection;
@@ -36,6 +37,10 @@ final class EngineSocket implements DivertSocket {
   private static final Chain[] CHAINS = Chain.values();
 
   final int port;
+
+  /** A sniffer (S71): its rules copy packets here and let them go on; it holds nothing. */
+  final boolean sniffer;
+
   private final DivertEngine engine;
   private final EngineHost owner;
   private final int serial;
@@ -103,8 +108,10 @@ final class EngineSocket implements DivertSocket {
     }
   }
 
-  EngineSocket(DivertEngine engine, EngineHost owner, int port, int serial, HostOptions o) {
+  EngineSocket(
+      DivertEngine engine, EngineHost owner, int port, int serial, HostOptions o, boolean sniffer) {
     this.engine = engine;
+    this.sniffer = sniffer;
     this.owner = owner;
     this.port = port;
     this.serial = serial;
@@ -134,13 +141,16 @@ final class EngineSocket implements DivertSocket {
 
   // ---------------------------------------------------------------- engine side
 
-  /** Called by the engine (inside its section) when a rule diverts a packet here. */
+  /**
+   * Called by the engine (inside its section) when a rule diverts a packet here, or copies it here
+   * for a sniffer (whose full queue drops the copy, never fails open: the packet goes on anyway).
+   */
   int enqueue(
       ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin, int mark) {
     lock.lock();
     try {
       if (wCount + heldCount >= capacity) {
-        if (failOpen) {
+        if (failOpen && !sniffer) {
           failOpenAccepted++;
           return FAIL_OPEN;
         }
@@ -340,24 +350,30 @@ final class EngineSocket implements DivertSocket {
       dst.put(dst.position(), p, 0, len);
       dst.position(dst.position() + len);
       Held h = take(i);
+      DivertAddress a;
       if (h.ipv6) { // S55: the interface's first address of the packet's family
-        return DivertAddress.received(
-            port,
-            h.chain,
-            engine.interfaceName(h.inIf),
-            h.inIf,
-            engine.interfaceAddress6(h.inIf),
-            h.ruleId,
-            h.ticket);
+        a =
+            DivertAddress.received(
+                port,
+                h.chain,
+                engine.interfaceName(h.inIf),
+                h.inIf,
+                engine.interfaceAddress6(h.inIf),
+                h.ruleId,
+                h.ticket);
+      } else {
+        a =
+            DivertAddress.received(
+                port,
+                h.chain,
+                engine.interfaceName(h.inIf),
+                h.inIf,
+                engine.interfaceAddress(h.inIf),
+                h.ruleId,
+                h.ticket);
       }
-      return DivertAddress.received(
-          port,
-          h.chain,
-          engine.interfaceName(h.inIf),
-          h.inIf,
-          engine.interfaceAddress(h.inIf),
-          h.ruleId,
-          h.ticket);
+      unholdIfSniffer(h);
+      return a;
     } finally {
       lock.unlock();
     }
@@ -406,6 +422,7 @@ final class EngineSocket implements DivertSocket {
         // S75: what the engine knows; no socket owners and no connection tracking here
         BATCH.setMetadata(
             batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
+        unholdIfSniffer(h);
         n++;
       }
       BATCH.setSize(batch, n);
@@ -468,6 +485,23 @@ final class EngineSocket implements DivertSocket {
     return h;
   }
 
+  /**
+   * A sniffer's copy is not held (S71): its slot is freed as soon as the address is made, under the
+   * lock. The ticket it carried stays non-zero, so that a write-back of it is recognised and
+   * refused.
+   */
+  private void unholdIfSniffer(Held h) {
+    if (sniffer && h.busy) {
+      release(h);
+    }
+  }
+
+  private void refuseWriteBack(long ticket) throws SnifferWriteBackException {
+    if (sniffer && ticket != 0) {
+      throw new SnifferWriteBackException(port); // S71
+    }
+  }
+
   private void expireDue() {
     if (holdNanos > 0 && heldCount > 0) {
       engine.enter();
@@ -481,6 +515,8 @@ final class EngineSocket implements DivertSocket {
 
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
+    checkOpen();
+    refuseWriteBack(address.ticket());
     expireDue();
     engine.send(
         this,
@@ -505,6 +541,7 @@ final class EngineSocket implements DivertSocket {
           engine.drop(this, ticket);
           continue;
         }
+        refuseWriteBack(ticket);
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
         engine.send(
@@ -546,6 +583,11 @@ final class EngineSocket implements DivertSocket {
   }
 
   @Override
+  public boolean isSniffer() {
+    return sniffer;
+  }
+
+  @Override
   public boolean isOpen() {
     return open;
   }
@@ -560,6 +602,10 @@ final class EngineSocket implements DivertSocket {
 
   @Override
   public String toString() {
-    return "divert socket " + owner.name() + " port " + port + (open ? "" : " (closed)");
+    return (sniffer ? "sniffer socket " : "divert socket ")
+        + owner.name()
+        + " port "
+        + port
+        + (open ? "" : " (closed)");
   }
 }

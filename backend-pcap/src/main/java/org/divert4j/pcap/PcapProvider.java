@@ -187,7 +187,8 @@ public final class PcapProvider implements DivertProvider {
             Capability.EXACT_INBOUND_INTERFACE,
             Capability.WHOLE_LOCAL_OUTPUT,
             Capability.IPV6,
-            Capability.PACKET_META));
+            Capability.PACKET_META,
+            Capability.SNIFF));
   }
 
   @Override

@@ -53,7 +53,8 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.IPV6,
             Capability.PACKET_MARK,
             Capability.PACKET_META,
-            Capability.KERNEL_FILTER);
+            Capability.KERNEL_FILTER,
+            Capability.SNIFF);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

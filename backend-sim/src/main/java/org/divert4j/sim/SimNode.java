@@ -57,7 +57,8 @@ public final class SimNode implements TestNode {
           Capability.PACKET_META,
           Capability.PACKET_MARK,
           Capability.KERNEL_FILTER,
-          Capability.IPV6);
+          Capability.IPV6,
+          Capability.SNIFF);
 
   private final SimNetwork net;
   private final String name;

@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.divert4j.Capability;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertClosedException;
@@ -81,6 +82,7 @@ import picocli.CommandLine.Spec;
       "  divert dump --backend sim --rule \"input icmp\" --generate 5",
       "  divert dump --rule \"input -p udp --dport 53\" --port 1234 --write dns.pcap",
       "  divert dump --backend sim --filter \"icmp.Type == 8 or udp.DstPort == 9\" --generate 6",
+      "  divert dump --sniff --rule \"input -p udp\" --quiet --duration 10s",
       "  sudo ./divert dump --backend rawsocket --rule \"input icmp\" --quiet --duration 10s"
     })
 final class DumpCommand implements Callable<Integer> {
@@ -125,6 +127,15 @@ final class DumpCommand implements Callable<Integer> {
   boolean noReinject;
 
   @Option(
+      names = "--sniff",
+      description = {
+        "Bind a sniffer instead of a diverting socket (capability SNIFF): print copies of the"
+            + " packets while they go on at once; a slow or killed dump adds no latency and loses"
+            + " only its own copies (counted in the summary as QUEUE_FULL)."
+      })
+  boolean sniff;
+
+  @Option(
       names = {"-q", "--quiet"},
       description = "Print only the summary at the end (packets, bytes, rates): a benchmark.")
   boolean quiet;
@@ -161,6 +172,10 @@ final class DumpCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     List<DivertRule> parsed = divert.parseRules();
+    if (sniff && noReinject) {
+      throw CliException.usage(
+          "--sniff and --no-reinject do not go together: a sniffer's packets have gone on already");
+    }
     if (divert.netns != null && generate != null) {
       throw CliException.usage(
           "--netns and --generate do not go together: --generate uses the backend's own test bed");
@@ -191,7 +206,7 @@ final class DumpCommand implements Callable<Integer> {
       for (DivertRule r : parsed) {
         host.addRule(r);
       }
-      DivertSocket socket = host.bind(divert.port);
+      DivertSocket socket = sniff ? bindSniffer(host) : host.bind(divert.port);
       if (!quiet) {
         err.println(
             "dump: "
@@ -200,7 +215,7 @@ final class DumpCommand implements Callable<Integer> {
                 + provider.name()
                 + " host "
                 + host.name()
-                + (noReinject ? "; dropping" : "; writing back")
+                + (sniff ? "; copying" : noReinject ? "; dropping" : "; writing back")
                 + " every packet"
                 + (write != null ? ", saving to " + write : "")
                 + "; Ctrl-C to stop");
@@ -228,6 +243,17 @@ final class DumpCommand implements Callable<Integer> {
       throw CliException.peerCouldNotSend(generatorError);
     }
     return ExitCodes.OK;
+  }
+
+  /** Binds a sniffer, or fails with a usage error naming the capability the backend lacks. */
+  private DivertSocket bindSniffer(DivertHost host) throws DivertException, CliException {
+    if (!host.capabilities().contains(Capability.SNIFF)) {
+      throw CliException.usage(
+          "--sniff: backend "
+              + host.backend()
+              + " cannot bind sniffer sockets (it lacks capability SNIFF)");
+    }
+    return host.bindSniffer(divert.port);
   }
 
   /** Prints the socket's statistics every {@link #statsEvery} until interrupted or closed. */
@@ -326,6 +352,10 @@ final class DumpCommand implements Callable<Integer> {
         batch.drop(i);
       }
     }
+    if (sniff) {
+      counted(n); // copies: the packets have gone on already (S71)
+      return;
+    }
     socket.send(batch);
     for (int i = 0; i < n; i++) {
       if (batch.error(i) != null) {
@@ -359,7 +389,9 @@ final class DumpCommand implements Callable<Integer> {
     }
     bytes += buf.remaining();
     try {
-      if (noReinject) {
+      if (sniff) {
+        // a copy: the packet has gone on already (S71)
+      } else if (noReinject) {
         socket.drop(a);
       } else {
         socket.send(buf, a);
@@ -411,7 +443,9 @@ final class DumpCommand implements Callable<Integer> {
     }
     out.println(sb);
     out.println(
-        (noReinject ? "dropped " + packets : "written back " + (packets - sendErrors))
+        (sniff
+                ? "copied " + packets
+                : noReinject ? "dropped " + packets : "written back " + (packets - sendErrors))
             + (sendErrors > 0 ? ", write-back failures " + sendErrors : "")
             + "; socket "
             + divert.port

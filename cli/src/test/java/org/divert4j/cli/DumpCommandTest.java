@@ -89,6 +89,28 @@ class DumpCommandTest {
   }
 
   @Test
+  void sniffPrintsCopiesWhileThePacketsGoOn() {
+    Cli.Result r =
+        Cli.run("dump", "--backend", "sim", "--rule", "input icmp", "--generate", "3", "--sniff");
+    assertEquals(ExitCodes.OK, r.status(), r::toString);
+    List<String> lines = r.outLines();
+    assertEquals(5, lines.size(), r::toString);
+    assertEquals(
+        "input  in  eth0  10.0.1.2 > 10.0.1.1 ICMP echo request id=209 seq=1 len=84", lines.get(0));
+    assertEquals(
+        "copied 3; socket 1234: received 3, written back 0, dropped 0, lost 0", lines.get(4));
+    assertTrue(r.err().contains("copying every packet"), r::toString);
+  }
+
+  @Test
+  void sniffAndNoReinjectDoNotGoTogether() {
+    Cli.Result r =
+        Cli.run("dump", "--backend", "sim", "--rule", "input icmp", "--sniff", "--no-reinject");
+    assertEquals(ExitCodes.USAGE, r.status(), r::toString);
+    assertTrue(r.err().contains("--sniff and --no-reinject"), r::toString);
+  }
+
+  @Test
   void noReinjectDropsEveryPacket() {
     Cli.Result r =
         Cli.run(

@@ -18,6 +18,13 @@ public final class ProcNet {
   /** The NFQUEUE instances of the namespace (net/netfilter/nfnetlink_queue.c, seq_show). */
   public static final String QUEUE_TABLE = "/proc/thread-self/net/netfilter/nfnetlink_queue";
 
+  /**
+   * The nfnetlink_log instances of the namespace: one line per bound group, "group portid qlen
+   * copy_mode copy_range flushtimeout use" (net/netfilter/nfnetlink_log.c, seq_show); mode 0440
+   * root, as the queue table.
+   */
+  public static final String LOG_TABLE = "/proc/thread-self/net/netfilter/nfnetlink_log";
+
   /** The SNMP MIB counters (Ip:, Icmp:, Udp: ...), net/ipv4/proc.c snmp_seq_show. */
   public static final String SNMP = "/proc/thread-self/net/snmp";
 
@@ -75,6 +82,30 @@ public final class ProcNet {
       }
     }
     return rows;
+  }
+
+  /**
+   * @return the nfnetlink_log groups bound in the calling thread's namespace now (sniffers)
+   * @throws IOException if the table cannot be read
+   */
+  public static Set<Integer> boundLogGroups() throws IOException {
+    Path p = Path.of(LOG_TABLE);
+    return Files.exists(p) ? parseLogGroups(Files.readAllLines(p)) : new LinkedHashSet<>();
+  }
+
+  /**
+   * @param lines the lines of an nfnetlink_log table
+   * @return the group numbers (first column) of the lines of at least 7 numeric columns
+   */
+  public static Set<Integer> parseLogGroups(List<String> lines) {
+    Set<Integer> s = new LinkedHashSet<>();
+    for (String line : lines) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length >= 7 && f[0].chars().allMatch(Character::isDigit) && !f[0].isEmpty()) {
+        s.add(Integer.parseInt(f[0]));
+      }
+    }
+    return s;
   }
 
   /**

@@ -29,6 +29,18 @@ class ProcNetTest {
   }
 
   @Test
+  void logTableGivesTheBoundGroups() {
+    // nfnetlink_log's seq_show: "%5u %6u %5u %1u %5u %6u %2u"
+    assertEquals(
+        java.util.Set.of(4100, 7),
+        ProcNet.parseLogGroups(
+            List.of(
+                " 4100  31337     0 2 65535    100  1",
+                "    7 4294967295     3 2 65535    100  2",
+                "x y")));
+  }
+
+  @Test
   void countersAreFoundByName() {
     List<String> snmp =
         List.of(

@@ -32,6 +32,9 @@ public final class SpecRules {
     }
   }
 
+  /** The note of a rule that applies only to backends with a capability, e.g. section O. */
+  static final String WHOLE_RULE = "whole rule: cap ";
+
   private static final Map<String, Rule> RULES = new LinkedHashMap<>();
 
   static {
@@ -251,6 +254,19 @@ public final class SpecRules {
             + " interface, the owner's uid and gid and the connection state; absent reads as"
             + " absent, never as zero.",
         "whole rule: cap PACKET_META");
+    rule(
+        "S71",
+        "O",
+        "A sniffer receives copies of what its port's rules match; the packet continues at once; a"
+            + " stopped sniffer loses only its own copies (counted); write-back is refused as"
+            + " 'sniffer', injection works.",
+        WHOLE_RULE + "SNIFF");
+    rule(
+        "S72",
+        "O",
+        "Sniffer and diverting sockets serve different rules of one chain; a copied packet is"
+            + " still diverted by a later diverting rule.",
+        WHOLE_RULE + "SNIFF");
   }
 
   private SpecRules() {}

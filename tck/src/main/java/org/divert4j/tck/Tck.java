@@ -54,7 +54,8 @@ public final class Tck {
           Ipv6InjectionVerification.class,
           LifecycleVerification.class,
           MarkVerification.class,
-          MetadataVerification.class);
+          MetadataVerification.class,
+          SniffVerification.class);
 
   private Tck() {}
 

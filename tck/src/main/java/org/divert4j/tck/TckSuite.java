@@ -83,6 +83,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Lifecycle extends LifecycleVerification {}
 
+  /** Area O. */
+  @Nested
+  public class Sniff extends SniffVerification {}
+
   /** Area P: marks. */
   @Nested
   public class Marks extends MarkVerification {}

@@ -57,10 +57,9 @@ class RuleCoverageTest {
         found |= r.id().equals(id) && r.level() == Level.MUST && r.capabilities().length == 0;
       }
       // S52 is a SHOULD; section K is gated as a whole on IPV6 (SEMANTICS.md "K. IPv6 [cap:
-      // IPV6]");
-      // S73 is capability-gated whole, and S74 concerns only backends that keep state in packet
-      // marks, which only a backend with marks (PACKET_MARK) can
-      boolean gated = SpecRules.find(id).get().note().startsWith("whole rule: cap ");
+      // IPV6]"); S73 is capability-gated whole, and S74 concerns only backends that keep state in
+      // packet marks, which only a backend with marks (PACKET_MARK) can
+      boolean gated = SpecRules.find(id).orElseThrow().note().startsWith(SpecRules.WHOLE_RULE);
       boolean k = SpecRules.find(id).orElseThrow().section().equals("K");
       if (!Set.of("S52", "S73", "S74").contains(id) && !gated && !k) {
         assertTrue(found, id + " needs a MUST test that every backend runs");

@@ -25,7 +25,10 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
   public static final Set<Capability> CAPABILITIES =
       java.util.Collections.unmodifiableSet(
           java.util.EnumSet.of(
-              Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT, Capability.IPV6));
+              Capability.EXACT_INBOUND_INTERFACE,
+              Capability.WHOLE_LOCAL_OUTPUT,
+              Capability.IPV6,
+              Capability.SNIFF));
 
   private static final int SPINS = 200;
 

@@ -102,6 +102,13 @@ public final class PcapHost implements DivertHost {
   }
 
   @Override
+  public DivertSocket bindSniffer(int port) throws DivertException {
+    DivertSocket s = handle.bindSniffer(port); // the engine copies (S71)
+    device.bound();
+    return s;
+  }
+
+  @Override
   public HostStats stats() {
     return handle.stats();
   }

@@ -58,12 +58,13 @@ public final class KernelHost implements DivertHost {
   private final SocketServices services;
   private final IngressPath ingress;
   private final Map<Integer, KernelSocket> sockets = new ConcurrentHashMap<>();
+  private final Map<Integer, SnifferSocket> sniffers = new ConcurrentHashMap<>();
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
   private volatile HostStats finalStats;
 
   private volatile StatsBeans.Registration bean; // set once open() succeeded
-  private final Map<KernelSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
+  private final Map<DivertSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
 
   private KernelHost(
       String backend,
@@ -292,7 +293,7 @@ public final class KernelHost implements DivertHost {
       existing.awaitClosed(); // closed by another thread that has not finished yet
       existing = sockets.get(port);
     }
-    if (existing != null) {
+    if (existing != null || sniffers.containsKey(port)) {
       throw new PortInUseException(port, 0);
     }
     NfqChannel[] channels = binder.bind(port);
@@ -323,6 +324,56 @@ public final class KernelHost implements DivertHost {
     return org.divert4j.TimestampClock.REALTIME;
   }
 
+  /**
+   * Binds a sniffer (S71): an nfnetlink_log group numbered as the port, then the port's chains are
+   * re-armed with NFLOG lines ({@link RuleBook#sync}).
+   */
+  @Override
+  public DivertSocket bindSniffer(int port) throws DivertException {
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("divert port must be 1..65535: " + port);
+    }
+    checkOpen();
+    if (sockets.containsKey(port) || sniffers.containsKey(port)) {
+      throw new PortInUseException(port, 0);
+    }
+    NfqChannel ch = binder.bindLog(port);
+    SnifferSocket[] self = new SnifferSocket[1];
+    SnifferSocket s =
+        new SnifferSocket(this, port, ch, options, services, () -> snifferClosed(self[0]));
+    self[0] = s;
+    if (sniffers.putIfAbsent(port, s) != null) {
+      s.close();
+      throw new PortInUseException(port, 0);
+    }
+    try {
+      book.sync(port);
+    } catch (IOException e) {
+      s.close();
+      throw new DivertException(
+          "cannot arm the rules of sniffer port " + port + ": " + e.getMessage(), 0, e);
+    }
+    if (bean != null) {
+      socketBeans.put(s, StatsBeans.registerSocket(bean, this, s));
+    }
+    return s;
+  }
+
+  private void snifferClosed(SnifferSocket s) {
+    sniffers.remove(s.port(), s);
+    StatsBeans.Registration r = socketBeans.remove(s);
+    if (r != null) {
+      r.close();
+    }
+    if (book.isOpen()) {
+      try {
+        book.sync(s.port()); // the group is gone: the no-listener lines again
+      } catch (IOException | RuntimeException e) {
+        // the next rule change or open re-arms; meanwhile NFLOG copies nothing and packets go on
+      }
+    }
+  }
+
   @Override
   public HostStats stats() {
     HostStats f = finalStats;
@@ -346,6 +397,9 @@ public final class KernelHost implements DivertHost {
     open = false;
     book.close();
     for (KernelSocket s : new ArrayList<>(sockets.values())) {
+      s.close();
+    }
+    for (SnifferSocket s : new ArrayList<>(sniffers.values())) {
       s.close();
     }
     reaper.shutdownNow();

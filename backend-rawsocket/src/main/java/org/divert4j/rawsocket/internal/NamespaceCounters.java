@@ -36,8 +36,12 @@ final class NamespaceCounters {
    * that are armed now (another process's bound ports stay as that process armed them) plus this
    * host's own bound queues.
    *
+   * <p>The set also holds, negated, the nfnetlink_log groups bound now ({@code -p} for a sniffer on
+   * port p: {@link RuleSet#store} arms its port chain with NFLOG). Without access to the tables
+   * only the queues are known, and sniffers' ports stay as they are armed.
+   *
    * @param current the namespace's divert4j rules as just loaded
-   * @return the bound queue numbers (mutable)
+   * @return the bound queue numbers and negated log groups (mutable)
    * @throws IOException if they cannot be read for another reason
    */
   Set<Integer> bound(RuleState current) throws IOException {
@@ -64,12 +68,17 @@ final class NamespaceCounters {
 
   /**
    * @param ns a thread in the namespace
-   * @return the NFQUEUE queue numbers bound in that namespace now
+   * @return the NFQUEUE queue numbers bound in that namespace now, and the nfnetlink_log groups
+   *     (sniffers) negated
    * @throws IOException if they cannot be read
    */
   static Set<Integer> bound(NetnsThread ns) throws IOException {
     try {
-      return ns.call(ProcNet::boundQueues);
+      Set<Integer> b = ns.call(ProcNet::boundQueues);
+      for (int g : ns.call(ProcNet::boundLogGroups)) {
+        b.add(-g);
+      }
+      return b;
     } catch (DivertException e) {
       throw new IOException(e.getMessage(), e);
     }

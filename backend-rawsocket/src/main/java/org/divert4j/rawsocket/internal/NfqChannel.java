@@ -157,16 +157,34 @@ public final class NfqChannel implements AutoCloseable {
   public void configure(int cmd, int copyRange, int maxLen, int flags, int mask)
       throws ErrnoException {
     int seq = (int) (System.nanoTime() & 0x7fffffff) | 1;
-    int len = NfqCodec.config(tx, 0, seq, queue, cmd, copyRange, maxLen, flags, mask);
+    request(
+        NfqCodec.config(tx, 0, seq, queue, cmd, copyRange, maxLen, flags, mask),
+        seq,
+        "NFQUEUE config of queue " + queue);
+  }
+
+  /**
+   * Binds this channel to the nfnetlink_log group of its number instead of a queue, for a sniffer
+   * ({@link NflogCodec#bind}), and waits for the ack. Call before any receive.
+   *
+   * @throws ErrnoException the error the kernel answered (EBUSY or EPERM: the group is taken)
+   */
+  public void bindLogGroup() throws ErrnoException {
+    int seq = (int) (System.nanoTime() & 0x7fffffff) | 1;
+    request(NflogCodec.bind(tx, 0, seq, queue), seq, "NFLOG bind of group " + queue);
+  }
+
+  /** Sends the request in the transmit buffer and waits for its ack (see {@link #configure}). */
+  private void request(int len, int seq, String what) throws ErrnoException {
     long r = Native.send(fd, txAddr, len, 0);
     if (r < 0) {
-      throw new ErrnoException("NFQUEUE config of queue " + queue, Native.errno());
+      throw new ErrnoException(what, Native.errno());
     }
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (true) {
       if (!fetch(1000)) {
         if (System.nanoTime() > deadline) {
-          throw new ErrnoException("NFQUEUE config of queue " + queue + " (no answer)", 110);
+          throw new ErrnoException(what + " (no answer)", 110);
         }
         continue;
       }
@@ -186,7 +204,7 @@ public final class NfqChannel implements AutoCloseable {
             // neutralise the ack so next() skips it silently
             rx.putShort(o + 4, (short) NfqCodec.NLMSG_NOOP);
             if (code != 0) {
-              throw new ErrnoException("NFQUEUE config of queue " + queue, -code);
+              throw new ErrnoException(what, -code);
             }
             return;
           }
@@ -194,11 +212,11 @@ public final class NfqChannel implements AutoCloseable {
         }
       }
       if (received - dg >= batch || System.nanoTime() > deadline) {
-        throw new ErrnoException("NFQUEUE config of queue " + queue + " (ack lost)", 110);
+        throw new ErrnoException(what + " (ack lost)", 110);
       }
       // the ack is not in this batch and there is room: read more after what we have
       if (!fetchMore(1000) && System.nanoTime() > deadline) {
-        throw new ErrnoException("NFQUEUE config of queue " + queue + " (no answer)", 110);
+        throw new ErrnoException(what + " (no answer)", 110);
       }
     }
   }

@@ -98,24 +98,35 @@ public final class NfqCodec {
 
   private static int header(
       ByteBuffer b, int off, int msg, int flags, int seq, int family, int queue) {
+    return nfHeader(b, off, type(msg), flags, seq, family, queue);
+  }
+
+  /**
+   * Writes an nfnetlink request header ({@code nlmsghdr} then {@code nfgenmsg}) of any subsystem;
+   * {@link #end} fixes its length. Shared with {@link NflogCodec}.
+   *
+   * @return where the first attribute goes
+   */
+  static int nfHeader(
+      ByteBuffer b, int off, int fullType, int flags, int seq, int family, int resId) {
     b.putInt(off, 0); // length, fixed by end()
-    b.putShort(off + 4, (short) type(msg));
+    b.putShort(off + 4, (short) fullType);
     b.putShort(off + 6, (short) flags);
     b.putInt(off + 8, seq);
     b.putInt(off + 12, 0); // port id: the kernel
     b.put(off + 16, (byte) family);
     b.put(off + 17, (byte) 0); // NFNETLINK_V0
-    b.putShort(off + 18, Short.reverseBytes((short) queue));
+    b.putShort(off + 18, Short.reverseBytes((short) resId)); // queue or group number
     return off + 20;
   }
 
-  private static int attrHeader(ByteBuffer b, int off, int type, int payloadLen) {
+  static int attrHeader(ByteBuffer b, int off, int type, int payloadLen) {
     b.putShort(off, (short) (4 + payloadLen));
     b.putShort(off + 2, (short) type);
     return off + 4;
   }
 
-  private static int attrBe32(ByteBuffer b, int off, int type, int value) {
+  static int attrBe32(ByteBuffer b, int off, int type, int value) {
     int p = attrHeader(b, off, type, 4);
     b.putInt(p, Integer.reverseBytes(value));
     return p + 4;
@@ -325,7 +336,7 @@ public final class NfqCodec {
         int o = at;
         at = len > end - o - 4 ? end : o + align(len);
         int type = messageType(b, o);
-        if (type == type(NFQNL_MSG_PACKET)) {
+        if (type == type(NFQNL_MSG_PACKET) || type == NflogCodec.PACKET) {
           if (NfqPacket.parse(b, o, len, out)) {
             return true;
           }

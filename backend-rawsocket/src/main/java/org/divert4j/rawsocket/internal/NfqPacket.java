@@ -46,7 +46,14 @@ public final class NfqPacket {
   /** The packet's real length: larger than {@link #payloadLength} if it was truncated. */
   public int capturedLength;
 
+  /**
+   * For an nfnetlink_log copy ({@link NflogCodec}): the instance-local sequence number (NFULA_SEQ),
+   * or -1 if the message had none.
+   */
+  public long seq;
+
   void clear() {
+    seq = -1;
     id = 0;
     hook = -1;
     queue = 0;
@@ -81,6 +88,9 @@ public final class NfqPacket {
    */
   public static boolean parse(ByteBuffer b, int off, int msgLen, NfqPacket out) {
     out.clear();
+    if (msgLen >= NfqCodec.NLMSG_HDRLEN + 4 && NfqCodec.messageType(b, off) == NflogCodec.PACKET) {
+      return NflogCodec.parse(b, off, msgLen, out);
+    }
     if (msgLen < NfqCodec.NLMSG_HDRLEN + 4
         || NfqCodec.messageType(b, off) != NfqCodec.type(NfqCodec.NFQNL_MSG_PACKET)) {
       return false;

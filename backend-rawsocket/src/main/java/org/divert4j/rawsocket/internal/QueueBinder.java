@@ -10,9 +10,10 @@ import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
 
 /**
- * Binds a divert port to its NFQUEUE queues (port .. port + parallelism - 1): a netlink socket per
- * queue, opened in the host's namespace, bound with copy mode PACKET, the maximal copy range, the
- * queue length and the fail-open flag of the host options. Thread-safe.
+ * Binds a divert port to its NFQUEUE queues, or a sniffer's port to its nfnetlink_log group (port
+ * .. port + parallelism - 1): a netlink socket per queue, opened in the host's namespace, bound
+ * with copy mode PACKET, the maximal copy range, the queue length and the fail-open flag of the
+ * host options. Thread-safe.
  */
 final class QueueBinder {
   private final NetnsThread ns;
@@ -60,6 +61,62 @@ final class QueueBinder {
     return channels;
   }
 
+  /**
+   * Opens a sniffer's channel: a netlink socket bound to the nfnetlink_log group numbered as the
+   * port ({@link NfqChannel#bindLogGroup}). Its receive buffer is the sniffer's queue, counted in
+   * bytes, not packets: 1 KiB per {@link HostOptions#queueLength()} slot, which the kernel doubles
+   * for its overhead (SO_RCVBUF, socket(7)). netlink_unicast trims each message to its size
+   * (netlink_trim, net/netlink/af_netlink.c), so that holds about queueLength full-size copies and
+   * two or three times as many small ones.
+   *
+   * @param port a divert port
+   * @return the bound channel; the caller closes it
+   * @throws PortInUseException if another socket has the group
+   * @throws PermissionException without CAP_NET_ADMIN
+   * @throws DivertException on other failures
+   */
+  NfqChannel bindLog(int port) throws DivertException {
+    int rcvbuf = (int) Math.min(Integer.MAX_VALUE / 2, (long) options.queueLength() * 1024);
+    NfqChannel ch =
+        ns.call(
+            () -> {
+              try {
+                return NfqChannel.open(port, config.batch(), rcvbuf);
+              } catch (ErrnoException e) {
+                if (Errors.isPermission(e.errno())) {
+                  throw Errors.permission("open an NFLOG socket", "CAP_NET_ADMIN", e);
+                }
+                throw Errors.generic("cannot open an NFLOG socket", e);
+              }
+            });
+    try {
+      ch.bindLogGroup();
+      return ch;
+    } catch (ErrnoException e) {
+      ch.close();
+      throw refused(port, e, "group " + port);
+    }
+  }
+
+  /**
+   * The exception for a refused bind: nfqnl_recv_config and nfulnl_recv_config answer EPERM when
+   * another socket owns the queue or group and EBUSY when this one does; EPERM is also the answer
+   * without CAP_NET_ADMIN, told apart by the thread's capabilities.
+   */
+  private static DivertException refused(int port, ErrnoException e, String what) {
+    if (Errors.isPermission(e.errno())) {
+      List<String> missing = Errors.missingCapabilities();
+      if (!missing.isEmpty()) {
+        return new PermissionException("bind divert port " + port, missing, e.errno(), e);
+      }
+      return new PortInUseException(port, e.errno());
+    }
+    if (e.errno() == Errors.EBUSY) {
+      return new PortInUseException(port, e.errno());
+    }
+    return Errors.generic("cannot bind divert port " + port + " (" + what + ")", e);
+  }
+
   private NfqChannel open(int port, int queue) throws DivertException {
     NfqChannel ch =
         ns.call(
@@ -85,19 +142,7 @@ final class QueueBinder {
       return ch;
     } catch (ErrnoException e) {
       ch.close();
-      // nfqnl_recv_config: EPERM when another socket owns the queue, EBUSY when we already do;
-      // EPERM is also the answer without CAP_NET_ADMIN, told apart by the thread's capabilities.
-      if (Errors.isPermission(e.errno())) {
-        List<String> missing = Errors.missingCapabilities();
-        if (!missing.isEmpty()) {
-          throw new PermissionException("bind divert port " + port, missing, e.errno(), e);
-        }
-        throw new PortInUseException(port, e.errno());
-      }
-      if (e.errno() == Errors.EBUSY) {
-        throw new PortInUseException(port, e.errno());
-      }
-      throw Errors.generic("cannot bind divert port " + port + " (queue " + queue + ")", e);
+      throw refused(port, e, "queue " + queue);
     }
   }
 

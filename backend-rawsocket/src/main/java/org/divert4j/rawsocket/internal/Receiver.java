@@ -122,7 +122,7 @@ final class Receiver {
     return receiveOver(deadlineOf(timeout), batchFiller, batch);
   }
 
-  private static Chain chainOf(int hook) {
+  static Chain chainOf(int hook) {
     return switch (hook) {
       case NfqCodec.HOOK_PRE_ROUTING, NfqCodec.HOOK_LOCAL_IN -> Chain.INPUT;
       case NfqCodec.HOOK_FORWARD -> Chain.FORWARD;

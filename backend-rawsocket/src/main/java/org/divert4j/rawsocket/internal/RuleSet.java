@@ -498,7 +498,8 @@ public final class RuleSet {
    * jumps) that have no rules left.
    *
    * @param s the state, as changed by the caller
-   * @param bound the queue numbers bound in the namespace now
+   * @param bound the queue numbers bound in the namespace now, and the NFLOG groups of sniffers
+   *     negated ({@link NamespaceCounters#bound})
    * @throws IOException if iptables-restore fails
    */
   public void store(RuleState s, Set<Integer> bound) throws IOException {
@@ -528,8 +529,10 @@ public final class RuleSet {
       for (RuleGroup g : groups) {
         String pc = g.portChain();
         if (pc != null && !target.containsKey(pc)) {
+          int port = RuleText.portOfChain(pc);
           target.put(
-              pc, RuleText.portChainLines(marks(), pc, bound.contains(RuleText.portOfChain(pc))));
+              pc,
+              RuleText.portChainLines(marks(), pc, bound.contains(port), bound.contains(-port)));
         }
       }
     }

@@ -47,7 +47,7 @@ public final class RuleState {
 
   /**
    * @return the NFQUEUE queues of the port chains that are armed (hold their NFQUEUE line) in this
-   *     state, in either table
+   *     state, in either table, and negated the ports whose chains a sniffer armed (NFLOG line)
    */
   Set<Integer> armedQueues() {
     Set<Integer> q = new HashSet<>();
@@ -58,6 +58,10 @@ public final class RuleState {
           continue;
         }
         for (RuleLine l : e.getValue()) {
+          if (RuleText.PORT.equals(l.comment) && l.rule.contains(" NFLOG ")) {
+            q.add(-port); // a sniffer's chain (see NamespaceCounters#bound)
+            break;
+          }
           if (RuleText.PORT.equals(l.comment)) {
             for (int i = 0; i < RuleText.queuesOfChain(e.getKey()); i++) {
               q.add(port + i);

@@ -250,6 +250,35 @@ public final class RuleText {
    * @return the rule texts, in order (without {@code -A CHAIN})
    */
   public static List<String> portChainLines(Marks marks, String chainName, boolean armed) {
+    return portChainLines(marks, chainName, armed, false);
+  }
+
+  /**
+   * The lines of a port chain, for a port that a diverting socket ({@code armed}) or a sniffer
+   * ({@code sniffed}) may serve. A sniffer's chain copies the packet to the NFLOG group of the port
+   * (nfnetlink_log; the NFLOG target returns XT_CONTINUE, net/netfilter/xt_NFLOG.c) instead of the
+   * NFQUEUE jump, then flips the phase so that line C resumes after the rule (S71, S72) and returns
+   * before the no-listener line. Without a bound group (a sniffer that was killed) NFLOG logs
+   * nothing and the packet goes on all the same.
+   *
+   * @param marks the namespace's mark layout
+   * @param chainName a name made by {@link #portChain}
+   * @param armed true while a diverting socket is bound to the port
+   * @param sniffed true while a sniffer is bound to the port (ignored if {@code armed})
+   * @return the rule texts, in order (without {@code -A CHAIN})
+   */
+  public static List<String> portChainLines(
+      Marks marks, String chainName, boolean armed, boolean sniffed) {
+    if (sniffed && !armed) {
+      int port = portOfChain(chainName);
+      String c = "-m comment --comment \"" + PORT + "\" ";
+      List<String> lines = new java.util.ArrayList<>();
+      lines.add(c + "-j NFLOG --nflog-group " + port);
+      lines.add(c + "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0");
+      lines.add(c + "-j RETURN");
+      lines.addAll(portChainLines(marks, chainName, false, false));
+      return List.copyOf(lines);
+    }
     String rest = chainName.substring(CHAIN_PREFIX.length());
     boolean drop = rest.charAt(0) == 'D';
     int dash = rest.indexOf('-');

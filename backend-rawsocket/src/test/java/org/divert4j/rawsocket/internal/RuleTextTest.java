@@ -97,6 +97,23 @@ class RuleTextTest {
             .get(0)
             .endsWith("-j NFQUEUE --queue-balance 7:10 --queue-bypass"));
     assertEquals(7, RuleText.portOfChain("DIVERT4J-P7-4"));
+  }
+
+  @Test
+  void aSniffersPortChainCopiesToNflogAndResumesAfterTheRule() {
+    // S71: copy, flip the phase so that line C resumes after the rule, and return before the
+    // no-listener line (which would drop with DROP).
+    assertEquals(
+        List.of(
+            "-m comment --comment \"divert4j:port\" -j NFLOG --nflog-group 7",
+            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark 0x4000000/0x0",
+            "-m comment --comment \"divert4j:port\" -j RETURN",
+            "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false, true));
+    assertEquals(
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true),
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true, true),
+        "a diverting socket's queue wins over a sniffer's group");
     assertEquals(65535, RuleText.portOfChain("DIVERT4J-D65535"));
     assertEquals(-1, RuleText.portOfChain("DIVERT4J-INPUT"));
     assertEquals(-1, RuleText.portOfChain("DIVERT4J-DEFRAG"));

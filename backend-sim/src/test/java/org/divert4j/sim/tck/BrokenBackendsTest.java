@@ -251,7 +251,8 @@ class BrokenBackendsTest {
         "S58",
         "S60",
         "S73",
-        "S74");
+        "S74",
+        "S72"); // S72 writes back the packet its later rule diverted
   }
 
   @Test
@@ -397,6 +398,16 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatDoesNotCountASniffersLostCopiesFailsS71() {
+    assertFailsExactly(BrokenRules.snifferLosesCopiesUncounted(), "S71");
+  }
+
+  @Test
+  void aBackendWhoseSnifferRuleAcceptsThePacketFailsS72() {
+    assertFailsExactly(BrokenRules.snifferRuleAcceptsThePacket(), "S72");
+  }
+
+  @Test
   void aBackendThatAppendsInsertedRulesFailsS5() {
     assertFailsExactly(BrokenRules.appendsInsertedRules(), "S5");
   }
@@ -441,9 +452,17 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatLosesInboundInjectionsFailsS33() {
-    // Every rule whose test needs an inbound injection to arrive fails with it.
+    // Every rule whose test needs an inbound injection to arrive fails with it (S71: a sniffer's).
     assertFailsExactly(
-        BrokenRules.losesInboundInjections(), "S33", "S36", "S38", "S39", "S41", "S45", "S47");
+        BrokenRules.losesInboundInjections(),
+        "S33",
+        "S36",
+        "S38",
+        "S39",
+        "S41",
+        "S45",
+        "S47",
+        "S71");
   }
 
   @Test
@@ -464,6 +483,7 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatStopsReceivingAfterAnOverflowFailsS50() {
-    assertFailsExactly(BrokenRules.stopsReceivingAfterOverflow(), "S50");
+    // S71: a stopped sniffer's queue overflows, and it must receive again after the drain.
+    assertFailsExactly(BrokenRules.stopsReceivingAfterOverflow(), "S50", "S71");
   }
 }

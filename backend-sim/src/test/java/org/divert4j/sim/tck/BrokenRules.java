@@ -19,6 +19,7 @@ import org.divert4j.MalformedPacketException;
 import org.divert4j.PacketBatch;
 import org.divert4j.PacketMetadata;
 import org.divert4j.PortInUseException;
+import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBedOptions;
@@ -479,5 +480,61 @@ final class BrokenRules {
       }
       super.drop(address);
     }
+  }
+
+  /**
+   * A sniffer's copies lost to its full queue are not counted, as a kernel backend that ignores the
+   * gaps in nfnetlink_log's sequence numbers would. Breaks S71.
+   */
+  static DivertProvider snifferLosesCopiesUncounted() {
+    return Decorated.sockets(
+        "broken-sniff-uncounted",
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public SocketStats stats() {
+                SocketStats real = delegate.stats();
+                if (!isSniffer()) {
+                  return real;
+                }
+                long[] drops = new long[DropReason.values().length];
+                for (DropReason r : DropReason.values()) {
+                  drops[r.ordinal()] = r == DropReason.QUEUE_FULL ? 0 : real.dropped(r);
+                }
+                return new SocketStats(
+                    real.received(),
+                    real.receivedBytes(),
+                    real.reinjected(),
+                    real.injected(),
+                    real.sentBytes(),
+                    real.failOpenAccepted(),
+                    real.held(),
+                    drops);
+              }
+            });
+  }
+
+  /**
+   * A sniffer's rule accepts the packet after copying it, as an NFLOG line followed by ACCEPT
+   * would: the later rules of its chain never see the packet (modelled by removing them when the
+   * sniffer binds). Breaks S72.
+   */
+  static DivertProvider snifferRuleAcceptsThePacket() {
+    return Decorated.provider(
+        "broken-sniff-accepts",
+        new Decorated.Fault() {
+          @Override
+          public DivertSocket bindSniffer(DivertHost host, int port) throws DivertException {
+            Chain chain = null;
+            for (InstalledRule r : host.rules()) {
+              if (chain == null && r.rule().port() == port) {
+                chain = r.rule().chain();
+              } else if (chain != null && r.rule().chain() == chain) {
+                r.remove();
+              }
+            }
+            return host.bindSniffer(port);
+          }
+        });
   }
 }

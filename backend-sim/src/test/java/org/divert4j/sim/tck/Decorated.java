@@ -86,6 +86,16 @@ final class Decorated {
     }
 
     /**
+     * @param host the simulation's host
+     * @param port the port to bind a sniffer to
+     * @return the simulation's sniffer, which {@link #socket} then wraps
+     * @throws DivertException as the fault wishes
+     */
+    default DivertSocket bindSniffer(DivertHost host, int port) throws DivertException {
+      return host.bindSniffer(port);
+    }
+
+    /**
      * @param options what the TCK asked for
      * @return what the simulation's test bed is built with
      */
@@ -137,6 +147,11 @@ final class Decorated {
     @Override
     public DivertHost host() {
       return host;
+    }
+
+    @Override
+    public boolean isSniffer() {
+      return delegate.isSniffer();
     }
 
     @Override
@@ -242,6 +257,11 @@ final class Decorated {
     @Override
     public org.divert4j.TimestampClock timestampClock() {
       return delegate.timestampClock();
+    }
+
+    @Override
+    public DivertSocket bindSniffer(int port) throws DivertException {
+      return fault.socket(new Forwarding(fault.bindSniffer(delegate, port), this));
     }
 
     @Override

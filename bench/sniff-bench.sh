@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issue 16 acceptance: a 64-byte UDP flood (udp_blast, peer namespace) to udp_sink (host namespace)
+# with `divert dump --sniff` running in the host namespace, next to no rule, and after the sniffer
+# was killed with SIGKILL (its rules still in place, as a crash leaves them until the next open).
+# Each run measures no rule, sniffer, killed, then no rule again after `divert rules cleanup`; the
+# ratios are to the mean of the run's two no-rule figures (ratios within a run: the machine is
+# shared).
+# Usage (root): bench/sniff-bench.sh [--runs 5] [--seconds 3] [--payload 64]
+# Namespaces d4j-sniff-<pid>-{peer,host} are removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=5 secs=3 payload=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --seconds) secs=$2; shift 2 ;;
+    --payload) payload=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--seconds S] [--payload BYTES]" >&2; exit 64 ;;
+  esac
+done
+if [ "$(id -u)" != 0 ]; then
+  echo "sniff-bench.sh needs root (network namespaces, NFLOG)" >&2
+  exit 1
+fi
+bench/build-c.sh >/dev/null
+c=bench/target/c
+peer=d4j-sniff-$$-peer
+host=d4j-sniff-$$-host
+work=$(mktemp -d)
+dump=
+cleanup() {
+  if [ -n "$dump" ]; then kill -9 "$dump" 2>/dev/null || true; wait "$dump" 2>/dev/null || true; fi
+  ip netns delete "$peer" 2>/dev/null || true
+  ip netns delete "$host" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ip netns add "$peer"
+ip netns add "$host"
+ip link add veth-p netns "$peer" type veth peer name veth-h netns "$host"
+ip -n "$peer" addr add 10.77.0.1/24 dev veth-p
+ip -n "$host" addr add 10.77.0.2/24 dev veth-h
+for ns in "$peer" "$host"; do ip -n "$ns" link set lo up; done
+ip -n "$peer" link set veth-p up
+ip -n "$host" link set veth-h up
+
+# delivered datagrams per second at udp_sink during the flood
+measure() {
+  ip netns exec "$host" "$c/udp_sink" 9000 1 "$secs" >"$work/sink" &
+  local sink=$!
+  # udp_blast's connected socket would stop at the first ICMP port unreachable: wait for the sink
+  for _ in $(seq 1 200); do grep -q ready "$work/sink" && break; sleep 0.05; done
+  ip netns exec "$peer" "$c/udp_blast" 10.77.0.2 9000 "$payload" $((secs + 2)) >"$work/blast"
+  wait "$sink"
+  # delivered pps (the sink's last line, after "ready"), then offered pps (the sender's count)
+  tail -n 1 "$work/sink" | awk -v sent="$(cat "$work/blast")" -v t=$((secs + 2)) \
+    '{ printf "%.0f %.0f", ($2 > 0 ? $1 / $2 : 0), sent / t }'
+}
+
+armed() { ip netns exec "$host" iptables-save -t raw 2>/dev/null | grep -q -- '-j NFLOG --nflog-group 4200'; }
+
+./divert backends >/dev/null # builds the cli once, outside the measurements
+printf '%-4s %10s %10s %10s %10s %8s %8s   %s\n' run "no rule" sniffer killed "no rule 2" \
+  sniff/no kill/no "offered pps (no rule, sniffer, killed, no rule 2)"
+for r in $(seq 1 "$runs"); do
+  base=$(measure)
+  ./divert dump --backend rawsocket --netns "$host" --sniff --port 4200 \
+    --rule "input -p udp --dport 9000" --quiet >"$work/dump.out" 2>"$work/dump.err" &
+  dump=$!
+  for _ in $(seq 1 100); do armed && break; sleep 0.1; done
+  armed || { echo "the sniffer did not arm its rule:" >&2; cat "$work/dump.err" >&2; exit 1; }
+  sniff=$(measure)
+  kill -9 "$dump"
+  wait "$dump" 2>/dev/null || true
+  dump=
+  killed=$(measure)
+  # the dead sniffer's rules stay until the next open; remove them, and measure no rule again
+  ./divert rules cleanup --netns "$host" >/dev/null
+  again=$(measure)
+  # ratios to the mean of the two no-rule figures around them (the load of the machine drifts)
+  echo "$r $base $sniff $killed $again" | awk '{
+    b = ($2 + $8) / 2
+    printf "%-4s %10d %10d %10d %10d %8.3f %8.3f   %d %d %d %d\n",
+      $1, $2, $4, $6, $8, (b > 0 ? $4 / b : 0), (b > 0 ? $6 / b : 0), $3, $5, $7, $9 }'
+done
