@@ -28,6 +28,7 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
               Capability.EXACT_INBOUND_INTERFACE,
               Capability.WHOLE_LOCAL_OUTPUT,
               Capability.IPV6,
+              Capability.PACKET_META,
               Capability.SNIFF));
 
   private static final int SPINS = 200;
