@@ -30,5 +30,12 @@ public enum Capability {
    * section K, S54–S63). Without it a backend diverts IPv4 only: a rule without a family matches
    * IPv4 packets, and a rule restricted to IPv6 is refused by {@code addRule}.
    */
-  IPV6
+  IPV6,
+  /**
+   * With {@link HostOptions#segmentOffload()} on, the backend delivers TCP and UDP super-packets
+   * (GSO/GRO) whole with their segment size ({@link PacketBatch#segmentSize(int)}), and the stack
+   * segments them when they are written back (SEMANTICS.md section N, S69). S70 (nothing larger
+   * than the MTU with the option off) applies to every backend.
+   */
+  SEGMENT_OFFLOAD
 }

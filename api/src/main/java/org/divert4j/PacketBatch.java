@@ -44,6 +44,7 @@ public final class PacketBatch {
   private final String[] ifName;
   private final int[] ruleId;
   private final long[] ticket;
+  private final int[] segmentSize;
   private final boolean[] dropped;
   private final DivertException[] errors;
   private final DivertAddress[] given;
@@ -60,6 +61,7 @@ public final class PacketBatch {
     this.ifName = new String[n];
     this.ruleId = new int[n];
     this.ticket = new long[n];
+    this.segmentSize = new int[n];
     this.dropped = new boolean[n];
     this.errors = new DivertException[n];
     this.given = new DivertAddress[n];
@@ -157,6 +159,7 @@ public final class PacketBatch {
     ifAddress[i] = 0;
     ifAddress6[i] = null;
     ruleId[i] = 0;
+    segmentSize[i] = 0;
   }
 
   /**
@@ -321,6 +324,21 @@ public final class PacketBatch {
   }
 
   /**
+   * The segment size of a super-packet (S69): with {@link HostOptions#segmentOffload()} on, a
+   * received TCP or UDP packet may stand for several segments the stack coalesced or will cut, and
+   * be larger than the interface MTU; this is the transport payload bytes per segment (the last
+   * segment may be shorter). Allocation-free.
+   *
+   * @param i a slot index below {@link #size()}
+   * @return the segment size, or 0 if the slot does not hold a super-packet (always 0 for packets
+   *     added with {@link #add})
+   */
+  public int segmentSize(int i) {
+    check(i);
+    return segmentSize[i];
+  }
+
+  /**
    * Marks a slot to be dropped, not written back, by the next {@link
    * DivertSocket#send(PacketBatch)}.
    *
@@ -395,6 +413,12 @@ public final class PacketBatch {
       b.ifAddress6[i] = null;
       b.ruleId[i] = ruleId;
       b.ticket[i] = ticket;
+      b.segmentSize[i] = 0;
+    }
+
+    @Override
+    public void setSegmentSize(PacketBatch b, int i, int size) {
+      b.segmentSize[i] = size;
     }
 
     @Override

@@ -49,7 +49,8 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.FORWARD,
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
-            Capability.PARALLELISM);
+            Capability.PARALLELISM,
+            Capability.SEGMENT_OFFLOAD);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

@@ -179,6 +179,19 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    rule(
+        "S69",
+        "N",
+        "With segmentOffload on, TCP/UDP super-packets up to 65535 bytes may be delivered with"
+            + " their segment size; written back, changed or not, the stack segments them and the"
+            + " stream arrives whole; S27 does not apply to them.",
+        "cap SEGMENT_OFFLOAD");
+    rule(
+        "S70",
+        "N",
+        "With segmentOffload off, no delivered packet is larger than its interface MTU, except"
+            + " reassembled datagrams in always-defragment mode.",
+        "");
   }
 
   private SpecRules() {}

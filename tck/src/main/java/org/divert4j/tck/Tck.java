@@ -48,6 +48,7 @@ public final class Tck {
           HeaderFixupVerification.class,
           LoopVerification.class,
           ErrorVerification.class,
+          SegmentOffloadVerification.class,
           LifecycleVerification.class);
 
   private Tck() {}

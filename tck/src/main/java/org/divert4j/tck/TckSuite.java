@@ -63,6 +63,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Errors extends ErrorVerification {}
 
+  /** Area N. */
+  @Nested
+  public class SegmentOffload extends SegmentOffloadVerification {}
+
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}

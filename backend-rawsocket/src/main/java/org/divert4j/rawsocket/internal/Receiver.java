@@ -203,7 +203,7 @@ final class Receiver {
     l.curChain = c;
     l.curTag = Marks.tagOf(pkt.mark, c);
     l.splitter.reset();
-    if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0) {
+    if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0 && !pkt.gso()) {
       int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
       Ipv4View v = l.view.wrap(l.srcBuf, l.srcOff, l.srcLen);
       if (mtu >= Fragmenter.MIN_MTU && l.srcLen > mtu && !v.dontFragment()) {
@@ -233,6 +233,12 @@ final class Receiver {
       ByteBuffer src = l.srcBuf;
       int off = l.srcOff;
       int flags = src.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
+      if (pkt.gso()) {
+        flags |= TicketRing.F_GSO;
+      }
+      if (pkt.checksumPartial()) {
+        flags |= TicketRing.F_CSUM_PARTIAL;
+      }
       long h = ContentHash.hash(src, off, len);
       ticket =
           tickets.add(
@@ -434,6 +440,7 @@ final class Receiver {
         Chain c = l.curChain;
         int tag = l.curTag;
         int in = l.pkt.inIndex;
+        boolean gso = l.pkt.gso() && !l.splitter.active();
         slot.clear(); // the slot's limit is still the previous packet's length
         long ticket = deliver(l, slot, 0);
         if (ticket == 0) {
@@ -446,6 +453,11 @@ final class Receiver {
               batch, n, len, port, c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
         } else {
           BA.setReceived(batch, n, len, port, c, "", 0, 0, tag, ticket);
+        }
+        if (gso) {
+          int ifIndex = c.direction() == Direction.INBOUND ? in : l.pkt.outIndex;
+          BA.setSegmentSize(
+              batch, n, SegmentSize.of(slot, 0, len, ifaces.knowing(ifIndex).mtu(ifIndex)));
         }
         n++;
       }
