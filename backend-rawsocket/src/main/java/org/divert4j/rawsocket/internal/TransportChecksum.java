@@ -16,6 +16,12 @@ import org.divert4j.packet.Checksums;
 final class TransportChecksum {
   private TransportChecksum() {}
 
+  /** Big-endian whatever the buffer's order (the send buffer is in native order). */
+  private static void putU16(ByteBuffer b, int at, int v) {
+    b.put(at, (byte) (v >>> 8));
+    b.put(at + 1, (byte) v);
+  }
+
   /**
    * Sets the IP length field to {@code len} and stores the transport checksum; leaves a packet it
    * cannot parse as it is (the send path's own checks answer for it).
@@ -27,10 +33,10 @@ final class TransportChecksum {
     int version = (b.get(0) & 0xff) >>> 4;
     try {
       if (version == 4) {
-        b.putShort(2, (short) len);
+        putU16(b, 2, len);
         Checksums.fillTransport(b, 0);
       } else if (version == 6 && len >= 40) {
-        b.putShort(4, (short) (len - 40));
+        putU16(b, 4, len - 40);
         Checksums.fillTransport6(b, 0);
       }
     } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
