@@ -353,19 +353,22 @@ public final class KernelBench {
     Map<String, List<Double>> r = tcp.results();
     System.out.println("TCP bulk (iperf3, one stream, peer -> host, MTU 1500), Gbit/s:");
     System.out.println();
-    System.out.println("| mode | median | runs | mean packet divert4j saw |");
-    System.out.println("|---|---:|---|---:|");
+    System.out.println(
+        "| mode | median | runs | mean packet divert4j saw | bytes allocated per packet (reader) |");
+    System.out.println("|---|---:|---|---:|---:|");
     for (var e : r.entrySet()) {
       double mean = tcp.meanPacket(e.getKey());
+      double alloc = tcp.allocatedPerPacket(e.getKey());
       System.out.printf(
           Locale.ROOT,
-          "| %s | %.2f | %s | %s |%n",
+          "| %s | %.2f | %s | %s | %s |%n",
           e.getKey(),
           median(e.getValue()),
           e.getValue().stream()
               .map(d -> String.format(Locale.ROOT, "%.2f", d))
               .collect(java.util.stream.Collectors.joining(", ")),
-          Double.isNaN(mean) ? "" : String.format(Locale.ROOT, "%.0f B", mean));
+          Double.isNaN(mean) ? "" : String.format(Locale.ROOT, "%.0f B", mean),
+          Double.isNaN(alloc) ? "" : String.format(Locale.ROOT, "%.3f", alloc));
     }
     System.out.println();
     double gso = median(r.get(TcpBulk.D4J_GSO));

@@ -57,7 +57,7 @@ final class TcpBulk {
     this.batch = batch;
     for (String m : List.of(NONE, D4J, D4J_GSO, C_ONE, C_GSO)) {
       gbps.put(m, new ArrayList<>());
-      packets.put(m, new long[2]); // packets seen by divert4j, runs
+      packets.put(m, new long[4]); // packets, bytes seen by divert4j; packets, bytes allocated
     }
   }
 
@@ -83,6 +83,15 @@ final class TcpBulk {
   double meanPacket(String mode) {
     long[] p = packets.get(mode);
     return p[0] == 0 ? Double.NaN : (double) p[1] / p[0];
+  }
+
+  /**
+   * Bytes the reader thread allocated per packet in a mode, after its first 1000 packets of each
+   * run (ThreadMXBean); NaN if it saw none.
+   */
+  double allocatedPerPacket(String mode) {
+    long[] p = packets.get(mode);
+    return p[2] == 0 ? Double.NaN : (double) p[3] / p[2];
   }
 
   private double once(String mode, double seconds) throws Exception {
@@ -124,6 +133,12 @@ final class TcpBulk {
       long[] c = packets.get(mode);
       c[0] += p.count.get();
       c[1] += p.bytes.get();
+      p.stop = true;
+      if (p.reflector != null) {
+        p.reflector.join(2000);
+      }
+      c[2] += p.measured.get();
+      c[3] += p.allocated.get();
       return Double.parseDouble(m.group(1)) / 1e9;
     } finally {
       server.destroy();
@@ -135,6 +150,8 @@ final class TcpBulk {
   private final class Point implements AutoCloseable {
     final AtomicLong count = new AtomicLong();
     final AtomicLong bytes = new AtomicLong();
+    final AtomicLong measured = new AtomicLong();
+    final AtomicLong allocated = new AtomicLong();
     volatile boolean stop;
     DivertHost dh;
     Thread reflector;
@@ -170,8 +187,17 @@ final class TcpBulk {
               () -> {
                 // unchanged write-back; slots of 65535 bytes hold super-packets
                 PacketBatch b = PacketBatch.allocate(batch);
+                com.sun.management.ThreadMXBean mx =
+                    (com.sun.management.ThreadMXBean)
+                        java.lang.management.ManagementFactory.getThreadMXBean();
+                long from = -1;
+                long fromCount = 0;
                 try {
                   while (!stop) {
+                    if (from < 0 && count.get() >= 1000) {
+                      fromCount = count.get();
+                      from = mx.getCurrentThreadAllocatedBytes();
+                    }
                     int n = s.receive(b, WAIT);
                     if (n > 0) {
                       long sum = 0;
@@ -187,6 +213,10 @@ final class TcpBulk {
                   if (!stop) {
                     e.printStackTrace();
                   }
+                }
+                if (from >= 0) {
+                  allocated.set(mx.getCurrentThreadAllocatedBytes() - from);
+                  measured.set(count.get() - fromCount);
                 }
               },
               "bench-tcp-reflector");
