@@ -66,7 +66,20 @@ class BrokenBackendsTest {
         new TreeSet<>(abortedRules),
         newRules(report, name, Outcome.ABORTED),
         "SHOULD rules not met by " + name + ":\n" + report.toText());
-    assertEquals(0, report.count(name, Outcome.SKIPPED), report.toText());
+    assertEquals(0, skippedBeyondCapabilities(report, name), report.toText());
+  }
+
+  /**
+   * Rules gated on a capability the simulation does not declare, so its TCK skips their tests: S69
+   * (SEGMENT_OFFLOAD; the user-space stack has no TCP and no GSO/GRO, docs/backends.md).
+   */
+  private static final Set<String> NOT_DECLARED = Set.of("S69");
+
+  /** Skipped results other than those of {@link #NOT_DECLARED}. */
+  private static long skippedBeyondCapabilities(TckReport report, String name) {
+    return report.results(name).stream()
+        .filter(r -> r.outcome() == Outcome.SKIPPED && !NOT_DECLARED.contains(r.ruleId()))
+        .count();
   }
 
   /** Per broken backend, the tests it fails (or aborts) that pass on the reference. */
@@ -145,9 +158,10 @@ class BrokenBackendsTest {
     TckReport report = reference();
     assertTrue(report.compatible("sim"), report.toText());
     assertEquals(0, report.count("sim", Outcome.FAILED), report.toText());
-    assertEquals(0, report.count("sim", Outcome.SKIPPED), report.toText());
+    assertEquals(0, skippedBeyondCapabilities(report, "sim"), report.toText());
     assertEquals(0, report.count("sim", Outcome.ABORTED), report.toText());
-    assertEquals(java.util.List.of(), report.rulesWithoutPass("sim"), report.toText());
+    assertEquals(
+        java.util.List.copyOf(NOT_DECLARED), report.rulesWithoutPass("sim"), report.toText());
   }
 
   @Test
@@ -157,7 +171,9 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
-    assertFailsExactly(BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18");
+    // S70: the reassembled datagram is larger than the MTU although segment offload is off
+    assertFailsExactly(
+        BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18", "S70");
   }
 
   @Test
