@@ -119,20 +119,21 @@ class TckCommandTest {
     List<String> areas = new ArrayList<>();
     for (String l : lines.subList(3, lines.size())) {
       if (l.startsWith("total")) {
-        assertTrue(Pattern.matches("total {39}\\d+/0/0/0", l), l);
+        // one skip: S69, whose capability (SEGMENT_OFFLOAD) the simulation does not declare
+        assertTrue(Pattern.matches("total {39}\\d+/0/0/1", l), l);
         break;
       }
-      assertTrue(Pattern.matches("[A-L]  .{2,41} +\\d+/0/0/0", l), l);
+      assertTrue(Pattern.matches("[A-L]  .{2,41} +\\d+/0/0/0|N  Segment offload +1/0/0/1", l), l);
       areas.add(l.substring(0, 1));
     }
-    assertEquals(List.of("A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "L"), areas);
+    assertEquals(List.of("A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "L", "N"), areas);
     assertTrue(
         r.out().contains("Verdicts:\n  COMPATIBLE: backend 'sim' passes every required test"),
         r::toString);
 
     List<String> err = r.errLines();
     assertEquals("tck: sim (1 of 1)", err.get(0));
-    assertEquals(12, err.size(), "one progress line per area\n" + r);
+    assertEquals(13, err.size(), "one progress line per area\n" + r);
     assertTrue(
         Pattern.matches(
             "  sim        A  Sockets, ports, rules, chains +\\d+ passed, 0 failed, 0 aborted, 0 skipped",
