@@ -9,6 +9,7 @@ module org.divert4j {
   requires java.management;
 
   exports org.divert4j;
+  exports org.divert4j.filter;
   exports org.divert4j.management;
   exports org.divert4j.packet;
   exports org.divert4j.spi;

@@ -37,5 +37,24 @@ public enum Capability {
    * segments them when they are written back (SEMANTICS.md section N, S69). S70 (nothing larger
    * than the MTU with the option off) applies to every backend.
    */
-  SEGMENT_OFFLOAD
+  SEGMENT_OFFLOAD,
+  /**
+   * Delivered packets carry their firewall mark, the bits outside the backend's own, and a program
+   * may set those bits on packets it writes back or injects ({@link PacketBatch#mark}, {@link
+   * PacketBatch#setMark}); later rules, routing and other software see them (S73).
+   */
+  PACKET_MARK,
+  /**
+   * Delivered packets carry, where the backend knows them, a receive timestamp, the outbound
+   * interface, the owning socket's uid and gid and the connection state ({@link
+   * PacketBatch#metadata()}); absent values read as absent, never as zero (S75).
+   */
+  PACKET_META,
+  /**
+   * Rules' filters are evaluated where packets are diverted, before any reaches the program: a
+   * packet its rule's filter rejects is never queued for the socket and never waits for the program
+   * (S67). The kernel backend compiles filters to xt_bpf matches; the simulation evaluates them in
+   * its simulated kernel.
+   */
+  KERNEL_FILTER
 }

@@ -18,7 +18,8 @@ public sealed class DivertException extends IOException
         NoRouteException,
         AddressNotAvailableException,
         DivertClosedException,
-        BufferTooSmallException {
+        BufferTooSmallException,
+        FragmentModeUnavailableException {
   private static final long serialVersionUID = 1L;
 
   /** No errno: the failure did not come from a system call. */

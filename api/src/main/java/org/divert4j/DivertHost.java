@@ -86,6 +86,14 @@ public interface DivertHost extends AutoCloseable {
   HostStats stats();
 
   /**
+   * @return the clock of {@link PacketMetadata#timestamp(int)} on this host (S75); {@link
+   *     TimestampClock#NONE} when its backend gives no timestamps
+   */
+  default TimestampClock timestampClock() {
+    return TimestampClock.NONE;
+  }
+
+  /**
    * @return true until {@link #close()}
    */
   boolean isOpen();

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import org.divert4j.filter.Filter;
+import org.divert4j.filter.FilterContext;
 import org.divert4j.packet.Ipv6View;
 
 /**
@@ -23,7 +25,11 @@ import org.divert4j.packet.Ipv6View;
  *
  * <p>Fragments (S7): a rule that tests TCP/UDP ports or the ICMP type matches only the first
  * fragment (offset 0) of a datagram; a rule on protocol, addresses and interfaces matches every
- * fragment. Immutable and thread-safe.
+ * fragment.
+ *
+ * <p>A rule may also carry a {@link Filter} in WinDivert's language (SEMANTICS.md S64), tested
+ * after the other matches: {@code input -p tcp filter "tcp.Syn and tcp.DstPort == 443" -j DIVERT
+ * 5}. Immutable and thread-safe.
  */
 public final class DivertRule {
   /** Protocol number of ICMP. */
@@ -60,6 +66,7 @@ public final class DivertRule {
   private final int icmpType;
   private final String inInterface;
   private final String outInterface;
+  private final Filter filter;
   private final int port;
 
   private DivertRule(Builder b, IpFamily family, int port) {
@@ -79,6 +86,7 @@ public final class DivertRule {
     this.icmpType = b.icmpType;
     this.inInterface = b.inInterface;
     this.outInterface = b.outInterface;
+    this.filter = b.filter;
     this.port = port;
   }
 
@@ -120,21 +128,19 @@ public final class DivertRule {
    *   <li>{@code --icmp-type T} (needs icmp), {@code --icmpv6-type T} (needs icmpv6), [{@code type
    *       T}] (either)
    *   <li>{@code -i IFACE} [{@code in IFACE}], {@code -o IFACE} [{@code out IFACE}]
+   *   <li>{@code filter "EXPR"} [{@code --filter "EXPR"}]: a filter expression ({@link Filter});
+   *       the quotes may be left out when it is one word
    *   <li>{@code -j DIVERT PORT} [{@code port PORT} or {@code divert PORT}]
    * </ul>
    *
    * @param text the rule text
    * @param defaultPort the port when the text names none; 0 to require one in the text
    * @return the rule
-   * @throws IllegalArgumentException naming the token at fault, if the text is not a rule
+   * @throws IllegalArgumentException naming the token at fault, if the text is not a rule; a {@link
+   *     org.divert4j.filter.FilterSyntaxException} for a bad filter
    */
   public static DivertRule parse(String text, int defaultPort) {
-    List<String> t = new ArrayList<>();
-    for (String s : text.trim().split("\\s+")) {
-      if (!s.isEmpty()) {
-        t.add(s);
-      }
-    }
+    List<String> t = words(text);
     if (t.isEmpty()) {
       throw new IllegalArgumentException("empty rule: expected a chain (input, forward, output)");
     }
@@ -164,6 +170,7 @@ public final class DivertRule {
             b.icmpType(number(arg(t, i++, w), w, 0, 255));
         case "-i", "--in-interface", "in" -> b.inInterface(arg(t, i++, w));
         case "-o", "--out-interface", "out" -> b.outInterface(arg(t, i++, w));
+        case "filter", "--filter" -> b.filter(arg(t, i++, w));
         case "-j", "--jump" -> {
           String target = arg(t, i++, w);
           if (!target.equalsIgnoreCase("DIVERT")) {
@@ -183,6 +190,35 @@ public final class DivertRule {
           "rule '" + text.trim() + "' names no divert port: add '-j DIVERT <port>'");
     }
     return b.divertTo(port);
+  }
+
+  /** Splits on white space; a double-quoted part (a filter) is one word, without its quotes. */
+  private static List<String> words(String text) {
+    List<String> t = new ArrayList<>();
+    int i = 0;
+    int n = text.length();
+    while (i < n) {
+      if (Character.isWhitespace(text.charAt(i))) {
+        i++;
+        continue;
+      }
+      int start = i;
+      if (text.charAt(i) == '"') {
+        int close = text.indexOf('"', i + 1);
+        if (close < 0) {
+          throw new IllegalArgumentException(
+              "unclosed quote at " + (i + 1) + " in rule '" + text.trim() + "'");
+        }
+        t.add(text.substring(i + 1, close));
+        i = close + 1;
+        continue;
+      }
+      while (i < n && !Character.isWhitespace(text.charAt(i))) {
+        i++;
+      }
+      t.add(text.substring(start, i));
+    }
+    return t;
   }
 
   private static String arg(List<String> t, int i, String option) {
@@ -362,6 +398,13 @@ public final class DivertRule {
   }
 
   /**
+   * @return the filter tested after the other matches, or null when the rule has none
+   */
+  public Filter filter() {
+    return filter;
+  }
+
+  /**
    * @return the divert port packets are sent to (1..65535)
    */
   public int port() {
@@ -381,9 +424,25 @@ public final class DivertRule {
   }
 
   /**
-   * Tests the rule against a packet of either family, as a firewall would (S7 and S56 for
-   * fragments: port and type tests match only the fragment with offset 0, protocol and address
-   * tests every fragment). Does not allocate; thread-safe.
+   * Tests the rule against a packet, its filter included (S64, S65). Does not allocate.
+   *
+   * @param packet the packet from {@code position()} to {@code limit()}; not modified
+   * @param inInterface the interface the packet arrived on, or null
+   * @param outInterface the interface it will leave by, or null
+   * @param context the packet's direction, loopback flag and interface index for the filter;
+   *     scratch space of the calling thread
+   * @return true if the matches and the filter (if any) accept the packet
+   */
+  public boolean matches(
+      ByteBuffer packet, String inInterface, String outInterface, FilterContext context) {
+    return matches(packet, inInterface, outInterface)
+        && (filter == null || filter.matches(packet, context));
+  }
+
+  /**
+   * Tests the rule's matches, without its {@link #filter()}, against a packet of either family, as
+   * a firewall would (S7 and S56 for fragments: port and type tests match only the fragment with
+   * offset 0, protocol and address tests every fragment). Does not allocate; thread-safe.
    *
    * @param packet an IPv4 or IPv6 packet from {@code packet.position()} to {@code packet.limit()};
    *     not modified, position unchanged
@@ -528,6 +587,7 @@ public final class DivertRule {
     b.icmpType = icmpType;
     b.inInterface = inInterface;
     b.outInterface = outInterface;
+    b.filter = filter;
     return b;
   }
 
@@ -568,6 +628,9 @@ public final class DivertRule {
     }
     if (outInterface != null) {
       sb.append(" -o ").append(outInterface);
+    }
+    if (filter != null) {
+      sb.append(" filter \"").append(filter).append('"');
     }
     return sb.append(" -j DIVERT ").append(port).toString();
   }
@@ -621,6 +684,7 @@ public final class DivertRule {
     private int icmpType = ANY_ICMP_TYPE;
     private String inInterface;
     private String outInterface;
+    private Filter filter;
 
     private Builder(Chain chain) {
       this.chain = chain;
@@ -796,6 +860,25 @@ public final class DivertRule {
         throw new IllegalArgumentException("the input chain has no output interface to match");
       }
       this.outInterface = checkName(name);
+      return this;
+    }
+
+    /**
+     * @param filter a filter expression tested after the other matches (S64), or null for none
+     * @return this builder
+     * @throws org.divert4j.filter.FilterSyntaxException with the position and what was expected, if
+     *     the text is not a filter (S66)
+     */
+    public Builder filter(String filter) {
+      return filter(filter == null ? null : Filter.parse(filter));
+    }
+
+    /**
+     * @param filter a parsed filter tested after the other matches, or null for none
+     * @return this builder
+     */
+    public Builder filter(Filter filter) {
+      this.filter = filter;
       return this;
     }
 

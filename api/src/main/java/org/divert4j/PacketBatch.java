@@ -45,6 +45,8 @@ public final class PacketBatch {
   private final int[] ruleId;
   private final long[] ticket;
   private final int[] segmentSize;
+  private final int[] mark;
+  private final PacketMetadata metadata;
   private final boolean[] dropped;
   private final DivertException[] errors;
   private final DivertAddress[] given;
@@ -62,6 +64,8 @@ public final class PacketBatch {
     this.ruleId = new int[n];
     this.ticket = new long[n];
     this.segmentSize = new int[n];
+    this.mark = new int[n];
+    this.metadata = new PacketMetadata(n);
     this.dropped = new boolean[n];
     this.errors = new DivertException[n];
     this.given = new DivertAddress[n];
@@ -152,6 +156,8 @@ public final class PacketBatch {
     errors[i] = null;
     given[i] = null;
     ticket[i] = 0;
+    mark[i] = 0;
+    metadata.clear(i);
     port[i] = 0;
     chain[i] = -1;
     ifName[i] = "";
@@ -339,6 +345,47 @@ public final class PacketBatch {
   }
 
   /**
+   * The packet's firewall mark ({@code skb->mark} on Linux) as far as it belongs to programs, on
+   * backends with {@link Capability#PACKET_MARK} (S73): the bits outside the backend's own, which
+   * other rules, policy routing and other software (kube-proxy, WireGuard, Tailscale, ...) may set
+   * and read. The bits the backend keeps its state in always read as 0 (the kernel backend's are
+   * the host property {@code rawsocket.markMask}). 0 for packets added with {@link #add} until
+   * {@link #setMark} sets it, and on backends without the capability. Allocates nothing.
+   *
+   * @param i a slot index below {@link #size()}
+   * @return the mark, as an unsigned 32-bit pattern
+   */
+  public int mark(int i) {
+    check(i);
+    return mark[i];
+  }
+
+  /**
+   * Sets the firewall mark a slot's packet leaves with when the next {@link
+   * DivertSocket#send(PacketBatch)} writes it back or injects it, on backends with {@link
+   * Capability#PACKET_MARK} (S73): rules after the diverting one, routing and other software see
+   * it. Only the bits outside the backend's own are used; the backend's bits keep the values it
+   * needs. Backends without the capability ignore it. A written-back packet whose mark is not set
+   * keeps the mark it was received with. Allocates nothing.
+   *
+   * @param i a slot index below {@link #size()}
+   * @param value the mark, as an unsigned 32-bit pattern
+   */
+  public void setMark(int i, int value) {
+    check(i);
+    mark[i] = value;
+  }
+
+  /**
+   * @return what the backend knows about each slot's packet beyond its bytes (S75): timestamp,
+   *     outbound interface, owner, connection state; one object per batch, so this allocates
+   *     nothing
+   */
+  public PacketMetadata metadata() {
+    return metadata;
+  }
+
+  /**
    * Marks a slot to be dropped, not written back, by the next {@link
    * DivertSocket#send(PacketBatch)}.
    *
@@ -413,12 +460,31 @@ public final class PacketBatch {
       b.ifAddress6[i] = null;
       b.ruleId[i] = ruleId;
       b.ticket[i] = ticket;
+      b.mark[i] = 0;
+      b.metadata.clear(i);
       b.segmentSize[i] = 0;
     }
 
     @Override
     public void setSegmentSize(PacketBatch b, int i, int size) {
       b.segmentSize[i] = size;
+    }
+
+    @Override
+    public void setMetadata(
+        PacketBatch b,
+        int i,
+        long timestamp,
+        int outIndex,
+        long uid,
+        long gid,
+        ConnectionState state) {
+      b.metadata.set(i, timestamp, outIndex, uid, gid, state);
+    }
+
+    @Override
+    public void setMark(PacketBatch b, int i, int mark) {
+      b.mark[i] = mark;
     }
 
     @Override

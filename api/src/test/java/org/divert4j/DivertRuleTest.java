@@ -138,4 +138,56 @@ class DivertRuleTest {
     assertTrue(DivertRule.parse("input udp dport 53 port 1").matches(b, null, null));
     assertEquals(12, b.position());
   }
+
+  @Test
+  void carriesAFilterThatRoundTrips() {
+    DivertRule r = DivertRule.parse("input filter \"tcp.DstPort == 443\" -j DIVERT 5");
+    assertEquals("input filter \"tcp.DstPort == 443\" -j DIVERT 5", r.toString());
+    assertEquals(r, DivertRule.parse(r.toString()));
+    assertEquals("tcp.DstPort == 443", r.filter().toString());
+    DivertRule s =
+        DivertRule.parse("output -p udp --filter \"udp.DstPort=53 && !loopback\" port 9");
+    assertEquals(
+        "output -p udp filter \"udp.DstPort == 53 and not loopback\" -j DIVERT 9", s.toString());
+    assertEquals(s, DivertRule.parse(s.toString()));
+    assertEquals(s, s.withPort(9));
+    assertEquals(
+        "input filter \"tcp\" -j DIVERT 1", DivertRule.parse("input filter tcp port 1").toString());
+    assertEquals(null, DivertRule.parse("input -p tcp -j DIVERT 1").filter());
+  }
+
+  @Test
+  void aFilterIsTestedAfterTheOtherMatches() {
+    org.divert4j.filter.FilterContext c = new org.divert4j.filter.FilterContext();
+    ByteBuffer syn =
+        org.divert4j.packet.Ipv4Builder.tcp(1000, 443)
+            .tcpFlags(org.divert4j.packet.Ipv4Builder.TCP_SYN)
+            .build();
+    DivertRule r =
+        DivertRule.parse("input -p tcp filter \"tcp.Syn and tcp.DstPort == 443\" -j DIVERT 5");
+    assertTrue(r.matches(syn, null, null, c));
+    assertTrue(
+        DivertRule.parse("input -p tcp filter \"tcp.Ack\" -j DIVERT 5").matches(syn, null, null));
+    assertFalse(
+        DivertRule.parse("input -p tcp filter \"tcp.Ack\" -j DIVERT 5")
+            .matches(syn, null, null, c));
+    assertFalse(
+        DivertRule.parse("input -p udp filter \"tcp.Syn\" -j DIVERT 5")
+            .matches(syn, null, null, c));
+  }
+
+  @Test
+  void aBadFilterFailsWithItsPosition() {
+    IllegalArgumentException e =
+        assertThrows(
+            org.divert4j.filter.FilterSyntaxException.class,
+            () -> DivertRule.parse("input filter \"(tcp.DstPort == )\" -j DIVERT 5"));
+    assertEquals("at 17: expected a field or a number, found ')'", e.getMessage());
+    assertEquals(
+        "unclosed quote at 14 in rule 'input filter \"tcp -j DIVERT 5'",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> DivertRule.parse("input filter \"tcp -j DIVERT 5"))
+            .getMessage());
+  }
 }

@@ -1,9 +1,6 @@
 package org.divert4j.packet;
 
 import java.nio.ByteBuffer;
-import java.util.Arrays;
-import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.LongSupplier;
 import org.divert4j.DropReason;
 
@@ -55,33 +52,8 @@ public final class Ipv6Reassembler {
   /** Bytes counted per held fragment on top of its payload; as {@link Reassembler}. */
   public static final int FRAGMENT_OVERHEAD = Reassembler.FRAGMENT_OVERHEAD;
 
-  private static final int POOL_ARRAYS = 64;
-  private static final int POOL_BYTES = 256 << 10;
-  private static final int TIMEOUT = DropReason.REASSEMBLY_TIMEOUT.ordinal();
-  private static final int INVALID = DropReason.REASSEMBLY_INVALID.ordinal();
-
-  private final long memoryBytes;
-  private final int maxDatagrams;
-  private final long timeoutNanos;
-  private final LongSupplier clock;
-  private final long seed = ThreadLocalRandom.current().nextLong();
+  private final FragmentQueues q;
   private final Ipv6View view = new Ipv6View();
-  private final long[] drops = new long[DropReason.values().length];
-  private final byte[][] pool = new byte[POOL_ARRAYS][];
-  private int pooled;
-  private int pooledBytes;
-
-  private long bytesHeld;
-  private long duplicates;
-  private long reassembled;
-  private int live;
-  private int tombs;
-
-  private Entry head;
-  private Entry tail;
-  private Entry free;
-  private Entry[] table = new Entry[16];
-  private int mapped;
 
   /**
    * Creates a reassembler; the arguments are those of {@link Reassembler#Reassembler}.
@@ -96,20 +68,7 @@ public final class Ipv6Reassembler {
    */
   public Ipv6Reassembler(
       long memoryBytes, int maxDatagrams, long timeoutNanos, LongSupplier clock) {
-    if (memoryBytes <= 0) {
-      throw new IllegalArgumentException("memory bound must be positive: " + memoryBytes);
-    }
-    if (maxDatagrams < 1 || maxDatagrams > Reassembler.MAX_DATAGRAMS_LIMIT) {
-      throw new IllegalArgumentException(
-          "max datagrams must be 1.." + Reassembler.MAX_DATAGRAMS_LIMIT + ": " + maxDatagrams);
-    }
-    if (timeoutNanos <= 0) {
-      throw new IllegalArgumentException("timeout must be positive: " + timeoutNanos);
-    }
-    this.memoryBytes = memoryBytes;
-    this.maxDatagrams = maxDatagrams;
-    this.timeoutNanos = timeoutNanos;
-    this.clock = Objects.requireNonNull(clock, "clock");
+    this.q = new FragmentQueues(memoryBytes, maxDatagrams, timeoutNanos, clock);
   }
 
   /**
@@ -123,95 +82,53 @@ public final class Ipv6Reassembler {
    * @throws NullPointerException if {@code packet} is null
    */
   public ByteBuffer offer(ByteBuffer packet) {
-    long now = clock.getAsLong();
-    expire(now);
+    long now = q.expireNow();
     Ipv6View v = view.wrap(packet);
     if (v.check() != null) {
-      drops[INVALID]++;
+      q.invalid();
       return null;
     }
     if (!v.isFragment()) {
       return packet;
     }
     int base = v.offset();
-    long s0 = u64(packet, base + 8);
-    long s1 = u64(packet, base + 16);
-    long d0 = u64(packet, base + 24);
-    long d1 = u64(packet, base + 32);
-    int id = v.fragmentIdentification();
-    int hash = hash(s0, s1, d0, d1, id);
-    Entry e = find(s0, s1, d0, d1, id, hash);
-    if (e != null && e.discarded != null) {
-      drops[e.discarded.ordinal()]++;
+    // key: source, destination and the 32-bit Identification (RFC 8200)
+    FragmentQueues.Entry e =
+        q.datagram(
+            u64(packet, base + 8),
+            u64(packet, base + 16),
+            u64(packet, base + 24),
+            u64(packet, base + 32),
+            v.fragmentIdentification(),
+            now);
+    if (e == null) {
       return null;
     }
-    if (e == null) {
-      if (live >= maxDatagrams) {
-        remember(s0, s1, d0, d1, id, hash, now);
-        return null;
-      }
-      e = start(s0, s1, d0, d1, id, hash, now);
-    }
-
     int fh = v.fragmentHeaderOffset();
     int unfrag = fh - base;
     int off = v.fragmentOffset();
     int from = fh + Ipv6View.FRAGMENT_HEADER_LENGTH;
     int len = base + Ipv6View.HEADER_LENGTH + v.payloadLength() - from;
-    int end = off + len;
-    boolean mf = v.moreFragments();
     // Every fragment carries the unfragmentable part; the first fragment's is the one kept.
-    int held = off != 0 && e.unfragmentable != null ? e.unfragmentable.length : unfrag;
-
-    // Consistency with what the datagram already told us, in the order of Linux ip6_frag_queue.
-    if (len == 0
-        || (mf
-            ? e.totalEnd >= 0 && end > e.totalEnd
-            : end < e.maxEnd || (e.totalEnd >= 0 && end != e.totalEnd))
-        || held - Ipv6View.HEADER_LENGTH + Math.max(end, e.maxEnd) > Ipv6View.MAX_PAYLOAD_LENGTH) {
-      discard(e, DropReason.REASSEMBLY_INVALID);
-      return null;
+    int held = off != 0 && e.headLength > 0 ? e.headLength : unfrag;
+    FragmentQueues.Outcome o =
+        q.add(
+            e,
+            off,
+            packet,
+            from,
+            len,
+            v.moreFragments(),
+            held,
+            Ipv6View.HEADER_LENGTH + Ipv6View.MAX_PAYLOAD_LENGTH,
+            off == 0 ? unfrag : 0,
+            base,
+            unfrag);
+    if (off == 0 && (o == FragmentQueues.Outcome.HELD || o == FragmentQueues.Outcome.COMPLETE)) {
+      e.aux = previousNextHeader(packet, base, fh);
+      e.aux2 = Bytes.u8(packet, fh);
     }
-
-    int i = lowerBound(e, off);
-    if (i < e.count && e.offs[i] == off) {
-      if (e.ends[i] == end) {
-        duplicates++;
-        return null;
-      }
-      discard(e, DropReason.REASSEMBLY_OVERLAP);
-      return null;
-    }
-    if ((i > 0 && e.ends[i - 1] > off) || (i < e.count && e.offs[i] < end)) {
-      discard(e, DropReason.REASSEMBLY_OVERLAP);
-      return null;
-    }
-    long charge = (long) len + FRAGMENT_OVERHEAD + (off == 0 ? unfrag : 0);
-    if (bytesHeld + charge > memoryBytes) {
-      discard(e, DropReason.REASSEMBLY_MEMORY);
-      return null;
-    }
-
-    byte[] data = take(len);
-    packet.get(from, data, 0, len);
-    insert(e, i, off, end, data);
-    if (off == 0) {
-      e.unfragmentable = new byte[unfrag];
-      packet.get(base, e.unfragmentable, 0, unfrag);
-      e.nextHeaderAt = previousNextHeader(packet, base, fh);
-      e.nextHeader = Bytes.u8(packet, fh);
-    }
-    if (!mf) {
-      e.totalEnd = end;
-    }
-    e.maxEnd = Math.max(e.maxEnd, end);
-    e.received += len;
-    e.charged += charge;
-    bytesHeld += charge;
-    if (e.unfragmentable != null && e.totalEnd >= 0 && e.received == e.totalEnd) {
-      return complete(e);
-    }
-    return null;
+    return o == FragmentQueues.Outcome.COMPLETE ? complete(e) : null;
   }
 
   /** Eight bytes big-endian, whatever the buffer's order (fragments may come in either). */
@@ -237,25 +154,7 @@ public final class Ipv6Reassembler {
    * @return the number of incomplete datagrams discarded
    */
   public int expire() {
-    return expire(clock.getAsLong());
-  }
-
-  private int expire(long now) {
-    int n = 0;
-    for (Entry e = head; e != null && now - e.deadline >= 0; e = head) {
-      if (e.discarded == null) {
-        drops[TIMEOUT] += e.count;
-        release(e);
-        live--;
-        n++;
-      } else {
-        tombs--;
-      }
-      unlink(e);
-      unmap(e);
-      recycle(e);
-    }
-    return n;
+    return q.expire();
   }
 
   /**
@@ -263,334 +162,52 @@ public final class Ipv6Reassembler {
    * @return packets dropped for that reason so far
    */
   public long discarded(DropReason reason) {
-    return drops[reason.ordinal()];
+    return q.discarded(reason);
   }
 
   /**
    * @return exact duplicate fragments ignored so far
    */
   public long duplicates() {
-    return duplicates;
+    return q.duplicates();
   }
 
   /**
    * @return bytes held now; never more than the memory bound
    */
   public long bytesHeld() {
-    return bytesHeld;
+    return q.bytesHeld();
   }
 
   /**
    * @return incomplete datagrams being reassembled now
    */
   public int datagramsInFlight() {
-    return live;
+    return q.datagramsInFlight();
   }
 
   /**
    * @return datagrams completed and returned so far
    */
   public long reassembled() {
-    return reassembled;
+    return q.reassembled();
   }
 
   @Override
   public String toString() {
-    return "Ipv6Reassembler(held "
-        + bytesHeld
-        + "/"
-        + memoryBytes
-        + " bytes, "
-        + live
-        + "/"
-        + maxDatagrams
-        + " datagrams, "
-        + reassembled
-        + " reassembled)";
+    return "Ipv6Reassembler(" + q + ")";
   }
 
-  // -------------------------------------------------------------------------------- internals
-
-  private ByteBuffer complete(Entry e) {
-    byte[] u = e.unfragmentable;
-    int total = u.length + e.totalEnd;
+  private ByteBuffer complete(FragmentQueues.Entry e) {
+    int unfrag = e.headLength;
+    int total = unfrag + e.totalEnd;
     ByteBuffer out = ByteBuffer.allocate(total);
     byte[] a = out.array();
-    System.arraycopy(u, 0, a, 0, u.length);
-    for (int k = 0; k < e.count; k++) {
-      System.arraycopy(e.data[k], 0, a, u.length + e.offs[k], e.ends[k] - e.offs[k]);
-    }
+    System.arraycopy(e.head, 0, a, 0, unfrag);
+    FragmentQueues.assemble(e, a, unfrag);
     Bytes.put16(out, 4, total - Ipv6View.HEADER_LENGTH);
-    Bytes.put8(out, e.nextHeaderAt, e.nextHeader);
-    reassembled++;
-    release(e);
-    live--;
-    unlink(e);
-    unmap(e);
-    recycle(e);
+    Bytes.put8(out, e.aux, e.aux2);
+    q.finish(e);
     return out;
-  }
-
-  private void discard(Entry e, DropReason reason) {
-    drops[reason.ordinal()] += e.count + 1L;
-    release(e);
-    live--;
-    if (tombs < maxDatagrams) {
-      e.discarded = reason;
-      tombs++;
-    } else {
-      unlink(e);
-      unmap(e);
-      recycle(e);
-    }
-  }
-
-  private void remember(long s0, long s1, long d0, long d1, int id, int hash, long now) {
-    drops[DropReason.REASSEMBLY_MEMORY.ordinal()]++;
-    if (tombs < maxDatagrams) {
-      Entry e = start(s0, s1, d0, d1, id, hash, now);
-      live--;
-      e.discarded = DropReason.REASSEMBLY_MEMORY;
-      tombs++;
-    }
-  }
-
-  private Entry start(long s0, long s1, long d0, long d1, int id, int hash, long now) {
-    Entry e = free;
-    if (e != null) {
-      free = e.next;
-      e.next = null;
-    } else {
-      e = new Entry();
-    }
-    e.s0 = s0;
-    e.s1 = s1;
-    e.d0 = d0;
-    e.d1 = d1;
-    e.id = id;
-    e.hash = hash;
-    e.deadline = now + timeoutNanos;
-    e.prev = tail;
-    if (tail == null) {
-      head = e;
-    } else {
-      tail.next = e;
-    }
-    tail = e;
-    map(e);
-    live++;
-    return e;
-  }
-
-  /** Frees a datagram's fragments and resets its reassembly state (the key stays). */
-  private void release(Entry e) {
-    bytesHeld -= e.charged;
-    for (int k = 0; k < e.count; k++) {
-      give(e.data[k]);
-    }
-    Arrays.fill(e.data, 0, e.count, null);
-    e.count = 0;
-    e.charged = 0;
-    e.unfragmentable = null;
-    e.nextHeaderAt = 0;
-    e.nextHeader = 0;
-    e.totalEnd = -1;
-    e.maxEnd = 0;
-    e.received = 0;
-    if (e.offs.length > Entry.KEEP_SLOTS) {
-      // A datagram of thousands of tiny fragments must not leave its big index arrays behind in
-      // the pool, outside the memory bound.
-      e.offs = new int[Entry.INITIAL_SLOTS];
-      e.ends = new int[Entry.INITIAL_SLOTS];
-      e.data = new byte[Entry.INITIAL_SLOTS][];
-    }
-  }
-
-  /** A fragment array of exactly {@code len} bytes, from the cache if one is there. */
-  private byte[] take(int len) {
-    for (int i = pooled - 1; i >= 0; i--) {
-      byte[] a = pool[i];
-      if (a.length == len) {
-        pool[i] = pool[--pooled];
-        pool[pooled] = null;
-        pooledBytes -= len;
-        return a;
-      }
-    }
-    return new byte[len];
-  }
-
-  private void give(byte[] a) {
-    if (pooled < POOL_ARRAYS && pooledBytes + a.length <= POOL_BYTES) {
-      pool[pooled++] = a;
-      pooledBytes += a.length;
-    }
-  }
-
-  private void recycle(Entry e) {
-    e.discarded = null;
-    e.prev = null;
-    e.next = free;
-    free = e;
-  }
-
-  private void unlink(Entry e) {
-    if (e.prev == null) {
-      head = e.next;
-    } else {
-      e.prev.next = e.next;
-    }
-    if (e.next == null) {
-      tail = e.prev;
-    } else {
-      e.next.prev = e.prev;
-    }
-    e.prev = null;
-    e.next = null;
-  }
-
-  private static int lowerBound(Entry e, int off) {
-    int lo = 0;
-    int hi = e.count;
-    // Fragments mostly arrive in order: check the end first.
-    if (hi > 0 && e.offs[hi - 1] < off) {
-      return hi;
-    }
-    while (lo < hi) {
-      int mid = (lo + hi) >>> 1;
-      if (e.offs[mid] < off) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return lo;
-  }
-
-  private static void insert(Entry e, int i, int off, int end, byte[] data) {
-    if (e.count == e.offs.length) {
-      int n = e.count * 2;
-      e.offs = Arrays.copyOf(e.offs, n);
-      e.ends = Arrays.copyOf(e.ends, n);
-      e.data = Arrays.copyOf(e.data, n);
-    }
-    int move = e.count - i;
-    if (move > 0) {
-      System.arraycopy(e.offs, i, e.offs, i + 1, move);
-      System.arraycopy(e.ends, i, e.ends, i + 1, move);
-      System.arraycopy(e.data, i, e.data, i + 1, move);
-    }
-    e.offs[i] = off;
-    e.ends[i] = end;
-    e.data[i] = data;
-    e.count++;
-  }
-
-  // ------------------------------------------------------------------------------ hash table
-
-  private int hash(long s0, long s1, long d0, long d1, int id) {
-    long x = mix(s0 ^ seed);
-    x = mix(x ^ s1);
-    x = mix(x ^ d0);
-    x = mix(x ^ d1);
-    x = mix(x ^ id);
-    return (int) (x ^ x >>> 32);
-  }
-
-  /** The SplitMix64 finaliser: every input bit affects every output bit. */
-  private static long mix(long z) {
-    z = (z ^ z >>> 30) * 0xbf58476d1ce4e5b9L;
-    z = (z ^ z >>> 27) * 0x94d049bb133111ebL;
-    return z ^ z >>> 31;
-  }
-
-  private void map(Entry e) {
-    if ((mapped + 1) * 2 > table.length) {
-      Entry[] old = table;
-      table = new Entry[old.length * 2];
-      for (Entry o : old) {
-        if (o != null) {
-          place(o);
-        }
-      }
-    }
-    place(e);
-    mapped++;
-  }
-
-  private void place(Entry e) {
-    int mask = table.length - 1;
-    int i = e.hash & mask;
-    while (table[i] != null) {
-      i = i + 1 & mask;
-    }
-    table[i] = e;
-  }
-
-  /** Removes an entry, shifting later entries of its probe run back (no tombstone slots). */
-  private void unmap(Entry e) {
-    Entry[] t = table;
-    int mask = t.length - 1;
-    int i = e.hash & mask;
-    while (t[i] != e) {
-      i = i + 1 & mask;
-    }
-    for (int j = i + 1 & mask; t[j] != null; j = j + 1 & mask) {
-      int home = t[j].hash & mask;
-      // Move t[j] into the hole at i unless its home slot lies cyclically in (i, j].
-      boolean stays = i <= j ? i < home && home <= j : i < home || home <= j;
-      if (!stays) {
-        t[i] = t[j];
-        i = j;
-      }
-    }
-    t[i] = null;
-    mapped--;
-  }
-
-  private Entry find(long s0, long s1, long d0, long d1, int id, int hash) {
-    Entry[] t = table;
-    int mask = t.length - 1;
-    for (int i = hash & mask; ; i = i + 1 & mask) {
-      Entry e = t[i];
-      if (e == null
-          || (e.hash == hash
-              && e.id == id
-              && e.s0 == s0
-              && e.s1 == s1
-              && e.d0 == d0
-              && e.d1 == d1)) {
-        return e;
-      }
-    }
-  }
-
-  /** One datagram in flight, or the key of a discarded one. Pooled. */
-  private static final class Entry {
-    static final int INITIAL_SLOTS = 8;
-    static final int KEEP_SLOTS = 64;
-
-    long s0; // source address, as two big-endian halves
-    long s1;
-    long d0; // destination address
-    long d1;
-    int id;
-    int hash;
-    long deadline;
-    Entry prev;
-    Entry next;
-    DropReason discarded;
-
-    byte[] unfragmentable; // null until the fragment at offset 0 arrives
-    int nextHeaderAt; // offset of the Next Header field that names the Fragment header
-    int nextHeader; // what the first fragment's Fragment header names
-    int totalEnd = -1;
-    int maxEnd;
-    int received;
-    long charged;
-    int count;
-    int[] offs = new int[INITIAL_SLOTS];
-    int[] ends = new int[INITIAL_SLOTS];
-    byte[][] data = new byte[INITIAL_SLOTS][];
   }
 }

@@ -3,6 +3,7 @@ package org.divert4j.spi;
 import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import org.divert4j.Chain;
+import org.divert4j.ConnectionState;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.PacketBatch;
@@ -106,10 +107,42 @@ public abstract class BatchAccess {
   public abstract void setSegmentSize(PacketBatch b, int i, int size);
 
   /**
+   * Records what the backend knows about a received packet (S75), after {@link #setReceived} (which
+   * resets it all to absent). Pass {@link org.divert4j.PacketMetadata#ABSENT} or null for what it
+   * does not know.
+   *
+   * @param b a batch
+   * @param i a slot index set by setReceived
+   * @param timestamp receive time in nanoseconds by the host's timestamp clock
+   * @param outIndex the outbound interface index
+   * @param uid the owning socket's uid
+   * @param gid the owning socket's gid
+   * @param state the connection state
+   */
+  public abstract void setMetadata(
+      PacketBatch b,
+      int i,
+      long timestamp,
+      int outIndex,
+      long uid,
+      long gid,
+      ConnectionState state);
+
+  /**
    * @param b a batch
    * @param size the number of filled slots
    */
   public abstract void setSize(PacketBatch b, int size);
+
+  /**
+   * Sets a received slot's firewall mark, after {@link #setReceived} (which sets it to 0): the bits
+   * outside the backend's own (S73).
+   *
+   * @param b the batch
+   * @param i the slot
+   * @param mark the mark
+   */
+  public abstract void setMark(PacketBatch b, int i, int mark);
 
   /**
    * @param b a batch

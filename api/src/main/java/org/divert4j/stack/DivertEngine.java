@@ -9,6 +9,7 @@ import java.util.Set;
 import org.divert4j.AddressNotAvailableException;
 import org.divert4j.Capability;
 import org.divert4j.Chain;
+import org.divert4j.Direction;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DropReason;
@@ -20,6 +21,8 @@ import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
+import org.divert4j.filter.Filter;
+import org.divert4j.filter.FilterContext;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
@@ -78,8 +81,19 @@ public class DivertEngine {
   private final Fragmenter transmitFragmenter = new Fragmenter();
   private final Ipv4View view = new Ipv4View();
   private final Ipv4View fixUpView = new Ipv4View();
+  private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
   private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
   private final PacketPool pool = new PacketPool(64, 4);
+
+  /**
+   * The firewall mark of the packet the engine is moving now (S73): set where a packet enters (0
+   * from a wire, the sender's from the local stack, the program's when it sends), kept with a held
+   * packet, and handed to {@link StackEnvironment#transmit(ByteBuffer, int, int)}. The engine runs
+   * one packet at a time inside its section; an entry point that can be reached while another
+   * packet moves (the local stack answering) saves and restores it.
+   */
+  private int mark;
+
   private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
   private final EngineSocket[] sockets = new EngineSocket[65536];
   private volatile EngineSocket[] bound = new EngineSocket[0];
@@ -120,7 +134,7 @@ public class DivertEngine {
     this.capabilities = Set.copyOf(capabilities);
     this.options = Objects.requireNonNull(options, "options");
     this.env = Objects.requireNonNull(env, "env");
-    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface);
+    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface, mark);
     this.interfaces = List.copyOf(env.interfaces());
     int max = 0;
     for (NetInterface i : interfaces) {
@@ -170,9 +184,12 @@ public class DivertEngine {
    */
   public void receive(ByteBuffer packet, int inInterface) {
     env.enter();
+    int saved = mark;
     try {
+      mark = 0;
       input(packet, inInterface, 0, NO_ORIGIN, true);
     } finally {
+      mark = saved;
       env.exit();
     }
   }
@@ -187,7 +204,13 @@ public class DivertEngine {
    * @param inInterface the index of the interface it arrived on
    */
   public void receiveInSection(ByteBuffer packet, int inInterface) {
-    input(packet, inInterface, 0, NO_ORIGIN, true);
+    int saved = mark;
+    try {
+      mark = 0;
+      input(packet, inInterface, 0, NO_ORIGIN, true);
+    } finally {
+      mark = saved;
+    }
   }
 
   /**
@@ -204,7 +227,23 @@ public class DivertEngine {
    * @return false if there is no route to its destination (nothing was sent)
    */
   public boolean originate(ByteBuffer packet) {
+    return originate(packet, 0);
+  }
+
+  /**
+   * {@link #originate(ByteBuffer)} for a datagram whose socket has a firewall mark (S73: a backend
+   * with {@link org.divert4j.Capability#PACKET_MARK} delivers it with the packet and hands it to
+   * {@link StackEnvironment#transmit(ByteBuffer, int, int)}).
+   *
+   * @param packet the datagram, from position to limit, headers complete; valid only during the
+   *     call
+   * @param mark its mark, an unsigned 32-bit pattern
+   * @return false if there is no route to its destination (nothing was sent)
+   */
+  public boolean originate(ByteBuffer packet, int mark) {
     env.enter();
+    int saved = this.mark;
+    this.mark = mark;
     try {
       int out = env.route(packet.getInt(packet.position() + 16));
       if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
@@ -221,6 +260,7 @@ public class DivertEngine {
       egress(p, out, NO_ORIGIN);
       return true;
     } finally {
+      this.mark = saved;
       env.exit();
     }
   }
@@ -502,7 +542,7 @@ public class DivertEngine {
   private void toWire(ByteBuffer p, int out) {
     NetInterface oi = byIndex[out];
     if (p.remaining() <= oi.mtu()) {
-      env.transmit(p, out);
+      env.transmit(p, out, mark);
       return;
     }
     if ((p.get(p.position() + 6) & 0x40) != 0) {
@@ -536,6 +576,10 @@ public class DivertEngine {
       if (!r.rule.matches(p, in, outName)) {
         continue;
       }
+      Filter filter = r.rule.filter();
+      if (filter != null && !filter.matches(p, filterContext(chain, inIf, outIf))) {
+        continue; // S64: the filter is tested after the other matches
+      }
       EngineSocket s = sockets[r.port];
       if (s == null) {
         if (dropsWithoutListener(r.noListener)) {
@@ -545,7 +589,7 @@ public class DivertEngine {
         passedNoListener++;
         continue; // S12: as if the rule were absent
       }
-      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin)) {
+      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark)) {
         case EngineSocket.QUEUED:
           return true;
         case EngineSocket.FAIL_OPEN:
@@ -555,6 +599,19 @@ public class DivertEngine {
       }
     }
     return false;
+  }
+
+  /**
+   * What a rule's filter knows besides the bytes: input and forward are inbound (see {@link
+   * Direction}), with the arrival interface; output is outbound, with the egress interface; an
+   * interface whose address is in 127.0.0.0/8 is a loopback interface.
+   */
+  private FilterContext filterContext(Chain chain, int inIf, int outIf) {
+    int ifIdx = chain == Chain.OUTPUT ? outIf : inIf;
+    boolean loopback =
+        ifIdx > 0 && ifIdx < addressBits.length && (addressBits[ifIdx] >>> 24) == 127;
+    return filterContext.set(
+        chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND, loopback, ifIdx);
   }
 
   private static boolean isFragment(ByteBuffer p) {
@@ -573,15 +630,23 @@ public class DivertEngine {
 
   /**
    * Sends for a socket: writes a held packet back, or injects a new one (see {@link
-   * org.divert4j.DivertSocket#send}).
+   * org.divert4j.DivertSocket#send}), with the program's mark if it gave one ({@link
+   * org.divert4j.PacketBatch#mark}), else the held packet's (0 for a new one).
    */
-  void send(EngineSocket s, ByteBuffer packet, long ticket, int inboundAddress)
+  void send(
+      EngineSocket s,
+      ByteBuffer packet,
+      long ticket,
+      int inboundAddress,
+      boolean withMark,
+      int programMark)
       throws DivertException {
     int len = packet.remaining();
     if (len > PacketTooLargeException.IPV4_MAX) {
       throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0); // S31
     }
     env.enter();
+    int saved = mark;
     try {
       s.checkOpen();
       view.wrap(packet).validateForSend(); // S47
@@ -590,6 +655,7 @@ public class DivertEngine {
         fixUpHeader(p);
         boolean df = (p.get(6) & 0x40) != 0;
         EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
+        mark = withMark ? programMark : h != null ? h.mark : 0;
         if (h != null) {
           reinject(s, h, p, df);
         } else if (inboundAddress == 0) {
@@ -607,6 +673,7 @@ public class DivertEngine {
       }
       packet.position(packet.limit());
     } finally {
+      mark = saved;
       env.exit();
     }
   }
@@ -862,6 +929,10 @@ public class DivertEngine {
 
   long now() {
     return env.nanoTime();
+  }
+
+  org.divert4j.TimestampClock timestampClock() {
+    return env.timestampClock();
   }
 
   long captureDrops() {

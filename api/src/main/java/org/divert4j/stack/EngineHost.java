@@ -114,6 +114,11 @@ final class EngineHost implements DivertHost {
   }
 
   @Override
+  public org.divert4j.TimestampClock timestampClock() {
+    return engine.timestampClock();
+  }
+
+  @Override
   public HostStats stats() {
     return engine.stats();
   }

@@ -14,6 +14,7 @@ import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.PacketMetadata;
 import org.divert4j.SocketStats;
 import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.SendDirection;
@@ -52,7 +53,9 @@ final class EngineSocket implements DivertSocket {
   private final int[] wRuleId;
   private final int[] wIn;
   private final int[] wOut;
+  private final long[] wTime;
   private final int[] wOrigin;
+  private final int[] wMark;
   private int wHead;
   private int wCount;
 
@@ -90,7 +93,9 @@ final class EngineSocket implements DivertSocket {
     int ruleId;
     int inIf;
     int outIf;
+    long arrived; // engine clock when the rule diverted it
     int origin;
+    int mark;
 
     Held(int slot) {
       this.slot = slot;
@@ -112,7 +117,9 @@ final class EngineSocket implements DivertSocket {
     this.wRuleId = new int[capacity];
     this.wIn = new int[capacity];
     this.wOut = new int[capacity];
+    this.wTime = new long[capacity];
     this.wOrigin = new int[capacity];
+    this.wMark = new int[capacity];
     this.held = new Held[capacity];
     this.free = new int[capacity];
     for (int i = 0; i < capacity; i++) {
@@ -127,7 +134,8 @@ final class EngineSocket implements DivertSocket {
   // ---------------------------------------------------------------- engine side
 
   /** Called by the engine (inside its section) when a rule diverts a packet here. */
-  int enqueue(ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin) {
+  int enqueue(
+      ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin, int mark) {
     lock.lock();
     try {
       if (wCount + heldCount >= capacity) {
@@ -145,7 +153,9 @@ final class EngineSocket implements DivertSocket {
       wRuleId[i] = ruleId;
       wIn[i] = in;
       wOut[i] = out;
+      wTime[i] = engine.now();
       wOrigin[i] = origin;
+      wMark[i] = mark;
       wCount++;
       arrived.signal();
       return QUEUED;
@@ -378,6 +388,10 @@ final class EngineSocket implements DivertSocket {
             engine.interfaceAddress(h.inIf),
             h.ruleId,
             h.ticket);
+        BATCH.setMark(batch, n, h.mark);
+        // S75: what the engine knows; no socket owners and no connection tracking here
+        BATCH.setMetadata(
+            batch, n, h.arrived, h.outIf > 0 ? h.outIf : (int) PacketMetadata.ABSENT, -1, -1, null);
         n++;
       }
       BATCH.setSize(batch, n);
@@ -423,7 +437,9 @@ final class EngineSocket implements DivertSocket {
     h.ruleId = wRuleId[i];
     h.inIf = wIn[i];
     h.outIf = wOut[i];
+    h.arrived = wTime[i];
     h.origin = wOrigin[i];
+    h.mark = wMark[i];
     heldCount++;
     if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
       nextScan = h.since + holdNanos;
@@ -451,7 +467,7 @@ final class EngineSocket implements DivertSocket {
   @Override
   public void send(ByteBuffer packet, DivertAddress address) throws DivertException {
     expireDue();
-    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address));
+    engine.send(this, packet, address.ticket(), SendDirection.inboundAddress(address), false, 0);
   }
 
   @Override
@@ -469,7 +485,7 @@ final class EngineSocket implements DivertSocket {
         }
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i));
+        engine.send(this, p, ticket, SendDirection.inboundAddress(batch, i), true, batch.mark(i));
         p.position(pos);
         sent++;
       } catch (DivertClosedException e) {

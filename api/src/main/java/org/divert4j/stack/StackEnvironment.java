@@ -55,6 +55,20 @@ public interface StackEnvironment {
   void transmit(ByteBuffer packet, int outInterface);
 
   /**
+   * {@link #transmit(ByteBuffer, int)} for a packet with a firewall mark (S73): the packet leaves
+   * the divert rules with this mark, which a backend with {@link
+   * org.divert4j.Capability#PACKET_MARK} shows to what comes after them (routing, other rules, a
+   * test bed's counters). The default ignores the mark.
+   *
+   * @param packet the packet, from position to limit; valid only during the call
+   * @param outInterface the index of the interface
+   * @param mark the packet's mark, an unsigned 32-bit pattern
+   */
+  default void transmit(ByteBuffer packet, int outInterface, int mark) {
+    transmit(packet, outInterface);
+  }
+
+  /**
    * Packets the backend's capture layer lost before they reached the engine (for the pcap backend:
    * libpcap's {@code ps_drop} and {@code ps_ifdrop}, and its own capture handoff overflowing). The
    * engine reports them as {@link org.divert4j.DropReason#CAPTURE} in host statistics, and in each
@@ -96,6 +110,14 @@ public interface StackEnvironment {
    * @return the host's clock in nanoseconds (monotonic; virtual in the simulation)
    */
   long nanoTime();
+
+  /**
+   * @return what {@link #nanoTime()} is, for {@link org.divert4j.DivertHost#timestampClock()}
+   *     (S75); default monotonic
+   */
+  default org.divert4j.TimestampClock timestampClock() {
+    return org.divert4j.TimestampClock.MONOTONIC;
+  }
 
   /**
    * Enters the exclusive section that serialises all packet processing of this host (and, in the

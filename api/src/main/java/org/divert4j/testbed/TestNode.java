@@ -131,4 +131,42 @@ public interface TestNode {
    * @throws IOException if capturing is not possible
    */
   PacketCapture capture() throws IOException;
+
+  /**
+   * Sends a UDP datagram as {@link #sendUdp(InetAddress, int, int, byte[])} does, from a socket
+   * whose firewall mark is {@code mark} ({@code SO_MARK} on Linux), so that the packet enters the
+   * node's rules carrying it. For the marks rules (S3, S73) on test beds whose host has {@link
+   * org.divert4j.Capability#PACKET_MARK}. Blocks until the datagram is handed to the stack.
+   *
+   * @param destination the destination address
+   * @param sourcePort the UDP source port
+   * @param destinationPort the UDP destination port
+   * @param payload the payload
+   * @param mark the firewall mark, an unsigned 32-bit pattern
+   * @throws IOException if it cannot be sent
+   * @throws UnsupportedOperationException if this test bed's nodes have no firewall marks
+   */
+  default void sendUdp(
+      InetAddress destination, int sourcePort, int destinationPort, byte[] payload, int mark)
+      throws IOException {
+    throw new UnsupportedOperationException(name() + ": this test bed's nodes have no marks");
+  }
+
+  /**
+   * Starts counting the UDP datagrams to {@code destinationPort} that leave this node, by the
+   * firewall mark they carry after every rule of the divert host (the host's own output path: later
+   * rules, routing and other software see this mark, S73). A packet is counted under each of {@code
+   * marks} that equals its mark on the bits of {@code significant}.
+   *
+   * @param destinationPort the UDP destination port
+   * @param significant the mark bits compared ({@code -1} for the whole mark)
+   * @param marks the marks to count
+   * @return the counter; closed by the caller or when the test bed closes
+   * @throws IOException if counting cannot start
+   * @throws UnsupportedOperationException if this test bed's nodes have no firewall marks
+   */
+  default MarkCounter countOutgoingMarks(int destinationPort, int significant, int... marks)
+      throws IOException {
+    throw new UnsupportedOperationException(name() + ": this test bed's nodes have no marks");
+  }
 }

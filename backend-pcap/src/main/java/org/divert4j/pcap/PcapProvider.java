@@ -177,7 +177,10 @@ public final class PcapProvider implements DivertProvider {
   public Set<Capability> capabilities() {
     // an EnumSet: its order is the enum's, the same in every JVM (Set.of's is not)
     return java.util.Collections.unmodifiableSet(
-        java.util.EnumSet.of(Capability.EXACT_INBOUND_INTERFACE, Capability.WHOLE_LOCAL_OUTPUT));
+        java.util.EnumSet.of(
+            Capability.EXACT_INBOUND_INTERFACE,
+            Capability.WHOLE_LOCAL_OUTPUT,
+            Capability.PACKET_META));
   }
 
   @Override

@@ -209,11 +209,13 @@ public final class KernelRules {
    * @return the installed rule, with its id
    * @throws DivertException as described in the class comment, or if the namespace already has 1023
    *     divert rules
+   * @throws IllegalArgumentException naming the limit, for a filter the kernel cannot hold (S66)
    */
   public static Entry add(String netns, DivertRule rule, NoListenerPolicy noListener)
       throws DivertException {
     Objects.requireNonNull(rule, "rule");
     Objects.requireNonNull(noListener, "noListener");
+    org.divert4j.rawsocket.internal.RuleText.filterMatches(rule);
     return run(netns, a -> a.add(rule, noListener));
   }
 

@@ -50,7 +50,10 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.SHARED_RULES,
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM,
-            Capability.SEGMENT_OFFLOAD);
+            Capability.SEGMENT_OFFLOAD,
+            Capability.PACKET_MARK,
+            Capability.PACKET_META,
+            Capability.KERNEL_FILTER);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()
           && org.divert4j.linux.Shell.which("tc").isPresent()) {

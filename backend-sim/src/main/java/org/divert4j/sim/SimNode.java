@@ -27,6 +27,7 @@ import org.divert4j.packet.Reassembler;
 import org.divert4j.stack.DivertEngine;
 import org.divert4j.stack.StackEnvironment;
 import org.divert4j.testbed.Datagram;
+import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
@@ -47,7 +48,10 @@ public final class SimNode implements TestNode {
           Capability.EXACT_INBOUND_INTERFACE,
           Capability.MULTIPLE_INTERFACES,
           Capability.VIRTUAL_TIME,
-          Capability.WHOLE_LOCAL_OUTPUT);
+          Capability.WHOLE_LOCAL_OUTPUT,
+          Capability.PACKET_MARK,
+          Capability.PACKET_META,
+          Capability.KERNEL_FILTER);
 
   private final SimNetwork net;
   private final String name;
@@ -59,6 +63,7 @@ public final class SimNode implements TestNode {
   private final ReentrantLock echoLock = new ReentrantLock();
   private final Condition echoArrived = echoLock.newCondition();
   private final List<SimCapture> captures = new CopyOnWriteArrayList<>();
+  private final List<SimMarkCounter> markCounters = new CopyOnWriteArrayList<>();
   private final Ipv4View arrival = new Ipv4View();
   private final Ipv4View local = new Ipv4View();
   private volatile boolean forwarding;
@@ -299,6 +304,14 @@ public final class SimNode implements TestNode {
     }
 
     @Override
+    public void transmit(ByteBuffer packet, int outInterface, int mark) {
+      for (SimMarkCounter c : markCounters) {
+        c.offer(packet, mark); // the mark stays on this node, as a kernel's does in its namespace
+      }
+      transmit(packet, outInterface);
+    }
+
+    @Override
     public void transmit(ByteBuffer packet, int outInterface) {
       Port p = ports.get(outInterface - 1);
       if (outInterface == LOOPBACK) {
@@ -311,6 +324,11 @@ public final class SimNode implements TestNode {
     @Override
     public long nanoTime() {
       return net.nanoTime();
+    }
+
+    @Override
+    public org.divert4j.TimestampClock timestampClock() {
+      return org.divert4j.TimestampClock.VIRTUAL;
     }
 
     @Override
@@ -411,6 +429,14 @@ public final class SimNode implements TestNode {
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
+    sendUdp(destination, sourcePort, destinationPort, payload, 0);
+  }
+
+  /** {@inheritDoc} The datagram enters this node's divert engine with the mark. */
+  @Override
+  public void sendUdp(
+      InetAddress destination, int sourcePort, int destinationPort, byte[] payload, int mark)
+      throws IOException {
     if (payload.length > 65507) {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
     }
@@ -425,12 +451,18 @@ public final class SimNode implements TestNode {
               .identification(nextId())
               .payload(payload)
               .build();
-      if (!engine().originate(d)) {
+      if (!engine().originate(d, mark)) {
         throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
       }
     } finally {
       net.exit();
     }
+  }
+
+  /** {@inheritDoc} Counted where this node's divert engine transmits ({@link SimMarkCounter}). */
+  @Override
+  public MarkCounter countOutgoingMarks(int destinationPort, int significant, int... marks) {
+    return new SimMarkCounter(destinationPort, significant, marks, markCounters);
   }
 
   @Override

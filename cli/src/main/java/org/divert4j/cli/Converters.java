@@ -112,6 +112,18 @@ final class Converters {
     }
   }
 
+  /** A filter expression in WinDivert's language ({@link org.divert4j.filter.Filter#parse}). */
+  static final class FilterText implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      try {
+        return org.divert4j.filter.Filter.parse(value).toString();
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException("bad filter: " + e.getMessage());
+      }
+    }
+  }
+
   /**
    * A duration: {@code 10s}, {@code 500ms}, {@code 2m}, {@code 1h}, a plain number of seconds, or
    * ISO-8601 ({@code PT10S}).

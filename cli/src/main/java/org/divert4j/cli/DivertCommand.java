@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
       ImpairCommand.class,
       TckCommand.class,
       BackendsCommand.class,
-      RulesCommand.class
+      RulesCommand.class,
+      FilterCommand.class
     },
     exitCodeListHeading = "%nExit status:%n",
     exitCodeList = {

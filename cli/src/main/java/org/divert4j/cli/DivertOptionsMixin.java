@@ -21,12 +21,20 @@ final class DivertOptionsMixin {
   @Option(
       names = "--rule",
       paramLabel = "RULE",
-      required = true,
       converter = Converters.RuleText.class,
       description =
           "A divert rule (repeatable), e.g. \"input icmp\" or \"input udp dport 9000\"; syntax in"
-              + " 'divert dump --help'.")
-  List<String> rules;
+              + " 'divert dump --help'. Default with --filter: \"input\" and \"output\".")
+  List<String> rules = new ArrayList<>();
+
+  @Option(
+      names = "--filter",
+      paramLabel = "EXPR",
+      converter = Converters.FilterText.class,
+      description =
+          "A filter in WinDivert's language that every rule also tests, e.g. \"tcp.DstPort == 443"
+              + " and tcp.PayloadLength > 0\" (docs/filters.md).")
+  String filter;
 
   @Option(
       names = "--port",
@@ -64,8 +72,11 @@ final class DivertOptionsMixin {
    */
   List<DivertRule> parseRules() throws CliException {
     List<DivertRule> parsed = new ArrayList<>();
-    for (String text : rules) {
-      DivertRule r = DivertRule.parse(text, port);
+    if (rules.isEmpty() && filter == null) {
+      throw CliException.usage(mixee.name() + " needs --rule, --filter or both");
+    }
+    for (String text : rules.isEmpty() ? List.of("input", "output") : rules) {
+      DivertRule r = withFilter(DivertRule.parse(text, port), filter);
       if (r.port() != port) {
         throw CliException.usage(
             "rule '"
@@ -82,6 +93,17 @@ final class DivertOptionsMixin {
       parsed.add(r);
     }
     return parsed;
+  }
+
+  /**
+   * @return the rule, also testing {@code filter} (with its own filter, both must accept)
+   */
+  static DivertRule withFilter(DivertRule r, String filter) {
+    if (filter == null) {
+      return r;
+    }
+    String both = r.filter() == null ? filter : "(" + r.filter() + ") and (" + filter + ")";
+    return r.toBuilder().filter(both).divertTo(r.port());
   }
 
   /**

@@ -26,6 +26,7 @@ import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
+import org.divert4j.FragmentModeUnavailableException;
 import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
 import org.divert4j.Ipv4;
@@ -68,6 +69,7 @@ import picocli.CommandLine.Spec;
       "  --icmp-type T  [type T]                             ICMP type (icmp)",
       "  -i IFACE       [in IFACE]                           input interface (input, forward)",
       "  -o IFACE       [out IFACE]                          output interface (forward, output)",
+      "  filter \"EXPR\"  [--filter \"EXPR\"]                    a WinDivert filter (docs/filters.md)",
       "  -j DIVERT PORT [port PORT | divert PORT]            the divert port (default: --port)",
       "Rules on ports or ICMP type match only first fragments; rules on protocol and addresses"
           + " match every fragment.",
@@ -78,6 +80,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "  divert dump --backend sim --rule \"input icmp\" --generate 5",
       "  divert dump --rule \"input -p udp --dport 53\" --port 1234 --write dns.pcap",
+      "  divert dump --backend sim --filter \"icmp.Type == 8 or udp.DstPort == 9\" --generate 6",
       "  sudo ./divert dump --backend rawsocket --rule \"input icmp\" --quiet --duration 10s"
     })
 final class DumpCommand implements Callable<Integer> {
@@ -174,7 +177,7 @@ final class DumpCommand implements Callable<Integer> {
         bed = provider.testBed(TestBedOptions.builder().host(options.build()).build());
         host = bed.host();
       } else {
-        host = provider.open(options.build());
+        host = openHost(provider, options, err);
         if (provider.name().equals("sim")) {
           err.println(
               "dump: the sim backend's host has no traffic of its own; add --generate N to send"
@@ -547,6 +550,28 @@ final class DumpCommand implements Callable<Integer> {
   }
 
   /** Opens the pcap file first, so a bad path fails before anything is diverted. */
+  /**
+   * Opens the host. Where the user named no fragment mode and per-fragment diversion is impossible
+   * (a stateful host: connection tracking turns defragmentation on), opens in always-defragment
+   * mode instead and says why in one line; the API's default stays per-fragment.
+   */
+  private DivertHost openHost(DivertProvider provider, HostOptions.Builder options, PrintWriter err)
+      throws IOException {
+    try {
+      return provider.open(options.build());
+    } catch (FragmentModeUnavailableException e) {
+      if (hostOptions.fragments != null) {
+        throw e;
+      }
+      err.println(
+          "dump: using --fragments "
+              + HostOptionsMixin.spell(e.available())
+              + ": this host already reassembles fragments before the rules (connection tracking"
+              + " or NAT is in use), so per-fragment diversion is impossible here");
+      return provider.open(options.fragments(e.available()).build());
+    }
+  }
+
   private PcapWriter openPcap() throws CliException {
     if (write == null) {
       return null;

@@ -214,11 +214,21 @@ final class RulesCommand implements Runnable {
                 + " pass-through.")
     NoListenerPolicy noListener = NoListenerPolicy.DROP;
 
+    @Option(
+        names = "--filter",
+        paramLabel = "EXPR",
+        converter = Converters.FilterText.class,
+        description =
+            "A filter in WinDivert's language the rule also tests (docs/filters.md); the rule may"
+                + " carry one as filter \"EXPR\" too, and then both must accept.")
+    String filter;
+
     @Override
     public Integer call() throws CliException, DivertException {
       DivertRule parsed;
       try {
-        parsed = DivertRule.parse(rule, port == null ? 0 : port);
+        parsed =
+            DivertOptionsMixin.withFilter(DivertRule.parse(rule, port == null ? 0 : port), filter);
       } catch (IllegalArgumentException e) {
         throw CliException.usage(e.getMessage() + " (or give --port)");
       }

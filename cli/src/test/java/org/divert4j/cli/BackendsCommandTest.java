@@ -19,7 +19,8 @@ class BackendsCommandTest {
         r.out()
             .contains(
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
-                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT\n"),
+                    + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, PACKET_MARK,"
+                    + " PACKET_META, KERNEL_FILTER\n"),
         r::toString);
     assertTrue(
         lines.get(lines.size() - 1).startsWith("Selected when none is named: "), r::toString);

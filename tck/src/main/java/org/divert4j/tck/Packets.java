@@ -139,6 +139,24 @@ final class Packets {
     return u;
   }
 
+  /**
+   * A TCP segment (20-byte header, sequence 1000, acknowledgment 2000, window 65535) with a correct
+   * checksum.
+   */
+  static byte[] tcpSegment(int src, int dst, int sport, int dport, int flags, byte[] data) {
+    byte[] t = new byte[20 + data.length];
+    put16(t, 0, sport);
+    put16(t, 2, dport);
+    put32(t, 4, 1000);
+    put32(t, 8, 2000);
+    t[12] = 0x50;
+    t[13] = (byte) flags;
+    put16(t, 14, 65535);
+    System.arraycopy(data, 0, t, 20, data.length);
+    put16(t, 16, fold(pseudoHeaderSum(src, dst, 6, t.length) + rawSum(t, 0, t.length)));
+    return t;
+  }
+
   /** Deterministic bytes that differ per position and seed, so misplaced bytes show. */
   static byte[] pattern(int size, int seed) {
     byte[] b = new byte[size];

@@ -21,7 +21,7 @@ public final class SpecRules {
    * One rule of SEMANTICS.md.
    *
    * @param id the rule id, e.g. {@code S27}
-   * @param section the SEMANTICS.md section letter, {@code A}..{@code J}
+   * @param section the SEMANTICS.md section letter, {@code A}..{@code P}
    * @param summary what the rule demands, in one line
    * @param note which parts are SHOULD or capability-gated, empty if the whole rule is MUST
    */
@@ -179,25 +179,67 @@ public final class SpecRules {
         "S51",
         "Closing a host removes its rules and sockets; operations on a closed socket fail with"
             + " 'closed'; a blocked receive returns promptly.");
+    m(
+        "S64",
+        "A rule may carry a filter in WinDivert 2.x's language over the fields that have a meaning"
+            + " here; other fields are refused by name.");
+    m(
+        "S65",
+        "A comparison on a field the packet does not have is false, its negation true; every"
+            + " backend agrees with the reference evaluator.");
+    m(
+        "S66",
+        "A bad filter is refused when the rule is built, with the position and what was expected;"
+            + " nothing is installed.");
+    rule(
+        "S67",
+        "M",
+        "A packet its rule's filter rejects is never copied to user space: it never waits for the"
+            + " program.",
+        "whole rule: cap KERNEL_FILTER");
     rule(
         "S69",
         "N",
         "With segmentOffload on, TCP/UDP super-packets up to 65535 bytes may be delivered with"
             + " their segment size; written back, changed or not, the stack segments them and the"
             + " stream arrives whole; S27 does not apply to them.",
-        "cap SEGMENT_OFFLOAD");
+        "whole rule: cap SEGMENT_OFFLOAD");
     rule(
         "S70",
         "N",
         "With segmentOffload off, no delivered packet is larger than its interface MTU, except"
             + " reassembled datagrams in always-defragment mode.",
         "");
+    rule(
+        "S73",
+        "P",
+        "Delivered packets carry their firewall mark (the bits outside the backend's); programs"
+            + " set them on written-back and injected packets.",
+        "cap PACKET_MARK");
+    rule(
+        "S74",
+        "P",
+        "A backend that keeps state in marks uses a contiguous mask of at most 12 bits and never"
+            + " touches a bit outside it; an open that overlaps other rules' marks fails, naming"
+            + " the rule.",
+        "only backends with marks: cap PACKET_MARK");
+    rule(
+        "S75",
+        "P",
+        "Delivered packets carry, where the backend knows them, a receive timestamp, the outbound"
+            + " interface, the owner's uid and gid and the connection state; absent reads as"
+            + " absent, never as zero.",
+        "whole rule: cap PACKET_META");
   }
 
   private SpecRules() {}
 
   private static void rule(String id, String section, String summary, String note) {
     RULES.put(id, new Rule(id, section, summary, note));
+  }
+
+  private static void m(String id, String s) {
+    rule(id, "M", s, "");
   }
 
   private static void a(String id, String s) {

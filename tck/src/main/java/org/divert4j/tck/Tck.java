@@ -49,7 +49,10 @@ public final class Tck {
           LoopVerification.class,
           ErrorVerification.class,
           SegmentOffloadVerification.class,
-          LifecycleVerification.class);
+          FilterVerification.class,
+          LifecycleVerification.class,
+          MarkVerification.class,
+          MetadataVerification.class);
 
   private Tck() {}
 

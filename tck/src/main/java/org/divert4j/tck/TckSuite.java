@@ -63,6 +63,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Errors extends ErrorVerification {}
 
+  /** Area M. */
+  @Nested
+  public class Filters extends FilterVerification {}
+
   /** Area N. */
   @Nested
   public class SegmentOffload extends SegmentOffloadVerification {}
@@ -70,4 +74,12 @@ public abstract class TckSuite implements TckProviderSource {
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}
+
+  /** Area P: marks. */
+  @Nested
+  public class Marks extends MarkVerification {}
+
+  /** Area P: metadata. */
+  @Nested
+  public class Metadata extends MetadataVerification {}
 }

@@ -107,6 +107,11 @@ public final class PcapHost implements DivertHost {
   }
 
   @Override
+  public org.divert4j.TimestampClock timestampClock() {
+    return handle.timestampClock();
+  }
+
+  @Override
   public boolean isOpen() {
     return handle.isOpen();
   }

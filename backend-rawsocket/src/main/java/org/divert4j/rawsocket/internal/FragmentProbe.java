@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.Chain;
 import org.divert4j.DivertException;
+import org.divert4j.FragmentMode;
+import org.divert4j.FragmentModeUnavailableException;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
@@ -65,7 +67,7 @@ final class FragmentProbe {
           });
       ns.call(
           () -> {
-            sendFragments(local);
+            sendFragments(local, rules.marks().chainBits(Chain.OUTPUT));
             return null;
           });
       seen =
@@ -86,14 +88,16 @@ final class FragmentProbe {
       throw new DivertException("the fragment probe failed: " + e.getMessage(), 0, e);
     }
     if (seen == 0) {
-      throw new DivertException(
+      throw new FragmentModeUnavailableException(
           "PER_FRAGMENT diversion is impossible in network namespace "
               + nsDescription
               + ": IPv4 defragmentation (nf_defrag_ipv4) is active there because something"
               + " uses connection tracking or needs reassembly (conntrack, state, NAT, CT/NOTRACK,"
               + " socket or TPROXY rules, or an ALWAYS_DEFRAGMENT divert host), so the input"
               + " chain would only see reassembled datagrams. Remove those users, or open the host"
-              + " with FragmentMode.ALWAYS_DEFRAGMENT.");
+              + " with FragmentMode.ALWAYS_DEFRAGMENT.",
+          FragmentMode.PER_FRAGMENT,
+          FragmentMode.ALWAYS_DEFRAGMENT);
     }
   }
 
@@ -119,7 +123,7 @@ final class FragmentProbe {
   }
 
   /** Sends the first and second fragment of a tiny datagram to {@code dst} (namespace thread). */
-  private static void sendFragments(int dst) throws DivertException {
+  private static void sendFragments(int dst, int mark) throws DivertException {
     RawSender probe;
     try {
       probe = RawSender.open(false);
@@ -140,7 +144,7 @@ final class FragmentProbe {
                 .fragmentOffset(k == 0 ? 0 : 8)
                 .payload(new byte[8])
                 .writeTo(b, 0);
-        probe.send(addr, len, dst, Marks.chainBits(Chain.OUTPUT));
+        probe.send(addr, len, dst, mark);
       }
     } finally {
       probe.close();

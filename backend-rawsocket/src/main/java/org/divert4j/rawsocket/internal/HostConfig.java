@@ -14,7 +14,13 @@ import org.divert4j.HostOptions;
  *       path such as {@code /proc/PID/ns/net}; absent for the caller's;
  *   <li>{@code rawsocket.iptables}: {@code nft} or {@code legacy}; absent to detect;
  *   <li>{@code rawsocket.batch}: the recvmmsg batch size, 1..1024, default 32;
- *   <li>{@code rawsocket.rcvbuf}: the netlink receive buffer, 64 KiB..1 GiB, default 8 MiB.
+ *   <li>{@code rawsocket.rcvbuf}: the netlink receive buffer, 64 KiB..1 GiB, default 8 MiB;
+ *   <li>{@code rawsocket.markMask}: the bits of the packet mark the backend keeps its state in, one
+ *       run of 9 to 12 bits, hexadecimal ({@code 0x...}) or decimal, default {@link
+ *       Marks#DEFAULT_MASK} (S74; the same for every host of a namespace);
+ *   <li>{@code rawsocket.markOverlap}: {@code refuse} (default) fails the open if another rule of
+ *       the namespace sets or matches a bit inside the mask, naming the rule; {@code proceed} opens
+ *       anyway (S74).
  * </ul>
  *
  * @param netns the namespace as given, or null
@@ -22,8 +28,17 @@ import org.divert4j.HostOptions;
  * @param iptables the iptables flavour asked for, or null
  * @param batch the receive batch size
  * @param rcvbuf the receive buffer size
+ * @param marks the mark layout
+ * @param overlapProceed true to open although other rules use bits of the mask
  */
-record HostConfig(String netns, String nsPath, String iptables, int batch, int rcvbuf) {
+record HostConfig(
+    String netns,
+    String nsPath,
+    String iptables,
+    int batch,
+    int rcvbuf,
+    Marks marks,
+    boolean overlapProceed) {
   /**
    * @param o the host options
    * @return the properties
@@ -37,7 +52,19 @@ record HostConfig(String netns, String nsPath, String iptables, int batch, int r
         resolveNetns(netns),
         o.property("rawsocket.iptables", null),
         intProperty(o, "rawsocket.batch", 32, 1, 1024),
-        intProperty(o, "rawsocket.rcvbuf", 8 << 20, 65536, 1 << 30));
+        intProperty(o, "rawsocket.rcvbuf", 8 << 20, 65536, 1 << 30),
+        Marks.parse(o.property("rawsocket.markMask", RuleText.hex(Marks.DEFAULT_MASK))),
+        overlap(o.property("rawsocket.markOverlap", "refuse")));
+  }
+
+  private static boolean overlap(String v) {
+    return switch (v.trim()) {
+      case "refuse" -> false;
+      case "proceed" -> true;
+      default ->
+          throw new IllegalArgumentException(
+              "rawsocket.markOverlap must be refuse or proceed: " + v);
+    };
   }
 
   /**

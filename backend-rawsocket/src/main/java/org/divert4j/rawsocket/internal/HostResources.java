@@ -20,9 +20,15 @@ import org.divert4j.linux.Shell;
  * @param raw the raw injection socket
  * @param jumboTap the tap for packet tails above 65531 bytes, or null if it could not open
  * @param rules the namespace's firewall rules
+ * @param stamps keeps receive timestamps on (S75), or null if it could not
  */
 record HostResources(
-    NetnsThread ns, Interfaces ifaces, RawSender raw, JumboTap jumboTap, RuleSet rules) {
+    NetnsThread ns,
+    Interfaces ifaces,
+    RawSender raw,
+    JumboTap jumboTap,
+    RuleSet rules,
+    ReceiveTimestamps stamps) {
 
   /**
    * @param config the host's properties
@@ -33,7 +39,7 @@ record HostResources(
     Iptables ipt = requireTools(config.iptables());
     NetnsThread ns = NetnsThread.start(config.nsPath(), config.label());
     try {
-      HostResources r = ns.call(() -> inNamespace(ns, ipt));
+      HostResources r = ns.call(() -> inNamespace(ns, ipt, config.marks()));
       return r;
     } catch (DivertException | RuntimeException | Error e) {
       ns.close();
@@ -63,7 +69,8 @@ record HostResources(
   }
 
   /** Opens the sockets on the namespace thread. */
-  private static HostResources inNamespace(NetnsThread ns, Iptables ipt) throws DivertException {
+  private static HostResources inNamespace(NetnsThread ns, Iptables ipt, Marks marks)
+      throws DivertException {
     List<String> missing = Errors.missingCapabilities();
     if (!missing.isEmpty()) {
       throw new PermissionException("open a divert host on rawsocket", missing, Errors.EPERM, null);
@@ -86,7 +93,12 @@ record HostResources(
     }
     try {
       return new HostResources(
-          ns, Interfaces.open(), r, jt, new RuleSet(ipt, ns.nsPath(), ns.inode()));
+          ns,
+          Interfaces.open(),
+          r,
+          jt,
+          new RuleSet(ipt, ns.nsPath(), ns.inode(), marks),
+          ReceiveTimestamps.open());
     } catch (ErrnoException e) {
       if (jt != null) {
         jt.close();
@@ -126,6 +138,9 @@ record HostResources(
 
   /** Closes everything; idempotent. */
   void close() {
+    if (stamps != null) {
+      stamps.close();
+    }
     raw.close();
     if (jumboTap != null) {
       jumboTap.close();

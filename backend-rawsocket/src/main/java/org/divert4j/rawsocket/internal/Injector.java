@@ -35,6 +35,7 @@ final class Injector {
   private final IntSupplier ids;
   private final boolean perFragment;
   private final IngressPath ingress;
+  private final Marks marks;
   private final Fragmenter fragmenter = new Fragmenter(true);
   private final FragmentSink fragmentSink = this::sendFragment;
   private int fragmentDst;
@@ -48,8 +49,10 @@ final class Injector {
       SocketLedger ledger,
       Verdicts verdicts,
       IntSupplier ids,
+      Marks marks,
       boolean perFragment,
       IngressPath ingress) {
+    this.marks = marks;
     this.port = port;
     this.out = out;
     this.raw = raw;
@@ -66,11 +69,13 @@ final class Injector {
    *
    * @param len its length
    * @param inboundAddress a local interface address to inject inbound at, or 0 for outbound
+   * @param own the mark the program gives it (only the bits outside the backend's mask are used,
+   *     S73); the backend adds its injector slot (S45)
    */
-  void inject(int len, int inboundAddress) throws DivertException {
+  void inject(int len, int inboundAddress, int own) throws DivertException {
     Ipv4View v = SendFixups.apply(out.view(len), ids);
     int dst = v.destination();
-    int mark = Marks.injected(port);
+    int mark = marks.injected(own, port);
     if (inboundAddress != 0) {
       Interfaces.Snapshot snap = ifaces.get();
       if (!snap.isLocal(inboundAddress)) {
@@ -98,10 +103,11 @@ final class Injector {
       }
       if (snap.isLocal(dst)) {
         // An address of lo, or no injection path (EXACT_INBOUND_INTERFACE not declared): a raw
-        // send to a local address loops through lo into PREROUTING and the local stack. The
-        // chain bits say "output chain in progress" so the output rules let it pass (their end
-        // line clears the state); the input rules see it arrive on lo.
-        mark |= Marks.chainBits(Chain.OUTPUT);
+        // send to a local address loops through lo into PREROUTING and the local stack. The chain
+        // bits say "output chain in progress" so the output rules let it pass; the input rules,
+        // whose chain bits differ, see it arrive on lo as fresh (their line A replaces the state;
+        // the bits are the backend's, inside its mask).
+        mark |= marks.chainBits(Chain.OUTPUT);
       }
     }
     verdicts.flushAll();

@@ -89,7 +89,14 @@ public final class KernelHost implements DivertHost {
             : null;
     this.services =
         new SocketServices(
-            res.ifaces(), res.raw(), res.jumboTap(), new IpIds(), proc, new Arming(), ingress);
+            res.ifaces(),
+            res.raw(),
+            res.jumboTap(),
+            new IpIds(),
+            proc,
+            new Arming(),
+            res.rules().marks(),
+            ingress);
     this.reaper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -119,6 +126,15 @@ public final class KernelHost implements DivertHost {
     KernelHost host = null;
     try {
       host = new KernelHost(backend, capabilities, options, config, res);
+      if (!config.overlapProceed()) {
+        List<MarkOverlap.Use> uses;
+        try {
+          uses = res.rules().foreignMarkUses();
+        } catch (IOException e) {
+          throw new DivertException("cannot read the namespace's rules: " + e.getMessage(), 0, e);
+        }
+        MarkOverlap.check(uses, config.marks(), config.label());
+      }
       host.book.init();
       IngressPath.removeDead(res.ns().nsPath());
       if (options.fragments() == FragmentMode.PER_FRAGMENT) {
@@ -237,6 +253,7 @@ public final class KernelHost implements DivertHost {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
     RuleFamilies.check(rule, false, "rawsocket");
+    RuleText.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
     return book.install(rule, -1);
   }
 
@@ -250,6 +267,7 @@ public final class KernelHost implements DivertHost {
     }
     checkOpen();
     RuleFamilies.check(rule, false, "rawsocket");
+    RuleText.filterMatches(rule); // S66
     return book.install(rule, index);
   }
 
@@ -292,6 +310,12 @@ public final class KernelHost implements DivertHost {
       socketBeans.put(s, StatsBeans.registerSocket(bean, this, s));
     }
     return s;
+  }
+
+  /** NFQA_TIMESTAMP is the skb's receive time, {@code ktime_get_real} (wall clock). */
+  @Override
+  public org.divert4j.TimestampClock timestampClock() {
+    return org.divert4j.TimestampClock.REALTIME;
   }
 
   @Override

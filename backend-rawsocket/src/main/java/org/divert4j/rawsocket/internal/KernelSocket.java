@@ -83,6 +83,7 @@ public final class KernelSocket implements DivertSocket {
             services.ifaces(),
             services.jumboTap(),
             services.ids(),
+            services.marks(),
             perFragment,
             options.holdTimeout());
     this.injector =
@@ -94,9 +95,12 @@ public final class KernelSocket implements DivertSocket {
             ledger,
             verdicts,
             services.ids(),
+            services.marks(),
             perFragment,
             services.ingress());
-    this.writeBack = new WriteBack(lanes, state, tickets, out, injector, ledger, services.ids());
+    this.writeBack =
+        new WriteBack(
+            lanes, state, tickets, out, injector, ledger, services.ids(), services.marks());
   }
 
   /**
@@ -147,9 +151,9 @@ public final class KernelSocket implements DivertSocket {
       int len = out.load(packet, packet.position(), packet.remaining());
       int slot = tickets.find(address.ticket());
       if (slot >= 0) {
-        writeBack.reinject(slot, len);
+        writeBack.reinject(slot, len, tickets.ring().mark(slot));
       } else {
-        injector.inject(len, SendDirection.inboundAddress(address));
+        injector.inject(len, SendDirection.inboundAddress(address), 0);
       }
       verdicts.flushAll();
       packet.position(packet.limit());
@@ -178,10 +182,10 @@ public final class KernelSocket implements DivertSocket {
           int len = out.load(slot, 0, slot.limit());
           int held = tickets.find(ticket);
           if (held >= 0) {
-            writeBack.reinject(held, len);
+            writeBack.reinject(held, len, batch.mark(i));
           } else {
             // the direction is looked up only for new packets: a held one keeps its own (S35)
-            injector.inject(len, SendDirection.inboundAddress(batch, i));
+            injector.inject(len, SendDirection.inboundAddress(batch, i), batch.mark(i));
           }
           sent++;
         } catch (DivertClosedException e) {

@@ -38,8 +38,11 @@ public final class NfqCodec {
   public static final int NFQA_IFINDEX_INDEV = 5;
   public static final int NFQA_IFINDEX_OUTDEV = 6;
   public static final int NFQA_PAYLOAD = 10;
+  public static final int NFQA_CT_INFO = 12;
   public static final int NFQA_CAP_LEN = 13;
   public static final int NFQA_SKB_INFO = 14;
+  public static final int NFQA_UID = 16;
+  public static final int NFQA_GID = 17;
 
   public static final int NFQA_CFG_CMD = 1;
   public static final int NFQA_CFG_PARAMS = 2;
@@ -47,6 +50,8 @@ public final class NfqCodec {
   public static final int NFQA_CFG_MASK = 4;
   public static final int NFQA_CFG_FLAGS = 5;
   public static final int NFQA_CFG_F_FAIL_OPEN = 1;
+  public static final int NFQA_CFG_F_CONNTRACK = 2;
+  public static final int NFQA_CFG_F_UID_GID = 8;
 
   /**
    * Hand GSO packets to user space whole: without it {@code nfqnl_enqueue_packet} cuts each one

@@ -22,6 +22,21 @@ public final class NfqPacket {
   /** The output interface index, 0 when absent. */
   public int outIndex;
 
+  /**
+   * NFQA_TIMESTAMP as nanoseconds since the epoch (struct nfqnl_msg_packet_timestamp: big-endian
+   * seconds and microseconds), -1 when absent.
+   */
+  public long timestamp;
+
+  /** NFQA_UID (unsigned 32 bits), -1 when absent. */
+  public long uid;
+
+  /** NFQA_GID (unsigned 32 bits), -1 when absent. */
+  public long gid;
+
+  /** NFQA_CT_INFO (enum ip_conntrack_info), -1 when absent. */
+  public int ctInfo;
+
   /** Offset of the packet bytes in the buffer. */
   public int payloadOffset;
 
@@ -45,6 +60,10 @@ public final class NfqPacket {
     mark = 0;
     inIndex = 0;
     outIndex = 0;
+    timestamp = -1;
+    uid = -1;
+    gid = -1;
+    ctInfo = -1;
     payloadOffset = 0;
     payloadLength = 0;
     capturedLength = 0;
@@ -133,6 +152,26 @@ public final class NfqPacket {
             out.skbInfo = Integer.reverseBytes(b.getInt(v));
           }
         }
+        case NfqCodec.NFQA_TIMESTAMP -> {
+          if (vlen >= 16) {
+            out.timestamp = be64(b, v) * 1_000_000_000L + be64(b, v + 8) * 1_000L;
+          }
+        }
+        case NfqCodec.NFQA_UID -> {
+          if (vlen >= 4) {
+            out.uid = be32(b, v) & 0xffffffffL;
+          }
+        }
+        case NfqCodec.NFQA_GID -> {
+          if (vlen >= 4) {
+            out.gid = be32(b, v) & 0xffffffffL;
+          }
+        }
+        case NfqCodec.NFQA_CT_INFO -> {
+          if (vlen >= 4) {
+            out.ctInfo = be32(b, v);
+          }
+        }
         case NfqCodec.NFQA_PAYLOAD -> {
           out.payloadOffset = v;
           out.payloadLength = vlen;
@@ -147,5 +186,17 @@ public final class NfqPacket {
       out.capturedLength = out.payloadLength;
     }
     return header;
+  }
+
+  /** A big-endian 32-bit attribute value, whatever the buffer's order. */
+  private static int be32(ByteBuffer b, int at) {
+    int v = b.getInt(at);
+    return b.order() == java.nio.ByteOrder.BIG_ENDIAN ? v : Integer.reverseBytes(v);
+  }
+
+  /** A big-endian 64-bit attribute value, whatever the buffer's order. */
+  private static long be64(ByteBuffer b, int at) {
+    long v = b.getLong(at);
+    return b.order() == java.nio.ByteOrder.BIG_ENDIAN ? v : Long.reverseBytes(v);
   }
 }

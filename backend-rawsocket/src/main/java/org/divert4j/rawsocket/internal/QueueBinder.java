@@ -85,6 +85,7 @@ final class QueueBinder {
           options.queueLength(),
           flags,
           NfqCodec.NFQA_CFG_F_FAIL_OPEN | NfqCodec.NFQA_CFG_F_GSO);
+      metadataFlags(ch);
       return ch;
     } catch (ErrnoException e) {
       ch.close();
@@ -101,6 +102,23 @@ final class QueueBinder {
         throw new PortInUseException(port, e.errno());
       }
       throw Errors.generic("cannot bind divert port " + port + " (queue " + queue + ")", e);
+    }
+  }
+
+  /**
+   * Asks for the owner and the connection state of queued packets (S75), each in its own config
+   * message so that a kernel without one keeps the other: nfqnl_recv_config refuses
+   * NFQA_CFG_F_CONNTRACK with EOPNOTSUPP when no conntrack glue (nf_conntrack_netlink) is loaded,
+   * and NFQA_CFG_F_UID_GID exists since Linux 4.0 (net/netfilter/nfnetlink_queue.c). A refusal
+   * leaves those values absent; the queue works as before.
+   */
+  private static void metadataFlags(NfqChannel ch) {
+    for (int flag : new int[] {NfqCodec.NFQA_CFG_F_UID_GID, NfqCodec.NFQA_CFG_F_CONNTRACK}) {
+      try {
+        ch.configure(NfqCodec.NFQNL_CFG_CMD_NONE, -1, -1, flag, flag);
+      } catch (ErrnoException e) {
+        // absent values, not a failure
+      }
     }
   }
 }

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import org.divert4j.BufferTooSmallException;
 import org.divert4j.Chain;
+import org.divert4j.ConnectionState;
 import org.divert4j.Direction;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
@@ -46,6 +47,7 @@ final class Receiver {
   private final JumboTap jumboTap;
   private final IntSupplier ids;
   private final boolean perFragment;
+  private final Marks marks;
   private final long holdNanos;
   private final ThreadLocal<PollFds> polls;
 
@@ -80,8 +82,10 @@ final class Receiver {
       Interfaces ifaces,
       JumboTap jumboTap,
       IntSupplier ids,
+      Marks marks,
       boolean perFragment,
       Duration holdTimeout) {
+    this.marks = marks;
     this.lanes = lanes;
     this.state = state;
     this.tickets = tickets;
@@ -201,7 +205,7 @@ final class Receiver {
       l.srcLen = pkt.capturedLength;
     }
     l.curChain = c;
-    l.curTag = Marks.tagOf(pkt.mark, c);
+    l.curTag = marks.tagOf(pkt.mark, c);
     l.splitter.reset();
     if (perFragment && c == Chain.OUTPUT && pkt.outIndex > 0 && !pkt.gso()) {
       int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
@@ -441,6 +445,12 @@ final class Receiver {
         int tag = l.curTag;
         int in = l.pkt.inIndex;
         boolean gso = l.pkt.gso() && !l.splitter.active();
+        int mark = marks.foreign(l.pkt.mark);
+        long stamp = l.pkt.timestamp;
+        int out = l.pkt.outIndex;
+        long uid = l.pkt.uid;
+        long gid = l.pkt.gid;
+        ConnectionState ct = CtInfo.state(l.pkt.ctInfo);
         slot.clear(); // the slot's limit is still the previous packet's length
         long ticket = deliver(l, slot, 0);
         if (ticket == 0) {
@@ -454,6 +464,8 @@ final class Receiver {
         } else {
           BA.setReceived(batch, n, len, port, c, "", 0, 0, tag, ticket);
         }
+        BA.setMark(batch, n, mark);
+        BA.setMetadata(batch, n, stamp, out > 0 ? out : -1, uid, gid, ct);
         if (gso) {
           int ifIndex = c.direction() == Direction.INBOUND ? in : l.pkt.outIndex;
           BA.setSegmentSize(

@@ -68,7 +68,7 @@ public final class RuleAdmin implements AutoCloseable {
     Iptables ipt = HostResources.requireTools(null);
     String label = nsPath == null ? "the current network namespace" : "network namespace " + netns;
     NetnsThread ns = NetnsThread.start(nsPath, nsPath == null ? "current" : netns);
-    return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode()));
+    return new RuleAdmin(label, ns, new RuleSet(ipt, ns.nsPath(), ns.inode(), null));
   }
 
   /** A refusal decided under the lock, carried out of it. */
@@ -134,11 +134,13 @@ public final class RuleAdmin implements AutoCloseable {
         "add rule '" + rule + "'",
         () -> {
           RuleState s = rules.load();
-          int tag = RuleSet.allocateTag(s.tags());
+          Marks marks = rules.marks();
+          int tag = RuleSet.allocateTag(s.tags(), marks.maxTag());
           String comment = RuleText.staticComment(tag);
           String pc = RuleText.portChain(policy, rule.port(), 1);
           RuleGroup g =
-              RuleSet.group(rule.chain(), comment, RuleText.ruleLines(rule, tag, comment, pc));
+              RuleSet.group(
+                  rule.chain(), comment, RuleText.ruleLines(marks, rule, tag, comment, pc));
           s.groups(rule.chain()).add(g);
           Set<Integer> b = bound();
           rules.store(s, b);

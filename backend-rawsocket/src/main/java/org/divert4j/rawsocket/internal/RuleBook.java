@@ -56,6 +56,7 @@ final class RuleBook {
           () -> {
             RuleState s = rules.load();
             RuleOwners.removeDead(s);
+            rules.checkLayout(s);
             settle(s);
             if (options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT) {
               s.defrag().add(RuleSet.defragLine(RuleText.comment(host, RuleOwners.PID, "defrag")));
@@ -114,12 +115,15 @@ final class RuleBook {
             rules.locked(
                 () -> {
                   RuleState s = rules.load();
-                  int t = RuleSet.allocateTag(s.tags());
+                  rules.checkLayout(s);
+                  Marks marks = rules.marks();
+                  int t = RuleSet.allocateTag(s.tags(), marks.maxTag());
                   String comment = RuleText.comment(host, RuleOwners.PID, Integer.toString(t));
                   String pc =
                       RuleText.portChain(options.noListener(), rule.port(), options.parallelism());
                   RuleGroup g =
-                      RuleSet.group(chain, comment, RuleText.ruleLines(rule, t, comment, pc));
+                      RuleSet.group(
+                          chain, comment, RuleText.ruleLines(marks, rule, t, comment, pc));
                   List<RuleGroup> list = s.groups(chain);
                   int pos = list.size();
                   if (anchor != 0) {

@@ -3,11 +3,13 @@ package org.divert4j.rawsocket.internal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -16,6 +18,7 @@ import java.util.regex.Pattern;
 import org.divert4j.Chain;
 import org.divert4j.linux.Iptables;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.Shell;
 
 /**
  * The divert4j rules of one network namespace, shared by every host handle (in any process) that
@@ -34,15 +37,21 @@ public final class RuleSet {
   private final Iptables iptables;
   private final String nsPath;
   private final Path lockPath;
+  private final boolean adopting;
+  private volatile Marks marks;
 
   /**
    * @param iptables the iptables to use
    * @param nsPath the namespace, for nsenter
    * @param nsInode the namespace's inode (for messages)
+   * @param marks the mark layout this handle writes with, or null to adopt the namespace's ({@link
+   *     #load}; the default if it has no rules)
    */
-  public RuleSet(Iptables iptables, String nsPath, String nsInode) {
+  public RuleSet(Iptables iptables, String nsPath, String nsInode, Marks marks) {
     this.iptables = iptables;
     this.nsPath = nsPath;
+    this.marks = marks;
+    this.adopting = marks == null;
     Path dir = Path.of("/run/divert4j");
     try {
       Files.createDirectories(dir);
@@ -110,6 +119,10 @@ public final class RuleSet {
       RuleGroup g = null;
       for (RuleLine l : lines) {
         if (l.comment == null || l.comment.equals(RuleText.BASE)) {
+          if (l.rule.contains(" -j MARK ") && s.endLine == null) {
+            s.endLine = l.rule;
+            s.endChain = c;
+          }
           g = null;
           continue;
         }
@@ -121,6 +134,10 @@ public final class RuleSet {
       }
     }
     s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    if (adopting) {
+      Marks found = s.endLine == null ? null : Marks.ofEndLine(s.endChain, s.endLine);
+      marks = found == null ? Marks.DEFAULT : found;
+    }
     return s;
   }
 
@@ -163,27 +180,65 @@ public final class RuleSet {
   }
 
   /**
+   * @return the mark layout this handle writes with
+   */
+  public Marks marks() {
+    Marks m = marks;
+    return m == null ? Marks.DEFAULT : m;
+  }
+
+  /**
+   * Checks that the rules already in the namespace were written with this handle's mark layout
+   * (every host and tool in a namespace must use the same {@code rawsocket.markMask}). A handle
+   * made without a layout adopts the namespace's at each {@link #load}.
+   *
+   * @param s the state as loaded
+   * @throws IOException naming both masks if they differ
+   */
+  public void checkLayout(RuleState s) throws IOException {
+    if (s.endLine == null || !s.hasRules()) {
+      return;
+    }
+    Marks found = Marks.ofEndLine(s.endChain, s.endLine);
+    if (found == null || found.mask() != marks().mask()) {
+      throw new IOException(
+          "the divert4j rules in this namespace use "
+              + (found == null
+                  ? "a mark layout this version does not know (chain end line: " + s.endLine + ")"
+                  : "mark mask " + RuleText.hex(found.mask()))
+              + ", not rawsocket.markMask="
+              + RuleText.hex(marks().mask())
+              + ": every host in a namespace must use the same mask (close the other hosts, or"
+              + " remove their rules with `divert rules cleanup`/`remove`, to change it)");
+    }
+  }
+
+  /**
    * Chooses the tag (rule id) of a new rule: one above the highest in use, so ids are not reused
    * while that is possible, else the lowest free one.
    *
    * @param used the tags in use in the namespace ({@link State#tags()})
-   * @return a free tag, 1..{@link Marks#MAX_TAG}
+   * @param maxTag the highest tag the mark layout holds ({@link Marks#maxTag})
+   * @return a free tag, 1..maxTag
    * @throws IOException if all are taken
    */
-  public static int allocateTag(Set<Integer> used) throws IOException {
+  public static int allocateTag(Set<Integer> used, int maxTag) throws IOException {
     int max = 0;
     for (int t : used) {
       max = Math.max(max, t);
     }
-    if (max < Marks.MAX_TAG) {
+    if (max < maxTag) {
       return max + 1;
     }
-    for (int t = 1; t <= Marks.MAX_TAG; t++) {
+    for (int t = 1; t <= maxTag; t++) {
       if (!used.contains(t)) {
         return t;
       }
     }
-    throw new IOException("too many divert rules in this namespace (" + Marks.MAX_TAG + ")");
+    throw new IOException(
+        "too many divert rules in this namespace ("
+            + maxTag
+            + " with rawsocket.markMask of this many bits; a wider mask holds more)");
   }
 
   /**
@@ -260,6 +315,48 @@ public final class RuleSet {
   }
 
   /**
+   * The rules of other software that set or match packet-mark bits (S74), from every table of both
+   * families and both iptables flavours that are installed (kube-proxy or Docker may use
+   * iptables-legacy on a host whose default is nft, and both act on the same packets), and the
+   * policy routing rules of both families that match a mark.
+   *
+   * @return the rules, IPv4 first
+   * @throws IOException if the flavour divert4j uses cannot be read (the others are skipped when
+   *     they are missing or fail)
+   */
+  public List<MarkOverlap.Use> foreignMarkUses() throws IOException {
+    List<MarkOverlap.Use> out =
+        new ArrayList<>(MarkOverlap.uses("iptables", iptables.saveAll(nsPath)));
+    String own = iptables.legacy() ? "legacy" : "nft";
+    String other = iptables.legacy() ? "nft" : "legacy";
+    for (String cmd :
+        List.of(
+            "iptables-" + other + "-save",
+            "ip6tables-" + own + "-save",
+            "ip6tables-" + other + "-save")) {
+      Optional<Path> p = Shell.which(cmd);
+      if (p.isEmpty()) {
+        continue;
+      }
+      Shell.Result r =
+          Shell.run(
+              null, Duration.ofSeconds(60), Shell.inNetns(nsPath, List.of(p.get().toString())));
+      if (r.ok()) {
+        out.addAll(MarkOverlap.uses(cmd.startsWith("ip6") ? "ip6tables" : "iptables", r.stdout()));
+      }
+    }
+    for (List<String> ip :
+        List.of(List.of("ip", "rule", "show"), List.of("ip", "-6", "rule", "show"))) {
+      Shell.Result r = Shell.run(null, Duration.ofSeconds(60), Shell.inNetns(nsPath, ip));
+      if (r.ok()) {
+        String family = String.join(" ", ip.subList(0, ip.size() - 1));
+        out.addAll(MarkOverlap.routingUses(family, r.stdout()));
+      }
+    }
+    return out;
+  }
+
+  /**
    * Makes a defrag-enabling line.
    *
    * @param comment the owner comment
@@ -304,12 +401,13 @@ public final class RuleSet {
           lines.add(l.rule);
         }
       }
-      lines.add(RuleText.endLine(c));
+      lines.add(RuleText.endLine(marks(), c));
       target.put(RuleText.mainChain(c), lines);
       for (RuleGroup g : groups) {
         String pc = g.portChain();
         if (pc != null && !target.containsKey(pc)) {
-          target.put(pc, RuleText.portChainLines(pc, bound.contains(RuleText.portOfChain(pc))));
+          target.put(
+              pc, RuleText.portChainLines(marks(), pc, bound.contains(RuleText.portOfChain(pc))));
         }
       }
     }

@@ -17,6 +17,12 @@ public final class RuleState {
   final List<String> rawExtra = new ArrayList<>();
   final List<String> mangleExtra = new ArrayList<>();
 
+  /** The first chain-end line found (it tells the mark layout in use), or null. */
+  String endLine;
+
+  /** The chain of {@link #endLine}. */
+  Chain endChain;
+
   RuleState(RuleTable raw, RuleTable mangle) {
     this.raw = raw;
     this.mangle = mangle;
@@ -63,6 +69,18 @@ public final class RuleState {
    */
   public List<RuleLine> defrag() {
     return defrag;
+  }
+
+  /**
+   * @return true if any divert rule is left in the state
+   */
+  boolean hasRules() {
+    for (List<RuleGroup> l : groups.values()) {
+      if (!l.isEmpty()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -2,14 +2,20 @@ package org.divert4j.rawsocket.internal;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.divert4j.Chain;
+import org.divert4j.Direction;
 import org.divert4j.DivertRule;
 import org.divert4j.Ipv4;
 import org.divert4j.NoListenerPolicy;
+import org.divert4j.filter.ClassicBpf;
+import org.divert4j.filter.Filter;
 
 /**
  * The iptables text of divert rules (what {@code iptables-restore} reads). Every divert rule is
- * three lines in its chain's {@code DIVERT4J-<CHAIN>} chain (see {@link Marks}):
+ * three lines in its chain's {@code DIVERT4J-<CHAIN>} chain (see {@link Marks}; every mark match
+ * and {@code MARK} target is limited to the backend's mask, S74):
  *
  * <pre>
  *   A: MATCH, not in progress on this chain, not injected by port P  -&gt; MARK state=queued(tag)
@@ -46,7 +52,72 @@ public final class RuleText {
   /** The unreferenced raw-table chain whose {@code -m socket} rules enable nf_defrag_ipv4. */
   public static final String DEFRAG_CHAIN = "DIVERT4J-DEFRAG";
 
+  /**
+   * The start of the comment that carries a rule's filter in canonical form, so that the rule reads
+   * back from iptables-save (the BPF bytecode alone could not give the filter back).
+   */
+  public static final String FILTER_COMMENT = "divert4j-filter ";
+
+  /**
+   * Longest filter text a rule carries: a comment holds at most 255 characters ({@code
+   * XT_MAX_COMMENT_LEN} 256 with its NUL, include/uapi/linux/netfilter/xt_comment.h).
+   */
+  public static final int MAX_FILTER_TEXT = 255 - FILTER_COMMENT.length();
+
+  /**
+   * Most {@code -m bpf} matches one rule gets; iptables-restore reads a line into a buffer of 10240
+   * bytes (iptables-restore.c), and a full match takes about 1000 characters of text.
+   */
+  public static final int MAX_BPF_MATCHES = 6;
+
+  private static final Pattern BPF_MATCH = Pattern.compile("-m bpf --bytecode \"?[0-9, ]*\"?\\s*");
+  private static final Pattern FILTER_MATCH =
+      Pattern.compile("-m comment --comment \"?" + FILTER_COMMENT + "([^\"]*)\"?\\s*");
+
   private RuleText() {}
+
+  /**
+   * The iptables matches that decide a rule's filter in the kernel (S67): classic BPF programs in
+   * {@code -m bpf} matches (xt_bpf, which runs them on the packet from its IP header), all of which
+   * must accept, then the filter's text in a comment.
+   *
+   * @param r the rule
+   * @return the matches, empty for a rule without filter
+   * @throws IllegalArgumentException naming the limit, if the filter needs a BPF program longer
+   *     than 64 instructions that cannot be split at a top-level {@code and}, more than {@link
+   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text
+   */
+  public static String filterMatches(DivertRule r) {
+    Filter f = r.filter();
+    if (f == null) {
+      return "";
+    }
+    String text = f.toString();
+    if (text.length() > MAX_FILTER_TEXT) {
+      throw new IllegalArgumentException(
+          "the kernel backend holds filters of at most "
+              + MAX_FILTER_TEXT
+              + " characters in canonical form (an iptables comment holds 255); this one has "
+              + text.length());
+    }
+    Direction d = r.chain() == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND;
+    List<List<ClassicBpf.Insn>> programs =
+        ClassicBpf.compileIpv4(f, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+    if (programs.size() > MAX_BPF_MATCHES) {
+      throw new IllegalArgumentException(
+          "the filter needs "
+              + programs.size()
+              + " BPF matches of 64 instructions; the kernel backend installs at most "
+              + MAX_BPF_MATCHES
+              + " per rule");
+    }
+    StringBuilder sb = new StringBuilder();
+    for (List<ClassicBpf.Insn> p : programs) {
+      sb.append("-m bpf --bytecode \"").append(ClassicBpf.bytecode(p)).append("\" ");
+    }
+    sb.append("-m comment --comment \"").append(FILTER_COMMENT).append(text).append('"');
+    return sb.toString();
+  }
 
   /**
    * @param c a chain
@@ -167,11 +238,12 @@ public final class RuleText {
   /**
    * The lines of a port chain.
    *
+   * @param marks the mark layout
    * @param chainName a name made by {@link #portChain}
    * @param armed true while a socket is bound to the port
    * @return the rule texts, in order (without {@code -A CHAIN})
    */
-  public static List<String> portChainLines(String chainName, boolean armed) {
+  public static List<String> portChainLines(Marks marks, String chainName, boolean armed) {
     String rest = chainName.substring(CHAIN_PREFIX.length());
     boolean drop = rest.charAt(0) == 'D';
     int dash = rest.indexOf('-');
@@ -186,7 +258,8 @@ public final class RuleText {
     // sender sees no error (an iptables DROP would make its send fail with EPERM); a socket that
     // binds before the chain is re-armed gets the packet at once. PASS_THROUGH: the phase flip
     // makes line C resume after the rule.
-    String noListener = drop ? c + target : c + "-j MARK --set-xmark " + hex(Marks.R_BIT) + "/0x0";
+    String noListener =
+        drop ? c + target : c + "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0";
     if (!armed) {
       return List.of(noListener);
     }
@@ -276,6 +349,13 @@ public final class RuleText {
     if (port < 1 || port > 65535) {
       return null;
     }
+    String filter = null;
+    Matcher fm = FILTER_MATCH.matcher(match);
+    if (fm.find()) {
+      filter = fm.group(1);
+      match = match.substring(0, fm.start()) + match.substring(fm.end());
+      match = BPF_MATCH.matcher(match).replaceAll("");
+    }
     StringBuilder sb = new StringBuilder(chain.keyword());
     String[] t = match.trim().isEmpty() ? new String[0] : match.trim().split("\\s+");
     for (int i = 0; i < t.length; i++) {
@@ -289,6 +369,9 @@ public final class RuleText {
         return null; // a negation or a match module we never write
       }
       sb.append(' ').append(t[i]);
+    }
+    if (filter != null) {
+      sb.append(" filter \"").append(filter).append('"');
     }
     sb.append(" -j DIVERT ").append(port);
     try {
@@ -354,6 +437,7 @@ public final class RuleText {
     if (r.icmpType() != DivertRule.ANY_ICMP_TYPE) {
       sb.append("-m icmp --icmp-type ").append(r.icmpType()).append(' ');
     }
+    sb.append(filterMatches(r));
     return sb.toString().trim();
   }
 
@@ -364,37 +448,39 @@ public final class RuleText {
   /**
    * The three lines of a divert rule (without {@code -A CHAIN}).
    *
+   * @param marks the mark layout
    * @param r the rule
-   * @param tag its tag (1..1023)
+   * @param tag its tag (1..{@link Marks#maxTag})
    * @param comment its owner comment
    * @param portChain the port chain its packets go to
    * @return lines A, B and C
    */
-  public static List<String> ruleLines(DivertRule r, int tag, String comment, String portChain) {
+  public static List<String> ruleLines(
+      Marks marks, DivertRule r, int tag, String comment, String portChain) {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
-    String state = "/" + hex(Marks.STATE_MASK);
+    String state = "/" + hex(marks.stateMask());
     String m = match(r);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "
-            + hex(Marks.chainBits(c))
+            + hex(marks.chainBits(c))
             + "/"
-            + hex(Marks.CHAIN_MASK)
+            + hex(marks.chainMask())
             + " -m mark ! --mark "
-            + hex(r.port())
+            + hex(marks.injector(r.port()))
             + "/"
-            + hex(Marks.PORT_MASK)
+            + hex(marks.injectorMask())
             + " "
             + com
             + "-j MARK --set-xmark "
-            + hex(Marks.queued(c, tag))
+            + hex(marks.queued(c, tag))
             + state;
     String b =
-        "-m mark --mark " + hex(Marks.queued(c, tag)) + state + " " + com + "-j " + portChain;
+        "-m mark --mark " + hex(marks.queued(c, tag)) + state + " " + com + "-j " + portChain;
     String cc =
         "-m mark --mark "
-            + hex(Marks.resume(c, tag))
+            + hex(marks.resume(c, tag))
             + state
             + " "
             + com
@@ -404,21 +490,34 @@ public final class RuleText {
   }
 
   /**
-   * The last line of a main chain: clears a state left by a rule that was removed while its packet
-   * was held, so the packet is fresh for the next chain.
+   * The last line of a main chain: clears the state "resume after rule t of this chain" (t neither
+   * 0 nor all ones) that a rule removed while its packet was held leaves behind, so the packet
+   * leaves the chain with its mark as it came. It tests chain, phase and a tag that is neither 0
+   * nor all ones, so no packet that carries one bit inside the mask, or all of them, matches it
+   * (S3), and no bit outside the mask is read or changed.
    *
+   * @param marks the mark layout
    * @param c the chain
    * @return the line (without {@code -A CHAIN})
    */
-  public static String endLine(Chain c) {
+  public static String endLine(Marks marks, Chain c) {
+    int resumeAny = marks.chainBits(c) | marks.phaseBit();
     return "-m mark --mark "
-        + hex(Marks.chainBits(c))
+        + hex(resumeAny)
         + "/"
-        + hex(Marks.CHAIN_MASK)
+        + hex(marks.chainMask() | marks.phaseBit())
+        + " -m mark ! --mark "
+        + hex(resumeAny)
+        + "/"
+        + hex(marks.stateMask())
+        + " -m mark ! --mark "
+        + hex(marks.stateMask() & ~marks.chainMask() | marks.chainBits(c))
+        + "/"
+        + hex(marks.stateMask())
         + " -m comment --comment \""
         + BASE
         + "\" -j MARK --set-xmark 0x0/"
-        + hex(Marks.STATE_MASK);
+        + hex(marks.stateMask());
   }
 
   /**

@@ -12,6 +12,7 @@ import java.util.function.IntSupplier;
  * @param ids the IP ID source of the host (S39)
  * @param proc the namespace's /proc counters
  * @param arming the port's rule lines: disarm on close, and their counters
+ * @param marks the namespace's mark layout
  * @param ingress the exact inbound injection path, or null where the backend does not declare
  *     EXACT_INBOUND_INTERFACE (inbound injections then arrive on lo)
  */
@@ -22,4 +23,5 @@ record SocketServices(
     IntSupplier ids,
     NamespaceCounters proc,
     PortArming arming,
+    Marks marks,
     IngressPath ingress) {}

@@ -25,6 +25,7 @@ final class WriteBack {
   private final Injector injector;
   private final SocketLedger ledger;
   private final IntSupplier ids;
+  private final Marks marks;
 
   WriteBack(
       Lane[] lanes,
@@ -33,7 +34,9 @@ final class WriteBack {
       SendBuffer out,
       Injector injector,
       SocketLedger ledger,
-      IntSupplier ids) {
+      IntSupplier ids,
+      Marks marks) {
+    this.marks = marks;
     this.lanes = lanes;
     this.state = state;
     this.tickets = tickets;
@@ -48,29 +51,26 @@ final class WriteBack {
    *
    * @param slot a live slot from {@link Tickets#find}
    * @param len the loaded packet's length
+   * @param own the packet's mark as the program leaves it (only the bits outside the backend's mask
+   *     are used, S73)
    */
-  void reinject(int slot, int len) throws DivertException {
+  void reinject(int slot, int len, int own) throws DivertException {
     TicketRing ring = tickets.ring();
     if (ring.kind(slot) == TicketRing.KERNEL) {
-      reinjectQueued(slot, len);
+      reinjectQueued(slot, len, own);
     } else {
-      int m = resumeMark(slot);
+      int m = resumeMark(slot, own);
       injector.reinject(len, m);
       tickets.remove(slot);
     }
   }
 
-  private int resumeMark(int slot) {
+  private int resumeMark(int slot, int own) {
     TicketRing ring = tickets.ring();
-    int tag = ring.ruleId(slot);
-    int m = ring.mark(slot) & ~Marks.STATE_MASK;
-    if (tag != 0) {
-      m |= Marks.resume(CHAINS[ring.chain(slot)], tag);
-    }
-    return m;
+    return marks.writtenBack(ring.mark(slot), own, CHAINS[ring.chain(slot)], ring.ruleId(slot));
   }
 
-  private void reinjectQueued(int slot, int len) throws DivertException {
+  private void reinjectQueued(int slot, int len, int own) throws DivertException {
     TicketRing ring = tickets.ring();
     Lane l = lanes[ring.lane(slot)];
     boolean changed =
@@ -86,13 +86,17 @@ final class WriteBack {
     }
     int tag = ring.ruleId(slot);
     int verdict = tag != 0 ? NfqCodec.NF_REPEAT : NfqCodec.NF_ACCEPT;
-    int mark = ring.mark(slot) | Marks.R_BIT;
+    // NFQA_MARK replaces the whole skb->mark (nfnetlink_queue.c, nfqnl_recv_verdict), so the
+    // verdict carries the packet's own bits outside the mask (or the program's, S73) and changes
+    // only the backend's state; it is sent when the state changes or the program changed a bit
+    int mark = marks.writtenBack(ring.mark(slot), own, c, tag);
+    boolean withMark = tag != 0 || mark != ring.mark(slot);
     long seq = ring.seq(slot);
     int id = ring.kernelId(slot);
     if (changed && len > NfqCodec.MAX_COPY_RANGE) {
       // a verdict payload cannot exceed 65531 bytes either: drop the queued packet and send the
       // new one through the raw socket, resuming after the rule that diverted it
-      int m = resumeMark(slot);
+      int m = resumeMark(slot, own);
       tickets.remove(slot);
       l.verdicts.add(seq, id, NfqCodec.NF_DROP, false, 0);
       injector.reinject(len, m);
@@ -100,13 +104,13 @@ final class WriteBack {
     }
     tickets.remove(slot);
     if (!changed) {
-      l.verdicts.add(seq, id, verdict, tag != 0, mark);
+      l.verdicts.add(seq, id, verdict, withMark, mark);
     } else {
       if ((flags & TicketRing.F_CSUM_PARTIAL) != 0) {
         TransportChecksum.complete(out.buffer(), len);
       }
       try {
-        l.verdicts.appendWithPayload(id, verdict, tag != 0, mark, out.buffer(), len, ids);
+        l.verdicts.appendWithPayload(id, verdict, withMark, mark, out.buffer(), len, ids);
       } catch (ErrnoException e) {
         state.checkOpen();
         throw Errors.generic("verdict on divert port " + state.port(), e);

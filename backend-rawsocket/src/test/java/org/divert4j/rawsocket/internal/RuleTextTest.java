@@ -31,40 +31,42 @@ class RuleTextTest {
     DivertRule r = DivertRule.parse("input -p icmp -j DIVERT 1234");
     String pc = RuleText.portChain(NoListenerPolicy.DROP, 1234, 1);
     assertEquals("DIVERT4J-D1234", pc);
-    List<String> l = RuleText.ruleLines(r, 5, "divert4j:h:1:5", pc);
+    List<String> l = RuleText.ruleLines(Marks.DEFAULT, r, 5, "divert4j:h:1:5", pc);
+    // default mask 0xfff00000: injector bits 20-22 (port 1234 -> slot 1 + 1234 % 7 = 3), tag bits
+    // 23-28, phase bit 29, chain bits 30-31 (input 1)
     assertEquals(
-        "-p icmp -m mark ! --mark 0x8000000/0x18000000 -m mark ! --mark 0x4d2/0xffff"
-            + " -m comment --comment \"divert4j:h:1:5\" -j MARK --set-xmark 0x8050000/0x1fff0000",
+        "-p icmp -m mark ! --mark 0x40000000/0xc0000000 -m mark ! --mark 0x300000/0x700000"
+            + " -m comment --comment \"divert4j:h:1:5\" -j MARK --set-xmark 0x42800000/0xff800000",
         l.get(0));
     assertEquals(
-        "-m mark --mark 0x8050000/0x1fff0000 -m comment --comment \"divert4j:h:1:5\""
+        "-m mark --mark 0x42800000/0xff800000 -m comment --comment \"divert4j:h:1:5\""
             + " -j DIVERT4J-D1234",
         l.get(1));
     assertEquals(
-        "-m mark --mark 0xc050000/0x1fff0000 -m comment --comment \"divert4j:h:1:5\""
-            + " -j MARK --set-xmark 0x0/0x1fff0000",
+        "-m mark --mark 0x62800000/0xff800000 -m comment --comment \"divert4j:h:1:5\""
+            + " -j MARK --set-xmark 0x0/0xff800000",
         l.get(2));
     assertEquals(
-        "-m mark --mark 0x18000000/0x18000000 -m comment --comment \"divert4j:base\""
-            + " -j MARK --set-xmark 0x0/0x1fff0000",
-        RuleText.endLine(Chain.OUTPUT));
+        "-m mark --mark 0xe0000000/0xe0000000 -m mark ! --mark 0xe0000000/0xff800000"
+            + " -m mark ! --mark 0xff800000/0xff800000 -m comment --comment \"divert4j:base\" -j MARK --set-xmark 0x0/0xff800000",
+        RuleText.endLine(Marks.DEFAULT, Chain.OUTPUT));
   }
 
   @Test
   void portChainsArmAndDisarm() {
     assertEquals(
         List.of("-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
-        RuleText.portChainLines("DIVERT4J-D7", false));
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false));
     assertEquals(
         List.of(
             "-m comment --comment \"divert4j:port\" -j NFQUEUE --queue-num 7",
             "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
-        RuleText.portChainLines("DIVERT4J-D7", true));
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true));
     assertEquals(
-        List.of("-m comment --comment \"divert4j:nolistener\" -j MARK --set-xmark 0x4000000/0x0"),
-        RuleText.portChainLines("DIVERT4J-P7", false));
+        List.of("-m comment --comment \"divert4j:nolistener\" -j MARK --set-xmark 0x20000000/0x0"),
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-P7", false));
     assertTrue(
-        RuleText.portChainLines("DIVERT4J-P7-4", true)
+        RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-P7-4", true)
             .get(0)
             .endsWith("-j NFQUEUE --queue-balance 7:10 --queue-bypass"));
     assertEquals(7, RuleText.portOfChain("DIVERT4J-P7-4"));
@@ -130,14 +132,53 @@ class RuleTextTest {
             "input -j DIVERT 1",
             "forward -p udp -s 10.1.0.0/16 --sport 1000:2000 --dport 53 -o eth1 -j DIVERT 9",
             "output -p tcp --dport 80:90 -j DIVERT 65535",
-            "output -p 47 -j DIVERT 3")) {
+            "output -p 47 -j DIVERT 3",
+            "input -p tcp filter \"tcp.Syn and tcp.DstPort == 443\" -j DIVERT 4",
+            "output filter \"(tcp ? tcp.DstPort == 443 : udp) and ip.DstAddr != ::ffff:10.0.0.0/104\""
+                + " -j DIVERT 5")) {
       DivertRule r = DivertRule.parse(text);
-      String lineA = RuleText.ruleLines(r, 7, "divert4j:h:1:7", "DIVERT4J-D1").get(0);
+      String lineA =
+          RuleText.ruleLines(Marks.DEFAULT, r, 7, "divert4j:h:1:7", "DIVERT4J-D1").get(0);
       assertEquals(r, RuleText.parseMatch(r.chain(), RuleText.matchOf(lineA), r.port()), text);
     }
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
     assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp", 0));
+  }
+
+  @Test
+  void filtersBecomeBpfMatchesWithTheirTextInAComment() {
+    DivertRule r = DivertRule.parse("input filter \"udp.DstPort == 53\" -j DIVERT 1");
+    String m = RuleText.match(r);
+    assertTrue(m.startsWith("-m bpf --bytecode \""), m);
+    assertTrue(m.endsWith("-m comment --comment \"divert4j-filter udp.DstPort == 53\""), m);
+    // as iptables-save prints it back, with another comment after it
+    String saved =
+        m + " -m mark ! --mark 0x8000000/0x18000000 -m comment --comment \"divert4j:h:1:3\" -j X";
+    assertEquals(r, RuleText.parseMatch(Chain.INPUT, RuleText.matchOf(saved), 1));
+    assertEquals("", RuleText.filterMatches(DivertRule.parse("input -p udp -j DIVERT 1")));
+    StringBuilder or = new StringBuilder("udp.DstPort == 1");
+    for (int i = 2; i < 40; i++) {
+      or.append(" or udp.DstPort == ").append(i);
+    }
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.on(Chain.INPUT).filter("ip.TTL > 1 and (" + or + ")").divertTo(1)));
+    assertTrue(e.getMessage().contains("characters"), e.getMessage());
+    StringBuilder shortOr = new StringBuilder("udp.Payload[-1] == 1");
+    for (int i = 2; i < 9; i++) {
+      shortOr.append(" or udp.Payload[-").append(i).append("] == 1");
+    }
+    e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.on(Chain.INPUT).filter(shortOr.toString()).divertTo(1)));
+    assertTrue(e.getMessage().contains("at most 64 (XT_BPF_MAX_NUM_INSTR)"), e.getMessage());
   }
 
   @Test
@@ -161,9 +202,10 @@ class RuleTextTest {
 
   @Test
   void tagsAreAllocatedUpwardsThenReused() throws Exception {
-    assertEquals(1, RuleSet.allocateTag(java.util.Set.of()));
-    assertEquals(6, RuleSet.allocateTag(java.util.Set.of(2, 5)));
-    assertEquals(2, RuleSet.allocateTag(java.util.Set.of(1, Marks.MAX_TAG)));
+    int max = Marks.DEFAULT.maxTag();
+    assertEquals(1, RuleSet.allocateTag(java.util.Set.of(), max));
+    assertEquals(6, RuleSet.allocateTag(java.util.Set.of(2, 5), max));
+    assertEquals(2, RuleSet.allocateTag(java.util.Set.of(1, max), max));
   }
 
   @Test

@@ -171,9 +171,10 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
+    // S65 too: its filters see the reassembled datagram, so a later fragment has ports after all;
     // S70: the reassembled datagram is larger than the MTU although segment offload is off
     assertFailsExactly(
-        BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18", "S70");
+        BrokenEngines.reassemblesInPerFragmentMode(), "S7", "S16", "S17", "S18", "S65", "S70");
   }
 
   @Test
@@ -194,9 +195,9 @@ class BrokenBackendsTest {
   /**
    * A written-back packet is diverted again by the same rule, forever, so it never travels on: S43
    * and S44 fail, and so does every rule whose test needs a written-back packet to arrive somewhere
-   * (S4 forward order, S7 non-first fragments, S8 taken-not-copied, ...). Rules whose tests never
-   * write a packet back (S1, S2, S5, S6, S9, S11, S14-S16, S18-S21, S24, S27-S31, S39 to S41, S46,
-   * S47, S49, S51-S53) must still pass.
+   * (S4 forward order, S7 non-first fragments, S8 taken-not-copied, S73 and S74 marks leaving with
+   * written-back packets, ...). Rules whose tests never write a packet back (S1, S2, S5, S6, S9,
+   * S11, S14-S16, S18-S21, S24, S27-S31, S39 to S41, S46, S47, S49, S51-S53) must still pass.
    */
   @Test
   void aBackendThatRedivertsItsReinjectionsFailsS43AndS44() {
@@ -218,7 +219,9 @@ class BrokenBackendsTest {
         "S43",
         "S44",
         "S45",
-        "S50");
+        "S50",
+        "S73",
+        "S74");
   }
 
   @Test
@@ -338,6 +341,13 @@ class BrokenBackendsTest {
   }
 
   @Test
+  void aBackendThatIgnoresFiltersFailsS64ToS67() {
+    // S66 too: it accepts a long filter and then does not evaluate it; S67: what the filter
+    // rejects waits for the program
+    assertFailsExactly(BrokenRules.ignoresFilters(), "S64", "S65", "S66", "S67");
+  }
+
+  @Test
   void aBackendWhoseSecondBindSucceedsFailsS2() {
     assertFailsExactly(BrokenRules.secondBindSucceeds(), "S2");
   }
@@ -361,6 +371,11 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatTruncatesAtTheNetlinkCopyRangeFailsS8() {
     assertFailsExactly(BrokenRules.truncatesAtTheNetlinkCopyRange(), "S8");
+  }
+
+  @Test
+  void aBackendThatReportsAbsentMetadataAsZeroFailsS75() {
+    assertFailsExactly(BrokenRules.zeroForAbsentMetadata(), "S75");
   }
 
   @Test

@@ -1,6 +1,7 @@
 package org.divert4j.sim.tck;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.divert4j.AddressNotAvailableException;
@@ -15,7 +16,10 @@ import org.divert4j.DropReason;
 import org.divert4j.InstalledRule;
 import org.divert4j.Ipv4;
 import org.divert4j.MalformedPacketException;
+import org.divert4j.PacketBatch;
+import org.divert4j.PacketMetadata;
 import org.divert4j.PortInUseException;
+import org.divert4j.spi.BatchAccess;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBedOptions;
 
@@ -58,6 +62,23 @@ final class BrokenRules {
                 }
               }
             });
+  }
+
+  /**
+   * Installs a rule without its filter, as a backend that knows only the ipchains vocabulary would:
+   * every packet the other matches select is diverted. Breaks S64 to S67 (S66 checks that a long
+   * filter the backend accepts is evaluated, S67 that what a filter rejects never waits).
+   */
+  static DivertProvider ignoresFilters() {
+    return Decorated.provider(
+        "broken-ignores-filters",
+        new Decorated.Fault() {
+          @Override
+          public InstalledRule addRule(DivertHost host, DivertRule rule) throws DivertException {
+            return host.addRule(
+                rule.toBuilder().filter((org.divert4j.filter.Filter) null).divertTo(rule.port()));
+          }
+        });
   }
 
   /**
@@ -166,6 +187,35 @@ final class BrokenRules {
                   dst.position(start + 65531);
                 }
                 return a;
+              }
+            });
+  }
+
+  /**
+   * Reports what it does not know as 0 rather than absent: uid and gid 0 (root) and interface 0 for
+   * every received packet. Breaks S75.
+   */
+  static DivertProvider zeroForAbsentMetadata() {
+    return Decorated.sockets(
+        "broken-zero-metadata",
+        s ->
+            new Decorated.Forwarding(s) {
+              @Override
+              public int receive(PacketBatch batch, Duration timeout) throws DivertException {
+                int n = super.receive(batch, timeout);
+                PacketMetadata m = batch.metadata();
+                for (int i = 0; i < n; i++) {
+                  BatchAccess.get()
+                      .setMetadata(
+                          batch,
+                          i,
+                          m.timestamp(i),
+                          Math.max(0, m.outInterfaceIndex(i)),
+                          0,
+                          0,
+                          m.connectionState(i));
+                }
+                return n;
               }
             });
   }

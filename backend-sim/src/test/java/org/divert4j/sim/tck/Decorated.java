@@ -240,6 +240,11 @@ final class Decorated {
     }
 
     @Override
+    public org.divert4j.TimestampClock timestampClock() {
+      return delegate.timestampClock();
+    }
+
+    @Override
     public HostStats stats() {
       return fault.stats(delegate);
     }

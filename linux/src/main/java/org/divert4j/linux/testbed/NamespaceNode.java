@@ -20,6 +20,7 @@ import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
+import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
 import org.divert4j.testbed.UdpEndpoint;
@@ -341,6 +342,58 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       return false; // no reply
     }
     throw new IOException("ping failed: " + r.describe());
+  }
+
+  /** {@inheritDoc} Sent from a UDP socket with {@code SO_MARK} set, which needs CAP_NET_ADMIN. */
+  @Override
+  public void sendUdp(
+      InetAddress destination, int sourcePort, int destinationPort, byte[] payload, int mark)
+      throws IOException {
+    if (!(destination instanceof Inet4Address four)) {
+      throw new IOException("a marked UDP send goes to an IPv4 address here, not " + destination);
+    }
+    int dst = Ipv4.toInt(four);
+    thread.run(
+        () -> {
+          int fd = -1;
+          try {
+            fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+            Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+            Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_MARK, mark);
+            ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN);
+            NodeUdpEndpoint.sockaddrIn(sa, 0, sourcePort);
+            Datagrams.bind(fd, sa);
+            ByteBuffer data = NodeUdpEndpoint.direct(Math.max(1, payload.length));
+            data.put(payload).flip();
+            NodeUdpEndpoint.sockaddrIn(sa, dst, destinationPort);
+            Datagrams.sendTo(fd, data, sa);
+            return null;
+          } catch (ErrnoException e) {
+            throw new IOException("cannot send a marked datagram: " + e.getMessage(), e);
+          } finally {
+            if (fd >= 0) {
+              Native.close(fd);
+            }
+          }
+        });
+  }
+
+  /**
+   * {@inheritDoc} Counting lines in the node's {@code mangle POSTROUTING} ({@link
+   * NodeMarkCounter}).
+   */
+  @Override
+  public MarkCounter countOutgoingMarks(int destinationPort, int significant, int... marks)
+      throws IOException {
+    NodeMarkCounter[] self = new NodeMarkCounter[1];
+    self[0] =
+        NodeMarkCounter.open(
+            netns.path().toString(),
+            destinationPort,
+            significant,
+            marks,
+            () -> open.remove(self[0]));
+    return track(self[0]);
   }
 
   @Override

@@ -1,0 +1,455 @@
+package org.divert4j.filter;
+
+import java.nio.ByteBuffer;
+import org.divert4j.Direction;
+import org.divert4j.filter.Node.FieldRef;
+import org.divert4j.filter.Node.Literal;
+import org.divert4j.filter.Node.Operand;
+
+/**
+ * A filter flattened into tests with jump targets, as WinDivert's compiler does: {@code and},
+ * {@code or}, {@code not} and {@code ? :} become the success and failure targets of the tests, so
+ * evaluation is one loop without recursion or allocation. Every jump goes to a lower index or to a
+ * verdict, so the loop runs at most once per test.
+ */
+final class Program {
+  static final int ACCEPT = -1;
+  static final int REJECT = -2;
+  private static final long MISSING = Long.MIN_VALUE;
+
+  static final int EQ = 0;
+  static final int NE = 1;
+  static final int LT = 2;
+  static final int LE = 3;
+  static final int GT = 4;
+  static final int GE = 5;
+
+  final int n;
+  final int start;
+  final int[] op;
+  final int[] succ;
+  final int[] fail;
+  final long[] maskHi;
+  final long[] maskLo;
+  // left and right operands: a field (non-null) with its index, or a literal
+  final Field[] lField;
+  final int[] lIndex;
+  final boolean[] lNeg;
+  final long[] lHi;
+  final long[] lLo;
+  final Field[] rField;
+  final int[] rIndex;
+  final boolean[] rNeg;
+  final long[] rHi;
+  final long[] rLo;
+
+  private int size;
+
+  private Program(int capacity, Node root) {
+    op = new int[capacity];
+    succ = new int[capacity];
+    fail = new int[capacity];
+    maskHi = new long[capacity];
+    maskLo = new long[capacity];
+    lField = new Field[capacity];
+    lIndex = new int[capacity];
+    lNeg = new boolean[capacity];
+    lHi = new long[capacity];
+    lLo = new long[capacity];
+    rField = new Field[capacity];
+    rIndex = new int[capacity];
+    rNeg = new boolean[capacity];
+    rHi = new long[capacity];
+    rLo = new long[capacity];
+    start = flatten(root, ACCEPT, REJECT);
+    n = size;
+  }
+
+  static Program compile(Node root) {
+    return new Program(count(root), root);
+  }
+
+  /** Number of tests left after constant folding. */
+  int tests() {
+    return n;
+  }
+
+  /** Verdict when the program has no test: the filter is constant. */
+  boolean constant() {
+    return start < 0;
+  }
+
+  private static int count(Node node) {
+    if (node instanceof Node.Not x) {
+      return count(x.operand());
+    } else if (node instanceof Node.And a) {
+      return count(a.left()) + count(a.right());
+    } else if (node instanceof Node.Or o) {
+      return count(o.left()) + count(o.right());
+    } else if (node instanceof Node.If i) {
+      return count(i.condition()) + count(i.then()) + count(i.otherwise());
+    }
+    return 1;
+  }
+
+  private int flatten(Node node, int ok, int no) {
+    Boolean known = constantValue(node);
+    if (known != null) {
+      return known ? ok : no;
+    }
+    if (node instanceof Node.If i) {
+      Boolean c = constantValue(i.condition());
+      if (c != null) {
+        return flatten(c ? i.then() : i.otherwise(), ok, no);
+      }
+    }
+    if (node instanceof Node.Not x) {
+      return flatten(x.operand(), no, ok);
+    } else if (node instanceof Node.And a) {
+      return flatten(a.left(), flatten(a.right(), ok, no), no);
+    } else if (node instanceof Node.Or o) {
+      return flatten(o.left(), ok, flatten(o.right(), ok, no));
+    } else if (node instanceof Node.If i) {
+      int otherwise = flatten(i.otherwise(), ok, no);
+      int then = flatten(i.then(), ok, no);
+      return flatten(i.condition(), then, otherwise);
+    }
+    return emit((Node.Test) node, ok, no);
+  }
+
+  /**
+   * @return the value of a node that does not depend on the packet, or null
+   */
+  private static Boolean constantValue(Node node) {
+    if (node instanceof Node.Not x) {
+      Boolean v = constantValue(x.operand());
+      return v == null ? null : !v;
+    } else if (node instanceof Node.And a) {
+      Boolean l = constantValue(a.left());
+      Boolean r = constantValue(a.right());
+      if (Boolean.FALSE.equals(l) || Boolean.FALSE.equals(r)) {
+        return false;
+      }
+      return l != null && r != null ? Boolean.TRUE : null;
+    } else if (node instanceof Node.Or o) {
+      Boolean l = constantValue(o.left());
+      Boolean r = constantValue(o.right());
+      if (Boolean.TRUE.equals(l) || Boolean.TRUE.equals(r)) {
+        return true;
+      }
+      return l != null && r != null ? Boolean.FALSE : null;
+    } else if (node instanceof Node.If i) {
+      Boolean c = constantValue(i.condition());
+      if (c != null) {
+        return constantValue(c ? i.then() : i.otherwise());
+      }
+      Boolean t = constantValue(i.then());
+      return t != null && t.equals(constantValue(i.otherwise())) ? t : null;
+    }
+    Node.Test t = (Node.Test) node;
+    Operand left = constant(t.left());
+    Operand right = t.op() == null ? Literal.number(0) : constant(t.right());
+    if (left instanceof Literal a && right instanceof Literal b) {
+      long mh = a.maskHi() & b.maskHi();
+      long ml = a.maskLo() & b.maskLo();
+      int o = t.op() == null ? NE : t.op().ordinal();
+      return compare(
+          o, a.negative(), a.hi() & mh, a.lo() & ml, b.negative(), b.hi() & mh, b.lo() & ml);
+    }
+    return null;
+  }
+
+  private int emit(Node.Test t, int ok, int no) {
+    Operand left = constant(t.left());
+    Operand right = t.op() == null ? Literal.number(0) : constant(t.right());
+    int o = t.op() == null ? NE : t.op().ordinal();
+    long mh = -1;
+    long ml = -1;
+    for (Operand x : new Operand[] {left, right}) {
+      if (x instanceof Literal l) {
+        mh &= l.maskHi();
+        ml &= l.maskLo();
+      }
+    }
+    if (left instanceof Literal a && right instanceof Literal b) {
+      return compare(
+              o, a.negative(), a.hi() & mh, a.lo() & ml, b.negative(), b.hi() & mh, b.lo() & ml)
+          ? ok
+          : no;
+    }
+    int i = size++;
+    op[i] = o;
+    succ[i] = ok;
+    fail[i] = no;
+    maskHi[i] = mh;
+    maskLo[i] = ml;
+    if (left instanceof FieldRef f) {
+      lField[i] = f.field();
+      lIndex[i] = f.index();
+    } else {
+      Literal l = (Literal) left;
+      lNeg[i] = l.negative();
+      lHi[i] = l.hi() & mh;
+      lLo[i] = l.lo() & ml;
+    }
+    if (right instanceof FieldRef f) {
+      rField[i] = f.field();
+      rIndex[i] = f.index();
+    } else {
+      Literal l = (Literal) right;
+      rNeg[i] = l.negative();
+      rHi[i] = l.hi() & mh;
+      rLo[i] = l.lo() & ml;
+    }
+    return i;
+  }
+
+  /** {@code zero}, {@code true} and {@code false} are constants, folded at compile time. */
+  private static Operand constant(Operand x) {
+    if (x instanceof FieldRef f) {
+      switch (f.field()) {
+        case ZERO, FALSE -> {
+          return Literal.number(0);
+        }
+        case TRUE -> {
+          return Literal.number(1);
+        }
+        default -> {
+          return x;
+        }
+      }
+    }
+    return x;
+  }
+
+  boolean matches(ByteBuffer b, FilterContext c) {
+    int pc = start;
+    if (pc < 0) {
+      return pc == ACCEPT;
+    }
+    Layout p = c.layout;
+    p.read(b);
+    while (pc >= 0) {
+      pc = test(pc, b, p, c) ? succ[pc] : fail[pc];
+    }
+    return pc == ACCEPT;
+  }
+
+  private boolean test(int i, ByteBuffer b, Layout p, FilterContext c) {
+    boolean ln;
+    long lh;
+    long ll;
+    Field f = lField[i];
+    if (f != null) {
+      ll = value(f, lIndex[i], b, p, c);
+      if (ll == MISSING) {
+        return false;
+      }
+      ln = false;
+      lh = f.address() ? addressHi(f, b, p) & maskHi[i] : 0;
+      ll &= maskLo[i];
+    } else {
+      ln = lNeg[i];
+      lh = lHi[i];
+      ll = lLo[i];
+    }
+    boolean rn;
+    long rh;
+    long rl;
+    f = rField[i];
+    if (f != null) {
+      rl = value(f, rIndex[i], b, p, c);
+      if (rl == MISSING) {
+        return false;
+      }
+      rn = false;
+      rh = f.address() ? addressHi(f, b, p) & maskHi[i] : 0;
+      rl &= maskLo[i];
+    } else {
+      rn = rNeg[i];
+      rh = rHi[i];
+      rl = rLo[i];
+    }
+    return compare(op[i], ln, lh, ll, rn, rh, rl);
+  }
+
+  static boolean compare(int op, boolean ln, long lh, long ll, boolean rn, long rh, long rl) {
+    int r;
+    if (ln != rn) {
+      r = ln ? -1 : 1;
+    } else {
+      r = Long.compareUnsigned(lh, rh);
+      if (r == 0) {
+        r = Long.compareUnsigned(ll, rl);
+      }
+      if (ln) {
+        r = -r;
+      }
+    }
+    return switch (op) {
+      case EQ -> r == 0;
+      case NE -> r != 0;
+      case LT -> r < 0;
+      case LE -> r <= 0;
+      case GT -> r > 0;
+      default -> r >= 0;
+    };
+  }
+
+  /** The high 64 bits of an address field that {@link #value} found present. */
+  private static long addressHi(Field f, ByteBuffer b, Layout p) {
+    return switch (f) {
+      case IPV6_SRC_ADDR -> Bytes.u64(b, p.base + 8);
+      case IPV6_DST_ADDR -> Bytes.u64(b, p.base + 24);
+      default -> 0; // IPv4 addresses are ::ffff:a.b.c.d
+    };
+  }
+
+  /**
+   * A field's value (the low 64 bits for addresses), or {@link #MISSING} when the packet does not
+   * have it (S65).
+   */
+  private static long value(Field f, int index, ByteBuffer b, Layout p, FilterContext c) {
+    int base = p.base;
+    switch (f) {
+      case ZERO:
+      case FALSE:
+        return 0;
+      case TRUE:
+        return 1;
+      case INBOUND:
+        return c.direction == Direction.INBOUND ? 1 : 0;
+      case OUTBOUND:
+        return c.direction == Direction.OUTBOUND ? 1 : 0;
+      case LOOPBACK:
+        return c.loopback ? 1 : 0;
+      case IF_IDX:
+        return c.ifIdx & 0xffff_ffffL;
+      case LENGTH:
+        return p.end - base;
+      case FRAGMENT:
+        return p.family == 0 ? MISSING : p.fragment ? 1 : 0;
+      case PACKET:
+      case PACKET16:
+      case PACKET32:
+        return word(b, base, p.end, index, f.wordSize);
+      case IP:
+        return p.family == 4 ? 1 : 0;
+      case IPV6:
+        return p.family == 6 ? 1 : 0;
+      case ICMP:
+        return p.family == 4 && p.protocol == Layout.ICMP ? 1 : 0;
+      case ICMPV6:
+        return p.family == 6 && p.protocol == Layout.ICMPV6 ? 1 : 0;
+      case TCP:
+        return p.protocol == Layout.TCP ? 1 : 0;
+      case UDP:
+        return p.protocol == Layout.UDP ? 1 : 0;
+      default:
+        break;
+    }
+    if (f.ordinal() <= Field.IP_DST_ADDR.ordinal()) {
+      return p.family == 4 ? ipv4(f, b, base) : MISSING;
+    }
+    if (f.ordinal() <= Field.IPV6_DST_ADDR.ordinal()) {
+      return p.family == 6 ? ipv6(f, b, base) : MISSING;
+    }
+    if (f.ordinal() <= Field.ICMP_BODY.ordinal()) {
+      return p.icmp < 0 ? MISSING : icmp(f.ordinal() - Field.ICMP_TYPE.ordinal(), b, p.icmp);
+    }
+    if (f.ordinal() <= Field.ICMPV6_BODY.ordinal()) {
+      return p.icmpv6 < 0 ? MISSING : icmp(f.ordinal() - Field.ICMPV6_TYPE.ordinal(), b, p.icmpv6);
+    }
+    if (f.ordinal() <= Field.TCP_PAYLOAD32.ordinal()) {
+      return p.tcp < 0 ? MISSING : tcp(f, index, b, p);
+    }
+    return p.udp < 0 ? MISSING : udp(f, index, b, p);
+  }
+
+  private static long ipv4(Field f, ByteBuffer b, int base) {
+    return switch (f) {
+      case IP_HDR_LENGTH -> b.get(base) & 0x0f;
+      case IP_TOS -> Bytes.u8(b, base + 1);
+      case IP_LENGTH -> Bytes.u16(b, base + 2);
+      case IP_ID -> Bytes.u16(b, base + 4);
+      case IP_DF -> (Bytes.u8(b, base + 6) >>> 6) & 1;
+      case IP_MF -> (Bytes.u8(b, base + 6) >>> 5) & 1;
+      case IP_FRAG_OFF -> Bytes.u16(b, base + 6) & 0x1fff;
+      case IP_TTL -> Bytes.u8(b, base + 8);
+      case IP_PROTOCOL -> Bytes.u8(b, base + 9);
+      case IP_CHECKSUM -> Bytes.u16(b, base + 10);
+      case IP_SRC_ADDR -> 0xffff_0000_0000L | Bytes.u32(b, base + 12);
+      default -> 0xffff_0000_0000L | Bytes.u32(b, base + 16); // IP_DST_ADDR
+    };
+  }
+
+  private static long ipv6(Field f, ByteBuffer b, int base) {
+    return switch (f) {
+      case IPV6_TRAFFIC_CLASS -> (Bytes.u16(b, base) >>> 4) & 0xff;
+      case IPV6_FLOW_LABEL -> Bytes.u32(b, base) & 0xfffff;
+      case IPV6_LENGTH -> Bytes.u16(b, base + 4);
+      case IPV6_NEXT_HDR -> Bytes.u8(b, base + 6);
+      case IPV6_HOP_LIMIT -> Bytes.u8(b, base + 7);
+      case IPV6_SRC_ADDR -> Bytes.u64(b, base + 16);
+      default -> Bytes.u64(b, base + 32); // IPV6_DST_ADDR
+    };
+  }
+
+  /** Type, code, checksum, body: the same layout for ICMP and ICMPv6. */
+  private static long icmp(int which, ByteBuffer b, int at) {
+    return switch (which) {
+      case 0 -> Bytes.u8(b, at);
+      case 1 -> Bytes.u8(b, at + 1);
+      case 2 -> Bytes.u16(b, at + 2);
+      default -> Bytes.u32(b, at + 4);
+    };
+  }
+
+  private static long tcp(Field f, int index, ByteBuffer b, Layout p) {
+    int at = p.tcp;
+    return switch (f) {
+      case TCP_SRC_PORT -> Bytes.u16(b, at);
+      case TCP_DST_PORT -> Bytes.u16(b, at + 2);
+      case TCP_SEQ_NUM -> Bytes.u32(b, at + 4);
+      case TCP_ACK_NUM -> Bytes.u32(b, at + 8);
+      case TCP_HDR_LENGTH -> Bytes.u8(b, at + 12) >>> 4;
+      case TCP_URG -> (Bytes.u8(b, at + 13) >>> 5) & 1;
+      case TCP_ACK -> (Bytes.u8(b, at + 13) >>> 4) & 1;
+      case TCP_PSH -> (Bytes.u8(b, at + 13) >>> 3) & 1;
+      case TCP_RST -> (Bytes.u8(b, at + 13) >>> 2) & 1;
+      case TCP_SYN -> (Bytes.u8(b, at + 13) >>> 1) & 1;
+      case TCP_FIN -> Bytes.u8(b, at + 13) & 1;
+      case TCP_WINDOW -> Bytes.u16(b, at + 14);
+      case TCP_CHECKSUM -> Bytes.u16(b, at + 16);
+      case TCP_URG_PTR -> Bytes.u16(b, at + 18);
+      case TCP_PAYLOAD_LENGTH -> p.datagramEnd - p.tcpPayload;
+      default -> word(b, p.tcpPayload, p.datagramEnd, index, f.wordSize);
+    };
+  }
+
+  private static long udp(Field f, int index, ByteBuffer b, Layout p) {
+    int at = p.udp;
+    return switch (f) {
+      case UDP_SRC_PORT -> Bytes.u16(b, at);
+      case UDP_DST_PORT -> Bytes.u16(b, at + 2);
+      case UDP_LENGTH -> Bytes.u16(b, at + 4);
+      case UDP_CHECKSUM -> Bytes.u16(b, at + 6);
+      case UDP_PAYLOAD_LENGTH -> p.datagramEnd - at - 8;
+      default -> word(b, at + 8, p.datagramEnd, index, f.wordSize);
+    };
+  }
+
+  /** A word of {@code size} bytes at a byte index from the start (or from the end if negative). */
+  private static long word(ByteBuffer b, int from, int to, int index, int size) {
+    long at = index >= 0 ? (long) from + index : (long) to + index;
+    if (at < from || at + size > to) {
+      return MISSING;
+    }
+    int i = (int) at;
+    return switch (size) {
+      case 1 -> Bytes.u8(b, i);
+      case 2 -> Bytes.u16(b, i);
+      default -> Bytes.u32(b, i);
+    };
+  }
+}

@@ -1,0 +1,88 @@
+package org.divert4j.cli;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.divert4j.Direction;
+import org.divert4j.filter.ClassicBpf;
+import org.divert4j.filter.Filter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code divert filter check EXPR}: what a filter means and what each backend makes of it. */
+@Command(
+    name = "filter",
+    mixinStandardHelpOptions = true,
+    description = "Filter expressions in WinDivert's language (docs/filters.md).",
+    subcommands = FilterCommand.Check.class)
+final class FilterCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing a filter command: check");
+  }
+
+  @Command(
+      name = "check",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Parse a filter and print it in canonical form, then what each backend makes of it: the"
+            + " simulation and pcap evaluate it in the engine; the kernel backend (rawsocket)"
+            + " installs classic BPF programs as iptables -m bpf matches, listed as tcpdump -d"
+            + " lists them, or refuses the filter naming the limit.",
+        "A bad filter is a usage error naming the position and what was expected."
+      })
+  static final class Check implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Parameters(
+        index = "0",
+        paramLabel = "EXPR",
+        converter = Converters.FilterText.class,
+        description = "The filter, e.g. \"tcp.DstPort == 443 and tcp.PayloadLength > 0\".")
+    String filter;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      Filter f = Filter.parse(filter);
+      out.println("filter: " + f);
+      out.println("tests: " + f.tests());
+      out.println("sim, pcap: evaluated in the engine after the rule's other matches");
+      kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND);
+      kernel(out, f, "output rules (outbound)", Direction.OUTBOUND);
+      return ExitCodes.OK;
+    }
+
+    private static void kernel(PrintWriter out, Filter f, String which, Direction d) {
+      List<List<ClassicBpf.Insn>> programs;
+      try {
+        programs = ClassicBpf.compileIpv4(f, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+      } catch (IllegalArgumentException e) {
+        out.println("rawsocket, " + which + ": refused: " + e.getMessage());
+        return;
+      }
+      if (programs.isEmpty()) {
+        out.println("rawsocket, " + which + ": no match needed (every IPv4 packet passes)");
+        return;
+      }
+      out.println(
+          "rawsocket, "
+              + which
+              + ": "
+              + programs.size()
+              + " BPF match"
+              + (programs.size() == 1 ? "" : "es, all must accept"));
+      for (List<ClassicBpf.Insn> p : programs) {
+        out.println("  -m bpf --bytecode \"" + ClassicBpf.bytecode(p) + "\"");
+        for (String line : ClassicBpf.listing(p).split("\n")) {
+          out.println("    " + line);
+        }
+      }
+    }
+  }
+}

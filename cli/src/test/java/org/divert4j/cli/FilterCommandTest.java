@@ -1,0 +1,39 @@
+package org.divert4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** {@code divert filter check}: canonical form and the kernel's BPF programs. */
+class FilterCommandTest {
+  @Test
+  void printsTheCanonicalFormAndTheKernelsPrograms() {
+    Cli.Result r = Cli.run("filter", "check", "tcp.DstPort = 443 && !loopback");
+    assertEquals(ExitCodes.OK, r.status(), r::toString);
+    String out = r.out();
+    assertTrue(out.startsWith("filter: tcp.DstPort == 443 and not loopback\ntests: 2\n"), out);
+    assertTrue(out.contains("rawsocket, input and forward rules (inbound): 1 BPF match\n"), out);
+    assertTrue(out.contains("  -m bpf --bytecode \""), out);
+    assertTrue(out.contains("jeq   #443"), out);
+    assertTrue(out.contains("ld    #ifidx"), out);
+  }
+
+  @Test
+  void saysWhatTheKernelCannotHoldAndRefusesBadFilters() {
+    StringBuilder or = new StringBuilder("udp.Payload[-1] == 1");
+    for (int i = 2; i < 9; i++) {
+      or.append(" or udp.Payload[-").append(i).append("] == 1");
+    }
+    Cli.Result r = Cli.run("filter", "check", or.toString());
+    assertEquals(ExitCodes.OK, r.status(), r::toString);
+    assertTrue(r.out().contains("(inbound): refused: the filter part"), r::toString);
+    assertTrue(r.out().contains("at most 64 (XT_BPF_MAX_NUM_INSTR)"), r::toString);
+    assertEquals(
+        "rawsocket, output rules (outbound): no match needed (every IPv4 packet passes)",
+        Cli.run("filter", "check", "ip").outLines().get(4));
+    Cli.Result bad = Cli.run("filter", "check", "tcp.DstPort == )");
+    assertEquals(ExitCodes.USAGE, bad.status(), bad::toString);
+    assertTrue(bad.err().contains("at 16: expected a field or a number, found ')'"), bad::toString);
+  }
+}
