@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the C baselines of bench/c into bench/target/c with gcc. As root, installs Debian's
-# libnetfilter-queue-dev (and iptables) first when missing.
+# libnetfilter-queue-dev (and iptables) first when missing, and iperf3 for the TCP bulk section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || ! command -v iptables >/dev/null; then
@@ -11,6 +11,16 @@ if [ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || ! command -v
   else
     echo "need libnetfilter-queue-dev and iptables (apt-get install libnetfilter-queue-dev iptables)" >&2
     exit 1
+  fi
+fi
+if ! command -v iperf3 >/dev/null; then
+  # the TCP bulk section of bench/run-all.sh
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing iperf3 (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 >/dev/null
+  else
+    echo "need iperf3 for the TCP bulk section (apt-get install iperf3)" >&2
   fi
 fi
 out=bench/target/c

@@ -2,10 +2,11 @@
 # Every speed measurement of issue 7 in one run, with one table of medians, ratios and targets:
 # kernel backend throughput next to two C libnetfilter_queue programs and no rule, parallelism 1
 # and N, UDP ping-pong latency, bytes allocated per packet (ThreadMXBean + JFR over >= 1M packets),
-# and the simulation backend's divert-and-reinject loop (JMH).
+# TCP bulk with iperf3 (no rule, divert4j without and with segmentOffload, C nfq_one without and
+# with NFQA_CFG_F_GSO), and the simulation backend's divert-and-reinject loop (JMH).
 # Usage (root): bench/run-all.sh [--runs 5] [--seconds 3] [--warmup 1] [--payload 64] [--batch 64]
 #               [--parallel 2] [--pings 20000] [--alloc-packets 1000000]
-#               [--sections throughput,scaling,latency,alloc,sim]
+#               [--sections throughput,scaling,latency,alloc,tcp,sim]
 # The namespaces are d4j-<java pid>-*; they are removed by the program, and by this script's exit
 # trap if the program dies.
 set -euo pipefail

@@ -1,6 +1,8 @@
 /* nfq_one: the classic libnetfilter_queue loop: recv one message, one verdict (NF_ACCEPT) per
  * packet, copy mode PACKET. The baseline a C programmer would write first.
- * usage: nfq_one QUEUE
+ * usage: nfq_one QUEUE [repeat] [gso]
+ * "gso" sets NFQA_CFG_F_GSO on the queue: GSO packets are queued whole instead of being cut to the
+ * MTU by nf_queue (net/netfilter/nfnetlink_queue.c, nfqnl_enqueue_packet).
  * Runs until killed; prints the packet count on SIGTERM (and the mean time of a verdict call on
  * stderr). */
 #include <arpa/inet.h>
@@ -50,11 +52,21 @@ static int cb(struct nfq_q_handle *qh, struct nfgenmsg *m, struct nfq_data *d, v
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "repeat") == 0)) {
-    fprintf(stderr, "usage: %s QUEUE [repeat]\n", argv[0]);
+  int gso = 0;
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s QUEUE [repeat] [gso]\n", argv[0]);
     return 64;
   }
-  repeat = argc == 3;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "repeat") == 0) {
+      repeat = 1;
+    } else if (strcmp(argv[i], "gso") == 0) {
+      gso = 1;
+    } else {
+      fprintf(stderr, "usage: %s QUEUE [repeat] [gso]\n", argv[0]);
+      return 64;
+    }
+  }
   struct sigaction sa = {.sa_handler = on_term};  /* no SA_RESTART: SIGTERM ends recv */
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
@@ -64,6 +76,10 @@ int main(int argc, char **argv) {
   if (!qh) { perror("nfq_create_queue"); return 1; }
   nfq_set_mode(qh, NFQNL_COPY_PACKET, 0xffff);
   nfq_set_queue_maxlen(qh, 8192);
+  if (gso && nfq_set_queue_flags(qh, NFQA_CFG_F_GSO, NFQA_CFG_F_GSO) < 0) {
+    perror("nfq_set_queue_flags NFQA_CFG_F_GSO");
+    return 1;
+  }
   int fd = nfq_fd(h);
   int buf = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf);

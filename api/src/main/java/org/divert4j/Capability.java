@@ -32,6 +32,13 @@ public enum Capability {
    */
   IPV6,
   /**
+   * With {@link HostOptions#segmentOffload()} on, the backend delivers TCP and UDP super-packets
+   * (GSO/GRO) whole with their segment size ({@link PacketBatch#segmentSize(int)}), and the stack
+   * segments them when they are written back (SEMANTICS.md section N, S69). S70 (nothing larger
+   * than the MTU with the option off) applies to every backend.
+   */
+  SEGMENT_OFFLOAD,
+  /**
    * Delivered packets carry their firewall mark, the bits outside the backend's own, and a program
    * may set those bits on packets it writes back or injects ({@link PacketBatch#mark}, {@link
    * PacketBatch#setMark}); later rules, routing and other software see them (S73).

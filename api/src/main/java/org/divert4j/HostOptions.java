@@ -35,6 +35,7 @@ public final class HostOptions {
   private final long reassemblyMemory;
   private final Duration holdTimeout;
   private final int parallelism;
+  private final boolean segmentOffload;
   private final Map<String, String> properties;
 
   private HostOptions(Builder b) {
@@ -46,12 +47,13 @@ public final class HostOptions {
     this.reassemblyMemory = b.reassemblyMemory;
     this.holdTimeout = b.holdTimeout;
     this.parallelism = b.parallelism;
+    this.segmentOffload = b.segmentOffload;
     this.properties = Map.copyOf(b.properties);
   }
 
   /**
    * @return the defaults: DROP, PER_FRAGMENT, queue 1024, fail-closed, 30 s and 4 MiB for
-   *     reassembly, 2 s hold time, one queue
+   *     reassembly, 2 s hold time, one queue, no segment offload
    */
   public static HostOptions defaults() {
     return DEFAULTS;
@@ -77,6 +79,7 @@ public final class HostOptions {
     b.reassemblyMemory = reassemblyMemory;
     b.holdTimeout = holdTimeout;
     b.parallelism = parallelism;
+    b.segmentOffload = segmentOffload;
     b.properties.putAll(properties);
     return b;
   }
@@ -110,6 +113,29 @@ public final class HostOptions {
    */
   public boolean failOpen() {
     return failOpen;
+  }
+
+  /**
+   * Segment offload (SEMANTICS.md section N, S69, S70; {@link Capability#SEGMENT_OFFLOAD}).
+   *
+   * <p>When on, a socket may receive TCP and UDP <b>super-packets</b>: packets the stack coalesced
+   * on receive (GRO) or will cut into segments on send (GSO), up to 65535 bytes and larger than the
+   * interface MTU. {@link PacketBatch#segmentSize(int)} tells the size of the segments such a
+   * packet stands for. Written back, changed or not, a super-packet is segmented by the stack; the
+   * MTU check of S27 does not apply to it. A super-packet may carry a transport checksum the stack
+   * has not completed yet (checksum offload): if the program changes the packet, the backend
+   * completes the TCP or UDP checksum on write-back, as the stack would have. When off (the
+   * default), no delivered packet is larger than its interface MTU except reassembled datagrams
+   * (S70).
+   *
+   * <p>On the kernel backend this sets {@code NFQA_CFG_F_GSO} on each queue, which saves the kernel
+   * from segmenting every GSO packet before queueing it: bulk TCP runs several times faster. A
+   * backend without the capability ignores the option.
+   *
+   * @return true if super-packets may be delivered
+   */
+  public boolean segmentOffload() {
+    return segmentOffload;
   }
 
   /**
@@ -172,6 +198,7 @@ public final class HostOptions {
         && reassemblyMemory == h.reassemblyMemory
         && holdTimeout.equals(h.holdTimeout)
         && parallelism == h.parallelism
+        && segmentOffload == h.segmentOffload
         && properties.equals(h.properties);
   }
 
@@ -186,6 +213,7 @@ public final class HostOptions {
         reassemblyMemory,
         holdTimeout,
         parallelism,
+        segmentOffload,
         properties);
   }
 
@@ -207,6 +235,7 @@ public final class HostOptions {
         + holdTimeout
         + " parallelism="
         + parallelism
+        + (segmentOffload ? " segmentOffload" : "")
         + (properties.isEmpty() ? "" : " " + new TreeMap<>(properties));
   }
 
@@ -220,6 +249,7 @@ public final class HostOptions {
     private long reassemblyMemory = DEFAULT_REASSEMBLY_MEMORY;
     private Duration holdTimeout = DEFAULT_HOLD_TIMEOUT;
     private int parallelism = 1;
+    private boolean segmentOffload;
     private final Map<String, String> properties = new TreeMap<>();
 
     private Builder() {}
@@ -260,6 +290,16 @@ public final class HostOptions {
      */
     public Builder failOpen(boolean failOpen) {
       this.failOpen = failOpen;
+      return this;
+    }
+
+    /**
+     * @param on true to let the backend deliver super-packets (see {@link
+     *     HostOptions#segmentOffload()}); default false
+     * @return this builder
+     */
+    public Builder segmentOffload(boolean on) {
+      this.segmentOffload = on;
       return this;
     }
 

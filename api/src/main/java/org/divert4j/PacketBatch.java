@@ -44,6 +44,7 @@ public final class PacketBatch {
   private final String[] ifName;
   private final int[] ruleId;
   private final long[] ticket;
+  private final int[] segmentSize;
   private final int[] mark;
   private final PacketMetadata metadata;
   private final boolean[] dropped;
@@ -62,6 +63,7 @@ public final class PacketBatch {
     this.ifName = new String[n];
     this.ruleId = new int[n];
     this.ticket = new long[n];
+    this.segmentSize = new int[n];
     this.mark = new int[n];
     this.metadata = new PacketMetadata(n);
     this.dropped = new boolean[n];
@@ -163,6 +165,7 @@ public final class PacketBatch {
     ifAddress[i] = 0;
     ifAddress6[i] = null;
     ruleId[i] = 0;
+    segmentSize[i] = 0;
   }
 
   /**
@@ -327,6 +330,21 @@ public final class PacketBatch {
   }
 
   /**
+   * The segment size of a super-packet (S69): with {@link HostOptions#segmentOffload()} on, a
+   * received TCP or UDP packet may stand for several segments the stack coalesced or will cut, and
+   * be larger than the interface MTU; this is the transport payload bytes per segment (the last
+   * segment may be shorter). Allocation-free.
+   *
+   * @param i a slot index below {@link #size()}
+   * @return the segment size, or 0 if the slot does not hold a super-packet (always 0 for packets
+   *     added with {@link #add})
+   */
+  public int segmentSize(int i) {
+    check(i);
+    return segmentSize[i];
+  }
+
+  /**
    * The packet's firewall mark ({@code skb->mark} on Linux) as far as it belongs to programs, on
    * backends with {@link Capability#PACKET_MARK} (S73): the bits outside the backend's own, which
    * other rules, policy routing and other software (kube-proxy, WireGuard, Tailscale, ...) may set
@@ -444,6 +462,12 @@ public final class PacketBatch {
       b.ticket[i] = ticket;
       b.mark[i] = 0;
       b.metadata.clear(i);
+      b.segmentSize[i] = 0;
+    }
+
+    @Override
+    public void setSegmentSize(PacketBatch b, int i, int size) {
+      b.segmentSize[i] = size;
     }
 
     @Override

@@ -98,6 +98,15 @@ public abstract class BatchAccess {
   public abstract void setInterfaceAddress6(PacketBatch b, int i, Inet6Address address);
 
   /**
+   * Sets the segment size of a super-packet recorded by {@link #setReceived} (which clears it).
+   *
+   * @param b a batch
+   * @param i a slot index set by setReceived
+   * @param size the payload bytes per segment, 0 for an ordinary packet
+   */
+  public abstract void setSegmentSize(PacketBatch b, int i, int size);
+
+  /**
    * Records what the backend knows about a received packet (S75), after {@link #setReceived} (which
    * resets it all to absent). Pass {@link org.divert4j.PacketMetadata#ABSENT} or null for what it
    * does not know.

@@ -87,6 +87,32 @@ public interface TestNode {
   UdpEndpoint openUdp(int port) throws IOException;
 
   /**
+   * Opens a TCP listening socket of this node's own stack, bound to a port on every address, for
+   * bulk transfers through the divert path (S69, S70). Blocking channel; accept and read from any
+   * thread.
+   *
+   * @param port the TCP port
+   * @return the listening channel; closed by the caller or when the test bed closes
+   * @throws IOException if the port cannot be bound
+   * @throws UnsupportedOperationException if the node has no TCP (the user-space stacks of the
+   *     simulation and pcap test beds)
+   */
+  default java.nio.channels.ServerSocketChannel listenTcp(int port) throws IOException {
+    throw new UnsupportedOperationException("node " + name() + " has no TCP");
+  }
+
+  /**
+   * Opens an unconnected TCP socket of this node's own stack; connect and write from any thread.
+   *
+   * @return the channel; closed by the caller or when the test bed closes
+   * @throws IOException if the socket cannot be made
+   * @throws UnsupportedOperationException if the node has no TCP
+   */
+  default java.nio.channels.SocketChannel openTcp() throws IOException {
+    throw new UnsupportedOperationException("node " + name() + " has no TCP");
+  }
+
+  /**
    * Sends one ICMP echo request and waits for the reply.
    *
    * @param destination whom to ping

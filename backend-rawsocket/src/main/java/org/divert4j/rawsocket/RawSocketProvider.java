@@ -51,6 +51,7 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.MULTIPLE_INTERFACES,
             Capability.PARALLELISM,
             Capability.IPV6,
+            Capability.SEGMENT_OFFLOAD,
             Capability.PACKET_MARK,
             Capability.PACKET_META,
             Capability.KERNEL_FILTER,

@@ -235,6 +235,19 @@ public final class SpecRules {
             + " program.",
         "whole rule: cap KERNEL_FILTER");
     rule(
+        "S69",
+        "N",
+        "With segmentOffload on, TCP/UDP super-packets up to 65535 bytes may be delivered with"
+            + " their segment size; written back, changed or not, the stack segments them and the"
+            + " stream arrives whole; S27 does not apply to them.",
+        "whole rule: cap SEGMENT_OFFLOAD");
+    rule(
+        "S70",
+        "N",
+        "With segmentOffload off, no delivered packet is larger than its interface MTU, except"
+            + " reassembled datagrams in always-defragment mode.",
+        "");
+    rule(
         "S73",
         "P",
         "Delivered packets carry their firewall mark (the bits outside the backend's); programs"

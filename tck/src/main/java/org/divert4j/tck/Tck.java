@@ -48,6 +48,7 @@ public final class Tck {
           HeaderFixupVerification.class,
           LoopVerification.class,
           ErrorVerification.class,
+          SegmentOffloadVerification.class,
           FilterVerification.class,
           Ipv6Verification.class,
           Ipv6FragmentVerification.class,

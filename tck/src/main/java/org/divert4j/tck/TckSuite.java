@@ -79,6 +79,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Filters extends FilterVerification {}
 
+  /** Area N. */
+  @Nested
+  public class SegmentOffload extends SegmentOffloadVerification {}
+
   /** Lifecycle. */
   @Nested
   public class Lifecycle extends LifecycleVerification {}

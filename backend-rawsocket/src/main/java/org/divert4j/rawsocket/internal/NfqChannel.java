@@ -112,6 +112,14 @@ public final class NfqChannel implements AutoCloseable {
       } catch (ErrnoException e) {
         Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, rcvbuf);
       }
+      // netlink_sendmsg refuses a send longer than sk_sndbuf - 32 with EMSGSIZE, and one flush may
+      // carry the whole transmit buffer: verdicts with payloads of up to 65531 bytes (S69's
+      // super-packets) need more than a small net.core.wmem_default gives.
+      try {
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUFFORCE, TX_SIZE);
+      } catch (ErrnoException e) {
+        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, TX_SIZE);
+      }
       // NETLINK_NO_ENOBUFS stays off: an overflow then shows up once as ENOBUFS on receive, which
       // fetch() counts and goes on (S50); the exact number of packets lost is the queue's
       // user_dropped counter in /proc/net/netfilter/nfnetlink_queue.

@@ -53,6 +53,19 @@ public final class NfqCodec {
   public static final int NFQA_CFG_F_CONNTRACK = 2;
   public static final int NFQA_CFG_F_UID_GID = 8;
 
+  /**
+   * Hand GSO packets to user space whole: without it {@code nfqnl_enqueue_packet} cuts each one
+   * with {@code skb_gso_segment} before queueing, and {@code nfqnl_build_packet_message} completes
+   * a CHECKSUM_PARTIAL checksum ({@code skb_checksum_help}) only when the flag is off.
+   */
+  public static final int NFQA_CFG_F_GSO = 4;
+
+  /** NFQA_SKB_INFO: the transport checksum is partial (ip_summed == CHECKSUM_PARTIAL). */
+  public static final int NFQA_SKB_CSUMNOTREADY = 1;
+
+  /** NFQA_SKB_INFO: the packet is GSO ({@code skb_is_gso}), may exceed the device MTU. */
+  public static final int NFQA_SKB_GSO = 2;
+
   public static final int NFQNL_CFG_CMD_NONE = 0;
   public static final int NFQNL_CFG_CMD_BIND = 1;
   public static final int NFQNL_CFG_CMD_UNBIND = 2;

@@ -43,6 +43,13 @@ public final class NfqPacket {
   /** Number of packet bytes present. */
   public int payloadLength;
 
+  /**
+   * NFQA_SKB_INFO flags ({@code nfqnl_put_packet_info}): NFQA_SKB_GSO, NFQA_SKB_CSUMNOTREADY; 0
+   * when absent. The kernel sends no segment size (include/uapi/linux/netfilter/nfnetlink_queue.h
+   * has no such attribute up to 6.x).
+   */
+  public int skbInfo;
+
   /** The packet's real length: larger than {@link #payloadLength} if it was truncated. */
   public int capturedLength;
 
@@ -67,6 +74,21 @@ public final class NfqPacket {
     payloadOffset = 0;
     payloadLength = 0;
     capturedLength = 0;
+    skbInfo = 0;
+  }
+
+  /**
+   * @return true if the kernel marked the packet GSO (a super-packet, NFQA_CFG_F_GSO queues only)
+   */
+  public boolean gso() {
+    return (skbInfo & NfqCodec.NFQA_SKB_GSO) != 0;
+  }
+
+  /**
+   * @return true if its transport checksum is partial, to be completed by the stack or device
+   */
+  public boolean checksumPartial() {
+    return (skbInfo & NfqCodec.NFQA_SKB_CSUMNOTREADY) != 0;
   }
 
   /**
@@ -135,6 +157,11 @@ public final class NfqPacket {
             out.capturedLength = Integer.reverseBytes(b.getInt(v));
           }
         }
+        case NfqCodec.NFQA_SKB_INFO -> {
+          if (vlen >= 4) {
+            out.skbInfo = Integer.reverseBytes(b.getInt(v));
+          }
+        }
         case NfqCodec.NFQA_TIMESTAMP -> {
           if (vlen >= 16) {
             out.timestamp = be64(b, v) * 1_000_000_000L + be64(b, v + 8) * 1_000L;
@@ -160,7 +187,7 @@ public final class NfqPacket {
           out.payloadLength = vlen;
         }
         default -> {
-          // attributes we do not use (timestamp, hwaddr, skb info, ...)
+          // attributes we do not use (timestamp, hwaddr, ...)
         }
       }
       p += NfqCodec.align(alen);

@@ -132,12 +132,16 @@ final class QueueBinder {
             });
     try {
       int flags = options.failOpen() ? NfqCodec.NFQA_CFG_F_FAIL_OPEN : 0;
+      if (options.segmentOffload()) {
+        // S69: GSO packets reach the reader whole (nfqnl_enqueue_packet skips skb_gso_segment)
+        flags |= NfqCodec.NFQA_CFG_F_GSO;
+      }
       ch.configure(
           NfqCodec.NFQNL_CFG_CMD_BIND,
           NfqCodec.MAX_COPY_RANGE,
           options.queueLength(),
           flags,
-          NfqCodec.NFQA_CFG_F_FAIL_OPEN);
+          NfqCodec.NFQA_CFG_F_FAIL_OPEN | NfqCodec.NFQA_CFG_F_GSO);
       metadataFlags(ch);
       return ch;
     } catch (ErrnoException e) {

@@ -211,6 +211,7 @@ final class Receiver {
     if (perFragment
         && c == Chain.OUTPUT
         && pkt.outIndex > 0
+        && !pkt.gso()
         && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x60) {
       // S57: IPv6 has no DF bit; a local datagram above the MTU is one the host fragments
       int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
@@ -222,6 +223,7 @@ final class Receiver {
     } else if (perFragment
         && c == Chain.OUTPUT
         && pkt.outIndex > 0
+        && !pkt.gso()
         && (l.srcBuf.get(l.srcOff) & 0xf0) == 0x40) {
       int mtu = ifaces.knowing(pkt.outIndex).mtu(pkt.outIndex);
       Ipv4View v = l.view.wrap(l.srcBuf, l.srcOff, l.srcLen);
@@ -252,6 +254,12 @@ final class Receiver {
       ByteBuffer src = l.srcBuf;
       int off = l.srcOff;
       int flags = src.getShort(off + 4) == 0 ? TicketRing.F_ID_ZERO : 0;
+      if (pkt.gso()) {
+        flags |= TicketRing.F_GSO;
+      }
+      if (pkt.checksumPartial()) {
+        flags |= TicketRing.F_CSUM_PARTIAL;
+      }
       long h = ContentHash.hash(src, off, len);
       ticket =
           tickets.add(
@@ -456,6 +464,7 @@ final class Receiver {
         Chain c = l.curChain;
         int tag = l.curTag;
         int in = l.pkt.inIndex;
+        boolean gso = l.pkt.gso() && !l.splitter.active();
         int mark = marks.foreign(l.pkt.mark);
         long stamp = l.pkt.timestamp;
         int out = l.pkt.outIndex;
@@ -481,6 +490,11 @@ final class Receiver {
         }
         BA.setMark(batch, n, mark);
         BA.setMetadata(batch, n, stamp, out > 0 ? out : -1, uid, gid, ct);
+        if (gso) {
+          int ifIndex = c.direction() == Direction.INBOUND ? in : l.pkt.outIndex;
+          BA.setSegmentSize(
+              batch, n, SegmentSize.of(slot, 0, len, ifaces.knowing(ifIndex).mtu(ifIndex)));
+        }
         n++;
       }
     } finally {

@@ -24,6 +24,12 @@ public final class TicketRing {
   /** Flag: the packet had IP ID 0 when received (writing it back needs an ID, S39). */
   public static final byte F_ID_ZERO = 1;
 
+  /** Flag: a GSO super-packet (S69): the stack segments it, the MTU check does not apply. */
+  public static final byte F_GSO = 2;
+
+  /** Flag: its transport checksum was partial (NFQA_SKB_CSUMNOTREADY) when received. */
+  public static final byte F_CSUM_PARTIAL = 4;
+
   private final int mask;
   private final int syntheticLimit;
   private final long[] seq;

@@ -78,7 +78,9 @@ final class WriteBack {
             || (ring.flags(slot) & TicketRing.F_ID_ZERO) != 0
             || ContentHash.hash(out.buffer(), 0, len) != ring.hash(slot);
     Chain c = CHAINS[ring.chain(slot)];
-    if (changed && c != Chain.INPUT) {
+    int flags = ring.flags(slot);
+    // S69: the stack segments a written-back super-packet, so S27's MTU check is not its
+    if (changed && c != Chain.INPUT && (flags & TicketRing.F_GSO) == 0) {
       injector.checkEgressMtu(
           len, ring.outIndex(slot), c == Chain.OUTPUT || len > ring.length(slot));
     }
@@ -104,6 +106,9 @@ final class WriteBack {
     if (!changed) {
       l.verdicts.add(seq, id, verdict, withMark, mark);
     } else {
+      if ((flags & TicketRing.F_CSUM_PARTIAL) != 0) {
+        TransportChecksum.complete(out.buffer(), len);
+      }
       try {
         l.verdicts.appendWithPayload(id, verdict, withMark, mark, out.buffer(), len, ids);
       } catch (ErrnoException e) {

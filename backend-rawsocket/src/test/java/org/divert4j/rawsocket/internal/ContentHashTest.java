@@ -32,4 +32,21 @@ class ContentHashTest {
     assertNotEquals(h, h2);
     assertNotEquals(h2, ContentHash.hash(a, 0, 91));
   }
+
+  /** Super-packets (S69) take the four-lane path: a change in any lane or in the tail shows. */
+  @Test
+  void hashOfASuperPacketSeesAChangeAtEveryPosition() {
+    int len = 64_831;
+    ByteBuffer a = datagram(len, 7, true);
+    long h = ContentHash.hash(a, 0, len);
+    assertEquals(h, ContentHash.hash(a, 0, len));
+    for (int i = 0; i < len; i += 97) {
+      byte old = a.get(i);
+      a.put(i, (byte) (old ^ 0x5A));
+      assertNotEquals(h, ContentHash.hash(a, 0, len), "a change at " + i);
+      a.put(i, old);
+    }
+    a.put(len - 1, (byte) (a.get(len - 1) ^ 1));
+    assertNotEquals(h, ContentHash.hash(a, 0, len), "a change in the last byte");
+  }
 }

@@ -67,6 +67,9 @@ class NfqCodecTest {
     assertEquals(0, p.mark);
     assertEquals(52, p.payloadLength);
     assertFalse(p.truncated());
+    assertEquals(4, p.skbInfo, "NFQA_SKB_INFO: NFQA_SKB_CSUM_NOTVERIFIED");
+    assertFalse(p.gso());
+    assertFalse(p.checksumPartial());
     assertEquals(0x45, b.get(p.payloadOffset) & 0xff);
     org.divert4j.packet.Ipv4View v =
         new org.divert4j.packet.Ipv4View().wrap(b, p.payloadOffset, p.payloadLength);
@@ -75,6 +78,43 @@ class NfqCodecTest {
     assertTrue(
         org.divert4j.packet.Checksums.isIpv4HeaderValid(b, p.payloadOffset),
         "received header checksums are valid");
+  }
+
+  /** The same message with NFQA_SKB_INFO = NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY (S69). */
+  @Test
+  void decodesSkbInfoOfASuperPacket() {
+    assertTrue(PREROUTING.contains("08000e0000000004"));
+    ByteBuffer b = buf(PREROUTING.replace("08000e0000000004", "08000e0000000003"));
+    NfqPacket p = new NfqPacket();
+    assertTrue(NfqPacket.parse(b, 0, NfqCodec.messageLength(b, 0), p));
+    assertTrue(p.gso());
+    assertTrue(p.checksumPartial());
+    NfqPacket q = new NfqPacket();
+    ByteBuffer plain = buf(POSTROUTING);
+    assertTrue(NfqPacket.parse(plain, 0, NfqCodec.messageLength(plain, 0), q));
+    assertEquals(0, q.skbInfo, "no NFQA_SKB_INFO attribute");
+  }
+
+  @Test
+  void encodesTheGsoFlagWithItsMask() {
+    ByteBuffer b = buf("00".repeat(128));
+    int end =
+        NfqCodec.config(
+            b,
+            0,
+            1,
+            7,
+            NfqCodec.NFQNL_CFG_CMD_NONE,
+            -1,
+            -1,
+            NfqCodec.NFQA_CFG_F_GSO,
+            NfqCodec.NFQA_CFG_F_FAIL_OPEN | NfqCodec.NFQA_CFG_F_GSO);
+    byte[] out = new byte[end];
+    b.get(0, out);
+    // NFQA_CFG_MASK (4) = 5, NFQA_CFG_FLAGS (5) = 4, both big-endian u32
+    assertTrue(
+        HexFormat.of().formatHex(out).endsWith("080004000000000508000500" + "00000004"),
+        HexFormat.of().formatHex(out));
   }
 
   @Test

@@ -71,17 +71,23 @@ class BrokenBackendsTest {
   }
 
   /**
-   * Nothing was skipped, except the IPv6 runs of tests whose rule has no IPv6 reading ({@code
-   * Ipv4Only}), and the IPv6 runs and area K while the simulation does not declare {@link
-   * Capability#IPV6} (the simulation learns IPv6 in steps; once it declares the capability, this is
-   * "nothing was skipped" again).
+   * Rules gated on a capability the simulation does not declare, so its TCK skips their tests: S69
+   * (SEGMENT_OFFLOAD; the user-space stack has no TCP and no GSO/GRO, docs/backends.md).
+   */
+  private static final Set<String> NOT_DECLARED = Set.of("S69");
+
+  /**
+   * Nothing was skipped, except the tests of {@link #NOT_DECLARED}, the IPv6 runs of tests whose
+   * rule has no IPv6 reading ({@code Ipv4Only}), and the IPv6 runs and area K while the simulation
+   * does not declare {@link Capability#IPV6}.
    */
   private static void assertNoSkips(TckReport report, String name) {
     boolean ipv6 = new SimProvider().capabilities().contains(Capability.IPV6);
     for (TckResult r : report.results(name)) {
       if (r.outcome() == Outcome.SKIPPED) {
         assertTrue(
-            TckReport.skippedAsNotApplicable(r)
+            NOT_DECLARED.contains(r.ruleId())
+                || TckReport.skippedAsNotApplicable(r)
                 || (!ipv6
                     && TckReport.skippedForCapability(r)
                     && r.capabilities().contains(Capability.IPV6)),
@@ -178,6 +184,7 @@ class BrokenBackendsTest {
         }
       }
     }
+    unverified.addAll(NOT_DECLARED);
     assertEquals(unverified, report.rulesWithoutPass("sim"), report.toText());
   }
 
@@ -189,7 +196,8 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatReassemblesInPerFragmentModeFailsS16AndS7() {
     // S65 too: its filters see the reassembled datagram, so a later fragment has ports after all;
-    // and the IPv6 readings, S56 (ports in the first fragment only) and S57 (per fragment)
+    // and the IPv6 readings, S56 (ports in the first fragment only) and S57 (per fragment);
+    // S70: the reassembled datagram is larger than the MTU although segment offload is off
     assertFailsExactly(
         BrokenEngines.reassemblesInPerFragmentMode(),
         "S7",
@@ -198,7 +206,8 @@ class BrokenBackendsTest {
         "S18",
         "S56",
         "S57",
-        "S65");
+        "S65",
+        "S70");
   }
 
   @Test

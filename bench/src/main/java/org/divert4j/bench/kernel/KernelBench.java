@@ -103,6 +103,7 @@ public final class KernelBench {
   private long allocPacketsSeen;
   private long jfrEvents = -1;
   private double simMpps = Double.NaN;
+  private TcpBulk tcp;
   private double copyMpps = Double.NaN;
 
   private KernelBench(Map<String, String> o) {
@@ -117,7 +118,7 @@ public final class KernelBench {
     this.allocPackets = Long.parseLong(o.getOrDefault("alloc-packets", "1000000"));
     this.sections =
         Arrays.asList(
-            o.getOrDefault("sections", "throughput,scaling,latency,alloc,sim").split(","));
+            o.getOrDefault("sections", "throughput,scaling,latency,alloc,tcp,sim").split(","));
   }
 
   public static void main(String[] args) throws Exception {
@@ -202,6 +203,10 @@ public final class KernelBench {
       if (sections.contains("alloc")) {
         allocation();
       }
+      if (sections.contains("tcp")) {
+        tcp = new TcpBulk(peer, host, hostAddress, cdir, batch);
+        tcp.measure(runs, seconds);
+      }
     } finally {
       if (peer != null) {
         peer.close();
@@ -237,6 +242,9 @@ public final class KernelBench {
 
   private void report() {
     System.out.println();
+    if (tcp != null) {
+      tcpReport();
+    }
     ppsTable("Throughput (1 sender), datagrams/s delivered to the sink:", tput);
     ppsTable(String.format(Locale.ROOT, "Scaling (%d senders), datagrams/s:", parallel), scale);
     if (!lat.isEmpty()) {
@@ -338,6 +346,52 @@ public final class KernelBench {
           simMpps,
           simMpps >= 5.0 ? "yes" : "no");
     }
+  }
+
+  /** The TCP bulk table and the issue 15 targets, as ratios of medians within this run. */
+  private void tcpReport() {
+    Map<String, List<Double>> r = tcp.results();
+    System.out.println("TCP bulk (iperf3, one stream, peer -> host, MTU 1500), Gbit/s:");
+    System.out.println();
+    System.out.println(
+        "| mode | median | runs | mean packet divert4j saw | bytes allocated per packet (reader) |");
+    System.out.println("|---|---:|---|---:|---:|");
+    for (var e : r.entrySet()) {
+      double mean = tcp.meanPacket(e.getKey());
+      double alloc = tcp.allocatedPerPacket(e.getKey());
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %.2f | %s | %s | %s |%n",
+          e.getKey(),
+          median(e.getValue()),
+          e.getValue().stream()
+              .map(d -> String.format(Locale.ROOT, "%.2f", d))
+              .collect(java.util.stream.Collectors.joining(", ")),
+          Double.isNaN(mean) ? "" : String.format(Locale.ROOT, "%.0f B", mean),
+          Double.isNaN(alloc) ? "" : String.format(Locale.ROOT, "%.3f", alloc));
+    }
+    System.out.println();
+    double gso = median(r.get(TcpBulk.D4J_GSO));
+    double plain = median(r.get(TcpBulk.D4J));
+    double cGso = median(r.get(TcpBulk.C_GSO));
+    double cOne = median(r.get(TcpBulk.C_ONE));
+    double none = median(r.get(TcpBulk.NONE));
+    System.out.println("| target | ratio | goal | met |");
+    System.out.println("|---|---:|---:|---|");
+    tcpRow("divert4j segmentOffload / C with F_GSO", gso / cGso, 0.9);
+    tcpRow("divert4j segmentOffload / no rule", gso / none, 0.7);
+    tcpRow("divert4j (no offload) / C without the flag", plain / cOne, 1.0);
+    System.out.println();
+  }
+
+  private static void tcpRow(String what, double ratio, double goal) {
+    System.out.printf(
+        Locale.ROOT,
+        "| %s | %.2fx | >= %.1fx | %s |%n",
+        what,
+        ratio,
+        goal,
+        ratio >= goal ? "yes" : "NO");
   }
 
   private static void row(String n, String what, double v, String goal, boolean met) {

@@ -347,6 +347,26 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     return track(self[0]);
   }
 
+  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  @Override
+  public java.nio.channels.ServerSocketChannel listenTcp(int port) throws IOException {
+    java.nio.channels.ServerSocketChannel ch =
+        thread.run(
+            () -> {
+              java.nio.channels.ServerSocketChannel s =
+                  java.nio.channels.ServerSocketChannel.open();
+              s.bind(new java.net.InetSocketAddress(port));
+              return s;
+            });
+    return track(ch);
+  }
+
+  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  @Override
+  public java.nio.channels.SocketChannel openTcp() throws IOException {
+    return track(thread.run(java.nio.channels.SocketChannel::open));
+  }
+
   @Override
   public boolean ping(InetAddress destination, int payloadSize, Duration timeout)
       throws IOException {

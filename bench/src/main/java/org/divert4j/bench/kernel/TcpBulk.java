@@ -1,0 +1,277 @@
+package org.divert4j.bench.kernel;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.HostOptions;
+import org.divert4j.PacketBatch;
+import org.divert4j.linux.Shell;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.rawsocket.RawSocketProvider;
+
+/**
+ * TCP bulk throughput (issue 15): one iperf3 stream from the peer namespace to the host namespace
+ * over a veth pair of MTU 1500, every packet diverted on the host's input and written back
+ * unchanged; no rule, divert4j without and with {@code segmentOffload}, and the C
+ * libnetfilter_queue one-verdict program without and with {@code NFQA_CFG_F_GSO}. Modes alternate
+ * within each run so that the machine's load hits them alike.
+ */
+final class TcpBulk {
+  static final String NONE = "no rule";
+  static final String D4J = "divert4j";
+  static final String D4J_GSO = "divert4j segmentOffload";
+  static final String C_ONE = "C nfq 1 verdict/pkt";
+  static final String C_GSO = "C nfq 1 verdict/pkt, F_GSO";
+  private static final int PORT = 5201;
+  private static final int QUEUE = 4300;
+  private static final Duration WAIT = Duration.ofMillis(100);
+  private static final Pattern RECEIVED =
+      Pattern.compile("\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
+
+  private final Netns peer;
+  private final Netns host;
+  private final String hostAddress;
+  private final Path cdir;
+  private final int batch;
+  private final Map<String, List<Double>> gbps = new LinkedHashMap<>();
+  private final Map<String, long[]> packets = new LinkedHashMap<>();
+
+  TcpBulk(Netns peer, Netns host, String hostAddress, Path cdir, int batch) {
+    this.peer = peer;
+    this.host = host;
+    this.hostAddress = hostAddress;
+    this.cdir = cdir;
+    this.batch = batch;
+    for (String m : List.of(NONE, D4J, D4J_GSO, C_ONE, C_GSO)) {
+      gbps.put(m, new ArrayList<>());
+      packets.put(m, new long[4]); // packets, bytes seen by divert4j; packets, bytes allocated
+    }
+  }
+
+  /** Runs every mode {@code runs} times; prints each result. */
+  void measure(int runs, double seconds) throws Exception {
+    if (Shell.which("iperf3").isEmpty()) {
+      throw new IOException("no iperf3 (apt-get install iperf3)");
+    }
+    for (int r = 1; r <= runs; r++) {
+      for (String m : gbps.keySet()) {
+        double g = once(m, seconds);
+        gbps.get(m).add(g);
+        System.out.printf(Locale.ROOT, "run %d  tcp %-28s %8.2f Gbit/s%n", r, m, g);
+      }
+    }
+  }
+
+  Map<String, List<Double>> results() {
+    return gbps;
+  }
+
+  /** Mean packet size divert4j saw in a mode, in bytes; NaN if it saw none. */
+  double meanPacket(String mode) {
+    long[] p = packets.get(mode);
+    return p[0] == 0 ? Double.NaN : (double) p[1] / p[0];
+  }
+
+  /**
+   * Bytes the reader thread allocated per packet in a mode, after its first 1000 packets of each
+   * run (ThreadMXBean); NaN if it saw none.
+   */
+  double allocatedPerPacket(String mode) {
+    long[] p = packets.get(mode);
+    return p[2] == 0 ? Double.NaN : (double) p[3] / p[2];
+  }
+
+  private double once(String mode, double seconds) throws Exception {
+    Process server =
+        new ProcessBuilder(
+                Shell.inNetns(
+                    host.path().toString(),
+                    List.of("iperf3", "-s", "-1", "-p", Integer.toString(PORT))))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    try (Point p = new Point(mode)) {
+      Thread.sleep(300); // the server's listen
+      Process client =
+          new ProcessBuilder(
+                  Shell.inNetns(
+                      peer.path().toString(),
+                      List.of(
+                          "iperf3",
+                          "-c",
+                          hostAddress,
+                          "-p",
+                          Integer.toString(PORT),
+                          "-t",
+                          String.format(Locale.ROOT, "%.1f", seconds),
+                          "-J")))
+              .redirectError(ProcessBuilder.Redirect.INHERIT)
+              .start();
+      String json = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      client.waitFor(30, TimeUnit.SECONDS);
+      Matcher m = RECEIVED.matcher(json);
+      if (!m.find()) {
+        throw new IOException(
+            "iperf3 gave no receiver figure in mode "
+                + mode
+                + ": "
+                + json.lines().limit(5).toList());
+      }
+      long[] c = packets.get(mode);
+      c[0] += p.count.get();
+      c[1] += p.bytes.get();
+      p.stop = true;
+      if (p.reflector != null) {
+        p.reflector.join(2000);
+      }
+      c[2] += p.measured.get();
+      c[3] += p.allocated.get();
+      return Double.parseDouble(m.group(1)) / 1e9;
+    } finally {
+      server.destroy();
+      server.waitFor(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /** What serves the divert point during one measurement; closing it removes it. */
+  private final class Point implements AutoCloseable {
+    final AtomicLong count = new AtomicLong();
+    final AtomicLong bytes = new AtomicLong();
+    final AtomicLong measured = new AtomicLong();
+    final AtomicLong allocated = new AtomicLong();
+    volatile boolean stop;
+    DivertHost dh;
+    Thread reflector;
+    Process nfq;
+
+    Point(String mode) throws Exception {
+      try {
+        if (mode.startsWith(D4J)) {
+          startDivert4j(mode.equals(D4J_GSO));
+        } else if (mode.startsWith("C nfq")) {
+          startC(mode.equals(C_GSO));
+        }
+      } catch (Exception e) {
+        close();
+        throw e;
+      }
+    }
+
+    private void startDivert4j(boolean offload) throws Exception {
+      dh =
+          new RawSocketProvider()
+              .open(
+                  HostOptions.builder()
+                      .queueLength(8192)
+                      .segmentOffload(offload)
+                      .property("rawsocket.netns", host.name())
+                      .property("rawsocket.batch", Integer.toString(batch))
+                      .build());
+      DivertSocket s = dh.bind(QUEUE);
+      dh.addRule(DivertRule.parse("input -p tcp --dport " + PORT + " -j DIVERT " + QUEUE));
+      reflector =
+          new Thread(
+              () -> {
+                // unchanged write-back; slots of 65535 bytes hold super-packets
+                PacketBatch b = PacketBatch.allocate(batch);
+                com.sun.management.ThreadMXBean mx =
+                    (com.sun.management.ThreadMXBean)
+                        java.lang.management.ManagementFactory.getThreadMXBean();
+                long from = -1;
+                long fromCount = 0;
+                try {
+                  while (!stop) {
+                    if (from < 0 && count.get() >= 1000) {
+                      fromCount = count.get();
+                      from = mx.getCurrentThreadAllocatedBytes();
+                    }
+                    int n = s.receive(b, WAIT);
+                    if (n > 0) {
+                      long sum = 0;
+                      for (int i = 0; i < n; i++) {
+                        sum += b.packet(i).limit();
+                      }
+                      s.send(b);
+                      count.lazySet(count.get() + n);
+                      bytes.lazySet(bytes.get() + sum);
+                    }
+                  }
+                } catch (Exception e) {
+                  if (!stop) {
+                    e.printStackTrace();
+                  }
+                }
+                if (from >= 0) {
+                  allocated.set(mx.getCurrentThreadAllocatedBytes() - from);
+                  measured.set(count.get() - fromCount);
+                }
+              },
+              "bench-tcp-reflector");
+      reflector.start();
+    }
+
+    private void startC(boolean gso) throws IOException {
+      host.execChecked(
+          "iptables",
+          "-t",
+          "raw",
+          "-A",
+          "PREROUTING",
+          "-p",
+          "tcp",
+          "--dport",
+          Integer.toString(PORT),
+          "-m",
+          "comment",
+          "--comment",
+          "divert4j-bench",
+          "-j",
+          "NFQUEUE",
+          "--queue-num",
+          Integer.toString(QUEUE));
+      List<String> c = new ArrayList<>(List.of(cdir.resolve("nfq_one").toString()));
+      c.add(Integer.toString(QUEUE));
+      if (gso) {
+        c.add("gso");
+      }
+      nfq =
+          new ProcessBuilder(Shell.inNetns(host.path().toString(), c))
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      byte[] ready = new byte[6];
+      int n = nfq.getInputStream().readNBytes(ready, 0, 6);
+      if (n < 5 || !new String(ready, 0, 5, StandardCharsets.US_ASCII).equals("ready")) {
+        throw new IOException("nfq_one did not start");
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      stop = true;
+      if (reflector != null) {
+        reflector.join(2000);
+      }
+      if (dh != null) {
+        dh.close();
+      }
+      if (nfq != null) {
+        nfq.destroy();
+        nfq.waitFor(5, TimeUnit.SECONDS);
+      }
+      host.exec("iptables", "-t", "raw", "-F", "PREROUTING");
+    }
+  }
+}
