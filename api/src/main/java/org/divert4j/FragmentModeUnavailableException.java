@@ -10,7 +10,10 @@ package org.divert4j;
 public final class FragmentModeUnavailableException extends DivertException {
   private static final long serialVersionUID = 1L;
 
+  /** The mode that was asked for. */
   private final FragmentMode requested;
+
+  /** The mode that works there. */
   private final FragmentMode available;
 
   /**
