@@ -32,6 +32,22 @@ public enum Capability {
    */
   IPV6,
   /**
+   * In always-defragment mode an IPv6 atomic fragment (offset 0, M 0) is delivered as it is,
+   * Fragment header included (S58, RFC 6946). Without it the backend's reassembly takes an atomic
+   * fragment for a datagram of one fragment and delivers it without the header: the kernel backend,
+   * whose always-defragment mode is Linux's nf_defrag_ipv6 ({@code nf_ct_frag6_gather},
+   * net/ipv6/netfilter/nf_conntrack_reasm.c, has no atomic-fragment case).
+   */
+  INTACT_ATOMIC_FRAGMENTS,
+  /**
+   * An IPv6 packet whose extension-header chain runs past its end passes the rules that test a
+   * protocol, port or type without matching them and meets the later rules (S56). Without it such a
+   * packet is dropped at the first rule that tests a protocol: the kernel backend, whose ip6tables
+   * rules drop it there ({@code ip6_packet_match} sets hotdrop when {@code ipv6_find_hdr} fails on
+   * a first fragment, net/ipv6/netfilter/ip6_tables.c).
+   */
+  TRUNCATED_CHAINS_CONTINUE,
+  /**
    * With {@link HostOptions#segmentOffload()} on, the backend delivers TCP and UDP super-packets
    * (GSO/GRO) whole with their segment size ({@link PacketBatch#segmentSize(int)}), and the stack
    * segments them when they are written back (SEMANTICS.md section N, S69). S70 (nothing larger

@@ -187,6 +187,8 @@ public final class PcapProvider implements DivertProvider {
             Capability.EXACT_INBOUND_INTERFACE,
             Capability.WHOLE_LOCAL_OUTPUT,
             Capability.IPV6,
+            Capability.INTACT_ATOMIC_FRAGMENTS,
+            Capability.TRUNCATED_CHAINS_CONTINUE,
             Capability.PACKET_META,
             Capability.SNIFF));
   }

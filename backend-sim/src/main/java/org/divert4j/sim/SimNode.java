@@ -58,6 +58,8 @@ public final class SimNode implements TestNode {
           Capability.PACKET_MARK,
           Capability.KERNEL_FILTER,
           Capability.IPV6,
+          Capability.INTACT_ATOMIC_FRAGMENTS,
+          Capability.TRUNCATED_CHAINS_CONTINUE,
           Capability.SNIFF);
 
   private final SimNetwork net;

@@ -231,18 +231,17 @@ public class Ipv6FragmentVerification extends TckVerification {
 
   /**
    * <b>S58</b>: overlapping fragments discard the datagram (RFC 5722): a first fragment, a second
-   * that overlaps it by 8 bytes with other data, and the rest are never delivered; an atomic
-   * fragment (offset 0, M 0) is delivered as it is, Fragment header included (RFC 6946).
+   * that overlaps it by 8 bytes with other data, and the rest are never delivered.
    *
    * <p>If it fails: the reassembly lets a later fragment overwrite an earlier one (or the earlier
-   * win), which RFC 5722 forbids; or treats an atomic fragment as the start of a datagram.
+   * win), which RFC 5722 forbids.
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
    */
   @Test
   @SpecRule(id = "S58", capabilities = Capability.IPV6)
-  public void S58_overlapsDiscardAndAtomicFragmentsPassAsTheyAre(TckContext tck) throws Exception {
+  public void S58_overlappingFragmentsDiscardTheDatagram(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed(defragment())) {
       Probe p = probe6(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
@@ -260,7 +259,28 @@ public class Ipv6FragmentVerification extends TckVerification {
         bed.peer().sendRaw(ByteBuffer.wrap(frags.get(1)));
         bed.peer().sendRaw(ByteBuffer.wrap(frags.get(2)));
         p.expectNothing(socket, "overlapping fragments discard the datagram (RFC 5722)");
+      }
+    }
+  }
 
+  /**
+   * <b>S58</b> [cap: INTACT_ATOMIC_FRAGMENTS]: in always-defragment mode an atomic fragment (offset
+   * 0, M 0) is delivered as it is, Fragment header included (RFC 6946).
+   *
+   * <p>If it fails: the reassembly treats an atomic fragment as the start (and end) of a datagram
+   * and strips its header.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(
+      id = "S58",
+      capabilities = {Capability.IPV6, Capability.INTACT_ATOMIC_FRAGMENTS})
+  public void S58_atomicFragmentsPassAsTheyAre(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment())) {
+      Probe p = probe6(bed, tck);
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp")) {
         byte[] atomic =
             Packets6.bytes(
                 Ipv6Builder.udp(SRC_PORT, UDP_PORT)

@@ -28,6 +28,8 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
               Capability.EXACT_INBOUND_INTERFACE,
               Capability.WHOLE_LOCAL_OUTPUT,
               Capability.IPV6,
+              Capability.INTACT_ATOMIC_FRAGMENTS,
+              Capability.TRUNCATED_CHAINS_CONTINUE,
               Capability.PACKET_META,
               Capability.SNIFF));
 

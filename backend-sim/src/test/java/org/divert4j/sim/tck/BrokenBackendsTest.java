@@ -222,8 +222,7 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendThatLetsItsOwnInjectionsComeBackFailsS45() {
-    // S73's injected packet comes back to its own port instead of leaving with its mark
-    assertFailsExactly(BrokenEngines.redivertsOwnInjections(), "S45", "S73");
+    assertFailsExactly(BrokenEngines.redivertsOwnInjections(), "S45");
   }
 
   /**
