@@ -17,6 +17,7 @@ import org.divert4j.linux.Native;
 import org.divert4j.packet.FragmentSink;
 import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6Fragmenter;
 import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.SendFixups;
 
@@ -41,6 +42,9 @@ final class Injector {
   private final Marks marks;
   private final Fragmenter fragmenter = new Fragmenter(true);
   private final FragmentSink fragmentSink = this::sendFragment;
+  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter(true);
+  private final FragmentSink fragmentSink6 = this::sendFragment6;
+  private int fragmentOif;
   private int fragmentDst;
   private int fragmentMark;
 
@@ -137,7 +141,7 @@ final class Injector {
     if (out.isIpv6()) {
       SendFixups.apply(out.view6(len));
       verdicts.flushAll();
-      send6(len, 0, mark);
+      send6(len, 0, mark, true);
       ledger.reinjected(len);
       return;
     }
@@ -251,7 +255,7 @@ final class Injector {
       throw new NoRouteException(destination6(b), Errors.ENETUNREACH);
     }
     verdicts.flushAll();
-    send6(len, oif, mark);
+    send6(len, oif, mark, true);
     ledger.injected(len);
   }
 
@@ -268,16 +272,21 @@ final class Injector {
     return Ipv6Addresses.fromBytes(a);
   }
 
-  private void send6(int len, int oif, int mark) throws DivertException {
+  private void send6(int len, int oif, int mark, boolean mayFragment) throws DivertException {
     ByteBuffer b = out.buffer();
     int e = raw.send6(out.address(), len, b, DST6, oif, mark);
     if (e == 0) {
       return;
     }
     if (e == Errors.EMSGSIZE) {
-      // rawv6_send_hdrinc (net/ipv6/raw.c) refuses anything above the route's device MTU; IPv6
-      // injections are never fragmented by the backend (S59)
+      // rawv6_send_hdrinc (net/ipv6/raw.c) refuses anything above the route's device MTU. In
+      // per-fragment mode that is the program's error (S59); in always-defragment mode the
+      // backend fragments, as the host would, with a new non-zero Identification (S58)
       int mtu = routeMtu6(oif, mark);
+      if (!perFragment && mayFragment && mtu >= Ipv6Fragmenter.MIN_MTU && len > mtu) {
+        sendFragmented6(len, oif, mark, mtu);
+        return;
+      }
       throw new PacketTooLargeException(
           len, mtu > 0 ? mtu : len - 1, routeDescription6(oif, mark), e);
     }
@@ -323,6 +332,38 @@ final class Injector {
       fragmenter.fragment(b, mtu, fragmentSink);
     } finally {
       b.clear();
+    }
+  }
+
+  private void sendFragmented6(int len, int oif, int mark, int mtu) throws DivertException {
+    fragmentOif = oif;
+    fragmentMark = mark;
+    ByteBuffer b = out.buffer();
+    b.limit(len).position(0);
+    try {
+      fragmenter6.fragment(b, mtu, OutboundSplitter.nextId6(), fragmentSink6);
+    } finally {
+      b.clear();
+    }
+  }
+
+  private void sendFragment6(ByteBuffer f) throws DivertException {
+    int e =
+        raw.send6(
+            Native.address(f) + f.position(),
+            f.remaining(),
+            f,
+            f.position() + DST6,
+            fragmentOif,
+            fragmentMark);
+    if (e != 0 && e != Errors.ENOBUFS) {
+      throw new DivertException(
+          "sending an IPv6 fragment to "
+              + Ipv6View.formatAddress(f, f.position() + DST6)
+              + " failed: "
+              + Errors.name(e),
+          e,
+          null);
     }
   }
 

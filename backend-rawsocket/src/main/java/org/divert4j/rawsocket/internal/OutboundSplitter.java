@@ -25,6 +25,14 @@ final class OutboundSplitter {
   private static final java.util.concurrent.atomic.AtomicInteger IDS6 =
       new java.util.concurrent.atomic.AtomicInteger(new java.util.Random().nextInt());
 
+  /**
+   * @return a new non-zero IPv6 Identification of the JVM's one space (S58, S63)
+   */
+  static int nextId6() {
+    int id = IDS6.incrementAndGet();
+    return id == 0 ? IDS6.incrementAndGet() : id;
+  }
+
   private final Fragmenter fragmenter = new Fragmenter(true);
   private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter(true);
   private final FragmentSink sink = this::keep;
@@ -75,8 +83,7 @@ final class OutboundSplitter {
     used = 0;
     try {
       if (six) {
-        int id = IDS6.incrementAndGet();
-        fragmenter6.fragment(dup, mtu, id == 0 ? IDS6.incrementAndGet() : id, sink);
+        fragmenter6.fragment(dup, mtu, nextId6(), sink);
       } else {
         fragmenter.fragment(dup, mtu, sink);
       }

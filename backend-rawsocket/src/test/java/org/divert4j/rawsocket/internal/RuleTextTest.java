@@ -106,7 +106,9 @@ class RuleTextTest {
     assertEquals(
         List.of(
             "-m comment --comment \"divert4j:port\" -j NFLOG --nflog-group 7",
-            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark 0x4000000/0x0",
+            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark "
+                + RuleText.hex(Marks.DEFAULT.phaseBit())
+                + "/0x0",
             "-m comment --comment \"divert4j:port\" -j RETURN",
             "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false, true));
