@@ -27,6 +27,7 @@ import org.divert4j.PacketTooLargeException;
 import org.divert4j.fuzz.FuzzRun;
 import org.divert4j.fuzz.Mutants;
 import org.divert4j.packet.Ipv4View;
+import org.divert4j.packet.Ipv6View;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
@@ -37,9 +38,9 @@ import org.divert4j.testbed.UdpEndpoint;
  * namespaces: injected outbound, inbound on the host's address or a foreign one, one at a time and
  * in batches. Every send succeeds or throws (or, in a batch, records) one of the typed errors
  * {@link DivertSocket#send} documents, and a MalformedPacketException names the defect {@link
- * Ipv4View#checkForSend()} finds; never another exception or a raw errno. Every 200 tries a
- * legitimate datagram still crosses the host. Root only. Tries: 2,000 in the short run, 250,000
- * with {@code -Ddivert.reliability=long}.
+ * Ipv4View#checkForSend()} finds ({@link Ipv6View#checkForSend()} for a version-6 mutant); never
+ * another exception or a raw errno. Every 200 tries a legitimate datagram still crosses the host.
+ * Root only. Tries: 2,000 in the short run, 250,000 with {@code -Ddivert.reliability=long}.
  */
 @AddLifecycleHook(value = FuzzRun.class, propagateTo = PropagationMode.DIRECT_DESCENDANTS)
 class KernelSendPathFuzzPropertyTest {
@@ -151,8 +152,14 @@ class KernelSendPathFuzzPropertyTest {
 
   private static String documented(DivertException e, byte[] packet, DivertAddress a) {
     if (e instanceof MalformedPacketException mp) {
+      // S54: the version nibble says which family's checks name the defect (S47, S62)
+      ByteBuffer b = ByteBuffer.wrap(packet);
       assertEquals(
-          new Ipv4View().wrap(ByteBuffer.wrap(packet)).checkForSend(), mp.defect(), "" + e);
+          packet.length > 0 && (packet[0] & 0xf0) == 0x60
+              ? new Ipv6View().wrap(b).checkForSend()
+              : new Ipv4View().wrap(b).checkForSend(),
+          mp.defect(),
+          "" + e);
       return "malformed";
     }
     if (e instanceof PacketTooLargeException) {
