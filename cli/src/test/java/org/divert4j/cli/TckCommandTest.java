@@ -153,7 +153,7 @@ class TckCommandTest {
 
     List<String> err = r.errLines();
     assertEquals("tck: sim (1 of 1)", err.get(0));
-    assertEquals(16, err.size(), "one progress line per area\n" + r);
+    assertEquals(17, err.size(), "one progress line per area\n" + r);
     assertTrue(
         Pattern.matches(
             "  sim        A  Sockets, ports, rules, chains +\\d+ passed, 0 failed, 0 aborted, 0 skipped",
