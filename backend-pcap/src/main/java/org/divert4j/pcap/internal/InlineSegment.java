@@ -479,7 +479,7 @@ public final class InlineSegment extends Device {
     try {
       if (side == OUTSIDE) {
         engine.receive(b, links[OUTSIDE].index());
-      } else if (!engine.originate(b, links[OUTSIDE].index())) {
+      } else if (!engine.originate(b, 0, links[OUTSIDE].index())) {
         noRouteDrops++;
       }
     } finally {

@@ -347,7 +347,7 @@ final class SavefileReplay extends Device implements Replay {
       currentIp = ip;
       currentEnd = end;
       if (outbound) {
-        engine.originate(view, INTERFACE_INDEX);
+        engine.originate(view, 0, INTERFACE_INDEX);
       } else {
         engine.receive(view, INTERFACE_INDEX);
       }
