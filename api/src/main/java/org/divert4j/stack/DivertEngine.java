@@ -1,35 +1,21 @@
 package org.divert4j.stack;
 
-import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import org.divert4j.AddressNotAvailableException;
 import org.divert4j.Capability;
-import org.divert4j.Chain;
-import org.divert4j.Direction;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DropReason;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.HostStats;
-import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
-import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
-import org.divert4j.filter.Filter;
-import org.divert4j.filter.FilterContext;
-import org.divert4j.packet.Checksums;
-import org.divert4j.packet.FragmentSink;
-import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
-import org.divert4j.packet.Ipv6Fragmenter;
-import org.divert4j.packet.Ipv6Reassembler;
 import org.divert4j.packet.Ipv6View;
 import org.divert4j.packet.Reassembler;
 import org.divert4j.packet.SendFixups;
@@ -62,70 +48,28 @@ import org.divert4j.packet.SendFixups;
  * section.
  */
 public class DivertEngine {
-  /** Origin of packets that no divert socket injected. */
-  static final int NO_ORIGIN = 0;
-
-  private static final RuleEntry[] NO_RULES = new RuleEntry[0];
-
-  /** The largest IPv6 packet without a Jumbo Payload option: the header plus 65535 (S31, S59). */
-  static final int IPV6_MAX = Ipv6View.HEADER_LENGTH + Ipv6View.MAX_PAYLOAD_LENGTH;
-
   /** The engine-wide options (fragment mode and reassembly come from here). */
   protected final HostOptions options;
 
   /** The backend's side of the engine. */
   protected final StackEnvironment env;
 
+  // A facade over its parts, each handed what it needs: EngineInterfaces (lookups by index),
+  // RuleTable (chains and bound ports), PacketPath (the chain walker and delivery), Transmitter
+  // (the wire, fragmenting to the MTU), SendPath (write-back and injection), Reassembly.
   private final String backend;
   private final String hostName;
   private final Set<Capability> capabilities;
-  private final List<NetInterface> interfaces;
-  private final NetInterface[] byIndex;
-  private final String[] names;
-  private final int[]
-      addressBits; // byIndex[i].addressBits(), computed once (it copies the address)
-  private final Reassembler reassembler;
-  private final Ipv6Reassembler reassembler6; // S63: never shares a buffer with IPv4's
-  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
-  private final Fragmenter egressFragmenter = new Fragmenter();
-  private final Fragmenter transmitFragmenter = new Fragmenter();
-  private final Ipv4View view = new Ipv4View();
+  private final EngineInterfaces interfaces;
+  private final Reassembly reassembly;
+  private final RuleTable rules = new RuleTable();
+  private final PacketPath path;
+  private final SendPath sendPath;
   private final Ipv4View fixUpView = new Ipv4View();
-  private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
-  private final Ipv6View view6 = new Ipv6View();
   private final Ipv6View fixUpView6 = new Ipv6View();
-  private final Ipv6Support six;
-  private final java.util.function.IntSupplier nextIpIds = this::nextIpId;
-  private final PacketPool pool = new PacketPool(64, 4);
-
-  /**
-   * The firewall mark of the packet the engine is moving now (S73): set where a packet enters (0
-   * from a wire, the sender's from the local stack, the program's when it sends), kept with a held
-   * packet, and handed to {@link StackEnvironment#transmit(ByteBuffer, int, int)}. The engine runs
-   * one packet at a time inside its section; an entry point that can be reached while another
-   * packet moves (the local stack answering) saves and restores it.
-   */
-  private int mark;
-
-  private final RuleEntry[][] chains = {NO_RULES, NO_RULES, NO_RULES};
-  private final EngineSocket[] sockets = new EngineSocket[65536];
-  private volatile EngineSocket[] bound = new EngineSocket[0];
-  private final long[] drops = new long[DropReason.values().length];
+  private final java.util.function.IntSupplier nextIpIds;
   private final List<EngineHost> handles = new ArrayList<>();
-  private long passedNoListener;
-  private long reassembledCount;
-  private int nextRuleId = 1;
-  private int nextSocketSerial = 1;
   private int nextHandle = 1;
-  private int ipId;
-  private int fragmentId6; // S63: an identification space of its own
-
-  // Scratch state for the fragment sinks (the engine is single-threaded inside its section).
-  private int sinkOutInterface;
-  private int sinkOrigin;
-  private final FragmentSink toOutputChain =
-      fragment -> output(fragment, sinkOutInterface, 0, sinkOrigin);
-  private final FragmentSink toWire;
 
   /**
    * Creates an engine.
@@ -148,35 +92,22 @@ public class DivertEngine {
     this.capabilities = Set.copyOf(capabilities);
     this.options = Objects.requireNonNull(options, "options");
     this.env = Objects.requireNonNull(env, "env");
-    this.toWire = fragment -> env.transmit(fragment, sinkOutInterface, mark);
-    this.interfaces = List.copyOf(env.interfaces());
-    int max = 0;
-    for (NetInterface i : interfaces) {
-      max = Math.max(max, i.index());
-    }
-    this.byIndex = new NetInterface[max + 1];
-    this.names = new String[max + 1];
-    this.addressBits = new int[max + 1];
-    for (NetInterface i : interfaces) {
-      byIndex[i.index()] = i;
-      names[i.index()] = i.name();
-      addressBits[i.index()] = i.addressBits();
-    }
-    this.six = new Ipv6Support(interfaces, max);
-    this.reassembler =
-        new Reassembler(
-            options.reassemblyMemory(),
-            Math.max(64, (int) Math.min(65536, options.reassemblyMemory() / 1024)),
-            options.reassemblyTimeout().toNanos(),
-            env::nanoTime);
-    this.reassembler6 =
-        new Ipv6Reassembler(
-            options.reassemblyMemory(),
-            Math.max(64, (int) Math.min(65536, options.reassemblyMemory() / 1024)),
-            options.reassemblyTimeout().toNanos(),
-            env::nanoTime);
-    this.ipId = hostName.hashCode() & 0x7fff;
-    this.fragmentId6 = hostName.hashCode() * 0x9e3779b1;
+    this.interfaces = new EngineInterfaces(env.interfaces());
+    Identifications ids = new Identifications(hostName);
+    this.nextIpIds = ids::nextIpv4;
+    this.reassembly = new Reassembly(options, env::nanoTime);
+    EngineHooks hooks = new Hooks();
+    this.path =
+        new PacketPath(
+            env,
+            options,
+            interfaces,
+            rules,
+            reassembly,
+            new Transmitter(env, interfaces, ids),
+            ids,
+            hooks);
+    this.sendPath = new SendPath(env, interfaces, rules, path, hooks);
   }
 
   /**
@@ -206,12 +137,9 @@ public class DivertEngine {
    */
   public void receive(ByteBuffer packet, int inInterface) {
     env.enter();
-    int saved = mark;
     try {
-      mark = 0;
-      input(packet, inInterface, 0, NO_ORIGIN, true);
+      path.receive(packet, inInterface);
     } finally {
-      mark = saved;
       env.exit();
     }
   }
@@ -226,13 +154,7 @@ public class DivertEngine {
    * @param inInterface the index of the interface it arrived on
    */
   public void receiveInSection(ByteBuffer packet, int inInterface) {
-    int saved = mark;
-    try {
-      mark = 0;
-      input(packet, inInterface, 0, NO_ORIGIN, true);
-    } finally {
-      mark = saved;
-    }
+    path.receive(packet, inInterface);
   }
 
   /**
@@ -279,28 +201,9 @@ public class DivertEngine {
    */
   public boolean originate(ByteBuffer packet, int mark, int linkInterface) {
     env.enter();
-    int saved = this.mark;
-    this.mark = mark;
     try {
-      boolean v6 = Ipv6Support.isIpv6(packet);
-      int out =
-          v6
-              ? Ipv6Support.route(env, packet, linkInterface)
-              : env.route(packet.getInt(packet.position() + 16));
-      if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
-        return false;
-      }
-      ByteBuffer p = packet;
-      if (reassemblesBeforeRules() && isFragment(p)) {
-        p = reassemble(p);
-        if (p == null) {
-          return true;
-        }
-      }
-      egress(p, out, NO_ORIGIN, true);
-      return true;
+      return path.originate(packet, mark, linkInterface);
     } finally {
-      this.mark = saved;
       env.exit();
     }
   }
@@ -314,13 +217,7 @@ public class DivertEngine {
    *     is bound (a sniffer never holds traffic back, S71)
    */
   public int room() {
-    int min = Integer.MAX_VALUE;
-    for (EngineSocket s : bound) {
-      if (!s.sniffer) {
-        min = Math.min(min, s.room());
-      }
-    }
-    return min;
+    return rules.room();
   }
 
   /**
@@ -328,13 +225,7 @@ public class DivertEngine {
    *     and not yet written back or dropped (a sniffer's copies are not the traffic's, S71)
    */
   public int pending() {
-    int n = 0;
-    for (EngineSocket s : bound) {
-      if (!s.sniffer) {
-        n += s.pending();
-      }
-    }
-    return n;
+    return rules.pending();
   }
 
   /**
@@ -345,14 +236,8 @@ public class DivertEngine {
   public void tick() {
     env.enter();
     try {
-      reassembler.expire();
-      reassembler6.expire();
-      long now = env.nanoTime();
-      for (EngineSocket s : sockets) {
-        if (s != null) {
-          s.expireHeld(now, true);
-        }
-      }
+      reassembly.expire();
+      rules.expireHeld(env.nanoTime());
     } finally {
       env.exit();
     }
@@ -372,7 +257,7 @@ public class DivertEngine {
   public long reassemblyBytesHeld() {
     env.enter();
     try {
-      return reassembler.bytesHeld() + reassembler6.bytesHeld();
+      return reassembly.bytesHeld();
     } finally {
       env.exit();
     }
@@ -390,27 +275,7 @@ public class DivertEngine {
   public List<String> state() {
     env.enter();
     try {
-      List<String> out = new ArrayList<>();
-      Chain[] names = Chain.values();
-      for (int c = 0; c < chains.length; c++) {
-        for (RuleEntry e : chains[c]) {
-          out.add(
-              "rule "
-                  + names[c]
-                  + " #"
-                  + e.id
-                  + " -> "
-                  + e.port
-                  + " "
-                  + e.noListener
-                  + ": "
-                  + e.rule);
-        }
-      }
-      for (EngineSocket s : bound) {
-        out.add("bound " + s.port());
-      }
-      return out;
+      return rules.state();
     } finally {
       env.exit();
     }
@@ -420,7 +285,7 @@ public class DivertEngine {
    * @return the interfaces the engine serves
    */
   public List<NetInterface> interfaces() {
-    return interfaces;
+    return interfaces.list();
   }
 
   /**
@@ -511,408 +376,37 @@ public class DivertEngine {
     return rulePort == originPort;
   }
 
-  // ---------------------------------------------------------------- the packet path
+  /** The hooks as the engine's parts ask for them: each calls this engine's, overridden or not. */
+  private final class Hooks implements EngineHooks {
+    @Override
+    public boolean reassemblesBeforeRules() {
+      return DivertEngine.this.reassemblesBeforeRules();
+    }
 
-  private void input(ByteBuffer packet, int inIf, int start, int origin, boolean fresh) {
-    ByteBuffer p = packet;
-    if (fresh && reassemblesBeforeRules() && isFragment(p)) {
-      p = reassemble(p);
-      if (p == null) {
-        return;
-      }
+    @Override
+    public boolean dropsWithoutListener(NoListenerPolicy policy) {
+      return DivertEngine.this.dropsWithoutListener(policy);
     }
-    if (traverse(Chain.INPUT, start, p, inIf, 0, origin)) {
-      return;
-    }
-    if (Ipv6Support.isIpv6(p)) {
-      input6(p, inIf, origin);
-      return;
-    }
-    int base = p.position();
-    int dst = p.getInt(base + 16);
-    if (env.isLocal(dst)) {
-      env.deliverLocal(p, inIf);
-      return;
-    }
-    if (!env.forwarding()) {
-      return; // not for us and not a router: dropped, as by Linux with ip_forward=0
-    }
-    int out = env.route(dst);
-    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
-      return;
-    }
-    int ttl = p.get(base + 8) & 0xff;
-    if (ttl <= 1) {
-      return; // time exceeded
-    }
-    // RFC 1624 incremental update for TTL - 1 (the TTL is the high byte of its 16-bit word).
-    int oldWord = p.getShort(base + 8) & 0xffff;
-    p.put(base + 8, (byte) (ttl - 1));
-    int newWord = p.getShort(base + 8) & 0xffff;
-    p.putShort(
-        base + 10, (short) Checksums.adjust(p.getShort(base + 10) & 0xffff, oldWord, newWord));
-    forward(p, inIf, out, 0, origin);
-  }
 
-  /** After the input chain, for IPv6: deliver locally, or forward (RFC 8200: hop limit only). */
-  private void input6(ByteBuffer p, int inIf, int origin) {
-    int dst = p.position() + 24;
-    if (env.isLocal6(p, dst)) {
-      env.deliverLocal(p, inIf);
-      return;
+    @Override
+    public void fixUpHeader(ByteBuffer packet) {
+      DivertEngine.this.fixUpHeader(packet);
     }
-    // a link-local source or destination never leaves its link (RFC 4291 section 2.5.6)
-    if (!env.forwarding()
-        || Ipv6Support.isLinkLocal(p, dst)
-        || Ipv6Support.isLinkLocal(p, p.position() + 8)) {
-      return;
-    }
-    int out = env.route6(p, dst);
-    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
-      return;
-    }
-    if (!Ipv6Support.decrementHopLimit(p)) {
-      return; // time exceeded
-    }
-    forward(p, inIf, out, 0, origin);
-  }
 
-  private void forward(ByteBuffer p, int inIf, int out, int start, int origin) {
-    if (traverse(Chain.FORWARD, start, p, inIf, out, origin)) {
-      return;
+    @Override
+    public void checkMtu(int length, boolean dontFragment, NetInterface out)
+        throws PacketTooLargeException {
+      DivertEngine.this.checkMtu(length, dontFragment, out);
     }
-    egress(p, out, origin, false);
-  }
 
-  /**
-   * Before the output chain: in PER_FRAGMENT mode the output chain sees what goes on the wire.
-   *
-   * @param local true for a datagram of the host's own stack, false for a forwarded one (IPv6
-   *     routers never fragment, RFC 8200 section 5)
-   */
-  private void egress(ByteBuffer p, int out, int origin, boolean local) {
-    NetInterface oi = byIndex[out];
-    if (options.fragments() == FragmentMode.PER_FRAGMENT && p.remaining() > oi.mtu()) {
-      if (Ipv6Support.isIpv6(p)) {
-        if (local) {
-          fragment6(p, oi.mtu(), out, origin, toOutputChain);
-        }
-        return; // forwarded: would be ICMPv6 "packet too big"; not modelled
-      }
-      if ((p.get(p.position() + 6) & 0x40) != 0) {
-        return; // DF: would be ICMP "fragmentation needed"; not modelled
-      }
-      int savedOut = sinkOutInterface;
-      int savedOrigin = sinkOrigin;
-      sinkOutInterface = out;
-      sinkOrigin = origin;
-      try {
-        egressFragmenter.fragment(p, oi.mtu(), toOutputChain);
-      } catch (DivertException e) {
-        throw new IllegalStateException(e);
-      } finally {
-        sinkOutInterface = savedOut;
-        sinkOrigin = savedOrigin;
-      }
-      return;
+    @Override
+    public int resumeAfter(int ruleIndex) {
+      return DivertEngine.this.resumeAfter(ruleIndex);
     }
-    output(p, out, 0, origin);
-  }
 
-  private void output(ByteBuffer p, int out, int start, int origin) {
-    if (traverse(Chain.OUTPUT, start, p, 0, out, origin)) {
-      return;
-    }
-    toWire(p, out);
-  }
-
-  private void toWire(ByteBuffer p, int out) {
-    NetInterface oi = byIndex[out];
-    if (p.remaining() <= oi.mtu()) {
-      env.transmit(p, out, mark);
-      return;
-    }
-    if (Ipv6Support.isIpv6(p)) {
-      fragment6(p, oi.mtu(), out, NO_ORIGIN, toWire); // S58: a new Identification
-      return;
-    }
-    if ((p.get(p.position() + 6) & 0x40) != 0) {
-      return; // DF and too large: dropped
-    }
-    int savedOut = sinkOutInterface;
-    sinkOutInterface = out;
-    try {
-      transmitFragmenter.fragment(p, oi.mtu(), toWire); // S23, S25, S29
-    } catch (DivertException e) {
-      throw new IllegalStateException(e);
-    } finally {
-      sinkOutInterface = savedOut;
-    }
-  }
-
-  /**
-   * Runs a chain from a position.
-   *
-   * @return true if the packet was taken (diverted, or dropped)
-   */
-  private boolean traverse(Chain chain, int start, ByteBuffer p, int inIf, int outIf, int origin) {
-    RuleEntry[] rules = chains[chain.ordinal()];
-    String in = inIf > 0 && inIf < names.length ? names[inIf] : null;
-    String outName = outIf > 0 && outIf < names.length ? names[outIf] : null;
-    for (int i = Math.max(0, start); i < rules.length; i++) {
-      RuleEntry r = rules[i];
-      if (origin != NO_ORIGIN && skipsOwnInjection(r.port, origin)) {
-        continue;
-      }
-      if (!r.rule.matches(p, in, outName)) {
-        continue;
-      }
-      Filter filter = r.rule.filter();
-      if (filter != null && !filter.matches(p, filterContext(chain, inIf, outIf))) {
-        continue; // S64: the filter is tested after the other matches
-      }
-      EngineSocket s = sockets[r.port];
-      if (s == null) {
-        if (dropsWithoutListener(r.noListener)) {
-          drops[DropReason.NO_LISTENER.ordinal()]++;
-          return true;
-        }
-        passedNoListener++;
-        continue; // S12: as if the rule were absent
-      }
-      if (s.sniffer) {
-        s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark); // S71: a copy, or a counted drop
-        continue; // S71, S72: the packet itself goes on at once
-      }
-      switch (s.enqueue(p, chain, i, r.id, inIf, outIf, origin, mark)) {
-        case EngineSocket.QUEUED:
-          return true;
-        case EngineSocket.FAIL_OPEN:
-          continue; // S15 fail-open: as if not diverted
-        default:
-          return true; // dropped and counted: queue full
-      }
-    }
-    return false;
-  }
-
-  /**
-   * What a rule's filter knows besides the bytes: input and forward are inbound (see {@link
-   * Direction}), with the arrival interface; output is outbound, with the egress interface; an
-   * interface whose address is in 127.0.0.0/8 is a loopback interface.
-   */
-  private FilterContext filterContext(Chain chain, int inIf, int outIf) {
-    int ifIdx = chain == Chain.OUTPUT ? outIf : inIf;
-    boolean loopback =
-        ifIdx > 0 && ifIdx < addressBits.length && (addressBits[ifIdx] >>> 24) == 127;
-    return filterContext.set(
-        chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND, loopback, ifIdx);
-  }
-
-  private static boolean isFragment(ByteBuffer p) {
-    if (Ipv6Support.isIpv6(p)) {
-      return Ipv6Support.isFragment(p);
-    }
-    return (p.getShort(p.position() + 6) & 0x3fff) != 0;
-  }
-
-  /**
-   * Offers a fragment to its family's reassembler (S63: the families share no buffer).
-   *
-   * @return the whole datagram, or null while it is incomplete (or was discarded)
-   */
-  private ByteBuffer reassemble(ByteBuffer p) {
-    ByteBuffer whole = Ipv6Support.isIpv6(p) ? reassembler6.offer(p) : reassembler.offer(p);
-    if (whole != null) {
-      reassembledCount++;
-    }
-    return whole;
-  }
-
-  /** Fragments an IPv6 datagram to the MTU with a new Identification, each fragment to a sink. */
-  private void fragment6(ByteBuffer p, int mtu, int out, int origin, FragmentSink sink) {
-    int savedOut = sinkOutInterface;
-    int savedOrigin = sinkOrigin;
-    sinkOutInterface = out;
-    sinkOrigin = origin;
-    try {
-      fragmenter6.fragment(p, mtu, nextFragmentId6(), sink); // S57, S58
-    } catch (DivertException e) {
-      // The unfragmentable part leaves no room in the MTU (or the datagram is malformed): Linux's
-      // ip6_fragment fails with EMSGSIZE and the datagram is dropped; so here.
-    } finally {
-      sinkOutInterface = savedOut;
-      sinkOrigin = savedOrigin;
-    }
-  }
-
-  /** The next IPv6 fragment Identification: non-zero, its own space (S63). */
-  private int nextFragmentId6() {
-    fragmentId6++;
-    if (fragmentId6 == 0) {
-      fragmentId6 = 1;
-    }
-    return fragmentId6;
-  }
-
-  private int nextIpId() {
-    ipId = (ipId + 1) & 0xffff;
-    if (ipId == 0) {
-      ipId = 1;
-    }
-    return ipId;
-  }
-
-  // ---------------------------------------------------------------- socket side
-
-  /**
-   * Sends for a socket: writes a held packet back, or injects a new one (see {@link
-   * org.divert4j.DivertSocket#send}), with the program's mark if it gave one ({@link
-   * org.divert4j.PacketBatch#mark}), else the held packet's (0 for a new one).
-   *
-   * @param inboundAddress the IPv4 interface address to inject inbound at, 0 for none
-   * @param inboundAddress6 the IPv6 interface address to inject inbound at, null for none
-   */
-  void send(
-      EngineSocket s,
-      ByteBuffer packet,
-      long ticket,
-      int inboundAddress,
-      Inet6Address inboundAddress6,
-      boolean withMark,
-      int programMark)
-      throws DivertException {
-    int len = packet.remaining();
-    boolean v6 = Ipv6Support.isIpv6(packet);
-    if (v6 && len > IPV6_MAX) {
-      throw new PacketTooLargeException(len, IPV6_MAX, "IPv6 maximum: 40 + 65535 bytes", 0);
-    }
-    if (!v6 && len > PacketTooLargeException.IPV4_MAX) {
-      throw new PacketTooLargeException(len, PacketTooLargeException.IPV4_MAX, "", 0); // S31
-    }
-    env.enter();
-    int saved = mark;
-    try {
-      s.checkOpen();
-      if (v6) {
-        view6.wrap(packet).validateForSend(); // S62, S59 (jumbograms)
-      } else {
-        view.wrap(packet).validateForSend(); // S47
-      }
-      ByteBuffer p = pool.copyOf(packet);
-      try {
-        fixUpHeader(p);
-        boolean df = !v6 && (p.get(6) & 0x40) != 0;
-        EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
-        mark = withMark ? programMark : h != null ? h.mark : 0;
-        if (h != null) {
-          reinject(s, h, p, df);
-        } else if (inboundAddress6 != null) {
-          int in = six.interfaceWith(inboundAddress6); // S60
-          s.countInjected(len);
-          input(p, in, 0, s.port, true); // S53: no MTU limit inbound
-        } else if (inboundAddress == 0) {
-          int out = routeOrThrow(p, 0);
-          checkMtu(len, df, byIndex[out]);
-          s.countInjected(len);
-          output(p, out, 0, s.port);
-        } else {
-          int in = interfaceWithAddress(inboundAddress);
-          s.countInjected(len);
-          input(p, in, 0, s.port, true); // S33, S53: no MTU limit inbound
-        }
-      } finally {
-        pool.give(p);
-      }
-      packet.position(packet.limit());
-    } finally {
-      mark = saved;
-      env.exit();
-    }
-  }
-
-  private void reinject(EngineSocket s, EngineSocket.Held h, ByteBuffer p, boolean df)
-      throws DivertException {
-    int len = p.remaining();
-    Chain chain = h.chain;
-    int resume = resumeIndex(chain, h.ruleId, h.ruleIndex);
-    // resolve() frees the held slot: a receive on another thread may reuse it at once (it takes
-    // only the socket's lock), so nothing is read from h after it
-    int inIf = h.inIf;
-    int origin = h.origin;
-    int outIf = h.outIf;
-    switch (chain) {
-      case INPUT -> {
-        s.resolve(h, len);
-        input(p, inIf, resume, origin, false);
-      }
-      case FORWARD -> {
-        int out = routeOrThrow(p, outIf);
-        s.resolve(h, len);
-        forward(p, inIf, out, resume, origin);
-      }
-      case OUTPUT -> {
-        int out = routeOrThrow(p, outIf);
-        checkMtu(len, df, byIndex[out]);
-        s.resolve(h, len);
-        output(p, out, resume, origin);
-      }
-    }
-  }
-
-  /** The rule's current position plus one, or where it was if it has been removed since. */
-  private int resumeIndex(Chain chain, int ruleId, int ruleIndex) {
-    RuleEntry[] rules = chains[chain.ordinal()];
-    if (ruleIndex < rules.length && rules[ruleIndex].id == ruleId) {
-      return resumeAfter(ruleIndex);
-    }
-    for (int i = 0; i < rules.length; i++) {
-      if (rules[i].id == ruleId) {
-        return resumeAfter(i);
-      }
-    }
-    return Math.min(ruleIndex, rules.length);
-  }
-
-  /**
-   * @param linkInterface the interface of the packet's divert address: where a link-local IPv6
-   *     destination leaves (S60); 0 for none
-   */
-  private int routeOrThrow(ByteBuffer p, int linkInterface) throws NoRouteException {
-    if (Ipv6Support.isIpv6(p)) {
-      int out = Ipv6Support.route(env, p, linkInterface);
-      if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
-        throw Ipv6Support.noRoute(p); // S49, S60
-      }
-      return out;
-    }
-    int dst = p.getInt(p.position() + 16);
-    int out = env.route(dst);
-    if (out <= 0 || out >= byIndex.length || byIndex[out] == null) {
-      throw new NoRouteException(Ipv4.fromInt(dst), 0); // S49
-    }
-    return out;
-  }
-
-  private int interfaceWithAddress(int address) throws AddressNotAvailableException {
-    for (NetInterface i : interfaces) {
-      if (i.addressBits() == address) {
-        return i.index();
-      }
-    }
-    throw new AddressNotAvailableException(Ipv4.fromInt(address)); // S36
-  }
-
-  void drop(EngineSocket s, long ticket) throws DivertException {
-    env.enter();
-    try {
-      s.checkOpen();
-      EngineSocket.Held h = s.held(ticket);
-      if (h != null) {
-        s.dropHeld(h);
-      }
-    } finally {
-      env.exit();
+    @Override
+    public boolean skipsOwnInjection(int rulePort, int originPort) {
+      return DivertEngine.this.skipsOwnInjection(rulePort, originPort);
     }
   }
 
@@ -926,14 +420,12 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      if (sockets[port] != null) {
+      if (rules.socketAt(port) != null) {
         throw new org.divert4j.PortInUseException(port, 0); // S2
       }
-      EngineSocket s = new EngineSocket(this, owner, port, nextSocketSerial++ & 0xffff, o, sniffer);
-      sockets[port] = s; // S13: diversion to it starts now
-      EngineSocket[] b = Arrays.copyOf(bound, bound.length + 1);
-      b[b.length - 1] = s;
-      bound = b;
+      EngineSocket s =
+          new EngineSocket(this, sendPath, interfaces, owner, port, rules.nextSerial(), o, sniffer);
+      rules.bind(s); // S13: diversion to it starts now
       return s;
     } finally {
       env.exit();
@@ -944,17 +436,7 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      if (sockets[s.port] == s) {
-        sockets[s.port] = null; // S13: no-listener behaviour from now on
-        EngineSocket[] b = new EngineSocket[Math.max(0, bound.length - 1)];
-        int n = 0;
-        for (EngineSocket x : bound) {
-          if (x != s && n < b.length) {
-            b[n++] = x;
-          }
-        }
-        bound = n == b.length ? b : Arrays.copyOf(b, n);
-      }
+      rules.unbind(s); // S13: no-listener behaviour from now on
       s.closeInternal(); // S14
     } finally {
       env.exit();
@@ -965,37 +447,7 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      int c = rule.chain().ordinal();
-      RuleEntry[] old = chains[c];
-      RuleEntry e = new RuleEntry(rule, nextRuleId++, o.noListener(), owner);
-      int at = old.length;
-      if (ownIndex >= 0) {
-        int seen = 0;
-        for (int i = 0; i < old.length; i++) {
-          if (old[i].owner == owner) {
-            if (seen == ownIndex) {
-              at = i;
-              break;
-            }
-            seen++;
-          }
-        }
-        if (at == old.length && seen < ownIndex) {
-          throw new IndexOutOfBoundsException(
-              "index "
-                  + ownIndex
-                  + " but this host has "
-                  + seen
-                  + " rules in "
-                  + rule.chain().keyword());
-        }
-      }
-      RuleEntry[] n = new RuleEntry[old.length + 1];
-      System.arraycopy(old, 0, n, 0, at);
-      n[at] = e;
-      System.arraycopy(old, at, n, at + 1, old.length - at);
-      chains[c] = n;
-      return e;
+      return rules.add(owner, ownIndex, rule, o.noListener());
     } finally {
       env.exit();
     }
@@ -1005,19 +457,7 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      if (!e.installed) {
-        return;
-      }
-      e.installed = false;
-      int c = e.rule.chain().ordinal();
-      RuleEntry[] old = chains[c];
-      int at = Arrays.asList(old).indexOf(e);
-      if (at >= 0) {
-        RuleEntry[] n = new RuleEntry[old.length - 1];
-        System.arraycopy(old, 0, n, 0, at);
-        System.arraycopy(old, at + 1, n, at, old.length - at - 1);
-        chains[c] = n;
-      }
+      rules.remove(e);
     } finally {
       env.exit();
     }
@@ -1026,15 +466,7 @@ public class DivertEngine {
   List<RuleEntry> rulesOf(EngineHost owner) {
     env.enter();
     try {
-      List<RuleEntry> out = new ArrayList<>();
-      for (RuleEntry[] chain : chains) {
-        for (RuleEntry e : chain) {
-          if (e.owner == owner) {
-            out.add(e);
-          }
-        }
-      }
-      return out;
+      return rules.rulesOf(owner);
     } finally {
       env.exit();
     }
@@ -1052,19 +484,12 @@ public class DivertEngine {
   HostStats stats() {
     env.enter();
     try {
-      long[] d = drops.clone();
-      for (DropReason r :
-          new DropReason[] {
-            DropReason.REASSEMBLY_TIMEOUT,
-            DropReason.REASSEMBLY_OVERLAP,
-            DropReason.REASSEMBLY_MEMORY,
-            DropReason.REASSEMBLY_INVALID
-          }) {
-        d[r.ordinal()] += reassembler.discarded(r) + reassembler6.discarded(r);
-      }
+      long[] d = new long[DropReason.values().length];
+      d[DropReason.NO_LISTENER.ordinal()] = path.noListenerDrops();
+      reassembly.addDiscards(d);
       d[DropReason.CAPTURE.ordinal()] += env.captureDrops();
       d[DropReason.TRANSMIT.ordinal()] += env.transmitDrops();
-      return new HostStats(passedNoListener, reassembledCount, d);
+      return new HostStats(path.passedNoListener(), reassembly.reassembled(), d);
     } finally {
       env.exit();
     }
@@ -1076,26 +501,6 @@ public class DivertEngine {
 
   Set<Capability> capabilities() {
     return capabilities;
-  }
-
-  NetInterface interfaceAt(int index) {
-    return index > 0 && index < byIndex.length ? byIndex[index] : null;
-  }
-
-  /** The name of the interface with this index, or "" if there is none. */
-  String interfaceName(int index) {
-    String n = index > 0 && index < names.length ? names[index] : null;
-    return n == null ? "" : n;
-  }
-
-  /** The address of the interface with this index (host order), or 0 if there is none. */
-  int interfaceAddress(int index) {
-    return index > 0 && index < addressBits.length ? addressBits[index] : 0;
-  }
-
-  /** The first IPv6 address of the interface with this index (S55), shared; null if none. */
-  Inet6Address interfaceAddress6(int index) {
-    return six.firstAddress(index);
   }
 
   long now() {

@@ -42,6 +42,8 @@ final class EngineSocket implements DivertSocket {
   final boolean sniffer;
 
   private final DivertEngine engine;
+  private final SendPath sendPath;
+  private final EngineInterfaces interfaces;
   private final EngineHost owner;
   private final int serial;
   private final int capacity;
@@ -109,8 +111,17 @@ final class EngineSocket implements DivertSocket {
   }
 
   EngineSocket(
-      DivertEngine engine, EngineHost owner, int port, int serial, HostOptions o, boolean sniffer) {
+      DivertEngine engine,
+      SendPath sendPath,
+      EngineInterfaces interfaces,
+      EngineHost owner,
+      int port,
+      int serial,
+      HostOptions o,
+      boolean sniffer) {
     this.engine = engine;
+    this.sendPath = sendPath;
+    this.interfaces = interfaces;
     this.sniffer = sniffer;
     this.owner = owner;
     this.port = port;
@@ -356,9 +367,9 @@ final class EngineSocket implements DivertSocket {
             DivertAddress.received(
                 port,
                 h.chain,
-                engine.interfaceName(h.inIf),
+                interfaces.name(h.inIf),
                 h.inIf,
-                engine.interfaceAddress6(h.inIf),
+                interfaces.address6(h.inIf),
                 h.ruleId,
                 h.ticket);
       } else {
@@ -366,9 +377,9 @@ final class EngineSocket implements DivertSocket {
             DivertAddress.received(
                 port,
                 h.chain,
-                engine.interfaceName(h.inIf),
+                interfaces.name(h.inIf),
                 h.inIf,
-                engine.interfaceAddress(h.inIf),
+                interfaces.address(h.inIf),
                 h.ruleId,
                 h.ticket);
       }
@@ -410,13 +421,13 @@ final class EngineSocket implements DivertSocket {
             len,
             port,
             h.chain,
-            engine.interfaceName(h.inIf),
+            interfaces.name(h.inIf),
             h.inIf,
-            h.ipv6 ? 0 : engine.interfaceAddress(h.inIf),
+            h.ipv6 ? 0 : interfaces.address(h.inIf),
             h.ruleId,
             h.ticket);
         if (h.ipv6) {
-          BATCH.setInterfaceAddress6(batch, n, engine.interfaceAddress6(h.inIf)); // S55
+          BATCH.setInterfaceAddress6(batch, n, interfaces.address6(h.inIf)); // S55
         }
         BATCH.setMark(batch, n, h.mark);
         // S75: what the engine knows; no socket owners and no connection tracking here
@@ -518,7 +529,7 @@ final class EngineSocket implements DivertSocket {
     checkOpen();
     refuseWriteBack(address.ticket());
     expireDue();
-    engine.send(
+    sendPath.send(
         this,
         packet,
         address.ticket(),
@@ -538,13 +549,13 @@ final class EngineSocket implements DivertSocket {
       long ticket = batch.ticket(i);
       try {
         if (batch.isDropped(i)) {
-          engine.drop(this, ticket);
+          sendPath.drop(this, ticket);
           continue;
         }
         refuseWriteBack(ticket);
         ByteBuffer p = batch.packet(i);
         int pos = p.position();
-        engine.send(
+        sendPath.send(
             this,
             p,
             ticket,
@@ -565,7 +576,7 @@ final class EngineSocket implements DivertSocket {
 
   @Override
   public void drop(DivertAddress address) throws DivertException {
-    engine.drop(this, address.ticket());
+    sendPath.drop(this, address.ticket());
   }
 
   @Override

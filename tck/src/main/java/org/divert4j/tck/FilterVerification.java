@@ -51,7 +51,7 @@ public class FilterVerification extends TckVerification {
    * <p>If it fails: the message names the filter, the packet kind (see {@code FilterCases.packet})
    * and where the packet went. If the reference evaluator disagrees with the table too, the fault
    * is in {@code org.divert4j.filter}; otherwise the backend evaluates filters differently (the
-   * engine: {@code DivertEngine.traverse}; the kernel: its compiled matches).
+   * engine: {@code PacketPath.traverse}; the kernel: its compiled matches).
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
