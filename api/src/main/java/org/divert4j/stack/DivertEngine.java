@@ -104,8 +104,8 @@ public class DivertEngine {
             interfaces,
             rules,
             reassembly,
-            new Transmitter(env, interfaces, ids),
-            ids,
+            new Transmitter(env, interfaces, new MtuFragmenter(ids)),
+            new MtuFragmenter(ids),
             hooks);
     this.sendPath = new SendPath(env, interfaces, rules, path, hooks);
   }

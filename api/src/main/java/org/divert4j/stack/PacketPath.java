@@ -3,7 +3,6 @@ package org.divert4j.stack;
 import java.nio.ByteBuffer;
 import org.divert4j.Chain;
 import org.divert4j.Direction;
-import org.divert4j.DivertException;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.NetInterface;
@@ -11,8 +10,6 @@ import org.divert4j.filter.Filter;
 import org.divert4j.filter.FilterContext;
 import org.divert4j.packet.Checksums;
 import org.divert4j.packet.FragmentSink;
-import org.divert4j.packet.Fragmenter;
-import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * The engine's chain walker: moves one packet along its path and delivers it (see {@link
@@ -38,10 +35,8 @@ final class PacketPath {
   private final RuleTable rules;
   private final Reassembly reassembly;
   private final Transmitter transmitter;
-  private final Identifications ids;
+  private final MtuFragmenter fragmenter; // its own: the transmitter's may run inside it
   private final EngineHooks hooks;
-  private final Fragmenter fragmenter = new Fragmenter();
-  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
   private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
 
   private int mark;
@@ -60,7 +55,7 @@ final class PacketPath {
       RuleTable rules,
       Reassembly reassembly,
       Transmitter transmitter,
-      Identifications ids,
+      MtuFragmenter fragmenter,
       EngineHooks hooks) {
     this.env = env;
     this.options = options;
@@ -68,7 +63,7 @@ final class PacketPath {
     this.rules = rules;
     this.reassembly = reassembly;
     this.transmitter = transmitter;
-    this.ids = ids;
+    this.fragmenter = fragmenter;
     this.hooks = hooks;
   }
 
@@ -237,17 +232,7 @@ final class PacketPath {
     sinkOut = out;
     sinkOrigin = origin;
     try {
-      if (v6) {
-        fragmenter6.fragment(p, oi.mtu(), ids.nextIpv6Fragment(), toOutputChain); // S57
-      } else {
-        fragmenter.fragment(p, oi.mtu(), toOutputChain);
-      }
-    } catch (DivertException e) {
-      if (!v6) {
-        throw new IllegalStateException(e);
-      }
-      // IPv6: the unfragmentable part leaves no room in the MTU (or the datagram is malformed):
-      // Linux's ip6_fragment fails with EMSGSIZE and the datagram is dropped; so here.
+      fragmenter.fragment(p, oi.mtu(), toOutputChain); // S19, S57
     } finally {
       sinkOut = savedOut;
       sinkOrigin = savedOrigin;

@@ -1,11 +1,8 @@
 package org.divert4j.stack;
 
 import java.nio.ByteBuffer;
-import org.divert4j.DivertException;
 import org.divert4j.NetInterface;
 import org.divert4j.packet.FragmentSink;
-import org.divert4j.packet.Fragmenter;
-import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * The last step of the packet's path, after the output chain: hands a packet to the wire through
@@ -16,9 +13,7 @@ import org.divert4j.packet.Ipv6Fragmenter;
 final class Transmitter {
   private final StackEnvironment env;
   private final EngineInterfaces interfaces;
-  private final Identifications ids;
-  private final Fragmenter fragmenter = new Fragmenter();
-  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
+  private final MtuFragmenter fragmenter;
 
   // The current fragment's egress and mark, for the sink (saved and restored around each use,
   // since the environment may reenter the engine while a fragment is transmitted).
@@ -26,10 +21,10 @@ final class Transmitter {
   private int sinkMark;
   private final FragmentSink toWire;
 
-  Transmitter(StackEnvironment env, EngineInterfaces interfaces, Identifications ids) {
+  Transmitter(StackEnvironment env, EngineInterfaces interfaces, MtuFragmenter fragmenter) {
     this.env = env;
     this.interfaces = interfaces;
-    this.ids = ids;
+    this.fragmenter = fragmenter;
     this.toWire = fragment -> env.transmit(fragment, sinkOut, sinkMark);
   }
 
@@ -46,8 +41,7 @@ final class Transmitter {
       env.transmit(p, out, mark);
       return;
     }
-    boolean v6 = Ipv6Support.isIpv6(p);
-    if (!v6 && (p.get(p.position() + 6) & 0x40) != 0) {
+    if (!Ipv6Support.isIpv6(p) && (p.get(p.position() + 6) & 0x40) != 0) {
       return; // DF and too large: dropped
     }
     int savedOut = sinkOut;
@@ -55,17 +49,7 @@ final class Transmitter {
     sinkOut = out;
     sinkMark = mark;
     try {
-      if (v6) {
-        fragmenter6.fragment(p, oi.mtu(), ids.nextIpv6Fragment(), toWire); // S58
-      } else {
-        fragmenter.fragment(p, oi.mtu(), toWire); // S23, S25, S29
-      }
-    } catch (DivertException e) {
-      if (!v6) {
-        throw new IllegalStateException(e);
-      }
-      // IPv6: the unfragmentable part leaves no room in the MTU (or the datagram is malformed):
-      // Linux's ip6_fragment fails with EMSGSIZE and the datagram is dropped; so here.
+      fragmenter.fragment(p, oi.mtu(), toWire); // S23, S25, S29; IPv6: S58
     } finally {
       sinkOut = savedOut;
       sinkMark = savedMark;
