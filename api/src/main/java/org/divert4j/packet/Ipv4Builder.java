@@ -48,20 +48,7 @@ public final class Ipv4Builder {
 
   private static final byte[] EMPTY = new byte[0];
 
-  private enum Kind {
-    UDP(8),
-    TCP(20),
-    ICMP(8),
-    RAW(0);
-
-    final int headerLength;
-
-    Kind(int headerLength) {
-      this.headerLength = headerLength;
-    }
-  }
-
-  private final Kind kind;
+  private final TransportPart transport;
   private final int protocol;
   private int source;
   private int destination;
@@ -73,20 +60,9 @@ public final class Ipv4Builder {
   private boolean reservedFlag;
   private int fragmentOffset;
   private byte[] options = EMPTY;
-  private byte[] payload = EMPTY;
-  // Transport fields: ports (UDP, TCP); type, code, identifier, sequence (ICMP); TCP state.
-  private int sourcePort;
-  private int destinationPort;
-  private int icmpType;
-  private int icmpIdentifier;
-  private int icmpSequence;
-  private long sequence;
-  private long acknowledgment;
-  private int tcpFlags;
-  private int window = 65535;
 
-  private Ipv4Builder(Kind kind, int protocol) {
-    this.kind = kind;
+  private Ipv4Builder(TransportPart transport, int protocol) {
+    this.transport = transport;
     this.protocol = protocol;
   }
 
@@ -96,10 +72,9 @@ public final class Ipv4Builder {
    * @return a builder for a UDP datagram; the payload is the UDP data
    */
   public static Ipv4Builder udp(int sourcePort, int destinationPort) {
-    Ipv4Builder b = new Ipv4Builder(Kind.UDP, Ipv4View.PROTOCOL_UDP);
-    b.sourcePort = check("source port", sourcePort, 0xffff);
-    b.destinationPort = check("destination port", destinationPort, 0xffff);
-    return b;
+    return new Ipv4Builder(
+        TransportPart.withPorts(TransportPart.Kind.UDP, sourcePort, destinationPort),
+        Ipv4View.PROTOCOL_UDP);
   }
 
   /**
@@ -109,10 +84,9 @@ public final class Ipv4Builder {
    *     flags; the payload is the segment data
    */
   public static Ipv4Builder tcp(int sourcePort, int destinationPort) {
-    Ipv4Builder b = new Ipv4Builder(Kind.TCP, Ipv4View.PROTOCOL_TCP);
-    b.sourcePort = check("source port", sourcePort, 0xffff);
-    b.destinationPort = check("destination port", destinationPort, 0xffff);
-    return b;
+    return new Ipv4Builder(
+        TransportPart.withPorts(TransportPart.Kind.TCP, sourcePort, destinationPort),
+        Ipv4View.PROTOCOL_TCP);
   }
 
   /**
@@ -134,11 +108,7 @@ public final class Ipv4Builder {
   }
 
   private static Ipv4Builder icmpEcho(int type, int identifier, int sequence) {
-    Ipv4Builder b = new Ipv4Builder(Kind.ICMP, Ipv4View.PROTOCOL_ICMP);
-    b.icmpType = type;
-    b.icmpIdentifier = check("identifier", identifier, 0xffff);
-    b.icmpSequence = check("sequence", sequence, 0xffff);
-    return b;
+    return new Ipv4Builder(TransportPart.echo(type, identifier, sequence), Ipv4View.PROTOCOL_ICMP);
   }
 
   /**
@@ -147,7 +117,7 @@ public final class Ipv4Builder {
    *     checksum is computed)
    */
   public static Ipv4Builder raw(int protocol) {
-    return new Ipv4Builder(Kind.RAW, check("protocol", protocol, 0xff));
+    return new Ipv4Builder(TransportPart.raw(), check("protocol", protocol, 0xff));
   }
 
   /**
@@ -270,7 +240,7 @@ public final class Ipv4Builder {
    * @return this builder
    */
   public Ipv4Builder payload(byte[] payload) {
-    this.payload = payload.clone();
+    transport.payload(payload);
     return this;
   }
 
@@ -279,9 +249,7 @@ public final class Ipv4Builder {
    * @return this builder
    */
   public Ipv4Builder payload(ByteBuffer payload) {
-    byte[] p = new byte[payload.remaining()];
-    payload.get(payload.position(), p);
-    this.payload = p;
+    transport.payload(payload);
     return this;
   }
 
@@ -290,12 +258,7 @@ public final class Ipv4Builder {
    * @return this builder
    */
   public Ipv4Builder payloadLength(int length) {
-    check("payload length", length, Ipv4View.MAX_LENGTH);
-    byte[] p = new byte[length];
-    for (int i = 0; i < length; i++) {
-      p[i] = (byte) i;
-    }
-    this.payload = p;
+    transport.payloadLength(length, Ipv4View.MAX_LENGTH);
     return this;
   }
 
@@ -305,8 +268,7 @@ public final class Ipv4Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv4Builder sequence(long seq) {
-    requireTcp();
-    this.sequence = checkU32("sequence", seq);
+    transport.sequence(seq);
     return this;
   }
 
@@ -316,8 +278,7 @@ public final class Ipv4Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv4Builder acknowledgment(long ack) {
-    requireTcp();
-    this.acknowledgment = checkU32("acknowledgment", ack);
+    transport.acknowledgment(ack);
     return this;
   }
 
@@ -327,8 +288,7 @@ public final class Ipv4Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv4Builder tcpFlags(int flags) {
-    requireTcp();
-    this.tcpFlags = check("TCP flags", flags, 0xff);
+    transport.tcpFlags(flags);
     return this;
   }
 
@@ -338,8 +298,7 @@ public final class Ipv4Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv4Builder window(int window) {
-    requireTcp();
-    this.window = check("window", window, 0xffff);
+    transport.window(window);
     return this;
   }
 
@@ -347,7 +306,7 @@ public final class Ipv4Builder {
    * @return the length in bytes of the datagram {@link #build()} would produce
    */
   public int length() {
-    return Ipv4View.MIN_HEADER_LENGTH + options.length + kind.headerLength + payload.length;
+    return Ipv4View.MIN_HEADER_LENGTH + options.length + transport.length();
   }
 
   /**
@@ -413,35 +372,8 @@ public final class Ipv4Builder {
     Bytes.put32(dst, offset + 16, destination);
     dst.put(offset + Ipv4View.MIN_HEADER_LENGTH, options);
     int t = offset + hl;
-    switch (kind) {
-      case UDP:
-        Bytes.put16(dst, t, sourcePort);
-        Bytes.put16(dst, t + 2, destinationPort);
-        Bytes.put16(dst, t + 4, kind.headerLength + payload.length);
-        Bytes.put16(dst, t + 6, 0);
-        break;
-      case TCP:
-        Bytes.put16(dst, t, sourcePort);
-        Bytes.put16(dst, t + 2, destinationPort);
-        Bytes.put32(dst, t + 4, (int) sequence);
-        Bytes.put32(dst, t + 8, (int) acknowledgment);
-        Bytes.put8(dst, t + 12, 5 << 4); // data offset: 5 words, no TCP options
-        Bytes.put8(dst, t + 13, tcpFlags);
-        Bytes.put16(dst, t + 14, window);
-        Bytes.put32(dst, t + 16, 0); // checksum and urgent pointer
-        break;
-      case ICMP:
-        Bytes.put8(dst, t, icmpType);
-        Bytes.put8(dst, t + 1, 0);
-        Bytes.put16(dst, t + 2, 0);
-        Bytes.put16(dst, t + 4, icmpIdentifier);
-        Bytes.put16(dst, t + 6, icmpSequence);
-        break;
-      case RAW:
-        break;
-    }
-    dst.put(t + kind.headerLength, payload);
-    if (kind != Kind.RAW && !moreFragments && fragmentOffset == 0) {
+    transport.writeTo(dst, t);
+    if (transport.kind != TransportPart.Kind.RAW && !moreFragments && fragmentOffset == 0) {
       Checksums.fillTransport(dst, offset);
     }
     Checksums.fillIpv4Header(dst, offset);
@@ -457,22 +389,9 @@ public final class Ipv4Builder {
     return n;
   }
 
-  private void requireTcp() {
-    if (kind != Kind.TCP) {
-      throw new IllegalStateException("not a TCP builder: " + kind);
-    }
-  }
-
   private static int check(String what, int value, int max) {
     if (value < 0 || value > max) {
       throw new IllegalArgumentException(what + " must be 0.." + max + ": " + value);
-    }
-    return value;
-  }
-
-  private static long checkU32(String what, long value) {
-    if (value < 0 || value > 0xffffffffL) {
-      throw new IllegalArgumentException(what + " must be 0..4294967295: " + value);
     }
     return value;
   }

@@ -36,23 +36,9 @@ import java.util.Objects;
  * IllegalArgumentException}. Not thread-safe; nothing blocks. Arrays and buffers given are copied.
  */
 public final class Ipv6Builder {
-  private static final byte[] EMPTY = new byte[0];
   private static final byte[] ANY = new byte[16];
 
-  private enum Kind {
-    UDP(8),
-    TCP(20),
-    ICMP(8),
-    RAW(0);
-
-    final int headerLength;
-
-    Kind(int headerLength) {
-      this.headerLength = headerLength;
-    }
-  }
-
-  private final Kind kind;
+  private final TransportPart transport;
   private final int protocol;
   private byte[] source = ANY;
   private byte[] destination = ANY;
@@ -63,19 +49,9 @@ public final class Ipv6Builder {
   private final List<byte[]> headers = new ArrayList<>();
   private final List<Integer> types = new ArrayList<>();
   private int fragmentAt = -1;
-  private byte[] payload = EMPTY;
-  private int sourcePort;
-  private int destinationPort;
-  private int icmpType;
-  private int icmpIdentifier;
-  private int icmpSequence;
-  private long sequence;
-  private long acknowledgment;
-  private int tcpFlags;
-  private int window = 65535;
 
-  private Ipv6Builder(Kind kind, int protocol) {
-    this.kind = kind;
+  private Ipv6Builder(TransportPart transport, int protocol) {
+    this.transport = transport;
     this.protocol = protocol;
   }
 
@@ -85,10 +61,9 @@ public final class Ipv6Builder {
    * @return a builder for a UDP datagram; the payload is the UDP data
    */
   public static Ipv6Builder udp(int sourcePort, int destinationPort) {
-    Ipv6Builder b = new Ipv6Builder(Kind.UDP, Ipv4View.PROTOCOL_UDP);
-    b.sourcePort = check("source port", sourcePort, 0xffff);
-    b.destinationPort = check("destination port", destinationPort, 0xffff);
-    return b;
+    return new Ipv6Builder(
+        TransportPart.withPorts(TransportPart.Kind.UDP, sourcePort, destinationPort),
+        Ipv4View.PROTOCOL_UDP);
   }
 
   /**
@@ -97,10 +72,9 @@ public final class Ipv6Builder {
    * @return a builder for a TCP segment with a 20-byte header, no options, window 65535, no flags
    */
   public static Ipv6Builder tcp(int sourcePort, int destinationPort) {
-    Ipv6Builder b = new Ipv6Builder(Kind.TCP, Ipv4View.PROTOCOL_TCP);
-    b.sourcePort = check("source port", sourcePort, 0xffff);
-    b.destinationPort = check("destination port", destinationPort, 0xffff);
-    return b;
+    return new Ipv6Builder(
+        TransportPart.withPorts(TransportPart.Kind.TCP, sourcePort, destinationPort),
+        Ipv4View.PROTOCOL_TCP);
   }
 
   /**
@@ -122,11 +96,8 @@ public final class Ipv6Builder {
   }
 
   private static Ipv6Builder icmpEcho(int type, int identifier, int sequence) {
-    Ipv6Builder b = new Ipv6Builder(Kind.ICMP, Ipv6View.PROTOCOL_ICMPV6);
-    b.icmpType = type;
-    b.icmpIdentifier = check("identifier", identifier, 0xffff);
-    b.icmpSequence = check("sequence", sequence, 0xffff);
-    return b;
+    return new Ipv6Builder(
+        TransportPart.echo(type, identifier, sequence), Ipv6View.PROTOCOL_ICMPV6);
   }
 
   /**
@@ -134,7 +105,7 @@ public final class Ipv6Builder {
    * @return a builder whose payload follows the extension headers as given (no checksum computed)
    */
   public static Ipv6Builder raw(int nextHeader) {
-    return new Ipv6Builder(Kind.RAW, check("next header", nextHeader, 0xff));
+    return new Ipv6Builder(TransportPart.raw(), check("next header", nextHeader, 0xff));
   }
 
   /**
@@ -292,7 +263,7 @@ public final class Ipv6Builder {
    * @return this builder
    */
   public Ipv6Builder payload(byte[] payload) {
-    this.payload = payload.clone();
+    transport.payload(payload);
     return this;
   }
 
@@ -301,9 +272,7 @@ public final class Ipv6Builder {
    * @return this builder
    */
   public Ipv6Builder payload(ByteBuffer payload) {
-    byte[] p = new byte[payload.remaining()];
-    payload.get(payload.position(), p);
-    this.payload = p;
+    transport.payload(payload);
     return this;
   }
 
@@ -312,12 +281,7 @@ public final class Ipv6Builder {
    * @return this builder
    */
   public Ipv6Builder payloadLength(int length) {
-    check("payload length", length, Ipv6View.MAX_PAYLOAD_LENGTH);
-    byte[] p = new byte[length];
-    for (int i = 0; i < length; i++) {
-      p[i] = (byte) i;
-    }
-    this.payload = p;
+    transport.payloadLength(length, Ipv6View.MAX_PAYLOAD_LENGTH);
     return this;
   }
 
@@ -327,8 +291,7 @@ public final class Ipv6Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv6Builder sequence(long seq) {
-    requireTcp();
-    this.sequence = checkU32("sequence", seq);
+    transport.sequence(seq);
     return this;
   }
 
@@ -338,8 +301,7 @@ public final class Ipv6Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv6Builder acknowledgment(long ack) {
-    requireTcp();
-    this.acknowledgment = checkU32("acknowledgment", ack);
+    transport.acknowledgment(ack);
     return this;
   }
 
@@ -349,8 +311,7 @@ public final class Ipv6Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv6Builder tcpFlags(int flags) {
-    requireTcp();
-    this.tcpFlags = check("TCP flags", flags, 0xff);
+    transport.tcpFlags(flags);
     return this;
   }
 
@@ -360,8 +321,7 @@ public final class Ipv6Builder {
    * @throws IllegalStateException if this is not a TCP builder
    */
   public Ipv6Builder window(int window) {
-    requireTcp();
-    this.window = check("window", window, 0xffff);
+    transport.window(window);
     return this;
   }
 
@@ -369,7 +329,7 @@ public final class Ipv6Builder {
    * @return the length in bytes of the packet {@link #build()} would produce
    */
   public int length() {
-    int n = Ipv6View.HEADER_LENGTH + kind.headerLength + payload.length;
+    int n = Ipv6View.HEADER_LENGTH + transport.length();
     for (byte[] h : headers) {
       n += h.length;
     }
@@ -429,44 +389,18 @@ public final class Ipv6Builder {
       Bytes.put8(dst, t, i + 1 < types.size() ? types.get(i + 1) : protocol);
       t += h.length;
     }
-    switch (kind) {
-      case UDP:
-        Bytes.put16(dst, t, sourcePort);
-        Bytes.put16(dst, t + 2, destinationPort);
-        Bytes.put16(dst, t + 4, kind.headerLength + payload.length);
-        Bytes.put16(dst, t + 6, 0);
-        break;
-      case TCP:
-        Bytes.put16(dst, t, sourcePort);
-        Bytes.put16(dst, t + 2, destinationPort);
-        Bytes.put32(dst, t + 4, (int) sequence);
-        Bytes.put32(dst, t + 8, (int) acknowledgment);
-        Bytes.put8(dst, t + 12, 5 << 4);
-        Bytes.put8(dst, t + 13, tcpFlags);
-        Bytes.put16(dst, t + 14, window);
-        Bytes.put32(dst, t + 16, 0);
-        break;
-      case ICMP:
-        Bytes.put8(dst, t, icmpType);
-        Bytes.put8(dst, t + 1, 0);
-        Bytes.put16(dst, t + 2, 0);
-        Bytes.put16(dst, t + 4, icmpIdentifier);
-        Bytes.put16(dst, t + 6, icmpSequence);
-        break;
-      case RAW:
-        break;
-    }
-    dst.put(t + kind.headerLength, payload);
+    transport.writeTo(dst, t);
     boolean fragment =
         fragmentAt >= 0 && (headers.get(fragmentAt)[2] | headers.get(fragmentAt)[3]) != 0;
-    if (kind != Kind.RAW && !fragment) {
+    if (transport.kind != TransportPart.Kind.RAW && !fragment) {
       // Summed here rather than by Checksums.fillTransport6, whose walk would stop at an extension
       // header type it does not know (extensionHeader accepts any).
       int len = offset + n - t;
       int sum = Checksums.ipv6PseudoHeaderSum(dst, offset, protocol, len);
-      int field = kind == Kind.UDP ? 6 : kind == Kind.TCP ? 16 : 2;
+      TransportPart.Kind kind = transport.kind;
+      int field = kind == TransportPart.Kind.UDP ? 6 : kind == TransportPart.Kind.TCP ? 16 : 2;
       int c = ~Checksums.combine(sum, Checksums.sum(dst, t, len)) & 0xffff;
-      Bytes.put16(dst, t + field, kind == Kind.UDP && c == 0 ? 0xffff : c);
+      Bytes.put16(dst, t + field, kind == TransportPart.Kind.UDP && c == 0 ? 0xffff : c);
     }
     return n;
   }
@@ -480,12 +414,6 @@ public final class Ipv6Builder {
               + " bytes, over the IPv6 maximum of 65535 (jumbograms are not supported)");
     }
     return n;
-  }
-
-  private void requireTcp() {
-    if (kind != Kind.TCP) {
-      throw new IllegalStateException("not a TCP builder: " + kind);
-    }
   }
 
   private static byte[] address16(byte[] a) {
@@ -518,13 +446,6 @@ public final class Ipv6Builder {
   private static int check(String what, int value, int max) {
     if (value < 0 || value > max) {
       throw new IllegalArgumentException(what + " must be 0.." + max + ": " + value);
-    }
-    return value;
-  }
-
-  private static long checkU32(String what, long value) {
-    if (value < 0 || value > 0xffffffffL) {
-      throw new IllegalArgumentException(what + " must be 0..4294967295: " + value);
     }
     return value;
   }
