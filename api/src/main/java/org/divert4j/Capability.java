@@ -78,5 +78,15 @@ public enum Capability {
    * socket that receives copies of the packets its port's rules match while the packets themselves
    * continue at once.
    */
-  SNIFF
+  SNIFF,
+  /**
+   * The filter field {@code flow.Packets} (S68): the number of packets of the packet's connection
+   * seen so far, both directions, this one included, so {@code flow.Packets <= 6} diverts the first
+   * six packets of each connection. Without it a backend refuses, in {@code addRule}, a rule whose
+   * filter uses the field ({@link org.divert4j.filter.Filter#usesFlow()}), installing nothing. The
+   * kernel backend counts through connection tracking (xt_connbytes), which turns defragmentation
+   * on in its namespace, so it offers the field in always-defragment mode only; the user-space
+   * stack counts in its own table of connections.
+   */
+  FLOW_COUNT
 }

@@ -92,6 +92,9 @@ public class DivertEngine {
   private final Ipv4View view = new Ipv4View();
   private final Ipv4View fixUpView = new Ipv4View();
   private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
+  private FlowTable flows; // S68: while rules that use flow.Packets are installed
+  private int flowRules;
+  private long flowPackets; // the moving packet's connection count, 0 if unknown (S68)
   private final Ipv6View view6 = new Ipv6View();
   private final Ipv6View fixUpView6 = new Ipv6View();
   private final Ipv6Support six;
@@ -500,6 +503,17 @@ public class DivertEngine {
   }
 
   /**
+   * Whether a packet entering the chains is counted in its connection for {@code flow.Packets}
+   * (S68): every packet, both directions. The TCK's self-tests override it.
+   *
+   * @param inbound true for a packet from an interface, false for one the host sends
+   * @return true to count it, false to read its connection's count without counting it
+   */
+  protected boolean countsInFlow(boolean inbound) {
+    return true;
+  }
+
+  /**
    * Whether a rule may take a packet that a socket injected (S45). Default: never a packet injected
    * by the socket of the rule's own port.
    *
@@ -520,6 +534,9 @@ public class DivertEngine {
       if (p == null) {
         return;
       }
+    }
+    if (fresh) {
+      flowPackets = countFlow(p, true); // S68: once, where it enters, as conntrack at PREROUTING
     }
     if (traverse(Chain.INPUT, start, p, inIf, 0, origin)) {
       return;
@@ -591,6 +608,9 @@ public class DivertEngine {
    *     routers never fragment, RFC 8200 section 5)
    */
   private void egress(ByteBuffer p, int out, int origin, boolean local) {
+    if (local) {
+      flowPackets = countFlow(p, false); // S68: as conntrack at LOCAL_OUT
+    }
     NetInterface oi = byIndex[out];
     if (options.fragments() == FragmentMode.PER_FRAGMENT && p.remaining() > oi.mtu()) {
       if (Ipv6Support.isIpv6(p)) {
@@ -705,8 +725,18 @@ public class DivertEngine {
     int ifIdx = chain == Chain.OUTPUT ? outIf : inIf;
     boolean loopback =
         ifIdx > 0 && ifIdx < addressBits.length && (addressBits[ifIdx] >>> 24) == 127;
-    return filterContext.set(
-        chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND, loopback, ifIdx);
+    return filterContext
+        .set(chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND, loopback, ifIdx)
+        .flowPackets(flowPackets);
+  }
+
+  /** Counts a packet in its connection while a rule reads the count (S68); 0 otherwise. */
+  private long countFlow(ByteBuffer p, boolean inbound) {
+    if (flowRules == 0) {
+      return 0;
+    }
+    long now = env.nanoTime();
+    return countsInFlow(inbound) ? flows.count(p, now) : flows.peek(p, now);
   }
 
   private static boolean isFragment(ByteBuffer p) {
@@ -815,6 +845,7 @@ public class DivertEngine {
           int out = routeOrThrow(p, 0);
           checkMtu(len, df, byIndex[out]);
           s.countInjected(len);
+          flowPackets = countFlow(p, false); // S68: a new packet of its connection
           output(p, out, 0, s.port);
         } else {
           int in = interfaceWithAddress(inboundAddress);
@@ -841,6 +872,7 @@ public class DivertEngine {
     int inIf = h.inIf;
     int origin = h.origin;
     int outIf = h.outIf;
+    flowPackets = flowRules > 0 ? flows.peek(p, env.nanoTime()) : 0; // S68: counted when taken
     switch (chain) {
       case INPUT -> {
         s.resolve(h, len);
@@ -990,6 +1022,9 @@ public class DivertEngine {
                   + rule.chain().keyword());
         }
       }
+      if (rule.filter() != null && rule.filter().usesFlow() && flowRules++ == 0) {
+        flows = new FlowTable(); // S68: counting starts with the first rule that reads it
+      }
       RuleEntry[] n = new RuleEntry[old.length + 1];
       System.arraycopy(old, 0, n, 0, at);
       n[at] = e;
@@ -1009,6 +1044,9 @@ public class DivertEngine {
         return;
       }
       e.installed = false;
+      if (e.rule.filter() != null && e.rule.filter().usesFlow() && --flowRules == 0) {
+        flows = null;
+      }
       int c = e.rule.chain().ordinal();
       RuleEntry[] old = chains[c];
       int at = Arrays.asList(old).indexOf(e);
