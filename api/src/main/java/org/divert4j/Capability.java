@@ -82,11 +82,12 @@ public enum Capability {
   /**
    * The filter field {@code flow.Packets} (S68): the number of packets of the packet's connection
    * seen so far, both directions, this one included, so {@code flow.Packets <= 6} diverts the first
-   * six packets of each connection. Without it a backend refuses, in {@code addRule}, a rule whose
-   * filter uses the field ({@link org.divert4j.filter.Filter#usesFlow()}), installing nothing. The
-   * kernel backend counts through connection tracking (xt_connbytes), which turns defragmentation
-   * on in its namespace, so it offers the field in always-defragment mode only; the user-space
-   * stack counts in its own table of connections.
+   * six packets of each connection, on every chain. The user-space stack (sim, pcap) counts in its
+   * own table of connections. Without it a backend refuses, in {@code addRule}, a rule whose filter
+   * uses the field ({@link org.divert4j.filter.Filter#usesFlow()}) wherever it cannot count it,
+   * naming the reason and installing nothing: the kernel backend, which counts through connection
+   * tracking (xt_connbytes) and so only on forward and output rules of always-defragment hosts
+   * (docs/backends.md).
    */
   FLOW_COUNT
 }

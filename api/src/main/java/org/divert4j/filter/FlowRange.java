@@ -65,6 +65,21 @@ public record FlowRange(Filter rest, long min, long max) {
     return new FlowRange(rest == null ? null : Filter.of(rest), min, max);
   }
 
+  /**
+   * The iptables match that decides the range in the kernel: xt_connbytes on the packets of the
+   * packet's conntrack entry, both directions summed ({@code connbytes_mt} in
+   * net/netfilter/xt_connbytes.c matches {@code from <= count <= to}; its counters are u64).
+   *
+   * @return e.g. {@code -m connbytes --connbytes 1:6 --connbytes-mode packets --connbytes-dir both}
+   */
+  public String connbytesMatch() {
+    return "-m connbytes --connbytes "
+        + min
+        + ':'
+        + (max == Long.MAX_VALUE ? "18446744073709551615" : Long.toString(max))
+        + " --connbytes-mode packets --connbytes-dir both";
+  }
+
   private static long[] range(Node.Test t, boolean negated, Node term) {
     Op op = t.op() == null ? Op.NE : t.op();
     Node.Operand field = t.left();

@@ -4,10 +4,11 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
 
 /**
- * The connection-count check every backend applies in {@code addRule} (S68, S66): a backend that
- * does not declare {@link org.divert4j.Capability#FLOW_COUNT} refuses a rule whose filter uses
- * {@code flow.Packets}, so nothing is installed that it would evaluate wrongly. Stateless and
- * thread-safe.
+ * The connection-count check every backend applies in {@code addRule} (S68, S66): a backend or host
+ * that cannot count packets per connection (one without {@link org.divert4j.Capability#FLOW_COUNT},
+ * or the kernel backend's per-fragment hosts) refuses a rule whose filter uses {@code
+ * flow.Packets}, with the reason, so nothing is installed that it would evaluate wrongly. Stateless
+ * and thread-safe.
  */
 public final class FlowRules {
   private FlowRules() {}
@@ -26,9 +27,8 @@ public final class FlowRules {
       throw new DivertException(
           "backend '"
               + backend
-              + "' does not count packets per connection (it does not declare the FLOW_COUNT"
-              + " capability"
-              + (why.isEmpty() ? "" : ": " + why)
+              + "' cannot count packets per connection here"
+              + (why.isEmpty() ? " (it does not declare the FLOW_COUNT capability)" : ": " + why)
               + "): cannot add '"
               + rule
               + "', whose filter uses flow.Packets (S68)");

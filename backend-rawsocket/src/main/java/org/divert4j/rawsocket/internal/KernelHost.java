@@ -26,6 +26,7 @@ import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.management.StatsBeans;
+import org.divert4j.spi.FlowRules;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -254,11 +255,26 @@ public final class KernelHost implements DivertHost {
     return capabilities.contains(Capability.IPV6) && res.rules().ipv6();
   }
 
+  /**
+   * S68: connbytes needs connection tracking, whose {@code nf_ct_netns_get} turns defragmentation
+   * on in the namespace (net/netfilter/xt_connbytes.c, {@code connbytes_mt_check}); a PER_FRAGMENT
+   * host must never see reassembled datagrams (S16), so it refuses the field.
+   */
+  private void checkFlow(DivertRule rule) throws DivertException {
+    FlowRules.check(
+        rule,
+        options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT,
+        "rawsocket",
+        "connbytes needs connection tracking, which reassembles every datagram in the namespace;"
+            + " a PER_FRAGMENT host cannot have that: open it with FragmentMode.ALWAYS_DEFRAGMENT");
+  }
+
   @Override
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
+    checkFlow(rule);
     RuleText.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
     return book.install(rule, -1);
   }
@@ -273,6 +289,7 @@ public final class KernelHost implements DivertHost {
     }
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
+    checkFlow(rule);
     RuleText.filterMatches(rule); // S66
     return book.install(rule, index);
   }
