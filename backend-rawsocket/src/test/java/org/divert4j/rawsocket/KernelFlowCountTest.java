@@ -10,10 +10,12 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
 import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
+import org.divert4j.linux.testbed.Netns;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
@@ -118,5 +120,44 @@ class KernelFlowCountTest {
                         DivertRule.parse("output filter \"flow.Packets <= 6\" -j DIVERT 1234")));
     assertTrue(perFragment.getMessage().contains("ALWAYS_DEFRAGMENT"), perFragment.getMessage());
     assertEquals(0, bed.host().rules().size());
+  }
+
+  @Test
+  void conntrackAccountingIsOffAgainWhenTheLastConnbytesRuleGoes() throws Exception {
+    String acct = "net.netfilter.nf_conntrack_acct";
+    String rule = "output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234";
+    try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
+      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse(rule));
+        assertEquals("1", ns.sysctl(acct).trim(), "xt_connbytes forces accounting on");
+      }
+      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      // another program's connbytes rule keeps it on
+      ns.execChecked(
+          "iptables-nft",
+          "-A",
+          "FORWARD",
+          "-m",
+          "connbytes",
+          "--connbytes",
+          "1:2",
+          "--connbytes-mode",
+          "packets",
+          "--connbytes-dir",
+          "both",
+          "-j",
+          "ACCEPT");
+      ns.sysctl(acct, "0");
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse(rule));
+      }
+      assertEquals("1", ns.sysctl(acct).trim(), "left on for the other rule");
+    }
   }
 }

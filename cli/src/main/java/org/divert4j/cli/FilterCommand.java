@@ -71,7 +71,8 @@ final class FilterCommand implements Callable<Integer> {
       out.println(
           "rawsocket: connbytes turns connection tracking, and with it defragmentation, on in the"
               + " namespace (only ALWAYS_DEFRAGMENT hosts accept the rule) and forces"
-              + " net.netfilter.nf_conntrack_acct on, which divert4j leaves on"
+              + " net.netfilter.nf_conntrack_acct on (a host sets it off again at close if it was"
+              + " off and no connbytes rule is left)"
               + " (net/netfilter/xt_connbytes.c, connbytes_mt_check)");
       return ExitCodes.OK;
     }

@@ -63,6 +63,9 @@ public final class KernelHost implements DivertHost {
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
   private volatile HostStats finalStats;
+  // S68: nf_conntrack_acct before this host's first connbytes rule: "0", "1", "" (no conntrack),
+  // null while it has added none
+  private volatile String acctBefore;
 
   private volatile StatsBeans.Registration bean; // set once open() succeeded
   private final Map<DivertSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
@@ -269,6 +272,30 @@ public final class KernelHost implements DivertHost {
             + " a PER_FRAGMENT host cannot have that: open it with FragmentMode.ALWAYS_DEFRAGMENT");
   }
 
+  /** Records nf_conntrack_acct before the host's first connbytes rule forces it on (S68). */
+  private void noteAcct(DivertRule rule) throws DivertException {
+    if (acctBefore == null && rule.filter() != null && rule.filter().usesFlow()) {
+      acctBefore = ConntrackAcct.read(res.ns());
+    }
+  }
+
+  /**
+   * Sets nf_conntrack_acct off again if it was off before this host's connbytes rules and none is
+   * left in the namespace (S68); best effort at close, so a failure leaves it on.
+   */
+  private void restoreAcct() {
+    if (!"0".equals(acctBefore)) {
+      return;
+    }
+    try {
+      if (!res.rules().anyConnbytes()) {
+        ConntrackAcct.off(res.ns());
+      }
+    } catch (IOException | RuntimeException e) {
+      // left on: connbytes rules of others keep working, and docs/backends.md says so
+    }
+  }
+
   @Override
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
@@ -276,6 +303,7 @@ public final class KernelHost implements DivertHost {
     RuleFamilies.check(rule, ipv6(), "rawsocket");
     checkFlow(rule);
     RuleText.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
+    noteAcct(rule);
     return book.install(rule, -1);
   }
 
@@ -291,6 +319,7 @@ public final class KernelHost implements DivertHost {
     RuleFamilies.check(rule, ipv6(), "rawsocket");
     checkFlow(rule);
     RuleText.filterMatches(rule); // S66
+    noteAcct(rule);
     return book.install(rule, index);
   }
 
@@ -425,6 +454,9 @@ public final class KernelHost implements DivertHost {
       book.uninstall();
     } catch (IOException e) {
       failure = e;
+    }
+    if (failure == null) {
+      restoreAcct();
     }
     finalStats = last;
     if (ingress != null) {
