@@ -78,5 +78,16 @@ public enum Capability {
    * socket that receives copies of the packets its port's rules match while the packets themselves
    * continue at once.
    */
-  SNIFF
+  SNIFF,
+  /**
+   * The filter field {@code flow.Packets} (S68): the number of packets of the packet's connection
+   * seen so far, both directions, this one included, so {@code flow.Packets <= 6} diverts the first
+   * six packets of each connection, on every chain. The user-space stack (sim, pcap) counts in its
+   * own table of connections. Without it a backend refuses, in {@code addRule}, a rule whose filter
+   * uses the field ({@link org.divert4j.filter.Filter#usesFlow()}) wherever it cannot count it,
+   * naming the reason and installing nothing: the kernel backend, which counts through connection
+   * tracking (xt_connbytes) and so only on forward and output rules of always-defragment hosts
+   * (docs/backends.md).
+   */
+  FLOW_COUNT
 }

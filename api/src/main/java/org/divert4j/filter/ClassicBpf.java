@@ -90,6 +90,9 @@ public final class ClassicBpf {
   private static final int ACCEPT = -1;
   private static final int REJECT = -2;
 
+  private static final String FLOW_REFUSAL =
+      "flow.Packets is connection state, not packet bytes: BPF cannot read it (S68)";
+
   private ClassicBpf() {}
 
   /**
@@ -101,10 +104,15 @@ public final class ClassicBpf {
    * @return programs that all accept exactly the packets the filter accepts; empty when the filter
    *     accepts every IPv4 packet
    * @throws IllegalArgumentException naming the limit, if a part of the filter that cannot be split
-   *     needs more instructions than {@code maxPerProgram}
+   *     needs more instructions than {@code maxPerProgram}; or if the filter uses {@code
+   *     flow.Packets} ({@link Filter#usesFlow()}), which no packet's bytes hold: take it out first
+   *     with {@link FlowRange#split}
    */
   public static List<List<Insn>> compileIpv4(
       Filter filter, Direction direction, int maxPerProgram) {
+    if (filter.usesFlow()) {
+      throw new IllegalArgumentException(FLOW_REFUSAL);
+    }
     List<Node> parts = new ArrayList<>();
     List<List<Insn>> out = new ArrayList<>();
     Node root = specialize(filter.root(), direction);
@@ -613,6 +621,7 @@ public final class ClassicBpf {
           emit(LD_H_ABS, 6);
           flag(JSET_K, 0x3fff);
         }
+        case FLOW_PACKETS -> throw new IllegalArgumentException(FLOW_REFUSAL);
         case TCP -> protocolFlag(6);
         case UDP -> protocolFlag(17);
         case ICMP -> protocolFlag(1);

@@ -17,6 +17,8 @@ enum Field {
   IF_IDX("ifIdx"),
   LENGTH("length"),
   FRAGMENT("fragment"),
+  /** Packets of the packet's connection so far, both directions, this one included (S68). */
+  FLOW_PACKETS("flow.Packets"),
   PACKET("packet", 1),
   PACKET16("packet16", 2),
   PACKET32("packet32", 4),
@@ -108,8 +110,6 @@ enum Field {
     for (String n : new String[] {"random8", "random16", "random32"}) {
       REFUSED.put(n, "no backend offers WinDivert's packet hash in the kernel");
     }
-    REFUSED.put(
-        "flow.Packets", "it needs connection tracking (capability FLOW_COUNT, S68), not offered");
     for (String n :
         new String[] {
           "PACKET",

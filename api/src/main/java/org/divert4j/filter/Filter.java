@@ -19,6 +19,10 @@ import java.util.Objects;
  * {@code ipv6.*} on IPv4, a payload byte past the end) is false, and {@code not} of it is true
  * (S65).
  *
+ * <p>{@code flow.Packets} is the number of packets of the packet's connection seen so far, both
+ * directions, this one included (S68); its value comes from {@link
+ * FilterContext#flowPackets(long)}, and it is missing (S65) when the context does not know it.
+ *
  * <p>Immutable and thread-safe; {@link #matches} allocates nothing and needs a {@link
  * FilterContext} per thread.
  */
@@ -38,11 +42,18 @@ public final class Filter {
   private final Node root;
   private final String canonical;
   private final Program program;
+  private final boolean usesFlow;
 
   private Filter(Node root) {
     this.root = root;
     this.canonical = root.toString();
     this.program = Program.compile(root);
+    this.usesFlow = usesFlow(root);
+  }
+
+  /** A filter of an already checked tree (a part of a parsed filter). */
+  static Filter of(Node root) {
+    return new Filter(root);
   }
 
   /**
@@ -80,8 +91,37 @@ public final class Filter {
     return program.tests();
   }
 
+  /**
+   * Whether the filter reads connection state, {@code flow.Packets} (S68): a backend without {@link
+   * org.divert4j.Capability#FLOW_COUNT} refuses such a rule in {@code addRule}, and a backend with
+   * it counts packets per connection only while such a rule is installed.
+   *
+   * @return true if a test of the filter names {@code flow.Packets}
+   */
+  public boolean usesFlow() {
+    return usesFlow;
+  }
+
   Node root() {
     return root;
+  }
+
+  static boolean usesFlow(Node n) {
+    if (n instanceof Node.Not x) {
+      return usesFlow(x.operand());
+    } else if (n instanceof Node.And a) {
+      return usesFlow(a.left()) || usesFlow(a.right());
+    } else if (n instanceof Node.Or o) {
+      return usesFlow(o.left()) || usesFlow(o.right());
+    } else if (n instanceof Node.If i) {
+      return usesFlow(i.condition()) || usesFlow(i.then()) || usesFlow(i.otherwise());
+    }
+    Node.Test t = (Node.Test) n;
+    return isFlow(t.left()) || isFlow(t.right());
+  }
+
+  private static boolean isFlow(Node.Operand x) {
+    return x instanceof Node.FieldRef f && f.field() == Field.FLOW_PACKETS;
   }
 
   /**

@@ -10,19 +10,22 @@ import org.divert4j.Direction;
  * Filter#matches} allocates nothing.
  *
  * <p>Mutable and not thread-safe: each thread that evaluates filters keeps its own context and sets
- * it for each packet. A new context is outbound, not loopback, interface index 0.
+ * it for each packet. A new context is outbound, not loopback, interface index 0, with no flow
+ * count (so {@code flow.Packets} is missing, S65).
  */
 public final class FilterContext {
   Direction direction = Direction.OUTBOUND;
   boolean loopback;
   int ifIdx;
+  long flowPackets; // S68: 0 = unknown
   final Layout layout = new Layout();
 
   /** Creates an outbound, non-loopback context with interface index 0. */
   public FilterContext() {}
 
   /**
-   * Sets all three values at once.
+   * Sets all three values at once, and forgets the flow count: call {@link #flowPackets(long)}
+   * after this for a packet whose connection's count is known.
    *
    * @param direction inbound or outbound
    * @param loopback true if the packet travels over a loopback interface
@@ -34,7 +37,28 @@ public final class FilterContext {
     this.direction = Objects.requireNonNull(direction, "direction");
     this.loopback = loopback;
     this.ifIdx = ifIdx;
+    this.flowPackets = 0;
     return this;
+  }
+
+  /**
+   * Sets the value of {@code flow.Packets} for the next evaluations (S68): the number of packets of
+   * the packet's connection seen so far, both directions, this one included.
+   *
+   * @param packets the count, at least 1; 0 or less when unknown (a packet no connection tracker
+   *     saw, a later fragment), which makes {@code flow.Packets} missing (S65)
+   * @return this context
+   */
+  public FilterContext flowPackets(long packets) {
+    this.flowPackets = Math.max(0, packets);
+    return this;
+  }
+
+  /**
+   * @return the flow count set last, or 0 when unknown
+   */
+  public long flowPackets() {
+    return flowPackets;
   }
 
   /**

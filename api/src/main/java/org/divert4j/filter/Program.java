@@ -329,6 +329,9 @@ final class Program {
         return p.end - base;
       case FRAGMENT:
         return p.family == 0 ? MISSING : p.fragment ? 1 : 0;
+      case FLOW_PACKETS:
+        // S68; unknown, or a later fragment (no ports, so no connection), is missing (S65)
+        return c.flowPackets > 0 && p.firstFragment ? c.flowPackets : MISSING;
       case PACKET:
       case PACKET16:
       case PACKET32:

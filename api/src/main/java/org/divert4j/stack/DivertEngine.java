@@ -63,6 +63,7 @@ public class DivertEngine {
   private final EngineInterfaces interfaces;
   private final Reassembly reassembly;
   private final RuleTable rules = new RuleTable();
+  private final FlowCounter flows;
   private final PacketPath path;
   private final SendPath sendPath;
   private final Ipv4View fixUpView = new Ipv4View();
@@ -97,6 +98,7 @@ public class DivertEngine {
     this.nextIpIds = ids::nextIpv4;
     this.reassembly = new Reassembly(options, env::nanoTime);
     EngineHooks hooks = new Hooks();
+    this.flows = new FlowCounter(env, hooks);
     this.path =
         new PacketPath(
             env,
@@ -106,8 +108,9 @@ public class DivertEngine {
             reassembly,
             new Transmitter(env, interfaces, new MtuFragmenter(ids)),
             new MtuFragmenter(ids),
+            flows,
             hooks);
-    this.sendPath = new SendPath(env, interfaces, rules, path, hooks);
+    this.sendPath = new SendPath(env, interfaces, rules, path, flows, hooks);
   }
 
   /**
@@ -376,11 +379,27 @@ public class DivertEngine {
     return rulePort == originPort;
   }
 
+  /**
+   * Whether a packet entering the chains is counted in its connection for {@code flow.Packets}
+   * (S68): every packet, both directions. The TCK's self-tests override it.
+   *
+   * @param inbound true for a packet from an interface, false for one the host sends
+   * @return true to count it, false to read its connection's count without counting it
+   */
+  protected boolean countsInFlow(boolean inbound) {
+    return true;
+  }
+
   /** The hooks as the engine's parts ask for them: each calls this engine's, overridden or not. */
   private final class Hooks implements EngineHooks {
     @Override
     public boolean reassemblesBeforeRules() {
       return DivertEngine.this.reassemblesBeforeRules();
+    }
+
+    @Override
+    public boolean countsInFlow(boolean inbound) {
+      return DivertEngine.this.countsInFlow(inbound);
     }
 
     @Override
@@ -447,7 +466,9 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      return rules.add(owner, ownIndex, rule, o.noListener());
+      RuleEntry e = rules.add(owner, ownIndex, rule, o.noListener());
+      flows.added(rule);
+      return e;
     } finally {
       env.exit();
     }
@@ -457,7 +478,10 @@ public class DivertEngine {
     env.synchronize();
     env.enter();
     try {
-      rules.remove(e);
+      if (e.installed) {
+        rules.remove(e);
+        flows.removed(e.rule);
+      }
     } finally {
       env.exit();
     }

@@ -28,4 +28,7 @@ interface EngineHooks {
 
   /** Whether a rule is skipped for a packet that a socket injected (S45). */
   boolean skipsOwnInjection(int rulePort, int originPort);
+
+  /** Whether a packet entering the chains is counted in its connection for flow.Packets (S68). */
+  boolean countsInFlow(boolean inbound);
 }

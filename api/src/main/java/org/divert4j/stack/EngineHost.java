@@ -17,6 +17,7 @@ import org.divert4j.HostStats;
 import org.divert4j.InstalledRule;
 import org.divert4j.NetInterface;
 import org.divert4j.management.StatsBeans;
+import org.divert4j.spi.FlowRules;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -69,6 +70,7 @@ final class EngineHost implements DivertHost {
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     checkOpen();
     RuleFamilies.check(rule, capabilities().contains(Capability.IPV6), backend());
+    FlowRules.check(rule, capabilities().contains(Capability.FLOW_COUNT), backend(), "");
     return engine.addRule(this, -1, Objects.requireNonNull(rule, "rule"), options);
   }
 
@@ -79,6 +81,7 @@ final class EngineHost implements DivertHost {
       throw new IndexOutOfBoundsException("negative rule index " + index);
     }
     RuleFamilies.check(rule, capabilities().contains(Capability.IPV6), backend());
+    FlowRules.check(rule, capabilities().contains(Capability.FLOW_COUNT), backend(), "");
     return engine.addRule(this, index, Objects.requireNonNull(rule, "rule"), options);
   }
 

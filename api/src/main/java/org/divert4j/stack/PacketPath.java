@@ -36,6 +36,7 @@ final class PacketPath {
   private final Reassembly reassembly;
   private final Transmitter transmitter;
   private final MtuFragmenter fragmenter; // its own: the transmitter's may run inside it
+  private final FlowCounter flows;
   private final EngineHooks hooks;
   private final FilterContext filterContext = new FilterContext(); // rules' filters (S64)
 
@@ -56,6 +57,7 @@ final class PacketPath {
       Reassembly reassembly,
       Transmitter transmitter,
       MtuFragmenter fragmenter,
+      FlowCounter flows,
       EngineHooks hooks) {
     this.env = env;
     this.options = options;
@@ -64,6 +66,7 @@ final class PacketPath {
     this.reassembly = reassembly;
     this.transmitter = transmitter;
     this.fragmenter = fragmenter;
+    this.flows = flows;
     this.hooks = hooks;
   }
 
@@ -144,6 +147,9 @@ final class PacketPath {
         return;
       }
     }
+    if (fresh) {
+      flows.enter(p, true); // S68: once, where it enters, as conntrack at PREROUTING
+    }
     if (traverse(Chain.INPUT, start, p, inIf, 0, origin)) {
       return;
     }
@@ -215,6 +221,9 @@ final class PacketPath {
    *     routers never fragment, RFC 8200 section 5)
    */
   private void egress(ByteBuffer p, int out, int origin, boolean local) {
+    if (local) {
+      flows.enter(p, false); // S68: as conntrack at LOCAL_OUT
+    }
     NetInterface oi = interfaces.at(out);
     if (options.fragments() != FragmentMode.PER_FRAGMENT || p.remaining() <= oi.mtu()) {
       output(p, out, 0, origin);
@@ -300,9 +309,11 @@ final class PacketPath {
    */
   private FilterContext filterContext(Chain chain, int inIf, int outIf) {
     int ifIdx = chain == Chain.OUTPUT ? outIf : inIf;
-    return filterContext.set(
-        chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND,
-        interfaces.isLoopback(ifIdx),
-        ifIdx);
+    return filterContext
+        .set(
+            chain == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND,
+            interfaces.isLoopback(ifIdx),
+            ifIdx)
+        .flowPackets(flows.current());
   }
 }

@@ -27,6 +27,7 @@ final class SendPath {
   private final EngineInterfaces interfaces;
   private final RuleTable rules;
   private final PacketPath path;
+  private final FlowCounter flows;
   private final EngineHooks hooks;
   private final PacketPool pool = new PacketPool(64, 4);
   private final Ipv4View view = new Ipv4View();
@@ -37,11 +38,13 @@ final class SendPath {
       EngineInterfaces interfaces,
       RuleTable rules,
       PacketPath path,
+      FlowCounter flows,
       EngineHooks hooks) {
     this.env = env;
     this.interfaces = interfaces;
     this.rules = rules;
     this.path = path;
+    this.flows = flows;
     this.hooks = hooks;
   }
 
@@ -95,6 +98,7 @@ final class SendPath {
           int out = routeOrThrow(p, 0);
           hooks.checkMtu(len, df, interfaces.at(out));
           s.countInjected(len);
+          flows.enter(p, false); // S68: a new packet of its connection
           path.output(p, out, 0, s.port);
         } else {
           int in = interfaces.withAddress(inboundAddress);
@@ -121,6 +125,7 @@ final class SendPath {
     int inIf = h.inIf;
     int origin = h.origin;
     int outIf = h.outIf;
+    flows.resume(p); // S68: counted when it was taken
     switch (chain) {
       case INPUT -> {
         s.resolve(h, len);

@@ -421,10 +421,6 @@ class FilterTest {
         "impostor",
         "at 1: field 'impostor' is not supported: divert4j tells its own"
             + " injections apart by mark instead (S43)");
-    assertError(
-        "flow.Packets <= 6",
-        "at 1: field 'flow.Packets' is not supported: it needs"
-            + " connection tracking (capability FLOW_COUNT, S68), not offered");
     assertError("tcp & udp", "at 5: expected '&&', found '&' alone");
     assertError("tcp # 1", "at 5: unexpected character '#'");
     assertError(

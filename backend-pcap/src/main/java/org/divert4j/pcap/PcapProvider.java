@@ -190,7 +190,8 @@ public final class PcapProvider implements DivertProvider {
             Capability.INTACT_ATOMIC_FRAGMENTS,
             Capability.TRUNCATED_CHAINS_CONTINUE,
             Capability.PACKET_META,
-            Capability.SNIFF));
+            Capability.SNIFF,
+            Capability.FLOW_COUNT));
   }
 
   @Override

@@ -60,7 +60,8 @@ public final class SimNode implements TestNode {
           Capability.IPV6,
           Capability.INTACT_ATOMIC_FRAGMENTS,
           Capability.TRUNCATED_CHAINS_CONTINUE,
-          Capability.SNIFF);
+          Capability.SNIFF,
+          Capability.FLOW_COUNT);
 
   private final SimNetwork net;
   private final String name;

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import org.divert4j.Direction;
 import org.divert4j.filter.ClassicBpf;
 import org.divert4j.filter.Filter;
+import org.divert4j.filter.FlowRange;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
@@ -53,20 +54,48 @@ final class FilterCommand implements Callable<Integer> {
       out.println("filter: " + f);
       out.println("tests: " + f.tests());
       out.println("sim, pcap: evaluated in the engine after the rule's other matches");
-      kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND);
+      if (!f.usesFlow()) {
+        kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND);
+        kernel(out, f, "output rules (outbound)", Direction.OUTBOUND);
+        return ExitCodes.OK;
+      }
+      out.println(
+          "  flow.Packets (S68): counted per connection, both directions, by the engine's own"
+              + " table");
+      out.println(
+          "rawsocket, input rules: refused: input rules sit in the raw table's PREROUTING"
+              + " (priority -300), before connection tracking (-200) gives the packet its entry,"
+              + " so connbytes would never match");
+      kernel(out, f, "forward rules (inbound)", Direction.INBOUND);
       kernel(out, f, "output rules (outbound)", Direction.OUTBOUND);
+      out.println(
+          "rawsocket: connbytes turns connection tracking, and with it defragmentation, on in the"
+              + " namespace (only ALWAYS_DEFRAGMENT hosts accept the rule) and forces"
+              + " net.netfilter.nf_conntrack_acct on (a host sets it off again at close if it was"
+              + " off and no connbytes rule is left)"
+              + " (net/netfilter/xt_connbytes.c, connbytes_mt_check)");
       return ExitCodes.OK;
     }
 
     private static void kernel(PrintWriter out, Filter f, String which, Direction d) {
       List<List<ClassicBpf.Insn>> programs;
+      String connbytes = null;
       try {
-        programs = ClassicBpf.compileIpv4(f, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+        Filter bytes = f;
+        if (f.usesFlow()) {
+          FlowRange range = FlowRange.split(f);
+          connbytes = range.connbytesMatch();
+          bytes = range.rest();
+        }
+        programs =
+            bytes == null
+                ? List.of()
+                : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
       } catch (IllegalArgumentException e) {
         out.println("rawsocket, " + which + ": refused: " + e.getMessage());
         return;
       }
-      if (programs.isEmpty()) {
+      if (programs.isEmpty() && connbytes == null) {
         out.println("rawsocket, " + which + ": no match needed (every IPv4 packet passes)");
         return;
       }
@@ -74,9 +103,13 @@ final class FilterCommand implements Callable<Integer> {
           "rawsocket, "
               + which
               + ": "
-              + programs.size()
-              + " BPF match"
-              + (programs.size() == 1 ? "" : "es, all must accept"));
+              + (connbytes == null ? "" : "a connbytes match" + (programs.isEmpty() ? "" : ", "))
+              + (programs.isEmpty() ? "" : programs.size() + " BPF match")
+              + (programs.size() > 1 ? "es" : "")
+              + (programs.size() + (connbytes == null ? 0 : 1) > 1 ? ", all must accept" : ""));
+      if (connbytes != null) {
+        out.println("  " + connbytes);
+      }
       for (List<ClassicBpf.Insn> p : programs) {
         out.println("  -m bpf --bytecode \"" + ClassicBpf.bytecode(p) + "\"");
         for (String line : ClassicBpf.listing(p).split("\n")) {

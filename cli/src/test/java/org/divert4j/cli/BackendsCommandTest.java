@@ -21,7 +21,7 @@ class BackendsCommandTest {
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
                     + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, IPV6,"
                     + " INTACT_ATOMIC_FRAGMENTS, TRUNCATED_CHAINS_CONTINUE, PACKET_MARK, PACKET_META,"
-                    + " KERNEL_FILTER, SNIFF\n"),
+                    + " KERNEL_FILTER, SNIFF, FLOW_COUNT\n"),
         r::toString);
     assertTrue(
         lines.get(lines.size() - 1).startsWith("Selected when none is named: "), r::toString);

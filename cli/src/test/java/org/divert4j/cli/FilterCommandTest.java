@@ -36,4 +36,32 @@ class FilterCommandTest {
     assertEquals(ExitCodes.USAGE, bad.status(), bad::toString);
     assertTrue(bad.err().contains("at 16: expected a field or a number, found ')'"), bad::toString);
   }
+
+  @Test
+  void showsTheConnbytesMatchOfFlowPacketsAndWhereTheKernelRefusesIt() {
+    Cli.Result r = Cli.run("filter", "check", "tcp and flow.Packets <= 6");
+    assertEquals(ExitCodes.OK, r.status(), r::toString);
+    String out = r.out();
+    assertTrue(
+        out.contains("rawsocket, input rules: refused: input rules sit in the raw table"), out);
+    assertTrue(
+        out.contains(
+            "rawsocket, output rules (outbound): a connbytes match, 1 BPF match, all must accept\n"
+                + "  -m connbytes --connbytes 1:6 --connbytes-mode packets --connbytes-dir both\n"
+                + "  -m bpf --bytecode \""),
+        out);
+    assertTrue(out.contains("forces net.netfilter.nf_conntrack_acct on"), out);
+    assertTrue(
+        Cli.run("filter", "check", "flow.Packets > 2")
+            .out()
+            .contains(
+                "rawsocket, forward rules (inbound): a connbytes match\n"
+                    + "  -m connbytes --connbytes 3:18446744073709551615"),
+        r::toString);
+    assertTrue(
+        Cli.run("filter", "check", "udp or flow.Packets < 3")
+            .out()
+            .contains("(outbound): refused: the term 'udp or flow.Packets < 3' cannot be decided"),
+        r::toString);
+  }
 }

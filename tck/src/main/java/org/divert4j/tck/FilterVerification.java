@@ -29,7 +29,7 @@ import org.divert4j.testbed.UdpEndpoint;
 import org.junit.jupiter.api.Test;
 
 /**
- * Area M of SEMANTICS.md: filter expressions in WinDivert's language (S64-S67).
+ * Area M of SEMANTICS.md: filter expressions in WinDivert's language (S64-S68).
  *
  * <p>Each filter gets its own rule and port, followed by a catch-all rule, and the peer sends raw
  * IPv4 packets to the host: a packet the filter accepts arrives on the filter's port, any other on
@@ -256,6 +256,32 @@ public class FilterVerification extends TckVerification {
         Probe.Received r = p.receive(unread, "the datagram to port 9, which the filter selects");
         assertEquals(9, Packets.udpDestinationPort(r.bytes()), r.toString());
       }
+    }
+  }
+
+  /**
+   * <b>S68</b> [cap: FLOW_COUNT]: {@code flow.Packets} counts the packets of the packet's
+   * connection, both directions, this one included. With {@code flow.Packets <= 3} on the host's
+   * input and output rules for its UDP port 7000, two interleaved UDP connections from the peer's
+   * ports 7101 and 7103 exchange 8 packets each, every packet sent after the one before arrived:
+   * exactly the first 3 of each connection (two from the peer, one answer) are diverted, the other
+   * 5 arrive without the program, and the socket counts 6 received. The host runs in
+   * always-defragment mode (counting connections needs a whole first fragment; on Linux, connection
+   * tracking reassembles anyway).
+   *
+   * <p>If it fails: a packet diverted past the third means the backend counts one direction only
+   * (or each connection's directions apart), or counts per rule or per chain; a third packet not
+   * diverted means it counts packets twice (at each chain, or again when written back); the second
+   * connection's first packets not diverted means connections share one count.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(id = "S68", capabilities = Capability.FLOW_COUNT)
+  public void S68_flowPacketsCountsEachConnectionInBothDirections(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed(defragment())) {
+      FlowConversation.run(bed, probe(bed, tck));
     }
   }
 

@@ -235,6 +235,12 @@ public final class SpecRules {
             + " program.",
         "whole rule: cap KERNEL_FILTER");
     rule(
+        "S68",
+        "M",
+        "flow.Packets is the number of packets of the packet's connection so far, both directions,"
+            + " this one included: flow.Packets <= 6 diverts the first six of each connection.",
+        WHOLE_RULE + "FLOW_COUNT");
+    rule(
         "S69",
         "N",
         "With segmentOffload on, TCP/UDP super-packets up to 65535 bytes may be delivered with"

@@ -31,7 +31,8 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
               Capability.INTACT_ATOMIC_FRAGMENTS,
               Capability.TRUNCATED_CHAINS_CONTINUE,
               Capability.PACKET_META,
-              Capability.SNIFF));
+              Capability.SNIFF,
+              Capability.FLOW_COUNT));
 
   private static final int SPINS = 200;
 

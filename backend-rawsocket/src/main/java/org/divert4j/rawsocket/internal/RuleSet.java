@@ -391,6 +391,18 @@ public final class RuleSet {
   }
 
   /**
+   * Whether any rule of the namespace, divert4j's or another's, in any table of either family, uses
+   * xt_connbytes (S68: while one does, {@code net.netfilter.nf_conntrack_acct} must stay on).
+   *
+   * @return true if iptables-save or ip6tables-save prints a {@code -m connbytes} match
+   * @throws IOException if iptables-save fails
+   */
+  public boolean anyConnbytes() throws IOException {
+    return iptables.saveAll(nsPath).contains("-m connbytes")
+        || (iptables6 != null && iptables6.saveAll(nsPath).contains("-m connbytes"));
+  }
+
+  /**
    * The NFQUEUE rules of the namespace that are not divert4j's (other software's), in every table
    * that exists (nothing is loaded or created to look).
    *

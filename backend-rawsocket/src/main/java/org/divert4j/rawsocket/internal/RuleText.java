@@ -14,6 +14,7 @@ import org.divert4j.Ipv6Addresses;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.filter.ClassicBpf;
 import org.divert4j.filter.Filter;
+import org.divert4j.filter.FlowRange;
 
 /**
  * The iptables text of divert rules (what {@code iptables-restore} reads). Every divert rule is
@@ -74,21 +75,35 @@ public final class RuleText {
   public static final int MAX_BPF_MATCHES = 6;
 
   private static final Pattern BPF_MATCH = Pattern.compile("-m bpf --bytecode \"?[0-9, ]*\"?\\s*");
+  private static final Pattern CONNBYTES_MATCH =
+      Pattern.compile("-m connbytes(?:\\s+!?\\s*--connbytes(?:-mode|-dir)?\\s+\\S+)+\\s*");
   private static final Pattern FILTER_MATCH =
       Pattern.compile("-m comment --comment \"?" + FILTER_COMMENT + "([^\"]*)\"?\\s*");
 
   private RuleText() {}
 
   /**
-   * The iptables matches that decide a rule's filter in the kernel (S67): classic BPF programs in
-   * {@code -m bpf} matches (xt_bpf, which runs them on the packet from its IP header), all of which
-   * must accept, then the filter's text in a comment.
+   * The iptables matches that decide a rule's filter in the kernel (S67): for {@code flow.Packets}
+   * (S68) a {@code -m connbytes} match on the connection's packets in both directions, then classic
+   * BPF programs in {@code -m bpf} matches (xt_bpf, which runs them on the packet from its IP
+   * header) for the rest, all of which must accept, then the filter's text in a comment.
+   *
+   * <p>connbytes reads the counters of the packet's conntrack entry ({@code connbytes_mt} in
+   * net/netfilter/xt_connbytes.c: no entry or no accounting extension, no match), which the
+   * protocol trackers bump at priority -200 before the mangle rules of forward and output see the
+   * packet. Its {@code connbytes_mt_check} calls {@code nf_ct_netns_get}, which turns connection
+   * tracking, and with it defragmentation, on in the namespace, and forces {@code
+   * net.netfilter.nf_conntrack_acct} on ({@code nf_ct_set_acct}) if it was off: entries made before
+   * that carry no counters and never match. Input rules sit in the raw table (priority -300),
+   * before conntrack attaches the entry, so they cannot count.
    *
    * @param r the rule
    * @return the matches, empty for a rule without filter
    * @throws IllegalArgumentException naming the limit, if the filter needs a BPF program longer
    *     than 64 instructions that cannot be split at a top-level {@code and}, more than {@link
-   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text
+   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text; naming
+   *     the reason, for {@code flow.Packets} on an input rule or in a term connbytes cannot decide
+   *     exactly ({@link FlowRange#split})
    */
   public static String filterMatches(DivertRule r) {
     Filter f = r.filter();
@@ -104,8 +119,24 @@ public final class RuleText {
               + text.length());
     }
     Direction d = r.chain() == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND;
+    StringBuilder sb = new StringBuilder();
+    Filter bytes = f;
+    if (f.usesFlow()) {
+      if (r.chain() == Chain.INPUT) {
+        throw new IllegalArgumentException(
+            "the kernel backend cannot count packets per connection (flow.Packets, S68) on an"
+                + " input rule: input rules sit in the raw table's PREROUTING (priority -300),"
+                + " before connection tracking (-200) gives the packet its entry, so connbytes"
+                + " would never match; use a forward or output rule");
+      }
+      FlowRange range = FlowRange.split(f);
+      sb.append(range.connbytesMatch()).append(' ');
+      bytes = range.rest();
+    }
     List<List<ClassicBpf.Insn>> programs =
-        ClassicBpf.compileIpv4(f, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+        bytes == null
+            ? List.of()
+            : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
     if (programs.size() > MAX_BPF_MATCHES) {
       throw new IllegalArgumentException(
           "the filter needs "
@@ -114,7 +145,6 @@ public final class RuleText {
               + MAX_BPF_MATCHES
               + " per rule");
     }
-    StringBuilder sb = new StringBuilder();
     for (List<ClassicBpf.Insn> p : programs) {
       sb.append("-m bpf --bytecode \"").append(ClassicBpf.bytecode(p)).append("\" ");
     }
@@ -404,6 +434,7 @@ public final class RuleText {
       filter = fm.group(1);
       match = match.substring(0, fm.start()) + match.substring(fm.end());
       match = BPF_MATCH.matcher(match).replaceAll("");
+      match = CONNBYTES_MATCH.matcher(match).replaceAll("");
     }
     StringBuilder sb = new StringBuilder(chain.keyword());
     if (only != null) {

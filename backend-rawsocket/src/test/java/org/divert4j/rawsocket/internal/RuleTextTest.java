@@ -228,6 +228,48 @@ class RuleTextTest {
   }
 
   @Test
+  void flowPacketsBecomesAConnbytesMatchOnForwardAndOutputRules() {
+    DivertRule r =
+        DivertRule.parse(
+            "output -p tcp filter \"tcp.DstPort == 443 and flow.Packets <= 6\" -j DIVERT 1");
+    String m = RuleText.match(r);
+    assertTrue(
+        m.startsWith(
+            "-p tcp -m connbytes --connbytes 1:6 --connbytes-mode packets --connbytes-dir both"
+                + " -m bpf --bytecode \""),
+        m);
+    assertTrue(
+        m.endsWith(
+            "-m comment --comment \"divert4j-filter tcp.DstPort == 443 and flow.Packets <= 6\""),
+        m);
+    // as iptables-save prints it back
+    String saved =
+        m + " -m mark ! --mark 0x8000000/0x18000000 -m comment --comment \"divert4j:h:1:3\" -j X";
+    assertEquals(r, RuleText.parseMatch(Chain.OUTPUT, RuleText.matchOf(saved), 1));
+    DivertRule only = DivertRule.parse("forward filter \"not flow.Packets <= 2\" -j DIVERT 1");
+    assertEquals(
+        "-m connbytes --connbytes 3:18446744073709551615 --connbytes-mode packets"
+            + " --connbytes-dir both -m comment --comment \"divert4j-filter not flow.Packets <= 2\"",
+        RuleText.filterMatches(only));
+    assertEquals(
+        only, RuleText.parseMatch(Chain.FORWARD, RuleText.matchOf(RuleText.match(only)), 1));
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1")));
+    assertTrue(e.getMessage().contains("raw table"), e.getMessage());
+    e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                RuleText.filterMatches(
+                    DivertRule.parse("output filter \"udp or flow.Packets <= 6\" -j DIVERT 1")));
+    assertTrue(e.getMessage().contains("top-level 'and' term"), e.getMessage());
+  }
+
+  @Test
   void staticOwnerAndPortChainNames() {
     assertEquals("divert4j:static:0:12", RuleText.staticComment(12));
     assertTrue(RuleText.isStatic("static"));

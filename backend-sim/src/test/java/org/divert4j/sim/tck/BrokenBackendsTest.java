@@ -260,6 +260,7 @@ class BrokenBackendsTest {
         "S60",
         "S73",
         "S74",
+        "S68", // S68 writes back the first packets of each connection
         "S72"); // S72 writes back the packet its later rule diverted
   }
 
@@ -379,15 +380,20 @@ class BrokenBackendsTest {
 
   @Test
   void aBackendWhoseSocketServesOneChainFailsS1() {
-    // S9 and S43 use one socket for the input and the output chain too.
-    assertFailsExactly(BrokenRules.servesOneChainPerSocket(), "S1", "S9", "S43");
+    // S9, S43 and S68 use one socket for the input and the output chain too.
+    assertFailsExactly(BrokenRules.servesOneChainPerSocket(), "S1", "S9", "S43", "S68");
   }
 
   @Test
-  void aBackendThatIgnoresFiltersFailsS64ToS67() {
+  void aBackendThatIgnoresFiltersFailsS64ToS68() {
     // S66 too: it accepts a long filter and then does not evaluate it; S67: what the filter
     // rejects waits for the program
-    assertFailsExactly(BrokenRules.ignoresFilters(), "S64", "S65", "S66", "S67");
+    assertFailsExactly(BrokenRules.ignoresFilters(), "S64", "S65", "S66", "S67", "S68");
+  }
+
+  @Test
+  void aBackendThatCountsOneDirectionOfEachConnectionFailsS68() {
+    assertFailsExactly(BrokenEngines.countsOneDirectionOfEachConnection(), "S68");
   }
 
   @Test

@@ -31,6 +31,23 @@ final class BrokenEngines {
   }
 
   /**
+   * Counts only the packets that arrive from an interface in their connection's {@code
+   * flow.Packets}, as a tracker hooked on the receive path alone would; a packet the host sends
+   * reads the count without adding to it. Breaks S68.
+   */
+  static SimProvider countsOneDirectionOfEachConnection() {
+    return new SimProvider(
+        "broken-flow-count",
+        (b, h, c, o, e) ->
+            new DivertEngine(b, h, c, o, e) {
+              @Override
+              protected boolean countsInFlow(boolean inbound) {
+                return inbound;
+              }
+            });
+  }
+
+  /**
    * Reassembles inbound fragments before the rules even in PER_FRAGMENT mode, like a kernel backend
    * whose queue hook runs after nf_defrag_ipv4. Breaks S16 and S7 (and S17/S18, whose fragments
    * never reach the program).

@@ -67,8 +67,9 @@ final class BrokenRules {
 
   /**
    * Installs a rule without its filter, as a backend that knows only the ipchains vocabulary would:
-   * every packet the other matches select is diverted. Breaks S64 to S67 (S66 checks that a long
-   * filter the backend accepts is evaluated, S67 that what a filter rejects never waits).
+   * every packet the other matches select is diverted. Breaks S64 to S68 (S66 checks that a long
+   * filter the backend accepts is evaluated, S67 that what a filter rejects never waits, S68 that
+   * only the first packets of each connection are diverted).
    */
   static DivertProvider ignoresFilters() {
     return Decorated.provider(

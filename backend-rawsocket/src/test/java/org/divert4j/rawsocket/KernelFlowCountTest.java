@@ -1,0 +1,163 @@
+package org.divert4j.rawsocket;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import org.divert4j.DivertException;
+import org.divert4j.DivertHost;
+import org.divert4j.DivertRule;
+import org.divert4j.DivertSocket;
+import org.divert4j.FragmentMode;
+import org.divert4j.HostOptions;
+import org.divert4j.linux.testbed.Netns;
+import org.divert4j.testbed.Datagram;
+import org.divert4j.testbed.TestBed;
+import org.divert4j.testbed.TestBedOptions;
+import org.divert4j.testbed.UdpEndpoint;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * flow.Packets (S68) on the kernel backend through real namespaces: xt_connbytes on an output rule
+ * of an always-defragment host counts both directions; input rules and per-fragment hosts refuse
+ * the field, installing nothing.
+ */
+class KernelFlowCountTest {
+  private static final Duration WAIT = Duration.ofSeconds(3);
+  private TestBed bed;
+
+  @BeforeEach
+  void root() {
+    Root.assumeKernel();
+  }
+
+  @AfterEach
+  void cleanup() {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  private TestBed bed(FragmentMode mode) throws Exception {
+    HostOptions h = HostOptions.builder().fragments(mode).build();
+    bed = new RawSocketProvider().testBed(TestBedOptions.builder().host(h).build());
+    return bed;
+  }
+
+  @Test
+  void connbytesOnAnOutputRuleCountsBothDirectionsOfEachConnection() throws Exception {
+    bed(FragmentMode.ALWAYS_DEFRAGMENT);
+    InetAddress peer = bed.peer().address();
+    InetAddress hostAddress = bed.hostNode().address();
+    DivertSocket s = bed.host().bind(1234);
+    bed.host()
+        .addRule(
+            DivertRule.parse(
+                "output -p udp --dport 7100 filter \"flow.Packets <= 3\" -j DIVERT 1234"));
+    try (UdpEndpoint host = bed.hostNode().openUdp(7000);
+        UdpEndpoint far = bed.peer().openUdp(7100);
+        Reflector r = new Reflector(s)) {
+      // host -> peer is packet 1, 3, 5, 7 of the connection; the peer's answers 2, 4, 6, 8
+      for (int i = 0; i < 4; i++) {
+        byte[] out = {(byte) i, 1};
+        host.send(peer, 7100, out);
+        Datagram d = far.receive(WAIT);
+        assertNotNull(d, "datagram " + i + " to the peer");
+        assertArrayEquals(out, d.payload());
+        byte[] back = {(byte) i, 2};
+        far.send(hostAddress, 7000, back);
+        Datagram a = host.receive(WAIT);
+        assertNotNull(a, "answer " + i + " to the host");
+        assertArrayEquals(back, a.payload());
+      }
+      List<Reflector.Seen> seen = r.seen();
+      assertEquals(2, seen.size(), "packets 1 and 3 of the connection, not 5 and 7: " + seen);
+      assertEquals(0, seen.get(0).packet()[28]);
+      assertEquals(1, seen.get(1).packet()[28]);
+      // a second connection starts from 1
+      try (UdpEndpoint other = bed.hostNode().openUdp(7002)) {
+        other.send(peer, 7100, new byte[] {9, 1});
+        assertNotNull(far.receive(WAIT));
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (r.seen().size() < 3 && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertEquals(3, r.seen().size(), "the other connection's first packet");
+      }
+      assertTrue(r.errors().isEmpty(), () -> r.errors().toString());
+    }
+  }
+
+  @Test
+  void inputRulesAndPerFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
+    bed(FragmentMode.ALWAYS_DEFRAGMENT);
+    int before = bed.host().rules().size();
+    IllegalArgumentException input =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                bed.host()
+                    .addRule(
+                        DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1234")));
+    assertTrue(input.getMessage().contains("raw table"), input.getMessage());
+    assertEquals(before, bed.host().rules().size());
+    bed.close();
+    bed = null;
+    bed(FragmentMode.PER_FRAGMENT);
+    DivertException perFragment =
+        assertThrows(
+            DivertException.class,
+            () ->
+                bed.host()
+                    .addRule(
+                        DivertRule.parse("output filter \"flow.Packets <= 6\" -j DIVERT 1234")));
+    assertTrue(perFragment.getMessage().contains("ALWAYS_DEFRAGMENT"), perFragment.getMessage());
+    assertEquals(0, bed.host().rules().size());
+  }
+
+  @Test
+  void conntrackAccountingIsOffAgainWhenTheLastConnbytesRuleGoes() throws Exception {
+    String acct = "net.netfilter.nf_conntrack_acct";
+    String rule = "output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234";
+    try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
+      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse(rule));
+        assertEquals("1", ns.sysctl(acct).trim(), "xt_connbytes forces accounting on");
+      }
+      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      // another program's connbytes rule keeps it on
+      ns.execChecked(
+          "iptables-nft",
+          "-A",
+          "FORWARD",
+          "-m",
+          "connbytes",
+          "--connbytes",
+          "1:2",
+          "--connbytes-mode",
+          "packets",
+          "--connbytes-dir",
+          "both",
+          "-j",
+          "ACCEPT");
+      ns.sysctl(acct, "0");
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse(rule));
+      }
+      assertEquals("1", ns.sysctl(acct).trim(), "left on for the other rule");
+    }
+  }
+}
