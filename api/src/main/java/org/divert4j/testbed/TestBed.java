@@ -124,6 +124,38 @@ public interface TestBed extends AutoCloseable {
     return java.util.OptionalLong.empty();
   }
 
+  /**
+   * Host options under which the buffers between the wire and a program hold fewer than {@code
+   * packets} datagrams of {@code size} bytes, so that a burst of that many, unread, exhausts them
+   * (S50: buffer exhaustion is counted, not thrown). They are the backend's own options, applied by
+   * the backend itself: the test bed only chooses values that its network makes scarce. The default
+   * shortens the divert queue ({@link HostOptions#queueLength()}), the only buffer of a backend
+   * that keeps packets in its own process; a backend that hands packets over through a kernel
+   * socket overrides it with a long queue and a small socket buffer, so that the socket overflows
+   * first.
+   *
+   * @param base the options to start from
+   * @param packets the number of datagrams of the burst, at least 4
+   * @param size the size of each, bytes
+   * @return options under which the burst cannot all be held
+   */
+  default HostOptions scarceBuffers(HostOptions base, int packets, int size) {
+    return base.toBuilder().queueLength(Math.max(1, packets / 4)).build();
+  }
+
+  /**
+   * The options the test bed opens {@link #host()} with: {@link TestBedOptions#host()}, made scarce
+   * by {@link #scarceBuffers} when {@link TestBedOptions#burstPackets()} asks for it.
+   *
+   * @return the host's options
+   */
+  default HostOptions hostOpenOptions() {
+    TestBedOptions o = options();
+    return o.burstPackets() == 0
+        ? o.host()
+        : scarceBuffers(o.host(), o.burstPackets(), o.burstSize());
+  }
+
   /** Removes everything the test bed made. Idempotent; never throws. */
   @Override
   void close();

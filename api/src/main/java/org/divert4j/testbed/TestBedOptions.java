@@ -5,19 +5,24 @@ import org.divert4j.HostOptions;
 
 /**
  * How to build a test bed: the options of the host under diversion, the MTU of each link, and
- * whether a far peer (for forwarding) is wanted. Immutable; build with {@link #builder()}.
+ * whether a far peer (for forwarding) is wanted, and whether the host's buffers should be scarce
+ * for a burst ({@link TestBed#scarceBuffers}). Immutable; build with {@link #builder()}.
  */
 public final class TestBedOptions {
   private final HostOptions host;
   private final int peerMtu;
   private final int farPeerMtu;
   private final boolean farPeer;
+  private final int burstPackets;
+  private final int burstSize;
 
   private TestBedOptions(Builder b) {
     this.host = b.host;
     this.peerMtu = b.peerMtu;
     this.farPeerMtu = b.farPeerMtu;
     this.farPeer = b.farPeer;
+    this.burstPackets = b.burstPackets;
+    this.burstSize = b.burstSize;
   }
 
   /**
@@ -63,10 +68,28 @@ public final class TestBedOptions {
   }
 
   /**
+   * @return the burst the host's buffers must not hold, in datagrams; 0 if the buffers are the host
+   *     options' own
+   */
+  public int burstPackets() {
+    return burstPackets;
+  }
+
+  /**
+   * @return the size of each datagram of that burst, bytes; 0 if none
+   */
+  public int burstSize() {
+    return burstSize;
+  }
+
+  /**
    * @return a builder holding these options
    */
   public Builder toBuilder() {
-    return builder().host(host).peerMtu(peerMtu).farPeerMtu(farPeerMtu).farPeer(farPeer);
+    Builder b = builder().host(host).peerMtu(peerMtu).farPeerMtu(farPeerMtu).farPeer(farPeer);
+    b.burstPackets = burstPackets;
+    b.burstSize = burstSize;
+    return b;
   }
 
   @Override
@@ -78,7 +101,8 @@ public final class TestBedOptions {
         + " farPeerMtu="
         + farPeerMtu
         + " farPeer="
-        + farPeer;
+        + farPeer
+        + (burstPackets == 0 ? "" : " scarceBuffers=" + burstPackets + "x" + burstSize);
   }
 
   /** Builds {@link TestBedOptions}. Not thread-safe. */
@@ -87,6 +111,8 @@ public final class TestBedOptions {
     private int peerMtu = 1500;
     private int farPeerMtu = 1500;
     private boolean farPeer;
+    private int burstPackets;
+    private int burstSize;
 
     private Builder() {}
 
@@ -123,6 +149,28 @@ public final class TestBedOptions {
      */
     public Builder farPeer(boolean farPeer) {
       this.farPeer = farPeer;
+      return this;
+    }
+
+    /**
+     * Asks the test bed to open its host with buffers that cannot hold a burst of {@code packets}
+     * datagrams of {@code size} bytes ({@link TestBed#scarceBuffers}), on top of {@link #host}.
+     *
+     * @param packets the burst, at least 4 datagrams
+     * @param size each datagram's size, 1..65535 bytes
+     * @return this builder
+     * @throws IllegalArgumentException if either is out of range
+     */
+    public Builder scarceBuffers(int packets, int size) {
+      if (packets < 4 || size < 1 || size > 65535) {
+        throw new IllegalArgumentException(
+            "scarceBuffers: a burst of at least 4 datagrams of 1..65535 bytes, not "
+                + packets
+                + " x "
+                + size);
+      }
+      this.burstPackets = packets;
+      this.burstSize = size;
       return this;
     }
 

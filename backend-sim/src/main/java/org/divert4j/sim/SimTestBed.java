@@ -29,7 +29,7 @@ final class SimTestBed implements TestBed {
     this.provider = provider;
     this.topology = topology;
     this.options = options;
-    this.host = topology.host.openHost(options.host());
+    this.host = topology.host.openHost(hostOpenOptions());
   }
 
   @Override

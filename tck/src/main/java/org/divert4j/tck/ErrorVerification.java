@@ -244,4 +244,63 @@ public class ErrorVerification extends FamilyVerification {
       }
     }
   }
+
+  /**
+   * <b>S50</b>: buffer exhaustion is counted, not thrown. The host is opened with the backend's own
+   * options that make its buffers between the wire and the program hold fewer than a burst of 200
+   * datagrams of 1400 bytes ({@link TestBed#scarceBuffers}: the kernel backend's netlink socket
+   * buffer, the divert queue of a backend without one). The burst is sent unread; then every
+   * datagram is either received (and arrives at its endpoint once written back) or counted as a
+   * drop of the socket ({@code NO_BUFFER}, {@code QUEUE_FULL} or {@code CAPTURE}), exactly, at
+   * least one is counted, no receive throws, and the socket diverts the next datagram normally.
+   *
+   * <p>If it fails: an exception means the receive loop ends on ENOBUFS; a sum short of the burst
+   * means packets lost below the divert layer without a count; none counted means the options did
+   * not shrink the buffer the backend claims to apply.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(id = "S50")
+  public void S50_bufferExhaustionIsCountedNotThrown(TckContext tck) throws Exception {
+    int burst = 200;
+    int size = 1400;
+    try (TestBed bed = tck.testBed(options().scarceBuffers(burst, size).build());
+        UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
+      Probe p = probe(bed, tck);
+      try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport " + UDP_PORT)) {
+        peerSends(p, burst, size);
+        bed.advance(p.settle);
+        List<Received> got = p.drain(socket);
+        long counted =
+            socket.stats().dropped(DropReason.NO_BUFFER)
+                + socket.stats().dropped(DropReason.QUEUE_FULL)
+                + socket.stats().dropped(DropReason.CAPTURE);
+        assertTrue(
+            counted > 0,
+            "a burst of "
+                + burst
+                + " unread datagrams must exhaust the buffers the options shrank: "
+                + socket.stats());
+        assertEquals(
+            burst,
+            got.size() + counted,
+            "every datagram of the burst is received or counted: received "
+                + got.size()
+                + ", "
+                + socket.stats());
+        for (Received r : got) {
+          p.writeBack(socket, r);
+        }
+        for (int i = 0; i < got.size(); i++) {
+          p.datagram(endpoint, "received datagram " + i + " written back");
+        }
+        byte[] data = pattern(64, 77);
+        bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, data);
+        p.writeBack(socket, p.receive(socket, "a datagram after the exhaustion"));
+        p.datagram(endpoint, data, "the datagram after the exhaustion");
+      }
+    }
+  }
 }

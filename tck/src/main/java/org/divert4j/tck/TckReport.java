@@ -3,7 +3,6 @@ package org.divert4j.tck;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -137,7 +136,7 @@ public final class TckReport {
     return count(results(backend), outcome);
   }
 
-  private static int count(List<TckResult> rs, Outcome outcome) {
+  static int count(List<TckResult> rs, Outcome outcome) {
     int n = 0;
     for (TckResult r : rs) {
       if (r.outcome() == outcome) {
@@ -427,7 +426,7 @@ public final class TckReport {
     return sorted;
   }
 
-  private static final Comparator<String> RULE_ORDER =
+  static final Comparator<String> RULE_ORDER =
       Comparator.comparingInt(
               (String id) -> {
                 int i = SpecRules.ids().indexOf(id);
@@ -491,7 +490,7 @@ public final class TckReport {
     return sb.toString();
   }
 
-  private static final Comparator<String> AREA_ORDER =
+  static final Comparator<String> AREA_ORDER =
       Comparator.comparingInt((String s) -> s.startsWith("L") ? 1 : 0)
           .thenComparing(Comparator.naturalOrder());
 
@@ -539,124 +538,7 @@ public final class TckReport {
    *     "errors":[...]}}
    */
   public String toJson() {
-    StringBuilder sb = new StringBuilder("{\"compatible\":").append(compatible());
-    sb.append(",\"backends\":[");
-    boolean firstBackend = true;
-    for (String backend : backends()) {
-      List<TckResult> rs = results(backend);
-      sb.append(firstBackend ? "" : ",");
-      firstBackend = false;
-      sb.append("{\"name\":").append(q(backend));
-      sb.append(",\"compatible\":").append(compatible(backend));
-      sb.append(",\"verdict\":").append(q(verdict(backend)));
-      sb.append(",\"counts\":").append(counts(rs));
-      sb.append(",\"areas\":{");
-      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
-      for (TckResult r : rs) {
-        byArea.computeIfAbsent(r.areaId(), k -> new ArrayList<>()).add(r);
-      }
-      boolean first = true;
-      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
-        sb.append(first ? "" : ",").append(q(e.getKey())).append(':');
-        sb.append("{\"title\":").append(q(e.getValue().get(0).areaTitle()));
-        sb.append(",\"counts\":").append(counts(e.getValue()));
-        Map<String, List<TckResult>> byFamily = new TreeMap<>();
-        for (TckResult r : e.getValue()) {
-          if (!r.family().isEmpty()) {
-            byFamily.computeIfAbsent(r.family(), k -> new ArrayList<>()).add(r);
-          }
-        }
-        if (!byFamily.isEmpty()) {
-          sb.append(",\"families\":{");
-          boolean firstFamily = true;
-          for (Map.Entry<String, List<TckResult>> f : byFamily.entrySet()) {
-            sb.append(firstFamily ? "" : ",").append(q(f.getKey())).append(':');
-            sb.append(counts(f.getValue()));
-            firstFamily = false;
-          }
-          sb.append('}');
-        }
-        sb.append('}');
-        first = false;
-      }
-      sb.append("},\"rules\":{");
-      Map<String, List<TckResult>> byRule = new TreeMap<>(RULE_ORDER);
-      for (TckResult r : rs) {
-        byRule.computeIfAbsent(r.ruleId(), k -> new ArrayList<>()).add(r);
-      }
-      first = true;
-      for (Map.Entry<String, List<TckResult>> e : byRule.entrySet()) {
-        sb.append(first ? "" : ",").append(q(e.getKey())).append(':').append(counts(e.getValue()));
-        first = false;
-      }
-      sb.append("},\"rulesWithoutPass\":[");
-      first = true;
-      for (String id : rulesWithoutPass(backend)) {
-        sb.append(first ? "" : ",").append(q(id));
-        first = false;
-      }
-      sb.append("],\"tests\":[");
-      first = true;
-      for (TckResult r : rs) {
-        sb.append(first ? "" : ",");
-        first = false;
-        sb.append("{\"name\":").append(q(r.testName()));
-        sb.append(",\"class\":").append(q(r.testClass()));
-        if (!r.family().isEmpty()) {
-          sb.append(",\"family\":").append(q(r.family()));
-        }
-        sb.append(",\"area\":").append(q(r.areaId()));
-        sb.append(",\"rule\":").append(q(r.ruleId()));
-        sb.append(",\"level\":").append(q(r.level().name()));
-        sb.append(",\"capabilities\":[");
-        for (int i = 0; i < r.capabilities().size(); i++) {
-          sb.append(i == 0 ? "" : ",").append(q(r.capabilities().get(i).name()));
-        }
-        sb.append("],\"outcome\":").append(q(r.outcome().name()));
-        sb.append(",\"reason\":").append(q(r.reason()));
-        sb.append(",\"millis\":").append(r.millis()).append('}');
-      }
-      sb.append("]}");
-    }
-    sb.append("],\"errors\":[");
-    for (int i = 0; i < errors.size(); i++) {
-      sb.append(i == 0 ? "" : ",").append(q(errors.get(i)));
-    }
-    return sb.append("]}").toString();
-  }
-
-  private static String counts(List<TckResult> rs) {
-    Map<Outcome, Integer> m = new EnumMap<>(Outcome.class);
-    for (Outcome o : Outcome.values()) {
-      m.put(o, count(rs, o));
-    }
-    StringBuilder sb = new StringBuilder("{\"tests\":").append(rs.size());
-    for (Map.Entry<Outcome, Integer> e : m.entrySet()) {
-      sb.append(",\"").append(e.getKey().name().toLowerCase(Locale.ROOT)).append("\":");
-      sb.append(e.getValue());
-    }
-    return sb.append('}').toString();
-  }
-
-  private static String q(String s) {
-    StringBuilder sb = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.append('"').toString();
+    return TckReportFormats.json(this);
   }
 
   /**
@@ -665,75 +547,7 @@ public final class TckReport {
    *     ones a {@code skipped} element whose message starts with ABORTED or SKIPPED
    */
   public String toJUnitXml() {
-    StringBuilder sb = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    sb.append("<testsuites name=\"divert4j-tck\" tests=\"").append(results.size());
-    sb.append("\" failures=\"").append(count(Outcome.FAILED) + errors.size());
-    sb.append("\" skipped=\"").append(count(Outcome.SKIPPED) + count(Outcome.ABORTED));
-    sb.append("\">\n");
-    for (String backend : backends()) {
-      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
-      for (TckResult r : results(backend)) {
-        byArea.computeIfAbsent(r.areaId(), k -> new ArrayList<>()).add(r);
-      }
-      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
-        List<TckResult> rs = e.getValue();
-        double seconds = 0;
-        for (TckResult r : rs) {
-          seconds += r.millis() / 1000.0;
-        }
-        sb.append("  <testsuite name=\"").append(x("divert4j-tck." + backend + "." + e.getKey()));
-        sb.append("\" tests=\"").append(rs.size());
-        sb.append("\" failures=\"").append(count(rs, Outcome.FAILED));
-        sb.append("\" errors=\"0\" skipped=\"");
-        sb.append(count(rs, Outcome.SKIPPED) + count(rs, Outcome.ABORTED));
-        sb.append("\" time=\"").append(String.format(Locale.ROOT, "%.3f", seconds)).append("\">\n");
-        sb.append("    <properties>\n");
-        sb.append("      <property name=\"backend\" value=\"").append(x(backend)).append("\"/>\n");
-        sb.append("      <property name=\"area\" value=\"")
-            .append(x(rs.get(0).areaTitle()))
-            .append("\"/>\n");
-        sb.append("    </properties>\n");
-        for (TckResult r : rs) {
-          sb.append("    <testcase classname=\"").append(x(r.testClass()));
-          sb.append("\" name=\"").append(x(r.displayName()));
-          sb.append("\" time=\"")
-              .append(String.format(Locale.ROOT, "%.3f", r.millis() / 1000.0))
-              .append('"');
-          switch (r.outcome()) {
-            case PASSED -> sb.append("/>\n");
-            case FAILED -> {
-              sb.append(">\n      <failure message=\"").append(x(r.reason())).append("\">");
-              sb.append(x(r.detail())).append("</failure>\n    </testcase>\n");
-            }
-            default -> {
-              sb.append(">\n      <skipped message=\"").append(x(r.outcome() + ": " + r.reason()));
-              sb.append("\"/>\n    </testcase>\n");
-            }
-          }
-        }
-        sb.append("  </testsuite>\n");
-      }
-    }
-    return sb.append("</testsuites>\n").toString();
-  }
-
-  private static String x(String s) {
-    StringBuilder sb = new StringBuilder();
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '<' -> sb.append("&lt;");
-        case '>' -> sb.append("&gt;");
-        case '&' -> sb.append("&amp;");
-        case '"' -> sb.append("&quot;");
-        case '\n', '\r', '\t' -> sb.append(c);
-        default -> {
-          if (c >= 0x20) {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.toString();
+    return TckReportFormats.junitXml(this);
   }
 
   @Override

@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
@@ -55,20 +54,16 @@ public final class InlineSegment extends Device {
   private static final ConcurrentHashMap<String, String> IN_USE = new ConcurrentHashMap<>();
   private static final long TICK_NANOS = 20_000_000L;
   private static final int BATCH = 64;
-  private static final long QUIET_NANOS = 50_000L;
   private static final long SYNC_LIMIT_MILLIS = 20;
 
   private final String nsPath;
   private final String[] names;
   private final NetDevices.Link[] links;
-  private final CaptureHandle[] handles;
-  private final HandoffRing[] rings;
-  private final ByteBuffer[] views;
+  private final SegmentCapture capture;
   private final LinkLayer l2;
   private final NetInterface outsideInterface;
   private final int[][] routes;
   private final org.divert4j.IpPrefix[] routes6;
-  private final boolean countInterfaceDrops;
   // What the segment turned off, restored at close; set once, at open.
   private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
@@ -84,33 +79,17 @@ public final class InlineSegment extends Device {
   private final Fragmenter insideFragmenter = new Fragmenter();
   private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
   private final List<String> keys = new ArrayList<>();
-  private final Thread[] captureThreads = new Thread[2];
-  private final CaptureState[] states = {new CaptureState(), new CaptureState()};
   private Thread processor;
   private volatile boolean running;
-  private volatile boolean idle;
   private boolean closed;
 
-  // Counters: handoff drops written by one capture thread each, read by any thread; libpcap's
-  // drop counts read on demand (readCaptureDrops), the rest inside the section.
-  private final AtomicLongArray handoffDrops = new AtomicLongArray(2);
-  private final Object pcapStatsLock = new Object();
-  private final long[] pcapDrops = new long[2]; // guarded by pcapStatsLock
-  private boolean pcapStatsClosed; // guarded by pcapStatsLock
-  // Frames longer than the snapshot length, per side; written by that side's capture thread.
-  private final AtomicLongArray truncated = new AtomicLongArray(2);
+  // Counters, inside the section; the capture's losses are counted by SegmentCapture.
   private final long[] sendErrors = new long[2];
   private final long[] sent = new long[2];
   private long passedUntouched;
   private long oversizeDrops;
   private long noRouteDrops;
   private volatile String lastError;
-
-  /** What a capture thread is doing, for {@link #synchronize()}. Written by that thread only. */
-  private static final class CaptureState {
-    volatile boolean waiting;
-    volatile long returns;
-  }
 
   private InlineSegment(
       String name,
@@ -122,12 +101,8 @@ public final class InlineSegment extends Device {
     super(name, options);
     this.nsPath = nsPath;
     this.links = links;
-    this.handles = handles;
     this.names = new String[] {links[0].name(), links[1].name()};
-    this.rings =
-        new HandoffRing[] {new HandoffRing(cfg.handoffBytes), new HandoffRing(cfg.handoffBytes)};
-    this.views =
-        new ByteBuffer[] {ByteBuffer.wrap(rings[0].array()), ByteBuffer.wrap(rings[1].array())};
+    this.capture = new SegmentCapture(names, handles, cfg.handoffBytes, nsPath == null);
     this.l2 = new LinkLayer(handles[OUTSIDE].linkType());
     l2.ownMac(LinkLayer.INBOUND, links[INSIDE].mac());
     l2.ownMac(LinkLayer.OUTBOUND, links[OUTSIDE].mac());
@@ -136,7 +111,6 @@ public final class InlineSegment extends Device {
     this.routes = cfg.routes;
     this.routes6 = cfg.routes6;
     this.fragmentId6 = name.hashCode() * 0x9e3779b1;
-    this.countInterfaceDrops = nsPath == null;
   }
 
   /**
@@ -228,7 +202,7 @@ public final class InlineSegment extends Device {
         cfg.offloads, nsPath, cfg.outside, cfg.inside, java.nio.file.Path.of(OffloadLedger.DIR));
   }
 
-  private static void closeAll(CaptureHandle[] handles) {
+  static void closeAll(CaptureHandle[] handles) {
     for (CaptureHandle h : handles) {
       if (h != null) {
         h.close();
@@ -264,127 +238,33 @@ public final class InlineSegment extends Device {
 
   private void startThreads() {
     running = true;
-    for (int side = OUTSIDE; side <= INSIDE; side++) {
-      int sd = side;
-      Thread t = new Thread(() -> capture(sd), "d4j-pcap-capture-" + names[side]);
-      t.setDaemon(true);
-      captureThreads[side] = t;
-    }
     processor =
         new Thread(this::process, "d4j-pcap-engine-" + names[OUTSIDE] + "-" + names[INSIDE]);
     processor.setDaemon(true);
     processor.start();
-    captureThreads[OUTSIDE].start();
-    captureThreads[INSIDE].start();
-  }
-
-  // ------------------------------------------------------------------ capture threads
-
-  private void capture(int side) {
-    CaptureHandle h = handles[side];
-    HandoffRing ring = rings[side];
-    CaptureState state = states[side];
-    while (running) {
-      int rc;
-      state.waiting = true;
-      try {
-        rc = h.next();
-      } catch (IOException e) {
-        lastError = e.toString();
-        LockSupport.parkNanos(TICK_NANOS);
-        continue;
-      } finally {
-        state.waiting = false;
-        state.returns = state.returns + 1;
-      }
-      if (rc == CaptureHandle.PACKET) {
-        int len = Math.min(h.length(), CaptureHandle.MAX_FRAME);
-        if (h.wireLength() > len) {
-          // Longer than the snapshot length (Pcap.liveSnaplen): forwarding the cut frame would
-          // corrupt it, so it is lost, and counted with the capture's losses.
-          truncated.lazySet(side, truncated.get(side) + 1); // single writer
-        } else if (ring.reserve(len)) {
-          h.copyTo(ring.array(), ring.dataOffset(), len);
-          ring.publish(h.timestampNanos());
-          if (idle) {
-            LockSupport.unpark(processor);
-          }
-        } else {
-          handoffDrops.lazySet(side, handoffDrops.get(side) + 1); // single writer
-        }
-      }
-    }
+    capture.start(processor);
   }
 
   /**
-   * Reads libpcap's drop counters now, on the calling thread. They are read on demand and not by
-   * the capture threads, because a capture thread only runs when a packet arrives: libpcap 1.10 on
-   * Linux does not return from {@code pcap_next_ex} when its read timeout passes without a packet
-   * (pcap_wait_for_frames_mmap polls again; pcap_set_timeout(3PCAP): "the timer doesn't start until
-   * at least one packet arrives"), so frames the kernel dropped from a full capture ring during a
-   * burst would stay uncounted until the next packet. Serialized: {@code pcap_stats} adds the
-   * kernel's counters (which {@code PACKET_STATISTICS} resets on every read) into the handle, so
-   * two concurrent calls could lose a count. Monotonic, and kept after close.
-   */
-  private long readCaptureDrops() {
-    synchronized (pcapStatsLock) {
-      if (!pcapStatsClosed) {
-        for (int side = OUTSIDE; side <= INSIDE; side++) {
-          CaptureHandle h = handles[side];
-          // ps_ifdrop comes from sysfs, which shows the JVM's namespace, not the capture's:
-          // only meaningful when the interfaces are in the JVM's own namespace.
-          long d = countInterfaceDrops ? h.drops() : h.droppedByKernel();
-          pcapDrops[side] = Math.max(pcapDrops[side], d);
-        }
-      }
-      return pcapDrops[OUTSIDE] + pcapDrops[INSIDE];
-    }
-  }
-
-  /**
-   * Waits until every frame that had reached the capture before the call went through the engine:
-   * both capture threads have been waiting in {@code pcap_next_ex} for a quiet period without
-   * returning (the kernel has nothing more for them) and both handoff rings are drained. Gives up
-   * after {@value #SYNC_LIMIT_MILLIS} ms under a continuous flood.
+   * Waits until every frame that had reached the capture before the call went through the engine
+   * ({@link SegmentCapture#awaitSettled}). Gives up after {@value #SYNC_LIMIT_MILLIS} ms under a
+   * continuous flood.
    */
   @Override
   public void synchronize() {
     if (!running || isHeldByCurrentThread() || Thread.currentThread() == processor) {
       return;
     }
-    long deadline = System.nanoTime() + SYNC_LIMIT_MILLIS * 1_000_000L;
-    while (System.nanoTime() - deadline < 0 && running) {
-      long r0 = states[OUTSIDE].returns;
-      long r1 = states[INSIDE].returns;
-      if (quiet()) {
-        LockSupport.parkNanos(QUIET_NANOS);
-        if (quiet() && r0 == states[OUTSIDE].returns && r1 == states[INSIDE].returns) {
-          return;
-        }
-      } else {
-        LockSupport.parkNanos(QUIET_NANOS / 2);
-      }
-    }
-  }
-
-  private boolean quiet() {
-    return states[OUTSIDE].waiting
-        && states[INSIDE].waiting
-        && rings[OUTSIDE].isDrained()
-        && rings[INSIDE].isDrained();
+    capture.awaitSettled(SYNC_LIMIT_MILLIS * 1_000_000L);
   }
 
   /**
-   * @return frames lost below the engine: the handoff rings' drops plus libpcap's drop counters
-   *     (frames the kernel could not put in a full capture ring), read now
+   * @return frames lost below the engine, counted by the capture side ({@link
+   *     SegmentCapture#drops()}), read now
    */
   @Override
   public long captureDrops() {
-    return handoffDrops.get(OUTSIDE)
-        + handoffDrops.get(INSIDE)
-        + truncated.get(OUTSIDE)
-        + truncated.get(INSIDE)
-        + readCaptureDrops();
+    return capture.drops();
   }
 
   // ------------------------------------------------------------------ processing thread
@@ -408,17 +288,17 @@ public final class InlineSegment extends Device {
         exit();
       }
       if (n == 0) {
-        idle = true;
-        if (rings[OUTSIDE].isEmpty() && rings[INSIDE].isEmpty() && running) {
+        capture.idle(true);
+        if (capture.isEmpty() && running) {
           LockSupport.parkNanos(TICK_NANOS);
         }
-        idle = false;
+        capture.idle(false);
       }
     }
   }
 
   private int drain(int side) {
-    HandoffRing ring = rings[side];
+    HandoffRing ring = capture.ring(side);
     int n = 0;
     while (n < BATCH && ring.poll()) {
       try {
@@ -432,7 +312,7 @@ public final class InlineSegment extends Device {
   }
 
   private void handle(int side, int offset, int length) {
-    ByteBuffer b = views[side];
+    ByteBuffer b = capture.view(side);
     int direction = side == OUTSIDE ? LinkLayer.INBOUND : LinkLayer.OUTBOUND;
     l2.learn(b, offset, length, direction);
     int ip = l2.ipOffset(b, offset, length);
@@ -499,7 +379,7 @@ public final class InlineSegment extends Device {
     int s = currentSide;
     if (s < 0
         || s == toSide
-        || p != views[s]
+        || p != capture.view(s)
         || p.position() != currentIp
         || p.limit() != currentEnd) {
       return false;
@@ -516,7 +396,7 @@ public final class InlineSegment extends Device {
     if (closed) {
       return;
     }
-    CaptureHandle h = handles[toSide];
+    CaptureHandle h = capture.handle(toSide);
     ByteBuffer f = h.sendBuffer();
     f.put(0, b, offset, length);
     try {
@@ -636,7 +516,7 @@ public final class InlineSegment extends Device {
     if (closed) {
       return;
     }
-    CaptureHandle h = handles[side];
+    CaptureHandle h = capture.handle(side);
     ByteBuffer f = h.sendBuffer();
     int pos = p.position();
     int len = p.remaining();
@@ -659,24 +539,16 @@ public final class InlineSegment extends Device {
       return;
     }
     running = false;
-    for (CaptureHandle h : handles) {
-      h.breakLoop();
-    }
     LockSupport.unpark(processor);
-    join(captureThreads[OUTSIDE]);
-    join(captureThreads[INSIDE]);
-    join(processor);
+    capture.stop();
+    SegmentCapture.join(processor);
     enter();
     try {
       if (closed) {
         return;
       }
       closed = true;
-      synchronized (pcapStatsLock) {
-        readCaptureDrops(); // the last counts, before the handles go
-        pcapStatsClosed = true;
-      }
-      closeAll(handles);
+      capture.close();
       release();
       Offloads o = offloads;
       if (o != null) {
@@ -684,17 +556,6 @@ public final class InlineSegment extends Device {
       }
     } finally {
       exit();
-    }
-  }
-
-  private static void join(Thread t) {
-    if (t == null) {
-      return;
-    }
-    try {
-      t.join(5000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 
@@ -712,7 +573,7 @@ public final class InlineSegment extends Device {
       sb.append(", oversize ").append(oversizeDrops).append(", no route ").append(noRouteDrops);
       sb.append(", send errors ").append(sendErrors[0] + sendErrors[1]);
     }
-    String e = lastError;
+    String e = lastError != null ? lastError : capture.lastError();
     if (e != null) {
       sb.append(", last error: ").append(e);
     }

@@ -193,7 +193,7 @@ public final class PcapTestBed extends NamespaceTestBed {
     }
     InlineSegment segment =
         trackResource(InlineSegment.open(PcapBackend.hostName(config), device, config, false));
-    setHost(segment.openHost(o.host(), false));
+    setHost(segment.openHost(hostOpenOptions(), false));
   }
 
   /** The IPv6 addresses of a node's interface: fd00:X::N/64, then its link-local one. */

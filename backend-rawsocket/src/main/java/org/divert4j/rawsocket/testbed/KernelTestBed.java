@@ -111,7 +111,7 @@ public final class KernelTestBed extends NamespaceTestBed {
     if (farNs != null) {
       hostNs.sysctl("net.ipv4.conf.eth1.rp_filter", "0");
     }
-    HostOptions ho = options.host();
+    HostOptions ho = hostOpenOptions();
     NamespaceNode peer =
         newNode(
             "peer",
@@ -185,9 +185,22 @@ public final class KernelTestBed extends NamespaceTestBed {
   }
 
   /**
-   * Opens the host from a thread that dropped CAP_NET_ADMIN and CAP_NET_RAW from its effective set
-   * (capabilities are per thread on Linux; the rest of the JVM keeps them).
+   * A queue long enough for the whole burst and a netlink receive buffer of 64 KiB ({@code
+   * rawsocket.rcvbuf}, which the backend sets with SO_RCVBUFFORCE; the kernel doubles it, see
+   * socket(7)), read four messages at a time ({@code rawsocket.batch}): a burst of more than about
+   * 40 datagrams of 1400 bytes, unread, overflows the socket. nfnetlink_queue then drops each
+   * packet that {@code netlink_unicast} could not deliver and counts it as queue_user_dropped
+   * (net/netfilter/nfnetlink_queue.c, __nfqnl_enqueue_packet), which the backend reports as {@code
+   * NO_BUFFER}.
    */
+  @Override
+  public HostOptions scarceBuffers(HostOptions base, int packets, int size) {
+    return base.toBuilder()
+        .queueLength(Math.max(packets, base.queueLength()))
+        .property("rawsocket.rcvbuf", "65536")
+        .property("rawsocket.batch", "4")
+        .build();
+  }
 
   /** The sysctls of the host namespace that the backend or this test bed may change. */
   private static final List<String> SYSCTLS =
