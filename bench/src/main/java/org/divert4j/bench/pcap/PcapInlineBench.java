@@ -70,6 +70,10 @@ public final class PcapInlineBench {
   private static final int UDP_PORT = 9000;
   private static final int TCP_PORT = 5201;
   private static final int BATCH = 64;
+  private static final double CLOCK_TICKS = 100; // USER_HZ, as /proc reports times on Linux
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean)
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean();
   private static final Pattern RECEIVED =
       Pattern.compile("\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
 
@@ -80,6 +84,7 @@ public final class PcapInlineBench {
   private final int payload;
   private final Map<String, List<Double>> udp = new LinkedHashMap<>();
   private final Map<String, List<Double>> tcp = new LinkedHashMap<>();
+  private final Map<String, List<Double>> cpu = new LinkedHashMap<>();
   private Netns peer;
   private Netns segment;
   private Netns host;
@@ -95,6 +100,7 @@ public final class PcapInlineBench {
     for (String m : MODES) {
       udp.put(m, new ArrayList<>());
       tcp.put(m, new ArrayList<>());
+      cpu.put(m, new ArrayList<>());
     }
   }
 
@@ -152,6 +158,7 @@ public final class PcapInlineBench {
           }
           udp.get(mode).add(pps);
           tcp.get(mode).add(gbps);
+          cpu.get(mode).add(m.cpuMicrosPerPacket());
           System.out.printf(
               Locale.ROOT,
               "run %d  %-14s udp %,10.0f pps   tcp %6.2f Gbit/s%s%n",
@@ -188,6 +195,15 @@ public final class PcapInlineBench {
           list(tcp.get(m), "%.2f"));
     }
     System.out.println();
+    List<Double> c = ratios(cpu.get(D4J), cpu.get(C_BRIDGE));
+    System.out.printf(
+        Locale.ROOT,
+        "CPU per forwarded packet (UDP and TCP together), median: divert4j %.2f us (JVM process),"
+            + " C pcap bridge %.2f us; divert4j / C, median of per-run ratios: %.2fx (%s)%n",
+        median(cpu.get(D4J)),
+        median(cpu.get(C_BRIDGE)),
+        median(c),
+        list(c, "%.2f"));
     for (String base : List.of(C_BRIDGE, LINUX)) {
       List<Double> u = ratios(udp.get(D4J), udp.get(base));
       List<Double> t = ratios(tcp.get(D4J), tcp.get(base));
@@ -263,6 +279,8 @@ public final class PcapInlineBench {
     Process bridge;
     boolean linuxBridge;
     String bridgeCounts = "";
+    long cpuStart = OS.getProcessCpuTime();
+    double cpuPerPacket = Double.NaN;
 
     Mode(String name) throws Exception {
       this.name = name;
@@ -338,9 +356,22 @@ public final class PcapInlineBench {
       segment.ip("link", "set", "br0", "up");
     }
 
+    /**
+     * CPU time per frame the bridge forwarded, both ways, over the mode's life (UDP and TCP):
+     * divert4j's whole JVM per packet through the program, pcap_bridge's process (utime + stime)
+     * per frame it injected; NaN for the Linux bridge.
+     */
+    double cpuMicrosPerPacket() {
+      return cpuPerPacket;
+    }
+
     String summary() {
       if (dh != null) {
-        return String.format(Locale.ROOT, "   (%,d packets through the program)", packets.get());
+        return String.format(
+            Locale.ROOT,
+            "   (%,d packets through the program, %.2f us CPU/pkt)",
+            packets.get(),
+            cpuPerPacket);
       }
       return bridgeCounts.isEmpty()
           ? ""
@@ -354,14 +385,22 @@ public final class PcapInlineBench {
         program.join(2000);
       }
       if (dh != null) {
+        long n = packets.get();
+        cpuPerPacket = n == 0 ? Double.NaN : (OS.getProcessCpuTime() - cpuStart) / 1e3 / n;
         dh.close();
       }
       if (bridge != null) {
+        long ticks = processTicks(bridge.pid());
         // SIGTERM: it prints its counts and exits (Process.destroy would close its output first)
         bridge.toHandle().destroy();
         bridgeCounts = line(bridge);
         if (!bridge.waitFor(5, TimeUnit.SECONDS)) {
           bridge.destroyForcibly();
+        }
+        String[] f = bridgeCounts.split("\\s+");
+        if (f.length == 3 && ticks >= 0) {
+          long n = Long.parseLong(f[0]) + Long.parseLong(f[1]);
+          cpuPerPacket = n == 0 ? Double.NaN : ticks * 1e6 / CLOCK_TICKS / n;
         }
       }
       if (linuxBridge) {
@@ -494,6 +533,18 @@ public final class PcapInlineBench {
       sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
     }
     return sb.toString();
+  }
+
+  /** utime + stime of a process from /proc/PID/stat, in clock ticks; -1 if unreadable. */
+  private static long processTicks(long pid) {
+    try {
+      String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      // fields after the command name in parentheses; utime and stime are fields 14 and 15
+      String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private static String loadAverage() {
