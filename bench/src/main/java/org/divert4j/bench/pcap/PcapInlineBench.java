@@ -6,7 +6,6 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -14,20 +13,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.divert4j.DivertHost;
-import org.divert4j.DivertRule;
-import org.divert4j.DivertSocket;
-import org.divert4j.HostOptions;
-import org.divert4j.PacketBatch;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
-import org.divert4j.pcap.PcapProvider;
 
 /**
  * Inline throughput of the pcap backend (issue 15): traffic from a peer namespace to a host
@@ -69,11 +61,6 @@ public final class PcapInlineBench {
   private static final List<String> MODES = List.of(D4J, C_BRIDGE, LINUX);
   private static final int UDP_PORT = 9000;
   private static final int TCP_PORT = 5201;
-  private static final int BATCH = 64;
-  private static final double CLOCK_TICKS = 100; // USER_HZ, as /proc reports times on Linux
-  private static final com.sun.management.OperatingSystemMXBean OS =
-      (com.sun.management.OperatingSystemMXBean)
-          java.lang.management.ManagementFactory.getOperatingSystemMXBean();
   private static final Pattern RECEIVED =
       Pattern.compile("\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
 
@@ -142,12 +129,12 @@ public final class PcapInlineBench {
     System.out.println("load before: " + loadAverage());
     try {
       setUp();
-      try (Mode m = new Mode(D4J)) {
+      try (InlineMode m = new InlineMode(D4J, segment, cdir, hostAddress, subnet)) {
         blast(); // JIT warm-up of the segment and the program loop, not counted
       }
       for (int r = 1; r <= runs; r++) {
         for (String mode : MODES) {
-          Mode m = new Mode(mode);
+          InlineMode m = new InlineMode(mode, segment, cdir, hostAddress, subnet);
           double pps;
           double gbps;
           try {
@@ -267,148 +254,6 @@ public final class PcapInlineBench {
     return sb.toString();
   }
 
-  // ----------------------------------------------------------------------------- the modes
-
-  /** What joins the two veth pairs during one measurement; closing it removes it. */
-  private final class Mode implements AutoCloseable {
-    final String name;
-    final AtomicLong packets = new AtomicLong();
-    volatile boolean stop;
-    DivertHost dh;
-    Thread program;
-    Process bridge;
-    boolean linuxBridge;
-    String bridgeCounts = "";
-    long cpuStart = OS.getProcessCpuTime();
-    double cpuPerPacket = Double.NaN;
-
-    Mode(String name) throws Exception {
-      this.name = name;
-      try {
-        switch (name) {
-          case D4J -> startDivert4j();
-          case C_BRIDGE -> startC();
-          case LINUX -> startLinux();
-          default -> throw new IllegalArgumentException(name);
-        }
-      } catch (Exception e) {
-        close();
-        throw e;
-      }
-    }
-
-    private void startDivert4j() throws Exception {
-      dh =
-          new PcapProvider()
-              .open(
-                  HostOptions.builder()
-                      .queueLength(8192)
-                      .property(PcapProvider.NETNS, segment.name())
-                      .property(PcapProvider.OUTSIDE, "out0")
-                      .property(PcapProvider.INSIDE, "in0")
-                      .property(PcapProvider.ADDRESS, hostAddress + "/24")
-                      .property(PcapProvider.ROUTES, subnet + "0/24")
-                      .build());
-      DivertSocket s = dh.bind(1);
-      dh.addRule(DivertRule.parse("input -j DIVERT 1"));
-      dh.addRule(DivertRule.parse("output -j DIVERT 1"));
-      program =
-          new Thread(
-              () -> {
-                PacketBatch b = PacketBatch.allocate(BATCH, 2048, true);
-                Duration wait = Duration.ofMillis(50);
-                try {
-                  while (!stop) {
-                    int n = s.receive(b, wait);
-                    if (n > 0) {
-                      s.send(b);
-                      packets.lazySet(packets.get() + n);
-                    }
-                  }
-                } catch (Exception e) {
-                  if (!stop) {
-                    e.printStackTrace();
-                  }
-                }
-              },
-              "bench-pcap-program");
-      program.start();
-    }
-
-    private void startC() throws IOException {
-      bridge =
-          new ProcessBuilder(
-                  Shell.inNetns(
-                      segment.path().toString(),
-                      List.of(cdir.resolve("pcap_bridge").toString(), "out0", "in0")))
-              .redirectError(ProcessBuilder.Redirect.INHERIT)
-              .start();
-      if (!line(bridge).equals("ready")) {
-        throw new IOException("pcap_bridge did not start");
-      }
-    }
-
-    private void startLinux() throws IOException {
-      linuxBridge = true;
-      segment.ip("link", "add", "br0", "type", "bridge", "forward_delay", "0");
-      segment.ip("link", "set", "out0", "master", "br0");
-      segment.ip("link", "set", "in0", "master", "br0");
-      segment.ip("link", "set", "br0", "up");
-    }
-
-    /**
-     * CPU time per frame the bridge forwarded, both ways, over the mode's life (UDP and TCP):
-     * divert4j's whole JVM per packet through the program, pcap_bridge's process (utime + stime)
-     * per frame it injected; NaN for the Linux bridge.
-     */
-    double cpuMicrosPerPacket() {
-      return cpuPerPacket;
-    }
-
-    String summary() {
-      if (dh != null) {
-        return String.format(
-            Locale.ROOT,
-            "   (%,d packets through the program, %.2f us CPU/pkt)",
-            packets.get(),
-            cpuPerPacket);
-      }
-      return bridgeCounts.isEmpty()
-          ? ""
-          : "   (pcap_bridge: a->b, b->a, failed: " + bridgeCounts + ")";
-    }
-
-    @Override
-    public void close() throws Exception {
-      stop = true;
-      if (program != null) {
-        program.join(2000);
-      }
-      if (dh != null) {
-        long n = packets.get();
-        cpuPerPacket = n == 0 ? Double.NaN : (OS.getProcessCpuTime() - cpuStart) / 1e3 / n;
-        dh.close();
-      }
-      if (bridge != null) {
-        long ticks = processTicks(bridge.pid());
-        // SIGTERM: it prints its counts and exits (Process.destroy would close its output first)
-        bridge.toHandle().destroy();
-        bridgeCounts = line(bridge);
-        if (!bridge.waitFor(5, TimeUnit.SECONDS)) {
-          bridge.destroyForcibly();
-        }
-        String[] f = bridgeCounts.split("\\s+");
-        if (f.length == 3 && ticks >= 0) {
-          long n = Long.parseLong(f[0]) + Long.parseLong(f[1]);
-          cpuPerPacket = n == 0 ? Double.NaN : ticks * 1e6 / CLOCK_TICKS / n;
-        }
-      }
-      if (linuxBridge) {
-        segment.exec("ip", "link", "del", "br0");
-      }
-    }
-  }
-
   // ----------------------------------------------------------------------------- measuring
 
   /** udp_blast in the peer to udp_sink in the host; returns the sink's datagrams per second. */
@@ -502,7 +347,7 @@ public final class PcapInlineBench {
         .start();
   }
 
-  private static String line(Process p) throws IOException {
+  static String line(Process p) throws IOException {
     BufferedReader r =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String l = r.readLine();
@@ -533,18 +378,6 @@ public final class PcapInlineBench {
       sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
     }
     return sb.toString();
-  }
-
-  /** utime + stime of a process from /proc/PID/stat, in clock ticks; -1 if unreadable. */
-  private static long processTicks(long pid) {
-    try {
-      String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
-      // fields after the command name in parentheses; utime and stime are fields 14 and 15
-      String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
   }
 
   private static String loadAverage() {
