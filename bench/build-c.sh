@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the C baselines of bench/c into bench/target/c with gcc. As root, installs Debian's
-# libnetfilter-queue-dev (and iptables) first when missing, and iperf3 for the TCP bulk section.
+# libnetfilter-queue-dev (and iptables) first when missing, libpcap-dev for pcap_bridge, and iperf3
+# for the TCP bulk sections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || ! command -v iptables >/dev/null; then
@@ -13,8 +14,18 @@ if [ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || ! command -v
     exit 1
   fi
 fi
+if [ ! -e /usr/include/pcap/pcap.h ]; then
+  # pcap_bridge, the C baseline of the pcap inline section
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing libpcap-dev (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpcap-dev >/dev/null
+  else
+    echo "need libpcap-dev for pcap_bridge (apt-get install libpcap-dev)" >&2
+  fi
+fi
 if ! command -v iperf3 >/dev/null; then
-  # the TCP bulk section of bench/run-all.sh
+  # the TCP bulk sections of bench/run-all.sh and bench/pcap-bench.sh --inline
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing iperf3 (apt-get)" >&2
     apt-get update -qq >/dev/null
@@ -31,3 +42,6 @@ done
 for p in nfq_one nfq_batch; do
   gcc -O2 -Wall -o "$out/$p" "bench/c/$p.c" -lnetfilter_queue
 done
+if [ -e /usr/include/pcap/pcap.h ]; then
+  gcc -O2 -Wall -pthread -o "$out/pcap_bridge" bench/c/pcap_bridge.c -lpcap
+fi
