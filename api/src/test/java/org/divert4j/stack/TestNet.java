@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import org.divert4j.Capability;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.packet.Ipv4Builder;
@@ -39,6 +40,11 @@ final class TestNet implements StackEnvironment {
   final List<Sent> wire = new ArrayList<>();
   final List<Sent> local = new ArrayList<>();
   boolean forwarding = true;
+
+  /** When set (non-negative), every IPv4 route answers this index. */
+  int routeOverride = -1;
+
+  long transmitDrops;
   long now = 1_000_000_000L;
   int synchronizations;
 
@@ -51,6 +57,9 @@ final class TestNet implements StackEnvironment {
 
   @Override
   public int route(int destination) {
+    if (routeOverride >= 0) {
+      return routeOverride;
+    }
     int net = destination & 0xffffff00;
     if (net == (HOST0 & 0xffffff00)) {
       return ETH0;
@@ -87,6 +96,11 @@ final class TestNet implements StackEnvironment {
   }
 
   @Override
+  public long transmitDrops() {
+    return transmitDrops;
+  }
+
+  @Override
   public void synchronize() {
     synchronizations++;
   }
@@ -112,6 +126,10 @@ final class TestNet implements StackEnvironment {
 
   DivertEngine engine(org.divert4j.HostOptions o) {
     return new DivertEngine("test", "r", Set.of(), o, this);
+  }
+
+  DivertEngine engine(org.divert4j.HostOptions o, String name, Set<Capability> capabilities) {
+    return new DivertEngine("test", name, capabilities, o, this);
   }
 
   static byte[] copy(ByteBuffer p) {
