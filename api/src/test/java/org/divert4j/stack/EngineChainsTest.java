@@ -124,6 +124,41 @@ class EngineChainsTest {
   }
 
   @Test
+  void aPacketResumesAfterItsRuleWhenARuleBeforeItWasRemoved() throws Exception {
+    DivertEngine e = engine(HostOptions.defaults());
+    DivertHost h = e.openHost(HostOptions.defaults());
+    InstalledRule before = h.addRule(DivertRule.parse("output -d 10.9.9.9 -j DIVERT 200"));
+    h.addRule(DivertRule.parse("output -p udp -j DIVERT 100"));
+    DivertSocket s = h.bind(100);
+    assertTrue(e.originate(toRemote(1)));
+    DivertAddress a = receive(s);
+    before.remove(); // the diverting rule is now the last, at index 0
+    s.send(buf, a);
+    assertEquals(1, net.wire.size());
+    assertEquals(0, s.stats().held());
+    assertEquals(1, s.stats().received());
+  }
+
+  @Test
+  void aPacketWhoseRuleWasRemovedResumesAtTheRulesPosition() throws Exception {
+    DivertEngine e = engine(HostOptions.defaults());
+    DivertHost h = e.openHost(HostOptions.defaults());
+    h.addRule(DivertRule.parse("output -d 10.9.9.9 -j DIVERT 400"));
+    InstalledRule r = h.addRule(DivertRule.parse("output -p udp -j DIVERT 100"));
+    h.addRule(DivertRule.parse("output -p udp -j DIVERT 300"));
+    DivertSocket s = h.bind(100);
+    DivertSocket first = h.bind(200);
+    DivertSocket last = h.bind(300);
+    assertTrue(e.originate(toRemote(1)));
+    DivertAddress a = receive(s);
+    h.insertRule(0, DivertRule.parse("output -p udp -j DIVERT 200"));
+    r.remove(); // now: 200, 400, 300; the packet was at position 1
+    s.send(buf, a);
+    assertNull(first.receive(ByteBuffer.allocate(2048), Duration.ZERO), "not from the start");
+    assertNotNull(last.receive(ByteBuffer.allocate(2048), Duration.ZERO));
+  }
+
+  @Test
   void noListenerDropIsCountedAndPassThroughActsAsIfTheRuleWereAbsent() throws Exception {
     DivertEngine e = engine(HostOptions.defaults());
     DivertHost drop = e.openHost(HostOptions.builder().noListener(NoListenerPolicy.DROP).build());
@@ -207,6 +242,7 @@ class EngineChainsTest {
     assertEquals(ETH0, a.interfaceIndex());
     assertEquals(TestNet.HOST0, a.interfaceAddressBits());
     s.send(buf, a);
+    assertEquals(0, s.stats().held());
     assertEquals(1, net.wire.size());
     assertEquals(ETH1, net.wire.get(0).ifIndex());
   }
@@ -223,6 +259,8 @@ class EngineChainsTest {
     assertEquals("eth1", a.interfaceName());
     assertEquals(TestNet.HOST1, a.interfaceAddressBits());
     s.send(buf, a);
+    assertEquals(0, s.stats().held());
+    assertEquals(1, s.stats().reinjected());
     assertEquals(1, net.local.size());
     assertEquals(ETH1, net.local.get(0).ifIndex());
   }

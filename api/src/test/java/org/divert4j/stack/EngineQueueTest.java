@@ -68,6 +68,7 @@ class EngineQueueTest {
     DivertAddress a = s.receive(buf, Duration.ZERO);
     assertNotNull(a);
     assertEquals(1, s.stats().held());
+    assertEquals(1, engine.room(), "the held packet takes room");
     originate(2); // one fits beside the held packet, one does not
     assertEquals(1, s.stats().dropped(DropReason.QUEUE_FULL));
     s.send(buf.flip(), a);
