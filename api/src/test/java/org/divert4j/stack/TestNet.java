@@ -12,12 +12,13 @@ import org.divert4j.NetInterface;
 import org.divert4j.packet.Ipv4Builder;
 
 /**
- * A two-interface router for engine tests, on a clock the test moves: eth0 (index 2, 10.0.0.1/24,
- * MTU 1500) and eth1 (index 3, 10.0.1.1/24, MTU 1000). Routes 10.0.0.0/24 to eth0, 10.0.1.0/24 to
- * eth1, nothing else. The wire and the local stack are lists, each entry a copy with the interface
- * and the mark it went with.
+ * A two-interface router for engine tests, on a clock the test moves: lo (index 1, 127.0.0.1/8, MTU
+ * 65535), eth0 (index 2, 10.0.0.1/24, MTU 1500) and eth1 (index 3, 10.0.1.1/24, MTU 1000). Routes
+ * 127.0.0.0/8 to lo, 10.0.0.0/24 to eth0, 10.0.1.0/24 to eth1, nothing else. The wire and the local
+ * stack are lists, each entry a copy with the interface and the mark it went with.
  */
 final class TestNet implements StackEnvironment {
+  static final int LO = 1;
   static final int ETH0 = 2;
   static final int ETH1 = 3;
   static final int ETH0_MTU = 1500;
@@ -51,6 +52,7 @@ final class TestNet implements StackEnvironment {
   @Override
   public List<NetInterface> interfaces() {
     return List.of(
+        new NetInterface("lo", LO, Ipv4.parse("127.0.0.1"), 8, 65535),
         new NetInterface("eth0", ETH0, Ipv4.parse("10.0.0.1"), 24, ETH0_MTU),
         new NetInterface("eth1", ETH1, Ipv4.parse("10.0.1.1"), 24, ETH1_MTU));
   }
@@ -59,6 +61,9 @@ final class TestNet implements StackEnvironment {
   public int route(int destination) {
     if (routeOverride >= 0) {
       return routeOverride;
+    }
+    if (destination >>> 24 == 127) {
+      return LO;
     }
     int net = destination & 0xffffff00;
     if (net == (HOST0 & 0xffffff00)) {
