@@ -12,7 +12,8 @@ final class Bytes {
   }
 
   static int u16(ByteBuffer b, int i) {
-    return ((b.get(i) & 0xff) << 8) | (b.get(i + 1) & 0xff);
+    short v = b.getShort(i);
+    return (b.order() == ByteOrder.BIG_ENDIAN ? v : Short.reverseBytes(v)) & 0xffff;
   }
 
   static long u32(ByteBuffer b, int i) {
