@@ -15,6 +15,7 @@ import org.divert4j.Direction;
 final class FastPath {
   // What a planned test reads. LOAD: a plain header field from Loads; the others are the fields
   // whose value is a flag or a length of the layout or the context, or a word at an index.
+  private static final int SLOW = 0; // not planned: Program.test decides
   private static final int LOAD = 1;
   private static final int INBOUND = 2;
   private static final int OUTBOUND = 3;
@@ -94,10 +95,6 @@ final class FastPath {
     };
   }
 
-  boolean planned(int i) {
-    return ints[i * IS] != 0;
-  }
-
   /** Bits 0, 1, 2: the verdict of an operator when the left side is less, equal, greater. */
   private static int acceptBits(int op) {
     return switch (op) {
@@ -111,32 +108,63 @@ final class FastPath {
   }
 
   /**
-   * The verdict of planned test {@code i}; a field the packet lacks is false (S65). Each value is
-   * the one {@code Program.value} gives.
+   * The verdict of test {@code i}; a field the packet lacks is false (S65). Each value is the one
+   * {@code Program.value} gives.
    */
   boolean test(Program p, int i, ByteBuffer b, Layout l, FilterContext c) {
+    // Kept under the JIT's inlining limit (FreqInlineSize, 325 bytecodes), so that the common
+    // case, a header field of at most 32 bits, runs inside Program.matches' loop without a call.
     int x = i * IS;
     int y = i * LS;
+    int kind = ints[x];
     long v;
-    long hi = 0;
-    switch (ints[x]) {
-      case LOAD -> {
-        int at = l.anchors[ints[x + 1]];
-        if (at < 0) {
-          return false;
-        }
-        at += ints[x + 2];
-        switch (ints[x + 3]) {
-          case 1 -> v = b.get(at) & 0xff;
-          case 2 -> v = Bytes.u16(b, at);
-          case 4 -> v = Bytes.u32(b, at);
-          default -> { // the low half of an IPv6 address; the high half precedes it
-            v = Bytes.u64(b, at);
-            hi = Bytes.u64(b, at - 8) & longs[y + 4];
-          }
-        }
-        v = ((v >>> ints[x + 4]) & longs[y]) | longs[y + 1];
+    if (kind == LOAD) {
+      int at = l.anchors[ints[x + 1]];
+      if (at < 0) {
+        return false;
       }
+      at += ints[x + 2];
+      int w = ints[x + 3];
+      if (w == 2) {
+        v = Bytes.u16(b, at);
+      } else if (w == 1) {
+        v = b.get(at) & 0xff;
+      } else if (w == 4) {
+        v = Bytes.u32(b, at);
+      } else {
+        return address(p, i, b, at);
+      }
+      v = ((v >>> ints[x + 4]) & longs[y]) | longs[y + 1];
+    } else if (kind == SLOW) {
+      return p.test(i, b, l, c);
+    } else {
+      v = other(p, i, kind, b, l, c);
+      if (v == Program.MISSING) {
+        return false;
+      }
+      v &= longs[y];
+    }
+    // only IPv6 addresses have high 64 bits; v's are 0, below a literal whose high half is not
+    int r = longs[y + 3] == 0 ? Long.compareUnsigned(v, longs[y + 2]) : -1;
+    return ((ints[x + 5] >>> (r + 1)) & 1) != 0;
+  }
+
+  /** An IPv6 address at {@code at} (its low half; the high half precedes it). */
+  private boolean address(Program p, int i, ByteBuffer b, int at) {
+    int x = i * IS;
+    int y = i * LS;
+    long v = Bytes.u64(b, at) & longs[y];
+    long hi = Bytes.u64(b, at - 8) & longs[y + 4];
+    long rh = longs[y + 3];
+    int r = hi == rh ? Long.compareUnsigned(v, longs[y + 2]) : Long.compareUnsigned(hi, rh);
+    return ((ints[x + 5] >>> (r + 1)) & 1) != 0;
+  }
+
+  /** The value of a field that is not a plain header field, or {@code Program.MISSING}. */
+  private long other(Program p, int i, int kind, ByteBuffer b, Layout l, FilterContext c) {
+    int x = i * IS;
+    long v;
+    switch (kind) {
       case INBOUND -> v = c.direction == Direction.INBOUND ? 1 : 0;
       case OUTBOUND -> v = c.direction == Direction.OUTBOUND ? 1 : 0;
       case LOOPBACK -> v = c.loopback ? 1 : 0;
@@ -144,7 +172,7 @@ final class FastPath {
       case LENGTH -> v = l.end - l.base;
       case FRAGMENT -> {
         if (l.family == 0) {
-          return false;
+          return Program.MISSING;
         }
         v = l.fragment ? 1 : 0;
       }
@@ -156,53 +184,43 @@ final class FastPath {
       case UDP -> v = l.protocol == Layout.UDP ? 1 : 0;
       case TCP_PAYLOAD_LENGTH -> {
         if (l.tcp < 0) {
-          return false;
+          return Program.MISSING;
         }
         v = l.datagramEnd - l.tcpPayload;
       }
       case UDP_PAYLOAD_LENGTH -> {
         if (l.udp < 0) {
-          return false;
+          return Program.MISSING;
         }
         v = l.datagramEnd - l.udp - 8;
       }
       case PACKET_WORD -> {
         v = word(b, l.base, l.end, ints[x + 6], ints[x + 7]);
         if (v < 0) {
-          return false;
+          return Program.MISSING;
         }
       }
       case TCP_WORD -> {
         if (l.tcp < 0) {
-          return false;
+          return Program.MISSING;
         }
         v = word(b, l.tcpPayload, l.datagramEnd, ints[x + 6], ints[x + 7]);
         if (v < 0) {
-          return false;
+          return Program.MISSING;
         }
       }
       case UDP_WORD -> {
         if (l.udp < 0) {
-          return false;
+          return Program.MISSING;
         }
         v = word(b, l.udp + 8, l.datagramEnd, ints[x + 6], ints[x + 7]);
         if (v < 0) {
-          return false;
+          return Program.MISSING;
         }
       }
-      default -> {
-        v = Program.value(p.lField[i], p.lIndex[i], b, l, c);
-        if (v == Program.MISSING) {
-          return false;
-        }
-      }
+      default -> v = Program.value(p.lField[i], p.lIndex[i], b, l, c);
     }
-    if (ints[x] != LOAD) {
-      v &= longs[y];
-    }
-    long rh = longs[y + 3];
-    int r = hi == rh ? Long.compareUnsigned(v, longs[y + 2]) : Long.compareUnsigned(hi, rh);
-    return ((ints[x + 5] >>> (r + 1)) & 1) != 0;
+    return v;
   }
 
   /** A word of {@code size} bytes at an index from {@code from} (from {@code to} if negative). */

@@ -249,13 +249,29 @@ final class Program {
       p.bounds(b);
     }
     while (pc >= 0) {
-      boolean t = fast.planned(pc) ? fast.test(this, pc, b, p, c) : test(pc, b, p, c);
-      pc = t ? succ[pc] : fail[pc];
+      pc = fast.test(this, pc, b, p, c) ? succ[pc] : fail[pc];
     }
     return pc == ACCEPT;
   }
 
-  private boolean test(int i, ByteBuffer b, Layout p, FilterContext c) {
+  /**
+   * {@link #matches} without {@link FastPath}: every test through {@link #test}, with the whole
+   * layout read. The reference the fast path is checked against (FilterPropertyTest).
+   */
+  boolean matchesWithoutFastPath(ByteBuffer b, FilterContext c) {
+    int pc = start;
+    if (pc < 0) {
+      return pc == ACCEPT;
+    }
+    Layout p = c.layout;
+    p.read(b);
+    while (pc >= 0) {
+      pc = test(pc, b, p, c) ? succ[pc] : fail[pc];
+    }
+    return pc == ACCEPT;
+  }
+
+  boolean test(int i, ByteBuffer b, Layout p, FilterContext c) {
     boolean ln;
     long lh;
     long ll;
