@@ -12,6 +12,15 @@ final class Layout {
   static final int ICMP = 1;
   static final int ICMPV6 = 58;
 
+  /** Indexes into {@link #anchors}: where each header starts, or -1. Index 0 is unused. */
+  static final int A_IP4 = 1;
+
+  static final int A_IP6 = 2;
+  static final int A_TCP = 3;
+  static final int A_UDP = 4;
+  static final int A_ICMP = 5;
+  static final int A_ICMPV6 = 6;
+
   int base;
   int end;
 
@@ -32,7 +41,27 @@ final class Layout {
   int icmp = -1;
   int icmpv6 = -1;
 
+  /** The offsets above by header, for {@link Loads}: IPv4, IPv6, TCP, UDP, ICMP, ICMPv6. */
+  final int[] anchors = {-1, -1, -1, -1, -1, -1, -1};
+
+  /** Only the bounds, for filters whose fields need no header ({@link Loads#needsNoLayout}). */
+  void bounds(ByteBuffer b) {
+    base = b.position();
+    end = b.limit();
+  }
+
   void read(ByteBuffer b) {
+    parse(b);
+    int[] a = anchors;
+    a[A_IP4] = family == 4 ? base : -1;
+    a[A_IP6] = family == 6 ? base : -1;
+    a[A_TCP] = tcp;
+    a[A_UDP] = udp;
+    a[A_ICMP] = icmp;
+    a[A_ICMPV6] = icmpv6;
+  }
+
+  private void parse(ByteBuffer b) {
     base = b.position();
     end = b.limit();
     family = 0;

@@ -15,7 +15,7 @@ import org.divert4j.filter.Node.Operand;
 final class Program {
   static final int ACCEPT = -1;
   static final int REJECT = -2;
-  private static final long MISSING = Long.MIN_VALUE;
+  static final long MISSING = Long.MIN_VALUE;
 
   static final int EQ = 0;
   static final int NE = 1;
@@ -43,6 +43,12 @@ final class Program {
   final long[] rHi;
   final long[] rLo;
 
+  /** Tests of a field against a literal of 0 or more, the most common kind, without a switch. */
+  private final FastPath fast;
+
+  /** False when no test needs a header, so that evaluation skips finding them. */
+  private final boolean needsLayout;
+
   private int size;
 
   private Program(int capacity, Node root) {
@@ -61,8 +67,16 @@ final class Program {
     rNeg = new boolean[capacity];
     rHi = new long[capacity];
     rLo = new long[capacity];
+    fast = new FastPath(capacity);
     start = flatten(root, ACCEPT, REJECT);
     n = size;
+    boolean layout = false;
+    for (int i = 0; i < n; i++) {
+      for (Field f : new Field[] {lField[i], rField[i]}) {
+        layout |= f != null && !Loads.needsNoLayout(f);
+      }
+    }
+    needsLayout = layout;
   }
 
   static Program compile(Node root) {
@@ -201,6 +215,7 @@ final class Program {
       rHi[i] = l.hi() & mh;
       rLo[i] = l.lo() & ml;
     }
+    fast.plan(this, i);
     return i;
   }
 
@@ -228,6 +243,27 @@ final class Program {
       return pc == ACCEPT;
     }
     Layout p = c.layout;
+    if (needsLayout) {
+      p.read(b);
+    } else {
+      p.bounds(b);
+    }
+    while (pc >= 0) {
+      pc = fast.test(this, pc, b, p, c) ? succ[pc] : fail[pc];
+    }
+    return pc == ACCEPT;
+  }
+
+  /**
+   * {@link #matches} without {@link FastPath}: every test through {@link #test}, with the whole
+   * layout read. The reference the fast path is checked against (FilterPropertyTest).
+   */
+  boolean matchesWithoutFastPath(ByteBuffer b, FilterContext c) {
+    int pc = start;
+    if (pc < 0) {
+      return pc == ACCEPT;
+    }
+    Layout p = c.layout;
     p.read(b);
     while (pc >= 0) {
       pc = test(pc, b, p, c) ? succ[pc] : fail[pc];
@@ -235,7 +271,7 @@ final class Program {
     return pc == ACCEPT;
   }
 
-  private boolean test(int i, ByteBuffer b, Layout p, FilterContext c) {
+  boolean test(int i, ByteBuffer b, Layout p, FilterContext c) {
     boolean ln;
     long lh;
     long ll;
@@ -309,7 +345,7 @@ final class Program {
    * A field's value (the low 64 bits for addresses), or {@link #MISSING} when the packet does not
    * have it (S65).
    */
-  private static long value(Field f, int index, ByteBuffer b, Layout p, FilterContext c) {
+  static long value(Field f, int index, ByteBuffer b, Layout p, FilterContext c) {
     int base = p.base;
     switch (f) {
       case ZERO:

@@ -179,4 +179,40 @@ class FilterPropertyTest {
       assertEquals(va, Filter.parse(fa.toString()).matches(p, ctx), why);
     }
   }
+
+  /**
+   * The fast path (FastPath: table loads, flags without a switch, filters without header fields
+   * skipping the layout) decides every test as Program.test does, on random filters over every
+   * field and random packets of both families, in heap and direct buffers of either byte order.
+   */
+  @Property(tries = 3000)
+  void fastPathAgreesWithTheGeneralTest(@ForAll long seed) {
+    Random r = new Random(seed);
+    Filter f = Filter.parse(randomFilter(r, r.nextInt(4)));
+    Program program = Program.compile(f.root());
+    FilterContext ctx = new FilterContext();
+    for (int i = 0; i < 8; i++) {
+      ctx.set(
+          r.nextBoolean() ? Direction.INBOUND : Direction.OUTBOUND, r.nextBoolean(), r.nextInt(3));
+      ByteBuffer p = randomPacket(r);
+      if (r.nextBoolean()) {
+        ByteBuffer d = ByteBuffer.allocateDirect(p.remaining());
+        d.put(0, p, p.position(), p.remaining());
+        p = d;
+      }
+      if (r.nextBoolean()) {
+        p.order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      }
+      assertEquals(
+          program.matchesWithoutFastPath(p, ctx),
+          program.matches(p, ctx),
+          f + " on " + java.util.HexFormat.of().formatHex(bytes(p)) + " seed " + seed);
+    }
+  }
+
+  private static byte[] bytes(ByteBuffer p) {
+    byte[] a = new byte[p.remaining()];
+    p.get(p.position(), a);
+    return a;
+  }
 }

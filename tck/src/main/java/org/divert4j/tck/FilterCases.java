@@ -137,6 +137,29 @@ final class FilterCases {
     return t;
   }
 
+  /**
+   * S64, tried as a new user would: the filters of WinDivert 2.x's documentation and samples that
+   * use fields with a meaning here, as written there, and the same with the direction and port
+   * turned to the test bed's inbound traffic to port 443 or 53 (the originals select outbound
+   * traffic, so none of the inbound packets). Sources: the documentation's filter examples ({@code
+   * outbound and !loopback and (tcp.DstPort == 80 or udp.DstPort == 53)}, {@code inbound and
+   * tcp.Syn}), its introduction's URL-blacklist filter ({@code outbound and tcp.PayloadLength > 0
+   * and tcp.DstPort == 80}), {@code true} of the passthru and netdump samples, and the TLS
+   * ClientHello test zapret-like tools write ({@code tcp.Payload[0] == 22 and tcp.Payload[5] ==
+   * 1}).
+   */
+  static Map<String, String> windivertExamples() {
+    Map<String, String> t = new LinkedHashMap<>();
+    t.put("outbound and !loopback and (tcp.DstPort == 80 or udp.DstPort == 53)", "");
+    t.put("inbound and !loopback and (tcp.DstPort == 443 or udp.DstPort == 53)", "UST");
+    t.put("inbound and tcp.Syn", "S");
+    t.put("outbound and tcp.PayloadLength > 0 and tcp.DstPort == 80", "");
+    t.put("inbound and tcp.PayloadLength > 0 and tcp.DstPort == 443", "T");
+    t.put("true", "USTIFLXQ");
+    t.put("tcp.DstPort == 443 and tcp.Payload[0] == 22 and tcp.Payload[5] == 1", "T");
+    return t;
+  }
+
   /** S65: tests on fields the packet does not have are false; their negation is true. */
   static Map<String, String> missing() {
     Map<String, String> t = new LinkedHashMap<>();

@@ -63,6 +63,23 @@ public class FilterVerification extends TckVerification {
   }
 
   /**
+   * <b>S64</b>, as a new user tries it: the filters of WinDivert's documentation and samples that
+   * use supported fields (see {@code FilterCases.windivertExamples}) parse unchanged and select the
+   * same packets on the backend as in the reference evaluator, among the six whole packets of S64.
+   *
+   * <p>If it fails: as for the table of S64; a parse error means a documented WinDivert spelling is
+   * not accepted.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(id = "S64")
+  public void S64_winDivertDocumentationExamplesBehaveAlike(TckContext tck) throws Exception {
+    checkTable(tck, FilterCases.windivertExamples(), FilterCases.WHOLE);
+  }
+
+  /**
    * <b>S65</b>: a comparison on a field the packet does not have ({@code tcp.*} on UDP, ports of a
    * later fragment, a payload byte past the end, {@code ipv6.*} on IPv4) is false, and {@code not}
    * of it is true, on the backend as in the reference evaluator: the six packets of S64 and both
