@@ -3,12 +3,13 @@
 # kernel backend throughput next to two C libnetfilter_queue programs and no rule, parallelism 1
 # and N, UDP ping-pong latency, bytes allocated per packet (ThreadMXBean + JFR over >= 1M packets),
 # TCP bulk with iperf3 (no rule, divert4j without and with segmentOffload, C nfq_one without and
-# with NFQA_CFG_F_GSO), the simulation backend's divert-and-reinject loop (JMH), and the pcap
+# with NFQA_CFG_F_GSO), the simulation backend's divert-and-reinject loop (JMH), 64-byte UDP over
+# IPv6 next to IPv4 (divert4j and C nfq_one on ip6tables / iptables rules, issue 13), and the pcap
 # backend's inline segment next to a C libpcap bridge and a Linux bridge (UDP and TCP;
 # org.divert4j.bench.pcap.PcapInlineBench, also bench/pcap-bench.sh --inline).
 # Usage (root): bench/run-all.sh [--runs 5] [--seconds 3] [--warmup 1] [--payload 64] [--batch 64]
 #               [--parallel 2] [--pings 20000] [--alloc-packets 1000000]
-#               [--sections throughput,scaling,latency,alloc,tcp,sim,pcap-inline]
+#               [--sections throughput,scaling,latency,alloc,tcp,sim,family,pcap-inline]
 # The namespaces are d4j-<java pid>-*; they are removed by the program, and by this script's exit
 # trap if the program dies.
 set -euo pipefail

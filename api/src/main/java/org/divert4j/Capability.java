@@ -48,6 +48,16 @@ public enum Capability {
    */
   TRUNCATED_CHAINS_CONTINUE,
   /**
+   * In always-defragment mode the backend counts its IPv6 reassembly as it counts IPv4's (S24 read
+   * by S58): {@link HostStats#reassembled()} and every discard by its {@link DropReason} (timeout,
+   * overlap, memory). Without it IPv6 datagrams are still reassembled and discarded as S24 says,
+   * but only the timeouts are counted: the kernel backend, whose IPv6 reassembly is Linux's
+   * nf_defrag_ipv6, where {@code nf_ct_frag6_gather} (net/ipv6/netfilter/nf_conntrack_reasm.c)
+   * counts neither reassembled datagrams, overlaps nor fragments it had no memory for, and only
+   * {@code ip6frag_expire_frag_queue} (include/net/ipv6_frag.h) adds to /proc/net/snmp6.
+   */
+  IPV6_REASSEMBLY_COUNTERS,
+  /**
    * With {@link HostOptions#segmentOffload()} on, the backend delivers TCP and UDP super-packets
    * (GSO/GRO) whole with their segment size ({@link PacketBatch#segmentSize(int)}), and the stack
    * segments them when they are written back (SEMANTICS.md section N, S69). S70 (nothing larger

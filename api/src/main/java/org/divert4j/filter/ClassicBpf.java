@@ -110,13 +110,85 @@ public final class ClassicBpf {
    */
   public static List<List<Insn>> compileIpv4(
       Filter filter, Direction direction, int maxPerProgram) {
+    return compile(filter, direction, maxPerProgram, false);
+  }
+
+  /**
+   * Compiles a filter for IPv6 packets whose data starts at the fixed IPv6 header, as ip6tables'
+   * xt_bpf sees them ({@code bpf_mt} runs the program on the skb from its network header; {@code
+   * ip6_rcv_core} in net/ipv6/ip6_input.c has checked the version and trimmed the packet to 40 plus
+   * the payload length). Only filters that need nothing past the fixed header compile: the {@code
+   * ipv6.*} fields, {@code length}, {@code packet[i]}, {@code ifIdx}, {@code loopback}, the
+   * direction, and the IPv4 and ICMP fields, which are absent from IPv6 packets (S65). A field of
+   * the upper layer ({@code tcp}, {@code udp}, {@code icmpv6} and theirs) or {@code fragment} needs
+   * the walk of the extension headers (S56), which a classic BPF program cannot do for a chain of
+   * any length (no loops, {@code XT_BPF_MAX_NUM_INSTR} instructions), so such a filter is refused.
+   *
+   * @param filter the filter
+   * @param direction the direction of the rule's packets (inbound for input and forward)
+   * @param maxPerProgram the most instructions in one program, e.g. {@link #XT_BPF_MAX_NUM_INSTR}
+   * @return programs that all accept exactly the IPv6 packets the filter accepts; empty when it
+   *     accepts every IPv6 packet
+   * @throws IllegalArgumentException naming the field, if the filter needs the upper layer or
+   *     compares two IPv6 addresses; naming the limit as {@link #compileIpv4}
+   */
+  public static List<List<Insn>> compileIpv6(
+      Filter filter, Direction direction, int maxPerProgram) {
+    Field f = upperLayerField(filter.root());
+    if (f != null) {
+      throw new IllegalArgumentException(
+          "the field '"
+              + f.text
+              + "' of an IPv6 packet needs the walk of its extension headers, which a classic"
+              + " BPF program cannot do for a chain of any length; in ip6tables a filter may use"
+              + " the ipv6.* fields, length, packet[i], ifIdx, loopback and the direction");
+    }
+    return compile(filter, direction, maxPerProgram, true);
+  }
+
+  /** The first field of the filter that needs the IPv6 upper layer, or null. */
+  private static Field upperLayerField(Node n) {
+    if (n instanceof Node.Not x) {
+      return upperLayerField(x.operand());
+    } else if (n instanceof Node.And a) {
+      Field f = upperLayerField(a.left());
+      return f != null ? f : upperLayerField(a.right());
+    } else if (n instanceof Node.Or o) {
+      Field f = upperLayerField(o.left());
+      return f != null ? f : upperLayerField(o.right());
+    } else if (n instanceof Node.If i) {
+      Field f = upperLayerField(i.condition());
+      f = f != null ? f : upperLayerField(i.then());
+      return f != null ? f : upperLayerField(i.otherwise());
+    }
+    Node.Test t = (Node.Test) n;
+    for (Node.Operand x : new Node.Operand[] {t.left(), t.right()}) {
+      if (x instanceof Node.FieldRef r) {
+        Field f = r.field();
+        int o = f.ordinal();
+        boolean upper =
+            f == Field.FRAGMENT
+                || f == Field.ICMPV6
+                || f == Field.TCP
+                || f == Field.UDP
+                || o >= Field.ICMPV6_TYPE.ordinal();
+        if (upper) {
+          return f;
+        }
+      }
+    }
+    return null;
+  }
+
+  private static List<List<Insn>> compile(
+      Filter filter, Direction direction, int maxPerProgram, boolean six) {
     if (filter.usesFlow()) {
       throw new IllegalArgumentException(FLOW_REFUSAL);
     }
     List<Node> parts = new ArrayList<>();
     List<List<Insn>> out = new ArrayList<>();
-    Node root = specialize(filter.root(), direction);
-    List<Insn> whole = compile(Program.compile(root), direction);
+    Node root = specialize(filter.root(), direction, six);
+    List<Insn> whole = compile(Program.compile(root), direction, six);
     if (whole == null) {
       return out; // accepts everything
     }
@@ -126,7 +198,7 @@ public final class ClassicBpf {
     }
     conjuncts(root, parts);
     for (Node part : parts) {
-      List<Insn> p = compile(Program.compile(part), direction);
+      List<Insn> p = compile(Program.compile(part), direction, six);
       if (p == null) {
         continue;
       }
@@ -151,43 +223,60 @@ public final class ClassicBpf {
    * and a test on an IPv6 or ICMPv6 field is false (S65).
    */
   static Node specialize(Node n, Direction direction) {
+    return specialize(n, direction, false);
+  }
+
+  /** As {@link #specialize(Node, Direction)}, for IPv6 packets when {@code six}. */
+  static Node specialize(Node n, Direction direction, boolean six) {
     if (n instanceof Node.Not x) {
-      return new Node.Not(specialize(x.operand(), direction));
+      return new Node.Not(specialize(x.operand(), direction, six));
     } else if (n instanceof Node.And a) {
-      return new Node.And(specialize(a.left(), direction), specialize(a.right(), direction));
+      return new Node.And(
+          specialize(a.left(), direction, six), specialize(a.right(), direction, six));
     } else if (n instanceof Node.Or o) {
-      return new Node.Or(specialize(o.left(), direction), specialize(o.right(), direction));
+      return new Node.Or(
+          specialize(o.left(), direction, six), specialize(o.right(), direction, six));
     } else if (n instanceof Node.If i) {
       return new Node.If(
-          specialize(i.condition(), direction),
-          specialize(i.then(), direction),
-          specialize(i.otherwise(), direction));
+          specialize(i.condition(), direction, six),
+          specialize(i.then(), direction, six),
+          specialize(i.otherwise(), direction, six));
     }
     Node.Test t = (Node.Test) n;
-    if (absent(t.left()) || absent(t.right())) {
+    if (absent(t.left(), six) || absent(t.right(), six)) {
       return new Node.Test(Node.Literal.number(0), Node.Op.NE, Node.Literal.number(0));
     }
     return new Node.Test(
-        known(t.left(), direction), t.op(), t.right() == null ? null : known(t.right(), direction));
+        known(t.left(), direction, six),
+        t.op(),
+        t.right() == null ? null : known(t.right(), direction, six));
   }
 
-  private static boolean absent(Node.Operand x) {
+  /** Whether the operand is a field the family's packets never have (S65). */
+  private static boolean absent(Node.Operand x, boolean six) {
     if (!(x instanceof Node.FieldRef f)) {
       return false;
     }
     int o = f.field().ordinal();
+    if (six) { // the IPv4 header and ICMP over IPv4
+      return (o >= Field.IP_HDR_LENGTH.ordinal() && o <= Field.IP_DST_ADDR.ordinal())
+          || (o >= Field.ICMP_TYPE.ordinal() && o <= Field.ICMP_BODY.ordinal());
+    }
     return (o >= Field.IPV6_TRAFFIC_CLASS.ordinal() && o <= Field.IPV6_DST_ADDR.ordinal())
         || (o >= Field.ICMPV6_TYPE.ordinal() && o <= Field.ICMPV6_BODY.ordinal());
   }
 
-  private static Node.Operand known(Node.Operand x, Direction direction) {
+  private static Node.Operand known(Node.Operand x, Direction direction, boolean six) {
     if (x instanceof Node.FieldRef f) {
       switch (f.field()) {
         case IP:
-          return Node.Literal.number(1);
+          return Node.Literal.number(six ? 0 : 1);
         case IPV6:
+          return Node.Literal.number(six ? 1 : 0);
+        case ICMP:
+          return six ? Node.Literal.number(0) : x;
         case ICMPV6:
-          return Node.Literal.number(0);
+          return Node.Literal.number(0); // IPv6: refused before (it needs the walk)
         case INBOUND:
           return Node.Literal.number(direction == Direction.INBOUND ? 1 : 0);
         case OUTBOUND:
@@ -278,11 +367,11 @@ public final class ClassicBpf {
   }
 
   /** Compiles one flat program; null if it accepts everything. */
-  private static List<Insn> compile(Program p, Direction direction) {
+  private static List<Insn> compile(Program p, Direction direction, boolean six) {
     if (p.start == ACCEPT) {
       return null;
     }
-    Asm a = new Asm(direction);
+    Asm a = new Asm(direction, six);
     if (p.start == REJECT) {
       a.emit(RET_K, 0);
       return a.assemble();
@@ -306,12 +395,14 @@ public final class ClassicBpf {
   /** Instructions with symbolic jump targets, resolved by {@link #assemble}. */
   private static final class Asm {
     private final Direction direction;
+    private final boolean six;
     private final List<int[]> code = new ArrayList<>(); // {code, jtLabel, jfLabel, k}
     private final Map<Integer, Integer> labels = new HashMap<>();
     private int nextLabel = 1_000_000;
 
-    Asm(Direction direction) {
+    Asm(Direction direction, boolean six) {
       this.direction = direction;
+      this.six = six;
     }
 
     int newLabel() {
@@ -518,6 +609,10 @@ public final class ClassicBpf {
         long ml,
         int ok,
         int no) {
+      if (f == Field.IPV6_SRC_ADDR || f == Field.IPV6_DST_ADDR) {
+        address6(f == Field.IPV6_SRC_ADDR ? 8 : 24, op, neg, hi, lo, mh, ml, ok, no);
+        return;
+      }
       if (!load(f, index, no)) {
         return; // never present: the test is false
       }
@@ -540,6 +635,49 @@ public final class ClassicBpf {
       compareK(op, (int) (lo & ml), ok, no);
     }
 
+    /**
+     * An IPv6 address (four words from {@code at}) against a literal, word by word from the most
+     * significant, each under its part of the mask: equal words go on to the next, the first
+     * unequal one decides.
+     */
+    private void address6(
+        int at, int op, boolean neg, long hi, long lo, long mh, long ml, int ok, int no) {
+      if (neg) { // an address is never negative: decided by the sign
+        ja(Program.compare(op, false, 0, 0, true, hi & mh, lo & ml) ? ok : no);
+        return;
+      }
+      long[] lit = {hi >>> 32, hi, lo >>> 32, lo};
+      long[] mask = {mh >>> 32, mh, ml >>> 32, ml};
+      boolean less = op == Program.LT || op == Program.LE;
+      boolean greater = op == Program.GT || op == Program.GE;
+      for (int w = 0; w < 4; w++) {
+        int m = (int) mask[w];
+        if (m == 0) {
+          continue; // masked away: equal
+        }
+        int k = (int) lit[w] & m;
+        emit(LD_W_ABS, at + 4 * w);
+        if (m != -1) {
+          emit(AND_K, m);
+        }
+        int next = newLabel();
+        if (op == Program.EQ) {
+          jump(JEQ_K, k, next, no);
+        } else if (op == Program.NE) {
+          jump(JEQ_K, k, next, ok);
+        } else {
+          int unequal = newLabel();
+          jump(JEQ_K, k, next, unequal);
+          label(unequal);
+          jump(JGT_K, k, greater ? ok : no, less ? ok : no);
+        }
+        label(next);
+      }
+      // every word equal
+      boolean equalHolds = op == Program.EQ || op == Program.LE || op == Program.GE;
+      ja(equalHolds ? ok : no);
+    }
+
     private void compareK(int op, int k, int ok, int no) {
       switch (op) {
         case Program.EQ -> jump(JEQ_K, k, ok, no);
@@ -553,6 +691,15 @@ public final class ClassicBpf {
 
     private void fieldVsField(
         Field lf, int li, Field rf, int ri, int op, long mh, long ml, int ok, int no) {
+      if (six
+          && (lf == Field.IPV6_SRC_ADDR
+              || lf == Field.IPV6_DST_ADDR
+              || rf == Field.IPV6_SRC_ADDR
+              || rf == Field.IPV6_DST_ADDR)) {
+        throw new IllegalArgumentException(
+            "comparing an IPv6 address field with another field is not compiled to classic BPF;"
+                + " compare it with an address or a prefix");
+      }
       if (!load(lf, li, no)) {
         return;
       }
@@ -684,7 +831,30 @@ public final class ClassicBpf {
           present(KIND_UDP, missing);
           word(f.wordSize, index, M_IHL, 8, missing);
         }
-        default -> { // IPv6 and ICMPv6 fields: never in an IPv4 packet
+        case IPV6_TRAFFIC_CLASS -> {
+          if (!six) {
+            ja(missing);
+            return false;
+          }
+          bits(LD_H_ABS, 0, 4, 0xff);
+        }
+        case IPV6_FLOW_LABEL -> {
+          if (!six) {
+            ja(missing);
+            return false;
+          }
+          bits(LD_W_ABS, 0, 0, 0xfffff);
+        }
+        case IPV6_LENGTH, IPV6_NEXT_HDR, IPV6_HOP_LIMIT -> {
+          if (!six) {
+            ja(missing);
+            return false;
+          }
+          emit(
+              f == Field.IPV6_LENGTH ? LD_H_ABS : LD_B_ABS,
+              f == Field.IPV6_LENGTH ? 4 : f == Field.IPV6_NEXT_HDR ? 6 : 7);
+        }
+        default -> { // other IPv6 and ICMPv6 fields: never in an IPv4 packet
           ja(missing);
           return false;
         }

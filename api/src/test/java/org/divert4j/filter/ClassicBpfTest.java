@@ -160,6 +160,148 @@ class ClassicBpfTest {
     }
   }
 
+  private static final String[] FIELDS6 = {
+    "ipv6.SrcAddr",
+    "ipv6.DstAddr",
+    "ipv6.TrafficClass",
+    "ipv6.FlowLabel",
+    "ipv6.Length",
+    "ipv6.NextHdr",
+    "ipv6.HopLimit",
+    "length",
+    "packet[6]",
+    "packet16[4]",
+    "packet32[-4]",
+    "ifIdx",
+    "loopback",
+    "inbound",
+    "ip",
+    "ipv6",
+    "icmp",
+    "ip.TTL",
+    "ip.SrcAddr",
+    "icmp.Type"
+  };
+
+  private static final String[] VALUES6 = {
+    "0",
+    "1",
+    "17",
+    "40",
+    "64",
+    "-1",
+    "0x11",
+    "2001:db8::2",
+    "2001:db8::1",
+    "2001:db8::/32",
+    "2001:db8::/127",
+    "2001:db8::3",
+    "fe80::2",
+    "fe80::/10",
+    "::ffff:10.0.0.2",
+    "::/0",
+    "10.0.0.2"
+  };
+
+  /** A filter over what an IPv6 program can decide (the fixed header and what needs no walk). */
+  private static String randomFilter6(Random r, int depth) {
+    int k = depth <= 0 ? 0 : r.nextInt(5);
+    switch (k) {
+      case 1:
+        return "not " + randomFilter6(r, depth - 1);
+      case 2:
+        return "(" + randomFilter6(r, depth - 1) + " and " + randomFilter6(r, depth - 1) + ")";
+      case 3:
+        return "(" + randomFilter6(r, depth - 1) + " or " + randomFilter6(r, depth - 1) + ")";
+      default:
+        String f = FIELDS6[r.nextInt(FIELDS6.length)];
+        if (r.nextInt(5) == 0) {
+          return f;
+        }
+        String v = VALUES6[r.nextInt(VALUES6.length)];
+        String[] ops = {"==", "!=", "<", "<=", ">", ">="};
+        String op = v.contains("/") ? (r.nextBoolean() ? "==" : "!=") : ops[r.nextInt(6)];
+        return f + " " + op + " " + v;
+    }
+  }
+
+  /** A valid IPv6 packet as ip6tables sees it: version 6, length = 40 + payload length. */
+  static ByteBuffer randomIpv6(Random r) {
+    ByteBuffer base = FilterPropertyTest.randomPacket(r);
+    while (base.limit() < 40 || (base.get(0) & 0xf0) != 0x60) {
+      base = FilterPropertyTest.randomPacket(r);
+    }
+    byte[] p = new byte[base.limit()];
+    base.get(0, p);
+    p[1] = (byte) r.nextInt(256); // traffic class and flow label bits
+    p[2] = (byte) r.nextInt(256);
+    p[7] = (byte) (r.nextBoolean() ? 64 : r.nextInt(256));
+    if (r.nextBoolean()) {
+      p[23] = (byte) r.nextInt(4); // 2001:db8::0..3
+    }
+    Packets.put16(p, 4, p.length - 40);
+    return ByteBuffer.wrap(p);
+  }
+
+  @Test
+  void ipv6ProgramsDecideAsTheReferenceEvaluator() {
+    long seed = new Random().nextLong();
+    Random r = new Random(seed);
+    FilterContext ctx = new FilterContext();
+    int compiled = 0;
+    for (int f = 0; f < 1500; f++) {
+      String text = randomFilter6(r, 1 + r.nextInt(3));
+      Filter filter = Filter.parse(text);
+      Direction d = DIRECTIONS[r.nextInt(2)];
+      List<List<ClassicBpf.Insn>> progs;
+      try {
+        progs = ClassicBpf.compileIpv6(filter, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage().contains("XT_BPF_MAX_NUM_INSTR"), e.getMessage());
+        continue;
+      }
+      compiled++;
+      for (int i = 0; i < 12; i++) {
+        ByteBuffer p = randomIpv6(r);
+        int ifIdx = r.nextInt(3);
+        ctx.set(d, ifIdx == 1, ifIdx);
+        boolean want = filter.matches(p, ctx);
+        assertEquals(
+            want,
+            accepts(progs, p, ifIdx),
+            () -> "seed " + seed + " filter " + text + " " + d + "\n" + listings(progs));
+      }
+    }
+    assertTrue(compiled > 1000, "filters compiled: " + compiled + " (seed " + seed + ")");
+  }
+
+  @Test
+  void ipv6FiltersThatNeedTheUpperLayerAreRefusedNamingTheField() {
+    for (String f :
+        new String[] {
+          "tcp.DstPort == 443", "udp", "icmpv6.Type == 128", "fragment", "ipv6 and tcp"
+        }) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ClassicBpf.compileIpv6(Filter.parse(f), Direction.INBOUND, 64),
+              f);
+      assertTrue(e.getMessage().contains("extension headers"), e.getMessage());
+    }
+    // decided without the walk: the IPv6 header, and IPv4 fields, which are absent (false)
+    assertEquals(
+        1,
+        ClassicBpf.compileIpv6(
+                Filter.parse("ipv6.SrcAddr == 2001:db8::/32 and ipv6.HopLimit > 1"),
+                Direction.INBOUND,
+                64)
+            .size());
+    assertEquals(0, ClassicBpf.compileIpv6(Filter.parse("ipv6"), Direction.INBOUND, 64).size());
+    assertEquals(
+        List.of(new ClassicBpf.Insn(0x06, 0, 0, 0)),
+        ClassicBpf.compileIpv6(Filter.parse("ip.TTL == 64"), Direction.INBOUND, 64).get(0));
+  }
+
   private static String listings(List<List<ClassicBpf.Insn>> progs) {
     StringBuilder sb = new StringBuilder();
     for (List<ClassicBpf.Insn> p : progs) {

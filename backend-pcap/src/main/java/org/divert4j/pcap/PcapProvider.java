@@ -189,6 +189,7 @@ public final class PcapProvider implements DivertProvider {
             Capability.IPV6,
             Capability.INTACT_ATOMIC_FRAGMENTS,
             Capability.TRUNCATED_CHAINS_CONTINUE,
+            Capability.IPV6_REASSEMBLY_COUNTERS,
             Capability.PACKET_META,
             Capability.SNIFF,
             Capability.FLOW_COUNT));

@@ -60,6 +60,7 @@ public final class SimNode implements TestNode {
           Capability.IPV6,
           Capability.INTACT_ATOMIC_FRAGMENTS,
           Capability.TRUNCATED_CHAINS_CONTINUE,
+          Capability.IPV6_REASSEMBLY_COUNTERS,
           Capability.SNIFF,
           Capability.FLOW_COUNT);
 

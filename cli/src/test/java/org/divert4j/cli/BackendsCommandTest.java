@@ -20,8 +20,8 @@ class BackendsCommandTest {
             .contains(
                 "  capabilities: FORWARD, SHARED_RULES, EXACT_INBOUND_INTERFACE,"
                     + " MULTIPLE_INTERFACES, VIRTUAL_TIME, WHOLE_LOCAL_OUTPUT, IPV6,"
-                    + " INTACT_ATOMIC_FRAGMENTS, TRUNCATED_CHAINS_CONTINUE, PACKET_MARK, PACKET_META,"
-                    + " KERNEL_FILTER, SNIFF, FLOW_COUNT\n"),
+                    + " INTACT_ATOMIC_FRAGMENTS, TRUNCATED_CHAINS_CONTINUE, IPV6_REASSEMBLY_COUNTERS,"
+                    + " PACKET_MARK, PACKET_META, KERNEL_FILTER, SNIFF, FLOW_COUNT\n"),
         r::toString);
     assertTrue(
         lines.get(lines.size() - 1).startsWith("Selected when none is named: "), r::toString);

@@ -144,8 +144,8 @@ class TckCommandTest {
     }
     assertEquals(
         List.of(
-            "A4", "A6", "B4", "B6", "C4", "C6", "D4", "D6", "E", "F4", "F6", "G4", "G6", "H", "I4",
-            "I6", "J4", "J6", "K", "L4", "L6", "M", "N", "O", "P"),
+            "A4", "A6", "B4", "B6", "C4", "C6", "D4", "D6", "E4", "E6", "F4", "F6", "G4", "G6",
+            "H4", "H6", "I4", "I6", "J4", "J6", "K", "L4", "L6", "M", "N", "O", "P"),
         areas);
     assertTrue(
         r.out().contains("Verdicts:\n  COMPATIBLE: backend 'sim' passes every required test"),

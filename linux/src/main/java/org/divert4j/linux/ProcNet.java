@@ -31,6 +31,9 @@ public final class ProcNet {
   /** The Linux-specific counters (TcpExt:, IpExt:), net/ipv4/proc.c netstat_seq_show. */
   public static final String NETSTAT = "/proc/thread-self/net/netstat";
 
+  /** The IPv6 SNMP MIB counters, one "name value" line each (net/ipv6/proc.c snmp6_seq_show). */
+  public static final String SNMP6 = "/proc/thread-self/net/snmp6";
+
   /** Column of {@code queue_num} in a queue table row. */
   public static final int QUEUE_NUM = 0;
 
@@ -168,6 +171,45 @@ public final class ProcNet {
     long[] ip = counters(SNMP, "Ip:", "ReasmTimeout", "ReasmOKs", "ReasmFails");
     System.arraycopy(ip, 0, r, 0, 3);
     r[3] = counters(NETSTAT, "IpExt:", "ReasmOverlaps")[0];
+    return r;
+  }
+
+  /**
+   * The IPv6 reassembly counters of the calling thread's namespace. Linux's nf_defrag_ipv6 counts
+   * only its timeouts here ({@code ip6frag_expire_frag_queue} in include/net/ipv6_frag.h adds to
+   * ReasmFails and ReasmTimeout; {@code nf_ct_frag6_gather} counts neither overlaps nor queues it
+   * could not create), and IPv6 has no overlap counter.
+   *
+   * @return {Ip6ReasmTimeout, Ip6ReasmOKs, Ip6ReasmFails, 0}, as {@link #reassembly()}
+   * @throws IOException if the file cannot be read
+   */
+  public static long[] reassembly6() throws IOException {
+    return parseSnmp6(
+        Files.readAllLines(Path.of(SNMP6)), "Ip6ReasmTimeout", "Ip6ReasmOKs", "Ip6ReasmFails", "");
+  }
+
+  /**
+   * @param lines the lines of {@link #SNMP6}
+   * @param names counter names; an empty or missing one reads 0
+   * @return their values in that order
+   */
+  static long[] parseSnmp6(java.util.List<String> lines, String... names) {
+    long[] r = new long[names.length];
+    for (String line : lines) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length != 2) {
+        continue;
+      }
+      for (int i = 0; i < names.length; i++) {
+        if (!names[i].isEmpty() && names[i].equals(f[0])) {
+          try {
+            r[i] = Long.parseLong(f[1]);
+          } catch (NumberFormatException e) {
+            r[i] = 0;
+          }
+        }
+      }
+    }
     return r;
   }
 }

@@ -29,6 +29,36 @@ class ProcNetTest {
   }
 
   @Test
+  void snmp6CountersAreReadByNameAndAMissingOneIsZero() {
+    // snmp6_seq_show_item: "%-32s\t%lu"
+    long[] r =
+        ProcNet.parseSnmp6(
+            List.of(
+                "Ip6InReceives                   \t1200",
+                "Ip6ReasmTimeout                 \t3",
+                "Ip6ReasmReqds                   \t40",
+                "Ip6ReasmFails                   \t5",
+                "Ip6ReasmOKs                     \t7",
+                "Icmp6InMsgs                     \tx"),
+            "Ip6ReasmTimeout",
+            "Ip6ReasmOKs",
+            "Ip6ReasmFails",
+            "",
+            "Ip6Missing");
+    assertArrayEquals(new long[] {3, 7, 5, 0, 0}, r);
+  }
+
+  @Test
+  void snmp6OfThisNamespaceHasTheReassemblyCounters() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        java.nio.file.Files.exists(java.nio.file.Path.of(ProcNet.SNMP6)),
+        "no /proc/net/snmp6: the kernel has no IPv6");
+    long[] r = ProcNet.reassembly6();
+    assertEquals(4, r.length);
+    assertTrue(r[0] >= 0 && r[1] >= 0 && r[2] >= r[0], "ReasmFails counts every timeout too");
+  }
+
+  @Test
   void logTableGivesTheBoundGroups() {
     // nfnetlink_log's seq_show: "%5u %6u %5u %1u %5u %6u %2u"
     assertEquals(

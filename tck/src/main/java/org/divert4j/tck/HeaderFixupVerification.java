@@ -6,11 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.DivertSocket;
+import org.divert4j.IpFamily;
+import org.divert4j.packet.Ipv6Builder;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -20,10 +23,19 @@ import org.junit.jupiter.api.Test;
 /**
  * Area H of SEMANTICS.md: header fix-ups on injection (S38-S41). Outbound results are read from the
  * peer's capture (the wire); inbound results from a second divert socket whose input rule sees the
- * injected packet after the fix-ups (another port may receive an injected packet, S45).
+ * injected packet after the fix-ups (another port may receive an injected packet, S45). Runs once
+ * per address family: S61 reads S40 as the payload length and S41 for IPv6's own fields (traffic
+ * class, flow label, hop limit, extension headers, the Fragment header); S38 and S39 are IPv4's,
+ * IPv6 having no header checksum and no Identification outside the Fragment header.
  */
 @SpecArea(id = "H", title = "Header fix-ups on injection")
-public class HeaderFixupVerification extends TckVerification {
+public class HeaderFixupVerification extends FamilyVerification {
+  private static final String NO_HEADER_CHECKSUM =
+      "IPv6 has no header checksum (S61); its fix-up is the payload length";
+  private static final String NO_IDENTIFICATION =
+      "IPv6 has no Identification outside the Fragment header; the one of injections fragmented by"
+          + " the backend is tested by S58 in area K";
+
   /** For the JUnit engine and subclasses. */
   public HeaderFixupVerification() {}
 
@@ -40,6 +52,7 @@ public class HeaderFixupVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S38")
+  @Ipv4Only(NO_HEADER_CHECKSUM)
   public void S38_headerChecksumIsRecomputedOutbound(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture();
@@ -81,6 +94,7 @@ public class HeaderFixupVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S38")
+  @Ipv4Only(NO_HEADER_CHECKSUM)
   public void S38_headerChecksumIsRecomputedInbound(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         UdpEndpoint endpoint = bed.hostNode().openUdp(UDP_PORT)) {
@@ -112,6 +126,7 @@ public class HeaderFixupVerification extends TckVerification {
    */
   @Test
   @SpecRule(id = "S39")
+  @Ipv4Only(NO_IDENTIFICATION)
   public void S39_zeroIpIdIsReplacedAndNonZeroIdIsKept(TckContext tck) throws Exception {
     try (TestBed bed = tck.testBed();
         PacketCapture wire = bed.peer().capture()) {
@@ -145,12 +160,13 @@ public class HeaderFixupVerification extends TckVerification {
   }
 
   /**
-   * <b>S40</b>: the total length field is set to the number of bytes written: packets sent with a
-   * total length of 0, of 100 bytes too many and of 10 too few all cross the wire with the real
-   * length and reach the peer's endpoint.
+   * <b>S40</b> (IPv6: S61): the length field is set to the number of bytes written: packets sent
+   * with a total length (IPv6: payload length) of 0, of 100 bytes too many and of 10 too few all
+   * cross the wire with the real length and reach the peer's endpoint.
    *
    * <p>If it fails: the backend trusts the field (truncating or refusing the packet) instead of
-   * setting it (raw(7): "total length always filled in").
+   * setting it (raw(7): "total length always filled in"; the kernel does not fill IPv6's payload
+   * length for {@code IPV6_HDRINCL}).
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
@@ -162,34 +178,41 @@ public class HeaderFixupVerification extends TckVerification {
         PacketCapture wire = bed.peer().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
-      int[] lengthFor = {0, 300 + 28 + 100, 300 + 28 - 10};
+      boolean six = p.family() == IpFamily.IPV6;
+      int size = 300 + Wire.udpOverhead(p.family());
+      int field = six ? 4 : 2; // the IPv6 payload length or the IPv4 total length
+      int real = six ? size - 40 : size;
+      int[] lengthFor = {0, real + 100, real - 10};
       for (int i = 0; i < lengthFor.length; i++) {
         int port = 7020 + i;
         // The checksum is right for the real length, so that the packet is valid once the
         // length is set, whether or not the checksum is recomputed (that is S38's business).
-        byte[] b = Packets.udp(p.host(), p.peer(), SRC_PORT, port, pattern(300, i)).build();
-        Packets.put16(b, 2, lengthFor[i]);
+        byte[] b = p.udpPacket(p.host(), p.peer(), SRC_PORT, port, pattern(300, i));
+        Packets.put16(b, field, lengthFor[i]);
         try (UdpEndpoint endpoint = bed.peer().openUdp(port)) {
           socket.send(ByteBuffer.wrap(b), DivertAddress.OUTBOUND);
           p.datagram(
-              endpoint, pattern(300, i), "the packet sent with total length " + lengthFor[i]);
+              endpoint, pattern(300, i), "the packet sent with length field " + lengthFor[i]);
         }
         byte[] w = p.await(wire, Probe.udpTo(port), 1, "the packet to port " + port).get(0);
-        assertEquals(328, w.length, "bytes on the wire: " + Packets.describe(w));
-        assertEquals(328, Packets.totalLength(w), "total length field: " + Packets.describe(w));
+        assertEquals(size, w.length, "bytes on the wire: " + Probe.describe(w));
+        assertEquals(real, Packets.get16(w, field), "length field: " + Probe.describe(w));
       }
     }
   }
 
   /**
-   * <b>S41</b>: nothing else is changed. A packet with TTL 7, TOS 0xB8, DF and the reserved flag, a
-   * 4-byte IP option, a valid header and a deliberately wrong UDP checksum crosses the wire
-   * byte-identical (so the transport checksum was not "fixed"); injected inbound with TTL 1 it
-   * passes the input chain byte-identical too.
+   * <b>S41</b> (IPv6: S61): nothing else is changed. A packet with TTL 7, TOS 0xB8, DF and the
+   * reserved flag, a 4-byte IP option, a valid header and a deliberately wrong UDP checksum crosses
+   * the wire byte-identical (so the transport checksum was not "fixed"); injected inbound with TTL
+   * 1 it passes the input chain byte-identical too. IPv6: traffic class 0xB8, flow label 0xABCDE,
+   * hop limit 7 and a destination-options header outbound, hop limit 1 and traffic class 0x20
+   * inbound, each with a wrong UDP checksum.
    *
-   * <p>If it fails: compare the bytes: the backend decrements TTL, clears TOS or flags (even the
-   * reserved one, which RFC 791 wants zero: that is the program's business), strips options, or
-   * recomputes transport checksums, none of which it may do.
+   * <p>If it fails: compare the bytes: the backend decrements TTL (hop limit), clears TOS (traffic
+   * class, flow label) or flags (even the reserved one, which RFC 791 wants zero: that is the
+   * program's business), strips options or extension headers, or recomputes transport checksums,
+   * none of which it may do.
    *
    * @param tck the test bed and settings of this run
    * @throws Exception a failure of the backend under test, which fails the test
@@ -202,24 +225,14 @@ public class HeaderFixupVerification extends TckVerification {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = bed.host().bind(PORT);
           DivertSocket observer = observer(bed)) {
-        byte[] out =
-            Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(200, 41))
-                .ttl(7)
-                .tos(0xB8)
-                .flags(0x8000 | Packets.DF)
-                .options(new byte[] {1, 1, 1, 0})
-                .build();
+        byte[] out = crafted(p, p.host(), p.peer(), 7, 0xB8, 41);
         spoilUdpChecksum(out);
         socket.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
         byte[] w = p.await(wire, Probe.udpTo(UDP_PORT), 1, "the crafted packet").get(0);
         assertArrayEquals(
-            out, w, "changed on the way out: sent " + Packets.describe(out) + ", wire " + w.length);
+            out, w, "changed on the way out: sent " + Probe.describe(out) + ", wire " + w.length);
 
-        byte[] in =
-            Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(200, 42))
-                .ttl(1)
-                .tos(0x20)
-                .build();
+        byte[] in = crafted(p, p.peer(), p.host(), 1, 0x20, 42);
         spoilUdpChecksum(in);
         socket.send(ByteBuffer.wrap(in), DivertAddress.inbound(p.host()));
         Received seen = p.receive(observer, "the packet injected inbound");
@@ -229,8 +242,36 @@ public class HeaderFixupVerification extends TckVerification {
   }
 
   /**
-   * <b>S41</b>: fragment fields are left as written: a first fragment (MF, offset 0) and a middle
-   * fragment (MF, offset 1952) injected outbound cross the wire byte-identical.
+   * A UDP datagram of the probe's family with TTL (hop limit) {@code ttl} and TOS (traffic class)
+   * {@code tos}; outbound ({@code ttl} above 1) IPv4 also gets DF, the reserved flag and a 4-byte
+   * option, IPv6 a flow label and a destination-options header.
+   */
+  private static byte[] crafted(
+      Probe p, InetAddress src, InetAddress dst, int ttl, int tos, int s) {
+    if (p.family() == IpFamily.IPV6) {
+      Ipv6Builder b =
+          Ipv6Builder.udp(SRC_PORT, UDP_PORT)
+              .source(src.getAddress())
+              .destination(dst.getAddress())
+              .trafficClass(tos)
+              .hopLimit(ttl)
+              .payload(pattern(200, s));
+      if (ttl > 1) {
+        b.flowLabel(0xabcde).destinationOptions(new byte[6]);
+      }
+      return Packets6.bytes(b.build());
+    }
+    Packets.Ip b = Packets.udp(src, dst, SRC_PORT, UDP_PORT, pattern(200, s)).ttl(ttl).tos(tos);
+    if (ttl > 1) {
+      b.flags(0x8000 | Packets.DF).options(new byte[] {1, 1, 1, 0});
+    }
+    return b.build();
+  }
+
+  /**
+   * <b>S41</b> (IPv6: S61): fragment fields are left as written: a first fragment (MF, offset 0)
+   * and a middle fragment (MF, offset 1952; IPv6: 1904, behind a Fragment header) injected outbound
+   * cross the wire byte-identical.
    *
    * <p>If it fails: the backend clears MF or the offset, or reassembles/merges injected fragments.
    *
@@ -245,18 +286,20 @@ public class HeaderFixupVerification extends TckVerification {
         DivertSocket socket = bed.host().bind(PORT)) {
       Probe p = probe(bed, tck);
       byte[] whole =
-          Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 43))
-              .id(0x4141)
-              .build();
+          p.family() == IpFamily.IPV6
+              ? Packets6.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 43))
+              : Packets.udp(p.host(), p.peer(), SRC_PORT, UDP_PORT, pattern(LARGE, 43))
+                  .id(0x4141)
+                  .build();
       // 1000-byte fragments: well under the MTU, so the MTU check (S27, S28) plays no part.
-      List<byte[]> frags = Packets.fragment(whole, 1000);
+      List<byte[]> frags = Wire.fragment(whole, 1000, 0x4141);
       socket.send(ByteBuffer.wrap(frags.get(0)), DivertAddress.OUTBOUND);
       socket.send(ByteBuffer.wrap(frags.get(2)), DivertAddress.OUTBOUND);
       List<byte[]> got =
           p.await(wire, Probe.udpBetween(p.host(), p.peer()), 2, "the two injected fragments");
-      got.sort(java.util.Comparator.comparingInt(Packets::fragmentOffset));
-      assertArrayEquals(frags.get(0), got.get(0), "first fragment: " + Packets.describeAll(got));
-      assertArrayEquals(frags.get(2), got.get(1), "middle fragment: " + Packets.describeAll(got));
+      got.sort(java.util.Comparator.comparingInt(Wire::fragmentOffset));
+      assertArrayEquals(frags.get(0), got.get(0), "first fragment: " + Probe.describeAll(got));
+      assertArrayEquals(frags.get(2), got.get(1), "middle fragment: " + Probe.describeAll(got));
     }
   }
 
@@ -269,7 +312,7 @@ public class HeaderFixupVerification extends TckVerification {
   }
 
   private static void spoilUdpChecksum(byte[] p) {
-    int at = Packets.ihl(p) + 6;
+    int at = (Packets6.isIpv6(p) ? Packets6.walk(p).offset() : Packets.ihl(p)) + 6;
     int c = Packets.get16(p, at);
     Packets.put16(p, at, c == 0x1111 ? 0x2222 : 0x1111);
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.net.InetAddress;
@@ -23,6 +24,7 @@ import org.divert4j.MalformedPacketException;
 import org.divert4j.NetInterface;
 import org.divert4j.NoRouteException;
 import org.divert4j.PacketTooLargeException;
+import org.divert4j.packet.Checksums;
 import org.divert4j.packet.Defect;
 import org.divert4j.packet.Ipv6Builder;
 import org.divert4j.tck.Probe.Received;
@@ -309,6 +311,67 @@ public class Ipv6InjectionVerification extends TckVerification {
       assertArrayEquals(
           odd, w, "nothing but the payload length is changed: " + Packets6.describe(w));
     }
+  }
+
+  /**
+   * <b>S61</b>: a computed UDP checksum of 0 is sent as 0xFFFF (RFC 8200 section 8.1: a zero UDP
+   * checksum is invalid over IPv6). The TCK crafts a datagram whose checksum computes to 0: it
+   * takes a datagram with four zero data bytes and a correct checksum {@code c}, moves {@code c}
+   * into the first two data bytes and clears the field, so that the one's-complement sum stays
+   * 0xFFFF and its complement is 0. The API's {@code Checksums.udp6} must answer 0xFFFF and {@code
+   * fillTransport6} store it; injected outbound and inbound, the datagram crosses the wire with
+   * 0xFFFF, which the TCK's own check finds valid, and reaches the peer's and the host's UDP
+   * endpoints (the Linux receiver drops a zero checksum over IPv6, {@code __udp6_lib_rcv}).
+   *
+   * <p>If it fails: the helper stores 0 (which receivers drop), or the backend changes the checksum
+   * on the way.
+   *
+   * @param tck the test bed and settings of this run
+   * @throws Exception a failure of the backend under test, which fails the test
+   */
+  @Test
+  @SpecRule(id = "S61", capabilities = Capability.IPV6)
+  public void S61_aComputedUdpChecksumOfZeroIsSentAsFfff(TckContext tck) throws Exception {
+    try (TestBed bed = tck.testBed();
+        PacketCapture wire = bed.peer().capture();
+        UdpEndpoint peerEnd = bed.peer().openUdp(7040);
+        UdpEndpoint hostEnd = bed.hostNode().openUdp(7041);
+        DivertSocket socket = bed.host().bind(PORT)) {
+      Probe p = probe6(bed, tck);
+      byte[] out = zeroChecksumUdp(p.host(), p.peer(), 7040);
+      ByteBuffer b = ByteBuffer.wrap(out);
+      assertEquals(0xffff, Checksums.udp6(b, 0), "a checksum that computes to 0 is 0xFFFF");
+      assertTrue(Checksums.fillTransport6(b, 0), "fillTransport6 fills a whole UDP datagram");
+      int u = Packets6.walk(out).offset();
+      assertEquals(0xffff, Packets.get16(out, u + 6), "the field fillTransport6 stored");
+      assertTrue(Packets6.udpChecksumValid(out), "the TCK's own check of 0xFFFF");
+      socket.send(ByteBuffer.wrap(out), DivertAddress.OUTBOUND);
+      p.datagram(peerEnd, Packets6.udpData(out), "the outbound datagram whose checksum is 0xFFFF");
+      byte[] w = p.await(wire, Probe.udpTo(7040), 1, "the packet to port 7040").get(0);
+      assertEquals(
+          0xffff,
+          Packets.get16(w, Packets6.walk(w).offset() + 6),
+          "on the wire: " + Packets6.describe(w));
+      assertArrayEquals(out, w, "the datagram crosses unchanged: " + Packets6.describe(w));
+      byte[] in = zeroChecksumUdp(p.peer(), p.host(), 7041);
+      assertTrue(Checksums.fillTransport6(ByteBuffer.wrap(in), 0));
+      socket.send(ByteBuffer.wrap(in), DivertAddress.inbound(p.host()));
+      p.datagram(hostEnd, Packets6.udpData(in), "the inbound datagram whose checksum is 0xFFFF");
+    }
+  }
+
+  /**
+   * A UDP datagram of four data bytes whose checksum computes to 0, with its checksum field 0: a
+   * datagram with zero data and a correct checksum {@code c}, {@code c} moved into the data.
+   */
+  private static byte[] zeroChecksumUdp(InetAddress src, InetAddress dst, int port) {
+    byte[] b = Packets6.udp(src, dst, SRC_PORT, port, new byte[4]);
+    assertTrue(Packets6.udpChecksumValid(b), "the TCK's own check of the builder's checksum");
+    int u = Packets6.walk(b).offset();
+    int c = Packets.get16(b, u + 6);
+    Packets.put16(b, u + 8, c);
+    Packets.put16(b, u + 6, 0);
+    return b;
   }
 
   /**

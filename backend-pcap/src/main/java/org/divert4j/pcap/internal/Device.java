@@ -30,6 +30,7 @@ public abstract class Device implements StackEnvironment, AutoCloseable {
               Capability.IPV6,
               Capability.INTACT_ATOMIC_FRAGMENTS,
               Capability.TRUNCATED_CHAINS_CONTINUE,
+              Capability.IPV6_REASSEMBLY_COUNTERS,
               Capability.PACKET_META,
               Capability.SNIFF,
               Capability.FLOW_COUNT));

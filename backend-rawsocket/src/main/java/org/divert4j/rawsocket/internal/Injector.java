@@ -177,6 +177,36 @@ final class Injector {
     }
   }
 
+  /**
+   * Whether an IPv6 datagram written back whole on its way through the host must leave through the
+   * raw socket so that it is fragmented to the egress MTU (S58, S23): in always-defragment mode,
+   * above the MTU of its egress interface (forward rules know it; input rules, which run before
+   * routing, look the route up for a destination that is not local). Linux's forward path would not
+   * fragment it: nf_defrag_ipv6 records the largest fragment that arrived, and {@code
+   * ip6_pkt_too_big} (net/ipv6/ip6_output.c) sends Packet Too Big and drops the datagram whenever
+   * that size exceeds the egress MTU, as a router must (IPv6 routers never fragment).
+   *
+   * @param len the loaded packet's length
+   * @param outIndex its egress interface, 0 if unknown
+   * @param beforeRouting whether it was diverted before routing (an input rule)
+   * @param mark its mark, for the route lookup
+   * @return true if {@link #reinject} must send it
+   */
+  boolean refragmentsOnTheWay6(int len, int outIndex, boolean beforeRouting, int mark) {
+    if (perFragment || !out.isIpv6() || len <= MIN_LINK_MTU6) {
+      return false; // no IPv6 link has a smaller MTU
+    }
+    int mtu;
+    if (outIndex > 0) {
+      mtu = ifaces.knowing(outIndex).mtu(outIndex);
+    } else if (beforeRouting && !ifaces.get().isLocal6(out.buffer(), DST6)) {
+      mtu = routeMtu6(0, mark); // one route lookup, only for datagrams above 1280 bytes
+    } else {
+      return false;
+    }
+    return mtu >= Ipv6Fragmenter.MIN_MTU && len > mtu;
+  }
+
   private void send(int len, int dst, int mark, boolean mayFragment) throws DivertException {
     int e = raw.send(out.address(), len, dst, mark);
     if (e == 0) {
@@ -258,6 +288,9 @@ final class Injector {
     send6(len, oif, mark, true);
     ledger.injected(len);
   }
+
+  /** RFC 8200 section 5: every IPv6 link has an MTU of at least 1280 bytes. */
+  private static final int MIN_LINK_MTU6 = 1280;
 
   /** Where the destination address starts in an IPv6 header. */
   private static final int DST6 = 24;

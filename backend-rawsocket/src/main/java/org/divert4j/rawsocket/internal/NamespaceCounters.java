@@ -107,14 +107,24 @@ final class NamespaceCounters {
   }
 
   /**
-   * @return ReasmTimeout, ReasmOKs, ReasmFails and ReasmOverlaps of the namespace, all 0 if they
-   *     cannot be read
+   * @return ReasmTimeout, ReasmOKs, ReasmFails and ReasmOverlaps of the namespace, IPv4's and
+   *     IPv6's added up (IPv6 has no overlap counter, {@link ProcNet#reassembly6()}); a family's
+   *     are 0 if they cannot be read
    */
   long[] reassembly() {
-    try {
-      return ns.call(ProcNet::reassembly);
-    } catch (DivertException | RuntimeException e) {
-      return new long[4];
+    long[] r = new long[4];
+    for (boolean six : new boolean[] {false, true}) {
+      try {
+        java.util.concurrent.Callable<long[]> read =
+            six ? ProcNet::reassembly6 : ProcNet::reassembly;
+        long[] f = ns.call(read);
+        for (int i = 0; i < r.length; i++) {
+          r[i] += f[i];
+        }
+      } catch (DivertException | RuntimeException e) {
+        // that family's counters are unknown
+      }
     }
+    return r;
   }
 }

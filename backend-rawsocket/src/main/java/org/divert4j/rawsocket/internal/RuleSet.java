@@ -264,16 +264,15 @@ public final class RuleSet {
       if (!rule.appliesTo(f)) {
         continue;
       }
-      if (f == IpFamily.IPV6 && rule.filter() != null) {
-        // RuleText compiles filters to classic BPF that reads IPv4 headers; an ip6tables line
-        // with it would test the wrong bytes
-        if (rule.family().isPresent()) {
-          throw new IOException(
-              "the kernel backend compiles filters for IPv4 only: '"
-                  + rule
-                  + "' cannot be installed in ip6tables");
+      if (f == IpFamily.IPV6 && rule.filter() != null && !rule.family().isPresent()) {
+        try {
+          RuleText.filterMatches(rule, IpFamily.IPV6);
+        } catch (IllegalArgumentException e) {
+          // a filter that needs the IPv6 upper layer cannot be compiled for ip6tables
+          // (ClassicBpf.compileIpv6): a rule of both families is then IPv4's only
+          // (docs/filters.md); a -6 rule was refused by addRule's check already
+          continue;
         }
-        continue; // a filtered rule of both families: IPv4 only (docs/filters.md)
       }
       RuleState fs = s.of(f);
       if (fs == null) {
@@ -285,7 +284,7 @@ public final class RuleSet {
         continue; // a rule of both families: IPv4 only until ip6tables is installed
       }
       RuleGroup g =
-          group(rule.chain(), comment, RuleText.ruleLines(marks, rule, tag, comment, portChain));
+          group(rule.chain(), comment, RuleText.ruleLines(marks, rule, tag, comment, portChain, f));
       List<RuleGroup> list = fs.groups(rule.chain());
       int pos = list.size();
       if (anchorHost != null) {

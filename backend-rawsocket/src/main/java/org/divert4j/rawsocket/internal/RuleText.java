@@ -83,10 +83,27 @@ public final class RuleText {
   private RuleText() {}
 
   /**
+   * The matches of a rule's filter for the family its addRule checks (S66): IPv6 for a rule of IPv6
+   * alone, else IPv4 (a filtered rule of both families goes to ip6tables too when its filter
+   * compiles for IPv6, {@link #filterMatches(DivertRule, IpFamily)}, and to iptables alone when
+   * not).
+   *
+   * @param r the rule
+   * @return the matches, empty for a rule without filter
+   * @throws IllegalArgumentException as {@link #filterMatches(DivertRule, IpFamily)}
+   */
+  public static String filterMatches(DivertRule r) {
+    return filterMatches(
+        r, r.family().orElse(IpFamily.IPV4) == IpFamily.IPV6 ? IpFamily.IPV6 : IpFamily.IPV4);
+  }
+
+  /**
    * The iptables matches that decide a rule's filter in the kernel (S67): for {@code flow.Packets}
    * (S68) a {@code -m connbytes} match on the connection's packets in both directions, then classic
    * BPF programs in {@code -m bpf} matches (xt_bpf, which runs them on the packet from its IP
-   * header) for the rest, all of which must accept, then the filter's text in a comment.
+   * header, in iptables and ip6tables alike: {@code bpf_mt} in net/netfilter/xt_bpf.c) for the
+   * rest, all of which must accept, then the filter's text in a comment. For IPv6 the programs are
+   * {@link ClassicBpf#compileIpv6}'s.
    *
    * <p>connbytes reads the counters of the packet's conntrack entry ({@code connbytes_mt} in
    * net/netfilter/xt_connbytes.c: no entry or no accounting extension, no match), which the
@@ -98,14 +115,16 @@ public final class RuleText {
    * before conntrack attaches the entry, so they cannot count.
    *
    * @param r the rule
+   * @param family the family of the table the line goes to
    * @return the matches, empty for a rule without filter
    * @throws IllegalArgumentException naming the limit, if the filter needs a BPF program longer
    *     than 64 instructions that cannot be split at a top-level {@code and}, more than {@link
-   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text; naming
-   *     the reason, for {@code flow.Packets} on an input rule or in a term connbytes cannot decide
+   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text; for
+   *     IPv6 also naming a field past the fixed header ({@link ClassicBpf#compileIpv6}); naming the
+   *     reason, for {@code flow.Packets} on an input rule or in a term connbytes cannot decide
    *     exactly ({@link FlowRange#split})
    */
-  public static String filterMatches(DivertRule r) {
+  public static String filterMatches(DivertRule r, IpFamily family) {
     Filter f = r.filter();
     if (f == null) {
       return "";
@@ -136,7 +155,9 @@ public final class RuleText {
     List<List<ClassicBpf.Insn>> programs =
         bytes == null
             ? List.of()
-            : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+            : family == IpFamily.IPV6
+                ? ClassicBpf.compileIpv6(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR)
+                : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
     if (programs.size() > MAX_BPF_MATCHES) {
       throw new IllegalArgumentException(
           "the filter needs "
@@ -474,6 +495,18 @@ public final class RuleText {
    * @return e.g. {@code -p udp -s 10.0.0.0/8 -m udp --dport 53}
    */
   public static String match(DivertRule r) {
+    return match(r, IpFamily.IPV4);
+  }
+
+  /**
+   * The match part of a rule in the syntax of one family's table (its filter's BPF programs are
+   * that family's).
+   *
+   * @param r the rule
+   * @param family the table's family
+   * @return the match text
+   */
+  public static String match(DivertRule r, IpFamily family) {
     StringBuilder sb = new StringBuilder();
     int p = r.protocol();
     if (p != DivertRule.ANY_PROTOCOL) {
@@ -521,7 +554,7 @@ public final class RuleText {
           .append(r.icmpType())
           .append(' ');
     }
-    sb.append(filterMatches(r));
+    sb.append(filterMatches(r, family));
     return sb.toString().trim();
   }
 
@@ -548,10 +581,26 @@ public final class RuleText {
    */
   public static List<String> ruleLines(
       Marks marks, DivertRule r, int tag, String comment, String portChain) {
+    return ruleLines(marks, r, tag, comment, portChain, IpFamily.IPV4);
+  }
+
+  /**
+   * The three lines of a divert rule for one family's table.
+   *
+   * @param marks the mark layout
+   * @param r the rule
+   * @param tag its tag
+   * @param comment its owner comment
+   * @param portChain the port chain its packets go to
+   * @param family the table's family
+   * @return lines A, B and C
+   */
+  public static List<String> ruleLines(
+      Marks marks, DivertRule r, int tag, String comment, String portChain, IpFamily family) {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
     String state = "/" + hex(marks.stateMask());
-    String m = match(r);
+    String m = match(r, family);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "

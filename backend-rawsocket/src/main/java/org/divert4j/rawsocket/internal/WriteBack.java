@@ -10,8 +10,8 @@ import org.divert4j.linux.Errors;
 /**
  * Writing a held packet back, or dropping it: a verdict on its lane for packets still queued in
  * NFQUEUE (NF_REPEAT with the "resume after this rule" mark, with the packet as payload only when
- * it changed or needs an IP ID, S39), the raw socket for the fragments of an S19 cut and for
- * changed packets too long for a verdict.
+ * it changed or needs an IP ID, S39), the raw socket for the fragments of an S19 cut, for changed
+ * packets too long for a verdict and for forwarded IPv6 datagrams above the egress MTU.
  *
  * <p>Not thread-safe: used under the socket's send lock.
  */
@@ -93,8 +93,15 @@ final class WriteBack {
     boolean withMark = tag != 0 || mark != ring.mark(slot);
     long seq = ring.seq(slot);
     int id = ring.kernelId(slot);
-    if (changed && len > NfqCodec.MAX_COPY_RANGE) {
-      // a verdict payload cannot exceed 65531 bytes either: drop the queued packet and send the
+    boolean refragment =
+        c != Chain.OUTPUT
+            && (flags & TicketRing.F_GSO) == 0
+            && injector.refragmentsOnTheWay6(
+                len, ring.outIndex(slot), c == Chain.INPUT, ring.mark(slot));
+    if ((changed && len > NfqCodec.MAX_COPY_RANGE) || refragment) {
+      // a verdict payload cannot exceed 65531 bytes either, and a forwarded IPv6 datagram above
+      // the egress MTU would be dropped by the kernel (S58, S23): drop the queued packet and send
+      // the
       // new one through the raw socket, resuming after the rule that diverted it
       int m = resumeMark(slot, own);
       tickets.remove(slot);

@@ -61,12 +61,13 @@ import org.divert4j.rawsocket.RawSocketProvider;
  * warm-up: the reflector threads' allocated bytes from {@code ThreadMXBean} and a JFR recording of
  * ObjectAllocationInNewTLAB/OutsideTLAB/Sample events whose thread is a reflector), and the
  * <b>simulation</b> backend (JMH {@code SimDivertBenchmark}, one fork, when run from {@code
- * benchmarks.jar}). It ends with one table of medians, ratios and the issue's targets.
+ * benchmarks.jar}), and <b>family</b> (the IPv6 row of issue 13 next to the IPv4 one: {@link
+ * FamilyBench}). It ends with one table of medians, ratios and the issue's targets.
  *
  * <p>Usage: {@code KernelBench --cdir DIR [--runs 5] [--seconds 3] [--warmup 1] [--payload 64]
  * [--batch 64] [--parallel 2] [--pings 20000] [--alloc-packets 1000000] [--sections
- * throughput,scaling,latency,alloc,sim]}. Needs root. Run it with {@code bench/run-all.sh} (all
- * sections) or {@code bench/kernel-bench.sh} (throughput and scaling).
+ * throughput,scaling,latency,alloc,tcp,sim,family]}. Needs root. Run it with {@code
+ * bench/run-all.sh} (all sections) or {@code bench/kernel-bench.sh} (throughput and scaling).
  */
 public final class KernelBench {
   private static final int PORT = 9000;
@@ -105,6 +106,7 @@ public final class KernelBench {
   private double simMpps = Double.NaN;
   private TcpBulk tcp;
   private double copyMpps = Double.NaN;
+  private FamilyBench families;
 
   private KernelBench(Map<String, String> o) {
     this.cdir = Path.of(o.getOrDefault("cdir", "bench/target/c"));
@@ -118,7 +120,8 @@ public final class KernelBench {
     this.allocPackets = Long.parseLong(o.getOrDefault("alloc-packets", "1000000"));
     this.sections =
         Arrays.asList(
-            o.getOrDefault("sections", "throughput,scaling,latency,alloc,tcp,sim").split(","));
+            o.getOrDefault("sections", "throughput,scaling,latency,alloc,tcp,sim,family")
+                .split(","));
   }
 
   public static void main(String[] args) throws Exception {
@@ -207,6 +210,10 @@ public final class KernelBench {
         tcp = new TcpBulk(peer, host, hostAddress, cdir, batch);
         tcp.measure(runs, seconds);
       }
+      if (sections.contains("family")) {
+        families = new FamilyBench(peer, host, hostAddress, peerNet + "1", cdir, payload, batch);
+        families.measure(runs, warmup, seconds);
+      }
     } finally {
       if (peer != null) {
         peer.close();
@@ -244,6 +251,9 @@ public final class KernelBench {
     System.out.println();
     if (tcp != null) {
       tcpReport();
+    }
+    if (families != null) {
+      families.report();
     }
     ppsTable("Throughput (1 sender), datagrams/s delivered to the sink:", tput);
     ppsTable(String.format(Locale.ROOT, "Scaling (%d senders), datagrams/s:", parallel), scale);
