@@ -1,14 +1,9 @@
 package org.divert4j.bench.kernel;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,6 +15,7 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
@@ -280,27 +276,15 @@ public final class KernelFilterBench {
   }
 
   private Process start(Netns ns, String... cmd) throws IOException {
-    List<String> c = new ArrayList<>();
-    c.add(cdir.resolve(cmd[0]).toString());
-    c.addAll(Arrays.asList(cmd).subList(1, cmd.length));
-    return new ProcessBuilder(Shell.inNetns(ns.path().toString(), c))
-        .redirectError(ProcessBuilder.Redirect.INHERIT)
-        .start();
+    return BenchTools.start(cdir, ns, cmd);
   }
 
   private static String line(Process p) throws IOException {
-    BufferedReader r =
-        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    String l = r.readLine();
-    return l == null ? "" : l.trim();
+    return BenchTools.line(p);
   }
 
   private static String loadAverage() {
-    try {
-      return Files.readString(Path.of("/proc/loadavg")).trim();
-    } catch (IOException e) {
-      return "?";
-    }
+    return BenchTools.loadAverage();
   }
 
   private static double paired(List<Double> a, List<Double> b) {
@@ -314,10 +298,6 @@ public final class KernelFilterBench {
   }
 
   private static double median(List<Double> l) {
-    double[] a = l.stream().mapToDouble(Double::doubleValue).toArray();
-    Arrays.sort(a);
-    return a.length == 0
-        ? 0
-        : a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    return BenchTools.median(l, 0);
   }
 }

@@ -4,7 +4,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
@@ -339,12 +339,7 @@ public final class PcapInlineBench {
   }
 
   private Process start(Netns ns, String... cmd) throws IOException {
-    List<String> c = new ArrayList<>();
-    c.add(cdir.resolve(cmd[0]).toString());
-    c.addAll(Arrays.asList(cmd).subList(1, cmd.length));
-    return new ProcessBuilder(Shell.inNetns(ns.path().toString(), c))
-        .redirectError(ProcessBuilder.Redirect.INHERIT)
-        .start();
+    return BenchTools.start(cdir, ns, cmd);
   }
 
   static String line(Process p) throws IOException {
@@ -365,26 +360,14 @@ public final class PcapInlineBench {
   }
 
   private static double median(List<Double> l) {
-    double[] a = l.stream().mapToDouble(Double::doubleValue).toArray();
-    Arrays.sort(a);
-    return a.length == 0
-        ? Double.NaN
-        : a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    return BenchTools.median(l, Double.NaN);
   }
 
   private static String list(List<Double> l, String format) {
-    StringBuilder sb = new StringBuilder();
-    for (double d : l) {
-      sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
-    }
-    return sb.toString();
+    return BenchTools.list(l, format);
   }
 
   private static String loadAverage() {
-    try {
-      return Files.readString(Path.of("/proc/loadavg")).trim();
-    } catch (IOException e) {
-      return "?";
-    }
+    return BenchTools.loadAverage();
   }
 }
