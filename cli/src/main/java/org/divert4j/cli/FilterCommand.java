@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.divert4j.Direction;
+import org.divert4j.IpFamily;
 import org.divert4j.filter.ClassicBpf;
 import org.divert4j.filter.Filter;
 import org.divert4j.filter.FlowRange;
@@ -33,8 +34,9 @@ final class FilterCommand implements Callable<Integer> {
       description = {
         "Parse a filter and print it in canonical form, then what each backend makes of it: the"
             + " simulation and pcap evaluate it in the engine; the kernel backend (rawsocket)"
-            + " installs classic BPF programs as iptables -m bpf matches, listed as tcpdump -d"
-            + " lists them, or refuses the filter naming the limit.",
+            + " installs classic BPF programs as -m bpf matches of iptables (IPv4) and ip6tables"
+            + " (IPv6), listed as tcpdump -d lists them, or refuses the filter naming the limit"
+            + " or the field.",
         "A bad filter is a usage error naming the position and what was expected."
       })
   static final class Check implements Callable<Integer> {
@@ -55,8 +57,10 @@ final class FilterCommand implements Callable<Integer> {
       out.println("tests: " + f.tests());
       out.println("sim, pcap: evaluated in the engine after the rule's other matches");
       if (!f.usesFlow()) {
-        kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND);
-        kernel(out, f, "output rules (outbound)", Direction.OUTBOUND);
+        for (IpFamily family : IpFamily.values()) {
+          kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND, family);
+          kernel(out, f, "output rules (outbound)", Direction.OUTBOUND, family);
+        }
         return ExitCodes.OK;
       }
       out.println(
@@ -66,8 +70,10 @@ final class FilterCommand implements Callable<Integer> {
           "rawsocket, input rules: refused: input rules sit in the raw table's PREROUTING"
               + " (priority -300), before connection tracking (-200) gives the packet its entry,"
               + " so connbytes would never match");
-      kernel(out, f, "forward rules (inbound)", Direction.INBOUND);
-      kernel(out, f, "output rules (outbound)", Direction.OUTBOUND);
+      for (IpFamily family : IpFamily.values()) {
+        kernel(out, f, "forward rules (inbound)", Direction.INBOUND, family);
+        kernel(out, f, "output rules (outbound)", Direction.OUTBOUND, family);
+      }
       out.println(
           "rawsocket: connbytes turns connection tracking, and with it defragmentation, on in the"
               + " namespace (only ALWAYS_DEFRAGMENT hosts accept the rule) and forces"
@@ -77,7 +83,11 @@ final class FilterCommand implements Callable<Integer> {
       return ExitCodes.OK;
     }
 
-    private static void kernel(PrintWriter out, Filter f, String which, Direction d) {
+    /** What the kernel backend installs for the filter in one family's table, or why it cannot. */
+    private static void kernel(
+        PrintWriter out, Filter f, String rules, Direction d, IpFamily family) {
+      boolean six = family == IpFamily.IPV6;
+      String which = (six ? "ip6tables" : "iptables") + ", " + rules;
       List<List<ClassicBpf.Insn>> programs;
       String connbytes = null;
       try {
@@ -90,13 +100,20 @@ final class FilterCommand implements Callable<Integer> {
         programs =
             bytes == null
                 ? List.of()
-                : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
+                : six
+                    ? ClassicBpf.compileIpv6(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR)
+                    : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
       } catch (IllegalArgumentException e) {
         out.println("rawsocket, " + which + ": refused: " + e.getMessage());
         return;
       }
       if (programs.isEmpty() && connbytes == null) {
-        out.println("rawsocket, " + which + ": no match needed (every IPv4 packet passes)");
+        out.println(
+            "rawsocket, "
+                + which
+                + ": no match needed (every "
+                + (six ? "IPv6" : "IPv4")
+                + " packet passes)");
         return;
       }
       out.println(

@@ -13,7 +13,13 @@ class FilterCommandTest {
     assertEquals(ExitCodes.OK, r.status(), r::toString);
     String out = r.out();
     assertTrue(out.startsWith("filter: tcp.DstPort == 443 and not loopback\ntests: 2\n"), out);
-    assertTrue(out.contains("rawsocket, input and forward rules (inbound): 1 BPF match\n"), out);
+    assertTrue(
+        out.contains("rawsocket, iptables, input and forward rules (inbound): 1 BPF match\n"), out);
+    assertTrue(
+        out.contains(
+            "rawsocket, ip6tables, input and forward rules (inbound): refused: the field"
+                + " 'tcp.DstPort' of an IPv6 packet needs the walk of its extension headers"),
+        out);
     assertTrue(out.contains("  -m bpf --bytecode \""), out);
     assertTrue(out.contains("jeq   #443"), out);
     assertTrue(out.contains("ld    #ifidx"), out);
@@ -30,8 +36,14 @@ class FilterCommandTest {
     assertTrue(r.out().contains("(inbound): refused: the filter part"), r::toString);
     assertTrue(r.out().contains("at most 64 (XT_BPF_MAX_NUM_INSTR)"), r::toString);
     assertEquals(
-        "rawsocket, output rules (outbound): no match needed (every IPv4 packet passes)",
+        "rawsocket, iptables, output rules (outbound): no match needed (every IPv4 packet passes)",
         Cli.run("filter", "check", "ip").outLines().get(4));
+    assertTrue(
+        Cli.run("filter", "check", "ipv6")
+            .outLines()
+            .contains(
+                "rawsocket, ip6tables, output rules (outbound): no match needed (every IPv6 packet"
+                    + " passes)"));
     Cli.Result bad = Cli.run("filter", "check", "tcp.DstPort == )");
     assertEquals(ExitCodes.USAGE, bad.status(), bad::toString);
     assertTrue(bad.err().contains("at 16: expected a field or a number, found ')'"), bad::toString);
@@ -46,7 +58,8 @@ class FilterCommandTest {
         out.contains("rawsocket, input rules: refused: input rules sit in the raw table"), out);
     assertTrue(
         out.contains(
-            "rawsocket, output rules (outbound): a connbytes match, 1 BPF match, all must accept\n"
+            "rawsocket, iptables, output rules (outbound): a connbytes match, 1 BPF match, all"
+                + " must accept\n"
                 + "  -m connbytes --connbytes 1:6 --connbytes-mode packets --connbytes-dir both\n"
                 + "  -m bpf --bytecode \""),
         out);
@@ -55,7 +68,7 @@ class FilterCommandTest {
         Cli.run("filter", "check", "flow.Packets > 2")
             .out()
             .contains(
-                "rawsocket, forward rules (inbound): a connbytes match\n"
+                "rawsocket, ip6tables, forward rules (inbound): a connbytes match\n"
                     + "  -m connbytes --connbytes 3:18446744073709551615"),
         r::toString);
     assertTrue(
