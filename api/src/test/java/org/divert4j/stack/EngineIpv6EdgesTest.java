@@ -70,4 +70,33 @@ class EngineIpv6EdgesTest {
     assertEquals(1, env.local.size(), "delivered at once");
     assertEquals(0, h.stats().reassembled());
   }
+
+  @Test
+  void anInboundIpv6InjectionEntersAtTheInterfaceWithThatAddress() throws Exception {
+    DivertEngine e = engine(FragmentMode.PER_FRAGMENT);
+    DivertHost h = e.openHost(HostOptions.defaults());
+    h.addRule(org.divert4j.DivertRule.parse("input -6 -i eth1 -j DIVERT 200"));
+    DivertSocket s = h.bind(100);
+    DivertSocket watch = h.bind(200);
+    ByteBuffer p =
+        Ipv6Builder.udp(1, 2)
+            .source("fd00:2::9")
+            .destination("fd00:2::1")
+            .payload(new byte[8])
+            .build();
+    s.send(p, DivertAddress.inbound(Ipv6Addresses.parse("fd00:2::1")));
+    DivertAddress a = watch.receive(ByteBuffer.allocate(2048), java.time.Duration.ZERO);
+    assertTrue(a != null, "entered at eth1, the interface with fd00:2::1");
+    assertEquals("eth1", a.interfaceName());
+    ByteBuffer q =
+        Ipv6Builder.udp(1, 2)
+            .source("fd00:2::9")
+            .destination("fd00:2::1")
+            .payload(new byte[8])
+            .build();
+    org.junit.jupiter.api.Assertions.assertThrows(
+        org.divert4j.AddressNotAvailableException.class,
+        () -> s.send(q, DivertAddress.inbound(Ipv6Addresses.parse("fd00:9::1"))));
+    assertEquals(1, s.stats().injected());
+  }
 }
