@@ -38,6 +38,10 @@ import org.junit.jupiter.api.Test;
  * families' reassembly drops and the environment's counters.
  */
 class EngineHandlesTest {
+  /** Host names unique in this JVM: PIT runs a test many times in one JVM, beans are global. */
+  private static final java.util.concurrent.atomic.AtomicInteger RUN =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   private final TestNet net = new TestNet();
 
   private static int beans(String hostName) throws Exception {
@@ -71,18 +75,19 @@ class EngineHandlesTest {
 
   @Test
   void aClosedHandleRefusesWorkAndLeavesNoBeans() throws Exception {
-    DivertEngine e = net.engine(HostOptions.defaults(), "closing", Set.of());
+    String name = "closing" + RUN.incrementAndGet();
+    DivertEngine e = net.engine(HostOptions.defaults(), name, Set.of());
     DivertHost h = e.openHost(HostOptions.defaults());
     h.addRule(DivertRule.parse("input -j DIVERT 1"));
     DivertSocket s = h.bind(1);
     h.bind(2);
-    assertEquals(3, beans("closing#1"), "the host's and two sockets'");
+    assertEquals(3, beans(name + "#1"), "the host's and two sockets'");
     s.close();
-    assertEquals(2, beans("closing#1"), "a closed socket's bean goes");
+    assertEquals(2, beans(name + "#1"), "a closed socket's bean goes");
     assertTrue(h.isOpen());
     h.close();
     assertFalse(h.isOpen());
-    assertEquals(0, beans("closing#1"));
+    assertEquals(0, beans(name + "#1"));
     assertEquals(List.of(), e.state());
     assertThrows(DivertClosedException.class, () -> h.bind(3));
     assertThrows(
