@@ -8,14 +8,41 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 
 /** What the benchmark programs share: the C tools in namespaces, medians and the machine's load. */
 public final class BenchTools {
   private BenchTools() {}
+
+  /**
+   * Reads a benchmark program's {@code --name value} arguments, and ends the JVM with status 1 and
+   * one line on stderr when it does not run as root.
+   *
+   * @param args the arguments
+   * @param program the program's name, for the message
+   * @param why what it needs root for
+   * @return the options by name, in order
+   * @throws IllegalArgumentException for an argument that is not {@code --name value}
+   */
+  public static Map<String, String> rootOptions(String[] args, String program, String why) {
+    Map<String, String> o = new LinkedHashMap<>();
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      if (!args[i].startsWith("--")) {
+        throw new IllegalArgumentException("unexpected " + args[i]);
+      }
+      o.put(args[i].substring(2), args[i + 1]);
+    }
+    if (!Shell.isRoot()) {
+      System.err.println(program + " needs root (" + why + ")");
+      System.exit(1);
+    }
+    return o;
+  }
 
   /**
    * Starts one of the C programs of {@code bench/c} in a namespace; its stderr goes to ours.
@@ -33,6 +60,71 @@ public final class BenchTools {
     return new ProcessBuilder(Shell.inNetns(ns.path().toString(), c))
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start();
+  }
+
+  private static final java.util.regex.Pattern IPERF3_RECEIVED =
+      java.util.regex.Pattern.compile(
+          "\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
+
+  /**
+   * Starts {@code iperf3 -s -1} (one test, then it exits) in a namespace, its output discarded.
+   *
+   * @param ns the namespace
+   * @param port the port it listens on
+   * @return the server process; the caller stops it
+   * @throws IOException if it cannot be started
+   */
+  public static Process iperf3Server(Netns ns, int port) throws IOException {
+    return new ProcessBuilder(
+            Shell.inNetns(
+                ns.path().toString(), List.of("iperf3", "-s", "-1", "-p", Integer.toString(port))))
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+  }
+
+  /**
+   * Runs one {@code iperf3 -c} TCP stream from a namespace, blocking until it ends (at most 30 s
+   * after its time), and reads the receiver's figure from its JSON report.
+   *
+   * @param ns the client's namespace
+   * @param address the server's address
+   * @param port the server's port
+   * @param seconds the stream's length
+   * @param what the measurement, for the error
+   * @return the bits per second the receiver counted
+   * @throws IOException if iperf3 cannot start or its report has no receiver figure
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public static double iperf3Client(Netns ns, String address, int port, double seconds, String what)
+      throws IOException, InterruptedException {
+    Process client =
+        new ProcessBuilder(
+                Shell.inNetns(
+                    ns.path().toString(),
+                    List.of(
+                        "iperf3",
+                        "-c",
+                        address,
+                        "-p",
+                        Integer.toString(port),
+                        "-t",
+                        String.format(Locale.ROOT, "%.1f", seconds),
+                        "-J")))
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    try {
+      String json = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      client.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+      java.util.regex.Matcher m = IPERF3_RECEIVED.matcher(json);
+      if (!m.find()) {
+        throw new IOException(
+            "iperf3 gave no receiver figure in " + what + ": " + json.lines().limit(5).toList());
+      }
+      return Double.parseDouble(m.group(1));
+    } finally {
+      client.destroyForcibly();
+    }
   }
 
   /**

@@ -24,7 +24,6 @@ import org.divert4j.DivertSocket;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
-import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
 import org.divert4j.rawsocket.RawSocketProvider;
@@ -123,17 +122,8 @@ public final class KernelBench {
   }
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new LinkedHashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      if (!args[i].startsWith("--")) {
-        throw new IllegalArgumentException("unexpected " + args[i]);
-      }
-      o.put(args[i].substring(2), args[i + 1]);
-    }
-    if (!Shell.isRoot()) {
-      System.err.println("KernelBench needs root (network namespaces, NFQUEUE)");
-      System.exit(1);
-    }
+    Map<String, String> o =
+        BenchTools.rootOptions(args, "KernelBench", "network namespaces, NFQUEUE");
     new KernelBench(o).run();
   }
 

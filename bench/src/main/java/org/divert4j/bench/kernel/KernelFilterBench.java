@@ -16,7 +16,6 @@ import org.divert4j.DivertSocket;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
-import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
 import org.divert4j.rawsocket.RawSocketProvider;
@@ -73,17 +72,8 @@ public final class KernelFilterBench {
   }
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new LinkedHashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      if (!args[i].startsWith("--")) {
-        throw new IllegalArgumentException("unexpected " + args[i]);
-      }
-      o.put(args[i].substring(2), args[i + 1]);
-    }
-    if (!Shell.isRoot()) {
-      System.err.println("KernelFilterBench needs root (network namespaces, NFQUEUE)");
-      System.exit(1);
-    }
+    Map<String, String> o =
+        BenchTools.rootOptions(args, "KernelFilterBench", "network namespaces, NFQUEUE");
     new KernelFilterBench(o).run();
   }
 

@@ -11,13 +11,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
+import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.rawsocket.RawSocketProvider;
@@ -38,8 +37,6 @@ final class TcpBulk {
   private static final int PORT = 5201;
   private static final int QUEUE = 4300;
   private static final Duration WAIT = Duration.ofMillis(100);
-  private static final Pattern RECEIVED =
-      Pattern.compile("\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
 
   private final Netns peer;
   private final Netns host;
@@ -95,41 +92,10 @@ final class TcpBulk {
   }
 
   private double once(String mode, double seconds) throws Exception {
-    Process server =
-        new ProcessBuilder(
-                Shell.inNetns(
-                    host.path().toString(),
-                    List.of("iperf3", "-s", "-1", "-p", Integer.toString(PORT))))
-            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
+    Process server = BenchTools.iperf3Server(host, PORT);
     try (Point p = new Point(mode)) {
       Thread.sleep(300); // the server's listen
-      Process client =
-          new ProcessBuilder(
-                  Shell.inNetns(
-                      peer.path().toString(),
-                      List.of(
-                          "iperf3",
-                          "-c",
-                          hostAddress,
-                          "-p",
-                          Integer.toString(PORT),
-                          "-t",
-                          String.format(Locale.ROOT, "%.1f", seconds),
-                          "-J")))
-              .redirectError(ProcessBuilder.Redirect.INHERIT)
-              .start();
-      String json = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      client.waitFor(30, TimeUnit.SECONDS);
-      Matcher m = RECEIVED.matcher(json);
-      if (!m.find()) {
-        throw new IOException(
-            "iperf3 gave no receiver figure in mode "
-                + mode
-                + ": "
-                + json.lines().limit(5).toList());
-      }
+      double bits = BenchTools.iperf3Client(peer, hostAddress, PORT, seconds, "mode " + mode);
       long[] c = packets.get(mode);
       c[0] += p.count.get();
       c[1] += p.bytes.get();
@@ -139,7 +105,7 @@ final class TcpBulk {
       }
       c[2] += p.measured.get();
       c[3] += p.allocated.get();
-      return Double.parseDouble(m.group(1)) / 1e9;
+      return bits / 1e9;
     } finally {
       server.destroy();
       server.waitFor(5, TimeUnit.SECONDS);

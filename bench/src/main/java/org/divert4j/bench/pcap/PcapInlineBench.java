@@ -1,9 +1,6 @@
 package org.divert4j.bench.pcap;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -12,8 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
@@ -61,8 +56,6 @@ public final class PcapInlineBench {
   private static final List<String> MODES = List.of(D4J, C_BRIDGE, LINUX);
   private static final int UDP_PORT = 9000;
   private static final int TCP_PORT = 5201;
-  private static final Pattern RECEIVED =
-      Pattern.compile("\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
 
   private final Path cdir;
   private final int runs;
@@ -96,17 +89,8 @@ public final class PcapInlineBench {
    * @throws Exception if a measurement fails
    */
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new LinkedHashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      if (!args[i].startsWith("--")) {
-        throw new IllegalArgumentException("unexpected " + args[i]);
-      }
-      o.put(args[i].substring(2), args[i + 1]);
-    }
-    if (!Shell.isRoot()) {
-      System.err.println("PcapInlineBench needs root (network namespaces, live captures)");
-      System.exit(1);
-    }
+    Map<String, String> o =
+        BenchTools.rootOptions(args, "PcapInlineBench", "network namespaces, live captures");
     if (Shell.which("iperf3").isEmpty()) {
       System.err.println("PcapInlineBench needs iperf3 (apt-get install iperf3)");
       System.exit(1);
@@ -296,43 +280,12 @@ public final class PcapInlineBench {
 
   /** One iperf3 TCP stream, peer to host; returns the receiver's Gbit/s. */
   private double iperf() throws Exception {
-    Process server =
-        new ProcessBuilder(
-                Shell.inNetns(
-                    host.path().toString(),
-                    List.of("iperf3", "-s", "-1", "-p", Integer.toString(TCP_PORT))))
-            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
-    Process client = null;
+    Process server = BenchTools.iperf3Server(host, TCP_PORT);
     try {
       Thread.sleep(300); // the server's listen
-      client =
-          new ProcessBuilder(
-                  Shell.inNetns(
-                      peer.path().toString(),
-                      List.of(
-                          "iperf3",
-                          "-c",
-                          hostAddress,
-                          "-p",
-                          Integer.toString(TCP_PORT),
-                          "-t",
-                          String.format(Locale.ROOT, "%.1f", seconds),
-                          "-J")))
-              .redirectError(ProcessBuilder.Redirect.INHERIT)
-              .start();
-      String json = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      client.waitFor(30, TimeUnit.SECONDS);
-      Matcher m = RECEIVED.matcher(json);
-      if (!m.find()) {
-        throw new IOException("iperf3 gave no receiver figure: " + json.lines().limit(5).toList());
-      }
-      return Double.parseDouble(m.group(1)) / 1e9;
+      return BenchTools.iperf3Client(peer, hostAddress, TCP_PORT, seconds, "the inline bench")
+          / 1e9;
     } finally {
-      if (client != null) {
-        client.destroyForcibly();
-      }
       server.destroy();
       server.waitFor(5, TimeUnit.SECONDS);
     }
@@ -343,10 +296,7 @@ public final class PcapInlineBench {
   }
 
   static String line(Process p) throws IOException {
-    BufferedReader r =
-        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    String l = r.readLine();
-    return l == null ? "" : l.trim();
+    return BenchTools.line(p);
   }
 
   // ---------------------------------------------------------------------------------- util
