@@ -128,6 +128,49 @@ public final class BenchTools {
   }
 
   /**
+   * Runs {@code udp_sink} in one namespace and {@code udp_blast} senders in another (bench/c), and
+   * returns the datagrams per second the sink counted in its window.
+   *
+   * @param cdir where the C programs are
+   * @param sinkNs the sink's namespace
+   * @param sinkArgs the sink's arguments (family flag, port, warm-up, seconds)
+   * @param senderNs the senders' namespace
+   * @param senders each sender's arguments (family flag, address, port, payload, seconds, source)
+   * @return datagrams per second; 0 if the sink counted no time
+   * @throws IOException if a program cannot start, or the sink does not get ready
+   * @throws InterruptedException if interrupted while waiting for them
+   */
+  public static double udpRate(
+      Path cdir, Netns sinkNs, List<String> sinkArgs, Netns senderNs, List<List<String>> senders)
+      throws IOException, InterruptedException {
+    Process sink = start(cdir, sinkNs, command("udp_sink", sinkArgs));
+    if (!line(sink).equals("ready")) {
+      throw new IOException("udp_sink did not start");
+    }
+    List<Process> blasts = new ArrayList<>();
+    for (List<String> a : senders) {
+      blasts.add(start(cdir, senderNs, command("udp_blast", a)));
+    }
+    String result = line(sink);
+    sink.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+    for (Process b : blasts) {
+      b.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    String[] f = result.split("\\s+");
+    if (f.length < 2 || Double.parseDouble(f[1]) == 0) {
+      return 0;
+    }
+    return Long.parseLong(f[0]) / Double.parseDouble(f[1]);
+  }
+
+  private static String[] command(String program, List<String> args) {
+    List<String> c = new ArrayList<>();
+    c.add(program);
+    c.addAll(args);
+    return c.toArray(new String[0]);
+  }
+
+  /**
    * Reads the next line a process prints, blocking until it does or ends.
    *
    * @param p the process

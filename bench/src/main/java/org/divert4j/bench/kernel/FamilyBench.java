@@ -175,35 +175,19 @@ final class FamilyBench {
   /** Runs one sender against the sink; returns the sink's datagrams per second. */
   private double blast(boolean six, double warmup, double seconds) throws Exception {
     String fam = six ? "-6" : "-4";
-    Process sink =
-        start(
-            host,
-            "udp_sink",
-            fam,
-            Integer.toString(PORT),
-            Double.toString(warmup),
-            Double.toString(seconds));
-    if (!line(sink).equals("ready")) {
-      throw new IOException("udp_sink did not start");
-    }
-    Process sender =
-        start(
-            peer,
-            "udp_blast",
-            fam,
-            six ? HOST6 : host4,
-            Integer.toString(PORT),
-            Integer.toString(payload),
-            Double.toString(warmup + seconds + 0.5),
-            six ? PEER6 : peer4);
-    String result = line(sink);
-    sink.waitFor(30, TimeUnit.SECONDS);
-    sender.waitFor(30, TimeUnit.SECONDS);
-    String[] f = result.split("\\s+");
-    if (f.length < 2 || Double.parseDouble(f[1]) == 0) {
-      return 0;
-    }
-    return Long.parseLong(f[0]) / Double.parseDouble(f[1]);
+    return BenchTools.udpRate(
+        cdir,
+        host,
+        List.of(fam, Integer.toString(PORT), Double.toString(warmup), Double.toString(seconds)),
+        peer,
+        List.of(
+            List.of(
+                fam,
+                six ? HOST6 : host4,
+                Integer.toString(PORT),
+                Integer.toString(payload),
+                Double.toString(warmup + seconds + 0.5),
+                six ? PEER6 : peer4)));
   }
 
   private Process start(Netns ns, String... cmd) throws IOException {

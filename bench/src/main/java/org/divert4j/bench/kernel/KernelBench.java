@@ -610,39 +610,23 @@ public final class KernelBench {
 
   /** Runs the senders against the sink; returns the sink's datagrams per second. */
   private double blast(int senders) throws Exception {
-    Process sink =
-        start(
-            host,
-            "udp_sink",
-            Integer.toString(PORT),
-            Double.toString(warmup),
-            Double.toString(seconds));
-    if (!line(sink).equals("ready")) {
-      throw new IOException("udp_sink did not start");
-    }
-    List<Process> blasts = new ArrayList<>();
+    List<List<String>> blasts = new ArrayList<>();
     for (int i = 0; i < senders; i++) {
       String src = i == 0 ? peerNet + "1" : peerNet + (10 + i);
       blasts.add(
-          start(
-              peer,
-              "udp_blast",
+          List.of(
               hostAddress,
               Integer.toString(PORT),
               Integer.toString(payload),
               Double.toString(warmup + seconds + 0.5),
               src));
     }
-    String result = line(sink);
-    sink.waitFor(30, TimeUnit.SECONDS);
-    for (Process b : blasts) {
-      b.waitFor(30, TimeUnit.SECONDS);
-    }
-    String[] f = result.split("\\s+");
-    if (f.length < 2 || Double.parseDouble(f[1]) == 0) {
-      return 0;
-    }
-    return Long.parseLong(f[0]) / Double.parseDouble(f[1]);
+    return BenchTools.udpRate(
+        cdir,
+        host,
+        List.of(Integer.toString(PORT), Double.toString(warmup), Double.toString(seconds)),
+        peer,
+        blasts);
   }
 
   // ------------------------------------------------------------------------------- latency

@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
@@ -236,33 +235,18 @@ public final class KernelFilterBench {
 
   /** Runs udp_blast against udp_sink; returns the sink's datagrams per second. */
   private double blast() throws Exception {
-    Process sink =
-        start(
-            host,
-            "udp_sink",
-            Integer.toString(PORT),
-            Double.toString(warmup),
-            Double.toString(seconds));
-    if (!line(sink).equals("ready")) {
-      throw new IOException("udp_sink did not start");
-    }
-    Process b =
-        start(
-            peer,
-            "udp_blast",
-            hostAddress,
-            Integer.toString(PORT),
-            Integer.toString(payload),
-            Double.toString(warmup + seconds + 0.5),
-            net + "1");
-    String result = line(sink);
-    sink.waitFor(30, TimeUnit.SECONDS);
-    b.waitFor(30, TimeUnit.SECONDS);
-    String[] f = result.split("\\s+");
-    if (f.length < 2 || Double.parseDouble(f[1]) == 0) {
-      return 0;
-    }
-    return Long.parseLong(f[0]) / Double.parseDouble(f[1]);
+    return BenchTools.udpRate(
+        cdir,
+        host,
+        List.of(Integer.toString(PORT), Double.toString(warmup), Double.toString(seconds)),
+        peer,
+        List.of(
+            List.of(
+                hostAddress,
+                Integer.toString(PORT),
+                Integer.toString(payload),
+                Double.toString(warmup + seconds + 0.5),
+                net + "1")));
   }
 
   private Process start(Netns ns, String... cmd) throws IOException {
