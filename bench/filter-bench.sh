@@ -11,18 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 bench/build-c.sh
 mvn -B -q -pl bench -am package -DskipTests -Dspotless.check.skip=true >/dev/null
-jpid=
-cleanup() {
-  if [ -n "$jpid" ]; then
-    kill "$jpid" 2>/dev/null || true
-    wait "$jpid" 2>/dev/null || true
-    for ns in $(ip netns list | awk '{print $1}' | grep "^d4j-$jpid-" || true); do
-      ip netns delete "$ns" 2>/dev/null || true
-    done
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/bench-cleanup.sh
 java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
   org.divert4j.bench.kernel.KernelFilterBench --cdir bench/target/c "$@" &
 jpid=$!

@@ -30,18 +30,7 @@ if [ "$inline" = 0 ]; then
   exec java --enable-native-access=ALL-UNNAMED -Xms512m -Xmx512m -XX:+UseParallelGC \
     -cp bench/target/benchmarks.jar org.divert4j.bench.pcap.PcapReplayBench "$@"
 fi
-jpid=
-cleanup() {
-  if [ -n "$jpid" ]; then
-    kill "$jpid" 2>/dev/null || true
-    wait "$jpid" 2>/dev/null || true
-    for ns in $(ip netns list | awk '{print $1}' | grep "^d4j-$jpid-" || true); do
-      ip netns delete "$ns" 2>/dev/null || true
-    done
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/bench-cleanup.sh
 java --enable-native-access=ALL-UNNAMED -Xms512m -Xmx512m -XX:+UseParallelGC \
   -cp bench/target/benchmarks.jar org.divert4j.bench.pcap.PcapInlineBench \
   --cdir bench/target/c "$@" &

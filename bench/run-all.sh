@@ -31,18 +31,7 @@ for a in "$@"; do
   esac
   prev=$a
 done
-jpid=
-cleanup() {
-  if [ -n "$jpid" ]; then
-    kill "$jpid" 2>/dev/null || true
-    wait "$jpid" 2>/dev/null || true
-    for ns in $(ip netns list | awk '{print $1}' | grep "^d4j-$jpid-" || true); do
-      ip netns delete "$ns" 2>/dev/null || true
-    done
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/bench-cleanup.sh
 # --enable-native-access: jffi and JNA load native libraries (JEP 472 warns on JDK 24+; 16+ accept it)
 if [ "$sections" != pcap-inline ]; then
   java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
