@@ -9,11 +9,20 @@ import java.nio.ByteBuffer;
  * reassembled datagram: that of its last fragment). For IPv6 the identity is the addresses, the
  * upper-layer protocol, a hash of the first 8 bytes after the extension headers and the Fragment
  * header's offset and M flag: IPv6 has no Identification outside fragments, and a reassembled IPv6
- * datagram gets the replay clock. A direct-mapped cache: a newer packet may evict an older one,
- * whose packets then get the replay clock instead. Not thread-safe; allocates nothing.
+ * datagram gets the replay clock.
+ *
+ * <p>Identical packets share an identity (an IPv6 multicast listener report sent twice, an IPv4
+ * packet repeated with the same Identification): each one read is its own entry, and each lookup
+ * takes the oldest entry of its identity that no lookup has taken yet, so the copies leave with
+ * their own timestamps in input order (a lookup after all are taken gets the newest one again: a
+ * packet the program writes twice). A set-associative cache of {@value #WAYS} ways: a new packet
+ * replaces a taken entry first, else the oldest of its set, whose packet then gets the replay
+ * clock. Not thread-safe; allocates nothing.
  */
 final class TimestampTable {
-  private static final int SIZE = 1 << 16;
+  static final int WAYS = 8;
+  private static final int SETS = 1 << 13;
+  private static final int SIZE = SETS * WAYS;
   private static final long DATAGRAM = 1L << 40;
 
   private final long[] k1 = new long[SIZE];
@@ -21,6 +30,11 @@ final class TimestampTable {
   private final long[] ts = new long[SIZE];
   private final long[] sourceMacs = new long[SIZE];
   private final long[] destinationMacs = new long[SIZE];
+
+  /** When each entry was remembered (0: never used); negative once a lookup has taken it. */
+  private final long[] ages = new long[SIZE];
+
+  private long age;
   private long foundSource = LinkLayer.NONE;
   private long foundDestination = LinkLayer.NONE;
 
@@ -41,13 +55,17 @@ final class TimestampTable {
   void remember(ByteBuffer p, long timestamp, long sourceMac, long destinationMac) {
     long a = key1(p);
     long b = key2(p);
-    put(a, b, timestamp, sourceMac, destinationMac);
-    put(a, (b & ~0xffffL) | DATAGRAM, timestamp, sourceMac, destinationMac);
+    put(victim(a, b), a, b, timestamp, sourceMac, destinationMac);
+    if ((b & 0xffffL) != 0) { // a fragment: its datagram's latest timestamp, one entry per datagram
+      long d = (b & ~0xffffL) | DATAGRAM;
+      int i = find(a, d);
+      put(i >= 0 ? i : victim(a, d), a, d, timestamp, sourceMac, destinationMac);
+    }
   }
 
   /**
-   * Looks a packet up; the MACs of its input frame are then {@link #foundSource()} and {@link
-   * #foundDestination()}.
+   * Looks a packet up and takes its entry; the MACs of its input frame are then {@link
+   * #foundSource()} and {@link #foundDestination()}.
    *
    * @param p an IP packet about to be written, from its position
    * @return the timestamp of the input packet it comes from, or -1 if unknown
@@ -55,8 +73,18 @@ final class TimestampTable {
   long lookup(ByteBuffer p) {
     long a = key1(p);
     long b = key2(p);
-    long t = get(a, b);
-    return t != -1 ? t : get(a, (b & ~0xffffL) | DATAGRAM);
+    int i = take(a, b);
+    if (i < 0) {
+      i = find(a, (b & ~0xffffL) | DATAGRAM); // a datagram's entry serves all its pieces
+    }
+    if (i < 0) {
+      foundSource = LinkLayer.NONE;
+      foundDestination = LinkLayer.NONE;
+      return -1;
+    }
+    foundSource = sourceMacs[i];
+    foundDestination = destinationMacs[i];
+    return ts[i];
   }
 
   /**
@@ -75,25 +103,69 @@ final class TimestampTable {
     return foundDestination;
   }
 
-  private void put(long a, long b, long t, long sourceMac, long destinationMac) {
-    int i = index(a, b);
+  private void put(int i, long a, long b, long t, long sourceMac, long destinationMac) {
     k1[i] = a;
-    k2[i] = b | (1L << 41); // never 0 for a used slot
+    k2[i] = b;
     ts[i] = t;
     sourceMacs[i] = sourceMac;
     destinationMacs[i] = destinationMac;
+    ages[i] = ++age;
   }
 
-  private long get(long a, long b) {
-    int i = index(a, b);
-    if (k1[i] == a && k2[i] == (b | (1L << 41))) {
-      foundSource = sourceMacs[i];
-      foundDestination = destinationMacs[i];
-      return ts[i];
+  /** The slot for a new entry: an unused one, else the oldest taken one, else the oldest. */
+  private int victim(long a, long b) {
+    int base = set(a, b);
+    int best = base;
+    long bestRank = Long.MAX_VALUE;
+    for (int i = base; i < base + WAYS; i++) {
+      long g = ages[i];
+      if (g == 0) {
+        return i;
+      }
+      // taken entries (negative ages) rank before untaken ones, older before newer
+      long rank = g < 0 ? Long.MIN_VALUE - g : g;
+      if (rank < bestRank) {
+        bestRank = rank;
+        best = i;
+      }
     }
-    foundSource = LinkLayer.NONE;
-    foundDestination = LinkLayer.NONE;
+    return best;
+  }
+
+  /** The entry of this identity, taken or not, or -1 (datagram entries are unique). */
+  private int find(long a, long b) {
+    int base = set(a, b);
+    for (int i = base; i < base + WAYS; i++) {
+      if (ages[i] != 0 && k1[i] == a && k2[i] == b) {
+        return i;
+      }
+    }
     return -1;
+  }
+
+  /** Takes the oldest untaken entry of this identity, else returns the newest taken one, or -1. */
+  private int take(long a, long b) {
+    int base = set(a, b);
+    int oldest = -1;
+    int newestTaken = -1;
+    for (int i = base; i < base + WAYS; i++) {
+      long g = ages[i];
+      if (g == 0 || k1[i] != a || k2[i] != b) {
+        continue;
+      }
+      if (g > 0) {
+        if (oldest < 0 || g < ages[oldest]) {
+          oldest = i;
+        }
+      } else if (newestTaken < 0 || g < ages[newestTaken]) { // -g larger: newer
+        newestTaken = i;
+      }
+    }
+    if (oldest >= 0) {
+      ages[oldest] = -ages[oldest];
+      return oldest;
+    }
+    return newestTaken;
   }
 
   private static long key1(ByteBuffer p) {
@@ -151,9 +223,9 @@ final class TimestampTable {
     return h ^ (h >>> 33);
   }
 
-  private static int index(long a, long b) {
+  private static int set(long a, long b) {
     // murmur3's fmix64 over both keys: keys that differ only in high bits (an IPv6 packet's hash,
-    // an IPv4 identification) still land in different slots
-    return (int) mix(a * 0x9e3779b97f4a7c15L + b) & (SIZE - 1);
+    // an IPv4 identification) still land in different sets
+    return ((int) mix(a * 0x9e3779b97f4a7c15L + b) & (SETS - 1)) * WAYS;
   }
 }

@@ -13,6 +13,7 @@ import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
 import org.divert4j.Ipv4;
 import org.divert4j.packet.Ipv4Builder;
+import org.divert4j.packet.Ipv6Builder;
 import org.junit.jupiter.api.Test;
 
 /** The pure-Java parts of the backend: handoff ring, link layer, timestamps, properties. */
@@ -222,6 +223,45 @@ class InternalsTest {
     assertEquals(42, t.lookup(p), "exact entries win");
     copy.putShort(6, (short) 0x0010);
     assertEquals(50, t.lookup(copy), "an unseen piece of the datagram: its latest timestamp");
+  }
+
+  @Test
+  void identicalPacketsLeaveWithTheirOwnTimestampsInInputOrder() {
+    // Two identical IPv6 packets (a listener report sent twice: IPv6 has no Identification)
+    // and two identical IPv4 ones: each written packet takes the oldest untaken timestamp.
+    ByteBuffer v6 = Ipv6Builder.udp(5353, 5353).source("fe80::1").destination("ff02::fb").build();
+    ByteBuffer v4 =
+        Ipv4Builder.udp(1, 2).source("1.1.1.1").destination("2.2.2.2").identification(0).build();
+    TimestampTable t = new TimestampTable();
+    t.remember(v6, 100);
+    t.remember(v4, 150);
+    t.remember(v6, 200);
+    t.remember(v4, 250);
+    assertEquals(100, t.lookup(v6));
+    assertEquals(200, t.lookup(v6));
+    assertEquals(200, t.lookup(v6), "written a third time: the newest again");
+    assertEquals(150, t.lookup(v4));
+    assertEquals(250, t.lookup(v4));
+  }
+
+  @Test
+  void aFullSetReplacesTakenEntriesBeforeWaitingOnes() {
+    ByteBuffer p =
+        Ipv4Builder.udp(1, 2).source("1.1.1.1").destination("2.2.2.2").identification(9).build();
+    TimestampTable t = new TimestampTable();
+    for (int i = 1; i <= TimestampTable.WAYS; i++) {
+      t.remember(p, i);
+    }
+    assertEquals(1, t.lookup(p), "the oldest first");
+    t.remember(p, 99); // replaces the taken entry, not a waiting one
+    for (int i = 2; i <= TimestampTable.WAYS; i++) {
+      assertEquals(i, t.lookup(p));
+    }
+    assertEquals(99, t.lookup(p));
+    t.remember(p, 100); // the set is full of taken entries
+    t.remember(p, 101);
+    assertEquals(100, t.lookup(p));
+    assertEquals(101, t.lookup(p));
   }
 
   // ------------------------------------------------------------------ HostConfig
