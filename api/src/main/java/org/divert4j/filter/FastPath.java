@@ -1,7 +1,6 @@
 package org.divert4j.filter;
 
 import java.nio.ByteBuffer;
-import org.divert4j.Direction;
 
 /**
  * The tests of a {@link Program} that compare a field with a literal of 0 or more, planned at
@@ -15,33 +14,33 @@ import org.divert4j.Direction;
 final class FastPath {
   // What a planned test reads. LOAD: a plain header field from Loads; the others are the fields
   // whose value is a flag or a length of the layout or the context, or a word at an index.
-  private static final int SLOW = 0; // not planned: Program.test decides
-  private static final int LOAD = 1;
-  private static final int INBOUND = 2;
-  private static final int OUTBOUND = 3;
-  private static final int LOOPBACK = 4;
-  private static final int IF_IDX = 5;
-  private static final int LENGTH = 6;
-  private static final int FRAGMENT = 7;
-  private static final int IP = 8;
-  private static final int IPV6 = 9;
-  private static final int ICMP = 10;
-  private static final int ICMPV6 = 11;
-  private static final int TCP = 12;
-  private static final int UDP = 13;
-  private static final int TCP_PAYLOAD_LENGTH = 14;
-  private static final int UDP_PAYLOAD_LENGTH = 15;
-  private static final int PACKET_WORD = 16;
-  private static final int TCP_WORD = 17;
-  private static final int UDP_WORD = 18;
-  private static final int OTHER = 19; // Program.value
+  static final int SLOW = 0; // not planned: Program.test decides
+  static final int LOAD = 1;
+  static final int INBOUND = 2;
+  static final int OUTBOUND = 3;
+  static final int LOOPBACK = 4;
+  static final int IF_IDX = 5;
+  static final int LENGTH = 6;
+  static final int FRAGMENT = 7;
+  static final int IP = 8;
+  static final int IPV6 = 9;
+  static final int ICMP = 10;
+  static final int ICMPV6 = 11;
+  static final int TCP = 12;
+  static final int UDP = 13;
+  static final int TCP_PAYLOAD_LENGTH = 14;
+  static final int UDP_PAYLOAD_LENGTH = 15;
+  static final int PACKET_WORD = 16;
+  static final int TCP_WORD = 17;
+  static final int UDP_WORD = 18;
+  static final int OTHER = 19; // Program.value
 
   // One record per test, so that a test touches two arrays: ints (kind, anchor, offset, width,
   // shift, accept bits, word index) and longs (mask, bits to set, literal low and high, high mask).
-  private static final int IS = 8;
-  private static final int LS = 5;
-  private final int[] ints;
-  private final long[] longs;
+  static final int IS = 8;
+  static final int LS = 5;
+  final int[] ints;
+  final long[] longs;
 
   FastPath(int capacity) {
     ints = new int[capacity * IS];
@@ -163,77 +162,25 @@ final class FastPath {
   /** The value of a field that is not a plain header field, or {@code Program.MISSING}. */
   private long other(Program p, int i, int kind, ByteBuffer b, Layout l, FilterContext c) {
     int x = i * IS;
-    long v;
-    switch (kind) {
-      case INBOUND -> v = c.direction == Direction.INBOUND ? 1 : 0;
-      case OUTBOUND -> v = c.direction == Direction.OUTBOUND ? 1 : 0;
-      case LOOPBACK -> v = c.loopback ? 1 : 0;
-      case IF_IDX -> v = c.ifIdx & 0xffff_ffffL;
-      case LENGTH -> v = l.end - l.base;
-      case FRAGMENT -> {
-        if (l.family == 0) {
-          return Program.MISSING;
-        }
-        v = l.fragment ? 1 : 0;
-      }
-      case IP -> v = l.family == 4 ? 1 : 0;
-      case IPV6 -> v = l.family == 6 ? 1 : 0;
-      case ICMP -> v = l.family == 4 && l.protocol == Layout.ICMP ? 1 : 0;
-      case ICMPV6 -> v = l.family == 6 && l.protocol == Layout.ICMPV6 ? 1 : 0;
-      case TCP -> v = l.protocol == Layout.TCP ? 1 : 0;
-      case UDP -> v = l.protocol == Layout.UDP ? 1 : 0;
-      case TCP_PAYLOAD_LENGTH -> {
-        if (l.tcp < 0) {
-          return Program.MISSING;
-        }
-        v = l.datagramEnd - l.tcpPayload;
-      }
-      case UDP_PAYLOAD_LENGTH -> {
-        if (l.udp < 0) {
-          return Program.MISSING;
-        }
-        v = l.datagramEnd - l.udp - 8;
-      }
-      case PACKET_WORD -> {
-        v = word(b, l.base, l.end, ints[x + 6], ints[x + 7]);
-        if (v < 0) {
-          return Program.MISSING;
-        }
-      }
-      case TCP_WORD -> {
-        if (l.tcp < 0) {
-          return Program.MISSING;
-        }
-        v = word(b, l.tcpPayload, l.datagramEnd, ints[x + 6], ints[x + 7]);
-        if (v < 0) {
-          return Program.MISSING;
-        }
-      }
-      case UDP_WORD -> {
-        if (l.udp < 0) {
-          return Program.MISSING;
-        }
-        v = word(b, l.udp + 8, l.datagramEnd, ints[x + 6], ints[x + 7]);
-        if (v < 0) {
-          return Program.MISSING;
-        }
-      }
-      default -> v = Program.value(p.lField[i], p.lIndex[i], b, l, c);
-    }
-    return v;
-  }
-
-  /** A word of {@code size} bytes at an index from {@code from} (from {@code to} if negative). */
-  private static long word(ByteBuffer b, int from, int to, int index, int size) {
-    long at = index >= 0 ? (long) from + index : (long) to + index;
-    if (at < from || at + size > to) {
-      return -1;
-    }
-    int i = (int) at;
-    return switch (size) {
-      case 1 -> b.get(i) & 0xff;
-      case 2 -> Bytes.u16(b, i);
-      default -> Bytes.u32(b, i);
+    return switch (kind) {
+      case INBOUND -> Values.inbound(c);
+      case OUTBOUND -> Values.outbound(c);
+      case LOOPBACK -> Values.loopback(c);
+      case IF_IDX -> Values.ifIdx(c);
+      case LENGTH -> Values.length(l);
+      case FRAGMENT -> Values.fragment(l);
+      case IP -> Values.ip(l);
+      case IPV6 -> Values.ipv6(l);
+      case ICMP -> Values.icmp(l);
+      case ICMPV6 -> Values.icmpv6(l);
+      case TCP -> Values.tcp(l);
+      case UDP -> Values.udp(l);
+      case TCP_PAYLOAD_LENGTH -> Values.tcpPayloadLength(l);
+      case UDP_PAYLOAD_LENGTH -> Values.udpPayloadLength(l);
+      case PACKET_WORD -> Values.packetWord(b, l, ints[x + 6], ints[x + 7]);
+      case TCP_WORD -> Values.tcpWord(b, l, ints[x + 6], ints[x + 7]);
+      case UDP_WORD -> Values.udpWord(b, l, ints[x + 6], ints[x + 7]);
+      default -> Program.value(p.lField[i], p.lIndex[i], b, l, c);
     };
   }
 }

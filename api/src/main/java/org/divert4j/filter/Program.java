@@ -49,6 +49,9 @@ final class Program {
   /** False when no test needs a header, so that evaluation skips finding them. */
   private final boolean needsLayout;
 
+  /** The same program as bytecode, or null where the loop below runs it (FilterCompiler). */
+  private final Compiled compiled;
+
   private int size;
 
   private Program(int capacity, Node root) {
@@ -77,6 +80,7 @@ final class Program {
       }
     }
     needsLayout = layout;
+    compiled = FilterCompiler.compile(this, fast);
   }
 
   static Program compile(Node root) {
@@ -238,16 +242,48 @@ final class Program {
   }
 
   boolean matches(ByteBuffer b, FilterContext c) {
-    int pc = start;
-    if (pc < 0) {
-      return pc == ACCEPT;
+    if (start < 0) {
+      return start == ACCEPT;
     }
+    Layout p = read(b, c);
+    Compiled k = compiled;
+    return k != null ? k.matches(this, b, p, c) : loop(b, p, c);
+  }
+
+  /** {@link #matches} through the interpreter loop even when compiled: the compiler's reference. */
+  boolean matchesInterpreted(ByteBuffer b, FilterContext c) {
+    return start < 0 ? start == ACCEPT : loop(b, read(b, c), c);
+  }
+
+  /** The verdict of test {@code i} as the fast path gives it; called by compiled programs. */
+  boolean fastTest(int i, ByteBuffer b, Layout l, FilterContext c) {
+    return fast.test(this, i, b, l, c);
+  }
+
+  /** The planned tests, for FilterCompiler's tests. */
+  FastPath plan() {
+    return fast;
+  }
+
+  /**
+   * @return whether this program runs as bytecode ({@link FilterCompiler})
+   */
+  boolean isCompiled() {
+    return compiled != null;
+  }
+
+  private Layout read(ByteBuffer b, FilterContext c) {
     Layout p = c.layout;
     if (needsLayout) {
       p.read(b);
     } else {
       p.bounds(b);
     }
+    return p;
+  }
+
+  private boolean loop(ByteBuffer b, Layout p, FilterContext c) {
+    int pc = start;
     while (pc >= 0) {
       pc = fast.test(this, pc, b, p, c) ? succ[pc] : fail[pc];
     }

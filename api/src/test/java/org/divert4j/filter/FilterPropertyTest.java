@@ -210,7 +210,7 @@ class FilterPropertyTest {
     }
   }
 
-  private static byte[] bytes(ByteBuffer p) {
+  static byte[] bytes(ByteBuffer p) {
     byte[] a = new byte[p.remaining()];
     p.get(p.position(), a);
     return a;
