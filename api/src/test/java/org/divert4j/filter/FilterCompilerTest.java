@@ -61,27 +61,11 @@ class FilterCompilerTest {
     return f.indexed() ? f.text + "[" + (r.nextInt(24) - 8) + "]" : f.text;
   }
 
-  private static String filter(Random r, int depth) {
-    return switch (depth <= 0 ? 0 : r.nextInt(5)) {
-      case 1 -> "not " + filter(r, depth - 1);
-      case 2 -> "(" + filter(r, depth - 1) + " and " + filter(r, depth - 1) + ")";
-      case 3 -> "(" + filter(r, depth - 1) + " or " + filter(r, depth - 1) + ")";
-      case 4 ->
-          "("
-              + filter(r, depth - 1)
-              + " ? "
-              + filter(r, depth - 1)
-              + " : "
-              + filter(r, depth - 1)
-              + ")";
-      default -> term(r);
-    };
-  }
-
   private static Filter parse(Random r) {
     while (true) {
       try {
-        return Filter.parse(filter(r, r.nextInt(7)));
+        return Filter.parse(
+            FilterPropertyTest.randomFilter(r, r.nextInt(7), FilterCompilerTest::term));
       } catch (FilterSyntaxException e) {
         // a field the language refuses against that literal (an address against a port): again
       }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.util.Random;
+import java.util.function.Function;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.CharRange;
@@ -71,31 +72,48 @@ class FilterPropertyTest {
   private static final String ALPHABET = "() !=<>&|?:[]-/.abcdiptuxTCP0123456789 ";
 
   static String randomFilter(Random r, int depth) {
+    return randomFilter(r, depth, FilterPropertyTest::randomTerm);
+  }
+
+  /** A random filter of {@code not}, {@code and}, {@code ||} and {@code ? :} over random terms. */
+  static String randomFilter(Random r, int depth, Function<Random, String> term) {
     int k = depth <= 0 ? 0 : r.nextInt(6);
     switch (k) {
       case 1:
-        return "not " + randomFilter(r, depth - 1);
+        return "not " + randomFilter(r, depth - 1, term);
       case 2:
-        return "(" + randomFilter(r, depth - 1) + " and " + randomFilter(r, depth - 1) + ")";
+        return "("
+            + randomFilter(r, depth - 1, term)
+            + " and "
+            + randomFilter(r, depth - 1, term)
+            + ")";
       case 3:
-        return "(" + randomFilter(r, depth - 1) + " || " + randomFilter(r, depth - 1) + ")";
+        return "("
+            + randomFilter(r, depth - 1, term)
+            + " || "
+            + randomFilter(r, depth - 1, term)
+            + ")";
       case 4:
         return "("
-            + randomFilter(r, depth - 1)
+            + randomFilter(r, depth - 1, term)
             + " ? "
-            + randomFilter(r, depth - 1)
+            + randomFilter(r, depth - 1, term)
             + " : "
-            + randomFilter(r, depth - 1)
+            + randomFilter(r, depth - 1, term)
             + ")";
       default:
-        String f = FIELDS[r.nextInt(FIELDS.length)];
-        if (r.nextInt(4) == 0) {
-          return f;
-        }
-        String v = VALUES[r.nextInt(VALUES.length)];
-        String op = v.contains("/") ? (r.nextBoolean() ? "==" : "!=") : OPS[r.nextInt(OPS.length)];
-        return f + " " + op + " " + v;
+        return term.apply(r);
     }
+  }
+
+  private static String randomTerm(Random r) {
+    String f = FIELDS[r.nextInt(FIELDS.length)];
+    if (r.nextInt(4) == 0) {
+      return f;
+    }
+    String v = VALUES[r.nextInt(VALUES.length)];
+    String op = v.contains("/") ? (r.nextBoolean() ? "==" : "!=") : OPS[r.nextInt(OPS.length)];
+    return f + " " + op + " " + v;
   }
 
   static ByteBuffer randomPacket(Random r) {
