@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.divert4j.DivertHost;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 
@@ -208,6 +209,42 @@ public final class BenchTools {
       sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
     }
     return sb.toString();
+  }
+
+  /**
+   * Takes down what served a kernel bench's divert point, in this order: joins the reflector
+   * threads (the caller has told them to stop; up to 2 s each), closes the divert host (which
+   * removes its rules), ends the C NFQUEUE program (up to 5 s), then flushes the host namespace's
+   * {@code raw PREROUTING} chain with {@code iptables} (the NFQUEUE rule the C program served).
+   *
+   * @param reflectors the threads that served divert4j; null entries are skipped
+   * @param dh the divert host, or null
+   * @param nfq the C program, or null
+   * @param host the namespace whose chain to flush, or null to flush none
+   * @param iptables {@code iptables} or {@code ip6tables}
+   * @return true if the C program ran and ended within 5 s, so that its exit value can be read
+   * @throws Exception if a join is interrupted or the divert host fails to close
+   */
+  public static boolean closeDivertPoint(
+      List<Thread> reflectors, DivertHost dh, Process nfq, Netns host, String iptables)
+      throws Exception {
+    for (Thread r : reflectors) {
+      if (r != null) {
+        r.join(2000);
+      }
+    }
+    if (dh != null) {
+      dh.close();
+    }
+    boolean ended = false;
+    if (nfq != null) {
+      nfq.destroy();
+      ended = nfq.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    if (host != null) {
+      host.exec(iptables, "-t", "raw", "-F", "PREROUTING");
+    }
+    return ended;
   }
 
   /**

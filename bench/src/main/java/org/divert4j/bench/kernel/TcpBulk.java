@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -227,17 +228,7 @@ final class TcpBulk {
     @Override
     public void close() throws Exception {
       stop = true;
-      if (reflector != null) {
-        reflector.join(2000);
-      }
-      if (dh != null) {
-        dh.close();
-      }
-      if (nfq != null) {
-        nfq.destroy();
-        nfq.waitFor(5, TimeUnit.SECONDS);
-      }
-      host.exec("iptables", "-t", "raw", "-F", "PREROUTING");
+      BenchTools.closeDivertPoint(Collections.singletonList(reflector), dh, nfq, host, "iptables");
     }
   }
 }
