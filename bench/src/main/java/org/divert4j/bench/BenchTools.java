@@ -199,6 +199,25 @@ public final class BenchTools {
   }
 
   /**
+   * The median of the run-by-run ratios {@code a[r] / b[r]}: runs of one round are measured
+   * together, so their ratio cancels the load that both saw. Runs where {@code b[r]} is not above 0
+   * are left out.
+   *
+   * @param a the numerators, one a run
+   * @param b the denominators, one a run
+   * @return the median ratio, 0 when there is none
+   */
+  public static double pairedRatio(List<Double> a, List<Double> b) {
+    List<Double> r = new ArrayList<>();
+    for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+      if (b.get(i) > 0) {
+        r.add(a.get(i) / b.get(i));
+      }
+    }
+    return median(r, 0);
+  }
+
+  /**
    * @param l values
    * @param format each value's format, e.g. {@code %.0f}
    * @return them, comma-separated
@@ -209,6 +228,33 @@ public final class BenchTools {
       sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
     }
     return sb.toString();
+  }
+
+  /**
+   * Adds the NFQUEUE rule that a C libnetfilter_queue program serves in a kernel bench: {@code
+   * iptables -t raw -A PREROUTING -p PROTOCOL --dport PORT [MATCHES] -m comment --comment
+   * divert4j-bench -j NFQUEUE --queue-num QUEUE} in the host namespace. {@link #closeDivertPoint}
+   * flushes it.
+   *
+   * @param host the namespace
+   * @param iptables {@code iptables} or {@code ip6tables}
+   * @param protocol {@code udp} or {@code tcp}
+   * @param port the destination port to queue
+   * @param queue the queue number
+   * @param matches further match arguments, before the comment
+   * @throws IOException if the rule cannot be added
+   */
+  public static void addNfqueueRule(
+      Netns host, String iptables, String protocol, int port, int queue, String... matches)
+      throws IOException {
+    List<String> rule =
+        new ArrayList<>(
+            List.of(iptables, "-t", "raw", "-A", "PREROUTING", "-p", protocol, "--dport"));
+    rule.add(Integer.toString(port));
+    rule.addAll(List.of(matches));
+    rule.addAll(List.of("-m", "comment", "--comment", "divert4j-bench", "-j", "NFQUEUE"));
+    rule.addAll(List.of("--queue-num", Integer.toString(queue)));
+    host.execChecked(rule.toArray(new String[0]));
   }
 
   /**

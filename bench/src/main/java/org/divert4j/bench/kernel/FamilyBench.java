@@ -265,24 +265,7 @@ final class FamilyBench {
     }
 
     private void startC() throws IOException {
-      host.execChecked(
-          six ? "ip6tables" : "iptables",
-          "-t",
-          "raw",
-          "-A",
-          "PREROUTING",
-          "-p",
-          "udp",
-          "--dport",
-          Integer.toString(PORT),
-          "-m",
-          "comment",
-          "--comment",
-          "divert4j-bench",
-          "-j",
-          "NFQUEUE",
-          "--queue-num",
-          Integer.toString(QUEUE));
+      BenchTools.addNfqueueRule(host, six ? "ip6tables" : "iptables", "udp", PORT, QUEUE);
       nfq = start(host, "nfq_one", six ? "-6" : "-4", Integer.toString(QUEUE));
       if (!line(nfq).equals("ready")) {
         throw new IOException("nfq_one did not start");
