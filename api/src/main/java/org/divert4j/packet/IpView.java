@@ -10,9 +10,13 @@ import org.divert4j.MalformedPacketException;
  * private so that the two views stay the only public types; their public methods declared here are
  * part of each view's API and are documented there as their own.
  *
- * <p>Every method here reads fields directly or calls a final class's method: {@link
- * #transportOffset} is the one abstract call, on accessors that are not used in per-packet loops
- * (rule matching walks packets with static methods, see {@link Ipv6HeaderChain}).
+ * <p>The abstract calls ({@link #transportOffset}, {@link #check()}, {@link #checkForSend()},
+ * {@link #detail}) have two implementations, both in final classes. The one on a per-packet path is
+ * {@code checkForSend()} under {@link #validateForSend()}, which the send paths call on a variable
+ * declared {@code Ipv4View} or {@code Ipv6View}: once the JIT inlines {@code validateForSend}
+ * there, the receiver's exact type is known and the call binds statically; where it does not
+ * inline, the call site sees at most two types, which HotSpot inlines behind one type check. Rule
+ * matching does not use views at all ({@link Ipv6HeaderChain} is static).
  */
 abstract class IpView {
   ByteBuffer buf;
