@@ -1,7 +1,6 @@
 package org.divert4j.packet;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
@@ -20,9 +19,9 @@ import java.util.Objects;
  * header. Checksums computed here treat the packet's own checksum field as zero, whatever it holds.
  */
 public final class Checksums {
-  private static final int UDP_HEADER = 8;
-  private static final int TCP_HEADER = 20;
-  private static final int ICMP_HEADER = 4;
+  static final int UDP_HEADER = 8;
+  static final int TCP_HEADER = 20;
+  static final int ICMP_HEADER = 4;
 
   private Checksums() {}
 
@@ -44,7 +43,7 @@ public final class Checksums {
    */
   public static int sum(ByteBuffer buf, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, buf.limit());
-    return fold(add(buf, offset, length));
+    return OnesComplement.fold(OnesComplement.add(buf, offset, length));
   }
 
   /**
@@ -91,72 +90,7 @@ public final class Checksums {
             + (destination & 0xffff)
             + (protocol & 0xff)
             + (length & 0xffff);
-    return fold(s);
-  }
-
-  private static long add(ByteBuffer buf, int offset, int length) {
-    long acc = 0;
-    int i = offset;
-    int end = offset + length;
-    boolean swap = buf.order() != ByteOrder.BIG_ENDIAN;
-    // Four longs per round: fewer loop-carried branches; each long adds at most 2^33.
-    for (int stop = end - 32; i <= stop; i += 32) {
-      long a = buf.getLong(i);
-      long b = buf.getLong(i + 8);
-      long c = buf.getLong(i + 16);
-      long d = buf.getLong(i + 24);
-      if (swap) {
-        a = Long.reverseBytes(a);
-        b = Long.reverseBytes(b);
-        c = Long.reverseBytes(c);
-        d = Long.reverseBytes(d);
-      }
-      acc +=
-          (a >>> 32)
-              + (a & 0xffffffffL)
-              + (b >>> 32)
-              + (b & 0xffffffffL)
-              + (c >>> 32)
-              + (c & 0xffffffffL)
-              + (d >>> 32)
-              + (d & 0xffffffffL);
-    }
-    for (int stop = end - 8; i <= stop; i += 8) {
-      long a = buf.getLong(i);
-      if (swap) {
-        a = Long.reverseBytes(a);
-      }
-      acc += (a >>> 32) + (a & 0xffffffffL);
-    }
-    for (; i + 1 < end; i += 2) {
-      acc += Bytes.u16(buf, i);
-    }
-    if (i < end) {
-      acc += (buf.get(i) & 0xff) << 8;
-    }
-    return acc;
-  }
-
-  private static int fold(long acc) {
-    acc = (acc >>> 32) + (acc & 0xffffffffL);
-    acc = (acc >>> 32) + (acc & 0xffffffffL);
-    acc = (acc >>> 16) + (acc & 0xffff);
-    acc = (acc >>> 16) + (acc & 0xffff);
-    acc = (acc >>> 16) + (acc & 0xffff);
-    return (int) acc;
-  }
-
-  /**
-   * The checksum of a range whose own checksum field (at {@code field}, an even distance from
-   * {@code offset}) counts as zero: the bytes before and after the field are summed separately, so
-   * the result is exactly that of a zeroed field, including for all-zero data (where subtracting
-   * the stored value would give 0x0000 instead of 0xFFFF).
-   */
-  private static int checksumWithoutField(
-      ByteBuffer buf, int offset, int length, int field, int s) {
-    int end = offset + length;
-    long acc = add(buf, offset, field - offset) + add(buf, field + 2, end - field - 2) + s;
-    return ~fold(acc) & 0xffff;
+    return OnesComplement.fold(s);
   }
 
   // ----------------------------------------------------------------------------- IPv4 header
@@ -174,7 +108,7 @@ public final class Checksums {
   public static int ipv4Header(ByteBuffer buf, int base) {
     int hl = headerLength(buf, base);
     Objects.checkFromIndexSize(base, hl, buf.limit());
-    return checksumWithoutField(buf, base, hl, base + 10, 0);
+    return OnesComplement.checksumWithoutField(buf, base, hl, base + 10, 0);
   }
 
   /**
@@ -206,7 +140,7 @@ public final class Checksums {
     if (hl < Ipv4View.MIN_HEADER_LENGTH || base + hl > buf.limit()) {
       return false;
     }
-    return fold(add(buf, base, hl)) == 0xffff;
+    return OnesComplement.fold(OnesComplement.add(buf, base, hl)) == 0xffff;
   }
 
   private static int headerLength(ByteBuffer buf, int base) {
@@ -242,7 +176,8 @@ public final class Checksums {
           "UDP length field " + Bytes.u16(buf, at + 4) + " does not fit the IP datagram");
     }
     int c =
-        checksumWithoutField(buf, at, ulen, at + 6, pseudo(buf, base, Ipv4View.PROTOCOL_UDP, ulen));
+        OnesComplement.checksumWithoutField(
+            buf, at, ulen, at + 6, pseudo(buf, base, Ipv4View.PROTOCOL_UDP, ulen));
     return c == 0 ? 0xffff : c;
   }
 
@@ -259,7 +194,7 @@ public final class Checksums {
   public static int tcp(ByteBuffer buf, int base) {
     int at = transport(buf, base, TCP_HEADER);
     int len = base + Bytes.u16(buf, base + 2) - at;
-    return checksumWithoutField(
+    return OnesComplement.checksumWithoutField(
         buf, at, len, at + 16, pseudo(buf, base, Ipv4View.PROTOCOL_TCP, len));
   }
 
@@ -276,7 +211,7 @@ public final class Checksums {
   public static int icmp(ByteBuffer buf, int base) {
     int at = transport(buf, base, ICMP_HEADER);
     int len = base + Bytes.u16(buf, base + 2) - at;
-    return checksumWithoutField(buf, at, len, at + 2, 0);
+    return OnesComplement.checksumWithoutField(buf, at, len, at + 2, 0);
   }
 
   /**
@@ -354,12 +289,19 @@ public final class Checksums {
         }
         int ulen = udpLength(buf, base, at);
         return ulen >= 0
-            && fold(add(buf, at, ulen) + pseudo(buf, base, Ipv4View.PROTOCOL_UDP, ulen)) == 0xffff;
+            && OnesComplement.fold(
+                    OnesComplement.add(buf, at, ulen)
+                        + pseudo(buf, base, Ipv4View.PROTOCOL_UDP, ulen))
+                == 0xffff;
       case Ipv4View.PROTOCOL_TCP:
         return len >= TCP_HEADER
-            && fold(add(buf, at, len) + pseudo(buf, base, Ipv4View.PROTOCOL_TCP, len)) == 0xffff;
+            && OnesComplement.fold(
+                    OnesComplement.add(buf, at, len)
+                        + pseudo(buf, base, Ipv4View.PROTOCOL_TCP, len))
+                == 0xffff;
       default:
-        return len >= ICMP_HEADER && fold(add(buf, at, len)) == 0xffff;
+        return len >= ICMP_HEADER
+            && OnesComplement.fold(OnesComplement.add(buf, at, len)) == 0xffff;
     }
   }
 
@@ -411,11 +353,7 @@ public final class Checksums {
    */
   public static int ipv6PseudoHeaderSum(ByteBuffer buf, int base, int protocol, int length) {
     Objects.checkFromIndexSize(base, Ipv6View.HEADER_LENGTH, buf.limit());
-    return fold(pseudo6(buf, base, protocol, length));
-  }
-
-  private static long pseudo6(ByteBuffer buf, int base, int protocol, int length) {
-    return add(buf, base + 8, 32) + (length >>> 16) + (length & 0xffff) + (protocol & 0xff);
+    return OnesComplement.fold(Ipv6Checksums.pseudo6(buf, base, protocol, length));
   }
 
   /**
@@ -433,17 +371,7 @@ public final class Checksums {
    *     the limit
    */
   public static int udp6(ByteBuffer buf, int base) {
-    int end = end6(buf, base);
-    int at = transport6(buf, base, end, UDP_HEADER);
-    int ulen = Bytes.u16(buf, at + 4);
-    if (ulen < UDP_HEADER || ulen > end - at) {
-      throw new IllegalArgumentException(
-          "UDP length field " + ulen + " does not fit the IPv6 datagram");
-    }
-    int c =
-        checksumWithoutField(
-            buf, at, ulen, at + 6, fold(pseudo6(buf, base, Ipv4View.PROTOCOL_UDP, ulen)));
-    return c == 0 ? 0xffff : c;
+    return Ipv6Checksums.udp(buf, base);
   }
 
   /**
@@ -458,11 +386,7 @@ public final class Checksums {
    * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
    */
   public static int tcp6(ByteBuffer buf, int base) {
-    int end = end6(buf, base);
-    int at = transport6(buf, base, end, TCP_HEADER);
-    int len = end - at;
-    return checksumWithoutField(
-        buf, at, len, at + 16, fold(pseudo6(buf, base, Ipv4View.PROTOCOL_TCP, len)));
+    return Ipv6Checksums.tcp(buf, base);
   }
 
   /**
@@ -477,11 +401,7 @@ public final class Checksums {
    * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
    */
   public static int icmpv6(ByteBuffer buf, int base) {
-    int end = end6(buf, base);
-    int at = transport6(buf, base, end, ICMP_HEADER);
-    int len = end - at;
-    return checksumWithoutField(
-        buf, at, len, at + 2, fold(pseudo6(buf, base, Ipv6View.PROTOCOL_ICMPV6, len)));
+    return Ipv6Checksums.icmp(buf, base);
   }
 
   /**
@@ -497,25 +417,7 @@ public final class Checksums {
    * @throws IndexOutOfBoundsException if the datagram does not fit below the limit
    */
   public static boolean fillTransport6(ByteBuffer buf, int base) {
-    int end = end6(buf, base);
-    long w = Ipv6View.walk(buf, base, end);
-    if (Ipv6View.pastEnd(w) || isFragment6(buf, base, w)) {
-      return false;
-    }
-    int at = base + Ipv6View.upperOffset(w);
-    switch (Ipv6View.upperProtocol(w)) {
-      case Ipv4View.PROTOCOL_UDP:
-        Bytes.put16(buf, at + 6, udp6(buf, base));
-        return true;
-      case Ipv4View.PROTOCOL_TCP:
-        Bytes.put16(buf, at + 16, tcp6(buf, base));
-        return true;
-      case Ipv6View.PROTOCOL_ICMPV6:
-        Bytes.put16(buf, at + 2, icmpv6(buf, base));
-        return true;
-      default:
-        return false;
-    }
+    return Ipv6Checksums.fillTransport(buf, base);
   }
 
   /**
@@ -529,69 +431,7 @@ public final class Checksums {
    *     or whose IPv6 header, extension headers or transport header is truncated; true otherwise
    */
   public static boolean isTransportValid6(ByteBuffer buf, int base) {
-    if (base < 0 || base + Ipv6View.HEADER_LENGTH > buf.limit()) {
-      return false;
-    }
-    int end = base + Ipv6View.HEADER_LENGTH + Bytes.u16(buf, base + 4);
-    if (end > buf.limit()) {
-      return false;
-    }
-    long w = Ipv6View.walk(buf, base, end);
-    if (Ipv6View.pastEnd(w)) {
-      return false;
-    }
-    int protocol = Ipv6View.upperProtocol(w);
-    if (isFragment6(buf, base, w)
-        || (protocol != Ipv4View.PROTOCOL_UDP
-            && protocol != Ipv4View.PROTOCOL_TCP
-            && protocol != Ipv6View.PROTOCOL_ICMPV6)) {
-      return true;
-    }
-    int at = base + Ipv6View.upperOffset(w);
-    int len = end - at;
-    switch (protocol) {
-      case Ipv4View.PROTOCOL_UDP:
-        if (len < UDP_HEADER) {
-          return false;
-        }
-        int ulen = Bytes.u16(buf, at + 4);
-        return Bytes.u16(buf, at + 6) != 0
-            && ulen >= UDP_HEADER
-            && ulen <= len
-            && fold(add(buf, at, ulen) + pseudo6(buf, base, protocol, ulen)) == 0xffff;
-      case Ipv4View.PROTOCOL_TCP:
-        return len >= TCP_HEADER
-            && fold(add(buf, at, len) + pseudo6(buf, base, protocol, len)) == 0xffff;
-      default:
-        return len >= ICMP_HEADER
-            && fold(add(buf, at, len) + pseudo6(buf, base, protocol, len)) == 0xffff;
-    }
-  }
-
-  /** The end of the IPv6 datagram by its payload length, after checking it fits the buffer. */
-  private static int end6(ByteBuffer buf, int base) {
-    Objects.checkFromIndexSize(base, Ipv6View.HEADER_LENGTH, buf.limit());
-    int total = Ipv6View.HEADER_LENGTH + Bytes.u16(buf, base + 4);
-    Objects.checkFromIndexSize(base, total, buf.limit());
-    return base + total;
-  }
-
-  private static int transport6(ByteBuffer buf, int base, int end, int need) {
-    long w = Ipv6View.walk(buf, base, end);
-    if (Ipv6View.pastEnd(w)) {
-      throw new IllegalArgumentException("the IPv6 extension headers run past the payload length");
-    }
-    int at = base + Ipv6View.upperOffset(w);
-    if (at + need > end) {
-      throw new IllegalArgumentException(
-          "the IPv6 payload leaves fewer than " + need + " transport bytes after its headers");
-    }
-    return at;
-  }
-
-  private static boolean isFragment6(ByteBuffer buf, int base, long w) {
-    int f = Ipv6View.fragmentHeader(w);
-    return f != 0 && (Bytes.u16(buf, base + f + 2) & 0xfff9) != 0;
+    return Ipv6Checksums.isTransportValid(buf, base);
   }
 
   // ----------------------------------------------------------------------------- incremental
@@ -635,7 +475,7 @@ public final class Checksums {
             + (~oldValue & 0xffff)
             + (newValue >>> 16)
             + (newValue & 0xffff);
-    return ~fold(s) & 0xffff;
+    return ~OnesComplement.fold(s) & 0xffff;
   }
 
   /**

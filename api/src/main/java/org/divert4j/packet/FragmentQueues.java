@@ -3,7 +3,6 @@ package org.divert4j.packet;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.LongSupplier;
 import org.divert4j.DropReason;
 
@@ -33,22 +32,14 @@ final class FragmentQueues {
     DISCARDED
   }
 
-  // Freed fragment arrays are kept for reuse by exact length: fragments cut to one MTU mostly share
-  // one length, so steady traffic stops allocating them, and an exact match keeps bytesHeld equal
-  // to the bytes really held. The cache is small and bounded on its own.
-  private static final int POOL_ARRAYS = 64;
-  private static final int POOL_BYTES = 256 << 10;
   private static final int TIMEOUT = DropReason.REASSEMBLY_TIMEOUT.ordinal();
 
   private final long memoryBytes;
   private final int maxDatagrams;
   private final long timeoutNanos;
   private final LongSupplier clock;
-  private final long seed = ThreadLocalRandom.current().nextLong();
   private final long[] drops = new long[DropReason.values().length];
-  private final byte[][] pool = new byte[POOL_ARRAYS][];
-  private int pooled;
-  private int pooledBytes;
+  private final FragmentArrays arrays = new FragmentArrays();
 
   private long bytesHeld;
   private long duplicates;
@@ -62,10 +53,7 @@ final class FragmentQueues {
   private Entry tail;
   private Entry free;
 
-  // Open addressing with linear probing and a random per-instance seed, so that an attacker who
-  // picks keys cannot aim at one chain (the keys of fragments are attacker-controlled).
-  private Entry[] table = new Entry[16];
-  private int mapped;
+  private final DatagramTable table = new DatagramTable();
 
   /**
    * @param memoryBytes the most bytes held at once; positive
@@ -121,8 +109,8 @@ final class FragmentQueues {
    * @return the datagram, or null when the fragment was dropped
    */
   Entry datagram(long s0, long s1, long d0, long d1, int id, long now) {
-    int hash = hash(s0, s1, d0, d1, id);
-    Entry e = find(s0, s1, d0, d1, id, hash);
+    int hash = table.hash(s0, s1, d0, d1, id);
+    Entry e = table.find(s0, s1, d0, d1, id, hash);
     if (e != null && e.discarded != null) {
       drops[e.discarded.ordinal()]++;
       return null;
@@ -195,7 +183,7 @@ final class FragmentQueues {
       discard(e, DropReason.REASSEMBLY_MEMORY);
       return Outcome.DISCARDED;
     }
-    byte[] data = take(len);
+    byte[] data = arrays.take(len);
     packet.get(from, data, 0, len);
     insert(e, i, off, end, data);
     if (off == 0) {
@@ -232,7 +220,7 @@ final class FragmentQueues {
     release(e);
     live--;
     unlink(e);
-    unmap(e);
+    table.unmap(e);
     recycle(e);
   }
 
@@ -255,7 +243,7 @@ final class FragmentQueues {
         tombs--;
       }
       unlink(e);
-      unmap(e);
+      table.unmap(e);
       recycle(e);
     }
     return n;
@@ -308,7 +296,7 @@ final class FragmentQueues {
       tombs++;
     } else {
       unlink(e);
-      unmap(e);
+      table.unmap(e);
       recycle(e);
     }
   }
@@ -346,7 +334,7 @@ final class FragmentQueues {
       tail.next = e;
     }
     tail = e;
-    map(e);
+    table.map(e);
     live++;
     return e;
   }
@@ -355,7 +343,7 @@ final class FragmentQueues {
   private void release(Entry e) {
     bytesHeld -= e.charged;
     for (int k = 0; k < e.count; k++) {
-      give(e.data[k]);
+      arrays.give(e.data[k]);
     }
     Arrays.fill(e.data, 0, e.count, null);
     e.count = 0;
@@ -372,27 +360,6 @@ final class FragmentQueues {
       e.offs = new int[Entry.INITIAL_SLOTS];
       e.ends = new int[Entry.INITIAL_SLOTS];
       e.data = new byte[Entry.INITIAL_SLOTS][];
-    }
-  }
-
-  /** A fragment array of exactly {@code len} bytes, from the cache if one is there. */
-  private byte[] take(int len) {
-    for (int i = pooled - 1; i >= 0; i--) {
-      byte[] a = pool[i];
-      if (a.length == len) {
-        pool[i] = pool[--pooled];
-        pool[pooled] = null;
-        pooledBytes -= len;
-        return a;
-      }
-    }
-    return new byte[len];
-  }
-
-  private void give(byte[] a) {
-    if (pooled < POOL_ARRAYS && pooledBytes + a.length <= POOL_BYTES) {
-      pool[pooled++] = a;
-      pooledBytes += a.length;
     }
   }
 
@@ -453,85 +420,6 @@ final class FragmentQueues {
     e.ends[i] = end;
     e.data[i] = data;
     e.count++;
-  }
-
-  // ------------------------------------------------------------------------------ hash table
-
-  private int hash(long s0, long s1, long d0, long d1, int id) {
-    long x = mix(s0 ^ seed);
-    x = mix(x ^ s1);
-    x = mix(x ^ d0);
-    x = mix(x ^ d1);
-    x = mix(x ^ id);
-    return (int) (x ^ x >>> 32);
-  }
-
-  /** The SplitMix64 finaliser: every input bit affects every output bit. */
-  private static long mix(long z) {
-    z = (z ^ z >>> 30) * 0xbf58476d1ce4e5b9L;
-    z = (z ^ z >>> 27) * 0x94d049bb133111ebL;
-    return z ^ z >>> 31;
-  }
-
-  private Entry find(long s0, long s1, long d0, long d1, int id, int hash) {
-    Entry[] t = table;
-    int mask = t.length - 1;
-    for (int i = hash & mask; ; i = i + 1 & mask) {
-      Entry e = t[i];
-      if (e == null
-          || (e.hash == hash
-              && e.id == id
-              && e.s0 == s0
-              && e.s1 == s1
-              && e.d0 == d0
-              && e.d1 == d1)) {
-        return e;
-      }
-    }
-  }
-
-  private void map(Entry e) {
-    if ((mapped + 1) * 2 > table.length) {
-      Entry[] old = table;
-      table = new Entry[old.length * 2];
-      for (Entry o : old) {
-        if (o != null) {
-          place(o);
-        }
-      }
-    }
-    place(e);
-    mapped++;
-  }
-
-  private void place(Entry e) {
-    int mask = table.length - 1;
-    int i = e.hash & mask;
-    while (table[i] != null) {
-      i = i + 1 & mask;
-    }
-    table[i] = e;
-  }
-
-  /** Removes an entry, shifting later entries of its probe run back (no tombstone slots). */
-  private void unmap(Entry e) {
-    Entry[] t = table;
-    int mask = t.length - 1;
-    int i = e.hash & mask;
-    while (t[i] != e) {
-      i = i + 1 & mask;
-    }
-    for (int j = i + 1 & mask; t[j] != null; j = j + 1 & mask) {
-      int home = t[j].hash & mask;
-      // Move t[j] into the hole at i unless its home slot lies cyclically in (i, j].
-      boolean stays = i <= j ? i < home && home <= j : i < home || home <= j;
-      if (!stays) {
-        t[i] = t[j];
-        i = j;
-      }
-    }
-    t[i] = null;
-    mapped--;
   }
 
   /**

@@ -1,8 +1,6 @@
 package org.divert4j.packet;
 
 import java.nio.ByteBuffer;
-import java.util.Objects;
-import org.divert4j.MalformedPacketException;
 
 /**
  * A reusable flyweight over an IPv4 packet in a {@link ByteBuffer}: reads and writes header fields
@@ -26,7 +24,7 @@ import org.divert4j.MalformedPacketException;
  * <p><b>Threads.</b> Not thread-safe: use one view per thread (they are cheap) and do not change
  * the wrapped bytes from another thread while reading them. No method blocks.
  */
-public final class Ipv4View {
+public final class Ipv4View extends IpView {
   /** The length of an IPv4 header without options. */
   public static final int MIN_HEADER_LENGTH = 20;
 
@@ -57,12 +55,8 @@ public final class Ipv4View {
   // Flags and fragment offset share the 16-bit word at offset 6 (RFC 791 section 3.1).
   private static final int FLAG_RESERVED = 0x8000;
   private static final int FLAG_DF = 0x4000;
-  private static final int FLAG_MF = 0x2000;
-  private static final int OFFSET_MASK = 0x1fff;
-
-  private ByteBuffer buf;
-  private int base;
-  private int length;
+  static final int FLAG_MF = 0x2000;
+  static final int OFFSET_MASK = 0x1fff;
 
   /** Creates an empty view; call {@link #wrap} before anything else. */
   public Ipv4View() {}
@@ -88,42 +82,11 @@ public final class Ipv4View {
    * @throws IndexOutOfBoundsException if the range does not lie within {@code 0..buf.limit()}
    */
   public Ipv4View wrap(ByteBuffer buf, int offset, int length) {
-    Objects.checkFromIndexSize(offset, length, buf.limit());
-    this.buf = buf;
-    this.base = offset;
-    this.length = length;
+    bind(buf, offset, length);
     return this;
   }
 
-  /**
-   * @return the wrapped buffer, or null before the first {@link #wrap}
-   */
-  public ByteBuffer buffer() {
-    return buf;
-  }
-
-  /**
-   * @return the index of the first header byte in {@link #buffer()}
-   */
-  public int offset() {
-    return base;
-  }
-
-  /**
-   * @return the number of bytes wrapped (present), which may exceed {@link #totalLength()}
-   */
-  public int length() {
-    return length;
-  }
-
   // ---------------------------------------------------------------------------------- getters
-
-  /**
-   * @return the version field (4 for IPv4)
-   */
-  public int version() {
-    return Bytes.u8(buf, base) >>> 4;
-  }
 
   /**
    * @return the IHL field: the header length in 32-bit words
@@ -255,41 +218,18 @@ public final class Ipv4View {
   }
 
   /**
-   * The transport source port of a TCP, UDP, UDP-Lite, SCTP or DCCP packet.
-   *
-   * @return the port, or -1 when the protocol has no ports, the packet is a non-first fragment
-   *     (ports are only in the first, SEMANTICS.md S7), or fewer than 4 transport bytes are present
-   */
-  public int sourcePort() {
-    int at = transportOffset(4, true);
-    return at < 0 ? -1 : Bytes.u16(buf, at);
-  }
-
-  /**
-   * The transport destination port of a TCP, UDP, UDP-Lite, SCTP or DCCP packet.
-   *
-   * @return the port, or -1 when absent (see {@link #sourcePort()})
-   */
-  public int destinationPort() {
-    int at = transportOffset(4, true);
-    return at < 0 ? -1 : Bytes.u16(buf, at + 2);
-  }
-
-  /**
    * @return the ICMP type, or -1 when the packet is not ICMP, is a non-first fragment, or carries
    *     no ICMP byte
    */
   public int icmpType() {
-    int at = transportOffset(1, false);
-    return at < 0 ? -1 : Bytes.u8(buf, at);
+    return icmpByte(0);
   }
 
   /**
    * @return the ICMP code, or -1 when absent (see {@link #icmpType()})
    */
   public int icmpCode() {
-    int at = transportOffset(2, false);
-    return at < 0 ? -1 : Bytes.u8(buf, at + 1);
+    return icmpByte(1);
   }
 
   /**
@@ -297,20 +237,13 @@ public final class Ipv4View {
    * (or whole datagram) of the wanted kind; -1 otherwise. The end of the packet is the smaller of
    * the total length and the bytes present, so trailing link padding never reads as payload.
    */
-  private int transportOffset(int need, boolean ports) {
+  @Override
+  int transportOffset(int need, boolean ports) {
     if (length < MIN_HEADER_LENGTH || (Bytes.u16(buf, base + 6) & OFFSET_MASK) != 0) {
       return -1;
     }
     int p = protocol();
-    boolean wanted =
-        ports
-            ? p == PROTOCOL_TCP
-                || p == PROTOCOL_UDP
-                || p == PROTOCOL_UDPLITE
-                || p == PROTOCOL_SCTP
-                || p == PROTOCOL_DCCP
-            : p == PROTOCOL_ICMP;
-    if (!wanted) {
+    if (ports ? !hasPorts(p) : p != PROTOCOL_ICMP) {
       return -1;
     }
     int hl = headerLength();
@@ -489,12 +422,6 @@ public final class Ipv4View {
     return Checksums.isIpv4HeaderValid(buf, base);
   }
 
-  private static void checkRange(String what, int value, int max) {
-    if (value < 0 || value > max) {
-      throw new IllegalArgumentException(what + " must be 0.." + max + ": " + value);
-    }
-  }
-
   // ------------------------------------------------------------------------------- validation
 
   /**
@@ -526,20 +453,9 @@ public final class Ipv4View {
    *
    * @return null if the packet is well-formed, else the first defect found
    */
+  @Override
   public Defect check() {
-    Defect d = checkHeader();
-    if (d != null) {
-      return d;
-    }
-    int hl = headerLength();
-    int total = totalLength();
-    if (total > length) {
-      return Defect.TOTAL_LENGTH_PAST_END;
-    }
-    if (total < hl) {
-      return Defect.TOTAL_LENGTH_TOO_SHORT;
-    }
-    return checkFragment(total - hl, false);
+    return PacketChecks.ipv4(buf, base, length, false);
   }
 
   /**
@@ -573,104 +489,14 @@ public final class Ipv4View {
    *
    * @return null if the packet may be sent, else the first defect found
    */
+  @Override
   public Defect checkForSend() {
-    Defect d = checkHeader();
-    if (d != null) {
-      return d;
-    }
-    return checkFragment(length - headerLength(), true);
+    return PacketChecks.ipv4(buf, base, length, true);
   }
 
-  /**
-   * {@link #check()} as an exception.
-   *
-   * @throws MalformedPacketException naming the defect and the values that show it
-   */
-  public void validate() throws MalformedPacketException {
-    Defect d = check();
-    if (d != null) {
-      throw new MalformedPacketException(d, detail(d, false));
-    }
-  }
-
-  /**
-   * {@link #checkForSend()} as an exception.
-   *
-   * @throws MalformedPacketException naming the defect and the values that show it
-   */
-  public void validateForSend() throws MalformedPacketException {
-    Defect d = checkForSend();
-    if (d != null) {
-      throw new MalformedPacketException(d, detail(d, true));
-    }
-  }
-
-  private Defect checkHeader() {
-    if (length < MIN_HEADER_LENGTH) {
-      return Defect.TOO_SHORT;
-    }
-    if (version() != 4) {
-      return Defect.BAD_VERSION;
-    }
-    int ihl = ihl();
-    if (ihl < 5) {
-      return Defect.BAD_HEADER_LENGTH;
-    }
-    if (ihl << 2 > length) {
-      return Defect.HEADER_PAST_END;
-    }
-    return null;
-  }
-
-  private Defect checkFragment(int payload, boolean send) {
-    int w = Bytes.u16(buf, base + 6);
-    boolean df = (w & FLAG_DF) != 0;
-    boolean mf = (w & FLAG_MF) != 0;
-    int offset = (w & OFFSET_MASK) << 3;
-    if (mf && (payload & 7) != 0) {
-      return Defect.FRAGMENT_FLAGS_INCONSISTENT;
-    }
-    // Only a fragment can reach past 65535 by its offset; a whole packet that long is simply too
-    // large (S31), which the sender reports as PacketTooLargeException, not as a defect.
-    if ((mf || offset != 0) && offset + payload > MAX_LENGTH) {
-      return Defect.FRAGMENT_PAST_MAXIMUM;
-    }
-    return null;
-  }
-
-  /** The values behind a defect, for the exception message; allocation is fine on this path. */
-  private String detail(Defect d, boolean send) {
-    String name = d.name() + ": ";
-    switch (d) {
-      case TOO_SHORT:
-        return name + length + " bytes";
-      case BAD_VERSION:
-        return name + "version " + version();
-      case BAD_HEADER_LENGTH:
-        return name + "IHL " + ihl();
-      case HEADER_PAST_END:
-        return name + "IHL " + ihl() + " = " + headerLength() + " bytes, packet " + length;
-      case TOTAL_LENGTH_PAST_END:
-        return name + "total length " + totalLength() + ", " + length + " bytes present";
-      case TOTAL_LENGTH_TOO_SHORT:
-        return name + "total length " + totalLength() + ", header " + headerLength() + " bytes";
-      case FRAGMENT_FLAGS_INCONSISTENT:
-      case FRAGMENT_PAST_MAXIMUM:
-        int payload = send ? length - headerLength() : payloadLength();
-        return name
-            + "DF "
-            + (dontFragment() ? 1 : 0)
-            + ", MF "
-            + (moreFragments() ? 1 : 0)
-            + ", offset "
-            + fragmentOffset()
-            + ", payload "
-            + payload;
-      case RESERVED_FLAG_SET:
-        return name + "flags 0x" + Integer.toHexString(Bytes.u16(buf, base + 6) >>> 13);
-      default:
-        return name.substring(0, name.length() - 2);
-    }
+  @Override
+  String detail(Defect d, boolean send) {
+    return ViewText.detail(this, d, send);
   }
 
   /**
@@ -679,32 +505,6 @@ public final class Ipv4View {
    */
   @Override
   public String toString() {
-    if (buf == null) {
-      return "Ipv4View(unwrapped)";
-    }
-    Defect d = check();
-    if (d != null) {
-      return "Ipv4View(malformed: " + detail(d, false) + ")";
-    }
-    StringBuilder sb =
-        new StringBuilder()
-            .append(org.divert4j.Ipv4.toString(source()))
-            .append(" > ")
-            .append(org.divert4j.Ipv4.toString(destination()))
-            .append(" proto ")
-            .append(protocol())
-            .append(" len ")
-            .append(totalLength())
-            .append(" id ")
-            .append(identification())
-            .append(" ttl ")
-            .append(ttl());
-    if (dontFragment()) {
-      sb.append(" DF");
-    }
-    if (isFragment()) {
-      sb.append(moreFragments() ? " MF" : "").append(" off ").append(fragmentOffset());
-    }
-    return sb.toString();
+    return ViewText.summary(this);
   }
 }

@@ -3,8 +3,6 @@ package org.divert4j.packet;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.util.Objects;
-import org.divert4j.MalformedPacketException;
 
 /**
  * A reusable flyweight over an IPv6 packet in a {@link ByteBuffer} (RFC 8200): reads and writes
@@ -31,7 +29,7 @@ import org.divert4j.MalformedPacketException;
  *
  * <p><b>Threads.</b> Not thread-safe: use one view per thread. No method blocks.
  */
-public final class Ipv6View {
+public final class Ipv6View extends IpView {
   /** The length of the fixed IPv6 header. */
   public static final int HEADER_LENGTH = 40;
 
@@ -62,15 +60,6 @@ public final class Ipv6View {
   /** The option type of the Jumbo Payload option (RFC 2675), in a hop-by-hop header. */
   public static final int OPTION_JUMBO_PAYLOAD = 0xC2;
 
-  // The walk's result, packed into a long so that the static walk allocates nothing:
-  // bits 0-16 upper-layer offset from the header, 17-33 Fragment header offset (0: none),
-  // 34-41 upper-layer protocol, 42 the chain runs past the end.
-  private static final long PAST_END = 1L << 42;
-  private static final int M_FLAG = 1;
-
-  private ByteBuffer buf;
-  private int base;
-  private int length;
   private long walk;
   private int walkEnd = -1;
 
@@ -97,43 +86,12 @@ public final class Ipv6View {
    * @throws IndexOutOfBoundsException if the range does not lie within {@code 0..buf.limit()}
    */
   public Ipv6View wrap(ByteBuffer buf, int offset, int length) {
-    Objects.checkFromIndexSize(offset, length, buf.limit());
-    this.buf = buf;
-    this.base = offset;
-    this.length = length;
+    bind(buf, offset, length);
     this.walkEnd = -1;
     return this;
   }
 
-  /**
-   * @return the wrapped buffer, or null before the first {@link #wrap}
-   */
-  public ByteBuffer buffer() {
-    return buf;
-  }
-
-  /**
-   * @return the index of the first header byte in {@link #buffer()}
-   */
-  public int offset() {
-    return base;
-  }
-
-  /**
-   * @return the number of bytes wrapped (present)
-   */
-  public int length() {
-    return length;
-  }
-
   // ---------------------------------------------------------------------------- fixed header
-
-  /**
-   * @return the version field (6 for IPv6)
-   */
-  public int version() {
-    return Bytes.u8(buf, base) >>> 4;
-  }
 
   /**
    * @return the traffic class byte (DSCP and ECN)
@@ -301,12 +259,6 @@ public final class Ipv6View {
     return this;
   }
 
-  private static void checkRange(String what, int value, int max) {
-    if (value < 0 || value > max) {
-      throw new IllegalArgumentException(what + " must be 0.." + max + ": " + value);
-    }
-  }
-
   // -------------------------------------------------------------------- extension headers
 
   /**
@@ -322,50 +274,7 @@ public final class Ipv6View {
    * @return the packed result
    */
   public static long walk(ByteBuffer b, int base, int end) {
-    int nh = Bytes.u8(b, base + 6);
-    int at = base + HEADER_LENGTH;
-    long frag = 0;
-    while (true) {
-      switch (nh) {
-        case NEXT_HOP_BY_HOP:
-        case NEXT_ROUTING:
-        case NEXT_DESTINATION_OPTIONS:
-          {
-            if (at + 2 > end) {
-              return PAST_END | frag << 17;
-            }
-            int len = (Bytes.u8(b, at + 1) + 1) << 3;
-            if (at + len > end) {
-              return PAST_END | frag << 17;
-            }
-            nh = Bytes.u8(b, at);
-            at += len;
-            break;
-          }
-        case NEXT_FRAGMENT:
-          {
-            if (at + FRAGMENT_HEADER_LENGTH > end) {
-              return PAST_END | frag << 17;
-            }
-            if (frag == 0) {
-              frag = at - base;
-            }
-            boolean first = (Bytes.u16(b, at + 2) & 0xfff8) == 0;
-            nh = Bytes.u8(b, at);
-            at += FRAGMENT_HEADER_LENGTH;
-            if (!first) {
-              return pack(nh, at - base, frag);
-            }
-            break;
-          }
-        default:
-          return pack(nh, at - base, frag);
-      }
-    }
-  }
-
-  private static long pack(int protocol, int upper, long frag) {
-    return (long) protocol << 34 | frag << 17 | upper;
+    return Ipv6HeaderChain.walk(b, base, end);
   }
 
   /**
@@ -373,7 +282,7 @@ public final class Ipv6View {
    * @return whether the header chain ran past the end (S56)
    */
   public static boolean pastEnd(long w) {
-    return (w & PAST_END) != 0;
+    return Ipv6HeaderChain.pastEnd(w);
   }
 
   /**
@@ -382,7 +291,7 @@ public final class Ipv6View {
    *     or -1 when the chain ran past the end
    */
   public static int upperProtocol(long w) {
-    return pastEnd(w) ? -1 : (int) (w >>> 34) & 0xff;
+    return Ipv6HeaderChain.upperProtocol(w);
   }
 
   /**
@@ -391,7 +300,7 @@ public final class Ipv6View {
    *     end
    */
   public static int upperOffset(long w) {
-    return pastEnd(w) ? -1 : (int) w & 0x1ffff;
+    return Ipv6HeaderChain.upperOffset(w);
   }
 
   /**
@@ -399,45 +308,14 @@ public final class Ipv6View {
    * @return the first Fragment header's offset from the IPv6 header, or 0 when there is none
    */
   public static int fragmentHeader(long w) {
-    return (int) (w >>> 17) & 0x1ffff;
-  }
-
-  /** The absolute index where the datagram ends by its payload length and the bytes present. */
-  static int datagramEnd(ByteBuffer b, int base, int length) {
-    return base + Math.min(length, HEADER_LENGTH + Bytes.u16(b, base + 4));
-  }
-
-  /**
-   * True if the packet at {@code base} starts with a hop-by-hop header that holds a Jumbo Payload
-   * option (type 0xC2), looking only at the {@code length} bytes present.
-   */
-  static boolean jumbo(ByteBuffer b, int base, int length) {
-    if (length < HEADER_LENGTH + 8 || Bytes.u8(b, base + 6) != NEXT_HOP_BY_HOP) {
-      return false;
-    }
-    int end = base + Math.min(length, HEADER_LENGTH + ((Bytes.u8(b, base + 41) + 1) << 3));
-    for (int i = base + HEADER_LENGTH + 2; i < end; ) {
-      int type = Bytes.u8(b, i);
-      if (type == 0) { // Pad1
-        i++;
-        continue;
-      }
-      if (type == OPTION_JUMBO_PAYLOAD) {
-        return true;
-      }
-      if (i + 1 >= end) {
-        return false;
-      }
-      i += 2 + Bytes.u8(b, i + 1);
-    }
-    return false;
+    return Ipv6HeaderChain.fragmentHeader(w);
   }
 
   private long walked() {
     if (length < HEADER_LENGTH) {
-      return PAST_END;
+      return Ipv6HeaderChain.PAST_END;
     }
-    int end = datagramEnd(buf, base, length);
+    int end = Ipv6HeaderChain.datagramEnd(buf, base, length);
     if (walkEnd != end) {
       walk = walk(buf, base, end);
       walkEnd = end;
@@ -490,7 +368,7 @@ public final class Ipv6View {
    */
   public int fragmentOffset() {
     int f = fragmentHeader(walked());
-    return f == 0 ? 0 : Bytes.u16(buf, base + f + 2) & 0xfff8;
+    return f == 0 ? 0 : Bytes.u16(buf, base + f + 2) & Ipv6HeaderChain.OFFSET_MASK;
   }
 
   /**
@@ -498,7 +376,7 @@ public final class Ipv6View {
    */
   public boolean moreFragments() {
     int f = fragmentHeader(walked());
-    return f != 0 && (Bytes.u16(buf, base + f + 2) & M_FLAG) != 0;
+    return f != 0 && (Bytes.u16(buf, base + f + 2) & Ipv6HeaderChain.M_FLAG) != 0;
   }
 
   /**
@@ -515,7 +393,9 @@ public final class Ipv6View {
    */
   public boolean isFragment() {
     int f = fragmentHeader(walked());
-    return f != 0 && (Bytes.u16(buf, base + f + 2) & (0xfff8 | M_FLAG)) != 0;
+    return f != 0
+        && (Bytes.u16(buf, base + f + 2) & (Ipv6HeaderChain.OFFSET_MASK | Ipv6HeaderChain.M_FLAG))
+            != 0;
   }
 
   /**
@@ -523,25 +403,7 @@ public final class Ipv6View {
    *     divert4j refuses jumbograms (S59)
    */
   public boolean isJumbogram() {
-    return jumbo(buf, base, length);
-  }
-
-  /**
-   * @return the transport source port of a TCP, UDP, UDP-Lite, SCTP or DCCP packet, or -1 when the
-   *     protocol has no ports, the packet is a non-first fragment (S56), the chain runs past the
-   *     end, or fewer than 4 transport bytes are present
-   */
-  public int sourcePort() {
-    int at = transportOffset(4, true);
-    return at < 0 ? -1 : Bytes.u16(buf, at);
-  }
-
-  /**
-   * @return the transport destination port, or -1 when absent (see {@link #sourcePort()})
-   */
-  public int destinationPort() {
-    int at = transportOffset(4, true);
-    return at < 0 ? -1 : Bytes.u16(buf, at + 2);
+    return Ipv6HeaderChain.jumbo(buf, base, length);
   }
 
   /**
@@ -549,38 +411,30 @@ public final class Ipv6View {
    *     carries no ICMPv6 byte
    */
   public int icmpv6Type() {
-    int at = transportOffset(1, false);
-    return at < 0 ? -1 : Bytes.u8(buf, at);
+    return icmpByte(0);
   }
 
   /**
    * @return the ICMPv6 code, or -1 when absent (see {@link #icmpv6Type()})
    */
   public int icmpv6Code() {
-    int at = transportOffset(2, false);
-    return at < 0 ? -1 : Bytes.u8(buf, at + 1);
+    return icmpByte(1);
   }
 
-  private int transportOffset(int need, boolean ports) {
+  @Override
+  int transportOffset(int need, boolean ports) {
     long w = walked();
     if (pastEnd(w)) {
       return -1;
     }
     int f = fragmentHeader(w);
-    if (f != 0 && (Bytes.u16(buf, base + f + 2) & 0xfff8) != 0) {
+    if (f != 0 && (Bytes.u16(buf, base + f + 2) & Ipv6HeaderChain.OFFSET_MASK) != 0) {
       return -1;
     }
     int p = upperProtocol(w);
-    boolean wanted =
-        ports
-            ? p == Ipv4View.PROTOCOL_TCP
-                || p == Ipv4View.PROTOCOL_UDP
-                || p == Ipv4View.PROTOCOL_UDPLITE
-                || p == Ipv4View.PROTOCOL_SCTP
-                || p == Ipv4View.PROTOCOL_DCCP
-            : p == PROTOCOL_ICMPV6;
+    boolean wanted = ports ? hasPorts(p) : p == PROTOCOL_ICMPV6;
     int at = base + upperOffset(w);
-    if (!wanted || at + need > datagramEnd(buf, base, length)) {
+    if (!wanted || at + need > Ipv6HeaderChain.datagramEnd(buf, base, length)) {
       return -1;
     }
     return at;
@@ -602,15 +456,16 @@ public final class Ipv6View {
    *
    * @return null if the packet is well-formed, else the first defect found
    */
+  @Override
   public Defect check() {
-    Defect d = checkHeader();
+    Defect d = PacketChecks.ipv6Header(buf, base, length);
     if (d != null) {
       return d;
     }
     if (HEADER_LENGTH + payloadLength() > length) {
       return Defect.PAYLOAD_LENGTH_INCONSISTENT;
     }
-    return checkChain(walked(), base + HEADER_LENGTH + payloadLength());
+    return PacketChecks.ipv6Chain(buf, base, walked(), base + HEADER_LENGTH + payloadLength());
   }
 
   /**
@@ -622,93 +477,21 @@ public final class Ipv6View {
    *
    * @return null if the packet may be sent, else the first defect found
    */
+  @Override
   public Defect checkForSend() {
-    Defect d = checkHeader();
+    Defect d = PacketChecks.ipv6Header(buf, base, length);
     if (d != null) {
       return d;
     }
     // Past 40 + 65535 bytes the packet is too large, which the sender reports (S31); the walk
     // stays within what a payload length can describe.
     int end = base + Math.min(length, HEADER_LENGTH + MAX_PAYLOAD_LENGTH);
-    return checkChain(walk(buf, base, end), end);
+    return PacketChecks.ipv6Chain(buf, base, walk(buf, base, end), end);
   }
 
-  /**
-   * {@link #check()} as an exception.
-   *
-   * @throws MalformedPacketException naming the defect and the values that show it
-   */
-  public void validate() throws MalformedPacketException {
-    Defect d = check();
-    if (d != null) {
-      throw new MalformedPacketException(d, detail(d));
-    }
-  }
-
-  /**
-   * {@link #checkForSend()} as an exception.
-   *
-   * @throws MalformedPacketException naming the defect and the values that show it
-   */
-  public void validateForSend() throws MalformedPacketException {
-    Defect d = checkForSend();
-    if (d != null) {
-      throw new MalformedPacketException(d, detail(d));
-    }
-  }
-
-  private Defect checkHeader() {
-    if (length < HEADER_LENGTH) {
-      return Defect.IPV6_TOO_SHORT;
-    }
-    if (version() != 6) {
-      return Defect.IPV6_BAD_VERSION;
-    }
-    if (jumbo(buf, base, length)) {
-      return Defect.JUMBOGRAM;
-    }
-    return null;
-  }
-
-  private Defect checkChain(long w, int end) {
-    if (pastEnd(w)) {
-      return Defect.EXTENSION_HEADER_PAST_END;
-    }
-    int f = fragmentHeader(w);
-    if (f == 0) {
-      return null;
-    }
-    int field = Bytes.u16(buf, base + f + 2);
-    int offset = field & 0xfff8;
-    boolean m = (field & M_FLAG) != 0;
-    int payload = end - (base + f + FRAGMENT_HEADER_LENGTH);
-    if (m && (payload & 7) != 0) {
-      return Defect.FRAGMENT_FLAGS_INCONSISTENT;
-    }
-    if (offset + payload > MAX_PAYLOAD_LENGTH) {
-      return Defect.FRAGMENT_PAST_MAXIMUM;
-    }
-    return null;
-  }
-
-  /** The values behind a defect, for the exception message; allocation is fine on this path. */
-  private String detail(Defect d) {
-    String name = d.name() + ": ";
-    switch (d) {
-      case IPV6_TOO_SHORT:
-        return name + length + " bytes";
-      case IPV6_BAD_VERSION:
-        return name + "version " + version();
-      case PAYLOAD_LENGTH_INCONSISTENT:
-        return name + "payload length " + payloadLength() + ", " + length + " bytes present";
-      case EXTENSION_HEADER_PAST_END:
-        return name + "next header " + nextHeader() + ", " + length + " bytes present";
-      case FRAGMENT_FLAGS_INCONSISTENT:
-      case FRAGMENT_PAST_MAXIMUM:
-        return name + "M " + (moreFragments() ? 1 : 0) + ", offset " + fragmentOffset();
-      default:
-        return name.substring(0, name.length() - 2);
-    }
+  @Override
+  String detail(Defect d, boolean send) {
+    return ViewText.detail(this, d);
   }
 
   /**
@@ -717,32 +500,7 @@ public final class Ipv6View {
    */
   @Override
   public String toString() {
-    if (buf == null) {
-      return "Ipv6View(unwrapped)";
-    }
-    Defect d = check();
-    if (d != null) {
-      return "Ipv6View(malformed: " + detail(d) + ")";
-    }
-    StringBuilder sb =
-        new StringBuilder()
-            .append(formatAddress(buf, base + 8))
-            .append(" > ")
-            .append(formatAddress(buf, base + 24))
-            .append(" next ")
-            .append(upperLayerProtocol())
-            .append(" len ")
-            .append(payloadLength())
-            .append(" hlim ")
-            .append(hopLimit());
-    if (hasFragmentHeader()) {
-      sb.append(" frag off ")
-          .append(fragmentOffset())
-          .append(moreFragments() ? " M" : "")
-          .append(" id ")
-          .append(Integer.toUnsignedString(fragmentIdentification()));
-    }
-    return sb.toString();
+    return ViewText.summary(this);
   }
 
   /**
@@ -756,32 +514,6 @@ public final class Ipv6View {
    * @throws IndexOutOfBoundsException if the 16 bytes are not below the limit
    */
   public static String formatAddress(ByteBuffer b, int at) {
-    Objects.checkFromIndexSize(at, 16, b.limit());
-    int bestAt = -1;
-    int bestLen = 1;
-    for (int i = 0; i < 8; ) {
-      int j = i;
-      while (j < 8 && Bytes.u16(b, at + 2 * j) == 0) {
-        j++;
-      }
-      if (j - i > bestLen) {
-        bestAt = i;
-        bestLen = j - i;
-      }
-      i = j == i ? i + 1 : j;
-    }
-    StringBuilder sb = new StringBuilder(39);
-    for (int i = 0; i < 8; i++) {
-      if (i == bestAt) {
-        sb.append("::");
-        i += bestLen - 1;
-        continue;
-      }
-      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
-        sb.append(':');
-      }
-      sb.append(Integer.toHexString(Bytes.u16(b, at + 2 * i)));
-    }
-    return sb.toString();
+    return ViewText.ipv6Address(b, at);
   }
 }

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.divert4j.DivertHost;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
 
@@ -198,6 +199,25 @@ public final class BenchTools {
   }
 
   /**
+   * The median of the run-by-run ratios {@code a[r] / b[r]}: runs of one round are measured
+   * together, so their ratio cancels the load that both saw. Runs where {@code b[r]} is not above 0
+   * are left out.
+   *
+   * @param a the numerators, one a run
+   * @param b the denominators, one a run
+   * @return the median ratio, 0 when there is none
+   */
+  public static double pairedRatio(List<Double> a, List<Double> b) {
+    List<Double> r = new ArrayList<>();
+    for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+      if (b.get(i) > 0) {
+        r.add(a.get(i) / b.get(i));
+      }
+    }
+    return median(r, 0);
+  }
+
+  /**
    * @param l values
    * @param format each value's format, e.g. {@code %.0f}
    * @return them, comma-separated
@@ -208,6 +228,69 @@ public final class BenchTools {
       sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, d));
     }
     return sb.toString();
+  }
+
+  /**
+   * Adds the NFQUEUE rule that a C libnetfilter_queue program serves in a kernel bench: {@code
+   * iptables -t raw -A PREROUTING -p PROTOCOL --dport PORT [MATCHES] -m comment --comment
+   * divert4j-bench -j NFQUEUE --queue-num QUEUE} in the host namespace. {@link #closeDivertPoint}
+   * flushes it.
+   *
+   * @param host the namespace
+   * @param iptables {@code iptables} or {@code ip6tables}
+   * @param protocol {@code udp} or {@code tcp}
+   * @param port the destination port to queue
+   * @param queue the queue number
+   * @param matches further match arguments, before the comment
+   * @throws IOException if the rule cannot be added
+   */
+  public static void addNfqueueRule(
+      Netns host, String iptables, String protocol, int port, int queue, String... matches)
+      throws IOException {
+    List<String> rule =
+        new ArrayList<>(
+            List.of(iptables, "-t", "raw", "-A", "PREROUTING", "-p", protocol, "--dport"));
+    rule.add(Integer.toString(port));
+    rule.addAll(List.of(matches));
+    rule.addAll(List.of("-m", "comment", "--comment", "divert4j-bench", "-j", "NFQUEUE"));
+    rule.addAll(List.of("--queue-num", Integer.toString(queue)));
+    host.execChecked(rule.toArray(new String[0]));
+  }
+
+  /**
+   * Takes down what served a kernel bench's divert point, in this order: joins the reflector
+   * threads (the caller has told them to stop; up to 2 s each), closes the divert host (which
+   * removes its rules), ends the C NFQUEUE program (up to 5 s), then flushes the host namespace's
+   * {@code raw PREROUTING} chain with {@code iptables} (the NFQUEUE rule the C program served).
+   *
+   * @param reflectors the threads that served divert4j; null entries are skipped
+   * @param dh the divert host, or null
+   * @param nfq the C program, or null
+   * @param host the namespace whose chain to flush, or null to flush none
+   * @param iptables {@code iptables} or {@code ip6tables}
+   * @return true if the C program ran and ended within 5 s, so that its exit value can be read
+   * @throws Exception if a join is interrupted or the divert host fails to close
+   */
+  public static boolean closeDivertPoint(
+      List<Thread> reflectors, DivertHost dh, Process nfq, Netns host, String iptables)
+      throws Exception {
+    for (Thread r : reflectors) {
+      if (r != null) {
+        r.join(2000);
+      }
+    }
+    if (dh != null) {
+      dh.close();
+    }
+    boolean ended = false;
+    if (nfq != null) {
+      nfq.destroy();
+      ended = nfq.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    if (host != null) {
+      host.exec(iptables, "-t", "raw", "-F", "PREROUTING");
+    }
+    return ended;
   }
 
   /**

@@ -4,11 +4,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
@@ -265,24 +265,7 @@ final class FamilyBench {
     }
 
     private void startC() throws IOException {
-      host.execChecked(
-          six ? "ip6tables" : "iptables",
-          "-t",
-          "raw",
-          "-A",
-          "PREROUTING",
-          "-p",
-          "udp",
-          "--dport",
-          Integer.toString(PORT),
-          "-m",
-          "comment",
-          "--comment",
-          "divert4j-bench",
-          "-j",
-          "NFQUEUE",
-          "--queue-num",
-          Integer.toString(QUEUE));
+      BenchTools.addNfqueueRule(host, six ? "ip6tables" : "iptables", "udp", PORT, QUEUE);
       nfq = start(host, "nfq_one", six ? "-6" : "-4", Integer.toString(QUEUE));
       if (!line(nfq).equals("ready")) {
         throw new IOException("nfq_one did not start");
@@ -292,22 +275,12 @@ final class FamilyBench {
     @Override
     public void close() throws Exception {
       stop = true;
-      if (reflector != null) {
-        reflector.join(2000);
-      }
-      if (dh != null) {
-        dh.close();
-      }
-      if (nfq != null) {
-        nfq.destroy();
-        boolean ended = nfq.waitFor(5, TimeUnit.SECONDS);
-        host.exec(six ? "ip6tables" : "iptables", "-t", "raw", "-F", "PREROUTING");
-        if (ended && nfq.exitValue() == 3) {
-          throw new IOException(
-              "the "
-                  + (six ? "ip6tables" : "iptables")
-                  + " rule queued packets of the other family");
-        }
+      String iptables = six ? "ip6tables" : "iptables";
+      boolean ended =
+          BenchTools.closeDivertPoint(
+              Collections.singletonList(reflector), dh, nfq, nfq == null ? null : host, iptables);
+      if (ended && nfq.exitValue() == 3) {
+        throw new IOException("the " + iptables + " rule queued packets of the other family");
       }
     }
   }

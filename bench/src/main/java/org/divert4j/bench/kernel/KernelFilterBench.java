@@ -147,14 +147,14 @@ public final class KernelFilterBench {
         Locale.ROOT,
         "| 14a | rule whose filter matches nothing / no rule (pps; run-by-run median %.3f) | %.3f"
             + " | >= 0.95 | %s |%n",
-        paired(pps.get(NO_MATCH), pps.get(NONE)),
+        BenchTools.pairedRatio(pps.get(NO_MATCH), pps.get(NONE)),
         a,
         a >= 0.95 ? "yes" : "no");
     System.out.printf(
         Locale.ROOT,
         "| 14b | 10-term filter matching all / same rule without filter (pps; run-by-run median"
             + " %.3f) | %.3f | >= 0.95 | %s |%n",
-        paired(pps.get(TEN), pps.get(PLAIN)),
+        BenchTools.pairedRatio(pps.get(TEN), pps.get(PLAIN)),
         b,
         b >= 0.95 ? "yes" : "no");
   }
@@ -259,16 +259,6 @@ public final class KernelFilterBench {
 
   private static String loadAverage() {
     return BenchTools.loadAverage();
-  }
-
-  private static double paired(List<Double> a, List<Double> b) {
-    List<Double> r = new ArrayList<>();
-    for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
-      if (b.get(i) > 0) {
-        r.add(a.get(i) / b.get(i));
-      }
-    }
-    return median(r);
   }
 
   private static double median(List<Double> l) {

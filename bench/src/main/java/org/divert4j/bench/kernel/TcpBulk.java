@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -72,12 +73,8 @@ final class TcpBulk {
     }
   }
 
-  Map<String, List<Double>> results() {
-    return gbps;
-  }
-
   /** Mean packet size divert4j saw in a mode, in bytes; NaN if it saw none. */
-  double meanPacket(String mode) {
+  private double meanPacket(String mode) {
     long[] p = packets.get(mode);
     return p[0] == 0 ? Double.NaN : (double) p[1] / p[0];
   }
@@ -86,9 +83,55 @@ final class TcpBulk {
    * Bytes the reader thread allocated per packet in a mode, after its first 1000 packets of each
    * run (ThreadMXBean); NaN if it saw none.
    */
-  double allocatedPerPacket(String mode) {
+  private double allocatedPerPacket(String mode) {
     long[] p = packets.get(mode);
     return p[2] == 0 ? Double.NaN : (double) p[3] / p[2];
+  }
+
+  /** The TCP bulk table and the issue 15 targets, as ratios of medians within this run. */
+  void report() {
+    Map<String, List<Double>> r = gbps;
+    System.out.println("TCP bulk (iperf3, one stream, peer -> host, MTU 1500), Gbit/s:");
+    System.out.println();
+    System.out.println(
+        "| mode | median | runs | mean packet divert4j saw | bytes allocated per packet (reader) |");
+    System.out.println("|---|---:|---|---:|---:|");
+    for (var e : r.entrySet()) {
+      double mean = meanPacket(e.getKey());
+      double alloc = allocatedPerPacket(e.getKey());
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %.2f | %s | %s | %s |%n",
+          e.getKey(),
+          BenchTools.median(e.getValue(), 0),
+          e.getValue().stream()
+              .map(d -> String.format(Locale.ROOT, "%.2f", d))
+              .collect(java.util.stream.Collectors.joining(", ")),
+          Double.isNaN(mean) ? "" : String.format(Locale.ROOT, "%.0f B", mean),
+          Double.isNaN(alloc) ? "" : String.format(Locale.ROOT, "%.3f", alloc));
+    }
+    System.out.println();
+    double gso = BenchTools.median(r.get(D4J_GSO), 0);
+    double plain = BenchTools.median(r.get(D4J), 0);
+    double cGso = BenchTools.median(r.get(C_GSO), 0);
+    double cOne = BenchTools.median(r.get(C_ONE), 0);
+    double none = BenchTools.median(r.get(NONE), 0);
+    System.out.println("| target | ratio | goal | met |");
+    System.out.println("|---|---:|---:|---|");
+    tcpRow("divert4j segmentOffload / C with F_GSO", gso / cGso, 0.9);
+    tcpRow("divert4j segmentOffload / no rule", gso / none, 0.7);
+    tcpRow("divert4j (no offload) / C without the flag", plain / cOne, 1.0);
+    System.out.println();
+  }
+
+  private static void tcpRow(String what, double ratio, double goal) {
+    System.out.printf(
+        Locale.ROOT,
+        "| %s | %.2fx | >= %.1fx | %s |%n",
+        what,
+        ratio,
+        goal,
+        ratio >= goal ? "yes" : "NO");
   }
 
   private double once(String mode, double seconds) throws Exception {
@@ -190,24 +233,7 @@ final class TcpBulk {
     }
 
     private void startC(boolean gso) throws IOException {
-      host.execChecked(
-          "iptables",
-          "-t",
-          "raw",
-          "-A",
-          "PREROUTING",
-          "-p",
-          "tcp",
-          "--dport",
-          Integer.toString(PORT),
-          "-m",
-          "comment",
-          "--comment",
-          "divert4j-bench",
-          "-j",
-          "NFQUEUE",
-          "--queue-num",
-          Integer.toString(QUEUE));
+      BenchTools.addNfqueueRule(host, "iptables", "tcp", PORT, QUEUE);
       List<String> c = new ArrayList<>(List.of(cdir.resolve("nfq_one").toString()));
       c.add(Integer.toString(QUEUE));
       if (gso) {
@@ -227,17 +253,7 @@ final class TcpBulk {
     @Override
     public void close() throws Exception {
       stop = true;
-      if (reflector != null) {
-        reflector.join(2000);
-      }
-      if (dh != null) {
-        dh.close();
-      }
-      if (nfq != null) {
-        nfq.destroy();
-        nfq.waitFor(5, TimeUnit.SECONDS);
-      }
-      host.exec("iptables", "-t", "raw", "-F", "PREROUTING");
+      BenchTools.closeDivertPoint(Collections.singletonList(reflector), dh, nfq, host, "iptables");
     }
   }
 }
