@@ -30,7 +30,7 @@ import org.pcap4j.core.PcapStat;
  * time ({@link #sendBuffer()}, {@link #send(int)}); {@link #breakLoop()} and {@link #drops()} from
  * any thread. {@link #close()} only after the reader has stopped.
  */
-final class CaptureHandle implements AutoCloseable {
+final class CaptureHandle implements SavefileInput {
   /** {@link #next()}: a packet is ready. */
   static final int PACKET = 1;
 
@@ -162,14 +162,16 @@ final class CaptureHandle implements AutoCloseable {
   /**
    * @return the handle's link-layer type ({@code pcap_datalink}, a DLT_ value)
    */
-  int linkType() {
+  @Override
+  public int linkType() {
     return linkType;
   }
 
   /**
    * @return true if timestamps have nanosecond resolution
    */
-  boolean nano() {
+  @Override
+  public boolean nano() {
     return nano;
   }
 
@@ -181,7 +183,8 @@ final class CaptureHandle implements AutoCloseable {
    * @return {@link #PACKET}, {@link #TIMEOUT} or {@link #END}
    * @throws IOException if libpcap reports an error
    */
-  int next() throws IOException {
+  @Override
+  public int next() throws IOException {
     if (raw == 0) {
       return nextPortable();
     }
@@ -246,7 +249,8 @@ final class CaptureHandle implements AutoCloseable {
   /**
    * @return the captured length of the packet {@link #next()} read
    */
-  int length() {
+  @Override
+  public int length() {
     return length;
   }
 
@@ -260,7 +264,8 @@ final class CaptureHandle implements AutoCloseable {
   /**
    * @return its timestamp, nanoseconds since the epoch
    */
-  long timestampNanos() {
+  @Override
+  public long timestampNanos() {
     return timestamp;
   }
 
@@ -271,7 +276,8 @@ final class CaptureHandle implements AutoCloseable {
    * @param offset where in it
    * @param count how many bytes, at most {@link #length()}
    */
-  void copyTo(byte[] dst, int offset, int count) {
+  @Override
+  public void copyTo(byte[] dst, int offset, int count) {
     if (raw != 0) {
       if (data == lastData) {
         // A savefile is read into one buffer again and again: copy through a view of it (no

@@ -50,10 +50,6 @@ final class Native {
 
     static native int pcap_sendpacket(long p, long buf, int size);
 
-    static native void pcap_dump(long dumper, long header, long data);
-
-    static native int pcap_dump_flush(long dumper);
-
     static native long pcap_dump_fopen(long p, long stream);
 
     static native void pcap_dump_close(long dumper);

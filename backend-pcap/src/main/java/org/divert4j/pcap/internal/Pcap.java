@@ -142,6 +142,26 @@ final class Pcap {
   }
 
   /**
+   * Opens a savefile for a replay: classic pcap files in Java ({@link SavefileReader}), every other
+   * format libpcap reads (pcapng, ...) through libpcap.
+   *
+   * @param file the savefile
+   * @return its reader
+   * @throws DivertException if neither can read it
+   */
+  static SavefileInput openSavefile(Path file) throws DivertException {
+    try {
+      SavefileReader r = SavefileReader.open(file);
+      if (r != null) {
+        return r;
+      }
+    } catch (IOException e) {
+      // libpcap tries too, and its message says what is wrong
+    }
+    return openOffline(file);
+  }
+
+  /**
    * Opens a savefile (pcap or pcapng) for reading, at the resolution the file was written with.
    *
    * @param file the file

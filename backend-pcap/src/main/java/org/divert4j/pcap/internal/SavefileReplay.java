@@ -59,7 +59,7 @@ final class SavefileReplay extends Device implements Replay {
   private static final int TICK_EVERY = 64; // a power of two
 
   private final HostConfig cfg;
-  private final CaptureHandle in;
+  private final SavefileInput in;
   private final DumpFile out;
   private final LinkLayer l2;
   private final NetInterface iface;
@@ -89,7 +89,7 @@ final class SavefileReplay extends Device implements Replay {
   private volatile Throwable failure;
 
   private SavefileReplay(
-      String name, HostOptions options, HostConfig cfg, CaptureHandle in, DumpFile out) {
+      String name, HostOptions options, HostConfig cfg, SavefileInput in, DumpFile out) {
     super(name, options);
     this.cfg = cfg;
     this.in = in;
@@ -111,7 +111,7 @@ final class SavefileReplay extends Device implements Replay {
    */
   static SavefileReplay open(String name, HostOptions options, HostConfig cfg)
       throws DivertException {
-    CaptureHandle in = Pcap.openOffline(cfg.input);
+    SavefileInput in = Pcap.openSavefile(cfg.input);
     if (!LinkLayer.supported(in.linkType())) {
       in.close();
       throw new DivertException(
