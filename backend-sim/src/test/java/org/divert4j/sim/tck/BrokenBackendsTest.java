@@ -54,7 +54,7 @@ class BrokenBackendsTest {
    * Checks the rules whose tests fail, and those whose SHOULD tests abort, on the broken backend
    * and not on the reference; and that nothing was skipped.
    */
-  private static void assertOutcomes(
+  private static TckReport assertOutcomes(
       DivertProvider provider, Set<String> failedRules, Set<String> abortedRules) {
     TckReport report = run(provider);
     String name = provider.name();
@@ -68,6 +68,7 @@ class BrokenBackendsTest {
         newRules(report, name, Outcome.ABORTED),
         "SHOULD rules not met by " + name + ":\n" + report.toText());
     assertNoSkips(report, name);
+    return report;
   }
 
   /**
@@ -358,10 +359,11 @@ class BrokenBackendsTest {
   @Test
   void aBackendThatReordersDoesNotMeetS52ButPasses() {
     DivertProvider p = BrokenDecorators.reorders();
-    assertOutcomes(p, Set.of(), Set.of("S52"));
+    // one run judged twice: a second run could differ from the one whose outcomes were checked
+    TckReport report = assertOutcomes(p, Set.of(), Set.of("S52"));
     assertEquals(
         reference().count("sim", Outcome.FAILED),
-        run(p).count(p.name(), Outcome.FAILED),
+        report.count(p.name(), Outcome.FAILED),
         "a SHOULD rule not met must not fail a test");
   }
 
