@@ -5,17 +5,20 @@
 # Each run measures no rule, sniffer, killed, then no rule again after `divert rules cleanup`; the
 # ratios are to the mean of the run's two no-rule figures (ratios within a run: the machine is
 # shared).
-# Usage (root): bench/sniff-bench.sh [--runs 5] [--seconds 3] [--payload 64]
+# Usage (root): bench/sniff-bench.sh [--runs 5] [--seconds 3] [--payload 64] [--perf DIR]
+# --perf DIR: also records a system-wide profile (perf record -a -g, 2 s) during each measurement,
+# into DIR/<run>-<phase>.data (read with perf report -i ... --no-children --sort sym).
 # Namespaces d4j-sniff-<pid>-{peer,host} are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=5 secs=3 payload=64
+runs=5 secs=3 payload=64 perfdir=
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
     --payload) payload=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--seconds S] [--payload BYTES]" >&2; exit 64 ;;
+    --perf) perfdir=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--seconds S] [--payload BYTES] [--perf DIR]" >&2; exit 64 ;;
   esac
 done
 if [ "$(id -u)" != 0 ]; then
@@ -45,14 +48,21 @@ for ns in "$peer" "$host"; do ip -n "$ns" link set lo up; done
 ip -n "$peer" link set veth-p up
 ip -n "$host" link set veth-h up
 
-# delivered datagrams per second at udp_sink during the flood
+if [ -n "$perfdir" ]; then mkdir -p "$perfdir"; fi
+
+# delivered datagrams per second at udp_sink during the flood ($1: the profile's name)
 measure() {
   ip netns exec "$host" "$c/udp_sink" 9000 1 "$secs" >"$work/sink" &
-  local sink=$!
+  local sink=$! prof=
   # udp_blast's connected socket would stop at the first ICMP port unreachable: wait for the sink
   for _ in $(seq 1 200); do grep -q ready "$work/sink" && break; sleep 0.05; done
+  if [ -n "$perfdir" ]; then
+    (sleep 1.5 && perf record -q -a -g -o "$perfdir/$1.data" -- sleep 2 >/dev/null 2>&1) &
+    prof=$!
+  fi
   ip netns exec "$peer" "$c/udp_blast" 10.77.0.2 9000 "$payload" $((secs + 2)) >"$work/blast"
   wait "$sink"
+  if [ -n "$prof" ]; then wait "$prof" || true; fi
   # delivered pps (the sink's last line, after "ready"), then offered pps (the sender's count)
   tail -n 1 "$work/sink" | awk -v sent="$(cat "$work/blast")" -v t=$((secs + 2)) \
     '{ printf "%.0f %.0f", ($2 > 0 ? $1 / $2 : 0), sent / t }'
@@ -64,20 +74,20 @@ armed() { ip netns exec "$host" iptables-save -t raw 2>/dev/null | grep -q -- '-
 printf '%-4s %10s %10s %10s %10s %8s %8s   %s\n' run "no rule" sniffer killed "no rule 2" \
   sniff/no kill/no "offered pps (no rule, sniffer, killed, no rule 2)"
 for r in $(seq 1 "$runs"); do
-  base=$(measure)
+  base=$(measure "$r-norule")
   ./divert dump --backend rawsocket --netns "$host" --sniff --port 4200 \
     --rule "input -p udp --dport 9000" --quiet >"$work/dump.out" 2>"$work/dump.err" &
   dump=$!
   for _ in $(seq 1 100); do armed && break; sleep 0.1; done
   armed || { echo "the sniffer did not arm its rule:" >&2; cat "$work/dump.err" >&2; exit 1; }
-  sniff=$(measure)
+  sniff=$(measure "$r-sniffer")
   kill -9 "$dump"
   wait "$dump" 2>/dev/null || true
   dump=
-  killed=$(measure)
+  killed=$(measure "$r-killed")
   # the dead sniffer's rules stay until the next open; remove them, and measure no rule again
   ./divert rules cleanup --netns "$host" >/dev/null
-  again=$(measure)
+  again=$(measure "$r-norule2")
   # ratios to the mean of the two no-rule figures around them (the load of the machine drifts)
   echo "$r $base $sniff $killed $again" | awk '{
     b = ($2 + $8) / 2
