@@ -50,9 +50,25 @@ ip -n "$host" link set veth-h up
 
 if [ -n "$perfdir" ]; then mkdir -p "$perfdir"; fi
 
-# delivered datagrams per second at udp_sink during the flood ($1: the profile's name)
+# CPU ticks (utime + stime, 1/CLK_TCK s) of the given processes, summed
+ticks() {
+  local t=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    t=$((t + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+  done
+  echo "$t"
+}
+
+# delivered datagrams per second at udp_sink during the flood, the sender's rate, and the CPU per
+# datagram sent (us) of the sender, the sink, the sniffer's JVM if one runs, and ksoftirqd: the
+# sender's figure holds the receive path, which veth runs in its softirq. On a machine shared with
+# other work the rates follow the scheduler; the CPU per datagram much less. ($1: profile's name)
 measure() {
-  ip netns exec "$host" "$c/udp_sink" 9000 1 "$secs" >"$work/sink" &
+  local soft
+  soft=$(pgrep -x 'ksoftirqd/[0-9]+' | tr '\n' ' ')
+  /usr/bin/time -f '%U %S' -o "$work/sink.cpu" \
+    ip netns exec "$host" "$c/udp_sink" 9000 1 "$secs" >"$work/sink" &
   local sink=$! prof=
   # udp_blast's connected socket would stop at the first ICMP port unreachable: wait for the sink
   for _ in $(seq 1 200); do grep -q ready "$work/sink" && break; sleep 0.05; done
@@ -60,19 +76,31 @@ measure() {
     (sleep 1.5 && perf record -q -a -g -o "$perfdir/$1.data" -- sleep 2 >/dev/null 2>&1) &
     prof=$!
   fi
-  ip netns exec "$peer" "$c/udp_blast" 10.77.0.2 9000 "$payload" $((secs + 2)) >"$work/blast"
+  # shellcheck disable=SC2086 # lists of pids
+  local t0
+  t0=$(ticks ${dump:-} $soft)
+  /usr/bin/time -f '%U %S' -o "$work/blast.cpu" \
+    ip netns exec "$peer" "$c/udp_blast" 10.77.0.2 9000 "$payload" $((secs + 2)) >"$work/blast"
+  # shellcheck disable=SC2086
+  local t1
+  t1=$(ticks ${dump:-} $soft)
   wait "$sink"
   if [ -n "$prof" ]; then wait "$prof" || true; fi
-  # delivered pps (the sink's last line, after "ready"), then offered pps (the sender's count)
+  # delivered pps (the sink's last line, after "ready"), offered pps (the sender's count), CPU us
+  # per datagram sent
   tail -n 1 "$work/sink" | awk -v sent="$(cat "$work/blast")" -v t=$((secs + 2)) \
-    '{ printf "%.0f %.0f", ($2 > 0 ? $1 / $2 : 0), sent / t }'
+    -v cpu="$(cat "$work/blast.cpu" "$work/sink.cpu" | awk '{ s += $1 + $2 } END { print s }')" \
+    -v other="$(((t1 - t0)))" -v hz="$(getconf CLK_TCK)" \
+    '{ printf "%.0f %.0f %.3f", ($2 > 0 ? $1 / $2 : 0), sent / t,
+       (sent > 0 ? (cpu + other / hz) * 1e6 / sent : 0) }'
 }
 
 armed() { ip netns exec "$host" iptables-save -t raw 2>/dev/null | grep -q -- '-j NFLOG --nflog-group 4200'; }
 
 ./divert backends >/dev/null # builds the cli once, outside the measurements
-printf '%-4s %10s %10s %10s %10s %8s %8s   %s\n' run "no rule" sniffer killed "no rule 2" \
-  sniff/no kill/no "offered pps (no rule, sniffer, killed, no rule 2)"
+printf '%-4s %9s %9s %9s %9s %8s %8s | %s | %s\n' run "no rule" sniffer killed "no rule 2" \
+  sniff/no kill/no "offered pps (no rule, sniffer, killed, no rule 2)" \
+  "CPU us/datagram (same order), sniff/no, kill/no"
 for r in $(seq 1 "$runs"); do
   base=$(measure "$r-norule")
   ./divert dump --backend rawsocket --netns "$host" --sniff --port 4200 \
@@ -90,7 +118,9 @@ for r in $(seq 1 "$runs"); do
   again=$(measure "$r-norule2")
   # ratios to the mean of the two no-rule figures around them (the load of the machine drifts)
   echo "$r $base $sniff $killed $again" | awk '{
-    b = ($2 + $8) / 2
-    printf "%-4s %10d %10d %10d %10d %8.3f %8.3f   %d %d %d %d\n",
-      $1, $2, $4, $6, $8, (b > 0 ? $4 / b : 0), (b > 0 ? $6 / b : 0), $3, $5, $7, $9 }'
+    b = ($2 + $11) / 2
+    c = ($4 + $13) / 2
+    printf "%-4s %9d %9d %9d %9d %8.3f %8.3f | %d %d %d %d | %.3f %.3f %.3f %.3f %.3f %.3f\n",
+      $1, $2, $5, $8, $11, (b > 0 ? $5 / b : 0), (b > 0 ? $8 / b : 0), $3, $6, $9, $12,
+      $4, $7, $10, $13, (c > 0 ? $7 / c : 0), (c > 0 ? $10 / c : 0) }'
 done
