@@ -2,9 +2,9 @@
 # Issue 16 acceptance: a 64-byte UDP flood (udp_blast, peer namespace) to udp_sink (host namespace)
 # with `divert dump --sniff` running in the host namespace, next to no rule, and after the sniffer
 # was killed with SIGKILL (its rules still in place, as a crash leaves them until the next open).
-# Each run measures no rule, sniffer, killed, then no rule again after `divert rules cleanup`; the
-# ratios are to the mean of the run's two no-rule figures (ratios within a run: the machine is
-# shared).
+# Each run measures no rule, sniffer (after one uncounted flood that warms its JIT), killed, then
+# no rule again after `divert rules cleanup`; the ratios are to the mean of the run's two no-rule
+# figures (ratios within a run: the machine is shared).
 # Usage (root): bench/sniff-bench.sh [--runs 5] [--seconds 3] [--payload 64] [--perf DIR]
 # --perf DIR: also records a system-wide profile (perf record -a -g, 2 s) during each measurement,
 # into DIR/<run>-<phase>.data (read with perf report -i ... --no-children --sort sym).
@@ -108,6 +108,9 @@ for r in $(seq 1 "$runs"); do
   dump=$!
   for _ in $(seq 1 100); do armed && break; sleep 0.1; done
   armed || { echo "the sniffer did not arm its rule:" >&2; cat "$work/dump.err" >&2; exit 1; }
+  # one flood first, not counted: the sniffer's JIT compiles its receive path during it, so the
+  # figure is its steady state (the JIT's CPU would otherwise count as the sniffer's, once)
+  measure "$r-sniffer-warmup" >/dev/null
   sniff=$(measure "$r-sniffer")
   kill -9 "$dump"
   wait "$dump" 2>/dev/null || true
