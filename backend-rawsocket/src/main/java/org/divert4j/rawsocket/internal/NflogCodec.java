@@ -42,6 +42,8 @@ final class NflogCodec {
 
   static final int NFULA_CFG_CMD = 1;
   static final int NFULA_CFG_MODE = 2;
+  static final int NFULA_CFG_NLBUFSIZ = 3;
+  static final int NFULA_CFG_TIMEOUT = 4;
   static final int NFULA_CFG_QTHRESH = 5;
   static final int NFULA_CFG_FLAGS = 6;
 
@@ -55,22 +57,63 @@ final class NflogCodec {
    */
   static final int COPY_RANGE = 0xffff;
 
+  /**
+   * The most copies one message batch carries ({@link #threshold}). Each copy of a small packet
+   * takes about 200 bytes of a batch (headers, timestamp, hardware header, sequence number and the
+   * packet), so 64 of them fill most of {@link #BATCH_BUFFER}.
+   */
+  static final int MAX_BATCH = 64;
+
+  /**
+   * The instance's message buffer for batches (NFULA_CFG_NLBUFSIZ): 16 KiB less room for {@code
+   * struct skb_shared_info}, so that {@code alloc_skb} in {@code nfulnl_alloc_skb} takes a 16 KiB
+   * slab object rather than a 32 KiB one. Below the receive slot ({@link NfqChannel#RX_SLOT}), so a
+   * batch is never truncated; a copy larger than the buffer gets a buffer of its own size.
+   */
+  static final int BATCH_BUFFER = 16384 - 1024;
+
+  /**
+   * The flush timeout of a partial batch (NFULA_CFG_TIMEOUT, in hundredths of a second: {@code
+   * jiffies + flushtimeout * HZ / 100} in {@code nfulnl_log_packet}): the smallest, 10 ms, is the
+   * most a copy can wait in the kernel when traffic is slow. The kernel default is a whole second.
+   */
+  static final int FLUSH_TIMEOUT = 1;
+
   private NflogCodec() {}
 
   /**
+   * The number of copies per message batch (the queue threshold) for a sniffer whose queue holds
+   * about {@code queueLength} copies: a sixteenth of it, at least 1 and at most {@link #MAX_BATCH}.
+   * The reader's socket buffer refuses or takes a batch whole ({@code netlink_attachskb} checks the
+   * buffer before each message), so a batch stays a small part of the queue; a queue of 16 or fewer
+   * copies gets one copy per message, as before batching.
+   *
+   * @param queueLength the sniffer's queue length in packets ({@code HostOptions#queueLength})
+   * @return the queue threshold, 1 to {@link #MAX_BATCH}
+   */
+  static int threshold(int queueLength) {
+    return Math.max(1, Math.min(MAX_BATCH, queueLength / 16));
+  }
+
+  /**
    * Writes the request that binds a group and configures it in one message, with NLM_F_ACK: copy
-   * mode PACKET over {@link #COPY_RANGE}, one packet per message (queue threshold 1, so that no
-   * copy waits for the flush timer) and sequence numbers (NFULNL_CFG_F_SEQ). The instance's message
-   * buffer stays at its default (NFULNL_NLBUFSIZ_DEFAULT, one page): with one packet per message
-   * each copy takes about a page of the reader's socket buffer.
+   * mode PACKET over {@link #COPY_RANGE}, sequence numbers (NFULNL_CFG_F_SEQ), and the queue
+   * threshold: with 1, each copy is its own netlink message, sent at once; with more, {@code
+   * nfulnl_log_packet} appends copies to one buffer ({@link #BATCH_BUFFER}, NFULA_CFG_NLBUFSIZ) and
+   * sends it when it holds {@code threshold} copies, when the next copy does not fit, or {@link
+   * #FLUSH_TIMEOUT} after its first copy (NFULA_CFG_TIMEOUT), ending it with NLMSG_DONE. Per copy
+   * that saves the buffer's allocation, the {@code netlink_unicast} and the wake-up of the reader,
+   * which under a flood of small packets cost more than building the copy; the reader sees the same
+   * messages, several to a datagram.
    *
    * @param b the buffer
    * @param off where to write
    * @param seq the request's sequence number, echoed in the ack
    * @param group the NFLOG group (the divert port)
+   * @param threshold copies per batch, from {@link #threshold}
    * @return the aligned end of the message
    */
-  static int bind(ByteBuffer b, int off, int seq, int group) {
+  static int bind(ByteBuffer b, int off, int seq, int group, int threshold) {
     int p =
         NfqCodec.nfHeader(
             b,
@@ -88,7 +131,11 @@ final class NflogCodec {
     b.put(p + 4, (byte) NFULNL_COPY_PACKET);
     b.put(p + 5, (byte) 0);
     p = NfqCodec.align(p + 6);
-    p = NfqCodec.attrBe32(b, p, NFULA_CFG_QTHRESH, 1);
+    p = NfqCodec.attrBe32(b, p, NFULA_CFG_QTHRESH, threshold);
+    if (threshold > 1) {
+      p = NfqCodec.attrBe32(b, p, NFULA_CFG_TIMEOUT, FLUSH_TIMEOUT);
+      p = NfqCodec.attrBe32(b, p, NFULA_CFG_NLBUFSIZ, BATCH_BUFFER);
+    }
     p = NfqCodec.attrHeader(b, p, NFULA_CFG_FLAGS, 2); // __be16
     b.putShort(p, Short.reverseBytes((short) NFULNL_CFG_F_SEQ));
     p = NfqCodec.align(p + 2);

@@ -175,11 +175,12 @@ public final class NfqChannel implements AutoCloseable {
    * Binds this channel to the nfnetlink_log group of its number instead of a queue, for a sniffer
    * ({@link NflogCodec#bind}), and waits for the ack. Call before any receive.
    *
+   * @param threshold copies per message batch ({@link NflogCodec#threshold})
    * @throws ErrnoException the error the kernel answered (EBUSY or EPERM: the group is taken)
    */
-  public void bindLogGroup() throws ErrnoException {
+  public void bindLogGroup(int threshold) throws ErrnoException {
     int seq = (int) (System.nanoTime() & 0x7fffffff) | 1;
-    request(NflogCodec.bind(tx, 0, seq, queue), seq, "NFLOG bind of group " + queue);
+    request(NflogCodec.bind(tx, 0, seq, queue, threshold), seq, "NFLOG bind of group " + queue);
   }
 
   /** Sends the request in the transmit buffer and waits for its ack (see {@link #configure}). */

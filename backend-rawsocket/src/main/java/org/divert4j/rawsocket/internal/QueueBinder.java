@@ -65,9 +65,11 @@ final class QueueBinder {
    * Opens a sniffer's channel: a netlink socket bound to the nfnetlink_log group numbered as the
    * port ({@link NfqChannel#bindLogGroup}). Its receive buffer is the sniffer's queue, counted in
    * bytes, not packets: 1 KiB per {@link HostOptions#queueLength()} slot, which the kernel doubles
-   * for its overhead (SO_RCVBUF, socket(7)). netlink_unicast trims each message to its size
-   * (netlink_trim, net/netlink/af_netlink.c), so that holds about queueLength full-size copies and
-   * two or three times as many small ones.
+   * for its overhead (SO_RCVBUF, socket(7)). The kernel batches copies ({@link
+   * NflogCodec#threshold}: one per message for a queue of 16 or fewer, else up to {@link
+   * NflogCodec#MAX_BATCH} per message) and netlink_unicast trims a message buffer that is less than
+   * half full (netlink_trim, net/netlink/af_netlink.c), so that holds about queueLength full-size
+   * copies and several times as many small ones.
    *
    * @param port a divert port
    * @return the bound channel; the caller closes it
@@ -90,7 +92,7 @@ final class QueueBinder {
               }
             });
     try {
-      ch.bindLogGroup();
+      ch.bindLogGroup(NflogCodec.threshold(options.queueLength()));
       return ch;
     } catch (ErrnoException e) {
       ch.close();

@@ -308,9 +308,13 @@ public final class RuleText {
    * The lines of a port chain, for a port that a diverting socket ({@code armed}) or a sniffer
    * ({@code sniffed}) may serve. A sniffer's chain copies the packet to the NFLOG group of the port
    * (nfnetlink_log; the NFLOG target returns XT_CONTINUE, net/netfilter/xt_NFLOG.c) instead of the
-   * NFQUEUE jump, then flips the phase so that line C resumes after the rule (S71, S72) and returns
-   * before the no-listener line. Without a bound group (a sniffer that was killed) NFLOG logs
-   * nothing and the packet goes on all the same.
+   * NFQUEUE jump, then clears the state and returns before the no-listener line: the packet goes on
+   * after line B of its rule with the mark that line C would have left (S71, S72), and line C does
+   * not match. Clearing here rather than flipping the phase for line C spares each copied packet
+   * one matching line (on iptables-nft its comment match and MARK target are each an nft_compat
+   * call: the rule lines, not the copy, are most of a sniffer's cost under a flood,
+   * docs/performance.md). Without a bound group (a sniffer that was killed) NFLOG logs nothing
+   * ({@code nfulnl_log_packet} finds no instance) and the packet goes on all the same.
    *
    * @param marks the namespace's mark layout
    * @param chainName a name made by {@link #portChain}
@@ -325,7 +329,7 @@ public final class RuleText {
       String c = "-m comment --comment \"" + PORT + "\" ";
       List<String> lines = new java.util.ArrayList<>();
       lines.add(c + "-j NFLOG --nflog-group " + port);
-      lines.add(c + "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0");
+      lines.add(c + "-j MARK --set-xmark 0x0/" + hex(marks.stateMask()));
       lines.add(c + "-j RETURN");
       lines.addAll(portChainLines(marks, chainName, false, false));
       return List.copyOf(lines);

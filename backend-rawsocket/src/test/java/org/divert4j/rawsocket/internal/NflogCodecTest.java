@@ -17,7 +17,7 @@ class NflogCodecTest {
   @Test
   void bindRequestCarriesCommandModeThresholdAndSequenceFlag() {
     ByteBuffer b = buffer();
-    int end = NflogCodec.bind(b, 0, 77, 4200);
+    int end = NflogCodec.bind(b, 0, 77, 4200, 1);
     assertEquals(end, b.getInt(0), "nlmsg_len");
     assertEquals((4 << 8) | 1, b.getShort(4) & 0xffff, "NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG");
     assertEquals(NfqCodec.NLM_F_REQUEST | NfqCodec.NLM_F_ACK, b.getShort(6));
@@ -38,6 +38,35 @@ class NflogCodecTest {
     assertEquals(6, b.getShort(p)); // NFULA_CFG_FLAGS, __be16
     assertEquals(NflogCodec.NFULNL_CFG_F_SEQ, Short.reverseBytes(b.getShort(p + 4)));
     assertEquals(end, p + 8);
+  }
+
+  @Test
+  void batchedBindAddsFlushTimeoutAndBufferSize() {
+    ByteBuffer b = buffer();
+    int end = NflogCodec.bind(b, 0, 77, 4200, 64);
+    int p = 20 + 8 + 12;
+    assertEquals(NflogCodec.NFULA_CFG_QTHRESH, b.getShort(p + 2));
+    assertEquals(64, Integer.reverseBytes(b.getInt(p + 4)));
+    p += 8;
+    assertEquals(NflogCodec.NFULA_CFG_TIMEOUT, b.getShort(p + 2));
+    assertEquals(1, Integer.reverseBytes(b.getInt(p + 4)), "10 ms, in hundredths of a second");
+    p += 8;
+    assertEquals(NflogCodec.NFULA_CFG_NLBUFSIZ, b.getShort(p + 2));
+    assertEquals(NflogCodec.BATCH_BUFFER, Integer.reverseBytes(b.getInt(p + 4)));
+    assertTrue(NflogCodec.BATCH_BUFFER < NfqChannel.RX_SLOT, "a batch fits one receive slot");
+    p += 8;
+    assertEquals(NflogCodec.NFULA_CFG_FLAGS, b.getShort(p + 2));
+    assertEquals(end, p + 8);
+  }
+
+  @Test
+  void thresholdIsASixteenthOfTheQueueWithinOneAndTheBatchLimit() {
+    assertEquals(1, NflogCodec.threshold(1));
+    assertEquals(1, NflogCodec.threshold(8), "a small queue keeps one copy per message");
+    assertEquals(1, NflogCodec.threshold(31));
+    assertEquals(2, NflogCodec.threshold(32));
+    assertEquals(64, NflogCodec.threshold(1024), "the default queue length");
+    assertEquals(NflogCodec.MAX_BATCH, NflogCodec.threshold(1 << 20));
   }
 
   @Test

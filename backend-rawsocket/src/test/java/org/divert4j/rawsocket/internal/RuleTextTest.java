@@ -101,14 +101,13 @@ class RuleTextTest {
 
   @Test
   void aSniffersPortChainCopiesToNflogAndResumesAfterTheRule() {
-    // S71: copy, flip the phase so that line C resumes after the rule, and return before the
-    // no-listener line (which would drop with DROP).
+    // S71: copy, clear the state as line C would (the packet resumes after the rule), and return
+    // before the no-listener line (which would drop with DROP).
     assertEquals(
         List.of(
             "-m comment --comment \"divert4j:port\" -j NFLOG --nflog-group 7",
-            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark "
-                + RuleText.hex(Marks.DEFAULT.phaseBit())
-                + "/0x0",
+            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark 0x0/"
+                + RuleText.hex(Marks.DEFAULT.stateMask()),
             "-m comment --comment \"divert4j:port\" -j RETURN",
             "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false, true));
