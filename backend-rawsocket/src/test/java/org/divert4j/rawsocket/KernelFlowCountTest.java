@@ -15,6 +15,7 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
+import org.divert4j.NoListenerPolicy;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
@@ -158,6 +159,31 @@ class KernelFlowCountTest {
         h.addRule(DivertRule.parse(rule));
       }
       assertEquals("1", ns.sysctl(acct).trim(), "left on for the other rule");
+    }
+  }
+
+  @Test
+  void aStaticFlowRuleTurnsAccountingOnAndItsRemovalTurnsItOffAgain() throws Exception {
+    String acct = "net.netfilter.nf_conntrack_acct";
+    DivertRule rule = DivertRule.parse("output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234");
+    try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
+      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      KernelRules.Entry e = KernelRules.add(ns.name(), rule, NoListenerPolicy.PASS_THROUGH);
+      assertEquals("1", ns.sysctl(acct).trim(), "the static rule counts");
+      assertEquals(rule, e.rule().orElseThrow());
+      // the next host's close and a cleanup leave it on: the static rule still needs it
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(rule);
+      }
+      KernelRules.cleanup(ns.name());
+      assertEquals("1", ns.sysctl(acct).trim(), "kept for the static rule");
+      KernelRules.remove(ns.name(), e.id());
+      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
     }
   }
 }

@@ -20,11 +20,71 @@ import org.divert4j.linux.NetnsThread;
  * it off while conntrack was not loaded yet (the file absent), since then nothing says what it
  * would have been. Stateless; the sysctl is per namespace, so it is read and written on the
  * namespace's thread.
+ *
+ * <p>A static rule ({@code divert rules add}) outlives the process that adds it, so what it found
+ * is kept in the namespace's firewall instead, like the reassembly limits ({@link
+ * ReassemblyLimits}): a marker line {@code divert4j:acct:0:0} in divert4j's defragmentation chain,
+ * added when a static rule with {@code flow.Packets} finds the sysctl 0 (owned by no process, so no
+ * dead-owner cleanup removes it). Whoever removes a static rule, and {@code divert rules cleanup},
+ * writes 0 back and removes the marker once no connbytes rule is left in the namespace.
  */
 final class ConntrackAcct {
   static final String FILE = "/proc/sys/net/netfilter/nf_conntrack_acct";
 
+  private static final String MARKER_HOST = "acct";
+
   private ConntrackAcct() {}
+
+  /**
+   * @param l a line of the defragmentation chain
+   * @return true if it is the marker saying nf_conntrack_acct was 0 before a static rule
+   */
+  static boolean isMarker(RuleLine l) {
+    String[] o = RuleOwners.owner(l.comment());
+    return o != null && o[1].equals(MARKER_HOST);
+  }
+
+  private static boolean hasMarker(RuleState s) {
+    for (RuleLine l : s.defrag()) {
+      if (isMarker(l)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Before a static rule with {@code flow.Packets} is stored (rule lock held): adds the marker if
+   * the sysctl is 0 and no marker is there yet.
+   *
+   * @param s the namespace's state, changed in place
+   * @param ns the namespace's thread
+   */
+  static void note(RuleState s, NetnsThread ns) throws DivertException {
+    if (!hasMarker(s) && "0".equals(read(ns))) {
+      s.defrag().add(RuleSet.markerLine(RuleText.comment(MARKER_HOST, 0, "0")));
+    }
+  }
+
+  /**
+   * After the namespace's rules were stored (rule lock held): if the marker is there and no
+   * connbytes rule is left, sets the sysctl to 0 and removes the marker from {@code s} (the caller
+   * stores it again).
+   *
+   * @param s the namespace's state, changed in place
+   * @param ns the namespace's thread
+   * @param anyConnbytes whether any connbytes rule is in the namespace ({@link
+   *     RuleSet#anyConnbytes})
+   * @return a description of what was restored, or null if nothing was
+   */
+  static String settle(RuleState s, NetnsThread ns, boolean anyConnbytes) throws DivertException {
+    if (anyConnbytes || !hasMarker(s)) {
+      return null;
+    }
+    off(ns);
+    s.defrag().removeIf(ConntrackAcct::isMarker);
+    return "net.netfilter.nf_conntrack_acct=0 (no connbytes rule needs it any more)";
+  }
 
   /**
    * @return "1" or "0" as the file says, or "" if it does not exist (conntrack not loaded)

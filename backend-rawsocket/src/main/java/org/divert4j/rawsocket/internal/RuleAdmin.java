@@ -140,6 +140,13 @@ public final class RuleAdmin implements AutoCloseable {
           String comment = RuleText.staticComment(tag);
           String pc = RuleText.portChain(policy, rule.port(), 1);
           RuleSet.addRule(s, marks, rule, tag, comment, pc, null, 0);
+          if (rule.filter() != null && rule.filter().usesFlow()) {
+            acct(
+                () -> {
+                  ConntrackAcct.note(s, ns);
+                  return null;
+                });
+          }
           Set<Integer> b = bound();
           rules.store(s, b);
           for (Entry e : entries(s, b)) {
@@ -186,6 +193,7 @@ public final class RuleAdmin implements AutoCloseable {
               }
               RuleSet.removeRule(s, c, id, null);
               rules.store(s, b);
+              settleAcct(s, b);
               return e;
             }
           }
@@ -239,9 +247,45 @@ public final class RuleAdmin implements AutoCloseable {
               throw new Refused(e);
             }
             rules.store(s, b);
+            String acct = settleAcct(s, b);
+            if (acct != null) {
+              other.add(acct);
+            }
           }
           return new KernelRules.Cleanup(dead, other);
         });
+  }
+
+  private interface AcctStep<T> {
+    T run() throws DivertException;
+  }
+
+  private static <T> T acct(AcctStep<T> step) throws Refused {
+    try {
+      return step.run();
+    } catch (DivertException e) {
+      throw new Refused(e);
+    }
+  }
+
+  /**
+   * After a store (rule lock held): nf_conntrack_acct back to 0 if a static rule found it 0 and no
+   * connbytes rule is left (S68, {@link ConntrackAcct}); stores the state again without the marker.
+   *
+   * @return what was restored, or null
+   */
+  private String settleAcct(RuleState stored, Set<Integer> b) throws IOException {
+    if (!stored.defrag().stream().anyMatch(ConntrackAcct::isMarker)) {
+      return null;
+    }
+    // a fresh state: the one just stored carries the changes it was stored with
+    RuleState s = rules.load();
+    boolean any = rules.anyConnbytes();
+    String restored = acct(() -> ConntrackAcct.settle(s, ns, any));
+    if (restored != null) {
+      rules.store(s, b);
+    }
+    return restored;
   }
 
   /**
