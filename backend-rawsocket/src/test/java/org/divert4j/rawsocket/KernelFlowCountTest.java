@@ -2,6 +2,7 @@ package org.divert4j.rawsocket;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,6 +16,7 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
+import org.divert4j.InstalledRule;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.testbed.Datagram;
@@ -27,8 +29,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * flow.Packets (S68) on the kernel backend through real namespaces: xt_connbytes on an output rule
- * of an always-defragment host counts both directions; input rules and per-fragment hosts refuse
- * the field, installing nothing.
+ * of an always-defragment host counts both directions; while an input rule counts, the input chain
+ * lives in mangle; per-fragment hosts refuse the field, installing nothing.
  */
 class KernelFlowCountTest {
   private static final Duration WAIT = Duration.ofSeconds(3);
@@ -97,20 +99,7 @@ class KernelFlowCountTest {
   }
 
   @Test
-  void inputRulesAndPerFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
-    bed(FragmentMode.ALWAYS_DEFRAGMENT);
-    int before = bed.host().rules().size();
-    IllegalArgumentException input =
-        assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                bed.host()
-                    .addRule(
-                        DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1234")));
-    assertTrue(input.getMessage().contains("raw table"), input.getMessage());
-    assertEquals(before, bed.host().rules().size());
-    bed.close();
-    bed = null;
+  void perFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
     bed(FragmentMode.PER_FRAGMENT);
     DivertException perFragment =
         assertThrows(
@@ -118,9 +107,44 @@ class KernelFlowCountTest {
             () ->
                 bed.host()
                     .addRule(
-                        DivertRule.parse("output filter \"flow.Packets <= 6\" -j DIVERT 1234")));
+                        DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1234")));
     assertTrue(perFragment.getMessage().contains("ALWAYS_DEFRAGMENT"), perFragment.getMessage());
     assertEquals(0, bed.host().rules().size());
+  }
+
+  @Test
+  void theInputChainMovesToMangleWhileAnInputRuleCountsKeepingItsOrder() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("flowin"))) {
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse("input -p udp --dport 7001 -j DIVERT 1234"));
+        assertTrue(inputChain(ns, "raw"), "raw PREROUTING while no input rule counts");
+        InstalledRule flow =
+            h.addRule(DivertRule.parse("input -p udp filter \"flow.Packets <= 3\" -j DIVERT 1234"));
+        h.addRule(DivertRule.parse("input -p udp --dport 7002 -j DIVERT 1234"));
+        assertFalse(inputChain(ns, "raw"), "moved out of raw");
+        assertTrue(inputChain(ns, "mangle"), "into mangle, after conntrack (-200)");
+        String mangle = ns.execChecked("iptables-nft-save", "-t", "mangle");
+        int a = mangle.indexOf("--dport 7001");
+        int b = mangle.indexOf("-m connbytes");
+        int c = mangle.indexOf("--dport 7002");
+        assertTrue(a >= 0 && a < b && b < c, "the rules keep their order (S43): " + mangle);
+        assertEquals(3, h.rules().size());
+        flow.remove();
+        assertTrue(inputChain(ns, "raw"), "back in raw once no input rule counts");
+        assertFalse(inputChain(ns, "mangle"));
+      }
+      assertFalse(inputChain(ns, "raw"));
+      assertFalse(inputChain(ns, "mangle"));
+    }
+  }
+
+  private static boolean inputChain(Netns ns, String table) throws Exception {
+    return ns.execChecked("iptables-nft-save", "-t", table).contains("-j DIVERT4J-INPUT");
   }
 
   @Test

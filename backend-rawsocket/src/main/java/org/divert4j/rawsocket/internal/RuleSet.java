@@ -134,8 +134,13 @@ public final class RuleSet {
     RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
     RuleState s = new RuleState(raw, mangle);
     for (Chain c : Chain.values()) {
-      RuleTable t = c == Chain.INPUT ? raw : mangle;
-      List<RuleLine> lines = t.chains.getOrDefault(RuleText.mainChain(c), List.of());
+      List<RuleLine> lines = new ArrayList<>();
+      if (c == Chain.INPUT) {
+        // raw, or mangle while an input rule counts per connection (RuleText#table); both only
+        // if a move between them failed half-way, which the next store repairs
+        lines.addAll(raw.chains.getOrDefault(RuleText.mainChain(c), List.of()));
+      }
+      lines.addAll(mangle.chains.getOrDefault(RuleText.mainChain(c), List.of()));
       RuleGroup g = null;
       for (RuleLine l : lines) {
         if (l.comment == null || l.comment.equals(RuleText.BASE)) {
@@ -528,7 +533,8 @@ public final class RuleSet {
       if (groups.isEmpty()) {
         continue;
       }
-      Map<String, List<String>> target = c == Chain.INPUT ? rawChains : mangleChains;
+      Map<String, List<String>> target =
+          RuleText.table(c, countsInput(s)).equals("raw") ? rawChains : mangleChains;
       List<String> lines = new ArrayList<>();
       for (RuleGroup g : groups) {
         for (RuleLine l : g.lines) {
@@ -554,8 +560,34 @@ public final class RuleSet {
       }
       rawChains.put(RuleText.DEFRAG_CHAIN, lines);
     }
-    apply(ipt, s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
-    apply(ipt, s.mangle, mangleChains, s.mangleExtra, List.of(Chain.FORWARD, Chain.OUTPUT));
+    // the input chain moves between the tables when its first connbytes rule comes or its last
+    // goes: the table it leaves is written first, so no packet is diverted by it twice (between
+    // the two iptables-restore runs, input rules are briefly in neither table)
+    if (countsInput(s)) {
+      apply(ipt, s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
+      apply(ipt, s.mangle, mangleChains, s.mangleExtra, List.of(Chain.values()));
+    } else {
+      apply(ipt, s.mangle, mangleChains, s.mangleExtra, List.of(Chain.values()));
+      apply(ipt, s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
+    }
+  }
+
+  /**
+   * Whether a family's input chain holds a rule that counts packets per connection (S68), which
+   * puts the whole input chain in the mangle table ({@link RuleText#table(Chain, boolean)}).
+   *
+   * @param s one family's state
+   * @return true if an input rule's line uses {@code -m connbytes}
+   */
+  static boolean countsInput(RuleState s) {
+    for (RuleGroup g : s.groups.get(Chain.INPUT)) {
+      for (RuleLine l : g.lines) {
+        if (l.rule.contains("-m connbytes")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private void apply(

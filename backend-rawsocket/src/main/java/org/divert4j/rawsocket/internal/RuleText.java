@@ -112,7 +112,8 @@ public final class RuleText {
    * tracking, and with it defragmentation, on in the namespace, and forces {@code
    * net.netfilter.nf_conntrack_acct} on ({@code nf_ct_set_acct}) if it was off: entries made before
    * that carry no counters and never match. Input rules sit in the raw table (priority -300),
-   * before conntrack attaches the entry, so they cannot count.
+   * before conntrack attaches the entry, so while an input rule counts, the input chain lives in
+   * mangle ({@link #table(Chain, boolean)}).
    *
    * @param r the rule
    * @param family the family of the table the line goes to
@@ -121,8 +122,8 @@ public final class RuleText {
    *     than 64 instructions that cannot be split at a top-level {@code and}, more than {@link
    *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text; for
    *     IPv6 also naming a field past the fixed header ({@link ClassicBpf#compileIpv6}); naming the
-   *     reason, for {@code flow.Packets} on an input rule or in a term connbytes cannot decide
-   *     exactly ({@link FlowRange#split})
+   *     reason, for {@code flow.Packets} in a term connbytes cannot decide exactly ({@link
+   *     FlowRange#split})
    */
   public static String filterMatches(DivertRule r, IpFamily family) {
     Filter f = r.filter();
@@ -141,13 +142,6 @@ public final class RuleText {
     StringBuilder sb = new StringBuilder();
     Filter bytes = f;
     if (f.usesFlow()) {
-      if (r.chain() == Chain.INPUT) {
-        throw new IllegalArgumentException(
-            "the kernel backend cannot count packets per connection (flow.Packets, S68) on an"
-                + " input rule: input rules sit in the raw table's PREROUTING (priority -300),"
-                + " before connection tracking (-200) gives the packet its entry, so connbytes"
-                + " would never match; use a forward or output rule");
-      }
       FlowRange range = FlowRange.split(f);
       sb.append(range.connbytesMatch()).append(' ');
       bytes = range.rest();
@@ -175,11 +169,33 @@ public final class RuleText {
 
   /**
    * @param c a chain
-   * @return the table its divert rules live in: raw for input (PREROUTING at priority -300, before
-   *     any reassembly when nf_defrag_ipv4 is off), mangle for forward and output
+   * @return the table its divert rules live in while no input rule counts per connection: raw for
+   *     input (PREROUTING at priority -300, before any reassembly when nf_defrag_ipv4 is off),
+   *     mangle for forward and output
    */
   public static String table(Chain c) {
-    return c == Chain.INPUT ? "raw" : "mangle";
+    return table(c, false);
+  }
+
+  /**
+   * The table of a chain's divert rules. Hook priorities (include/uapi/linux/netfilter_ipv4.h,
+   * {@code enum nf_ip_hook_priorities}; netfilter_ipv6.h has the same values for IPv6):
+   * CONNTRACK_DEFRAG -400, RAW -300, CONNTRACK -200, MANGLE -150, NAT_DST -100, FILTER 0. Input
+   * rules live in raw PREROUTING, the earliest table, so that a PER_FRAGMENT host sees fragments
+   * (nothing reassembles at -400 unless something in the namespace asks for it). A rule with {@code
+   * flow.Packets} (S68) cannot work there: conntrack attaches the packet's entry, whose counters
+   * connbytes reads, at -200. While a family's input chain holds one, the whole input chain (every
+   * host's and static rule, so their order, S43, is kept) lives in mangle PREROUTING instead, after
+   * conntrack. Nothing is lost by the move: connbytes has turned conntrack, and with it nf_defrag
+   * at -400, on in the namespace, so packets are reassembled before raw as much as before mangle,
+   * and no PER_FRAGMENT host can be open there ({@link FragmentProbe}).
+   *
+   * @param c a chain
+   * @param inputCounts whether an input rule of the table's family counts per connection
+   * @return "raw" or "mangle"
+   */
+  public static String table(Chain c, boolean inputCounts) {
+    return c == Chain.INPUT && !inputCounts ? "raw" : "mangle";
   }
 
   /**

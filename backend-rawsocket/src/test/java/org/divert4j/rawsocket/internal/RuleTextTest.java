@@ -129,6 +129,10 @@ class RuleTextTest {
     assertEquals("FORWARD", RuleText.builtin(Chain.FORWARD));
     assertEquals("mangle", RuleText.table(Chain.OUTPUT));
     assertEquals("POSTROUTING", RuleText.builtin(Chain.OUTPUT));
+    // while an input rule counts per connection, the input chain is in mangle, after conntrack
+    assertEquals("mangle", RuleText.table(Chain.INPUT, true));
+    assertEquals("raw", RuleText.table(Chain.INPUT, false));
+    assertEquals("mangle", RuleText.table(Chain.OUTPUT, true));
   }
 
   @Test
@@ -228,7 +232,7 @@ class RuleTextTest {
   }
 
   @Test
-  void flowPacketsBecomesAConnbytesMatchOnForwardAndOutputRules() {
+  void flowPacketsBecomesAConnbytesMatchOnEveryChain() {
     DivertRule r =
         DivertRule.parse(
             "output -p tcp filter \"tcp.DstPort == 443 and flow.Packets <= 6\" -j DIVERT 1");
@@ -253,14 +257,11 @@ class RuleTextTest {
         RuleText.filterMatches(only));
     assertEquals(
         only, RuleText.parseMatch(Chain.FORWARD, RuleText.matchOf(RuleText.match(only)), 1));
+    // an input rule counts too: the input chain then lives in mangle (RuleText.table)
+    assertTrue(
+        RuleText.filterMatches(DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1"))
+            .startsWith("-m connbytes --connbytes 1:6 "));
     IllegalArgumentException e =
-        org.junit.jupiter.api.Assertions.assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                RuleText.filterMatches(
-                    DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1")));
-    assertTrue(e.getMessage().contains("raw table"), e.getMessage());
-    e =
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalArgumentException.class,
             () ->
