@@ -99,6 +99,36 @@ class KernelFlowCountTest {
   }
 
   @Test
+  void aWrittenBackPacketResumesAfterACountingInputRuleInMangle() throws Exception {
+    bed(FragmentMode.ALWAYS_DEFRAGMENT);
+    InetAddress hostAddress = bed.hostNode().address();
+    DivertSocket first = bed.host().bind(1234);
+    DivertSocket second = bed.host().bind(1235);
+    bed.host()
+        .addRule(
+            DivertRule.parse(
+                "input -p udp --dport 7100 filter \"flow.Packets <= 100\" -j DIVERT 1234"));
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7100 -j DIVERT 1235"));
+    try (UdpEndpoint host = bed.hostNode().openUdp(7100);
+        UdpEndpoint far = bed.peer().openUdp(7000);
+        Reflector r1 = new Reflector(first);
+        Reflector r2 = new Reflector(second)) {
+      for (int i = 0; i < 3; i++) {
+        byte[] out = {(byte) i, 3};
+        far.send(hostAddress, 7100, out);
+        Datagram d = host.receive(WAIT);
+        assertNotNull(d, "datagram " + i + " through both rules");
+        assertArrayEquals(out, d.payload());
+      }
+      // S43: each packet met the counting rule, was written back, and went on to the next rule
+      assertEquals(3, r1.seen().size(), () -> r1.seen().toString());
+      assertEquals(3, r2.seen().size(), () -> r2.seen().toString());
+      assertTrue(r1.errors().isEmpty(), () -> r1.errors().toString());
+      assertTrue(r2.errors().isEmpty(), () -> r2.errors().toString());
+    }
+  }
+
+  @Test
   void perFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
     bed(FragmentMode.PER_FRAGMENT);
     DivertException perFragment =

@@ -220,10 +220,10 @@ public final class RuleAdmin implements AutoCloseable {
               dead.add(e);
             }
           }
-          Map<String, Boolean> before = RuleSet.portChains(s);
+          Map<String, Boolean> before = RuleCounts.portChains(s);
           List<String> other = new ArrayList<>(RuleOwners.removeDead(s));
           other.addAll(IngressPath.removeDead(ns.nsPath(), dryRun));
-          Set<String> used = RuleSet.usedPortChains(s);
+          Set<String> used = RuleCounts.usedPortChains(s);
           for (Map.Entry<String, Boolean> pc : before.entrySet()) {
             int port = RuleText.portOfChain(pc.getKey());
             if (!used.contains(pc.getKey())) {
@@ -351,7 +351,7 @@ public final class RuleAdmin implements AutoCloseable {
     NoListenerPolicy policy = pc == null ? null : RuleText.policyOfChain(pc);
     int queues = pc == null ? 1 : Math.max(1, RuleText.queuesOfChain(pc));
     RuleLine a = g.lines().isEmpty() ? null : g.lines().get(0);
-    String match = a == null ? "" : RuleText.matchOf(a.rule());
+    String match = a == null ? "" : RuleMatch.matchOf(a.rule());
     OwnerState state =
         RuleText.isStatic(g.host())
             ? OwnerState.STATIC
@@ -363,7 +363,7 @@ public final class RuleAdmin implements AutoCloseable {
         Math.max(0, g.pid()),
         state,
         match,
-        Optional.ofNullable(RuleText.parseMatch(c, match, port, only)),
+        Optional.ofNullable(RuleMatch.parseMatch(c, match, port, only)),
         port,
         policy == null ? NoListenerPolicy.DROP : policy,
         queues,
