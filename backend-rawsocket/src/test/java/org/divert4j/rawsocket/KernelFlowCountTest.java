@@ -238,6 +238,14 @@ class KernelFlowCountTest {
       assertEquals("1", ns.sysctl(acct).trim(), "kept for the static rule");
       KernelRules.remove(ns.name(), e.id());
       assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      // a host's rule that outlives the static one: the host's close restores it
+      KernelRules.Entry again = KernelRules.add(ns.name(), rule, NoListenerPolicy.DROP);
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(rule);
+        KernelRules.remove(ns.name(), again.id());
+        assertEquals("1", ns.sysctl(acct).trim(), "kept for the host's rule");
+      }
+      assertEquals("0", ns.sysctl(acct).trim(), "off again with the host's rule");
     }
   }
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Set;
 import org.divert4j.DivertException;
 import org.divert4j.linux.NetnsThread;
 
@@ -26,7 +27,8 @@ import org.divert4j.linux.NetnsThread;
  * ReassemblyLimits}): a marker line {@code divert4j:acct:0:0} in divert4j's defragmentation chain,
  * added when a static rule with {@code flow.Packets} finds the sysctl 0 (owned by no process, so no
  * dead-owner cleanup removes it). Whoever removes a static rule, and {@code divert rules cleanup},
- * writes 0 back and removes the marker once no connbytes rule is left in the namespace.
+ * writes 0 back and removes the marker once no connbytes rule is left in the namespace; so does a
+ * closing host whose rule was the last.
  */
 final class ConntrackAcct {
   static final String FILE = "/proc/sys/net/netfilter/nf_conntrack_acct";
@@ -84,6 +86,33 @@ final class ConntrackAcct {
     off(ns);
     s.defrag().removeIf(ConntrackAcct::isMarker);
     return "net.netfilter.nf_conntrack_acct=0 (no connbytes rule needs it any more)";
+  }
+
+  /**
+   * After a change was stored (rule lock held): {@link #settle} on a fresh state (the one just
+   * stored carries the changes it was stored with), stored again if the marker went. Whoever
+   * removes rules calls it: {@code divert rules remove} and {@code cleanup}, and a closing host, so
+   * a host's rule that outlived the static one does not leave the sysctl on.
+   *
+   * @param rules the namespace's rules
+   * @param ns the namespace's thread
+   * @param stored the state just stored
+   * @param bound the bound queues, as for {@link RuleSet#store}
+   * @return what was restored, or null
+   * @throws IOException if iptables fails
+   * @throws DivertException if the sysctl cannot be written
+   */
+  static String settleStored(RuleSet rules, NetnsThread ns, RuleState stored, Set<Integer> bound)
+      throws IOException, DivertException {
+    if (!hasMarker(stored)) {
+      return null;
+    }
+    RuleState s = rules.load();
+    String restored = settle(s, ns, rules.anyConnbytes());
+    if (restored != null) {
+      rules.store(s, bound);
+    }
+    return restored;
   }
 
   /**

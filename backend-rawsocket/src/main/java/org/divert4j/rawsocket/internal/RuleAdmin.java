@@ -268,24 +268,13 @@ public final class RuleAdmin implements AutoCloseable {
     }
   }
 
-  /**
-   * After a store (rule lock held): nf_conntrack_acct back to 0 if a static rule found it 0 and no
-   * connbytes rule is left (S68, {@link ConntrackAcct}); stores the state again without the marker.
-   *
-   * @return what was restored, or null
-   */
+  /** After a store (rule lock held): {@link ConntrackAcct#settleStored} (S68). */
   private String settleAcct(RuleState stored, Set<Integer> b) throws IOException {
-    if (!stored.defrag().stream().anyMatch(ConntrackAcct::isMarker)) {
-      return null;
+    try {
+      return ConntrackAcct.settleStored(rules, ns, stored, b);
+    } catch (DivertException e) {
+      throw new Refused(e);
     }
-    // a fresh state: the one just stored carries the changes it was stored with
-    RuleState s = rules.load();
-    boolean any = rules.anyConnbytes();
-    String restored = acct(() -> ConntrackAcct.settle(s, ns, any));
-    if (restored != null) {
-      rules.store(s, b);
-    }
-    return restored;
   }
 
   /**

@@ -308,7 +308,13 @@ final class RuleBook {
             RuleState s = rules.load();
             RuleOwners.removeHost(s, host);
             settle(s);
-            rules.store(s, proc.bound(s));
+            Set<Integer> bound = proc.bound(s);
+            rules.store(s, bound);
+            try {
+              ConntrackAcct.settleStored(rules, ns, s, bound);
+            } catch (DivertException e) {
+              // left on: docs/backends.md says when; divert rules cleanup tries again
+            }
             return null;
           });
     } catch (RuntimeException e) {
