@@ -215,7 +215,7 @@ public final class KernelRules {
       throws DivertException {
     Objects.requireNonNull(rule, "rule");
     Objects.requireNonNull(noListener, "noListener");
-    org.divert4j.rawsocket.internal.RuleText.filterMatches(rule);
+    org.divert4j.rawsocket.internal.RuleMatch.filterMatches(rule);
     return run(netns, a -> a.add(rule, noListener));
   }
 

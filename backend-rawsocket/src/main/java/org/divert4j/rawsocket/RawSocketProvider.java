@@ -55,6 +55,7 @@ public final class RawSocketProvider implements DivertProvider {
             Capability.PACKET_MARK,
             Capability.PACKET_META,
             Capability.KERNEL_FILTER,
+            Capability.FLOW_COUNT,
             Capability.SNIFF);
     try {
       if (org.divert4j.linux.Shell.which("ip").isPresent()

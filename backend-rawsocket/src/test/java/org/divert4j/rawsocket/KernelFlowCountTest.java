@@ -2,6 +2,7 @@ package org.divert4j.rawsocket;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,6 +16,8 @@ import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
+import org.divert4j.InstalledRule;
+import org.divert4j.NoListenerPolicy;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.TestBed;
@@ -26,8 +29,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * flow.Packets (S68) on the kernel backend through real namespaces: xt_connbytes on an output rule
- * of an always-defragment host counts both directions; input rules and per-fragment hosts refuse
- * the field, installing nothing.
+ * of an always-defragment host counts both directions; while an input rule counts, the input chain
+ * lives in mangle; per-fragment hosts refuse the field, installing nothing.
  */
 class KernelFlowCountTest {
   private static final Duration WAIT = Duration.ofSeconds(3);
@@ -96,20 +99,37 @@ class KernelFlowCountTest {
   }
 
   @Test
-  void inputRulesAndPerFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
+  void aWrittenBackPacketResumesAfterACountingInputRuleInMangle() throws Exception {
     bed(FragmentMode.ALWAYS_DEFRAGMENT);
-    int before = bed.host().rules().size();
-    IllegalArgumentException input =
-        assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                bed.host()
-                    .addRule(
-                        DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1234")));
-    assertTrue(input.getMessage().contains("raw table"), input.getMessage());
-    assertEquals(before, bed.host().rules().size());
-    bed.close();
-    bed = null;
+    InetAddress hostAddress = bed.hostNode().address();
+    DivertSocket first = bed.host().bind(1234);
+    DivertSocket second = bed.host().bind(1235);
+    bed.host()
+        .addRule(
+            DivertRule.parse(
+                "input -p udp --dport 7100 filter \"flow.Packets <= 100\" -j DIVERT 1234"));
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7100 -j DIVERT 1235"));
+    try (UdpEndpoint host = bed.hostNode().openUdp(7100);
+        UdpEndpoint far = bed.peer().openUdp(7000);
+        Reflector r1 = new Reflector(first);
+        Reflector r2 = new Reflector(second)) {
+      for (int i = 0; i < 3; i++) {
+        byte[] out = {(byte) i, 3};
+        far.send(hostAddress, 7100, out);
+        Datagram d = host.receive(WAIT);
+        assertNotNull(d, "datagram " + i + " through both rules");
+        assertArrayEquals(out, d.payload());
+      }
+      // S43: each packet met the counting rule, was written back, and went on to the next rule
+      assertEquals(3, r1.seen().size(), () -> r1.seen().toString());
+      assertEquals(3, r2.seen().size(), () -> r2.seen().toString());
+      assertTrue(r1.errors().isEmpty(), () -> r1.errors().toString());
+      assertTrue(r2.errors().isEmpty(), () -> r2.errors().toString());
+    }
+  }
+
+  @Test
+  void perFragmentHostsRefuseTheCountInstallingNothing() throws Exception {
     bed(FragmentMode.PER_FRAGMENT);
     DivertException perFragment =
         assertThrows(
@@ -117,9 +137,44 @@ class KernelFlowCountTest {
             () ->
                 bed.host()
                     .addRule(
-                        DivertRule.parse("output filter \"flow.Packets <= 6\" -j DIVERT 1234")));
+                        DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1234")));
     assertTrue(perFragment.getMessage().contains("ALWAYS_DEFRAGMENT"), perFragment.getMessage());
     assertEquals(0, bed.host().rules().size());
+  }
+
+  @Test
+  void theInputChainMovesToMangleWhileAnInputRuleCountsKeepingItsOrder() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("flowin"))) {
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(DivertRule.parse("input -p udp --dport 7001 -j DIVERT 1234"));
+        assertTrue(inputChain(ns, "raw"), "raw PREROUTING while no input rule counts");
+        InstalledRule flow =
+            h.addRule(DivertRule.parse("input -p udp filter \"flow.Packets <= 3\" -j DIVERT 1234"));
+        h.addRule(DivertRule.parse("input -p udp --dport 7002 -j DIVERT 1234"));
+        assertFalse(inputChain(ns, "raw"), "moved out of raw");
+        assertTrue(inputChain(ns, "mangle"), "into mangle, after conntrack (-200)");
+        String mangle = ns.execChecked("iptables-nft-save", "-t", "mangle");
+        int a = mangle.indexOf("--dport 7001");
+        int b = mangle.indexOf("-m connbytes");
+        int c = mangle.indexOf("--dport 7002");
+        assertTrue(a >= 0 && a < b && b < c, "the rules keep their order (S43): " + mangle);
+        assertEquals(3, h.rules().size());
+        flow.remove();
+        assertTrue(inputChain(ns, "raw"), "back in raw once no input rule counts");
+        assertFalse(inputChain(ns, "mangle"));
+      }
+      assertFalse(inputChain(ns, "raw"));
+      assertFalse(inputChain(ns, "mangle"));
+    }
+  }
+
+  private static boolean inputChain(Netns ns, String table) throws Exception {
+    return ns.execChecked("iptables-nft-save", "-t", table).contains("-j DIVERT4J-INPUT");
   }
 
   @Test
@@ -158,6 +213,39 @@ class KernelFlowCountTest {
         h.addRule(DivertRule.parse(rule));
       }
       assertEquals("1", ns.sysctl(acct).trim(), "left on for the other rule");
+    }
+  }
+
+  @Test
+  void aStaticFlowRuleTurnsAccountingOnAndItsRemovalTurnsItOffAgain() throws Exception {
+    String acct = "net.netfilter.nf_conntrack_acct";
+    DivertRule rule = DivertRule.parse("output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234");
+    try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
+      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      KernelRules.Entry e = KernelRules.add(ns.name(), rule, NoListenerPolicy.PASS_THROUGH);
+      assertEquals("1", ns.sysctl(acct).trim(), "the static rule counts");
+      assertEquals(rule, e.rule().orElseThrow());
+      // the next host's close and a cleanup leave it on: the static rule still needs it
+      HostOptions o =
+          HostOptions.builder()
+              .property("rawsocket.netns", ns.name())
+              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+              .build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(rule);
+      }
+      KernelRules.cleanup(ns.name());
+      assertEquals("1", ns.sysctl(acct).trim(), "kept for the static rule");
+      KernelRules.remove(ns.name(), e.id());
+      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      // a host's rule that outlives the static one: the host's close restores it
+      KernelRules.Entry again = KernelRules.add(ns.name(), rule, NoListenerPolicy.DROP);
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        h.addRule(rule);
+        KernelRules.remove(ns.name(), again.id());
+        assertEquals("1", ns.sysctl(acct).trim(), "kept for the host's rule");
+      }
+      assertEquals("0", ns.sysctl(acct).trim(), "off again with the host's rule");
     }
   }
 }

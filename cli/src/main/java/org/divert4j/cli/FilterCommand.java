@@ -66,20 +66,17 @@ final class FilterCommand implements Callable<Integer> {
       out.println(
           "  flow.Packets (S68): counted per connection, both directions, by the engine's own"
               + " table");
-      out.println(
-          "rawsocket, input rules: refused: input rules sit in the raw table's PREROUTING"
-              + " (priority -300), before connection tracking (-200) gives the packet its entry,"
-              + " so connbytes would never match");
       for (IpFamily family : IpFamily.values()) {
-        kernel(out, f, "forward rules (inbound)", Direction.INBOUND, family);
+        kernel(out, f, "input and forward rules (inbound)", Direction.INBOUND, family);
         kernel(out, f, "output rules (outbound)", Direction.OUTBOUND, family);
       }
       out.println(
           "rawsocket: connbytes turns connection tracking, and with it defragmentation, on in the"
               + " namespace (only ALWAYS_DEFRAGMENT hosts accept the rule) and forces"
-              + " net.netfilter.nf_conntrack_acct on (a host sets it off again at close if it was"
-              + " off and no connbytes rule is left)"
-              + " (net/netfilter/xt_connbytes.c, connbytes_mt_check)");
+              + " net.netfilter.nf_conntrack_acct on (set off again, if it was off, once no"
+              + " connbytes rule is left) (net/netfilter/xt_connbytes.c, connbytes_mt_check);"
+              + " while an input rule counts, the namespace's input rules live in mangle"
+              + " PREROUTING (priority -150, after conntrack at -200) instead of raw (-300)");
       return ExitCodes.OK;
     }
 

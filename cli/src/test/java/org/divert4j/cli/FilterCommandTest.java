@@ -50,12 +50,17 @@ class FilterCommandTest {
   }
 
   @Test
-  void showsTheConnbytesMatchOfFlowPacketsAndWhereTheKernelRefusesIt() {
+  void showsTheConnbytesMatchOfFlowPacketsOnEveryChainAndWhereTheKernelRefusesIt() {
     Cli.Result r = Cli.run("filter", "check", "tcp and flow.Packets <= 6");
     assertEquals(ExitCodes.OK, r.status(), r::toString);
     String out = r.out();
     assertTrue(
-        out.contains("rawsocket, input rules: refused: input rules sit in the raw table"), out);
+        out.contains(
+            "rawsocket, iptables, input and forward rules (inbound): a connbytes match, 1 BPF"
+                + " match, all must accept\n"
+                + "  -m connbytes --connbytes 1:6 "),
+        out);
+    assertTrue(out.contains("input rules live in mangle PREROUTING"), out);
     assertTrue(
         out.contains(
             "rawsocket, iptables, output rules (outbound): a connbytes match, 1 BPF match, all"
@@ -68,7 +73,7 @@ class FilterCommandTest {
         Cli.run("filter", "check", "flow.Packets > 2")
             .out()
             .contains(
-                "rawsocket, ip6tables, forward rules (inbound): a connbytes match\n"
+                "rawsocket, ip6tables, input and forward rules (inbound): a connbytes match\n"
                     + "  -m connbytes --connbytes 3:18446744073709551615"),
         r::toString);
     assertTrue(

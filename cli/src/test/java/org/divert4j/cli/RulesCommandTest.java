@@ -377,4 +377,31 @@ class RulesCommandTest {
     assertEquals(2, r.outLines().size(), r::toString);
     assertTrue(r.outLines().get(1).startsWith(staticId + " "), r::toString);
   }
+
+  @Test
+  void aFlowRuleAddedAndRemovedLeavesConntrackAccountingAsItWas() throws Exception {
+    assumeKernel();
+    String acct = "net.netfilter.nf_conntrack_acct";
+    try (Netns ns = Netns.create(Netns.uniqueName("rflow"))) {
+      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      Cli.Result add =
+          Cli.run(
+              "rules",
+              "add",
+              "input -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234",
+              "--netns",
+              ns.name());
+      assertEquals(ExitCodes.OK, add.status(), add::toString);
+      Matcher m = ADDED.matcher(add.out().trim());
+      assertTrue(m.matches(), add::toString);
+      assertEquals("1", ns.sysctl(acct).trim(), "connbytes counts from now on");
+      // the input chain moved after connection tracking, where connbytes sees the counters
+      String mangle = ns.execChecked("iptables-nft-save", "-t", "mangle");
+      assertTrue(mangle.contains("-m connbytes --connbytes 1:6"), mangle);
+      Cli.Result remove = Cli.run("rules", "remove", m.group(1), "--netns", ns.name());
+      assertEquals(ExitCodes.OK, remove.status(), remove::toString);
+      assertEquals("0", ns.sysctl(acct).trim(), "off again with the last connbytes rule");
+      assertTrue(KernelRules.list(ns.name()).isEmpty());
+    }
+  }
 }

@@ -302,7 +302,7 @@ public final class KernelHost implements DivertHost {
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
     checkFlow(rule);
-    RuleText.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
+    RuleMatch.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
     noteAcct(rule);
     return book.install(rule, -1);
   }
@@ -318,7 +318,7 @@ public final class KernelHost implements DivertHost {
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
     checkFlow(rule);
-    RuleText.filterMatches(rule); // S66
+    RuleMatch.filterMatches(rule); // S66
     noteAcct(rule);
     return book.install(rule, index);
   }

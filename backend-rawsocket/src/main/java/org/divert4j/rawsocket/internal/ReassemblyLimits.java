@@ -201,7 +201,7 @@ final class ReassemblyLimits {
       String[] o = RuleOwners.owner(l.comment());
       if (isMarker(l)) {
         marker = l;
-      } else if (o != null && !o[1].equals(host)) {
+      } else if (o != null && !o[1].equals(host) && !ConntrackAcct.isMarker(l)) {
         other = o[1] + " (pid " + o[2] + ")";
       }
     }
@@ -247,7 +247,7 @@ final class ReassemblyLimits {
     for (RuleLine l : s.defrag()) {
       if (isMarker(l)) {
         marker = l;
-      } else {
+      } else if (!ConntrackAcct.isMarker(l)) {
         return null; // a host still needs the kernel's reassembly with the current limits
       }
     }

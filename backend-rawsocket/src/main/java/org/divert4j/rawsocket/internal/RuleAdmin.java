@@ -140,6 +140,13 @@ public final class RuleAdmin implements AutoCloseable {
           String comment = RuleText.staticComment(tag);
           String pc = RuleText.portChain(policy, rule.port(), 1);
           RuleSet.addRule(s, marks, rule, tag, comment, pc, null, 0);
+          if (rule.filter() != null && rule.filter().usesFlow()) {
+            acct(
+                () -> {
+                  ConntrackAcct.note(s, ns);
+                  return null;
+                });
+          }
           Set<Integer> b = bound();
           rules.store(s, b);
           for (Entry e : entries(s, b)) {
@@ -186,6 +193,7 @@ public final class RuleAdmin implements AutoCloseable {
               }
               RuleSet.removeRule(s, c, id, null);
               rules.store(s, b);
+              settleAcct(s, b);
               return e;
             }
           }
@@ -212,10 +220,10 @@ public final class RuleAdmin implements AutoCloseable {
               dead.add(e);
             }
           }
-          Map<String, Boolean> before = RuleSet.portChains(s);
+          Map<String, Boolean> before = RuleCounts.portChains(s);
           List<String> other = new ArrayList<>(RuleOwners.removeDead(s));
           other.addAll(IngressPath.removeDead(ns.nsPath(), dryRun));
-          Set<String> used = RuleSet.usedPortChains(s);
+          Set<String> used = RuleCounts.usedPortChains(s);
           for (Map.Entry<String, Boolean> pc : before.entrySet()) {
             int port = RuleText.portOfChain(pc.getKey());
             if (!used.contains(pc.getKey())) {
@@ -239,9 +247,34 @@ public final class RuleAdmin implements AutoCloseable {
               throw new Refused(e);
             }
             rules.store(s, b);
+            String acct = settleAcct(s, b);
+            if (acct != null) {
+              other.add(acct);
+            }
           }
           return new KernelRules.Cleanup(dead, other);
         });
+  }
+
+  private interface AcctStep<T> {
+    T run() throws DivertException;
+  }
+
+  private static <T> T acct(AcctStep<T> step) throws Refused {
+    try {
+      return step.run();
+    } catch (DivertException e) {
+      throw new Refused(e);
+    }
+  }
+
+  /** After a store (rule lock held): {@link ConntrackAcct#settleStored} (S68). */
+  private String settleAcct(RuleState stored, Set<Integer> b) throws IOException {
+    try {
+      return ConntrackAcct.settleStored(rules, ns, stored, b);
+    } catch (DivertException e) {
+      throw new Refused(e);
+    }
   }
 
   /**
@@ -307,7 +340,7 @@ public final class RuleAdmin implements AutoCloseable {
     NoListenerPolicy policy = pc == null ? null : RuleText.policyOfChain(pc);
     int queues = pc == null ? 1 : Math.max(1, RuleText.queuesOfChain(pc));
     RuleLine a = g.lines().isEmpty() ? null : g.lines().get(0);
-    String match = a == null ? "" : RuleText.matchOf(a.rule());
+    String match = a == null ? "" : RuleMatch.matchOf(a.rule());
     OwnerState state =
         RuleText.isStatic(g.host())
             ? OwnerState.STATIC
@@ -319,7 +352,7 @@ public final class RuleAdmin implements AutoCloseable {
         Math.max(0, g.pid()),
         state,
         match,
-        Optional.ofNullable(RuleText.parseMatch(c, match, port, only)),
+        Optional.ofNullable(RuleMatch.parseMatch(c, match, port, only)),
         port,
         policy == null ? NoListenerPolicy.DROP : policy,
         queues,

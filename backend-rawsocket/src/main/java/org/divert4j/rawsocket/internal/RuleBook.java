@@ -200,8 +200,8 @@ final class RuleBook {
     try {
       RuleState s = rules.load();
       return new long[] {
-        RuleSet.noListenerPackets(s, drop ? ports : Set.of(), true),
-        RuleSet.noListenerPackets(s, drop ? Set.of() : ports, false)
+        RuleCounts.noListenerPackets(s, drop ? ports : Set.of(), true),
+        RuleCounts.noListenerPackets(s, drop ? Set.of() : ports, false)
       };
     } catch (IOException e) {
       return new long[2];
@@ -211,7 +211,7 @@ final class RuleBook {
   /** See {@link PortArming#noListenerDrops}. */
   long noListenerDrops(int port) {
     try {
-      return RuleSet.noListenerPackets(rules.load(), Set.of(port), true);
+      return RuleCounts.noListenerPackets(rules.load(), Set.of(port), true);
     } catch (IOException | RuntimeException e) {
       return -1;
     }
@@ -220,14 +220,14 @@ final class RuleBook {
   /** See {@link PortArming#queuedPackets}. */
   long queuedPackets(int port) {
     try {
-      return RuleSet.queuedPackets(rules.load(), port);
+      return RuleCounts.queuedPackets(rules.load(), port);
     } catch (IOException e) {
       return -1;
     }
   }
 
   private static boolean uses(RuleState s, int port) {
-    for (String pc : RuleSet.usedPortChains(s)) {
+    for (String pc : RuleCounts.usedPortChains(s)) {
       if (RuleText.portOfChain(pc) == port) {
         return true;
       }
@@ -262,7 +262,7 @@ final class RuleBook {
       rules.locked(
           () -> {
             RuleState st = rules.load();
-            before[0] = RuleSet.noListenerPackets(st, Set.of(port), true);
+            before[0] = RuleCounts.noListenerPackets(st, Set.of(port), true);
             if (uses(st, port)) {
               Set<Integer> b = proc.bound(st);
               for (int i = 0; i < queues; i++) {
@@ -308,7 +308,13 @@ final class RuleBook {
             RuleState s = rules.load();
             RuleOwners.removeHost(s, host);
             settle(s);
-            rules.store(s, proc.bound(s));
+            Set<Integer> bound = proc.bound(s);
+            rules.store(s, bound);
+            try {
+              ConntrackAcct.settleStored(rules, ns, s, bound);
+            } catch (DivertException e) {
+              // left on: docs/backends.md says when; divert rules cleanup tries again
+            }
             return null;
           });
     } catch (RuntimeException e) {

@@ -5,8 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -134,8 +132,13 @@ public final class RuleSet {
     RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
     RuleState s = new RuleState(raw, mangle);
     for (Chain c : Chain.values()) {
-      RuleTable t = c == Chain.INPUT ? raw : mangle;
-      List<RuleLine> lines = t.chains.getOrDefault(RuleText.mainChain(c), List.of());
+      List<RuleLine> lines = new ArrayList<>();
+      if (c == Chain.INPUT) {
+        // raw, or mangle while an input rule counts per connection (RuleText#table); both only
+        // if a move between them failed half-way, which the next store repairs
+        lines.addAll(raw.chains.getOrDefault(RuleText.mainChain(c), List.of()));
+      }
+      lines.addAll(mangle.chains.getOrDefault(RuleText.mainChain(c), List.of()));
       RuleGroup g = null;
       for (RuleLine l : lines) {
         if (l.comment == null || l.comment.equals(RuleText.BASE)) {
@@ -266,7 +269,7 @@ public final class RuleSet {
       }
       if (f == IpFamily.IPV6 && rule.filter() != null && !rule.family().isPresent()) {
         try {
-          RuleText.filterMatches(rule, IpFamily.IPV6);
+          RuleMatch.filterMatches(rule, IpFamily.IPV6);
         } catch (IllegalArgumentException e) {
           // a filter that needs the IPv6 upper layer cannot be compiled for ip6tables
           // (ClassicBpf.compileIpv6): a rule of both families is then IPv4's only
@@ -348,45 +351,20 @@ public final class RuleSet {
   }
 
   /**
-   * The port chains that exist now (as loaded), with whether each is armed (holds the NFQUEUE line
-   * a bound socket needs).
+   * Writes the state back: regenerates divert4j's chains of each table whose content changes, arms
+   * the port chains of the bound ports, drops port chains no rule uses, and main chains (and their
+   * jumps) that have no rules left.
    *
-   * @param s the state as loaded
-   * @return chain name to armed, in table order
+   * @param s the state, as changed by the caller
+   * @param bound the queue numbers bound in the namespace now, and the NFLOG groups of sniffers
+   *     negated ({@link NamespaceCounters#bound})
+   * @throws IOException if iptables-restore fails
    */
-  public static Map<String, Boolean> portChains(RuleState s) {
-    Map<String, Boolean> m = new LinkedHashMap<>();
-    for (RuleTable t : tables(s)) {
-      for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
-        if (RuleText.portOfChain(e.getKey()) > 0) {
-          boolean armed = false;
-          for (RuleLine l : e.getValue()) {
-            armed |= RuleText.PORT.equals(l.comment);
-          }
-          m.put(e.getKey(), armed);
-        }
-      }
+  public void store(RuleState s, Set<Integer> bound) throws IOException {
+    RuleWriter.store(iptables, nsPath, marks(), s, bound);
+    if (s.six != null) {
+      RuleWriter.store(iptables6, nsPath, marks(), s.six, bound);
     }
-    return m;
-  }
-
-  /**
-   * The port chains the rules of a state use (what {@link #store} keeps).
-   *
-   * @param s a state
-   * @return their names
-   */
-  public static Set<String> usedPortChains(RuleState s) {
-    Set<String> used = new HashSet<>();
-    for (List<RuleGroup> l : groups(s)) {
-      for (RuleGroup g : l) {
-        String pc = g.portChain();
-        if (pc != null) {
-          used.add(pc);
-        }
-      }
-    }
-    return used;
   }
 
   /**
@@ -501,240 +479,5 @@ public final class RuleSet {
    */
   public static RuleLine markerLine(String comment) {
     return new RuleLine(null, RuleText.DEFRAG_CHAIN, RuleText.markerLine(comment));
-  }
-
-  /**
-   * Writes the state back: regenerates divert4j's chains of each table whose content changes, arms
-   * the port chains of the bound ports, drops port chains no rule uses, and main chains (and their
-   * jumps) that have no rules left.
-   *
-   * @param s the state, as changed by the caller
-   * @param bound the queue numbers bound in the namespace now, and the NFLOG groups of sniffers
-   *     negated ({@link NamespaceCounters#bound})
-   * @throws IOException if iptables-restore fails
-   */
-  public void store(RuleState s, Set<Integer> bound) throws IOException {
-    store(iptables, s, bound);
-    if (s.six != null) {
-      store(iptables6, s.six, bound);
-    }
-  }
-
-  private void store(Iptables ipt, RuleState s, Set<Integer> bound) throws IOException {
-    Map<String, List<String>> rawChains = new LinkedHashMap<>();
-    Map<String, List<String>> mangleChains = new LinkedHashMap<>();
-    for (Chain c : Chain.values()) {
-      List<RuleGroup> groups = s.groups.get(c);
-      if (groups.isEmpty()) {
-        continue;
-      }
-      Map<String, List<String>> target = c == Chain.INPUT ? rawChains : mangleChains;
-      List<String> lines = new ArrayList<>();
-      for (RuleGroup g : groups) {
-        for (RuleLine l : g.lines) {
-          lines.add(l.rule);
-        }
-      }
-      lines.add(RuleText.endLine(marks(), c));
-      target.put(RuleText.mainChain(c), lines);
-      for (RuleGroup g : groups) {
-        String pc = g.portChain();
-        if (pc != null && !target.containsKey(pc)) {
-          int port = RuleText.portOfChain(pc);
-          target.put(
-              pc,
-              RuleText.portChainLines(marks(), pc, bound.contains(port), bound.contains(-port)));
-        }
-      }
-    }
-    if (!s.defrag.isEmpty()) {
-      List<String> lines = new ArrayList<>();
-      for (RuleLine l : s.defrag) {
-        lines.add(l.rule);
-      }
-      rawChains.put(RuleText.DEFRAG_CHAIN, lines);
-    }
-    apply(ipt, s.raw, rawChains, s.rawExtra, List.of(Chain.INPUT));
-    apply(ipt, s.mangle, mangleChains, s.mangleExtra, List.of(Chain.FORWARD, Chain.OUTPUT));
-  }
-
-  private void apply(
-      Iptables ipt,
-      RuleTable t,
-      Map<String, List<String>> desired,
-      List<String> extra,
-      List<Chain> mains)
-      throws IOException {
-    StringBuilder body = new StringBuilder();
-    boolean changed = !extra.isEmpty();
-    // chains whose content changes are declared (which flushes them) and refilled
-    for (Map.Entry<String, List<String>> e : desired.entrySet()) {
-      List<RuleLine> old = t.chains.get(e.getKey());
-      if (old == null || !sameRules(old, e.getValue())) {
-        changed = true;
-      }
-    }
-    for (String name : t.chains.keySet()) {
-      if (!desired.containsKey(name)) {
-        changed = true;
-      }
-    }
-    for (Chain c : mains) {
-      boolean want = desired.containsKey(RuleText.mainChain(c));
-      boolean have = hasJump(t, c);
-      if (want != have) {
-        changed = true;
-      }
-    }
-    if (!changed) {
-      return;
-    }
-    body.append('*').append(t.name).append('\n');
-    Set<String> declared = new HashSet<>();
-    for (String name : desired.keySet()) {
-      body.append(':').append(name).append(" - [0:0]\n");
-      declared.add(name);
-    }
-    for (String name : t.chains.keySet()) {
-      if (declared.add(name)) {
-        body.append(':').append(name).append(" - [0:0]\n");
-      }
-    }
-    for (Chain c : mains) {
-      boolean want = desired.containsKey(RuleText.mainChain(c));
-      boolean have = hasJump(t, c);
-      if (want && !have) {
-        body.append("-I ").append(RuleText.builtin(c)).append(" 1 ").append(RuleText.jump(c));
-        body.append('\n');
-      } else if (!want && have) {
-        for (RuleLine l : t.builtinOurs) {
-          if (isJump(l, c)) {
-            body.append("-D ").append(l.chain).append(' ').append(l.rule).append('\n');
-          }
-        }
-      }
-    }
-    for (String x : extra) {
-      body.append(x).append('\n');
-    }
-    for (Map.Entry<String, List<String>> e : desired.entrySet()) {
-      for (String rule : e.getValue()) {
-        String counters = t.counters.getOrDefault(e.getKey() + " " + rule, "[0:0]");
-        body.append(counters).append(" -A ").append(e.getKey()).append(' ').append(rule);
-        body.append('\n');
-      }
-    }
-    for (String name : t.chains.keySet()) {
-      if (!desired.containsKey(name)) {
-        body.append("-X ").append(name).append('\n');
-      }
-    }
-    body.append("COMMIT\n");
-    ipt.restore(nsPath, body.toString());
-  }
-
-  private static boolean sameRules(List<RuleLine> old, List<String> rules) {
-    if (old.size() != rules.size()) {
-      return false;
-    }
-    for (int i = 0; i < rules.size(); i++) {
-      if (!normalize(old.get(i).rule).equals(normalize(rules.get(i)))) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static String normalize(String rule) {
-    return rule.replace("\"", "").replaceAll("\\s+", " ").trim();
-  }
-
-  private static boolean isJump(RuleLine l, Chain c) {
-    return l.chain.equals(RuleText.builtin(c))
-        && RuleText.BASE.equals(l.comment)
-        && l.rule.endsWith("-j " + RuleText.mainChain(c));
-  }
-
-  private static boolean hasJump(RuleTable t, Chain c) {
-    for (RuleLine l : t.builtinOurs) {
-      if (isJump(l, c)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * Sums the packet counters of the no-listener lines of port chains for some ports.
-   *
-   * @param s the state
-   * @param ports the ports
-   * @param drop true for DROP port chains (drops), false for PASS_THROUGH ones (passes)
-   * @return the packet count
-   */
-  public static long noListenerPackets(RuleState s, Set<Integer> ports, boolean drop) {
-    long n = 0;
-    for (RuleTable t : tables(s)) {
-      for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
-        String name = e.getKey();
-        int port = RuleText.portOfChain(name);
-        if (port < 0 || !ports.contains(port)) {
-          continue;
-        }
-        boolean isDrop = name.charAt(RuleText.CHAIN_PREFIX.length()) == 'D';
-        if (isDrop != drop) {
-          continue;
-        }
-        for (RuleLine l : e.getValue()) {
-          if (RuleText.NO_LISTENER.equals(l.comment)) {
-            n += l.packets();
-          }
-        }
-      }
-    }
-    return n;
-  }
-
-  /**
-   * Sums the packet counters of the B lines (the packets the rules sent towards a port).
-   *
-   * @param s the state
-   * @param port the port
-   * @return the packet count
-   */
-  public static long queuedPackets(RuleState s, int port) {
-    long n = 0;
-    for (List<RuleGroup> l : groups(s)) {
-      for (RuleGroup g : l) {
-        String pc = g.portChain();
-        if (pc != null && RuleText.portOfChain(pc) == port) {
-          for (RuleLine line : g.lines) {
-            if (line.rule.contains("-j " + pc)) {
-              n += line.packets();
-            }
-          }
-        }
-      }
-    }
-    return n;
-  }
-
-  /** The tables of both families (counters of IPv4 and IPv6 lines add up). */
-  private static List<RuleTable> tables(RuleState s) {
-    List<RuleTable> l = new ArrayList<>();
-    for (RuleState f : s.families()) {
-      l.add(f.raw);
-      l.add(f.mangle);
-    }
-    return l;
-  }
-
-  /** The rule groups of both families, chain by chain. */
-  private static List<List<RuleGroup>> groups(RuleState s) {
-    List<List<RuleGroup>> l = new ArrayList<>();
-    for (RuleState f : s.families()) {
-      l.addAll(f.groups.values());
-    }
-    return l;
   }
 }

@@ -2,19 +2,10 @@ package org.divert4j.rawsocket.internal;
 
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.divert4j.Chain;
-import org.divert4j.Direction;
 import org.divert4j.DivertRule;
 import org.divert4j.IpFamily;
-import org.divert4j.IpPrefix;
-import org.divert4j.Ipv4;
-import org.divert4j.Ipv6Addresses;
 import org.divert4j.NoListenerPolicy;
-import org.divert4j.filter.ClassicBpf;
-import org.divert4j.filter.Filter;
-import org.divert4j.filter.FlowRange;
 
 /**
  * The iptables text of divert rules (what {@code iptables-restore} reads). Every divert rule is
@@ -56,130 +47,37 @@ public final class RuleText {
   /** The unreferenced raw-table chain whose {@code -m socket} rules enable nf_defrag_ipv4. */
   public static final String DEFRAG_CHAIN = "DIVERT4J-DEFRAG";
 
-  /**
-   * The start of the comment that carries a rule's filter in canonical form, so that the rule reads
-   * back from iptables-save (the BPF bytecode alone could not give the filter back).
-   */
-  public static final String FILTER_COMMENT = "divert4j-filter ";
-
-  /**
-   * Longest filter text a rule carries: a comment holds at most 255 characters ({@code
-   * XT_MAX_COMMENT_LEN} 256 with its NUL, include/uapi/linux/netfilter/xt_comment.h).
-   */
-  public static final int MAX_FILTER_TEXT = 255 - FILTER_COMMENT.length();
-
-  /**
-   * Most {@code -m bpf} matches one rule gets; iptables-restore reads a line into a buffer of 10240
-   * bytes (iptables-restore.c), and a full match takes about 1000 characters of text.
-   */
-  public static final int MAX_BPF_MATCHES = 6;
-
-  private static final Pattern BPF_MATCH = Pattern.compile("-m bpf --bytecode \"?[0-9, ]*\"?\\s*");
-  private static final Pattern CONNBYTES_MATCH =
-      Pattern.compile("-m connbytes(?:\\s+!?\\s*--connbytes(?:-mode|-dir)?\\s+\\S+)+\\s*");
-  private static final Pattern FILTER_MATCH =
-      Pattern.compile("-m comment --comment \"?" + FILTER_COMMENT + "([^\"]*)\"?\\s*");
-
   private RuleText() {}
 
   /**
-   * The matches of a rule's filter for the family its addRule checks (S66): IPv6 for a rule of IPv6
-   * alone, else IPv4 (a filtered rule of both families goes to ip6tables too when its filter
-   * compiles for IPv6, {@link #filterMatches(DivertRule, IpFamily)}, and to iptables alone when
-   * not).
-   *
-   * @param r the rule
-   * @return the matches, empty for a rule without filter
-   * @throws IllegalArgumentException as {@link #filterMatches(DivertRule, IpFamily)}
-   */
-  public static String filterMatches(DivertRule r) {
-    return filterMatches(
-        r, r.family().orElse(IpFamily.IPV4) == IpFamily.IPV6 ? IpFamily.IPV6 : IpFamily.IPV4);
-  }
-
-  /**
-   * The iptables matches that decide a rule's filter in the kernel (S67): for {@code flow.Packets}
-   * (S68) a {@code -m connbytes} match on the connection's packets in both directions, then classic
-   * BPF programs in {@code -m bpf} matches (xt_bpf, which runs them on the packet from its IP
-   * header, in iptables and ip6tables alike: {@code bpf_mt} in net/netfilter/xt_bpf.c) for the
-   * rest, all of which must accept, then the filter's text in a comment. For IPv6 the programs are
-   * {@link ClassicBpf#compileIpv6}'s.
-   *
-   * <p>connbytes reads the counters of the packet's conntrack entry ({@code connbytes_mt} in
-   * net/netfilter/xt_connbytes.c: no entry or no accounting extension, no match), which the
-   * protocol trackers bump at priority -200 before the mangle rules of forward and output see the
-   * packet. Its {@code connbytes_mt_check} calls {@code nf_ct_netns_get}, which turns connection
-   * tracking, and with it defragmentation, on in the namespace, and forces {@code
-   * net.netfilter.nf_conntrack_acct} on ({@code nf_ct_set_acct}) if it was off: entries made before
-   * that carry no counters and never match. Input rules sit in the raw table (priority -300),
-   * before conntrack attaches the entry, so they cannot count.
-   *
-   * @param r the rule
-   * @param family the family of the table the line goes to
-   * @return the matches, empty for a rule without filter
-   * @throws IllegalArgumentException naming the limit, if the filter needs a BPF program longer
-   *     than 64 instructions that cannot be split at a top-level {@code and}, more than {@link
-   *     #MAX_BPF_MATCHES} matches, or more than {@link #MAX_FILTER_TEXT} characters of text; for
-   *     IPv6 also naming a field past the fixed header ({@link ClassicBpf#compileIpv6}); naming the
-   *     reason, for {@code flow.Packets} on an input rule or in a term connbytes cannot decide
-   *     exactly ({@link FlowRange#split})
-   */
-  public static String filterMatches(DivertRule r, IpFamily family) {
-    Filter f = r.filter();
-    if (f == null) {
-      return "";
-    }
-    String text = f.toString();
-    if (text.length() > MAX_FILTER_TEXT) {
-      throw new IllegalArgumentException(
-          "the kernel backend holds filters of at most "
-              + MAX_FILTER_TEXT
-              + " characters in canonical form (an iptables comment holds 255); this one has "
-              + text.length());
-    }
-    Direction d = r.chain() == Chain.OUTPUT ? Direction.OUTBOUND : Direction.INBOUND;
-    StringBuilder sb = new StringBuilder();
-    Filter bytes = f;
-    if (f.usesFlow()) {
-      if (r.chain() == Chain.INPUT) {
-        throw new IllegalArgumentException(
-            "the kernel backend cannot count packets per connection (flow.Packets, S68) on an"
-                + " input rule: input rules sit in the raw table's PREROUTING (priority -300),"
-                + " before connection tracking (-200) gives the packet its entry, so connbytes"
-                + " would never match; use a forward or output rule");
-      }
-      FlowRange range = FlowRange.split(f);
-      sb.append(range.connbytesMatch()).append(' ');
-      bytes = range.rest();
-    }
-    List<List<ClassicBpf.Insn>> programs =
-        bytes == null
-            ? List.of()
-            : family == IpFamily.IPV6
-                ? ClassicBpf.compileIpv6(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR)
-                : ClassicBpf.compileIpv4(bytes, d, ClassicBpf.XT_BPF_MAX_NUM_INSTR);
-    if (programs.size() > MAX_BPF_MATCHES) {
-      throw new IllegalArgumentException(
-          "the filter needs "
-              + programs.size()
-              + " BPF matches of 64 instructions; the kernel backend installs at most "
-              + MAX_BPF_MATCHES
-              + " per rule");
-    }
-    for (List<ClassicBpf.Insn> p : programs) {
-      sb.append("-m bpf --bytecode \"").append(ClassicBpf.bytecode(p)).append("\" ");
-    }
-    sb.append("-m comment --comment \"").append(FILTER_COMMENT).append(text).append('"');
-    return sb.toString();
-  }
-
-  /**
    * @param c a chain
-   * @return the table its divert rules live in: raw for input (PREROUTING at priority -300, before
-   *     any reassembly when nf_defrag_ipv4 is off), mangle for forward and output
+   * @return the table its divert rules live in while no input rule counts per connection: raw for
+   *     input (PREROUTING at priority -300, before any reassembly when nf_defrag_ipv4 is off),
+   *     mangle for forward and output
    */
   public static String table(Chain c) {
-    return c == Chain.INPUT ? "raw" : "mangle";
+    return table(c, false);
+  }
+
+  /**
+   * The table of a chain's divert rules. Hook priorities (include/uapi/linux/netfilter_ipv4.h,
+   * {@code enum nf_ip_hook_priorities}; netfilter_ipv6.h has the same values for IPv6):
+   * CONNTRACK_DEFRAG -400, RAW -300, CONNTRACK -200, MANGLE -150, NAT_DST -100, FILTER 0. Input
+   * rules live in raw PREROUTING, the earliest table, so that a PER_FRAGMENT host sees fragments
+   * (nothing reassembles at -400 unless something in the namespace asks for it). A rule with {@code
+   * flow.Packets} (S68) cannot work there: conntrack attaches the packet's entry, whose counters
+   * connbytes reads, at -200. While a family's input chain holds one, the whole input chain (every
+   * host's and static rule, so their order, S43, is kept) lives in mangle PREROUTING instead, after
+   * conntrack. Nothing is lost by the move: connbytes has turned conntrack, and with it nf_defrag
+   * at -400, on in the namespace, so packets are reassembled before raw as much as before mangle,
+   * and no PER_FRAGMENT host can be open there ({@link FragmentProbe}).
+   *
+   * @param c a chain
+   * @param inputCounts whether an input rule of the table's family counts per connection
+   * @return "raw" or "mangle"
+   */
+  public static String table(Chain c, boolean inputCounts) {
+    return c == Chain.INPUT && !inputCounts ? "raw" : "mangle";
   }
 
   /**
@@ -413,167 +311,6 @@ public final class RuleText {
   }
 
   /**
-   * The match part of a rule's line A as iptables-save prints it: what comes before our own mark
-   * tests, e.g. {@code -s 10.0.1.2/32 -p icmp -m icmp --icmp-type 8}.
-   *
-   * @param lineA the text of line A after {@code -A CHAIN}
-   * @return the match text (empty for a rule matching everything)
-   */
-  public static String matchOf(String lineA) {
-    int end = lineA.indexOf("-m mark ");
-    return (end < 0 ? lineA : lineA.substring(0, end)).trim();
-  }
-
-  /**
-   * Reads a rule back from the match text iptables-save prints for its line A ({@link #matchOf}):
-   * the inverse of {@link #match}, up to iptables' ordering and its {@code -m udp|tcp|icmp}
-   * modules.
-   *
-   * @param chain the chain the rule is on
-   * @param match the match text
-   * @param port the divert port (from the port chain)
-   * @return the rule, or null if the text is not one {@link #match} could have written (a line
-   *     edited by hand, or by other software)
-   */
-  public static DivertRule parseMatch(Chain chain, String match, int port) {
-    return parseMatch(chain, match, port, null);
-  }
-
-  /**
-   * Reads a rule back as {@link #parseMatch(Chain, String, int)} does, for a rule found in one
-   * family's tables only.
-   *
-   * @param chain the chain the rule is on
-   * @param match the match text
-   * @param port the divert port
-   * @param only the one family whose tables hold the rule, or null if both do
-   * @return the rule, or null if the text is not one {@link #match} could have written
-   */
-  public static DivertRule parseMatch(Chain chain, String match, int port, IpFamily only) {
-    if (port < 1 || port > 65535) {
-      return null;
-    }
-    String filter = null;
-    Matcher fm = FILTER_MATCH.matcher(match);
-    if (fm.find()) {
-      filter = fm.group(1);
-      match = match.substring(0, fm.start()) + match.substring(fm.end());
-      match = BPF_MATCH.matcher(match).replaceAll("");
-      match = CONNBYTES_MATCH.matcher(match).replaceAll("");
-    }
-    StringBuilder sb = new StringBuilder(chain.keyword());
-    if (only != null) {
-      sb.append(only == IpFamily.IPV6 ? " -6" : " -4");
-    }
-    String[] t = match.trim().isEmpty() ? new String[0] : match.trim().split("\\s+");
-    for (int i = 0; i < t.length; i++) {
-      if (t[i].equals("-m")
-          && i + 1 < t.length
-          && (t[i + 1].equals("udp")
-              || t[i + 1].equals("tcp")
-              || t[i + 1].equals("icmp")
-              || t[i + 1].equals("icmp6"))) {
-        i++; // the protocol's match module: implied by -p
-        continue;
-      }
-      if (t[i].equals("!") || t[i].equals("-m")) {
-        return null; // a negation or a match module we never write
-      }
-      sb.append(' ').append(t[i]);
-    }
-    if (filter != null) {
-      sb.append(" filter \"").append(filter).append('"');
-    }
-    sb.append(" -j DIVERT ").append(port);
-    try {
-      return DivertRule.parse(sb.toString());
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-  }
-
-  /**
-   * The match part of a rule in iptables syntax.
-   *
-   * @param r the rule
-   * @return e.g. {@code -p udp -s 10.0.0.0/8 -m udp --dport 53}
-   */
-  public static String match(DivertRule r) {
-    return match(r, IpFamily.IPV4);
-  }
-
-  /**
-   * The match part of a rule in the syntax of one family's table (its filter's BPF programs are
-   * that family's).
-   *
-   * @param r the rule
-   * @param family the table's family
-   * @return the match text
-   */
-  public static String match(DivertRule r, IpFamily family) {
-    StringBuilder sb = new StringBuilder();
-    int p = r.protocol();
-    if (p != DivertRule.ANY_PROTOCOL) {
-      sb.append("-p ")
-          .append(
-              switch (p) {
-                case DivertRule.ICMP -> "icmp";
-                case DivertRule.ICMPV6 -> "ipv6-icmp"; // ip6tables-save's name for 58
-                case DivertRule.TCP -> "tcp";
-                case DivertRule.UDP -> "udp";
-                default -> Integer.toString(p);
-              })
-          .append(' ');
-    }
-    // IpPrefix prints an IPv6 prefix in RFC 5952 form, as ip6tables-save does; an IPv4 one as
-    // dotted quad with its length (iptables-save prints /32 too)
-    // a prefix of length 0 matches everything, so it is left out, as iptables-save does
-    if (r.sourceNetwork().isPresent() && r.sourceNetwork().get().length() > 0) {
-      sb.append("-s ").append(prefixText(r.sourceNetwork().get())).append(' ');
-    }
-    if (r.destinationNetwork().isPresent() && r.destinationNetwork().get().length() > 0) {
-      sb.append("-d ").append(prefixText(r.destinationNetwork().get())).append(' ');
-    }
-    if (r.inInterface() != null) {
-      sb.append("-i ").append(r.inInterface()).append(' ');
-    }
-    if (r.outInterface() != null) {
-      sb.append("-o ").append(r.outInterface()).append(' ');
-    }
-    boolean sport = r.sourcePortLow() != 0 || r.sourcePortHigh() != 65535;
-    boolean dport = r.destinationPortLow() != 0 || r.destinationPortHigh() != 65535;
-    if (sport || dport) {
-      sb.append("-m ").append(p == DivertRule.TCP ? "tcp" : "udp").append(' ');
-      if (sport) {
-        sb.append("--sport ").append(range(r.sourcePortLow(), r.sourcePortHigh())).append(' ');
-      }
-      if (dport) {
-        sb.append("--dport ")
-            .append(range(r.destinationPortLow(), r.destinationPortHigh()))
-            .append(' ');
-      }
-    }
-    if (r.icmpType() != DivertRule.ANY_ICMP_TYPE) {
-      sb.append(p == DivertRule.ICMPV6 ? "-m icmp6 --icmpv6-type " : "-m icmp --icmp-type ")
-          .append(r.icmpType())
-          .append(' ');
-    }
-    sb.append(filterMatches(r, family));
-    return sb.toString().trim();
-  }
-
-  private static String prefixText(IpPrefix p) {
-    if (p.family() == IpFamily.IPV4) {
-      return Ipv4.toString(Ipv4.toInt((java.net.Inet4Address) p.address())) + "/" + p.length();
-    }
-    return Ipv6Addresses.toText(p.address()) + "/" + p.length();
-  }
-
-  private static String range(int lo, int hi) {
-    return lo == hi ? Integer.toString(lo) : lo + ":" + hi;
-  }
-
-  /**
    * The three lines of a divert rule (without {@code -A CHAIN}).
    *
    * @param marks the mark layout
@@ -604,7 +341,7 @@ public final class RuleText {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
     String state = "/" + hex(marks.stateMask());
-    String m = match(r, family);
+    String m = RuleMatch.match(r, family);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "

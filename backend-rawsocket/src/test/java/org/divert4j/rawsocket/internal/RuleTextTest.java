@@ -14,17 +14,17 @@ import org.junit.jupiter.api.Test;
 class RuleTextTest {
   @Test
   void matchText() {
-    assertEquals("-p icmp", RuleText.match(DivertRule.parse("input -p icmp -j DIVERT 1")));
+    assertEquals("-p icmp", RuleMatch.match(DivertRule.parse("input -p icmp -j DIVERT 1")));
     assertEquals(
         "-p udp -s 10.1.0.0/16 -d 10.2.3.4/32 -i eth0 -m udp --sport 1000:2000 --dport 53",
-        RuleText.match(
+        RuleMatch.match(
             DivertRule.parse(
                 "input udp from 10.1.0.0/16 to 10.2.3.4 in eth0 sport 1000:2000 dport 53 port 9")));
     assertEquals(
         "-p icmp -o eth1 -m icmp --icmp-type 8",
-        RuleText.match(DivertRule.parse("output -p icmp --icmp-type 8 -o eth1 -j DIVERT 2")));
-    assertEquals("-p 47", RuleText.match(DivertRule.parse("forward proto 47 port 3")));
-    assertEquals("", RuleText.match(DivertRule.parse("forward port 3")));
+        RuleMatch.match(DivertRule.parse("output -p icmp --icmp-type 8 -o eth1 -j DIVERT 2")));
+    assertEquals("-p 47", RuleMatch.match(DivertRule.parse("forward proto 47 port 3")));
+    assertEquals("", RuleMatch.match(DivertRule.parse("forward port 3")));
   }
 
   @Test
@@ -32,25 +32,25 @@ class RuleTextTest {
     // as ip6tables-save prints it: RFC 5952 addresses, ipv6-icmp with the icmp6 module
     DivertRule r =
         DivertRule.parse("input -s fd00:1::1 -d fd00:2::/64 -p udp --dport 53 -j DIVERT 9");
-    String m = RuleText.match(r);
+    String m = RuleMatch.match(r);
     assertEquals("-p udp -s fd00:1::1/128 -d fd00:2::/64 -m udp --dport 53", m);
-    assertEquals(r, RuleText.parseMatch(Chain.INPUT, m, 9, IpFamily.IPV6));
+    assertEquals(r, RuleMatch.parseMatch(Chain.INPUT, m, 9, IpFamily.IPV6));
     DivertRule echo = DivertRule.parse("output -p icmpv6 --icmpv6-type 128 -j DIVERT 9");
-    assertEquals("-p ipv6-icmp -m icmp6 --icmpv6-type 128", RuleText.match(echo));
+    assertEquals("-p ipv6-icmp -m icmp6 --icmpv6-type 128", RuleMatch.match(echo));
     assertEquals(
         echo,
-        RuleText.parseMatch(
+        RuleMatch.parseMatch(
             Chain.OUTPUT, "-p ipv6-icmp -m icmp6 --icmpv6-type 128", 9, IpFamily.IPV6));
     // a rule found in one table only reads back with that family; in both, with none (S54)
     assertEquals(
         DivertRule.parse("input -6 -p tcp -j DIVERT 9"),
-        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV6));
+        RuleMatch.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV6));
     assertEquals(
         DivertRule.parse("input -4 -p tcp -j DIVERT 9"),
-        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV4));
+        RuleMatch.parseMatch(Chain.INPUT, "-p tcp", 9, IpFamily.IPV4));
     assertEquals(
         DivertRule.parse("input -p tcp -j DIVERT 9"),
-        RuleText.parseMatch(Chain.INPUT, "-p tcp", 9, null));
+        RuleMatch.parseMatch(Chain.INPUT, "-p tcp", 9, null));
   }
 
   @Test
@@ -128,6 +128,10 @@ class RuleTextTest {
     assertEquals("FORWARD", RuleText.builtin(Chain.FORWARD));
     assertEquals("mangle", RuleText.table(Chain.OUTPUT));
     assertEquals("POSTROUTING", RuleText.builtin(Chain.OUTPUT));
+    // while an input rule counts per connection, the input chain is in mangle, after conntrack
+    assertEquals("mangle", RuleText.table(Chain.INPUT, true));
+    assertEquals("raw", RuleText.table(Chain.INPUT, false));
+    assertEquals("mangle", RuleText.table(Chain.OUTPUT, true));
   }
 
   @Test
@@ -167,11 +171,11 @@ class RuleTextTest {
         "-s 10.0.1.2/32 -d 10.1.0.0/16 -i eth0 -p icmp -m icmp --icmp-type 8 -m mark ! --mark"
             + " 0x8000000/0x18000000 -m mark ! --mark 0x4d2/0xffff -m comment --comment"
             + " \"divert4j:static:0:5\" -j MARK --set-xmark 0x8050000/0x1fff0000";
-    String m = RuleText.matchOf(a);
+    String m = RuleMatch.matchOf(a);
     assertEquals("-s 10.0.1.2/32 -d 10.1.0.0/16 -i eth0 -p icmp -m icmp --icmp-type 8", m);
     assertEquals(
         DivertRule.parse("input icmp from 10.0.1.2 to 10.1.0.0/16 in eth0 type 8 port 1234"),
-        RuleText.parseMatch(Chain.INPUT, m, 1234));
+        RuleMatch.parseMatch(Chain.INPUT, m, 1234));
     for (String text :
         List.of(
             "input -j DIVERT 1",
@@ -184,24 +188,24 @@ class RuleTextTest {
       DivertRule r = DivertRule.parse(text);
       String lineA =
           RuleText.ruleLines(Marks.DEFAULT, r, 7, "divert4j:h:1:7", "DIVERT4J-D1").get(0);
-      assertEquals(r, RuleText.parseMatch(r.chain(), RuleText.matchOf(lineA), r.port()), text);
+      assertEquals(r, RuleMatch.parseMatch(r.chain(), RuleMatch.matchOf(lineA), r.port()), text);
     }
-    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
-    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
-    assertEquals(null, RuleText.parseMatch(Chain.INPUT, "-p icmp", 0));
+    assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
+    assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
+    assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p icmp", 0));
   }
 
   @Test
   void filtersBecomeBpfMatchesWithTheirTextInAComment() {
     DivertRule r = DivertRule.parse("input filter \"udp.DstPort == 53\" -j DIVERT 1");
-    String m = RuleText.match(r);
+    String m = RuleMatch.match(r);
     assertTrue(m.startsWith("-m bpf --bytecode \""), m);
     assertTrue(m.endsWith("-m comment --comment \"divert4j-filter udp.DstPort == 53\""), m);
     // as iptables-save prints it back, with another comment after it
     String saved =
         m + " -m mark ! --mark 0x8000000/0x18000000 -m comment --comment \"divert4j:h:1:3\" -j X";
-    assertEquals(r, RuleText.parseMatch(Chain.INPUT, RuleText.matchOf(saved), 1));
-    assertEquals("", RuleText.filterMatches(DivertRule.parse("input -p udp -j DIVERT 1")));
+    assertEquals(r, RuleMatch.parseMatch(Chain.INPUT, RuleMatch.matchOf(saved), 1));
+    assertEquals("", RuleMatch.filterMatches(DivertRule.parse("input -p udp -j DIVERT 1")));
     StringBuilder or = new StringBuilder("udp.DstPort == 1");
     for (int i = 2; i < 40; i++) {
       or.append(" or udp.DstPort == ").append(i);
@@ -210,7 +214,7 @@ class RuleTextTest {
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalArgumentException.class,
             () ->
-                RuleText.filterMatches(
+                RuleMatch.filterMatches(
                     DivertRule.on(Chain.INPUT).filter("ip.TTL > 1 and (" + or + ")").divertTo(1)));
     assertTrue(e.getMessage().contains("characters"), e.getMessage());
     StringBuilder shortOr = new StringBuilder("udp.Payload[-1] == 1");
@@ -221,17 +225,17 @@ class RuleTextTest {
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalArgumentException.class,
             () ->
-                RuleText.filterMatches(
+                RuleMatch.filterMatches(
                     DivertRule.on(Chain.INPUT).filter(shortOr.toString()).divertTo(1)));
     assertTrue(e.getMessage().contains("at most 64 (XT_BPF_MAX_NUM_INSTR)"), e.getMessage());
   }
 
   @Test
-  void flowPacketsBecomesAConnbytesMatchOnForwardAndOutputRules() {
+  void flowPacketsBecomesAConnbytesMatchOnEveryChain() {
     DivertRule r =
         DivertRule.parse(
             "output -p tcp filter \"tcp.DstPort == 443 and flow.Packets <= 6\" -j DIVERT 1");
-    String m = RuleText.match(r);
+    String m = RuleMatch.match(r);
     assertTrue(
         m.startsWith(
             "-p tcp -m connbytes --connbytes 1:6 --connbytes-mode packets --connbytes-dir both"
@@ -244,26 +248,23 @@ class RuleTextTest {
     // as iptables-save prints it back
     String saved =
         m + " -m mark ! --mark 0x8000000/0x18000000 -m comment --comment \"divert4j:h:1:3\" -j X";
-    assertEquals(r, RuleText.parseMatch(Chain.OUTPUT, RuleText.matchOf(saved), 1));
+    assertEquals(r, RuleMatch.parseMatch(Chain.OUTPUT, RuleMatch.matchOf(saved), 1));
     DivertRule only = DivertRule.parse("forward filter \"not flow.Packets <= 2\" -j DIVERT 1");
     assertEquals(
         "-m connbytes --connbytes 3:18446744073709551615 --connbytes-mode packets"
             + " --connbytes-dir both -m comment --comment \"divert4j-filter not flow.Packets <= 2\"",
-        RuleText.filterMatches(only));
+        RuleMatch.filterMatches(only));
     assertEquals(
-        only, RuleText.parseMatch(Chain.FORWARD, RuleText.matchOf(RuleText.match(only)), 1));
+        only, RuleMatch.parseMatch(Chain.FORWARD, RuleMatch.matchOf(RuleMatch.match(only)), 1));
+    // an input rule counts too: the input chain then lives in mangle (RuleText.table)
+    assertTrue(
+        RuleMatch.filterMatches(DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1"))
+            .startsWith("-m connbytes --connbytes 1:6 "));
     IllegalArgumentException e =
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalArgumentException.class,
             () ->
-                RuleText.filterMatches(
-                    DivertRule.parse("input filter \"flow.Packets <= 6\" -j DIVERT 1")));
-    assertTrue(e.getMessage().contains("raw table"), e.getMessage());
-    e =
-        org.junit.jupiter.api.Assertions.assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                RuleText.filterMatches(
+                RuleMatch.filterMatches(
                     DivertRule.parse("output filter \"udp or flow.Packets <= 6\" -j DIVERT 1")));
     assertTrue(e.getMessage().contains("top-level 'and' term"), e.getMessage());
   }
