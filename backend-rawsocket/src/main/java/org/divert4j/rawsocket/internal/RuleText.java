@@ -403,7 +403,12 @@ public final class RuleText {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
     String state = "/" + hex(marks.stateMask());
-    String m = RuleMatch.match(r, family);
+    // cheapest test first, all but the filter's native on iptables-nft: the rule's protocol and
+    // ports, then the mark tests (a packet this rule diverted comes back through line A after
+    // NF_REPEAT with its chain bits set, and fails here without running the filter again), then the
+    // filter's compat matches (xt_connbytes, xt_bpf), then the owner comment
+    String m = RuleMatch.nativeMatch(r);
+    String f = RuleMatch.filterMatches(r, family);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "
@@ -415,6 +420,7 @@ public final class RuleText {
             + "/"
             + hex(marks.injectorMask())
             + " "
+            + (f.isEmpty() ? "" : f + " ")
             + com
             + "-j MARK --set-xmark "
             + hex(marks.queued(c, tag))

@@ -236,6 +236,29 @@ class RuleTextTest {
   }
 
   @Test
+  void lineATestsTheCheapestFirstAndOlderLinesReadTheSame() {
+    DivertRule r =
+        DivertRule.parse("input -p udp --dport 9000 filter \"udp.Payload[0] == 0x16\" -j DIVERT 4");
+    String a = RuleText.ruleLines(Marks.DEFAULT, r, 7, "divert4j:h:1:7", "DIVERT4J-D4").get(0);
+    // native protocol and port, then the native mark tests, then the filter's compat match, then
+    // the comments, then the target
+    assertTrue(a.startsWith("-p udp -m udp --dport 9000 -m mark ! --mark "), a);
+    int bpf = a.indexOf(" -m bpf ");
+    assertTrue(bpf > a.lastIndexOf(" -m mark "), a);
+    assertTrue(a.indexOf("divert4j-filter") > bpf, a);
+    assertTrue(a.indexOf("divert4j:h:1:7") > a.indexOf("divert4j-filter"), a);
+    assertTrue(a.indexOf(" -j MARK ") > a.indexOf("divert4j:h:1:7"), a);
+    String m = RuleMatch.matchOf(a);
+    assertEquals(r, RuleMatch.parseMatch(Chain.INPUT, m, 4));
+    // line A as versions before 2026-12-07 wrote it: the whole match, then the mark tests
+    String old =
+        RuleMatch.match(r)
+            + " -m mark ! --mark 0x40000000/0xc0000000 -m mark ! --mark 0x300000/0x700000"
+            + " -m comment --comment \"divert4j:h:1:7\" -j MARK --set-xmark 0x43800000/0xff800000";
+    assertEquals(m, RuleMatch.matchOf(old));
+  }
+
+  @Test
   void filtersBecomeBpfMatchesWithTheirTextInAComment() {
     DivertRule r = DivertRule.parse("input filter \"udp.DstPort == 53\" -j DIVERT 1");
     String m = RuleMatch.match(r);
