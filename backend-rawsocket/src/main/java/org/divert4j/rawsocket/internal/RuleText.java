@@ -286,6 +286,9 @@ public final class RuleText {
       return List.of(noListener);
     }
     // NFQUEUE is terminal; the no-listener line stays after it so its counter survives re-arming.
+    // With DROP both lines read the same; the writer keeps counters by chain and text, and the
+    // last line of a text wins (RuleSet.parse), so each line gets the no-listener line's count
+    // back: right for the no-listener line, and the listener line's own count is read nowhere.
     // With PASS_THROUGH, --queue-bypass covers a listener that died without disarming (crash).
     return List.of(target + (drop ? "" : " --queue-bypass"), noListener);
   }
