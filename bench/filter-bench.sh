@@ -3,6 +3,7 @@
 # matches nothing against no rule, (b) a 10-term filter matching everything against the same rule
 # without a filter; ratios of medians within one run.
 # Usage (root): bench/filter-bench.sh [--runs 5] [--seconds 3] [--warmup 1] [--payload 64] [--batch 64]
+#   [--modes a|b|all] (one target's two modes) [--perf DIR] (perf record -a -g during each measurement)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then

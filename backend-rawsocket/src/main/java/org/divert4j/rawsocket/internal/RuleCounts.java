@@ -28,8 +28,8 @@ final class RuleCounts {
       for (Map.Entry<String, List<RuleLine>> e : t.chains.entrySet()) {
         if (RuleText.portOfChain(e.getKey()) > 0) {
           boolean armed = false;
-          for (RuleLine l : e.getValue()) {
-            armed |= RuleText.PORT.equals(l.comment);
+          for (int i = 0; i < e.getValue().size(); i++) {
+            armed |= RuleText.isListenerLine(e.getValue(), i);
           }
           m.put(e.getKey(), armed);
         }
@@ -78,9 +78,9 @@ final class RuleCounts {
         if (isDrop != drop) {
           continue;
         }
-        for (RuleLine l : e.getValue()) {
-          if (RuleText.NO_LISTENER.equals(l.comment)) {
-            n += l.packets();
+        for (int i = 0; i < e.getValue().size(); i++) {
+          if (RuleText.isNoListenerLine(e.getValue(), i)) {
+            n += e.getValue().get(i).packets();
           }
         }
       }

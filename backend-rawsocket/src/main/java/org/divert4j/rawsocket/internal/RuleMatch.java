@@ -44,6 +44,13 @@ public final class RuleMatch {
   private static final Pattern FILTER_MATCH =
       Pattern.compile("-m comment --comment \"?" + FILTER_COMMENT + "([^\"]*)\"?\\s*");
 
+  /** Our mark tests on line A ({@link RuleText#ruleLines}). */
+  private static final Pattern MARK_TEST =
+      Pattern.compile("(^|\\s)-m mark (! )?--mark \\S+(?=\\s|$)");
+
+  /** The owner comment, {@code divert4j:<host>:<pid>:<tag>} (not the filter's comment). */
+  private static final Pattern OWNER_COMMENT = Pattern.compile("-m comment --comment \"?divert4j:");
+
   private RuleMatch() {}
 
   /**
@@ -132,15 +139,24 @@ public final class RuleMatch {
   }
 
   /**
-   * The match part of a rule's line A as iptables-save prints it: what comes before our own mark
-   * tests, e.g. {@code -s 10.0.1.2/32 -p icmp -m icmp --icmp-type 8}.
+   * The match part of a rule's line A as iptables-save prints it, without our own mark tests and
+   * owner comment, e.g. {@code -s 10.0.1.2/32 -p icmp -m icmp --icmp-type 8}, or {@code -p udp -m
+   * udp --dport 53 -m bpf --bytecode "..." -m comment --comment "divert4j-filter ..."}. The mark
+   * tests stand between the rule's native matches and its filter's matches ({@link
+   * RuleText#ruleLines}); lines of versions before 2026-12-07 have them after the filter's. Both
+   * read the same.
    *
    * @param lineA the text of line A after {@code -A CHAIN}
    * @return the match text (empty for a rule matching everything)
    */
   public static String matchOf(String lineA) {
-    int end = lineA.indexOf("-m mark ");
-    return (end < 0 ? lineA : lineA.substring(0, end)).trim();
+    Matcher owner = OWNER_COMMENT.matcher(lineA);
+    String m = owner.find() ? lineA.substring(0, owner.start()) : lineA;
+    int target = m.indexOf(" -j ");
+    if (target >= 0) {
+      m = m.substring(0, target);
+    }
+    return MARK_TEST.matcher(m).replaceAll(" ").trim().replaceAll("\\s+", " ");
   }
 
   /**
@@ -230,6 +246,21 @@ public final class RuleMatch {
    * @return the match text
    */
   public static String match(DivertRule r, IpFamily family) {
+    String f = filterMatches(r, family);
+    String m = nativeMatch(r);
+    return f.isEmpty() ? m : m.isEmpty() ? f : m + " " + f;
+  }
+
+  /**
+   * The match part of a rule without its filter: protocol, addresses, interfaces, ports and ICMP
+   * type, all of which iptables-nft turns into native nf_tables expressions for {@code -p} and the
+   * {@code udp}/{@code tcp} port matches ({@code add_match} in iptables/nft.c; ICMP type is an
+   * xt_icmp compat match), cheaper than the filter's xt_bpf and xt_connbytes matches.
+   *
+   * @param r the rule
+   * @return the match text, e.g. {@code -p udp -m udp --dport 53}
+   */
+  static String nativeMatch(DivertRule r) {
     StringBuilder sb = new StringBuilder();
     int p = r.protocol();
     if (p != DivertRule.ANY_PROTOCOL) {
@@ -277,7 +308,6 @@ public final class RuleMatch {
           .append(r.icmpType())
           .append(' ');
     }
-    sb.append(filterMatches(r, family));
     return sb.toString().trim();
   }
 

@@ -57,17 +57,18 @@ public final class RuleState {
         if (port < 0) {
           continue;
         }
-        for (RuleLine l : e.getValue()) {
-          if (RuleText.PORT.equals(l.comment) && l.rule.contains(" NFLOG ")) {
+        for (int i = 0; i < e.getValue().size(); i++) {
+          if (!RuleText.isListenerLine(e.getValue(), i)) {
+            continue;
+          }
+          if (e.getValue().get(i).rule.contains(" NFLOG ")) {
             q.add(-port); // a sniffer's chain (see NamespaceCounters#bound)
             break;
           }
-          if (RuleText.PORT.equals(l.comment)) {
-            for (int i = 0; i < RuleText.queuesOfChain(e.getKey()); i++) {
-              q.add(port + i);
-            }
-            break;
+          for (int k = 0; k < RuleText.queuesOfChain(e.getKey()); k++) {
+            q.add(port + k);
           }
+          break;
         }
       }
     }

@@ -22,7 +22,12 @@ import org.divert4j.NoListenerPolicy;
  * holds {@code NFQUEUE --queue-num P} while a socket is bound to P, and the no-listener action
  * otherwise (counted): NFQUEUE with nobody listening, which drops silently, or for pass-through a
  * phase flip that makes line C resume after the rule, so later rules of the chain still apply
- * (S12). Each line carries the comment {@code divert4j:<host>:<pid>:<tag>} naming its owner.
+ * (S12). Each line of a rule carries the comment {@code divert4j:<host>:<pid>:<tag>} naming its
+ * owner, after the line's matches and right before its target: nf_tables stops at a rule's first
+ * expression that fails ({@code nft_do_chain}, net/netfilter/nf_tables_core.c), and on iptables-nft
+ * the comment is an nft_compat match ({@code nft_match_large_eval} calling {@code comment_mt},
+ * net/netfilter/nft_compat.c), so a packet that a line does not match never runs it. Lines every
+ * packet passes whole (the jump from the built-in chain, the port chains' lines) carry none.
  * Stateless.
  */
 public final class RuleText {
@@ -103,11 +108,42 @@ public final class RuleText {
   }
 
   /**
+   * The jump from the built-in chain (inserted first). It carries no comment: every packet of the
+   * namespace passes this line, and on iptables-nft a {@code -m comment} is an nft_compat match
+   * that runs ({@code nft_match_large_eval} calling xt_comment's {@code comment_mt}, which returns
+   * true) for every packet that reaches it (nf_tables evaluates a rule's expressions in order,
+   * {@code nft_do_chain} in net/netfilter/nf_tables_core.c). A bare jump to a chain named {@code
+   * DIVERT4J-<CHAIN>} is recognised as divert4j's by its shape ({@link #isOwnBuiltinLine}); the
+   * jumps of older versions, {@code -m comment --comment "divert4j:base" -j DIVERT4J-<CHAIN>}
+   * ({@link #legacyJump}), still are, and are replaced by this one at the next write.
+   *
    * @param c a chain
-   * @return the jump from the built-in chain (inserted first)
+   * @return the jump
    */
   public static String jump(Chain c) {
+    return "-j " + mainChain(c);
+  }
+
+  /**
+   * @param c a chain
+   * @return the jump older versions wrote, with the base comment
+   */
+  public static String legacyJump(Chain c) {
     return "-m comment --comment \"" + BASE + "\" -j " + mainChain(c);
+  }
+
+  /**
+   * @param rule a rule text after {@code -A CHAIN}
+   * @return whether it is exactly a bare jump to one of the main chains ({@link #jump})
+   */
+  static boolean isBareJump(String rule) {
+    String r = rule.replace("\"", "").trim().replaceAll("\\s+", " ");
+    for (Chain c : Chain.values()) {
+      if (r.equals(jump(c))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -131,11 +167,12 @@ public final class RuleText {
 
   /**
    * Whether a line of a built-in chain is one divert4j writes there: the jump to one of its chains
-   * ({@link #jump}: the base comment and a {@code DIVERT4J-} target), or a host's fragment probe
-   * line (protocol 253, fragments only, no target, comment {@code divert4j:<host>:<pid>:probe}; for
-   * IPv6 ::1 to ::1 with {@code -m frag}). Any other line is another program's, even when its
-   * comment imitates divert4j's, and divert4j never deletes or changes it (cleanup, a host's open
-   * and close).
+   * ({@link #jump}: nothing but {@code -j DIVERT4J-<CHAIN>}, a chain only divert4j creates; or as
+   * older versions wrote it, the base comment and a {@code DIVERT4J-} target), or a host's fragment
+   * probe line (protocol 253, fragments only, no target, comment {@code
+   * divert4j:<host>:<pid>:probe}; for IPv6 ::1 to ::1 with {@code -m frag}). Any other line is
+   * another program's, even when its comment imitates divert4j's, and divert4j never deletes or
+   * changes it (cleanup, a host's open and close).
    *
    * @param rule the rule text after {@code -A CHAIN}, as iptables-save prints it
    * @param comment its divert4j comment, or null
@@ -143,7 +180,7 @@ public final class RuleText {
    */
   public static boolean isOwnBuiltinLine(String rule, String comment) {
     if (comment == null) {
-      return false;
+      return isBareJump(rule);
     }
     String r = " " + rule.replace("\"", "").trim() + " ";
     int target = r.indexOf(" -j ");
@@ -224,11 +261,10 @@ public final class RuleText {
       Marks marks, String chainName, boolean armed, boolean sniffed) {
     if (sniffed && !armed) {
       int port = portOfChain(chainName);
-      String c = "-m comment --comment \"" + PORT + "\" ";
       List<String> lines = new java.util.ArrayList<>();
-      lines.add(c + "-j NFLOG --nflog-group " + port);
-      lines.add(c + "-j MARK --set-xmark 0x0/" + hex(marks.stateMask()));
-      lines.add(c + "-j RETURN");
+      lines.add("-j NFLOG --nflog-group " + port);
+      lines.add("-j MARK --set-xmark 0x0/" + hex(marks.stateMask()));
+      lines.add("-j RETURN");
       lines.addAll(portChainLines(marks, chainName, false, false));
       return List.copyOf(lines);
     }
@@ -241,21 +277,50 @@ public final class RuleText {
         queues > 1
             ? "-j NFQUEUE --queue-balance " + port + ":" + (port + queues - 1)
             : "-j NFQUEUE --queue-num " + port;
-    String c = "-m comment --comment \"" + NO_LISTENER + "\" ";
     // DROP: NFQUEUE without a listener frees the packet silently, as a DENY would, and a local
     // sender sees no error (an iptables DROP would make its send fail with EPERM); a socket that
     // binds before the chain is re-armed gets the packet at once. PASS_THROUGH: the phase flip
     // makes line C resume after the rule.
-    String noListener =
-        drop ? c + target : c + "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0";
+    String noListener = drop ? target : "-j MARK --set-xmark " + hex(marks.phaseBit()) + "/0x0";
     if (!armed) {
       return List.of(noListener);
     }
     // NFQUEUE is terminal; the no-listener line stays after it so its counter survives re-arming.
+    // With DROP both lines read the same; the writer keeps counters by chain and text, and the
+    // last line of a text wins (RuleSet.parse), so each line gets the no-listener line's count
+    // back: right for the no-listener line, and the listener line's own count is read nowhere.
     // With PASS_THROUGH, --queue-bypass covers a listener that died without disarming (crash).
-    return List.of(
-        "-m comment --comment \"" + PORT + "\" " + target + (drop ? "" : " --queue-bypass"),
-        noListener);
+    return List.of(target + (drop ? "" : " --queue-bypass"), noListener);
+  }
+
+  /**
+   * Whether line i of a port chain passes packets to a listener (the NFQUEUE line of an armed
+   * chain, a sniffer's lines). The lines this version writes carry no comment, since each packet
+   * sent to the port passes them and a comment is an nft_compat call on iptables-nft ({@link
+   * #jump}); the chain is divert4j's alone and written whole, so the last line is the no-listener
+   * line and every line before it a listener's. Older versions' lines carry {@link #PORT} or {@link
+   * #NO_LISTENER}.
+   *
+   * @param chain the lines of a port chain, in order
+   * @param i an index into them
+   * @return true for a listener's line
+   */
+  static boolean isListenerLine(List<RuleLine> chain, int i) {
+    RuleLine l = chain.get(i);
+    return l.comment == null ? i < chain.size() - 1 : PORT.equals(l.comment);
+  }
+
+  /**
+   * Whether line i of a port chain is its no-listener line, whose counter counts what no listener
+   * took ({@link #isListenerLine}).
+   *
+   * @param chain the lines of a port chain, in order
+   * @param i an index into them
+   * @return true for the no-listener line
+   */
+  static boolean isNoListenerLine(List<RuleLine> chain, int i) {
+    RuleLine l = chain.get(i);
+    return l.comment == null ? i == chain.size() - 1 : NO_LISTENER.equals(l.comment);
   }
 
   /**
@@ -341,7 +406,12 @@ public final class RuleText {
     Chain c = r.chain();
     String com = "-m comment --comment \"" + comment + "\" ";
     String state = "/" + hex(marks.stateMask());
-    String m = RuleMatch.match(r, family);
+    // cheapest test first, all but the filter's native on iptables-nft: the rule's protocol and
+    // ports, then the mark tests (a packet this rule diverted comes back through line A after
+    // NF_REPEAT with its chain bits set, and fails here without running the filter again), then the
+    // filter's compat matches (xt_connbytes, xt_bpf), then the owner comment
+    String m = RuleMatch.nativeMatch(r);
+    String f = RuleMatch.filterMatches(r, family);
     String a =
         (m.isEmpty() ? "" : m + " ")
             + "-m mark ! --mark "
@@ -353,6 +423,7 @@ public final class RuleText {
             + "/"
             + hex(marks.injectorMask())
             + " "
+            + (f.isEmpty() ? "" : f + " ")
             + com
             + "-j MARK --set-xmark "
             + hex(marks.queued(c, tag))

@@ -120,9 +120,8 @@ final class RuleWriter {
     }
     for (Chain c : mains) {
       boolean want = desired.containsKey(RuleText.mainChain(c));
-      boolean have = hasJump(t, c);
-      if (want != have) {
-        changed = true;
+      if (want ? !hasCurrentJump(t, c) : hasJump(t, c)) {
+        changed = true; // missing, left over, or an older version's jump to replace
       }
     }
     if (!changed) {
@@ -141,15 +140,15 @@ final class RuleWriter {
     }
     for (Chain c : mains) {
       boolean want = desired.containsKey(RuleText.mainChain(c));
-      boolean have = hasJump(t, c);
-      if (want && !have) {
+      if (want && !hasCurrentJump(t, c)) {
         body.append("-I ").append(RuleText.builtin(c)).append(" 1 ").append(RuleText.jump(c));
         body.append('\n');
-      } else if (!want && have) {
-        for (RuleLine l : t.builtinOurs) {
-          if (isJump(l, c)) {
-            body.append("-D ").append(l.chain).append(' ').append(l.rule).append('\n');
-          }
+      }
+      // without the chain, every jump to it goes; with it, the jumps of older versions (base
+      // comment) give way to the one above, which is first in the built-in chain either way
+      for (RuleLine l : t.builtinOurs) {
+        if (isJump(l, c) && (!want || !isCurrentJump(l))) {
+          body.append("-D ").append(l.chain).append(' ').append(l.rule).append('\n');
         }
       }
     }
@@ -188,15 +187,30 @@ final class RuleWriter {
     return rule.replace("\"", "").replaceAll("\\s+", " ").trim();
   }
 
+  /** A jump to c's main chain, of this version or an older one (lines of {@code builtinOurs}). */
   private static boolean isJump(RuleLine l, Chain c) {
     return l.chain.equals(RuleText.builtin(c))
-        && RuleText.BASE.equals(l.comment)
-        && l.rule.endsWith("-j " + RuleText.mainChain(c));
+        && (l.comment == null || RuleText.BASE.equals(l.comment))
+        && l.rule.trim().endsWith("-j " + RuleText.mainChain(c));
+  }
+
+  /** The jump as this version writes it, without comment ({@link RuleText#jump}). */
+  private static boolean isCurrentJump(RuleLine l) {
+    return l.comment == null && RuleText.isBareJump(l.rule);
   }
 
   private static boolean hasJump(RuleTable t, Chain c) {
     for (RuleLine l : t.builtinOurs) {
       if (isJump(l, c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean hasCurrentJump(RuleTable t, Chain c) {
+    for (RuleLine l : t.builtinOurs) {
+      if (isJump(l, c) && isCurrentJump(l)) {
         return true;
       }
     }

@@ -81,16 +81,15 @@ class RuleTextTest {
 
   @Test
   void portChainsArmAndDisarm() {
+    // no comment: every packet sent to the port passes these lines (RuleText#jump)
     assertEquals(
-        List.of("-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+        List.of("-j NFQUEUE --queue-num 7"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false));
     assertEquals(
-        List.of(
-            "-m comment --comment \"divert4j:port\" -j NFQUEUE --queue-num 7",
-            "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+        List.of("-j NFQUEUE --queue-num 7", "-j NFQUEUE --queue-num 7"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true));
     assertEquals(
-        List.of("-m comment --comment \"divert4j:nolistener\" -j MARK --set-xmark 0x20000000/0x0"),
+        List.of("-j MARK --set-xmark 0x20000000/0x0"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-P7", false));
     assertTrue(
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-P7-4", true)
@@ -100,16 +99,53 @@ class RuleTextTest {
   }
 
   @Test
+  void portChainLinesAreToldApartByPlaceOrByAnOlderVersionsComment() {
+    List<RuleLine> armed =
+        chain("DIVERT4J-D7", RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true));
+    assertTrue(RuleText.isListenerLine(armed, 0));
+    assertFalse(RuleText.isNoListenerLine(armed, 0));
+    assertFalse(RuleText.isListenerLine(armed, 1));
+    assertTrue(RuleText.isNoListenerLine(armed, 1));
+    List<RuleLine> idle =
+        chain("DIVERT4J-D7", RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false));
+    assertFalse(RuleText.isListenerLine(idle, 0));
+    assertTrue(RuleText.isNoListenerLine(idle, 0));
+    // as versions before 2026-12-07 wrote them: the comment says which line is which
+    List<RuleLine> old =
+        chain(
+            "DIVERT4J-D7",
+            List.of(
+                "-m comment --comment \"divert4j:port\" -j NFQUEUE --queue-num 7",
+                "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"));
+    assertTrue(RuleText.isListenerLine(old, 0));
+    assertTrue(RuleText.isNoListenerLine(old, 1));
+    assertFalse(RuleText.isListenerLine(old, 1));
+    List<RuleLine> oldIdle =
+        chain(
+            "DIVERT4J-D7",
+            List.of("-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"));
+    assertFalse(RuleText.isListenerLine(oldIdle, 0));
+    assertTrue(RuleText.isNoListenerLine(oldIdle, 0));
+  }
+
+  private static List<RuleLine> chain(String name, List<String> rules) {
+    List<RuleLine> l = new java.util.ArrayList<>();
+    for (String r : rules) {
+      l.add(new RuleLine("[0:0]", name, r));
+    }
+    return l;
+  }
+
+  @Test
   void aSniffersPortChainCopiesToNflogAndResumesAfterTheRule() {
     // S71: copy, clear the state as line C would (the packet resumes after the rule), and return
     // before the no-listener line (which would drop with DROP).
     assertEquals(
         List.of(
-            "-m comment --comment \"divert4j:port\" -j NFLOG --nflog-group 7",
-            "-m comment --comment \"divert4j:port\" -j MARK --set-xmark 0x0/"
-                + RuleText.hex(Marks.DEFAULT.stateMask()),
-            "-m comment --comment \"divert4j:port\" -j RETURN",
-            "-m comment --comment \"divert4j:nolistener\" -j NFQUEUE --queue-num 7"),
+            "-j NFLOG --nflog-group 7",
+            "-j MARK --set-xmark 0x0/" + RuleText.hex(Marks.DEFAULT.stateMask()),
+            "-j RETURN",
+            "-j NFQUEUE --queue-num 7"),
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", false, true));
     assertEquals(
         RuleText.portChainLines(Marks.DEFAULT, "DIVERT4J-D7", true),
@@ -144,6 +180,7 @@ class RuleTextTest {
             ":DIVERT4J-INPUT - [0:0]",
             ":DIVERT4J-D9 - [0:0]",
             "[3:120] -A PREROUTING -m comment --comment \"divert4j:base\" -j DIVERT4J-INPUT",
+            "[2:80] -A PREROUTING -j DIVERT4J-INPUT",
             "[1:84] -A DIVERT4J-INPUT -p icmp -m comment --comment \"divert4j:j1-1:42:3\" -j MARK"
                 + " --set-xmark 0x8030000/0x1fff0000",
             "[1:84] -A DIVERT4J-INPUT -m mark --mark 0x8030000/0x1fff0000 -m comment --comment"
@@ -155,7 +192,10 @@ class RuleTextTest {
             "COMMIT");
     RuleTable t = RuleSet.parse("raw", save);
     assertEquals(3, t.chains.get("DIVERT4J-INPUT").size());
-    assertEquals(1, t.builtinOurs.size(), "the foreign ACCEPT rule is not ours");
+    assertEquals(
+        2,
+        t.builtinOurs.size(),
+        "an older and a current jump; the foreign ACCEPT rule is not ours");
     assertEquals(1, t.chains.get("DIVERT4J-INPUT").get(0).packets());
     assertEquals(
         "[1:84]",
@@ -193,6 +233,29 @@ class RuleTextTest {
     assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p icmp ! -s 10.0.0.1/32", 5));
     assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p tcp -m conntrack --ctstate NEW", 5));
     assertEquals(null, RuleMatch.parseMatch(Chain.INPUT, "-p icmp", 0));
+  }
+
+  @Test
+  void lineATestsTheCheapestFirstAndOlderLinesReadTheSame() {
+    DivertRule r =
+        DivertRule.parse("input -p udp --dport 9000 filter \"udp.Payload[0] == 0x16\" -j DIVERT 4");
+    String a = RuleText.ruleLines(Marks.DEFAULT, r, 7, "divert4j:h:1:7", "DIVERT4J-D4").get(0);
+    // native protocol and port, then the native mark tests, then the filter's compat match, then
+    // the comments, then the target
+    assertTrue(a.startsWith("-p udp -m udp --dport 9000 -m mark ! --mark "), a);
+    int bpf = a.indexOf(" -m bpf ");
+    assertTrue(bpf > a.lastIndexOf(" -m mark "), a);
+    assertTrue(a.indexOf("divert4j-filter") > bpf, a);
+    assertTrue(a.indexOf("divert4j:h:1:7") > a.indexOf("divert4j-filter"), a);
+    assertTrue(a.indexOf(" -j MARK ") > a.indexOf("divert4j:h:1:7"), a);
+    String m = RuleMatch.matchOf(a);
+    assertEquals(r, RuleMatch.parseMatch(Chain.INPUT, m, 4));
+    // line A as versions before 2026-12-07 wrote it: the whole match, then the mark tests
+    String old =
+        RuleMatch.match(r)
+            + " -m mark ! --mark 0x40000000/0xc0000000 -m mark ! --mark 0x300000/0x700000"
+            + " -m comment --comment \"divert4j:h:1:7\" -j MARK --set-xmark 0x43800000/0xff800000";
+    assertEquals(m, RuleMatch.matchOf(old));
   }
 
   @Test
@@ -305,8 +368,18 @@ class RuleTextTest {
 
   @Test
   void onlyTheShapesDivert4jWritesInBuiltinChainsAreItsOwn() {
+    assertEquals("-j DIVERT4J-INPUT", RuleText.jump(Chain.INPUT));
+    assertTrue(RuleText.isOwnBuiltinLine(RuleText.jump(Chain.INPUT), null));
+    assertTrue(RuleText.isOwnBuiltinLine(RuleText.jump(Chain.OUTPUT), null));
+    // the jump of older versions, with the base comment: still ours (cleanup, replacement)
     String jump = "-m comment --comment \"divert4j:base\" -j DIVERT4J-INPUT";
+    assertEquals(jump, RuleText.legacyJump(Chain.INPUT));
     assertTrue(RuleText.isOwnBuiltinLine(jump, "divert4j:base"));
+    // a jump without comment is ours only if it is nothing else: no match, one of our main chains
+    assertFalse(RuleText.isOwnBuiltinLine("-p udp -j DIVERT4J-INPUT", null));
+    assertFalse(RuleText.isOwnBuiltinLine("-j DIVERT4J-D4000", null));
+    assertFalse(RuleText.isOwnBuiltinLine("-j DIVERT4J-INPUTX", null));
+    assertFalse(RuleText.isOwnBuiltinLine("-g DIVERT4J-INPUT", null));
     String probe =
         "-s 127.0.0.1/32 -d 127.0.0.1/32 -p 253 -f -m comment --comment \"divert4j:h:42:probe\"";
     assertTrue(RuleText.isOwnBuiltinLine(probe, "divert4j:h:42:probe"));
