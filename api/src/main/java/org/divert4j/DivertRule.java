@@ -6,7 +6,6 @@ import java.util.Objects;
 import java.util.Optional;
 import org.divert4j.filter.Filter;
 import org.divert4j.filter.FilterContext;
-import org.divert4j.packet.Ipv6View;
 
 /**
  * A firewall rule whose target is {@code DIVERT <port>} (SEMANTICS.md "Vocabulary"): on one chain,
@@ -65,6 +64,7 @@ public final class DivertRule {
   private final String outInterface;
   private final Filter filter;
   private final int port;
+  private final RuleMatcher matcher;
 
   private DivertRule(Builder b, IpFamily family, int port) {
     this.chain = b.chain;
@@ -85,6 +85,21 @@ public final class DivertRule {
     this.outInterface = b.outInterface;
     this.filter = b.filter;
     this.port = port;
+    this.matcher =
+        new RuleMatcher(
+            family,
+            protocol,
+            sourceNetwork,
+            destinationNetwork,
+            source,
+            sourcePrefix,
+            destination,
+            destinationPrefix,
+            sourcePortLow,
+            sourcePortHigh,
+            destinationPortLow,
+            destinationPortHigh,
+            icmpType);
   }
 
   /**
@@ -281,11 +296,7 @@ public final class DivertRule {
    *     fragments (S7)
    */
   public boolean testsTransport() {
-    return sourcePortLow != 0
-        || sourcePortHigh != 65535
-        || destinationPortLow != 0
-        || destinationPortHigh != 65535
-        || icmpType != ANY_ICMP_TYPE;
+    return matcher.testsTransport();
   }
 
   /**
@@ -322,106 +333,13 @@ public final class DivertRule {
     if (len < 1) {
       return false;
     }
-    int version = (packet.get(base) & 0xff) >>> 4;
     if (this.inInterface != null && !this.inInterface.equals(inInterface)) {
       return false;
     }
     if (this.outInterface != null && !this.outInterface.equals(outInterface)) {
       return false;
     }
-    if (version == 6) {
-      return family != IpFamily.IPV4 && matches6(packet, base, len);
-    }
-    return version == 4 && family != IpFamily.IPV6 && matches4(packet, base, len);
-  }
-
-  private boolean matches4(ByteBuffer packet, int base, int len) {
-    if (len < 20) {
-      return false;
-    }
-    int ihl = (packet.get(base) & 0x0f) * 4;
-    int proto = packet.get(base + 9) & 0xff;
-    if (protocol != ANY_PROTOCOL && proto != protocol) {
-      return false;
-    }
-    if (sourcePrefix > 0 && !inPrefix(packet.getInt(base + 12), source, sourcePrefix)) {
-      return false;
-    }
-    if (destinationPrefix > 0
-        && !inPrefix(packet.getInt(base + 16), destination, destinationPrefix)) {
-      return false;
-    }
-    if (!testsTransport()) {
-      return true;
-    }
-    int fragmentOffset = packet.getShort(base + 6) & 0x1fff;
-    if (fragmentOffset != 0) {
-      return false; // S7: transport fields exist only in the first fragment
-    }
-    return matchesTransport(packet, proto, ICMP, base + ihl, base + len);
-  }
-
-  private boolean matches6(ByteBuffer packet, int base, int len) {
-    if (len < 40) {
-      return false;
-    }
-    if (sourceNetwork != null && !sourceNetwork.contains(packet, base + 8)) {
-      return false;
-    }
-    if (destinationNetwork != null && !destinationNetwork.contains(packet, base + 24)) {
-      return false;
-    }
-    if (protocol == ANY_PROTOCOL && !testsTransport()) {
-      return true;
-    }
-    // S56: the upper-layer protocol is found by walking the extension headers; a chain that runs
-    // past the packet's end matches only rules without protocol, port or type tests.
-    long w = Ipv6View.walk(packet, base, base + len);
-    if (Ipv6View.pastEnd(w)) {
-      return false;
-    }
-    int proto = Ipv6View.upperProtocol(w);
-    if (protocol != ANY_PROTOCOL && proto != protocol) {
-      return false;
-    }
-    if (!testsTransport()) {
-      return true;
-    }
-    int frag = Ipv6View.fragmentHeader(w);
-    if (frag != 0 && (packet.getShort(base + frag + 2) & 0xfff8) != 0) {
-      return false; // S56 as S7: transport fields exist only in the first fragment
-    }
-    return matchesTransport(packet, proto, ICMPV6, base + Ipv6View.upperOffset(w), base + len);
-  }
-
-  private boolean matchesTransport(ByteBuffer packet, int proto, int icmp, int at, int end) {
-    if (icmpType != ANY_ICMP_TYPE) {
-      if (proto != icmp || end < at + 1 || (packet.get(at) & 0xff) != icmpType) {
-        return false;
-      }
-    }
-    boolean testsPorts =
-        sourcePortLow != 0
-            || sourcePortHigh != 65535
-            || destinationPortLow != 0
-            || destinationPortHigh != 65535;
-    if (testsPorts) {
-      if ((proto != UDP && proto != TCP) || end < at + 4) {
-        return false;
-      }
-      int sp = packet.getShort(at) & 0xffff;
-      int dp = packet.getShort(at + 2) & 0xffff;
-      return sp >= sourcePortLow
-          && sp <= sourcePortHigh
-          && dp >= destinationPortLow
-          && dp <= destinationPortHigh;
-    }
-    return true;
-  }
-
-  private static boolean inPrefix(int address, int prefix, int length) {
-    int mask = length == 0 ? 0 : -1 << (32 - length);
-    return (address & mask) == (prefix & mask);
+    return matcher.matches(packet, base, len);
   }
 
   /**
@@ -540,7 +458,7 @@ public final class DivertRule {
       if (network.family() == IpFamily.IPV4) {
         return source(Ipv4.toInt((Inet4Address) network.address()), network.length());
       }
-      this.sourceNetwork = masked(network);
+      this.sourceNetwork = RuleChecks.masked(network);
       this.source = 0;
       this.sourcePrefix = 0;
       return this;
@@ -552,7 +470,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder source(int address, int length) {
-      checkPrefix(length);
+      RuleChecks.checkPrefix(length);
       this.source = length == 0 ? 0 : address & (-1 << (32 - length));
       this.sourcePrefix = length;
       this.sourceNetwork = length == 0 ? null : new IpPrefix(Ipv4.fromInt(source), length);
@@ -576,7 +494,7 @@ public final class DivertRule {
       if (network.family() == IpFamily.IPV4) {
         return destination(Ipv4.toInt((Inet4Address) network.address()), network.length());
       }
-      this.destinationNetwork = masked(network);
+      this.destinationNetwork = RuleChecks.masked(network);
       this.destination = 0;
       this.destinationPrefix = 0;
       return this;
@@ -588,7 +506,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destination(int address, int length) {
-      checkPrefix(length);
+      RuleChecks.checkPrefix(length);
       this.destination = length == 0 ? 0 : address & (-1 << (32 - length));
       this.destinationPrefix = length;
       this.destinationNetwork =
@@ -610,7 +528,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder sourcePorts(int low, int high) {
-      checkRange(low, high);
+      RuleChecks.checkRange(low, high);
       this.sourcePortLow = low;
       this.sourcePortHigh = high;
       return this;
@@ -630,7 +548,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destinationPorts(int low, int high) {
-      checkRange(low, high);
+      RuleChecks.checkRange(low, high);
       this.destinationPortLow = low;
       this.destinationPortHigh = high;
       return this;
@@ -656,7 +574,7 @@ public final class DivertRule {
       if (chain == Chain.OUTPUT) {
         throw new IllegalArgumentException("the output chain has no input interface to match");
       }
-      this.inInterface = checkName(name);
+      this.inInterface = RuleChecks.checkName(name);
       return this;
     }
 
@@ -668,7 +586,7 @@ public final class DivertRule {
       if (chain == Chain.INPUT) {
         throw new IllegalArgumentException("the input chain has no output interface to match");
       }
-      this.outInterface = checkName(name);
+      this.outInterface = RuleChecks.checkName(name);
       return this;
     }
 
@@ -704,10 +622,8 @@ public final class DivertRule {
         throw new IllegalArgumentException("divert port must be 1..65535: " + port);
       }
       boolean ports =
-          sourcePortLow != 0
-              || sourcePortHigh != 65535
-              || destinationPortLow != 0
-              || destinationPortHigh != 65535;
+          RuleMatcher.testsPorts(
+              sourcePortLow, sourcePortHigh, destinationPortLow, destinationPortHigh);
       if (ports && protocol != UDP && protocol != TCP) {
         throw new IllegalArgumentException("port matches need protocol udp or tcp ('-p udp')");
       }
@@ -715,77 +631,8 @@ public final class DivertRule {
         throw new IllegalArgumentException(
             "an ICMP type match needs protocol icmp or icmpv6 ('-p icmp', '-p icmpv6')");
       }
-      return new DivertRule(this, family(), port);
-    }
-
-    /** S54: one rule never mixes the families; the message names what disagrees. */
-    private IpFamily family() {
-      IpFamily f = family;
-      String why = f == null ? null : (f == IpFamily.IPV6 ? "-6" : "-4");
-      for (IpPrefix n : new IpPrefix[] {sourceNetwork, destinationNetwork}) {
-        if (n == null) {
-          continue;
-        }
-        if (f != null && n.family() != f) {
-          throw new IllegalArgumentException(
-              "a rule never mixes families: "
-                  + n
-                  + " is "
-                  + n.family()
-                  + " but "
-                  + why
-                  + " is "
-                  + f);
-        }
-        f = n.family();
-        why = n.toString();
-      }
-      IpFamily byProtocol =
-          protocol == ICMP ? IpFamily.IPV4 : protocol == ICMPV6 ? IpFamily.IPV6 : null;
-      if (byProtocol != null && f != null && byProtocol != f) {
-        throw new IllegalArgumentException(
-            "a rule never mixes families: protocol "
-                + (protocol == ICMP ? "icmp" : "icmpv6")
-                + " is "
-                + byProtocol
-                + " only but "
-                + why
-                + " is "
-                + f);
-      }
-      return f != null ? f : byProtocol;
-    }
-
-    private static IpPrefix masked(IpPrefix p) {
-      byte[] b = p.address().getAddress();
-      for (int bit = p.length(); bit < b.length * 8; bit++) {
-        b[bit >>> 3] &= (byte) ~(0x80 >>> (bit & 7));
-      }
-      try {
-        return new IpPrefix(java.net.InetAddress.getByAddress(b), p.length());
-      } catch (java.net.UnknownHostException e) {
-        throw new AssertionError(e);
-      }
-    }
-
-    private static void checkPrefix(int length) {
-      if (length < 0 || length > 32) {
-        throw new IllegalArgumentException("prefix length must be 0..32: " + length);
-      }
-    }
-
-    private static void checkRange(int low, int high) {
-      if (low < 0 || high > 65535 || low > high) {
-        throw new IllegalArgumentException(
-            "port range must be within 0..65535: " + low + ":" + high);
-      }
-    }
-
-    private static String checkName(String name) {
-      if (name == null || name.isEmpty() || name.length() > 15 || name.contains(" ")) {
-        throw new IllegalArgumentException("not an interface name: '" + name + "'");
-      }
-      return name;
+      return new DivertRule(
+          this, RuleChecks.family(family, sourceNetwork, destinationNetwork, protocol), port);
     }
   }
 }
