@@ -47,59 +47,33 @@ public final class DivertRule {
   public static final int ANY_ICMP_TYPE = -1;
 
   private final Chain chain;
-  private final IpFamily family; // null: both families (S54)
-  private final int protocol;
-  private final IpPrefix sourceNetwork; // null: any source
-  private final IpPrefix destinationNetwork; // null: any destination
-  private final int source;
-  private final int sourcePrefix;
-  private final int destination;
-  private final int destinationPrefix;
-  private final int sourcePortLow;
-  private final int sourcePortHigh;
-  private final int destinationPortLow;
-  private final int destinationPortHigh;
-  private final int icmpType;
+  private final RuleMatcher match; // family, protocol, addresses, ports, ICMP type
   private final String inInterface;
   private final String outInterface;
   private final Filter filter;
   private final int port;
-  private final RuleMatcher matcher;
 
   private DivertRule(Builder b, IpFamily family, int port) {
     this.chain = b.chain;
-    this.family = family;
-    this.protocol = b.protocol;
-    this.sourceNetwork = b.sourceNetwork;
-    this.destinationNetwork = b.destinationNetwork;
-    this.source = b.source;
-    this.sourcePrefix = b.sourcePrefix;
-    this.destination = b.destination;
-    this.destinationPrefix = b.destinationPrefix;
-    this.sourcePortLow = b.sourcePortLow;
-    this.sourcePortHigh = b.sourcePortHigh;
-    this.destinationPortLow = b.destinationPortLow;
-    this.destinationPortHigh = b.destinationPortHigh;
-    this.icmpType = b.icmpType;
+    this.match =
+        new RuleMatcher(
+            family,
+            b.protocol,
+            b.sourceNetwork,
+            b.destinationNetwork,
+            b.source,
+            b.sourcePrefix,
+            b.destination,
+            b.destinationPrefix,
+            b.sourcePortLow,
+            b.sourcePortHigh,
+            b.destinationPortLow,
+            b.destinationPortHigh,
+            b.icmpType);
     this.inInterface = b.inInterface;
     this.outInterface = b.outInterface;
     this.filter = b.filter;
     this.port = port;
-    this.matcher =
-        new RuleMatcher(
-            family,
-            protocol,
-            sourceNetwork,
-            destinationNetwork,
-            source,
-            sourcePrefix,
-            destination,
-            destinationPrefix,
-            sourcePortLow,
-            sourcePortHigh,
-            destinationPortLow,
-            destinationPortHigh,
-            icmpType);
   }
 
   /**
@@ -166,7 +140,7 @@ public final class DivertRule {
    * @return the one family the rule matches, or empty when it matches both (S54)
    */
   public Optional<IpFamily> family() {
-    return Optional.ofNullable(family);
+    return Optional.ofNullable(match.family);
   }
 
   /**
@@ -174,28 +148,28 @@ public final class DivertRule {
    * @return whether the rule can match packets of that family
    */
   public boolean appliesTo(IpFamily f) {
-    return family == null || family == f;
+    return match.family == null || match.family == f;
   }
 
   /**
    * @return the source network of either family, or empty when any source matches
    */
   public Optional<IpPrefix> sourceNetwork() {
-    return Optional.ofNullable(sourceNetwork);
+    return Optional.ofNullable(match.sourceNetwork);
   }
 
   /**
    * @return the destination network of either family, or empty when any destination matches
    */
   public Optional<IpPrefix> destinationNetwork() {
-    return Optional.ofNullable(destinationNetwork);
+    return Optional.ofNullable(match.destinationNetwork);
   }
 
   /**
    * @return the protocol number matched, or {@link #ANY_PROTOCOL}
    */
   public int protocol() {
-    return protocol;
+    return match.protocol;
   }
 
   /**
@@ -203,14 +177,14 @@ public final class DivertRule {
    *     #sourcePrefixLength()} is above 0; 0 for an IPv6 source (see {@link #sourceNetwork()})
    */
   public int source() {
-    return source;
+    return match.source;
   }
 
   /**
    * @return the source prefix length; 0 matches any source
    */
   public int sourcePrefixLength() {
-    return sourcePrefix;
+    return match.sourcePrefix;
   }
 
   /**
@@ -218,49 +192,49 @@ public final class DivertRule {
    *     {@link #destinationNetwork()})
    */
   public int destination() {
-    return destination;
+    return match.destination;
   }
 
   /**
    * @return the destination prefix length; 0 matches any destination
    */
   public int destinationPrefixLength() {
-    return destinationPrefix;
+    return match.destinationPrefix;
   }
 
   /**
    * @return the lowest source port matched (0 when any)
    */
   public int sourcePortLow() {
-    return sourcePortLow;
+    return match.sourcePortLow;
   }
 
   /**
    * @return the highest source port matched (65535 when any)
    */
   public int sourcePortHigh() {
-    return sourcePortHigh;
+    return match.sourcePortHigh;
   }
 
   /**
    * @return the lowest destination port matched (0 when any)
    */
   public int destinationPortLow() {
-    return destinationPortLow;
+    return match.destinationPortLow;
   }
 
   /**
    * @return the highest destination port matched (65535 when any)
    */
   public int destinationPortHigh() {
-    return destinationPortHigh;
+    return match.destinationPortHigh;
   }
 
   /**
    * @return the ICMP type matched, or {@link #ANY_ICMP_TYPE}
    */
   public int icmpType() {
-    return icmpType;
+    return match.icmpType;
   }
 
   /**
@@ -296,7 +270,7 @@ public final class DivertRule {
    *     fragments (S7)
    */
   public boolean testsTransport() {
-    return matcher.testsTransport();
+    return match.testsTransport();
   }
 
   /**
@@ -339,7 +313,7 @@ public final class DivertRule {
     if (this.outInterface != null && !this.outInterface.equals(outInterface)) {
       return false;
     }
-    return matcher.matches(packet, base, len);
+    return match.matches(packet, base, len);
   }
 
   /**
@@ -355,19 +329,19 @@ public final class DivertRule {
    */
   public Builder toBuilder() {
     Builder b = new Builder(chain);
-    b.family = family;
-    b.protocol = protocol;
-    b.sourceNetwork = sourceNetwork;
-    b.destinationNetwork = destinationNetwork;
-    b.source = source;
-    b.sourcePrefix = sourcePrefix;
-    b.destination = destination;
-    b.destinationPrefix = destinationPrefix;
-    b.sourcePortLow = sourcePortLow;
-    b.sourcePortHigh = sourcePortHigh;
-    b.destinationPortLow = destinationPortLow;
-    b.destinationPortHigh = destinationPortHigh;
-    b.icmpType = icmpType;
+    b.family = match.family;
+    b.protocol = match.protocol;
+    b.sourceNetwork = match.sourceNetwork;
+    b.destinationNetwork = match.destinationNetwork;
+    b.source = match.source;
+    b.sourcePrefix = match.sourcePrefix;
+    b.destination = match.destination;
+    b.destinationPrefix = match.destinationPrefix;
+    b.sourcePortLow = match.sourcePortLow;
+    b.sourcePortHigh = match.sourcePortHigh;
+    b.destinationPortLow = match.destinationPortLow;
+    b.destinationPortHigh = match.destinationPortHigh;
+    b.icmpType = match.icmpType;
     b.inInterface = inInterface;
     b.outInterface = outInterface;
     b.filter = filter;

@@ -7,23 +7,24 @@ import org.divert4j.packet.Ipv6View;
  * Tests a packet's IP and transport headers against a {@link DivertRule}'s matches, as a firewall
  * would: family, protocol, source and destination prefix, port ranges and ICMP type (S7 and S56 for
  * fragments: port and type tests match only the fragment with offset 0, protocol and address tests
- * every fragment). Interfaces and the rule's filter are tested by the rule itself. Immutable,
- * thread-safe, and allocation-free per packet.
+ * every fragment). It holds these matches for the rule, which reads them for its accessors;
+ * interfaces and the rule's filter are tested by the rule itself. Immutable, thread-safe, and
+ * allocation-free per packet.
  */
 final class RuleMatcher {
-  private final IpFamily family; // null: both families (S54)
-  private final int protocol;
-  private final IpPrefix sourceNetwork; // null: any source
-  private final IpPrefix destinationNetwork; // null: any destination
-  private final int source;
-  private final int sourcePrefix;
-  private final int destination;
-  private final int destinationPrefix;
-  private final int sourcePortLow;
-  private final int sourcePortHigh;
-  private final int destinationPortLow;
-  private final int destinationPortHigh;
-  private final int icmpType;
+  final IpFamily family; // null: both families (S54)
+  final int protocol;
+  final IpPrefix sourceNetwork; // null: any source
+  final IpPrefix destinationNetwork; // null: any destination
+  final int source;
+  final int sourcePrefix;
+  final int destination;
+  final int destinationPrefix;
+  final int sourcePortLow;
+  final int sourcePortHigh;
+  final int destinationPortLow;
+  final int destinationPortHigh;
+  final int icmpType;
 
   RuleMatcher(
       IpFamily family,
