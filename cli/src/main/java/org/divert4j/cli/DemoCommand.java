@@ -5,7 +5,6 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import java.io.PrintWriter;
 import java.net.Inet4Address;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,9 +70,7 @@ final class DemoCommand implements Callable<Integer> {
   static final int UDP_PORT = 7777;
   static final int DISCARD_PORT = 9;
   static final int PEER_UDP_PORT = 40000;
-  static final int ECHO_ID = 4660;
   static final int BIG_DATAGRAM = 4000;
-  static final Duration PROGRAM_PATIENCE = Duration.ofSeconds(10);
 
   @Spec CommandSpec spec;
 

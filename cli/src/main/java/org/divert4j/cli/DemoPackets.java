@@ -17,6 +17,8 @@ import org.divert4j.testbed.TestNode;
  * replies, UDP datagrams to the peer, patterned payloads, and how long to look. Stateless.
  */
 final class DemoPackets {
+  static final int ECHO_ID = 4660;
+
   private DemoPackets() {}
 
   /** How long to look for something after the program has handled it: zero on a simulation. */
@@ -34,7 +36,7 @@ final class DemoPackets {
 
   static void sendEcho(TestNode from, Inet4Address to, int seq) throws IOException {
     ByteBuffer echo =
-        Ipv4Builder.icmpEchoRequest(DemoCommand.ECHO_ID, seq)
+        Ipv4Builder.icmpEchoRequest(ECHO_ID, seq)
             .source(Ipv4.toInt(from.address()))
             .destination(Ipv4.toInt(to))
             .identification(0x100 + seq)
@@ -51,7 +53,7 @@ final class DemoPackets {
           return p.length >= hl + 8
               && p[9] == 1
               && p[hl] == 0
-              && ((p[hl + 4] & 0xff) << 8 | (p[hl + 5] & 0xff)) == DemoCommand.ECHO_ID
+              && ((p[hl + 4] & 0xff) << 8 | (p[hl + 5] & 0xff)) == ECHO_ID
               && ((p[hl + 6] & 0xff) << 8 | (p[hl + 7] & 0xff)) == seq;
         };
     return !capture.await(reply, 1, wait(bed)).isEmpty();

@@ -1,6 +1,7 @@
 package org.divert4j.cli;
 
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -14,6 +15,7 @@ import org.divert4j.InstalledRule;
  */
 final class DemoReport {
   private static final String ROW = "  %-3s %-32s %8s %10s %7s %7s";
+  private static final Duration PROGRAM_PATIENCE = Duration.ofSeconds(10);
 
   private final PrintWriter out;
   private final List<String> unexpected = new ArrayList<>();
@@ -46,7 +48,7 @@ final class DemoReport {
   }
 
   void awaitProgram(DemoProgram program, long n) throws InterruptedException {
-    if (!program.awaitHandled(n, DemoCommand.PROGRAM_PATIENCE)) {
+    if (!program.awaitHandled(n, PROGRAM_PATIENCE)) {
       expect(false, "the program handled " + program.handled() + " packets, expected " + n);
     }
   }
