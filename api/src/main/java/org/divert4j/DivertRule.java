@@ -6,7 +6,6 @@ import java.util.Objects;
 import java.util.Optional;
 import org.divert4j.filter.Filter;
 import org.divert4j.filter.FilterContext;
-import org.divert4j.packet.Ipv6View;
 
 /**
  * A firewall rule whose target is {@code DIVERT <port>} (SEMANTICS.md "Vocabulary"): on one chain,
@@ -48,19 +47,7 @@ public final class DivertRule {
   public static final int ANY_ICMP_TYPE = -1;
 
   private final Chain chain;
-  private final IpFamily family; // null: both families (S54)
-  private final int protocol;
-  private final IpPrefix sourceNetwork; // null: any source
-  private final IpPrefix destinationNetwork; // null: any destination
-  private final int source;
-  private final int sourcePrefix;
-  private final int destination;
-  private final int destinationPrefix;
-  private final int sourcePortLow;
-  private final int sourcePortHigh;
-  private final int destinationPortLow;
-  private final int destinationPortHigh;
-  private final int icmpType;
+  private final RuleMatcher match; // family, protocol, addresses, ports, ICMP type
   private final String inInterface;
   private final String outInterface;
   private final Filter filter;
@@ -68,19 +55,21 @@ public final class DivertRule {
 
   private DivertRule(Builder b, IpFamily family, int port) {
     this.chain = b.chain;
-    this.family = family;
-    this.protocol = b.protocol;
-    this.sourceNetwork = b.sourceNetwork;
-    this.destinationNetwork = b.destinationNetwork;
-    this.source = b.source;
-    this.sourcePrefix = b.sourcePrefix;
-    this.destination = b.destination;
-    this.destinationPrefix = b.destinationPrefix;
-    this.sourcePortLow = b.sourcePortLow;
-    this.sourcePortHigh = b.sourcePortHigh;
-    this.destinationPortLow = b.destinationPortLow;
-    this.destinationPortHigh = b.destinationPortHigh;
-    this.icmpType = b.icmpType;
+    this.match =
+        new RuleMatcher(
+            family,
+            b.protocol,
+            b.sourceNetwork,
+            b.destinationNetwork,
+            b.source,
+            b.sourcePrefix,
+            b.destination,
+            b.destinationPrefix,
+            b.sourcePortLow,
+            b.sourcePortHigh,
+            b.destinationPortLow,
+            b.destinationPortHigh,
+            b.icmpType);
     this.inInterface = b.inInterface;
     this.outInterface = b.outInterface;
     this.filter = b.filter;
@@ -151,7 +140,7 @@ public final class DivertRule {
    * @return the one family the rule matches, or empty when it matches both (S54)
    */
   public Optional<IpFamily> family() {
-    return Optional.ofNullable(family);
+    return Optional.ofNullable(match.family);
   }
 
   /**
@@ -159,28 +148,28 @@ public final class DivertRule {
    * @return whether the rule can match packets of that family
    */
   public boolean appliesTo(IpFamily f) {
-    return family == null || family == f;
+    return match.family == null || match.family == f;
   }
 
   /**
    * @return the source network of either family, or empty when any source matches
    */
   public Optional<IpPrefix> sourceNetwork() {
-    return Optional.ofNullable(sourceNetwork);
+    return Optional.ofNullable(match.sourceNetwork);
   }
 
   /**
    * @return the destination network of either family, or empty when any destination matches
    */
   public Optional<IpPrefix> destinationNetwork() {
-    return Optional.ofNullable(destinationNetwork);
+    return Optional.ofNullable(match.destinationNetwork);
   }
 
   /**
    * @return the protocol number matched, or {@link #ANY_PROTOCOL}
    */
   public int protocol() {
-    return protocol;
+    return match.protocol;
   }
 
   /**
@@ -188,14 +177,14 @@ public final class DivertRule {
    *     #sourcePrefixLength()} is above 0; 0 for an IPv6 source (see {@link #sourceNetwork()})
    */
   public int source() {
-    return source;
+    return match.source;
   }
 
   /**
    * @return the source prefix length; 0 matches any source
    */
   public int sourcePrefixLength() {
-    return sourcePrefix;
+    return match.sourcePrefix;
   }
 
   /**
@@ -203,49 +192,49 @@ public final class DivertRule {
    *     {@link #destinationNetwork()})
    */
   public int destination() {
-    return destination;
+    return match.destination;
   }
 
   /**
    * @return the destination prefix length; 0 matches any destination
    */
   public int destinationPrefixLength() {
-    return destinationPrefix;
+    return match.destinationPrefix;
   }
 
   /**
    * @return the lowest source port matched (0 when any)
    */
   public int sourcePortLow() {
-    return sourcePortLow;
+    return match.sourcePortLow;
   }
 
   /**
    * @return the highest source port matched (65535 when any)
    */
   public int sourcePortHigh() {
-    return sourcePortHigh;
+    return match.sourcePortHigh;
   }
 
   /**
    * @return the lowest destination port matched (0 when any)
    */
   public int destinationPortLow() {
-    return destinationPortLow;
+    return match.destinationPortLow;
   }
 
   /**
    * @return the highest destination port matched (65535 when any)
    */
   public int destinationPortHigh() {
-    return destinationPortHigh;
+    return match.destinationPortHigh;
   }
 
   /**
    * @return the ICMP type matched, or {@link #ANY_ICMP_TYPE}
    */
   public int icmpType() {
-    return icmpType;
+    return match.icmpType;
   }
 
   /**
@@ -281,11 +270,7 @@ public final class DivertRule {
    *     fragments (S7)
    */
   public boolean testsTransport() {
-    return sourcePortLow != 0
-        || sourcePortHigh != 65535
-        || destinationPortLow != 0
-        || destinationPortHigh != 65535
-        || icmpType != ANY_ICMP_TYPE;
+    return match.testsTransport();
   }
 
   /**
@@ -322,106 +307,13 @@ public final class DivertRule {
     if (len < 1) {
       return false;
     }
-    int version = (packet.get(base) & 0xff) >>> 4;
     if (this.inInterface != null && !this.inInterface.equals(inInterface)) {
       return false;
     }
     if (this.outInterface != null && !this.outInterface.equals(outInterface)) {
       return false;
     }
-    if (version == 6) {
-      return family != IpFamily.IPV4 && matches6(packet, base, len);
-    }
-    return version == 4 && family != IpFamily.IPV6 && matches4(packet, base, len);
-  }
-
-  private boolean matches4(ByteBuffer packet, int base, int len) {
-    if (len < 20) {
-      return false;
-    }
-    int ihl = (packet.get(base) & 0x0f) * 4;
-    int proto = packet.get(base + 9) & 0xff;
-    if (protocol != ANY_PROTOCOL && proto != protocol) {
-      return false;
-    }
-    if (sourcePrefix > 0 && !inPrefix(packet.getInt(base + 12), source, sourcePrefix)) {
-      return false;
-    }
-    if (destinationPrefix > 0
-        && !inPrefix(packet.getInt(base + 16), destination, destinationPrefix)) {
-      return false;
-    }
-    if (!testsTransport()) {
-      return true;
-    }
-    int fragmentOffset = packet.getShort(base + 6) & 0x1fff;
-    if (fragmentOffset != 0) {
-      return false; // S7: transport fields exist only in the first fragment
-    }
-    return matchesTransport(packet, proto, ICMP, base + ihl, base + len);
-  }
-
-  private boolean matches6(ByteBuffer packet, int base, int len) {
-    if (len < 40) {
-      return false;
-    }
-    if (sourceNetwork != null && !sourceNetwork.contains(packet, base + 8)) {
-      return false;
-    }
-    if (destinationNetwork != null && !destinationNetwork.contains(packet, base + 24)) {
-      return false;
-    }
-    if (protocol == ANY_PROTOCOL && !testsTransport()) {
-      return true;
-    }
-    // S56: the upper-layer protocol is found by walking the extension headers; a chain that runs
-    // past the packet's end matches only rules without protocol, port or type tests.
-    long w = Ipv6View.walk(packet, base, base + len);
-    if (Ipv6View.pastEnd(w)) {
-      return false;
-    }
-    int proto = Ipv6View.upperProtocol(w);
-    if (protocol != ANY_PROTOCOL && proto != protocol) {
-      return false;
-    }
-    if (!testsTransport()) {
-      return true;
-    }
-    int frag = Ipv6View.fragmentHeader(w);
-    if (frag != 0 && (packet.getShort(base + frag + 2) & 0xfff8) != 0) {
-      return false; // S56 as S7: transport fields exist only in the first fragment
-    }
-    return matchesTransport(packet, proto, ICMPV6, base + Ipv6View.upperOffset(w), base + len);
-  }
-
-  private boolean matchesTransport(ByteBuffer packet, int proto, int icmp, int at, int end) {
-    if (icmpType != ANY_ICMP_TYPE) {
-      if (proto != icmp || end < at + 1 || (packet.get(at) & 0xff) != icmpType) {
-        return false;
-      }
-    }
-    boolean testsPorts =
-        sourcePortLow != 0
-            || sourcePortHigh != 65535
-            || destinationPortLow != 0
-            || destinationPortHigh != 65535;
-    if (testsPorts) {
-      if ((proto != UDP && proto != TCP) || end < at + 4) {
-        return false;
-      }
-      int sp = packet.getShort(at) & 0xffff;
-      int dp = packet.getShort(at + 2) & 0xffff;
-      return sp >= sourcePortLow
-          && sp <= sourcePortHigh
-          && dp >= destinationPortLow
-          && dp <= destinationPortHigh;
-    }
-    return true;
-  }
-
-  private static boolean inPrefix(int address, int prefix, int length) {
-    int mask = length == 0 ? 0 : -1 << (32 - length);
-    return (address & mask) == (prefix & mask);
+    return match.matches(packet, base, len);
   }
 
   /**
@@ -437,19 +329,19 @@ public final class DivertRule {
    */
   public Builder toBuilder() {
     Builder b = new Builder(chain);
-    b.family = family;
-    b.protocol = protocol;
-    b.sourceNetwork = sourceNetwork;
-    b.destinationNetwork = destinationNetwork;
-    b.source = source;
-    b.sourcePrefix = sourcePrefix;
-    b.destination = destination;
-    b.destinationPrefix = destinationPrefix;
-    b.sourcePortLow = sourcePortLow;
-    b.sourcePortHigh = sourcePortHigh;
-    b.destinationPortLow = destinationPortLow;
-    b.destinationPortHigh = destinationPortHigh;
-    b.icmpType = icmpType;
+    b.family = match.family;
+    b.protocol = match.protocol;
+    b.sourceNetwork = match.sourceNetwork;
+    b.destinationNetwork = match.destinationNetwork;
+    b.source = match.source;
+    b.sourcePrefix = match.sourcePrefix;
+    b.destination = match.destination;
+    b.destinationPrefix = match.destinationPrefix;
+    b.sourcePortLow = match.sourcePortLow;
+    b.sourcePortHigh = match.sourcePortHigh;
+    b.destinationPortLow = match.destinationPortLow;
+    b.destinationPortHigh = match.destinationPortHigh;
+    b.icmpType = match.icmpType;
     b.inInterface = inInterface;
     b.outInterface = outInterface;
     b.filter = filter;
@@ -540,7 +432,7 @@ public final class DivertRule {
       if (network.family() == IpFamily.IPV4) {
         return source(Ipv4.toInt((Inet4Address) network.address()), network.length());
       }
-      this.sourceNetwork = masked(network);
+      this.sourceNetwork = RuleChecks.masked(network);
       this.source = 0;
       this.sourcePrefix = 0;
       return this;
@@ -552,7 +444,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder source(int address, int length) {
-      checkPrefix(length);
+      RuleChecks.checkPrefix(length);
       this.source = length == 0 ? 0 : address & (-1 << (32 - length));
       this.sourcePrefix = length;
       this.sourceNetwork = length == 0 ? null : new IpPrefix(Ipv4.fromInt(source), length);
@@ -576,7 +468,7 @@ public final class DivertRule {
       if (network.family() == IpFamily.IPV4) {
         return destination(Ipv4.toInt((Inet4Address) network.address()), network.length());
       }
-      this.destinationNetwork = masked(network);
+      this.destinationNetwork = RuleChecks.masked(network);
       this.destination = 0;
       this.destinationPrefix = 0;
       return this;
@@ -588,7 +480,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destination(int address, int length) {
-      checkPrefix(length);
+      RuleChecks.checkPrefix(length);
       this.destination = length == 0 ? 0 : address & (-1 << (32 - length));
       this.destinationPrefix = length;
       this.destinationNetwork =
@@ -610,7 +502,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder sourcePorts(int low, int high) {
-      checkRange(low, high);
+      RuleChecks.checkRange(low, high);
       this.sourcePortLow = low;
       this.sourcePortHigh = high;
       return this;
@@ -630,7 +522,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destinationPorts(int low, int high) {
-      checkRange(low, high);
+      RuleChecks.checkRange(low, high);
       this.destinationPortLow = low;
       this.destinationPortHigh = high;
       return this;
@@ -656,7 +548,7 @@ public final class DivertRule {
       if (chain == Chain.OUTPUT) {
         throw new IllegalArgumentException("the output chain has no input interface to match");
       }
-      this.inInterface = checkName(name);
+      this.inInterface = RuleChecks.checkName(name);
       return this;
     }
 
@@ -668,7 +560,7 @@ public final class DivertRule {
       if (chain == Chain.INPUT) {
         throw new IllegalArgumentException("the input chain has no output interface to match");
       }
-      this.outInterface = checkName(name);
+      this.outInterface = RuleChecks.checkName(name);
       return this;
     }
 
@@ -704,10 +596,8 @@ public final class DivertRule {
         throw new IllegalArgumentException("divert port must be 1..65535: " + port);
       }
       boolean ports =
-          sourcePortLow != 0
-              || sourcePortHigh != 65535
-              || destinationPortLow != 0
-              || destinationPortHigh != 65535;
+          RuleMatcher.testsPorts(
+              sourcePortLow, sourcePortHigh, destinationPortLow, destinationPortHigh);
       if (ports && protocol != UDP && protocol != TCP) {
         throw new IllegalArgumentException("port matches need protocol udp or tcp ('-p udp')");
       }
@@ -715,77 +605,8 @@ public final class DivertRule {
         throw new IllegalArgumentException(
             "an ICMP type match needs protocol icmp or icmpv6 ('-p icmp', '-p icmpv6')");
       }
-      return new DivertRule(this, family(), port);
-    }
-
-    /** S54: one rule never mixes the families; the message names what disagrees. */
-    private IpFamily family() {
-      IpFamily f = family;
-      String why = f == null ? null : (f == IpFamily.IPV6 ? "-6" : "-4");
-      for (IpPrefix n : new IpPrefix[] {sourceNetwork, destinationNetwork}) {
-        if (n == null) {
-          continue;
-        }
-        if (f != null && n.family() != f) {
-          throw new IllegalArgumentException(
-              "a rule never mixes families: "
-                  + n
-                  + " is "
-                  + n.family()
-                  + " but "
-                  + why
-                  + " is "
-                  + f);
-        }
-        f = n.family();
-        why = n.toString();
-      }
-      IpFamily byProtocol =
-          protocol == ICMP ? IpFamily.IPV4 : protocol == ICMPV6 ? IpFamily.IPV6 : null;
-      if (byProtocol != null && f != null && byProtocol != f) {
-        throw new IllegalArgumentException(
-            "a rule never mixes families: protocol "
-                + (protocol == ICMP ? "icmp" : "icmpv6")
-                + " is "
-                + byProtocol
-                + " only but "
-                + why
-                + " is "
-                + f);
-      }
-      return f != null ? f : byProtocol;
-    }
-
-    private static IpPrefix masked(IpPrefix p) {
-      byte[] b = p.address().getAddress();
-      for (int bit = p.length(); bit < b.length * 8; bit++) {
-        b[bit >>> 3] &= (byte) ~(0x80 >>> (bit & 7));
-      }
-      try {
-        return new IpPrefix(java.net.InetAddress.getByAddress(b), p.length());
-      } catch (java.net.UnknownHostException e) {
-        throw new AssertionError(e);
-      }
-    }
-
-    private static void checkPrefix(int length) {
-      if (length < 0 || length > 32) {
-        throw new IllegalArgumentException("prefix length must be 0..32: " + length);
-      }
-    }
-
-    private static void checkRange(int low, int high) {
-      if (low < 0 || high > 65535 || low > high) {
-        throw new IllegalArgumentException(
-            "port range must be within 0..65535: " + low + ":" + high);
-      }
-    }
-
-    private static String checkName(String name) {
-      if (name == null || name.isEmpty() || name.length() > 15 || name.contains(" ")) {
-        throw new IllegalArgumentException("not an interface name: '" + name + "'");
-      }
-      return name;
+      return new DivertRule(
+          this, RuleChecks.family(family, sourceNetwork, destinationNetwork, protocol), port);
     }
   }
 }

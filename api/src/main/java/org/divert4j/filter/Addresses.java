@@ -1,6 +1,8 @@
 package org.divert4j.filter;
 
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import org.divert4j.packet.Ipv6View;
 
 /** Parses and prints the numbers and addresses of filter text. */
 final class Addresses {
@@ -123,42 +125,11 @@ final class Addresses {
     return g;
   }
 
-  /** RFC 5952 text: lower case, the longest run of two or more zero groups as {@code ::}. */
+  /**
+   * RFC 5952 text: lower case, the longest run of two or more zero groups as {@code ::} (the one
+   * formatter of the packet toolkit, {@link Ipv6View#formatAddress}).
+   */
   static String ipv6Text(long hi, long lo) {
-    int[] g = new int[8];
-    for (int i = 0; i < 4; i++) {
-      g[i] = (int) (hi >>> (48 - 16 * i)) & 0xffff;
-      g[4 + i] = (int) (lo >>> (48 - 16 * i)) & 0xffff;
-    }
-    int best = -1;
-    int bestLen = 1;
-    for (int i = 0; i < 8; ) {
-      if (g[i] != 0) {
-        i++;
-        continue;
-      }
-      int j = i;
-      while (j < 8 && g[j] == 0) {
-        j++;
-      }
-      if (j - i > bestLen) {
-        best = i;
-        bestLen = j - i;
-      }
-      i = j;
-    }
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < 8; i++) {
-      if (i == best) {
-        sb.append("::");
-        i += bestLen - 1;
-        continue;
-      }
-      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
-        sb.append(':');
-      }
-      sb.append(Integer.toHexString(g[i]));
-    }
-    return sb.toString();
+    return Ipv6View.formatAddress(ByteBuffer.allocate(16).putLong(0, hi).putLong(8, lo), 0);
   }
 }

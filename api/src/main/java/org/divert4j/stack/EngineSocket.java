@@ -34,7 +34,6 @@ final class EngineSocket implements DivertSocket {
   static final int DROPPED = 2;
 
   private static final BatchAccess BATCH = BatchAccess.get();
-  private static final Chain[] CHAINS = Chain.values();
 
   final int port;
 
@@ -48,31 +47,11 @@ final class EngineSocket implements DivertSocket {
   private final int serial;
   private final int capacity;
   private final boolean failOpen;
-  private final long holdNanos;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition arrived = lock.newCondition();
-  private final PacketPool pool;
 
-  // Waiting ring.
-  private final ByteBuffer[] wPacket;
-  private final byte[] wChain;
-  private final int[] wRuleIndex;
-  private final int[] wRuleId;
-  private final int[] wIn;
-  private final int[] wOut;
-  private final long[] wTime;
-  private final int[] wOrigin;
-  private final int[] wMark;
-  private int wHead;
-  private int wCount;
-
-  // Held slots.
-  private final Held[] held;
-  private final int[] free;
-  private int freeCount;
-  private int heldCount;
-  private long generation;
-  private long nextScan;
+  private final WaitingRing waiting;
+  private final HeldSlots held;
 
   private volatile boolean open = true;
 
@@ -88,27 +67,6 @@ final class EngineSocket implements DivertSocket {
   // Capture drops below the engine while bound: the environment's total at bind and at close.
   private final long captureAtBind;
   private long captureAtClose = -1;
-
-  /** A held packet's continuation: where it was diverted, so that writing it back resumes there. */
-  static final class Held {
-    final int slot;
-    long ticket;
-    long since;
-    boolean busy;
-    Chain chain;
-    int ruleIndex;
-    int ruleId;
-    int inIf;
-    int outIf;
-    long arrived; // engine clock when the rule diverted it
-    int origin;
-    boolean ipv6;
-    int mark;
-
-    Held(int slot) {
-      this.slot = slot;
-    }
-  }
 
   EngineSocket(
       DivertEngine engine,
@@ -128,25 +86,8 @@ final class EngineSocket implements DivertSocket {
     this.serial = serial;
     this.capacity = o.queueLength();
     this.failOpen = o.failOpen();
-    this.holdNanos = o.holdTimeout().toNanos();
-    this.pool = new PacketPool(Math.min(capacity, 4096), 8);
-    this.wPacket = new ByteBuffer[capacity];
-    this.wChain = new byte[capacity];
-    this.wRuleIndex = new int[capacity];
-    this.wRuleId = new int[capacity];
-    this.wIn = new int[capacity];
-    this.wOut = new int[capacity];
-    this.wTime = new long[capacity];
-    this.wOrigin = new int[capacity];
-    this.wMark = new int[capacity];
-    this.held = new Held[capacity];
-    this.free = new int[capacity];
-    for (int i = 0; i < capacity; i++) {
-      held[i] = new Held(i);
-      free[i] = capacity - 1 - i;
-    }
-    this.freeCount = capacity;
-    this.nextScan = Long.MAX_VALUE;
+    this.waiting = new WaitingRing(capacity, new PacketPool(Math.min(capacity, 4096), 8));
+    this.held = new HeldSlots(capacity, serial, o.holdTimeout().toNanos());
     this.captureAtBind = engine.captureDrops();
   }
 
@@ -160,7 +101,7 @@ final class EngineSocket implements DivertSocket {
       ByteBuffer p, Chain chain, int ruleIndex, int ruleId, int in, int out, int origin, int mark) {
     lock.lock();
     try {
-      if (wCount + heldCount >= capacity) {
+      if (waiting.count() + held.count() >= capacity) {
         if (failOpen && !sniffer) {
           failOpenAccepted++;
           return FAIL_OPEN;
@@ -168,17 +109,7 @@ final class EngineSocket implements DivertSocket {
         drops[DropReason.QUEUE_FULL.ordinal()]++;
         return DROPPED;
       }
-      int i = (wHead + wCount) % capacity;
-      wPacket[i] = pool.copyOf(p);
-      wChain[i] = (byte) chain.ordinal();
-      wRuleIndex[i] = ruleIndex;
-      wRuleId[i] = ruleId;
-      wIn[i] = in;
-      wOut[i] = out;
-      wTime[i] = engine.now();
-      wOrigin[i] = origin;
-      wMark[i] = mark;
-      wCount++;
+      waiting.add(p, chain, ruleIndex, ruleId, in, out, engine.now(), origin, mark);
       arrived.signal();
       return QUEUED;
     } finally {
@@ -190,7 +121,7 @@ final class EngineSocket implements DivertSocket {
   int room() {
     lock.lock();
     try {
-      return open ? capacity - wCount - heldCount : capacity;
+      return open ? capacity - waiting.count() - held.count() : capacity;
     } finally {
       lock.unlock();
     }
@@ -200,35 +131,27 @@ final class EngineSocket implements DivertSocket {
   int pending() {
     lock.lock();
     try {
-      return open ? wCount + heldCount : 0;
+      return open ? waiting.count() + held.count() : 0;
     } finally {
       lock.unlock();
     }
   }
 
   /** The held slot a ticket names, if it is this socket's and still held; inside the section. */
-  Held held(long ticket) {
-    if ((int) (ticket >>> 48) != serial) {
-      return null;
-    }
-    int slot = (int) (ticket & 0xffff);
+  HeldPacket held(long ticket) {
     lock.lock();
     try {
-      if (slot >= capacity) {
-        return null;
-      }
-      Held h = held[slot];
-      return h.busy && h.ticket == ticket ? h : null;
+      return held.find(ticket);
     } finally {
       lock.unlock();
     }
   }
 
   /** A held packet was written back. */
-  void resolve(Held h, int length) {
+  void resolve(HeldPacket h, int length) {
     lock.lock();
     try {
-      release(h);
+      held.release(h);
       reinjected++;
       sentBytes += length;
     } finally {
@@ -236,10 +159,10 @@ final class EngineSocket implements DivertSocket {
     }
   }
 
-  void dropHeld(Held h) {
+  void dropHeld(HeldPacket h) {
     lock.lock();
     try {
-      release(h);
+      held.release(h);
       drops[DropReason.PROGRAM.ordinal()]++;
     } finally {
       lock.unlock();
@@ -256,33 +179,14 @@ final class EngineSocket implements DivertSocket {
     }
   }
 
-  private void release(Held h) {
-    h.busy = false;
-    h.ticket = 0;
-    free[freeCount++] = h.slot;
-    heldCount--;
-  }
-
   /**
    * Drops held packets older than the hold time. Cheap when nothing is due: a full scan runs at
    * most every quarter of the hold time, unless forced.
    */
   void expireHeld(long now, boolean force) {
-    if (holdNanos <= 0) {
-      return;
-    }
     lock.lock();
     try {
-      if (heldCount == 0 || (!force && now < nextScan)) {
-        return;
-      }
-      for (Held h : held) {
-        if (h.busy && now - h.since >= holdNanos) {
-          release(h);
-          drops[DropReason.HOLD_EXPIRED.ordinal()]++;
-        }
-      }
-      nextScan = now + Math.max(1, holdNanos / 4);
+      drops[DropReason.HOLD_EXPIRED.ordinal()] += held.expire(now, force);
     } finally {
       lock.unlock();
     }
@@ -297,20 +201,9 @@ final class EngineSocket implements DivertSocket {
       }
       open = false;
       captureAtClose = engine.captureDrops();
-      drops[DropReason.CLOSED.ordinal()] += wCount + heldCount;
-      while (wCount > 0) {
-        pool.give(wPacket[wHead]);
-        wPacket[wHead] = null;
-        wHead = (wHead + 1) % capacity;
-        wCount--;
-      }
-      for (Held h : held) {
-        if (h.busy) {
-          h.busy = false;
-          h.ticket = 0;
-        }
-      }
-      heldCount = 0;
+      drops[DropReason.CLOSED.ordinal()] += waiting.count() + held.count();
+      waiting.clear();
+      held.clear();
       arrived.signalAll();
     } finally {
       lock.unlock();
@@ -352,15 +245,14 @@ final class EngineSocket implements DivertSocket {
       if (!awaitPacket(timeoutNanos)) {
         return null;
       }
-      int i = wHead;
-      ByteBuffer p = wPacket[i];
+      ByteBuffer p = waiting.head();
       int len = p.remaining();
       if (dst.remaining() < len) {
         throw new BufferTooSmallException(len, dst.remaining());
       }
       dst.put(dst.position(), p, 0, len);
       dst.position(dst.position() + len);
-      Held h = take(i);
+      HeldPacket h = take();
       DivertAddress a;
       if (h.ipv6) { // S55: the interface's first address of the packet's family
         a =
@@ -401,9 +293,8 @@ final class EngineSocket implements DivertSocket {
       }
       int n = 0;
       int max = batch.capacity();
-      while (wCount > 0 && n < max) {
-        int i = wHead;
-        ByteBuffer p = wPacket[i];
+      while (waiting.count() > 0 && n < max) {
+        ByteBuffer p = waiting.head();
         int len = p.remaining();
         ByteBuffer slot = BATCH.slot(batch, n);
         if (slot.capacity() < len) {
@@ -414,7 +305,7 @@ final class EngineSocket implements DivertSocket {
         }
         slot.clear();
         slot.put(0, p, 0, len);
-        Held h = take(i);
+        HeldPacket h = take();
         BATCH.setReceived(
             batch,
             n,
@@ -446,7 +337,7 @@ final class EngineSocket implements DivertSocket {
   /** Waits under the lock until a packet waits; false on timeout (negative: forever). */
   private boolean awaitPacket(long timeoutNanos) throws DivertException {
     long left = timeoutNanos;
-    while (wCount == 0) {
+    while (waiting.count() == 0) {
       checkOpen();
       if (timeoutNanos >= 0 && left <= 0) {
         return false;
@@ -467,30 +358,10 @@ final class EngineSocket implements DivertSocket {
   }
 
   /** Moves the waiting packet at the ring head into a held slot; under the lock. */
-  private Held take(int i) {
-    ByteBuffer p = wPacket[i];
-    int len = p.remaining();
-    Held h = held[free[--freeCount]];
-    h.busy = true;
-    h.ticket = ((long) serial << 48) | ((++generation & 0xffffffffL) << 16) | h.slot;
-    h.since = engine.now();
-    h.chain = CHAINS[wChain[i]];
-    h.ruleIndex = wRuleIndex[i];
-    h.ruleId = wRuleId[i];
-    h.inIf = wIn[i];
-    h.outIf = wOut[i];
-    h.arrived = wTime[i];
-    h.origin = wOrigin[i];
-    h.ipv6 = len > 0 && (p.get(0) & 0xf0) == 0x60;
-    h.mark = wMark[i];
-    heldCount++;
-    if (nextScan == Long.MAX_VALUE && holdNanos > 0) {
-      nextScan = h.since + holdNanos;
-    }
-    pool.give(p);
-    wPacket[i] = null;
-    wHead = (wHead + 1) % capacity;
-    wCount--;
+  private HeldPacket take() {
+    int len = waiting.head().remaining();
+    HeldPacket h = held.take(engine.now());
+    waiting.moveHeadTo(h);
     received++;
     receivedBytes += len;
     return h;
@@ -501,9 +372,9 @@ final class EngineSocket implements DivertSocket {
    * lock. The ticket it carried stays non-zero, so that a write-back of it is recognised and
    * refused.
    */
-  private void unholdIfSniffer(Held h) {
+  private void unholdIfSniffer(HeldPacket h) {
     if (sniffer && h.busy) {
-      release(h);
+      held.release(h);
     }
   }
 
@@ -514,7 +385,7 @@ final class EngineSocket implements DivertSocket {
   }
 
   private void expireDue() {
-    if (holdNanos > 0 && heldCount > 0) {
+    if (held.mayExpire()) {
       engine.enter();
       try {
         expireHeld(engine.now(), false);
@@ -587,7 +458,14 @@ final class EngineSocket implements DivertSocket {
       d[DropReason.CAPTURE.ordinal()] +=
           (open ? engine.captureDrops() : captureAtClose) - captureAtBind;
       return new SocketStats(
-          received, receivedBytes, reinjected, injected, sentBytes, failOpenAccepted, heldCount, d);
+          received,
+          receivedBytes,
+          reinjected,
+          injected,
+          sentBytes,
+          failOpenAccepted,
+          held.count(),
+          d);
     } finally {
       lock.unlock();
     }

@@ -86,7 +86,7 @@ final class SendPath {
       try {
         hooks.fixUpHeader(p);
         boolean df = !v6 && (p.get(6) & 0x40) != 0;
-        EngineSocket.Held h = ticket != 0 ? s.held(ticket) : null;
+        HeldPacket h = ticket != 0 ? s.held(ticket) : null;
         path.setMark(withMark ? programMark : h != null ? h.mark : 0);
         if (h != null) {
           reinject(s, h, p, df);
@@ -115,7 +115,7 @@ final class SendPath {
     }
   }
 
-  private void reinject(EngineSocket s, EngineSocket.Held h, ByteBuffer p, boolean df)
+  private void reinject(EngineSocket s, HeldPacket h, ByteBuffer p, boolean df)
       throws DivertException {
     int len = p.remaining();
     Chain chain = h.chain;
@@ -184,7 +184,7 @@ final class SendPath {
     env.enter();
     try {
       s.checkOpen();
-      EngineSocket.Held h = s.held(ticket);
+      HeldPacket h = s.held(ticket);
       if (h != null) {
         s.dropHeld(h);
       }

@@ -34,6 +34,7 @@ import org.junit.jupiter.api.Test;
  */
 class KernelFlowCountTest {
   private static final Duration WAIT = Duration.ofSeconds(3);
+  private static final String ACCT = "net.netfilter.nf_conntrack_acct";
   private TestBed bed;
 
   @BeforeEach
@@ -46,6 +47,24 @@ class KernelFlowCountTest {
     if (bed != null) {
       bed.close();
     }
+  }
+
+  /** An always-defragment host in a namespace of the test's own. */
+  private static HostOptions defragmentingIn(Netns ns) {
+    return HostOptions.builder()
+        .property("rawsocket.netns", ns.name())
+        .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
+        .build();
+  }
+
+  /** Sends {@code data} from one endpoint and checks that the other receives exactly it. */
+  private static void passes(
+      UdpEndpoint from, InetAddress to, int port, UdpEndpoint at, byte[] data, String what)
+      throws Exception {
+    from.send(to, port, data);
+    Datagram d = at.receive(WAIT);
+    assertNotNull(d, what);
+    assertArrayEquals(data, d.payload(), what);
   }
 
   private TestBed bed(FragmentMode mode) throws Exception {
@@ -69,16 +88,9 @@ class KernelFlowCountTest {
         Reflector r = new Reflector(s)) {
       // host -> peer is packet 1, 3, 5, 7 of the connection; the peer's answers 2, 4, 6, 8
       for (int i = 0; i < 4; i++) {
-        byte[] out = {(byte) i, 1};
-        host.send(peer, 7100, out);
-        Datagram d = far.receive(WAIT);
-        assertNotNull(d, "datagram " + i + " to the peer");
-        assertArrayEquals(out, d.payload());
-        byte[] back = {(byte) i, 2};
-        far.send(hostAddress, 7000, back);
-        Datagram a = host.receive(WAIT);
-        assertNotNull(a, "answer " + i + " to the host");
-        assertArrayEquals(back, a.payload());
+        passes(host, peer, 7100, far, new byte[] {(byte) i, 1}, "datagram " + i + " to the peer");
+        passes(
+            far, hostAddress, 7000, host, new byte[] {(byte) i, 2}, "answer " + i + " to the host");
       }
       List<Reflector.Seen> seen = r.seen();
       assertEquals(2, seen.size(), "packets 1 and 3 of the connection, not 5 and 7: " + seen);
@@ -114,11 +126,13 @@ class KernelFlowCountTest {
         Reflector r1 = new Reflector(first);
         Reflector r2 = new Reflector(second)) {
       for (int i = 0; i < 3; i++) {
-        byte[] out = {(byte) i, 3};
-        far.send(hostAddress, 7100, out);
-        Datagram d = host.receive(WAIT);
-        assertNotNull(d, "datagram " + i + " through both rules");
-        assertArrayEquals(out, d.payload());
+        passes(
+            far,
+            hostAddress,
+            7100,
+            host,
+            new byte[] {(byte) i, 3},
+            "datagram " + i + " through both rules");
       }
       // S43: each packet met the counting rule, was written back, and went on to the next rule
       assertEquals(3, r1.seen().size(), () -> r1.seen().toString());
@@ -145,11 +159,7 @@ class KernelFlowCountTest {
   @Test
   void theInputChainMovesToMangleWhileAnInputRuleCountsKeepingItsOrder() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("flowin"))) {
-      HostOptions o =
-          HostOptions.builder()
-              .property("rawsocket.netns", ns.name())
-              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
-              .build();
+      HostOptions o = defragmentingIn(ns);
       try (DivertHost h = new RawSocketProvider().open(o)) {
         h.addRule(DivertRule.parse("input -p udp --dport 7001 -j DIVERT 1234"));
         assertTrue(inputChain(ns, "raw"), "raw PREROUTING while no input rule counts");
@@ -179,20 +189,15 @@ class KernelFlowCountTest {
 
   @Test
   void conntrackAccountingIsOffAgainWhenTheLastConnbytesRuleGoes() throws Exception {
-    String acct = "net.netfilter.nf_conntrack_acct";
     String rule = "output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234";
     try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
-      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
-      HostOptions o =
-          HostOptions.builder()
-              .property("rawsocket.netns", ns.name())
-              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
-              .build();
+      assertEquals("0", ns.sysctl(ACCT).trim(), "a new namespace counts nothing");
+      HostOptions o = defragmentingIn(ns);
       try (DivertHost h = new RawSocketProvider().open(o)) {
         h.addRule(DivertRule.parse(rule));
-        assertEquals("1", ns.sysctl(acct).trim(), "xt_connbytes forces accounting on");
+        assertEquals("1", ns.sysctl(ACCT).trim(), "xt_connbytes forces accounting on");
       }
-      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      assertEquals("0", ns.sysctl(ACCT).trim(), "off again: no connbytes rule is left");
       // another program's connbytes rule keeps it on
       ns.execChecked(
           "iptables-nft",
@@ -208,44 +213,39 @@ class KernelFlowCountTest {
           "both",
           "-j",
           "ACCEPT");
-      ns.sysctl(acct, "0");
+      ns.sysctl(ACCT, "0");
       try (DivertHost h = new RawSocketProvider().open(o)) {
         h.addRule(DivertRule.parse(rule));
       }
-      assertEquals("1", ns.sysctl(acct).trim(), "left on for the other rule");
+      assertEquals("1", ns.sysctl(ACCT).trim(), "left on for the other rule");
     }
   }
 
   @Test
   void aStaticFlowRuleTurnsAccountingOnAndItsRemovalTurnsItOffAgain() throws Exception {
-    String acct = "net.netfilter.nf_conntrack_acct";
     DivertRule rule = DivertRule.parse("output -p udp filter \"flow.Packets <= 6\" -j DIVERT 1234");
     try (Netns ns = Netns.create(Netns.uniqueName("acct"))) {
-      assertEquals("0", ns.sysctl(acct).trim(), "a new namespace counts nothing");
+      assertEquals("0", ns.sysctl(ACCT).trim(), "a new namespace counts nothing");
       KernelRules.Entry e = KernelRules.add(ns.name(), rule, NoListenerPolicy.PASS_THROUGH);
-      assertEquals("1", ns.sysctl(acct).trim(), "the static rule counts");
+      assertEquals("1", ns.sysctl(ACCT).trim(), "the static rule counts");
       assertEquals(rule, e.rule().orElseThrow());
       // the next host's close and a cleanup leave it on: the static rule still needs it
-      HostOptions o =
-          HostOptions.builder()
-              .property("rawsocket.netns", ns.name())
-              .fragments(FragmentMode.ALWAYS_DEFRAGMENT)
-              .build();
+      HostOptions o = defragmentingIn(ns);
       try (DivertHost h = new RawSocketProvider().open(o)) {
         h.addRule(rule);
       }
       KernelRules.cleanup(ns.name());
-      assertEquals("1", ns.sysctl(acct).trim(), "kept for the static rule");
+      assertEquals("1", ns.sysctl(ACCT).trim(), "kept for the static rule");
       KernelRules.remove(ns.name(), e.id());
-      assertEquals("0", ns.sysctl(acct).trim(), "off again: no connbytes rule is left");
+      assertEquals("0", ns.sysctl(ACCT).trim(), "off again: no connbytes rule is left");
       // a host's rule that outlives the static one: the host's close restores it
       KernelRules.Entry again = KernelRules.add(ns.name(), rule, NoListenerPolicy.DROP);
       try (DivertHost h = new RawSocketProvider().open(o)) {
         h.addRule(rule);
         KernelRules.remove(ns.name(), again.id());
-        assertEquals("1", ns.sysctl(acct).trim(), "kept for the host's rule");
+        assertEquals("1", ns.sysctl(ACCT).trim(), "kept for the host's rule");
       }
-      assertEquals("0", ns.sysctl(acct).trim(), "off again with the host's rule");
+      assertEquals("0", ns.sysctl(ACCT).trim(), "off again with the host's rule");
     }
   }
 }

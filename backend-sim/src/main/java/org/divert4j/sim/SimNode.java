@@ -9,13 +9,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.divert4j.Capability;
 import org.divert4j.DivertHost;
 import org.divert4j.HostOptions;
@@ -23,15 +20,9 @@ import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
 import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
-import org.divert4j.packet.Checksums;
-import org.divert4j.packet.Ipv4Builder;
-import org.divert4j.packet.Ipv4View;
 import org.divert4j.packet.Ipv6Builder;
-import org.divert4j.packet.Ipv6View;
-import org.divert4j.packet.Reassembler;
 import org.divert4j.stack.DivertEngine;
 import org.divert4j.stack.StackEnvironment;
-import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
@@ -68,27 +59,21 @@ public final class SimNode implements TestNode {
   private final String name;
   private final HostOptions options;
   private final List<Port> ports = new ArrayList<>();
-  private final List<int[]> routes = new ArrayList<>(); // {prefix, length, ifIndex}
   private final Map<Integer, SimUdpEndpoint> udp = new HashMap<>();
-  private final Set<Long> echoReplies = new HashSet<>();
-  private final ReentrantLock echoLock = new ReentrantLock();
-  private final Condition echoArrived = echoLock.newCondition();
+  private final SimEchoReplies echoReplies = new SimEchoReplies();
   private final List<SimCapture> captures = new CopyOnWriteArrayList<>();
   private final List<SimMarkCounter> markCounters = new CopyOnWriteArrayList<>();
-  private final Ipv4View arrival = new Ipv4View();
-  private final Ipv4View local = new Ipv4View();
-  private final Ipv6View arrival6 = new Ipv6View();
+  private final SimIpReceive ipReceive = new SimIpReceive();
   private final SimStack6 stack6 = new SimStack6(this);
+  private final SimStack4 stack4;
   private volatile boolean forwarding;
   private DivertEngine engine;
   private volatile LastFrame lastFrame; // receiveFrame's last interface name and its index
 
   private record LastFrame(String name, int index) {}
 
-  private Reassembler localReassembly;
   private String engineBackend = "sim";
   private SimProvider.EngineFactory engineFactory = DivertEngine::new;
-  private int nextId = 1;
   private int nextEcho = 1;
 
   /** One end of a link. */
@@ -109,6 +94,7 @@ public final class SimNode implements TestNode {
     this.net = net;
     this.name = name;
     this.options = options;
+    this.stack4 = new SimStack4(name, net, ports, udp, echoReplies, this::engine);
     ports.add(
         new Port(
             new NetInterface(
@@ -157,10 +143,9 @@ public final class SimNode implements TestNode {
             stack6.addRoute(parsed, p.nif.index(), ports);
             return;
           }
-          int len = parsed.length();
-          int mask = len == 0 ? 0 : -1 << (32 - len);
-          routes.add(
-              new int[] {Ipv4.toInt((Inet4Address) parsed.address()) & mask, len, p.nif.index()});
+          stack4
+              .routes()
+              .add(Ipv4.toInt((Inet4Address) parsed.address()), parsed.length(), p.nif.index());
           IpPrefix mirrored = SimAddresses.mirror(parsed);
           if (mirrored != null) {
             stack6.addRoute(mirrored, p.nif.index(), ports);
@@ -203,12 +188,7 @@ public final class SimNode implements TestNode {
       if (engine == null) {
         engine =
             engineFactory.create(engineBackend, name, CAPABILITIES, options, new Environment());
-        localReassembly =
-            new Reassembler(
-                HostOptions.DEFAULT_REASSEMBLY_MEMORY,
-                4096,
-                HostOptions.DEFAULT_REASSEMBLY_TIMEOUT.toNanos(),
-                net::nanoTime);
+        stack4.startReassembly(net);
         stack6.startReassembly();
       }
       return engine;
@@ -220,7 +200,7 @@ public final class SimNode implements TestNode {
   void tick() {
     if (engine != null) {
       engine.tick();
-      localReassembly.expire();
+      stack4.expire();
       stack6.expire();
     }
   }
@@ -268,37 +248,9 @@ public final class SimNode implements TestNode {
     for (SimCapture c : captures) {
       c.add(b);
     }
-    if (b.remaining() > 0 && (b.get(b.position()) & 0xf0) == 0x60) {
-      // ipv6_rcv (ip6_rcv_core, net/ipv6/ip6_input.c) before PREROUTING: at least 40 bytes,
-      // version 6, a payload length within the bytes (trailing bytes trimmed), and a hop-by-hop
-      // header parsed (ipv6_parse_hopopts). Other extension headers are read later, so a chain
-      // that runs past the end still meets the input chain's rules (S56).
-      int len = b.remaining();
-      if (len < Ipv6View.HEADER_LENGTH) {
-        return;
-      }
-      arrival6.wrap(b);
-      int end = Ipv6View.HEADER_LENGTH + arrival6.payloadLength();
-      if (arrival6.version() != 6 || end > len) {
-        return;
-      }
-      int at = b.position();
-      if (arrival6.nextHeader() == Ipv6View.NEXT_HOP_BY_HOP
-          && (end < Ipv6View.HEADER_LENGTH + 2
-              || end < Ipv6View.HEADER_LENGTH + ((b.get(at + 41) & 0xff) + 1) * 8)) {
-        return;
-      }
-      b.limit(at + end);
-      DivertEngine e = engine;
-      (e != null ? e : engine()).receiveInSection(b, ifIndex);
+    if (!ipReceive.accept(b)) {
       return;
     }
-    // ip_rcv: a bad header or checksum is dropped before anything else sees the packet.
-    arrival.wrap(b);
-    if (arrival.check() != null || !Checksums.isIpv4HeaderValid(b, b.position())) {
-      return;
-    }
-    b.limit(b.position() + arrival.totalLength());
     DivertEngine e = engine; // set once, inside the section we are in
     (e != null ? e : engine()).receiveInSection(b, ifIndex); // drain() runs inside the section
   }
@@ -315,44 +267,12 @@ public final class SimNode implements TestNode {
 
     @Override
     public int route(int destination) {
-      if (isLocal(destination)) {
-        return LOOPBACK;
-      }
-      int best = 0;
-      int bestLen = -1;
-      for (Port p : ports) {
-        NetInterface n = p.nif;
-        if (n.index() == LOOPBACK) {
-          continue;
-        }
-        int len = n.prefixLength();
-        int mask = len == 0 ? 0 : -1 << (32 - len);
-        if ((destination & mask) == (p.addressBits & mask) && len > bestLen) {
-          best = n.index();
-          bestLen = len;
-        }
-      }
-      for (int[] r : routes) {
-        int mask = r[1] == 0 ? 0 : -1 << (32 - r[1]);
-        if ((destination & mask) == r[0] && r[1] > bestLen) {
-          best = r[2];
-          bestLen = r[1];
-        }
-      }
-      return best;
+      return stack4.routes().route(destination);
     }
 
     @Override
     public boolean isLocal(int address) {
-      if ((address >>> 24) == 127) {
-        return true;
-      }
-      for (Port p : ports) {
-        if (p.addressBits == address) {
-          return true;
-        }
-      }
-      return false;
+      return stack4.routes().isLocal(address);
     }
 
     @Override
@@ -376,10 +296,7 @@ public final class SimNode implements TestNode {
         stack6.deliverLocal(packet, inInterface);
         return;
       }
-      ByteBuffer whole = localReassembly.offer(packet); // ip_local_deliver reassembles
-      if (whole != null) {
-        receiveLocal(whole, inInterface);
-      }
+      stack4.deliver(packet, inInterface);
     }
 
     @Override
@@ -423,53 +340,9 @@ public final class SimNode implements TestNode {
 
   // ---------------------------------------------------------------- the local stack
 
-  private void receiveLocal(ByteBuffer d, int inIf) {
-    local.wrap(d);
-    int base = d.position();
-    int proto = local.protocol();
-    if (!Checksums.isTransportValid(d, base)) {
-      return; // a bad UDP/ICMP checksum: the stack drops it (S41 relies on this)
-    }
-    int off = local.payloadOffset();
-    int plen = local.payloadLength();
-    if (proto == 17 && plen >= 8) {
-      int dport = d.getShort(off + 2) & 0xffff;
-      SimUdpEndpoint e = udp.get(dport);
-      if (e != null) {
-        byte[] payload = new byte[plen - 8];
-        d.get(off + 8, payload);
-        e.deliver(
-            new Datagram(Ipv4.fromInt(local.source()), d.getShort(off) & 0xffff, payload, inIf));
-      }
-    } else if (proto == 1 && plen >= 8) {
-      int type = d.get(off) & 0xff;
-      if (type == 8) {
-        byte[] body = new byte[plen - 8];
-        d.get(off + 8, body);
-        ByteBuffer reply =
-            Ipv4Builder.icmpEchoReply(d.getShort(off + 4) & 0xffff, d.getShort(off + 6) & 0xffff)
-                .source(local.destination())
-                .destination(local.source())
-                .identification(nextId())
-                .payload(body)
-                .build();
-        engine().originate(reply);
-      } else if (type == 0) {
-        echoReplyArrived(
-            (long) (d.getShort(off + 4) & 0xffff) << 16 | (d.getShort(off + 6) & 0xffff));
-      }
-    }
-  }
-
   /** An echo reply arrived (its key: family bit, identifier and sequence). */
   void echoReplyArrived(long key) {
-    echoLock.lock();
-    try {
-      echoReplies.add(key);
-      echoArrived.signalAll();
-    } finally {
-      echoLock.unlock();
-    }
+    echoReplies.arrived(key);
   }
 
   SimUdpEndpoint udpEndpoint(int port) {
@@ -478,11 +351,6 @@ public final class SimNode implements TestNode {
 
   SimNetwork network() {
     return net;
-  }
-
-  private int nextId() {
-    nextId = (nextId + 1) & 0xffff;
-    return nextId == 0 ? (nextId = 1) : nextId;
   }
 
   // ---------------------------------------------------------------- TestNode
@@ -511,10 +379,6 @@ public final class SimNode implements TestNode {
     }
   }
 
-  private static Inet4Address ipv4(InetAddress destination) {
-    return (Inet4Address) destination;
-  }
-
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
@@ -530,26 +394,7 @@ public final class SimNode implements TestNode {
       stack6.sendUdp(six, sourcePort, destinationPort, payload, mark, ports);
       return;
     }
-    if (payload.length > 65507) {
-      throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
-    }
-    int dst = Ipv4.toInt(ipv4(destination));
-    net.enter();
-    try {
-      int src = sourceFor(dst);
-      ByteBuffer d =
-          Ipv4Builder.udp(sourcePort, destinationPort)
-              .source(src)
-              .destination(dst)
-              .identification(nextId())
-              .payload(payload)
-              .build();
-      if (!engine().originate(d, mark)) {
-        throw new IOException("no route to " + destination.getHostAddress() + " from " + name);
-      }
-    } finally {
-      net.exit();
-    }
+    stack4.sendUdp((Inet4Address) destination, sourcePort, destinationPort, payload, mark);
   }
 
   /** {@inheritDoc} Counted where this node's divert engine transmits ({@link SimMarkCounter}). */
@@ -564,38 +409,7 @@ public final class SimNode implements TestNode {
       stack6.sendRaw(packet, ports);
       return;
     }
-    int len = packet.remaining();
-    if (len < 20) {
-      throw new IOException("raw packet shorter than an IP header: " + len + " bytes");
-    }
-    ByteBuffer p = ByteBuffer.allocate(len);
-    p.put(0, packet, packet.position(), len);
-    // Like Linux raw IP_HDRINCL sockets (raw(7)): total length and checksum are filled in.
-    p.putShort(2, (short) len);
-    Checksums.fillIpv4Header(p, 0);
-    int dst = p.getInt(16);
-    net.enter();
-    try {
-      int out = new Environment().route(dst);
-      if (out == 0) {
-        throw new IOException("no route to " + Ipv4.toString(dst) + " from " + name);
-      }
-      int mtu = ports.get(out - 1).nif.mtu();
-      if (len > mtu) {
-        throw new IOException("Message too long: " + len + " bytes, MTU " + mtu);
-      }
-      engine().originate(p);
-    } finally {
-      net.exit();
-    }
-  }
-
-  private int sourceFor(int dst) throws IOException {
-    int out = new Environment().route(dst);
-    if (out == 0) {
-      throw new IOException("no route to " + Ipv4.toString(dst) + " from " + name);
-    }
-    return out == LOOPBACK ? dst : ports.get(out - 1).addressBits;
+    stack4.sendRaw(packet);
   }
 
   @Override
@@ -648,14 +462,7 @@ public final class SimNode implements TestNode {
                 .build();
         routed = engine().originate(req, 0, out);
       } else {
-        int dst = Ipv4.toInt(ipv4(destination));
-        ByteBuffer req =
-            Ipv4Builder.icmpEchoRequest(ident, seq)
-                .source(sourceFor(dst))
-                .destination(dst)
-                .identification(nextId())
-                .payload(body)
-                .build();
+        ByteBuffer req = stack4.echoRequest((Inet4Address) destination, ident, seq, body);
         routed = engine().originate(req);
       }
       if (!routed) {
@@ -665,22 +472,7 @@ public final class SimNode implements TestNode {
       net.exit();
     }
     long key = v6 ? SimStack6.echoKey(ident, seq) : (long) ident << 16 | seq;
-    long left = timeout.toNanos();
-    echoLock.lock();
-    try {
-      while (!echoReplies.remove(key)) {
-        if (left <= 0) {
-          return false;
-        }
-        left = echoArrived.awaitNanos(left);
-      }
-      return true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while waiting for an echo reply", e);
-    } finally {
-      echoLock.unlock();
-    }
+    return echoReplies.await(key, timeout);
   }
 
   @Override

@@ -2,17 +2,14 @@ package org.divert4j.cli;
 
 import static java.nio.charset.StandardCharsets.US_ASCII;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Inet4Address;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.function.Predicate;
 import org.divert4j.DivertAddress;
 import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
@@ -29,7 +26,6 @@ import org.divert4j.NoListenerPolicy;
 import org.divert4j.PacketTooLargeException;
 import org.divert4j.SocketStats;
 import org.divert4j.packet.Checksums;
-import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.packet.Ipv4View;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.Datagram;
@@ -74,9 +70,7 @@ final class DemoCommand implements Callable<Integer> {
   static final int UDP_PORT = 7777;
   static final int DISCARD_PORT = 9;
   static final int PEER_UDP_PORT = 40000;
-  static final int ECHO_ID = 4660;
   static final int BIG_DATAGRAM = 4000;
-  static final Duration PROGRAM_PATIENCE = Duration.ofSeconds(10);
 
   @Spec CommandSpec spec;
 
@@ -91,12 +85,12 @@ final class DemoCommand implements Callable<Integer> {
 
   private PrintWriter out;
   private DivertProvider provider;
-  private final List<String> unexpected = new ArrayList<>();
-  private final List<String> summary = new ArrayList<>();
+  private DemoReport report;
 
   @Override
   public Integer call() throws Exception {
     out = spec.commandLine().getOut();
+    report = new DemoReport(out);
     provider = Backends.available(backend);
     HostOptions base = hostOptions.toHostOptions();
 
@@ -108,9 +102,9 @@ final class DemoCommand implements Callable<Integer> {
     largeDatagram(base, FragmentMode.ALWAYS_DEFRAGMENT);
     mtuLimit(base);
     noListener(base);
-    new Ipv6Demo(this, out).run(base);
-    printSummary();
-    return unexpected.isEmpty() ? ExitCodes.OK : ExitCodes.FAILURE;
+    new Ipv6Demo(this, report, out).run(base);
+    report.printSummary();
+    return report.allExpected() ? ExitCodes.OK : ExitCodes.FAILURE;
   }
 
   /** A test bed for one section; only the first needs the far peer (and forwarding). */
@@ -152,7 +146,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private void divertDropChangeReinject(TestBed bed) throws Exception {
-    heading(
+    report.heading(
         "1. Divert, then drop, change or reinject",
         "A DIVERT rule takes matching packets out of the host's IP stack and queues them on a",
         "divert port. The program bound to that port receives each whole packet; it goes no",
@@ -178,20 +172,21 @@ final class DemoCommand implements Callable<Integer> {
       out.println();
       out.println("The peer pings the host four times:");
       for (int seq = 1; seq <= 4; seq++) {
-        sendEcho(peer, hostAddr, seq);
-        awaitProgram(program, ++want);
-        boolean reply = echoReplied(bed, atPeer, seq);
-        expect(reply == (seq != 3), "ping seq " + seq + (reply ? " answered" : " unanswered"));
+        DemoPackets.sendEcho(peer, hostAddr, seq);
+        report.awaitProgram(program, ++want);
+        boolean reply = DemoPackets.echoReplied(bed, atPeer, seq);
+        report.expect(
+            reply == (seq != 3), "ping seq " + seq + (reply ? " answered" : " unanswered"));
         out.println("    peer: " + (reply ? "echo reply seq=" + seq : "no reply to seq=" + seq));
       }
 
       out.println();
       out.println("The peer sends \"hello, host\" to UDP port " + UDP_PORT + " on the host:");
       peer.sendUdp(hostAddr, PEER_UDP_PORT, UDP_PORT, "hello, host".getBytes(US_ASCII));
-      awaitProgram(program, ++want);
-      Datagram got = sink.receive(wait(bed));
+      report.awaitProgram(program, ++want);
+      Datagram got = sink.receive(DemoPackets.wait(bed));
       String text = got == null ? null : new String(got.payload(), US_ASCII);
-      expect("Hello, host".equals(text), "changed datagram delivered: " + text);
+      report.expect("Hello, host".equals(text), "changed datagram delivered: " + text);
       out.println(
           "    host: "
               + (got == null
@@ -206,9 +201,9 @@ final class DemoCommand implements Callable<Integer> {
 
       out.println("The peer sends \"discard me\" to UDP port " + DISCARD_PORT + ":");
       peer.sendUdp(hostAddr, PEER_UDP_PORT, DISCARD_PORT, "discard me".getBytes(US_ASCII));
-      awaitProgram(program, ++want);
-      Datagram discarded = discard.receive(wait(bed));
-      expect(discarded == null, "dropped datagram not delivered");
+      report.awaitProgram(program, ++want);
+      Datagram discarded = discard.receive(DemoPackets.wait(bed));
+      report.expect(discarded == null, "dropped datagram not delivered");
       out.println(
           "    host: "
               + (discarded == null
@@ -220,26 +215,26 @@ final class DemoCommand implements Callable<Integer> {
         out.println();
         out.println(
             "The peer pings the far peer through the host; input sees forwarded packets too:");
-        sendEcho(peer, far.address(), 5);
+        DemoPackets.sendEcho(peer, far.address(), 5);
         want += 2; // the request on its way to far, the reply on its way back
-        awaitProgram(program, want);
-        boolean reply = echoReplied(bed, atPeer, 5);
-        expect(reply, "forwarded ping answered");
+        report.awaitProgram(program, want);
+        boolean reply = DemoPackets.echoReplied(bed, atPeer, 5);
+        report.expect(reply, "forwarded ping answered");
         out.println(
             "    peer: "
                 + (reply ? "echo reply seq=5 from " + far.address().getHostAddress() : "no reply"));
       }
-      checkProgram(program);
-      addRow("1", icmp, program, "");
-      addRow("1", udp, program, "");
-      summary.add("        socket " + PORT + ": " + socketLine(socket.stats()));
+      report.checkProgram(program);
+      report.addRow("1", icmp, program, "");
+      report.addRow("1", udp, program, "");
+      report.line("        socket " + PORT + ": " + socketLine(socket.stats()));
     }
   }
 
   /** Section 1's program: what to drop, what to change. */
   static DemoProgram.Decision section1Policy(ByteBuffer p, Ipv4View v) {
     int proto = v.protocol();
-    if (proto == Ipv4View.PROTOCOL_ICMP && v.icmpType() == 8 && echoSeq(p, v) == 3) {
+    if (proto == Ipv4View.PROTOCOL_ICMP && v.icmpType() == 8 && DemoPackets.echoSeq(p, v) == 3) {
       return DemoProgram.Decision.drop();
     }
     if (proto == Ipv4View.PROTOCOL_UDP && v.destinationPort() == DISCARD_PORT) {
@@ -270,13 +265,13 @@ final class DemoCommand implements Callable<Integer> {
   private void largeDatagram(HostOptions base, FragmentMode mode) throws Exception {
     boolean perFragment = mode == FragmentMode.PER_FRAGMENT;
     if (perFragment) {
-      heading(
+      report.heading(
           "2. A large datagram, per-fragment mode (the default)",
           "The seed's default: \"the divert socket receives individual fragments of packets that",
           "are larger than MTU\"; defragmenting is the program's job. A rule on protocol only",
           "diverts every fragment, and fragments written back unchanged arrive as one datagram.");
     } else {
-      heading(
+      report.heading(
           "3. The same datagram, always-defragment mode",
           "The seed's \"always defragment\" option: the host reassembles the fragments before the",
           "rules see them, so the program receives the whole datagram once (and the host would",
@@ -286,10 +281,10 @@ final class DemoCommand implements Callable<Integer> {
       DivertHost host = bed.host();
       InstalledRule rule = host.addRule(DivertRule.parse("input -p udp -j DIVERT " + PORT));
       out.println("  host: fragments=" + HostOptionsMixin.spell(mode) + "; rule: " + rule.rule());
-      byte[] payload = pattern(BIG_DATAGRAM - 28);
+      byte[] payload = DemoPackets.pattern(BIG_DATAGRAM - 28);
       int mtu = bed.options().peerMtu();
       int perFragmentData = (mtu - 20) / 8 * 8; // fragment data is cut at multiples of 8 bytes
-      int expected = perFragment ? ceilDiv(BIG_DATAGRAM - 20, perFragmentData) : 1;
+      int expected = perFragment ? DemoPackets.ceilDiv(BIG_DATAGRAM - 20, perFragmentData) : 1;
       try (DemoProgram program =
               new DemoProgram(host.bind(PORT), out, (p, v) -> DemoProgram.Decision.reinject())
                   .start();
@@ -303,12 +298,12 @@ final class DemoCommand implements Callable<Integer> {
                 + mtu
                 + ":");
         bed.peer().sendUdp(bed.hostNode().address(), PEER_UDP_PORT, UDP_PORT, payload);
-        awaitProgram(program, expected);
-        Datagram got = sink.receive(wait(bed));
+        report.awaitProgram(program, expected);
+        Datagram got = sink.receive(DemoPackets.wait(bed));
         boolean intact = got != null && Arrays.equals(got.payload(), payload);
         long delivered = program.handled();
-        expect(delivered == expected, delivered + " deliveries, expected " + expected);
-        expect(intact, "large datagram arrived intact");
+        report.expect(delivered == expected, delivered + " deliveries, expected " + expected);
+        report.expect(intact, "large datagram arrived intact");
         out.println(
             "    "
                 + delivered
@@ -317,9 +312,9 @@ final class DemoCommand implements Callable<Integer> {
                 + (intact
                     ? "received all " + payload.length + " bytes intact"
                     : got == null ? "received nothing" : "received a damaged datagram"));
-        checkProgram(program);
+        report.checkProgram(program);
         HostStats hs = host.stats();
-        addRow(
+        report.addRow(
             perFragment ? "2" : "3",
             rule,
             program,
@@ -331,7 +326,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private void mtuLimit(HostOptions base) throws Exception {
-    heading(
+    report.heading(
         "4. The MTU limit on injection",
         "The seed: \"an application cannot inject any fragments that are larger than MTU, because",
         "they will be dropped\". divert4j makes the drop visible: the send fails, and the error",
@@ -346,22 +341,23 @@ final class DemoCommand implements Callable<Integer> {
               + mtu
               + ")");
       try (DivertSocket socket = bed.host().bind(PORT)) {
-        ByteBuffer tooBig = udpToPeer(bed, mtu + 1);
+        ByteBuffer tooBig = DemoPackets.udpToPeer(bed, mtu + 1);
         try {
           socket.send(tooBig, DivertAddress.OUTBOUND);
-          expect(false, "oversize injection accepted");
+          report.expect(false, "oversize injection accepted");
           out.println("  inject " + (mtu + 1) + " bytes: sent (unexpected)");
         } catch (PacketTooLargeException e) {
           refused++;
-          expect(e.mtu() == mtu, "error carries MTU " + e.mtu());
+          report.expect(e.mtu() == mtu, "error carries MTU " + e.mtu());
           out.println("  inject " + (mtu + 1) + " bytes: refused:");
           out.println("    " + e.getMessage());
         }
-        Datagram none = sink.receive(wait(bed));
-        expect(none == null, "nothing reached the peer");
-        socket.send(udpToPeer(bed, mtu), DivertAddress.OUTBOUND);
-        Datagram got = sink.receive(wait(bed));
-        expect(got != null && got.payload().length == mtu - 28, "exactly-MTU datagram arrived");
+        Datagram none = sink.receive(DemoPackets.wait(bed));
+        report.expect(none == null, "nothing reached the peer");
+        socket.send(DemoPackets.udpToPeer(bed, mtu), DivertAddress.OUTBOUND);
+        Datagram got = sink.receive(DemoPackets.wait(bed));
+        report.expect(
+            got != null && got.payload().length == mtu - 28, "exactly-MTU datagram arrived");
         out.println(
             "  inject "
                 + mtu
@@ -375,15 +371,19 @@ final class DemoCommand implements Callable<Integer> {
         PacketCapture wire = bed.peer().capture();
         DivertSocket socket = bed.host().bind(PORT)) {
       out.println("  host: fragments=always-defragment");
-      socket.send(udpToPeer(bed, BIG_DATAGRAM), DivertAddress.OUTBOUND);
-      Datagram got = sink.receive(wait(bed));
+      socket.send(DemoPackets.udpToPeer(bed, BIG_DATAGRAM), DivertAddress.OUTBOUND);
+      Datagram got = sink.receive(DemoPackets.wait(bed));
       int hostAddr = Ipv4.toInt(bed.hostNode().address());
-      int fragments = ceilDiv(BIG_DATAGRAM - 20, (bed.options().peerMtu() - 20) / 8 * 8);
+      int fragments =
+          DemoPackets.ceilDiv(BIG_DATAGRAM - 20, (bed.options().peerMtu() - 20) / 8 * 8);
       List<byte[]> frames =
           wire.await(
-              p -> p.length >= 20 && p[9] == 17 && bits(p, 12) == hostAddr, fragments, wait(bed));
+              p -> p.length >= 20 && p[9] == 17 && DemoPackets.bits(p, 12) == hostAddr,
+              fragments,
+              DemoPackets.wait(bed));
       boolean intact = got != null && got.payload().length == BIG_DATAGRAM - 28;
-      expect(intact && frames.size() > 1, "defragment-mode injection fragmented and delivered");
+      report.expect(
+          intact && frames.size() > 1, "defragment-mode injection fragmented and delivered");
       out.println(
           "  inject "
               + BIG_DATAGRAM
@@ -395,7 +395,7 @@ final class DemoCommand implements Callable<Integer> {
               + (got == null ? "nothing" : got.payload().length + " bytes of data"));
       injected += socket.stats().injected();
     }
-    row(
+    report.row(
         "4",
         "(no rule: the program injects)",
         "",
@@ -406,7 +406,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private void noListener(HostOptions base) throws Exception {
-    heading(
+    report.heading(
         "5. No listener: drop or pass through",
         "The seed: with a DIVERT rule and no program listening on its port, matching packets are",
         "\"silently dropped, as if it were a DENY rule\"; the pass-through option lets them go on",
@@ -420,10 +420,10 @@ final class DemoCommand implements Callable<Integer> {
       try (TestBed bed = open(base.toBuilder().noListener(policy), false)) {
         InstalledRule rule =
             bed.host().addRule(DivertRule.parse("input -p icmp -j DIVERT " + IDLE_PORT));
-        boolean reply = bed.peer().ping(bed.hostNode().address(), 56, wait(bed));
+        boolean reply = bed.peer().ping(bed.hostNode().address(), 56, DemoPackets.wait(bed));
         HostStats hs = bed.host().stats();
         boolean pass = policy == NoListenerPolicy.PASS_THROUGH;
-        expect(reply == pass, "no-listener " + policy + ": ping " + reply);
+        report.expect(reply == pass, "no-listener " + policy + ": ping " + reply);
         String counted =
             pass
                 ? hs.passedNoListener() + " passed through"
@@ -433,7 +433,7 @@ final class DemoCommand implements Callable<Integer> {
             "  no-listener=%-13s peer pings the host: %s%n",
             HostOptionsMixin.spell(policy) + ":",
             reply ? "reply" : "no reply");
-        row(
+        report.row(
             "5",
             rule.rule().toString(),
             "0",
@@ -445,84 +445,7 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private void printSummary() {
-    heading(
-        "Summary: what each rule showed",
-        "(counts from the program, the socket and host statistics)");
-    out.println(
-        String.format(Locale.ROOT, ROW, "", "rule", "diverted", "reinjected", "dropped", "changed")
-            .stripTrailing());
-    for (String line : summary) {
-      out.println(line);
-    }
-    out.println();
-    if (unexpected.isEmpty()) {
-      out.println("Every step behaved as SEMANTICS.md says.");
-    } else {
-      out.println(unexpected.size() + " step(s) did not behave as SEMANTICS.md says:");
-      for (String u : unexpected) {
-        out.println("  " + u);
-      }
-    }
-  }
-
   // ------------------------------------------------------------------------------- helpers
-
-  void heading(String title, String... lines) {
-    out.println();
-    out.println("== " + title + " ==");
-    for (String l : lines) {
-      out.println(l);
-    }
-  }
-
-  void expect(boolean ok, String what) {
-    if (!ok) {
-      unexpected.add(what);
-      out.println("    UNEXPECTED: " + what);
-    }
-  }
-
-  void awaitProgram(DemoProgram program, long n) throws InterruptedException {
-    if (!program.awaitHandled(n, PROGRAM_PATIENCE)) {
-      expect(false, "the program handled " + program.handled() + " packets, expected " + n);
-    }
-  }
-
-  void checkProgram(DemoProgram program) {
-    if (program.failure() != null) {
-      Exception e = program.failure();
-      expect(
-          false,
-          "the program stopped: " + (e instanceof DivertException ? e.getMessage() : e.toString()));
-    }
-  }
-
-  private static final String ROW = "  %-3s %-32s %8s %10s %7s %7s";
-
-  void addRow(String section, InstalledRule rule, DemoProgram program, String note) {
-    long[] t = program.tally(rule.id());
-    row(
-        section,
-        rule.rule().toString(),
-        Long.toString(t[DemoProgram.DIVERTED]),
-        Long.toString(t[DemoProgram.REINJECTED]),
-        Long.toString(t[DemoProgram.DROPPED]),
-        Long.toString(t[DemoProgram.CHANGED]),
-        note);
-  }
-
-  /** A summary row: section, rule, four counts, and a note printed on its own line. */
-  void row(String... cells) {
-    summary.add(String.format(Locale.ROOT, ROW, (Object[]) cells).stripTrailing());
-    if (!cells[6].isEmpty()) {
-      summary.add("        " + cells[6]);
-    }
-  }
-
-  static int ceilDiv(int a, int b) {
-    return (a + b - 1) / b;
-  }
 
   private static String socketLine(SocketStats s) {
     return "received "
@@ -543,67 +466,6 @@ final class DemoCommand implements Callable<Integer> {
         + ", queue "
         + o.queueLength()
         + (o.failOpen() ? ", fail-open" : "");
-  }
-
-  /** How long to look for something after the program has handled it: zero on a simulation. */
-  static Duration wait(TestBed bed) {
-    Duration settle = bed.settleTime();
-    if (settle.isZero()) {
-      return settle;
-    }
-    return settle.compareTo(Duration.ofMillis(500)) < 0 ? Duration.ofMillis(500) : settle;
-  }
-
-  private static void sendEcho(TestNode from, Inet4Address to, int seq) throws IOException {
-    ByteBuffer echo =
-        Ipv4Builder.icmpEchoRequest(ECHO_ID, seq)
-            .source(Ipv4.toInt(from.address()))
-            .destination(Ipv4.toInt(to))
-            .identification(0x100 + seq)
-            .payload(pattern(56))
-            .build();
-    from.sendRaw(echo);
-  }
-
-  private static boolean echoReplied(TestBed bed, PacketCapture capture, int seq)
-      throws InterruptedException {
-    Predicate<byte[]> reply =
-        p -> {
-          int hl = (p[0] & 0x0f) * 4;
-          return p.length >= hl + 8
-              && p[9] == 1
-              && p[hl] == 0
-              && ((p[hl + 4] & 0xff) << 8 | (p[hl + 5] & 0xff)) == ECHO_ID
-              && ((p[hl + 6] & 0xff) << 8 | (p[hl + 7] & 0xff)) == seq;
-        };
-    return !capture.await(reply, 1, wait(bed)).isEmpty();
-  }
-
-  private static ByteBuffer udpToPeer(TestBed bed, int totalLength) {
-    return Ipv4Builder.udp(UDP_PORT, UDP_PORT)
-        .source(Ipv4.toInt(bed.hostNode().address()))
-        .destination(Ipv4.toInt(bed.peer().address()))
-        .payload(pattern(totalLength - 28))
-        .build();
-  }
-
-  static int echoSeq(ByteBuffer p, Ipv4View v) {
-    return v.payloadLength() >= 8 ? p.getShort(v.payloadOffset() + 6) & 0xffff : -1;
-  }
-
-  static byte[] pattern(int n) {
-    byte[] b = new byte[n];
-    for (int i = 0; i < n; i++) {
-      b[i] = (byte) ('a' + i % 26);
-    }
-    return b;
-  }
-
-  private static int bits(byte[] p, int at) {
-    return (p[at] & 0xff) << 24
-        | (p[at + 1] & 0xff) << 16
-        | (p[at + 2] & 0xff) << 8
-        | p[at + 3] & 0xff;
   }
 
   private static List<NetInterface> links(TestNode node) {

@@ -1,23 +1,15 @@
 package org.divert4j.cli;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
-
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.Inet4Address;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import org.divert4j.Capability;
 import org.divert4j.Chain;
 import org.divert4j.DivertAddress;
@@ -26,18 +18,13 @@ import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
-import org.divert4j.DropReason;
 import org.divert4j.FragmentModeUnavailableException;
 import org.divert4j.HostOptions;
-import org.divert4j.HostStats;
-import org.divert4j.Ipv4;
 import org.divert4j.PacketBatch;
 import org.divert4j.SocketStats;
-import org.divert4j.packet.Ipv4Builder;
 import org.divert4j.spi.DivertProvider;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
-import org.divert4j.testbed.TestNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -87,8 +74,6 @@ import picocli.CommandLine.Spec;
     })
 final class DumpCommand implements Callable<Integer> {
   private static final Duration POLL = Duration.ofMillis(200);
-  private static final int ECHO_ID = 0xd1;
-  private static final int MAX_ERROR_LINES = 10;
 
   @Spec CommandSpec spec;
 
@@ -154,18 +139,10 @@ final class DumpCommand implements Callable<Integer> {
   @Mixin HostOptionsMixin hostOptions;
 
   private final CountDownLatch running = new CountDownLatch(1);
-  private final AtomicLong handled = new AtomicLong();
+  private final DumpTally tally = new DumpTally();
   private volatile boolean stopping;
-  private volatile boolean generatorDone = true;
-  private volatile IOException generatorError;
+  private DumpGenerator generator;
   private volatile AutoCloseable closeOnStop;
-
-  // Counters of the loop.
-  private long packets;
-  private long bytes;
-  private long sendErrors;
-  private long firstNanos;
-  private long lastNanos;
 
   @Override
   public Integer call() throws Exception {
@@ -221,7 +198,8 @@ final class DumpCommand implements Callable<Integer> {
                 + "; Ctrl-C to stop");
       }
       if (bed != null) {
-        startGenerator(bed, parsed, host.options().queueLength());
+        generator = new DumpGenerator(bed, parsed);
+        generator.start(generate, host.options().queueLength(), tally::handled, () -> stopping);
       }
       running.countDown();
       Thread stats = statsEvery == null ? null : startStatsPrinter(socket, err);
@@ -233,14 +211,17 @@ final class DumpCommand implements Callable<Integer> {
           stats.join(1000);
         }
       }
-      summary(out, socket.stats(), host.stats(), pcap);
+      tally.summary(out, socket.stats(), host.stats(), sniff, noReinject, divert.port);
+      if (pcap != null) {
+        out.println("wrote " + pcap.records() + " packets to " + write);
+      }
     } finally {
       stopping = true;
       closeQuietly(closeOnStop);
       hook.release();
     }
-    if (generatorError != null) {
-      throw CliException.peerCouldNotSend(generatorError);
+    if (generator != null && generator.error() != null) {
+      throw CliException.peerCouldNotSend(generator.error());
     }
     return ExitCodes.OK;
   }
@@ -302,19 +283,19 @@ final class DumpCommand implements Callable<Integer> {
     try {
       while (!stopping) {
         long left = deadline - System.nanoTime();
-        long wanted = count == null ? Long.MAX_VALUE : count - packets;
+        long wanted = count == null ? Long.MAX_VALUE : count - tally.packets();
         if (left <= 0 || wanted <= 0) {
           break;
         }
         Duration wait = left < poll.toNanos() ? Duration.ofNanos(left) : poll;
-        boolean drained = generatorDone; // read before receiving: nothing more will come
+        boolean drained = generator == null || generator.done(); // read before receiving
         int n;
         if (wanted < batch.capacity()) {
           n = receiveOne(socket, single.clear(), wait, out, line, pcap, err);
         } else {
           n = socket.receive(batch, wait);
           if (n > 0) {
-            markFirst();
+            tally.markFirst();
             handleBatch(socket, batch, n, out, line, pcap, err);
           }
         }
@@ -347,22 +328,22 @@ final class DumpCommand implements Callable<Integer> {
       if (pcap != null) {
         pcap.write(p, micros);
       }
-      bytes += p.remaining();
+      tally.bytes(p.remaining());
       if (noReinject) {
         batch.drop(i);
       }
     }
     if (sniff) {
-      counted(n); // copies: the packets have gone on already (S71)
+      tally.counted(n); // copies: the packets have gone on already (S71)
       return;
     }
     socket.send(batch);
     for (int i = 0; i < n; i++) {
       if (batch.error(i) != null) {
-        sendError(err, batch.error(i));
+        tally.sendError(err, batch.error(i));
       }
     }
-    counted(n);
+    tally.counted(n);
   }
 
   private int receiveOne(
@@ -378,7 +359,7 @@ final class DumpCommand implements Callable<Integer> {
     if (a == null) {
       return 0;
     }
-    markFirst();
+    tally.markFirst();
     buf.flip();
     if (!quiet) {
       Chain chain = a.chain().orElse(null);
@@ -387,7 +368,7 @@ final class DumpCommand implements Callable<Integer> {
     if (pcap != null) {
       pcap.write(buf, epochMicros());
     }
-    bytes += buf.remaining();
+    tally.bytes(buf.remaining());
     try {
       if (sniff) {
         // a copy: the packet has gone on already (S71)
@@ -399,161 +380,10 @@ final class DumpCommand implements Callable<Integer> {
     } catch (DivertClosedException e) {
       throw e;
     } catch (DivertException e) {
-      sendError(err, e);
+      tally.sendError(err, e);
     }
-    counted(1);
+    tally.counted(1);
     return 1;
-  }
-
-  private void markFirst() {
-    if (packets == 0) {
-      firstNanos = System.nanoTime();
-    }
-  }
-
-  private void counted(int n) {
-    lastNanos = System.nanoTime();
-    packets += n;
-    handled.addAndGet(n);
-  }
-
-  private void sendError(PrintWriter err, DivertException e) {
-    sendErrors++;
-    if (sendErrors <= MAX_ERROR_LINES) {
-      err.println("dump: write-back failed: " + e.getMessage());
-    } else if (sendErrors == MAX_ERROR_LINES + 1) {
-      err.println("dump: more write-back failures; the summary counts them");
-    }
-  }
-
-  private void summary(PrintWriter out, SocketStats s, HostStats h, PcapWriter pcap) {
-    double seconds = (lastNanos - firstNanos) / 1e9;
-    StringBuilder sb = new StringBuilder();
-    sb.append(packets).append(packets == 1 ? " packet, " : " packets, ");
-    sb.append(bytes).append(" bytes");
-    if (packets > 0 && seconds > 0) {
-      // From the first receive to the last write-back: the loop's own rate, idle time excluded.
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              " in %.3f s: %.0f packets/s, %.3f Mbit/s",
-              seconds,
-              packets / seconds,
-              bytes * 8.0 / 1e6 / seconds));
-    }
-    out.println(sb);
-    out.println(
-        (sniff
-                ? "copied " + packets
-                : noReinject ? "dropped " + packets : "written back " + (packets - sendErrors))
-            + (sendErrors > 0 ? ", write-back failures " + sendErrors : "")
-            + "; socket "
-            + divert.port
-            + ": received "
-            + s.received()
-            + ", written back "
-            + s.reinjected()
-            + ", dropped "
-            + s.dropped(DropReason.PROGRAM)
-            + ", lost "
-            + (s.droppedTotal() - s.dropped(DropReason.PROGRAM))
-            + (s.droppedTotal() - s.dropped(DropReason.PROGRAM) > 0 ? " " + s.drops() : "")
-            + (s.failOpenAccepted() > 0 ? ", passed by fail-open " + s.failOpenAccepted() : ""));
-    if (h.droppedTotal() > 0) {
-      // What the host lost outside any socket: frames it could not transmit (DropReason.TRANSMIT,
-      // possibly of traffic no rule diverted), reassembly, capture losses.
-      out.println("host " + h.droppedTotal() + " lost " + h.drops());
-    }
-    if (pcap != null) {
-      out.println("wrote " + pcap.records() + " packets to " + write);
-    }
-  }
-
-  // ------------------------------------------------------------------------------- traffic
-
-  /** The kinds of packet --generate sends, chosen by the rules' protocols. */
-  private enum Kind {
-    ECHO,
-    UDP,
-    TCP
-  }
-
-  private void startGenerator(TestBed bed, List<DivertRule> parsed, int queueLength) {
-    Set<Kind> kinds = new LinkedHashSet<>();
-    int udpPort = 9;
-    int tcpPort = 80;
-    for (DivertRule r : parsed) {
-      switch (r.protocol()) {
-        case DivertRule.ICMP -> kinds.add(Kind.ECHO);
-        case DivertRule.UDP -> {
-          kinds.add(Kind.UDP);
-          udpPort = r.destinationPortLow() == 0 ? udpPort : r.destinationPortLow();
-        }
-        case DivertRule.TCP -> {
-          kinds.add(Kind.TCP);
-          tcpPort = r.destinationPortLow() == 0 ? tcpPort : r.destinationPortLow();
-        }
-        default -> {
-          kinds.add(Kind.ECHO);
-          kinds.add(Kind.UDP);
-        }
-      }
-    }
-    Kind[] cycle = kinds.toArray(new Kind[0]);
-    TestNode peer = bed.peer();
-    Inet4Address to = bed.hostNode().address();
-    int from = Ipv4.toInt(peer.address());
-    int dst = Ipv4.toInt(to);
-    int udp = udpPort;
-    int tcp = tcpPort;
-    generatorDone = false;
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                // Keep at most half a queue in flight, so a benchmark measures the loop, not
-                // queue-full drops; a bounded wait, in case the rules do not divert this traffic.
-                long limit = Math.max(1, queueLength / 2);
-                for (int i = 0; i < generate && !stopping; i++) {
-                  long waitUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
-                  while (i - handled.get() >= limit && !stopping && System.nanoTime() < waitUntil) {
-                    LockSupport.parkNanos(20_000);
-                  }
-                  int seq = (i & 0xffff) + 1;
-                  switch (cycle[i % cycle.length]) {
-                    case ECHO ->
-                        peer.sendRaw(
-                            Ipv4Builder.icmpEchoRequest(ECHO_ID, seq & 0xffff)
-                                .source(from)
-                                .destination(dst)
-                                .identification(seq)
-                                .payload(new byte[56])
-                                .build());
-                    case UDP ->
-                        peer.sendUdp(
-                            to, 40000, udp, ("divert4j dump " + (i + 1)).getBytes(US_ASCII));
-                    case TCP ->
-                        peer.sendRaw(
-                            Ipv4Builder.tcp(40000, tcp)
-                                .source(from)
-                                .destination(dst)
-                                .identification(seq)
-                                .tcpFlags(Ipv4Builder.TCP_SYN)
-                                .sequence(i)
-                                .build());
-                  }
-                }
-              } catch (IOException e) {
-                if (!stopping) {
-                  generatorError = e;
-                }
-              } finally {
-                generatorDone = true;
-              }
-            },
-            "divert-dump-generator");
-    t.setDaemon(true);
-    t.start();
   }
 
   // ------------------------------------------------------------------------------- stopping
@@ -583,7 +413,6 @@ final class DumpCommand implements Callable<Integer> {
     }
   }
 
-  /** Opens the pcap file first, so a bad path fails before anything is diverted. */
   /**
    * Opens the host. Where the user named no fragment mode and per-fragment diversion is impossible
    * (a stateful host: connection tracking turns defragmentation on), opens in always-defragment
@@ -606,6 +435,7 @@ final class DumpCommand implements Callable<Integer> {
     }
   }
 
+  /** Opens the pcap file first, so a bad path fails before anything is diverted. */
   private PcapWriter openPcap() throws CliException {
     if (write == null) {
       return null;

@@ -30,15 +30,17 @@ final class Ipv6Demo {
   private static final int HEADERS = 48; // IPv6 40 + UDP 8
 
   private final DemoCommand demo;
+  private final DemoReport report;
   private final PrintWriter out;
 
-  Ipv6Demo(DemoCommand demo, PrintWriter out) {
+  Ipv6Demo(DemoCommand demo, DemoReport report, PrintWriter out) {
     this.demo = demo;
+    this.report = report;
     this.out = out;
   }
 
   void run(HostOptions base) throws Exception {
-    demo.heading(
+    report.heading(
         "6. IPv6",
         "Every rule above holds for IPv6 too, through the same chains, ports and options. IPv6",
         "routers never fragment, so only the sending host cuts a datagram, each piece carrying a",
@@ -59,11 +61,11 @@ final class Ipv6Demo {
       InstalledRule rule = host.addRule(DivertRule.parse("input -6 -p udp -j DIVERT " + port()));
       out.println();
       out.println("  host: fragments=" + HostOptionsMixin.spell(mode) + "; rule: " + rule.rule());
-      byte[] payload = DemoCommand.pattern(DATAGRAM - HEADERS);
+      byte[] payload = DemoPackets.pattern(DATAGRAM - HEADERS);
       int mtu = bed.options().peerMtu();
       // the fragmentable part (UDP header and data) is cut at multiples of 8 bytes, each fragment
       // carrying the 40-byte header and an 8-byte Fragment header
-      int expected = perFragment ? DemoCommand.ceilDiv(DATAGRAM - 40, (mtu - 48) / 8 * 8) : 1;
+      int expected = perFragment ? DemoPackets.ceilDiv(DATAGRAM - 40, (mtu - 48) / 8 * 8) : 1;
       InetAddress hostAddr = bed.hostNode().address(IpFamily.IPV6).orElseThrow();
       try (DemoProgram program =
               new DemoProgram(host.bind(port()), out, (p, v) -> DemoProgram.Decision.reinject())
@@ -80,12 +82,12 @@ final class Ipv6Demo {
                 + mtu
                 + ":");
         bed.peer().sendUdp(hostAddr, DemoCommand.PEER_UDP_PORT, DemoCommand.UDP_PORT, payload);
-        demo.awaitProgram(program, expected);
-        Datagram got = sink.receive(DemoCommand.wait(bed));
+        report.awaitProgram(program, expected);
+        Datagram got = sink.receive(DemoPackets.wait(bed));
         boolean intact = got != null && Arrays.equals(got.payload(), payload);
         long delivered = program.handled();
-        demo.expect(delivered == expected, delivered + " IPv6 deliveries, expected " + expected);
-        demo.expect(intact, "large IPv6 datagram arrived intact");
+        report.expect(delivered == expected, delivered + " IPv6 deliveries, expected " + expected);
+        report.expect(intact, "large IPv6 datagram arrived intact");
         out.println(
             "    "
                 + delivered
@@ -94,8 +96,8 @@ final class Ipv6Demo {
                 + (intact
                     ? "received all " + payload.length + " bytes intact"
                     : got == null ? "received nothing" : "received a damaged datagram"));
-        demo.checkProgram(program);
-        demo.addRow(
+        report.checkProgram(program);
+        report.addRow(
             "6",
             rule,
             program,
@@ -117,18 +119,19 @@ final class Ipv6Demo {
       out.println("  host: fragments=per-fragment; the program injects IPv6 datagrams to the peer");
       try {
         socket.send(udpToPeer(bed, mtu + 1), DivertAddress.OUTBOUND);
-        demo.expect(false, "oversize IPv6 injection accepted");
+        report.expect(false, "oversize IPv6 injection accepted");
         out.println("  inject " + (mtu + 1) + " bytes: sent (unexpected)");
       } catch (PacketTooLargeException e) {
         refused++;
-        demo.expect(e.mtu() == mtu, "IPv6 error carries MTU " + e.mtu());
+        report.expect(e.mtu() == mtu, "IPv6 error carries MTU " + e.mtu());
         out.println("  inject " + (mtu + 1) + " bytes: refused:");
         out.println("    " + e.getMessage());
       }
-      demo.expect(sink.receive(DemoCommand.wait(bed)) == null, "no IPv6 datagram reached the peer");
+      report.expect(
+          sink.receive(DemoPackets.wait(bed)) == null, "no IPv6 datagram reached the peer");
       socket.send(udpToPeer(bed, mtu), DivertAddress.OUTBOUND);
-      Datagram got = sink.receive(DemoCommand.wait(bed));
-      demo.expect(
+      Datagram got = sink.receive(DemoPackets.wait(bed));
+      report.expect(
           got != null && got.payload().length == mtu - HEADERS,
           "exactly-MTU IPv6 datagram arrived");
       out.println(
@@ -138,7 +141,7 @@ final class Ipv6Demo {
               + (got == null ? "nothing" : got.payload().length + " bytes of data"));
       injected = socket.stats().injected();
     }
-    demo.row(
+    report.row(
         "6",
         "(no rule: the program injects IPv6)",
         "",
@@ -156,7 +159,7 @@ final class Ipv6Demo {
     return Ipv6Builder.udp(DemoCommand.UDP_PORT, DemoCommand.UDP_PORT)
         .source(bed.hostNode().address(IpFamily.IPV6).orElseThrow().getAddress())
         .destination(bed.peer().address(IpFamily.IPV6).orElseThrow().getAddress())
-        .payload(DemoCommand.pattern(length - HEADERS))
+        .payload(DemoPackets.pattern(length - HEADERS))
         .build();
   }
 }

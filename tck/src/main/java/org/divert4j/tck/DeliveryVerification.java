@@ -4,12 +4,10 @@ import static org.divert4j.tck.Packets.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.divert4j.BufferTooSmallException;
 import org.divert4j.Capability;
@@ -18,10 +16,8 @@ import org.divert4j.Direction;
 import org.divert4j.DivertSocket;
 import org.divert4j.DropReason;
 import org.divert4j.InstalledRule;
-import org.divert4j.IpFamily;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
-import org.divert4j.packet.Ipv6Builder;
 import org.divert4j.tck.Probe.Received;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestBed;
@@ -62,12 +58,12 @@ public class DeliveryVerification extends FamilyVerification {
         Received r = p.receive(socket, "the inbound datagram");
         NetInterface iface = p.bedInterface(p.host());
         NetInterface reported = p.hostInterface(p.host());
-        InetAddress first = firstAddress(iface, p);
+        InetAddress first = Deliveries.firstAddress(iface, p);
         assertEquals(
             List.of(iface.name(), iface.index(), first),
-            List.of(reported.name(), reported.index(), firstAddress(reported, p)),
+            List.of(reported.name(), reported.index(), Deliveries.firstAddress(reported, p)),
             "the backend's interfaces() must agree with the test bed's: " + reported);
-        assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
+        Deliveries.assertPortChainAndDirection(r, Chain.INPUT, Direction.INBOUND);
         assertEquals(
             iface.name(), r.address().interfaceName(), "interface name, host has " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "interface index, " + iface);
@@ -97,30 +93,13 @@ public class DeliveryVerification extends FamilyVerification {
       try (DivertSocket socket = bed.host().bind(PORT)) {
         bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, pattern(100, 1));
         Received r = p.receive(socket, "the outbound datagram");
-        assertPortChainAndDirection(r, Chain.OUTPUT, Direction.OUTBOUND);
+        Deliveries.assertPortChainAndDirection(r, Chain.OUTPUT, Direction.OUTBOUND);
         assertEquals(Ipv4.ANY, r.address().interfaceAddress(), "outbound: 0.0.0.0 expected");
         assertEquals(0, r.address().interfaceAddressBits(), "outbound: 0.0.0.0 expected");
         assertEquals(null, r.address().interfaceAddress6(), "outbound: no IPv6 address expected");
         assertEquals(installed.id(), r.address().ruleId(), "rule id of " + r.address());
       }
     }
-  }
-
-  /**
-   * The interface's first address of the run's family (S6; S55: link-local last), as the interface
-   * lists it.
-   */
-  private static InetAddress firstAddress(NetInterface iface, Probe p) {
-    return iface
-        .address(p.family())
-        .orElseThrow(() -> new AssertionError("no " + p.family() + " address on " + iface));
-  }
-
-  /** The divert port ({@link #PORT}), chain and direction that the packet's address must carry. */
-  private static void assertPortChainAndDirection(Received r, Chain chain, Direction direction) {
-    assertEquals(PORT, r.address().port(), "port of " + r.address());
-    assertEquals(chain, r.address().chain().orElse(null), "chain of " + r.address());
-    assertEquals(direction, r.address().direction(), "direction of " + r.address());
   }
 
   /**
@@ -148,7 +127,9 @@ public class DeliveryVerification extends FamilyVerification {
         assertEquals(iface.name(), r.address().interfaceName(), "ingress interface " + iface);
         assertEquals(iface.index(), r.address().interfaceIndex(), "ingress index " + iface);
         assertEquals(
-            firstAddress(iface, p), r.address().interfaceAddress(), "ingress address " + iface);
+            Deliveries.firstAddress(iface, p),
+            r.address().interfaceAddress(),
+            "ingress address " + iface);
       }
     }
   }
@@ -171,20 +152,7 @@ public class DeliveryVerification extends FamilyVerification {
     try (TestBed bed = tck.testBed()) {
       Probe p = probe(bed, tck);
       try (DivertSocket socket = divert(bed, PORT, "input -p udp --dport 7000")) {
-        byte[] sent =
-            p.family() == IpFamily.IPV6
-                ? Packets6.bytes(
-                    Ipv6Builder.udp(SRC_PORT, UDP_PORT)
-                        .source(p.peer().getAddress())
-                        .destination(p.host().getAddress())
-                        .trafficClass(0x10)
-                        .flowLabel(0x4242)
-                        .payload(pattern(333, 8))
-                        .build())
-                : Packets.udp(p.peer(), p.host(), SRC_PORT, UDP_PORT, pattern(333, 8))
-                    .id(0x4242)
-                    .tos(0x10)
-                    .build();
+        byte[] sent = Deliveries.crafted(p);
         bed.peer().sendRaw(ByteBuffer.wrap(sent));
         Received r = p.receive(socket, "the crafted datagram");
         Wire.assertWhole(p.family(), r.bytes(), r.toString());
@@ -293,9 +261,7 @@ public class DeliveryVerification extends FamilyVerification {
                 "a receive into a 1500-byte buffer must not truncate a 65535-byte packet");
         assertEquals(65535, e.required(), "the error must say how much room is needed");
         Received r = p.receive(socket, "the 65535-byte datagram after the failed receive");
-        assertEquals(65535, r.bytes().length, "the packet must be whole: " + r);
-        Wire.assertWhole(p.family(), r.bytes(), r.toString());
-        assertArrayEquals(data, Wire.udpData(r.bytes()), "payload of " + r);
+        Deliveries.assertWhole(p, 65535, data, r);
       }
     }
   }
@@ -342,7 +308,7 @@ public class DeliveryVerification extends FamilyVerification {
             continue;
           }
           Received r = p.receive(socket, "the " + size + "-byte datagram on output");
-          assertWhole(p, size, data, r);
+          Deliveries.assertWhole(p, size, data, r);
           p.writeBack(socket, r);
           p.datagram(atPeer, data, "the " + size + "-byte datagram written back");
         }
@@ -380,7 +346,7 @@ public class DeliveryVerification extends FamilyVerification {
           byte[] data = pattern(size - Wire.udpOverhead(p.family()), size + 1);
           bed.peer().sendUdp(p.farAddress(), SRC_PORT, UDP_PORT, data);
           Received r = p.receive(socket, "the " + size + "-byte datagram on forward");
-          assertWhole(p, size, data, r);
+          Deliveries.assertWhole(p, size, data, r);
           p.writeBack(socket, r);
           p.datagram(atFar, data, "the forwarded " + size + "-byte datagram written back");
         }
@@ -393,12 +359,6 @@ public class DeliveryVerification extends FamilyVerification {
 
   /** The sizes around NFQUEUE's copy limit (65531) and the IPv4 maximum. */
   private static final int[] LARGEST_SIZES = {65531, 65532, 65535};
-
-  private static void assertWhole(Probe p, int size, byte[] data, Received r) {
-    assertEquals(size, r.bytes().length, "the packet must be whole: " + r);
-    Wire.assertWhole(p.family(), r.bytes(), r.toString());
-    assertArrayEquals(data, Wire.udpData(r.bytes()), "payload of " + r);
-  }
 
   /**
    * <b>S9</b>: a received packet that is dropped by the program is lost. Inbound, the host's
@@ -575,30 +535,11 @@ public class DeliveryVerification extends FamilyVerification {
       try (DivertSocket in = bed.host().bind(PORT);
           DivertSocket out = bed.host().bind(PORT2)) {
         for (int i = 0; i < 30; i++) {
-          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, numbered(i));
-          bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, numbered(i));
+          bed.peer().sendUdp(p.host(), SRC_PORT, UDP_PORT, Deliveries.numbered(i));
+          bed.hostNode().sendUdp(p.peer(), SRC_PORT, UDP_PORT, Deliveries.numbered(i));
         }
-        assertInOrder(p, in, "inbound");
-        assertInOrder(p, out, "outbound");
-      }
-    }
-  }
-
-  private static byte[] numbered(int i) {
-    byte[] b = pattern(64, i);
-    ByteBuffer.wrap(b).putInt(i);
-    return b;
-  }
-
-  private static void assertInOrder(Probe p, DivertSocket socket, String what) throws Exception {
-    List<Integer> seen = new ArrayList<>();
-    for (int i = 0; i < 30; i++) {
-      Received r = p.receive(socket, what + " datagram " + i);
-      seen.add(ByteBuffer.wrap(Wire.udpData(r.bytes())).getInt());
-    }
-    for (int i = 0; i < 30; i++) {
-      if (seen.get(i) != i) {
-        fail(what + " datagrams arrived out of order: " + seen);
+        Deliveries.assertInOrder(p, in, "inbound");
+        Deliveries.assertInOrder(p, out, "outbound");
       }
     }
   }

@@ -80,7 +80,7 @@ public class MtuVerification extends FamilyVerification {
       byte[] fragment =
           p.family() == IpFamily.IPV6
               ? Packets6.fragment(whole, 1512, 0x2727).get(0)
-              : AlwaysDefragmentVerification.slice(whole, 0, 1488, true);
+              : Packets.slice(whole, 0, 1488, true);
       PacketTooLargeException ef =
           assertThrows(
               PacketTooLargeException.class,

@@ -422,6 +422,17 @@ final class Packets {
   }
 
   /** One line about a packet, for failure messages. */
+  /** A fragment of {@code whole} with {@code length} payload bytes from {@code offset}. */
+  static byte[] slice(byte[] whole, int offset, int length, boolean more) {
+    byte[] f = new byte[20 + length];
+    System.arraycopy(whole, 0, f, 0, 20);
+    System.arraycopy(whole, 20 + offset, f, 20, length);
+    Packets.put16(f, 2, f.length);
+    Packets.put16(f, 6, (more ? Packets.MF : 0) | offset / 8);
+    Packets.fixHeaderChecksum(f);
+    return f;
+  }
+
   static String describe(byte[] p) {
     if (p == null) {
       return "null";
