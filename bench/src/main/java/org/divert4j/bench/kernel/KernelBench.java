@@ -57,7 +57,8 @@ import org.divert4j.linux.testbed.VethPair;
  *
  * <p>Usage: {@code KernelBench --cdir DIR [--runs 5] [--seconds 3] [--warmup 1] [--payload 64]
  * [--batch 64] [--parallel 2] [--pings 20000] [--alloc-packets 1000000] [--sections
- * throughput,scaling,latency,alloc,tcp,sim,family]}. Needs root. Run it with {@code
+ * throughput,scaling,latency,alloc,tcp,sim,family] [--tcp-modes none,d4j,d4j-gso,c,c-gso]} (fewer
+ * TCP modes only to profile one; the targets need all five). Needs root. Run it with {@code
  * bench/run-all.sh} (all sections) or {@code bench/kernel-bench.sh} (throughput and scaling).
  */
 public final class KernelBench {
@@ -70,6 +71,7 @@ public final class KernelBench {
   private final int parallel;
   private final int pings;
   private final long allocPackets;
+  private final List<String> tcpModes;
   private final List<String> sections;
   private Netns peer;
   private Netns host;
@@ -94,6 +96,8 @@ public final class KernelBench {
     this.parallel = Integer.parseInt(o.getOrDefault("parallel", "2"));
     this.pings = Integer.parseInt(o.getOrDefault("pings", "20000"));
     this.allocPackets = Long.parseLong(o.getOrDefault("alloc-packets", "1000000"));
+    this.tcpModes =
+        Arrays.asList(o.getOrDefault("tcp-modes", "none,d4j,d4j-gso,c,c-gso").split(","));
     this.sections =
         Arrays.asList(
             o.getOrDefault("sections", "throughput,scaling,latency,alloc,tcp,sim,family")
@@ -162,7 +166,7 @@ public final class KernelBench {
         allocation.measure();
       }
       if (sections.contains("tcp")) {
-        tcp = new TcpBulk(peer, host, hostAddress, cdir, batch);
+        tcp = new TcpBulk(peer, host, hostAddress, cdir, batch, tcpModes);
         tcp.measure(runs, seconds);
       }
       if (sections.contains("family")) {
