@@ -37,7 +37,17 @@ perf record -q -a -g -F 999 -o "$dir/perf.data" -- \
   -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+DebugNonSafepoints \
   "-XX:StartFlightRecording=filename=$dir/bench.jfr,settings=$dir/samples.jfc" \
   -cp bench/target/benchmarks.jar org.divert4j.bench.kernel.KernelBench \
-  --cdir bench/target/c "$@" 2>&1 | tee "$dir/bench.log"
+  --cdir bench/target/c "$@" >"$dir/bench.log" 2>&1 &
+perfpid=$!
+# the JVM is perf's child; the exit trap kills it and deletes its namespaces if this script dies
+for _ in $(seq 50); do
+  jpid=$(pgrep -P "$perfpid" java || true)
+  [ -n "$jpid" ] && break
+  sleep 0.1
+done
+wait "$perfpid"
+jpid=
+cat "$dir/bench.log"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "perf samples per thread name (999 Hz, so ~1 ms of CPU each):"
 perf report -i "$dir/perf.data" --no-children --sort comm --stdio 2>/dev/null |
