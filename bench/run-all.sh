@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every speed measurement of issue 7 in one run, with one table of medians, ratios and targets:
 # kernel backend throughput next to two C libnetfilter_queue programs and no rule, parallelism 1
-# and N, UDP ping-pong latency, bytes allocated per packet (ThreadMXBean + JFR over >= 1M packets),
+# and N, UDP ping-pong latency, bytes allocated per packet (ThreadMXBean + JFR over >= 1M packets,
+# segmentOffload off and on),
 # TCP bulk with iperf3 (no rule, divert4j without and with segmentOffload, C nfq_one without and
 # with NFQA_CFG_F_GSO), the simulation backend's divert-and-reinject loop (JMH), 64-byte UDP over
 # IPv6 next to IPv4 (divert4j and C nfq_one on ip6tables / iptables rules, issue 13), and the pcap

@@ -85,13 +85,23 @@ public final class BenchTools {
   }
 
   /**
+   * The whole seconds to pass to {@code iperf3 -t}: at least 1. iperf3 reads {@code -t} with {@code
+   * atoi} (src/iperf_api.c), so "0.5" became 0, and {@code -t 0} means no time limit (esnet/iperf
+   * issue 1130): a run with {@code --seconds 0.5} never ended and its report was never read.
+   */
+  static long iperf3Seconds(double seconds) {
+    return Math.max(1, Math.round(seconds));
+  }
+
+  /**
    * Runs one {@code iperf3 -c} TCP stream from a namespace, blocking until it ends (at most 30 s
    * after its time), and reads the receiver's figure from its JSON report.
    *
    * @param ns the client's namespace
    * @param address the server's address
    * @param port the server's port
-   * @param seconds the stream's length
+   * @param seconds the stream's length, rounded to whole seconds, at least 1 ({@link
+   *     #iperf3Seconds})
    * @param what the measurement, for the error
    * @return the bits per second the receiver counted
    * @throws IOException if iperf3 cannot start or its report has no receiver figure
@@ -110,7 +120,7 @@ public final class BenchTools {
                         "-p",
                         Integer.toString(port),
                         "-t",
-                        String.format(Locale.ROOT, "%.1f", seconds),
+                        Long.toString(iperf3Seconds(seconds)),
                         "-J")))
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start();

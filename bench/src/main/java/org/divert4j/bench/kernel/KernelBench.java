@@ -46,18 +46,20 @@ import org.divert4j.linux.testbed.VethPair;
  * parallelism(1)} and {@code parallelism(N)}, N senders with N source addresses, because {@code
  * --queue-balance} hashes addresses), <b>latency</b> ({@code udp_ping} in the peer namespace,
  * {@code udp_echo} in the host namespace: one diverted traversal per round trip; median and p99
- * RTT: {@link UdpLatency}), <b>allocation</b> (one divert4j run over at least {@code
- * --alloc-packets} packets after a warm-up: the reflector threads' allocated bytes from {@code
- * ThreadMXBean} and a JFR recording of ObjectAllocationInNewTLAB/OutsideTLAB/Sample events whose
- * thread is a reflector: {@link ReflectorAllocation}), <b>tcp</b> (iperf3 bulk, issue 15: {@link
- * TcpBulk}), the <b>simulation</b> backend (JMH {@code SimDivertBenchmark}, one fork, when run from
- * {@code benchmarks.jar}: {@link SimThroughput}), and <b>family</b> (the IPv6 row of issue 13 next
- * to the IPv4 one: {@link FamilyBench}). The divert point of the UDP sections is {@link
- * UdpDivertPoint}. It ends with one table of medians, ratios and the issue's targets.
+ * RTT: {@link UdpLatency}), <b>allocation</b> (two divert4j runs, segmentOffload off and on, each
+ * over at least {@code --alloc-packets} packets after a warm-up: the reflector threads' allocated
+ * bytes from {@code ThreadMXBean} and a JFR recording of
+ * ObjectAllocationInNewTLAB/OutsideTLAB/Sample events whose thread is a reflector: {@link
+ * ReflectorAllocation}), <b>tcp</b> (iperf3 bulk, issue 15: {@link TcpBulk}), the <b>simulation</b>
+ * backend (JMH {@code SimDivertBenchmark}, one fork, when run from {@code benchmarks.jar}: {@link
+ * SimThroughput}), and <b>family</b> (the IPv6 row of issue 13 next to the IPv4 one: {@link
+ * FamilyBench}). The divert point of the UDP sections is {@link UdpDivertPoint}. It ends with one
+ * table of medians, ratios and the issue's targets.
  *
  * <p>Usage: {@code KernelBench --cdir DIR [--runs 5] [--seconds 3] [--warmup 1] [--payload 64]
  * [--batch 64] [--parallel 2] [--pings 20000] [--alloc-packets 1000000] [--sections
- * throughput,scaling,latency,alloc,tcp,sim,family]}. Needs root. Run it with {@code
+ * throughput,scaling,latency,alloc,tcp,sim,family] [--tcp-modes none,d4j,d4j-gso,c,c-gso]} (fewer
+ * TCP modes only to profile one; the targets need all five). Needs root. Run it with {@code
  * bench/run-all.sh} (all sections) or {@code bench/kernel-bench.sh} (throughput and scaling).
  */
 public final class KernelBench {
@@ -70,6 +72,7 @@ public final class KernelBench {
   private final int parallel;
   private final int pings;
   private final long allocPackets;
+  private final List<String> tcpModes;
   private final List<String> sections;
   private Netns peer;
   private Netns host;
@@ -79,7 +82,7 @@ public final class KernelBench {
   private final Map<String, List<Double>> tput = new LinkedHashMap<>();
   private final Map<String, List<Double>> scale = new LinkedHashMap<>();
   private UdpLatency latency;
-  private ReflectorAllocation allocation;
+  private final List<ReflectorAllocation> allocations = new ArrayList<>();
   private SimThroughput sim;
   private TcpBulk tcp;
   private FamilyBench families;
@@ -94,6 +97,8 @@ public final class KernelBench {
     this.parallel = Integer.parseInt(o.getOrDefault("parallel", "2"));
     this.pings = Integer.parseInt(o.getOrDefault("pings", "20000"));
     this.allocPackets = Long.parseLong(o.getOrDefault("alloc-packets", "1000000"));
+    this.tcpModes =
+        Arrays.asList(o.getOrDefault("tcp-modes", "none,d4j,d4j-gso,c,c-gso").split(","));
     this.sections =
         Arrays.asList(
             o.getOrDefault("sections", "throughput,scaling,latency,alloc,tcp,sim,family")
@@ -156,13 +161,24 @@ public final class KernelBench {
         latency.measure(runs);
       }
       if (sections.contains("alloc")) {
-        allocation =
-            new ReflectorAllocation(
-                peer, host, hostAddress, peerNet + "1", cdir, payload, batch, allocPackets);
-        allocation.measure();
+        for (boolean offload : new boolean[] {false, true}) {
+          ReflectorAllocation a =
+              new ReflectorAllocation(
+                  peer,
+                  host,
+                  hostAddress,
+                  peerNet + "1",
+                  cdir,
+                  payload,
+                  batch,
+                  allocPackets,
+                  offload);
+          a.measure();
+          allocations.add(a);
+        }
       }
       if (sections.contains("tcp")) {
-        tcp = new TcpBulk(peer, host, hostAddress, cdir, batch);
+        tcp = new TcpBulk(peer, host, hostAddress, cdir, batch, tcpModes);
         tcp.measure(runs, seconds);
       }
       if (sections.contains("family")) {
@@ -241,8 +257,8 @@ public final class KernelBench {
     if (latency != null) {
       latency.targets();
     }
-    if (allocation != null) {
-      allocation.targetRow();
+    for (ReflectorAllocation a : allocations) {
+      a.targetRow();
     }
     if (!scale.isEmpty()) {
       double n1 = median(scale.get(D4J + " n=1"));

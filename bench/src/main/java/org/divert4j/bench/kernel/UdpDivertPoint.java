@@ -40,6 +40,7 @@ final class UdpDivertPoint implements AutoCloseable {
   private final Netns host;
   private final Path cdir;
   private final int batch;
+  private final boolean offload;
   private volatile boolean stop;
   private DivertHost dh;
   private Process nfq;
@@ -52,6 +53,16 @@ final class UdpDivertPoint implements AutoCloseable {
    * @param batch the divert4j batch size
    */
   UdpDivertPoint(String mode, int lanes, Netns host, Path cdir, int batch) throws Exception {
+    this(mode, lanes, host, cdir, batch, false);
+  }
+
+  /**
+   * @param offload divert4j's {@code segmentOffload} option (S69; the allocation section measures
+   *     the reader with it on as well)
+   */
+  UdpDivertPoint(String mode, int lanes, Netns host, Path cdir, int batch, boolean offload)
+      throws Exception {
+    this.offload = offload;
     this.counts = new AtomicLong[lanes];
     this.host = host;
     this.cdir = cdir;
@@ -74,6 +85,7 @@ final class UdpDivertPoint implements AutoCloseable {
             .open(
                 HostOptions.builder()
                     .queueLength(8192)
+                    .segmentOffload(offload)
                     .parallelism(lanes)
                     .property("rawsocket.netns", host.name())
                     .property("rawsocket.batch", Integer.toString(batch))
