@@ -12,9 +12,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
+import org.divert4j.HostOptions;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
+import org.divert4j.rawsocket.RawSocketProvider;
 
 /** What the benchmark programs share: the C tools in namespaces, medians and the machine's load. */
 public final class BenchTools {
@@ -301,6 +304,30 @@ public final class BenchTools {
       host.exec(iptables, "-t", "raw", "-F", "PREROUTING");
     }
     return ended;
+  }
+
+  /**
+   * Opens the kernel backend's host that a bench diverts through: a queue of 8192 packets in the
+   * namespace {@code ns}, receiving {@code batch} packets per system call.
+   *
+   * @param ns the namespace the host works in
+   * @param batch packets per receive ({@code rawsocket.batch})
+   * @param lanes queues, one reader each ({@code parallelism})
+   * @param offload whether super-packets are queued whole ({@code segmentOffload})
+   * @return the open host; the caller closes it
+   * @throws DivertException if the backend cannot open it
+   */
+  public static DivertHost openKernelHost(Netns ns, int batch, int lanes, boolean offload)
+      throws DivertException {
+    return new RawSocketProvider()
+        .open(
+            HostOptions.builder()
+                .queueLength(8192)
+                .segmentOffload(offload)
+                .parallelism(lanes)
+                .property("rawsocket.netns", ns.name())
+                .property("rawsocket.batch", Integer.toString(batch))
+                .build());
   }
 
   /**

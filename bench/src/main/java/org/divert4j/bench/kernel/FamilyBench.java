@@ -12,12 +12,10 @@ import java.util.Map;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
-import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
-import org.divert4j.rawsocket.RawSocketProvider;
 
 /**
  * The IPv6 row of issue 13 next to the IPv4 one, in the same run on the same namespaces: 64-byte
@@ -231,14 +229,7 @@ final class FamilyBench {
     }
 
     private void startDivert4j() throws Exception {
-      dh =
-          new RawSocketProvider()
-              .open(
-                  HostOptions.builder()
-                      .queueLength(8192)
-                      .property("rawsocket.netns", host.name())
-                      .property("rawsocket.batch", Integer.toString(batch))
-                      .build());
+      dh = BenchTools.openKernelHost(host, batch, 1, false);
       DivertSocket s = dh.bind(QUEUE);
       dh.addRule(
           DivertRule.parse(

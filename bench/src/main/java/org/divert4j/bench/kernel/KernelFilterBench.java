@@ -12,12 +12,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
-import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.testbed.Netns;
 import org.divert4j.linux.testbed.VethPair;
-import org.divert4j.rawsocket.RawSocketProvider;
 
 /**
  * Filter rows of issue 14 on the kernel backend, 64-byte UDP from {@code udp_blast} (peer
@@ -213,14 +211,7 @@ public final class KernelFilterBench {
       rule += " filter \"" + tenTerms() + "\"";
     }
     rule += " -j DIVERT " + QUEUE;
-    try (DivertHost dh =
-        new RawSocketProvider()
-            .open(
-                HostOptions.builder()
-                    .queueLength(8192)
-                    .property("rawsocket.netns", host.name())
-                    .property("rawsocket.batch", Integer.toString(batch))
-                    .build())) {
+    try (DivertHost dh = BenchTools.openKernelHost(host, batch, 1, false)) {
       DivertSocket s = dh.bind(QUEUE);
       dh.addRule(DivertRule.parse(rule));
       AtomicLong count = new AtomicLong();

@@ -15,12 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
-import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.Shell;
 import org.divert4j.linux.testbed.Netns;
-import org.divert4j.rawsocket.RawSocketProvider;
 
 /**
  * TCP bulk throughput (issue 15): one iperf3 stream from the peer namespace to the host namespace
@@ -198,15 +196,7 @@ final class TcpBulk {
     }
 
     private void startDivert4j(boolean offload) throws Exception {
-      dh =
-          new RawSocketProvider()
-              .open(
-                  HostOptions.builder()
-                      .queueLength(8192)
-                      .segmentOffload(offload)
-                      .property("rawsocket.netns", host.name())
-                      .property("rawsocket.batch", Integer.toString(batch))
-                      .build());
+      dh = BenchTools.openKernelHost(host, batch, 1, offload);
       DivertSocket s = dh.bind(QUEUE);
       dh.addRule(DivertRule.parse("input -p tcp --dport " + PORT + " -j DIVERT " + QUEUE));
       reflector =

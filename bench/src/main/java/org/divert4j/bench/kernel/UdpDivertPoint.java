@@ -9,11 +9,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.divert4j.DivertHost;
 import org.divert4j.DivertRule;
 import org.divert4j.DivertSocket;
-import org.divert4j.HostOptions;
 import org.divert4j.PacketBatch;
 import org.divert4j.bench.BenchTools;
 import org.divert4j.linux.testbed.Netns;
-import org.divert4j.rawsocket.RawSocketProvider;
 
 /**
  * What serves {@link KernelBench}'s UDP divert point (port {@link #PORT}) during one measurement,
@@ -80,16 +78,7 @@ final class UdpDivertPoint implements AutoCloseable {
   }
 
   private void startDivert4j(int lanes) throws Exception {
-    dh =
-        new RawSocketProvider()
-            .open(
-                HostOptions.builder()
-                    .queueLength(8192)
-                    .segmentOffload(offload)
-                    .parallelism(lanes)
-                    .property("rawsocket.netns", host.name())
-                    .property("rawsocket.batch", Integer.toString(batch))
-                    .build());
+    dh = BenchTools.openKernelHost(host, batch, lanes, offload);
     DivertSocket s = dh.bind(QUEUE);
     dh.addRule(DivertRule.parse("input -p udp --dport " + PORT + " -j DIVERT " + QUEUE));
     for (int t = 0; t < lanes; t++) {
