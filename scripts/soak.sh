@@ -2,6 +2,7 @@
 # soak.sh: a reinjecting divert program under mixed real traffic for a set time (issue 18).
 #
 #   sudo scripts/soak.sh [--backend rawsocket|pcap|all] [--duration SECONDS] [--short] [--keep DIR]
+#                        [--jvm-opts "OPTIONS"]
 #
 # Builds network namespaces of its own (removed at the end):
 #   rawsocket:  peer [eth0 10.201.0.1] ==veth== [eth0 10.201.0.2] host   (rules in host)
@@ -19,6 +20,12 @@
 # over the last half (flat: < 1 %), the longest GC pause from its GC log, and the transfer checks.
 # Exit status 0 when nothing was lost uncounted and every check held, 1 otherwise.
 #
+# The program's JVM runs with the flags docs/deploy.md gives a service ("JVM flags for steady
+# latency": a fixed, pre-touched heap, and on JDK 17 G1 with short pauses), so that its RSS is not
+# the heap being touched for the first time, plus native memory tracking: a baseline half-way and a
+# diff at the end show which of the JVM's own areas grew (memory malloc'd by libpcap or JNA is not
+# tracked there; it is RSS growth that the diff does not explain). --jvm-opts replaces the flags.
+#
 # --short: 120 s (the CI length); default 1800 s. Needs root, iperf3, socat, tcpreplay, ethtool,
 # python3 (Debian packages of those names).
 set -euo pipefail
@@ -27,13 +34,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration=1800
 backends=(rawsocket pcap)
 keep=""
+jvm_opts="-Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:+UseG1GC -XX:MaxGCPauseMillis=5"
 while [ $# -gt 0 ]; do
   case "$1" in
     --backend) case "${2:?}" in all) backends=(rawsocket pcap) ;; *) backends=("$2") ;; esac; shift 2 ;;
     --duration) duration="${2:?}"; shift 2 ;;
     --short) duration=120; shift ;;
     --keep) keep="${2:?}"; shift 2 ;;
-    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --jvm-opts) jvm_opts="${2?}"; shift 2 ;;
+    -h | --help) sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "soak: unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -120,13 +129,18 @@ soak_one() {
   make_capture "$dir/replay.pcap" "$peer_mac" "$host_mac"
 
   # The program: every inbound packet of the host diverted and written back.
-  DIVERT_JAVA_OPTS="-Xlog:gc:file=$dir/gc.log" "$root/divert" dump "${dump_args[@]}" \
+  # shellcheck disable=SC2086 # jvm_opts is a list of options
+  DIVERT_JAVA_OPTS="$jvm_opts -XX:NativeMemoryTracking=summary -Xlog:gc:file=$dir/gc.log" \
+    "$root/divert" dump "${dump_args[@]}" \
     --rule input --quiet --stats-every 1s --duration "$((duration + 15))s" \
     >"$dir/dump.out" 2>"$dir/dump.err" &
   local dump=$!
   pids+=("$dump")
   for _ in $(seq 1 300); do grep -q '^stats ' "$dir/dump.err" 2>/dev/null && break; sleep 0.1; done
   grep -q '^stats ' "$dir/dump.err" || { echo "soak $b: the program did not start:"; cat "$dir/dump.err"; return 1; }
+  # Attach once now: the attach listener's thread and socket then exist for the whole run (an
+  # attach first made half-way would show as growth of threads and open files).
+  jcmd "$dump" VM.native_memory baseline >/dev/null 2>&1 || true
   local rx0
   rx0="$(rx_packets "$counted_ns" "$counted_if")"
 
@@ -163,13 +177,20 @@ soak_one() {
   local jvm="$dump" start
   start=$(date +%s)
   : >"$dir/samples.txt"
+  local nmt_base=0
   while [ $(($(date +%s) - start)) -lt "$t" ] && kill -0 "$jvm" 2>/dev/null; do
     printf '%s %s %s %s %s\n' "$(date +%s%3N)" \
       "$(awk '/VmRSS/ {print $2}' "/proc/$jvm/status")" "$(ls "/proc/$jvm/fd" | wc -l)" \
       "$(awk '/Threads/ {print $2}' "/proc/$jvm/status")" \
       "$(( $(rx_packets "$counted_ns" "$counted_if") - rx0 ))" >>"$dir/samples.txt"
+    if [ "$nmt_base" = 0 ] && [ $(($(date +%s) - start)) -ge "$((t / 2))" ]; then
+      # the slope is judged over the last half: the native memory baseline is taken there too
+      jcmd "$jvm" VM.native_memory baseline >/dev/null 2>&1 || true
+      nmt_base=1
+    fi
     sleep 1
   done
+  jcmd "$jvm" VM.native_memory summary.diff scale=KB >"$dir/nmt-diff.txt" 2>&1 || true
   wait "$up" "$down" "$udp" "$ping" "$replay" "$check" 2>/dev/null || true
   sleep 3 # the last packets through the program
   printf '%s - - - %s\n' "$(date +%s%3N)" "$(( $(rx_packets "$counted_ns" "$counted_if") - rx0 ))" >>"$dir/samples.txt"
@@ -221,8 +242,25 @@ for name, col in (('RSS KiB', 1), ('open files', 2), ('threads', 3)):
     flat = g < 1.0
     ok &= flat
     print(f'  {name}: start {v[0]}, half-way {v[len(v)//2]}, end {v[-1]}; growth over the last half {g:+.2f} % ({"flat" if flat else "GROWING"})')
-pauses = [float(m.group(1)) for m in re.finditer(r'Pause.* ([0-9.]+)ms', open(d + '/gc.log').read())]
-print(f'  GC: {len(pauses)} pauses, longest {max(pauses) if pauses else 0:.2f} ms')
+timed = [(float(m.group(1)), float(m.group(2))) for m in re.finditer(r'\[([0-9.]+)s\].*Pause.* ([0-9.]+)ms', open(d + '/gc.log').read())]
+pauses = [p for _, p in timed]
+later = [p for t, p in timed if t > 10]
+def nmt():  # "- Category (reserved=..KB +..KB, committed=..KB +..KB)" lines of the diff
+    grew = []
+    for line in open(d + '/nmt-diff.txt'):
+        m = re.match(r'\s*(?:-\s*)?([A-Za-z][A-Za-z ]*?)\s*\(reserved=\d+KB(?: [+-]\d+KB)?, committed=(\d+)KB(?: ([+-]\d+)KB)?\)', line)
+        if m and m.group(3) and int(m.group(3)) != 0:
+            grew.append((m.group(1).strip(), int(m.group(2)), int(m.group(3))))
+    return grew
+try:
+    g = nmt()
+    if g:
+        print('  native memory tracked by the JVM, committed growth over the last half: ' + ', '.join(f'{n} {c:+d} KiB (now {t} KiB)' for n, t, c in g))
+    else:
+        print('  native memory tracked by the JVM: no change over the last half')
+except OSError as x:
+    print(f'  native memory tracking: no diff ({x})')
+print(f'  GC: {len(pauses)} pauses, longest {max(pauses) if pauses else 0:.2f} ms; after the first 10 s (start-up) {len(later)}, longest {max(later) if later else 0:.2f} ms')
 for f, what in (('tcp-up.json', 'iperf3 TCP peer->host'), ('tcp-down.json', 'iperf3 TCP host->peer')):
     try:
         j = json.load(open(d + '/' + f)); e = j['end']
