@@ -281,6 +281,45 @@ class KernelIpv6Test {
     }
   }
 
+  /**
+   * Many hosts run with IPv6 switched off (disable_ipv6=1). There the IPv6 probe has no local
+   * address to send from; it used to send to ::1 anyway, miss its own fragments, and refuse
+   * PER_FRAGMENT as if nf_defrag_ipv6 were active.
+   */
+  @Test
+  void perFragmentOpensWhereIpv6IsDisabled() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("no6"))) {
+      for (String k : List.of("all", "default", "lo")) {
+        ns.sysctl("net.ipv6.conf." + k + ".disable_ipv6", "1");
+      }
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      try (DivertHost h = new RawSocketProvider().open(o)) {
+        assertEquals(FragmentMode.PER_FRAGMENT, h.options().fragments());
+        h.addRule(DivertRule.parse("input -4 -j DIVERT 5"));
+      }
+      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+    }
+  }
+
+  /** With IPv6 off on lo only, the probe uses an interface's address: a conntrack user is seen. */
+  @Test
+  void perFragmentIsRefusedWhereIpv6ConntrackIsActiveAndLoopbackHasNoIpv6() throws Exception {
+    try (Netns ns = Netns.create(Netns.uniqueName("ct6lo"))) {
+      ns.sysctl("net.ipv6.conf.lo.disable_ipv6", "1");
+      ns.ip("link", "add", "v0", "type", "veth", "peer", "name", "v1");
+      ns.ip("link", "set", "v0", "up");
+      ns.ip("link", "set", "v1", "up");
+      ns.ip("-6", "addr", "add", "fd00:6::1/64", "dev", "v0", "nodad");
+      ns.execChecked(
+          "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
+      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+      DivertException e =
+          assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
+      assertTrue(e.getMessage().contains("nf_defrag_ipv6"), e.getMessage());
+      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+    }
+  }
+
   @Test
   void outboundDatagramAboveTheMtuArrivesAsTheHostsFragments() throws Exception {
     bed(TestBedOptions.defaults());

@@ -1,6 +1,9 @@
 package org.divert4j.rawsocket.internal;
 
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,6 +11,7 @@ import org.divert4j.Chain;
 import org.divert4j.DivertException;
 import org.divert4j.FragmentMode;
 import org.divert4j.FragmentModeUnavailableException;
+import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
@@ -57,13 +61,23 @@ final class FragmentProbe {
   /**
    * The IPv6 half: nf_defrag_ipv6 registers at the same priority (-400, {@code
    * NF_IP6_PRI_CONNTRACK_DEFRAG}) per namespace when conntrack, TPROXY or {@code -m socket} need it
-   * ({@code nf_defrag_ipv6_enable}). Two fragments of one tiny datagram go from ::1 to ::1 through
-   * the IPv6 raw socket; a temporary ip6tables raw OUTPUT rule counts packets that still carry a
-   * Fragment header ({@code -m frag}) after LOCAL_OUT's defrag hook.
+   * ({@code nf_defrag_ipv6_enable}). Two fragments of one tiny datagram go from a local IPv6
+   * address to itself (::1, else an interface's) through the IPv6 raw socket; a temporary ip6tables
+   * raw OUTPUT rule counts packets that still carry a Fragment header ({@code -m frag}) after
+   * LOCAL_OUT's defrag hook. A namespace with no local IPv6 address (IPv6 disabled, {@code
+   * net.ipv6.conf.*.disable_ipv6=1}, as many hosts run) has nothing to test with and receives no
+   * IPv6 (ipv6_rcv drops it on a disabled interface): the check passes, as the IPv4 half does where
+   * nothing is up. Before, the probe sent to ::1 regardless, its send failed unnoticed, and such a
+   * namespace was refused PER_FRAGMENT as if nf_defrag_ipv6 were active.
    */
   private void check6(String host, String nsDescription) throws DivertException {
+    Local6 local = localAddress6();
+    if (local == null) {
+      return;
+    }
     String comment = RuleText.comment(host, RuleOwners.PID, "probe");
-    String rule = "-s ::1/128 -d ::1/128 -m frag -m comment --comment \"" + comment + "\"";
+    String a = local.address().getHostAddress().replaceFirst("%.*", "") + "/128";
+    String rule = "-s " + a + " -d " + a + " -m frag -m comment --comment \"" + comment + "\"";
     long seen;
     try {
       rules.locked(
@@ -73,27 +87,35 @@ final class FragmentProbe {
             rules.store(s, proc.bound(s));
             return null;
           });
-      ns.call(
-          () -> {
-            sendFragments6(rules.marks().chainBits(Chain.OUTPUT));
-            return null;
-          });
-      seen =
-          rules.locked(
-              () -> {
-                RuleState s = rules.load();
-                long n = -1;
-                for (RuleLine l : s.six().builtinLines()) {
-                  if (comment.equals(l.comment())) {
-                    n = Math.max(n, 0) + l.packets();
-                    s.six().deleteBuiltin(l);
+      try {
+        ns.call(
+            () -> {
+              sendFragments6(local, rules.marks().chainBits(Chain.OUTPUT));
+              return null;
+            });
+      } finally {
+        seen =
+            rules.locked(
+                () -> {
+                  RuleState s = rules.load();
+                  long n = -1;
+                  for (RuleLine l : s.six().builtinLines()) {
+                    if (comment.equals(l.comment())) {
+                      n = Math.max(n, 0) + l.packets();
+                      s.six().deleteBuiltin(l);
+                    }
                   }
-                }
-                rules.store(s, proc.bound(s));
-                return n;
-              });
+                  rules.store(s, proc.bound(s));
+                  return n;
+                });
+      }
     } catch (IOException e) {
       throw new DivertException("the IPv6 fragment probe failed: " + e.getMessage(), 0, e);
+    }
+    if (seen < 0) {
+      // never read as "no fragment seen": the check would pass without having looked
+      throw new DivertException(
+          "the fragment probe's rule was gone when its count was read", 0, null);
     }
     if (seen == 0) {
       throw new FragmentModeUnavailableException(
@@ -109,8 +131,49 @@ final class FragmentProbe {
     }
   }
 
-  /** Sends the two fragments of a 16-byte datagram of protocol 253 from ::1 to ::1. */
-  private static void sendFragments6(int mark) throws DivertException {
+  /** A local IPv6 address and the scope (interface index) a link-local one is sent with. */
+  record Local6(Inet6Address address, int scope) {}
+
+  /**
+   * @return ::1, else an interface's IPv6 address that routes locally (RTN_LOCAL), or null if the
+   *     namespace has none (IPv6 disabled)
+   */
+  private Local6 localAddress6() {
+    List<Local6> candidates = new ArrayList<>();
+    try {
+      candidates.add(new Local6((Inet6Address) InetAddress.getByAddress(LOOPBACK6), 0));
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e); // 16 bytes are always an address
+    }
+    for (NetInterface i : ifaces.get().list()) {
+      for (IpPrefix p : i.addresses()) {
+        if (p.address() instanceof Inet6Address a) {
+          if (!a.isLinkLocalAddress()) {
+            candidates.add(new Local6(a, 0));
+          }
+        }
+      }
+    }
+    for (Local6 c : candidates) {
+      try {
+        ByteBuffer b = ByteBuffer.wrap(c.address().getAddress());
+        if (ifaces.route6(b, 0, c.scope(), 0).type() == Interfaces.RTN_LOCAL) {
+          return c;
+        }
+      } catch (ErrnoException e) {
+        // no route (ENETUNREACH where IPv6 is disabled): try the next
+      }
+    }
+    return null;
+  }
+
+  private static final byte[] LOOPBACK6 = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+  /**
+   * Sends the two fragments of a 16-byte datagram of protocol 253 from the address to itself. A
+   * failed send is an error, never an answer: it would read as "no fragment seen".
+   */
+  private static void sendFragments6(Local6 local, int mark) throws DivertException {
     RawSender probe;
     try {
       probe = RawSender.open(false);
@@ -120,6 +183,7 @@ final class FragmentProbe {
     try {
       ByteBuffer b = Native.allocate(64);
       long addr = Native.address(b);
+      byte[] a = local.address().getAddress();
       int id = 0x4000 + (int) (RuleOwners.PID & 0x3fff);
       for (int k = 0; k < 2; k++) {
         for (int i = 0; i < 64; i++) {
@@ -130,13 +194,22 @@ final class FragmentProbe {
         b.put(5, (byte) 16); // payload length: fragment header + 8 bytes
         b.put(6, (byte) 44); // next header: Fragment
         b.put(7, (byte) 64);
-        b.put(23, (byte) 1); // source ::1
-        b.put(39, (byte) 1); // destination ::1
+        b.put(8, a); // source
+        b.put(24, a); // destination
         b.put(40, (byte) PROTOCOL);
         b.put(43, (byte) (k == 0 ? 1 : 8)); // offset 0 with M, then offset 8 (bytes) without
         b.put(46, (byte) (id >>> 8));
         b.put(47, (byte) id);
-        probe.send6(addr, 56, b, 24, 0, mark);
+        int r = probe.send6(addr, 56, b, 24, local.scope(), mark);
+        if (r != 0) {
+          throw new DivertException(
+              "the IPv6 fragment probe could not send to "
+                  + local.address().getHostAddress()
+                  + ": "
+                  + Errors.name(r),
+              r,
+              null);
+        }
       }
     } finally {
       probe.close();
@@ -161,27 +234,35 @@ final class FragmentProbe {
             rules.store(s, proc.bound(s));
             return null;
           });
-      ns.call(
-          () -> {
-            sendFragments(local, rules.marks().chainBits(Chain.OUTPUT));
-            return null;
-          });
-      seen =
-          rules.locked(
-              () -> {
-                RuleState s = rules.load();
-                long n = -1;
-                for (RuleLine l : s.builtinLines()) {
-                  if (comment.equals(l.comment())) {
-                    n = Math.max(n, 0) + l.packets();
-                    s.deleteBuiltin(l);
+      try {
+        ns.call(
+            () -> {
+              sendFragments(local, rules.marks().chainBits(Chain.OUTPUT));
+              return null;
+            });
+      } finally {
+        seen =
+            rules.locked(
+                () -> {
+                  RuleState s = rules.load();
+                  long n = -1;
+                  for (RuleLine l : s.builtinLines()) {
+                    if (comment.equals(l.comment())) {
+                      n = Math.max(n, 0) + l.packets();
+                      s.deleteBuiltin(l);
+                    }
                   }
-                }
-                rules.store(s, proc.bound(s));
-                return n;
-              });
+                  rules.store(s, proc.bound(s));
+                  return n;
+                });
+      }
     } catch (IOException e) {
       throw new DivertException("the fragment probe failed: " + e.getMessage(), 0, e);
+    }
+    if (seen < 0) {
+      // never read as "no fragment seen": the check would pass without having looked
+      throw new DivertException(
+          "the fragment probe's rule was gone when its count was read", 0, null);
     }
     if (seen == 0) {
       throw new FragmentModeUnavailableException(
@@ -218,7 +299,10 @@ final class FragmentProbe {
     return 0;
   }
 
-  /** Sends the first and second fragment of a tiny datagram to {@code dst} (namespace thread). */
+  /**
+   * Sends the first and second fragment of a tiny datagram to {@code dst} (namespace thread). A
+   * failed send is an error, never an answer.
+   */
   private static void sendFragments(int dst, int mark) throws DivertException {
     RawSender probe;
     try {
@@ -240,7 +324,13 @@ final class FragmentProbe {
                 .fragmentOffset(k == 0 ? 0 : 8)
                 .payload(new byte[8])
                 .writeTo(b, 0);
-        probe.send(addr, len, dst, mark);
+        int r = probe.send(addr, len, dst, mark);
+        if (r != 0) {
+          throw new DivertException(
+              "the fragment probe could not send to " + Ipv4.toString(dst) + ": " + Errors.name(r),
+              r,
+              null);
+        }
       }
     } finally {
       probe.close();

@@ -189,13 +189,26 @@ public final class RuleText {
           && r.startsWith(CHAIN_PREFIX, target + 4)
           && r.indexOf(" -j ", target + 1) < 0;
     }
-    // the IPv4 probe: protocol 253, non-first fragments; the IPv6 one (ip6tables has no -f):
-    // ::1 to ::1 with a Fragment header
+    // the IPv4 probe: protocol 253, non-first fragments; the IPv6 one (ip6tables has no -f): one
+    // local IPv6 address (::1, or an interface's where IPv6 is off on lo) to itself with a
+    // Fragment header
     return comment.endsWith(":probe")
         && comment.split(":").length == 4
         && target < 0
         && ((r.contains(" -p 253 ") && r.contains(" -f "))
-            || (r.contains(" -s ::1/128 ") && r.contains(" -m frag ")));
+            || (r.contains(" -m frag ") && toItself6(r)));
+  }
+
+  /** Whether a rule's text has {@code -s A/128 -d A/128} for one IPv6 address A. */
+  private static boolean toItself6(String r) {
+    int s = r.indexOf(" -s ");
+    int d = r.indexOf(" -d ");
+    if (s < 0 || d < 0) {
+      return false;
+    }
+    String src = r.substring(s + 4, r.indexOf(' ', s + 4));
+    String dst = r.substring(d + 4, r.indexOf(' ', d + 4));
+    return src.equals(dst) && src.endsWith("/128") && src.contains(":");
   }
 
   /**

@@ -383,6 +383,21 @@ class RuleTextTest {
     String probe =
         "-s 127.0.0.1/32 -d 127.0.0.1/32 -p 253 -f -m comment --comment \"divert4j:h:42:probe\"";
     assertTrue(RuleText.isOwnBuiltinLine(probe, "divert4j:h:42:probe"));
+    // the IPv6 probe: one local address to itself (::1, or an interface's where lo has no IPv6)
+    for (String a : List.of("::1", "fd00:6::1")) {
+      String p6 =
+          "-s " + a + "/128 -d " + a + "/128 -m frag -m comment --comment \"divert4j:h:42:probe\"";
+      assertTrue(RuleText.isOwnBuiltinLine(p6, "divert4j:h:42:probe"), p6);
+    }
+    assertFalse(
+        RuleText.isOwnBuiltinLine(
+            "-s fd00:6::1/128 -d fd00:6::2/128 -m frag -m comment --comment"
+                + " \"divert4j:h:42:probe\"",
+            "divert4j:h:42:probe"));
+    assertFalse(
+        RuleText.isOwnBuiltinLine(
+            "-s 10.0.0.1/32 -d 10.0.0.1/32 -m comment --comment \"divert4j:h:42:probe\"",
+            "divert4j:h:42:probe"));
     // another program's lines that imitate the comments
     assertFalse(
         RuleText.isOwnBuiltinLine(
