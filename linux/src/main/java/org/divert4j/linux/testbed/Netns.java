@@ -1,6 +1,9 @@
 package org.divert4j.linux.testbed;
 
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +14,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
+import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
 
 /**
@@ -25,7 +29,8 @@ import org.divert4j.linux.Shell;
  * made them, see {@link #deleteOrphans()}).
  *
  * <p>Needs root (CAP_SYS_ADMIN) and the {@code ip} program (iproute2). Thread-safe; every method
- * blocks while its command runs.
+ * blocks while its command runs. Sysctls are read and written without a command, on a {@link
+ * NetnsThread} of the namespace that the first sysctl call starts and {@link #close()} ends.
  */
 public final class Netns implements AutoCloseable {
   /** The prefix of every namespace name made here. */
@@ -38,6 +43,7 @@ public final class Netns implements AutoCloseable {
 
   private final String name;
   private volatile boolean closed;
+  private NetnsThread thread; // guarded by this; see #thread()
 
   private Netns(String name) {
     this.name = name;
@@ -145,29 +151,84 @@ public final class Netns implements AutoCloseable {
   }
 
   /**
-   * Sets a sysctl of this namespace (the {@code net.*} ones are per namespace).
+   * Sets a sysctl of this namespace (the {@code net.*} ones are per namespace), with one write(2)
+   * of the value and a newline on the namespace's own thread: no process is started.
    *
    * @param key e.g. {@code net.ipv4.ip_forward}
    * @param value e.g. {@code 1}
-   * @throws IOException if it cannot be set
+   * @throws IOException if it cannot be set (no such sysctl, a value the kernel refuses)
    */
   public void sysctl(String key, String value) throws IOException {
     if (!key.matches("[A-Za-z0-9_.-]+") || !value.matches("[A-Za-z0-9_ .:-]*")) {
       throw new IllegalArgumentException("bad sysctl " + key + "=" + value);
     }
-    String file = "/proc/sys/" + key.replace('.', '/');
-    execChecked("sh", "-c", "echo '" + value + "' > " + file);
+    Path file = sysctlFile(key);
+    byte[] line = (value + "\n").getBytes(StandardCharsets.US_ASCII);
+    try {
+      thread()
+          .run(
+              () -> {
+                try (FileOutputStream out = new FileOutputStream(file.toFile())) {
+                  out.write(line);
+                }
+                return null;
+              });
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot set " + key + "=" + value + ": " + e, e);
+    }
   }
 
   /**
-   * Reads a sysctl of this namespace.
+   * Reads a sysctl of this namespace on the namespace's own thread: no process is started.
    *
    * @param key e.g. {@code net.ipv4.ipfrag_time}
    * @return its value, trimmed
    * @throws IOException if it cannot be read
    */
   public String sysctl(String key) throws IOException {
-    return execChecked("cat", "/proc/sys/" + key.replace('.', '/')).trim();
+    if (!key.matches("[A-Za-z0-9_.-]+")) {
+      throw new IllegalArgumentException("bad sysctl " + key);
+    }
+    Path file = sysctlFile(key);
+    try {
+      // read(2) from offset 0 until end of file: a sysctl answers a read at a later offset with
+      // end of file once the value was read (kernel/sysctl.c, __do_proc_doulongvec_minmax), so
+      // the first read must have room for all of it
+      return thread()
+          .run(
+              () -> {
+                try (FileInputStream in = new FileInputStream(file.toFile())) {
+                  return new String(in.readNBytes(4096), StandardCharsets.US_ASCII);
+                }
+              })
+          .trim();
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot read " + key + ": " + e, e);
+    }
+  }
+
+  /**
+   * The file of a sysctl. {@code /proc/sys/net} shows the namespace of the thread that looks
+   * (net/sysctl_net.c, {@code net_ctl_header_lookup} returns {@code
+   * current->nsproxy->net_ns->sysctls}), so it is used from {@link #thread()} only.
+   */
+  private static Path sysctlFile(String key) {
+    return Path.of("/proc/sys", key.replace('.', '/'));
+  }
+
+  /**
+   * The thread that lives in this namespace, started on first use and ended by {@link #close()}.
+   */
+  private NetnsThread thread() throws IOException {
+    synchronized (this) {
+      if (closed) {
+        throw new IOException(this + " is closed");
+      }
+      if (thread == null) {
+        thread = NetnsThread.open(path().toString(), name);
+      }
+      return thread;
+    }
   }
 
   /**
@@ -183,10 +244,17 @@ public final class Netns implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (thread != null) {
+        // never blocks: the kernel frees a namespace asynchronously anyway (net/core/
+        // net_namespace.c, cleanup_net on a workqueue), whoever drops the last reference
+        thread.close();
+      }
     }
-    closed = true;
     synchronized (OPEN) {
       OPEN.remove(this);
     }
