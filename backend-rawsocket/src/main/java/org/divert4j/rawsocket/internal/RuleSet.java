@@ -130,38 +130,20 @@ public final class RuleSet {
   private RuleState load(Iptables ipt) throws IOException {
     RuleTable raw = parse("raw", ipt.save(nsPath, "raw"));
     RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
-    RuleState s = new RuleState(raw, mangle);
-    for (Chain c : Chain.values()) {
-      List<RuleLine> lines = new ArrayList<>();
-      if (c == Chain.INPUT) {
-        // raw, or mangle while an input rule counts per connection (RuleText#table); both only
-        // if a move between them failed half-way, which the next store repairs
-        lines.addAll(raw.chains.getOrDefault(RuleText.mainChain(c), List.of()));
-      }
-      lines.addAll(mangle.chains.getOrDefault(RuleText.mainChain(c), List.of()));
-      RuleGroup g = null;
-      for (RuleLine l : lines) {
-        if (l.comment == null || l.comment.equals(RuleText.BASE)) {
-          if (l.rule.contains(" -j MARK ") && s.endLine == null) {
-            s.endLine = l.rule;
-            s.endChain = c;
-          }
-          g = null;
-          continue;
-        }
-        if (g == null || !g.comment.equals(l.comment)) {
-          g = new RuleGroup(l.comment);
-          s.groups.get(c).add(g);
-        }
-        g.lines.add(l);
-      }
-    }
-    s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    RuleState s = RuleState.assemble(raw, mangle, false);
     if (adopting) {
       Marks found = s.endLine == null ? null : Marks.ofEndLine(s.endChain, s.endLine);
       marks = found == null ? Marks.DEFAULT : found;
     }
     return s;
+  }
+
+  /**
+   * @return whether the rules live in nf_tables (iptables-nft), where {@link NftCounters} can read
+   *     their counters without iptables-save
+   */
+  public boolean nft() {
+    return !iptables.legacy() && iptables.version().contains("(nf_tables)");
   }
 
   static RuleTable parse(String name, String save) {
@@ -361,6 +343,9 @@ public final class RuleSet {
    * @throws IOException if iptables-restore fails
    */
   public void store(RuleState s, Set<Integer> bound) throws IOException {
+    if (s.countsOnly) {
+      throw new IllegalStateException("a state read for its counters only cannot be stored");
+    }
     RuleWriter.store(iptables, nsPath, marks(), s, bound);
     if (s.six != null) {
       RuleWriter.store(iptables6, nsPath, marks(), s.six, bound);
