@@ -128,8 +128,9 @@ public final class RuleSet {
   }
 
   private RuleState load(Iptables ipt) throws IOException {
-    RuleTable raw = parse("raw", ipt.save(nsPath, "raw"));
-    RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
+    String[] text = ipt.save(nsPath, "raw", "mangle");
+    RuleTable raw = parse("raw", text[0]);
+    RuleTable mangle = parse("mangle", text[1]);
     RuleState s = RuleState.assemble(raw, mangle, false);
     if (adopting) {
       Marks found = s.endLine == null ? null : Marks.ofEndLine(s.endChain, s.endLine);
@@ -143,7 +144,7 @@ public final class RuleSet {
    *     their counters without iptables-save
    */
   public boolean nft() {
-    return !iptables.legacy() && iptables.version().contains("(nf_tables)");
+    return iptables.nftables();
   }
 
   static RuleTable parse(String name, String save) {
