@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
+import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
 
@@ -205,6 +206,44 @@ public final class Netns implements AutoCloseable {
     } catch (IOException e) {
       throw new IOException("in netns " + name + ": cannot read " + key + ": " + e, e);
     }
+  }
+
+  /**
+   * Reads an interface of this namespace (index, MTU, MAC) with ioctls on a socket of the
+   * namespace's own thread ({@link NetDevices#link}): no process is started.
+   *
+   * @param dev the interface name
+   * @return what was read
+   * @throws IOException if it cannot be read (ENODEV: no such interface here)
+   */
+  public NetDevices.Link link(String dev) throws IOException {
+    try {
+      return thread().run(() -> NetDevices.link(dev));
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot read interface " + dev + ": " + e, e);
+    }
+  }
+
+  /**
+   * The IPv6 link-local addresses (fe80::/10, scope link) of an interface of this namespace, from
+   * {@code /proc/thread-self/net/if_inet6} read on the namespace's own thread (it shows the
+   * thread's namespace; net/ipv6/addrconf.c, {@code if6_seq_show}: address in 32 hex digits, index,
+   * prefix length, scope, flags, name): no process is started.
+   *
+   * @param dev the interface name
+   * @return the addresses in the order the file lists them, 32 hex digits each; empty if none
+   * @throws IOException if the file cannot be read
+   */
+  public List<String> linkLocals(String dev) throws IOException {
+    String table = thread().run(() -> Files.readString(Path.of("/proc/thread-self/net/if_inet6")));
+    List<String> out = new ArrayList<>();
+    for (String line : table.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length == 6 && f[5].equals(dev) && f[3].equals("20") && f[0].startsWith("fe8")) {
+        out.add(f[0]);
+      }
+    }
+    return out;
   }
 
   /**
