@@ -40,6 +40,8 @@ public final class Netns implements AutoCloseable {
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static final Set<Netns> OPEN = new LinkedHashSet<>();
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,200}");
+  private static final Pattern BATCH_ARG = Pattern.compile("[^\\s\"'\\\\#]+");
+  private static final Pattern FAILED = Pattern.compile("Command failed -:(\\d+)");
   private static boolean hookInstalled;
 
   private final String name;
@@ -149,6 +151,41 @@ public final class Netns implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of("ip", "-n", name));
     cmd.addAll(Arrays.asList(args));
     return Shell.check(null, Shell.DEFAULT_TIMEOUT, cmd);
+  }
+
+  /**
+   * Runs a fixed sequence of {@code ip} commands in one process, {@code ip -n <name> -batch -} with
+   * the commands on its standard input, and insists that every one succeeds: ip stops at the first
+   * that fails (no {@code -force}) and says which ({@code Command failed -:N}), and the exception
+   * names it. A command's family comes from its addresses (the global options such as {@code -6} do
+   * not apply per line: write {@code route add ::/0 via ...}, not {@code -6 route add default via
+   * ...}).
+   *
+   * @param commands each the arguments after {@code ip -n <name>}, without whitespace or quotes
+   * @throws IOException if one fails; the message has the command and ip's stderr
+   */
+  public void ipBatch(List<List<String>> commands) throws IOException {
+    StringBuilder in = new StringBuilder();
+    for (List<String> c : commands) {
+      for (String arg : c) {
+        if (arg.isEmpty() || !BATCH_ARG.matcher(arg).matches()) {
+          throw new IllegalArgumentException("not a batch argument: '" + arg + "' in " + c);
+        }
+      }
+      in.append(String.join(" ", c)).append('\n');
+    }
+    Shell.Result r =
+        Shell.run(in.toString(), Shell.DEFAULT_TIMEOUT, List.of("ip", "-n", name, "-batch", "-"));
+    if (r.ok()) {
+      return;
+    }
+    java.util.regex.Matcher m = FAILED.matcher(r.stderr());
+    int line = m.find() ? Integer.parseInt(m.group(1)) : 0;
+    String which =
+        line >= 1 && line <= commands.size()
+            ? "ip -n " + name + " " + String.join(" ", commands.get(line - 1))
+            : "ip -n " + name + " -batch (" + commands.size() + " commands)";
+    throw new IOException(which + " failed: " + r.describe());
   }
 
   /**

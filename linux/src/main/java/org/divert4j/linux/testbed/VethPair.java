@@ -123,10 +123,12 @@ public final class VethPair {
     End ea = new End(a, nameA);
     End eb = new End(b, nameB);
     String m = Integer.toString(mtu);
-    a.ip(
-        "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m, "netns",
-        b.name());
-    a.ip("link", "set", "dev", nameA, "up");
+    a.ipBatch(
+        List.of(
+            List.of(
+                "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m,
+                "netns", b.name()),
+            List.of("link", "set", "dev", nameA, "up")));
     b.ip("link", "set", "dev", nameB, "up");
     return new VethPair(ea, eb);
   }
