@@ -14,10 +14,13 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.divert4j.Chain;
+import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
 import org.divert4j.IpFamily;
 import org.divert4j.linux.Iptables;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.ProcNet;
 import org.divert4j.linux.Shell;
 
 /**
@@ -410,11 +413,14 @@ public final class RuleSet {
    * iptables-legacy on a host whose default is nft, and both act on the same packets), and the
    * policy routing rules of both families that match a mark.
    *
+   * @param ns the namespace's thread, to skip the iptables-legacy-save of a family that has no
+   *     legacy table ({@link ProcNet#legacyTables}: it would print nothing); or null to run them
+   *     all
    * @return the rules, IPv4 first
    * @throws IOException if the flavour divert4j uses cannot be read (the others are skipped when
    *     they are missing or fail)
    */
-  public List<MarkOverlap.Use> foreignMarkUses() throws IOException {
+  public List<MarkOverlap.Use> foreignMarkUses(NetnsThread ns) throws IOException {
     List<MarkOverlap.Use> out =
         new ArrayList<>(MarkOverlap.uses("iptables", iptables.saveAll(nsPath)));
     String own = iptables.legacy() ? "legacy" : "nft";
@@ -425,7 +431,7 @@ public final class RuleSet {
             "ip6tables-" + own + "-save",
             "ip6tables-" + other + "-save")) {
       Optional<Path> p = Shell.which(cmd);
-      if (p.isEmpty()) {
+      if (p.isEmpty() || (cmd.contains("legacy") && noLegacyTables(ns, cmd.startsWith("ip6")))) {
         continue;
       }
       Shell.Result r =
@@ -444,6 +450,15 @@ public final class RuleSet {
       }
     }
     return out;
+  }
+
+  /** True only if the namespace surely has no legacy table of the family (else run the save). */
+  private static boolean noLegacyTables(NetnsThread ns, boolean six) {
+    try {
+      return ns != null && ns.call(() -> ProcNet.legacyTables(six)).isEmpty();
+    } catch (DivertException | RuntimeException e) {
+      return false;
+    }
   }
 
   /**
