@@ -63,7 +63,8 @@ public final class Netns implements AutoCloseable {
   }
 
   /**
-   * Creates a namespace and brings its loopback interface up.
+   * Creates a namespace and brings its loopback interface up (on the namespace's own thread, which
+   * this starts: no process).
    *
    * @param name the name; letters, digits, '.', '_' and '-' only
    * @return the namespace; the caller closes it
@@ -77,7 +78,7 @@ public final class Netns implements AutoCloseable {
     Netns ns = new Netns(name);
     register(ns);
     try {
-      ns.ip("link", "set", "lo", "up");
+      ns.thread().run(() -> up("lo"));
     } catch (IOException | RuntimeException e) {
       ns.close();
       throw e;
@@ -281,6 +282,12 @@ public final class Netns implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** Brings an interface up, on the namespace's thread. */
+  private static Void up(String dev) throws IOException {
+    NetDevices.up(dev);
+    return null;
   }
 
   /**
