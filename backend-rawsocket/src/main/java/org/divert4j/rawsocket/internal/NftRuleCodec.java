@@ -16,13 +16,13 @@ import java.util.List;
  * ({@code nf_tables_dump_rules}: the rules of each chain of a table in the chain's order, one
  * message each; {@code nf_tables_fill_rule_info}).
  *
- * <p>What iptables-nft writes (iptables/nft.c): a rule's matches and target are expressions, each
- * with a {@code counter} expression (its packets and bytes, big-endian u64); a {@code -m comment}
- * is an nft_compat {@code match} expression named {@code comment} whose info is {@code struct
- * xt_comment_info} (a NUL-terminated string), and newer versions may keep it in the rule's user
- * data instead ({@code NFTNL_UDATA_RULE_COMMENT}); {@code -j CHAIN} and {@code -g CHAIN} are an
- * {@code immediate} expression with a {@code NFT_JUMP} or {@code NFT_GOTO} verdict naming the
- * chain.
+ * <p>What iptables-nft writes (iptables/nft.c): a rule's matches and target are expressions, with a
+ * {@code counter} expression among them (its packets and bytes, big-endian u64); a {@code -m
+ * comment} is an nft_compat {@code match} expression named {@code comment} whose info is {@code
+ * struct xt_comment_info} (a NUL-terminated string; a comment kept in the rule's user data, {@code
+ * NFTNL_UDATA_RULE_COMMENT}, as libnftnl writes one, counts as well); {@code -j CHAIN} and {@code
+ * -g CHAIN} are an {@code immediate} expression with a {@code NFT_JUMP} or {@code NFT_GOTO} verdict
+ * naming the chain.
  *
  * <p>Stateless and thread-safe; the decoder never throws for any content of the bytes it is given
  * (malformed messages are reported as {@link Status#MALFORMED}).
@@ -81,6 +81,9 @@ final class NftRuleCodec {
    */
   record Rule(
       String chain, long packets, long bytes, List<String> comments, String jump, String go) {}
+
+  /** What {@link #rule} gives for a rule of another table. */
+  private static final Rule SKIP = new Rule("", 0, 0, List.of(), null, null);
 
   private NftRuleCodec() {}
 
@@ -153,8 +156,6 @@ final class NftRuleCodec {
     }
     return Status.MORE;
   }
-
-  private static final Rule SKIP = new Rule("", 0, 0, List.of(), null, null);
 
   /** One NFT_MSG_NEWRULE's attributes; null if malformed, SKIP if of another table. */
   private static Rule rule(ByteBuffer b, int from, int to, String table) {
