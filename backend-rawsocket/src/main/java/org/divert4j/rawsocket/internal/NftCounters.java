@@ -113,7 +113,8 @@ final class NftCounters {
     }
     RuleTable t = new RuleTable(name);
     for (NftRuleCodec.Rule r : rules) {
-      if (r.chain().startsWith(RuleText.CHAIN_PREFIX)) {
+      // RuleSet.parse leaves out the line iptables-save prints for a bare rule ("-A CHAIN")
+      if (r.chain().startsWith(RuleText.CHAIN_PREFIX) && !r.bare()) {
         t.chains.computeIfAbsent(r.chain(), k -> new ArrayList<>()).add(line(r));
       }
     }

@@ -78,12 +78,20 @@ final class NftRuleCodec {
    * @param comments its comments, in order
    * @param jump the chain of its {@code -j CHAIN}, or null
    * @param go the chain of its {@code -g CHAIN}, or null
+   * @param bare true if it has no expression but its counter (iptables-save prints {@code -A CHAIN}
+   *     and nothing after it)
    */
   record Rule(
-      String chain, long packets, long bytes, List<String> comments, String jump, String go) {}
+      String chain,
+      long packets,
+      long bytes,
+      List<String> comments,
+      String jump,
+      String go,
+      boolean bare) {}
 
   /** What {@link #rule} gives for a rule of another table. */
-  private static final Rule SKIP = new Rule("", 0, 0, List.of(), null, null);
+  private static final Rule SKIP = new Rule("", 0, 0, List.of(), null, null, true);
 
   private NftRuleCodec() {}
 
@@ -161,7 +169,7 @@ final class NftRuleCodec {
   private static Rule rule(ByteBuffer b, int from, int to, String table) {
     String t = null;
     String chain = null;
-    long[] counter = {0, 0};
+    long[] counter = {0, 0, 0}; // packets, bytes, expressions other than the counter
     List<String> comments = new ArrayList<>();
     String[] verdict = new String[2];
     for (int a = from; a < to; ) {
@@ -189,7 +197,14 @@ final class NftRuleCodec {
     if (!t.equals(table)) {
       return SKIP;
     }
-    return new Rule(chain, counter[0], counter[1], List.copyOf(comments), verdict[0], verdict[1]);
+    return new Rule(
+        chain,
+        counter[0],
+        counter[1],
+        List.copyOf(comments),
+        verdict[0],
+        verdict[1],
+        counter[2] == 0);
   }
 
   /** The NFTA_LIST_ELEMs of NFTA_RULE_EXPRESSIONS. */
@@ -219,6 +234,9 @@ final class NftRuleCodec {
       }
       if (name == null) {
         return false;
+      }
+      if (!name.equals("counter")) {
+        counter[2]++;
       }
       if (dataFrom >= 0 && !expression(b, name, dataFrom, dataTo, counter, comments, verdict)) {
         return false;

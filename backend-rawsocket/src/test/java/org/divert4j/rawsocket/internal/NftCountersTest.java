@@ -81,6 +81,9 @@ class NftCountersTest {
           OLD_PORT_CHAIN,
           Duration.ofSeconds(30),
           Shell.inNetns(path, List.of("iptables-nft-restore", "--noflush")));
+      // a bare rule (no match, no target) after the no-listener line: iptables-save prints it as
+      // "-A DIVERT4J-D9000" alone, which RuleSet.parse leaves out, so the netlink reading must too
+      ns.execChecked("iptables-nft", "-t", "mangle", "-A", "DIVERT4J-D9000");
       t.run(
           () -> {
             send("127.0.0.1", 9000, 3);

@@ -95,9 +95,9 @@ class NftRuleCodecTest {
     assertEquals(
         List.of(
             new NftRuleCodec.Rule(
-                "DIVERT4J-D9000", 2, 58, List.of("divert4j:h:1:2"), "DIVERT4J-X", null),
-            new NftRuleCodec.Rule("DIVERT4J-D9000", 2, 58, List.of(), null, null),
-            new NftRuleCodec.Rule("PREROUTING", 2, 58, List.of(), "DIVERT4J-D9000", null)),
+                "DIVERT4J-D9000", 2, 58, List.of("divert4j:h:1:2"), "DIVERT4J-X", null, false),
+            new NftRuleCodec.Rule("DIVERT4J-D9000", 2, 58, List.of(), null, null, false),
+            new NftRuleCodec.Rule("PREROUTING", 2, 58, List.of(), "DIVERT4J-D9000", null, false)),
         out);
     assertEquals(
         NftRuleCodec.Status.DONE,
@@ -124,7 +124,7 @@ class NftRuleCodecTest {
     assertEquals("-m comment --comment \"divert4j:h:1:2\" -j DIVERT4J-X", read.get(0).rule());
     RuleLine quoted =
         NftCounters.line(
-            new NftRuleCodec.Rule("C", 1, 2, List.of("a\"b\\c'd"), null, "DIVERT4J-G"));
+            new NftRuleCodec.Rule("C", 1, 2, List.of("a\"b\\c'd"), null, "DIVERT4J-G", false));
     assertEquals("-m comment --comment \"a\\\"b\\\\c\\'d\" -g DIVERT4J-G", quoted.rule());
     assertNull(quoted.comment());
   }
