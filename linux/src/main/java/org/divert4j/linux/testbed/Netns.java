@@ -30,8 +30,9 @@ import org.divert4j.linux.Shell;
  * made them, see {@link #deleteOrphans()}).
  *
  * <p>Needs root (CAP_SYS_ADMIN) and the {@code ip} program (iproute2). Thread-safe; every method
- * blocks while its command runs. Sysctls are read and written without a command, on a {@link
- * NetnsThread} of the namespace that the first sysctl call starts and {@link #close()} ends.
+ * blocks while its command runs. Sysctls, interface reads and bringing the loopback up start no
+ * command: they run on a {@link NetnsThread} of the namespace that {@link #create} starts and
+ * {@link #close()} ends.
  */
 public final class Netns implements AutoCloseable {
   /** The prefix of every namespace name made here. */
