@@ -21,13 +21,16 @@ public final class Iptables {
   private final String save;
   private final String restore;
   private final boolean legacy;
+  private final boolean nftables;
   private final String version;
   private final Iptables six;
 
-  private Iptables(String save, String restore, boolean legacy, String version, Iptables six) {
+  private Iptables(
+      String save, String restore, boolean legacy, boolean nftables, String version, Iptables six) {
     this.save = save;
     this.restore = restore;
     this.legacy = legacy;
+    this.nftables = nftables;
     this.version = version;
     this.six = six;
   }
@@ -60,9 +63,15 @@ public final class Iptables {
         if (v.ok()) {
           String text = v.stdout().trim();
           boolean isLegacy = c[0].endsWith("legacy") || text.contains("legacy");
+          boolean nft = !isLegacy && text.contains("(nf_tables)");
           return Optional.of(
               new Iptables(
-                  s.get().toString(), r.get().toString(), isLegacy, text, sixOf(c, isLegacy)));
+                  s.get().toString(),
+                  r.get().toString(),
+                  isLegacy,
+                  nft,
+                  text,
+                  sixOf(c, isLegacy, nft)));
         }
       } catch (IOException e) {
         // try the next one
@@ -76,13 +85,14 @@ public final class Iptables {
    * and IPv6 rules must live in the same kernel API, or a legacy and an nft table would both hook
    * the same point.
    */
-  private static Iptables sixOf(String[] c, boolean legacy) {
+  private static Iptables sixOf(String[] c, boolean legacy, boolean nftables) {
     Optional<Path> s = Shell.which(c[1].replace("iptables", "ip6tables"));
     Optional<Path> r = Shell.which(c[2].replace("iptables", "ip6tables"));
     if (s.isEmpty() || r.isEmpty()) {
       return null;
     }
-    return new Iptables(s.get().toString(), r.get().toString(), legacy, "ip6tables", null);
+    return new Iptables(
+        s.get().toString(), r.get().toString(), legacy, nftables, "ip6tables", null);
   }
 
   /**
@@ -98,6 +108,15 @@ public final class Iptables {
    */
   public boolean legacy() {
     return legacy;
+  }
+
+  /**
+   * @return true when {@code -V} says {@code (nf_tables)}: the rules live in nf_tables, where they
+   *     can also be read over netlink (false for legacy, and for an {@code iptables} that does not
+   *     say)
+   */
+  public boolean nftables() {
+    return nftables;
   }
 
   /**
@@ -125,6 +144,51 @@ public final class Iptables {
       throw new IOException(r.describe());
     }
     return r.stdout();
+  }
+
+  /**
+   * Dumps some tables, with counters, as {@link #save} gives each, in one process where that gives
+   * the same text: with iptables-nft one {@link #saveAll} and its sections of those tables (a table
+   * that does not exist has none, as {@link #save} gives nothing for it); with iptables-legacy one
+   * {@link #save} per table, which loads a table that is not loaded yet, as it always did.
+   *
+   * @param nsPath the namespace
+   * @param tables e.g. {@code raw}, {@code mangle}
+   * @return the iptables-save text of each table, in the order given
+   * @throws IOException if iptables fails
+   */
+  public String[] save(String nsPath, String... tables) throws IOException {
+    String[] out = new String[tables.length];
+    if (!nftables) {
+      for (int i = 0; i < tables.length; i++) {
+        out[i] = save(nsPath, tables[i]);
+      }
+      return out;
+    }
+    String all = saveAll(nsPath);
+    for (int i = 0; i < tables.length; i++) {
+      out[i] = section(all, tables[i]);
+    }
+    return out;
+  }
+
+  /**
+   * One table's part of an iptables-save text: from its {@code *table} line through its {@code
+   * COMMIT}.
+   *
+   * @param save the text of {@link #saveAll}
+   * @param table e.g. {@code raw}
+   * @return that part, or empty if the text has no such table
+   */
+  public static String section(String save, String table) {
+    String head = "*" + table + "\n";
+    int from = save.startsWith(head) ? 0 : save.indexOf("\n" + head);
+    if (from < 0) {
+      return "";
+    }
+    from = save.charAt(from) == '\n' ? from + 1 : from;
+    int commit = save.indexOf("\nCOMMIT\n", from);
+    return commit < 0 ? save.substring(from) : save.substring(from, commit + 8);
   }
 
   /**

@@ -10,6 +10,8 @@ import java.nio.charset.StandardCharsets;
  * thread-safe; every call opens and closes its own socket.
  */
 public final class NetDevices {
+  public static final long SIOCGIFFLAGS = 0x8913;
+  public static final long SIOCSIFFLAGS = 0x8914;
   public static final long SIOCGIFINDEX = 0x8933;
   public static final long SIOCGIFMTU = 0x8921;
   public static final long SIOCGIFHWADDR = 0x8927;
@@ -21,6 +23,9 @@ public final class NetDevices {
   public static final int ETHTOOL_STSO = 0x1f;
   public static final int ETHTOOL_SGSO = 0x24;
   public static final int ETHTOOL_SGRO = 0x2c;
+
+  /** {@code IFF_UP} of {@code ifr_flags} (include/uapi/linux/if.h). */
+  private static final int IFF_UP = 0x1;
 
   /** {@code sizeof(struct ifreq)}: the name (16 bytes) and a union (24). */
   private static final int IFREQ_SIZE = 40;
@@ -57,6 +62,27 @@ public final class NetDevices {
         mac = (mac << 8) | (hw.get(18 + i) & 0xff);
       }
       return new Link(name, index, mtu, mac);
+    } finally {
+      Native.close(fd);
+    }
+  }
+
+  /**
+   * Brings an interface up ({@code ip link set NAME up}): reads its flags and sets them again with
+   * IFF_UP ({@code SIOCGIFFLAGS}, {@code SIOCSIFFLAGS}: {@code dev_ifsioc} calls {@code
+   * dev_change_flags}, as rtnetlink's {@code do_setlink} does). Needs CAP_NET_ADMIN.
+   *
+   * @param name the interface name
+   * @throws ErrnoException if the socket cannot be made or an ioctl fails (ENODEV: no such
+   *     interface in this namespace; EPERM without CAP_NET_ADMIN)
+   */
+  public static void up(String name) throws ErrnoException {
+    ByteBuffer ifr = ifreq(name);
+    int fd = Native.socket(Native.AF_INET, Native.SOCK_DGRAM, 0, "AF_INET, for ioctls");
+    try {
+      short flags = ioctl(fd, SIOCGIFFLAGS, ifr, name).getShort(16); // ifr_flags
+      ifr.putShort(16, (short) (flags | IFF_UP));
+      ioctl(fd, SIOCSIFFLAGS, ifr, name);
     } finally {
       Native.close(fd);
     }

@@ -52,6 +52,31 @@ public final class ProcNet {
   private ProcNet() {}
 
   /**
+   * The iptables-legacy (x_tables) tables that exist in the calling thread's namespace, from {@code
+   * ip_tables_names} or {@code ip6_tables_names} (net/netfilter/x_tables.c, {@code
+   * xt_table_seq_show}): the list {@code iptables-legacy-save} dumps when it is given no table, so
+   * when it is empty that save prints nothing.
+   *
+   * @param six true for ip6tables' tables
+   * @return the table names, empty if there are none or the file does not exist (no x_tables module
+   *     loaded)
+   * @throws IOException if the file exists but cannot be read
+   */
+  public static List<String> legacyTables(boolean six) throws IOException {
+    Path p = Path.of("/proc/thread-self/net/" + (six ? "ip6_tables_names" : "ip_tables_names"));
+    List<String> out = new ArrayList<>();
+    if (!Files.exists(p)) {
+      return out;
+    }
+    for (String line : Files.readAllLines(p)) {
+      if (!line.isBlank()) {
+        out.add(line.trim());
+      }
+    }
+    return out;
+  }
+
+  /**
    * Reads the NFQUEUE table of the calling thread's namespace. Each row is one bound queue: {@code
    * queue_num peer_portid queue_total copy_mode copy_range queue_dropped queue_user_dropped
    * id_sequence 1} (the format of {@code seq_show} in {@code net/netfilter/nfnetlink_queue.c}).

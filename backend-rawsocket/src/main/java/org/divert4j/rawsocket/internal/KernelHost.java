@@ -134,7 +134,7 @@ public final class KernelHost implements DivertHost {
       if (!config.overlapProceed()) {
         List<MarkOverlap.Use> uses;
         try {
-          uses = res.rules().foreignMarkUses();
+          uses = res.rules().foreignMarkUses(res.ns());
         } catch (IOException e) {
           throw new DivertException("cannot read the namespace's rules: " + e.getMessage(), 0, e);
         }

@@ -30,6 +30,7 @@ final class RuleBook {
   private final RuleSet rules;
   private final NamespaceCounters proc;
   private final NetnsThread ns;
+  private final NftCounters nft; // null with iptables-legacy
   private final Map<Chain, List<KernelRule>> own = new EnumMap<>(Chain.class);
   private volatile boolean open = true;
 
@@ -40,6 +41,7 @@ final class RuleBook {
     this.options = options;
     this.rules = rules;
     this.proc = proc;
+    this.nft = rules.nft() && ns != null ? new NftCounters(ns, rules.ipv6()) : null;
     for (Chain c : Chain.values()) {
       own.put(c, new ArrayList<>());
     }
@@ -198,7 +200,7 @@ final class RuleBook {
     }
     boolean drop = options.noListener() == NoListenerPolicy.DROP;
     try {
-      RuleState s = rules.load();
+      RuleState s = counted();
       return new long[] {
         RuleCounts.noListenerPackets(s, drop ? ports : Set.of(), true),
         RuleCounts.noListenerPackets(s, drop ? Set.of() : ports, false)
@@ -211,7 +213,7 @@ final class RuleBook {
   /** See {@link PortArming#noListenerDrops}. */
   long noListenerDrops(int port) {
     try {
-      return RuleCounts.noListenerPackets(rules.load(), Set.of(port), true);
+      return RuleCounts.noListenerPackets(counted(), Set.of(port), true);
     } catch (IOException | RuntimeException e) {
       return -1;
     }
@@ -220,10 +222,20 @@ final class RuleBook {
   /** See {@link PortArming#queuedPackets}. */
   long queuedPackets(int port) {
     try {
-      return RuleCounts.queuedPackets(rules.load(), port);
+      return RuleCounts.queuedPackets(counted(), port);
     } catch (IOException e) {
       return -1;
     }
+  }
+
+  /**
+   * The namespace's rules as they are now, for {@link RuleCounts}: from nf_tables over netlink
+   * where the rules live there ({@link NftCounters}), else, or if that read is not whole, with
+   * iptables-save. Never stored.
+   */
+  private RuleState counted() throws IOException {
+    RuleState s = nft == null ? null : nft.read();
+    return s != null ? s : rules.load();
   }
 
   private static boolean uses(RuleState s, int port) {

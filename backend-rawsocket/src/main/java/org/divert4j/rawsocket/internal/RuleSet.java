@@ -14,10 +14,13 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.divert4j.Chain;
+import org.divert4j.DivertException;
 import org.divert4j.DivertRule;
 import org.divert4j.IpFamily;
 import org.divert4j.linux.Iptables;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.ProcNet;
 import org.divert4j.linux.Shell;
 
 /**
@@ -128,40 +131,23 @@ public final class RuleSet {
   }
 
   private RuleState load(Iptables ipt) throws IOException {
-    RuleTable raw = parse("raw", ipt.save(nsPath, "raw"));
-    RuleTable mangle = parse("mangle", ipt.save(nsPath, "mangle"));
-    RuleState s = new RuleState(raw, mangle);
-    for (Chain c : Chain.values()) {
-      List<RuleLine> lines = new ArrayList<>();
-      if (c == Chain.INPUT) {
-        // raw, or mangle while an input rule counts per connection (RuleText#table); both only
-        // if a move between them failed half-way, which the next store repairs
-        lines.addAll(raw.chains.getOrDefault(RuleText.mainChain(c), List.of()));
-      }
-      lines.addAll(mangle.chains.getOrDefault(RuleText.mainChain(c), List.of()));
-      RuleGroup g = null;
-      for (RuleLine l : lines) {
-        if (l.comment == null || l.comment.equals(RuleText.BASE)) {
-          if (l.rule.contains(" -j MARK ") && s.endLine == null) {
-            s.endLine = l.rule;
-            s.endChain = c;
-          }
-          g = null;
-          continue;
-        }
-        if (g == null || !g.comment.equals(l.comment)) {
-          g = new RuleGroup(l.comment);
-          s.groups.get(c).add(g);
-        }
-        g.lines.add(l);
-      }
-    }
-    s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    String[] text = ipt.save(nsPath, "raw", "mangle");
+    RuleTable raw = parse("raw", text[0]);
+    RuleTable mangle = parse("mangle", text[1]);
+    RuleState s = RuleState.assemble(raw, mangle, false);
     if (adopting) {
       Marks found = s.endLine == null ? null : Marks.ofEndLine(s.endChain, s.endLine);
       marks = found == null ? Marks.DEFAULT : found;
     }
     return s;
+  }
+
+  /**
+   * @return whether the rules live in nf_tables (iptables-nft), where {@link NftCounters} can read
+   *     their counters without iptables-save
+   */
+  public boolean nft() {
+    return iptables.nftables();
   }
 
   static RuleTable parse(String name, String save) {
@@ -361,6 +347,9 @@ public final class RuleSet {
    * @throws IOException if iptables-restore fails
    */
   public void store(RuleState s, Set<Integer> bound) throws IOException {
+    if (s.countsOnly) {
+      throw new IllegalStateException("a state read for its counters only cannot be stored");
+    }
     RuleWriter.store(iptables, nsPath, marks(), s, bound);
     if (s.six != null) {
       RuleWriter.store(iptables6, nsPath, marks(), s.six, bound);
@@ -424,11 +413,14 @@ public final class RuleSet {
    * iptables-legacy on a host whose default is nft, and both act on the same packets), and the
    * policy routing rules of both families that match a mark.
    *
+   * @param ns the namespace's thread, to skip the iptables-legacy-save of a family that has no
+   *     legacy table ({@link ProcNet#legacyTables}: it would print nothing); or null to run them
+   *     all
    * @return the rules, IPv4 first
    * @throws IOException if the flavour divert4j uses cannot be read (the others are skipped when
    *     they are missing or fail)
    */
-  public List<MarkOverlap.Use> foreignMarkUses() throws IOException {
+  public List<MarkOverlap.Use> foreignMarkUses(NetnsThread ns) throws IOException {
     List<MarkOverlap.Use> out =
         new ArrayList<>(MarkOverlap.uses("iptables", iptables.saveAll(nsPath)));
     String own = iptables.legacy() ? "legacy" : "nft";
@@ -439,7 +431,7 @@ public final class RuleSet {
             "ip6tables-" + own + "-save",
             "ip6tables-" + other + "-save")) {
       Optional<Path> p = Shell.which(cmd);
-      if (p.isEmpty()) {
+      if (p.isEmpty() || (cmd.contains("legacy") && noLegacyTables(ns, cmd.startsWith("ip6")))) {
         continue;
       }
       Shell.Result r =
@@ -458,6 +450,15 @@ public final class RuleSet {
       }
     }
     return out;
+  }
+
+  /** True only if the namespace surely has no legacy table of the family (else run the save). */
+  private static boolean noLegacyTables(NetnsThread ns, boolean six) {
+    try {
+      return ns != null && ns.call(() -> ProcNet.legacyTables(six)).isEmpty();
+    } catch (DivertException | RuntimeException e) {
+      return false;
+    }
   }
 
   /**

@@ -23,6 +23,12 @@ public final class RuleState {
   final List<String> mangleExtra = new ArrayList<>();
   RuleState six;
 
+  /**
+   * True for a state read for {@link RuleCounts} only ({@link NftCounters}): its lines hold their
+   * counters, comments and jumps but not the rest of their text, so it must never be stored.
+   */
+  final boolean countsOnly;
+
   /** The first chain-end line found (it tells the mark layout in use), or null. */
   String endLine;
 
@@ -30,11 +36,57 @@ public final class RuleState {
   Chain endChain;
 
   RuleState(RuleTable raw, RuleTable mangle) {
+    this(raw, mangle, false);
+  }
+
+  private RuleState(RuleTable raw, RuleTable mangle, boolean countsOnly) {
     this.raw = raw;
     this.mangle = mangle;
+    this.countsOnly = countsOnly;
     for (Chain c : Chain.values()) {
       groups.put(c, new ArrayList<>());
     }
+  }
+
+  /**
+   * The state of one family from its two tables: the divert rules of each main chain grouped by
+   * their owner comments, the defragmentation lines, the first chain-end line.
+   *
+   * @param raw the raw table
+   * @param mangle the mangle table
+   * @param countsOnly true if the lines hold only what {@link RuleCounts} reads ({@link
+   *     #countsOnly})
+   * @return the state
+   */
+  static RuleState assemble(RuleTable raw, RuleTable mangle, boolean countsOnly) {
+    RuleState s = new RuleState(raw, mangle, countsOnly);
+    for (Chain c : Chain.values()) {
+      List<RuleLine> lines = new ArrayList<>();
+      if (c == Chain.INPUT) {
+        // raw, or mangle while an input rule counts per connection (RuleText#table); both only
+        // if a move between them failed half-way, which the next store repairs
+        lines.addAll(raw.chains.getOrDefault(RuleText.mainChain(c), List.of()));
+      }
+      lines.addAll(mangle.chains.getOrDefault(RuleText.mainChain(c), List.of()));
+      RuleGroup g = null;
+      for (RuleLine l : lines) {
+        if (l.comment == null || l.comment.equals(RuleText.BASE)) {
+          if (l.rule.contains(" -j MARK ") && s.endLine == null) {
+            s.endLine = l.rule;
+            s.endChain = c;
+          }
+          g = null;
+          continue;
+        }
+        if (g == null || !g.comment.equals(l.comment)) {
+          g = new RuleGroup(l.comment);
+          s.groups.get(c).add(g);
+        }
+        g.lines.add(l);
+      }
+    }
+    s.defrag.addAll(raw.chains.getOrDefault(RuleText.DEFRAG_CHAIN, List.of()));
+    return s;
   }
 
   /**

@@ -79,22 +79,15 @@ public final class KernelTestBed extends NamespaceTestBed {
     }
     // every IPv4 address 10.0.L.N/24 has its IPv6 twin fd00:L::N/64 on the same interface, and the
     // IPv6 routes mirror the IPv4 ones
+    // (one ip -batch per namespace: see Netns#ipBatch)
     VethPair linkA = VethPair.create(peerNs, "eth0", hostNs, "eth0", options.peerMtu());
-    linkA.a().addAddress(Ipv4.toString(netA + 1) + "/24");
-    linkA.b().addAddress(Ipv4.toString(netA + 2) + "/24");
-    linkA.a().addAddress6(ipv6Cidr(netA + 1));
-    linkA.b().addAddress6(ipv6Cidr(netA + 2));
-    peerNs.ip("route", "add", "default", "via", Ipv4.toString(netA + 2));
-    peerNs.ip("-6", "route", "add", "default", "via", Ipv6Addresses.toText(ipv6Of(netA + 2)));
+    peerNs.ipBatch(addressed(linkA.a(), netA + 1, netA + 2));
+    hostNs.ipBatch(addressed(linkA.b(), netA + 2, -1));
     VethPair linkB = null;
     if (farNs != null) {
       linkB = VethPair.create(hostNs, "eth1", farNs, "eth0", options.farPeerMtu());
-      linkB.a().addAddress(Ipv4.toString(netB + 2) + "/24");
-      linkB.b().addAddress(Ipv4.toString(netB + 1) + "/24");
-      linkB.a().addAddress6(ipv6Cidr(netB + 2));
-      linkB.b().addAddress6(ipv6Cidr(netB + 1));
-      farNs.ip("route", "add", "default", "via", Ipv4.toString(netB + 2));
-      farNs.ip("-6", "route", "add", "default", "via", Ipv6Addresses.toText(ipv6Of(netB + 2)));
+      hostNs.ipBatch(addressed(linkB.a(), netB + 2, -1));
+      farNs.ipBatch(addressed(linkB.b(), netB + 1, netB + 2));
       hostNs.sysctl("net.ipv4.ip_forward", "1");
       hostNs.sysctl("net.ipv6.conf.all.forwarding", "1");
     }
@@ -154,10 +147,33 @@ public final class KernelTestBed extends NamespaceTestBed {
     if (ll != null) {
       addresses.add(Ipv6Addresses.toText(ll));
     }
+    List<List<String>> batch = new ArrayList<>();
     for (String a : addresses) {
-      at.netns()
-          .ip("-6", "neigh", "replace", a, "lladdr", mac, "dev", at.name(), "nud", "permanent");
+      // an IPv6 neighbour: the family comes from the address (ip -batch takes no -6 per line)
+      batch.add(
+          List.of("neigh", "replace", a, "lladdr", mac, "dev", at.name(), "nud", "permanent"));
     }
+    at.netns().ipBatch(batch);
+  }
+
+  /**
+   * The commands that give an end its addresses, 10.0.L.N/24 and its IPv6 twin (without DAD, as
+   * {@link VethPair.End#addAddress6}), and a peer its default routes of both families.
+   *
+   * @param end the end
+   * @param address its IPv4 address
+   * @param gateway the IPv4 address of its default route, or -1 for none
+   * @return the commands, for {@link Netns#ipBatch}
+   */
+  private static List<List<String>> addressed(VethPair.End end, int address, int gateway) {
+    List<List<String>> c = new ArrayList<>();
+    c.add(List.of("addr", "add", Ipv4.toString(address) + "/24", "dev", end.name()));
+    c.add(List.of("addr", "add", ipv6Cidr(address), "dev", end.name(), "nodad"));
+    if (gateway >= 0) {
+      c.add(List.of("route", "add", "default", "via", Ipv4.toString(gateway)));
+      c.add(List.of("route", "add", "::/0", "via", Ipv6Addresses.toText(ipv6Of(gateway))));
+    }
+    return c;
   }
 
   private static NamespaceNode.Link link(VethPair.End end, int address, int mtu, VethPair.End other)

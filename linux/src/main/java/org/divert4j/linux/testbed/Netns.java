@@ -1,6 +1,9 @@
 package org.divert4j.linux.testbed;
 
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +14,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
+import org.divert4j.linux.NetDevices;
+import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
 
 /**
@@ -25,7 +30,9 @@ import org.divert4j.linux.Shell;
  * made them, see {@link #deleteOrphans()}).
  *
  * <p>Needs root (CAP_SYS_ADMIN) and the {@code ip} program (iproute2). Thread-safe; every method
- * blocks while its command runs.
+ * blocks while its command runs. Sysctls, interface reads and bringing the loopback up start no
+ * command: they run on a {@link NetnsThread} of the namespace that {@link #create} starts and
+ * {@link #close()} ends.
  */
 public final class Netns implements AutoCloseable {
   /** The prefix of every namespace name made here. */
@@ -34,10 +41,13 @@ public final class Netns implements AutoCloseable {
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static final Set<Netns> OPEN = new LinkedHashSet<>();
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,200}");
+  private static final Pattern BATCH_ARG = Pattern.compile("[^\\s\"'\\\\#]+");
+  private static final Pattern FAILED = Pattern.compile("Command failed -:(\\d+)");
   private static boolean hookInstalled;
 
   private final String name;
   private volatile boolean closed;
+  private NetnsThread thread; // guarded by this; see #thread()
 
   private Netns(String name) {
     this.name = name;
@@ -54,7 +64,8 @@ public final class Netns implements AutoCloseable {
   }
 
   /**
-   * Creates a namespace and brings its loopback interface up.
+   * Creates a namespace and brings its loopback interface up (on the namespace's own thread, which
+   * this starts: no process).
    *
    * @param name the name; letters, digits, '.', '_' and '-' only
    * @return the namespace; the caller closes it
@@ -68,7 +79,7 @@ public final class Netns implements AutoCloseable {
     Netns ns = new Netns(name);
     register(ns);
     try {
-      ns.ip("link", "set", "lo", "up");
+      ns.thread().run(() -> up("lo"));
     } catch (IOException | RuntimeException e) {
       ns.close();
       throw e;
@@ -145,29 +156,163 @@ public final class Netns implements AutoCloseable {
   }
 
   /**
-   * Sets a sysctl of this namespace (the {@code net.*} ones are per namespace).
+   * Runs a fixed sequence of {@code ip} commands in one process, {@code ip -n <name> -batch -} with
+   * the commands on its standard input, and insists that every one succeeds: ip stops at the first
+   * that fails (no {@code -force}) and says which ({@code Command failed -:N}), and the exception
+   * names it. A command's family comes from its addresses (the global options such as {@code -6} do
+   * not apply per line: write {@code route add ::/0 via ...}, not {@code -6 route add default via
+   * ...}).
+   *
+   * @param commands each the arguments after {@code ip -n <name>}, without whitespace or quotes
+   * @throws IOException if one fails; the message has the command and ip's stderr
+   */
+  public void ipBatch(List<List<String>> commands) throws IOException {
+    StringBuilder in = new StringBuilder();
+    for (List<String> c : commands) {
+      for (String arg : c) {
+        if (arg.isEmpty() || !BATCH_ARG.matcher(arg).matches()) {
+          throw new IllegalArgumentException("not a batch argument: '" + arg + "' in " + c);
+        }
+      }
+      in.append(String.join(" ", c)).append('\n');
+    }
+    Shell.Result r =
+        Shell.run(in.toString(), Shell.DEFAULT_TIMEOUT, List.of("ip", "-n", name, "-batch", "-"));
+    if (r.ok()) {
+      return;
+    }
+    java.util.regex.Matcher m = FAILED.matcher(r.stderr());
+    int line = m.find() ? Integer.parseInt(m.group(1)) : 0;
+    String which =
+        line >= 1 && line <= commands.size()
+            ? "ip -n " + name + " " + String.join(" ", commands.get(line - 1))
+            : "ip -n " + name + " -batch (" + commands.size() + " commands)";
+    throw new IOException(which + " failed: " + r.describe());
+  }
+
+  /**
+   * Sets a sysctl of this namespace (the {@code net.*} ones are per namespace), with one write(2)
+   * of the value and a newline on the namespace's own thread: no process is started.
    *
    * @param key e.g. {@code net.ipv4.ip_forward}
    * @param value e.g. {@code 1}
-   * @throws IOException if it cannot be set
+   * @throws IOException if it cannot be set (no such sysctl, a value the kernel refuses)
    */
   public void sysctl(String key, String value) throws IOException {
     if (!key.matches("[A-Za-z0-9_.-]+") || !value.matches("[A-Za-z0-9_ .:-]*")) {
       throw new IllegalArgumentException("bad sysctl " + key + "=" + value);
     }
-    String file = "/proc/sys/" + key.replace('.', '/');
-    execChecked("sh", "-c", "echo '" + value + "' > " + file);
+    Path file = sysctlFile(key);
+    byte[] line = (value + "\n").getBytes(StandardCharsets.US_ASCII);
+    try {
+      thread()
+          .run(
+              () -> {
+                try (FileOutputStream out = new FileOutputStream(file.toFile())) {
+                  out.write(line);
+                }
+                return null;
+              });
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot set " + key + "=" + value + ": " + e, e);
+    }
   }
 
   /**
-   * Reads a sysctl of this namespace.
+   * Reads a sysctl of this namespace on the namespace's own thread: no process is started.
    *
    * @param key e.g. {@code net.ipv4.ipfrag_time}
    * @return its value, trimmed
    * @throws IOException if it cannot be read
    */
   public String sysctl(String key) throws IOException {
-    return execChecked("cat", "/proc/sys/" + key.replace('.', '/')).trim();
+    if (!key.matches("[A-Za-z0-9_.-]+")) {
+      throw new IllegalArgumentException("bad sysctl " + key);
+    }
+    Path file = sysctlFile(key);
+    try {
+      // read(2) from offset 0 until end of file: a sysctl answers a read at a later offset with
+      // end of file once the value was read (kernel/sysctl.c, __do_proc_doulongvec_minmax), so
+      // the first read must have room for all of it
+      return thread()
+          .run(
+              () -> {
+                try (FileInputStream in = new FileInputStream(file.toFile())) {
+                  return new String(in.readNBytes(4096), StandardCharsets.US_ASCII);
+                }
+              })
+          .trim();
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot read " + key + ": " + e, e);
+    }
+  }
+
+  /**
+   * Reads an interface of this namespace (index, MTU, MAC) with ioctls on a socket of the
+   * namespace's own thread ({@link NetDevices#link}): no process is started.
+   *
+   * @param dev the interface name
+   * @return what was read
+   * @throws IOException if it cannot be read (ENODEV: no such interface here)
+   */
+  public NetDevices.Link link(String dev) throws IOException {
+    try {
+      return thread().run(() -> NetDevices.link(dev));
+    } catch (IOException e) {
+      throw new IOException("in netns " + name + ": cannot read interface " + dev + ": " + e, e);
+    }
+  }
+
+  /**
+   * The IPv6 link-local addresses (fe80::/10, scope link) of an interface of this namespace, from
+   * {@code /proc/thread-self/net/if_inet6} read on the namespace's own thread (it shows the
+   * thread's namespace; net/ipv6/addrconf.c, {@code if6_seq_show}: address in 32 hex digits, index,
+   * prefix length, scope, flags, name): no process is started.
+   *
+   * @param dev the interface name
+   * @return the addresses in the order the file lists them, 32 hex digits each; empty if none
+   * @throws IOException if the file cannot be read
+   */
+  public List<String> linkLocals(String dev) throws IOException {
+    String table = thread().run(() -> Files.readString(Path.of("/proc/thread-self/net/if_inet6")));
+    List<String> out = new ArrayList<>();
+    for (String line : table.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length == 6 && f[5].equals(dev) && f[3].equals("20") && f[0].startsWith("fe8")) {
+        out.add(f[0]);
+      }
+    }
+    return out;
+  }
+
+  /** Brings an interface up, on the namespace's thread. */
+  private static Void up(String dev) throws IOException {
+    NetDevices.up(dev);
+    return null;
+  }
+
+  /**
+   * The file of a sysctl. {@code /proc/sys/net} shows the namespace of the thread that looks
+   * (net/sysctl_net.c, {@code net_ctl_header_lookup} returns {@code
+   * current->nsproxy->net_ns->sysctls}), so it is used from {@link #thread()} only.
+   */
+  private static Path sysctlFile(String key) {
+    return Path.of("/proc/sys", key.replace('.', '/'));
+  }
+
+  /**
+   * The thread that lives in this namespace, started on first use and ended by {@link #close()}.
+   */
+  private NetnsThread thread() throws IOException {
+    synchronized (this) {
+      if (closed) {
+        throw new IOException(this + " is closed");
+      }
+      if (thread == null) {
+        thread = NetnsThread.open(path().toString(), name);
+      }
+      return thread;
+    }
   }
 
   /**
@@ -183,10 +328,17 @@ public final class Netns implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (thread != null) {
+        // never blocks: the kernel frees a namespace asynchronously anyway (net/core/
+        // net_namespace.c, cleanup_net on a workqueue), whoever drops the last reference
+        thread.close();
+      }
     }
-    closed = true;
     synchronized (OPEN) {
       OPEN.remove(this);
     }
@@ -209,16 +361,21 @@ public final class Netns implements AutoCloseable {
   }
 
   /**
-   * @return the names of all named network namespaces on the machine ({@code ip netns list})
-   * @throws IOException if {@code ip} fails
+   * The named network namespaces on the machine: the entries of {@code /var/run/netns}, which is
+   * what {@code ip netns list} prints (iproute2's netns_list reads that directory), without
+   * starting it.
+   *
+   * @return their names, in no particular order; empty if the directory does not exist
+   * @throws IOException if the directory cannot be read
    */
   public static List<String> list() throws IOException {
     List<String> names = new ArrayList<>();
-    for (String line : Shell.check("ip", "netns", "list").split("\n")) {
-      String n = line.trim().split("\\s+")[0];
-      if (!n.isEmpty()) {
-        names.add(n);
-      }
+    Path dir = Path.of("/var/run/netns");
+    if (!Files.isDirectory(dir)) {
+      return names;
+    }
+    try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+      s.forEach(p -> names.add(p.getFileName().toString()));
     }
     return names;
   }

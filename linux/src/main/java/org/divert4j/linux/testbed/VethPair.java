@@ -1,30 +1,24 @@
 package org.divert4j.linux.testbed;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Objects;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A veth pair joining two network namespaces: a virtual cable whose ends are created directly
  * inside the namespaces (never in the caller's namespace), so interface names only need to be
  * unique within each namespace. Deleting either namespace deletes the pair.
  *
- * <p>Immutable and thread-safe; the methods run {@code ip} and block.
+ * <p>Immutable and thread-safe; the methods that change the pair run {@code ip}, those that read it
+ * use the namespace's thread ({@link Netns#link}), and all block.
  */
 public final class VethPair {
-  private static final Pattern INDEX = Pattern.compile("^(\\d+):\\s");
-  private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f:]{17})");
-
   /**
    * One end of the pair.
    *
    * @param netns the namespace it is in
    * @param name its interface name there
    */
-  private static final java.util.regex.Pattern LINK_LOCAL =
-      java.util.regex.Pattern.compile("inet6 (fe80:[0-9a-f:]+)/");
-
   public record End(Netns netns, String name) {
     /** Checks the components. */
     public End {
@@ -56,40 +50,39 @@ public final class VethPair {
     }
 
     /**
-     * @return the interface's IPv6 link-local address (fe80::/64), or null if it has none
-     * @throws IOException if {@code ip} fails
+     * @return the interface's IPv6 link-local address (fe80::/64), or null if it has none (the
+     *     first one if it has several); read without a process ({@link Netns#linkLocals})
+     * @throws IOException if it cannot be read
      */
     public java.net.Inet6Address linkLocal() throws IOException {
-      Matcher m =
-          LINK_LOCAL.matcher(netns.ip("-6", "-o", "addr", "show", "dev", name, "scope", "link"));
-      return m.find() ? org.divert4j.Ipv6Addresses.parse(m.group(1)) : null;
+      List<String> l = netns.linkLocals(name);
+      if (l.isEmpty()) {
+        return null;
+      }
+      byte[] a = new byte[16];
+      for (int i = 0; i < 16; i++) {
+        a[i] = (byte) Integer.parseInt(l.get(0).substring(2 * i, 2 * i + 2), 16);
+      }
+      return (java.net.Inet6Address) java.net.InetAddress.getByAddress(a);
     }
 
     /**
-     * @return the interface index in its namespace
-     * @throws IOException if {@code ip} fails or prints something unexpected
+     * @return the interface index in its namespace, read without a process ({@link Netns#link})
+     * @throws IOException if it cannot be read
      */
     public int index() throws IOException {
-      Matcher m = INDEX.matcher(netns.ip("-o", "link", "show", "dev", name));
-      if (!m.find()) {
-        throw new IOException("cannot read the index of " + name + " in " + netns);
-      }
-      return Integer.parseInt(m.group(1));
+      return netns.link(name).index();
     }
 
     /**
-     * @return the MAC address as 6 bytes
-     * @throws IOException if {@code ip} fails or prints something unexpected
+     * @return the MAC address as 6 bytes, read without a process ({@link Netns#link})
+     * @throws IOException if it cannot be read
      */
     public byte[] mac() throws IOException {
-      Matcher m = MAC.matcher(netns.ip("-o", "link", "show", "dev", name));
-      if (!m.find()) {
-        throw new IOException("cannot read the MAC of " + name + " in " + netns);
-      }
-      String[] p = m.group(1).split(":");
+      long m = netns.link(name).mac();
       byte[] mac = new byte[6];
       for (int i = 0; i < 6; i++) {
-        mac[i] = (byte) Integer.parseInt(p[i], 16);
+        mac[i] = (byte) (m >>> (40 - 8 * i));
       }
       return mac;
     }
@@ -130,10 +123,12 @@ public final class VethPair {
     End ea = new End(a, nameA);
     End eb = new End(b, nameB);
     String m = Integer.toString(mtu);
-    a.ip(
-        "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m, "netns",
-        b.name());
-    a.ip("link", "set", "dev", nameA, "up");
+    a.ipBatch(
+        List.of(
+            List.of(
+                "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m,
+                "netns", b.name()),
+            List.of("link", "set", "dev", nameA, "up")));
     b.ip("link", "set", "dev", nameB, "up");
     return new VethPair(ea, eb);
   }
