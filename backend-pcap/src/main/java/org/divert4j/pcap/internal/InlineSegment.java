@@ -167,13 +167,13 @@ public final class InlineSegment extends Device {
           e);
     }
     if (handles[OUTSIDE].linkType() != handles[INSIDE].linkType()
-        || !LinkLayer.supported(handles[OUTSIDE].linkType())) {
+        || !LinkTypes.supported(handles[OUTSIDE].linkType())) {
       closeAll(handles);
       throw new DivertException(
           "the inline segment needs two interfaces of one supported link type, got "
-              + LinkLayer.name(handles[OUTSIDE].linkType())
+              + LinkTypes.name(handles[OUTSIDE].linkType())
               + " and "
-              + LinkLayer.name(handles[INSIDE].linkType()));
+              + LinkTypes.name(handles[INSIDE].linkType()));
     }
     InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg);
     try {

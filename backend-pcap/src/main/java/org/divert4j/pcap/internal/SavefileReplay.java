@@ -112,7 +112,7 @@ final class SavefileReplay extends Device implements Replay {
   static SavefileReplay open(String name, HostOptions options, HostConfig cfg)
       throws DivertException {
     SavefileInput in = Pcap.openSavefile(cfg.input);
-    if (!LinkLayer.supported(in.linkType())) {
+    if (!LinkTypes.supported(in.linkType())) {
       in.close();
       throw new DivertException(
           "the capture "
@@ -526,7 +526,7 @@ final class SavefileReplay extends Device implements Replay {
         + " to "
         + cfg.output
         + " ("
-        + LinkLayer.name(l2.linkType())
+        + LinkTypes.name(l2.linkType())
         + ", read "
         + read
         + (untouched > 0 ? ", untouched " + untouched : "")
