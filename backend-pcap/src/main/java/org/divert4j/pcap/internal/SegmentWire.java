@@ -12,10 +12,10 @@ import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * The last step of an {@link InlineSegment}'s path: frames onto either interface through its
- * capture handle ({@code pcap_inject}). An IP packet gets a link header from {@link LinkLayer}; a
- * frame passed untouched is copied as it came; a packet delivered inbound that is larger than the
- * inside MTU is cut into fragments first (inbound injection has no MTU limit, S53, but the wire to
- * the host has). Counts into the segment's {@link SegmentLedger}.
+ * capture handle ({@link CaptureHandle#send}, {@code pcap_sendpacket}). An IP packet gets a link
+ * header from {@link LinkLayer}; a frame passed untouched is copied as it came; a packet delivered
+ * inbound that is larger than the inside MTU is cut into fragments first (inbound injection has no
+ * MTU limit, S53, but the wire to the host has). Counts into the segment's {@link SegmentLedger}.
  *
  * <p>Used inside the engine's section only. Allocates nothing per packet.
  */
