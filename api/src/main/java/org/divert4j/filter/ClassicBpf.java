@@ -321,15 +321,17 @@ public final class ClassicBpf {
     if (p.start == ACCEPT) {
       return null;
     }
-    BpfAssembler a = new BpfAssembler(direction, six);
+    BpfAssembler a = new BpfAssembler();
     if (p.start == REJECT) {
       a.emit(RET_K, 0);
       return a.assemble();
     }
-    a.prologue(p);
+    BpfFieldLoads loads = new BpfFieldLoads(a, direction, six);
+    BpfComparisons tests = new BpfComparisons(a, loads, six);
+    loads.prologue(p);
     for (int i = p.start; i >= 0; i--) {
       a.label(BpfAssembler.block(i));
-      a.test(p, i);
+      tests.test(p, i);
     }
     a.label(BpfAssembler.block(ACCEPT));
     a.emit(RET_K, 0xffff);

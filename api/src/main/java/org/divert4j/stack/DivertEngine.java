@@ -1,17 +1,13 @@
 package org.divert4j.stack;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import org.divert4j.Capability;
-import org.divert4j.DivertException;
 import org.divert4j.DivertHost;
-import org.divert4j.DropReason;
 import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
-import org.divert4j.HostStats;
 import org.divert4j.NetInterface;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PacketTooLargeException;
@@ -56,21 +52,17 @@ public class DivertEngine {
 
   // A facade over its parts, each handed what it needs: EngineInterfaces (lookups by index),
   // RuleTable (chains and bound ports), PacketPath (the chain walker and delivery), Transmitter
-  // (the wire, fragmenting to the MTU), SendPath (write-back and injection), Reassembly.
-  private final String backend;
-  private final String hostName;
-  private final Set<Capability> capabilities;
+  // (the wire, fragmenting to the MTU), SendPath (write-back and injection), Reassembly, and
+  // EngineHandles (what handles and sockets ask: ports, rules, stats).
   private final EngineInterfaces interfaces;
   private final Reassembly reassembly;
   private final RuleTable rules = new RuleTable();
   private final FlowCounter flows;
   private final PacketPath path;
-  private final SendPath sendPath;
+  private final EngineHandles handles;
   private final Ipv4View fixUpView = new Ipv4View();
   private final Ipv6View fixUpView6 = new Ipv6View();
   private final java.util.function.IntSupplier nextIpIds;
-  private final List<EngineHost> handles = new ArrayList<>();
-  private int nextHandle = 1;
 
   /**
    * Creates an engine.
@@ -88,9 +80,9 @@ public class DivertEngine {
       Set<Capability> capabilities,
       HostOptions options,
       StackEnvironment env) {
-    this.backend = Objects.requireNonNull(backend, "backend");
-    this.hostName = Objects.requireNonNull(hostName, "hostName");
-    this.capabilities = Set.copyOf(capabilities);
+    Objects.requireNonNull(backend, "backend");
+    Objects.requireNonNull(hostName, "hostName");
+    Set<Capability> caps = Set.copyOf(capabilities);
     this.options = Objects.requireNonNull(options, "options");
     this.env = Objects.requireNonNull(env, "env");
     this.interfaces = new EngineInterfaces(env.interfaces());
@@ -110,7 +102,10 @@ public class DivertEngine {
             new MtuFragmenter(ids),
             flows,
             hooks);
-    this.sendPath = new SendPath(env, interfaces, rules, path, flows, hooks);
+    SendPath sendPath = new SendPath(env, interfaces, rules, path, flows, hooks);
+    this.handles =
+        new EngineHandles(
+            backend, hostName, caps, env, interfaces, rules, flows, path, sendPath, reassembly);
   }
 
   /**
@@ -122,14 +117,7 @@ public class DivertEngine {
    * @return the handle; closing it removes its rules and sockets only
    */
   public DivertHost openHost(HostOptions options) {
-    env.enter();
-    try {
-      EngineHost h = new EngineHost(this, hostName + "#" + nextHandle++, options);
-      handles.add(h);
-      return h;
-    } finally {
-      env.exit();
-    }
+    return handles.open(options);
   }
 
   /**
@@ -427,123 +415,5 @@ public class DivertEngine {
     public boolean skipsOwnInjection(int rulePort, int originPort) {
       return DivertEngine.this.skipsOwnInjection(rulePort, originPort);
     }
-  }
-
-  // ---------------------------------------------------------------- host handles
-
-  EngineSocket bind(EngineHost owner, int port, HostOptions o, boolean sniffer)
-      throws DivertException {
-    if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("divert port must be 1..65535: " + port); // S2
-    }
-    env.synchronize();
-    env.enter();
-    try {
-      if (rules.socketAt(port) != null) {
-        throw new org.divert4j.PortInUseException(port, 0); // S2
-      }
-      EngineSocket s =
-          new EngineSocket(this, sendPath, interfaces, owner, port, rules.nextSerial(), o, sniffer);
-      rules.bind(s); // S13: diversion to it starts now
-      return s;
-    } finally {
-      env.exit();
-    }
-  }
-
-  void unbind(EngineSocket s) {
-    env.synchronize();
-    env.enter();
-    try {
-      rules.unbind(s); // S13: no-listener behaviour from now on
-      s.closeInternal(); // S14
-    } finally {
-      env.exit();
-    }
-  }
-
-  RuleEntry addRule(EngineHost owner, int ownIndex, org.divert4j.DivertRule rule, HostOptions o) {
-    env.synchronize();
-    env.enter();
-    try {
-      RuleEntry e = rules.add(owner, ownIndex, rule, o.noListener());
-      flows.added(rule);
-      return e;
-    } finally {
-      env.exit();
-    }
-  }
-
-  void removeRule(RuleEntry e) {
-    env.synchronize();
-    env.enter();
-    try {
-      if (e.installed) {
-        rules.remove(e);
-        flows.removed(e.rule);
-      }
-    } finally {
-      env.exit();
-    }
-  }
-
-  List<RuleEntry> rulesOf(EngineHost owner) {
-    env.enter();
-    try {
-      return rules.rulesOf(owner);
-    } finally {
-      env.exit();
-    }
-  }
-
-  void closed(EngineHost h) {
-    env.enter();
-    try {
-      handles.remove(h);
-    } finally {
-      env.exit();
-    }
-  }
-
-  HostStats stats() {
-    env.enter();
-    try {
-      long[] d = new long[DropReason.values().length];
-      d[DropReason.NO_LISTENER.ordinal()] = path.noListenerDrops();
-      reassembly.addDiscards(d);
-      d[DropReason.CAPTURE.ordinal()] += env.captureDrops();
-      d[DropReason.TRANSMIT.ordinal()] += env.transmitDrops();
-      return new HostStats(path.passedNoListener(), reassembly.reassembled(), d);
-    } finally {
-      env.exit();
-    }
-  }
-
-  String backend() {
-    return backend;
-  }
-
-  Set<Capability> capabilities() {
-    return capabilities;
-  }
-
-  long now() {
-    return env.nanoTime();
-  }
-
-  org.divert4j.TimestampClock timestampClock() {
-    return env.timestampClock();
-  }
-
-  long captureDrops() {
-    return env.captureDrops();
-  }
-
-  void enter() {
-    env.enter();
-  }
-
-  void exit() {
-    env.exit();
   }
 }

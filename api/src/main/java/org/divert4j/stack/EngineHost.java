@@ -25,7 +25,7 @@ import org.divert4j.spi.RuleFamilies;
  * bound, and closing it removes exactly those (S51). Thread-safe.
  */
 final class EngineHost implements DivertHost {
-  private final DivertEngine engine;
+  private final EngineHandles engine;
   private final String name;
   private final HostOptions options;
   private final List<EngineSocket> sockets = new ArrayList<>();
@@ -33,7 +33,7 @@ final class EngineHost implements DivertHost {
   private final StatsBeans.Registration bean;
   private volatile boolean open = true;
 
-  EngineHost(DivertEngine engine, String name, HostOptions options) {
+  EngineHost(EngineHandles engine, String name, HostOptions options) {
     this.engine = engine;
     this.name = name;
     this.options = Objects.requireNonNull(options, "options");

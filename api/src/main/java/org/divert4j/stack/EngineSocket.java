@@ -40,7 +40,7 @@ final class EngineSocket implements DivertSocket {
   /** A sniffer (S71): its rules copy packets here and let them go on; it holds nothing. */
   final boolean sniffer;
 
-  private final DivertEngine engine;
+  private final EngineHandles engine;
   private final SendPath sendPath;
   private final EngineInterfaces interfaces;
   private final EngineHost owner;
@@ -69,7 +69,7 @@ final class EngineSocket implements DivertSocket {
   private long captureAtClose = -1;
 
   EngineSocket(
-      DivertEngine engine,
+      EngineHandles engine,
       SendPath sendPath,
       EngineInterfaces interfaces,
       EngineHost owner,

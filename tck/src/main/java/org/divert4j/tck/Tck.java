@@ -40,6 +40,7 @@ public final class Tck {
       List.of(
           SocketsAndRulesVerification.class,
           DeliveryVerification.class,
+          QueueVerification.class,
           NoListenerVerification.class,
           PerFragmentVerification.class,
           AlwaysDefragmentVerification.class,

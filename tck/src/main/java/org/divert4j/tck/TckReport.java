@@ -6,10 +6,8 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * The results of a TCK run, for one or more backends: every test's outcome, counts per backend and
@@ -410,7 +408,7 @@ public final class TckReport {
   }
 
   /** Reasons for an outcome, most frequent first. */
-  private static Map<String, Integer> reasons(List<TckResult> rs, Outcome outcome) {
+  static Map<String, Integer> reasons(List<TckResult> rs, Outcome outcome) {
     Map<String, Integer> counts = new LinkedHashMap<>();
     for (TckResult r : rs) {
       if (r.outcome() == outcome) {
@@ -439,98 +437,12 @@ public final class TckReport {
    *     and skips with their reasons, the rules with no passing test, and the verdict
    */
   public String toText() {
-    StringBuilder sb = new StringBuilder();
-    for (String e : errors) {
-      sb.append("ERROR: ").append(e).append('\n');
-    }
-    if (results.isEmpty()) {
-      sb.append("divert4j TCK: no TCK test ran. NOT VERIFIED.\n");
-      return sb.toString();
-    }
-    for (String backend : backends()) {
-      List<TckResult> rs = results(backend);
-      sb.append('\n');
-      sb.append("==== divert4j TCK report: backend '").append(backend).append("' ====\n");
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "%-44s %5s %6s %6s %7s %7s%n",
-              "area",
-              "tests",
-              "passed",
-              "failed",
-              "aborted",
-              "skipped"));
-      Map<String, List<TckResult>> byArea = new TreeMap<>(AREA_ORDER);
-      for (TckResult r : rs) {
-        String family = r.family().isEmpty() ? "" : " (" + r.family() + ")";
-        byArea
-            .computeIfAbsent(r.areaId() + "  " + r.areaTitle() + family, k -> new ArrayList<>())
-            .add(r);
-      }
-      for (Map.Entry<String, List<TckResult>> e : byArea.entrySet()) {
-        row(sb, e.getKey(), e.getValue());
-      }
-      row(sb, "total", rs);
-      section(sb, rs, Outcome.FAILED, "Failed (required rules broken)", true);
-      section(sb, rs, Outcome.ABORTED, "Aborted (optional SHOULD rules not met)", true);
-      Map<String, Integer> skips = reasons(rs, Outcome.SKIPPED);
-      if (!skips.isEmpty()) {
-        sb.append("Skipped, by reason:\n");
-        for (Map.Entry<String, Integer> e : skips.entrySet()) {
-          sb.append("  ").append(e.getValue()).append(" x ").append(e.getKey()).append('\n');
-        }
-      }
-      List<String> noPass = rulesWithoutPass(backend);
-      sb.append("Rules with no passing test: ")
-          .append(noPass.isEmpty() ? "none" : String.join(", ", noPass))
-          .append('\n');
-      sb.append(verdict(backend)).append('\n');
-    }
-    return sb.toString();
+    return TckReportText.text(this);
   }
 
   static final Comparator<String> AREA_ORDER =
       Comparator.comparingInt((String s) -> s.startsWith("L") ? 1 : 0)
           .thenComparing(Comparator.naturalOrder());
-
-  private static void row(StringBuilder sb, String label, List<TckResult> rs) {
-    sb.append(
-        String.format(
-            Locale.ROOT,
-            "%-44s %5d %6d %6d %7d %7d%n",
-            label.length() > 44 ? label.substring(0, 44) : label,
-            rs.size(),
-            count(rs, Outcome.PASSED),
-            count(rs, Outcome.FAILED),
-            count(rs, Outcome.ABORTED),
-            count(rs, Outcome.SKIPPED)));
-  }
-
-  private static void section(
-      StringBuilder sb, List<TckResult> rs, Outcome outcome, String title, boolean withRule) {
-    boolean any = false;
-    for (TckResult r : rs) {
-      if (r.outcome() != outcome) {
-        continue;
-      }
-      if (!any) {
-        sb.append(title).append(":\n");
-        any = true;
-      }
-      sb.append("  ").append(r.displayName()).append(" [").append(r.areaId()).append("] ");
-      sb.append(oneLine(r.reason())).append('\n');
-      if (withRule && outcome == Outcome.FAILED) {
-        SpecRules.find(r.ruleId())
-            .ifPresent(rule -> sb.append("      rule ").append(rule).append('\n'));
-      }
-    }
-  }
-
-  private static String oneLine(String s) {
-    String t = s.replace('\n', ' ').replace('\r', ' ');
-    return t.length() > 400 ? t.substring(0, 400) + "..." : t;
-  }
 
   /**
    * @return the report as JSON: {@code {"compatible":..., "backends":[{"name", "verdict", "counts",

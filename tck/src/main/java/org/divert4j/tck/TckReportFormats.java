@@ -8,7 +8,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Renders a {@link TckReport} as JSON and as JUnit XML, for tools; the text form is the report's.
+ * Renders a {@link TckReport} as JSON and as JUnit XML, for tools; {@link TckReportText} renders
+ * the text form.
  */
 final class TckReportFormats {
   private TckReportFormats() {}

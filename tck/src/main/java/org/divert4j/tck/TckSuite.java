@@ -31,6 +31,10 @@ public abstract class TckSuite implements TckProviderSource {
   @Nested
   public class Delivery extends DeliveryVerification {}
 
+  /** Area B: the queue. */
+  @Nested
+  public class Queue extends QueueVerification {}
+
   /** Area C. */
   @Nested
   public class NoListener extends NoListenerVerification {}

@@ -1,10 +1,7 @@
 package org.divert4j.pcap.internal;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
 import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
@@ -13,10 +10,7 @@ import org.divert4j.linux.Capabilities;
 import org.divert4j.linux.NetDevices;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.packet.Checksums;
-import org.divert4j.packet.FragmentSink;
-import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
-import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * An inline segment: two interfaces, "outside" and "inside", with the divert engine between them,
@@ -51,7 +45,6 @@ public final class InlineSegment extends Device {
   static final int OUTSIDE = 0;
   static final int INSIDE = 1;
 
-  private static final ConcurrentHashMap<String, String> IN_USE = new ConcurrentHashMap<>();
   private static final long TICK_NANOS = 20_000_000L;
   private static final int BATCH = 64;
   private static final long SYNC_LIMIT_MILLIS = 20;
@@ -67,8 +60,6 @@ public final class InlineSegment extends Device {
   // What the segment turned off, restored at close; set once, at open.
   private volatile Offloads offloads;
   private final Ipv4View check = new Ipv4View();
-  private final Ipv6Fragmenter insideFragmenter6 = new Ipv6Fragmenter();
-  private int fragmentId6;
   // The IPv6 frame the processing thread is handing to the engine now (inside the section): if the
   // engine passes that very packet on, unchanged, the frame itself is forwarded.
   private int currentSide = -1;
@@ -76,20 +67,12 @@ public final class InlineSegment extends Device {
   private int currentLength;
   private int currentIp;
   private int currentEnd;
-  private final Fragmenter insideFragmenter = new Fragmenter();
-  private final FragmentSink toInside = f -> sendIp(INSIDE, f, LinkLayer.INBOUND);
-  private final List<String> keys = new ArrayList<>();
+  private final SegmentClaims claims;
+  private final SegmentLedger ledger = new SegmentLedger();
+  private final SegmentWire wire;
   private Thread processor;
   private volatile boolean running;
   private boolean closed;
-
-  // Counters, inside the section; the capture's losses are counted by SegmentCapture.
-  private final long[] sendErrors = new long[2];
-  private final long[] sent = new long[2];
-  private long passedUntouched;
-  private long oversizeDrops;
-  private long noRouteDrops;
-  private volatile String lastError;
 
   private InlineSegment(
       String name,
@@ -110,7 +93,8 @@ public final class InlineSegment extends Device {
         cfg.netInterface(links[OUTSIDE].name(), links[OUTSIDE].index(), links[OUTSIDE].mtu());
     this.routes = cfg.routes;
     this.routes6 = cfg.routes6;
-    this.fragmentId6 = name.hashCode() * 0x9e3779b1;
+    this.claims = new SegmentClaims(nsPath, names, name);
+    this.wire = new SegmentWire(capture, l2, links[INSIDE], ledger, name.hashCode() * 0x9e3779b1);
   }
 
   /**
@@ -167,17 +151,17 @@ public final class InlineSegment extends Device {
           e);
     }
     if (handles[OUTSIDE].linkType() != handles[INSIDE].linkType()
-        || !LinkLayer.supported(handles[OUTSIDE].linkType())) {
+        || !LinkTypes.supported(handles[OUTSIDE].linkType())) {
       closeAll(handles);
       throw new DivertException(
           "the inline segment needs two interfaces of one supported link type, got "
-              + LinkLayer.name(handles[OUTSIDE].linkType())
+              + LinkTypes.name(handles[OUTSIDE].linkType())
               + " and "
-              + LinkLayer.name(handles[INSIDE].linkType()));
+              + LinkTypes.name(handles[INSIDE].linkType()));
     }
     InlineSegment s = new InlineSegment(name, options, nsPath, links, handles, cfg);
     try {
-      s.claim();
+      s.claims.claim();
     } catch (DivertException e) {
       closeAll(handles);
       throw e;
@@ -188,7 +172,7 @@ public final class InlineSegment extends Device {
       // retransmits what they lose.
       s.offloads = applyOffloads(cfg, nsPath);
     } catch (DivertException | RuntimeException e) {
-      s.release();
+      s.claims.release();
       closeAll(handles);
       throw e;
     }
@@ -208,32 +192,6 @@ public final class InlineSegment extends Device {
         h.close();
       }
     }
-  }
-
-  /** Refuses interfaces another segment of this JVM uses: both would forward every frame. */
-  private void claim() throws DivertException {
-    for (String n : names) {
-      String key = (nsPath == null ? "" : nsPath) + "|" + n;
-      String other = IN_USE.putIfAbsent(key, name);
-      if (other != null) {
-        release();
-        throw new DivertException(
-            "interface "
-                + n
-                + (nsPath == null ? "" : " in " + nsPath)
-                + " is already inline in pcap host "
-                + other
-                + " of this JVM; close that host first");
-      }
-      keys.add(key);
-    }
-  }
-
-  private void release() {
-    for (String k : keys) {
-      IN_USE.remove(k, name);
-    }
-    keys.clear();
   }
 
   private void startThreads() {
@@ -283,7 +241,7 @@ public final class InlineSegment extends Device {
           nextTick = now + TICK_NANOS;
         }
       } catch (RuntimeException e) {
-        lastError = e.toString();
+        ledger.lastError = e.toString();
       } finally {
         exit();
       }
@@ -328,14 +286,14 @@ public final class InlineSegment extends Device {
         if (side == OUTSIDE) {
           engine.receive(b, links[OUTSIDE].index());
         } else if (!engine.originate(b)) {
-          noRouteDrops++;
+          ledger.noRouteDrops++;
         }
         b.clear();
         return;
       }
       b.clear();
     }
-    passUntouched(side == OUTSIDE ? INSIDE : OUTSIDE, b, offset, length);
+    wire.passUntouched(side == OUTSIDE ? INSIDE : OUTSIDE, b, offset, length);
   }
 
   /**
@@ -360,7 +318,7 @@ public final class InlineSegment extends Device {
       if (side == OUTSIDE) {
         engine.receive(b, links[OUTSIDE].index());
       } else if (!engine.originate(b, 0, links[OUTSIDE].index())) {
-        noRouteDrops++;
+        ledger.noRouteDrops++;
       }
     } finally {
       currentSide = -1;
@@ -387,25 +345,9 @@ public final class InlineSegment extends Device {
     currentSide = -1; // once: the engine hands a packet on at most once
     int limit = p.limit(); // the frame may hold padding past the packet: the bulk put checks it
     p.limit(p.capacity());
-    passUntouched(toSide, p, currentOffset, currentLength);
+    wire.passUntouched(toSide, p, currentOffset, currentLength);
     p.limit(limit);
     return true;
-  }
-
-  private void passUntouched(int toSide, ByteBuffer b, int offset, int length) {
-    if (closed) {
-      return;
-    }
-    CaptureHandle h = capture.handle(toSide);
-    ByteBuffer f = h.sendBuffer();
-    f.put(0, b, offset, length);
-    try {
-      h.send(length);
-      passedUntouched++;
-    } catch (IOException e) {
-      sendErrors[toSide]++;
-      lastError = e.getMessage();
-    }
   }
 
   // ------------------------------------------------------------------ StackEnvironment
@@ -417,7 +359,7 @@ public final class InlineSegment extends Device {
    */
   @Override
   public long transmitDrops() {
-    return oversizeDrops + sendErrors[OUTSIDE] + sendErrors[INSIDE];
+    return ledger.oversizeDrops + ledger.sendErrors[OUTSIDE] + ledger.sendErrors[INSIDE];
   }
 
   @Override
@@ -469,39 +411,7 @@ public final class InlineSegment extends Device {
     if (forwardCurrentFrame(packet, INSIDE)) {
       return;
     }
-    int mtu = links[INSIDE].mtu();
-    if (packet.remaining() <= mtu) {
-      sendIp(INSIDE, packet, LinkLayer.INBOUND);
-      return;
-    }
-    if ((packet.get(packet.position()) & 0xf0) == 0x60) {
-      deliverLarge6(packet, mtu);
-      return;
-    }
-    if ((packet.get(packet.position() + 6) & 0x40) != 0) {
-      oversizeDrops++; // DF and larger than the wire to the host: cannot be delivered
-      return;
-    }
-    try {
-      insideFragmenter.fragment(packet, mtu, toInside);
-    } catch (DivertException e) {
-      oversizeDrops++;
-    }
-  }
-
-  /**
-   * An IPv6 packet larger than the wire to the host (injected inbound, S53, or reassembled): cut
-   * into fragments with an Identification of the segment's own, as the sending host would have.
-   */
-  private void deliverLarge6(ByteBuffer packet, int mtu) {
-    if (++fragmentId6 == 0) {
-      fragmentId6 = 1;
-    }
-    try {
-      insideFragmenter6.fragment(packet, mtu, fragmentId6, toInside);
-    } catch (DivertException e) {
-      oversizeDrops++; // already a fragment, or no room for the unfragmentable part
-    }
+    wire.deliverInside(packet);
   }
 
   @Override
@@ -509,26 +419,7 @@ public final class InlineSegment extends Device {
     if (forwardCurrentFrame(packet, OUTSIDE)) {
       return;
     }
-    sendIp(OUTSIDE, packet, LinkLayer.OUTBOUND);
-  }
-
-  private void sendIp(int side, ByteBuffer p, int direction) {
-    if (closed) {
-      return;
-    }
-    CaptureHandle h = capture.handle(side);
-    ByteBuffer f = h.sendBuffer();
-    int pos = p.position();
-    int len = p.remaining();
-    int hl = l2.writeHeader(f, 0, p, pos, direction);
-    f.put(hl, p, pos, len);
-    try {
-      h.send(hl + len);
-      sent[side]++;
-    } catch (IOException e) {
-      sendErrors[side]++;
-      lastError = e.getMessage();
-    }
+    wire.sendIp(OUTSIDE, packet, LinkLayer.OUTBOUND);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -548,8 +439,9 @@ public final class InlineSegment extends Device {
         return;
       }
       closed = true;
+      wire.close();
       capture.close();
-      release();
+      claims.release();
       Offloads o = offloads;
       if (o != null) {
         o.restore(); // after the captures: nothing is forwarded with the features back on
@@ -566,14 +458,15 @@ public final class InlineSegment extends Device {
     if (nsPath != null) {
       sb.append(" in ").append(nsPath);
     }
-    sb.append(" (sent out/in ").append(sent[OUTSIDE]).append('/').append(sent[INSIDE]);
-    sb.append(", untouched ").append(passedUntouched);
+    SegmentLedger c = ledger;
+    sb.append(" (sent out/in ").append(c.sent[OUTSIDE]).append('/').append(c.sent[INSIDE]);
+    sb.append(", untouched ").append(c.passedUntouched);
     sb.append(", capture drops ").append(captureDrops());
-    if (oversizeDrops + noRouteDrops + sendErrors[0] + sendErrors[1] > 0) {
-      sb.append(", oversize ").append(oversizeDrops).append(", no route ").append(noRouteDrops);
-      sb.append(", send errors ").append(sendErrors[0] + sendErrors[1]);
+    if (c.oversizeDrops + c.noRouteDrops + c.sendErrors[0] + c.sendErrors[1] > 0) {
+      sb.append(", oversize ").append(c.oversizeDrops).append(", no route ").append(c.noRouteDrops);
+      sb.append(", send errors ").append(c.sendErrors[0] + c.sendErrors[1]);
     }
-    String e = lastError != null ? lastError : capture.lastError();
+    String e = c.lastError != null ? c.lastError : capture.lastError();
     if (e != null) {
       sb.append(", last error: ").append(e);
     }

@@ -1,5 +1,7 @@
 package org.divert4j.pcap.internal;
 
+import static org.divert4j.pcap.internal.LinkTypes.*;
+
 import java.nio.ByteBuffer;
 
 /**
@@ -15,26 +17,19 @@ import java.nio.ByteBuffer;
  * <p>MAC learning, for Ethernet and cooked headers: the source MAC of every IPv4 frame is learned
  * as the MAC of its source address ("strong"), its destination MAC as that of its destination
  * address when nothing strong is known ("weak": the first packet toward a host behind a router then
- * goes to the router's MAC), and ARP senders are learned strongly. IPv6 addresses are learned the
- * same way, and from neighbour discovery instead of ARP ({@link Neighbours6}). A packet to send
- * gets the destination MAC of its destination address and the source MAC of its source address;
- * unknown ones fall back to the addresses of the last frame seen going the same way, then to the
- * broadcast address (destination) or the interface's own MAC (source). Broadcast and multicast
- * destinations get their standard MACs (IPv6 multicast: {@code 33:33} and the last 32 bits, RFC
- * 2464). For a transparent segment this reproduces the frames the two sides exchanged.
+ * goes to the router's MAC), and ARP senders are learned strongly ({@link Neighbours4}). IPv6
+ * addresses are learned the same way, and from neighbour discovery instead of ARP ({@link
+ * Neighbours6}). A packet to send gets the destination MAC of its destination address and the
+ * source MAC of its source address; unknown ones fall back to the addresses of the last frame seen
+ * going the same way, then to the broadcast address (destination) or the interface's own MAC
+ * (source). Broadcast and multicast destinations get their standard MACs (IPv6 multicast: {@code
+ * 33:33} and the last 32 bits, RFC 2464). For a transparent segment this reproduces the frames the
+ * two sides exchanged.
  *
  * <p>Not thread-safe: one thread (or the engine's exclusive section) at a time. Allocates nothing
  * per packet.
  */
 final class LinkLayer {
-  static final int DLT_EN10MB = 1;
-  static final int DLT_RAW = 12;
-  static final int DLT_RAW_OPENBSD = 14;
-  static final int LINKTYPE_RAW = 101;
-  static final int DLT_LINUX_SLL = 113;
-  static final int DLT_IPV4 = 228;
-  static final int DLT_IPV6 = 229;
-  static final int DLT_LINUX_SLL2 = 276;
 
   /** Index of frames going in (outside to inside; toward the local host). */
   static final int INBOUND = 0;
@@ -48,18 +43,14 @@ final class LinkLayer {
   private static final int ETHERTYPE_IPV4 = 0x0800;
   private static final int ETHERTYPE_ARP = 0x0806;
   private static final int ETHERTYPE_IPV6 = 0x86DD;
-  private static final long STRONG = 1L << 48;
   private static final int PACKET_OUTGOING = 4;
-  private static final int TABLE_SIZE = 4096;
 
   private final int linkType;
-  private final int[] keys = new int[TABLE_SIZE];
-  private final long[] values = new long[TABLE_SIZE]; // 0 = empty; MAC | STRONG | 1 << 49
-  private int used;
   private final long[] lastSource = {NONE, NONE};
   private final long[] lastDestination = {NONE, NONE};
   private final long[] ownMac = {NONE, NONE};
   private final int[] lastInterfaceIndex = new int[2];
+  private final Neighbours4 four = new Neighbours4();
   private final Neighbours6 six = new Neighbours6();
 
   /**
@@ -70,62 +61,6 @@ final class LinkLayer {
       throw new IllegalArgumentException("unsupported link type " + linkType);
     }
     this.linkType = linkType;
-  }
-
-  /**
-   * @param linkType a DLT_ value
-   * @return true if frames of that type can be diverted
-   */
-  static boolean supported(int linkType) {
-    return headerLength(linkType) >= 0;
-  }
-
-  /**
-   * @param linkType a DLT_ value
-   * @return the length of the link header written in front of IPv4 packets, or -1 if unsupported
-   */
-  static int headerLength(int linkType) {
-    switch (linkType) {
-      case DLT_EN10MB:
-        return 14;
-      case DLT_RAW:
-      case DLT_RAW_OPENBSD:
-      case LINKTYPE_RAW:
-      case DLT_IPV4:
-      case DLT_IPV6:
-        return 0;
-      case DLT_LINUX_SLL:
-        return 16;
-      case DLT_LINUX_SLL2:
-        return 20;
-      default:
-        return -1;
-    }
-  }
-
-  /**
-   * @param linkType a DLT_ value
-   * @return a short name for messages
-   */
-  static String name(int linkType) {
-    switch (linkType) {
-      case DLT_EN10MB:
-        return "Ethernet";
-      case DLT_RAW:
-      case DLT_RAW_OPENBSD:
-      case LINKTYPE_RAW:
-        return "raw IP";
-      case DLT_IPV4:
-        return "raw IPv4";
-      case DLT_IPV6:
-        return "raw IPv6";
-      case DLT_LINUX_SLL:
-        return "Linux cooked";
-      case DLT_LINUX_SLL2:
-        return "Linux cooked v2";
-      default:
-        return "link type " + linkType;
-    }
   }
 
   /**
@@ -260,9 +195,9 @@ final class LinkLayer {
       if (dst != NONE) {
         lastDestination[direction] = dst;
       }
-      put(frame.getInt(l3 + 12), src | packetTypeBits(packetType), true);
+      four.put(frame.getInt(l3 + 12), src | packetTypeBits(packetType), true);
       if (dst != NONE) {
-        put(frame.getInt(l3 + 16), dst, false);
+        four.put(frame.getInt(l3 + 16), dst, false);
       }
     } else if (type == ETHERTYPE_IPV6 && l3 + 40 <= end) {
       lastSource[direction] = src;
@@ -273,7 +208,7 @@ final class LinkLayer {
     } else if (type == ETHERTYPE_ARP && l3 + 28 <= end) {
       // Ethernet/IPv4 ARP: sender MAC at 8, sender IP at 14.
       if ((frame.getShort(l3) & 0xffff) == 1 && (frame.getShort(l3 + 2) & 0xffff) == 0x0800) {
-        put(frame.getInt(l3 + 14), mac(frame, l3 + 8), true);
+        four.put(frame.getInt(l3 + 14), mac(frame, l3 + 8), true);
       }
     }
   }
@@ -418,7 +353,7 @@ final class LinkLayer {
     if ((destination >>> 28) == 0xe) {
       return 0x01005e000000L | (destination & 0x7fffff);
     }
-    long m = get(destination);
+    long m = four.get(destination);
     if (m != NONE) {
       return m;
     }
@@ -434,7 +369,7 @@ final class LinkLayer {
    * @return the MAC to send it from
    */
   long sourceMac(int source, int direction) {
-    long m = get(source);
+    long m = four.get(source);
     if (m != NONE) {
       return m;
     }
@@ -522,7 +457,7 @@ final class LinkLayer {
     if (direction == OUTBOUND) {
       return PACKET_OUTGOING;
     }
-    int t = (int) (rawGet(source) >>> 50) & 0xf;
+    int t = (int) (four.rawGet(source) >>> 50) & 0xf;
     return t == 0 || t - 1 == PACKET_OUTGOING ? 0 : t - 1;
   }
 
@@ -530,58 +465,12 @@ final class LinkLayer {
     return packetType < 0 || packetType > 14 ? 0 : (long) (packetType + 1) << 50;
   }
 
-  // ------------------------------------------------------------------ the table
-
-  private void put(int ip, long mac, boolean strong) {
-    if (ip == 0 || ip == -1) {
-      return;
-    }
-    if (strong && (mac & 0x010000000000L) != 0) {
-      return; // a group MAC is never a host's source
-    }
-    int i = slot(ip);
-    while (values[i] != 0) {
-      if (keys[i] == ip) {
-        if (strong || (values[i] & STRONG) == 0) {
-          values[i] = mac | (strong ? STRONG : 0) | (1L << 49);
-        }
-        return;
-      }
-      i = (i + 1) & (TABLE_SIZE - 1);
-    }
-    if (used >= TABLE_SIZE * 3 / 4) {
-      java.util.Arrays.fill(values, 0); // full: start learning again
-      used = 0;
-      i = slot(ip);
-    }
-    keys[i] = ip;
-    values[i] = mac | (strong ? STRONG : 0) | (1L << 49);
-    used++;
-  }
-
   /**
    * @param ip an IPv4 address
    * @return the MAC learned for it, or {@link #NONE}
    */
   long get(int ip) {
-    long v = rawGet(ip);
-    return v == 0 ? NONE : v & 0xffffffffffffL;
-  }
-
-  private long rawGet(int ip) {
-    int i = slot(ip);
-    while (values[i] != 0) {
-      if (keys[i] == ip) {
-        return values[i];
-      }
-      i = (i + 1) & (TABLE_SIZE - 1);
-    }
-    return 0;
-  }
-
-  private static int slot(int ip) {
-    int h = ip * 0x9e3779b9;
-    return (h ^ (h >>> 16)) & (TABLE_SIZE - 1);
+    return four.get(ip);
   }
 
   static long mac(ByteBuffer b, int offset) {

@@ -97,7 +97,7 @@ final class SavefileReader implements SavefileInput {
     int snaplen = buf.getInt(16);
     int dlt = dlt(buf.getInt(20));
     boolean swapped = buf.order() != ByteOrder.nativeOrder();
-    if (dlt < 0 || swapped && (dlt == LinkLayer.DLT_LINUX_SLL || dlt == LinkLayer.DLT_LINUX_SLL2)) {
+    if (dlt < 0 || swapped && (dlt == LinkTypes.DLT_LINUX_SLL || dlt == LinkTypes.DLT_LINUX_SLL2)) {
       return null;
     }
     // pcap_adjust_snapshot: 0 or more than the maximum means the maximum (unsigned compare)
@@ -116,13 +116,13 @@ final class SavefileReader implements SavefileInput {
    */
   private static int dlt(int linkType) {
     return switch (linkType) {
-      case LinkLayer.DLT_EN10MB,
-          LinkLayer.DLT_LINUX_SLL,
-          LinkLayer.DLT_LINUX_SLL2,
-          LinkLayer.DLT_IPV4,
-          LinkLayer.DLT_IPV6 ->
+      case LinkTypes.DLT_EN10MB,
+          LinkTypes.DLT_LINUX_SLL,
+          LinkTypes.DLT_LINUX_SLL2,
+          LinkTypes.DLT_IPV4,
+          LinkTypes.DLT_IPV6 ->
           linkType;
-      case LinkLayer.LINKTYPE_RAW -> LinkLayer.DLT_RAW;
+      case LinkTypes.LINKTYPE_RAW -> LinkTypes.DLT_RAW;
       default -> -1;
     };
   }

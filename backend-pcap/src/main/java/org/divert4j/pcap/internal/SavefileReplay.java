@@ -10,10 +10,7 @@ import org.divert4j.DivertException;
 import org.divert4j.HostOptions;
 import org.divert4j.NetInterface;
 import org.divert4j.packet.Checksums;
-import org.divert4j.packet.FragmentSink;
-import org.divert4j.packet.Fragmenter;
 import org.divert4j.packet.Ipv4View;
-import org.divert4j.packet.Ipv6Fragmenter;
 
 /**
  * A savefile replay: the packets of an input capture go through the engine as if they were on the
@@ -60,26 +57,16 @@ final class SavefileReplay extends Device implements Replay {
 
   private final HostConfig cfg;
   private final SavefileInput in;
-  private final DumpFile out;
+  private final ReplayOutput out;
   private final LinkLayer l2;
   private final NetInterface iface;
   private final byte[] frame = new byte[CaptureHandle.MAX_FRAME];
   private final ByteBuffer view = ByteBuffer.wrap(frame);
   private final Ipv4View check = new Ipv4View();
-  private final Ipv6Fragmenter fragmenter6 = new Ipv6Fragmenter();
-  private int fragmentId6;
-  // The IPv6 input packet in the engine now: written as its own frame if passed on unchanged.
-  private boolean current;
-  private int currentLength;
-  private int currentIp;
-  private int currentEnd;
   private final TimestampTable timestamps = new TimestampTable();
-  private final Fragmenter fragmenter = new Fragmenter();
-  private final FragmentSink toLocal = f -> write(f, LinkLayer.INBOUND);
   private final Object monitor = new Object();
   private Thread thread;
   private PcapHost owner;
-  private long clock;
   private long untouched;
   private volatile long read;
   private volatile boolean started;
@@ -93,10 +80,11 @@ final class SavefileReplay extends Device implements Replay {
     super(name, options);
     this.cfg = cfg;
     this.in = in;
-    this.out = out;
     this.l2 = new LinkLayer(in.linkType());
+    this.out =
+        new ReplayOutput(
+            out, l2, timestamps, view, cfg.mtu, name.hashCode() * 0x9e3779b1, e -> failure = e);
     this.iface = cfg.netInterface(INTERFACE_NAME, INTERFACE_INDEX, cfg.mtu);
-    this.fragmentId6 = name.hashCode() * 0x9e3779b1;
   }
 
   /**
@@ -112,7 +100,7 @@ final class SavefileReplay extends Device implements Replay {
   static SavefileReplay open(String name, HostOptions options, HostConfig cfg)
       throws DivertException {
     SavefileInput in = Pcap.openSavefile(cfg.input);
-    if (!LinkLayer.supported(in.linkType())) {
+    if (!LinkTypes.supported(in.linkType())) {
       in.close();
       throw new DivertException(
           "the capture "
@@ -309,11 +297,9 @@ final class SavefileReplay extends Device implements Replay {
       enter();
       try {
         l2.learn(view, 0, len, LinkLayer.INBOUND);
-        clock = ts;
+        out.clock(ts);
         if (!closed) {
-          ByteBuffer f = out.frame();
-          f.put(0, view, 0, len);
-          out.write(ts, len);
+          out.copyThrough(len, ts);
           untouched++;
         }
       } finally {
@@ -340,7 +326,7 @@ final class SavefileReplay extends Device implements Replay {
         return;
       }
       l2.learn(view, 0, len, outbound ? LinkLayer.OUTBOUND : LinkLayer.INBOUND);
-      clock = ts;
+      out.clock(ts);
       view.limit(end).position(ip);
       if (v6) { // a written-back IPv6 packet leaves in a frame with these MACs (see write)
         timestamps.remember(
@@ -348,17 +334,14 @@ final class SavefileReplay extends Device implements Replay {
       } else {
         timestamps.remember(view, ts);
       }
-      current = v6;
-      currentLength = len;
-      currentIp = ip;
-      currentEnd = end;
+      out.current(v6, len, ip, end);
       if (outbound) {
         engine.originate(view, 0, INTERFACE_INDEX);
       } else {
         engine.receiveInSection(view, INTERFACE_INDEX); // already in the section: no re-entry
       }
     } finally {
-      current = false;
+      out.noCurrent();
       view.clear();
       exit();
     }
@@ -416,75 +399,12 @@ final class SavefileReplay extends Device implements Replay {
 
   @Override
   public void deliverLocal(ByteBuffer packet, int inInterface) {
-    if ((packet.get(packet.position()) & 0xf0) == 0x60) {
-      deliverLocal6(packet);
-      return;
-    }
-    if (packet.remaining() <= cfg.mtu || (packet.get(packet.position() + 6) & 0x40) != 0) {
-      write(packet, LinkLayer.INBOUND);
-      return;
-    }
-    try {
-      fragmenter.fragment(packet, cfg.mtu, toLocal);
-    } catch (DivertException e) {
-      write(packet, LinkLayer.INBOUND);
-    }
-  }
-
-  /** As for IPv4: larger than pcap.mtu, cut with an Identification of the replay's own. */
-  private void deliverLocal6(ByteBuffer packet) {
-    if (packet.remaining() <= cfg.mtu) {
-      write(packet, LinkLayer.INBOUND);
-      return;
-    }
-    if (++fragmentId6 == 0) {
-      fragmentId6 = 1;
-    }
-    try {
-      fragmenter6.fragment(packet, cfg.mtu, fragmentId6, toLocal);
-    } catch (DivertException e) {
-      write(packet, LinkLayer.INBOUND);
-    }
+    out.deliverLocal(packet);
   }
 
   @Override
   public void transmit(ByteBuffer packet, int outInterface) {
-    write(packet, LinkLayer.OUTBOUND);
-  }
-
-  private void write(ByteBuffer p, int direction) {
-    if (closed) {
-      return;
-    }
-    int pos = p.position();
-    int len = p.remaining();
-    long t = timestamps.lookup(p);
-    ByteBuffer f = out.frame();
-    if (current && p == view && pos == currentIp && p.limit() == currentEnd) {
-      current = false; // the input frame itself, link header and padding as read
-      int limit = view.limit(); // the bulk put checks its source range against the limit
-      view.limit(view.capacity());
-      f.put(0, view, 0, currentLength);
-      view.limit(limit);
-      try {
-        out.write(t != -1 ? t : clock, currentLength);
-      } catch (IOException e) {
-        failure = e;
-      }
-      return;
-    }
-    int hl = l2.writeHeader(f, 0, p, pos, direction);
-    if (t != -1) {
-      // an IPv6 packet of the input: its frame's own MACs, which its addresses may not tell
-      // (a multicast listener report from ::, for one); none are remembered for IPv4
-      l2.restoreMacs(f, 0, timestamps.foundSource(), timestamps.foundDestination());
-    }
-    f.put(hl, p, pos, len);
-    try {
-      out.write(t != -1 ? t : clock, hl + len);
-    } catch (IOException e) {
-      failure = e;
-    }
+    out.write(packet, LinkLayer.OUTBOUND);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -497,6 +417,7 @@ final class SavefileReplay extends Device implements Replay {
         return;
       }
       closed = true;
+      out.stop();
       t = thread;
     }
     if (t != null && t != Thread.currentThread()) {
@@ -526,7 +447,7 @@ final class SavefileReplay extends Device implements Replay {
         + " to "
         + cfg.output
         + " ("
-        + LinkLayer.name(l2.linkType())
+        + LinkTypes.name(l2.linkType())
         + ", read "
         + read
         + (untouched > 0 ? ", untouched " + untouched : "")

@@ -119,7 +119,7 @@ class InternalsTest {
 
   @Test
   void macAddressesAreLearnedFromFramesAndWrittenBack() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     // A (10.0.0.1) talks to B (10.0.0.2); B's frames arrive on the other side.
     ByteBuffer ab = ethernet(MAC_B, MAC_A, 0x0800, udp("10.0.0.1", "10.0.0.2"));
     l2.learn(ab, 0, ab.limit(), LinkLayer.INBOUND);
@@ -138,7 +138,7 @@ class InternalsTest {
 
   @Test
   void aRouterMacIsUsedForRemoteAddresses() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     // The host (A) sends to a remote address through its router R.
     ByteBuffer f = ethernet(MAC_R, MAC_A, 0x0800, udp("10.0.0.1", "198.51.100.7"));
     l2.learn(f, 0, f.limit(), LinkLayer.OUTBOUND);
@@ -159,7 +159,7 @@ class InternalsTest {
 
   @Test
   void arpSendersAreLearnedAndArpIsNotIpv4() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     ByteBuffer arp = ByteBuffer.allocate(28);
     arp.putShort(0, (short) 1).putShort(2, (short) 0x0800).put(4, (byte) 6).put(5, (byte) 4);
     arp.putShort(6, (short) 2);
@@ -173,17 +173,17 @@ class InternalsTest {
 
   @Test
   void linkTypesWithoutMacsHaveNoHeader() {
-    LinkLayer raw = new LinkLayer(LinkLayer.DLT_RAW);
+    LinkLayer raw = new LinkLayer(LinkTypes.DLT_RAW);
     ByteBuffer p = udp("10.0.0.1", "10.0.0.2");
     assertEquals(0, raw.ipv4Offset(p, 0, p.limit()));
     assertEquals(0, raw.writeHeader(ByteBuffer.allocate(4), 0, 1, 2, LinkLayer.INBOUND));
-    assertFalse(LinkLayer.supported(105), "802.11 is not supported");
+    assertFalse(LinkTypes.supported(105), "802.11 is not supported");
     assertThrows(IllegalArgumentException.class, () -> new LinkLayer(105));
   }
 
   @Test
   void cookedHeadersKeepThePacketTypeAndTellOutgoingFrames() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_LINUX_SLL2);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_LINUX_SLL2);
     ByteBuffer ip = udp("10.0.0.1", "10.0.0.2");
     ByteBuffer f = ByteBuffer.allocate(20 + ip.remaining());
     f.putShort(0, (short) 0x0800).putInt(4, 3).putShort(8, (short) 1);

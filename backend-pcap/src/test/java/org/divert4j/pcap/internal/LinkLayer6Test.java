@@ -56,26 +56,26 @@ class LinkLayer6Test {
 
   @Test
   void ipv6IsFoundByEthertypeAndByVersionNibbleInRawCaptures() {
-    LinkLayer eth = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer eth = new LinkLayer(LinkTypes.DLT_EN10MB);
     ByteBuffer f = ethernet(MAC_B, MAC_A, 0x86DD, udp6(A, B));
     assertEquals(14, eth.ipOffset(f, 0, f.limit()));
     assertEquals(-1, eth.ipv4Offset(f, 0, f.limit()), "not IPv4");
     assertEquals(-1, eth.ipOffset(f, 0, 14 + 39), "shorter than the IPv6 header");
     ByteBuffer wrongVersion = ethernet(MAC_B, MAC_A, 0x86DD, Ipv4Builder.udp(1, 2).build());
     assertEquals(-1, eth.ipOffset(wrongVersion, 0, wrongVersion.limit()), "0x86DD with version 4");
-    LinkLayer raw = new LinkLayer(LinkLayer.LINKTYPE_RAW);
+    LinkLayer raw = new LinkLayer(LinkTypes.LINKTYPE_RAW);
     ByteBuffer six = udp6(A, B);
     ByteBuffer four = Ipv4Builder.udp(1, 2).build();
     assertEquals(0, raw.ipOffset(six, 0, six.limit()));
     assertEquals(0, raw.ipOffset(four, 0, four.limit()));
-    assertEquals(-1, new LinkLayer(LinkLayer.DLT_IPV4).ipOffset(six, 0, six.limit()));
-    assertEquals(0, new LinkLayer(LinkLayer.DLT_IPV6).ipOffset(six, 0, six.limit()));
-    assertEquals(-1, new LinkLayer(LinkLayer.DLT_IPV6).ipOffset(four, 0, four.limit()));
+    assertEquals(-1, new LinkLayer(LinkTypes.DLT_IPV4).ipOffset(six, 0, six.limit()));
+    assertEquals(0, new LinkLayer(LinkTypes.DLT_IPV6).ipOffset(six, 0, six.limit()));
+    assertEquals(-1, new LinkLayer(LinkTypes.DLT_IPV6).ipOffset(four, 0, four.limit()));
   }
 
   @Test
   void neighbourSolicitationTeachesTheSendersMac() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     // B asks for A at A's solicited-node group; its frame comes from MAC_B, its option says MAC_T
     ByteBuffer ns = nd(B, "ff02::1:ff00:1", 135, A, 1, MAC_T);
     ByteBuffer f = ethernet(0x3333ff000001L, MAC_B, 0x86DD, ns);
@@ -86,7 +86,7 @@ class LinkLayer6Test {
 
   @Test
   void neighbourAdvertisementTeachesTheTargetsMac() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     // A answers for a target other than itself (a proxy): only the TLLA option names its MAC
     String target = "fd00:1::7";
     ByteBuffer na = nd(A, B, 136, target, 2, MAC_T);
@@ -99,7 +99,7 @@ class LinkLayer6Test {
 
   @Test
   void routerSolicitationAndAdvertisementTeachTheirSources() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     ByteBuffer rs = nd("fe80::1", "ff02::2", 133, null, 1, MAC_T);
     ByteBuffer f = ethernet(0x333300000002L, MAC_A, 0x86DD, rs);
     l2.learn(f, 0, f.limit(), LinkLayer.OUTBOUND);
@@ -117,7 +117,7 @@ class LinkLayer6Test {
 
   @Test
   void theUnspecifiedSourceAndGroupMacsAreNeverLearned() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     // duplicate address detection: NS from ::, no SLLA option allowed (RFC 4861 section 4.3)
     ByteBuffer icmp = ByteBuffer.allocate(24);
     icmp.put(0, (byte) 135).put(8, Ipv6Addresses.parse(A).getAddress());
@@ -143,7 +143,7 @@ class LinkLayer6Test {
 
   @Test
   void optionsOfLengthZeroAndTruncatedMessagesTeachNothing() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     ByteBuffer ns = nd(B, "ff02::1:ff00:1", 135, A, 1, MAC_T);
     ns.put(40 + 24 + 1, (byte) 0); // option length 0: RFC 4861 says discard
     ByteBuffer f = ethernet(0x3333ff000001L, MAC_B, 0x86DD, ns);
@@ -157,7 +157,7 @@ class LinkLayer6Test {
 
   @Test
   void ipv6HeadersGetTheirEthertypeAndMulticastMacs() {
-    LinkLayer l2 = new LinkLayer(LinkLayer.DLT_EN10MB);
+    LinkLayer l2 = new LinkLayer(LinkTypes.DLT_EN10MB);
     ByteBuffer f = ethernet(MAC_B, MAC_A, 0x86DD, udp6(A, B));
     l2.learn(f, 0, f.limit(), LinkLayer.INBOUND);
     ByteBuffer out = ByteBuffer.allocate(14);
@@ -169,11 +169,11 @@ class LinkLayer6Test {
     assertEquals(0x3333ff123456L, LinkLayer.mac(out, 0), "RFC 2464 section 7");
     assertEquals(14, l2.writeHeader(out, 0, Ipv4Builder.udp(1, 2).build(), 0, 0));
     assertEquals(0x0800, out.getShort(12) & 0xffff, "IPv4 keeps its ethertype");
-    LinkLayer sll2 = new LinkLayer(LinkLayer.DLT_LINUX_SLL2);
+    LinkLayer sll2 = new LinkLayer(LinkTypes.DLT_LINUX_SLL2);
     ByteBuffer c = ByteBuffer.allocate(20);
     assertEquals(20, sll2.writeHeader(c, 0, udp6(A, B), 0, LinkLayer.OUTBOUND));
     assertEquals(0x86DD, c.getShort(0) & 0xffff);
-    assertEquals(0, new LinkLayer(LinkLayer.LINKTYPE_RAW).writeHeader(c, 0, udp6(A, B), 0, 0));
+    assertEquals(0, new LinkLayer(LinkTypes.LINKTYPE_RAW).writeHeader(c, 0, udp6(A, B), 0, 0));
   }
 
   @Test

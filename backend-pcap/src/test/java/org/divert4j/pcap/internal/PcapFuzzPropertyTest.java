@@ -40,13 +40,13 @@ import org.divert4j.pcap.PcapReplay;
 @AddLifecycleHook(value = FuzzRun.class, propagateTo = PropagationMode.DIRECT_DESCENDANTS)
 class PcapFuzzPropertyTest {
   private static final int[] LINK_TYPES = {
-    LinkLayer.DLT_EN10MB,
-    LinkLayer.DLT_RAW,
-    LinkLayer.LINKTYPE_RAW,
-    LinkLayer.DLT_LINUX_SLL,
-    LinkLayer.DLT_LINUX_SLL2,
-    LinkLayer.DLT_IPV4,
-    LinkLayer.DLT_IPV6
+    LinkTypes.DLT_EN10MB,
+    LinkTypes.DLT_RAW,
+    LinkTypes.LINKTYPE_RAW,
+    LinkTypes.DLT_LINUX_SLL,
+    LinkTypes.DLT_LINUX_SLL2,
+    LinkTypes.DLT_IPV4,
+    LinkTypes.DLT_IPV6
   };
   private static Path dir;
 
@@ -54,25 +54,25 @@ class PcapFuzzPropertyTest {
   static byte[] frame(Random r, int linkType) {
     boolean six = r.nextInt(3) == 0; // IPv6 mutants: extension headers, fragments, ICMPv6
     byte[] ip = six ? Mutants6.make(r).bytes() : Mutants.make(r).bytes();
-    int h = LinkLayer.headerLength(linkType);
+    int h = LinkTypes.headerLength(linkType);
     ByteBuffer f = ByteBuffer.allocate(h + ip.length);
     byte[] mac = new byte[12];
     r.nextBytes(mac);
     int type =
         r.nextInt(8) == 0 ? 0x0806 : r.nextInt(10) == 0 ? r.nextInt(65536) : six ? 0x86DD : 0x0800;
     switch (linkType) {
-      case LinkLayer.DLT_EN10MB -> {
+      case LinkTypes.DLT_EN10MB -> {
         f.put(0, mac);
         f.putShort(12, (short) type);
       }
-      case LinkLayer.DLT_LINUX_SLL -> {
+      case LinkTypes.DLT_LINUX_SLL -> {
         f.putShort(0, (short) r.nextInt(6));
         f.putShort(2, (short) 1);
         f.putShort(4, (short) (r.nextInt(6) == 0 ? r.nextInt(65536) : 6));
         f.put(6, mac, 0, 8);
         f.putShort(14, (short) type);
       }
-      case LinkLayer.DLT_LINUX_SLL2 -> {
+      case LinkTypes.DLT_LINUX_SLL2 -> {
         f.putShort(0, (short) type);
         f.putInt(4, r.nextInt());
         f.putShort(8, (short) 1);
@@ -126,12 +126,12 @@ class PcapFuzzPropertyTest {
           assertTrue(end == -1 || (end >= either + 40 && end <= at + f.length), "arrival end");
         }
         assertEquals(
-            LinkLayer.headerLength(linkType), l2.writeHeader(out, 0, b, either, direction));
+            LinkTypes.headerLength(linkType), l2.writeHeader(out, 0, b, either, direction));
       }
       l2.learn(b, at, f.length, direction);
       l2.outgoing(b, at, f.length);
       int hl = l2.writeHeader(out, 0, r.nextInt(), r.nextInt(), direction);
-      assertEquals(LinkLayer.headerLength(linkType), hl);
+      assertEquals(LinkTypes.headerLength(linkType), hl);
       l2.destinationMac(r.nextInt(), direction);
       l2.sourceMac(r.nextInt(), direction);
     }

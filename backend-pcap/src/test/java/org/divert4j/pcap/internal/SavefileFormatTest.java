@@ -104,7 +104,7 @@ class SavefileFormatTest {
     int i = 0;
     for (ByteOrder order : new ByteOrder[] {ByteOrder.LITTLE_ENDIAN, ByteOrder.BIG_ENDIAN}) {
       for (int magic : new int[] {0xa1b2c3d4, 0xa1b23c4d}) {
-        for (int lt : new int[] {LinkLayer.DLT_EN10MB, LinkLayer.LINKTYPE_RAW}) {
+        for (int lt : new int[] {LinkTypes.DLT_EN10MB, LinkTypes.LINKTYPE_RAW}) {
           Path p = write(dir.resolve("f" + i++ + ".pcap"), order, magic, 2, 4, 65535, lt, f, null);
           assertSameReading(p, magic == 0xa1b23c4d);
         }
@@ -132,14 +132,14 @@ class SavefileFormatTest {
         SavefileReader.open(write(dir.resolve("d"), o, 0xa1b2c3d4, 2, 4, 0, 1 | 1 << 28, f, null)));
     assertNull(
         SavefileReader.open(
-            write(dir.resolve("e"), other, 0xa1b2c3d4, 2, 4, 0, LinkLayer.DLT_LINUX_SLL, f, null)));
+            write(dir.resolve("e"), other, 0xa1b2c3d4, 2, 4, 0, LinkTypes.DLT_LINUX_SLL, f, null)));
     Path ng = dir.resolve("f.pcapng");
     Files.write(ng, new byte[] {0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a});
     assertNull(SavefileReader.open(ng));
     // the same Linux cooked file in this machine's order is read in Java
     try (SavefileReader r =
         SavefileReader.open(
-            write(dir.resolve("g"), o, 0xa1b2c3d4, 2, 4, 0, LinkLayer.DLT_LINUX_SLL, f, null))) {
+            write(dir.resolve("g"), o, 0xa1b2c3d4, 2, 4, 0, LinkTypes.DLT_LINUX_SLL, f, null))) {
       assertNotNull(r);
     }
   }
@@ -185,7 +185,7 @@ class SavefileFormatTest {
       ts[i] = (1_700_000_000L + i) * 1_000_000_000L + (i * 987_654_321L) % 1_000_000_000L;
     }
     for (boolean nano : new boolean[] {false, true}) {
-      for (int dlt : new int[] {LinkLayer.DLT_EN10MB, LinkLayer.DLT_RAW}) {
+      for (int dlt : new int[] {LinkTypes.DLT_EN10MB, LinkTypes.DLT_RAW}) {
         Path mine = dir.resolve("mine-" + nano + dlt + ".pcap");
         Path theirs = dir.resolve("theirs-" + nano + dlt + ".pcap");
         try (DumpFile out = Pcap.openDump(mine, dlt, nano)) {

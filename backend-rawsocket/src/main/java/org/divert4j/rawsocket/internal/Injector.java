@@ -92,7 +92,7 @@ final class Injector {
     int dst = v.destination();
     int mark = marks.injected(own, port);
     if (inboundAddress != 0) {
-      Interfaces.Snapshot snap = ifaces.get();
+      InterfaceSnapshot snap = ifaces.get();
       if (!snap.isLocal(inboundAddress)) {
         snap = ifaces.knowing(Integer.MAX_VALUE);
         if (!snap.isLocal(inboundAddress)) {
@@ -163,7 +163,7 @@ final class Injector {
     if (outIndex <= 0) {
       return;
     }
-    Interfaces.Snapshot snap = ifaces.knowing(outIndex);
+    InterfaceSnapshot snap = ifaces.knowing(outIndex);
     int mtu = snap.mtu(outIndex);
     if (mtu < 68 || len <= mtu) {
       return;
@@ -246,7 +246,7 @@ final class Injector {
     int mark = marks.injected(own, port);
     int oif = 0;
     if (inbound != null && !Ipv6Addresses.isUnspecified(inbound)) {
-      Interfaces.Snapshot snap = ifaces.get();
+      InterfaceSnapshot snap = ifaces.get();
       int owner = snap.indexOf6(inbound);
       if (owner == 0) {
         snap = ifaces.knowing(Integer.MAX_VALUE);

@@ -1,17 +1,12 @@
 package org.divert4j.rawsocket.internal;
 
-import java.net.Inet6Address;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.TreeMap;
-import org.divert4j.IpFamily;
 import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
 import org.divert4j.Ipv6Addresses;
-import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.Native;
@@ -19,8 +14,8 @@ import org.divert4j.linux.Native;
 /**
  * The interfaces of one network namespace, read over rtnetlink (RTM_GETLINK and RTM_GETADDR dumps,
  * RTM_GETROUTE lookups) on a {@code NETLINK_ROUTE} socket opened inside that namespace. Lookups by
- * index (name, first address, MTU) read an immutable snapshot without allocating; the snapshot is
- * refreshed when older than {@link #MAX_AGE_NANOS} or when an unknown index shows up.
+ * index (name, first address, MTU) read an immutable {@link InterfaceSnapshot} without allocating;
+ * it is refreshed when older than {@link #MAX_AGE_NANOS} or when an unknown index shows up.
  *
  * <p>Thread-safe: the socket is used under this object's lock; snapshots are immutable.
  */
@@ -45,200 +40,6 @@ public final class Interfaces implements AutoCloseable {
   /** RTN_LOCAL: the route delivers to this host. */
   public static final int RTN_LOCAL = 2;
 
-  /** An immutable view of the interfaces. */
-  public static final class Snapshot {
-    final long takenAt;
-    final String[] names; // by index
-    final int[] mtus;
-    final int[] firstAddress;
-    final int[] prefix;
-    final int[] localAddresses; // sorted
-    final Inet6Address[] firstAddress6; // by index: first global, else link-local (S55)
-    final long[] local6; // pairs of (high, low) 64-bit halves of every local IPv6 address
-    final int[] localIndexes; // the interface of each local address
-    final List<NetInterface> list;
-
-    Snapshot(
-        long takenAt,
-        String[] names,
-        int[] mtus,
-        int[] firstAddress,
-        int[] prefix,
-        int[] localAddresses,
-        int[] localIndexes,
-        List<List<IpPrefix>> v6) {
-      this.takenAt = takenAt;
-      this.names = names;
-      this.mtus = mtus;
-      this.firstAddress = firstAddress;
-      this.prefix = prefix;
-      this.localAddresses = localAddresses;
-      this.firstAddress6 = new Inet6Address[names.length];
-      this.localIndexes = localIndexes;
-      List<NetInterface> l = new ArrayList<>();
-      int n6 = 0;
-      for (int i = 1; i < names.length; i++) {
-        n6 += i < v6.size() ? v6.get(i).size() : 0;
-      }
-      this.local6 = new long[2 * n6];
-      int k = 0;
-      for (int i = 1; i < names.length; i++) {
-        List<IpPrefix> six = i < v6.size() ? v6.get(i) : List.of();
-        for (IpPrefix p : six) {
-          ByteBuffer a = ByteBuffer.wrap(p.address().getAddress());
-          local6[k++] = a.getLong(0);
-          local6[k++] = a.getLong(8);
-        }
-        if (names[i] != null) {
-          List<IpPrefix> all = new ArrayList<>();
-          if (firstAddress[i] != 0) {
-            all.add(new IpPrefix(Ipv4.fromInt(firstAddress[i]), prefix[i]));
-          }
-          all.addAll(six);
-          NetInterface ni =
-              new NetInterface(names[i], i, all, Math.max(68, Math.min(65535, mtus[i])));
-          firstAddress6[i] = (Inet6Address) ni.address(IpFamily.IPV6).orElse(null);
-          l.add(ni);
-        }
-      }
-      this.list = Collections.unmodifiableList(l);
-    }
-
-    /**
-     * @param index an interface index
-     * @return its first IPv6 address, global before link-local (S55), shared; null if none
-     */
-    public Inet6Address firstAddress6(int index) {
-      return has(index) ? firstAddress6[index] : null;
-    }
-
-    /**
-     * @param address an IPv6 address
-     * @return the index of the interface that has it, or 0
-     */
-    public int indexOf6(Inet6Address address) {
-      for (NetInterface ni : list) {
-        for (IpPrefix p : ni.addresses()) {
-          if (p.address() == address || p.address().equals(address)) {
-            return ni.index();
-          }
-        }
-      }
-      return 0;
-    }
-
-    /**
-     * Whether an IPv6 address is one of this namespace's, without allocating.
-     *
-     * @param b a buffer
-     * @param off where the 16 address bytes start (network order)
-     * @return true if some interface has it
-     */
-    public boolean isLocal6(ByteBuffer b, int off) {
-      long hi = b.getLong(off);
-      long lo = b.getLong(off + 8);
-      if (b.order() != java.nio.ByteOrder.BIG_ENDIAN) {
-        hi = Long.reverseBytes(hi);
-        lo = Long.reverseBytes(lo);
-      }
-      for (int i = 0; i < local6.length; i += 2) {
-        if (local6[i] == hi && local6[i + 1] == lo) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    /**
-     * @param index an interface index
-     * @return true if an interface has it
-     */
-    public boolean has(int index) {
-      return index > 0 && index < names.length && names[index] != null;
-    }
-
-    /**
-     * @param index an interface index
-     * @return its name, or "" if unknown
-     */
-    public String name(int index) {
-      return has(index) ? names[index] : "";
-    }
-
-    /**
-     * @param index an interface index
-     * @return its MTU, or 0 if unknown
-     */
-    public int mtu(int index) {
-      return has(index) ? mtus[index] : 0;
-    }
-
-    /**
-     * @param index an interface index
-     * @return its first IPv4 address (host order), 0 if none
-     */
-    public int firstAddress(int index) {
-      return has(index) ? firstAddress[index] : 0;
-    }
-
-    /**
-     * @param address host-order address bits
-     * @return true if some interface has it
-     */
-    public boolean isLocal(int address) {
-      return Arrays.binarySearch(localAddresses, address) >= 0;
-    }
-
-    /**
-     * @param address host-order address bits
-     * @return the index of the interface that has it among its addresses (the first such if several
-     *     do), or 0 if none
-     */
-    public int indexOfLocal(int address) {
-      int i = Arrays.binarySearch(localAddresses, address);
-      if (i < 0) {
-        return 0;
-      }
-      while (i > 0 && localAddresses[i - 1] == address) {
-        i--;
-      }
-      return localIndexes[i];
-    }
-
-    /**
-     * @param address host-order address bits
-     * @return the index of an interface that has it, or 0
-     */
-    public int indexOf(int address) {
-      for (int i = 1; i < names.length; i++) {
-        if (names[i] != null && firstAddress[i] == address) {
-          return i;
-        }
-      }
-      return 0;
-    }
-
-    /**
-     * @param name an interface name
-     * @return its index, or 0
-     */
-    public int indexOf(String name) {
-      for (int i = 1; i < names.length; i++) {
-        if (name.equals(names[i])) {
-          return i;
-        }
-      }
-      return 0;
-    }
-
-    /**
-     * @return the interfaces in index order
-     */
-    public List<NetInterface> list() {
-      return list;
-    }
-  }
-
   /** What a route lookup found. */
   public record Route(int type, int outIndex) {}
 
@@ -248,7 +49,7 @@ public final class Interfaces implements AutoCloseable {
   private final ByteBuffer rx = Native.allocate(1 << 16);
   private final long rxAddr = Native.address(rx);
   private int seq;
-  private volatile Snapshot snapshot;
+  private volatile InterfaceSnapshot snapshot;
   private boolean closed;
 
   private Interfaces(int fd) {
@@ -277,8 +78,8 @@ public final class Interfaces implements AutoCloseable {
    * @return a snapshot no older than {@link #MAX_AGE_NANOS} (refreshing it if needed; a refresh
    *     failure keeps the old one)
    */
-  public Snapshot get() {
-    Snapshot s = snapshot;
+  public InterfaceSnapshot get() {
+    InterfaceSnapshot s = snapshot;
     if (System.nanoTime() - s.takenAt > MAX_AGE_NANOS) {
       try {
         s = refresh();
@@ -293,8 +94,8 @@ public final class Interfaces implements AutoCloseable {
    * @param index an interface index seen in a packet
    * @return a snapshot that knows it, refreshed if the current one does not
    */
-  public Snapshot knowing(int index) {
-    Snapshot s = get();
+  public InterfaceSnapshot knowing(int index) {
+    InterfaceSnapshot s = get();
     if (index > 0 && !s.has(index)) {
       try {
         s = refresh();
@@ -311,7 +112,7 @@ public final class Interfaces implements AutoCloseable {
    * @return the new snapshot
    * @throws ErrnoException if rtnetlink fails
    */
-  public synchronized Snapshot refresh() throws ErrnoException {
+  public synchronized InterfaceSnapshot refresh() throws ErrnoException {
     TreeMap<Integer, String> names = new TreeMap<>();
     TreeMap<Integer, Integer> mtus = new TreeMap<>();
     TreeMap<Integer, int[]> first = new TreeMap<>();
@@ -416,7 +217,7 @@ public final class Interfaces implements AutoCloseable {
     for (int i = 0; i < max; i++) {
       v6.add(six.getOrDefault(i, List.of()));
     }
-    Snapshot s = new Snapshot(System.nanoTime(), n, m, f, pl, l, li, v6);
+    InterfaceSnapshot s = new InterfaceSnapshot(System.nanoTime(), n, m, f, pl, l, li, v6);
     snapshot = s;
     return s;
   }

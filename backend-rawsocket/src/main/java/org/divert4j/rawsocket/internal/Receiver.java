@@ -422,7 +422,7 @@ final class Receiver {
       }
       dst.position(pos + len);
       if (c.direction() == Direction.INBOUND) {
-        Interfaces.Snapshot snap = ifaces.knowing(in);
+        InterfaceSnapshot snap = ifaces.knowing(in);
         one.address =
             (dst.get(pos) & 0xf0) == 0x60
                 ? DivertAddress.received(
@@ -478,7 +478,7 @@ final class Receiver {
         }
         int port = state.port();
         if (c.direction() == Direction.INBOUND) {
-          Interfaces.Snapshot snap = ifaces.knowing(in);
+          InterfaceSnapshot snap = ifaces.knowing(in);
           BA.setReceived(
               batch, n, len, port, c, snap.name(in), in, snap.firstAddress(in), tag, ticket);
           if ((slot.get(0) & 0xf0) == 0x60) {

@@ -152,7 +152,7 @@ final class SnifferSocket implements DivertSocket {
         slot.put(0, ch.rxBuffer(), pkt.payloadOffset, len);
         Chain c = Receiver.chainOf(pkt.hook);
         int in = c == Chain.INPUT || c == Chain.FORWARD ? pkt.inIndex : 0;
-        Interfaces.Snapshot snap = ifaces.knowing(in);
+        InterfaceSnapshot snap = ifaces.knowing(in);
         BA.setReceived(
             batch,
             n,
@@ -189,7 +189,7 @@ final class SnifferSocket implements DivertSocket {
     if (in == 0) {
       return DivertAddress.received(port, c, "", 0, 0, tag, ticket);
     }
-    Interfaces.Snapshot snap = ifaces.knowing(in);
+    InterfaceSnapshot snap = ifaces.knowing(in);
     boolean six = len > 0 && (ch.rxBuffer().get(pkt.payloadOffset) & 0xf0) == 0x60;
     return six
         ? DivertAddress.received(port, c, snap.name(in), in, snap.firstAddress6(in), tag, ticket)
