@@ -78,45 +78,12 @@ final class FragmentProbe {
     String comment = RuleText.comment(host, RuleOwners.PID, "probe");
     String a = local.address().getHostAddress().replaceFirst("%.*", "") + "/128";
     String rule = "-s " + a + " -d " + a + " -m frag -m comment --comment \"" + comment + "\"";
-    long seen;
-    try {
-      rules.locked(
-          () -> {
-            RuleState s = rules.load();
-            s.six().extra("raw", "-I OUTPUT 1 " + rule);
-            rules.store(s, proc.bound(s));
-            return null;
-          });
-      try {
-        ns.call(
-            () -> {
-              sendFragments6(local, rules.marks().chainBits(Chain.OUTPUT));
-              return null;
-            });
-      } finally {
-        seen =
-            rules.locked(
-                () -> {
-                  RuleState s = rules.load();
-                  long n = -1;
-                  for (RuleLine l : s.six().builtinLines()) {
-                    if (comment.equals(l.comment())) {
-                      n = Math.max(n, 0) + l.packets();
-                      s.six().deleteBuiltin(l);
-                    }
-                  }
-                  rules.store(s, proc.bound(s));
-                  return n;
-                });
-      }
-    } catch (IOException e) {
-      throw new DivertException("the IPv6 fragment probe failed: " + e.getMessage(), 0, e);
-    }
-    if (seen < 0) {
-      // never read as "no fragment seen": the check would pass without having looked
-      throw new DivertException(
-          "the fragment probe's rule was gone when its count was read", 0, null);
-    }
+    long seen =
+        probe(
+            true,
+            rule,
+            comment,
+            () -> sendFragments6(local, rules.marks().chainBits(Chain.OUTPUT)));
     if (seen == 0) {
       throw new FragmentModeUnavailableException(
           "PER_FRAGMENT diversion is impossible in network namespace "
@@ -129,6 +96,69 @@ final class FragmentProbe {
           FragmentMode.PER_FRAGMENT,
           FragmentMode.ALWAYS_DEFRAGMENT);
     }
+  }
+
+  /** Sends a probe's fragments on the namespace's thread. */
+  private interface ProbeSend {
+    void send() throws DivertException;
+  }
+
+  /**
+   * Inserts a temporary raw OUTPUT line, sends the probe's fragments, and reads and removes the
+   * line (also when the send fails).
+   *
+   * @param six the IPv6 tables (ip6tables) instead of the IPv4 ones
+   * @param rule the line's match, with its comment
+   * @param comment the comment that finds it again
+   * @param send sends the fragments
+   * @return the packets the line counted: fragments still fragments after LOCAL_OUT's defrag hook
+   * @throws DivertException if the rules cannot be changed, the send fails, or the line is gone
+   *     when its count is read (never read as "no fragment seen": the check would pass without
+   *     having looked)
+   */
+  private long probe(boolean six, String rule, String comment, ProbeSend send)
+      throws DivertException {
+    long seen;
+    try {
+      rules.locked(
+          () -> {
+            RuleState s = rules.load();
+            (six ? s.six() : s).extra("raw", "-I OUTPUT 1 " + rule);
+            rules.store(s, proc.bound(s));
+            return null;
+          });
+      try {
+        ns.call(
+            () -> {
+              send.send();
+              return null;
+            });
+      } finally {
+        seen =
+            rules.locked(
+                () -> {
+                  RuleState s = rules.load();
+                  RuleState f = six ? s.six() : s;
+                  long n = -1;
+                  for (RuleLine l : f.builtinLines()) {
+                    if (comment.equals(l.comment())) {
+                      n = Math.max(n, 0) + l.packets();
+                      f.deleteBuiltin(l);
+                    }
+                  }
+                  rules.store(s, proc.bound(s));
+                  return n;
+                });
+      }
+    } catch (IOException e) {
+      throw new DivertException(
+          "the " + (six ? "IPv6 " : "") + "fragment probe failed: " + e.getMessage(), 0, e);
+    }
+    if (seen < 0) {
+      throw new DivertException(
+          "the fragment probe's rule was gone when its count was read", 0, null);
+    }
+    return seen;
   }
 
   /** A local IPv6 address and the scope (interface index) a link-local one is sent with. */
@@ -225,45 +255,12 @@ final class FragmentProbe {
     String a = Ipv4.toString(local) + "/32";
     String rule =
         "-p " + PROTOCOL + " -s " + a + " -d " + a + " -f -m comment --comment \"" + comment + "\"";
-    long seen;
-    try {
-      rules.locked(
-          () -> {
-            RuleState s = rules.load();
-            s.extra("raw", "-I OUTPUT 1 " + rule);
-            rules.store(s, proc.bound(s));
-            return null;
-          });
-      try {
-        ns.call(
-            () -> {
-              sendFragments(local, rules.marks().chainBits(Chain.OUTPUT));
-              return null;
-            });
-      } finally {
-        seen =
-            rules.locked(
-                () -> {
-                  RuleState s = rules.load();
-                  long n = -1;
-                  for (RuleLine l : s.builtinLines()) {
-                    if (comment.equals(l.comment())) {
-                      n = Math.max(n, 0) + l.packets();
-                      s.deleteBuiltin(l);
-                    }
-                  }
-                  rules.store(s, proc.bound(s));
-                  return n;
-                });
-      }
-    } catch (IOException e) {
-      throw new DivertException("the fragment probe failed: " + e.getMessage(), 0, e);
-    }
-    if (seen < 0) {
-      // never read as "no fragment seen": the check would pass without having looked
-      throw new DivertException(
-          "the fragment probe's rule was gone when its count was read", 0, null);
-    }
+    long seen =
+        probe(
+            false,
+            rule,
+            comment,
+            () -> sendFragments(local, rules.marks().chainBits(Chain.OUTPUT)));
     if (seen == 0) {
       throw new FragmentModeUnavailableException(
           "PER_FRAGMENT diversion is impossible in network namespace "
