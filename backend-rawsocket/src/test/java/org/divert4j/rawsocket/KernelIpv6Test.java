@@ -265,13 +265,7 @@ class KernelIpv6Test {
   @Test
   void perFragmentIsRefusedWhereIpv6ConntrackIsActive() throws Exception {
     try (Netns ns = Netns.create(Netns.uniqueName("ct6"))) {
-      ns.execChecked(
-          "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
-      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
-      DivertException e =
-          assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
-      assertTrue(e.getMessage().contains("nf_defrag_ipv6"), e.getMessage());
-      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+      HostOptions o = refusedPerFragmentOnceIpv6ConntrackIsActive(ns);
       try (DivertHost h =
           new RawSocketProvider()
               .open(o.toBuilder().fragments(FragmentMode.ALWAYS_DEFRAGMENT).build())) {
@@ -310,14 +304,25 @@ class KernelIpv6Test {
       ns.ip("link", "set", "v0", "up");
       ns.ip("link", "set", "v1", "up");
       ns.ip("-6", "addr", "add", "fd00:6::1/64", "dev", "v0", "nodad");
-      ns.execChecked(
-          "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
-      HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
-      DivertException e =
-          assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
-      assertTrue(e.getMessage().contains("nf_defrag_ipv6"), e.getMessage());
-      assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+      refusedPerFragmentOnceIpv6ConntrackIsActive(ns);
     }
+  }
+
+  /**
+   * Adds an ip6tables conntrack user to the namespace, checks that a per-fragment open is refused
+   * naming nf_defrag_ipv6 and leaves no rule of ours behind.
+   *
+   * @return the options that were refused
+   */
+  private static HostOptions refusedPerFragmentOnceIpv6ConntrackIsActive(Netns ns)
+      throws Exception {
+    ns.execChecked(
+        "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT");
+    HostOptions o = HostOptions.builder().property("rawsocket.netns", ns.name()).build();
+    DivertException e = assertThrows(DivertException.class, () -> new RawSocketProvider().open(o));
+    assertTrue(e.getMessage().contains("nf_defrag_ipv6"), e.getMessage());
+    assertFalse(ns.execChecked("ip6tables-nft-save").contains("divert4j"));
+    return o;
   }
 
   @Test
