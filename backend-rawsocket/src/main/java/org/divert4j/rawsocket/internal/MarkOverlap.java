@@ -63,7 +63,7 @@ final class MarkOverlap {
       }
       RuleLine l = new RuleLine(m.group(1), m.group(2), m.group(3));
       if (l.chain().startsWith(RuleText.CHAIN_PREFIX)
-          || RuleText.isOwnBuiltinLine(l.rule(), l.comment())) {
+          || OwnBuiltinLines.isOwn(l.rule(), l.comment())) {
         continue;
       }
       int bits = bits(l.rule());

@@ -165,7 +165,7 @@ public final class RuleSet {
       t.counters.put(l.chain + " " + l.rule, l.counters);
       if (l.chain.startsWith(RuleText.CHAIN_PREFIX)) {
         t.chains.computeIfAbsent(l.chain, k -> new ArrayList<>()).add(l);
-      } else if (RuleText.isOwnBuiltinLine(l.rule, l.comment)) {
+      } else if (OwnBuiltinLines.isOwn(l.rule, l.comment)) {
         t.builtinOurs.add(l); // not a line of another program that only imitates our comment
       }
     }
@@ -397,8 +397,7 @@ public final class RuleSet {
         continue;
       }
       RuleLine l = new RuleLine(m.group(1), m.group(2), m.group(3));
-      if (l.chain.startsWith(RuleText.CHAIN_PREFIX)
-          || RuleText.isOwnBuiltinLine(l.rule, l.comment)) {
+      if (l.chain.startsWith(RuleText.CHAIN_PREFIX) || OwnBuiltinLines.isOwn(l.rule, l.comment)) {
         continue;
       }
       if (l.rule.contains("-j NFQUEUE")) {

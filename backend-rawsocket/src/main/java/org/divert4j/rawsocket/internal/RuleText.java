@@ -113,7 +113,7 @@ public final class RuleText {
    * that runs ({@code nft_match_large_eval} calling xt_comment's {@code comment_mt}, which returns
    * true) for every packet that reaches it (nf_tables evaluates a rule's expressions in order,
    * {@code nft_do_chain} in net/netfilter/nf_tables_core.c). A bare jump to a chain named {@code
-   * DIVERT4J-<CHAIN>} is recognised as divert4j's by its shape ({@link #isOwnBuiltinLine}); the
+   * DIVERT4J-<CHAIN>} is recognised as divert4j's by its shape ({@link OwnBuiltinLines#isOwn}); the
    * jumps of older versions, {@code -m comment --comment "divert4j:base" -j DIVERT4J-<CHAIN>}
    * ({@link #legacyJump}), still are, and are replaced by this one at the next write.
    *
@@ -133,20 +133,6 @@ public final class RuleText {
   }
 
   /**
-   * @param rule a rule text after {@code -A CHAIN}
-   * @return whether it is exactly a bare jump to one of the main chains ({@link #jump})
-   */
-  static boolean isBareJump(String rule) {
-    String r = rule.replace("\"", "").trim().replaceAll("\\s+", " ");
-    for (Chain c : Chain.values()) {
-      if (r.equals(jump(c))) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
    * @param host the owner's host name
    * @param pid the owner's process id
    * @param what the tag, or a word such as {@code defrag}
@@ -163,52 +149,6 @@ public final class RuleText {
    */
   public static String staticComment(int tag) {
     return comment(STATIC_OWNER, 0, Integer.toString(tag));
-  }
-
-  /**
-   * Whether a line of a built-in chain is one divert4j writes there: the jump to one of its chains
-   * ({@link #jump}: nothing but {@code -j DIVERT4J-<CHAIN>}, a chain only divert4j creates; or as
-   * older versions wrote it, the base comment and a {@code DIVERT4J-} target), or a host's fragment
-   * probe line (protocol 253, fragments only, no target, comment {@code
-   * divert4j:<host>:<pid>:probe}; for IPv6 ::1 to ::1 with {@code -m frag}). Any other line is
-   * another program's, even when its comment imitates divert4j's, and divert4j never deletes or
-   * changes it (cleanup, a host's open and close).
-   *
-   * @param rule the rule text after {@code -A CHAIN}, as iptables-save prints it
-   * @param comment its divert4j comment, or null
-   * @return true if the line is divert4j's
-   */
-  public static boolean isOwnBuiltinLine(String rule, String comment) {
-    if (comment == null) {
-      return isBareJump(rule);
-    }
-    String r = " " + rule.replace("\"", "").trim() + " ";
-    int target = r.indexOf(" -j ");
-    if (BASE.equals(comment)) {
-      return target >= 0
-          && r.startsWith(CHAIN_PREFIX, target + 4)
-          && r.indexOf(" -j ", target + 1) < 0;
-    }
-    // the IPv4 probe: protocol 253, non-first fragments; the IPv6 one (ip6tables has no -f): one
-    // local IPv6 address (::1, or an interface's where IPv6 is off on lo) to itself with a
-    // Fragment header
-    return comment.endsWith(":probe")
-        && comment.split(":").length == 4
-        && target < 0
-        && ((r.contains(" -p 253 ") && r.contains(" -f "))
-            || (r.contains(" -m frag ") && toItself6(r)));
-  }
-
-  /** Whether a rule's text has {@code -s A/128 -d A/128} for one IPv6 address A. */
-  private static boolean toItself6(String r) {
-    int s = r.indexOf(" -s ");
-    int d = r.indexOf(" -d ");
-    if (s < 0 || d < 0) {
-      return false;
-    }
-    String src = r.substring(s + 4, r.indexOf(' ', s + 4));
-    String dst = r.substring(d + 4, r.indexOf(' ', d + 4));
-    return src.equals(dst) && src.endsWith("/128") && src.contains(":");
   }
 
   /**

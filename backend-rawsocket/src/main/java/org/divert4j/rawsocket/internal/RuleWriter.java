@@ -196,7 +196,7 @@ final class RuleWriter {
 
   /** The jump as this version writes it, without comment ({@link RuleText#jump}). */
   private static boolean isCurrentJump(RuleLine l) {
-    return l.comment == null && RuleText.isBareJump(l.rule);
+    return l.comment == null && OwnBuiltinLines.isBareJump(l.rule);
   }
 
   private static boolean hasJump(RuleTable t, Chain c) {
