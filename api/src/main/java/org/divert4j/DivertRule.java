@@ -1,6 +1,5 @@
 package org.divert4j;
 
-import java.net.Inet4Address;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.Optional;
@@ -53,23 +52,9 @@ public final class DivertRule {
   private final Filter filter;
   private final int port;
 
-  private DivertRule(Builder b, IpFamily family, int port) {
+  private DivertRule(Builder b, RuleMatcher match, int port) {
     this.chain = b.chain;
-    this.match =
-        new RuleMatcher(
-            family,
-            b.protocol,
-            b.sourceNetwork,
-            b.destinationNetwork,
-            b.source,
-            b.sourcePrefix,
-            b.destination,
-            b.destinationPrefix,
-            b.sourcePortLow,
-            b.sourcePortHigh,
-            b.destinationPortLow,
-            b.destinationPortHigh,
-            b.icmpType);
+    this.match = match;
     this.inInterface = b.inInterface;
     this.outInterface = b.outInterface;
     this.filter = b.filter;
@@ -83,7 +68,7 @@ public final class DivertRule {
    * @return a builder that matches every packet until narrowed
    */
   public static Builder on(Chain chain) {
-    return new Builder(Objects.requireNonNull(chain, "chain"));
+    return new Builder(Objects.requireNonNull(chain, "chain"), new MatchDraft());
   }
 
   /**
@@ -328,20 +313,7 @@ public final class DivertRule {
    * @return a builder holding this rule's matches (the port is given again at the end)
    */
   public Builder toBuilder() {
-    Builder b = new Builder(chain);
-    b.family = match.family;
-    b.protocol = match.protocol;
-    b.sourceNetwork = match.sourceNetwork;
-    b.destinationNetwork = match.destinationNetwork;
-    b.source = match.source;
-    b.sourcePrefix = match.sourcePrefix;
-    b.destination = match.destination;
-    b.destinationPrefix = match.destinationPrefix;
-    b.sourcePortLow = match.sourcePortLow;
-    b.sourcePortHigh = match.sourcePortHigh;
-    b.destinationPortLow = match.destinationPortLow;
-    b.destinationPortHigh = match.destinationPortHigh;
-    b.icmpType = match.icmpType;
+    Builder b = new Builder(chain, new MatchDraft(match));
     b.inInterface = inInterface;
     b.outInterface = outInterface;
     b.filter = filter;
@@ -370,25 +342,14 @@ public final class DivertRule {
   /** Builds a {@link DivertRule}. Not thread-safe; each setter narrows the match. */
   public static final class Builder {
     private final Chain chain;
-    private IpFamily family;
-    private int protocol = ANY_PROTOCOL;
-    private IpPrefix sourceNetwork;
-    private IpPrefix destinationNetwork;
-    private int source;
-    private int sourcePrefix;
-    private int destination;
-    private int destinationPrefix;
-    private int sourcePortLow;
-    private int sourcePortHigh = 65535;
-    private int destinationPortLow;
-    private int destinationPortHigh = 65535;
-    private int icmpType = ANY_ICMP_TYPE;
+    private final MatchDraft match; // family, protocol, addresses, ports, ICMP type
     private String inInterface;
     private String outInterface;
     private Filter filter;
 
-    private Builder(Chain chain) {
+    private Builder(Chain chain, MatchDraft match) {
       this.chain = chain;
+      this.match = match;
     }
 
     /**
@@ -398,7 +359,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder family(IpFamily family) {
-      this.family = family;
+      match.family = family;
       return this;
     }
 
@@ -408,10 +369,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder protocol(int protocol) {
-      if (protocol < 0 || protocol > 255) {
-        throw new IllegalArgumentException("protocol must be 0..255: " + protocol);
-      }
-      this.protocol = protocol;
+      match.protocol(protocol);
       return this;
     }
 
@@ -429,12 +387,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder source(IpPrefix network) {
-      if (network.family() == IpFamily.IPV4) {
-        return source(Ipv4.toInt((Inet4Address) network.address()), network.length());
-      }
-      this.sourceNetwork = RuleChecks.masked(network);
-      this.source = 0;
-      this.sourcePrefix = 0;
+      match.source(network);
       return this;
     }
 
@@ -444,10 +397,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder source(int address, int length) {
-      RuleChecks.checkPrefix(length);
-      this.source = length == 0 ? 0 : address & (-1 << (32 - length));
-      this.sourcePrefix = length;
-      this.sourceNetwork = length == 0 ? null : new IpPrefix(Ipv4.fromInt(source), length);
+      match.source(address, length);
       return this;
     }
 
@@ -465,12 +415,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destination(IpPrefix network) {
-      if (network.family() == IpFamily.IPV4) {
-        return destination(Ipv4.toInt((Inet4Address) network.address()), network.length());
-      }
-      this.destinationNetwork = RuleChecks.masked(network);
-      this.destination = 0;
-      this.destinationPrefix = 0;
+      match.destination(network);
       return this;
     }
 
@@ -480,11 +425,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destination(int address, int length) {
-      RuleChecks.checkPrefix(length);
-      this.destination = length == 0 ? 0 : address & (-1 << (32 - length));
-      this.destinationPrefix = length;
-      this.destinationNetwork =
-          length == 0 ? null : new IpPrefix(Ipv4.fromInt(destination), length);
+      match.destination(address, length);
       return this;
     }
 
@@ -502,9 +443,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder sourcePorts(int low, int high) {
-      RuleChecks.checkRange(low, high);
-      this.sourcePortLow = low;
-      this.sourcePortHigh = high;
+      match.sourcePorts(low, high);
       return this;
     }
 
@@ -522,9 +461,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder destinationPorts(int low, int high) {
-      RuleChecks.checkRange(low, high);
-      this.destinationPortLow = low;
-      this.destinationPortHigh = high;
+      match.destinationPorts(low, high);
       return this;
     }
 
@@ -533,10 +470,7 @@ public final class DivertRule {
      * @return this builder
      */
     public Builder icmpType(int type) {
-      if (type < ANY_ICMP_TYPE || type > 255) {
-        throw new IllegalArgumentException("ICMP type must be 0..255: " + type);
-      }
-      this.icmpType = type;
+      match.icmpType(type);
       return this;
     }
 
@@ -595,18 +529,7 @@ public final class DivertRule {
       if (port < 1 || port > 65535) {
         throw new IllegalArgumentException("divert port must be 1..65535: " + port);
       }
-      boolean ports =
-          RuleMatcher.testsPorts(
-              sourcePortLow, sourcePortHigh, destinationPortLow, destinationPortHigh);
-      if (ports && protocol != UDP && protocol != TCP) {
-        throw new IllegalArgumentException("port matches need protocol udp or tcp ('-p udp')");
-      }
-      if (icmpType != ANY_ICMP_TYPE && protocol != ICMP && protocol != ICMPV6) {
-        throw new IllegalArgumentException(
-            "an ICMP type match needs protocol icmp or icmpv6 ('-p icmp', '-p icmpv6')");
-      }
-      return new DivertRule(
-          this, RuleChecks.family(family, sourceNetwork, destinationNetwork, protocol), port);
+      return new DivertRule(this, match.finish(), port);
     }
   }
 }

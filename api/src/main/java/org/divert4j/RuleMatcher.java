@@ -26,33 +26,24 @@ final class RuleMatcher {
   final int destinationPortHigh;
   final int icmpType;
 
-  RuleMatcher(
-      IpFamily family,
-      int protocol,
-      IpPrefix sourceNetwork,
-      IpPrefix destinationNetwork,
-      int source,
-      int sourcePrefix,
-      int destination,
-      int destinationPrefix,
-      int sourcePortLow,
-      int sourcePortHigh,
-      int destinationPortLow,
-      int destinationPortHigh,
-      int icmpType) {
+  /**
+   * @param d the matches as a builder left them
+   * @param family the one family they agree on (S54), or null for both
+   */
+  RuleMatcher(MatchDraft d, IpFamily family) {
     this.family = family;
-    this.protocol = protocol;
-    this.sourceNetwork = sourceNetwork;
-    this.destinationNetwork = destinationNetwork;
-    this.source = source;
-    this.sourcePrefix = sourcePrefix;
-    this.destination = destination;
-    this.destinationPrefix = destinationPrefix;
-    this.sourcePortLow = sourcePortLow;
-    this.sourcePortHigh = sourcePortHigh;
-    this.destinationPortLow = destinationPortLow;
-    this.destinationPortHigh = destinationPortHigh;
-    this.icmpType = icmpType;
+    this.protocol = d.protocol;
+    this.sourceNetwork = d.sourceNetwork;
+    this.destinationNetwork = d.destinationNetwork;
+    this.source = d.source;
+    this.sourcePrefix = d.sourcePrefix;
+    this.destination = d.destination;
+    this.destinationPrefix = d.destinationPrefix;
+    this.sourcePortLow = d.sourcePortLow;
+    this.sourcePortHigh = d.sourcePortHigh;
+    this.destinationPortLow = d.destinationPortLow;
+    this.destinationPortHigh = d.destinationPortHigh;
+    this.icmpType = d.icmpType;
   }
 
   /**
