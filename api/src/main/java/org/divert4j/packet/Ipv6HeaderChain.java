@@ -5,10 +5,11 @@ import java.nio.ByteBuffer;
 /**
  * The zero-allocation walk of an IPv6 packet's extension headers (RFC 8200 section 4) and the
  * checks that hang on it: where the upper layer starts, which Fragment header there is, whether the
- * chain runs past the end (SEMANTICS.md S55, S56, S62), and whether a hop-by-hop header holds a
- * Jumbo Payload option (S59). Static and stateless, so that rule matching can call it from any
- * thread without a view; {@link Ipv6View} caches one walk per wrap and keeps the public entry
- * points ({@link Ipv6View#walk} and the decoders of its result).
+ * chain runs past the end (SEMANTICS.md S55, S56, S62), where a first fragment's transport header
+ * starts, and whether a hop-by-hop header holds a Jumbo Payload option (S59). Static and stateless,
+ * so that rule matching can call it from any thread without a view; {@link Ipv6View} caches one
+ * walk per wrap and keeps the public entry points ({@link Ipv6View#walk} and the decoders of its
+ * result).
  */
 final class Ipv6HeaderChain {
   private Ipv6HeaderChain() {}
@@ -86,6 +87,29 @@ final class Ipv6HeaderChain {
 
   static int fragmentHeader(long w) {
     return (int) (w >>> 17) & 0x1ffff;
+  }
+
+  /**
+   * Where the transport header of a walked packet starts ({@link IpView#transportOffset}): the
+   * absolute index of the upper layer, if the walk reached it, the packet is a first fragment or
+   * whole, its protocol has ports ({@code ports}) or is ICMPv6, and {@code need} bytes of it lie
+   * within the datagram; -1 otherwise.
+   */
+  static int transportOffset(ByteBuffer b, int base, int length, long w, int need, boolean ports) {
+    if (pastEnd(w)) {
+      return -1;
+    }
+    int f = fragmentHeader(w);
+    if (f != 0 && (Bytes.u16(b, base + f + 2) & OFFSET_MASK) != 0) {
+      return -1;
+    }
+    int p = upperProtocol(w);
+    boolean wanted = ports ? IpView.hasPorts(p) : p == Ipv6View.PROTOCOL_ICMPV6;
+    int at = base + upperOffset(w);
+    if (!wanted || at + need > datagramEnd(b, base, length)) {
+      return -1;
+    }
+    return at;
   }
 
   /** The absolute index where the datagram ends by its payload length and the bytes present. */

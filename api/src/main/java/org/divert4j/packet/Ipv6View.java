@@ -423,21 +423,7 @@ public final class Ipv6View extends IpView {
 
   @Override
   int transportOffset(int need, boolean ports) {
-    long w = walked();
-    if (pastEnd(w)) {
-      return -1;
-    }
-    int f = fragmentHeader(w);
-    if (f != 0 && (Bytes.u16(buf, base + f + 2) & Ipv6HeaderChain.OFFSET_MASK) != 0) {
-      return -1;
-    }
-    int p = upperProtocol(w);
-    boolean wanted = ports ? hasPorts(p) : p == PROTOCOL_ICMPV6;
-    int at = base + upperOffset(w);
-    if (!wanted || at + need > Ipv6HeaderChain.datagramEnd(buf, base, length)) {
-      return -1;
-    }
-    return at;
+    return Ipv6HeaderChain.transportOffset(buf, base, length, walked(), need, ports);
   }
 
   // ------------------------------------------------------------------------------- validation
@@ -458,14 +444,10 @@ public final class Ipv6View extends IpView {
    */
   @Override
   public Defect check() {
-    Defect d = PacketChecks.ipv6Header(buf, base, length);
-    if (d != null) {
-      return d;
-    }
-    if (HEADER_LENGTH + payloadLength() > length) {
-      return Defect.PAYLOAD_LENGTH_INCONSISTENT;
-    }
-    return PacketChecks.ipv6Chain(buf, base, walked(), base + HEADER_LENGTH + payloadLength());
+    Defect d = PacketChecks.ipv6Received(buf, base, length);
+    return d != null
+        ? d
+        : PacketChecks.ipv6Chain(buf, base, walked(), base + HEADER_LENGTH + payloadLength());
   }
 
   /**
@@ -479,14 +461,7 @@ public final class Ipv6View extends IpView {
    */
   @Override
   public Defect checkForSend() {
-    Defect d = PacketChecks.ipv6Header(buf, base, length);
-    if (d != null) {
-      return d;
-    }
-    // Past 40 + 65535 bytes the packet is too large, which the sender reports (S31); the walk
-    // stays within what a payload length can describe.
-    int end = base + Math.min(length, HEADER_LENGTH + MAX_PAYLOAD_LENGTH);
-    return PacketChecks.ipv6Chain(buf, base, walk(buf, base, end), end);
+    return PacketChecks.ipv6ForSend(buf, base, length);
   }
 
   @Override

@@ -62,6 +62,37 @@ final class PacketChecks {
   }
 
   /**
+   * The first defect of the IPv6 packet as received, before its header chain is walked: the fixed
+   * header's ({@link #ipv6Header}), or a payload length that says more bytes than are present.
+   */
+  static Defect ipv6Received(ByteBuffer b, int base, int length) {
+    Defect d = ipv6Header(b, base, length);
+    if (d != null) {
+      return d;
+    }
+    if (Ipv6View.HEADER_LENGTH + Bytes.u16(b, base + 4) > length) {
+      return Defect.PAYLOAD_LENGTH_INCONSISTENT;
+    }
+    return null;
+  }
+
+  /**
+   * The first defect of the IPv6 packet of {@code length} bytes at {@code base} as it is about to
+   * be sent: the payload length field is ignored and the datagram is all {@code length} bytes
+   * (S61).
+   */
+  static Defect ipv6ForSend(ByteBuffer b, int base, int length) {
+    Defect d = ipv6Header(b, base, length);
+    if (d != null) {
+      return d;
+    }
+    // Past 40 + 65535 bytes the packet is too large, which the sender reports (S31); the walk
+    // stays within what a payload length can describe.
+    int end = base + Math.min(length, Ipv6View.HEADER_LENGTH + Ipv6View.MAX_PAYLOAD_LENGTH);
+    return ipv6Chain(b, base, Ipv6HeaderChain.walk(b, base, end), end);
+  }
+
+  /**
    * The defect of a walked chain whose datagram ends at the absolute index {@code end}: a chain
    * past the end, or a fragment whose M flag and payload disagree or that reaches past 65535 (RFC
    * 8200 section 4.5); null when there is none.
