@@ -7,8 +7,8 @@ import java.nio.ByteBuffer;
  * compile time so that evaluating one is a few array loads, one buffer read and a branch-free
  * comparison: the field's load from {@link Loads} with the test's masks folded in, and the verdict
  * for less, equal and greater as bits 0, 1 and 2 of one int. A field {@link Loads} does not
- * describe ({@code Loads.SPECIAL}) is computed by {@code Program.value}. Other tests (literal on
- * the left, field against field, negative literals) are not planned and go through {@code
+ * describe ({@code Loads.SPECIAL}) is computed by {@code Values.value}. Other tests (literal on the
+ * left, field against field, negative literals) are not planned and go through {@code
  * Program.test}. Both give the same verdict for every packet (FilterTest, FilterPropertyTest).
  */
 final class FastPath {
@@ -33,7 +33,7 @@ final class FastPath {
   static final int PACKET_WORD = 16;
   static final int TCP_WORD = 17;
   static final int UDP_WORD = 18;
-  static final int OTHER = 19; // Program.value
+  static final int OTHER = 19; // Values.value
 
   // One record per test, so that a test touches two arrays: ints (kind, anchor, offset, width,
   // shift, accept bits, word index) and longs (mask, bits to set, literal low and high, high mask).
@@ -108,7 +108,7 @@ final class FastPath {
 
   /**
    * The verdict of test {@code i}; a field the packet lacks is false (S65). Each value is the one
-   * {@code Program.value} gives.
+   * {@code Values.value} gives.
    */
   boolean test(Program p, int i, ByteBuffer b, Layout l, FilterContext c) {
     // Kept under the JIT's inlining limit (FreqInlineSize, 325 bytecodes), so that the common
@@ -180,7 +180,7 @@ final class FastPath {
       case PACKET_WORD -> Values.packetWord(b, l, ints[x + 6], ints[x + 7]);
       case TCP_WORD -> Values.tcpWord(b, l, ints[x + 6], ints[x + 7]);
       case UDP_WORD -> Values.udpWord(b, l, ints[x + 6], ints[x + 7]);
-      default -> Program.value(p.lField[i], p.lIndex[i], b, l, c);
+      default -> Values.value(p.lField[i], p.lIndex[i], b, l, c);
     };
   }
 }

@@ -200,7 +200,7 @@ final class FilterCompiler {
       pushLong(longs[y]);
       u1(0x7f);
       compare(i, longs[y + 2], succ, fail);
-    } else { // not planned, an IPv6 address, or a field Program.value computes
+    } else { // not planned, an IPv6 address, or a field Values.value computes
       aload(P);
       pushInt(i);
       aload(B);

@@ -6,7 +6,7 @@ package org.divert4j.filter;
  * bits to set. {@link Program}'s fast path evaluates such a field with array loads and one buffer
  * read instead of a per-field switch. Fields whose value needs more than that ({@code inbound},
  * payload lengths, indexed words, the protocol tests, ...) have anchor {@link #SPECIAL} and are
- * computed by {@code Program.value}; so does any field added later until it is listed here.
+ * computed by {@code Values.value}; so does any field added later until it is listed here.
  */
 final class Loads {
   /** Not a plain header field. */
