@@ -2,8 +2,6 @@ package org.divert4j.linux;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.LibraryOption;
 import jnr.ffi.Pointer;
 
 /**
@@ -14,8 +12,9 @@ import jnr.ffi.Pointer;
  * it; nothing else touches native memory. Buffers are direct {@link ByteBuffer}s in native byte
  * order whose addresses are taken once with {@link #address(ByteBuffer)}.
  *
- * <p>Loading JNR-FFI happens on first use. If it fails (missing jar, unsupported platform), {@link
- * #loadError()} says why and every call throws {@link UnsatisfiedLinkError}. Thread-safe.
+ * <p>Loading JNR-FFI happens on first use ({@link NativeLibrary}). If it fails (missing jar,
+ * unsupported platform), {@link #loadError()} says why and every call throws {@link
+ * UnsatisfiedLinkError}. Thread-safe.
  */
 public final class Native {
   // Address families, socket types and protocols (linux/socket.h, linux/in.h, linux/netlink.h).
@@ -92,40 +91,16 @@ public final class Native {
   public static final int SIZEOF_POLLFD = 8;
   public static final int CMSG_HDR = 16;
 
-  private static final LibC C;
-  private static final jnr.ffi.Runtime RT;
-  private static final Throwable LOAD_ERROR;
   private static final ByteBuffer ONE;
   private static final long ONE_ADDR;
   private static final ByteBuffer SINK;
   private static final long SINK_ADDR;
 
   static {
-    LibC c = null;
-    jnr.ffi.Runtime rt = null;
-    Throwable err = null;
-    try {
-      c =
-          LibraryLoader.create(LibC.class)
-              .option(LibraryOption.SaveError, Boolean.TRUE)
-              .failImmediately()
-              .load("c");
-      rt = jnr.ffi.Runtime.getRuntime(c);
-      if (rt.addressSize() != 8 || rt.byteOrder() != ByteOrder.LITTLE_ENDIAN) {
-        throw new UnsatisfiedLinkError("divert4j-linux supports 64-bit little-endian Linux only");
-      }
-    } catch (Throwable t) {
-      err = t;
-      c = null;
-      rt = null;
-    }
-    C = c;
-    RT = rt;
-    LOAD_ERROR = err;
     ONE = allocate(8);
     ONE.putLong(0, 1L);
     SINK = allocate(8);
-    if (err == null) {
+    if (NativeLibrary.loadError() == null) {
       ONE_ADDR = address(ONE);
       SINK_ADDR = address(SINK);
     } else {
@@ -140,16 +115,11 @@ public final class Native {
    * @return why JNR-FFI or the C library could not be loaded, or null if they were
    */
   public static Throwable loadError() {
-    return LOAD_ERROR;
+    return NativeLibrary.loadError();
   }
 
   private static LibC c() {
-    if (C == null) {
-      UnsatisfiedLinkError e = new UnsatisfiedLinkError("JNR-FFI is not usable: " + LOAD_ERROR);
-      e.initCause(LOAD_ERROR);
-      throw e;
-    }
-    return C;
+    return NativeLibrary.libc();
   }
 
   /**
@@ -169,14 +139,14 @@ public final class Native {
       throw new IllegalArgumentException("not a direct buffer");
     }
     c();
-    return Pointer.wrap(RT, direct).address();
+    return Pointer.wrap(NativeLibrary.runtime(), direct).address();
   }
 
   /**
    * @return the errno of the last failed call on this thread
    */
   public static int errno() {
-    return RT.getLastError();
+    return NativeLibrary.runtime().getLastError();
   }
 
   static ErrnoException fail(String call) {
