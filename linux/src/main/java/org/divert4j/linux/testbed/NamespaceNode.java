@@ -16,7 +16,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.divert4j.IpFamily;
 import org.divert4j.IpPrefix;
 import org.divert4j.Ipv4;
-import org.divert4j.Ipv6Addresses;
 import org.divert4j.NetInterface;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
@@ -149,9 +148,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   private final List<Link> links;
   private final List<NetInterface> interfaces;
   private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-  private final ByteBuffer rawOut = NodeUdpEndpoint.direct(65536);
-  private final ByteBuffer rawTo = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
-  private int rawFd = -1;
+  private final NodeRawSender raw;
   private boolean closed;
 
   /**
@@ -204,6 +201,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       this.interfaces = List.copyOf(interfaces);
     }
     this.thread = NetnsThread.open(netns.path().toString(), name);
+    this.raw = new NodeRawSender(name, thread, this.links);
   }
 
   /**
@@ -242,24 +240,6 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     return interfaces;
   }
 
-  private Link linkFor(int destination) {
-    for (Link k : links) {
-      if (k.contains(destination)) {
-        return k;
-      }
-    }
-    return links.get(0);
-  }
-
-  private Link linkFor6(InetAddress destination) {
-    for (Link k : links) {
-      if (k.contains6(destination)) {
-        return k;
-      }
-    }
-    return links.get(0);
-  }
-
   @Override
   public void sendUdp(InetAddress destination, int sourcePort, int destinationPort, byte[] payload)
       throws IOException {
@@ -285,59 +265,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   }
 
   @Override
-  public synchronized void sendRaw(ByteBuffer packet) throws IOException {
-    int len = packet.remaining();
-    if (len < 20) {
-      throw new IOException("not an IP packet: " + len + " bytes");
-    }
-    if (len > rawOut.capacity()) {
-      throw new IOException("raw packet too large: " + len + " bytes");
-    }
-    if (closed) {
-      throw new IOException("test node " + name + " is closed");
-    }
-    if (rawFd < 0) {
-      int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
-      rawFd = thread.run(() -> Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto));
-    }
-    int p = packet.position();
-    boolean six = (packet.get(p) & 0xf0) == 0x60 && len >= 40;
-    Link k;
-    if (six) {
-      byte[] d = new byte[16];
-      packet.get(p + 24, d);
-      k = linkFor6(Ipv6Addresses.fromBytes(d));
-    } else {
-      int dst =
-          (packet.get(p + 16) & 0xff) << 24
-              | (packet.get(p + 17) & 0xff) << 16
-              | (packet.get(p + 18) & 0xff) << 8
-              | (packet.get(p + 19) & 0xff);
-      k = linkFor(dst);
-    }
-    // the socket's protocol only filters what it receives; sll_protocol is the EtherType sent
-    int etherType = six ? Native.ETH_P_IPV6 : Native.ETH_P_IP;
-    rawTo.clear();
-    rawTo.putShort(0, (short) Native.AF_PACKET);
-    rawTo.put(2, (byte) (etherType >>> 8)); // sll_protocol, network order
-    rawTo.put(3, (byte) etherType);
-    rawTo.putInt(4, k.iface().index());
-    rawTo.putShort(8, (short) Native.ARPHRD_ETHER);
-    rawTo.put(10, (byte) 0);
-    rawTo.put(11, (byte) 6);
-    byte[] mac = k.neighbourMac;
-    for (int i = 0; i < 8; i++) {
-      rawTo.put(12 + i, i < 6 ? mac[i] : 0);
-    }
-    rawOut.clear();
-    rawOut.put(0, packet, p, len);
-    rawOut.limit(len);
-    try {
-      Datagrams.sendTo(rawFd, rawOut, rawTo);
-    } catch (ErrnoException e) {
-      throw new IOException(
-          "raw send of " + len + " bytes on " + name + "/" + k.iface().name() + " failed: " + e, e);
-    }
+  public void sendRaw(ByteBuffer packet) throws IOException {
+    raw.send(packet);
   }
 
   @Override
@@ -489,6 +418,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       }
       closed = true;
     }
+    raw.close();
     for (AutoCloseable c : open) {
       try {
         c.close();
@@ -497,10 +427,6 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       }
     }
     open.clear();
-    synchronized (this) {
-      Native.close(rawFd);
-      rawFd = -1;
-    }
     thread.close();
   }
 
