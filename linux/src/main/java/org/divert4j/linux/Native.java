@@ -230,6 +230,55 @@ public final class Native {
   }
 
   /**
+   * listen(2).
+   *
+   * @param fd descriptor
+   * @param backlog the queue length
+   * @throws ErrnoException on failure
+   */
+  public static void listen(int fd, int backlog) throws ErrnoException {
+    if (c().listen(fd, backlog) < 0) {
+      throw fail("listen");
+    }
+  }
+
+  /**
+   * accept4(2) with {@code SOCK_CLOEXEC}, not asking for the peer's address.
+   *
+   * @param fd a listening descriptor
+   * @return the connection's descriptor
+   * @throws ErrnoException on failure
+   */
+  public static int accept(int fd) throws ErrnoException {
+    int c = c().accept4(fd, 0L, 0L, SOCK_CLOEXEC);
+    if (c < 0) {
+      throw fail("accept4");
+    }
+    return c;
+  }
+
+  /**
+   * getsockopt(2) into a direct buffer.
+   *
+   * @param fd descriptor
+   * @param level level
+   * @param name option
+   * @param value receives the value from index 0
+   * @param len its room in bytes
+   * @return the length the kernel wrote
+   * @throws ErrnoException on failure
+   */
+  public static int getOption(int fd, int level, int name, ByteBuffer value, int len)
+      throws ErrnoException {
+    ByteBuffer l = allocate(8);
+    l.putInt(0, len);
+    if (c().getsockopt(fd, level, name, address(value), address(l)) < 0) {
+      throw fail("getsockopt(" + level + "," + name + ")");
+    }
+    return l.getInt(0);
+  }
+
+  /**
    * setsockopt(2) with an int value.
    *
    * @param fd descriptor

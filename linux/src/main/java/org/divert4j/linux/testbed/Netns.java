@@ -46,11 +46,76 @@ public final class Netns implements AutoCloseable {
   private static boolean hookInstalled;
 
   private final String name;
+  // the namespace file; for a namespace of ip netns, /var/run/netns/<name>
+  private final String path;
+  // made here with ip netns add, so deleted by close(); false for one only attached
+  private final boolean owned;
+  // non-null: a namespace of a NamespaceBroker, reached only through it
+  private final NamespaceBrokerClient broker;
+  // brokered: the namespace this JVM runs in
+  private final boolean own;
   private volatile boolean closed;
   private NetnsThread thread; // guarded by this; see #thread()
 
-  private Netns(String name) {
+  private Netns(
+      String name, String path, boolean owned, NamespaceBrokerClient broker, boolean own) {
     this.name = name;
+    this.path = path;
+    this.owned = owned;
+    this.broker = broker;
+    this.own = own;
+  }
+
+  private Netns(String name) {
+    this(name, "/var/run/netns/" + name, true, null, false);
+  }
+
+  /**
+   * Attaches to a namespace this process did not create, e.g. another process's ({@code
+   * /proc/PID/ns/net}): commands, sysctls and sockets work as for a created one, and {@link
+   * #close()} ends the namespace's thread but deletes nothing. For a {@link NamespaceBroker}.
+   *
+   * @param label a name for messages
+   * @param nsPath the namespace file
+   * @return the namespace
+   * @throws IOException if it cannot be entered
+   */
+  static Netns attach(String label, String nsPath) throws IOException {
+    Netns ns = new Netns(label, nsPath, false, null, false);
+    ns.thread();
+    return ns;
+  }
+
+  /**
+   * A namespace of a broker, reached only through it.
+   *
+   * @param name its name at the broker
+   * @param broker the broker
+   * @param own whether it is the namespace this JVM runs in
+   * @return the namespace
+   */
+  static Netns brokered(String name, NamespaceBrokerClient broker, boolean own) {
+    return new Netns(name, null, false, broker, own);
+  }
+
+  /**
+   * @return whether this namespace is reached through a {@link NamespaceBroker} (this JVM cannot
+   *     enter it: {@link #path()} is unusable, and commands, sysctls and sockets go through the
+   *     broker)
+   */
+  public boolean isBrokered() {
+    return broker != null;
+  }
+
+  /**
+   * @return whether this is the namespace this JVM itself runs in, reached through a broker
+   */
+  public boolean isOwnNamespace() {
+    return own;
+  }
+
+  NamespaceBrokerClient broker() {
+    return broker;
   }
 
   /**
@@ -99,7 +164,69 @@ public final class Netns implements AutoCloseable {
    *     {@code setns(2)} and {@code nsenter --net=}
    */
   public Path path() {
-    return Path.of("/var/run/netns", name);
+    if (broker != null) {
+      throw new UnsupportedOperationException(this + " is reached through its broker only");
+    }
+    return Path.of(path);
+  }
+
+  /**
+   * Starts a thread in this namespace, for a node's work: socket calls that must happen inside.
+   *
+   * @param label a name for the thread
+   * @return the thread, or null for a namespace of a broker that is not this JVM's own (no thread
+   *     of this JVM can enter it); the caller closes it
+   * @throws IOException if the namespace cannot be entered
+   */
+  public NetnsThread newThread(String label) throws IOException {
+    if (broker != null) {
+      return own ? NetnsThread.open(null, label) : null;
+    }
+    return NetnsThread.open(path, label);
+  }
+
+  /**
+   * Makes a socket inside this namespace ({@code socket(2)} on the namespace's thread, or by the
+   * broker, which passes it here): a socket stays in the namespace it was made in, whichever thread
+   * or process uses it.
+   *
+   * @param domain e.g. {@link org.divert4j.linux.Native#AF_INET6}
+   * @param type e.g. {@link org.divert4j.linux.Native#SOCK_DGRAM}
+   * @param protocol the protocol (for AF_PACKET in network byte order)
+   * @return the descriptor, owned by the caller (close it with {@link
+   *     org.divert4j.linux.Native#close})
+   * @throws IOException if it cannot be made (an {@link org.divert4j.linux.ErrnoException} when
+   *     made here)
+   */
+  public int socket(int domain, int type, int protocol) throws IOException {
+    if (broker != null) {
+      return broker.socket(name, domain, type, protocol);
+    }
+    return thread().run(() -> org.divert4j.linux.Datagrams.socket(domain, type, protocol));
+  }
+
+  /**
+   * @return what {@code ip link ... netns X} takes for this namespace: its name, or for an attached
+   *     one the id of its thread
+   * @throws IOException if its thread cannot be started
+   */
+  String netnsArgument() throws IOException {
+    return owned ? name : Integer.toString(thread().tid());
+  }
+
+  /**
+   * @return the inode of the namespace this namespace's thread is in ({@link NetnsThread#inode})
+   * @throws IOException if the thread cannot be started
+   */
+  String newThreadInode() throws IOException {
+    return thread().inode();
+  }
+
+  /**
+   * @return whether this namespace was made with {@code ip netns add} by this process
+   */
+  boolean owned() {
+    return owned;
   }
 
   /**
@@ -124,7 +251,17 @@ public final class Netns implements AutoCloseable {
    */
   public Shell.Result exec(String input, Duration timeout, List<String> command)
       throws IOException {
-    return Shell.run(input, timeout, Shell.inNetns(path().toString(), command));
+    if (broker != null) {
+      List<String> req = new ArrayList<>();
+      req.add("exec");
+      req.add(name);
+      req.add(Long.toString(timeout.toMillis()));
+      req.add(input == null ? "-" : "+" + input);
+      req.addAll(command);
+      List<String> r = broker.call(req, null);
+      return new Shell.Result(command, Integer.parseInt(r.get(0)), r.get(1), r.get(2));
+    }
+    return Shell.run(input, timeout, Shell.inNetns(path, command));
   }
 
   /**
@@ -150,9 +287,14 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if it fails
    */
   public String ip(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of("ip", "-n", name));
+    if (broker != null) {
+      List<String> req = new ArrayList<>(List.of("ip", name));
+      req.addAll(Arrays.asList(args));
+      return broker.call(req, null).get(0);
+    }
+    List<String> cmd = new ArrayList<>(owned ? List.of("ip", "-n", name) : List.of("ip"));
     cmd.addAll(Arrays.asList(args));
-    return Shell.check(null, Shell.DEFAULT_TIMEOUT, cmd);
+    return Shell.check(null, Shell.DEFAULT_TIMEOUT, owned ? cmd : Shell.inNetns(path, cmd));
   }
 
   /**
@@ -167,6 +309,14 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if one fails; the message has the command and ip's stderr
    */
   public void ipBatch(List<List<String>> commands) throws IOException {
+    if (broker != null) {
+      List<String> req = new ArrayList<>(List.of("batch", name));
+      for (List<String> c : commands) {
+        req.add(String.join(" ", c));
+      }
+      broker.call(req, null);
+      return;
+    }
     StringBuilder in = new StringBuilder();
     for (List<String> c : commands) {
       for (String arg : c) {
@@ -176,8 +326,11 @@ public final class Netns implements AutoCloseable {
       }
       in.append(String.join(" ", c)).append('\n');
     }
-    Shell.Result r =
-        Shell.run(in.toString(), Shell.DEFAULT_TIMEOUT, List.of("ip", "-n", name, "-batch", "-"));
+    List<String> ipBatch =
+        owned
+            ? List.of("ip", "-n", name, "-batch", "-")
+            : Shell.inNetns(path, List.of("ip", "-batch", "-"));
+    Shell.Result r = Shell.run(in.toString(), Shell.DEFAULT_TIMEOUT, ipBatch);
     if (r.ok()) {
       return;
     }
@@ -201,6 +354,10 @@ public final class Netns implements AutoCloseable {
   public void sysctl(String key, String value) throws IOException {
     if (!key.matches("[A-Za-z0-9_.-]+") || !value.matches("[A-Za-z0-9_ .:-]*")) {
       throw new IllegalArgumentException("bad sysctl " + key + "=" + value);
+    }
+    if (broker != null) {
+      broker.call("sysctl-set", name, key, value);
+      return;
     }
     Path file = sysctlFile(key);
     byte[] line = (value + "\n").getBytes(StandardCharsets.US_ASCII);
@@ -229,6 +386,9 @@ public final class Netns implements AutoCloseable {
     if (!key.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("bad sysctl " + key);
     }
+    if (broker != null) {
+      return broker.call("sysctl-get", name, key).get(0);
+    }
     Path file = sysctlFile(key);
     try {
       // read(2) from offset 0 until end of file: a sysctl answers a read at a later offset with
@@ -256,6 +416,11 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if it cannot be read (ENODEV: no such interface here)
    */
   public NetDevices.Link link(String dev) throws IOException {
+    if (broker != null) {
+      List<String> r = broker.call("link", name, dev);
+      return new NetDevices.Link(
+          dev, Integer.parseInt(r.get(0)), Integer.parseInt(r.get(1)), Long.parseLong(r.get(2)));
+    }
     try {
       return thread().run(() -> NetDevices.link(dev));
     } catch (IOException e) {
@@ -274,6 +439,9 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if the file cannot be read
    */
   public List<String> linkLocals(String dev) throws IOException {
+    if (broker != null) {
+      return broker.call("linklocals", name, dev);
+    }
     String table = thread().run(() -> Files.readString(Path.of("/proc/thread-self/net/if_inet6")));
     List<String> out = new ArrayList<>();
     for (String line : table.split("\n")) {
@@ -308,8 +476,11 @@ public final class Netns implements AutoCloseable {
       if (closed) {
         throw new IOException(this + " is closed");
       }
+      if (broker != null) {
+        throw new IOException(this + " is reached through its broker only");
+      }
       if (thread == null) {
-        thread = NetnsThread.open(path().toString(), name);
+        thread = NetnsThread.open(path, name);
       }
       return thread;
     }
@@ -319,7 +490,7 @@ public final class Netns implements AutoCloseable {
    * @return true until {@link #close()}
    */
   public boolean isOpen() {
-    return !closed && Files.exists(path());
+    return !closed && (broker != null || Files.exists(Path.of(path)));
   }
 
   /**
@@ -338,6 +509,17 @@ public final class Netns implements AutoCloseable {
         // net_namespace.c, cleanup_net on a workqueue), whoever drops the last reference
         thread.close();
       }
+    }
+    if (broker != null) {
+      try {
+        broker.call("close", name);
+      } catch (IOException | RuntimeException e) {
+        // the broker removes what it made when this JVM disconnects or dies
+      }
+      return;
+    }
+    if (!owned) {
+      return;
     }
     synchronized (OPEN) {
       OPEN.remove(this);

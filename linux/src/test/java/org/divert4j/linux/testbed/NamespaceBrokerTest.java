@@ -1,0 +1,117 @@
+package org.divert4j.linux.testbed;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import org.divert4j.linux.Datagrams;
+import org.divert4j.linux.Native;
+import org.divert4j.linux.Shell;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The namespace broker (root only): a client gets a namespace made for it and a UDP socket made
+ * inside that namespace, and everything the broker made is gone when the client disconnects. The
+ * broker refuses what is not its client's: other namespaces, the broker's own namespace, programs
+ * and ip arguments that reach elsewhere.
+ */
+class NamespaceBrokerTest {
+  private Path dir;
+  private NamespaceBroker broker;
+
+  @BeforeEach
+  void start() throws IOException {
+    assumeTrue(Shell.isRoot(), "the broker needs root");
+    dir = Files.createTempDirectory("d4j-broker-");
+    // no client namespace: this JVM runs in the broker's own, which it never configures
+    broker = NamespaceBroker.start(dir.resolve("s"), null, -1);
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    if (broker != null) {
+      broker.close();
+      Files.deleteIfExists(dir);
+    }
+  }
+
+  /** Whether /proc/net/udp6 of the namespace of whoever reads it lists a socket bound to port. */
+  private static boolean listed(String udp6, int port) {
+    String hex = String.format(Locale.ROOT, ":%04X ", port);
+    for (String line : udp6.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 2 && (f[1] + " ").endsWith(hex)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Test
+  void aSocketMadeInABrokeredNamespaceStaysThere() throws Exception {
+    NamespaceBrokerClient client = NamespaceBrokerClient.connect(dir.resolve("s"));
+    String name;
+    int fd = -1;
+    try {
+      Netns peer = client.create("peer");
+      name = peer.name();
+      assertTrue(peer.isBrokered());
+      assertTrue(Netns.list().contains(name), "the broker made " + name);
+      assertTrue(name.startsWith(Netns.PREFIX + ProcessHandle.current().pid() + "-"));
+      assertTrue(peer.ip("-o", "link", "show", "dev", "lo").contains("UP"), "loopback up");
+      fd = peer.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+      ByteBuffer sa = Native.allocate(Native.SIZEOF_SOCKADDR_IN6);
+      sa.putShort(0, (short) Native.AF_INET6);
+      sa.put(2, (byte) (47301 >>> 8));
+      sa.put(3, (byte) 47301);
+      Datagrams.bind(fd, sa); // bound here, by this process, in the peer's namespace
+      String inPeer = peer.exec("cat", "/proc/net/udp6").stdout();
+      assertTrue(listed(inPeer, 47301), "the peer's namespace has the socket:\n" + inPeer);
+      String here = Files.readString(Path.of("/proc/net/udp6"));
+      assertFalse(listed(here, 47301), "this namespace has not:\n" + here);
+      // sysctls and link reads happen in the peer too
+      peer.sysctl("net.ipv4.ip_forward", "1");
+      assertEquals("1", peer.sysctl("net.ipv4.ip_forward"));
+      assertEquals(1, peer.link("lo").index());
+    } finally {
+      Native.close(fd);
+      client.close();
+    }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (Netns.list().contains(name) && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertFalse(Netns.list().contains(name), "the broker deleted " + name + " on disconnect");
+  }
+
+  @Test
+  void refusesWhatIsNotItsClients() throws Exception {
+    NamespaceBrokerClient client = NamespaceBrokerClient.connect(dir.resolve("s"));
+    try (Netns peer = client.create("peer")) {
+      IOException self = assertThrows(IOException.class, client::self);
+      assertTrue(self.getMessage().contains("no client namespace"), self.getMessage());
+      Netns other = Netns.brokered("d4j-1-1-host", client, false);
+      assertThrows(IOException.class, () -> other.ip("link", "show"));
+      assertThrows(IOException.class, () -> peer.exec("sh", "-c", "true"));
+      assertThrows(IOException.class, () -> peer.exec("cat", "/etc/shadow"));
+      assertThrows(IOException.class, () -> peer.ip("link", "set", "lo", "netns", "1"));
+      assertThrows(
+          IOException.class,
+          () -> peer.ipBatch(List.of(List.of("link", "set", "lo", "netns", "1"))));
+      assertThrows(IOException.class, () -> peer.socket(Native.AF_NETLINK, Native.SOCK_RAW, 0));
+      assertTrue(peer.exec("ip", "-o", "link", "show").ok(), "what is allowed still works");
+    } finally {
+      client.close();
+    }
+  }
+}
