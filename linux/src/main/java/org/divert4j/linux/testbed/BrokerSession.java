@@ -330,8 +330,13 @@ final class BrokerSession {
     self = ns;
   }
 
+  /**
+   * The inode of a namespace file, which names the namespace machine-wide: stat(2) of {@code
+   * /var/run/netns/NAME} (a bind mount of the nsfs file) or of {@code /proc/PID/ns/net} (followed),
+   * as {@code net:[N]}, how the {@code /proc} link reads.
+   */
   private static String inode(String nsFile) throws IOException {
-    return Files.readSymbolicLink(Path.of(nsFile)).toString();
+    return "net:[" + Files.getAttribute(Path.of(nsFile), "unix:ino") + "]";
   }
 
   /**
