@@ -121,10 +121,14 @@ class ServiceUserTckTest {
           p.destroyForcibly();
         }
       }
-      assertEquals(List.of(), namespacesOf(self), "the broker removed every namespace it made");
+      assertEquals(
+          List.of(tckNs.name()),
+          namespacesOf(self),
+          "the broker removed every namespace it made; only the TCK's own is left");
       String links = tckNs.ip("-o", "link", "show");
       assertEquals(1, links.strip().split("\n").length, "only lo is left in the TCK's namespace");
     }
+    assertEquals(List.of(), namespacesOf(self), "no namespace of this test is left");
     String report = String.join("\n", out);
     assertFalse(report.contains("NOT VERIFIED"), report);
     assertTrue(report.contains("COMPATIBLE: backend 'rawsocket'"), "compatible:\n" + report);
