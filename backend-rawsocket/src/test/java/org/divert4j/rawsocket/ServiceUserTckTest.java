@@ -90,7 +90,10 @@ class ServiceUserTckTest {
             java.serviceCommand(
                 tckNs.path().toString(),
                 List.of("net_admin", "net_raw"),
-                List.of("-D" + NamespaceBrokerClient.PROPERTY + "=" + socket),
+                List.of(
+                    "-D" + NamespaceBrokerClient.PROPERTY + "=" + socket,
+                    // TCP channels on the peers' sockets (BrokeredChannels)
+                    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED"),
                 "org.divert4j.tck.Tck",
                 args.toArray(new String[0]));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -38,6 +38,8 @@ public interface LibC {
 
   int close(int fd);
 
+  int dup3(int oldFd, int newFd, int flags);
+
   int setns(int fd, int nstype);
 
   int open(String path, int flags);

@@ -23,6 +23,7 @@ public final class Native {
   public static final int AF_INET6 = 10;
   public static final int AF_NETLINK = 16;
   public static final int AF_PACKET = 17;
+  public static final int SOCK_STREAM = 1;
   public static final int SOCK_DGRAM = 2;
   public static final int SOCK_RAW = 3;
   public static final int SOCK_NONBLOCK = 0x800;
@@ -31,6 +32,7 @@ public final class Native {
   public static final int NETLINK_NETFILTER = 12;
   public static final int IPPROTO_IP = 0;
   public static final int IPPROTO_ICMP = 1;
+  public static final int IPPROTO_TCP = 6;
   public static final int IPPROTO_UDP = 17;
   public static final int IPPROTO_RAW = 255;
   public static final int IPPROTO_IPV6 = 41;
@@ -440,6 +442,20 @@ public final class Native {
   public static void close(int fd) {
     if (fd >= 0) {
       c().close(fd);
+    }
+  }
+
+  /**
+   * dup3(2) with {@code O_CLOEXEC}: makes {@code newFd} refer to what {@code oldFd} refers to,
+   * closing what {@code newFd} referred to before, in one step.
+   *
+   * @param oldFd the descriptor to copy
+   * @param newFd the number to copy it to
+   * @throws ErrnoException on failure
+   */
+  public static void dup3(int oldFd, int newFd) throws ErrnoException {
+    if (c().dup3(oldFd, newFd, O_CLOEXEC) < 0) {
+      throw fail("dup3");
     }
   }
 

@@ -354,40 +354,47 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     return track(self[0]);
   }
 
-  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  /**
+   * Made on the node's namespace thread, so the socket belongs to the node's namespace; for a node
+   * only a broker reaches, see {@link BrokeredChannels}.
+   */
   @Override
   public java.nio.channels.ServerSocketChannel listenTcp(int port) throws IOException {
-    requireThread();
-    java.nio.channels.ServerSocketChannel ch =
-        thread.run(
-            () -> {
-              java.nio.channels.ServerSocketChannel s =
-                  java.nio.channels.ServerSocketChannel.open();
-              s.bind(new java.net.InetSocketAddress(port));
-              return s;
-            });
+    java.nio.channels.ServerSocketChannel ch;
+    if (thread == null) {
+      ch = java.nio.channels.ServerSocketChannel.open();
+      BrokeredChannels.adopt(ch, tcpSocket(), ch::close);
+      ch.bind(new java.net.InetSocketAddress(port));
+    } else {
+      ch =
+          thread.run(
+              () -> {
+                java.nio.channels.ServerSocketChannel s =
+                    java.nio.channels.ServerSocketChannel.open();
+                s.bind(new java.net.InetSocketAddress(port));
+                return s;
+              });
+    }
     return track(ch);
   }
 
-  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  /**
+   * Made on the node's namespace thread, so the socket belongs to the node's namespace; for a node
+   * only a broker reaches, see {@link BrokeredChannels}.
+   */
   @Override
   public java.nio.channels.SocketChannel openTcp() throws IOException {
-    requireThread();
+    if (thread == null) {
+      java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
+      BrokeredChannels.adopt(ch, tcpSocket(), ch::close);
+      return track(ch);
+    }
     return track(thread.run(java.nio.channels.SocketChannel::open));
   }
 
-  /**
-   * Java's TCP channels are made by the JDK on the calling thread, so only a node whose namespace a
-   * thread of this JVM can enter has them; a socket descriptor from a broker cannot become one.
-   */
-  private void requireThread() {
-    if (thread == null) {
-      throw new UnsupportedOperationException(
-          "TCP: node "
-              + name
-              + " is in a namespace only a broker reaches, and a Java TCP channel cannot be made"
-              + " from a socket the broker passes");
-    }
+  /** A dual-stack TCP socket made in the node's namespace, as Java's channels open them. */
+  private int tcpSocket() throws IOException {
+    return netns.socket(Native.AF_INET6, Native.SOCK_STREAM, Native.IPPROTO_TCP);
   }
 
   @Override
