@@ -179,6 +179,11 @@ public final class NamespaceBroker implements AutoCloseable {
       // the starter is gone
     }
     b.close();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is shutting down: the hook runs, and close() is idempotent
+    }
     return 0;
   }
 

@@ -114,4 +114,20 @@ class NamespaceBrokerTest {
       client.close();
     }
   }
+
+  @Test
+  void asAProgramItServesUntilItsInputEnds() throws Exception {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream out = new java.io.PrintStream(bytes, true, "UTF-8");
+    Path sock = dir.resolve("p");
+    int code =
+        NamespaceBroker.run(
+            new String[] {sock.toString(), "-"},
+            new java.io.ByteArrayInputStream(new byte[0]),
+            out);
+    assertEquals(0, code, bytes.toString("UTF-8"));
+    assertEquals("READY " + sock, bytes.toString("UTF-8").strip());
+    assertFalse(Files.exists(sock), "its socket is removed when it stops");
+    assertEquals(64, NamespaceBroker.run(new String[] {}, System.in, out), "usage");
+  }
 }
