@@ -130,4 +130,60 @@ class NamespaceBrokerTest {
     assertFalse(Files.exists(sock), "its socket is removed when it stops");
     assertEquals(64, NamespaceBroker.run(new String[] {}, System.in, out), "usage");
   }
+
+  /**
+   * A client in its own namespace: the broker configures that namespace for it, restores it when
+   * the client closes its handle (the veth it made is gone, the sysctl it set is back), and deletes
+   * the client's other namespaces when the client exits.
+   */
+  @Test
+  void restoresTheClientsNamespaceAndCleansUpWhenTheClientExits() throws Exception {
+    broker.close();
+    try (Netns clientNs = Netns.create(Netns.uniqueName("client"))) {
+      broker = NamespaceBroker.start(dir.resolve("c"), clientNs.path().toString(), -1);
+      String before = clientNs.sysctl("net.ipv4.ip_forward");
+      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process p =
+          new ProcessBuilder(
+                  Shell.inNetns(
+                      clientNs.path().toString(),
+                      List.of(
+                          javaBin,
+                          "--enable-native-access=ALL-UNNAMED",
+                          "-cp",
+                          System.getProperty("java.class.path"),
+                          BrokerSelfChild.class.getName(),
+                          dir.resolve("c").toString())))
+              .redirectErrorStream(true)
+              .start();
+      try {
+        java.io.BufferedReader r =
+            new java.io.BufferedReader(
+                new java.io.InputStreamReader(
+                    p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        String ready = r.readLine();
+        assertTrue(ready != null && ready.startsWith("READY "), "child: " + ready);
+        String peer = ready.substring(6);
+        assertTrue(Netns.list().contains(peer), "the broker made the client's peer");
+        assertEquals(1400, clientNs.link("d4jx0").mtu(), "the veth is in the client's namespace");
+        assertEquals("1", clientNs.sysctl("net.ipv4.ip_forward"));
+        p.getOutputStream().write("reset\n".getBytes());
+        p.getOutputStream().flush();
+        assertEquals("RESET", r.readLine());
+        assertThrows(IOException.class, () -> clientNs.link("d4jx0"), "the veth is gone");
+        assertEquals(before, clientNs.sysctl("net.ipv4.ip_forward"), "the sysctl is back");
+        assertTrue(Netns.list().contains(peer), "the peer lives until the client goes");
+        p.getOutputStream().close();
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (Netns.list().contains(peer) && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertFalse(Netns.list().contains(peer), "the client exited: its peer is deleted");
+        assertEquals(0, broker.sessionCount(), "the session ended");
+      } finally {
+        p.destroyForcibly();
+      }
+    }
+  }
 }
