@@ -23,39 +23,50 @@ final class BrokeredChannels {
     void run() throws IOException;
   }
 
+  /** SO_DOMAIN (asm-generic/socket.h): the family a socket was made with. */
+  private static final int SO_DOMAIN = 39;
+
   /**
-   * Makes {@code channel} use {@code fd}, which it then owns.
+   * Makes {@code channel} use a TCP socket made in {@code netns}, of the family the JDK chose for
+   * the channel (AF_INET6, or AF_INET when the JDK runs without IPv6), read from the channel's own
+   * socket ({@code SO_DOMAIN}), so that the channel's addresses fit the socket.
    *
-   * @param channel a new, unconnected, unbound channel of the same family and type as {@code fd}
-   * @param fd a socket descriptor, closed here in every case
+   * @param channel a new, unconnected, unbound TCP channel
+   * @param netns the namespace to make the socket in
    * @param onFailure closes the channel if this fails
    * @throws UnsupportedOperationException if the JDK's descriptor cannot be reached (the reason)
-   * @throws IOException if dup3 fails
+   * @throws IOException if the socket cannot be made or dup3 fails
    */
-  static void adopt(Channel channel, int fd, Cleanup onFailure) throws IOException {
+  static void adoptTcp(Channel channel, Netns netns, Cleanup onFailure) throws IOException {
+    int fd = -1;
     try {
-      int target;
-      try {
-        Class<?> sel = Class.forName("sun.nio.ch.SelChImpl");
-        target = (int) sel.getMethod("getFDVal").invoke(channel);
-      } catch (ClassNotFoundException
-          | NoSuchMethodException
-          | IllegalAccessException
-          | InvocationTargetException
-          | RuntimeException e) {
-        throw new UnsupportedOperationException(
-            "TCP in a namespace only a broker reaches needs the JVM option --add-exports"
-                + " java.base/sun.nio.ch=ALL-UNNAMED ("
-                + e
-                + ")",
-            e);
-      }
+      int target = descriptor(channel);
+      int domain = Native.getIntOption(target, Native.SOL_SOCKET, SO_DOMAIN);
+      fd = netns.socket(domain, Native.SOCK_STREAM, Native.IPPROTO_TCP);
       Native.dup3(fd, target);
     } catch (IOException | RuntimeException e) {
       onFailure.run();
       throw e;
     } finally {
       Native.close(fd);
+    }
+  }
+
+  private static int descriptor(Channel channel) {
+    try {
+      Class<?> sel = Class.forName("sun.nio.ch.SelChImpl");
+      return (int) sel.getMethod("getFDVal").invoke(channel);
+    } catch (ClassNotFoundException
+        | NoSuchMethodException
+        | IllegalAccessException
+        | InvocationTargetException
+        | RuntimeException e) {
+      throw new UnsupportedOperationException(
+          "TCP in a namespace only a broker reaches needs the JVM option --add-exports"
+              + " java.base/sun.nio.ch=ALL-UNNAMED ("
+              + e
+              + ")",
+          e);
     }
   }
 }

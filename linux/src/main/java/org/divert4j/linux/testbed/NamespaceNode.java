@@ -363,7 +363,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     java.nio.channels.ServerSocketChannel ch;
     if (thread == null) {
       ch = java.nio.channels.ServerSocketChannel.open();
-      BrokeredChannels.adopt(ch, tcpSocket(), ch::close);
+      BrokeredChannels.adoptTcp(ch, netns, ch::close);
       ch.bind(new java.net.InetSocketAddress(port));
     } else {
       ch =
@@ -386,15 +386,10 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   public java.nio.channels.SocketChannel openTcp() throws IOException {
     if (thread == null) {
       java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
-      BrokeredChannels.adopt(ch, tcpSocket(), ch::close);
+      BrokeredChannels.adoptTcp(ch, netns, ch::close);
       return track(ch);
     }
     return track(thread.run(java.nio.channels.SocketChannel::open));
-  }
-
-  /** A dual-stack TCP socket made in the node's namespace, as Java's channels open them. */
-  private int tcpSocket() throws IOException {
-    return netns.socket(Native.AF_INET6, Native.SOCK_STREAM, Native.IPPROTO_TCP);
   }
 
   @Override
