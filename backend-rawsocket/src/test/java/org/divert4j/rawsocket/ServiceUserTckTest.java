@@ -37,6 +37,9 @@ class ServiceUserTckTest {
   /** The system property that selects the rules, {@code all} for the whole TCK. */
   static final String RULES = "divert4j.serviceTck";
 
+  /** How long the TCK's JVM may run (the whole kernel TCK takes about four minutes). */
+  private static final long WHOLE_RUN_MINUTES = 20;
+
   // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13 (include/uapi/linux/capability.h)
   private static final long TWO_CAPS = 1L << 12 | 1L << 13;
 
@@ -97,6 +100,22 @@ class ServiceUserTckTest {
                 "org.divert4j.tck.Tck",
                 args.toArray(new String[0]));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        // a TCK that hangs ends the test instead of the build: the whole TCK takes minutes
+        Thread watchdog =
+            new Thread(
+                () -> {
+                  try {
+                    if (!p.waitFor(WHOLE_RUN_MINUTES, TimeUnit.MINUTES)) {
+                      System.out.println("tck: no end after " + WHOLE_RUN_MINUTES + " min: killed");
+                      p.destroyForcibly();
+                    }
+                  } catch (InterruptedException e) {
+                    p.destroyForcibly();
+                  }
+                },
+                "d4j-service-tck-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
         try {
           BufferedReader r =
               new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
