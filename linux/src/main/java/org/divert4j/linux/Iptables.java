@@ -127,6 +127,30 @@ public final class Iptables {
   }
 
   /**
+   * The command of {@link #restore}, to run in a namespace some other way (its standard input is
+   * the script).
+   *
+   * @return the program and its arguments
+   */
+  public List<String> restoreCommand() {
+    List<String> cmd = new ArrayList<>(List.of(restore, "--noflush", "--counters"));
+    if (legacy) {
+      cmd.add("-w");
+    }
+    return cmd;
+  }
+
+  /**
+   * The command of {@link #save(String, String)}, to run in a namespace some other way.
+   *
+   * @param table e.g. {@code mangle}
+   * @return the program and its arguments
+   */
+  public List<String> saveCommand(String table) {
+    return List.of(save, "-c", "-t", table);
+  }
+
+  /**
    * Dumps one table, with counters.
    *
    * @param nsPath the namespace
@@ -216,11 +240,7 @@ public final class Iptables {
    * @throws IOException if iptables refuses it; the message has its error
    */
   public void restore(String nsPath, String script) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(restore, "--noflush", "--counters"));
-    if (legacy) {
-      cmd.add("-w");
-    }
-    Shell.Result r = Shell.run(script, TIMEOUT, Shell.inNetns(nsPath, cmd));
+    Shell.Result r = Shell.run(script, TIMEOUT, Shell.inNetns(nsPath, restoreCommand()));
     if (!r.ok()) {
       throw new IOException(r.describe() + "\nscript:\n" + script);
     }

@@ -16,6 +16,10 @@ public interface LibC {
 
   int connect(int fd, long addr, int len);
 
+  int listen(int fd, int backlog);
+
+  int accept4(int fd, long addr, long addrLen, int flags);
+
   int setsockopt(int fd, int level, int name, long value, int len);
 
   int getsockopt(int fd, int level, int name, long value, long lenAddr);
@@ -33,6 +37,8 @@ public interface LibC {
   int poll(long fds, long nfds, int timeoutMs);
 
   int close(int fd);
+
+  int dup3(int oldFd, int newFd, int flags);
 
   int setns(int fd, int nstype);
 

@@ -22,6 +22,7 @@ public final class Native {
   public static final int AF_INET6 = 10;
   public static final int AF_NETLINK = 16;
   public static final int AF_PACKET = 17;
+  public static final int SOCK_STREAM = 1;
   public static final int SOCK_DGRAM = 2;
   public static final int SOCK_RAW = 3;
   public static final int SOCK_NONBLOCK = 0x800;
@@ -30,6 +31,7 @@ public final class Native {
   public static final int NETLINK_NETFILTER = 12;
   public static final int IPPROTO_IP = 0;
   public static final int IPPROTO_ICMP = 1;
+  public static final int IPPROTO_TCP = 6;
   public static final int IPPROTO_UDP = 17;
   public static final int IPPROTO_RAW = 255;
   public static final int IPPROTO_IPV6 = 41;
@@ -200,6 +202,55 @@ public final class Native {
   }
 
   /**
+   * listen(2).
+   *
+   * @param fd descriptor
+   * @param backlog the queue length
+   * @throws ErrnoException on failure
+   */
+  public static void listen(int fd, int backlog) throws ErrnoException {
+    if (c().listen(fd, backlog) < 0) {
+      throw fail("listen");
+    }
+  }
+
+  /**
+   * accept4(2) with {@code SOCK_CLOEXEC}, not asking for the peer's address.
+   *
+   * @param fd a listening descriptor
+   * @return the connection's descriptor
+   * @throws ErrnoException on failure
+   */
+  public static int accept(int fd) throws ErrnoException {
+    int c = c().accept4(fd, 0L, 0L, SOCK_CLOEXEC);
+    if (c < 0) {
+      throw fail("accept4");
+    }
+    return c;
+  }
+
+  /**
+   * getsockopt(2) into a direct buffer.
+   *
+   * @param fd descriptor
+   * @param level level
+   * @param name option
+   * @param value receives the value from index 0
+   * @param len its room in bytes
+   * @return the length the kernel wrote
+   * @throws ErrnoException on failure
+   */
+  public static int getOption(int fd, int level, int name, ByteBuffer value, int len)
+      throws ErrnoException {
+    ByteBuffer l = allocate(8);
+    l.putInt(0, len);
+    if (c().getsockopt(fd, level, name, address(value), address(l)) < 0) {
+      throw fail("getsockopt(" + level + "," + name + ")");
+    }
+    return l.getInt(0);
+  }
+
+  /**
    * setsockopt(2) with an int value.
    *
    * @param fd descriptor
@@ -361,6 +412,20 @@ public final class Native {
   public static void close(int fd) {
     if (fd >= 0) {
       c().close(fd);
+    }
+  }
+
+  /**
+   * dup3(2) with {@code O_CLOEXEC}: makes {@code newFd} refer to what {@code oldFd} refers to,
+   * closing what {@code newFd} referred to before, in one step.
+   *
+   * @param oldFd the descriptor to copy
+   * @param newFd the number to copy it to
+   * @throws ErrnoException on failure
+   */
+  public static void dup3(int oldFd, int newFd) throws ErrnoException {
+    if (c().dup3(oldFd, newFd, O_CLOEXEC) < 0) {
+      throw fail("dup3");
     }
   }
 

@@ -178,6 +178,15 @@ public final class NetnsThread implements AutoCloseable {
   }
 
   /**
+   * @return the kernel thread id of the namespace thread, which {@code ip link ... netns ID} and
+   *     the kernel's {@code IFLA_NET_NS_PID} accept as a way to name its namespace (a thread id is
+   *     found like a process id: kernel/pid.c, {@code find_task_by_vpid})
+   */
+  public int tid() {
+    return tid;
+  }
+
+  /**
    * @return true once {@link #close()} was called
    */
   public boolean isClosed() {

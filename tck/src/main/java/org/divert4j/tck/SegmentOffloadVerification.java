@@ -105,7 +105,7 @@ public class SegmentOffloadVerification extends TckVerification {
           assertTrue(r.bytes().length <= MTU, "inbound packet of " + r.bytes().length + " bytes");
         }
       }
-      if (!hasTcp(bed.peer())) {
+      if (noTcp(bed.peer()) != null) {
         return;
       }
       List<int[]> sizes = new ArrayList<>();
@@ -128,12 +128,13 @@ public class SegmentOffloadVerification extends TckVerification {
     return sb.toString();
   }
 
-  private static boolean hasTcp(TestNode node) throws IOException {
+  /** Why a node offers no TCP, or null if it does. */
+  private static String noTcp(TestNode node) throws IOException {
     try {
       node.openTcp().close();
-      return true;
+      return null;
     } catch (UnsupportedOperationException e) {
-      return false;
+      return e.getMessage() == null ? "" : e.getMessage();
     }
   }
 
@@ -147,9 +148,14 @@ public class SegmentOffloadVerification extends TckVerification {
    */
   private static byte[] transfer(TestBed bed, TckContext tck, boolean offload, List<int[]> sizes)
       throws Exception {
-    if (!hasTcp(bed.peer())) {
+    String noTcp = noTcp(bed.peer());
+    if (noTcp != null) {
       throw new TckSkippedException(
-          "S69 needs TCP in the test bed, which " + bed.backend() + " does not offer", null);
+          "S69 needs TCP in the test bed, which "
+              + bed.backend()
+              + "'s does not offer here"
+              + (noTcp.isEmpty() ? "" : " (" + noTcp + ")"),
+          null);
     }
     byte[] data = pattern(BULK, 69);
     ExecutorService pool = Executors.newFixedThreadPool(3);

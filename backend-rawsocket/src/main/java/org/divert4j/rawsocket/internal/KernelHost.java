@@ -158,7 +158,12 @@ public final class KernelHost implements DivertHost {
     }
   }
 
-  /** The NFQUEUE queues this host's open sockets have bound (port .. port + parallelism - 1). */
+  /**
+   * The NFQUEUE queues this host's open sockets have bound (port .. port + parallelism - 1), and,
+   * negated as {@link NamespaceCounters#bound} holds them, the nfnetlink_log groups of its open
+   * sniffers: without them a service that cannot read {@code /proc/net/netfilter} would arm a new
+   * sniffer's port chain as if nobody listened there, and its traffic would go the no-listener way.
+   */
   private Set<Integer> ownQueues() {
     Set<Integer> q = new java.util.HashSet<>();
     for (KernelSocket s : sockets.values()) {
@@ -166,6 +171,11 @@ public final class KernelHost implements DivertHost {
         for (int i = 0; i < options.parallelism(); i++) {
           q.add(s.port() + i);
         }
+      }
+    }
+    for (SnifferSocket s : sniffers.values()) {
+      if (s.isOpen()) {
+        q.add(-s.port());
       }
     }
     return q;

@@ -37,8 +37,9 @@ final class NamespaceCounters {
    * host's own bound queues.
    *
    * <p>The set also holds, negated, the nfnetlink_log groups bound now ({@code -p} for a sniffer on
-   * port p: {@link RuleSet#store} arms its port chain with NFLOG). Without access to the tables
-   * only the queues are known, and sniffers' ports stay as they are armed.
+   * port p: {@link RuleSet#store} arms its port chain with NFLOG). Without access to the file, the
+   * groups known are those of the armed chains and of this host's open sniffers; other processes'
+   * sniffers' ports stay as they are armed.
    *
    * @param current the namespace's divert4j rules as just loaded
    * @return the bound queue numbers and negated log groups (mutable)

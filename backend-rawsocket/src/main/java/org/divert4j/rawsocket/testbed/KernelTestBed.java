@@ -65,7 +65,7 @@ public final class KernelTestBed extends NamespaceTestBed {
     List<Netns> all = new ArrayList<>();
     Netns peerNs = newNamespace("peer");
     all.add(peerNs);
-    hostNs = newNamespace("host");
+    hostNs = newHostNamespace("host");
     all.add(hostNs);
     Netns farNs = null;
     if (options.farPeer()) {
@@ -187,7 +187,15 @@ public final class KernelTestBed extends NamespaceTestBed {
     return NamespaceNode.Link.of(end, address, 24, mtu, other.mac(), six);
   }
 
+  /**
+   * The options with {@code rawsocket.netns} naming the host namespace; unchanged when the host
+   * namespace is this JVM's own (a brokered test bed, {@link Netns#isOwnNamespace}): the backend
+   * then works in its own namespace, as a service does, and never calls setns.
+   */
   private HostOptions inHostNamespace(HostOptions o) {
+    if (hostNs.isOwnNamespace()) {
+      return o;
+    }
     return o.toBuilder().property("rawsocket.netns", hostNs.name()).build();
   }
 

@@ -1,11 +1,9 @@
 package org.divert4j.linux.testbed;
 
 import java.io.IOException;
-import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -200,8 +198,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     } else {
       this.interfaces = List.copyOf(interfaces);
     }
-    this.thread = NetnsThread.open(netns.path().toString(), name);
-    this.raw = new NodeRawSender(name, thread, this.links);
+    this.thread = netns.newThread(name);
+    this.raw = new NodeRawSender(name, netns, this.links);
   }
 
   /**
@@ -212,7 +210,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   }
 
   /**
-   * @return the thread inside the node's namespace, for work the test bed does there
+   * @return the thread inside the node's namespace, for work the test bed does there; null for a
+   *     node in a namespace of a broker other than this JVM's own (see {@link Netns#newThread})
    */
   public NetnsThread thread() {
     return thread;
@@ -246,23 +245,30 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     if (payload.length > 65507) {
       throw new IOException("UDP payload too large: " + payload.length + " bytes (max 65507)");
     }
-    try (DatagramSocket s =
-        thread.run(
-            () -> {
-              DatagramSocket d = new DatagramSocket(null);
-              try {
-                d.setReuseAddress(true);
-                d.setSendBufferSize(1 << 20);
-                d.bind(new InetSocketAddress(sourcePort));
-                return d;
-              } catch (IOException | RuntimeException e) {
-                d.close();
-                throw e;
-              }
-            })) {
-      s.send(new DatagramPacket(payload, payload.length, destination, destinationPort));
+    // a dual-stack socket as java.net.DatagramSocket makes, but made through the namespace
+    // (Netns#socket), so that a node a broker serves can send too
+    int fd = netns.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+    try {
+      Native.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
+      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, 1 << 20);
+      ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN6);
+      NodeUdpEndpoint.sockaddrIn6(sa, new byte[16], sourcePort);
+      Datagrams.bind(fd, sa);
+      ByteBuffer data = NodeUdpEndpoint.direct(Math.max(1, payload.length));
+      data.put(payload).flip();
+      NodeUdpEndpoint.sockaddrIn6(sa, NodeUdpEndpoint.mapped(destination), destinationPort);
+      Datagrams.sendTo(fd, data, sa);
+    } catch (ErrnoException e) {
+      throw new IOException(
+          "UDP send to " + destination.getHostAddress() + " from " + name + " failed: " + e, e);
+    } finally {
+      Native.close(fd);
     }
   }
+
+  /** IPV6_V6ONLY (linux/in6.h). */
+  private static final int IPV6_V6ONLY = 26;
 
   @Override
   public void sendRaw(ByteBuffer packet) throws IOException {
@@ -272,27 +278,46 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
   @Override
   public UdpEndpoint openUdp(int port) throws IOException {
     NodeUdpEndpoint[] self = new NodeUdpEndpoint[1];
-    self[0] = thread.run(() -> NodeUdpEndpoint.open(port, () -> open.remove(self[0])));
+    int fd = netns.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+    self[0] = NodeUdpEndpoint.open(fd, port, () -> open.remove(self[0]));
     return track(self[0]);
   }
 
-  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  /**
+   * Made on the node's namespace thread, so the socket belongs to the node's namespace; for a node
+   * only a broker reaches, see {@link BrokeredChannels}.
+   */
   @Override
   public java.nio.channels.ServerSocketChannel listenTcp(int port) throws IOException {
-    java.nio.channels.ServerSocketChannel ch =
-        thread.run(
-            () -> {
-              java.nio.channels.ServerSocketChannel s =
-                  java.nio.channels.ServerSocketChannel.open();
-              s.bind(new java.net.InetSocketAddress(port));
-              return s;
-            });
+    java.nio.channels.ServerSocketChannel ch;
+    if (thread == null) {
+      ch = java.nio.channels.ServerSocketChannel.open();
+      BrokeredChannels.adoptTcp(ch, netns, ch::close);
+      ch.bind(new java.net.InetSocketAddress(port));
+    } else {
+      ch =
+          thread.run(
+              () -> {
+                java.nio.channels.ServerSocketChannel s =
+                    java.nio.channels.ServerSocketChannel.open();
+                s.bind(new java.net.InetSocketAddress(port));
+                return s;
+              });
+    }
     return track(ch);
   }
 
-  /** Made on the node's namespace thread, so the socket belongs to the node's namespace. */
+  /**
+   * Made on the node's namespace thread, so the socket belongs to the node's namespace; for a node
+   * only a broker reaches, see {@link BrokeredChannels}.
+   */
   @Override
   public java.nio.channels.SocketChannel openTcp() throws IOException {
+    if (thread == null) {
+      java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
+      BrokeredChannels.adoptTcp(ch, netns, ch::close);
+      return track(ch);
+    }
     return track(thread.run(java.nio.channels.SocketChannel::open));
   }
 
@@ -339,29 +364,22 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       throw new IOException("a marked UDP send goes to an IPv4 address here, not " + destination);
     }
     int dst = Ipv4.toInt(four);
-    thread.run(
-        () -> {
-          int fd = -1;
-          try {
-            fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
-            Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
-            Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_MARK, mark);
-            ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN);
-            NodeUdpEndpoint.sockaddrIn(sa, 0, sourcePort);
-            Datagrams.bind(fd, sa);
-            ByteBuffer data = NodeUdpEndpoint.direct(Math.max(1, payload.length));
-            data.put(payload).flip();
-            NodeUdpEndpoint.sockaddrIn(sa, dst, destinationPort);
-            Datagrams.sendTo(fd, data, sa);
-            return null;
-          } catch (ErrnoException e) {
-            throw new IOException("cannot send a marked datagram: " + e.getMessage(), e);
-          } finally {
-            if (fd >= 0) {
-              Native.close(fd);
-            }
-          }
-        });
+    int fd = netns.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
+    try {
+      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_MARK, mark);
+      ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN);
+      NodeUdpEndpoint.sockaddrIn(sa, 0, sourcePort);
+      Datagrams.bind(fd, sa);
+      ByteBuffer data = NodeUdpEndpoint.direct(Math.max(1, payload.length));
+      data.put(payload).flip();
+      NodeUdpEndpoint.sockaddrIn(sa, dst, destinationPort);
+      Datagrams.sendTo(fd, data, sa);
+    } catch (ErrnoException e) {
+      throw new IOException("cannot send a marked datagram: " + e.getMessage(), e);
+    } finally {
+      Native.close(fd);
+    }
   }
 
   /**
@@ -374,11 +392,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     NodeMarkCounter[] self = new NodeMarkCounter[1];
     self[0] =
         NodeMarkCounter.open(
-            netns.path().toString(),
-            destinationPort,
-            significant,
-            marks,
-            () -> open.remove(self[0]));
+            netns, destinationPort, significant, marks, () -> open.remove(self[0]));
     return track(self[0]);
   }
 
@@ -389,7 +403,7 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       idx[i] = links.get(i).iface().index();
     }
     NodeCapture[] self = new NodeCapture[1];
-    self[0] = thread.run(() -> NodeCapture.open(idx, name, () -> open.remove(self[0])));
+    self[0] = NodeCapture.open(netns, idx, name, () -> open.remove(self[0]));
     return track(self[0]);
   }
 
@@ -427,7 +441,9 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
       }
     }
     open.clear();
-    thread.close();
+    if (thread != null) {
+      thread.close();
+    }
   }
 
   @Override

@@ -85,6 +85,9 @@ public abstract class NamespaceTestBed implements TestBed {
    * @throws BackendUnavailableException naming what is missing
    */
   public static void requireUsable(String backend) throws BackendUnavailableException {
+    if (NamespaceBrokerClient.configured()) {
+      return; // a broker, running as root, builds the namespaces (NamespaceBrokerClient)
+    }
     if (!Shell.isRoot()) {
       throw new BackendUnavailableException(
           "the " + backend + " test bed needs root (it creates network namespaces and veth pairs)",
@@ -115,7 +118,9 @@ public abstract class NamespaceTestBed implements TestBed {
    */
   protected static <B extends NamespaceTestBed> B open(B bed) throws DivertException {
     requireUsable(bed.backend());
-    Netns.deleteOrphans();
+    if (!NamespaceBrokerClient.configured()) {
+      Netns.deleteOrphans(); // a broker deletes the orphans of its own clients
+    }
     try {
       bed.build();
       if (bed.host() == null || bed.peer() == null || bed.hostNode() == null) {
@@ -151,7 +156,32 @@ public abstract class NamespaceTestBed implements TestBed {
    * @throws IOException if it cannot be created
    */
   protected final Netns newNamespace(String role) throws IOException {
-    Netns ns = Netns.create(Netns.uniqueName(role));
+    NamespaceBrokerClient broker = NamespaceBrokerClient.fromSystem();
+    Netns ns = broker == null ? Netns.create(Netns.uniqueName(role)) : broker.create(role);
+    synchronized (this) {
+      namespaces.add(ns);
+    }
+    return ns;
+  }
+
+  /**
+   * The namespace of the host under diversion: a new one ({@link #newNamespace}), or, when a {@link
+   * NamespaceBrokerClient broker} builds the test bed, the namespace this JVM runs in (the backend
+   * then opens its hosts in its own namespace and never enters another, which needs CAP_SYS_ADMIN).
+   * {@link #close()} then has the broker undo what it configured there (veths, sysctls) instead of
+   * deleting it; everything else a test leaves there (rules, sockets) is the backend's to remove on
+   * close, as on any host.
+   *
+   * @param role a short word, e.g. {@code host}
+   * @return the namespace
+   * @throws IOException if it cannot be created or reached
+   */
+  protected final Netns newHostNamespace(String role) throws IOException {
+    NamespaceBrokerClient broker = NamespaceBrokerClient.fromSystem();
+    if (broker == null) {
+      return newNamespace(role);
+    }
+    Netns ns = broker.self();
     synchronized (this) {
       namespaces.add(ns);
     }

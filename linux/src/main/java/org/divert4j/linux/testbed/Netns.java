@@ -1,9 +1,6 @@
 package org.divert4j.linux.testbed;
 
-import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +30,10 @@ import org.divert4j.linux.Shell;
  * blocks while its command runs. Sysctls, interface reads and bringing the loopback up start no
  * command: they run on a {@link NetnsThread} of the namespace that {@link #create} starts and
  * {@link #close()} ends.
+ *
+ * <p>The work itself is a {@link NamespaceOps}'s: done here ({@link LocalNamespaceOps}), or, for a
+ * namespace a {@link NamespaceBroker} made for a JVM without root, by the broker ({@link
+ * BrokeredNamespaceOps}, see {@link NamespaceBrokerClient}).
  */
 public final class Netns implements AutoCloseable {
   /** The prefix of every namespace name made here. */
@@ -42,15 +43,18 @@ public final class Netns implements AutoCloseable {
   private static final Set<Netns> OPEN = new LinkedHashSet<>();
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,200}");
   private static final Pattern BATCH_ARG = Pattern.compile("[^\\s\"'\\\\#]+");
-  private static final Pattern FAILED = Pattern.compile("Command failed -:(\\d+)");
   private static boolean hookInstalled;
 
   private final String name;
+  private final NamespaceOps ops;
+  // made here with ip netns add, so deleted by close()
+  private final boolean owned;
   private volatile boolean closed;
-  private NetnsThread thread; // guarded by this; see #thread()
 
-  private Netns(String name) {
+  private Netns(String name, NamespaceOps ops, boolean owned) {
     this.name = name;
+    this.ops = ops;
+    this.owned = owned;
   }
 
   /**
@@ -76,15 +80,73 @@ public final class Netns implements AutoCloseable {
       throw new IllegalArgumentException("not a usable namespace name: '" + name + "'");
     }
     Shell.check("ip", "netns", "add", name);
-    Netns ns = new Netns(name);
+    LocalNamespaceOps local = new LocalNamespaceOps(name, "/var/run/netns/" + name, true);
+    Netns ns = new Netns(name, local, true);
     register(ns);
     try {
-      ns.thread().run(() -> up("lo"));
+      local.loopbackUp();
     } catch (IOException | RuntimeException e) {
       ns.close();
       throw e;
     }
     return ns;
+  }
+
+  /**
+   * Attaches to a namespace this process did not create, e.g. another process's ({@code
+   * /proc/PID/ns/net}): commands, sysctls and sockets work as for a created one, and {@link
+   * #close()} ends the namespace's thread but deletes nothing. For a {@link NamespaceBroker}.
+   *
+   * @param label a name for messages
+   * @param nsPath the namespace file
+   * @return the namespace
+   * @throws IOException if it cannot be entered
+   */
+  static Netns attach(String label, String nsPath) throws IOException {
+    LocalNamespaceOps local = new LocalNamespaceOps(label, nsPath, false);
+    Netns ns = new Netns(label, local, false);
+    try {
+      local.threadInode(); // enters it now
+    } catch (IOException | RuntimeException e) {
+      ns.close();
+      throw e;
+    }
+    return ns;
+  }
+
+  /**
+   * A namespace of a broker, reached only through it.
+   *
+   * @param name its name at the broker
+   * @param broker the broker
+   * @param own whether it is the namespace this JVM runs in
+   * @return the namespace
+   */
+  static Netns brokered(String name, NamespaceBrokerClient broker, boolean own) {
+    return new Netns(name, new BrokeredNamespaceOps(broker, name, own), false);
+  }
+
+  /**
+   * @return whether this namespace is reached through a {@link NamespaceBroker} (this JVM cannot
+   *     enter it: {@link #path()} is unusable, and commands, sysctls and sockets go through the
+   *     broker)
+   */
+  public boolean isBrokered() {
+    return ops instanceof BrokeredNamespaceOps;
+  }
+
+  /**
+   * @return whether this is the namespace this JVM itself runs in, reached through a broker
+   */
+  public boolean isOwnNamespace() {
+    return ops instanceof BrokeredNamespaceOps b && b.own();
+  }
+
+  /**
+   * @return the broker of a brokered namespace, else null
+   */
+  NamespaceBrokerClient broker() {
+    return ops instanceof BrokeredNamespaceOps b ? b.broker() : null;
   }
 
   /**
@@ -97,9 +159,70 @@ public final class Netns implements AutoCloseable {
   /**
    * @return the file that stands for the namespace ({@code /var/run/netns/<name>}), usable with
    *     {@code setns(2)} and {@code nsenter --net=}
+   * @throws UnsupportedOperationException for a brokered namespace
    */
   public Path path() {
-    return Path.of("/var/run/netns", name);
+    return Path.of(local().path());
+  }
+
+  private LocalNamespaceOps local() {
+    if (ops instanceof LocalNamespaceOps l) {
+      return l;
+    }
+    throw new UnsupportedOperationException(this + " is reached through its broker only");
+  }
+
+  /**
+   * Starts a thread in this namespace, for a node's work: socket calls that must happen inside.
+   *
+   * @param label a name for the thread
+   * @return the thread, or null for a namespace of a broker that is not this JVM's own (no thread
+   *     of this JVM can enter it); the caller closes it
+   * @throws IOException if the namespace cannot be entered
+   */
+  public NetnsThread newThread(String label) throws IOException {
+    return ops.newThread(label);
+  }
+
+  /**
+   * Makes a socket inside this namespace ({@code socket(2)} on the namespace's thread, or by the
+   * broker, which passes it here): a socket stays in the namespace it was made in, whichever thread
+   * or process uses it.
+   *
+   * @param domain e.g. {@link org.divert4j.linux.Native#AF_INET6}
+   * @param type e.g. {@link org.divert4j.linux.Native#SOCK_DGRAM}
+   * @param protocol the protocol (for AF_PACKET in network byte order)
+   * @return the descriptor, owned by the caller (close it with {@link
+   *     org.divert4j.linux.Native#close})
+   * @throws IOException if it cannot be made (an {@link org.divert4j.linux.ErrnoException} when
+   *     made here)
+   */
+  public int socket(int domain, int type, int protocol) throws IOException {
+    return ops.socket(domain, type, protocol);
+  }
+
+  /**
+   * @return what {@code ip link ... netns X} takes for this local namespace: its name, or for an
+   *     attached one the id of its thread
+   * @throws IOException if its thread cannot be started
+   */
+  String netnsArgument() throws IOException {
+    return local().netnsArgument();
+  }
+
+  /**
+   * @return the inode of the namespace this local namespace's thread is in
+   * @throws IOException if the thread cannot be started
+   */
+  String newThreadInode() throws IOException {
+    return local().threadInode();
+  }
+
+  /**
+   * @return whether this is a local namespace that {@code ip -n} knows by its name
+   */
+  boolean owned() {
+    return ops instanceof LocalNamespaceOps l && l.named();
   }
 
   /**
@@ -124,7 +247,7 @@ public final class Netns implements AutoCloseable {
    */
   public Shell.Result exec(String input, Duration timeout, List<String> command)
       throws IOException {
-    return Shell.run(input, timeout, Shell.inNetns(path().toString(), command));
+    return ops.exec(input, timeout, command);
   }
 
   /**
@@ -150,9 +273,7 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if it fails
    */
   public String ip(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of("ip", "-n", name));
-    cmd.addAll(Arrays.asList(args));
-    return Shell.check(null, Shell.DEFAULT_TIMEOUT, cmd);
+    return ops.ip(Arrays.asList(args));
   }
 
   /**
@@ -167,27 +288,14 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if one fails; the message has the command and ip's stderr
    */
   public void ipBatch(List<List<String>> commands) throws IOException {
-    StringBuilder in = new StringBuilder();
     for (List<String> c : commands) {
       for (String arg : c) {
         if (arg.isEmpty() || !BATCH_ARG.matcher(arg).matches()) {
           throw new IllegalArgumentException("not a batch argument: '" + arg + "' in " + c);
         }
       }
-      in.append(String.join(" ", c)).append('\n');
     }
-    Shell.Result r =
-        Shell.run(in.toString(), Shell.DEFAULT_TIMEOUT, List.of("ip", "-n", name, "-batch", "-"));
-    if (r.ok()) {
-      return;
-    }
-    java.util.regex.Matcher m = FAILED.matcher(r.stderr());
-    int line = m.find() ? Integer.parseInt(m.group(1)) : 0;
-    String which =
-        line >= 1 && line <= commands.size()
-            ? "ip -n " + name + " " + String.join(" ", commands.get(line - 1))
-            : "ip -n " + name + " -batch (" + commands.size() + " commands)";
-    throw new IOException(which + " failed: " + r.describe());
+    ops.ipBatch(commands);
   }
 
   /**
@@ -202,20 +310,7 @@ public final class Netns implements AutoCloseable {
     if (!key.matches("[A-Za-z0-9_.-]+") || !value.matches("[A-Za-z0-9_ .:-]*")) {
       throw new IllegalArgumentException("bad sysctl " + key + "=" + value);
     }
-    Path file = sysctlFile(key);
-    byte[] line = (value + "\n").getBytes(StandardCharsets.US_ASCII);
-    try {
-      thread()
-          .run(
-              () -> {
-                try (FileOutputStream out = new FileOutputStream(file.toFile())) {
-                  out.write(line);
-                }
-                return null;
-              });
-    } catch (IOException e) {
-      throw new IOException("in netns " + name + ": cannot set " + key + "=" + value + ": " + e, e);
-    }
+    ops.setSysctl(key, value);
   }
 
   /**
@@ -229,22 +324,7 @@ public final class Netns implements AutoCloseable {
     if (!key.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("bad sysctl " + key);
     }
-    Path file = sysctlFile(key);
-    try {
-      // read(2) from offset 0 until end of file: a sysctl answers a read at a later offset with
-      // end of file once the value was read (kernel/sysctl.c, __do_proc_doulongvec_minmax), so
-      // the first read must have room for all of it
-      return thread()
-          .run(
-              () -> {
-                try (FileInputStream in = new FileInputStream(file.toFile())) {
-                  return new String(in.readNBytes(4096), StandardCharsets.US_ASCII);
-                }
-              })
-          .trim();
-    } catch (IOException e) {
-      throw new IOException("in netns " + name + ": cannot read " + key + ": " + e, e);
-    }
+    return ops.sysctl(key);
   }
 
   /**
@@ -256,11 +336,7 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if it cannot be read (ENODEV: no such interface here)
    */
   public NetDevices.Link link(String dev) throws IOException {
-    try {
-      return thread().run(() -> NetDevices.link(dev));
-    } catch (IOException e) {
-      throw new IOException("in netns " + name + ": cannot read interface " + dev + ": " + e, e);
-    }
+    return ops.link(dev);
   }
 
   /**
@@ -274,57 +350,20 @@ public final class Netns implements AutoCloseable {
    * @throws IOException if the file cannot be read
    */
   public List<String> linkLocals(String dev) throws IOException {
-    String table = thread().run(() -> Files.readString(Path.of("/proc/thread-self/net/if_inet6")));
-    List<String> out = new ArrayList<>();
-    for (String line : table.split("\n")) {
-      String[] f = line.trim().split("\\s+");
-      if (f.length == 6 && f[5].equals(dev) && f[3].equals("20") && f[0].startsWith("fe8")) {
-        out.add(f[0]);
-      }
-    }
-    return out;
-  }
-
-  /** Brings an interface up, on the namespace's thread. */
-  private static Void up(String dev) throws IOException {
-    NetDevices.up(dev);
-    return null;
-  }
-
-  /**
-   * The file of a sysctl. {@code /proc/sys/net} shows the namespace of the thread that looks
-   * (net/sysctl_net.c, {@code net_ctl_header_lookup} returns {@code
-   * current->nsproxy->net_ns->sysctls}), so it is used from {@link #thread()} only.
-   */
-  private static Path sysctlFile(String key) {
-    return Path.of("/proc/sys", key.replace('.', '/'));
-  }
-
-  /**
-   * The thread that lives in this namespace, started on first use and ended by {@link #close()}.
-   */
-  private NetnsThread thread() throws IOException {
-    synchronized (this) {
-      if (closed) {
-        throw new IOException(this + " is closed");
-      }
-      if (thread == null) {
-        thread = NetnsThread.open(path().toString(), name);
-      }
-      return thread;
-    }
+    return ops.linkLocals(dev);
   }
 
   /**
    * @return true until {@link #close()}
    */
   public boolean isOpen() {
-    return !closed && Files.exists(path());
+    return !closed && (isBrokered() || Files.exists(path()));
   }
 
   /**
-   * Deletes the namespace; its interfaces (veth ends) and firewall state go with it. Idempotent;
-   * never throws.
+   * Deletes the namespace; its interfaces (veth ends) and firewall state go with it. For an
+   * attached namespace, ends its thread only; for a brokered one, has the broker delete it (or, for
+   * this JVM's own, restore it). Idempotent; never throws.
    */
   @Override
   public void close() {
@@ -333,11 +372,10 @@ public final class Netns implements AutoCloseable {
         return;
       }
       closed = true;
-      if (thread != null) {
-        // never blocks: the kernel frees a namespace asynchronously anyway (net/core/
-        // net_namespace.c, cleanup_net on a workqueue), whoever drops the last reference
-        thread.close();
-      }
+    }
+    ops.close();
+    if (!owned) {
+      return;
     }
     synchronized (OPEN) {
       OPEN.remove(this);

@@ -42,17 +42,19 @@ final class NodeCapture implements PacketCapture {
   }
 
   /**
-   * Opens the socket and starts reading; call on a thread inside the node's namespace.
+   * Opens the socket and starts reading.
    *
+   * @param netns the node's namespace, where the socket is made
    * @param interfaces the indexes of the node's interfaces
    */
-  static NodeCapture open(int[] interfaces, String name, Runnable onClose) throws IOException {
+  static NodeCapture open(Netns netns, int[] interfaces, String name, Runnable onClose)
+      throws IOException {
     // ETH_P_ALL: IPv4 and IPv6 (keep() leaves the rest out by sll_protocol)
     int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_ALL));
     int fd;
     try {
-      fd = Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto);
-    } catch (ErrnoException e) {
+      fd = netns.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto);
+    } catch (IOException e) {
       throw new IOException("cannot capture on " + name + ": " + e.getMessage(), e);
     }
     try {

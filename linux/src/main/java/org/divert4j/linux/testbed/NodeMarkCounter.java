@@ -17,23 +17,23 @@ final class NodeMarkCounter implements MarkCounter {
   private static final AtomicInteger IDS = new AtomicInteger();
 
   private final Iptables iptables;
-  private final String nsPath;
+  private final Netns netns;
   private final String[] specs;
   private final int[] marks;
   private final Runnable onClose;
   private boolean closed;
 
   private NodeMarkCounter(
-      Iptables iptables, String nsPath, String[] specs, int[] marks, Runnable onClose) {
+      Iptables iptables, Netns netns, String[] specs, int[] marks, Runnable onClose) {
     this.iptables = iptables;
-    this.nsPath = nsPath;
+    this.netns = netns;
     this.specs = specs;
     this.marks = marks;
     this.onClose = onClose;
   }
 
-  static NodeMarkCounter open(
-      String nsPath, int port, int significant, int[] marks, Runnable onClose) throws IOException {
+  static NodeMarkCounter open(Netns netns, int port, int significant, int[] marks, Runnable onClose)
+      throws IOException {
     Iptables ipt =
         Iptables.detect(null).orElseThrow(() -> new IOException("iptables is not installed"));
     String comment = "d4j-testbed:marks:" + IDS.incrementAndGet();
@@ -51,8 +51,17 @@ final class NodeMarkCounter implements MarkCounter {
               + "\"";
       add.append("-A POSTROUTING ").append(specs[i]).append('\n');
     }
-    ipt.restore(nsPath, add.append("COMMIT\n").toString());
-    return new NodeMarkCounter(ipt, nsPath, specs, marks.clone(), onClose);
+    restore(netns, ipt, add.append("COMMIT\n").toString());
+    return new NodeMarkCounter(ipt, netns, specs, marks.clone(), onClose);
+  }
+
+  /** {@link Iptables#restore} run in the node's namespace, directly or through its broker. */
+  private static void restore(Netns netns, Iptables ipt, String script) throws IOException {
+    org.divert4j.linux.Shell.Result r =
+        netns.exec(script, org.divert4j.linux.Shell.DEFAULT_TIMEOUT, ipt.restoreCommand());
+    if (!r.ok()) {
+      throw new IOException(r.describe() + "\nscript:\n" + script);
+    }
   }
 
   private static String hex(int v) {
@@ -71,7 +80,12 @@ final class NodeMarkCounter implements MarkCounter {
       throw new IllegalArgumentException("not counted: " + hex(mark));
     }
     String want = normalize("-A POSTROUTING " + specs[k]);
-    for (String line : iptables.save(nsPath, "mangle").split("\n")) {
+    org.divert4j.linux.Shell.Result saved =
+        netns.exec(null, org.divert4j.linux.Shell.DEFAULT_TIMEOUT, iptables.saveCommand("mangle"));
+    if (!saved.ok()) {
+      throw new IOException(saved.describe());
+    }
+    for (String line : saved.stdout().split("\n")) {
       if (line.startsWith("[") && normalize(line.substring(line.indexOf(']') + 1)).equals(want)) {
         return Long.parseLong(line.substring(1, line.indexOf(':')));
       }
@@ -94,7 +108,7 @@ final class NodeMarkCounter implements MarkCounter {
       del.append("-D POSTROUTING ").append(s).append('\n');
     }
     try {
-      iptables.restore(nsPath, del.append("COMMIT\n").toString());
+      restore(netns, iptables, del.append("COMMIT\n").toString());
     } finally {
       onClose.run();
     }

@@ -8,7 +8,6 @@ import org.divert4j.Ipv6Addresses;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
-import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.testbed.NamespaceNode.Link;
 
 /**
@@ -20,7 +19,7 @@ import org.divert4j.linux.testbed.NamespaceNode.Link;
  */
 final class NodeRawSender implements AutoCloseable {
   private final String name;
-  private final NetnsThread thread;
+  private final Netns netns;
   private final List<Link> links;
   private final ByteBuffer out = NodeUdpEndpoint.direct(65536);
   private final ByteBuffer to = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_LL);
@@ -29,18 +28,18 @@ final class NodeRawSender implements AutoCloseable {
 
   /**
    * @param name the node's name, for messages
-   * @param thread the node's namespace thread, which opens the socket
+   * @param netns the node's namespace, which makes the socket (directly or through a broker)
    * @param links the node's links
    */
-  NodeRawSender(String name, NetnsThread thread, List<Link> links) {
+  NodeRawSender(String name, Netns netns, List<Link> links) {
     this.name = name;
-    this.thread = thread;
+    this.netns = netns;
     this.links = links;
   }
 
   /**
    * Sends an IPv4 or IPv6 packet exactly as given on the link toward its destination; opens the
-   * {@code AF_PACKET} socket on the node's thread at the first send. Blocks for the send.
+   * {@code AF_PACKET} socket in the node's namespace at the first send. Blocks for the send.
    *
    * @param packet the packet from its position to its limit; not modified
    * @throws IOException if the packet is shorter than an IPv4 header or over 64 KiB, the sender is
@@ -59,7 +58,7 @@ final class NodeRawSender implements AutoCloseable {
     }
     if (fd < 0) {
       int proto = Short.toUnsignedInt(Short.reverseBytes((short) Native.ETH_P_IP));
-      fd = thread.run(() -> Datagrams.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto));
+      fd = netns.socket(Native.AF_PACKET, Native.SOCK_DGRAM, proto);
     }
     int p = packet.position();
     boolean six = (packet.get(p) & 0xf0) == 0x60 && len >= 40;

@@ -56,12 +56,13 @@ final class NodeUdpEndpoint implements UdpEndpoint {
 
   /**
    * Opens the socket: bound to {@code port} on every address, with SO_REUSEADDR (so that a node can
-   * send from a port it also listens on), IP_PKTINFO and a 4 MiB receive buffer. Call on a thread
-   * inside the node's namespace.
+   * send from a port it also listens on), IP_PKTINFO and a 4 MiB receive buffer.
+   *
+   * @param fd a new {@code AF_INET6}/{@code SOCK_DGRAM} socket made in the node's namespace ({@link
+   *     Netns#socket}); the endpoint owns it, and closes it also when this fails
    */
-  static NodeUdpEndpoint open(int port, Runnable onClose) throws IOException {
+  static NodeUdpEndpoint open(int fd, int port, Runnable onClose) throws IOException {
     try {
-      int fd = Datagrams.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
       try {
         Native.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
         Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);

@@ -202,6 +202,25 @@ public final class UnprivilegedJava implements AutoCloseable {
    */
   public List<String> serviceCommand(
       String netnsPath, List<String> capabilities, String mainClass, String... args) {
+    return serviceCommand(netnsPath, capabilities, List.of(), mainClass, args);
+  }
+
+  /**
+   * {@link #serviceCommand(String, List, String, String...)} with options for the child JVM.
+   *
+   * @param netnsPath the namespace's path, e.g. {@code /var/run/netns/x}
+   * @param capabilities capability names as setpriv spells them, e.g. {@code net_admin}
+   * @param jvmOptions options placed before the main class, e.g. {@code -Dkey=value}
+   * @param mainClass the program's main class
+   * @param args its arguments
+   * @return the command line, for a {@link ProcessBuilder}
+   */
+  public List<String> serviceCommand(
+      String netnsPath,
+      List<String> capabilities,
+      List<String> jvmOptions,
+      String mainClass,
+      String... args) {
     String caps = String.join(",", capabilities.stream().map(c -> "+" + c).toList());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>();
@@ -219,10 +238,9 @@ public final class UnprivilegedJava implements AutoCloseable {
             "--enable-native-access=ALL-UNNAMED",
             "-Djava.io.tmpdir=" + dir.resolve("tmp"),
             "-Duser.home=" + dir.resolve("tmp"),
-            "-Djna.tmpdir=" + dir.resolve("tmp"),
-            "-cp",
-            classPath,
-            mainClass));
+            "-Djna.tmpdir=" + dir.resolve("tmp")));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-cp", classPath, mainClass));
     cmd.addAll(Arrays.asList(args));
     return Shell.inNetns(netnsPath, cmd);
   }

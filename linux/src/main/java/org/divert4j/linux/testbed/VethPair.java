@@ -123,11 +123,53 @@ public final class VethPair {
     End ea = new End(a, nameA);
     End eb = new End(b, nameB);
     String m = Integer.toString(mtu);
+    if (a.isBrokered() || b.isBrokered()) {
+      if (a.broker() != b.broker()) {
+        throw new IllegalArgumentException("a veth pair joins namespaces of one broker: " + a + b);
+      }
+      a.broker().call("veth", a.name(), nameA, b.name(), nameB, m);
+      return new VethPair(ea, eb);
+    }
+    if (!a.owned()) {
+      // an attached namespace has no name for ip -n: make the pair from the other side
+      b.ipBatch(
+          List.of(
+              List.of(
+                  "link",
+                  "add",
+                  nameB,
+                  "mtu",
+                  m,
+                  "type",
+                  "veth",
+                  "peer",
+                  "name",
+                  nameA,
+                  "mtu",
+                  m,
+                  "netns",
+                  a.netnsArgument()),
+              List.of("link", "set", "dev", nameB, "up")));
+      a.ip("link", "set", "dev", nameA, "up");
+      return new VethPair(ea, eb);
+    }
     a.ipBatch(
         List.of(
             List.of(
-                "link", "add", nameA, "mtu", m, "type", "veth", "peer", "name", nameB, "mtu", m,
-                "netns", b.name()),
+                "link",
+                "add",
+                nameA,
+                "mtu",
+                m,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                nameB,
+                "mtu",
+                m,
+                "netns",
+                b.netnsArgument()),
             List.of("link", "set", "dev", nameA, "up")));
     b.ip("link", "set", "dev", nameB, "up");
     return new VethPair(ea, eb);

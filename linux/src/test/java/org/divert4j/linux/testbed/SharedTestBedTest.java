@@ -87,8 +87,7 @@ class SharedTestBedTest {
         NetnsThread t = NetnsThread.open(ns.path().toString(), "capture")) {
       int lo = t.run(() -> NetDevices.link("lo").index());
       boolean[] onClose = new boolean[1];
-      NodeCapture c =
-          t.run(() -> NodeCapture.open(new int[] {lo}, "test", () -> onClose[0] = true));
+      NodeCapture c = NodeCapture.open(ns, new int[] {lo}, "test", () -> onClose[0] = true);
       t.run(
           () -> {
             try (DatagramSocket s = new DatagramSocket()) {
