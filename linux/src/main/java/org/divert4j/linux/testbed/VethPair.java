@@ -132,47 +132,35 @@ public final class VethPair {
     }
     if (!a.owned()) {
       // an attached namespace has no name for ip -n: make the pair from the other side
-      b.ipBatch(
-          List.of(
-              List.of(
-                  "link",
-                  "add",
-                  nameB,
-                  "mtu",
-                  m,
-                  "type",
-                  "veth",
-                  "peer",
-                  "name",
-                  nameA,
-                  "mtu",
-                  m,
-                  "netns",
-                  a.netnsArgument()),
-              List.of("link", "set", "dev", nameB, "up")));
-      a.ip("link", "set", "dev", nameA, "up");
-      return new VethPair(ea, eb);
+      addFrom(b, nameB, a, nameA, m);
+    } else {
+      addFrom(a, nameA, b, nameB, m);
     }
-    a.ipBatch(
+    return new VethPair(ea, eb);
+  }
+
+  /** Adds the pair in {@code here} with its peer moved into {@code there}, and brings both up. */
+  private static void addFrom(Netns here, String nameHere, Netns there, String nameThere, String m)
+      throws IOException {
+    here.ipBatch(
         List.of(
             List.of(
                 "link",
                 "add",
-                nameA,
+                nameHere,
                 "mtu",
                 m,
                 "type",
                 "veth",
                 "peer",
                 "name",
-                nameB,
+                nameThere,
                 "mtu",
                 m,
                 "netns",
-                b.netnsArgument()),
-            List.of("link", "set", "dev", nameA, "up")));
-    b.ip("link", "set", "dev", nameB, "up");
-    return new VethPair(ea, eb);
+                there.netnsArgument()),
+            List.of("link", "set", "dev", nameHere, "up")));
+    there.ip("link", "set", "dev", nameThere, "up");
   }
 
   /**
