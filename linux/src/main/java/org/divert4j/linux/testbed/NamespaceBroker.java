@@ -101,7 +101,7 @@ public final class NamespaceBroker implements AutoCloseable {
           c.close();
           continue;
         }
-        BrokerSession s = new BrokerSession(c, cred[0], clientNetns, sessions::remove);
+        BrokerSession s = new BrokerSession(c, cred[0], clientNetns, this::ended);
         sessions.add(s);
         s.start();
       } catch (IOException | RuntimeException e) {
@@ -116,6 +116,36 @@ public final class NamespaceBroker implements AutoCloseable {
    */
   int sessionCount() {
     return sessions.size();
+  }
+
+  /** Called by a session after it removed everything it made. */
+  private void ended(BrokerSession s) {
+    sessions.remove(s);
+    synchronized (sessions) {
+      sessions.notifyAll();
+    }
+  }
+
+  /**
+   * Waits until every session has ended, i.e. each has removed what it made (a session leaves the
+   * list only after its clean-up).
+   *
+   * @param timeout the longest wait
+   * @return true if no session is open, false if one still is after the timeout
+   * @throws InterruptedException if interrupted
+   */
+  boolean awaitNoSessions(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (sessions) {
+      while (!sessions.isEmpty()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(sessions, left);
+      }
+    }
+    return true;
   }
 
   /**
