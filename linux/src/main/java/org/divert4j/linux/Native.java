@@ -95,19 +95,14 @@ public final class Native {
 
   private static final ByteBuffer ONE;
   private static final long ONE_ADDR;
-  private static final ByteBuffer SINK;
-  private static final long SINK_ADDR;
 
   static {
     ONE = allocate(8);
     ONE.putLong(0, 1L);
-    SINK = allocate(8);
     if (NativeLibrary.loadError() == null) {
       ONE_ADDR = address(ONE);
-      SINK_ADDR = address(SINK);
     } else {
       ONE_ADDR = 0;
-      SINK_ADDR = 0;
     }
   }
 
@@ -120,7 +115,7 @@ public final class Native {
     return NativeLibrary.loadError();
   }
 
-  private static LibC c() {
+  static LibC c() {
     return NativeLibrary.libc();
   }
 
@@ -227,80 +222,6 @@ public final class Native {
       throw fail("accept4");
     }
     return c;
-  }
-
-  /**
-   * getsockopt(2) into a direct buffer.
-   *
-   * @param fd descriptor
-   * @param level level
-   * @param name option
-   * @param value receives the value from index 0
-   * @param len its room in bytes
-   * @return the length the kernel wrote
-   * @throws ErrnoException on failure
-   */
-  public static int getOption(int fd, int level, int name, ByteBuffer value, int len)
-      throws ErrnoException {
-    ByteBuffer l = allocate(8);
-    l.putInt(0, len);
-    if (c().getsockopt(fd, level, name, address(value), address(l)) < 0) {
-      throw fail("getsockopt(" + level + "," + name + ")");
-    }
-    return l.getInt(0);
-  }
-
-  /**
-   * setsockopt(2) with an int value.
-   *
-   * @param fd descriptor
-   * @param level level
-   * @param name option
-   * @param value the int value
-   * @throws ErrnoException on failure
-   */
-  public static void setIntOption(int fd, int level, int name, int value) throws ErrnoException {
-    ByteBuffer b = allocate(4);
-    b.putInt(0, value);
-    if (c().setsockopt(fd, level, name, address(b), 4) < 0) {
-      throw fail("setsockopt(" + level + "," + name + ")");
-    }
-  }
-
-  /**
-   * setsockopt(2) with a value in a direct buffer.
-   *
-   * @param fd descriptor
-   * @param level level
-   * @param name option
-   * @param value the value, from index 0
-   * @param len its length
-   * @throws ErrnoException on failure
-   */
-  public static void setOption(int fd, int level, int name, ByteBuffer value, int len)
-      throws ErrnoException {
-    if (c().setsockopt(fd, level, name, address(value), len) < 0) {
-      throw fail("setsockopt(" + level + "," + name + ")");
-    }
-  }
-
-  /**
-   * getsockopt(2) of an int value.
-   *
-   * @param fd descriptor
-   * @param level level
-   * @param name option
-   * @return the value
-   * @throws ErrnoException on failure
-   */
-  public static int getIntOption(int fd, int level, int name) throws ErrnoException {
-    ByteBuffer b = allocate(16);
-    b.putInt(8, 4);
-    long a = address(b);
-    if (c().getsockopt(fd, level, name, a, a + 8) < 0) {
-      throw fail("getsockopt(" + level + "," + name + ")");
-    }
-    return b.getInt(0);
   }
 
   /**
@@ -462,18 +383,6 @@ public final class Native {
   }
 
   /**
-   * setns(2) for a network namespace: moves the calling thread into it.
-   *
-   * @param fd a namespace descriptor
-   * @throws ErrnoException on failure
-   */
-  public static void setnsNet(int fd) throws ErrnoException {
-    if (c().setns(fd, CLONE_NEWNET) < 0) {
-      throw fail("setns(CLONE_NEWNET)");
-    }
-  }
-
-  /**
    * Moves the calling thread into a network namespace: {@code open(path, O_RDONLY)}, {@code
    * setns(fd, CLONE_NEWNET)}, {@code close}. Other threads stay where they are.
    *
@@ -544,14 +453,5 @@ public final class Native {
    */
   public static void signal(int fd) {
     c().write(fd, ONE_ADDR, 8);
-  }
-
-  /**
-   * Drains an eventfd (non-blocking; ignores "nothing to read").
-   *
-   * @param fd the eventfd
-   */
-  public static void drain(int fd) {
-    c().read(fd, SINK_ADDR, 8);
   }
 }

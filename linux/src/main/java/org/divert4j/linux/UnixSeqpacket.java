@@ -120,7 +120,7 @@ public final class UnixSeqpacket implements AutoCloseable {
    */
   public int[] peerCredentials() throws IOException {
     ByteBuffer b = Native.allocate(12);
-    Native.getOption(fd, Native.SOL_SOCKET, SO_PEERCRED, b, 12);
+    SocketOptions.getOption(fd, Native.SOL_SOCKET, SO_PEERCRED, b, 12);
     return new int[] {b.getInt(0), b.getInt(4), b.getInt(8)};
   }
 

@@ -46,7 +46,7 @@ class NativeTest {
     int fd = Datagrams.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
     try (DatagramSocket peer = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
       peer.setSoTimeout(5000);
-      Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
+      SocketOptions.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
       byte[] hello = "hello".getBytes(StandardCharsets.US_ASCII);
       ByteBuffer out = Native.allocate(64);
       out.put(hello).flip();

@@ -50,11 +50,11 @@ class UnixSeqpacketTest {
       assertNotEquals(udp, withFd.fd(), "a new descriptor number for the same socket");
       try {
         assertEquals(
-            Native.getIntOption(udp, Native.SOL_SOCKET, 39), // SO_PROTOCOL
-            Native.getIntOption(withFd.fd(), Native.SOL_SOCKET, 39));
+            SocketOptions.getIntOption(udp, Native.SOL_SOCKET, 39), // SO_PROTOCOL
+            SocketOptions.getIntOption(withFd.fd(), Native.SOL_SOCKET, 39));
         assertEquals(
-            Native.getIntOption(udp, Native.SOL_SOCKET, 3), // SO_TYPE
-            Native.getIntOption(withFd.fd(), Native.SOL_SOCKET, 3));
+            SocketOptions.getIntOption(udp, Native.SOL_SOCKET, 3), // SO_TYPE
+            SocketOptions.getIntOption(withFd.fd(), Native.SOL_SOCKET, 3));
       } finally {
         Native.close(withFd.fd());
       }

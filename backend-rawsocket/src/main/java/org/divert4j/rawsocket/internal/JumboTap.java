@@ -3,6 +3,7 @@ package org.divert4j.rawsocket.internal;
 import java.nio.ByteBuffer;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * Recovers the tail of packets longer than NFQUEUE can hand over. A netlink attribute's length is
@@ -67,13 +68,13 @@ public final class JumboTap implements AutoCloseable {
       ByteBuffer fprog = Native.allocate(16);
       fprog.putShort(0, (short) 4);
       fprog.putLong(8, Native.address(prog));
-      Native.setOption(fd, Native.SOL_SOCKET, Native.SO_ATTACH_FILTER, fprog, 16);
+      SocketOptions.setOption(fd, Native.SOL_SOCKET, Native.SO_ATTACH_FILTER, fprog, 16);
       try {
-        Native.setIntOption(fd, Native.SOL_PACKET, Native.PACKET_IGNORE_OUTGOING, 1);
+        SocketOptions.setIntOption(fd, Native.SOL_PACKET, Native.PACKET_IGNORE_OUTGOING, 1);
       } catch (ErrnoException e) {
         // older kernels: an outgoing copy never matches a truncated inbound packet anyway
       }
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 1 << 20);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 1 << 20);
       ByteBuffer sll = Native.allocate(Native.SIZEOF_SOCKADDR_LL);
       sll.putShort(0, (short) Native.AF_PACKET);
       sll.putShort(2, (short) proto);

@@ -7,6 +7,7 @@ import org.divert4j.linux.Errors;
 import org.divert4j.linux.MmsgVector;
 import org.divert4j.linux.Native;
 import org.divert4j.linux.PollFds;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * One NFQUEUE queue over one {@code NETLINK_NETFILTER} socket: configuration, batched receive
@@ -108,17 +109,17 @@ public final class NfqChannel implements AutoCloseable {
       // A large receive buffer absorbs bursts while the program is busy (peers.md levers). As root
       // SO_RCVBUFFORCE ignores net.core.rmem_max; otherwise the kernel caps SO_RCVBUF silently.
       try {
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, rcvbuf);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, rcvbuf);
       } catch (ErrnoException e) {
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, rcvbuf);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, rcvbuf);
       }
       // netlink_sendmsg refuses a send longer than sk_sndbuf - 32 with EMSGSIZE, and one flush may
       // carry the whole transmit buffer: verdicts with payloads of up to 65531 bytes (S69's
       // super-packets) need more than a small net.core.wmem_default gives.
       try {
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUFFORCE, TX_SIZE);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUFFORCE, TX_SIZE);
       } catch (ErrnoException e) {
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, TX_SIZE);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, TX_SIZE);
       }
       // NETLINK_NO_ENOBUFS stays off: an overflow then shows up once as ENOBUFS on receive, which
       // fetch() counts and goes on (S50); the exact number of packets lost is the queue's
@@ -300,7 +301,7 @@ public final class NfqChannel implements AutoCloseable {
     // struct timeval {long tv_sec; long tv_usec}; all zero means no timeout
     ctl.putLong(0, ms < 0 ? 0 : ms / 1000);
     ctl.putLong(8, ms < 0 ? 0 : (ms % 1000) * 1000L);
-    Native.setOption(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, ctl, 16);
+    SocketOptions.setOption(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, ctl, 16);
     rcvTimeoutMs = ms;
   }
 

@@ -8,6 +8,7 @@ import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.Native;
 import org.divert4j.linux.NetnsThread;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * Reads the counters of a namespace's divert4j rules straight from nf_tables over netlink ({@link
@@ -82,7 +83,7 @@ final class NftCounters {
       Native.bind(fd, Native.address(sa), Native.SIZEOF_SOCKADDR_NL);
       sa.putLong(0, TIMEOUT_MS / 1000);
       sa.putLong(8, (TIMEOUT_MS % 1000) * 1000L);
-      Native.setOption(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, sa, 16);
+      SocketOptions.setOption(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, sa, 16);
       RuleState s = state(fd, NftRuleCodec.NFPROTO_IPV4);
       if (s != null && six) {
         s.six = state(fd, NftRuleCodec.NFPROTO_IPV6);

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * The injection socket of a host: {@code socket(AF_INET, SOCK_RAW, IPPROTO_RAW)}, which implies
@@ -70,12 +71,12 @@ public final class RawSender implements AutoCloseable {
     int fd6 = -1;
     try {
       if (nodefrag) {
-        Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_NODEFRAG, 1);
+        SocketOptions.setIntOption(fd, Native.IPPROTO_IP, Native.IP_NODEFRAG, 1);
       }
       sendBuffer(fd);
       fd6 = Native.socket(Native.AF_INET6, Native.SOCK_RAW, Native.IPPROTO_RAW, "AF_INET6 raw");
       // IPPROTO_RAW implies it (inet6_create), set anyway so the intent is explicit
-      Native.setIntOption(fd6, Native.IPPROTO_IPV6, Native.IPV6_HDRINCL, 1);
+      SocketOptions.setIntOption(fd6, Native.IPPROTO_IPV6, Native.IPV6_HDRINCL, 1);
       sendBuffer(fd6);
     } catch (ErrnoException e) {
       Native.close(fd);
@@ -89,9 +90,9 @@ public final class RawSender implements AutoCloseable {
 
   private static void sendBuffer(int fd) throws ErrnoException {
     try {
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUFFORCE, 4 << 20);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUFFORCE, 4 << 20);
     } catch (ErrnoException e) {
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, 4 << 20);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, 4 << 20);
     }
   }
 

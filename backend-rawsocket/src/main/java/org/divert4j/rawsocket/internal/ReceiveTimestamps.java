@@ -2,6 +2,7 @@ package org.divert4j.rawsocket.internal;
 
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * Keeps the kernel stamping received packets while a host is open, so that NFQUEUE hands each
@@ -35,7 +36,7 @@ final class ReceiveTimestamps implements AutoCloseable {
       return null;
     }
     try {
-      Native.setIntOption(fd, Native.SOL_SOCKET, SO_TIMESTAMPNS, 1);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, SO_TIMESTAMPNS, 1);
       return new ReceiveTimestamps(fd);
     } catch (ErrnoException e) {
       Native.close(fd);

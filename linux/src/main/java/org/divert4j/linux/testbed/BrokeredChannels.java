@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.nio.channels.Channel;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 
 /**
  * Turns a socket a {@link NamespaceBroker} made inside another namespace into a Java channel: a TCP
@@ -41,7 +42,7 @@ final class BrokeredChannels {
     int fd = -1;
     try {
       int target = descriptor(channel);
-      int domain = Native.getIntOption(target, Native.SOL_SOCKET, SO_DOMAIN);
+      int domain = SocketOptions.getIntOption(target, Native.SOL_SOCKET, SO_DOMAIN);
       fd = netns.socket(domain, Native.SOCK_STREAM, Native.IPPROTO_TCP);
       Native.dup3(fd, target);
     } catch (IOException | RuntimeException e) {

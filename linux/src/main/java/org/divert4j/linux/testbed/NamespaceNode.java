@@ -20,6 +20,7 @@ import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.linux.Shell;
+import org.divert4j.linux.SocketOptions;
 import org.divert4j.testbed.MarkCounter;
 import org.divert4j.testbed.PacketCapture;
 import org.divert4j.testbed.TestNode;
@@ -249,9 +250,9 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     // (Netns#socket), so that a node a broker serves can send too
     int fd = netns.socket(Native.AF_INET6, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
     try {
-      Native.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, 1 << 20);
+      SocketOptions.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_SNDBUF, 1 << 20);
       ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN6);
       NodeUdpEndpoint.sockaddrIn6(sa, new byte[16], sourcePort);
       Datagrams.bind(fd, sa);
@@ -366,8 +367,8 @@ public final class NamespaceNode implements TestNode, AutoCloseable {
     int dst = Ipv4.toInt(four);
     int fd = netns.socket(Native.AF_INET, Native.SOCK_DGRAM, Native.IPPROTO_UDP);
     try {
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_MARK, mark);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_MARK, mark);
       ByteBuffer sa = NodeUdpEndpoint.direct(Native.SIZEOF_SOCKADDR_IN);
       NodeUdpEndpoint.sockaddrIn(sa, 0, sourcePort);
       Datagrams.bind(fd, sa);

@@ -10,6 +10,7 @@ import java.util.function.Predicate;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 import org.divert4j.packet.Ipv6View;
 import org.divert4j.testbed.PacketCapture;
 
@@ -58,9 +59,9 @@ final class NodeCapture implements PacketCapture {
       throw new IOException("cannot capture on " + name + ": " + e.getMessage(), e);
     }
     try {
-      Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 8 << 20);
+      SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 8 << 20);
       try {
-        Native.setIntOption(fd, Native.SOL_PACKET, Native.PACKET_IGNORE_OUTGOING, 1);
+        SocketOptions.setIntOption(fd, Native.SOL_PACKET, Native.PACKET_IGNORE_OUTGOING, 1);
       } catch (ErrnoException e) {
         // before Linux 4.20: outgoing packets are left out by their sll_pkttype instead
       }

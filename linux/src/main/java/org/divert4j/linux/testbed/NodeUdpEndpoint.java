@@ -11,6 +11,7 @@ import org.divert4j.Ipv6Addresses;
 import org.divert4j.linux.Datagrams;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
+import org.divert4j.linux.SocketOptions;
 import org.divert4j.testbed.Datagram;
 import org.divert4j.testbed.UdpEndpoint;
 
@@ -64,11 +65,11 @@ final class NodeUdpEndpoint implements UdpEndpoint {
   static NodeUdpEndpoint open(int fd, int port, Runnable onClose) throws IOException {
     try {
       try {
-        Native.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
-        Native.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
-        Native.setIntOption(fd, Native.IPPROTO_IPV6, Native.IPV6_RECVPKTINFO, 1);
-        Native.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 4 << 20);
+        SocketOptions.setIntOption(fd, Native.IPPROTO_IPV6, IPV6_V6ONLY, 0);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_REUSEADDR, 1);
+        SocketOptions.setIntOption(fd, Native.IPPROTO_IP, Native.IP_PKTINFO, 1);
+        SocketOptions.setIntOption(fd, Native.IPPROTO_IPV6, Native.IPV6_RECVPKTINFO, 1);
+        SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 4 << 20);
         ByteBuffer sa = direct(Native.SIZEOF_SOCKADDR_IN6);
         sockaddrIn6(sa, new byte[16], port);
         Datagrams.bind(fd, sa);
