@@ -44,6 +44,8 @@ public final class KernelSocket implements DivertSocket {
   private final SocketState state;
   private final Tickets tickets;
   private final SocketLedger ledger = new SocketLedger();
+  private final QueueLineCounter queueLines = new QueueLineCounter();
+  private final QueueLossEstimator losses = new QueueLossEstimator();
   private final Verdicts verdicts;
   private final Receiver receiver;
   private final SendBuffer out = new SendBuffer();
@@ -108,6 +110,52 @@ public final class KernelSocket implements DivertSocket {
    */
   void setQueuedBaseline(long packets) {
     ledger.queuedAtBind(packets);
+  }
+
+  /**
+   * Called once the port's chains are armed: when the kernel's queue counters cannot be read (a
+   * service user, {@link NamespaceCounters}), starts deriving the socket's losses inside NFQUEUE
+   * from its queue lines' counters and the packet ids ({@link QueueLossEstimator}).
+   */
+  void armed() {
+    if (procCounters() == null) {
+      losses.armed(queueLines.total(services.arming().queueLines(port)));
+    }
+  }
+
+  /**
+   * One observation for {@link QueueLossEstimator}: the queue lines' counter first, then, if every
+   * lane's receive lock is free and every lane has read everything the kernel sent, the ids seen.
+   * Otherwise nothing is observed this time (the published losses stay as they were).
+   */
+  private void observeLosses() {
+    long counter = queueLines.total(services.arming().queueLines(port));
+    if (counter < 0) {
+      return;
+    }
+    int locked = 0;
+    try {
+      long issued = 0;
+      long missed = 0;
+      long enobufs = 0;
+      for (Lane l : lanes) {
+        if (!l.rxLock.tryLock()) {
+          return;
+        }
+        locked++;
+        if (!l.ch.idle()) {
+          return;
+        }
+        issued += l.ids.issued();
+        missed += l.ids.missed();
+        enobufs += l.ch.enobufs();
+      }
+      losses.observe(counter, issued, missed, enobufs);
+    } finally {
+      for (int i = 0; i < locked; i++) {
+        lanes[i].rxLock.unlock();
+      }
+    }
   }
 
   @Override
@@ -280,7 +328,17 @@ public final class KernelSocket implements DivertSocket {
       enobufs += l.ch.enobufs();
       messages += l.kernelMessages;
     }
-    return ledger.stats(proc, queuedNow, tickets.sizes(), enobufs, messages);
+    long[] derived = null;
+    if (proc == null && losses.active()) {
+      long missed = 0;
+      for (Lane l : lanes) {
+        missed += l.ids.missed();
+      }
+      derived = new long[2];
+      losses.losses(missed, derived);
+    }
+    return ledger.stats(
+        proc, queuedNow, tickets.sizes(), enobufs, messages, derived, options.failOpen());
   }
 
   @Override
@@ -289,7 +347,11 @@ public final class KernelSocket implements DivertSocket {
     if (f != null) {
       return f;
     }
-    return snapshot(procCounters(), queuedNow());
+    long[] proc = procCounters();
+    if (proc == null && losses.active() && !state.closed()) {
+      observeLosses();
+    }
+    return snapshot(proc, queuedNow());
   }
 
   @Override
@@ -302,6 +364,11 @@ public final class KernelSocket implements DivertSocket {
     if (!closeStarted.compareAndSet(false, true)) {
       awaitClosed(); // another thread is closing: return when it has finished
       return;
+    }
+    if (losses.active()) {
+      // the last chance while the chains still send to the queues and the lanes are as the
+      // program left them (a receiver still running elsewhere makes it skip)
+      observeLosses();
     }
     state.markClosed();
     for (Lane l : lanes) {

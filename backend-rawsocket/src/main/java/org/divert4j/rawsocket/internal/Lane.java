@@ -21,6 +21,7 @@ final class Lane {
   final Ipv4View view = new Ipv4View();
   final OutboundSplitter splitter = new OutboundSplitter();
   final VerdictRun verdicts;
+  final IdGapCounter ids = new IdGapCounter();
 
   // receive state (rxLock): the decoded packet waiting to be delivered
   boolean have;

@@ -47,6 +47,7 @@ public final class NfqChannel implements AutoCloseable {
   private final long rxAddr;
   private final MmsgVector mmsg;
   private final PollFds polls;
+  private final PollFds idlePoll = new PollFds(1);
   private final ByteBuffer tx;
   private final long txAddr;
   private final ByteBuffer ctl;
@@ -73,6 +74,7 @@ public final class NfqChannel implements AutoCloseable {
     polls = new PollFds(2);
     polls.set(0, fd, Native.POLLIN);
     polls.set(1, wakeFd, Native.POLLIN);
+    idlePoll.set(0, fd, Native.POLLIN);
     tx = Native.allocate(TX_SIZE);
     txAddr = Native.address(tx);
     ctl = Native.allocate(32); // [0, 16) SO_RCVTIMEO's timeval, [16, 32) wake()'s NOOP
@@ -367,6 +369,22 @@ public final class NfqChannel implements AutoCloseable {
     if (dg < received) {
       startDatagram(dg);
     }
+  }
+
+  /**
+   * Whether the reader has taken everything the kernel sent so far: every message received is
+   * decoded and the socket holds no message and no pending error (one poll(2) that does not wait;
+   * {@code datagram_poll}, net/core/datagram.c, reports POLLIN for a queued message and POLLERR for
+   * a pending ENOBUFS). Call from the channel's reader (under the lane's receive lock).
+   *
+   * @return true if nothing is waiting to be read
+   */
+  public boolean idle() {
+    if (dg < received - 1
+        || (dg == received - 1 && walk.position() < dg * RX_SLOT + datagramLength(dg))) {
+      return false;
+    }
+    return !closed && idlePoll.poll(0) == 0;
   }
 
   /** Points the cursor and the walk at datagram {@code d}. */
