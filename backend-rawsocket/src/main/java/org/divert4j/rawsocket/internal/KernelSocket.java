@@ -45,7 +45,7 @@ public final class KernelSocket implements DivertSocket {
   private final Tickets tickets;
   private final SocketLedger ledger = new SocketLedger();
   private final QueueLineCounter queueLines = new QueueLineCounter();
-  private final QueueLossEstimator losses = new QueueLossEstimator();
+  private final QueueLossEstimator losses;
   private final Verdicts verdicts;
   private final Receiver receiver;
   private final SendBuffer out = new SendBuffer();
@@ -70,6 +70,7 @@ public final class KernelSocket implements DivertSocket {
     int qlen = options.queueLength();
     this.tickets = new Tickets(qlen * channels.length, Math.max(qlen, 128));
     this.lanes = new Lane[channels.length];
+    this.losses = new QueueLossEstimator(channels.length);
     for (int i = 0; i < channels.length; i++) {
       lanes[i] = new Lane(i, channels[i], tickets, ledger);
     }
@@ -125,8 +126,8 @@ public final class KernelSocket implements DivertSocket {
 
   /**
    * One observation for {@link QueueLossEstimator}: the queue lines' counter first, then, if every
-   * lane's receive lock is free and every lane has read everything the kernel sent, the ids seen.
-   * Otherwise nothing is observed this time (the published losses stay as they were).
+   * lane's receive lock is free and no lane has an error waiting, the ids seen and at most how many
+   * packets wait unread. Otherwise nothing is observed this time (the published losses stay).
    */
   private void observeLosses() {
     long counter = queueLines.total(services.arming().queueLines(port));
@@ -135,25 +136,31 @@ public final class KernelSocket implements DivertSocket {
     }
     int locked = 0;
     try {
-      long issued = 0;
-      long missed = 0;
-      long enobufs = 0;
+      long[] issued = new long[lanes.length];
+      long[] missed = new long[lanes.length];
+      long[] enobufs = new long[lanes.length];
+      boolean idle = true;
       for (Lane l : lanes) {
         if (!l.rxLock.tryLock()) {
           return;
         }
         locked++;
-        if (!l.ch.idle()) {
+        int b = l.ch.backlog();
+        if (b == NfqChannel.ERROR) {
           return;
         }
-        issued += l.ids.issued();
-        missed += l.ids.missed();
-        enobufs += l.ch.enobufs();
+        idle &= b == NfqChannel.IDLE;
+        issued[l.index] = l.ids.issued();
+        missed[l.index] = l.ids.missed();
+        enobufs[l.index] = l.ch.enobufs();
       }
-      losses.observe(counter, issued, missed, enobufs);
+      // read after the locks: the packets held only fall while no lane receives, so this bound
+      // of the queue's unread entries (queue_total <= queue_maxlen) can only be too high
+      long unread = Math.max(0, (long) options.queueLength() * lanes.length - tickets.sizes()[0]);
+      losses.observe(counter, issued, missed, enobufs, idle, unread);
     } finally {
-      for (int i = 0; i < locked; i++) {
-        lanes[i].rxLock.unlock();
+      for (int k = 0; k < locked; k++) {
+        lanes[k].rxLock.unlock();
       }
     }
   }

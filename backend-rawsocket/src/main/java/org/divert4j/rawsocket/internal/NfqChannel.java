@@ -371,20 +371,34 @@ public final class NfqChannel implements AutoCloseable {
     }
   }
 
+  /** {@link #backlog}: everything the kernel sent has been read. */
+  static final int IDLE = 0;
+
+  /** {@link #backlog}: messages wait, received or still in the socket. */
+  static final int WAITING = 1;
+
+  /** {@link #backlog}: an error (ENOBUFS: the socket buffer overflowed) waits to be received. */
+  static final int ERROR = 2;
+
   /**
-   * Whether the reader has taken everything the kernel sent so far: every message received is
-   * decoded and the socket holds no message and no pending error (one poll(2) that does not wait;
-   * {@code datagram_poll}, net/core/datagram.c, reports POLLIN for a queued message and POLLERR for
-   * a pending ENOBUFS). Call from the channel's reader (under the lane's receive lock).
+   * What waits to be read, by one poll(2) that does not wait ({@code datagram_poll} in
+   * net/core/datagram.c: POLLIN for a queued message, POLLERR for a pending error) and the receive
+   * cursor. Call from the channel's reader (under the lane's receive lock).
    *
-   * @return true if nothing is waiting to be read
+   * @return {@link #IDLE}, {@link #WAITING} or {@link #ERROR}
    */
-  public boolean idle() {
-    if (dg < received - 1
-        || (dg == received - 1 && walk.position() < dg * RX_SLOT + datagramLength(dg))) {
-      return false;
+  int backlog() {
+    if (closed) {
+      return ERROR;
     }
-    return !closed && idlePoll.poll(0) == 0;
+    int n = idlePoll.poll(0);
+    if (n < 0 || (idlePoll.revents(0) & ~Native.POLLIN) != 0) {
+      return ERROR;
+    }
+    boolean decoded =
+        dg >= received
+            || (dg == received - 1 && walk.position() >= dg * RX_SLOT + datagramLength(dg));
+    return n == 0 && decoded ? IDLE : WAITING;
   }
 
   /** Points the cursor and the walk at datagram {@code d}. */

@@ -30,10 +30,21 @@ package org.divert4j.rawsocket.internal;
  * <p>Not on the packet path: called by statistics calls. Thread-safe.
  */
 final class QueueLossEstimator {
+  private final long[] enobufsAtIdle;
+  private final long[] suspect; // per lane: -1, or the ids seen when it was read empty after an
+  // overflow; until a higher id is seen, ids above it may be unicast losses no gap shows yet
   private long base = -1;
-  private long enobufsAtIdle;
   private long noId;
   private long unicast;
+
+  /**
+   * @param lanes the socket's queues
+   */
+  QueueLossEstimator(int lanes) {
+    enobufsAtIdle = new long[lanes];
+    suspect = new long[lanes];
+    java.util.Arrays.fill(suspect, -1);
+  }
 
   /**
    * Sets the starting point: the lines' counter when the socket's queues were bound and armed.
@@ -55,30 +66,57 @@ final class QueueLossEstimator {
   }
 
   /**
-   * One observation: the lines' counter read first, then, with every lane's receive lock held, each
-   * lane's socket seen empty and its received messages all decoded.
+   * One observation: the lines' counter read first, then, with every lane's receive lock held, the
+   * lanes' ids and what waits unread in them.
+   *
+   * <p>A lane is quiet if it reported no overflow since it was last seen empty, and any overflow
+   * before has been followed by an id received after that empty moment (which makes the ids lost at
+   * the overflow's end a gap). While all lanes are quiet the ids above the highest seen all belong
+   * to packets still in the queue, at most {@code unread} of them (the queue's length less the
+   * packets the program holds; the caller checks that no overflow report is pending), and the
+   * losses are at least the counter less the ids: exactly that once read empty after a pause.
    *
    * @param counter the lines' counter read before the locks were taken, or -1 if unknown
-   * @param issued the ids handed out up to the highest seen, summed over the lanes
-   * @param missed the ids the lanes skipped ({@link IdGapCounter#missed}), summed
-   * @param enobufs the overflow reports the lanes received, summed
+   * @param issued per lane, the ids handed out up to the highest seen ({@link IdGapCounter#issued})
+   * @param missed per lane, the ids skipped ({@link IdGapCounter#missed})
+   * @param enobufs per lane, the overflow reports received
+   * @param idle whether every lane was read empty (nothing received undecoded, no message waiting)
+   * @param unread if not idle, at most how many packets with an id wait unread (read after the
+   *     locks were taken); ignored if idle
    */
-  synchronized void observe(long counter, long issued, long missed, long enobufs) {
+  synchronized void observe(
+      long counter, long[] issued, long[] missed, long[] enobufs, boolean idle, long unread) {
     if (base < 0 || counter < 0) {
       return;
     }
-    long w = counter - base - issued;
-    unicast = Math.max(unicast, missed);
-    if (enobufs == enobufsAtIdle) {
-      // no overflow since the socket was last seen empty: no trailing unicast losses, so the
-      // losses are exactly w + missed (a lower bound while traffic goes on); what the unicast
-      // count does not hold got no id
-      noId = Math.max(noId, w + missed - unicast);
-    } else {
-      // w may hold unicast losses at the end of the overflow that no later id has revealed yet
-      unicast = Math.max(unicast, missed + w - noId);
+    long ids = 0;
+    long gaps = 0;
+    boolean quiet = true;
+    for (int i = 0; i < issued.length; i++) {
+      ids += issued[i];
+      gaps += missed[i];
+      if (suspect[i] >= 0 && issued[i] > suspect[i]) {
+        suspect[i] = -1;
+      }
+      quiet &= enobufs[i] == enobufsAtIdle[i] && suspect[i] < 0;
     }
-    enobufsAtIdle = enobufs;
+    long w = counter - base - ids - (idle ? 0 : unread);
+    unicast = Math.max(unicast, gaps);
+    if (quiet) {
+      // what the unicast count does not hold got no id
+      noId = Math.max(noId, w + gaps - unicast);
+    } else if (idle) {
+      // w may hold unicast losses at the end of an overflow that no later id has revealed yet
+      unicast = Math.max(unicast, gaps + w - noId);
+    }
+    if (idle) {
+      for (int i = 0; i < issued.length; i++) {
+        if (enobufs[i] != enobufsAtIdle[i]) {
+          suspect[i] = issued[i];
+          enobufsAtIdle[i] = enobufs[i];
+        }
+      }
+    }
   }
 
   /**

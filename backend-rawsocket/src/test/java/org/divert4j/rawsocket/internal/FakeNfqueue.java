@@ -104,9 +104,17 @@ final class FakeNfqueue {
     }
   }
 
-  /** What {@link NfqChannel#idle} sees. */
-  boolean idle() {
-    return socket.isEmpty() && !errorPending;
+  /** What {@link NfqChannel#backlog} sees. */
+  int backlog() {
+    if (errorPending) {
+      return NfqChannel.ERROR;
+    }
+    return socket.isEmpty() ? NfqChannel.IDLE : NfqChannel.WAITING;
+  }
+
+  /** The queue length (NFQA_CFG_QUEUE_MAXLEN). */
+  int maxlen() {
+    return maxlen;
   }
 
   /** Everything the kernel lost or accepted in place of the reader. */

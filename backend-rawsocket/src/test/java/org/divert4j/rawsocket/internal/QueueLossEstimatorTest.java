@@ -13,10 +13,11 @@ class QueueLossEstimatorTest {
   /** One socket: its lanes (queues), their line counter and the estimator. */
   private static final class Socket {
     final FakeNfqueue[] lanes;
-    final QueueLossEstimator est = new QueueLossEstimator();
+    final QueueLossEstimator est;
 
     Socket(FakeNfqueue... lanes) {
       this.lanes = lanes;
+      this.est = new QueueLossEstimator(lanes.length);
       est.armed(line());
     }
 
@@ -28,21 +29,31 @@ class QueueLossEstimatorTest {
       return n;
     }
 
-    /** What KernelSocket#observeLosses does: the counter first, then the lanes if all are idle. */
+    /** What KernelSocket#observeLosses does: the counter first, then the lanes. */
     void observe() {
-      long counter = line();
-      long issued = 0;
-      long missed = 0;
-      long enobufs = 0;
-      for (FakeNfqueue q : lanes) {
-        if (!q.idle()) {
+      observe(line());
+    }
+
+    /** The same with a counter read earlier. */
+    void observe(long counter) {
+      long[] issued = new long[lanes.length];
+      long[] missed = new long[lanes.length];
+      long[] enobufs = new long[lanes.length];
+      boolean idle = true;
+      long room = 0;
+      for (int i = 0; i < lanes.length; i++) {
+        FakeNfqueue q = lanes[i];
+        int b = q.backlog();
+        if (b == NfqChannel.ERROR) {
           return;
         }
-        issued += q.ids.issued();
-        missed += q.ids.missed();
-        enobufs += q.enobufs;
+        idle &= b == NfqChannel.IDLE;
+        issued[i] = q.ids.issued();
+        missed[i] = q.ids.missed();
+        enobufs[i] = q.enobufs;
+        room += q.maxlen() - q.held;
       }
-      est.observe(counter, issued, missed, enobufs);
+      est.observe(counter, issued, missed, enobufs, idle, room);
     }
 
     long[] losses() {
@@ -66,10 +77,10 @@ class QueueLossEstimatorTest {
 
   @Test
   void nothingIsDerivedBeforeTheQueuesAreArmed() {
-    QueueLossEstimator est = new QueueLossEstimator();
+    QueueLossEstimator est = new QueueLossEstimator(1);
     est.armed(-1);
     assertFalse(est.active());
-    est.observe(10, 0, 0, 0);
+    est.observe(10, new long[1], new long[1], new long[1], true, 0);
     long[] out = new long[2];
     est.losses(0, out);
     assertEquals(0, out[0]);
@@ -84,8 +95,6 @@ class QueueLossEstimatorTest {
     for (int i = 0; i < 5; i++) {
       q.packet();
     }
-    s.observe();
-    assertEquals(0, s.losses()[0], "nothing is claimed while the socket holds unread packets");
     q.drain();
     s.observe();
     SocketStats st = s.stats(false);
@@ -158,6 +167,43 @@ class QueueLossEstimatorTest {
   }
 
   @Test
+  void whilePacketsWaitUnreadTheQueueLengthBoundsThem() {
+    // S15: queue length 8, two hundred datagrams, the program reads none
+    FakeNfqueue q = new FakeNfqueue(8, 1000, false);
+    Socket s = new Socket(q);
+    for (int i = 0; i < 200; i++) {
+      q.packet();
+    }
+    s.observe();
+    assertEquals(192, s.losses()[0], "the 8 unread fill the queue: every other one got no id");
+    q.receive();
+    q.receive();
+    q.verdict(); // one held, one written back, six unread: the queue has room for one more
+    s.observe();
+    assertEquals(192, s.losses()[0], "and never falls");
+    q.drain();
+    s.observe();
+    assertEquals(192, s.losses()[0]);
+    assertEquals(q.queueDropped, s.losses()[0]);
+  }
+
+  @Test
+  void aPendingOverflowReportMakesTheObservationWait() {
+    FakeNfqueue q = new FakeNfqueue(1000, 2, false);
+    Socket s = new Socket(q);
+    for (int i = 0; i < 5; i++) {
+      q.packet(); // 1 and 2 delivered, 3 to 5 lost at the unicast, the overflow reported
+    }
+    s.observe();
+    long[] l = s.losses();
+    assertEquals(0, l[0] + l[1], "unread ids above the highest seen may be lost, not waiting");
+    q.drain();
+    s.observe();
+    assertEquals(3, s.losses()[1]);
+    assertEquals(0, s.losses()[0]);
+  }
+
+  @Test
   void queueBalanceAddsTheLanesOfTheChain() {
     FakeNfqueue a = new FakeNfqueue(2, 1000, false);
     FakeNfqueue b = new FakeNfqueue(2, 1000, false);
@@ -167,7 +213,7 @@ class QueueLossEstimatorTest {
     }
     a.drain();
     s.observe();
-    assertEquals(0, s.losses()[0], "one lane still holds unread packets: no observation");
+    assertEquals(6, s.losses()[0], "b's two unread packets are within its queue length");
     b.drain();
     s.observe();
     assertEquals(6, s.losses()[0]);
@@ -187,17 +233,18 @@ class QueueLossEstimatorTest {
       long[] before = new long[2];
       for (int step = 0; step < 400; step++) {
         FakeNfqueue q = lanes[r.nextInt(lanes.length)];
-        switch (r.nextInt(5)) {
+        switch (r.nextInt(6)) {
           case 0, 1 -> q.packet();
           case 2 -> q.receive();
           case 3 -> q.verdict();
+          case 4 -> s.observe();
           default -> {
             long counter = s.line(); // read before traffic goes on
             q.packet();
             for (FakeNfqueue l : lanes) {
               l.drain();
             }
-            s.est.observe(counter, issued(lanes), missed(lanes), enobufs(lanes));
+            s.observe(counter);
           }
         }
         long[] now = s.losses();
@@ -232,29 +279,5 @@ class QueueLossEstimatorTest {
         assertEquals(dropped, end[0], "and without overflow the queue-full count is exact");
       }
     }
-  }
-
-  private static long issued(FakeNfqueue[] lanes) {
-    long n = 0;
-    for (FakeNfqueue l : lanes) {
-      n += l.ids.issued();
-    }
-    return n;
-  }
-
-  private static long missed(FakeNfqueue[] lanes) {
-    long n = 0;
-    for (FakeNfqueue l : lanes) {
-      n += l.ids.missed();
-    }
-    return n;
-  }
-
-  private static long enobufs(FakeNfqueue[] lanes) {
-    long n = 0;
-    for (FakeNfqueue l : lanes) {
-      n += l.enobufs;
-    }
-    return n;
   }
 }
