@@ -38,9 +38,12 @@ final class QueueLineCounter {
       Long before = last.get(e.getKey());
       long now = e.getValue();
       if (before != null && now < before) {
-        // the line was written again with its counter lost: what it counted so far stays counted
-        retired += before;
-        sum += before;
+        // the counter went back: the writer restored it from a save taken before our last read
+        // (the packets in between were counted by us but not in the restored value) or the line
+        // lost it. Either way what was read stays counted and only increments from now on add:
+        // exact for a restore, lower by the packets since the reset for a reset
+        retired += before - now;
+        sum += before - now;
       }
       last.put(e.getKey(), now);
       sum += now;

@@ -39,10 +39,19 @@ class QueueLineCounterTest {
   }
 
   @Test
-  void aLineWrittenAgainWithItsCounterLostStartsOver() {
+  void aCounterRestoredFromAnOlderSaveIsNotCountedAgain() {
+    QueueLineCounter c = new QueueLineCounter();
+    assertEquals(100, c.total(lines("0 A r1", 100)));
+    // the writer saved 95, we read 100, then it restored 95; three packets more
+    assertEquals(100, c.total(lines("0 A r1", 95)), "what was read stays counted");
+    assertEquals(103, c.total(lines("0 A r1", 98)));
+  }
+
+  @Test
+  void aCounterResetToZeroKeepsWhatWasRead() {
     QueueLineCounter c = new QueueLineCounter();
     assertEquals(9, c.total(lines("0 A r1", 9)));
-    assertEquals(11, c.total(lines("0 A r1", 2)), "the 9 before the reset stay counted");
-    assertEquals(12, c.total(lines("0 A r1", 3)));
+    assertEquals(9, c.total(lines("0 A r1", 2)), "the 2 since the reset are below what was read");
+    assertEquals(10, c.total(lines("0 A r1", 3)), "increments count again");
   }
 }
