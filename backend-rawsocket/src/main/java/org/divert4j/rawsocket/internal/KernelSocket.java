@@ -145,11 +145,11 @@ public final class KernelSocket implements DivertSocket {
           return;
         }
         locked++;
-        int b = l.ch.backlog();
-        if (b == NfqChannel.ERROR) {
+        int b = l.backlog.check();
+        if (b == LaneBacklog.ERROR) {
           return;
         }
-        idle &= b == NfqChannel.IDLE;
+        idle &= b == LaneBacklog.IDLE;
         issued[l.index] = l.ids.issued();
         missed[l.index] = l.ids.missed();
         enobufs[l.index] = l.ch.enobufs();

@@ -47,7 +47,6 @@ public final class NfqChannel implements AutoCloseable {
   private final long rxAddr;
   private final MmsgVector mmsg;
   private final PollFds polls;
-  private final PollFds idlePoll = new PollFds(1);
   private final ByteBuffer tx;
   private final long txAddr;
   private final ByteBuffer ctl;
@@ -74,7 +73,6 @@ public final class NfqChannel implements AutoCloseable {
     polls = new PollFds(2);
     polls.set(0, fd, Native.POLLIN);
     polls.set(1, wakeFd, Native.POLLIN);
-    idlePoll.set(0, fd, Native.POLLIN);
     tx = Native.allocate(TX_SIZE);
     txAddr = Native.address(tx);
     ctl = Native.allocate(32); // [0, 16) SO_RCVTIMEO's timeval, [16, 32) wake()'s NOOP
@@ -371,34 +369,13 @@ public final class NfqChannel implements AutoCloseable {
     }
   }
 
-  /** {@link #backlog}: everything the kernel sent has been read. */
-  static final int IDLE = 0;
-
-  /** {@link #backlog}: messages wait, received or still in the socket. */
-  static final int WAITING = 1;
-
-  /** {@link #backlog}: an error (ENOBUFS: the socket buffer overflowed) waits to be received. */
-  static final int ERROR = 2;
-
   /**
-   * What waits to be read, by one poll(2) that does not wait ({@code datagram_poll} in
-   * net/core/datagram.c: POLLIN for a queued message, POLLERR for a pending error) and the receive
-   * cursor. Call from the channel's reader (under the lane's receive lock).
-   *
-   * @return {@link #IDLE}, {@link #WAITING} or {@link #ERROR}
+   * @return true if every message received has been decoded ({@link LaneBacklog}); call from the
+   *     channel's reader
    */
-  int backlog() {
-    if (closed) {
-      return ERROR;
-    }
-    int n = idlePoll.poll(0);
-    if (n < 0 || (idlePoll.revents(0) & ~Native.POLLIN) != 0) {
-      return ERROR;
-    }
-    boolean decoded =
-        dg >= received
-            || (dg == received - 1 && walk.position() >= dg * RX_SLOT + datagramLength(dg));
-    return n == 0 && decoded ? IDLE : WAITING;
+  boolean allDecoded() {
+    return dg >= received
+        || (dg == received - 1 && walk.position() >= dg * RX_SLOT + datagramLength(dg));
   }
 
   /** Points the cursor and the walk at datagram {@code d}. */

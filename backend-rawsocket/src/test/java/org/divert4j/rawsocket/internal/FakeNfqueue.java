@@ -104,12 +104,12 @@ final class FakeNfqueue {
     }
   }
 
-  /** What {@link NfqChannel#backlog} sees. */
+  /** What {@link LaneBacklog#check} sees. */
   int backlog() {
     if (errorPending) {
-      return NfqChannel.ERROR;
+      return LaneBacklog.ERROR;
     }
-    return socket.isEmpty() ? NfqChannel.IDLE : NfqChannel.WAITING;
+    return socket.isEmpty() ? LaneBacklog.IDLE : LaneBacklog.WAITING;
   }
 
   /** The queue length (NFQA_CFG_QUEUE_MAXLEN). */

@@ -44,10 +44,10 @@ class QueueLossEstimatorTest {
       for (int i = 0; i < lanes.length; i++) {
         FakeNfqueue q = lanes[i];
         int b = q.backlog();
-        if (b == NfqChannel.ERROR) {
+        if (b == LaneBacklog.ERROR) {
           return;
         }
-        idle &= b == NfqChannel.IDLE;
+        idle &= b == LaneBacklog.IDLE;
         issued[i] = q.ids.issued();
         missed[i] = q.ids.missed();
         enobufs[i] = q.enobufs;
