@@ -56,6 +56,15 @@ public final class PollFds {
 
   /**
    * @param i an entry
+   * @return the events the last poll reported for it ({@code revents}: {@link Native#POLLIN},
+   *     POLLERR 0x8, POLLHUP 0x10, ...)
+   */
+  public short revents(int i) {
+    return b.getShort(i * Native.SIZEOF_POLLFD + REVENTS);
+  }
+
+  /**
+   * @param i an entry
    * @return true if the last poll saw it readable
    */
   public boolean readable(int i) {

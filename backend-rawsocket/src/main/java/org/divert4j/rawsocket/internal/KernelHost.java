@@ -199,6 +199,11 @@ public final class KernelHost implements DivertHost {
     }
 
     @Override
+    public java.util.Map<String, Long> queueLines(int port) {
+      return book.queueLines(port);
+    }
+
+    @Override
     public void closed(KernelSocket s) {
       sockets.remove(s.port(), s);
       StatsBeans.Registration r = socketBeans.remove(s);
@@ -363,6 +368,7 @@ public final class KernelHost implements DivertHost {
       if (options.failOpen()) {
         s.setQueuedBaseline(book.queuedPackets(port));
       }
+      s.armed();
     } catch (IOException e) {
       s.close();
       throw new DivertException(

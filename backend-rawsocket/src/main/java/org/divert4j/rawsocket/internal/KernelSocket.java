@@ -44,6 +44,8 @@ public final class KernelSocket implements DivertSocket {
   private final SocketState state;
   private final Tickets tickets;
   private final SocketLedger ledger = new SocketLedger();
+  private final QueueLineCounter queueLines = new QueueLineCounter();
+  private final QueueLossEstimator losses;
   private final Verdicts verdicts;
   private final Receiver receiver;
   private final SendBuffer out = new SendBuffer();
@@ -68,6 +70,7 @@ public final class KernelSocket implements DivertSocket {
     int qlen = options.queueLength();
     this.tickets = new Tickets(qlen * channels.length, Math.max(qlen, 128));
     this.lanes = new Lane[channels.length];
+    this.losses = new QueueLossEstimator(channels.length);
     for (int i = 0; i < channels.length; i++) {
       lanes[i] = new Lane(i, channels[i], tickets, ledger);
     }
@@ -108,6 +111,58 @@ public final class KernelSocket implements DivertSocket {
    */
   void setQueuedBaseline(long packets) {
     ledger.queuedAtBind(packets);
+  }
+
+  /**
+   * Called once the port's chains are armed: when the kernel's queue counters cannot be read (a
+   * service user, {@link NamespaceCounters}), starts deriving the socket's losses inside NFQUEUE
+   * from its queue lines' counters and the packet ids ({@link QueueLossEstimator}).
+   */
+  void armed() {
+    if (procCounters() == null) {
+      losses.armed(queueLines.total(services.arming().queueLines(port)));
+    }
+  }
+
+  /**
+   * One observation for {@link QueueLossEstimator}: the queue lines' counter first, then, if every
+   * lane's receive lock is free and no lane has an error waiting, the ids seen and at most how many
+   * packets wait unread. Otherwise nothing is observed this time (the published losses stay).
+   */
+  private void observeLosses() {
+    long counter = queueLines.total(services.arming().queueLines(port));
+    if (counter < 0) {
+      return;
+    }
+    int locked = 0;
+    try {
+      long[] issued = new long[lanes.length];
+      long[] missed = new long[lanes.length];
+      long[] enobufs = new long[lanes.length];
+      boolean idle = true;
+      for (Lane l : lanes) {
+        if (!l.rxLock.tryLock()) {
+          return;
+        }
+        locked++;
+        int b = l.backlog.check();
+        if (b == LaneBacklog.ERROR) {
+          return;
+        }
+        idle &= b == LaneBacklog.IDLE;
+        issued[l.index] = l.ids.issued();
+        missed[l.index] = l.ids.missed();
+        enobufs[l.index] = l.ch.enobufs();
+      }
+      // read after the locks: the packets held only fall while no lane receives, so this bound
+      // of the queue's unread entries (queue_total <= queue_maxlen) can only be too high
+      long unread = Math.max(0, (long) options.queueLength() * lanes.length - tickets.sizes()[0]);
+      losses.observe(counter, issued, missed, enobufs, idle, unread);
+    } finally {
+      for (int k = 0; k < locked; k++) {
+        lanes[k].rxLock.unlock();
+      }
+    }
   }
 
   @Override
@@ -280,7 +335,17 @@ public final class KernelSocket implements DivertSocket {
       enobufs += l.ch.enobufs();
       messages += l.kernelMessages;
     }
-    return ledger.stats(proc, queuedNow, tickets.sizes(), enobufs, messages);
+    long[] derived = null;
+    if (proc == null && losses.active()) {
+      long missed = 0;
+      for (Lane l : lanes) {
+        missed += l.ids.missed();
+      }
+      derived = new long[2];
+      losses.losses(missed, derived);
+    }
+    return ledger.stats(
+        proc, queuedNow, tickets.sizes(), enobufs, messages, derived, options.failOpen());
   }
 
   @Override
@@ -289,7 +354,11 @@ public final class KernelSocket implements DivertSocket {
     if (f != null) {
       return f;
     }
-    return snapshot(procCounters(), queuedNow());
+    long[] proc = procCounters();
+    if (proc == null && losses.active() && !state.closed()) {
+      observeLosses();
+    }
+    return snapshot(proc, queuedNow());
   }
 
   @Override
@@ -302,6 +371,11 @@ public final class KernelSocket implements DivertSocket {
     if (!closeStarted.compareAndSet(false, true)) {
       awaitClosed(); // another thread is closing: return when it has finished
       return;
+    }
+    if (losses.active()) {
+      // the last chance while the chains still send to the queues and the lanes are as the
+      // program left them (a receiver still running elsewhere makes it skip)
+      observeLosses();
     }
     state.markClosed();
     for (Lane l : lanes) {

@@ -21,6 +21,8 @@ final class Lane {
   final Ipv4View view = new Ipv4View();
   final OutboundSplitter splitter = new OutboundSplitter();
   final VerdictRun verdicts;
+  final IdGapCounter ids = new IdGapCounter();
+  final LaneBacklog backlog;
 
   // receive state (rxLock): the decoded packet waiting to be delivered
   boolean have;
@@ -36,6 +38,7 @@ final class Lane {
     this.index = index;
     this.ch = ch;
     this.verdicts = new VerdictRun(ch, index, tickets, ledger);
+    this.backlog = new LaneBacklog(ch);
   }
 
   /**

@@ -370,6 +370,15 @@ public final class NfqChannel implements AutoCloseable {
     }
   }
 
+  /**
+   * @return true if every message received has been decoded ({@link LaneBacklog}); call from the
+   *     channel's reader
+   */
+  boolean allDecoded() {
+    return dg >= received
+        || (dg == received - 1 && walk.position() >= dg * RX_SLOT + datagramLength(dg));
+  }
+
   /** Points the cursor and the walk at datagram {@code d}. */
   private void startDatagram(int d) {
     int start = d * RX_SLOT;

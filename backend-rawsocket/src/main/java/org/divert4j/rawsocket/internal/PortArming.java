@@ -32,6 +32,13 @@ interface PortArming {
   long queuedPackets(int port);
 
   /**
+   * @param port a divert port
+   * @return each of its queue lines (keyed by family, chain and text) with its packet count now, or
+   *     null if unknown ({@link RuleCounts#queueLines})
+   */
+  java.util.Map<String, Long> queueLines(int port);
+
+  /**
    * Called once a socket has closed and released its queues.
    *
    * @param socket the socket

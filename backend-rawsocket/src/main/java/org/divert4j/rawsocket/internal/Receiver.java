@@ -146,6 +146,7 @@ final class Receiver {
       }
       if (l.ch.next(l.pkt)) {
         l.kernelMessages++;
+        l.ids.seen(l.pkt.id);
         if (accept(l)) {
           l.have = true;
           return true;

@@ -219,6 +219,15 @@ final class RuleBook {
     }
   }
 
+  /** See {@link PortArming#queueLines}. */
+  java.util.Map<String, Long> queueLines(int port) {
+    try {
+      return RuleCounts.queueLines(counted(), port);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   /** See {@link PortArming#queuedPackets}. */
   long queuedPackets(int port) {
     try {

@@ -112,6 +112,35 @@ final class RuleCounts {
     return n;
   }
 
+  /**
+   * The B lines that send packets towards a port, one by one: what {@link #queuedPackets} sums,
+   * keyed so that a line keeps its key across rewrites exactly while the rule writer keeps its
+   * counter (by family, chain and text), for {@link QueueLineCounter}.
+   *
+   * @param s the state
+   * @param port the port
+   * @return each line's key and packet count
+   */
+  static Map<String, Long> queueLines(RuleState s, int port) {
+    Map<String, Long> m = new LinkedHashMap<>();
+    List<RuleState> families = s.families();
+    for (int f = 0; f < families.size(); f++) {
+      for (Map.Entry<?, List<RuleGroup>> e : families.get(f).groups.entrySet()) {
+        for (RuleGroup g : e.getValue()) {
+          String pc = g.portChain();
+          if (pc != null && RuleText.portOfChain(pc) == port) {
+            for (RuleLine line : g.lines) {
+              if (line.rule.contains("-j " + pc)) {
+                m.merge(f + " " + line.chain + " " + line.rule, line.packets(), Long::sum);
+              }
+            }
+          }
+        }
+      }
+    }
+    return m;
+  }
+
   /** The tables of both families (counters of IPv4 and IPv6 lines add up). */
   private static List<RuleTable> tables(RuleState s) {
     List<RuleTable> l = new ArrayList<>();

@@ -66,6 +66,31 @@ final class SocketLedger {
    * @param messages the packet messages the lanes received
    */
   SocketStats stats(long[] proc, long queuedNow, long[] held, long enobufs, long messages) {
+    return stats(proc, queuedNow, held, enobufs, messages, null, false);
+  }
+
+  /**
+   * The statistics now, with the losses derived without /proc when it cannot be read.
+   *
+   * @param proc as {@link #stats(long[], long, long[], long, long)}; when not null, {@code derived}
+   *     is ignored (the kernel's own counters are exact)
+   * @param queuedNow as there
+   * @param held as there
+   * @param enobufs as there
+   * @param messages as there
+   * @param derived {packets that got no id, packets lost at the unicast} from {@link
+   *     QueueLossEstimator#losses}, or null if not derived
+   * @param failOpenSet whether the queues were bound with NFQA_CFG_F_FAIL_OPEN: then the kernel
+   *     accepted what {@code derived} counts, instead of dropping it
+   */
+  SocketStats stats(
+      long[] proc,
+      long queuedNow,
+      long[] held,
+      long enobufs,
+      long messages,
+      long[] derived,
+      boolean failOpenSet) {
     long[] d = new long[drops.length()];
     for (int i = 0; i < d.length; i++) {
       d[i] = drops.get(i);
@@ -79,6 +104,16 @@ final class SocketLedger {
         // the kernel was accepted by NFQA_CFG_F_FAIL_OPEN
         long inFlight = Math.max(0, proc[0] - held[0]);
         failOpen = Math.max(0, queuedNow - queuedAtBind - messages - inFlight - proc[1] - proc[2]);
+      }
+    } else if (derived != null) {
+      // __nfqnl_enqueue_packet (net/netfilter/nfnetlink_queue.c): with NFQA_CFG_F_FAIL_OPEN a
+      // full queue and a failed unicast both accept the packet; without, both drop it
+      if (failOpenSet) {
+        failOpen = derived[0] + derived[1];
+      } else {
+        d[DropReason.QUEUE_FULL.ordinal()] += derived[0];
+        // each ENOBUFS report stands for at least one lost packet
+        d[DropReason.NO_BUFFER.ordinal()] += Math.max(derived[1], enobufs);
       }
     } else {
       d[DropReason.NO_BUFFER.ordinal()] += enobufs;
