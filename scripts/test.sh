@@ -95,6 +95,10 @@ fi
 # and a failure is printed with its rule and run.
 if [ "$(id -u)" = 0 ]; then
   ./scripts/tck-repeat.sh -n 1 --backend rawsocket --backend pcap
+  # The kernel TCK as a service runs it (issue 16): a JVM as nobody with only CAP_NET_ADMIN and
+  # CAP_NET_RAW, in a namespace of its own, whose peers a root broker builds (docs/deploy.md).
+  mvn -B -pl backend-rawsocket -am test -Dmaven.javadoc.skip=true -Dtest=ServiceUserTckTest \
+    -Dsurefire.failIfNoSpecifiedTests=false -Ddivert4j.serviceTck=all
   # The short soak (issue 18): a reinjecting divert dump on each root backend under mixed real
   # traffic for 120 s. It fails on a packet lost uncounted, growing RSS, open files or threads, or a
   # TCP transfer that arrives changed.

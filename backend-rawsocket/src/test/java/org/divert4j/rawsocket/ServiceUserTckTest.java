@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The whole TCK takes minutes, so this runs only when asked: {@code -Ddivert4j.serviceTck=all}
  * for every rule, or a list of rules ({@code -Ddivert4j.serviceTck=S1,S3}); {@code scripts/test.sh}
- * does not ask (see the report in docs/deploy.md).
+ * asks for {@code all} when run as root (see the report in docs/deploy.md).
  */
 class ServiceUserTckTest {
   /** The system property that selects the rules, {@code all} for the whole TCK. */
