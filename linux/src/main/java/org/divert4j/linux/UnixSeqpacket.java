@@ -67,16 +67,7 @@ public final class UnixSeqpacket implements AutoCloseable {
    * @throws IOException if it cannot be bound
    */
   public static UnixSeqpacket listen(Path path) throws IOException {
-    int fd = Native.socket(AF_UNIX, SOCK_SEQPACKET, 0, "AF_UNIX, SOCK_SEQPACKET");
-    try {
-      ByteBuffer sa = sockaddr(path);
-      Native.bind(fd, Native.address(sa), SIZEOF_SOCKADDR_UN);
-      Native.listen(fd, 16);
-      return new UnixSeqpacket(fd);
-    } catch (IOException | RuntimeException e) {
-      Native.close(fd);
-      throw e;
-    }
+    return open(path, true);
   }
 
   /**
@@ -87,10 +78,20 @@ public final class UnixSeqpacket implements AutoCloseable {
    * @throws IOException if it cannot connect
    */
   public static UnixSeqpacket connect(Path path) throws IOException {
+    return open(path, false);
+  }
+
+  /** A new socket bound to {@code path} and listening, or connected to it. */
+  private static UnixSeqpacket open(Path path, boolean listen) throws IOException {
     int fd = Native.socket(AF_UNIX, SOCK_SEQPACKET, 0, "AF_UNIX, SOCK_SEQPACKET");
     try {
       ByteBuffer sa = sockaddr(path);
-      Native.connect(fd, Native.address(sa), SIZEOF_SOCKADDR_UN);
+      if (listen) {
+        Native.bind(fd, Native.address(sa), SIZEOF_SOCKADDR_UN);
+        Native.listen(fd, 16);
+      } else {
+        Native.connect(fd, Native.address(sa), SIZEOF_SOCKADDR_UN);
+      }
       return new UnixSeqpacket(fd);
     } catch (IOException | RuntimeException e) {
       Native.close(fd);
