@@ -26,7 +26,6 @@ import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Errors;
 import org.divert4j.linux.NetnsThread;
 import org.divert4j.management.StatsBeans;
-import org.divert4j.spi.FlowRules;
 import org.divert4j.spi.RuleFamilies;
 
 /**
@@ -63,9 +62,7 @@ public final class KernelHost implements DivertHost {
   private final ScheduledExecutorService reaper;
   private volatile boolean open = true;
   private volatile HostStats finalStats;
-  // S68: nf_conntrack_acct before this host's first connbytes rule: "0", "1", "" (no conntrack),
-  // null while it has added none
-  private volatile String acctBefore;
+  private final FlowAccounting flow;
 
   private volatile StatsBeans.Registration bean; // set once open() succeeded
   private final Map<DivertSocket, StatsBeans.Registration> socketBeans = new ConcurrentHashMap<>();
@@ -83,6 +80,9 @@ public final class KernelHost implements DivertHost {
     this.name = "j" + RuleOwners.START + "-" + number;
     this.nsDescription = config.label();
     this.res = res;
+    this.flow =
+        new FlowAccounting(
+            res.ns(), res.rules(), options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT);
     this.proc = new NamespaceCounters(res.ns());
     proc.ownQueues(this::ownQueues);
     this.book = new RuleBook(name, options, res.rules(), proc, res.ns());
@@ -273,52 +273,14 @@ public final class KernelHost implements DivertHost {
     return capabilities.contains(Capability.IPV6) && res.rules().ipv6();
   }
 
-  /**
-   * S68: connbytes needs connection tracking, whose {@code nf_ct_netns_get} turns defragmentation
-   * on in the namespace (net/netfilter/xt_connbytes.c, {@code connbytes_mt_check}); a PER_FRAGMENT
-   * host must never see reassembled datagrams (S16), so it refuses the field.
-   */
-  private void checkFlow(DivertRule rule) throws DivertException {
-    FlowRules.check(
-        rule,
-        options.fragments() == FragmentMode.ALWAYS_DEFRAGMENT,
-        "rawsocket",
-        "connbytes needs connection tracking, which reassembles every datagram in the namespace;"
-            + " a PER_FRAGMENT host cannot have that: open it with FragmentMode.ALWAYS_DEFRAGMENT");
-  }
-
-  /** Records nf_conntrack_acct before the host's first connbytes rule forces it on (S68). */
-  private void noteAcct(DivertRule rule) throws DivertException {
-    if (acctBefore == null && rule.filter() != null && rule.filter().usesFlow()) {
-      acctBefore = ConntrackAcct.read(res.ns());
-    }
-  }
-
-  /**
-   * Sets nf_conntrack_acct off again if it was off before this host's connbytes rules and none is
-   * left in the namespace (S68); best effort at close, so a failure leaves it on.
-   */
-  private void restoreAcct() {
-    if (!"0".equals(acctBefore)) {
-      return;
-    }
-    try {
-      if (!res.rules().anyConnbytes()) {
-        ConntrackAcct.off(res.ns());
-      }
-    } catch (IOException | RuntimeException e) {
-      // left on: connbytes rules of others keep working, and docs/backends.md says so
-    }
-  }
-
   @Override
   public InstalledRule addRule(DivertRule rule) throws DivertException {
     java.util.Objects.requireNonNull(rule, "rule");
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
-    checkFlow(rule);
+    flow.check(rule);
     RuleMatch.filterMatches(rule); // S66: a filter this backend cannot hold fails here, unchanged
-    noteAcct(rule);
+    flow.note(rule);
     return book.install(rule, -1);
   }
 
@@ -332,9 +294,9 @@ public final class KernelHost implements DivertHost {
     }
     checkOpen();
     RuleFamilies.check(rule, ipv6(), "rawsocket");
-    checkFlow(rule);
+    flow.check(rule);
     RuleMatch.filterMatches(rule); // S66
-    noteAcct(rule);
+    flow.note(rule);
     return book.install(rule, index);
   }
 
@@ -472,7 +434,7 @@ public final class KernelHost implements DivertHost {
       failure = e;
     }
     if (failure == null) {
-      restoreAcct();
+      flow.restore();
     }
     finalStats = last;
     if (ingress != null) {
