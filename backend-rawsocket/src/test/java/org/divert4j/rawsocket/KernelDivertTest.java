@@ -18,6 +18,7 @@ import org.divert4j.FragmentMode;
 import org.divert4j.HostOptions;
 import org.divert4j.NoListenerPolicy;
 import org.divert4j.PacketBatch;
+import org.divert4j.linux.testbed.NamespaceNode;
 import org.divert4j.testbed.TestBed;
 import org.divert4j.testbed.TestBedOptions;
 import org.junit.jupiter.api.AfterEach;
@@ -414,6 +415,39 @@ class KernelDivertTest {
       assertNotNull(d);
       assertTrue(java.util.Arrays.equals(data, d.payload()));
     }
+  }
+
+  /**
+   * The jumbo tap listens only on loopback while no other interface can carry a 65532-byte packet
+   * (JumboTap#scope). A link whose MTU reaches 65535 after the host opened costs its first largest
+   * packet, which is counted (NO_BUFFER) and never delivered truncated; the tap then listens on
+   * every interface, and the next one arrives whole.
+   */
+  @Test
+  void aLinkThatReachesTheLargestMtuAfterOpenLosesOnlyItsFirstLargestPacket() throws Exception {
+    bed(TestBedOptions.builder().build()); // eth0 has MTU 1500 when the host opens
+    DivertSocket s = bed.host().bind(1234);
+    bed.host().addRule(DivertRule.parse("input -p udp --dport 7000 -j DIVERT 1234"));
+    ((NamespaceNode) bed.peer()).netns().ip("link", "set", "eth0", "mtu", "65535");
+    ((NamespaceNode) bed.hostNode()).netns().ip("link", "set", "eth0", "mtu", "65535");
+    byte[] data = new byte[65535 - 28];
+    for (int i = 0; i < data.length; i++) {
+      data[i] = (byte) (i * 7 + 3);
+    }
+    ByteBuffer b = ByteBuffer.allocate(65535);
+    bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, data);
+    assertNull(
+        s.receive(b, Duration.ofSeconds(2)),
+        "the first 65535-byte packet through a link the tap did not listen on is not delivered");
+    assertEquals(1, s.stats().dropped(org.divert4j.DropReason.NO_BUFFER), "and it is counted");
+    bed.peer().sendUdp(bed.hostNode().address(), 5000, 7000, data);
+    DivertAddress a = s.receive(b, Duration.ofSeconds(3));
+    assertNotNull(a, "the tap listens on every interface since the miss");
+    b.flip();
+    assertEquals(65535, b.remaining());
+    byte[] got = new byte[data.length];
+    b.get(28, got);
+    assertTrue(java.util.Arrays.equals(data, got), "S8: whole, tail included");
   }
 
   @Test

@@ -32,14 +32,15 @@ record HostResources(
 
   /**
    * @param config the host's properties
+   * @param segmentOffload whether the host takes GSO packets whole (where the jumbo tap listens)
    * @return the resources; the caller closes them
    * @throws DivertException as {@link org.divert4j.spi.DivertProvider#open}
    */
-  static HostResources open(HostConfig config) throws DivertException {
+  static HostResources open(HostConfig config, boolean segmentOffload) throws DivertException {
     Iptables ipt = requireTools(config.iptables());
     NetnsThread ns = NetnsThread.start(config.nsPath(), config.label());
     try {
-      HostResources r = ns.call(() -> inNamespace(ns, ipt, config.marks()));
+      HostResources r = ns.call(() -> inNamespace(ns, ipt, config.marks(), segmentOffload));
       return r;
     } catch (DivertException | RuntimeException | Error e) {
       ns.close();
@@ -69,8 +70,8 @@ record HostResources(
   }
 
   /** Opens the sockets on the namespace thread. */
-  private static HostResources inNamespace(NetnsThread ns, Iptables ipt, Marks marks)
-      throws DivertException {
+  private static HostResources inNamespace(
+      NetnsThread ns, Iptables ipt, Marks marks, boolean segmentOffload) throws DivertException {
     List<String> missing = Errors.missingCapabilities();
     if (!missing.isEmpty()) {
       throw new PermissionException("open a divert host on rawsocket", missing, Errors.EPERM, null);
@@ -85,27 +86,26 @@ record HostResources(
       }
       throw Errors.generic("cannot open the raw injection socket", e);
     }
-    JumboTap jt;
+    Interfaces ifaces;
     try {
-      jt = JumboTap.open();
+      ifaces = Interfaces.open();
     } catch (ErrnoException e) {
-      jt = null; // S8 above 65531 bytes then fails with NO_BUFFER; nothing else
-    }
-    try {
-      return new HostResources(
-          ns,
-          Interfaces.open(),
-          r,
-          jt,
-          new RuleSet(ipt, ns.nsPath(), ns.inode(), marks),
-          ReceiveTimestamps.open());
-    } catch (ErrnoException e) {
-      if (jt != null) {
-        jt.close();
-      }
       r.close();
       throw Errors.generic("cannot read the interfaces over rtnetlink", e);
     }
+    JumboTap jt;
+    try {
+      jt = JumboTap.open(JumboTap.scope(ifaces.get().list(), segmentOffload));
+    } catch (ErrnoException e) {
+      jt = null; // S8 above 65531 bytes then fails with NO_BUFFER; nothing else
+    }
+    return new HostResources(
+        ns,
+        ifaces,
+        r,
+        jt,
+        new RuleSet(ipt, ns.nsPath(), ns.inode(), marks),
+        ReceiveTimestamps.open());
   }
 
   /** Checks that nfnetlink_queue answers and lets us configure (CAP_NET_ADMIN). */

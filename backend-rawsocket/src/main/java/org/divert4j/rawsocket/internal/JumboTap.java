@@ -1,6 +1,8 @@
 package org.divert4j.rawsocket.internal;
 
 import java.nio.ByteBuffer;
+import java.util.List;
+import org.divert4j.NetInterface;
 import org.divert4j.linux.ErrnoException;
 import org.divert4j.linux.Native;
 import org.divert4j.linux.SocketOptions;
@@ -12,10 +14,22 @@ import org.divert4j.linux.SocketOptions;
  * Packets of 65532 to 65535 bytes arrive whole only on links with an MTU that large (loopback,
  * veth). This tap is an {@code AF_PACKET} socket on every interface of the namespace with a classic
  * BPF filter that accepts only packets of at least 65532 bytes (IPv4, and IPv6 up to 40 + 65535
- * bytes: the socket takes every EtherType), so it costs the kernel a few filter instructions per
- * packet and nothing else. Packet taps run in {@code __netif_receive_skb_core} before {@code
- * ip_rcv}, so the copy is queued before the packet reaches PREROUTING and NFQUEUE: when a truncated
- * packet is received, its tail is already here.
+ * bytes: the socket takes every EtherType). Packet taps run in {@code __netif_receive_skb_core}
+ * before {@code ip_rcv}, so the copy is queued before the packet reaches PREROUTING and NFQUEUE:
+ * when a truncated packet is received, its tail is already here.
+ *
+ * <p>Where it listens ({@link #scope}). A tap bound to every interface sits on the kernel's global
+ * {@code ptype_all} list, so every packet of the namespace pays {@code deliver_skb} and {@code
+ * packet_rcv} with its filter (net/core/dev.c, net/packet/af_packet.c): about 4 % of the delivered
+ * rate of a 64-byte flood on a 2-core machine (docs/performance.md, "What the kernel allows"). A
+ * tap bound to one interface sits on that device's own list and costs the others nothing. Without
+ * segment offload a packet longer than 65531 bytes can only arrive through an interface whose MTU
+ * reaches 65532 (NFQUEUE segments GSO packets itself when {@code NFQA_CFG_F_GSO} is off, {@code
+ * nfqnl_enqueue_packet} in net/netfilter/nfnetlink_queue.c), in practice loopback alone; so the tap
+ * binds to that interface when it is the only one. With segment offload (GRO packets on any
+ * interface), or several such interfaces, it binds to all. An interface that reaches that MTU after
+ * the host opened is covered from the first truncated packet the tap misses: that packet is lost
+ * (counted, as before), and the tap widens to every interface for good ({@link #complete}).
  *
  * <p>Works for the input and forward chains (the packet came in through an interface); a locally
  * generated packet that large is not tapped before POSTROUTING, so the output chain cannot deliver
@@ -36,9 +50,11 @@ public final class JumboTap implements AutoCloseable {
   private final ByteBuffer poll = Native.allocate(8);
   private int next;
   private boolean closed;
+  private int boundIndex;
 
-  private JumboTap(int fd) {
+  private JumboTap(int fd, int boundIndex) {
     this.fd = fd;
+    this.boundIndex = boundIndex;
     for (int i = 0; i < SLOTS; i++) {
       slots[i] = Native.allocate(MAX + 1);
       slotAddr[i] = Native.address(slots[i]);
@@ -48,12 +64,38 @@ public final class JumboTap implements AutoCloseable {
   }
 
   /**
+   * Where a tap must listen to see every packet longer than 65531 bytes that the namespace can
+   * receive now.
+   *
+   * @param interfaces the namespace's interfaces
+   * @param segmentOffload whether the host takes GSO packets whole
+   * @return an interface index, or 0 for every interface
+   */
+  public static int scope(List<NetInterface> interfaces, boolean segmentOffload) {
+    if (segmentOffload) {
+      return 0;
+    }
+    int found = 0;
+    for (NetInterface i : interfaces) {
+      if (i.mtu() >= MIN) {
+        if (found != 0) {
+          return 0;
+        }
+        found = i.index();
+      }
+    }
+    // none: nothing can carry one now; listen on the first (loopback), widened at the first miss
+    return found != 0 ? found : interfaces.isEmpty() ? 0 : interfaces.get(0).index();
+  }
+
+  /**
    * Opens the tap in the calling thread's namespace.
    *
+   * @param ifindex the interface to listen on ({@link #scope}), 0 for every interface
    * @return the tap
    * @throws ErrnoException if the packet socket cannot be made
    */
-  public static JumboTap open() throws ErrnoException {
+  public static JumboTap open(int ifindex) throws ErrnoException {
     int proto = Short.reverseBytes((short) Native.ETH_P_ALL) & 0xffff;
     int fd =
         Native.socket(
@@ -75,15 +117,29 @@ public final class JumboTap implements AutoCloseable {
         // older kernels: an outgoing copy never matches a truncated inbound packet anyway
       }
       SocketOptions.setIntOption(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, 1 << 20);
-      ByteBuffer sll = Native.allocate(Native.SIZEOF_SOCKADDR_LL);
-      sll.putShort(0, (short) Native.AF_PACKET);
-      sll.putShort(2, (short) proto);
-      Native.bind(fd, Native.address(sll), Native.SIZEOF_SOCKADDR_LL);
+      bind(fd, ifindex);
     } catch (ErrnoException e) {
       Native.close(fd);
       throw e;
     }
-    return new JumboTap(fd);
+    return new JumboTap(fd, ifindex);
+  }
+
+  /** Binds (or binds again: {@code packet_do_bind} moves a bound socket's hook) to an interface. */
+  private static void bind(int fd, int ifindex) throws ErrnoException {
+    int proto = Short.reverseBytes((short) Native.ETH_P_ALL) & 0xffff;
+    ByteBuffer sll = Native.allocate(Native.SIZEOF_SOCKADDR_LL);
+    sll.putShort(0, (short) Native.AF_PACKET);
+    sll.putShort(2, (short) proto);
+    sll.putInt(4, ifindex); // sll_ifindex, host order
+    Native.bind(fd, Native.address(sll), Native.SIZEOF_SOCKADDR_LL);
+  }
+
+  /**
+   * @return the interface index the tap listens on, 0 for every interface
+   */
+  public synchronized int boundIndex() {
+    return boundIndex;
   }
 
   private static void putInsn(ByteBuffer b, int i, int code, int jt, int jf, int k) {
@@ -136,6 +192,16 @@ public final class JumboTap implements AutoCloseable {
       }
       poll.putShort(6, (short) 0);
       Native.poll(Native.address(poll), 1, 20);
+    }
+    if (boundIndex != 0) {
+      // a jumbo packet came through an interface the tap did not listen on (its MTU grew, or it
+      // is new): listen everywhere from now on
+      try {
+        bind(fd, 0);
+        boundIndex = 0;
+      } catch (ErrnoException e) {
+        // stays where it was; later misses try again
+      }
     }
     return false;
   }

@@ -127,7 +127,7 @@ public final class KernelHost implements DivertHost {
   public static KernelHost open(String backend, Set<Capability> capabilities, HostOptions options)
       throws DivertException {
     HostConfig config = HostConfig.of(options);
-    HostResources res = HostResources.open(config);
+    HostResources res = HostResources.open(config, options.segmentOffload());
     KernelHost host = null;
     try {
       host = new KernelHost(backend, capabilities, options, config, res);
