@@ -36,7 +36,7 @@ if ! command -v iperf3 >/dev/null; then
 fi
 out=bench/target/c
 mkdir -p "$out"
-for p in udp_blast udp_sink udp_echo udp_ping; do
+for p in udp_blast udp_sink udp_echo udp_ping nflog_read; do
   gcc -O2 -Wall -o "$out/$p" "bench/c/$p.c"
 done
 for p in nfq_one nfq_batch; do
