@@ -41,9 +41,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 bench/build-c.sh >/dev/null
 c=bench/target/c
-peer=d4j-floor-$$-peer
-host=d4j-floor-$$-host
-work=$(mktemp -d)
+. bench/flood-pair.sh
 bg=
 stop_bg() {
   if [ -n "$bg" ]; then kill "$bg" 2>/dev/null || true; wait "$bg" 2>/dev/null || true; fi
@@ -51,20 +49,11 @@ stop_bg() {
 }
 cleanup() {
   stop_bg
-  ip netns delete "$peer" 2>/dev/null || true
-  ip netns delete "$host" 2>/dev/null || true
-  rm -rf "$work"
+  flood_pair_delete
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns add "$peer"
-ip netns add "$host"
-ip link add veth-p netns "$peer" type veth peer name veth-h netns "$host"
-ip -n "$peer" addr add 10.77.0.1/24 dev veth-p
-ip -n "$host" addr add 10.77.0.2/24 dev veth-h
-for ns in "$peer" "$host"; do ip -n "$ns" link set lo up; done
-ip -n "$peer" link set veth-p up
-ip -n "$host" link set veth-h up
+flood_pair d4j-floor-$$
 # the raw table's built-in chains exist from here on, empty in the none row, as on any host where
 # iptables has run and as in filter-bench.sh's and sniff-bench.sh's no-rule rows (an nf_tables base
 # chain registers its hook when it is made, empty or not)

@@ -27,26 +27,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 bench/build-c.sh >/dev/null
 c=bench/target/c
-peer=d4j-sniff-$$-peer
-host=d4j-sniff-$$-host
-work=$(mktemp -d)
+. bench/flood-pair.sh
 dump=
 cleanup() {
   if [ -n "$dump" ]; then kill -9 "$dump" 2>/dev/null || true; wait "$dump" 2>/dev/null || true; fi
-  ip netns delete "$peer" 2>/dev/null || true
-  ip netns delete "$host" 2>/dev/null || true
-  rm -rf "$work"
+  flood_pair_delete
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns add "$peer"
-ip netns add "$host"
-ip link add veth-p netns "$peer" type veth peer name veth-h netns "$host"
-ip -n "$peer" addr add 10.77.0.1/24 dev veth-p
-ip -n "$host" addr add 10.77.0.2/24 dev veth-h
-for ns in "$peer" "$host"; do ip -n "$ns" link set lo up; done
-ip -n "$peer" link set veth-p up
-ip -n "$host" link set veth-h up
+flood_pair d4j-sniff-$$
 
 if [ -n "$perfdir" ]; then mkdir -p "$perfdir"; fi
 
